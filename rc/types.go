@@ -44,7 +44,10 @@ type Subscription struct {
 	AudioNotifications      string    `json:"audioNotifications,omitempty"`
 	UpdatedAt               time.Time `json:"_updatedAt"`
 
-	// Raw is the subscription object exactly as the server sent it.
+	// Raw is the subscription object exactly as the server sent it. The
+	// Raw fields of one Subscriptions.Get result share the response body's
+	// backing array: keeping one keeps the whole body alive (bytes.Clone it
+	// to keep one alone for long). Never modify it.
 	Raw json.RawMessage `json:"-"`
 }
 

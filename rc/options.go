@@ -1,0 +1,135 @@
+package rc
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+)
+
+// Option configures a Client in New. An Option that gets an invalid value
+// makes New fail; no Option's error ever contains a secret.
+type Option func(*Client) error
+
+// WithToken authenticates every request with a personal access token (or a
+// token from an earlier login): the headers X-User-Id and X-Auth-Token.
+// A client built this way refuses Logout, because the server would delete
+// the token.
+func WithToken(userID, token string) Option {
+	return func(c *Client) error {
+		if userID == "" {
+			return errors.New("rc: WithToken: empty user id")
+		}
+		if token == "" {
+			return errors.New("rc: WithToken: empty token")
+		}
+		c.cred = &credentials{userID: userID, token: token}
+		return nil
+	}
+}
+
+// WithHTTPClient sends requests through hc (for TLS settings, proxies,
+// instrumentation). By default a client uses its own tuned transport with
+// keep-alives. hc's own Timeout, if any, applies besides WithTimeout.
+func WithHTTPClient(hc *http.Client) Option {
+	return func(c *Client) error {
+		if hc == nil {
+			return errors.New("rc: WithHTTPClient: nil *http.Client")
+		}
+		c.hc = hc
+		return nil
+	}
+}
+
+// WithTimeout bounds each attempt of a request, including the reading of the
+// response body (default 30s). Zero means no timeout besides the context's.
+func WithTimeout(d time.Duration) Option {
+	return func(c *Client) error {
+		if d < 0 {
+			return fmt.Errorf("rc: WithTimeout: negative duration %s", d)
+		}
+		c.timeout = d
+		return nil
+	}
+}
+
+// WithUserAgent sets the User-Agent header (default "rclua/<version>").
+func WithUserAgent(ua string) Option {
+	return func(c *Client) error {
+		if ua == "" {
+			return errors.New("rc: WithUserAgent: empty user agent")
+		}
+		c.userAgent = ua
+		return nil
+	}
+}
+
+// WithMaxBodySize sets the largest response body the client reads (default
+// 32 MiB); a larger one fails with an error wrapping ErrBodyTooLarge.
+func WithMaxBodySize(n int64) Option {
+	return func(c *Client) error {
+		if n <= 0 {
+			return fmt.Errorf("rc: WithMaxBodySize: size must be positive, got %d", n)
+		}
+		c.maxBody = n
+		return nil
+	}
+}
+
+// WithRetry turns retries on (they are off by default). Zero fields of p
+// take the defaults documented on RetryPolicy.
+func WithRetry(p RetryPolicy) Option {
+	return func(c *Client) error {
+		if p.MaxAttempts < 0 || p.MinBackoff < 0 || p.MaxBackoff < 0 || p.MaxRateLimitWait < 0 {
+			return errors.New("rc: WithRetry: negative value in retry policy")
+		}
+		if p.MaxAttempts == 0 {
+			p.MaxAttempts = DefaultMaxAttempts
+		}
+		if p.MinBackoff == 0 {
+			p.MinBackoff = DefaultMinBackoff
+		}
+		if p.MaxBackoff == 0 {
+			p.MaxBackoff = DefaultMaxBackoff
+		}
+		if p.MaxRateLimitWait == 0 {
+			p.MaxRateLimitWait = DefaultMaxRateLimitWait
+		}
+		if p.MinBackoff > p.MaxBackoff {
+			return fmt.Errorf("rc: WithRetry: MinBackoff %s is larger than MaxBackoff %s", p.MinBackoff, p.MaxBackoff)
+		}
+		c.retry = &p
+		return nil
+	}
+}
+
+// Defaults for the zero fields of a RetryPolicy given to WithRetry.
+const (
+	DefaultMaxAttempts      = 3
+	DefaultMinBackoff       = 250 * time.Millisecond
+	DefaultMaxBackoff       = 10 * time.Second
+	DefaultMaxRateLimitWait = 65 * time.Second
+)
+
+// RetryPolicy says when a failed request is sent again.
+//
+// A 429 (rate limited) is retried for any method, since the server did
+// nothing: the client waits until the window resets (X-RateLimit-Reset, or
+// the "wait N seconds" text), plus up to MinBackoff of jitter, unless that is
+// later than MaxRateLimitWait or than the context's deadline, in which case
+// the error is returned at once. A 5xx or a transport failure is retried
+// only for GET, after an exponential backoff from MinBackoff up to
+// MaxBackoff with jitter. Other errors are never retried. Every wait ends at
+// once when the context ends.
+type RetryPolicy struct {
+	// MaxAttempts is the number of attempts, the first one included
+	// (default 3).
+	MaxAttempts int
+	// MinBackoff is the first backoff (default 250ms).
+	MinBackoff time.Duration
+	// MaxBackoff caps the backoff (default 10s).
+	MaxBackoff time.Duration
+	// MaxRateLimitWait is the longest wait for a rate-limit window to reset
+	// (default 65s).
+	MaxRateLimitWait time.Duration
+}

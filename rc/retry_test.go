@@ -1,0 +1,211 @@
+package rc
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strconv"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+var testPolicy = RetryPolicy{MaxAttempts: 3, MinBackoff: 100 * time.Millisecond, MaxBackoff: time.Second, MaxRateLimitWait: time.Minute}
+
+func TestRetry(t *testing.T) {
+	start := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name      string
+		policy    *RetryPolicy
+		method    string
+		failures  []int // statuses answered before a success; 0 drops the connection
+		resetIn   time.Duration
+		wantCalls int
+		wantErr   bool
+		checkWait func(t *testing.T, waits []time.Duration)
+	}{
+		{name: "off by default: 429", method: "GET", failures: []int{429}, resetIn: time.Second, wantCalls: 1, wantErr: true},
+		{name: "off by default: 503", method: "GET", failures: []int{503}, wantCalls: 1, wantErr: true},
+		{
+			name: "429 GET waits for reset", policy: &testPolicy, method: "GET", failures: []int{429}, resetIn: 5 * time.Second,
+			wantCalls: 2,
+			checkWait: func(t *testing.T, waits []time.Duration) {
+				require.Len(t, waits, 1)
+				assert.GreaterOrEqual(t, waits[0], 5*time.Second, "waits until the reset")
+				assert.Less(t, waits[0], 5*time.Second+testPolicy.MinBackoff, "jitter bounded by MinBackoff")
+			},
+		},
+		{name: "429 POST retried too", policy: &testPolicy, method: "POST", failures: []int{429, 429}, resetIn: time.Second, wantCalls: 3},
+		{name: "429 beyond MaxRateLimitWait", policy: &testPolicy, method: "GET", failures: []int{429}, resetIn: 2 * time.Minute, wantCalls: 1, wantErr: true},
+		{
+			name: "503 GET backs off exponentially", policy: &testPolicy, method: "GET", failures: []int{503, 500}, wantCalls: 3,
+			checkWait: func(t *testing.T, waits []time.Duration) {
+				require.Len(t, waits, 2)
+				assert.True(t, waits[0] >= 50*time.Millisecond && waits[0] < 100*time.Millisecond, "first backoff %v", waits[0])
+				assert.True(t, waits[1] >= 100*time.Millisecond && waits[1] < 200*time.Millisecond, "second backoff %v", waits[1])
+			},
+		},
+		{name: "503 POST not retried", policy: &testPolicy, method: "POST", failures: []int{503}, wantCalls: 1, wantErr: true},
+		{name: "400 never retried", policy: &testPolicy, method: "GET", failures: []int{400}, wantCalls: 1, wantErr: true},
+		{name: "transport error GET retried", policy: &testPolicy, method: "GET", failures: []int{0}, wantCalls: 2},
+		{name: "transport error POST not retried", policy: &testPolicy, method: "POST", failures: []int{0}, wantCalls: 1, wantErr: true},
+		{name: "attempts exhausted", policy: &testPolicy, method: "GET", failures: []int{502, 502, 502}, wantCalls: 3, wantErr: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var opts []Option
+			if tt.policy != nil {
+				opts = append(opts, WithRetry(*tt.policy))
+			}
+			c, mux, _ := setup(t, opts...)
+			fc := installFakeClock(c, start)
+			var calls atomic.Int32
+			mux.HandleFunc("/x", func(w http.ResponseWriter, r *http.Request) {
+				testMethod(t, r, tt.method)
+				n := int(calls.Add(1))
+				if n > len(tt.failures) {
+					writeJSON(w, 200, `{"success":true}`)
+					return
+				}
+				switch st := tt.failures[n-1]; st {
+				case 0:
+					conn, _, err := w.(http.Hijacker).Hijack()
+					require.NoError(t, err)
+					conn.Close()
+				case 429:
+					w.Header().Set("X-RateLimit-Reset", strconv.FormatInt(fc.now().Add(tt.resetIn).UnixMilli(), 10))
+					writeJSON(w, 429, `{"success":false,"error":"Error, too many requests. [error-too-many-requests]"}`)
+				default:
+					writeJSON(w, st, `{"success":false,"error":"boom"}`)
+				}
+			})
+			var err error
+			if tt.method == "GET" {
+				_, err = c.GetRaw(context.Background(), "x", nil)
+			} else {
+				_, err = c.PostRaw(context.Background(), "x", map[string]int{"a": 1})
+			}
+			if tt.wantErr {
+				assert.Error(t, err)
+			} else {
+				assert.NoError(t, err)
+			}
+			assert.Equal(t, tt.wantCalls, int(calls.Load()), "requests sent")
+			if tt.checkWait != nil {
+				tt.checkWait(t, fc.slept())
+			}
+		})
+	}
+}
+
+func TestRetryPostResendsBody(t *testing.T) {
+	c, mux, _ := setup(t, WithRetry(testPolicy))
+	fc := installFakeClock(c, time.Now())
+	var calls atomic.Int32
+	mux.HandleFunc("/subscriptions.read", func(w http.ResponseWriter, r *http.Request) {
+		testBody(t, r, `{"rid":"R1"}`)
+		if calls.Add(1) == 1 {
+			w.Header().Set("X-RateLimit-Reset", strconv.FormatInt(fc.now().Add(time.Second).UnixMilli(), 10))
+			writeJSON(w, 429, `{"success":false,"error":"slow down"}`)
+			return
+		}
+		writeJSON(w, 200, `{"success":true}`)
+	})
+	require.NoError(t, c.Subscriptions.Read(context.Background(), "R1", nil))
+	assert.Equal(t, int32(2), calls.Load())
+}
+
+// TestRetryWaitEndsOnCancel uses the real clock: a long reset, and a cancel
+// that must end the wait at once.
+func TestRetryWaitEndsOnCancel(t *testing.T) {
+	c, mux, _ := setup(t, WithRetry(RetryPolicy{MaxAttempts: 5, MaxRateLimitWait: time.Hour}))
+	var calls atomic.Int32
+	mux.HandleFunc("/x", func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		w.Header().Set("X-RateLimit-Reset", strconv.FormatInt(time.Now().Add(30*time.Minute).UnixMilli(), 10))
+		writeJSON(w, 429, `{"success":false,"error":"slow down"}`)
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		_, err := c.GetRaw(ctx, "x", nil)
+		done <- err
+	}()
+	require.Eventually(t, func() bool { return calls.Load() == 1 }, 5*time.Second, time.Millisecond)
+	cancel()
+	select {
+	case err := <-done:
+		assert.ErrorIs(t, err, context.Canceled)
+		assert.ErrorIs(t, err, ErrRateLimited, "the last error stays visible")
+	case <-time.After(5 * time.Second):
+		t.Fatal("the wait did not end on cancel")
+	}
+	assert.Equal(t, int32(1), calls.Load())
+}
+
+func TestRetryDeadlineTooShort(t *testing.T) {
+	c, mux, _ := setup(t, WithRetry(RetryPolicy{MaxRateLimitWait: time.Hour}))
+	var calls atomic.Int32
+	mux.HandleFunc("/x", func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		w.Header().Set("X-RateLimit-Reset", strconv.FormatInt(time.Now().Add(10*time.Minute).UnixMilli(), 10))
+		writeJSON(w, 429, `{"success":false,"error":"slow down"}`)
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	begin := time.Now()
+	_, err := c.GetRaw(ctx, "x", nil)
+	assert.ErrorIs(t, err, ErrRateLimited)
+	assert.Less(t, time.Since(begin), 5*time.Second, "no wait that outlives the context")
+	assert.Equal(t, int32(1), calls.Load())
+}
+
+func TestContextCanceledIsNotError(t *testing.T) {
+	c, mux, _ := setup(t)
+	release := make(chan struct{})
+	t.Cleanup(func() { close(release) })
+	mux.HandleFunc("/x", func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	timer := time.AfterFunc(50*time.Millisecond, cancel)
+	defer timer.Stop()
+	_, err := c.GetRaw(ctx, "x", nil)
+	require.Error(t, err)
+	assert.ErrorIs(t, err, context.Canceled)
+	var e *Error
+	assert.False(t, errors.As(err, &e))
+	assert.NotContains(t, err.Error(), "http://", "no URL in transport errors")
+}
+
+func TestTimeout(t *testing.T) {
+	c, mux, _ := setup(t, WithTimeout(50*time.Millisecond))
+	release := make(chan struct{})
+	t.Cleanup(func() { close(release) })
+	mux.HandleFunc("/x", func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	})
+	_, err := c.GetRaw(context.Background(), "x", nil)
+	require.Error(t, err)
+	assert.ErrorIs(t, err, context.DeadlineExceeded)
+}
+
+func TestBackoffBounds(t *testing.T) {
+	p := &RetryPolicy{MinBackoff: 100 * time.Millisecond, MaxBackoff: 400 * time.Millisecond}
+	for attempt, max := range map[int]time.Duration{1: 100, 2: 200, 3: 400, 4: 400, 10: 400} {
+		for range 50 {
+			d := backoff(p, attempt)
+			assert.GreaterOrEqual(t, d, max*time.Millisecond/2, "attempt %d", attempt)
+			assert.Less(t, d, max*time.Millisecond, "attempt %d", attempt)
+		}
+	}
+}

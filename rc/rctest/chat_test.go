@@ -1,0 +1,241 @@
+package rctest
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestChatPostMessageTargets(t *testing.T) {
+	cases := []struct {
+		name        string
+		body        map[string]any
+		wantRID     string
+		wantChannel string
+	}{
+		{"roomId", map[string]any{"roomId": GeneralRoomID, "text": "hi"}, GeneralRoomID, GeneralRoomID},
+		{"#channel", map[string]any{"channel": "#general", "text": "hi"}, GeneralRoomID, "#general"},
+		{"#private group", map[string]any{"channel": "#ops", "text": "hi"}, OpsRoomID, "#ops"},
+		{"channel room id", map[string]any{"channel": RandomRoomID, "text": "hi"}, RandomRoomID, RandomRoomID},
+		{"@user existing dm", map[string]any{"channel": "@alice", "text": "hi"}, DMAliceRoomID, "@alice"},
+		{"@user new dm", map[string]any{"channel": "@carol", "text": "hi"}, BotUserID + CarolUserID, "@carol"},
+		{"array", map[string]any{"channel": []any{"#random", "#general"}, "text": "hi"}, GeneralRoomID, "#general"},
+		{"thread reply", map[string]any{"roomId": GeneralRoomID, "text": "in thread", "tmid": ""}, GeneralRoomID, GeneralRoomID},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			clk := newFakeClock()
+			s := startServer(t, WithClock(clk.Now))
+			c := botClient(t, s)
+			if _, ok := tc.body["tmid"]; ok {
+				tc.body["tmid"] = s.Messages(GeneralRoomID)[0].ID
+			}
+			clk.Add(time.Second)
+			r := c.post("/api/v1/chat.postMessage", tc.body)
+			require.Equal(t, 200, r.status, "body %s", r.body)
+			m := r.json(t)
+			assert.Len(t, m, 4, "{ts, channel, message, success}")
+			assert.Equal(t, true, m["success"])
+			assert.Equal(t, float64(clk.Now().UnixMilli()), m["ts"], "ts is epoch ms")
+			assert.Equal(t, tc.wantChannel, m["channel"])
+			msg := m["message"].(map[string]any)
+			assert.Equal(t, tc.wantRID, msg["rid"])
+			assert.Equal(t, tc.body["text"], msg["msg"])
+			assert.Equal(t, clk.Now().Format(timeLayout), msg["ts"])
+			assert.Equal(t, BotUserID, msg["u"].(map[string]any)["_id"])
+			assert.Len(t, msg["_id"], 17)
+			if tmid, ok := tc.body["tmid"]; ok {
+				assert.Equal(t, tmid, msg["tmid"])
+			}
+			stored := s.Messages(tc.wantRID)
+			require.NotEmpty(t, stored)
+			assert.Equal(t, msg["_id"], stored[len(stored)-1].ID)
+			assert.Equal(t, BotUsername, stored[len(stored)-1].Username)
+		})
+	}
+}
+
+func TestChatPostMessageNewDMCreatesSubscriptions(t *testing.T) {
+	s := startServer(t)
+	c := botClient(t, s)
+	rid := BotUserID + CarolUserID
+	_, ok := s.Subscription(CarolUsername, rid)
+	require.False(t, ok)
+	r := c.post("/api/v1/chat.postMessage", map[string]any{"channel": "@carol", "text": "hello carol"})
+	require.Equal(t, 200, r.status, "body %s", r.body)
+	carol, ok := s.Subscription(CarolUsername, rid)
+	require.True(t, ok)
+	assert.Equal(t, "d", carol.RoomType)
+	assert.Equal(t, BotUsername, carol.Name)
+	assert.Equal(t, 1, carol.Unread)
+	assert.Equal(t, 1, carol.UserMentions, "a DM counts as a mention")
+	bot, ok := s.Subscription(BotUsername, rid)
+	require.True(t, ok)
+	assert.Equal(t, CarolUsername, bot.Name)
+	assert.Zero(t, bot.Unread)
+	// The bot sees the new subscription in subscriptions.get.
+	assert.Contains(t, subsByRoom(t, getSubs(t, c, "")), rid)
+}
+
+func TestChatPostMessageUpdatesOtherMembers(t *testing.T) {
+	clk := newFakeClock()
+	s := startServer(t, WithClock(clk.Now))
+	alice := botClient(t, s).as(s.CreateToken(AliceUsername))
+	members := []string{BotUsername, BobUsername, CarolUsername, AdminUsername}
+	cases := []struct {
+		name                     string
+		text                     string
+		wantMentions, wantGroups map[string]int
+	}{
+		{"plain", "hello everyone", nil, nil},
+		{"@bot", "@" + BotUsername + ", please help", map[string]int{BotUsername: 1}, nil},
+		{"@bob and @carol", "@bob @carol: look", map[string]int{BobUsername: 1, CarolUsername: 1}, nil},
+		{"@all", "@all deploy now", nil, map[string]int{BotUsername: 1, BobUsername: 1, CarolUsername: 1, AdminUsername: 1}},
+		{"@here", "ping @here", nil, map[string]int{BotUsername: 1, BobUsername: 1, CarolUsername: 1, AdminUsername: 1}},
+		{"email is not a mention", "mail bob@rclua.test", nil, nil},
+		{"unknown user", "@nobody hi", nil, nil},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			before := map[string]SubscriptionState{}
+			for _, u := range members {
+				before[u], _ = s.Subscription(u, GeneralRoomID)
+			}
+			senderBefore, _ := s.Subscription(AliceUsername, GeneralRoomID)
+			clk.Add(time.Second)
+			r := alice.post("/api/v1/chat.postMessage", map[string]any{"roomId": GeneralRoomID, "text": tc.text})
+			require.Equal(t, 200, r.status, "body %s", r.body)
+			for _, u := range members {
+				after, _ := s.Subscription(u, GeneralRoomID)
+				assert.Equal(t, before[u].Unread+1, after.Unread, "%s unread", u)
+				assert.Equal(t, before[u].UserMentions+tc.wantMentions[u], after.UserMentions, "%s userMentions", u)
+				assert.Equal(t, before[u].GroupMentions+tc.wantGroups[u], after.GroupMentions, "%s groupMentions", u)
+				assert.True(t, after.Alert, "%s alert", u)
+				assert.True(t, after.Open, "%s open", u)
+				assert.Equal(t, clk.Now(), after.UpdatedAt, "%s _updatedAt", u)
+			}
+			sender, _ := s.Subscription(AliceUsername, GeneralRoomID)
+			assert.Equal(t, senderBefore.Unread, sender.Unread, "the sender's unread is unchanged")
+			assert.Equal(t, clk.Now(), sender.LR, "the sender's lr")
+		})
+	}
+	t.Run("mentions in the message", func(t *testing.T) {
+		r := alice.post("/api/v1/chat.postMessage", map[string]any{"roomId": GeneralRoomID, "text": "@bob and @all"})
+		require.Equal(t, 200, r.status)
+		mentions := r.json(t)["message"].(map[string]any)["mentions"].([]any)
+		require.Len(t, mentions, 2)
+		assert.Equal(t, BobUserID, mentions[0].(map[string]any)["_id"])
+		assert.Equal(t, "all", mentions[1].(map[string]any)["_id"])
+	})
+}
+
+func TestChatPostMessageThreadReply(t *testing.T) {
+	s := startServer(t)
+	alice := botClient(t, s).as(s.CreateToken(AliceUsername))
+	root, err := s.PostMessage(BobUsername, RandomRoomID, "thread root")
+	require.NoError(t, err)
+	r := alice.post("/api/v1/chat.postMessage", map[string]any{"roomId": RandomRoomID, "text": "reply @" + BotUsername, "tmid": root.ID})
+	require.Equal(t, 200, r.status, "body %s", r.body)
+	sub, _ := s.Subscription(BotUsername, RandomRoomID)
+	assert.Equal(t, []string{root.ID}, sub.ThreadUnread)
+	assert.Equal(t, []string{root.ID}, sub.ThreadUser)
+	assert.Empty(t, sub.ThreadGroup)
+	msgs := s.Messages(RandomRoomID)
+	assert.Equal(t, root.ID, msgs[len(msgs)-1].ThreadID)
+
+	r = alice.post("/api/v1/chat.postMessage", map[string]any{"roomId": RandomRoomID, "text": "x", "tmid": "nope"})
+	assert.Equal(t, 400, r.status)
+	assert.Equal(t, false, r.json(t)["success"])
+}
+
+func TestChatPostMessageFields(t *testing.T) {
+	s := startServer(t, WithBotRoles("bot"))
+	c := botClient(t, s)
+	body := map[string]any{
+		"roomId": GeneralRoomID, "text": "report", "alias": "Reporter", "emoji": ":robot:", "avatar": "https://x.test/a.png",
+		"attachments": []any{map[string]any{"title": "Build", "color": "#00ff00", "fields": []any{map[string]any{"short": true, "title": "status", "value": "ok"}}}},
+		"parseUrls":   false,
+	}
+	r := c.post("/api/v1/chat.postMessage", body)
+	require.Equal(t, 200, r.status, "body %s", r.body)
+	msg := r.json(t)["message"].(map[string]any)
+	assert.Equal(t, "Reporter", msg["alias"])
+	assert.Equal(t, ":robot:", msg["emoji"])
+	assert.Equal(t, "https://x.test/a.png", msg["avatar"])
+	assert.Equal(t, body["attachments"], msg["attachments"])
+	assert.Contains(t, msg, "bot", "a bot user's message carries bot")
+	msgs := s.Messages(GeneralRoomID)
+	assert.Equal(t, "Reporter", msgs[len(msgs)-1].Alias)
+}
+
+func TestChatPostMessageErrors(t *testing.T) {
+	s := startServer(t)
+	c := botClient(t, s)
+	cases := []struct {
+		name       string
+		body       any
+		wantStatus int
+		wantBody   string
+	}{
+		{"no target", map[string]any{"text": "x"}, 400,
+			`{"success":false,"errorType":"invalid-params","error":"must have required property 'roomId'\nmust have required property 'channel'\nmust match a schema in anyOf"}`},
+		{"unknown #channel", map[string]any{"channel": "#nope", "text": "x"}, 400,
+			`{"success":false,"error":"[invalid-channel]","errorType":"invalid-channel"}`},
+		{"unknown @user", map[string]any{"channel": "@nobody", "text": "x"}, 400,
+			`{"success":false,"error":"[invalid-channel]","errorType":"invalid-channel"}`},
+		{"unknown roomId", map[string]any{"roomId": "nope", "text": "x"}, 400,
+			`{"success":false,"error":"[invalid-channel]","errorType":"invalid-channel"}`},
+		{"alias without bot role", map[string]any{"roomId": GeneralRoomID, "text": "x", "alias": "someone"}, 400,
+			`{"success":false,"error":"Not enough permission [error-not-allowed]","errorType":"error-not-allowed"}`},
+		{"avatar without bot role", map[string]any{"roomId": GeneralRoomID, "text": "x", "avatar": "http://a"}, 400,
+			`{"success":false,"error":"Not enough permission [error-not-allowed]","errorType":"error-not-allowed"}`},
+		{"too long", map[string]any{"roomId": GeneralRoomID, "text": strings.Repeat("a", 5001)}, 400,
+			`{"success":false,"error":"Message size exceeds Message_MaxAllowedSize [error-message-size-exceeded]","errorType":"error-message-size-exceeded"}`},
+		{"attachments not array", map[string]any{"roomId": GeneralRoomID, "attachments": "x"}, 400,
+			`{"success":false,"errorType":"invalid-params","error":"must be array"}`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := c.post("/api/v1/chat.postMessage", tc.body)
+			assert.Equal(t, tc.wantStatus, r.status)
+			assert.JSONEq(t, tc.wantBody, string(r.body))
+		})
+	}
+	t.Run("private group not a member", func(t *testing.T) {
+		carol := c.as(s.CreateToken(CarolUsername))
+		r := carol.post("/api/v1/chat.postMessage", map[string]any{"channel": "#ops", "text": "x"})
+		assert.Equal(t, 400, r.status)
+		assert.JSONEq(t, `{"success":false,"error":"error-not-allowed"}`, string(r.body))
+	})
+	t.Run("public channel not a member joins", func(t *testing.T) {
+		r := c.post("/api/v1/chat.postMessage", map[string]any{"roomId": NoSubRoomID, "text": "joining"})
+		require.Equal(t, 200, r.status, "body %s", r.body)
+		_, ok := s.Subscription(BotUsername, NoSubRoomID)
+		assert.True(t, ok)
+	})
+}
+
+func TestChatPostMessageTextEscaping(t *testing.T) {
+	s := startServer(t)
+	c := botClient(t, s)
+	for _, text := range []string{
+		`quote " backslash \ slash /`,
+		"line\nbreak\r\ttab \x01 control",
+		"unicode: héllo 👋 <b>&</b>",
+	} {
+		r := c.post("/api/v1/chat.postMessage", map[string]any{"roomId": GeneralRoomID, "text": text})
+		require.Equal(t, 200, r.status, "text %q", text)
+		assert.Equal(t, text, r.json(t)["message"].(map[string]any)["msg"], "text %q round-trips", text)
+		assert.NotContains(t, string(r.body), `\u003c`, "no HTML escaping")
+	}
+}
+
+func TestAppendStringInvalidUTF8(t *testing.T) {
+	got := string(appendString(nil, "bad \xff byte \x02"))
+	assert.Equal(t, `"bad \ufffd byte \u0002"`, got)
+	assert.True(t, json.Valid([]byte(got)))
+}

@@ -1,0 +1,92 @@
+// Package rctest is an in-process fake Rocket.Chat server for tests,
+// benchmarks and rclua's --dev mode.
+//
+// It speaks the REST API described in rclua's facts page
+// (shared/rocketchat-api.md) over real HTTP: NewServer starts it on an
+// httptest listener, Listen on a chosen address. It never imports package
+// rc; it only speaks JSON.
+//
+//	s := rctest.NewServer()
+//	defer s.Close()
+//	// s.URL, rctest.BotUserID, rctest.BotToken ...
+//
+// # What is faithful
+//
+//   - Routes (/api/v1/<endpoint>, /api/info), methods, parameter names and
+//     body shapes of login, logout (POST and GET), me, info,
+//     subscriptions.get/getOne/read/unread, chat.postMessage and users.info.
+//   - Authentication (X-User-Id + X-Auth-Token) runs before parameter
+//     validation, as on 8.x: a request without valid credentials gets the
+//     exact legacy 401 body {"success":false,"error":"You must be logged in
+//     to do this.","status":"error","message":"You must be logged in to do
+//     this."}.
+//   - Login by user/username/email (or user:{username|email}) and password
+//     (plain or {hashed: sha256 hex}), resume token, TOTP through "code" or
+//     the x-2fa-code header; the failure bodies of the facts page (numeric
+//     error 403 for a wrong password, "Unauthorized" for an unknown user,
+//     totp-required / totp-invalid with details). Logout deletes exactly the
+//     token it was called with, a personal access token too.
+//   - subscriptions.get: only updatedSince is accepted (400 otherwise), never
+//     paginates, strict ">" on _updatedAt and on the trash's _deletedAt,
+//     always {update, remove, success}; the odd error-roomId-param-invalid
+//     body for a bad date.
+//   - subscriptions.getOne: {subscription:null} for a room without
+//     subscription; the 8.x validation body for a missing roomId and
+//     "The 'roomId' param is required" for an empty one.
+//   - subscriptions.read: rid or roomId (not both, nothing else), clears
+//     unread and mentions, keeps alert only for unread threads when
+//     readThreads is false, open=true, ls=now, readThreads unsets tunread*;
+//     the error-invalid-subscription body without errorType.
+//   - subscriptions.unread: roomId or firstUnreadMessage{_id}; the
+//     error-no-message-for-unread, error-action-not-allowed and
+//     error-subscription-not-found errors with details; sets open, alert, ls.
+//   - chat.postMessage: roomId or channel (#name, @username, room id, or an
+//     array of them); a DM room and its subscriptions are created on
+//     demand; every other member's subscription gets unread+1, alert, open
+//     and a new _updatedAt; userMentions+1 for @username of that member and
+//     for every message in a DM; groupMentions+1 for @all/@here; thread
+//     replies (tmid) add the thread to tunread (and tunreadUser /
+//     tunreadGroup). alias and avatar need the "bot" or "app" role
+//     (message-impersonate), as on the real server.
+//   - _updatedAt is bumped on every change, from the server clock
+//     (WithClock), at millisecond precision; dates are ISO-8601 strings
+//     with milliseconds and Z.
+//   - Every response carries Content-Type: application/json,
+//     Cache-Control: no-store and Pragma: no-cache.
+//   - The optional rate limiter (WithRateLimit): N calls per window per
+//     route+method+client IP, X-RateLimit-Limit/Remaining/Reset (epoch
+//     milliseconds) on every limited request, no Retry-After, the 429 body
+//     "... You must wait N seconds before trying this endpoint again.
+//     [error-too-many-requests]"; users with the admin, bot or app role
+//     bypass it.
+//
+// # What is simplified
+//
+//   - Only the endpoints above exist; any other path answers 404
+//     {"success":false,"error":"Resource not found"} (the real text is
+//     UNVERIFIED). There is no realtime (DDP/websocket) API yet.
+//   - Permissions are reduced to roles: admin/bot/app bypass the rate
+//     limiter, bot/app may impersonate. Room access is membership; posting
+//     to a public channel joins it.
+//   - Validation error texts imitate ajv (required, then additional
+//     properties, then types; branches joined by "\n", then "must match a
+//     schema in anyOf"); the exact text of some cases is UNVERIFIED on the
+//     real server, the errorType values are as documented.
+//   - users.info returns a fixed field set and answers 400 "User not found."
+//     for an unknown user (UNVERIFIED text). Logout answers the documented
+//     {"status":"success","data":{"message":"You've been logged out!"}}.
+//   - The client IP for the rate limiter is the TCP peer (no
+//     X-Forwarded-For). Thread replies also count in unread. A sender's own
+//     subscription gets lr (and _updatedAt) but is not marked read.
+//   - chat.postMessage error texts for an unknown target ("[invalid-channel]"),
+//     a missing impersonation permission ("Not enough permission
+//     [error-not-allowed]") and a bad tmid are UNVERIFIED guesses with the
+//     right shape; the 5,000-character limit is the real default.
+//   - The request log (Requests) keeps at most 10,000 entries, oldest
+//     dropped; it records bodies as received, except that a login body's
+//     password, resume and code values are redacted, and never header
+//     token values.
+//   - Seeded ids are fixed constants; generated ids (subscriptions,
+//     messages) are deterministic Meteor-like 17-character strings; tokens
+//     are random.
+package rctest

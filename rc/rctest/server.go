@@ -1,0 +1,638 @@
+package rctest
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Option configures a Server.
+type Option func(*config)
+
+type config struct {
+	extraSubs   int
+	rateCalls   int
+	rateWindow  time.Duration
+	now         func() time.Time
+	botRoles    []string
+	maxBodySize int64
+}
+
+// WithSubscriptions adds n extra public channels ("scale-00001" ...) the
+// bot is subscribed to, for scale tests and benchmarks.
+func WithSubscriptions(n int) Option {
+	return func(c *config) { c.extraSubs = max(n, 0) }
+}
+
+// WithRateLimit turns on the default REST rate limiter: calls requests per
+// window for each route+method+client IP (the real default is 10 per
+// minute). Users with the admin, bot or app role bypass it.
+func WithRateLimit(calls int, window time.Duration) Option {
+	return func(c *config) { c.rateCalls, c.rateWindow = calls, window }
+}
+
+// WithClock sets the server's clock, used for every timestamp it writes
+// and for the rate limiter's windows. The default is time.Now.
+func WithClock(now func() time.Time) Option {
+	return func(c *config) { c.now = now }
+}
+
+// WithBotRoles sets the seeded bot's roles (default ["user"]). Give it
+// "bot" to let it bypass the rate limiter and use alias/avatar, as a real
+// bot account would.
+func WithBotRoles(roles ...string) Option {
+	return func(c *config) { c.botRoles = slices.Clone(roles) }
+}
+
+// Fault is an injected failure for one endpoint (see Server.Fault).
+type Fault struct {
+	// Status, when not 0, is the HTTP status answered instead of the real
+	// response, with Body (a default error body when empty).
+	Status int
+	// Body is the response body for Status.
+	Body string
+	// Header holds extra response headers for Status (e.g. X-RateLimit-Reset).
+	Header http.Header
+	// Delay holds the request this long first (or until the server closes
+	// or the client goes away). A fault with only a Delay then answers
+	// normally.
+	Delay time.Duration
+	// MalformedJSON answers 200 (or Status) with a truncated JSON body.
+	MalformedJSON bool
+	// DropConnection closes the connection without any response.
+	DropConnection bool
+	// Times is how many requests the fault applies to; 0 means until
+	// ClearFaults.
+	Times int
+}
+
+// Request is one request the server received, as recorded by the log.
+// Token values are never recorded.
+type Request struct {
+	Method   string
+	Path     string
+	Endpoint string // "subscriptions.get"; "info" for /api/info
+	Query    url.Values
+	// Body is the request body as received, except that a login body's
+	// password, resume and code values read "<redacted>".
+	Body []byte
+	// UserID is the X-User-Id header ("" when absent).
+	UserID string
+	// Authenticated reports whether X-User-Id and X-Auth-Token were both
+	// sent and valid.
+	Authenticated bool
+	// HasAuthToken reports whether an X-Auth-Token header was sent.
+	HasAuthToken bool
+	UserAgent    string
+	ContentType  string
+	Time         time.Time
+}
+
+// MessageInfo is a snapshot of a stored message.
+type MessageInfo struct {
+	ID       string
+	RoomID   string
+	Text     string
+	Username string
+	TS       time.Time
+	ThreadID string
+	Alias    string
+}
+
+// SubscriptionState is a snapshot of one user's subscription.
+type SubscriptionState struct {
+	ID            string
+	RoomID        string
+	RoomType      string
+	Name          string
+	Unread        int
+	UserMentions  int
+	GroupMentions int
+	Alert         bool
+	Open          bool
+	TS            time.Time
+	LS            time.Time
+	LR            time.Time
+	UpdatedAt     time.Time
+	ThreadUnread  []string
+	ThreadUser    []string
+	ThreadGroup   []string
+}
+
+type faultState struct {
+	f    Fault
+	left int
+}
+
+type window struct {
+	count int
+	reset time.Time
+}
+
+// Server is a fake Rocket.Chat server. All its methods are safe for
+// concurrent use.
+type Server struct {
+	// URL is the server's base URL, without a trailing slash.
+	URL string
+
+	cfg config
+
+	mu       sync.Mutex
+	st       state
+	faults   map[string]*faultState
+	requests []Request
+	limits   map[string]*window
+
+	done      chan struct{}
+	closeOnce sync.Once
+	hmu       sync.Mutex // guards active, closing, idle
+	active    int
+	closing   bool
+	idle      chan struct{}
+	ts        *httptest.Server
+	hs        *http.Server
+	serveDone chan struct{}
+}
+
+func newServer(opts []Option) *Server {
+	cfg := config{now: time.Now, botRoles: []string{"user"}, maxBodySize: 8 << 20}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	s := &Server{
+		cfg:    cfg,
+		faults: make(map[string]*faultState),
+		limits: make(map[string]*window),
+		done:   make(chan struct{}),
+		idle:   make(chan struct{}),
+		st: state{
+			users:   make(map[string]*user),
+			rooms:   make(map[string]*room, 16+cfg.extraSubs),
+			msgs:    make(map[string]*message),
+			subs:    make(map[string]map[string]*subscription),
+			subList: make(map[string][]*subscription),
+			tokens:  make(map[string]tokenRec),
+		},
+	}
+	s.st.seed(s.now(), cfg.extraSubs, cfg.botRoles)
+	return s
+}
+
+// NewServer starts a seeded fake server on a local httptest listener.
+// Close it when done.
+func NewServer(opts ...Option) *Server {
+	s := newServer(opts)
+	s.ts = httptest.NewServer(s)
+	s.URL = s.ts.URL
+	return s
+}
+
+// Listen starts a seeded fake server on addr (e.g. "127.0.0.1:0" or
+// ":3000"), for rclua's --dev mode. Close it when done.
+func Listen(addr string, opts ...Option) (*Server, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("rctest: listen on %s: %w", addr, err)
+	}
+	s := newServer(opts)
+	s.hs = &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
+	s.serveDone = make(chan struct{})
+	s.URL = "http://" + ln.Addr().String()
+	go func() {
+		defer close(s.serveDone)
+		_ = s.hs.Serve(ln) // returns http.ErrServerClosed after Close
+	}()
+	return s, nil
+}
+
+// Close stops the server and waits until every request handler and the
+// serving goroutine have ended. It may be called more than once.
+func (s *Server) Close() {
+	s.closeOnce.Do(func() {
+		close(s.done)
+		s.hmu.Lock()
+		s.closing = true
+		wait := s.active > 0
+		s.hmu.Unlock()
+		if s.ts != nil {
+			s.ts.Close()
+		}
+		if s.hs != nil {
+			_ = s.hs.Close()
+			<-s.serveDone
+		}
+		if wait {
+			<-s.idle
+		}
+	})
+}
+
+// enter registers a running handler; it is false once Close has begun.
+func (s *Server) enter() bool {
+	s.hmu.Lock()
+	defer s.hmu.Unlock()
+	if s.closing {
+		return false
+	}
+	s.active++
+	return true
+}
+
+// leave ends a handler registered by enter.
+func (s *Server) leave() {
+	s.hmu.Lock()
+	defer s.hmu.Unlock()
+	s.active--
+	if s.active == 0 && s.closing {
+		close(s.idle)
+	}
+}
+
+// now is the server clock at millisecond precision, in UTC.
+func (s *Server) now() time.Time {
+	return s.cfg.now().UTC().Truncate(time.Millisecond)
+}
+
+// Fault makes the next requests to endpoint ("subscriptions.get",
+// "login", "info" for /api/info) fail as f says. A new fault replaces the
+// endpoint's previous one.
+func (s *Server) Fault(endpoint string, f Fault) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faults[endpoint] = &faultState{f: f, left: f.Times}
+}
+
+// ClearFaults removes every injected fault.
+func (s *Server) ClearFaults() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	clear(s.faults)
+}
+
+// Requests returns a copy of the request log, oldest first.
+func (s *Server) Requests() []Request {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]Request, len(s.requests))
+	for i, r := range s.requests {
+		r.Query = cloneValues(r.Query)
+		r.Body = bytes.Clone(r.Body)
+		out[i] = r
+	}
+	return out
+}
+
+// ResetRequests empties the request log.
+func (s *Server) ResetRequests() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.requests = nil
+}
+
+func cloneValues(v url.Values) url.Values {
+	out := make(url.Values, len(v))
+	for k, vs := range v {
+		out[k] = slices.Clone(vs)
+	}
+	return out
+}
+
+// takeFault returns the fault for endpoint, counting it down.
+func (s *Server) takeFault(endpoint string) (Fault, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	fs := s.faults[endpoint]
+	if fs == nil {
+		return Fault{}, false
+	}
+	if fs.f.Times > 0 {
+		fs.left--
+		if fs.left <= 0 {
+			delete(s.faults, endpoint)
+		}
+	}
+	return fs.f, true
+}
+
+// reqCtx is one request being handled.
+type reqCtx struct {
+	w        http.ResponseWriter
+	r        *http.Request
+	endpoint string
+	query    url.Values
+	body     []byte
+	user     *user
+	token    string
+	now      time.Time
+}
+
+type handler func(s *Server, c *reqCtx)
+
+type route struct {
+	h       handler
+	auth    bool // authRequired
+	limited bool // under the default rate limiter
+}
+
+// lookupRoute returns the route for method and endpoint.
+func lookupRoute(method, endpoint string) (route, bool) {
+	switch method + " " + endpoint {
+	case "POST login":
+		return route{h: (*Server).login, limited: true}, true
+	case "POST logout", "GET logout":
+		return route{h: (*Server).logout, auth: true, limited: true}, true
+	case "GET me":
+		return route{h: (*Server).me, auth: true, limited: true}, true
+	case "GET info":
+		return route{h: (*Server).info}, true
+	case "GET subscriptions.get":
+		return route{h: (*Server).subscriptionsGet, auth: true, limited: true}, true
+	case "GET subscriptions.getOne":
+		return route{h: (*Server).subscriptionsGetOne, auth: true, limited: true}, true
+	case "POST subscriptions.read":
+		return route{h: (*Server).subscriptionsRead, auth: true, limited: true}, true
+	case "POST subscriptions.unread":
+		return route{h: (*Server).subscriptionsUnread, auth: true, limited: true}, true
+	case "POST chat.postMessage":
+		return route{h: (*Server).chatPostMessage, auth: true, limited: true}, true
+	case "GET users.info":
+		return route{h: (*Server).usersInfo, auth: true, limited: true}, true
+	}
+	return route{}, false
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !s.enter() {
+		writeJSON(w, http.StatusServiceUnavailable, failureBody("Service unavailable"))
+		return
+	}
+	defer s.leave()
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	h.Set("Pragma", "no-cache")
+
+	var endpoint string
+	switch {
+	case r.URL.Path == "/api/info":
+		endpoint = "info"
+	case strings.HasPrefix(r.URL.Path, "/api/v1/"):
+		endpoint = strings.TrimPrefix(r.URL.Path, "/api/v1/")
+	default:
+		writeJSON(w, http.StatusNotFound, obj{{"success", false}, {"error", "Resource not found"}}.bytes())
+		return
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, s.cfg.maxBodySize))
+	if err != nil {
+		writeJSON(w, http.StatusBadRequest, failureBody("Invalid body"))
+		return
+	}
+	query, qerr := url.ParseQuery(r.URL.RawQuery)
+	c := &reqCtx{w: w, r: r, endpoint: endpoint, query: query, body: body, now: s.now()}
+	s.authenticate(c)
+	s.logRequest(c)
+
+	if f, ok := s.takeFault(endpoint); ok {
+		if s.applyFault(c, f) {
+			return
+		}
+	}
+	rt, ok := lookupRoute(r.Method, endpoint)
+	if !ok || (endpoint == "info" && r.URL.Path != "/api/info") {
+		writeJSON(w, http.StatusNotFound, obj{{"success", false}, {"error", "Resource not found"}}.bytes())
+		return
+	}
+	if rt.auth && c.user == nil {
+		writeJSON(w, http.StatusUnauthorized, unauthorizedBody)
+		return
+	}
+	if rt.limited && !s.allow(c) {
+		return
+	}
+	if qerr != nil {
+		writeJSON(w, http.StatusBadRequest, failureBody("Invalid query parameters"))
+		return
+	}
+	rt.h(s, c)
+}
+
+var unauthorizedBody = []byte(`{"success":false,"error":"You must be logged in to do this.","status":"error","message":"You must be logged in to do this."}`)
+
+func (s *Server) authenticate(c *reqCtx) {
+	uid := c.r.Header.Get("X-User-Id")
+	tok := c.r.Header.Get("X-Auth-Token")
+	if uid == "" || tok == "" {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	rec, ok := s.st.tokens[hashToken(tok)]
+	if !ok || rec.uid != uid {
+		return
+	}
+	c.user = s.st.users[uid]
+	c.token = tok
+}
+
+// redactLogin replaces the secret values of a login body (password,
+// resume token, TOTP code) with "<redacted>" for the request log.
+func redactLogin(body []byte) []byte {
+	var m map[string]any
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	if err := dec.Decode(&m); err != nil || m == nil {
+		return bytes.Clone(body)
+	}
+	for _, k := range []string{"password", "resume", "code"} {
+		if _, ok := m[k]; ok {
+			m[k] = "<redacted>"
+		}
+	}
+	out, err := json.Marshal(m)
+	if err != nil {
+		return nil
+	}
+	return out
+}
+
+func (s *Server) logRequest(c *reqCtx) {
+	body := c.body
+	if c.endpoint == "login" {
+		body = redactLogin(body)
+	}
+	req := Request{
+		Method: c.r.Method, Path: c.r.URL.Path, Endpoint: c.endpoint, Query: cloneValues(c.query),
+		Body: bytes.Clone(body), UserID: c.r.Header.Get("X-User-Id"), Authenticated: c.user != nil,
+		HasAuthToken: c.r.Header.Get("X-Auth-Token") != "", UserAgent: c.r.UserAgent(),
+		ContentType: c.r.Header.Get("Content-Type"), Time: c.now,
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.requests) >= maxRequestLog {
+		s.requests = slices.Delete(s.requests, 0, len(s.requests)-maxRequestLog+1)
+	}
+	s.requests = append(s.requests, req)
+}
+
+// applyFault performs f; it reports whether the response was written.
+func (s *Server) applyFault(c *reqCtx, f Fault) bool {
+	if f.Delay > 0 {
+		t := time.NewTimer(f.Delay)
+		select {
+		case <-t.C:
+		case <-c.r.Context().Done():
+			t.Stop()
+			return true
+		case <-s.done:
+			t.Stop()
+			return true
+		}
+	}
+	switch {
+	case f.DropConnection:
+		if hj, ok := c.w.(http.Hijacker); ok {
+			if conn, _, err := hj.Hijack(); err == nil {
+				_ = conn.Close()
+				return true
+			}
+		}
+		panic(http.ErrAbortHandler) // aborts the response without one
+	case f.MalformedJSON:
+		status := f.Status
+		if status == 0 {
+			status = http.StatusOK
+		}
+		body := f.Body
+		if body == "" {
+			body = `{"update":[{"_id":"x","rid":`
+		}
+		writeJSON(c.w, status, []byte(body))
+		return true
+	case f.Status != 0:
+		for k, vs := range f.Header {
+			for _, v := range vs {
+				c.w.Header().Add(k, v)
+			}
+		}
+		body := []byte(f.Body)
+		if f.Body == "" {
+			body = defaultFaultBody(c, f)
+		}
+		writeJSON(c.w, f.Status, body)
+		return true
+	}
+	return false
+}
+
+func defaultFaultBody(c *reqCtx, f Fault) []byte {
+	switch f.Status {
+	case http.StatusUnauthorized:
+		return unauthorizedBody
+	case http.StatusForbidden:
+		return failureBody("User does not have the permissions required for this action [error-unauthorized]")
+	case http.StatusNotFound:
+		return failureBody("Resource not found")
+	case http.StatusTooManyRequests:
+		h := c.w.Header()
+		if h.Get("X-RateLimit-Reset") == "" {
+			h.Set("X-RateLimit-Limit", "10")
+			h.Set("X-RateLimit-Remaining", "0")
+			h.Set("X-RateLimit-Reset", strconv.FormatInt(c.now.Add(time.Second).UnixMilli(), 10))
+		}
+		return failureBody(tooManyText(1))
+	case http.StatusServiceUnavailable:
+		return failureBody("Service unavailable")
+	case http.StatusInternalServerError:
+		return failureBody("Internal server error")
+	}
+	if f.Status >= 200 && f.Status < 300 {
+		return []byte(`{"success":true}`)
+	}
+	return failureBody(http.StatusText(f.Status))
+}
+
+func tooManyText(secs int) string {
+	return fmt.Sprintf("Error, too many requests. Please slow down. You must wait %d seconds before trying this endpoint again. [error-too-many-requests]", secs)
+}
+
+// allow applies the rate limiter; when it refuses, the 429 is written.
+func (s *Server) allow(c *reqCtx) bool {
+	if s.cfg.rateCalls <= 0 || s.cfg.rateWindow <= 0 {
+		return true
+	}
+	if c.user != nil && c.user.hasRole("admin", "bot", "app") {
+		return true
+	}
+	ip, _, err := net.SplitHostPort(c.r.RemoteAddr)
+	if err != nil {
+		ip = c.r.RemoteAddr
+	}
+	key := ip + " /api/v1/" + c.endpoint + strings.ToLower(c.r.Method)
+	s.mu.Lock()
+	wd := s.limits[key]
+	if wd == nil || !c.now.Before(wd.reset) {
+		wd = &window{reset: c.now.Add(s.cfg.rateWindow)}
+		s.limits[key] = wd
+	}
+	wd.count++
+	count, reset := wd.count, wd.reset
+	s.mu.Unlock()
+
+	h := c.w.Header()
+	h.Set("X-RateLimit-Limit", strconv.Itoa(s.cfg.rateCalls))
+	h.Set("X-RateLimit-Remaining", strconv.Itoa(max(s.cfg.rateCalls-count, 0)))
+	h.Set("X-RateLimit-Reset", strconv.FormatInt(reset.UnixMilli(), 10))
+	if count <= s.cfg.rateCalls {
+		return true
+	}
+	secs := int(math.Ceil(float64(reset.Sub(c.now).Milliseconds()) / 1000))
+	writeJSON(c.w, http.StatusTooManyRequests, failureBody(tooManyText(secs)))
+	return false
+}
+
+func writeJSON(w http.ResponseWriter, status int, body []byte) {
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+}
+
+// success writes 200 with o plus "success":true.
+func (c *reqCtx) success(o obj) {
+	writeJSON(c.w, http.StatusOK, append(o, field{"success", true}).bytes())
+}
+
+func failureBody(msg string) []byte {
+	return obj{{"success", false}, {"error", msg}}.bytes()
+}
+
+// fail writes 400 {"success":false,"error":msg} (a plain Error).
+func (c *reqCtx) fail(msg string) {
+	writeJSON(c.w, http.StatusBadRequest, failureBody(msg))
+}
+
+// meteorError writes 400 for a thrown Meteor.Error(code, reason, details).
+func (c *reqCtx) meteorError(code, reason string, details obj) {
+	o := obj{{"success", false}, {"error", reason + " [" + code + "]"}, {"errorType", code}}
+	if details != nil {
+		o = append(o, field{"details", details})
+	}
+	writeJSON(c.w, http.StatusBadRequest, o.bytes())
+}
+
+// invalidParams writes a typed-route validation failure.
+func (c *reqCtx) invalidParams(errorType string, msgs []string) {
+	writeJSON(c.w, http.StatusBadRequest,
+		obj{{"success", false}, {"errorType", errorType}, {"error", strings.Join(msgs, "\n")}}.bytes())
+}

@@ -1,0 +1,509 @@
+package rctest
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Seeded users. Every password is "<username>-password".
+const (
+	// BotUserID is the _id of the seeded bot user (the user tests act as).
+	BotUserID = "rcluaBotUser00001"
+	// BotUsername is the seeded bot's username.
+	BotUsername = "rclua.bot"
+	// BotName is the seeded bot's display name.
+	BotName = "rclua Bot"
+	// BotPassword is the seeded bot's password.
+	BotPassword = "rclua.bot-password"
+	// BotToken is a personal access token of the seeded bot, valid from the
+	// start (until a logout made with it deletes it).
+	BotToken = "rclua-dev-bot-personal-access-token-0000001"
+
+	// AliceUserID is the _id of the seeded user "alice".
+	AliceUserID = "rcluaAliceUser001"
+	// AliceUsername is alice's username.
+	AliceUsername = "alice"
+	// AlicePassword is alice's password.
+	AlicePassword = "alice-password"
+
+	// BobUserID is the _id of the seeded user "bob".
+	BobUserID = "rcluaBobUser00001"
+	// BobUsername is bob's username.
+	BobUsername = "bob"
+	// BobPassword is bob's password.
+	BobPassword = "bob-password"
+
+	// CarolUserID is the _id of the seeded user "carol".
+	CarolUserID = "rcluaCarolUser001"
+	// CarolUsername is carol's username.
+	CarolUsername = "carol"
+	// CarolPassword is carol's password.
+	CarolPassword = "carol-password"
+
+	// AdminUserID is the _id of the seeded user "admin" (roles admin, user).
+	AdminUserID = "rcluaAdminUser001"
+	// AdminUsername is the admin's username.
+	AdminUsername = "admin"
+	// AdminPassword is the admin's password.
+	AdminPassword = "admin-password"
+
+	// RocketCatUserID is the _id of the seeded "rocket.cat" user, which has
+	// the "bot" role (bypasses the rate limiter, may use alias/avatar), as
+	// on a real server. It has no password login; use CreateToken.
+	RocketCatUserID = "rocket.cat"
+	// RocketCatUsername is rocket.cat's username.
+	RocketCatUsername = "rocket.cat"
+)
+
+// Seeded rooms.
+const (
+	// GeneralRoomID is the public channel "general" (t=c); the bot has
+	// unread messages there, one mentioning it, and an unread thread.
+	GeneralRoomID = "GENERAL"
+	// RandomRoomID is the public channel "random" (t=c), all read.
+	RandomRoomID = "rcluaRandomRoom01"
+	// OpsRoomID is the private group "ops" (t=p) with an unread @all.
+	OpsRoomID = "rcluaOpsGroup0001"
+	// DMAliceRoomID is the direct room between the bot and alice (t=d);
+	// like the real server its id is both user ids, sorted, concatenated.
+	DMAliceRoomID = AliceUserID + BotUserID
+	// EmptyRoomID is a public channel "empty" the bot is subscribed to,
+	// without any message.
+	EmptyRoomID = "rcluaEmptyRoom001"
+	// NoSubRoomID is a public channel "nosub" (with messages) the bot is
+	// not subscribed to.
+	NoSubRoomID = "rcluaNoSubRoom001"
+	// DiscussionRoomID is a discussion (t=p, prid=GENERAL) the bot is in.
+	DiscussionRoomID = "rcluaDiscussion01"
+	// LivechatRoomID is an omnichannel room (t=l) served by the bot.
+	LivechatRoomID = "rcluaLivechat0001"
+	// TrashedSubscriptionID is the _id of a bot subscription deleted 10
+	// days before the server started (it appears in "remove" for an older
+	// updatedSince).
+	TrashedSubscriptionID = "rcluaTrashedSub01"
+)
+
+const (
+	apiVersion        = "8.7"
+	apiVersionFull    = "8.7.0"
+	maxMessageSize    = 5000
+	maxRequestLog     = 10000
+	timeLayout        = "2006-01-02T15:04:05.000Z"
+	meteorIDAlphabet  = "23456789ABCDEFGHJKLMNPQRSTWXYZabcdefghijkmnopqrstuvwxyz"
+	tokenKindLogin    = "login"
+	tokenKindPersonal = "personalAccessToken"
+)
+
+type user struct {
+	id, username, name, email, password string
+	roles                               []string
+	totp                                string
+	createdAt                           time.Time
+}
+
+func (u *user) hasRole(roles ...string) bool {
+	for _, r := range roles {
+		if slices.Contains(u.roles, r) {
+			return true
+		}
+	}
+	return false
+}
+
+type visitor struct {
+	id, username, name, token string
+}
+
+type room struct {
+	id, t, name, fname, prid string
+	ts, lm                   time.Time
+	members                  []string // user ids
+	msgs                     []*message
+	v                        *visitor
+}
+
+type mention struct {
+	id, username, name, typ string
+}
+
+type message struct {
+	id, rid, msg, uid        string
+	ts, updatedAt            time.Time
+	tmid, alias, emoji, avat string
+	attachments              json.RawMessage
+	mentions                 []mention
+	channels                 []string
+	tcount                   int
+	tlm                      time.Time
+	replies                  []string
+}
+
+type subscription struct {
+	id, rid, uid, t, name, fname, prid  string
+	ts, ls, lr, updatedAt               time.Time
+	open, alert, f                      bool
+	unread, userMentions, groupMentions int
+	roles                               []string
+	tunread, tunreadUser, tunreadGroup  []string
+	v                                   *visitor
+}
+
+type trashed struct {
+	id, uid   string
+	deletedAt time.Time
+}
+
+type tokenRec struct {
+	uid, kind string
+}
+
+// state is the server's data; every access holds Server.mu.
+type state struct {
+	users   map[string]*user // by id
+	rooms   map[string]*room
+	msgs    map[string]*message
+	subs    map[string]map[string]*subscription // uid -> rid -> sub
+	subList map[string][]*subscription          // uid -> subs in creation order
+	trash   []trashed
+	tokens  map[string]tokenRec // hashed token -> owner
+	idSeq   uint64
+}
+
+func hashToken(token string) string {
+	sum := sha256.Sum256([]byte(token))
+	return base64.StdEncoding.EncodeToString(sum[:])
+}
+
+func newToken() string {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b) // never fails (crypto/rand documents it)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// newID returns a deterministic Meteor-like 17-character id.
+func (st *state) newID() string {
+	st.idSeq++
+	x := st.idSeq*0x9E3779B97F4A7C15 + 0x632BE59BD9B4E019
+	var b [17]byte
+	for i := range b {
+		x ^= x >> 29
+		x *= 0xBF58476D1CE4E5B9
+		x ^= x >> 32
+		b[i] = meteorIDAlphabet[x%uint64(len(meteorIDAlphabet))]
+	}
+	return string(b[:])
+}
+
+func (st *state) userByName(name string) *user {
+	for _, u := range st.users {
+		if strings.EqualFold(u.username, name) {
+			return u
+		}
+	}
+	return nil
+}
+
+func (st *state) userByEmail(email string) *user {
+	for _, u := range st.users {
+		if u.email != "" && strings.EqualFold(u.email, email) {
+			return u
+		}
+	}
+	return nil
+}
+
+func (st *state) roomByName(name string) *room {
+	for _, r := range st.rooms {
+		if (r.t == "c" || r.t == "p") && r.name == name {
+			return r
+		}
+	}
+	return nil
+}
+
+func (st *state) sub(uid, rid string) *subscription {
+	return st.subs[uid][rid]
+}
+
+func (st *state) addUser(u *user) {
+	st.users[u.id] = u
+}
+
+func (st *state) addRoom(r *room) {
+	st.rooms[r.id] = r
+}
+
+// subscribe makes u a member of r and creates its subscription.
+func (st *state) subscribe(u *user, r *room, now time.Time, roles ...string) *subscription {
+	if s := st.sub(u.id, r.id); s != nil {
+		return s
+	}
+	if !slices.Contains(r.members, u.id) {
+		r.members = append(r.members, u.id)
+	}
+	s := &subscription{
+		id: st.newID(), rid: r.id, uid: u.id, t: r.t, name: r.name, fname: r.fname, prid: r.prid,
+		ts: now, ls: now, updatedAt: now, open: true, roles: roles, v: r.v,
+	}
+	if r.t == "d" {
+		for _, m := range r.members {
+			if m != u.id {
+				if o := st.users[m]; o != nil {
+					s.name, s.fname = o.username, o.name
+				}
+			}
+		}
+	}
+	m := st.subs[u.id]
+	if m == nil {
+		m = make(map[string]*subscription)
+		st.subs[u.id] = m
+	}
+	m[r.id] = s
+	st.subList[u.id] = append(st.subList[u.id], s)
+	return s
+}
+
+// unsubscribe removes u's subscription of rid and moves it to the trash.
+func (st *state) unsubscribe(uid, rid string, now time.Time) bool {
+	s := st.sub(uid, rid)
+	if s == nil {
+		return false
+	}
+	delete(st.subs[uid], rid)
+	st.subList[uid] = slices.DeleteFunc(st.subList[uid], func(x *subscription) bool { return x == s })
+	if r := st.rooms[rid]; r != nil {
+		r.members = slices.DeleteFunc(r.members, func(m string) bool { return m == uid })
+	}
+	st.trash = append(st.trash, trashed{id: s.id, uid: uid, deletedAt: now})
+	return true
+}
+
+// dmRoom returns the direct room of a and b, creating it (and both
+// subscriptions) when needed.
+func (st *state) dmRoom(a, b *user, now time.Time) *room {
+	ids := []string{a.id, b.id}
+	slices.Sort(ids)
+	id := ids[0] + ids[1]
+	if r := st.rooms[id]; r != nil {
+		return r
+	}
+	r := &room{id: id, t: "d", ts: now, members: []string{a.id, b.id}}
+	st.addRoom(r)
+	st.subscribe(a, r, now)
+	st.subscribe(b, r, now)
+	return r
+}
+
+// parseMentions finds @name tokens in text.
+func parseMentions(text string) []string {
+	var out []string
+	for i := 0; i < len(text); i++ {
+		if text[i] != '@' {
+			continue
+		}
+		if i > 0 && isNameByte(text[i-1]) {
+			continue // an e-mail address
+		}
+		j := i + 1
+		for j < len(text) && isNameByte(text[j]) {
+			j++
+		}
+		name := strings.TrimRight(text[i+1:j], ".-")
+		if name != "" && !slices.Contains(out, name) {
+			out = append(out, name)
+		}
+		i = j - 1
+	}
+	return out
+}
+
+func isNameByte(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-'
+}
+
+func addUnique(list []string, v string) []string {
+	if slices.Contains(list, v) {
+		return list
+	}
+	return append(list, v)
+}
+
+type newMessage struct {
+	text, tmid, alias, emoji, avatar string
+	attachments                      json.RawMessage
+}
+
+// postMessage stores a message from sender in r and updates every other
+// member's subscription as the real server does.
+func (st *state) postMessage(sender *user, r *room, nm newMessage, now time.Time) (*message, error) {
+	var parent *message
+	if nm.tmid != "" {
+		parent = st.msgs[nm.tmid]
+		if parent == nil || parent.rid != r.id {
+			return nil, fmt.Errorf("thread message %q not found in room", nm.tmid)
+		}
+	}
+	m := &message{
+		id: st.newID(), rid: r.id, msg: nm.text, uid: sender.id, ts: now, updatedAt: now,
+		tmid: nm.tmid, alias: nm.alias, emoji: nm.emoji, avat: nm.avatar, attachments: nm.attachments,
+		channels: []string{},
+	}
+	var mentioned []string
+	group := false
+	for _, name := range parseMentions(nm.text) {
+		switch name {
+		case "all", "here":
+			group = true
+			m.mentions = append(m.mentions, mention{id: name, username: name, typ: "user"})
+		default:
+			if u := st.userByName(name); u != nil {
+				mentioned = append(mentioned, u.id)
+				m.mentions = append(m.mentions, mention{id: u.id, username: u.username, name: u.name, typ: "user"})
+			}
+		}
+	}
+	st.msgs[m.id] = m
+	r.msgs = append(r.msgs, m)
+	r.lm = now
+	if parent != nil {
+		parent.tcount++
+		parent.tlm = now
+		parent.replies = addUnique(parent.replies, sender.id)
+		parent.updatedAt = now
+	}
+	for _, uid := range r.members {
+		s := st.sub(uid, r.id)
+		if s == nil {
+			continue
+		}
+		if uid == sender.id {
+			s.lr = now
+			s.updatedAt = now
+			continue
+		}
+		me := slices.Contains(mentioned, uid)
+		s.unread++
+		if me || r.t == "d" {
+			s.userMentions++
+		}
+		if group {
+			s.groupMentions++
+		}
+		if parent != nil {
+			s.tunread = addUnique(s.tunread, parent.id)
+			if me {
+				s.tunreadUser = addUnique(s.tunreadUser, parent.id)
+			}
+			if group {
+				s.tunreadGroup = addUnique(s.tunreadGroup, parent.id)
+			}
+		}
+		s.alert = true
+		s.open = true
+		s.updatedAt = now
+	}
+	return m, nil
+}
+
+// seed fills st with the default users, rooms, subscriptions and messages.
+// now is the server's start time; everything is dated before it.
+func (st *state) seed(now time.Time, extraSubs int, botRoles []string) {
+	day := 24 * time.Hour
+	t0 := now.Add(-30 * day)
+	mk := func(id, username, name string, roles ...string) *user {
+		u := &user{id: id, username: username, name: name, email: username + "@rclua.test",
+			password: username + "-password", roles: roles, createdAt: t0}
+		st.addUser(u)
+		return u
+	}
+	bot := mk(BotUserID, BotUsername, BotName, botRoles...)
+	alice := mk(AliceUserID, AliceUsername, "Alice Doe", "user")
+	bob := mk(BobUserID, BobUsername, "Bob Smith", "user")
+	carol := mk(CarolUserID, CarolUsername, "Carol Jones", "user")
+	admin := mk(AdminUserID, AdminUsername, "Admin", "admin", "user")
+	cat := mk(RocketCatUserID, RocketCatUsername, "Rocket.Cat", "bot")
+	cat.password = ""
+	cat.email = ""
+	st.tokens[hashToken(BotToken)] = tokenRec{uid: BotUserID, kind: tokenKindPersonal}
+
+	mkRoom := func(id, t, name, fname string, at time.Time, members ...*user) *room {
+		r := &room{id: id, t: t, name: name, fname: fname, ts: at}
+		st.addRoom(r)
+		for i, u := range members {
+			var roles []string
+			if i == 0 {
+				roles = []string{"owner"}
+			}
+			st.subscribe(u, r, at, roles...)
+		}
+		return r
+	}
+	post := func(from *user, r *room, at time.Time, text, tmid string) *message {
+		m, err := st.postMessage(from, r, newMessage{text: text, tmid: tmid}, at)
+		if err != nil {
+			panic("rctest: bad seed: " + err.Error())
+		}
+		return m
+	}
+	markRead := func(u *user, r *room, at time.Time) {
+		s := st.sub(u.id, r.id)
+		s.unread, s.userMentions, s.groupMentions, s.alert = 0, 0, 0, false
+		s.tunread, s.tunreadUser, s.tunreadGroup = nil, nil, nil
+		s.ls, s.updatedAt = at, at
+	}
+
+	general := mkRoom(GeneralRoomID, "c", "general", "general", t0, admin, bot, alice, bob, carol, cat)
+	random := mkRoom(RandomRoomID, "c", "random", "random", t0.Add(time.Hour), alice, bot, bob)
+	ops := mkRoom(OpsRoomID, "p", "ops", "ops", t0.Add(2*time.Hour), admin, bot, bob)
+	empty := mkRoom(EmptyRoomID, "c", "empty", "empty", t0.Add(3*time.Hour), alice, bot)
+	nosub := mkRoom(NoSubRoomID, "c", "nosub", "nosub", t0.Add(4*time.Hour), alice, bob)
+	disc := &room{id: DiscussionRoomID, t: "p", name: DiscussionRoomID, fname: "Release planning",
+		prid: GeneralRoomID, ts: t0.Add(5 * time.Hour)}
+	st.addRoom(disc)
+	st.subscribe(alice, disc, disc.ts, "owner")
+	st.subscribe(bot, disc, disc.ts)
+	lc := &room{id: LivechatRoomID, t: "l", name: "guest-1", fname: "Guest One", ts: t0.Add(6 * time.Hour),
+		v: &visitor{id: "rcluaVisitor00001", username: "guest-1", name: "Guest One", token: "visitor-token-1"}}
+	st.addRoom(lc)
+	st.subscribe(bot, lc, lc.ts)
+	dm := st.dmRoom(alice, bot, t0.Add(7*time.Hour))
+	_ = empty
+
+	d := func(days int, h time.Duration) time.Time { return now.Add(-time.Duration(days)*day + h) }
+	post(alice, general, d(20, 0), "Welcome to #general!", "")
+	post(bot, general, d(20, time.Minute), "Hello, I am the rclua bot.", "")
+	markRead(bot, general, d(20, 2*time.Minute))
+	post(bob, random, d(15, 0), "Anyone up for lunch?", "")
+	post(alice, random, d(15, time.Minute), "Sure!", "")
+	markRead(bot, random, d(15, 2*time.Minute))
+	post(alice, nosub, d(14, 0), "This room has no bot.", "")
+	post(alice, disc, d(12, 0), "Release 1.2 is planned for Friday.", "")
+	markRead(bot, disc, d(12, time.Minute))
+	post(cat, lc, d(11, 0), "A visitor is waiting.", "")
+	markRead(bot, lc, d(11, time.Minute))
+	// Unread activity for the bot.
+	root := post(bob, general, d(2, 0), "Deploy of v1.3 starts in 10 minutes.", "")
+	post(carol, general, d(1, 0), "@"+BotUsername+" can you post the changelog?", "")
+	post(alice, general, d(1, time.Minute), "I will check the dashboards.", "")
+	post(alice, general, d(1, 2*time.Minute), "Dashboards look fine.", root.id)
+	post(admin, ops, d(1, 3*time.Minute), "@all maintenance window tonight at 22:00.", "")
+	post(alice, dm, d(0, -time.Hour), "Hi bot, are you there?", "")
+
+	st.trash = append(st.trash, trashed{id: TrashedSubscriptionID, uid: BotUserID, deletedAt: now.Add(-10 * day)})
+
+	for i := 1; i <= extraSubs; i++ {
+		id := fmt.Sprintf("rcluaScale%07d", i)
+		name := fmt.Sprintf("scale-%05d", i)
+		at := t0.Add(time.Duration(i) * time.Millisecond)
+		r := &room{id: id, t: "c", name: name, fname: name, ts: at}
+		st.addRoom(r)
+		st.subscribe(bot, r, at)
+	}
+}

@@ -1,0 +1,115 @@
+package luabind
+
+import (
+	"context"
+	"encoding/json"
+	"testing"
+
+	"github.com/rs/zerolog"
+	lua "github.com/yuin/gopher-lua"
+
+	"github.com/rclua/rclua/rc"
+)
+
+// BenchmarkDecodeSubscriptions converts a 5,000-subscription
+// subscriptions.get body into Lua tables.
+func BenchmarkDecodeSubscriptions(b *testing.B) {
+	body := subscriptionsBody(5000)
+	L := lua.NewState(lua.Options{SkipOpenLibs: true})
+	defer L.Close()
+	b.SetBytes(int64(len(body)))
+	b.ReportAllocs()
+	for b.Loop() {
+		v, err := DecodeJSON(L, body)
+		if err != nil || v.Type() != lua.LTTable {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkDecodeSubscriptionsEncodingJSON is the floor: the same body
+// into []map[string]any with encoding/json.
+func BenchmarkDecodeSubscriptionsEncodingJSON(b *testing.B) {
+	body := subscriptionsBody(5000)
+	b.SetBytes(int64(len(body)))
+	b.ReportAllocs()
+	for b.Loop() {
+		var out struct {
+			Update []map[string]any `json:"update"`
+			Remove []map[string]any `json:"remove"`
+		}
+		if err := json.Unmarshal(body, &out); err != nil || len(out.Update) != 5000 {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkEncodeSubscriptions encodes the decoded 5,000 subscriptions back.
+func BenchmarkEncodeSubscriptions(b *testing.B) {
+	body := subscriptionsBody(5000)
+	L := lua.NewState(lua.Options{SkipOpenLibs: true})
+	defer L.Close()
+	v, err := DecodeJSON(L, body)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := EncodeJSON(v); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// benchSubs answers from memory, for the binding's own cost.
+type benchSubs struct {
+	Subscriptions
+	one  []byte
+	many []byte
+}
+
+func (s *benchSubs) GetOneRaw(ctx context.Context, roomID string) ([]byte, error) { return s.one, nil }
+func (s *benchSubs) GetRaw(ctx context.Context, opts *rc.GetSubscriptionsOptions) ([]byte, error) {
+	return s.many, nil
+}
+
+func benchState(b *testing.B) *lua.LState {
+	L := lua.NewState()
+	m := &Module{Subscriptions: &benchSubs{one: []byte(getOneBody), many: subscriptionsBody(5000)}, Logger: zerolog.Nop()}
+	m.Open(L)
+	return L
+}
+
+// BenchmarkGetOneFromLua is one rc.subscriptions.get_one call from Lua
+// against an in-process fake: the binding alone.
+func BenchmarkGetOneFromLua(b *testing.B) {
+	L := benchState(b)
+	defer L.Close()
+	fn := L.GetField(L.GetField(L.GetGlobal("rc"), "subscriptions"), "get_one")
+	arg := lua.LString("5of4weEXaH7yncxz9")
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := L.CallByParam(lua.P{Fn: fn, NRet: 1, Protect: true}, arg); err != nil {
+			b.Fatal(err)
+		}
+		if L.Get(-1).Type() != lua.LTTable {
+			b.Fatal("no table")
+		}
+		L.Pop(1)
+	}
+}
+
+// BenchmarkGetFromLua is rc.subscriptions.get() of 5,000 subscriptions
+// from Lua against an in-process fake (conversion and binding).
+func BenchmarkGetFromLua(b *testing.B) {
+	L := benchState(b)
+	defer L.Close()
+	fn := L.GetField(L.GetField(L.GetGlobal("rc"), "subscriptions"), "get")
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := L.CallByParam(lua.P{Fn: fn, NRet: 1, Protect: true}); err != nil {
+			b.Fatal(err)
+		}
+		L.Pop(1)
+	}
+}

@@ -1,0 +1,603 @@
+package luabind
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"unicode/utf16"
+	"unicode/utf8"
+
+	lua "github.com/yuin/gopher-lua"
+)
+
+// MaxDecodeSize is the largest JSON input DecodeJSON accepts (32 MiB, the
+// client's default response bound).
+const MaxDecodeSize = 32 << 20
+
+// MaxDepth is the deepest nesting of arrays and objects DecodeJSON and
+// EncodeJSON accept.
+const MaxDepth = 200
+
+// errTooLarge is returned for input larger than MaxDecodeSize.
+var errTooLarge = errors.New("json: input larger than 32 MiB")
+
+// smallInts holds boxed lua.LNumber values 0..255, so that decoding the
+// many small counters of a response allocates nothing for them. It is
+// filled once and never written again.
+var smallInts = func() (a [256]lua.LValue) {
+	for i := range a {
+		a[i] = lua.LNumber(i)
+	}
+	return a
+}()
+
+// plain marks the bytes a JSON string may hold without the slow path:
+// printable ASCII other than '"' and '\\'.
+var plain = func() (a [256]bool) {
+	for c := 0x20; c < 0x80; c++ {
+		a[c] = c != '"' && c != '\\'
+	}
+	return a
+}()
+
+// DecodeJSON converts JSON text straight into Lua values in L: objects
+// become tables with string keys, arrays become sequences (marked as
+// arrays, so that an empty one encodes back as []), null becomes the
+// rc.json.null sentinel (see Null), numbers become lua.LNumber (float64:
+// integers up to 2^53 are exact), and strings keep their bytes. Input that
+// is not valid JSON, not valid UTF-8, nested deeper than MaxDepth or larger
+// than MaxDecodeSize is an error.
+func DecodeJSON(L *lua.LState, data []byte) (lua.LValue, error) {
+	if len(data) > MaxDecodeSize {
+		return lua.LNil, errTooLarge
+	}
+	return decodeString(L, dataOf(L), string(data))
+}
+
+// decodeString decodes s with the state data sd.
+func decodeString(L *lua.LState, sd *stateData, s string) (lua.LValue, error) {
+	d := decoder{L: L, sd: sd, s: s, stack: sd.stack[:0], names: sd.names[:0], boxed: sd.boxed[:0], buf: sd.buf[:0]}
+	d.ws()
+	v := d.value()
+	if d.err == nil {
+		d.ws()
+		if d.i < len(d.s) {
+			d.fail("unexpected data after the top-level value")
+		}
+	}
+	// Keep the grown buffers for the next call, without references.
+	clear(d.stack[:cap(d.stack)])
+	clear(d.names[:cap(d.names)])
+	clear(d.boxed[:cap(d.boxed)])
+	sd.stack, sd.names, sd.boxed, sd.buf = d.stack[:0], d.names[:0], d.boxed[:0], d.buf[:0]
+	if d.err != nil {
+		return lua.LNil, d.err
+	}
+	return v, nil
+}
+
+// decoder is a recursive-descent JSON parser building Lua values as it goes.
+type decoder struct {
+	L     *lua.LState
+	sd    *stateData
+	s     string
+	i     int
+	depth int
+	err   error
+
+	stack []lua.LValue // values of the arrays and objects being built
+	names []string     // keys of the objects being built
+	boxed []lua.LValue // the same keys boxed
+	buf   []byte       // scratch for strings with escapes
+}
+
+// SyntaxError is a JSON decoding error with the byte offset it occurred at.
+type SyntaxError struct {
+	Offset int
+	msg    string
+}
+
+func (e *SyntaxError) Error() string {
+	return fmt.Sprintf("json: %s at offset %d", e.msg, e.Offset)
+}
+
+func (d *decoder) fail(msg string) {
+	if d.err == nil {
+		d.err = &SyntaxError{Offset: d.i, msg: msg}
+	}
+}
+
+func (d *decoder) ws() {
+	for d.i < len(d.s) {
+		switch d.s[d.i] {
+		case ' ', '\t', '\n', '\r':
+			d.i++
+		default:
+			return
+		}
+	}
+}
+
+func (d *decoder) value() lua.LValue {
+	if d.i >= len(d.s) {
+		d.fail("unexpected end of input")
+		return lua.LNil
+	}
+	switch c := d.s[d.i]; c {
+	case '{':
+		return d.object()
+	case '[':
+		return d.array()
+	case '"':
+		d.i++
+		s, ok := d.str()
+		if !ok {
+			return lua.LNil
+		}
+		return d.strValue(s)
+	case 't':
+		return d.literal("true", lua.LTrue)
+	case 'f':
+		return d.literal("false", lua.LFalse)
+	case 'n':
+		return d.literal("null", d.sd.null)
+	default:
+		if c == '-' || (c >= '0' && c <= '9') {
+			return d.number()
+		}
+		d.fail(fmt.Sprintf("invalid character %q looking for a value", c))
+		return lua.LNil
+	}
+}
+
+func (d *decoder) literal(word string, v lua.LValue) lua.LValue {
+	if !strings.HasPrefix(d.s[d.i:], word) {
+		d.fail("invalid literal")
+		return lua.LNil
+	}
+	d.i += len(word)
+	return v
+}
+
+func (d *decoder) enter() bool {
+	d.depth++
+	if d.depth > MaxDepth {
+		d.fail(fmt.Sprintf("nesting deeper than %d", MaxDepth))
+		return false
+	}
+	return true
+}
+
+func (d *decoder) array() lua.LValue {
+	if !d.enter() {
+		return lua.LNil
+	}
+	d.i++ // '['
+	base := len(d.stack)
+	d.ws()
+	if d.i < len(d.s) && d.s[d.i] == ']' {
+		d.i++
+	} else {
+		for {
+			v := d.value()
+			if d.err != nil {
+				return lua.LNil
+			}
+			d.stack = append(d.stack, v)
+			d.ws()
+			if d.i >= len(d.s) {
+				d.fail("unexpected end of input in array")
+				return lua.LNil
+			}
+			c := d.s[d.i]
+			d.i++
+			if c == ']' {
+				break
+			}
+			if c != ',' {
+				d.i--
+				d.fail(fmt.Sprintf("invalid character %q after array element", c))
+				return lua.LNil
+			}
+			d.ws()
+		}
+	}
+	d.depth--
+	items := d.stack[base:]
+	tb := newArrayTable(d.L, items)
+	tb.Metatable = d.sd.arrMeta
+	clear(items)
+	d.stack = d.stack[:base]
+	return tb
+}
+
+func (d *decoder) object() lua.LValue {
+	if !d.enter() {
+		return lua.LNil
+	}
+	d.i++ // '{'
+	base := len(d.stack)
+	d.ws()
+	if d.i < len(d.s) && d.s[d.i] == '}' {
+		d.i++
+	} else {
+		for {
+			if d.i >= len(d.s) || d.s[d.i] != '"' {
+				d.fail("expected a string key")
+				return lua.LNil
+			}
+			d.i++
+			k, ok := d.str()
+			if !ok {
+				return lua.LNil
+			}
+			k, bk := d.key(k)
+			d.ws()
+			if d.i >= len(d.s) || d.s[d.i] != ':' {
+				d.fail("expected ':' after object key")
+				return lua.LNil
+			}
+			d.i++
+			d.ws()
+			v := d.value()
+			if d.err != nil {
+				return lua.LNil
+			}
+			d.names = append(d.names, k)
+			d.boxed = append(d.boxed, bk)
+			d.stack = append(d.stack, v)
+			d.ws()
+			if d.i >= len(d.s) {
+				d.fail("unexpected end of input in object")
+				return lua.LNil
+			}
+			c := d.s[d.i]
+			d.i++
+			if c == '}' {
+				break
+			}
+			if c != ',' {
+				d.i--
+				d.fail(fmt.Sprintf("invalid character %q after object value", c))
+				return lua.LNil
+			}
+			d.ws()
+		}
+	}
+	d.depth--
+	vals := d.stack[base:]
+	nb := len(d.names) - len(vals)
+	names, boxed := d.names[nb:], d.boxed[nb:]
+	tb := newObjectTable(d.L, names, boxed, vals)
+	clear(vals)
+	clear(names)
+	clear(boxed)
+	d.stack = d.stack[:base]
+	d.names, d.boxed = d.names[:nb], d.boxed[:nb]
+	return tb
+}
+
+// key returns the interned copy of an object key, and that copy boxed.
+func (d *decoder) key(k string) (string, lua.LValue) {
+	if ik, ok := d.sd.keys[k]; ok {
+		return string(ik.(lua.LString)), ik
+	}
+	k = strings.Clone(k) // do not pin the input
+	bk := lua.LValue(lua.LString(k))
+	if len(d.sd.keys) < maxInternedKeys {
+		d.sd.keys[k] = bk
+	}
+	return k, bk
+}
+
+// strValue boxes a string value, reusing the box of short common strings.
+func (d *decoder) strValue(s string) lua.LValue {
+	if len(s) > maxInternedLen {
+		return d.box(s)
+	}
+	if v, ok := d.sd.vals[s]; ok {
+		return v
+	}
+	if len(d.sd.vals) >= maxInternedValues {
+		return d.box(s)
+	}
+	s = strings.Clone(s) // the cache outlives the input: do not pin it
+	v := lua.LValue(lua.LString(s))
+	d.sd.vals[s] = v
+	return v
+}
+
+// box boxes a string value.
+func (d *decoder) box(s string) lua.LValue {
+	if slabBoxOK {
+		return slabBox(&d.sd.slab, s)
+	}
+	return lua.LString(s)
+}
+
+// str reads a string whose opening quote has been consumed. Strings without
+// escapes are substrings of the input.
+func (d *decoder) str() (string, bool) {
+	start := d.i
+	s := d.s
+	i := d.i
+	for i < len(s) && plain[s[i]] {
+		i++
+	}
+	if i < len(s) && s[i] == '"' {
+		d.i = i + 1
+		return s[start:i], true
+	}
+	// Slow path: non-ASCII (validated), escapes, or an error.
+	escaped := false
+	buf := d.buf[:0]
+	for i < len(s) {
+		c := s[i]
+		switch {
+		case c == '"':
+			d.i = i + 1
+			if !escaped {
+				return s[start:i], true
+			}
+			buf = append(buf, s[start:i]...)
+			d.buf = buf
+			return string(buf), true
+		case c == '\\':
+			if !escaped {
+				escaped = true
+			}
+			buf = append(buf, s[start:i]...)
+			n, ok := d.escape(&buf, i)
+			if !ok {
+				return "", false
+			}
+			i += n
+			start = i
+		case c < 0x20:
+			d.i = i
+			d.fail("control character in string")
+			return "", false
+		case c < utf8.RuneSelf:
+			i++
+		default:
+			r, size := utf8.DecodeRuneInString(s[i:])
+			if r == utf8.RuneError && size == 1 {
+				d.i = i
+				d.fail("invalid UTF-8 in string")
+				return "", false
+			}
+			i += size
+		}
+	}
+	d.i = i
+	d.fail("unexpected end of input in string")
+	return "", false
+}
+
+// escape decodes the escape sequence at s[i] ('\\') into buf and returns
+// its length.
+func (d *decoder) escape(buf *[]byte, i int) (int, bool) {
+	s := d.s
+	if i+1 >= len(s) {
+		d.i = i
+		d.fail("unexpected end of input in string escape")
+		return 0, false
+	}
+	switch s[i+1] {
+	case '"', '\\', '/':
+		*buf = append(*buf, s[i+1])
+	case 'b':
+		*buf = append(*buf, '\b')
+	case 'f':
+		*buf = append(*buf, '\f')
+	case 'n':
+		*buf = append(*buf, '\n')
+	case 'r':
+		*buf = append(*buf, '\r')
+	case 't':
+		*buf = append(*buf, '\t')
+	case 'u':
+		r, ok := hex4(s, i+2)
+		if !ok {
+			d.i = i
+			d.fail("invalid \\u escape")
+			return 0, false
+		}
+		n := 6
+		if utf16.IsSurrogate(r) {
+			r2, ok := rune(-1), false
+			if i+7 < len(s) && s[i+6] == '\\' && s[i+7] == 'u' {
+				r2, ok = hex4(s, i+8)
+			}
+			if dec := utf16.DecodeRune(r, r2); ok && dec != utf8.RuneError {
+				r = dec
+				n = 12
+			} else {
+				r = utf8.RuneError // a lone surrogate, as encoding/json does
+			}
+		}
+		*buf = utf8.AppendRune(*buf, r)
+		return n, true
+	default:
+		d.i = i
+		d.fail("invalid escape in string")
+		return 0, false
+	}
+	return 2, true
+}
+
+func hex4(s string, i int) (rune, bool) {
+	if i+4 > len(s) {
+		return 0, false
+	}
+	var r rune
+	for _, c := range []byte(s[i : i+4]) {
+		switch {
+		case c >= '0' && c <= '9':
+			c -= '0'
+		case c >= 'a' && c <= 'f':
+			c = c - 'a' + 10
+		case c >= 'A' && c <= 'F':
+			c = c - 'A' + 10
+		default:
+			return 0, false
+		}
+		r = r<<4 | rune(c)
+	}
+	return r, true
+}
+
+// number reads a JSON number. Integers of up to 19 digits are converted
+// directly (exact up to 2^53, correctly rounded beyond); others go through
+// strconv.ParseFloat.
+func (d *decoder) number() lua.LValue {
+	s := d.s
+	start := d.i
+	i := d.i
+	neg := false
+	if s[i] == '-' {
+		neg = true
+		i++
+	}
+	if i >= len(s) || s[i] < '0' || s[i] > '9' {
+		d.i = i
+		d.fail("invalid number")
+		return lua.LNil
+	}
+	var u uint64
+	digits := 0
+	if s[i] == '0' {
+		i++
+		digits = 1
+	} else {
+		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+			u = u*10 + uint64(s[i]-'0')
+			i++
+			digits++
+		}
+	}
+	simple := digits <= 19
+	if i < len(s) && s[i] == '.' {
+		simple = false
+		i++
+		j := i
+		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+			i++
+		}
+		if i == j {
+			d.i = i
+			d.fail("invalid number: no digits after '.'")
+			return lua.LNil
+		}
+	}
+	if i < len(s) && (s[i] == 'e' || s[i] == 'E') {
+		simple = false
+		i++
+		if i < len(s) && (s[i] == '+' || s[i] == '-') {
+			i++
+		}
+		j := i
+		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+			i++
+		}
+		if i == j {
+			d.i = i
+			d.fail("invalid number: no digits in exponent")
+			return lua.LNil
+		}
+	}
+	d.i = i
+	if simple {
+		if !neg && u < uint64(len(smallInts)) {
+			return smallInts[u]
+		}
+		f := float64(u)
+		if neg {
+			f = -f
+		}
+		return lua.LNumber(f)
+	}
+	f, err := strconv.ParseFloat(s[start:i], 64)
+	if err != nil || math.IsInf(f, 0) {
+		d.i = start
+		d.fail("number out of range")
+		return lua.LNil
+	}
+	return lua.LNumber(f)
+}
+
+// decodeField decodes s, which must hold a JSON object, and returns the
+// value of its member key (LNil when absent) without building the outer
+// table; the other members are checked and dropped.
+func decodeField(L *lua.LState, sd *stateData, s, key string) (lua.LValue, error) {
+	d := decoder{L: L, sd: sd, s: s, stack: sd.stack[:0], names: sd.names[:0], boxed: sd.boxed[:0], buf: sd.buf[:0]}
+	var found lua.LValue = lua.LNil
+	d.ws()
+	if d.i >= len(d.s) || d.s[d.i] != '{' {
+		return lua.LNil, errNotObject
+	}
+	d.i++
+	d.depth = 1
+	d.ws()
+	if d.i < len(d.s) && d.s[d.i] == '}' {
+		d.i++
+	} else {
+		for d.err == nil {
+			if d.i >= len(d.s) || d.s[d.i] != '"' {
+				d.fail("expected a string key")
+				break
+			}
+			d.i++
+			k, ok := d.str()
+			if !ok {
+				break
+			}
+			d.ws()
+			if d.i >= len(d.s) || d.s[d.i] != ':' {
+				d.fail("expected ':' after object key")
+				break
+			}
+			d.i++
+			d.ws()
+			v := d.value()
+			if k == key {
+				found = v
+			}
+			d.ws()
+			if d.err != nil {
+				break
+			}
+			if d.i >= len(d.s) {
+				d.fail("unexpected end of input in object")
+				break
+			}
+			c := d.s[d.i]
+			d.i++
+			if c == '}' {
+				break
+			}
+			if c != ',' {
+				d.i--
+				d.fail(fmt.Sprintf("invalid character %q after object value", c))
+				break
+			}
+			d.ws()
+		}
+	}
+	if d.err == nil {
+		d.ws()
+		if d.i < len(d.s) {
+			d.fail("unexpected data after the top-level value")
+		}
+	}
+	clear(d.stack[:cap(d.stack)])
+	clear(d.names[:cap(d.names)])
+	clear(d.boxed[:cap(d.boxed)])
+	sd.stack, sd.names, sd.boxed, sd.buf = d.stack[:0], d.names[:0], d.boxed[:0], d.buf[:0]
+	if d.err != nil {
+		return lua.LNil, d.err
+	}
+	return found, nil
+}

@@ -1,0 +1,119 @@
+package luabind
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	lua "github.com/yuin/gopher-lua"
+
+	"github.com/rclua/rclua/rc"
+	"github.com/rclua/rclua/rc/rctest"
+)
+
+// e2eState is a Lua state with the module on the real client against the
+// fake server s.
+func e2eState(tb testing.TB, s *rctest.Server) *lua.LState {
+	tb.Helper()
+	c, err := rc.New(s.URL, rc.WithToken(rctest.BotUserID, rctest.BotToken))
+	require.NoError(tb, err)
+	L := lua.NewState()
+	tb.Cleanup(L.Close)
+	FromClient(c, zerolog.Nop()).Open(L)
+	L.SetGlobal("GENERAL", lua.LString(rctest.GeneralRoomID))
+	L.SetGlobal("NOSUB", lua.LString(rctest.NoSubRoomID))
+	return L
+}
+
+func TestEndToEndReadMarksRoomRead(t *testing.T) {
+	s := rctest.NewServer()
+	defer s.Close()
+	_, err := s.PostMessage("alice", rctest.GeneralRoomID, "hello @"+rctest.BotUsername)
+	require.NoError(t, err)
+	L := e2eState(t, s)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	L.SetContext(ctx)
+	require.NoError(t, L.DoString(`
+		local before = assert(rc.subscriptions.get_one(GENERAL))
+		assert(before.rid == GENERAL, "rid")
+		assert(before.unread > 0, "unread before read: " .. tostring(before.unread))
+		assert(before.userMentions > 0, "mention counted")
+		assert(rc.subscriptions.read(GENERAL, {read_threads = true}))
+		local after = assert(rc.subscriptions.get_one(GENERAL))
+		assert(after.unread == 0, "unread after read: " .. tostring(after.unread))
+		assert(tostring(after.unread) == "0")
+		local none, err = rc.subscriptions.get_one(NOSUB)
+		assert(none == nil and err == nil, "not subscribed")
+		local all = assert(rc.subscriptions.get())
+		assert(#all.update > 0 and all.success == nil)
+		local msg = assert(rc.chat.post_message{room_id = GENERAL, text = "done",
+			attachments = {{title = "t", fields = {{title = "a", value = "b"}}}}})
+		assert(msg.msg == "done", "message text")
+		local me = assert(rc.me())
+		assert(me.username == "rclua.bot", me.username)
+		local alice = assert(rc.users.info{username = "alice"})
+		assert(alice.username == "alice")
+		local body = assert(rc.get("subscriptions.getOne", {roomId = GENERAL}))
+		assert(body.success == true and body.subscription.unread == 0)
+	`))
+	st, ok := s.Subscription(rctest.BotUsername, rctest.GeneralRoomID)
+	require.True(t, ok)
+	assert.Equal(t, 0, st.Unread, "server state after rc.subscriptions.read")
+	msgs := s.Messages(rctest.GeneralRoomID)
+	require.NotEmpty(t, msgs)
+	assert.Equal(t, "done", msgs[len(msgs)-1].Text)
+}
+
+func TestEndToEndRateLimit(t *testing.T) {
+	s := rctest.NewServer(rctest.WithRateLimit(2, time.Minute))
+	defer s.Close()
+	L := e2eState(t, s)
+	require.NoError(t, L.DoString(`
+		assert(rc.subscriptions.get_one(GENERAL))
+		assert(rc.subscriptions.get_one(GENERAL))
+		local sub, err = rc.subscriptions.get_one(GENERAL)
+		assert(sub == nil, "third call limited")
+		assert(err.status == 429, "status " .. tostring(err.status))
+		assert(type(err.retry_after) == "number" and err.retry_after > 0 and err.retry_after <= 60,
+			"retry_after " .. tostring(err.retry_after))
+		assert(string.find(tostring(err), "too many requests", 1, true), tostring(err))
+	`))
+}
+
+func TestEndToEndServerError(t *testing.T) {
+	s := rctest.NewServer()
+	defer s.Close()
+	L := e2eState(t, s)
+	require.NoError(t, L.DoString(`
+		local ok, err = rc.subscriptions.read(NOSUB)
+		assert(ok == nil and err.status == 400, "status " .. tostring(err and err.status))
+		assert(err.error == "error-invalid-subscription", err.error)
+	`))
+}
+
+// BenchmarkGetEndToEnd is rc.subscriptions.get() of 5,000 subscriptions
+// from Lua through the real client and HTTP against rctest.
+func BenchmarkGetEndToEnd(b *testing.B) {
+	s := rctest.NewServer(rctest.WithSubscriptions(5000))
+	defer s.Close()
+	L := e2eState(b, s)
+	fn := L.GetField(L.GetField(L.GetGlobal("rc"), "subscriptions"), "get")
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := L.CallByParam(lua.P{Fn: fn, NRet: 2, Protect: true}); err != nil {
+			b.Fatal(err)
+		}
+		res, ok := L.Get(-2).(*lua.LTable)
+		if !ok {
+			b.Fatalf("get failed: %v", L.Get(-1))
+		}
+		if n := res.RawGetString("update").(*lua.LTable).Len(); n < 5000 {
+			b.Fatalf("%d subscriptions", n)
+		}
+		L.Pop(2)
+	}
+}

@@ -1,0 +1,250 @@
+package luabind
+
+import (
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	lua "github.com/yuin/gopher-lua"
+)
+
+// EncodeError is an error of EncodeJSON, naming where in the value it
+// occurred (a path such as `attachments[1].fields`).
+type EncodeError struct {
+	Path string
+	Msg  string
+}
+
+func (e *EncodeError) Error() string {
+	if e.Path == "" {
+		return "json: " + e.Msg
+	}
+	return "json: " + e.Path + ": " + e.Msg
+}
+
+// EncodeJSON converts a Lua value to JSON text. A table whose keys are
+// 1..n is an array; a table whose keys are all strings is an object, in the
+// table's own key order; an empty table is {} unless it carries the array
+// mark (rc.json.array(), or decoded from []), then it is []. rc.json.null
+// and nil are null. It is an error to encode a table mixing integer and
+// string keys or with other keys (naming the key), a sparse array, NaN or
+// ±Inf, a string that is not valid UTF-8, a cycle, nesting deeper than
+// MaxDepth, or a function, thread, channel or other userdata.
+func EncodeJSON(v lua.LValue) ([]byte, error) {
+	e := encoder{buf: make([]byte, 0, 256)}
+	if err := e.value(v); err != nil {
+		return nil, err
+	}
+	return e.buf, nil
+}
+
+type encoder struct {
+	buf  []byte
+	path []*lua.LTable // tables being encoded, for cycle detection
+}
+
+// pathErr prefixes err's path with elem while the error unwinds.
+func pathErr(err error, elem string) error {
+	if ee, ok := err.(*EncodeError); ok {
+		if ee.Path == "" || ee.Path[0] == '[' {
+			ee.Path = elem + ee.Path
+		} else {
+			ee.Path = elem + "." + ee.Path
+		}
+	}
+	return err
+}
+
+func (e *encoder) value(v lua.LValue) error {
+	switch v := v.(type) {
+	case lua.LString:
+		return e.str(string(v))
+	case lua.LNumber:
+		return e.number(float64(v))
+	case lua.LBool:
+		e.buf = strconv.AppendBool(e.buf, bool(v))
+		return nil
+	case *lua.LNilType:
+		e.buf = append(e.buf, "null"...)
+		return nil
+	case *lua.LTable:
+		return e.table(v)
+	case *lua.LUserData:
+		if _, ok := v.Value.(nullMarker); ok {
+			e.buf = append(e.buf, "null"...)
+			return nil
+		}
+	}
+	return &EncodeError{Msg: "cannot encode a " + v.Type().String()}
+}
+
+func (e *encoder) number(f float64) error {
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		return &EncodeError{Msg: fmt.Sprintf("cannot encode %v", f)}
+	}
+	if f == math.Trunc(f) && math.Abs(f) < 1e15 {
+		e.buf = strconv.AppendInt(e.buf, int64(f), 10)
+		return nil
+	}
+	// As encoding/json: exponent only for very small or large magnitudes.
+	abs := math.Abs(f)
+	format := byte('f')
+	if abs != 0 && (abs < 1e-6 || abs >= 1e21) {
+		format = 'e'
+	}
+	n := len(e.buf)
+	e.buf = strconv.AppendFloat(e.buf, f, format, -1, 64)
+	if format == 'e' {
+		// clean up e-09 to e-9
+		b := e.buf[n:]
+		if m := len(b); m >= 4 && b[m-4] == 'e' && b[m-3] == '-' && b[m-2] == '0' {
+			b[m-2] = b[m-1]
+			e.buf = e.buf[:len(e.buf)-1]
+		}
+	}
+	return nil
+}
+
+const hexDigits = "0123456789abcdef"
+
+func (e *encoder) str(s string) error {
+	e.buf = append(e.buf, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if plain[c] {
+				i++
+				continue
+			}
+			e.buf = append(e.buf, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				e.buf = append(e.buf, '\\', c)
+			case '\n':
+				e.buf = append(e.buf, '\\', 'n')
+			case '\r':
+				e.buf = append(e.buf, '\\', 'r')
+			case '\t':
+				e.buf = append(e.buf, '\\', 't')
+			default:
+				e.buf = append(e.buf, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			return &EncodeError{Msg: fmt.Sprintf("string is not valid UTF-8 (byte %d)", i)}
+		}
+		i += size
+	}
+	e.buf = append(e.buf, s[start:]...)
+	e.buf = append(e.buf, '"')
+	return nil
+}
+
+func (e *encoder) table(tb *lua.LTable) error {
+	for _, p := range e.path {
+		if p == tb {
+			return &EncodeError{Msg: "cycle: a table contains itself"}
+		}
+	}
+	if len(e.path) >= MaxDepth {
+		return &EncodeError{Msg: fmt.Sprintf("nesting deeper than %d", MaxDepth)}
+	}
+	e.path = append(e.path, tb)
+	defer func() { e.path = e.path[:len(e.path)-1] }()
+
+	// Classify the keys.
+	var nInt, nStr, maxInt int
+	var firstStr string
+	var bad lua.LValue
+	for k, _ := tb.Next(lua.LNil); k != lua.LNil; k, _ = tb.Next(k) {
+		switch k := k.(type) {
+		case lua.LString:
+			if nStr == 0 {
+				firstStr = string(k)
+			}
+			nStr++
+		case lua.LNumber:
+			f := float64(k)
+			if f >= 1 && f == math.Trunc(f) && f <= math.MaxInt32 {
+				nInt++
+				maxInt = max(maxInt, int(f))
+			} else if bad == nil {
+				bad = k
+			}
+		default:
+			if bad == nil {
+				bad = k
+			}
+		}
+	}
+	switch {
+	case bad != nil:
+		return &EncodeError{Msg: fmt.Sprintf("key %s (a %s) is not a string or array index", keyString(bad), bad.Type())}
+	case nInt > 0 && nStr > 0:
+		return &EncodeError{Msg: fmt.Sprintf("table mixes array items and string key %q", firstStr)}
+	case nStr > 0 && isArrayMarked(tb):
+		return &EncodeError{Msg: fmt.Sprintf("table marked as an array has string key %q", firstStr)}
+	case nInt > 0 && maxInt != nInt:
+		return &EncodeError{Msg: fmt.Sprintf("sparse array: key %d with only %d items", maxInt, nInt)}
+	}
+
+	if nStr > 0 {
+		e.buf = append(e.buf, '{')
+		first := true
+		for k, v := tb.Next(lua.LNil); k != lua.LNil; k, v = tb.Next(k) {
+			if !first {
+				e.buf = append(e.buf, ',')
+			}
+			first = false
+			ks := string(k.(lua.LString))
+			if err := e.str(ks); err != nil {
+				return pathErr(err, "key "+strconv.Quote(ks))
+			}
+			e.buf = append(e.buf, ':')
+			if err := e.value(v); err != nil {
+				return pathErr(err, pathKey(ks))
+			}
+		}
+		e.buf = append(e.buf, '}')
+		return nil
+	}
+	if nInt == 0 && !isArrayMarked(tb) {
+		e.buf = append(e.buf, '{', '}')
+		return nil
+	}
+	e.buf = append(e.buf, '[')
+	for i := 1; i <= nInt; i++ {
+		if i > 1 {
+			e.buf = append(e.buf, ',')
+		}
+		if err := e.value(tb.RawGetInt(i)); err != nil {
+			return pathErr(err, "["+strconv.Itoa(i)+"]")
+		}
+	}
+	e.buf = append(e.buf, ']')
+	return nil
+}
+
+func keyString(k lua.LValue) string {
+	if s, ok := k.(lua.LString); ok {
+		return strconv.Quote(string(s))
+	}
+	return k.String()
+}
+
+// pathKey renders an object key as a path element: name or ["odd key"].
+func pathKey(k string) string {
+	if k != "" && strings.IndexFunc(k, func(r rune) bool {
+		return !(r == '_' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9')
+	}) < 0 {
+		return k
+	}
+	return "[" + strconv.Quote(k) + "]"
+}

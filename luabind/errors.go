@@ -1,0 +1,116 @@
+package luabind
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"math"
+	"time"
+
+	lua "github.com/yuin/gopher-lua"
+
+	"github.com/rclua/rclua/rc"
+)
+
+// newErrorMeta builds the metatable of error tables: tostring(err) and
+// "..." .. err give err.message.
+func newErrorMeta(L *lua.LState) *lua.LTable {
+	mt := L.CreateTable(0, 3)
+	mt.RawSetString("__name", lua.LString("rc.error"))
+	mt.RawSetString("__tostring", L.NewFunction(func(L *lua.LState) int {
+		L.Push(lua.LString(errMessage(L, L.Get(1))))
+		return 1
+	}))
+	mt.RawSetString("__concat", L.NewFunction(func(L *lua.LState) int {
+		L.Push(lua.LString(errMessage(L, L.Get(1)) + errMessage(L, L.Get(2))))
+		return 1
+	}))
+	return mt
+}
+
+// errMessage renders one operand of __concat/__tostring: an error table's
+// message, or the value's own string form.
+func errMessage(L *lua.LState, v lua.LValue) string {
+	if tb, ok := v.(*lua.LTable); ok {
+		if mt, ok := tb.Metatable.(*lua.LTable); ok && mt == dataOf(L).errMeta {
+			return lua.LVAsString(tb.RawGetString("message"))
+		}
+	}
+	switch v.(type) {
+	case lua.LString, lua.LNumber:
+		return lua.LVAsString(v)
+	}
+	L.RaiseError("attempt to concatenate a %s value", v.Type())
+	return ""
+}
+
+// errorTable converts a client error into the err table scripts see:
+//
+//	{status = 429, error = "...", error_type = "...", message = "...",
+//	 retry_after = 42, details = {...}}
+//
+// status is 0 for transport and context errors; error_type is then
+// "canceled", "timeout", "decode" (a malformed response), "unavailable"
+// (the Module lacks the service) or "transport".
+func errorTable(L *lua.LState, sd *stateData, err error) *lua.LTable {
+	tb := L.CreateTable(0, 6)
+	tb.Metatable = sd.errMeta
+	tb.RawSetString("message", lua.LString(err.Error()))
+	var re *rc.Error
+	if errors.As(err, &re) {
+		tb.RawSetString("status", lua.LNumber(re.Status))
+		tb.RawSetString("error", lua.LString(re.Message))
+		tb.RawSetString("error_type", lua.LString(re.Type))
+		if re.Details != nil {
+			if v, derr := detailsValue(L, sd, re.Details); derr == nil {
+				tb.RawSetString("details", v)
+			}
+		}
+		if ra, ok := retryAfter(re, time.Now()); ok {
+			tb.RawSetString("retry_after", lua.LNumber(ra))
+		}
+		return tb
+	}
+	tb.RawSetString("status", lua.LNumber(0))
+	tb.RawSetString("error", lua.LString(err.Error()))
+	var se *SyntaxError
+	switch {
+	case errors.As(err, &se) || errors.Is(err, errNotObject) || errors.Is(err, errTooLarge):
+		tb.RawSetString("error_type", lua.LString("decode"))
+	case errors.Is(err, errUnavailable):
+		tb.RawSetString("error_type", lua.LString("unavailable"))
+	case errors.Is(err, context.Canceled):
+		tb.RawSetString("error_type", lua.LString("canceled"))
+	case errors.Is(err, context.DeadlineExceeded):
+		tb.RawSetString("error_type", lua.LString("timeout"))
+	default:
+		tb.RawSetString("error_type", lua.LString("transport"))
+	}
+	return tb
+}
+
+// retryAfter is the wait, in whole seconds rounded up, that a rate-limit
+// error asks for; ok is false when the error is not a rate limit.
+func retryAfter(re *rc.Error, now time.Time) (float64, bool) {
+	var d time.Duration
+	switch {
+	case re.RetryAfter > 0:
+		d = re.RetryAfter
+	case !re.Reset.IsZero():
+		d = re.Reset.Sub(now)
+	case re.Status == 429 || errors.Is(re, rc.ErrRateLimited):
+		d = 0
+	default:
+		return 0, false
+	}
+	return math.Max(0, math.Ceil(d.Seconds())), true
+}
+
+// detailsValue converts an error's details map to Lua through JSON.
+func detailsValue(L *lua.LState, sd *stateData, details map[string]any) (lua.LValue, error) {
+	b, err := json.Marshal(details)
+	if err != nil {
+		return lua.LNil, err
+	}
+	return decodeString(L, sd, string(b))
+}

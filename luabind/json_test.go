@@ -1,0 +1,80 @@
+package luabind
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	lua "github.com/yuin/gopher-lua"
+)
+
+func TestDecodeJSONValues(t *testing.T) {
+	L := lua.NewState(lua.Options{SkipOpenLibs: true})
+	defer L.Close()
+	v, err := DecodeJSON(L, []byte(`{"s":"x\u00e9","n":12,"f":-1.25,"t":true,"z":null,"a":[null,{}]}`))
+	require.NoError(t, err)
+	tb := v.(*lua.LTable)
+	assert.Equal(t, lua.LString("xé"), tb.RawGetString("s"))
+	assert.Equal(t, lua.LNumber(12), tb.RawGetString("n"))
+	assert.Equal(t, lua.LNumber(-1.25), tb.RawGetString("f"))
+	assert.Equal(t, lua.LTrue, tb.RawGetString("t"))
+	assert.Same(t, Null(L), tb.RawGetString("z"), "null is the state's sentinel")
+	a := tb.RawGetString("a").(*lua.LTable)
+	assert.Equal(t, 2, a.Len())
+	assert.True(t, isArrayMarked(a), "decoded arrays carry the array mark")
+	assert.Same(t, Null(L), a.RawGetInt(1))
+	assert.Equal(t, "12", tb.RawGetString("n").String(), "integral numbers print without .0")
+}
+
+func TestDecodeJSONErrors(t *testing.T) {
+	L := lua.NewState(lua.Options{SkipOpenLibs: true})
+	defer L.Close()
+	_, err := DecodeJSON(L, []byte(`{"a":[1,2,}`))
+	var se *SyntaxError
+	require.ErrorAs(t, err, &se)
+	assert.Equal(t, 10, se.Offset)
+	assert.Equal(t, "json: invalid character '}' looking for a value at offset 10", err.Error())
+
+	big := make([]byte, MaxDecodeSize+1)
+	_, err = DecodeJSON(L, big)
+	assert.ErrorIs(t, err, errTooLarge)
+
+	_, err = DecodeJSON(L, []byte(strings.Repeat("[", MaxDepth+1)+strings.Repeat("]", MaxDepth+1)))
+	assert.ErrorContains(t, err, "nesting deeper than 200")
+}
+
+func TestEncodeJSONErrors(t *testing.T) {
+	L := lua.NewState()
+	defer L.Close()
+	(&Module{}).Open(L)
+	require.NoError(t, L.DoString(`
+		bad_key = {list = {{ok = 1}, {[true] = 1}}}
+		mixed = {1, x = 2}
+	`))
+	_, err := EncodeJSON(L.GetGlobal("bad_key"))
+	var ee *EncodeError
+	require.ErrorAs(t, err, &ee)
+	assert.Equal(t, "list[2]", ee.Path)
+	assert.Equal(t, "json: list[2]: key true (a boolean) is not a string or array index", err.Error())
+	_, err = EncodeJSON(L.GetGlobal("mixed"))
+	assert.EqualError(t, err, `json: table mixes array items and string key "x"`)
+}
+
+// TestSubscriptionsConversion checks the 5,000-subscription body converts
+// to the same data encoding/json reads.
+func TestSubscriptionsConversion(t *testing.T) {
+	body := subscriptionsBody(5000)
+	L := lua.NewState(lua.Options{SkipOpenLibs: true})
+	defer L.Close()
+	v, err := DecodeJSON(L, body)
+	require.NoError(t, err)
+	out, err := EncodeJSON(v)
+	require.NoError(t, err)
+	var want, got any
+	require.NoError(t, json.Unmarshal(body, &want))
+	require.NoError(t, json.Unmarshal(out, &got))
+	assert.Equal(t, want, got)
+	assert.Equal(t, 5000, v.(*lua.LTable).RawGetString("update").(*lua.LTable).Len())
+}

@@ -1,0 +1,98 @@
+package luabind
+
+import (
+	lua "github.com/yuin/gopher-lua"
+)
+
+// registryKey is the key under which a state's luabind data lives in the
+// Lua registry.
+const registryKey = "github.com/rclua/rclua/luabind"
+
+// arrayMarkKey is the metatable field that marks a table as a JSON array
+// (rc.json.array and every decoded array carry a metatable with it).
+const arrayMarkKey = "__jsonarray"
+
+// Bounds of the interning caches kept per state.
+const (
+	maxInternedKeys   = 4096
+	maxInternedValues = 2048
+	maxInternedLen    = 16
+)
+
+// nullMarker is the Value of the rc.json.null userdata; the encoder
+// recognises the sentinel of any state by it.
+type nullMarker struct{}
+
+// stateData is what luabind keeps per Lua state: the sentinels and
+// metatables, and buffers reused by the JSON decoder. Like the state, it
+// belongs to the one goroutine that runs the state.
+type stateData struct {
+	null    *lua.LUserData
+	arrMeta *lua.LTable
+	errMeta *lua.LTable
+
+	// keys interns object keys: decoding thousands of objects with the
+	// same fields shares one copy of each key.
+	keys map[string]lua.LValue
+	// vals interns short string values ("c", "mentions", a username):
+	// the boxed lua.LValue is reused.
+	vals map[string]lua.LValue
+
+	stack []lua.LValue
+	names []string
+	boxed []lua.LValue
+	buf   []byte
+	slab  []lua.LString // string headers for boxing (see slabBox)
+}
+
+// dataOf returns the luabind data of L's global state, creating it on first use.
+func dataOf(L *lua.LState) *stateData {
+	if ud, ok := L.G.Registry.RawGetString(registryKey).(*lua.LUserData); ok {
+		if sd, ok := ud.Value.(*stateData); ok {
+			return sd
+		}
+	}
+	sd := &stateData{
+		keys: make(map[string]lua.LValue, 64),
+		vals: make(map[string]lua.LValue, 64),
+	}
+
+	nullMeta := L.CreateTable(0, 3)
+	nullMeta.RawSetString("__tostring", L.NewFunction(func(L *lua.LState) int {
+		L.Push(lua.LString("null"))
+		return 1
+	}))
+	nullMeta.RawSetString("__name", lua.LString("rc.json.null"))
+	nullMeta.RawSetString("__metatable", lua.LFalse)
+	sd.null = &lua.LUserData{Value: nullMarker{}, Env: L.G.Global, Metatable: nullMeta}
+
+	sd.arrMeta = L.CreateTable(0, 2)
+	sd.arrMeta.RawSetString(arrayMarkKey, lua.LTrue)
+	sd.arrMeta.RawSetString("__name", lua.LString("rc.json.array"))
+
+	sd.errMeta = newErrorMeta(L)
+
+	holder := &lua.LUserData{Value: sd, Env: L.G.Global, Metatable: lua.LNil}
+	L.G.Registry.RawSetString(registryKey, holder)
+	return sd
+}
+
+// Null returns the rc.json.null sentinel of L: the value a JSON null
+// decodes to, and which encodes as null.
+func Null(L *lua.LState) lua.LValue { return dataOf(L).null }
+
+// isNull reports whether v is the rc.json.null sentinel of some state.
+func isNull(v lua.LValue) bool {
+	ud, ok := v.(*lua.LUserData)
+	if !ok {
+		return false
+	}
+	_, ok = ud.Value.(nullMarker)
+	return ok
+}
+
+// isArrayMarked reports whether tb carries the JSON array mark.
+func isArrayMarked(tb *lua.LTable) bool {
+	mt, ok := tb.Metatable.(*lua.LTable)
+	return ok && mt.RawGetString(arrayMarkKey) == lua.LTrue
+}

@@ -1,0 +1,319 @@
+package runtime
+
+import (
+	"context"
+	"encoding/json"
+	"sync"
+	"time"
+
+	"github.com/rclua/rclua/rc"
+	"github.com/rs/zerolog"
+	lua "github.com/yuin/gopher-lua"
+)
+
+// eventKind says what an event carries.
+type eventKind int
+
+const (
+	evSubscription eventKind = iota // a subscription change
+	evTick                          // a timer of one version fired
+)
+
+// event is a mailbox message.
+type event struct {
+	kind    eventKind
+	version uint64 // evTick: the version whose timer fired
+	trigger int    // evTick: index into version.timers
+	action  string // evSubscription: inserted, updated, removed
+	sub     *rc.Subscription
+	removed *rc.RemovedSubscription
+	done    chan struct{} // optional: closed after handling (benchmarks)
+}
+
+// loadRequest asks an actor to load content.
+type loadRequest struct {
+	content []byte
+	hash    string
+	done    func() // optional: called once the request is finished or dropped
+}
+
+func (r *loadRequest) finish() {
+	if r != nil && r.done != nil {
+		r.done()
+	}
+}
+
+// version is one loaded generation of a script: its own Lua state and
+// the triggers its top level registered. Only the actor touches L.
+type version struct {
+	id     uint64
+	L      *lua.LState
+	hash   string
+	reg    *registry
+	stop   chan struct{}
+	timers sync.WaitGroup
+}
+
+// actor owns one script: its goroutine is the only one touching the Lua
+// states of the script's versions.
+type actor struct {
+	h       *Host
+	st      *scriptState
+	log     zerolog.Logger
+	chunk   string // chunk name used in file:line messages
+	mailbox chan event
+	wake    chan struct{}
+
+	mu       sync.Mutex
+	pending  *loadRequest
+	stopping bool
+
+	// owned by the actor goroutine
+	cur    *version
+	nextID uint64
+}
+
+func newActor(h *Host, st *scriptState, chunk string) *actor {
+	return &actor{
+		h:       h,
+		st:      st,
+		log:     h.log.With().Str("script", st.name).Logger(),
+		chunk:   chunk,
+		mailbox: make(chan event, h.cfg.QueueLen),
+		wake:    make(chan struct{}, 1),
+	}
+}
+
+func (a *actor) poke() {
+	select {
+	case a.wake <- struct{}{}:
+	default:
+	}
+}
+
+// requestLoad replaces any pending load with req; never blocks.
+func (a *actor) requestLoad(req *loadRequest) {
+	a.mu.Lock()
+	old := a.pending
+	a.pending = req
+	a.mu.Unlock()
+	old.finish()
+	a.poke()
+}
+
+// requestStop asks the actor to close its version and end.
+func (a *actor) requestStop() {
+	a.mu.Lock()
+	a.stopping = true
+	a.mu.Unlock()
+	a.poke()
+}
+
+// enqueue hands an event to the actor without blocking; a full queue drops
+// the event, counts it and warns (the first time and every 100th).
+func (a *actor) enqueue(ev event) bool {
+	select {
+	case a.mailbox <- ev:
+		return true
+	default:
+		n := a.st.dropped.Add(1)
+		if n == 1 || n%100 == 0 {
+			a.log.Warn().Uint64("dropped", n).Int("queue_len", cap(a.mailbox)).Msg("event queue full: event dropped")
+		}
+		if ev.done != nil {
+			close(ev.done)
+		}
+		return false
+	}
+}
+
+// run is the actor goroutine. ctx ends event handling (shutdown); handler
+// and load deadlines derive from the host's hard context.
+func (a *actor) run(ctx context.Context) {
+	defer func() {
+		a.mu.Lock()
+		p := a.pending
+		a.pending = nil
+		a.mu.Unlock()
+		p.finish()
+		a.closeVersion(a.cur)
+		a.cur = nil
+		a.st.setStopped()
+	}()
+	for {
+		a.mu.Lock()
+		req, stop := a.pending, a.stopping
+		a.pending = nil
+		a.mu.Unlock()
+		if stop {
+			req.finish()
+			return
+		}
+		if req != nil {
+			a.load(req)
+			req.finish()
+			continue
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-a.wake:
+		case ev := <-a.mailbox:
+			a.handle(ev)
+		}
+	}
+}
+
+// load builds a new version in a fresh state and swaps it in only if its
+// top level ran without error; otherwise the old version keeps running.
+func (a *actor) load(req *loadRequest) {
+	start := time.Now()
+	a.nextID++
+	v := &version{id: a.nextID, hash: req.hash, stop: make(chan struct{})}
+	v.L = newSandbox(a.h.cfg.Unsafe)
+	v.reg = &registry{mode: modeRun, minEvery: a.h.cfg.minEvery, log: a.log, loading: true}
+	a.h.env.open(v.L, a.log)
+	installTriggers(v.L, v.reg)
+	err := runChunk(a.h.hardCtx, v.L, a.chunk, req.content, a.h.cfg.LoadTimeout)
+	v.reg.loading = false
+	if err != nil {
+		v.L.Close()
+		a.st.setLoadFailed(err.Error())
+		ev := a.log.Error().Str("hash", short(req.hash))
+		if a.cur != nil {
+			ev = ev.Str("running_hash", short(a.cur.hash))
+		}
+		ev = ev.Bool("kept_running_version", a.cur != nil)
+		logScriptError(ev, err, "script load failed")
+		return
+	}
+	old := a.cur
+	a.cur = v
+	a.closeVersion(old)
+	a.startTimers(v)
+	a.st.setLoaded(req.hash, time.Now())
+	a.st.listens.Store(len(v.reg.subs) > 0)
+	a.h.pokePoller()
+	msg := "script loaded"
+	if old != nil {
+		msg = "script reloaded"
+	}
+	a.log.Info().Str("hash", short(req.hash)).Int("subscription_handlers", len(v.reg.subs)).
+		Int("timers", len(v.reg.timers)).Dur("took", time.Since(start)).Msg(msg)
+}
+
+// closeVersion stops a version's timers and closes its state.
+func (a *actor) closeVersion(v *version) {
+	if v == nil {
+		return
+	}
+	close(v.stop)
+	v.timers.Wait()
+	v.L.Close()
+}
+
+// startTimers starts one goroutine per rc.every/rc.cron trigger; each ends
+// when the version closes.
+func (a *actor) startTimers(v *version) {
+	for i, t := range v.reg.timers {
+		v.timers.Add(1)
+		go func() {
+			defer v.timers.Done()
+			for {
+				var d time.Duration
+				if t.sched != nil {
+					now := time.Now()
+					next := t.sched.Next(now)
+					if next.IsZero() {
+						return
+					}
+					d = next.Sub(now)
+				} else {
+					d = t.every
+				}
+				tm := time.NewTimer(d)
+				select {
+				case <-v.stop:
+					tm.Stop()
+					return
+				case <-tm.C:
+					a.enqueue(event{kind: evTick, version: v.id, trigger: i})
+				}
+			}
+		}()
+	}
+}
+
+// handle dispatches one event to the current version.
+func (a *actor) handle(ev event) {
+	if ev.done != nil {
+		defer close(ev.done)
+	}
+	v := a.cur
+	if v == nil {
+		return
+	}
+	switch ev.kind {
+	case evTick:
+		if ev.version != v.id || ev.trigger >= len(v.reg.timers) {
+			return // a timer of a replaced version
+		}
+		t := v.reg.timers[ev.trigger]
+		a.call(v, t)
+	case evSubscription:
+		for _, t := range v.reg.subs {
+			arg, err := a.subscriptionValue(v.L, ev)
+			if err != nil {
+				a.log.Error().Err(err).Str("trigger", t.label).Msg("cannot convert the subscription for Lua")
+				continue
+			}
+			a.call(v, t, lua.LString(ev.action), arg)
+		}
+	}
+}
+
+// subscriptionValue converts the event's subscription into a Lua table.
+func (a *actor) subscriptionValue(L *lua.LState, ev event) (lua.LValue, error) {
+	if ev.removed != nil {
+		t := L.NewTable()
+		t.RawSetString("_id", lua.LString(ev.removed.ID))
+		t.RawSetString("_deletedAt", lua.LString(ev.removed.DeletedAt.UTC().Format(isoMillis)))
+		return t, nil
+	}
+	raw := []byte(ev.sub.Raw)
+	if len(raw) == 0 {
+		var err error
+		if raw, err = json.Marshal(ev.sub); err != nil {
+			return nil, err
+		}
+	}
+	return a.h.env.decode(L, raw)
+}
+
+const isoMillis = "2006-01-02T15:04:05.000Z07:00"
+
+// call runs one handler under the handler deadline and accounts for it.
+func (a *actor) call(v *version, t trigger, args ...lua.LValue) {
+	a.st.runs.Add(1)
+	start := time.Now()
+	err := pcall(a.h.hardCtx, v.L, a.h.cfg.HandlerTimeout, t.fn, args...)
+	if err == nil {
+		return
+	}
+	a.st.setError(err.Error())
+	if se, ok := err.(*scriptError); ok && se.Timeout {
+		a.st.timeouts.Add(1)
+		a.log.Error().Str("trigger", t.label).Dur("timeout", a.h.cfg.HandlerTimeout).
+			Dur("took", time.Since(start)).Str("error", err.Error()).Msg("handler stopped at its deadline")
+		return
+	}
+	a.st.errors.Add(1)
+	logScriptError(a.log.Error().Str("trigger", t.label), err, "handler failed")
+}
+
+func short(hash string) string {
+	if len(hash) > 12 {
+		return hash[:12]
+	}
+	return hash
+}

@@ -1,0 +1,155 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sort"
+
+	"github.com/rclua/rclua/luabind"
+	"github.com/rclua/rclua/rc"
+	"github.com/rs/zerolog"
+	lua "github.com/yuin/gopher-lua"
+)
+
+// Deps are the host's dependencies.
+type Deps struct {
+	// Bindings builds each script's rc table; each script gets a copy
+	// logging to its own logger. Nil gives scripts an rc table holding
+	// only the triggers.
+	Bindings *luabind.Module
+	// Subscriptions feeds rc.on("subscription"); nil disables the poller.
+	Subscriptions SubscriptionSource
+}
+
+func envOf(deps Deps) env {
+	e := env{decode: luabind.DecodeJSON, subs: deps.Subscriptions}
+	if m := deps.Bindings; m != nil {
+		e.open = func(L *lua.LState, log zerolog.Logger) { m.WithLogger(log).Open(L) }
+	}
+	return e
+}
+
+// New returns a host for the scripts of cfg.ScriptsDir. Zero Config fields
+// take their defaults. Nothing starts before Run.
+func New(cfg Config, deps Deps, log zerolog.Logger) (*Host, error) {
+	if cfg.ScriptsDir == "" && cfg.withDefaults().ScriptsDir == "" {
+		return nil, errors.New("runtime: no scripts folder")
+	}
+	return newHost(cfg, envOf(deps), log), nil
+}
+
+// Exec runs the top level of one script in the sandbox with the real
+// bindings, then closes it. Triggers the script registers are validated
+// and logged as ignored. The error carries "file:line: message".
+func Exec(ctx context.Context, path string, cfg Config, deps Deps, log zerolog.Logger) error {
+	cfg = cfg.withDefaults()
+	content, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("runtime: exec: %w", err)
+	}
+	log = log.With().Str("script", scriptBase(path)).Logger()
+	return runOnce(ctx, path, content, cfg, envOf(deps), modeExec, log)
+}
+
+// Check compiles and loads every given script (a folder stands for its
+// *.lua files) in the sandbox, with an offline client whose every call
+// fails with "no network in check mode". It returns one error per failing
+// script, each "file:line: message"; nil when all pass.
+func Check(ctx context.Context, paths []string, cfg Config) []error {
+	cfg = cfg.withDefaults()
+	off := offline{}
+	e := envOf(Deps{Bindings: &luabind.Module{Subscriptions: off, Chat: off, Users: off, API: offlineAPI{}}})
+	var errs []error
+	for _, p := range expand(paths, &errs) {
+		content, err := os.ReadFile(p)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", p, err))
+			continue
+		}
+		if err := runOnce(ctx, p, content, cfg, e, modeCheck, zerolog.Nop()); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errs
+}
+
+// expand replaces folders by their scripts, sorted.
+func expand(paths []string, errs *[]error) []string {
+	var out []string
+	for _, p := range paths {
+		fi, err := os.Stat(p)
+		if err != nil {
+			*errs = append(*errs, fmt.Errorf("%s: %w", p, err))
+			continue
+		}
+		if !fi.IsDir() {
+			out = append(out, p)
+			continue
+		}
+		entries, err := os.ReadDir(p)
+		if err != nil {
+			*errs = append(*errs, fmt.Errorf("%s: %w", p, err))
+			continue
+		}
+		var names []string
+		for _, e := range entries {
+			if scriptName(e.Name()) {
+				names = append(names, filepath.Join(p, e.Name()))
+			}
+		}
+		sort.Strings(names)
+		out = append(out, names...)
+	}
+	return out
+}
+
+// runOnce loads one script in a fresh sandbox and closes it.
+func runOnce(ctx context.Context, path string, content []byte, cfg Config, e env, mode triggerMode, log zerolog.Logger) error {
+	L := newSandbox(cfg.Unsafe)
+	defer L.Close()
+	if e.open != nil {
+		e.open(L, log)
+	}
+	reg := &registry{mode: mode, minEvery: cfg.minEvery, log: log, loading: true}
+	installTriggers(L, reg)
+	err := runChunk(ctx, L, path, content, cfg.LoadTimeout)
+	if err != nil && mode == modeExec {
+		logScriptError(log.Error(), err, "script failed")
+	}
+	return err
+}
+
+func scriptBase(path string) string {
+	b := filepath.Base(path)
+	return b[:len(b)-len(filepath.Ext(b))]
+}
+
+// errOffline is what every call returns in check mode.
+var errOffline = errors.New("no network in check mode")
+
+// offline and offlineAPI implement luabind's service interfaces without
+// a network (Subscriptions.GetRaw and API.GetRaw differ, hence two types).
+type offline struct{}
+
+type offlineAPI struct{}
+
+func (offline) GetRaw(context.Context, *rc.GetSubscriptionsOptions) ([]byte, error) {
+	return nil, errOffline
+}
+func (offline) GetOneRaw(context.Context, string) ([]byte, error)   { return nil, errOffline }
+func (offline) Read(context.Context, string, *rc.ReadOptions) error { return errOffline }
+func (offline) Unread(context.Context, string) error                { return errOffline }
+func (offline) UnreadFromMessage(context.Context, string) error     { return errOffline }
+func (offline) PostMessageRaw(context.Context, *rc.PostMessage) ([]byte, error) {
+	return nil, errOffline
+}
+func (offline) InfoRaw(context.Context, rc.UserInfoOptions) ([]byte, error) { return nil, errOffline }
+func (offlineAPI) MeRaw(context.Context) ([]byte, error)                    { return nil, errOffline }
+func (offlineAPI) GetRaw(context.Context, string, url.Values) ([]byte, error) {
+	return nil, errOffline
+}
+func (offlineAPI) PostRaw(context.Context, string, any) ([]byte, error) { return nil, errOffline }

@@ -1,0 +1,113 @@
+// Package runtime is rclua's script host: it loads every *.lua file of a
+// folder, runs each in its own sandboxed Lua state with the rc table from
+// luabind, runs the triggers the scripts register, and hot-reloads a
+// script when its file changes. Only main imports it (its name shadows the
+// standard library's; files here import that one as goruntime).
+//
+// # Actors
+//
+// Each script is one actor: one goroutine owning the *lua.LState of the
+// script's running version (and of a version being loaded). Timers and
+// subscription events reach it as messages on a bounded queue
+// (Config.QueueLen); a full queue drops the event, counts it (Status
+// Dropped) and warns on the first drop and every 100th, never blocking the
+// sender. Load requests and stop requests travel beside the queue and take
+// priority over queued events; a newer load request replaces a pending one.
+//
+// # Sandbox and limits
+//
+// States are built with lua.Options{SkipOpenLibs: true} and an allowlist:
+// base without dofile, loadfile and collectgarbage (each raises "... is
+// disabled in the sandbox"; load/loadstring of strings stay: they compile
+// into the same sandbox), table, string, math, coroutine, and os with only
+// time, clock, date and difftime. io, debug and package are tables whose
+// every field raises "<lib>.<name> is disabled in the sandbox"; os is
+// read-only and its missing fields raise the same way; require returns
+// the open libraries ("string", "rc", ...) and refuses everything else.
+// Config.Unsafe opens every gopher-lua library instead.
+//
+// The top level runs under Config.LoadTimeout (5s) and every handler call
+// under Config.HandlerTimeout (30s), through L.SetContext; a handler
+// stopped at its deadline is counted (Timeouts) and logged with the script
+// and trigger, and the script handles its next event. Calls are bounded to
+// 200 frames (deeper recursion raises "stack overflow") and the value
+// stack to 256Ki slots, with MinimizeStackMemory. string.rep refuses
+// results above 16 MiB (also in unsafe mode). Go panics in functions
+// called from Lua are recovered by PCall and logged as handler errors. Not
+// bounded: memory a script builds itself (s = s .. s in a loop, huge
+// tables) — gopher-lua has no allocation quota; the deadline stops such a
+// loop only between instructions.
+//
+// # Triggers
+//
+// Registered by the top level only (calling them later raises):
+//
+//	rc.on("subscription", function(action, sub) end) -- action: inserted, updated, removed
+//	rc.every(interval, fn)  -- "5m" (Go duration) or seconds; minimum 1s
+//	rc.cron(spec, fn)       -- robfig/cron standard spec, @hourly etc., CRON_TZ=Zone prefix
+//
+// Bad arguments raise with file:line, which fails the load. For "removed"
+// sub is {_id = ..., _deletedAt = ISO string}; otherwise it is the full
+// subscription object the server sent. Each timer is a goroutine of its
+// version; a tick of a replaced version is ignored.
+//
+// # Subscription poller
+//
+// One poller (when Deps.Subscriptions is set) calls subscriptions.get
+// every Config.PollInterval while at least one running script listens; when
+// none does it pauses and forgets its state. Its first poll (without
+// updatedSince) is a baseline that fires nothing. The cursor is the
+// greatest _updatedAt/_deletedAt the server returned, never the local
+// clock, so host/server clock skew does not matter; each poll asks for
+// updatedSince = cursor - 5s (overlap, for writes committed late) and skips
+// (_id, timestamp) pairs it already delivered. Pairs at or below the query
+// floor are forgotten (the server filters with a strict ">"), so memory is
+// the overlap window plus the set of known ids. An update is "inserted"
+// when its _id was not known, else "updated"; a "remove" entry of a known
+// id is "removed" (removals of ids never seen since the baseline are not
+// reported). A failed poll keeps the cursor and backs off exponentially
+// from the poll interval up to 5 minutes; a rate limit (rc.Error 429) waits
+// RetryAfter, or until Reset, at least one poll interval.
+//
+// # Hot reload
+//
+// The folder (never single files, no subfolders) is watched with fsnotify.
+// Only *.lua names count; dotfiles (.x.lua, .#x.lua, .x.lua.swp), "#x#",
+// "x~", "4913" and other names are ignored. Events only mark a name dirty;
+// after a per-name quiet period (Config.Debounce, 100ms) the file on disk
+// decides: stat (following symlinks) + read + sha256. A missing file stops
+// its script; content identical to what was last handed to the script
+// (loaded or failed) is not loaded again, so a broken edit is logged once
+// and not retried until the content changes. Events on "..data" (a
+// Kubernetes ConfigMap's symlink swap) mark the whole folder dirty.
+// Every Config.Rescan (30s) the folder is rescanned and its watch re-added;
+// a watcher error triggers a rescan too. ReloadAll (SIGHUP) reloads every
+// script even with unchanged content.
+//
+// A load builds a fresh state, opens the bindings, runs the top level and
+// only on success replaces the running version: the actor runs one thing
+// at a time, so a handler of the old version that is running finishes
+// (within its deadline) before the old state closes, the old version's
+// timers stop, and queued events go to the new version. A failed load
+// keeps the old version running (state stays "running", LastError set);
+// without an old version the state is "failed".
+//
+// # Logging and status
+//
+// Each script logs through a sub-logger with a "script" field (also given
+// to luabind for rc.log and print). Lua errors are logged with "error"
+// (file:line: message) and "traceback"; every successful load or reload
+// and every failed load logs one line. Status lists every script seen,
+// with stopped ones kept.
+//
+// # Shutdown
+//
+// When Run's context ends the watcher and the poller stop, actors take no
+// further events, and a running handler may finish until its deadline or
+// a 10s grace, whichever comes first; then its context is cancelled. Run
+// returns once every goroutine it started has ended.
+//
+// Exec runs one script's top level once (triggers are logged as ignored);
+// Check loads scripts with an offline client whose calls all fail with "no
+// network in check mode".
+package runtime

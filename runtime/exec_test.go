@@ -1,0 +1,48 @@
+package runtime
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/rclua/rclua/luabind"
+	"github.com/rs/zerolog"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestExec(t *testing.T) {
+	dir := t.TempDir()
+	ok := filepath.Join(dir, "once.lua")
+	writeFile(t, ok, "rc.log.info(\"ran once\")\nrc.every(\"5m\", function() end)\n")
+	logs := &logSink{}
+	log := zerolog.New(logs)
+	require.NoError(t, Exec(context.Background(), ok, Config{}, Deps{Bindings: &luabind.Module{}}, log))
+	assert.Equal(t, 1, logs.count("ran once", "script", "once"))
+	assert.Equal(t, 1, logs.count("trigger ignored in exec mode", "trigger", "every 5m0s ("+ok+":2)"))
+
+	bad := filepath.Join(dir, "bad.lua")
+	writeFile(t, bad, "local x = nil\nx.y = 1\n")
+	err := Exec(context.Background(), bad, Config{}, Deps{}, log)
+	require.Error(t, err)
+	assert.True(t, strings.HasPrefix(err.Error(), bad+":2:"), "file:line: %q", err)
+}
+
+func TestCheck(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "good.lua"), `
+local me, err = rc.me()
+assert(me == nil and tostring(err):find("no network in check mode"), tostring(err))
+rc.cron("0 9 * * 1-5", function() end)
+`)
+	writeFile(t, filepath.Join(dir, "syntax.lua"), "local = 1\n")
+	writeFile(t, filepath.Join(dir, "trigger.lua"), "\nrc.cron(\"bogus\", function() end)\n")
+	writeFile(t, filepath.Join(dir, ".hidden.lua"), "error('x')")
+	errs := Check(context.Background(), []string{dir}, Config{})
+	require.Len(t, errs, 2, "two failing scripts: %v", errs)
+	assert.True(t, strings.HasPrefix(errs[0].Error(), filepath.Join(dir, "syntax.lua")+":1:"), "%q", errs[0])
+	assert.True(t, strings.HasPrefix(errs[1].Error(), filepath.Join(dir, "trigger.lua")+":2:"), "%q", errs[1])
+	assert.Empty(t, Check(context.Background(), []string{filepath.Join(dir, "good.lua")}, Config{}))
+	assert.Len(t, Check(context.Background(), []string{filepath.Join(dir, "missing.lua")}, Config{}), 1)
+}

@@ -1,0 +1,252 @@
+package runtime
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+// version script: logs "loaded <v>" at load and "tick <v>" on a timer.
+func versionScript(v string) string {
+	return `local v = "` + v + `"
+rc.log.info("loaded " .. v)
+rc.every(0.01, function() rc.log.info("tick " .. v) end)
+`
+}
+
+func TestReloadValidEditSwaps(t *testing.T) {
+	th := startHost(t, Config{}, nil, map[string]string{"a.lua": versionScript("v1")})
+	st := th.waitStatus("a", "running v1", func(s ScriptStatus) bool { return s.State == StateRunning })
+	assert.Equal(t, hashOf(versionScript("v1")), st.Hash, "hash of v1")
+	th.logs.eventually(t, func() bool { return th.logs.count("tick v1", "script", "a") > 0 }, "v1 ticks")
+
+	renameOver(t, filepath.Join(th.dir, "a.lua"), versionScript("v2"))
+	th.waitStatus("a", "running v2", func(s ScriptStatus) bool { return s.Hash == hashOf(versionScript("v2")) })
+	th.logs.eventually(t, func() bool { return th.logs.count("tick v2", "script", "a") > 2 }, "v2 ticks")
+	v1 := th.logs.count("tick v1")
+	th.logs.eventually(t, func() bool { return th.logs.count("tick v2") > 6 }, "more v2 ticks")
+	assert.Equal(t, v1, th.logs.count("tick v1"), "old version's timers stopped")
+	assert.Equal(t, 1, th.logs.count("script reloaded", "script", "a"), "one reload line")
+	assert.Equal(t, 1, th.logs.count("loaded v2"), "v2 loaded once")
+}
+
+func TestReloadBrokenEditKeepsOldUntilFixed(t *testing.T) {
+	th := startHost(t, Config{}, nil, map[string]string{"a.lua": versionScript("v1")})
+	th.waitStatus("a", "running", func(s ScriptStatus) bool { return s.State == StateRunning })
+	path := filepath.Join(th.dir, "a.lua")
+
+	broken := "local x = 1\nrc.every(\"soon\", function() end)\n"
+	writeFile(t, path, broken)
+	th.logs.eventually(t, func() bool { return th.logs.count("script load failed", "script", "a") == 1 }, "load failure logged")
+	st, _ := th.status("a")
+	assert.Equal(t, StateRunning, st.State, "old version still running")
+	assert.Equal(t, hashOf(versionScript("v1")), st.Hash, "old hash kept")
+	assert.True(t, strings.HasPrefix(st.LastError, "a.lua:2:"), "last error has file:line: %q", st.LastError)
+	n := th.logs.count("tick v1")
+	th.logs.eventually(t, func() bool { return th.logs.count("tick v1") > n+2 }, "old version keeps ticking")
+
+	// Same broken content again: not retried. b.lua is created after it,
+	// so once b runs, a's quiet period is over too.
+	writeFile(t, path, broken)
+	writeFile(t, filepath.Join(th.dir, "b.lua"), `rc.log.info("b here")`)
+	th.logs.eventually(t, func() bool { return th.logs.count("b here") == 1 }, "b loaded")
+	assert.Equal(t, 1, th.logs.count("script load failed", "script", "a"), "broken content not retried")
+
+	writeFile(t, path, versionScript("v3"))
+	th.waitStatus("a", "fixed", func(s ScriptStatus) bool { return s.Hash == hashOf(versionScript("v3")) && s.LastError == "" })
+	th.logs.eventually(t, func() bool { return th.logs.count("tick v3") > 0 }, "fixed version runs")
+}
+
+func TestDeleteStopsCreateStarts(t *testing.T) {
+	th := startHost(t, Config{}, nil, map[string]string{"a.lua": versionScript("v1")})
+	th.waitStatus("a", "running", func(s ScriptStatus) bool { return s.State == StateRunning })
+	require.NoError(t, os.Remove(filepath.Join(th.dir, "a.lua")))
+	th.waitStatus("a", "stopped", func(s ScriptStatus) bool { return s.State == StateStopped })
+	n := th.logs.count("tick v1")
+
+	writeFile(t, filepath.Join(th.dir, "c.lua"), versionScript("c1"))
+	th.waitStatus("c", "started", func(s ScriptStatus) bool { return s.State == StateRunning })
+	th.logs.eventually(t, func() bool { return th.logs.count("tick c1") > 3 }, "new script ticks")
+	assert.Equal(t, n, th.logs.count("tick v1"), "deleted script ticks no more")
+}
+
+func TestIgnoredFilesAreNotLoaded(t *testing.T) {
+	th := startHost(t, Config{}, nil, nil)
+	for _, name := range []string{".hidden.lua", ".#a.lua", "a.lua~", "#a.lua#", ".a.lua.swp", "4913", "notes.txt", "a.lua.tmp"} {
+		writeFile(t, filepath.Join(th.dir, name), `rc.log.info("ignored file loaded")`)
+	}
+	writeFile(t, filepath.Join(th.dir, "real.lua"), `rc.log.info("real loaded")`)
+	th.logs.eventually(t, func() bool { return th.logs.count("real loaded") == 1 }, "real script")
+	th.h.ReloadAll()
+	th.logs.eventually(t, func() bool { return th.logs.count("real loaded") == 2 }, "reload all")
+	assert.Zero(t, th.logs.count("ignored file loaded"), "temp, swap and dot files ignored")
+	assert.Len(t, th.h.Status(), 1)
+}
+
+func TestBurstOfWritesReloadsOnce(t *testing.T) {
+	th := startHost(t, Config{Debounce: 150 * time.Millisecond}, nil, map[string]string{"a.lua": versionScript("v0")})
+	th.waitStatus("a", "running", func(s ScriptStatus) bool { return s.State == StateRunning })
+	path := filepath.Join(th.dir, "a.lua")
+	for i := 1; i <= 50; i++ {
+		writeFile(t, path, versionScript("w"+strconv.Itoa(i)))
+	}
+	final := versionScript("w50")
+	th.waitStatus("a", "final content", func(s ScriptStatus) bool { return s.Hash == hashOf(final) })
+	th.logs.eventually(t, func() bool { return th.logs.count("tick w50") > 0 }, "final version ticks")
+	assert.Equal(t, 1, th.logs.count("script reloaded", "script", "a"), "exactly one reload")
+	assert.Equal(t, 2, th.logs.count("script loaded")+th.logs.count("script reloaded"), "initial load + one reload")
+}
+
+func TestSaveStyles(t *testing.T) {
+	t.Run("rename over", func(t *testing.T) {
+		th := startHost(t, Config{}, nil, map[string]string{"a.lua": versionScript("v1")})
+		renameOver(t, filepath.Join(th.dir, "a.lua"), versionScript("v2"))
+		th.waitStatus("a", "v2", func(s ScriptStatus) bool { return s.Hash == hashOf(versionScript("v2")) })
+		th.logs.eventually(t, func() bool { return th.logs.count("tick v2") > 0 }, "v2 ticks")
+		assert.Equal(t, 1, th.logs.count("script reloaded"), "one reload")
+	})
+	t.Run("in place truncate and write", func(t *testing.T) {
+		th := startHost(t, Config{}, nil, map[string]string{"a.lua": versionScript("v1")})
+		f, err := os.OpenFile(filepath.Join(th.dir, "a.lua"), os.O_WRONLY|os.O_TRUNC, 0)
+		require.NoError(t, err)
+		content := versionScript("v2")
+		_, err = f.WriteString(content[:10])
+		require.NoError(t, err)
+		_, err = f.WriteString(content[10:])
+		require.NoError(t, err)
+		require.NoError(t, f.Close())
+		th.waitStatus("a", "v2", func(s ScriptStatus) bool { return s.Hash == hashOf(content) })
+		th.logs.eventually(t, func() bool { return th.logs.count("tick v2") > 0 }, "v2 ticks")
+		assert.Equal(t, 1, th.logs.count("script reloaded"), "one reload")
+		assert.Zero(t, th.logs.count("script load failed"), "never saw a half-written file")
+	})
+}
+
+// TestConfigMapSymlinkSwap mimics a Kubernetes ConfigMap volume: the files
+// are symlinks into ..data, itself a symlink swapped atomically.
+func TestConfigMapSymlinkSwap(t *testing.T) {
+	dir := t.TempDir()
+	mk := func(gen, content string) {
+		require.NoError(t, os.Mkdir(filepath.Join(dir, gen), 0o755))
+		writeFile(t, filepath.Join(dir, gen, "a.lua"), content)
+	}
+	mk("..2024_01", versionScript("v1"))
+	require.NoError(t, os.Symlink("..2024_01", filepath.Join(dir, "..data")))
+	require.NoError(t, os.Symlink("..data/a.lua", filepath.Join(dir, "a.lua")))
+
+	th := startHost(t, Config{ScriptsDir: dir}, nil, nil)
+	th.waitStatus("a", "v1", func(s ScriptStatus) bool { return s.Hash == hashOf(versionScript("v1")) })
+
+	mk("..2024_02", versionScript("v2"))
+	require.NoError(t, os.Symlink("..2024_02", filepath.Join(dir, "..data_tmp")))
+	require.NoError(t, os.Rename(filepath.Join(dir, "..data_tmp"), filepath.Join(dir, "..data")))
+	require.NoError(t, os.RemoveAll(filepath.Join(dir, "..2024_01")))
+
+	th.waitStatus("a", "v2", func(s ScriptStatus) bool { return s.Hash == hashOf(versionScript("v2")) })
+	th.logs.eventually(t, func() bool { return th.logs.count("tick v2") > 0 }, "v2 ticks")
+	assert.Equal(t, 1, th.logs.count("script reloaded"), "exactly one reload")
+	assert.Equal(t, 1, th.logs.count("loaded v2"), "v2 loaded once")
+}
+
+func TestFailingScriptBesideHealthyOne(t *testing.T) {
+	th := startHost(t, Config{}, nil, map[string]string{
+		"good.lua": versionScript("good"),
+		"bad.lua":  "local t = {}\nt.x.y = 1\n",
+	})
+	bad, _ := th.status("bad")
+	assert.Equal(t, StateFailed, bad.State)
+	assert.True(t, strings.HasPrefix(bad.LastError, "bad.lua:2:"), "file:line: %q", bad.LastError)
+	good, _ := th.status("good")
+	assert.Equal(t, StateRunning, good.State)
+	th.logs.eventually(t, func() bool { return th.logs.count("tick good") > 2 }, "good ticks")
+	assert.Equal(t, 1, th.logs.count("script load failed", "script", "bad"), "one failure line")
+	for _, e := range th.logs.entries() {
+		if match(e, "script load failed", "script", "bad") {
+			assert.Contains(t, e["error"], "bad.lua:2:", "error field")
+			assert.Contains(t, e["traceback"], "stack traceback", "traceback field")
+		}
+	}
+}
+
+func TestHandlerTimeoutIsolated(t *testing.T) {
+	th := startHost(t, Config{HandlerTimeout: 300 * time.Millisecond}, nil, map[string]string{
+		"loop.lua": `local n = 0
+rc.every(0.02, function()
+  n = n + 1
+  if n == 1 then rc.log.info("looping"); while true do end end
+  rc.log.info("loop alive " .. n)
+end)`,
+		"other.lua": `rc.every(0.02, function() rc.log.info("other tick") end)`,
+	})
+	th.logs.eventually(t, func() bool { return th.logs.count("loop alive 2", "script", "loop") == 1 }, "next event after the timeout")
+	st, _ := th.status("loop")
+	assert.Equal(t, uint64(1), st.Timeouts, "one timeout counted")
+	assert.Equal(t, StateRunning, st.State)
+	assert.Equal(t, 1, th.logs.count("handler stopped at its deadline", "script", "loop", "trigger", "every 20ms (loop.lua:2)"), "timeout logged with script and trigger")
+	// other.lua ticked while loop.lua was stuck.
+	var during, stuck bool
+	for _, e := range th.logs.entries() {
+		switch {
+		case match(e, "looping"):
+			stuck = true
+		case match(e, "handler stopped at its deadline"):
+			stuck = false
+		case stuck && match(e, "other tick"):
+			during = true
+		}
+	}
+	assert.True(t, during, "other script handled events while one was stuck")
+}
+
+func TestHandlerErrorLoggedWithTraceback(t *testing.T) {
+	th := startHost(t, Config{}, nil, map[string]string{
+		"e.lua": "local function inner() error(\"boom\") end\nrc.every(0.02, function() inner() end)\n",
+	})
+	th.logs.eventually(t, func() bool { return th.logs.count("handler failed", "script", "e") > 1 }, "errors logged")
+	for _, e := range th.logs.entries() {
+		if match(e, "handler failed") {
+			assert.Equal(t, "e.lua:1: boom", e["error"])
+			assert.Contains(t, e["traceback"], "e.lua:1", "traceback")
+			assert.Equal(t, "every 20ms (e.lua:2)", e["trigger"])
+		}
+	}
+	st, _ := th.status("e")
+	assert.GreaterOrEqual(t, st.Errors, uint64(2))
+	assert.Equal(t, StateRunning, st.State, "a failing handler does not stop the script")
+}
+
+func TestShutdownWhileHandlerRuns(t *testing.T) {
+	th := startHost(t, Config{HandlerTimeout: time.Minute, ShutdownTimeout: 200 * time.Millisecond}, nil, map[string]string{
+		"busy.lua": `rc.every(0.01, function() rc.log.info("busy start"); while true do end end)`,
+	})
+	th.logs.eventually(t, func() bool { return th.logs.count("busy start") == 1 }, "handler started")
+	start := time.Now()
+	th.shutdown()
+	assert.Less(t, time.Since(start), 5*time.Second, "shutdown bounded by the grace")
+	st, _ := th.status("busy")
+	assert.Equal(t, StateStopped, st.State)
+	assert.Equal(t, 1, th.logs.count("busy start"), "no new event after shutdown began")
+}
+
+func TestRunErrors(t *testing.T) {
+	h := newHost(Config{ScriptsDir: filepath.Join(t.TempDir(), "missing")}, env{}, zerologNop())
+	err := h.Run(context.Background())
+	require.Error(t, err, "missing folder")
+	select {
+	case <-h.Loaded():
+	default:
+		t.Fatal("Loaded not closed after Run failed")
+	}
+}

@@ -1,0 +1,193 @@
+package runtime
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/robfig/cron/v3"
+	"github.com/rs/zerolog"
+	lua "github.com/yuin/gopher-lua"
+	"github.com/yuin/gopher-lua/parse"
+)
+
+// scriptError is a failure of Lua code: Msg carries "file:line: message",
+// Traceback the Lua stack at the error (may be empty).
+type scriptError struct {
+	Msg       string
+	Traceback string
+	Timeout   bool
+}
+
+func (e *scriptError) Error() string { return e.Msg }
+
+// compile parses content under the chunk name, formatting syntax errors
+// as "name:line: message".
+func compile(L *lua.LState, name string, content []byte) (*lua.LFunction, error) {
+	fn, err := L.Load(bytes.NewReader(content), name)
+	if err == nil {
+		return fn, nil
+	}
+	var perr *parse.Error
+	var aerr *lua.ApiError
+	if errors.As(err, &aerr) && aerr.Cause != nil {
+		errors.As(aerr.Cause, &perr)
+	}
+	if perr != nil {
+		line := perr.Pos.Line
+		if line <= 0 {
+			line = bytes.Count(content, []byte("\n")) + 1
+			return nil, &scriptError{Msg: fmt.Sprintf("%s:%d: %s at end of file", name, line, perr.Message)}
+		}
+		return nil, &scriptError{Msg: fmt.Sprintf("%s:%d: %s near '%s'", name, line, perr.Message, perr.Token)}
+	}
+	if aerr != nil && aerr.Cause != nil {
+		return nil, &scriptError{Msg: fmt.Sprintf("%s: %s", name, strings.TrimSpace(aerr.Cause.Error()))}
+	}
+	return nil, &scriptError{Msg: fmt.Sprintf("%s: %s", name, strings.TrimSpace(err.Error()))}
+}
+
+// runChunk compiles content and runs its top level under a deadline.
+func runChunk(ctx context.Context, L *lua.LState, name string, content []byte, timeout time.Duration) error {
+	fn, err := compile(L, name, content)
+	if err != nil {
+		return err
+	}
+	return pcall(ctx, L, timeout, fn)
+}
+
+// pcall calls fn in protected mode with a fresh deadline; Go panics in
+// functions called from Lua are recovered by PCall and returned as errors.
+func pcall(ctx context.Context, L *lua.LState, timeout time.Duration, fn *lua.LFunction, args ...lua.LValue) (err error) {
+	cctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	L.SetContext(cctx)
+	defer L.RemoveContext()
+	defer func() {
+		// Belt and braces: PCall recovers panics in Lua and Go functions;
+		// anything escaping it is still turned into an error.
+		if r := recover(); r != nil {
+			err = &scriptError{Msg: fmt.Sprintf("panic: %v", r)}
+		}
+	}()
+	L.Push(fn)
+	for _, a := range args {
+		L.Push(a)
+	}
+	if perr := L.PCall(len(args), 0, nil); perr != nil {
+		se := &scriptError{Msg: perr.Error()}
+		var aerr *lua.ApiError
+		if errors.As(perr, &aerr) {
+			se.Msg = aerr.Object.String()
+			se.Traceback = aerr.StackTrace
+			if aerr.Type == lua.ApiErrorPanic {
+				se.Msg = "panic in Go function: " + se.Msg
+			}
+		}
+		se.Timeout = errors.Is(cctx.Err(), context.DeadlineExceeded) && ctx.Err() == nil
+		return se
+	}
+	return nil
+}
+
+// logScriptError logs a Lua error with its message and traceback fields.
+func logScriptError(ev *zerolog.Event, err error, msg string) {
+	var se *scriptError
+	if errors.As(err, &se) && se.Traceback != "" {
+		ev = ev.Str("traceback", se.Traceback)
+	}
+	ev.Str("error", err.Error()).Msg(msg)
+}
+
+// trigger modes.
+type triggerMode int
+
+const (
+	modeRun   triggerMode = iota // register triggers (daemon)
+	modeExec                     // validate, log as ignored (exec)
+	modeCheck                    // validate only (check)
+)
+
+// trigger is one registered handler.
+type trigger struct {
+	label string // for logs: e.g. "every 5m (hello.lua:3)"
+	fn    *lua.LFunction
+	every time.Duration // timers: fixed interval
+	sched cron.Schedule // timers: cron schedule
+}
+
+// registry collects the triggers a script registers while loading.
+type registry struct {
+	mode     triggerMode
+	minEvery time.Duration
+	log      zerolog.Logger
+	loading  bool
+	subs     []trigger
+	timers   []trigger
+}
+
+// installTriggers adds rc.on, rc.every and rc.cron to the rc table of L.
+func installTriggers(L *lua.LState, reg *registry) {
+	rcT, ok := L.GetGlobal("rc").(*lua.LTable)
+	if !ok {
+		rcT = L.NewTable()
+		L.SetGlobal("rc", rcT)
+	}
+	add := func(L *lua.LState, fnName string, list *[]trigger, t trigger) {
+		if !reg.loading {
+			L.RaiseError("rc.%s: triggers can only be registered while the script loads (at top level)", fnName)
+		}
+		t.label += " (" + strings.TrimSuffix(L.Where(1), ":") + ")"
+		switch reg.mode {
+		case modeRun:
+			*list = append(*list, t)
+		case modeExec:
+			reg.log.Info().Str("trigger", t.label).Msg("trigger ignored in exec mode")
+		}
+	}
+	// rc.on(event, fn): event "subscription"; fn(action, sub).
+	rcT.RawSetString("on", L.NewFunction(func(L *lua.LState) int {
+		event := L.CheckString(1)
+		fn := L.CheckFunction(2)
+		if event != "subscription" {
+			L.ArgError(1, fmt.Sprintf("unknown event %q (known: \"subscription\")", event))
+		}
+		add(L, "on", &reg.subs, trigger{label: "on " + event, fn: fn})
+		return 0
+	}))
+	// rc.every(interval, fn): interval a Go duration string or seconds.
+	rcT.RawSetString("every", L.NewFunction(func(L *lua.LState) int {
+		var d time.Duration
+		switch v := L.Get(1).(type) {
+		case lua.LString:
+			var err error
+			if d, err = time.ParseDuration(string(v)); err != nil {
+				L.ArgError(1, fmt.Sprintf("bad interval %q: want a duration such as \"5m\" or seconds", string(v)))
+			}
+		case lua.LNumber:
+			d = time.Duration(float64(v) * float64(time.Second))
+		default:
+			L.ArgError(1, "interval expected (a duration string such as \"5m\" or seconds), got "+v.Type().String())
+		}
+		if d < reg.minEvery {
+			L.ArgError(1, fmt.Sprintf("interval %v is below the minimum of %v", d, reg.minEvery))
+		}
+		fn := L.CheckFunction(2)
+		add(L, "every", &reg.timers, trigger{label: "every " + d.String(), fn: fn, every: d})
+		return 0
+	}))
+	// rc.cron(spec, fn): standard five-field spec, optional CRON_TZ= prefix.
+	rcT.RawSetString("cron", L.NewFunction(func(L *lua.LState) int {
+		spec := L.CheckString(1)
+		sched, err := cron.ParseStandard(spec)
+		if err != nil {
+			L.ArgError(1, fmt.Sprintf("bad cron spec %q: %v", spec, err))
+		}
+		fn := L.CheckFunction(2)
+		add(L, "cron", &reg.timers, trigger{label: fmt.Sprintf("cron %q", spec), fn: fn, sched: sched})
+		return 0
+	}))
+}

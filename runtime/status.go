@@ -1,0 +1,83 @@
+package runtime
+
+import (
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Script states reported by Status.
+const (
+	StateRunning = "running" // a version is loaded and handles events
+	StateFailed  = "failed"  // no version could be loaded
+	StateStopped = "stopped" // the file is gone or the host stopped
+)
+
+// ScriptStatus is a snapshot of one script.
+type ScriptStatus struct {
+	Name      string    // file name without ".lua"
+	Path      string    // path of the file
+	State     string    // StateRunning, StateFailed or StateStopped
+	Hash      string    // sha256 (hex) of the running version's content
+	LoadedAt  time.Time // when the running version was loaded
+	LastError string    // last load or handler error ("file:line: message")
+	Runs      uint64    // handler calls
+	Errors    uint64    // handler calls that raised an error (timeouts excluded)
+	Timeouts  uint64    // handler calls stopped at their deadline
+	Dropped   uint64    // events dropped because the queue was full
+}
+
+// scriptState is the shared, concurrently readable part of one script's
+// lifetime (one actor).
+type scriptState struct {
+	name, path string
+
+	mu        sync.Mutex
+	state     string
+	hash      string
+	loadedAt  time.Time
+	lastError string
+
+	runs, errors, timeouts, dropped atomic.Uint64
+	listens                         atomic.Bool // running version has rc.on("subscription")
+}
+
+func (s *scriptState) snapshot() ScriptStatus {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return ScriptStatus{
+		Name: s.name, Path: s.path, State: s.state, Hash: s.hash,
+		LoadedAt: s.loadedAt, LastError: s.lastError,
+		Runs: s.runs.Load(), Errors: s.errors.Load(),
+		Timeouts: s.timeouts.Load(), Dropped: s.dropped.Load(),
+	}
+}
+
+func (s *scriptState) setLoaded(hash string, at time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.state, s.hash, s.loadedAt, s.lastError = StateRunning, hash, at, ""
+}
+
+// setLoadFailed records a failed load; a running version keeps running.
+func (s *scriptState) setLoadFailed(msg string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.lastError = msg
+	if s.state != StateRunning {
+		s.state = StateFailed
+	}
+}
+
+func (s *scriptState) setError(msg string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.lastError = msg
+}
+
+func (s *scriptState) setStopped() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.state = StateStopped
+	s.listens.Store(false)
+}

@@ -1,0 +1,149 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/rclua/rclua/rc"
+)
+
+// clientRetry is the client's retry policy in the daemon: a 429 waits for
+// the window to reset (bounded), a GET is retried after a 5xx or a transport
+// error. Handler deadlines bound every wait.
+func clientRetry() rc.RetryPolicy {
+	return rc.RetryPolicy{
+		MaxAttempts:      3,
+		MinBackoff:       250 * time.Millisecond,
+		MaxBackoff:       5 * time.Second,
+		MaxRateLimitWait: 15 * time.Second,
+	}
+}
+
+// newClient builds the REST client for baseURL. A password login happens
+// later (authenticate): New never does I/O.
+func newClient(baseURL string, creds credentials, retry bool) (*rc.Client, error) {
+	opts := []rc.Option{rc.WithUserAgent(userAgent())}
+	if creds.mode == authToken {
+		opts = append(opts, rc.WithToken(creds.userID, creds.token))
+	}
+	if retry {
+		opts = append(opts, rc.WithRetry(clientRetry()))
+	}
+	c, err := rc.New(baseURL, opts...)
+	if err != nil {
+		return nil, usagef("server address %s: %v", baseURL, err)
+	}
+	return c, nil
+}
+
+// authenticate logs in (password login) and checks the credentials with
+// "me". It returns the bot's user.
+func authenticate(ctx context.Context, c *rc.Client, creds credentials) (*rc.User, error) {
+	if creds.mode == authPassword {
+		var err error
+		if creds.totp != "" {
+			err = c.LoginWithTOTP(ctx, creds.user, creds.password, creds.totp)
+		} else {
+			err = c.Login(ctx, creds.user, creds.password)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("login: %w", err)
+		}
+	}
+	u, err := c.Me(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("checking the credentials (me): %w", err)
+	}
+	return u, nil
+}
+
+// fatalAuthError turns an authentication failure that retrying cannot fix
+// into a clear error; it returns nil for a failure worth retrying
+// (unreachable server, 5xx, rate limit).
+func fatalAuthError(err error, creds credentials) error {
+	switch {
+	case errors.Is(err, rc.ErrTOTPRequired):
+		return fmt.Errorf("the account needs a two-factor code: set %s (a personal access token, %s + %s, suits a daemon better): %w", envTOTP, envUserID, envToken, err)
+	case errors.Is(err, rc.ErrUnauthorized):
+		return fmt.Errorf("the server refused the credentials (401 unauthorized, %s): %s: %w", creds, creds.fixHint(), err)
+	case errors.Is(err, rc.ErrForbidden):
+		return fmt.Errorf("the server forbids this account (403): %w", err)
+	}
+	var re *rc.Error
+	if errors.As(err, &re) && re.Status >= 400 && re.Status < 500 &&
+		re.Status != http.StatusTooManyRequests && re.Status != http.StatusRequestTimeout {
+		return fmt.Errorf("the server rejected the login (%d): %w", re.Status, err)
+	}
+	return nil
+}
+
+// backoff is a capped exponential backoff with jitter.
+type backoff struct {
+	min, max time.Duration
+}
+
+// delay returns the wait before retry number attempt (1-based).
+func (b backoff) delay(attempt int) time.Duration {
+	d := b.min
+	for i := 1; i < attempt && d < b.max; i++ {
+		d *= 2
+	}
+	d = min(d, b.max)
+	// ±20% jitter, so that many daemons restarted together spread out.
+	jitter := time.Duration(rand.Int64N(int64(d)/5*2+1)) - d/5
+	return d + jitter
+}
+
+// connectBackoff paces the start-up credential check against an unreachable
+// server: 1s, 2s, 4s, ... up to a minute, forever.
+func connectBackoff() backoff { return backoff{min: time.Second, max: time.Minute} }
+
+// connect authenticates, retrying an unreachable or failing server with
+// backoff until it answers or ctx ends. A refused login is returned at once.
+// It returns (nil, nil) when ctx ends first.
+func connect(ctx context.Context, c *rc.Client, creds credentials, baseURL string, b backoff, log zerolog.Logger) (*rc.User, error) {
+	for attempt := 1; ; attempt++ {
+		u, err := authenticate(ctx, c, creds)
+		if err == nil {
+			if attempt > 1 {
+				log.Info().Str("server", baseURL).Int("attempts", attempt).Msg("reached the server")
+			}
+			return u, nil
+		}
+		if ctx.Err() != nil {
+			return nil, nil
+		}
+		if fatal := fatalAuthError(err, creds); fatal != nil {
+			return nil, fatal
+		}
+		wait := b.delay(attempt)
+		log.Warn().Err(err).Str("server", baseURL).Int("attempt", attempt).Stringer("retry_in", wait.Round(time.Millisecond)).
+			Msg("cannot reach the Rocket.Chat server; retrying")
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, nil
+		case <-t.C:
+		}
+	}
+}
+
+// logout ends a session started by a password login. It is never called
+// for a personal access token: the server would delete the token.
+func logout(ctx context.Context, c *rc.Client, creds credentials, log zerolog.Logger) {
+	if creds.mode != authPassword {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if err := c.Logout(ctx); err != nil {
+		log.Warn().Err(err).Msg("logout failed")
+	}
+}

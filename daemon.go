@@ -1,0 +1,267 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/rclua/rclua/luabind"
+	"github.com/rclua/rclua/runtime"
+)
+
+const runHelp = `rclua run [flags]
+
+Runs the daemon: loads every *.lua file of the scripts folder, runs the
+triggers they register (rc.on, rc.every, rc.cron) and reloads a script when
+its file changes. SIGHUP reloads every script; SIGINT and SIGTERM stop it,
+letting running handlers finish within --shutdown-timeout.
+
+The server and the bot's credentials come from the environment:
+  RC_URL                       server address (or --url), e.g. https://chat.example.com
+  RC_USER_ID + RC_TOKEN        a personal access token (recommended), or
+  RC_USER + RC_PASSWORD        a password login (or RC_PASSWORD_FILE: a file holding it),
+  RC_TOTP                      with a two-factor code when the account needs one
+  RCLUA_SCRIPTS, RCLUA_LOG_LEVEL, RCLUA_LOG_FORMAT   defaults for the flags of the same name
+
+With --dev, rclua starts a fake Rocket.Chat server in the process (demo users,
+rooms and simulated activity) and runs the scripts against it: no server or
+credentials needed.
+`
+
+// runOptions are the flags of "rclua run".
+type runOptions struct {
+	url             string
+	scripts         string
+	pollInterval    time.Duration
+	debounce        time.Duration
+	loadTimeout     time.Duration
+	handlerTimeout  time.Duration
+	shutdownTimeout time.Duration
+	dev             bool
+	devAddr         string
+	devActivity     time.Duration
+	log             logFlags
+}
+
+func cmdRun(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("run", runHelp)
+	var o runOptions
+	fs.StringVar(&o.url, "url", "", "Rocket.Chat server address (env "+envURL+")")
+	fs.StringVar(&o.scripts, "scripts", envOr(getenv, envScripts, defaultScripts), "scripts folder (env "+envScripts+")")
+	fs.DurationVar(&o.pollInterval, "poll-interval", defaultPollInterval, "how often to poll subscriptions for rc.on handlers (--dev lowers the default to 2s)")
+	fs.DurationVar(&o.debounce, "debounce", defaultDebounce, "quiet period after a file change before reloading it")
+	fs.DurationVar(&o.loadTimeout, "load-timeout", defaultLoadTimeout, "deadline for a script's top level at load")
+	fs.DurationVar(&o.handlerTimeout, "handler-timeout", defaultHandlerTimeout, "deadline for each handler call")
+	fs.DurationVar(&o.shutdownTimeout, "shutdown-timeout", defaultShutdownTimeout, "on SIGINT/SIGTERM, how long running handlers may take to finish")
+	fs.BoolVar(&o.dev, "dev", false, "run against a fake Rocket.Chat server started in the process")
+	fs.StringVar(&o.devAddr, "dev-addr", "", "address of the --dev server (default 127.0.0.1:3000, or a free port if that is busy)")
+	fs.DurationVar(&o.devActivity, "dev-activity", defaultDevActivity, "with --dev, how often demo users post a message")
+	o.log.register(fs, getenv)
+	if err := parseFlags(fs, args, stdout, stderr); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usagef("run: unexpected argument %q (see rclua run --help)", fs.Arg(0))
+	}
+	if err := positive(
+		namedDuration{"poll-interval", o.pollInterval},
+		namedDuration{"debounce", o.debounce},
+		namedDuration{"load-timeout", o.loadTimeout},
+		namedDuration{"handler-timeout", o.handlerTimeout},
+		namedDuration{"shutdown-timeout", o.shutdownTimeout},
+		namedDuration{"dev-activity", o.devActivity},
+	); err != nil {
+		return err
+	}
+	log, err := o.log.newLogger(stderr)
+	if err != nil {
+		return err
+	}
+	if err := checkScriptsDir(o.scripts); err != nil {
+		return err
+	}
+
+	var (
+		baseURL string
+		creds   credentials
+	)
+	if o.dev {
+		if o.url != "" {
+			return usagef("--dev and --url contradict each other: --dev runs its own fake server (use --dev-addr to choose its address)")
+		}
+		if !flagWasSet(fs, "poll-interval") {
+			o.pollInterval = defaultDevPollInterval
+		}
+		if getenv(envURL) != "" || getenv(envUserID) != "" || getenv(envUser) != "" {
+			log.Info().Msg("--dev: ignoring RC_URL and the credentials in the environment")
+		}
+	} else {
+		for _, name := range []string{"dev-addr", "dev-activity"} {
+			if flagWasSet(fs, name) {
+				return usagef("--%s needs --dev", name)
+			}
+		}
+		baseURL, creds, err = loadConnection(getenv, o.url)
+		if err != nil {
+			return err
+		}
+	}
+	return daemon(ctx, o, baseURL, creds, log)
+}
+
+// checkScriptsDir fails clearly when the scripts folder is missing.
+func checkScriptsDir(dir string) error {
+	st, err := os.Stat(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return usagef("scripts folder %s does not exist: create it or set --scripts (or %s)", dir, envScripts)
+	}
+	if err != nil {
+		return usagef("scripts folder: %v", err)
+	}
+	if !st.IsDir() {
+		return usagef("scripts folder %s is not a folder: set --scripts (or %s) to a folder of *.lua files", dir, envScripts)
+	}
+	return nil
+}
+
+// daemon runs the script host until ctx ends (SIGINT/SIGTERM).
+func daemon(ctx context.Context, o runOptions, baseURL string, creds credentials, log zerolog.Logger) error {
+	// Take SIGHUP before anything else: from here on it reloads, never kills.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+
+	var dev *devServer
+	if o.dev {
+		var err error
+		dev, err = startDev(o.devAddr, log)
+		if err != nil {
+			return err
+		}
+		defer dev.close()
+		baseURL, creds = dev.url(), dev.credentials()
+	}
+
+	client, err := newClient(baseURL, creds, true)
+	if err != nil {
+		return err
+	}
+	log.Info().Str("server", baseURL).Str("auth", creds.String()).Str("version", versionString()).Msg("connecting")
+	me, err := connect(ctx, client, creds, baseURL, connectBackoff(), log)
+	if err != nil {
+		return err
+	}
+	if me == nil { // stopped while waiting for the server
+		log.Info().Msg("stopped before the server answered")
+		return nil
+	}
+	defer logout(ctx, client, creds, log)
+
+	scriptsDir, err := filepath.Abs(o.scripts)
+	if err != nil {
+		return fmt.Errorf("scripts folder: %w", err)
+	}
+	cfg := runtime.Config{
+		ScriptsDir:      scriptsDir,
+		Debounce:        o.debounce,
+		PollInterval:    o.pollInterval,
+		LoadTimeout:     o.loadTimeout,
+		HandlerTimeout:  o.handlerTimeout,
+		ShutdownTimeout: o.shutdownTimeout,
+	}
+	deps := runtime.Deps{
+		Bindings:      luabind.FromClient(client, log),
+		Subscriptions: client.Subscriptions,
+	}
+	host, err := runtime.New(cfg, deps, log)
+	if err != nil {
+		return fmt.Errorf("script host: %w", err)
+	}
+
+	hostCtx, stopHost := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopHost()
+	done := make(chan error, 1)
+	go func() { done <- host.Run(hostCtx) }()
+
+	select {
+	case <-host.Loaded():
+		logStartup(log, baseURL, me.Username, scriptsDir, host.Status())
+		if dev != nil {
+			dev.startActivity(o.devActivity)
+		}
+	case err := <-done:
+		return hostEnded(err)
+	case <-ctx.Done():
+	}
+
+	for ctx.Err() == nil {
+		select {
+		case <-hup:
+			log.Info().Msg("SIGHUP: reloading every script")
+			host.ReloadAll()
+		case err := <-done:
+			return hostEnded(err)
+		case <-ctx.Done():
+		}
+	}
+
+	log.Info().Stringer("shutdown_timeout", o.shutdownTimeout).Msg("stopping: no new events; letting running handlers finish")
+	stopHost()
+	// The host cancels handlers still running after the shutdown timeout;
+	// the margin covers closing their states and the watcher.
+	t := time.NewTimer(o.shutdownTimeout + time.Second)
+	defer t.Stop()
+	select {
+	case err := <-done:
+		if err != nil && !errors.Is(err, context.Canceled) {
+			log.Warn().Err(err).Msg("script host stopped with an error")
+		}
+		log.Info().Msg("stopped")
+	case <-t.C:
+		log.Warn().Stringer("shutdown_timeout", o.shutdownTimeout).Msg("handlers still running after the shutdown timeout; exiting anyway")
+	}
+	return nil
+}
+
+// hostEnded is the error for a host that stopped on its own.
+func hostEnded(err error) error {
+	if err != nil {
+		return fmt.Errorf("script host: %w", err)
+	}
+	return errors.New("script host stopped unexpectedly")
+}
+
+// logStartup writes the start-up line: server (never a secret), scripts
+// folder and the scripts loaded.
+func logStartup(log zerolog.Logger, server, username, dir string, status []runtime.ScriptStatus) {
+	var loaded, failed []string
+	for _, s := range status {
+		if s.State == runtime.StateRunning {
+			loaded = append(loaded, s.Name)
+		} else {
+			failed = append(failed, s.Name)
+		}
+	}
+	ev := log.Info()
+	if len(failed) > 0 {
+		ev = log.Warn()
+	}
+	ev = ev.Str("server", server).
+		Str("user", username).
+		Str("scripts_dir", dir).
+		Int("loaded", len(loaded)).
+		Str("scripts", strings.Join(loaded, ","))
+	if len(failed) > 0 {
+		ev = ev.Int("failed", len(failed)).Str("failed_scripts", strings.Join(failed, ","))
+	}
+	ev.Msg("rclua started")
+}

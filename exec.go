@@ -1,0 +1,91 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/rclua/rclua/luabind"
+	"github.com/rclua/rclua/runtime"
+)
+
+const execHelp = `rclua exec [flags] FILE
+
+Runs one script's top level against the server once and exits: for cron
+jobs and one-off automation. Triggers the script registers (rc.on,
+rc.every, rc.cron) are reported as ignored. Exit status 0 on success; on a
+Lua error, 1 with the error and its file:line.
+
+The server and credentials come from the environment as for "rclua run"
+(RC_URL, RC_USER_ID + RC_TOKEN or RC_USER + RC_PASSWORD / RC_PASSWORD_FILE,
+RC_TOTP); see rclua run --help.
+`
+
+// defaultExecTimeout bounds a script's top level in exec mode: longer than
+// at load in the daemon, since exec scripts do their work at the top level.
+const defaultExecTimeout = time.Minute
+
+func cmdExec(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("exec", execHelp)
+	var (
+		flagURL string
+		timeout time.Duration
+		lf      logFlags
+	)
+	fs.StringVar(&flagURL, "url", "", "Rocket.Chat server address (env "+envURL+")")
+	fs.DurationVar(&timeout, "timeout", defaultExecTimeout, "deadline for the script's top level")
+	lf.register(fs, getenv)
+	if err := parseFlags(fs, args, stdout, stderr); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return usagef("exec: give exactly one script file (see rclua exec --help)")
+	}
+	path := fs.Arg(0)
+	if err := positive(namedDuration{"timeout", timeout}); err != nil {
+		return err
+	}
+	log, err := lf.newLogger(stderr)
+	if err != nil {
+		return err
+	}
+	if st, err := os.Stat(path); err != nil {
+		return usagef("exec: %v", err)
+	} else if st.IsDir() {
+		return usagef("exec: %s is a folder: give one script file", path)
+	}
+	baseURL, creds, err := loadConnection(getenv, flagURL)
+	if err != nil {
+		return err
+	}
+	client, err := newClient(baseURL, creds, true)
+	if err != nil {
+		return err
+	}
+	if _, err := authenticate(ctx, client, creds); err != nil {
+		if fatal := fatalAuthError(err, creds); fatal != nil {
+			return fatal
+		}
+		return fmt.Errorf("cannot reach the Rocket.Chat server at %s: %w", baseURL, err)
+	}
+	defer logout(ctx, client, creds, log)
+
+	cfg := runtime.Config{LoadTimeout: timeout, HandlerTimeout: timeout}
+	deps := runtime.Deps{
+		Bindings:      luabind.FromClient(client, log),
+		Subscriptions: client.Subscriptions,
+	}
+	if err := runtime.Exec(ctx, path, cfg, deps, log); err != nil {
+		return &scriptError{err: err}
+	}
+	return nil
+}
+
+// scriptError is a script's failure in exec mode, shown as
+// "file:line: message".
+type scriptError struct{ err error }
+
+func (e *scriptError) Error() string { return "exec failed: " + e.err.Error() }
+func (e *scriptError) Unwrap() error { return e.err }

@@ -1,0 +1,59 @@
+package main
+
+import (
+	"flag"
+	"io"
+	"strings"
+
+	"github.com/mattn/go-isatty"
+	"github.com/rs/zerolog"
+)
+
+// logFlags are the logging flags every command shares.
+type logFlags struct {
+	level  string
+	format string
+}
+
+func (lf *logFlags) register(fs *flag.FlagSet, getenv func(string) string) {
+	fs.StringVar(&lf.level, "log-level", envOr(getenv, envLogLevel, "info"),
+		"log level: debug, info, warn or error (env "+envLogLevel+")")
+	fs.StringVar(&lf.format, "log-format", getenv(envLogFormat),
+		"log format: json or console (default: console on a terminal, json otherwise; env "+envLogFormat+")")
+}
+
+// newLogger builds the program's logger writing to w. The console format is
+// the default when w is a terminal, JSON otherwise.
+func (lf logFlags) newLogger(w io.Writer) (zerolog.Logger, error) {
+	level, err := zerolog.ParseLevel(strings.ToLower(strings.TrimSpace(lf.level)))
+	if err != nil || level == zerolog.NoLevel {
+		return zerolog.Nop(), usagef("log level %q: want debug, info, warn or error (--log-level or %s)", lf.level, envLogLevel)
+	}
+	tty := isTerminal(w)
+	format := strings.ToLower(strings.TrimSpace(lf.format))
+	if format == "" {
+		format = "json"
+		if tty {
+			format = "console"
+		}
+	}
+	var out io.Writer
+	switch format {
+	case "json":
+		out = w
+	case "console":
+		out = zerolog.ConsoleWriter{Out: w, TimeFormat: "15:04:05", NoColor: !tty}
+	default:
+		return zerolog.Nop(), usagef("log format %q: want json or console (--log-format or %s)", lf.format, envLogFormat)
+	}
+	return zerolog.New(out).Level(level).With().Timestamp().Logger(), nil
+}
+
+// isTerminal reports whether w is a terminal.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(interface{ Fd() uintptr })
+	if !ok {
+		return false
+	}
+	return isatty.IsTerminal(f.Fd()) || isatty.IsCygwinTerminal(f.Fd())
+}

@@ -1,0 +1,79 @@
+-- mention_alert.lua: tell the owner at once when someone mentions the bot.
+--
+-- What it does: whenever the bot (the account rclua runs as) gets a new
+-- direct mention in one of its rooms, it sends the owner a direct message
+-- naming the room and how many new mentions arrived. Each mention is
+-- reported once: the script remembers the mention count it last saw per
+-- room and only reports an increase.
+--
+-- rc calls: rc.on("subscription", ...) for subscription changes,
+-- rc.subscriptions.get() once at load (to learn the current counts),
+-- rc.chat.post_message{channel = "@owner", ...}, rc.log.info/warn.
+--
+-- Expects: `owner` below is an existing username the bot may send a direct
+-- message to (alice on the --dev server). In a direct-message room every
+-- message counts as a mention, as Rocket.Chat counts them; messages in the
+-- owner's own DM with the bot are not reported back to the owner.
+
+local owner = "alice" -- who gets the alerts (a username)
+
+local seen = {} -- room id -> userMentions already reported
+
+-- text returns v when it is a non-empty string (JSON null arrives as
+-- rc.json.null, which is not a string).
+local function text(v)
+  if type(v) == "string" and v ~= "" then
+    return v
+  end
+  return nil
+end
+
+local function room_label(sub)
+  local name = text(sub.fname) or text(sub.name) or sub.rid
+  if sub.t == "c" then
+    return "#" .. name
+  elseif sub.t == "d" then
+    return "a direct message with " .. name
+  end
+  return name
+end
+
+local function remember_current_counts()
+  local result, err = rc.subscriptions.get()
+  if not result then
+    rc.log.warn("cannot read the current mention counts; counting from zero", { error = tostring(err) })
+    return
+  end
+  for _, sub in ipairs(result.update) do
+    seen[sub.rid] = tonumber(sub.userMentions) or 0
+  end
+end
+
+local function on_subscription(action, sub)
+  if action == "removed" then
+    return
+  end
+  local mentions = tonumber(sub.userMentions) or 0
+  local before = seen[sub.rid] or 0
+  seen[sub.rid] = mentions
+  if mentions <= before then
+    return -- nothing new (or the room was read)
+  end
+  if sub.t == "d" and sub.name == owner then
+    return -- the owner's own DM with the bot
+  end
+  local new = mentions - before
+  local what = new == 1 and "1 new mention" or (new .. " new mentions")
+  local msg, err = rc.chat.post_message {
+    channel = "@" .. owner,
+    text = ":bell: " .. what .. " in " .. room_label(sub),
+  }
+  if not msg then
+    rc.log.warn("could not alert the owner", { owner = owner, error = tostring(err) })
+    return
+  end
+  rc.log.info("alerted the owner", { owner = owner, room = room_label(sub), mentions = new })
+end
+
+remember_current_counts()
+rc.on("subscription", on_subscription)

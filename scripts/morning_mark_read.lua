@@ -1,0 +1,47 @@
+-- morning_mark_read.lua: start each weekday with the noisy rooms read.
+--
+-- What it does: at 09:00 on weekdays it marks every room listed in
+-- `noisy_rooms` as read, so the day starts with only the unread messages
+-- that matter. A noisy room where the bot was mentioned directly is left
+-- unread, so that no mention is hidden.
+--
+-- rc calls: rc.cron(schedule, ...), rc.subscriptions.get(),
+-- rc.subscriptions.read(room_id), rc.log.info/warn.
+--
+-- Expects: the rooms are named as on the server, without "#" (random exists
+-- on the --dev server). The schedule uses the daemon's local time zone;
+-- prefix it with "CRON_TZ=Europe/Berlin " to pick another one.
+
+local schedule = "0 9 * * 1-5" -- minute hour day-of-month month day-of-week
+
+local noisy_rooms = {
+  random = true,
+  -- ["announcements"] = true,
+}
+
+local function mark_noisy_rooms_read()
+  local result, err = rc.subscriptions.get()
+  if not result then
+    rc.log.warn("cannot list subscriptions", { error = tostring(err) })
+    return
+  end
+  local marked, kept = 0, 0
+  for _, sub in ipairs(result.update) do
+    local unread = tonumber(sub.unread) or 0
+    if noisy_rooms[sub.name] and unread > 0 then
+      if (tonumber(sub.userMentions) or 0) > 0 then
+        kept = kept + 1
+      else
+        local ok, read_err = rc.subscriptions.read(sub.rid)
+        if ok then
+          marked = marked + 1
+        else
+          rc.log.warn("could not mark a room read", { room = sub.name, error = tostring(read_err) })
+        end
+      end
+    end
+  end
+  rc.log.info("morning clean-up done", { marked_read = marked, kept_for_mentions = kept })
+end
+
+rc.cron(schedule, mark_noisy_rooms_read)

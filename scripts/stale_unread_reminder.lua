@@ -1,0 +1,98 @@
+-- stale_unread_reminder.lua: a reminder about rooms left unread too long.
+--
+-- What it does: every `check_every` it looks for rooms that have unread
+-- messages and that the account has not opened (read) for more than
+-- `stale_after` seconds, and reminds the owner about them in one direct
+-- message. A room is reminded about once per stale period: reading it
+-- (which moves its "last seen" time) starts a new one.
+--
+-- rc calls: rc.every(check_every, ...), rc.subscriptions.get(),
+-- rc.chat.post_message{channel = "@owner", ...}, rc.log.info/warn.
+--
+-- Expects: `owner` is an existing username the bot may send a direct
+-- message to (alice on the --dev server). "Last seen" is the
+-- subscription's `ls` field (its `ts`, when the room was joined, if it was
+-- never opened); the host's and the server's clocks are assumed to agree
+-- within minutes.
+
+local owner = "alice" -- who gets the reminder (a username)
+local check_every = "15m" -- a Go duration
+local stale_after = 4 * 60 * 60 -- seconds without reading a room that has unread messages
+
+local reminded = {} -- room id -> the last-seen time already reminded about
+
+local function text(v)
+  if type(v) == "string" and v ~= "" then
+    return v
+  end
+  return nil
+end
+
+-- utc_offset is how far the host's local time is ahead of UTC, in seconds.
+local function utc_offset(now)
+  return now - os.time(os.date("!*t", now))
+end
+
+-- parse_time turns the server's "2024-07-02T18:07:35.267Z" into Unix seconds.
+local function parse_time(s)
+  s = text(s)
+  if not s then
+    return nil
+  end
+  local y, mo, d, h, mi, sec = s:match("^(%d+)-(%d+)-(%d+)T(%d+):(%d+):(%d+)")
+  if not y then
+    return nil
+  end
+  local local_reading = os.time {
+    year = tonumber(y), month = tonumber(mo), day = tonumber(d),
+    hour = tonumber(h), min = tonumber(mi), sec = tonumber(sec),
+  }
+  return local_reading + utc_offset(os.time())
+end
+
+local function room_label(sub)
+  local name = text(sub.fname) or text(sub.name) or sub.rid
+  if sub.t == "c" then
+    return "#" .. name
+  elseif sub.t == "d" then
+    return "@" .. name
+  end
+  return name
+end
+
+local function remind_stale_rooms()
+  local result, err = rc.subscriptions.get()
+  if not result then
+    rc.log.warn("cannot list subscriptions", { error = tostring(err) })
+    return
+  end
+  local now = os.time()
+  local lines, stale = {}, {}
+  for _, sub in ipairs(result.update) do
+    local unread = tonumber(sub.unread) or 0
+    local seen_at = text(sub.ls) or text(sub.ts)
+    local seen = parse_time(seen_at)
+    if unread > 0 and seen and now - seen >= stale_after and reminded[sub.rid] ~= seen_at then
+      stale[sub.rid] = seen_at
+      local hours = math.floor((now - seen) / 3600)
+      lines[#lines + 1] = "- " .. room_label(sub) .. ": " .. unread .. " unread, not opened for " .. hours .. " h"
+    end
+  end
+  if #lines == 0 then
+    return
+  end
+  local msg, post_err = rc.chat.post_message {
+    channel = "@" .. owner,
+    text = "Still unread:\n" .. table.concat(lines, "\n"),
+  }
+  if not msg then
+    rc.log.warn("could not post the reminder", { owner = owner, error = tostring(post_err) })
+    return
+  end
+  for rid, seen_at in pairs(stale) do
+    reminded[rid] = seen_at
+  end
+  rc.log.info("reminded the owner of stale rooms", { owner = owner, rooms = #lines })
+end
+
+rc.every(check_every, remind_stale_rooms)

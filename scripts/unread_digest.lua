@@ -1,0 +1,100 @@
+-- unread_digest.lua: a digest of unread rooms every few hours.
+--
+-- What it does: every `interval` it lists the rooms with unread messages
+-- (mentions first, then the busiest rooms) and sends the list to the owner
+-- as one direct message. When nothing is unread it sends nothing.
+--
+-- rc calls: rc.every(interval, ...), rc.subscriptions.get(),
+-- rc.chat.post_message{channel = "@owner", ...}, rc.log.info/warn.
+--
+-- Expects: `owner` is an existing username the bot may send a direct
+-- message to (alice on the --dev server). The owner's own DM with the bot
+-- (where the digest lands) is left out of the digest.
+
+local owner = "alice" -- who gets the digest (a username)
+local interval = "3h" -- a Go duration: "30m", "3h", ...
+local max_rooms = 10 -- rooms listed at most; the rest are counted
+
+local function text(v)
+  if type(v) == "string" and v ~= "" then
+    return v
+  end
+  return nil
+end
+
+local function room_label(sub)
+  local name = text(sub.fname) or text(sub.name) or sub.rid
+  if sub.t == "c" then
+    return "#" .. name
+  elseif sub.t == "d" then
+    return "@" .. name
+  end
+  return name
+end
+
+local function unread_rooms()
+  local result, err = rc.subscriptions.get()
+  if not result then
+    return nil, err
+  end
+  local rooms = {}
+  for _, sub in ipairs(result.update) do
+    local unread = tonumber(sub.unread) or 0
+    local own_dm = sub.t == "d" and sub.name == owner
+    if unread > 0 and not own_dm then
+      rooms[#rooms + 1] = {
+        label = room_label(sub),
+        unread = unread,
+        mentions = (tonumber(sub.userMentions) or 0) + (tonumber(sub.groupMentions) or 0),
+      }
+    end
+  end
+  table.sort(rooms, function(a, b)
+    if a.mentions ~= b.mentions then
+      return a.mentions > b.mentions
+    end
+    if a.unread ~= b.unread then
+      return a.unread > b.unread
+    end
+    return a.label < b.label
+  end)
+  return rooms
+end
+
+local function post_digest()
+  local rooms, err = unread_rooms()
+  if not rooms then
+    rc.log.warn("cannot list subscriptions", { error = tostring(err) })
+    return
+  end
+  if #rooms == 0 then
+    return
+  end
+  local total = 0
+  local lines = {}
+  for i, room in ipairs(rooms) do
+    total = total + room.unread
+    if i <= max_rooms then
+      local line = "- " .. room.label .. ": " .. room.unread .. " unread"
+      if room.mentions > 0 then
+        line = line .. " (" .. room.mentions .. " mentioning you)"
+      end
+      lines[#lines + 1] = line
+    end
+  end
+  if #rooms > max_rooms then
+    lines[#lines + 1] = "- and " .. (#rooms - max_rooms) .. " more rooms"
+  end
+  local header = "Unread digest: " .. total .. " messages in " .. #rooms .. " rooms"
+  local msg, post_err = rc.chat.post_message {
+    channel = "@" .. owner,
+    text = header .. "\n" .. table.concat(lines, "\n"),
+  }
+  if not msg then
+    rc.log.warn("could not post the digest", { owner = owner, error = tostring(post_err) })
+    return
+  end
+  rc.log.info("posted the unread digest", { owner = owner, rooms = #rooms, unread = total })
+end
+
+rc.every(interval, post_digest)

@@ -1,0 +1,297 @@
+package main
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	lua "github.com/yuin/gopher-lua"
+
+	"github.com/rclua/rclua/luabind"
+	"github.com/rclua/rclua/rc"
+	"github.com/rclua/rclua/rc/rctest"
+	"github.com/rclua/rclua/runtime"
+)
+
+// The example scripts are tested two ways: every one passes runtime.Check
+// (the real sandbox), and each one's triggers are driven against rctest
+// and their effect checked on the server. Event-driven scripts run in the
+// real host; timer scripts are loaded with luabind's rc table and
+// capturing rc.every/rc.cron, so the test calls the registered function
+// directly instead of waiting hours (or for 9 am).
+
+var exampleScripts = []string{"mention_alert.lua", "morning_mark_read.lua", "unread_digest.lua", "stale_unread_reminder.lua"}
+
+func TestExampleScriptsPassCheck(t *testing.T) {
+	entries, err := os.ReadDir("scripts")
+	require.NoError(t, err)
+	var found []string
+	for _, e := range entries {
+		if filepath.Ext(e.Name()) == ".lua" {
+			found = append(found, e.Name())
+		}
+	}
+	assert.ElementsMatch(t, exampleScripts, found, "every example script is tested here")
+	for _, name := range found {
+		errs := runtime.Check(context.Background(), []string{filepath.Join("scripts", name)}, runtime.Config{})
+		assert.Empty(t, errs, "%s passes rclua check", name)
+		content, err := os.ReadFile(filepath.Join("scripts", name))
+		require.NoError(t, err)
+		assert.True(t, strings.HasPrefix(string(content), "-- "+name+": "), "%s starts with its header comment", name)
+		for _, part := range []string{"What it does:", "rc calls:", "Expects:"} {
+			assert.Contains(t, string(content), part, "%s header says %q", name, part)
+		}
+		assert.NotContains(t, string(content), "\t", "%s is indented with spaces", name)
+	}
+}
+
+// trigger is a captured rc.every / rc.cron / rc.on registration.
+type trigger struct {
+	arg string // interval, cron spec or event name
+	fn  *lua.LFunction
+}
+
+// harness is one example script loaded into a Lua state with the real rc
+// table (luabind against rctest) and capturing triggers.
+type harness struct {
+	t        *testing.T
+	L        *lua.LState
+	triggers map[string][]trigger // by "every", "cron", "on"
+}
+
+func botClient(t *testing.T, s *rctest.Server) *rc.Client {
+	t.Helper()
+	c, err := rc.New(s.URL, rc.WithToken(rctest.BotUserID, rctest.BotToken))
+	require.NoError(t, err)
+	return c
+}
+
+func loadExample(t *testing.T, s *rctest.Server, name string) *harness {
+	t.Helper()
+	h := &harness{t: t, L: lua.NewState(), triggers: map[string][]trigger{}}
+	t.Cleanup(h.L.Close)
+	luabind.FromClient(botClient(t, s), zerolog.Nop()).Open(h.L)
+	rcTable, ok := h.L.GetGlobal("rc").(*lua.LTable)
+	require.True(t, ok, "luabind installs the rc table")
+	for _, kind := range []string{"every", "cron", "on"} {
+		h.L.SetField(rcTable, kind, h.L.NewFunction(func(L *lua.LState) int {
+			h.triggers[kind] = append(h.triggers[kind], trigger{arg: L.Get(1).String(), fn: L.CheckFunction(2)})
+			return 0
+		}))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	h.L.SetContext(ctx)
+	require.NoError(t, h.L.DoFile(filepath.Join("scripts", name)), "load %s", name)
+	h.L.RemoveContext()
+	return h
+}
+
+// only returns the one trigger of kind the script registered.
+func (h *harness) only(kind string) trigger {
+	h.t.Helper()
+	require.Len(h.t, h.triggers[kind], 1, "one rc.%s registration", kind)
+	return h.triggers[kind][0]
+}
+
+// call runs a registered function as the host would.
+func (h *harness) call(fn *lua.LFunction, args ...lua.LValue) {
+	h.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	h.L.SetContext(ctx)
+	defer h.L.RemoveContext()
+	require.NoError(h.t, h.L.CallByParam(lua.P{Fn: fn, NRet: 0, Protect: true}, args...))
+}
+
+// markAllRead gives the bot a clean slate: no unread room.
+func markAllRead(t *testing.T, c *rc.Client) {
+	t.Helper()
+	ctx := context.Background()
+	res, err := c.Subscriptions.Get(ctx, nil)
+	require.NoError(t, err)
+	for _, sub := range res.Update {
+		require.NoError(t, c.Subscriptions.Read(ctx, sub.RoomID, nil), "read %s", sub.Name)
+	}
+}
+
+// botDMs returns the texts the bot sent to alice.
+func botDMs(s *rctest.Server) []string {
+	var out []string
+	for _, m := range s.Messages(rctest.DMAliceRoomID) {
+		if m.Username == rctest.BotUsername {
+			out = append(out, m.Text)
+		}
+	}
+	return out
+}
+
+func post(t *testing.T, s *rctest.Server, user, room, text string) {
+	t.Helper()
+	_, err := s.PostMessage(user, room, text)
+	require.NoError(t, err)
+}
+
+// TestExampleMentionAlert runs mention_alert.lua in the real host: a
+// mention of the bot by bob in #general makes it DM alice.
+func TestExampleMentionAlert(t *testing.T) {
+	t.Parallel()
+	s := rctest.NewServer()
+	defer s.Close()
+	c := botClient(t, s)
+	dir := t.TempDir()
+	content, err := os.ReadFile("scripts/mention_alert.lua")
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "mention_alert.lua"), content, 0o644))
+
+	host, err := runtime.New(runtime.Config{ScriptsDir: dir, PollInterval: 50 * time.Millisecond},
+		runtime.Deps{Bindings: luabind.FromClient(c, zerolog.Nop()), Subscriptions: c.Subscriptions}, zerolog.Nop())
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		assert.NoError(t, host.Run(ctx))
+	}()
+	defer wg.Wait()
+	defer cancel()
+	<-host.Loaded()
+	require.Len(t, host.Status(), 1)
+	require.Equal(t, runtime.StateRunning, host.Status()[0].State, "loads: %s", host.Status()[0].LastError)
+
+	alerted := func(room string) bool {
+		for _, text := range botDMs(s) {
+			if strings.Contains(text, "in "+room) {
+				return true
+			}
+		}
+		return false
+	}
+	// The poller's first poll is a baseline: mention again until the
+	// alert comes.
+	deadline := time.Now().Add(10 * time.Second)
+	for !alerted("#general") {
+		require.True(t, time.Now().Before(deadline), "no alert for a mention in #general; DMs: %q", botDMs(s))
+		post(t, s, "bob", rctest.GeneralRoomID, "@"+rctest.BotUsername+" can you look at the build?")
+		waitUntil(time.Second, func() bool { return alerted("#general") })
+	}
+	assert.Contains(t, botDMs(s)[0], "new mention", "the alert says what happened")
+
+	// A plain message is no mention; alice's own DM is not reported back
+	// to her; then a mention in #random is.
+	before := len(botDMs(s))
+	post(t, s, "bob", rctest.GeneralRoomID, "no mention here")
+	post(t, s, "alice", rctest.DMAliceRoomID, "hi bot")
+	post(t, s, "bob", rctest.RandomRoomID, "@"+rctest.BotUsername+" ping")
+	waitFor(t, 10*time.Second, "alert for #random", func() bool { return alerted("#random") })
+	assert.Len(t, botDMs(s), before+1, "exactly one new alert: %q", botDMs(s))
+}
+
+// waitUntil polls cond until it holds or timeout; it reports the outcome.
+func waitUntil(timeout time.Duration, cond func() bool) bool {
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		if cond() {
+			return true
+		}
+		time.Sleep(20 * time.Millisecond) // polling a condition with a deadline
+	}
+	return cond()
+}
+
+func TestExampleMorningMarkRead(t *testing.T) {
+	t.Parallel()
+	s := rctest.NewServer()
+	defer s.Close()
+	markAllRead(t, botClient(t, s))
+	h := loadExample(t, s, "morning_mark_read.lua")
+	cron := h.only("cron")
+	assert.Equal(t, "0 9 * * 1-5", cron.arg, "weekdays at 9")
+
+	post(t, s, "bob", rctest.RandomRoomID, "lunch?")
+	post(t, s, "alice", rctest.RandomRoomID, "cat picture")
+	post(t, s, "bob", rctest.GeneralRoomID, "deploy at 3")
+	h.call(cron.fn)
+	random, _ := s.Subscription(rctest.BotUsername, rctest.RandomRoomID)
+	general, _ := s.Subscription(rctest.BotUsername, rctest.GeneralRoomID)
+	assert.Zero(t, random.Unread, "the noisy room is marked read")
+	assert.Equal(t, 1, general.Unread, "other rooms are left alone")
+
+	// A mention in a noisy room keeps it unread.
+	post(t, s, "bob", rctest.RandomRoomID, "@"+rctest.BotUsername+" are you there?")
+	h.call(cron.fn)
+	random, _ = s.Subscription(rctest.BotUsername, rctest.RandomRoomID)
+	assert.Equal(t, 1, random.Unread, "a mention is not hidden")
+}
+
+func TestExampleUnreadDigest(t *testing.T) {
+	t.Parallel()
+	s := rctest.NewServer()
+	defer s.Close()
+	c := botClient(t, s)
+	markAllRead(t, c)
+	h := loadExample(t, s, "unread_digest.lua")
+	every := h.only("every")
+	assert.Equal(t, "3h", every.arg)
+
+	h.call(every.fn)
+	assert.Empty(t, botDMs(s), "nothing unread: no digest")
+
+	post(t, s, "alice", rctest.RandomRoomID, "one")
+	post(t, s, "bob", rctest.RandomRoomID, "two")
+	post(t, s, "bob", rctest.GeneralRoomID, "@"+rctest.BotUsername+" please check")
+	post(t, s, "alice", rctest.DMAliceRoomID, "my own DM")
+	h.call(every.fn)
+	dms := botDMs(s)
+	require.Len(t, dms, 1, "one digest")
+	digest := dms[0]
+	assert.Contains(t, digest, "Unread digest: 3 messages in 2 rooms")
+	assert.Contains(t, digest, "#general: 1 unread (1 mentioning you)")
+	assert.Contains(t, digest, "#random: 2 unread")
+	assert.Less(t, strings.Index(digest, "#general"), strings.Index(digest, "#random"), "mentions first")
+	assert.NotContains(t, digest, "@alice", "the owner's own DM is left out")
+}
+
+func TestExampleStaleUnreadReminder(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	now := time.Now().Add(-6 * time.Hour)
+	clock := func() time.Time {
+		mu.Lock()
+		defer mu.Unlock()
+		return now
+	}
+	s := rctest.NewServer(rctest.WithClock(clock))
+	defer s.Close()
+	c := botClient(t, s)
+
+	// Six hours ago: everything read, then a message in #general nobody reads.
+	markAllRead(t, c)
+	post(t, s, "alice", rctest.GeneralRoomID, "old news")
+	// Now: #random was read just now and has a fresh message.
+	mu.Lock()
+	now = time.Now()
+	mu.Unlock()
+	require.NoError(t, c.Subscriptions.Read(context.Background(), rctest.RandomRoomID, nil))
+	post(t, s, "bob", rctest.RandomRoomID, "fresh news")
+
+	h := loadExample(t, s, "stale_unread_reminder.lua")
+	every := h.only("every")
+	assert.Equal(t, "15m", every.arg)
+	h.call(every.fn)
+	dms := botDMs(s)
+	require.Len(t, dms, 1, "one reminder")
+	assert.Contains(t, dms[0], "#general: 1 unread, not opened for 6 h")
+	assert.NotContains(t, dms[0], "#random", "a room read recently is not stale")
+
+	h.call(every.fn)
+	assert.Len(t, botDMs(s), 1, "the same stale room is reminded once")
+}

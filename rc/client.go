@@ -102,8 +102,9 @@ func New(baseURL string, opts ...Option) (*Client, error) {
 		}
 	}
 	if c.hc == nil {
-		c.hc = &http.Client{Transport: newTransport(), CheckRedirect: checkRedirect}
+		c.hc = &http.Client{Transport: newTransport()}
 	}
+	c.hc = guardRedirects(c.hc)
 	c.Subscriptions = &SubscriptionsService{client: c}
 	c.Chat = &ChatService{client: c}
 	c.Users = &UsersService{client: c}
@@ -149,17 +150,42 @@ func newTransport() *http.Transport {
 	return t
 }
 
-// checkRedirect follows at most 10 redirects, and drops the credentials
-// when one leaves the original scheme and host (net/http only drops its own
-// sensitive headers, such as Authorization).
+// guardRedirects returns a shallow copy of hc whose redirect policy keeps
+// the credentials on the server: net/http itself only drops its own
+// sensitive headers (Authorization, Cookie) on a redirect to another host,
+// and re-sends a request body on a 307 or 308. hc's own CheckRedirect, if
+// any, still decides first (the default follows at most 10 redirects).
+func guardRedirects(hc *http.Client) *http.Client {
+	cp := *hc
+	next := hc.CheckRedirect
+	cp.CheckRedirect = func(req *http.Request, via []*http.Request) error {
+		if next != nil {
+			if err := next(req, via); err != nil {
+				return err
+			}
+		} else if len(via) >= 10 {
+			return errors.New("stopped after 10 redirects")
+		}
+		return checkRedirect(req, via)
+	}
+	return &cp
+}
+
+// checkRedirect lets a redirect keep the credentials only on the same host
+// with the same scheme (or an upgrade from http to https). Elsewhere it
+// drops the X-User-Id and X-Auth-Token headers, and refuses the redirect
+// when it would re-send the request body (a login's password).
 func checkRedirect(req *http.Request, via []*http.Request) error {
-	if len(via) >= 10 {
-		return errors.New("stopped after 10 redirects")
+	first := via[0].URL
+	if req.URL.Host == first.Host &&
+		(req.URL.Scheme == first.Scheme || first.Scheme == "http" && req.URL.Scheme == "https") {
+		return nil
 	}
-	if first := via[0].URL; req.URL.Host != first.Host || req.URL.Scheme != first.Scheme {
-		req.Header.Del("X-User-Id")
-		req.Header.Del("X-Auth-Token")
+	if req.GetBody != nil || (req.Body != nil && req.Body != http.NoBody) {
+		return errors.New("refusing to re-send a request body on a redirect to another host")
 	}
+	req.Header.Del("X-User-Id")
+	req.Header.Del("X-Auth-Token")
 	return nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -276,4 +277,67 @@ func TestRedirectDropsCredentialsAcrossHosts(t *testing.T) {
 	})
 	_, err := c.MeRaw(context.Background())
 	require.NoError(t, err)
+}
+
+// TestRedirectKeepsSecretsOnServer: net/http forwards custom headers such
+// as X-Auth-Token to another host, and re-sends a body (a login's password)
+// on a 307/308; the client must do neither, with its own *http.Client or
+// with one given by WithHTTPClient.
+func TestRedirectKeepsSecretsOnServer(t *testing.T) {
+	var mu sync.Mutex
+	var leaked []string
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		leaked = append(leaked, r.Method+" "+r.URL.Path+" token="+r.Header.Get("X-Auth-Token")+" body="+string(b))
+		mu.Unlock()
+		writeJSON(w, 200, `{"status":"success","data":{"userId":"U","authToken":"T"},"_id":"U","success":true}`)
+	}))
+	t.Cleanup(other.Close)
+	clients := map[string][]Option{
+		"default client":                 nil,
+		"WithHTTPClient":                 {WithHTTPClient(&http.Client{})},
+		"WithHTTPClient with own policy": {WithHTTPClient(&http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return nil }})},
+	}
+	for name, opts := range clients {
+		t.Run(name, func(t *testing.T) {
+			mu.Lock()
+			leaked = nil
+			mu.Unlock()
+			c, mux, _ := setup(t, opts...)
+			mux.HandleFunc("/me", func(w http.ResponseWriter, r *http.Request) {
+				http.Redirect(w, r, other.URL+"/me", http.StatusFound)
+			})
+			mux.HandleFunc("/login", func(w http.ResponseWriter, r *http.Request) {
+				http.Redirect(w, r, other.URL+"/login", http.StatusTemporaryRedirect)
+			})
+			mux.HandleFunc("/chat.postMessage", func(w http.ResponseWriter, r *http.Request) {
+				http.Redirect(w, r, other.URL+"/post", http.StatusPermanentRedirect)
+			})
+			ctx := context.Background()
+			_, err := c.MeRaw(ctx)
+			require.NoError(t, err, "a GET follows the redirect, without credentials")
+			err = c.Login(ctx, "bot", testPass)
+			require.Error(t, err, "a login is not re-sent to another host")
+			assert.NotContains(t, err.Error(), testPass)
+			_, err = c.Chat.PostMessageRaw(ctx, &PostMessage{RoomID: "R", Text: "x"})
+			require.Error(t, err, "a POST body is not re-sent to another host")
+			mu.Lock()
+			defer mu.Unlock()
+			require.Equal(t, []string{"GET /me token= body="}, leaked, "what the other host received")
+		})
+	}
+}
+
+func TestRedirectSameHostKeepsCredentials(t *testing.T) {
+	c, mux, _ := setup(t, WithHTTPClient(&http.Client{}))
+	mux.HandleFunc("/subscriptions.read", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "/api/v1/subscriptions.read2", http.StatusTemporaryRedirect)
+	})
+	mux.HandleFunc("/subscriptions.read2", func(w http.ResponseWriter, r *http.Request) {
+		testAuth(t, r, testUserID, testToken)
+		testBody(t, r, `{"rid":"R"}`)
+		writeJSON(w, 200, `{"success":true}`)
+	})
+	require.NoError(t, c.Subscriptions.Read(context.Background(), "R", nil))
 }

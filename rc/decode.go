@@ -103,21 +103,6 @@ func decodeRaw(dec *jsontext.Decoder, body []byte, v any) ([]byte, error) {
 	return body[start:end:end], nil
 }
 
-// decodeSubscription decodes the next value of dec: nil for null.
-func decodeSubscription(dec *jsontext.Decoder, body []byte) (*Subscription, error) {
-	if dec.PeekKind() == 'n' {
-		_, err := dec.ReadToken()
-		return nil, err
-	}
-	s := new(Subscription)
-	raw, err := decodeRaw(dec, body, (*subscriptionJSON)(s))
-	if err != nil {
-		return nil, err
-	}
-	s.Raw = raw
-	return s, nil
-}
-
 // decodeSubscriptionsResult decodes the body of subscriptions.get.
 func decodeSubscriptionsResult(body []byte) (*SubscriptionsResult, error) {
 	res := &SubscriptionsResult{}

@@ -14,7 +14,14 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
 )
+
+// TestMain fails the run when a test leaves a goroutine behind (a request
+// still in flight, a retry wait that did not end, a server not closed).
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
 
 const (
 	testUserID = "testUserId123"

@@ -48,6 +48,8 @@ func TestIntegrationSubscriptions(t *testing.T) {
 	}
 	assert.NotContains(t, byRoom, rctest.NoSubRoomID)
 	assert.Equal(t, "p", byRoom[rctest.OpsRoomID].Type)
+	assert.Equal(t, rctest.GeneralRoomID, byRoom[rctest.DiscussionRoomID].ParentRoomID, "prid of a discussion")
+	assert.Equal(t, "beep", byRoom[rctest.GeneralRoomID].AudioNotificationValue, "the field the server sends")
 
 	// Nothing changed after the newest _updatedAt (strict >).
 	since, err := c.Subscriptions.Get(ctx, &rc.GetSubscriptionsOptions{UpdatedSince: newest})

@@ -31,6 +31,9 @@ func WithToken(userID, token string) Option {
 // WithHTTPClient sends requests through hc (for TLS settings, proxies,
 // instrumentation). By default a client uses its own tuned transport with
 // keep-alives. hc's own Timeout, if any, applies besides WithTimeout.
+// The client keeps a shallow copy of hc (later changes to hc's fields do
+// not apply) whose redirect policy also keeps the credentials from other
+// hosts; hc's own CheckRedirect still runs first.
 func WithHTTPClient(hc *http.Client) Option {
 	return func(c *Client) error {
 		if hc == nil {

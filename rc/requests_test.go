@@ -15,7 +15,8 @@ import (
 const subJSON = `{"_id":"5ALsG3QhpJfdMpyc8","rid":"GENERAL","t":"c","name":"general","fname":"General",` +
 	`"ts":"2024-02-15T07:17:38.547Z","ls":"2024-05-30T16:47:36.993Z","lr":"2024-05-30T16:47:36.994Z",` +
 	`"u":{"_id":"EoyAmF4mxx5HxJHJB","username":"bot","name":"Bot"},"open":true,"alert":true,"unread":3,` +
-	`"userMentions":1,"groupMentions":2,"roles":["owner"],"f":true,"tunread":["t1"],` +
+	`"userMentions":1,"groupMentions":2,"roles":["owner"],"f":true,"tunread":["t1"],"tunreadUser":["t2"],` +
+	`"tunreadGroup":["t3"],"prid":"P1","audioNotificationValue":"chime",` +
 	`"disableNotifications":true,"muteGroupMentions":true,"hideUnreadStatus":true,` +
 	`"desktopNotifications":"all","mobilePushNotifications":"mentions","emailNotifications":"nothing",` +
 	`"audioNotifications":"beep","newField":{"x":[1,2]},"_updatedAt":"2024-07-02T18:07:35.267Z"}`
@@ -273,7 +274,8 @@ func checkSubscription(t *testing.T, s *Subscription) {
 		RoomID: "GENERAL", Name: "general", FName: "General", Type: "c",
 		TS: ms(2024, 2, 15, 7, 17, 38, 547), LastSeen: ms(2024, 5, 30, 16, 47, 36, 993),
 		LastReply: ms(2024, 5, 30, 16, 47, 36, 994), Favorite: true, Open: true, Alert: true,
-		Unread: 3, UserMentions: 1, GroupMentions: 2, ThreadUnread: []string{"t1"}, Roles: []string{"owner"},
+		Unread: 3, UserMentions: 1, GroupMentions: 2, ThreadUnread: []string{"t1"}, ThreadUnreadUser: []string{"t2"},
+		ThreadUnreadGroup: []string{"t3"}, ParentRoomID: "P1", AudioNotificationValue: "chime", Roles: []string{"owner"},
 		DisableNotifications: true, MuteGroupMentions: true, HideUnreadStatus: true,
 		DesktopNotifications: "all", MobilePushNotifications: "mentions", EmailNotifications: "nothing",
 		AudioNotifications: "beep", UpdatedAt: ms(2024, 7, 2, 18, 7, 35, 267),

@@ -23,6 +23,7 @@ func TestRetry(t *testing.T) {
 		method    string
 		failures  []int // statuses answered before a success; 0 drops the connection
 		resetIn   time.Duration
+		text429   string // 429 body's "error"; with it, no X-RateLimit-Reset header is sent
 		wantCalls int
 		wantErr   bool
 		checkWait func(t *testing.T, waits []time.Duration)
@@ -38,6 +39,26 @@ func TestRetry(t *testing.T) {
 				assert.Less(t, waits[0], 5*time.Second+testPolicy.MinBackoff, "jitter bounded by MinBackoff")
 			},
 		},
+		{
+			name: "429 reset from the body text", policy: &testPolicy, method: "POST", failures: []int{429},
+			text429:   "Error, too many requests. Please slow down. You must wait 3 seconds before trying this endpoint again. [error-too-many-requests]",
+			wantCalls: 2,
+			checkWait: func(t *testing.T, waits []time.Duration) {
+				require.Len(t, waits, 1)
+				assert.GreaterOrEqual(t, waits[0], 3*time.Second, "waits the seconds the text gives")
+				assert.Less(t, waits[0], 3*time.Second+testPolicy.MinBackoff)
+			},
+		},
+		{
+			name: "429 without any reset backs off", policy: &testPolicy, method: "GET", failures: []int{429},
+			text429: "Too many requests", wantCalls: 2,
+			checkWait: func(t *testing.T, waits []time.Duration) {
+				require.Len(t, waits, 1)
+				assert.True(t, waits[0] >= 50*time.Millisecond && waits[0] < 100*time.Millisecond, "backoff %v", waits[0])
+			},
+		},
+		{name: "one attempt means no retry", policy: &RetryPolicy{MaxAttempts: 1, MinBackoff: time.Millisecond, MaxBackoff: time.Millisecond, MaxRateLimitWait: time.Minute},
+			method: "GET", failures: []int{503}, wantCalls: 1, wantErr: true},
 		{name: "429 POST retried too", policy: &testPolicy, method: "POST", failures: []int{429, 429}, resetIn: time.Second, wantCalls: 3},
 		{name: "429 beyond MaxRateLimitWait", policy: &testPolicy, method: "GET", failures: []int{429}, resetIn: 2 * time.Minute, wantCalls: 1, wantErr: true},
 		{
@@ -76,6 +97,10 @@ func TestRetry(t *testing.T) {
 					require.NoError(t, err)
 					conn.Close()
 				case 429:
+					if tt.text429 != "" {
+						writeJSON(w, 429, mustJSON(t, map[string]any{"success": false, "error": tt.text429}))
+						break
+					}
 					w.Header().Set("X-RateLimit-Reset", strconv.FormatInt(fc.now().Add(tt.resetIn).UnixMilli(), 10))
 					writeJSON(w, 429, `{"success":false,"error":"Error, too many requests. [error-too-many-requests]"}`)
 				default:

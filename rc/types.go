@@ -34,6 +34,9 @@ type Subscription struct {
 	UserMentions            int       `json:"userMentions"`
 	GroupMentions           int       `json:"groupMentions"`
 	ThreadUnread            []string  `json:"tunread,omitempty"`
+	ThreadUnreadUser        []string  `json:"tunreadUser,omitempty"`
+	ThreadUnreadGroup       []string  `json:"tunreadGroup,omitempty"`
+	ParentRoomID            string    `json:"prid,omitempty"`
 	Roles                   []string  `json:"roles,omitempty"`
 	DisableNotifications    bool      `json:"disableNotifications"`
 	MuteGroupMentions       bool      `json:"muteGroupMentions"`
@@ -41,7 +44,8 @@ type Subscription struct {
 	DesktopNotifications    string    `json:"desktopNotifications,omitempty"`
 	MobilePushNotifications string    `json:"mobilePushNotifications,omitempty"`
 	EmailNotifications      string    `json:"emailNotifications,omitempty"`
-	AudioNotifications      string    `json:"audioNotifications,omitempty"`
+	AudioNotifications      string    `json:"audioNotifications,omitempty"` // very old servers
+	AudioNotificationValue  string    `json:"audioNotificationValue,omitempty"`
 	UpdatedAt               time.Time `json:"_updatedAt"`
 
 	// Raw is the subscription object exactly as the server sent it. The

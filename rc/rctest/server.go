@@ -447,16 +447,31 @@ func (s *Server) authenticate(c *reqCtx) {
 }
 
 // redactLogin replaces the secret values of a login body (password,
-// resume token, TOTP code) with "<redacted>" for the request log.
-func redactLogin(body []byte) []byte {
+// resume token, TOTP code) with "<redacted>" for the request log. The body
+// is read as the login route reads it: form-urlencoded or JSON. A body that
+// is neither is not logged at all (it may hold a password).
+func redactLogin(contentType string, body []byte) []byte {
+	secret := func(k string) bool { return k == "password" || k == "resume" || k == "code" }
+	if strings.HasPrefix(contentType, "application/x-www-form-urlencoded") {
+		v, err := url.ParseQuery(string(body))
+		if err != nil {
+			return nil
+		}
+		for k := range v {
+			if secret(k) {
+				v[k] = []string{"<redacted>"}
+			}
+		}
+		return []byte(v.Encode())
+	}
 	var m map[string]any
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
 	if err := dec.Decode(&m); err != nil || m == nil {
-		return bytes.Clone(body)
+		return nil
 	}
-	for _, k := range []string{"password", "resume", "code"} {
-		if _, ok := m[k]; ok {
+	for k := range m {
+		if secret(k) {
 			m[k] = "<redacted>"
 		}
 	}
@@ -470,7 +485,7 @@ func redactLogin(body []byte) []byte {
 func (s *Server) logRequest(c *reqCtx) {
 	body := c.body
 	if c.endpoint == "login" {
-		body = redactLogin(body)
+		body = redactLogin(c.r.Header.Get("Content-Type"), body)
 	}
 	req := Request{
 		Method: c.r.Method, Path: c.r.URL.Path, Endpoint: c.endpoint, Query: cloneValues(c.query),

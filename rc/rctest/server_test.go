@@ -260,10 +260,20 @@ func TestRequestLog(t *testing.T) {
 	s.ResetRequests()
 	c.as("", "").post("/api/v1/login", map[string]any{"user": "alice", "password": AlicePassword, "code": "123456"})
 	c.as("", "").post("/api/v1/login", map[string]any{"resume": BotToken})
+	c.as("", "").do("POST", "/api/v1/login", "user=bob&password="+BobPassword+"&code=987654",
+		"Content-Type", "application/x-www-form-urlencoded")
+	c.as("", "").post("/api/v1/login", `{"user":"bob","password":"`+BobPassword+`"`) // truncated JSON
 	logged := s.Requests()
-	require.Len(t, logged, 2)
+	require.Len(t, logged, 4)
 	assert.JSONEq(t, `{"user":"alice","password":"<redacted>","code":"<redacted>"}`, string(logged[0].Body))
 	assert.JSONEq(t, `{"resume":"<redacted>"}`, string(logged[1].Body))
+	assert.Equal(t, "code=%3Credacted%3E&password=%3Credacted%3E&user=bob", string(logged[2].Body), "form login redacted")
+	assert.Empty(t, logged[3].Body, "an unparseable login body is not logged")
+	for i, r := range logged {
+		for _, secret := range []string{AlicePassword, BobPassword, BotToken, "123456", "987654"} {
+			assert.NotContains(t, string(r.Body), secret, "login %d", i)
+		}
+	}
 
 	reqs[0].Query.Set("x", "y") // a copy
 	assert.Empty(t, s.Requests()[0].Query.Get("x"))

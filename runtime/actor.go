@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rclua/rclua/rc"
@@ -52,6 +53,10 @@ type version struct {
 	reg    *registry
 	stop   chan struct{}
 	timers sync.WaitGroup
+	// queued[i] is set while a tick of timer i waits in the mailbox: a
+	// timer whose handler is slower than its period has at most one tick
+	// queued, so it cannot fill the queue and crowd out other events.
+	queued []atomic.Bool
 }
 
 // actor owns one script: its goroutine is the only one touching the Lua
@@ -215,6 +220,7 @@ func (a *actor) closeVersion(v *version) {
 // startTimers starts one goroutine per rc.every/rc.cron trigger; each ends
 // when the version closes.
 func (a *actor) startTimers(v *version) {
+	v.queued = make([]atomic.Bool, len(v.reg.timers))
 	for i, t := range v.reg.timers {
 		v.timers.Add(1)
 		go func() {
@@ -237,7 +243,9 @@ func (a *actor) startTimers(v *version) {
 					tm.Stop()
 					return
 				case <-tm.C:
-					a.enqueue(event{kind: evTick, version: v.id, trigger: i})
+					if v.queued[i].CompareAndSwap(false, true) && !a.enqueue(event{kind: evTick, version: v.id, trigger: i}) {
+						v.queued[i].Store(false)
+					}
 				}
 			}
 		}()
@@ -258,8 +266,8 @@ func (a *actor) handle(ev event) {
 		if ev.version != v.id || ev.trigger >= len(v.reg.timers) {
 			return // a timer of a replaced version
 		}
-		t := v.reg.timers[ev.trigger]
-		a.call(v, t)
+		v.queued[ev.trigger].Store(false)
+		a.call(v, v.reg.timers[ev.trigger])
 	case evSubscription:
 		for _, t := range v.reg.subs {
 			arg, err := a.subscriptionValue(v.L, ev)

@@ -11,7 +11,8 @@
 // subscription events reach it as messages on a bounded queue
 // (Config.QueueLen); a full queue drops the event, counts it (Status
 // Dropped) and warns on the first drop and every 100th, never blocking the
-// sender. Load requests and stop requests travel beside the queue and take
+// sender. A timer has at most one tick queued: ticks of a handler slower
+// than its period coalesce instead of filling the queue. Load requests and stop requests travel beside the queue and take
 // priority over queued events; a newer load request replaces a pending one.
 //
 // # Sandbox and limits
@@ -31,12 +32,23 @@
 // stopped at its deadline is counted (Timeouts) and logged with the script
 // and trigger, and the script handles its next event. Calls are bounded to
 // 200 frames (deeper recursion raises "stack overflow") and the value
-// stack to 256Ki slots, with MinimizeStackMemory. string.rep refuses
-// results above 16 MiB (also in unsafe mode). Go panics in functions
-// called from Lua are recovered by PCall and logged as handler errors. Not
-// bounded: memory a script builds itself (s = s .. s in a loop, huge
-// tables) — gopher-lua has no allocation quota; the deadline stops such a
-// loop only between instructions.
+// stack to 256Ki slots, with MinimizeStackMemory. Library calls that build
+// a string in one Go call, which the deadline cannot interrupt, refuse
+// results above 16 MiB (also in unsafe mode): string.rep, string.format
+// (whose widths and precisions have at most two digits, as in Lua 5.1),
+// string.gsub (reimplemented: linear, checking the deadline between
+// matches) and table.concat (reimplemented: gopher-lua's overflows the
+// value stack on big tables); os.date formats are capped at 1 KiB. A
+// coroutine runs under the deadline of the call resuming it, so one
+// created at load works in later handlers and none escapes a deadline.
+// A script registers at most 1000 triggers. Go panics in functions called
+// from Lua are recovered by PCall and logged as handler errors.
+//
+// Not bounded: memory a script builds itself, one VM instruction at a
+// time (s = s .. s in a loop, huge tables) — gopher-lua has no allocation
+// quota, and the deadline stops such a loop only between instructions;
+// and the time of one pattern match (string.find/match/gmatch/gsub with a
+// pathological pattern backtracks exponentially inside one Go call).
 //
 // # Triggers
 //

@@ -250,3 +250,22 @@ func TestRunErrors(t *testing.T) {
 		t.Fatal("Loaded not closed after Run failed")
 	}
 }
+
+// TestSlowTimerDoesNotFloodTheQueue: a timer whose handler is slower than
+// its period keeps at most one tick queued, so it never fills the mailbox
+// (which would drop the script's subscription events).
+func TestSlowTimerDoesNotFloodTheQueue(t *testing.T) {
+	th := startHost(t, Config{QueueLen: 4}, nil, map[string]string{
+		"slow.lua": `local n = 0
+rc.every(0.001, function()
+  n = n + 1
+  local until_ = os.clock() + 0.02
+  while os.clock() < until_ do end
+  rc.log.info("slow tick " .. n)
+end)`,
+	})
+	th.logs.eventually(t, func() bool { return th.logs.count("slow tick 10", "script", "slow") == 1 }, "ten slow ticks")
+	st, _ := th.status("slow")
+	assert.Zero(t, st.Dropped, "ticks of a slow timer coalesce instead of filling the queue")
+	assert.Zero(t, th.logs.count("event queue full: event dropped"), "no drop warning")
+}

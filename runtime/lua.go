@@ -119,12 +119,17 @@ type trigger struct {
 	sched cron.Schedule // timers: cron schedule
 }
 
+// maxTriggers bounds the triggers one script may register (each timer is
+// a goroutine; each rc.on handler runs on every event).
+const maxTriggers = 1000
+
 // registry collects the triggers a script registers while loading.
 type registry struct {
 	mode     triggerMode
 	minEvery time.Duration
 	log      zerolog.Logger
 	loading  bool
+	count    int // triggers registered, in every mode
 	subs     []trigger
 	timers   []trigger
 }
@@ -140,6 +145,10 @@ func installTriggers(L *lua.LState, reg *registry) {
 		if !reg.loading {
 			L.RaiseError("rc.%s: triggers can only be registered while the script loads (at top level)", fnName)
 		}
+		if reg.count >= maxTriggers {
+			L.RaiseError("rc.%s: too many triggers (the limit is %d per script)", fnName, maxTriggers)
+		}
+		reg.count++
 		t.label += " (" + strings.TrimSuffix(L.Where(1), ":") + ")"
 		switch reg.mode {
 		case modeRun:

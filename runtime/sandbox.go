@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"fmt"
 	"strings"
 
 	lua "github.com/yuin/gopher-lua"
@@ -14,10 +15,15 @@ const (
 	// callStackSize bounds Lua call depth: deeper recursion raises
 	// "stack overflow".
 	callStackSize = 200
-	// registry (value stack) sizes, in slots.
+	// registry (value stack) sizes, in slots. The grow step is large
+	// because gopher-lua grows the registry by a fixed step: a small one
+	// makes pushing many values (unpack of a big table) quadratic and
+	// uninterruptible by the deadline.
 	registrySize     = 1024
 	registryMaxSize  = 256 * 1024
-	registryGrowStep = 64
+	registryGrowStep = 16 * 1024
+	// maxDateFormat caps the length of an os.date format.
+	maxDateFormat = 1024
 )
 
 func stateOptions(skipLibs bool) lua.Options {
@@ -80,6 +86,11 @@ func newSandbox(unsafe bool) *lua.LState {
 		L.SetMetatable(t, forbidIndex(L, lib))
 		L.SetGlobal(lib, t)
 	}
+	if full != nil {
+		if date, ok := full.RawGetString("date").(*lua.LFunction); ok {
+			os.RawSetString("date", capDate(L, date))
+		}
+	}
 	L.SetGlobal("require", L.NewFunction(sandboxRequire))
 	return L
 }
@@ -123,13 +134,36 @@ func sandboxRequire(L *lua.LState) int {
 	return 0
 }
 
-// capStrings replaces string.rep with a version refusing results larger
-// than maxStringBytes.
+// capDate wraps os.date to refuse absurdly long formats (the result is
+// built in one Go call the deadline cannot interrupt).
+func capDate(L *lua.LState, date *lua.LFunction) *lua.LFunction {
+	return L.NewFunction(func(L *lua.LState) int {
+		if s, ok := L.Get(1).(lua.LString); ok && len(s) > maxDateFormat {
+			L.ArgError(1, fmt.Sprintf("os.date: format of %d bytes exceeds the limit of %d bytes", len(s), maxDateFormat))
+		}
+		return date.GFunction(L)
+	})
+}
+
+// capStrings replaces the library functions that build strings in one Go
+// call (string.rep, string.format, string.gsub, table.concat) with
+// versions refusing results larger than maxStringBytes, and makes
+// coroutines run under the deadline of the call resuming them.
 func capStrings(L *lua.LState) {
+	if tab, ok := L.GetGlobal("table").(*lua.LTable); ok {
+		tab.RawSetString("concat", L.NewFunction(tableConcat))
+	}
+	if co, ok := L.GetGlobal("coroutine").(*lua.LTable); ok {
+		contextCoroutines(L, co)
+	}
 	str, ok := L.GetGlobal("string").(*lua.LTable)
 	if !ok {
 		return
 	}
+	if format, ok := str.RawGetString("format").(*lua.LFunction); ok {
+		str.RawSetString("format", capFormat(L, format))
+	}
+	str.RawSetString("gsub", L.NewFunction(strGsub))
 	str.RawSetString("rep", L.NewFunction(func(L *lua.LState) int {
 		s := L.CheckString(1)
 		n := L.CheckNumber(2)

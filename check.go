@@ -25,7 +25,7 @@ on stdout and exits 1 if any script fails. Made for a rules repository's CI.
 func cmdCheck(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("check", checkHelp)
 	var loadTimeout time.Duration
-	fs.DurationVar(&loadTimeout, "load-timeout", defaultLoadTimeout, "deadline for each script's top level")
+	durationVar(fs, &loadTimeout, "load-timeout", defaultLoadTimeout, "`duration` allowed for each script's top level")
 	if err := parseFlags(fs, args, stdout, stderr); err != nil {
 		return err
 	}

@@ -69,9 +69,52 @@ func parseFlags(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) error
 		return flag.ErrHelp
 	}
 	if err != nil {
+		if secret := refuseSecretFlags(fs.Name(), args); secret != nil {
+			return secret
+		}
 		return usagef("%s: %v (see rclua %s --help)", fs.Name(), err, fs.Name())
 	}
 	return nil
+}
+
+// refuseSecretFlags explains a failed parse caused by a flag that people
+// try for the credentials (--token, --password, ...): it names the
+// environment variable to set instead. Secrets are never flags: they would
+// show in ps and in the shell's history. It returns nil when no such flag
+// is among args.
+func refuseSecretFlags(cmd string, args []string) error {
+	for _, arg := range args {
+		if arg == "--" {
+			return nil // the flags end here
+		}
+		if !strings.HasPrefix(arg, "-") {
+			continue // a flag's value or an argument
+		}
+		name, _, _ := strings.Cut(strings.TrimLeft(arg, "-"), "=")
+		if env := secretEnv(name); env != "" {
+			return usagef("%s: --%s: secrets are never flags (they would show in ps and the shell history): set %s in the environment instead (see rclua %s --help)", cmd, name, env, cmd)
+		}
+	}
+	return nil
+}
+
+// secretEnv is the environment variable for a would-be secret flag, or "".
+func secretEnv(flagName string) string {
+	switch flagName {
+	case "token", "auth-token", "rc-token":
+		return envToken
+	case "user-id", "userid":
+		return envUserID
+	case "user", "username":
+		return envUser
+	case "password", "pass":
+		return envPassword
+	case "password-file":
+		return envPasswordFile
+	case "totp", "otp", "2fa":
+		return envTOTP
+	}
+	return ""
 }
 
 // flagWasSet reports whether the named flag was given on the command line.
@@ -172,9 +215,13 @@ func loadConnection(getenv func(string) string, flagURL string) (string, credent
 // checkURL validates a server address: http or https, a host, no user
 // information (secrets go in the environment), no query or fragment.
 func checkURL(raw string) (string, error) {
+	// The address is shown in messages, but a mistaken one may carry a
+	// secret: user:password@ or a ?token= query.
 	shown := raw
 	if strings.Contains(raw, "@") {
 		shown = "(hidden: it contains '@')"
+	} else if before, _, ok := strings.Cut(raw, "?"); ok {
+		shown = before + "?(query hidden)"
 	}
 	const want = "want http(s)://host[:port][/path], e.g. https://chat.example.com"
 	u, err := url.Parse(raw)
@@ -193,7 +240,12 @@ func checkURL(raw string) (string, error) {
 	if u.RawQuery != "" || u.Fragment != "" {
 		return "", usagef("server address %s must not have a query or a fragment: %s", shown, want)
 	}
-	return strings.TrimRight(u.String(), "/"), nil
+	base := strings.TrimRight(u.String(), "/")
+	if p := strings.TrimRight(u.Path, "/"); strings.HasSuffix(p, "/api/v1") || strings.HasSuffix(p, "/api") {
+		return "", usagef("server address %s must not end in %s: give the address you open in a browser, e.g. %s (set %s or --url)",
+			shown, p[strings.LastIndex(p, "/api"):], strings.TrimSuffix(strings.TrimSuffix(base, "/v1"), "/api"), envURL)
+	}
+	return base, nil
 }
 
 // loadCredentials reads the credentials from the environment (and
@@ -245,6 +297,28 @@ func loadCredentials(getenv func(string) string) (credentials, error) {
 		}
 		return credentials{}, nil
 	}
+}
+
+// durationValue is a time.Duration flag whose parse error says what to
+// write: the flag package's own says only "parse error".
+type durationValue time.Duration
+
+func (d *durationValue) String() string { return time.Duration(*d).String() }
+
+func (d *durationValue) Set(s string) error {
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return errors.New("want a Go duration such as 500ms, 10s or 5m")
+	}
+	*d = durationValue(v)
+	return nil
+}
+
+// durationVar defines a duration flag like fs.DurationVar, with a clearer
+// parse error. usage names its value type in backquotes (`duration`).
+func durationVar(fs *flag.FlagSet, p *time.Duration, name string, value time.Duration, usage string) {
+	*p = value
+	fs.Var((*durationValue)(p), name, usage)
 }
 
 // namedDuration is a duration flag's name and value.

@@ -67,7 +67,11 @@ func TestConfigErrors(t *testing.T) {
 		{"TOTP with a token", with(token, "RC_TOTP", "123456"), nil, []string{"RC_TOTP only applies"}},
 		{"no URL", with(token, "RC_URL", ""), nil, []string{"no server address", "RC_URL"}},
 		{"no credentials", map[string]string{"RC_URL": "https://chat.example.com"}, nil, []string{"no credentials", "RC_USER_ID", "RC_TOKEN"}},
-		{"bad duration", token, []string{"--poll-interval", "soon"}, []string{"poll-interval", "invalid value"}},
+		{"bad duration", token, []string{"--poll-interval", "soon"}, []string{"poll-interval", "invalid value", "want a Go duration such as 500ms"}},
+		{"duration without a unit", token, []string{"--shutdown-timeout", "10"}, []string{"shutdown-timeout", "want a Go duration such as 500ms"}},
+		{"URL with a query", with(token, "RC_URL", "https://chat.example.com/?token="+secretToken), nil, []string{"must not have a query", "query hidden"}},
+		{"URL ending in /api/v1", with(token, "RC_URL", "https://chat.example.com/rc/api/v1/"), nil, []string{"must not end in /api/v1", "https://chat.example.com/rc ", "RC_URL"}},
+		{"URL ending in /api", with(token, "RC_URL", "https://chat.example.com/api"), nil, []string{"must not end in /api", "e.g. https://chat.example.com "}},
 		{"zero duration", token, []string{"--handler-timeout", "0s"}, []string{"--handler-timeout must be a positive duration"}},
 		{"bad log level", token, []string{"--log-level", "loud"}, []string{"log level", "loud"}},
 		{"bad log level from env", with(token, "RCLUA_LOG_LEVEL", "loud"), nil, []string{"log level", "RCLUA_LOG_LEVEL"}},
@@ -75,6 +79,9 @@ func TestConfigErrors(t *testing.T) {
 		{"dev with url", nil, []string{"--dev", "--url", "https://chat.example.com"}, []string{"--dev and --url contradict"}},
 		{"dev-addr without dev", token, []string{"--dev-addr", "127.0.0.1:0"}, []string{"--dev-addr needs --dev"}},
 		{"stray argument", token, []string{"extra"}, []string{"unexpected argument"}},
+		{"token as a flag", token, []string{"--token=" + secretToken}, []string{"--token: secrets are never flags", "set RC_TOKEN in the environment"}},
+		{"password as a flag", token, []string{"-password", secretPassword}, []string{"--password: secrets are never flags", "set RC_PASSWORD"}},
+		{"user as a flag", token, []string{"--user", "bot"}, []string{"set RC_USER "}},
 		{"missing scripts folder", token, []string{"--scripts", filepath.Join(scripts, "nope")}, []string{"scripts folder", "does not exist", "--scripts"}},
 	}
 	for _, tc := range tests {
@@ -158,7 +165,7 @@ func TestRefusedCredentials(t *testing.T) {
 	require.Error(t, res.err)
 	assert.Contains(t, res.err.Error(), "401")
 	assert.Contains(t, res.err.Error(), "RC_TOKEN")
-	assert.Equal(t, 1, exitCode(res.err, io.Discard))
+	assert.Equal(t, 3, exitCode(res.err, io.Discard), "refused credentials: exit 3, not restarted by systemd")
 	assert.NotContains(t, res.err.Error()+res.stderr, secretToken)
 
 	env = map[string]string{"RC_URL": s.URL, "RC_USER": rctest.BotUsername, "RC_PASSWORD": secretPassword}
@@ -166,6 +173,17 @@ func TestRefusedCredentials(t *testing.T) {
 	require.Error(t, res.err)
 	assert.Contains(t, res.err.Error(), "RC_PASSWORD")
 	assert.NotContains(t, res.err.Error()+res.stderr, secretPassword)
+	assert.Equal(t, 3, exitCode(res.err, io.Discard), "refused password")
+
+	// A URL with a path where no Rocket.Chat API answers (404) is a wrong
+	// RC_URL, not a refused login.
+	env = map[string]string{"RC_URL": s.URL + "/chat", "RC_USER_ID": rctest.BotUserID, "RC_TOKEN": rctest.BotToken}
+	res = runNow(t, env, "run", "--scripts", t.TempDir())
+	require.Error(t, res.err)
+	assert.Contains(t, res.err.Error(), "no Rocket.Chat REST API at "+s.URL+"/chat")
+	assert.Contains(t, res.err.Error(), "check RC_URL")
+	assert.NotContains(t, res.err.Error(), "login", "a 404 is no refused login")
+	assert.Equal(t, 3, exitCode(res.err, io.Discard), "wrong address")
 }
 
 // startRun runs "rclua run" in the background; stop cancels it and returns
@@ -278,7 +296,7 @@ func TestTOTPLogin(t *testing.T) {
 	res := runNow(t, env, "run", "--scripts", t.TempDir())
 	require.Error(t, res.err, "no code")
 	assert.Contains(t, res.err.Error(), "set RC_TOTP")
-	assert.Equal(t, 1, exitCode(res.err, io.Discard))
+	assert.Equal(t, 3, exitCode(res.err, io.Discard))
 
 	env["RC_TOTP"] = "424242"
 	logs, stop := startRun(t, env, "--scripts", t.TempDir())
@@ -303,4 +321,16 @@ func TestLoggerFormats(t *testing.T) {
 	assert.Contains(t, con.String(), "DBG readable k=v")
 	assert.NotContains(t, con.String(), "{")
 	assert.False(t, isTerminal(&con))
+}
+
+// TestEmptyScriptsFolderHint: a daemon started on an empty folder says
+// what to do instead of idling silently.
+func TestEmptyScriptsFolderHint(t *testing.T) {
+	s := rctest.NewServer()
+	defer s.Close()
+	env := map[string]string{"RC_URL": s.URL, "RC_USER_ID": rctest.BotUserID, "RC_TOKEN": rctest.BotToken}
+	logs, stop := startRun(t, env, "--scripts", t.TempDir())
+	waitForText(t, logs, "rclua started", 10*time.Second)
+	require.NoError(t, stop())
+	assert.Contains(t, logs.String(), "no *.lua scripts in the scripts folder yet: add one there")
 }

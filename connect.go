@@ -63,24 +63,43 @@ func authenticate(ctx context.Context, c *rc.Client, creds credentials) (*rc.Use
 	return u, nil
 }
 
+// refusedError is the server's refusal of the credentials or of the
+// address (401, 403, 404, a two-factor code needed): retrying cannot fix
+// it, so it has its own exit status, 3, which a service manager is told
+// not to restart on (RestartPreventExitStatus=2 3 in the README's unit):
+// restarting with a wrong password every few seconds would lock the
+// account.
+type refusedError struct{ err error }
+
+func (e *refusedError) Error() string { return e.err.Error() }
+func (e *refusedError) Unwrap() error { return e.err }
+
+// refusedf returns a *refusedError with a formatted message.
+func refusedf(format string, args ...any) error {
+	return &refusedError{err: fmt.Errorf(format, args...)}
+}
+
 // fatalAuthError turns an authentication failure that retrying cannot fix
-// into a clear error; it returns nil for a failure worth retrying
-// (unreachable server, 5xx, rate limit).
-func fatalAuthError(err error, creds credentials) error {
+// into a clear *refusedError; it returns nil for a failure worth retrying
+// (unreachable server, 5xx, rate limit, a body that is not JSON).
+func fatalAuthError(err error, creds credentials, baseURL string) error {
 	switch {
 	case errors.Is(err, rc.ErrTOTPRequired):
-		return fmt.Errorf("the account needs a two-factor code: set %s (a personal access token, %s + %s, suits a daemon better): %w", envTOTP, envUserID, envToken, err)
+		return refusedf("the account needs a two-factor code: set %s (a personal access token, %s + %s, suits a daemon better): %w", envTOTP, envUserID, envToken, err)
 	case errors.Is(err, rc.ErrUnauthorized):
-		return fmt.Errorf("the server refused the credentials (401 unauthorized, %s): %s: %w", creds, creds.fixHint(), err)
+		return refusedf("the server refused the credentials (401 unauthorized, %s): %s: %w", creds, creds.fixHint(), err)
 	case errors.Is(err, rc.ErrForbidden):
-		return fmt.Errorf("the server forbids this account (403): %w", err)
+		return refusedf("the server forbids this account (403, %s): check that the account is active and may use the REST API: %w", creds, err)
 	}
 	var re *rc.Error
-	if errors.As(err, &re) && re.Status >= 400 && re.Status < 500 &&
-		re.Status != http.StatusTooManyRequests && re.Status != http.StatusRequestTimeout {
-		return fmt.Errorf("the server rejected the login (%d): %w", re.Status, err)
+	if !errors.As(err, &re) || re.Status < 400 || re.Status >= 500 ||
+		re.Status == http.StatusTooManyRequests || re.Status == http.StatusRequestTimeout {
+		return nil
 	}
-	return nil
+	if re.Status == http.StatusNotFound {
+		return refusedf("no Rocket.Chat REST API at %s (404 not found): check %s (or --url): it is the address you open in a browser, without /api/v1: %w", baseURL, envURL, err)
+	}
+	return refusedf("the server rejected the login (%d, %s): %s: %w", re.Status, creds, creds.fixHint(), err)
 }
 
 // backoff is a capped exponential backoff with jitter.
@@ -119,7 +138,7 @@ func connect(ctx context.Context, c *rc.Client, creds credentials, baseURL strin
 		if ctx.Err() != nil {
 			return nil, nil
 		}
-		if fatal := fatalAuthError(err, creds); fatal != nil {
+		if fatal := fatalAuthError(err, creds, baseURL); fatal != nil {
 			return nil, fatal
 		}
 		wait := b.delay(attempt)

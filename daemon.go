@@ -57,14 +57,14 @@ func cmdRun(ctx context.Context, args []string, getenv func(string) string, stdo
 	var o runOptions
 	fs.StringVar(&o.url, "url", "", "Rocket.Chat server address (env "+envURL+")")
 	fs.StringVar(&o.scripts, "scripts", envOr(getenv, envScripts, defaultScripts), "scripts folder (env "+envScripts+")")
-	fs.DurationVar(&o.pollInterval, "poll-interval", defaultPollInterval, "how often to poll subscriptions for rc.on handlers (--dev lowers the default to 2s)")
-	fs.DurationVar(&o.debounce, "debounce", defaultDebounce, "quiet period after a file change before reloading it")
-	fs.DurationVar(&o.loadTimeout, "load-timeout", defaultLoadTimeout, "deadline for a script's top level at load")
-	fs.DurationVar(&o.handlerTimeout, "handler-timeout", defaultHandlerTimeout, "deadline for each handler call")
-	fs.DurationVar(&o.shutdownTimeout, "shutdown-timeout", defaultShutdownTimeout, "on SIGINT/SIGTERM, how long running handlers may take to finish")
+	durationVar(fs, &o.pollInterval, "poll-interval", defaultPollInterval, "`duration` between two polls of the subscriptions for rc.on handlers (--dev lowers the default to 2s)")
+	durationVar(fs, &o.debounce, "debounce", defaultDebounce, "`duration` of quiet after a file change before reloading it")
+	durationVar(fs, &o.loadTimeout, "load-timeout", defaultLoadTimeout, "`duration` allowed for a script's top level at load")
+	durationVar(fs, &o.handlerTimeout, "handler-timeout", defaultHandlerTimeout, "`duration` allowed for each handler call")
+	durationVar(fs, &o.shutdownTimeout, "shutdown-timeout", defaultShutdownTimeout, "on SIGINT/SIGTERM, the `duration` running handlers may take to finish")
 	fs.BoolVar(&o.dev, "dev", false, "run against a fake Rocket.Chat server started in the process")
 	fs.StringVar(&o.devAddr, "dev-addr", "", "address of the --dev server (default 127.0.0.1:3000, or a free port if that is busy)")
-	fs.DurationVar(&o.devActivity, "dev-activity", defaultDevActivity, "with --dev, how often demo users post a message")
+	durationVar(fs, &o.devActivity, "dev-activity", defaultDevActivity, "with --dev, the `duration` between two messages of the demo users")
 	o.log.register(fs, getenv)
 	if err := parseFlags(fs, args, stdout, stderr); err != nil {
 		return err
@@ -264,4 +264,7 @@ func logStartup(log zerolog.Logger, server, username, dir string, status []runti
 		ev = ev.Int("failed", len(failed)).Str("failed_scripts", strings.Join(failed, ","))
 	}
 	ev.Msg("rclua started")
+	if len(status) == 0 {
+		log.Warn().Str("scripts_dir", dir).Msg("no *.lua scripts in the scripts folder yet: add one there, it loads on its own (see the examples in scripts/)")
+	}
 }

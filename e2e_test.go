@@ -63,11 +63,21 @@ type child struct {
 	err    error
 }
 
+// childEnv is exactly env as a child's environment. exec.Cmd runs a child
+// with a nil Env in the test process's own environment (RC_URL, RC_TOKEN,
+// RCLUA_LOG_LEVEL of the machine), so nil becomes an empty one.
+func childEnv(env []string) []string {
+	if env == nil {
+		return []string{}
+	}
+	return env
+}
+
 // startChild starts the binary with exactly env as its environment.
 func startChild(t *testing.T, env []string, args ...string) *child {
 	t.Helper()
 	c := &child{cmd: exec.Command(rcluaBinary(t), args...), stderr: &syncBuffer{}, done: make(chan struct{})}
-	c.cmd.Env = env
+	c.cmd.Env = childEnv(env)
 	c.cmd.Stderr = c.stderr
 	c.cmd.Stdout = c.stderr
 	require.NoError(t, c.cmd.Start())
@@ -108,7 +118,7 @@ func runChild(t *testing.T, env []string, args ...string) (int, string, string) 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, rcluaBinary(t), args...)
-	cmd.Env = env
+	cmd.Env = childEnv(env)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
@@ -252,6 +262,11 @@ rc.every("1m", function() end)
 	assert.Contains(t, stderr, "rterr.lua:3", "runtime error names file:line")
 	assert.Contains(t, stderr, "boom")
 
+	code, _, stderr = runChild(t, []string{"RC_URL=" + s.URL, "RC_USER_ID=" + rctest.BotUserID, "RC_TOKEN=" + secretToken}, "exec", good)
+	assert.Equal(t, 3, code, "exec with a refused token: %s", stderr)
+	assert.Contains(t, stderr, "401")
+	assert.NotContains(t, stderr, secretToken)
+
 	code, _, stderr = runChild(t, nil, "exec", good)
 	assert.Equal(t, 2, code, "exec without configuration")
 	assert.Contains(t, stderr, "nothing configured")
@@ -320,4 +335,18 @@ end)
 	require.NoError(t, c.cmd.Process.Signal(syscall.SIGTERM))
 	assert.Equal(t, 0, c.wait(t, 10*time.Second), "exit 0 after SIGTERM; output:\n%s", c.stderr.String())
 	assert.Equal(t, 1, posted(s, "handler finished"), "the running handler finished before exit")
+}
+
+// TestE2EChildEnvironmentIsolated: the children of these tests see only
+// the environment the test gives them, never the machine's own RC_* and
+// RCLUA_* variables.
+func TestE2EChildEnvironmentIsolated(t *testing.T) {
+	t.Setenv("RC_URL", "http://127.0.0.1:1")
+	t.Setenv("RC_USER_ID", "machine-user")
+	t.Setenv("RC_TOKEN", "machine-token")
+	good := filepath.Join(t.TempDir(), "good.lua")
+	require.NoError(t, os.WriteFile(good, []byte("local x = 1\n"), 0o644))
+	code, _, stderr := runChild(t, nil, "exec", good)
+	assert.Equal(t, 2, code, "exec with an empty environment: %s", stderr)
+	assert.Contains(t, stderr, "nothing configured", "the machine's RC_URL must not reach the child")
 }

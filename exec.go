@@ -35,7 +35,7 @@ func cmdExec(ctx context.Context, args []string, getenv func(string) string, std
 		lf      logFlags
 	)
 	fs.StringVar(&flagURL, "url", "", "Rocket.Chat server address (env "+envURL+")")
-	fs.DurationVar(&timeout, "timeout", defaultExecTimeout, "deadline for the script's top level")
+	durationVar(fs, &timeout, "timeout", defaultExecTimeout, "`duration` allowed for the script's top level")
 	lf.register(fs, getenv)
 	if err := parseFlags(fs, args, stdout, stderr); err != nil {
 		return err
@@ -65,7 +65,7 @@ func cmdExec(ctx context.Context, args []string, getenv func(string) string, std
 		return err
 	}
 	if _, err := authenticate(ctx, client, creds); err != nil {
-		if fatal := fatalAuthError(err, creds); fatal != nil {
+		if fatal := fatalAuthError(err, creds, baseURL); fatal != nil {
 			return fatal
 		}
 		return fmt.Errorf("cannot reach the Rocket.Chat server at %s: %w", baseURL, err)

@@ -12,8 +12,10 @@
 // RC_PASSWORD_FILE with RC_TOTP); secrets are read from the environment or a
 // file only, never from flags. See README.md for the whole table.
 //
-// Exit status: 0 on success, 1 when a script or the server fails (a check or
-// exec error, refused credentials), 2 for a usage or configuration error.
+// Exit status: 0 on success, 1 when a script fails (a check or exec error)
+// or the server cannot be used, 2 for a usage or configuration error, 3
+// when the server refuses the credentials or the address (401, 403, 404):
+// neither 2 nor 3 is worth an automatic restart.
 package main
 
 import (
@@ -43,6 +45,10 @@ func exitCode(err error, stderr io.Writer) int {
 	var ue *usageError
 	if errors.As(err, &ue) {
 		return 2
+	}
+	var re *refusedError
+	if errors.As(err, &re) {
+		return 3
 	}
 	return 1
 }

@@ -1,17 +1,23 @@
 package main
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"go/doc/comment"
 	"go/parser"
 	"go/token"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/rclua/rclua/runtime"
 )
 
 // luabindAPIBlock returns the code block that follows the "# Lua API"
@@ -122,4 +128,57 @@ func TestReadmeMentionsTheEssentials(t *testing.T) {
 		"[Service]", "rclua check"} {
 		assert.Contains(t, string(readme), s)
 	}
+}
+
+// TestReadmeSystemdUnit: the unit file in the README tells systemd not to
+// restart on the exit statuses that a restart cannot fix, as the code
+// assigns them, and stops later than the daemon's own shutdown bound.
+func TestReadmeSystemdUnit(t *testing.T) {
+	readme, err := os.ReadFile("README.md")
+	require.NoError(t, err)
+	_, after, ok := strings.Cut(string(readme), "```ini\n")
+	require.True(t, ok, "README.md has a unit file in an ```ini block")
+	unit, _, ok := strings.Cut(after, "```")
+	require.True(t, ok)
+	settings := map[string]string{}
+	for _, line := range strings.Split(unit, "\n") {
+		if k, v, ok := strings.Cut(line, "="); ok && !strings.HasPrefix(line, "#") {
+			settings[k] = v
+		}
+	}
+	noRestart := strings.Fields(settings["RestartPreventExitStatus"])
+	for name, err := range map[string]error{
+		"configuration error": usagef("x"),
+		"refused credentials": refusedf("x"),
+	} {
+		assert.Contains(t, noRestart, fmt.Sprint(exitCode(err, io.Discard)), "no restart after a %s", name)
+	}
+	assert.NotContains(t, noRestart, fmt.Sprint(exitCode(errors.New("x"), io.Discard)), "other failures are restarted")
+	stop, err := time.ParseDuration(strings.TrimSpace(settings["TimeoutStopSec"]) + "s")
+	require.NoError(t, err, "TimeoutStopSec in seconds")
+	assert.Greater(t, stop, defaultShutdownTimeout+time.Second, "systemd waits longer than --shutdown-timeout")
+	assert.Contains(t, settings["ExecReload"], "kill -HUP $MAINPID", "systemctl reload sends SIGHUP")
+	assert.Contains(t, settings["RestrictAddressFamilies"], "AF_UNIX", "name lookups through systemd-resolved need AF_UNIX")
+}
+
+// TestReadmeScriptsPassCheck: every complete script in the README (a ```lua
+// block starting with a "-- name.lua:" header) passes rclua check.
+func TestReadmeScriptsPassCheck(t *testing.T) {
+	readme, err := os.ReadFile("README.md")
+	require.NoError(t, err)
+	dir := t.TempDir()
+	found := 0
+	for _, part := range strings.Split(string(readme), "```lua\n")[1:] {
+		block, _, _ := strings.Cut(part, "```")
+		name, _, ok := strings.Cut(strings.TrimPrefix(block, "-- "), ":")
+		if !strings.HasPrefix(block, "-- ") || !ok || !strings.HasSuffix(name, ".lua") {
+			continue
+		}
+		found++
+		path := filepath.Join(dir, name)
+		require.NoError(t, os.WriteFile(path, []byte(block), 0o644))
+		assert.Empty(t, runtime.Check(context.Background(), []string{path}, runtime.Config{}), "README's %s passes rclua check", name)
+		assert.NotRegexp(t, `sub\.\w+ [<>]`, block, "README's %s compares a field that may be missing (use tonumber(x) or 0)", name)
+	}
+	assert.Positive(t, found, "the README shows a complete script")
 }

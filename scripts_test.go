@@ -257,7 +257,17 @@ func TestExampleUnreadDigest(t *testing.T) {
 	assert.Contains(t, digest, "#general: 1 unread (1 mentioning you)")
 	assert.Contains(t, digest, "#random: 2 unread")
 	assert.Less(t, strings.Index(digest, "#general"), strings.Index(digest, "#random"), "mentions first")
-	assert.NotContains(t, digest, "@alice", "the owner's own DM is left out")
+	assert.NotContains(t, digest, "- @", "the owner's own DM is left out")
+
+	// Every 3 hours for months: the same digest is not sent again; a
+	// change is.
+	h.call(every.fn)
+	assert.Len(t, botDMs(s), 1, "an unchanged digest is not repeated")
+	post(t, s, "carol", rctest.RandomRoomID, "three")
+	h.call(every.fn)
+	dms = botDMs(s)
+	require.Len(t, dms, 2, "a changed digest is sent")
+	assert.Contains(t, dms[1], "#random: 3 unread")
 }
 
 func TestExampleStaleUnreadReminder(t *testing.T) {
@@ -276,6 +286,7 @@ func TestExampleStaleUnreadReminder(t *testing.T) {
 	// Six hours ago: everything read, then a message in #general nobody reads.
 	markAllRead(t, c)
 	post(t, s, "alice", rctest.GeneralRoomID, "old news")
+	post(t, s, "alice", rctest.DMAliceRoomID, "a note to the bot")
 	// Now: #random was read just now and has a fresh message.
 	mu.Lock()
 	now = time.Now()
@@ -291,6 +302,7 @@ func TestExampleStaleUnreadReminder(t *testing.T) {
 	require.Len(t, dms, 1, "one reminder")
 	assert.Contains(t, dms[0], "#general: 1 unread, not opened for 6 h")
 	assert.NotContains(t, dms[0], "#random", "a room read recently is not stale")
+	assert.NotContains(t, dms[0], "- @", "the owner's own DM is left out")
 
 	h.call(every.fn)
 	assert.Len(t, botDMs(s), 1, "the same stale room is reminded once")

@@ -4,7 +4,8 @@
 -- messages and that the account has not opened (read) for more than
 -- `stale_after` seconds, and reminds the owner about them in one direct
 -- message. A room is reminded about once per stale period: reading it
--- (which moves its "last seen" time) starts a new one.
+-- (which moves its "last seen" time) starts a new one. The owner's own DM
+-- with the account (where the reminder lands) is left out.
 --
 -- rc calls: rc.every(check_every, ...), rc.subscriptions.get(),
 -- rc.chat.post_message{channel = "@owner", ...}, rc.log.info/warn.
@@ -70,9 +71,10 @@ local function remind_stale_rooms()
   local lines, stale = {}, {}
   for _, sub in ipairs(result.update) do
     local unread = tonumber(sub.unread) or 0
+    local own_dm = sub.t == "d" and sub.name == owner
     local seen_at = text(sub.ls) or text(sub.ts)
     local seen = parse_time(seen_at)
-    if unread > 0 and seen and now - seen >= stale_after and reminded[sub.rid] ~= seen_at then
+    if unread > 0 and not own_dm and seen and now - seen >= stale_after and reminded[sub.rid] ~= seen_at then
       stale[sub.rid] = seen_at
       local hours = math.floor((now - seen) / 3600)
       lines[#lines + 1] = "- " .. room_label(sub) .. ": " .. unread .. " unread, not opened for " .. hours .. " h"

@@ -2,7 +2,8 @@
 --
 -- What it does: every `interval` it lists the rooms with unread messages
 -- (mentions first, then the busiest rooms) and sends the list to the owner
--- as one direct message. When nothing is unread it sends nothing.
+-- as one direct message. When nothing is unread, or nothing changed since
+-- the last digest, it sends nothing.
 --
 -- rc calls: rc.every(interval, ...), rc.subscriptions.get(),
 -- rc.chat.post_message{channel = "@owner", ...}, rc.log.info/warn.
@@ -14,6 +15,8 @@
 local owner = "alice" -- who gets the digest (a username)
 local interval = "3h" -- a Go duration: "30m", "3h", ...
 local max_rooms = 10 -- rooms listed at most; the rest are counted
+
+local last_digest = nil -- the text last sent, not sent again unchanged
 
 local function text(v)
   if type(v) == "string" and v ~= "" then
@@ -86,14 +89,16 @@ local function post_digest()
     lines[#lines + 1] = "- and " .. (#rooms - max_rooms) .. " more rooms"
   end
   local header = "Unread digest: " .. total .. " messages in " .. #rooms .. " rooms"
-  local msg, post_err = rc.chat.post_message {
-    channel = "@" .. owner,
-    text = header .. "\n" .. table.concat(lines, "\n"),
-  }
+  local digest = header .. "\n" .. table.concat(lines, "\n")
+  if digest == last_digest then
+    return -- the owner has seen this one
+  end
+  local msg, post_err = rc.chat.post_message { channel = "@" .. owner, text = digest }
   if not msg then
     rc.log.warn("could not post the digest", { owner = owner, error = tostring(post_err) })
     return
   end
+  last_digest = digest
   rc.log.info("posted the unread digest", { owner = owner, rooms = #rooms, unread = total })
 end
 

@@ -204,7 +204,7 @@ func (a *actor) load(req *loadRequest) {
 		msg = "script reloaded"
 	}
 	a.log.Info().Str("hash", short(req.hash)).Int("subscription_handlers", len(v.reg.subs)).
-		Int("timers", len(v.reg.timers)).Dur("took", time.Since(start)).Msg(msg)
+		Int("timers", len(v.reg.timers)).Stringer("took", time.Since(start).Round(time.Microsecond)).Msg(msg)
 }
 
 // closeVersion stops a version's timers and closes its state.
@@ -311,7 +311,7 @@ func (a *actor) call(v *version, t trigger, args ...lua.LValue) {
 	a.st.setError(err.Error())
 	if se, ok := err.(*scriptError); ok && se.Timeout {
 		a.st.timeouts.Add(1)
-		a.log.Error().Str("trigger", t.label).Dur("timeout", a.h.cfg.HandlerTimeout).
+		a.log.Error().Str("trigger", t.label).Stringer("timeout", a.h.cfg.HandlerTimeout).
 			Dur("took", time.Since(start)).Str("error", err.Error()).Msg("handler stopped at its deadline")
 		return
 	}

@@ -89,7 +89,7 @@ func (p *poller) poll(ctx context.Context) time.Duration {
 		}
 		p.fails++
 		wait := p.backoff(err)
-		p.log.Warn().Err(err).Int("failures", p.fails).Dur("retry_in", wait).
+		p.log.Warn().Err(err).Int("failures", p.fails).Stringer("retry_in", wait).
 			Msg("subscriptions poll failed: cursor kept, retrying")
 		return wait
 	}

@@ -70,7 +70,7 @@ func (w *watcher) run(ctx context.Context) {
 	w.scan(false, &initial)
 	initial.Wait()
 	w.h.markLoaded()
-	w.h.log.Info().Int("scripts", len(w.attempted)).Str("dir", w.dir).Msg("initial load done")
+	w.h.log.Debug().Int("scripts", len(w.attempted)).Str("dir", w.dir).Msg("initial load done")
 
 	debounce := time.NewTimer(time.Hour)
 	debounce.Stop()

@@ -294,14 +294,19 @@ func (b *binding) get(L *lua.LState) int {
 	if tb := optTable(L, 2, fn, "query"); tb != nil {
 		query = url.Values{}
 		eachOption(L, 2, fn, tb, func(k string, v lua.LValue) {
-			if seq, ok := v.(*lua.LTable); ok {
-				n := seq.Len()
-				for i := 1; i <= n; i++ {
-					query.Add(k, queryValue(L, fn, k, seq.RawGetInt(i)))
-				}
+			seq, ok := v.(*lua.LTable)
+			if !ok {
+				query.Add(k, queryValue(L, fn, k, v))
 				return
 			}
-			query.Add(k, queryValue(L, fn, k, v))
+			n := 0
+			for ik, iv := seq.Next(lua.LNil); ik != lua.LNil; ik, iv = seq.Next(ik) {
+				n++
+				if ik != lua.LNumber(n) { // Next visits the array part in order
+					argError(L, 2, fn, fmt.Sprintf("query %q: a sequence of values expected, got key %s", k, keyString(ik)))
+				}
+				query.Add(k, queryValue(L, fn, k, iv))
+			}
 		})
 	}
 	if b.m.API == nil {
@@ -340,12 +345,16 @@ func (b *binding) post(L *lua.LState) int {
 	const fn = "rc.post"
 	endpoint := checkID(L, 1, fn, "endpoint")
 	raw := json.RawMessage("{}")
-	if v := L.Get(2); v != lua.LNil {
+	switch v := L.Get(2).(type) {
+	case *lua.LNilType:
+	case *lua.LTable:
 		enc, err := EncodeJSON(v)
 		if err != nil {
 			argError(L, 2, fn, "body: "+err.Error())
 		}
 		raw = enc
+	default:
+		argError(L, 2, fn, "body: table expected, got "+typeName(v))
 	}
 	if b.m.API == nil {
 		return b.fail(L, errUnavailable)
@@ -388,18 +397,20 @@ func (b *binding) logAt(level zerolog.Level, fn string) lua.LGFunction {
 			argError(L, 1, fn, "msg: string expected, got "+typeName(v))
 		}
 		fields := optTable(L, 2, fn, "fields")
+		if fields != nil { // checked whatever the level, so misuse shows in any setup
+			for k, _ := fields.Next(lua.LNil); k != lua.LNil; k, _ = fields.Next(k) {
+				if _, ok := k.(lua.LString); !ok {
+					argError(L, 2, fn, fmt.Sprintf("fields: key %s is not a string", k.String()))
+				}
+			}
+		}
 		ev := b.m.Logger.WithLevel(level)
 		if ev == nil {
 			return 0
 		}
 		if fields != nil {
 			for k, v := fields.Next(lua.LNil); k != lua.LNil; k, v = fields.Next(k) {
-				ks, ok := k.(lua.LString)
-				if !ok {
-					ev.Discard()
-					argError(L, 2, fn, fmt.Sprintf("fields: key %s is not a string", k.String()))
-				}
-				logField(ev, string(ks), v)
+				logField(ev, string(k.(lua.LString)), v)
 			}
 		}
 		ev.Msg(msg)

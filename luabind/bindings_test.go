@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	lua "github.com/yuin/gopher-lua"
@@ -237,4 +238,19 @@ func TestTableLayout(t *testing.T) {
 		assert(rc.json.encode(o) == '{"a":3,"c":[1,2,3],"d":4}', rc.json.encode(o))
 		assert(next(rc.json.decode('{}')) == nil)
 	`))
+}
+
+// TestLogMisuseAtDisabledLevel: misuse of rc.log.* raises even when the
+// level is off, so a script that passes with an info logger does not fail
+// once debug logging is turned on.
+func TestLogMisuseAtDisabledLevel(t *testing.T) {
+	L := lua.NewState()
+	defer L.Close()
+	buf := &syncBuffer{}
+	(&Module{Logger: zerologTo(buf).Level(zerolog.InfoLevel)}).Open(L)
+	err := L.DoString(`rc.log.debug("x", {1})`)
+	require.Error(t, err, "non-string field key at a disabled level")
+	assert.Contains(t, err.Error(), "bad argument #2 to rc.log.debug (fields: key 1 is not a string)")
+	require.NoError(t, L.DoString(`rc.log.debug("x", {a = 1})`))
+	assert.Empty(t, buf.lines(), "nothing logged below the level")
 }

@@ -1,6 +1,7 @@
 package luabind
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
@@ -58,7 +59,7 @@ func DecodeJSON(L *lua.LState, data []byte) (lua.LValue, error) {
 
 // decodeString decodes s with the state data sd.
 func decodeString(L *lua.LState, sd *stateData, s string) (lua.LValue, error) {
-	d := decoder{L: L, sd: sd, s: s, stack: sd.stack[:0], names: sd.names[:0], boxed: sd.boxed[:0], buf: sd.buf[:0]}
+	d := decoder{L: L, sd: sd, s: s, stack: sd.stack[:0], names: sd.names[:0], buf: sd.buf[:0]}
 	d.ws()
 	v := d.value()
 	if d.err == nil {
@@ -70,8 +71,7 @@ func decodeString(L *lua.LState, sd *stateData, s string) (lua.LValue, error) {
 	// Keep the grown buffers for the next call, without references.
 	clear(d.stack[:cap(d.stack)])
 	clear(d.names[:cap(d.names)])
-	clear(d.boxed[:cap(d.boxed)])
-	sd.stack, sd.names, sd.boxed, sd.buf = d.stack[:0], d.names[:0], d.boxed[:0], d.buf[:0]
+	sd.stack, sd.names, sd.buf = d.stack[:0], d.names[:0], d.buf[:0]
 	if d.err != nil {
 		return lua.LNil, d.err
 	}
@@ -89,7 +89,6 @@ type decoder struct {
 
 	stack []lua.LValue // values of the arrays and objects being built
 	names []string     // keys of the objects being built
-	boxed []lua.LValue // the same keys boxed
 	buf   []byte       // scratch for strings with escapes
 }
 
@@ -99,6 +98,7 @@ type SyntaxError struct {
 	msg    string
 }
 
+// Error returns "json: <what> at offset <n>".
 func (e *SyntaxError) Error() string {
 	return fmt.Sprintf("json: %s at offset %d", e.msg, e.Offset)
 }
@@ -233,7 +233,6 @@ func (d *decoder) object() lua.LValue {
 			if !ok {
 				return lua.LNil
 			}
-			k, bk := d.key(k)
 			d.ws()
 			if d.i >= len(d.s) || d.s[d.i] != ':' {
 				d.fail("expected ':' after object key")
@@ -246,7 +245,6 @@ func (d *decoder) object() lua.LValue {
 				return lua.LNil
 			}
 			d.names = append(d.names, k)
-			d.boxed = append(d.boxed, bk)
 			d.stack = append(d.stack, v)
 			d.ws()
 			if d.i >= len(d.s) {
@@ -269,14 +267,43 @@ func (d *decoder) object() lua.LValue {
 	d.depth--
 	vals := d.stack[base:]
 	nb := len(d.names) - len(vals)
-	names, boxed := d.names[nb:], d.boxed[nb:]
-	tb := newObjectTable(d.L, names, boxed, vals)
+	names := d.names[nb:]
+	ok, shared := d.objectKeys(names)
+	tb := newObjectTable(d.L, ok, vals, shared)
 	clear(vals)
 	clear(names)
-	clear(boxed)
 	d.stack = d.stack[:base]
-	d.names, d.boxed = d.names[:nb], d.boxed[:nb]
+	d.names = d.names[:nb]
 	return tb
+}
+
+// objectKeys returns the key list of an object whose members are names,
+// and whether it is a cached template (shared) rather than the table's own.
+// Objects with the same names in the same order share one template, found
+// by a cache key made of the names (length-prefixed, so it is exact).
+func (d *decoder) objectKeys(names []string) (ok *objectKeys, shared bool) {
+	sd := d.sd
+	if len(names) == 0 || len(names) > maxShapeKeys {
+		return newObjectKeys(names, d.key), false
+	}
+	ck := sd.shapeKey[:0]
+	for _, name := range names {
+		ck = binary.AppendUvarint(ck, uint64(len(name)))
+		ck = append(ck, name...)
+	}
+	sd.shapeKey = ck
+	if ok, found := sd.shapes[string(ck)]; found {
+		return ok, true
+	}
+	ok = newObjectKeys(names, d.key)
+	if len(ck) > maxShapeLen {
+		return ok, false
+	}
+	if len(sd.shapes) >= maxShapes {
+		clear(sd.shapes)
+	}
+	sd.shapes[string(ck)] = ok
+	return ok, true
 }
 
 // key returns the interned copy of an object key, and that copy boxed.
@@ -286,7 +313,10 @@ func (d *decoder) key(k string) (string, lua.LValue) {
 	}
 	k = strings.Clone(k) // do not pin the input
 	bk := lua.LValue(lua.LString(k))
-	if len(d.sd.keys) < maxInternedKeys {
+	if len(k) <= maxInternedKeyLen {
+		if len(d.sd.keys) >= maxInternedKeys {
+			clear(d.sd.keys)
+		}
 		d.sd.keys[k] = bk
 	}
 	return k, bk
@@ -532,7 +562,7 @@ func (d *decoder) number() lua.LValue {
 // value of its member key (LNil when absent) without building the outer
 // table; the other members are checked and dropped.
 func decodeField(L *lua.LState, sd *stateData, s, key string) (lua.LValue, error) {
-	d := decoder{L: L, sd: sd, s: s, stack: sd.stack[:0], names: sd.names[:0], boxed: sd.boxed[:0], buf: sd.buf[:0]}
+	d := decoder{L: L, sd: sd, s: s, stack: sd.stack[:0], names: sd.names[:0], buf: sd.buf[:0]}
 	var found lua.LValue = lua.LNil
 	d.ws()
 	if d.i >= len(d.s) || d.s[d.i] != '{' {
@@ -594,8 +624,7 @@ func decodeField(L *lua.LState, sd *stateData, s, key string) (lua.LValue, error
 	}
 	clear(d.stack[:cap(d.stack)])
 	clear(d.names[:cap(d.names)])
-	clear(d.boxed[:cap(d.boxed)])
-	sd.stack, sd.names, sd.boxed, sd.buf = d.stack[:0], d.names[:0], d.boxed[:0], d.buf[:0]
+	sd.stack, sd.names, sd.buf = d.stack[:0], d.names[:0], d.buf[:0]
 	if d.err != nil {
 		return lua.LNil, d.err
 	}

@@ -117,3 +117,24 @@ func BenchmarkGetEndToEnd(b *testing.B) {
 		L.Pop(2)
 	}
 }
+
+// TestEndToEndBodyStringsStayPut: decoded strings may share the response
+// body's memory (bodyString), so the client must hand each body over and
+// never reuse its buffer. Strings from one call must survive later calls
+// unchanged.
+func TestEndToEndBodyStringsStayPut(t *testing.T) {
+	s := rctest.NewServer()
+	defer s.Close()
+	L := e2eState(t, s)
+	require.NoError(t, L.DoString(`
+		local first = assert(rc.subscriptions.get_one(GENERAL))
+		local long_before = first._updatedAt .. "|" .. first._id .. "|" .. first.rid
+		for i = 1, 20 do
+			assert(rc.subscriptions.get_one(NOSUB) == nil)
+			assert(rc.get("subscriptions.getOne", {roomId = GENERAL}))
+			assert(rc.subscriptions.get())
+		end
+		local long_after = first._updatedAt .. "|" .. first._id .. "|" .. first.rid
+		assert(long_before == long_after, long_before .. " became " .. long_after)
+	`))
+}

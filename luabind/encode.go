@@ -17,6 +17,7 @@ type EncodeError struct {
 	Msg  string
 }
 
+// Error returns "json: <path>: <what>", or "json: <what>" at the top level.
 func (e *EncodeError) Error() string {
 	if e.Path == "" {
 		return "json: " + e.Msg

@@ -2,6 +2,7 @@ package luabind
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -77,4 +78,58 @@ func TestSubscriptionsConversion(t *testing.T) {
 	require.NoError(t, json.Unmarshal(out, &got))
 	assert.Equal(t, want, got)
 	assert.Equal(t, 5000, v.(*lua.LTable).RawGetString("update").(*lua.LTable).Len())
+}
+
+// TestKeyCacheFollowsUse: a full key cache is emptied and refilled rather
+// than frozen, so a script that once decoded many distinct keys (objects
+// keyed by ids) does not lose interning for good; long keys are not kept.
+func TestKeyCacheFollowsUse(t *testing.T) {
+	L := lua.NewState(lua.Options{SkipOpenLibs: true})
+	defer L.Close()
+	var sb strings.Builder
+	sb.WriteString("{")
+	for i := range maxInternedKeys + 10 {
+		if i > 0 {
+			sb.WriteString(",")
+		}
+		fmt.Fprintf(&sb, `"id%d":%d`, i, i)
+	}
+	sb.WriteString("}")
+	_, err := DecodeJSON(L, []byte(sb.String()))
+	require.NoError(t, err)
+	long := strings.Repeat("k", maxInternedKeyLen+1)
+	_, err = DecodeJSON(L, []byte(`{"fresh":1,"`+long+`":2}`))
+	require.NoError(t, err)
+	sd := dataOf(L)
+	_, fresh := sd.keys["fresh"]
+	assert.True(t, fresh, "a new key is interned after the cache filled up")
+	_, kept := sd.keys[long]
+	assert.False(t, kept, "long keys are not kept")
+	assert.LessOrEqual(t, len(sd.keys), maxInternedKeys)
+}
+
+// TestSameShapeTablesAreIndependent: objects with the same keys are built
+// from one cached key list; changing one table's keys must not show in
+// another's, nor in tables decoded later.
+func TestSameShapeTablesAreIndependent(t *testing.T) {
+	L := lua.NewState()
+	defer L.Close()
+	(&Module{}).Open(L)
+	require.NoError(t, L.DoString(`
+		local list = rc.json.decode('[{"a":1,"b":2},{"a":3,"b":4},{"a":5,"b":6}]')
+		local o1, o2, o3 = list[1], list[2], list[3]
+		o1.c = 1
+		o2.d = 2; o2.c = 3
+		o3.b = nil; o3.e = 4
+		local function keys(o)
+			local ks = {}
+			for k in pairs(o) do ks[#ks + 1] = k end
+			return table.concat(ks, ",")
+		end
+		assert(keys(o1) == "a,b,c", "o1: " .. keys(o1))
+		assert(keys(o2) == "a,b,d,c", "o2: " .. keys(o2))
+		assert(keys(o3) == "a,e", "o3: " .. keys(o3))
+		local again = rc.json.decode('{"a":7,"b":8}')
+		assert(keys(again) == "a,b", "a new table of the cached shape: " .. keys(again))
+	`))
 }

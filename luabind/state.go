@@ -12,11 +12,18 @@ const registryKey = "github.com/rclua/rclua/luabind"
 // (rc.json.array and every decoded array carry a metatable with it).
 const arrayMarkKey = "__jsonarray"
 
-// Bounds of the interning caches kept per state.
+// Bounds of the caches kept per state. The key caches are emptied and
+// refilled when full, so that they follow what the script decodes now
+// rather than what it decoded first; the value cache keeps its first
+// entries (values are far more varied than keys).
 const (
-	maxInternedKeys   = 4096
-	maxInternedValues = 2048
+	maxInternedKeys   = 4096 // object keys
+	maxInternedKeyLen = 64
+	maxInternedValues = 2048 // short string values
 	maxInternedLen    = 16
+	maxShapes         = 256 // key lists of objects (see objectKeys)
+	maxShapeKeys      = 64
+	maxShapeLen       = 1024 // bytes of a key list's cache key
 )
 
 // nullMarker is the Value of the rc.json.null userdata; the encoder
@@ -37,12 +44,15 @@ type stateData struct {
 	// vals interns short string values ("c", "mentions", a username):
 	// the boxed lua.LValue is reused.
 	vals map[string]lua.LValue
+	// shapes holds the key lists of objects seen before, by shapeKey:
+	// the thousands of objects of a response share a handful of them.
+	shapes map[string]*objectKeys
 
-	stack []lua.LValue
-	names []string
-	boxed []lua.LValue
-	buf   []byte
-	slab  []lua.LString // string headers for boxing (see slabBox)
+	stack    []lua.LValue
+	names    []string
+	buf      []byte
+	shapeKey []byte
+	slab     []lua.LString // string headers for boxing (see slabBox)
 }
 
 // dataOf returns the luabind data of L's global state, creating it on first use.
@@ -53,8 +63,9 @@ func dataOf(L *lua.LState) *stateData {
 		}
 	}
 	sd := &stateData{
-		keys: make(map[string]lua.LValue, 64),
-		vals: make(map[string]lua.LValue, 64),
+		keys:   make(map[string]lua.LValue, 64),
+		vals:   make(map[string]lua.LValue, 64),
+		shapes: make(map[string]*objectKeys, 16),
 	}
 
 	nullMeta := L.CreateTable(0, 3)

@@ -1,7 +1,9 @@
 package luabind
 
 import (
+	"maps"
 	"reflect"
+	"slices"
 	"unsafe"
 
 	lua "github.com/yuin/gopher-lua"
@@ -40,28 +42,59 @@ var tableLayoutOK = func() bool {
 	return true
 }()
 
-// newObjectTable returns a table holding names[i] = vals[i] (later
-// duplicates win, as with RawSetString). boxed[i] is names[i] as an LValue.
-func newObjectTable(L *lua.LState, names []string, boxed []lua.LValue, vals []lua.LValue) *lua.LTable {
+// objectKeys is the key list of an object as lua.LTable keeps it: the
+// member names (interned; duplicates included), the distinct keys boxed in
+// first-occurrence order, and each key's index in that list.
+type objectKeys struct {
+	names []string
+	keys  []lua.LValue
+	k2i   map[lua.LValue]int
+}
+
+// newObjectKeys returns the key list of an object whose members are
+// names, interned with intern.
+func newObjectKeys(names []string, intern func(string) (string, lua.LValue)) *objectKeys {
+	ok := &objectKeys{
+		names: make([]string, len(names)),
+		keys:  make([]lua.LValue, 0, len(names)),
+		k2i:   make(map[lua.LValue]int, len(names)),
+	}
+	for j, name := range names {
+		k, bk := intern(name)
+		ok.names[j] = k
+		if _, dup := ok.k2i[bk]; !dup {
+			ok.k2i[bk] = len(ok.keys)
+			ok.keys = append(ok.keys, bk)
+		}
+	}
+	return ok
+}
+
+// newObjectTable returns a table holding ok.names[j] = vals[j] (later
+// duplicates win, as with RawSetString). When shared, ok is a cached
+// template and the table gets copies of its key list and index; otherwise
+// the table takes them.
+func newObjectTable(L *lua.LState, ok *objectKeys, vals []lua.LValue, shared bool) *lua.LTable {
+	if len(vals) == 0 {
+		return L.NewTable()
+	}
 	if !tableLayoutOK {
 		tb := L.CreateTable(0, len(vals))
 		for j, v := range vals {
-			tb.RawSetString(names[j], v)
+			tb.RawSetString(ok.names[j], v)
 		}
 		return tb
 	}
-	n := len(vals)
 	tb := &lua.LTable{Metatable: lua.LNil}
 	m := (*ltableLayout)(unsafe.Pointer(tb))
-	m.strdict = make(map[string]lua.LValue, n)
-	m.keys = make([]lua.LValue, 0, n)
-	m.k2i = make(map[lua.LValue]int, n)
+	m.strdict = make(map[string]lua.LValue, len(ok.keys))
 	for j, v := range vals {
-		m.strdict[names[j]] = v
-		if len(m.strdict) > len(m.keys) { // a new key, not a duplicate
-			m.k2i[boxed[j]] = len(m.keys)
-			m.keys = append(m.keys, boxed[j])
-		}
+		m.strdict[ok.names[j]] = v
+	}
+	if shared {
+		m.keys, m.k2i = slices.Clone(ok.keys), maps.Clone(ok.k2i)
+	} else {
+		m.keys, m.k2i = ok.keys, ok.k2i
 	}
 	return tb
 }

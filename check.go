@@ -2,13 +2,8 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
-	"sort"
-	"strings"
 	"time"
 
 	"github.com/rclua/rclua/runtime"
@@ -35,66 +30,14 @@ func cmdCheck(ctx context.Context, args []string, getenv func(string) string, st
 	if err := positive(namedDuration{"load-timeout", loadTimeout}); err != nil {
 		return err
 	}
-	files, problems := expandScripts(fs.Args())
-	var errs []error
-	if len(files) > 0 {
-		errs = runtime.Check(ctx, files, runtime.Config{LoadTimeout: loadTimeout})
-	}
-	for _, p := range problems {
-		fmt.Fprintln(stdout, p)
-	}
+	files, problems := runtime.ScriptFiles(fs.Args())
+	errs := append(problems, runtime.Check(ctx, files, runtime.Config{LoadTimeout: loadTimeout})...)
 	for _, e := range errs {
 		fmt.Fprintln(stdout, e)
 	}
-	if n := len(problems) + len(errs); n > 0 {
-		return fmt.Errorf("check: %d error(s) in %d script(s) checked", n, len(files))
+	if len(errs) > 0 {
+		return fmt.Errorf("check: %d error(s) in %d script(s) checked", len(errs), len(files))
 	}
 	fmt.Fprintf(stderr, "rclua check: %d script(s) ok\n", len(files))
 	return nil
-}
-
-// expandScripts turns the arguments into script files: a file as it is, a
-// folder as its *.lua files (not recursive, dotfiles skipped, sorted), as the
-// daemon loads a scripts folder. A missing path or a folder without scripts
-// is a problem reported like a script error.
-func expandScripts(paths []string) (files, problems []string) {
-	for _, p := range paths {
-		st, err := os.Stat(p)
-		if err != nil {
-			problems = append(problems, fmt.Sprintf("%s: %v", p, errorsText(err)))
-			continue
-		}
-		if !st.IsDir() {
-			files = append(files, p)
-			continue
-		}
-		entries, err := os.ReadDir(p)
-		if err != nil {
-			problems = append(problems, fmt.Sprintf("%s: %v", p, errorsText(err)))
-			continue
-		}
-		var found []string
-		for _, e := range entries {
-			name := e.Name()
-			if e.IsDir() || strings.HasPrefix(name, ".") || filepath.Ext(name) != ".lua" {
-				continue
-			}
-			found = append(found, filepath.Join(p, name))
-		}
-		if len(found) == 0 {
-			problems = append(problems, fmt.Sprintf("%s: no *.lua scripts in this folder", p))
-		}
-		sort.Strings(found)
-		files = append(files, found...)
-	}
-	return files, problems
-}
-
-// errorsText is the message of a *fs.PathError without the repeated path.
-func errorsText(err error) string {
-	var pe *os.PathError
-	if errors.As(err, &pe) {
-		return pe.Err.Error()
-	}
-	return err.Error()
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -56,18 +57,19 @@ func Exec(ctx context.Context, path string, cfg Config, deps Deps, log zerolog.L
 }
 
 // Check compiles and loads every given script (a folder stands for its
-// *.lua files) in the sandbox, with an offline client whose every call
-// fails with "no network in check mode". It returns one error per failing
-// script, each "file:line: message"; nil when all pass.
+// *.lua files, see ScriptFiles) in the sandbox, with an offline client
+// whose every call fails with "no network in check mode". It returns one
+// error per failing script or unusable path, each "file:line: message";
+// nil when all pass.
 func Check(ctx context.Context, paths []string, cfg Config) []error {
 	cfg = cfg.withDefaults()
 	off := offline{}
 	e := envOf(Deps{Bindings: &luabind.Module{Subscriptions: off, Chat: off, Users: off, API: offlineAPI{}}})
-	var errs []error
-	for _, p := range expand(paths, &errs) {
+	files, errs := ScriptFiles(paths)
+	for _, p := range files {
 		content, err := os.ReadFile(p)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", p, err))
+			errs = append(errs, fmt.Errorf("%s: %w", p, pathErr(err)))
 			continue
 		}
 		if err := runOnce(ctx, p, content, cfg, e, modeCheck, zerolog.Nop()); err != nil {
@@ -77,34 +79,49 @@ func Check(ctx context.Context, paths []string, cfg Config) []error {
 	return errs
 }
 
-// expand replaces folders by their scripts, sorted.
-func expand(paths []string, errs *[]error) []string {
-	var out []string
+// ScriptFiles expands paths into script files as the host sees a scripts
+// folder: a file stands for itself; a folder for its *.lua files (not
+// recursive; dotfiles, editor temp and swap files skipped), sorted. A
+// missing path, or a folder without scripts, is an error naming it.
+func ScriptFiles(paths []string) (files []string, errs []error) {
 	for _, p := range paths {
 		fi, err := os.Stat(p)
 		if err != nil {
-			*errs = append(*errs, fmt.Errorf("%s: %w", p, err))
+			errs = append(errs, fmt.Errorf("%s: %w", p, pathErr(err)))
 			continue
 		}
 		if !fi.IsDir() {
-			out = append(out, p)
+			files = append(files, p)
 			continue
 		}
 		entries, err := os.ReadDir(p)
 		if err != nil {
-			*errs = append(*errs, fmt.Errorf("%s: %w", p, err))
+			errs = append(errs, fmt.Errorf("%s: %w", p, pathErr(err)))
 			continue
 		}
 		var names []string
 		for _, e := range entries {
-			if scriptName(e.Name()) {
+			if !e.IsDir() && scriptName(e.Name()) {
 				names = append(names, filepath.Join(p, e.Name()))
 			}
 		}
+		if len(names) == 0 {
+			errs = append(errs, fmt.Errorf("%s: no *.lua scripts in this folder", p))
+			continue
+		}
 		sort.Strings(names)
-		out = append(out, names...)
+		files = append(files, names...)
 	}
-	return out
+	return files, errs
+}
+
+// pathErr drops the path an *fs.PathError repeats, since callers name it.
+func pathErr(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
 }
 
 // runOnce loads one script in a fresh sandbox and closes it.

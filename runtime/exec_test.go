@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -45,4 +46,21 @@ rc.cron("0 9 * * 1-5", function() end)
 	assert.True(t, strings.HasPrefix(errs[1].Error(), filepath.Join(dir, "trigger.lua")+":2:"), "%q", errs[1])
 	assert.Empty(t, Check(context.Background(), []string{filepath.Join(dir, "good.lua")}, Config{}))
 	assert.Len(t, Check(context.Background(), []string{filepath.Join(dir, "missing.lua")}, Config{}), 1)
+}
+
+func TestScriptFiles(t *testing.T) {
+	dir := t.TempDir()
+	for _, name := range []string{"b.lua", "a.lua", ".hidden.lua", "notes.txt", "a.lua~", "#a.lua#"} {
+		writeFile(t, filepath.Join(dir, name), "-- x\n")
+	}
+	require.NoError(t, os.Mkdir(filepath.Join(dir, "sub.lua"), 0o755))
+	empty := t.TempDir()
+	single := filepath.Join(dir, "notes.txt")
+
+	files, errs := ScriptFiles([]string{dir, single, empty, filepath.Join(dir, "missing.lua")})
+	assert.Equal(t, []string{filepath.Join(dir, "a.lua"), filepath.Join(dir, "b.lua"), single}, files,
+		"a folder gives its scripts sorted; a file stands for itself")
+	require.Len(t, errs, 2, "%v", errs)
+	assert.Equal(t, empty+": no *.lua scripts in this folder", errs[0].Error())
+	assert.Equal(t, filepath.Join(dir, "missing.lua")+": no such file or directory", errs[1].Error())
 }

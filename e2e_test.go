@@ -38,7 +38,7 @@ func TestMain(m *testing.M) {
 }
 
 // rcluaBinary builds the rclua binary (once) and returns its path.
-func rcluaBinary(t *testing.T) string {
+func rcluaBinary(t testing.TB) string {
 	t.Helper()
 	buildOnce.Do(func() {
 		buildDir, buildErr = os.MkdirTemp("", "rclua-e2e-")
@@ -74,7 +74,7 @@ func childEnv(env []string) []string {
 }
 
 // startChild starts the binary with exactly env as its environment.
-func startChild(t *testing.T, env []string, args ...string) *child {
+func startChild(t testing.TB, env []string, args ...string) *child {
 	t.Helper()
 	c := &child{cmd: exec.Command(rcluaBinary(t), args...), stderr: &syncBuffer{}, done: make(chan struct{})}
 	c.cmd.Env = childEnv(env)
@@ -97,7 +97,7 @@ func startChild(t *testing.T, env []string, args ...string) *child {
 }
 
 // wait waits for the child to exit within timeout and returns its exit code.
-func (c *child) wait(t *testing.T, timeout time.Duration) int {
+func (c *child) wait(t testing.TB, timeout time.Duration) int {
 	t.Helper()
 	select {
 	case <-c.done:

@@ -59,7 +59,7 @@ func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool)
 }
 
 // waitForText waits until buf contains want.
-func waitForText(t *testing.T, buf *syncBuffer, want string, timeout time.Duration) {
+func waitForText(t testing.TB, buf *syncBuffer, want string, timeout time.Duration) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for !strings.Contains(buf.String(), want) {

@@ -3,8 +3,8 @@ package runtime
 import (
 	"strings"
 
+	"github.com/rclua/rclua/runtime/luapattern"
 	lua "github.com/yuin/gopher-lua"
-	"github.com/yuin/gopher-lua/pm"
 )
 
 // The functions here replace gopher-lua library functions that build a
@@ -103,74 +103,214 @@ func capFormat(L *lua.LState, format *lua.LFunction) *lua.LFunction {
 	})
 }
 
+// installPatterns replaces string.find, string.match, string.gmatch and
+// string.gsub with versions built on luapattern, whose matching checks the
+// state's context every luapattern.CheckEvery steps: gopher-lua's matcher
+// backtracks exponentially on some patterns inside one Go call that the
+// deadline (checked between VM instructions) cannot interrupt.
+func installPatterns(L *lua.LState, str *lua.LTable) {
+	str.RawSetString("find", L.NewFunction(strFind))
+	str.RawSetString("match", L.NewFunction(strMatch))
+	str.RawSetString("gmatch", L.NewFunction(strGmatch))
+	str.RawSetString("gsub", L.NewFunction(strGsub))
+}
+
+// patternBudget returns a budget that ends matching once L's context is
+// done.
+func patternBudget(L *lua.LState) *luapattern.Budget {
+	ctx := L.Context()
+	if ctx == nil {
+		return &luapattern.Budget{}
+	}
+	return &luapattern.Budget{Check: ctx.Err}
+}
+
+// compilePattern compiles pat or raises the Lua error fn: message.
+func compilePattern(L *lua.LState, fn, pat string, anchor bool) *luapattern.Pattern {
+	p, err := luapattern.Compile(pat, anchor)
+	if err != nil {
+		L.RaiseError("%s: %s", fn, err.Error())
+	}
+	return p
+}
+
+// patternSpecials are the characters that make a find pattern more than a
+// plain substring.
+const patternSpecials = "^$*+?.([%-"
+
+// startIndex converts a Lua 5.1 init argument (1-based, negative from the
+// end) to a byte offset in [0, n].
+func startIndex(init, n int) int {
+	if init < 0 {
+		init = n + init + 1
+	}
+	return min(max(init-1, 0), n)
+}
+
+// strFind is string.find(s, pattern [, init [, plain]]) as in Lua 5.1.
+func strFind(L *lua.LState) int {
+	return findAux(L, true)
+}
+
+// strMatch is string.match(s, pattern [, init]) as in Lua 5.1.
+func strMatch(L *lua.LState) int {
+	return findAux(L, false)
+}
+
+func findAux(L *lua.LState, find bool) int {
+	fn := "string.match"
+	if find {
+		fn = "string.find"
+	}
+	s := L.CheckString(1)
+	pat := L.CheckString(2)
+	init := startIndex(L.OptInt(3, 1), len(s))
+	if find && (lua.LVAsBool(L.Get(4)) || !strings.ContainsAny(pat, patternSpecials)) {
+		k := strings.Index(s[init:], pat)
+		if k < 0 {
+			L.Push(lua.LNil)
+			return 1
+		}
+		L.Push(lua.LNumber(init + k + 1))
+		L.Push(lua.LNumber(init + k + len(pat)))
+		return 2
+	}
+	p := compilePattern(L, fn, pat, true)
+	m, ok, err := p.Find(patternBudget(L), s, init)
+	if err != nil {
+		L.RaiseError("%s: %s", fn, err.Error())
+	}
+	if !ok {
+		L.Push(lua.LNil)
+		return 1
+	}
+	if find {
+		L.Push(lua.LNumber(m.Start + 1))
+		L.Push(lua.LNumber(m.End))
+		return 2 + pushCaptures(L, s, m, false)
+	}
+	return pushCaptures(L, s, m, true)
+}
+
+// captureValue is capture c of s as a Lua value: a number (1-based) for a
+// position capture, else the captured text.
+func captureValue(s string, c luapattern.Capture) lua.LValue {
+	if c.Position {
+		return lua.LNumber(c.Start + 1)
+	}
+	return lua.LString(s[c.Start:c.End])
+}
+
+// pushCaptures pushes m's captures; with whole, a match without captures
+// pushes the matched text. It returns the number of values pushed.
+func pushCaptures(L *lua.LState, s string, m luapattern.Match, whole bool) int {
+	if len(m.Captures) == 0 {
+		if !whole {
+			return 0
+		}
+		L.Push(lua.LString(s[m.Start:m.End]))
+		return 1
+	}
+	for _, c := range m.Captures {
+		L.Push(captureValue(s, c))
+	}
+	return len(m.Captures)
+}
+
+// strGmatch is string.gmatch(s, pattern) as in Lua 5.1 (a leading '^' is
+// an ordinary character). Each call of the iterator searches on from the
+// end of the previous match under the caller's deadline.
+func strGmatch(L *lua.LState) int {
+	s := L.CheckString(1)
+	p := compilePattern(L, "string.gmatch", L.CheckString(2), false)
+	pos := 0
+	L.Push(L.NewFunction(func(L *lua.LState) int {
+		b := patternBudget(L)
+		for ; pos <= len(s); pos++ {
+			m, ok, err := p.MatchAt(b, s, pos)
+			if err != nil {
+				L.RaiseError("string.gmatch: %s", err.Error())
+			}
+			if ok {
+				pos = m.End
+				if m.End == m.Start {
+					pos++
+				}
+				return pushCaptures(L, s, m, true)
+			}
+		}
+		return 0
+	}))
+	return 1
+}
+
 // strGsub is string.gsub(s, pattern, repl [, n]) with Lua 5.1 semantics,
 // built in linear time (gopher-lua's copies the whole string per match),
-// capped, and checking the deadline between matches.
+// capped, and matching under the deadline.
 func strGsub(L *lua.LState) int {
 	src := L.CheckString(1)
 	pat := L.CheckString(2)
-	L.CheckTypes(3, lua.LTString, lua.LTTable, lua.LTFunction)
+	L.CheckTypes(3, lua.LTNumber, lua.LTString, lua.LTTable, lua.LTFunction)
 	repl := L.Get(3)
-	limit := L.OptInt(4, -1)
-	anchored := strings.HasPrefix(pat, "^")
-	ctx := L.Context()
-	bsrc := []byte(src)
+	if n, ok := repl.(lua.LNumber); ok {
+		repl = lua.LString(n.String())
+	}
+	limit := L.OptInt(4, len(src)+1)
+	p := compilePattern(L, "string.gsub", pat, true)
+	b := patternBudget(L)
 
-	var b strings.Builder
+	var out strings.Builder
 	last, count := 0, 0
-	for sp := 0; sp <= len(src) && count != limit; {
-		mds, err := pm.Find(pat, bsrc, sp, 1)
+	for sp := 0; count < limit; {
+		m, ok, err := p.MatchAt(b, src, sp)
 		if err != nil {
 			L.RaiseError("string.gsub: %s", err.Error())
 		}
-		if len(mds) == 0 {
+		if ok {
+			count++
+			piece, keep := gsubPiece(L, src, m, repl)
+			if keep {
+				piece = src[m.Start:m.End]
+			}
+			checkSize(L, "string.gsub", out.Len()+m.Start-last+len(piece))
+			out.WriteString(src[last:m.Start])
+			out.WriteString(piece)
+			last = m.End
+		}
+		switch {
+		case ok && m.End > sp:
+			sp = m.End
+		case sp < len(src):
+			sp++
+		default:
+			sp = len(src) + 1
+		}
+		if sp > len(src) || p.Anchored() {
 			break
-		}
-		md := mds[0]
-		start, end := md.Capture(0), md.Capture(1)
-		piece, keep := gsubPiece(L, src, md, repl)
-		if keep {
-			piece = src[start:end]
-		}
-		checkSize(L, "string.gsub", b.Len()+start-last+len(piece))
-		b.WriteString(src[last:start])
-		b.WriteString(piece)
-		last = end
-		count++
-		sp = max(start+1, end)
-		if anchored {
-			break
-		}
-		if ctx != nil && count%1024 == 0 && ctx.Err() != nil {
-			L.RaiseError("string.gsub: %s", ctx.Err().Error())
 		}
 	}
-	checkSize(L, "string.gsub", b.Len()+len(src)-last)
-	b.WriteString(src[last:])
-	L.Push(lua.LString(b.String()))
+	checkSize(L, "string.gsub", out.Len()+len(src)-last)
+	out.WriteString(src[last:])
+	L.Push(lua.LString(out.String()))
 	L.Push(lua.LNumber(count))
 	return 2
 }
 
-// capture returns capture idx (1-based; 0 or a pattern without captures
-// means the whole match) as a Lua value.
-func capture(L *lua.LState, src string, md *pm.MatchData, idx int) lua.LValue {
-	if idx == 0 || (idx == 1 && md.CaptureLength() == 2) {
-		return lua.LString(src[md.Capture(0):md.Capture(1)])
+// gsubCapture returns capture idx (1-based; 0, or 1 in a pattern without
+// captures, means the whole match) as a Lua value.
+func gsubCapture(L *lua.LState, src string, m luapattern.Match, idx int) lua.LValue {
+	if idx == 0 || (idx == 1 && len(m.Captures) == 0) {
+		return lua.LString(src[m.Start:m.End])
 	}
-	i := 2 * idx
-	if i >= md.CaptureLength() {
-		L.RaiseError("string.gsub: invalid capture index %%%d", idx)
+	if idx > len(m.Captures) {
+		L.RaiseError("string.gsub: invalid capture index")
 	}
-	if md.IsPosCapture(i) {
-		return lua.LNumber(md.Capture(i)) // already 1-based
-	}
-	return lua.LString(src[md.Capture(i):md.Capture(i+1)])
+	return captureValue(src, m.Captures[idx-1])
 }
 
 // gsubPiece returns the replacement of one match; keep reports that the
 // match stays as it is (the table or function gave false or nil).
-func gsubPiece(L *lua.LState, src string, md *pm.MatchData, repl lua.LValue) (piece string, keep bool) {
+func gsubPiece(L *lua.LState, src string, m luapattern.Match, repl lua.LValue) (piece string, keep bool) {
 	var v lua.LValue
 	switch r := repl.(type) {
 	case lua.LString:
@@ -186,7 +326,7 @@ func gsubPiece(L *lua.LState, src string, md *pm.MatchData, repl lua.LValue) (pi
 			}
 			k++
 			if d := r[k]; d >= '0' && d <= '9' {
-				b.WriteString(lua.LVAsString(capture(L, src, md, int(d-'0'))))
+				b.WriteString(lua.LVAsString(gsubCapture(L, src, m, int(d-'0'))))
 				checkSize(L, "string.gsub", b.Len())
 			} else {
 				b.WriteByte(d)
@@ -194,20 +334,24 @@ func gsubPiece(L *lua.LState, src string, md *pm.MatchData, repl lua.LValue) (pi
 		}
 		return b.String(), false
 	case *lua.LTable:
-		v = L.GetTable(r, capture(L, src, md, 1))
+		v = L.GetTable(r, gsubCapture(L, src, m, 1))
 	case *lua.LFunction:
-		n := max(1, md.CaptureLength()/2-1)
 		L.Push(r)
-		for k := 1; k <= n; k++ {
-			L.Push(capture(L, src, md, k))
+		n := 1
+		if len(m.Captures) == 0 {
+			L.Push(lua.LString(src[m.Start:m.End]))
+		} else {
+			n = pushCaptures(L, src, m, true)
 		}
 		L.Call(n, 1)
 		v = L.Get(-1)
 		L.Pop(1)
 	}
 	switch v := v.(type) {
-	case lua.LString, lua.LNumber:
-		return lua.LVAsString(v), false
+	case lua.LString:
+		return string(v), false
+	case lua.LNumber:
+		return v.String(), false
 	case *lua.LNilType, lua.LBool:
 		if lua.LVIsFalse(v) {
 			return "", true

@@ -68,6 +68,7 @@ type actor struct {
 	chunk   string // chunk name used in file:line messages
 	mailbox chan event
 	wake    chan struct{}
+	guard   *callGuard // the running call, for the memory watchdog; nil when it is off
 
 	mu       sync.Mutex
 	pending  *loadRequest
@@ -86,6 +87,7 @@ func newActor(h *Host, st *scriptState, chunk string) *actor {
 		chunk:   chunk,
 		mailbox: make(chan event, h.cfg.QueueLen),
 		wake:    make(chan struct{}, 1),
+		guard:   h.mem.guard(),
 	}
 }
 
@@ -179,8 +181,11 @@ func (a *actor) load(req *loadRequest) {
 	v.reg = &registry{mode: modeRun, minEvery: a.h.cfg.minEvery, log: a.log, loading: true}
 	a.h.env.open(v.L, a.log)
 	installTriggers(v.L, v.reg)
-	err := runChunk(a.h.hardCtx, v.L, a.chunk, req.content, a.h.cfg.LoadTimeout)
+	err := runChunkGuarded(a.h.hardCtx, v.L, a.chunk, req.content, a.h.cfg.LoadTimeout, a.guard)
 	v.reg.loading = false
+	if se, ok := err.(*scriptError); ok && se.Memory {
+		err = a.h.mem.memoryError(err, "load")
+	}
 	if err != nil {
 		v.L.Close()
 		a.st.setLoadFailed(err.Error())
@@ -304,12 +309,21 @@ const isoMillis = "2006-01-02T15:04:05.000Z07:00"
 func (a *actor) call(v *version, t trigger, args ...lua.LValue) {
 	a.st.runs.Add(1)
 	start := time.Now()
-	err := pcall(a.h.hardCtx, v.L, a.h.cfg.HandlerTimeout, t.fn, args...)
+	err := pcallGuarded(a.h.hardCtx, v.L, a.h.cfg.HandlerTimeout, a.guard, t.fn, args...)
 	if err == nil {
 		return
 	}
+	se, _ := err.(*scriptError)
+	if se != nil && se.Memory {
+		err = a.h.mem.memoryError(err, "handler")
+		a.st.setError(err.Error())
+		a.st.errors.Add(1)
+		a.log.Error().Str("trigger", t.label).Str("memory_limit", a.h.mem.limitText).
+			Dur("took", time.Since(start)).Str("error", err.Error()).Msg("handler stopped: memory limit exceeded")
+		return
+	}
 	a.st.setError(err.Error())
-	if se, ok := err.(*scriptError); ok && se.Timeout {
+	if se != nil && se.Timeout {
 		a.st.timeouts.Add(1)
 		a.log.Error().Str("trigger", t.label).Stringer("timeout", a.h.cfg.HandlerTimeout).
 			Dur("took", time.Since(start)).Str("error", err.Error()).Msg("handler stopped at its deadline")

@@ -17,12 +17,23 @@ type Config struct {
 	// ShutdownTimeout bounds how long handlers that are running when Run's
 	// context ends may take to finish before they are cancelled; default 10s.
 	ShutdownTimeout time.Duration
+	// MemoryLimit is the Go heap, in bytes, above which the memory
+	// watchdog stops every handler and top-level load running at that
+	// moment (they fail with "memory limit exceeded"; the scripts stay
+	// loaded) and collects the garbage. The heap is sampled every 25ms and
+	// garbage is collected before deciding, so one allocation may overshoot
+	// the limit. Zero means 1 GiB; a negative value turns the watchdog off.
+	MemoryLimit int64
 
 	// Unexported knobs, defaulted like the others; tests lower them.
 	minEvery    time.Duration // smallest rc.every interval; default 1s
 	pollOverlap time.Duration // overlap window of the poll cursor; default 5s
 	maxBackoff  time.Duration // cap of the poll back-off; default 5m
+	memEvery    time.Duration // heap sampling period of the memory watchdog; default 25ms
 }
+
+// DefaultMemoryLimit is the MemoryLimit used when the field is zero.
+const DefaultMemoryLimit = 1 << 30
 
 func (c Config) withDefaults() Config {
 	def := func(d *time.Duration, v time.Duration) {
@@ -45,5 +56,9 @@ func (c Config) withDefaults() Config {
 	def(&c.pollOverlap, 5*time.Second)
 	def(&c.maxBackoff, 5*time.Minute)
 	def(&c.ShutdownTimeout, 10*time.Second)
+	def(&c.memEvery, 25*time.Millisecond)
+	if c.MemoryLimit == 0 {
+		c.MemoryLimit = DefaultMemoryLimit
+	}
 	return c
 }

@@ -36,19 +36,51 @@
 // a string in one Go call, which the deadline cannot interrupt, refuse
 // results above 16 MiB (also in unsafe mode): string.rep, string.format
 // (whose widths and precisions have at most two digits, as in Lua 5.1),
-// string.gsub (reimplemented: linear, checking the deadline between
-// matches) and table.concat (reimplemented: gopher-lua's overflows the
+// string.gsub (reimplemented: linear) and table.concat (reimplemented: gopher-lua's overflows the
 // value stack on big tables); os.date formats are capped at 1 KiB. A
 // coroutine runs under the deadline of the call resuming it, so one
 // created at load works in later handlers and none escapes a deadline.
 // A script registers at most 1000 triggers. Go panics in functions called
 // from Lua are recovered by PCall and logged as handler errors.
 //
-// Not bounded: memory a script builds itself, one VM instruction at a
-// time (s = s .. s in a loop, huge tables) — gopher-lua has no allocation
-// quota, and the deadline stops such a loop only between instructions;
-// and the time of one pattern match (string.find/match/gmatch/gsub with a
-// pathological pattern backtracks exponentially inside one Go call).
+// Memory a script builds itself, one VM instruction at a time (s = s .. s
+// in a loop, huge tables), is bounded by a watchdog, since gopher-lua has
+// no allocation quota: while Run runs, one goroutine samples the Go heap
+// every 25ms (runtime/metrics "/memory/classes/heap/objects:bytes", no
+// stop-the-world). Above Config.MemoryLimit (default 1 GiB; negative turns
+// it off) it collects garbage (at most once a second) and, if the heap is
+// still over, cancels every handler and top-level load running at that
+// moment through the cancel func each actor registers for its running
+// call; once the stopped calls have unwound it collects again and returns
+// the memory to the OS. A stopped handler fails with "file:line: memory
+// limit exceeded (1.0 GiB heap): handler stopped", is logged once with the
+// script and trigger and counted in Errors; the script stays loaded and
+// handles its next event. A stopped load fails like any failed load ("...
+// load stopped") and an older version keeps running. The limit is the
+// whole process's heap, not a per-script quota: every call running when it
+// is crossed is stopped, and one allocation (a concatenation) may
+// overshoot it. While stopped calls unwind (at most 1s) nothing more is
+// stopped; memory a script keeps across calls (globals) stays, and calls
+// keep being stopped while the heap stays over the limit.
+//
+// Pattern matching (string.find, string.match, string.gmatch, string.gsub,
+// also in unsafe mode) is the host's own Lua 5.1 implementation (package
+// runtime/luapattern). It checks the deadline every 1024 matching steps,
+// so a pattern that backtracks exponentially
+// (string.find(("a"):rep(40), ("a*"):rep(40) .. "b")) stops at the
+// deadline and is counted as a timeout instead of hanging its actor.
+// Recursion deeper than 10000 levels raises "pattern too complex", and a
+// pattern has at most 32 captures. It follows Lua 5.1 where gopher-lua
+// differs: the %f frontier pattern; '^' is an ordinary character in
+// gmatch; string.find("abc", "", 10) returns 4, 3; string.match returns
+// nil when nothing matches; gsub with a negative n replaces nothing; "%x"
+// in a gsub replacement is "x"; a number is a valid replacement; sets like
+// [%a-z] and [0-0-0]. Malformed patterns are always reported with Lua's
+// messages (Lua 5.1 reports them only when matching reaches them).
+// Differences from Lua 5.1: a "\0" in a pattern is an ordinary character,
+// and a trailing '%' in a gsub replacement stays '%'.
+//
+// Not bounded: Exec and Check run without the memory watchdog.
 //
 // # Triggers
 //
@@ -116,7 +148,7 @@
 //
 // When Run's context ends the watcher and the poller stop, actors take no
 // further events, and a running handler may finish until its deadline or
-// a 10s grace, whichever comes first; then its context is cancelled. Run
+// Config.ShutdownTimeout (10s), whichever comes first; then its context is cancelled. Run
 // returns once every goroutine it started has ended.
 //
 // Exec runs one script's top level once (triggers are logged as ignored);

@@ -48,10 +48,12 @@ type Host struct {
 
 	hardCtx context.Context // set by Run before any goroutine starts
 	actorWG sync.WaitGroup
+	mem     *memWatch // nil when the memory watchdog is off
 
 	mu      sync.Mutex
 	actors  map[string]*actor       // by file name, running actors
 	scripts map[string]*scriptState // by file name, latest lifetime
+	live    map[*actor]struct{}     // every actor whose goroutine runs (also stopping ones)
 }
 
 func newHost(cfg Config, e env, log zerolog.Logger) *Host {
@@ -61,7 +63,7 @@ func newHost(cfg Config, e env, log zerolog.Logger) *Host {
 	if e.decode == nil {
 		e.decode = decodeJSON
 	}
-	return &Host{
+	h := &Host{
 		cfg:       cfg.withDefaults(),
 		env:       e,
 		log:       log,
@@ -70,7 +72,26 @@ func newHost(cfg Config, e env, log zerolog.Logger) *Host {
 		pollWake:  make(chan struct{}, 1),
 		actors:    map[string]*actor{},
 		scripts:   map[string]*scriptState{},
+		live:      map[*actor]struct{}{},
 	}
+	if h.cfg.MemoryLimit > 0 {
+		h.mem = newMemWatch(h.cfg.MemoryLimit, log, h.stopRunningCalls)
+	}
+	return h
+}
+
+// stopRunningCalls cancels the handler or load every actor is running; it
+// returns how many it stopped. The memory watchdog calls it.
+func (h *Host) stopRunningCalls() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	n := 0
+	for a := range h.live {
+		if a.guard.stop() {
+			n++
+		}
+	}
+	return n
 }
 
 // Loaded returns a channel closed once the initial load pass is over
@@ -154,10 +175,16 @@ func (h *Host) actorFor(ctx context.Context, name string) *actor {
 	a := newActor(h, st, name)
 	h.actors[name] = a
 	h.scripts[name] = st
+	if a.guard != nil {
+		h.live[a] = struct{}{}
+	}
 	h.actorWG.Add(1)
 	go func() {
 		defer h.actorWG.Done()
 		a.run(ctx)
+		h.mu.Lock()
+		delete(h.live, a)
+		h.mu.Unlock()
 	}()
 	return a
 }
@@ -199,6 +226,16 @@ func (h *Host) Run(ctx context.Context) error {
 	}
 
 	var wg sync.WaitGroup
+	memCtx, memStop := context.WithCancel(hardCtx)
+	defer memStop()
+	var memWG sync.WaitGroup
+	if h.mem != nil {
+		memWG.Add(1)
+		go func() {
+			defer memWG.Done()
+			h.mem.run(memCtx, h.cfg.memEvery)
+		}()
+	}
 	if h.env.subs != nil {
 		p := newPoller(h, h.env.subs)
 		wg.Add(1)
@@ -215,6 +252,8 @@ func (h *Host) Run(ctx context.Context) error {
 	grace := time.AfterFunc(h.cfg.ShutdownTimeout, hardCancel)
 	h.actorWG.Wait()
 	grace.Stop()
+	memStop() // the watchdog guards handlers until the last actor ended
+	memWG.Wait()
 	wg.Wait()
 	w.close()
 	h.log.Info().Msg("script host stopped")

@@ -20,6 +20,7 @@ type scriptError struct {
 	Msg       string
 	Traceback string
 	Timeout   bool
+	Memory    bool // stopped by the memory watchdog
 }
 
 func (e *scriptError) Error() string { return e.Msg }
@@ -52,18 +53,38 @@ func compile(L *lua.LState, name string, content []byte) (*lua.LFunction, error)
 
 // runChunk compiles content and runs its top level under a deadline.
 func runChunk(ctx context.Context, L *lua.LState, name string, content []byte, timeout time.Duration) error {
+	return runChunkGuarded(ctx, L, name, content, timeout, nil)
+}
+
+// runChunkGuarded is runChunk with the top level registered in g (nil: none).
+func runChunkGuarded(ctx context.Context, L *lua.LState, name string, content []byte, timeout time.Duration, g *callGuard) error {
 	fn, err := compile(L, name, content)
 	if err != nil {
 		return err
 	}
-	return pcall(ctx, L, timeout, fn)
+	return pcallGuarded(ctx, L, timeout, g, fn)
 }
 
 // pcall calls fn in protected mode with a fresh deadline; Go panics in
 // functions called from Lua are recovered by PCall and returned as errors.
-func pcall(ctx context.Context, L *lua.LState, timeout time.Duration, fn *lua.LFunction, args ...lua.LValue) (err error) {
+func pcall(ctx context.Context, L *lua.LState, timeout time.Duration, fn *lua.LFunction, args ...lua.LValue) error {
+	return pcallGuarded(ctx, L, timeout, nil, fn, args...)
+}
+
+// pcallGuarded is pcall with the call's cancel func registered in g (nil:
+// none) while it runs, so the memory watchdog can stop it; an error of a
+// call it stopped has Memory set.
+func pcallGuarded(ctx context.Context, L *lua.LState, timeout time.Duration, g *callGuard, fn *lua.LFunction, args ...lua.LValue) (err error) {
 	cctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
+	if g != nil {
+		g.set(cancel)
+		defer func() { // runs last, after the recover below
+			if g.clear() && err != nil {
+				err = markMemory(err)
+			}
+		}()
+	}
 	L.SetContext(cctx)
 	defer L.RemoveContext()
 	defer func() {
@@ -91,6 +112,16 @@ func pcall(ctx context.Context, L *lua.LState, timeout time.Duration, fn *lua.LF
 		return se
 	}
 	return nil
+}
+
+// markMemory flags err as caused by the memory watchdog.
+func markMemory(err error) error {
+	se, ok := err.(*scriptError)
+	if !ok {
+		return &scriptError{Msg: err.Error(), Memory: true}
+	}
+	se.Timeout, se.Memory = false, true
+	return se
 }
 
 // logScriptError logs a Lua error with its message and traceback fields.
@@ -159,10 +190,10 @@ func installTriggers(L *lua.LState, reg *registry) {
 	}
 	// rc.on(event, fn): event "subscription"; fn(action, sub).
 	rcT.RawSetString("on", L.NewFunction(func(L *lua.LState) int {
-		event := L.CheckString(1)
-		fn := L.CheckFunction(2)
+		event := checkString(L, "on", 1)
+		fn := checkFunction(L, "on", 2)
 		if event != "subscription" {
-			L.ArgError(1, fmt.Sprintf("unknown event %q (known: \"subscription\")", event))
+			argError(L, "on", 1, fmt.Sprintf("unknown event %q (known: \"subscription\")", event))
 		}
 		add(L, "on", &reg.subs, trigger{label: "on " + event, fn: fn})
 		return 0
@@ -174,29 +205,53 @@ func installTriggers(L *lua.LState, reg *registry) {
 		case lua.LString:
 			var err error
 			if d, err = time.ParseDuration(string(v)); err != nil {
-				L.ArgError(1, fmt.Sprintf("bad interval %q: want a duration such as \"5m\" or seconds", string(v)))
+				argError(L, "every", 1, fmt.Sprintf("bad interval %q: want a duration such as \"5m\" or seconds", string(v)))
 			}
 		case lua.LNumber:
 			d = time.Duration(float64(v) * float64(time.Second))
 		default:
-			L.ArgError(1, "interval expected (a duration string such as \"5m\" or seconds), got "+v.Type().String())
+			argError(L, "every", 1, "interval expected (a duration string such as \"5m\" or seconds), got "+v.Type().String())
 		}
 		if d < reg.minEvery {
-			L.ArgError(1, fmt.Sprintf("interval %v is below the minimum of %v", d, reg.minEvery))
+			argError(L, "every", 1, fmt.Sprintf("interval %v is below the minimum of %v", d, reg.minEvery))
 		}
-		fn := L.CheckFunction(2)
+		fn := checkFunction(L, "every", 2)
 		add(L, "every", &reg.timers, trigger{label: "every " + d.String(), fn: fn, every: d})
 		return 0
 	}))
 	// rc.cron(spec, fn): standard five-field spec, optional CRON_TZ= prefix.
 	rcT.RawSetString("cron", L.NewFunction(func(L *lua.LState) int {
-		spec := L.CheckString(1)
+		spec := checkString(L, "cron", 1)
 		sched, err := cron.ParseStandard(spec)
 		if err != nil {
-			L.ArgError(1, fmt.Sprintf("bad cron spec %q: %v", spec, err))
+			argError(L, "cron", 1, fmt.Sprintf("bad cron spec %q: %v", spec, err))
 		}
-		fn := L.CheckFunction(2)
+		fn := checkFunction(L, "cron", 2)
 		add(L, "cron", &reg.timers, trigger{label: fmt.Sprintf("cron %q", spec), fn: fn, sched: sched})
 		return 0
 	}))
+}
+
+// argError raises "bad argument #n to rc.<fn> (msg)", prefixed with the
+// calling script's file:line, as luabind names its functions.
+func argError(L *lua.LState, fn string, n int, msg string) {
+	L.RaiseError("bad argument #%d to rc.%s (%s)", n, fn, msg)
+}
+
+// checkString returns argument n, raising unless it is a string.
+func checkString(L *lua.LState, fn string, n int) string {
+	v, ok := L.Get(n).(lua.LString)
+	if !ok {
+		argError(L, fn, n, "string expected, got "+L.Get(n).Type().String())
+	}
+	return string(v)
+}
+
+// checkFunction returns argument n, raising unless it is a function.
+func checkFunction(L *lua.LState, fn string, n int) *lua.LFunction {
+	v, ok := L.Get(n).(*lua.LFunction)
+	if !ok {
+		argError(L, fn, n, "function expected, got "+L.Get(n).Type().String())
+	}
+	return v
 }

@@ -147,8 +147,10 @@ func capDate(L *lua.LState, date *lua.LFunction) *lua.LFunction {
 
 // capStrings replaces the library functions that build strings in one Go
 // call (string.rep, string.format, string.gsub, table.concat) with
-// versions refusing results larger than maxStringBytes, and makes
-// coroutines run under the deadline of the call resuming them.
+// versions refusing results larger than maxStringBytes, replaces pattern
+// matching (string.find, match, gmatch, gsub) with runtime/luapattern,
+// which checks the deadline as it goes, and makes coroutines run under the
+// deadline of the call resuming them.
 func capStrings(L *lua.LState) {
 	if tab, ok := L.GetGlobal("table").(*lua.LTable); ok {
 		tab.RawSetString("concat", L.NewFunction(tableConcat))
@@ -163,7 +165,7 @@ func capStrings(L *lua.LState) {
 	if format, ok := str.RawGetString("format").(*lua.LFunction); ok {
 		str.RawSetString("format", capFormat(L, format))
 	}
-	str.RawSetString("gsub", L.NewFunction(strGsub))
+	installPatterns(L, str)
 	str.RawSetString("rep", L.NewFunction(func(L *lua.LState) int {
 		s := L.CheckString(1)
 		n := L.CheckNumber(2)

@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"context"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -146,6 +147,8 @@ func TestTriggerArgumentsRaiseAtLoad(t *testing.T) {
 			require.Error(t, err, c.code)
 			assert.Contains(t, err.Error(), c.want, c.code)
 			assert.True(t, strings.HasPrefix(err.Error(), "t.lua:2:"), "file:line in %q", err)
+			fn, _, _ := strings.Cut(c.code, "(")
+			assert.Regexp(t, `bad argument #\d to `+regexp.QuoteMeta(fn)+` \(`, err.Error(), "names the function: %q", err)
 		})
 	}
 	ok := `

@@ -1,0 +1,255 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"runtime/metrics"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// fakeMem drives memWatch.check without a real heap.
+type fakeMem struct {
+	heap     []uint64 // successive read results; the last one repeats
+	gcs      int
+	stops    int
+	stopping int // what stopAll returns
+}
+
+func (f *fakeMem) watch(limit int64, log zerolog.Logger) *memWatch {
+	w := newMemWatch(limit, log, func() int { f.stops++; return f.stopping })
+	w.read = func() uint64 {
+		v := f.heap[0]
+		if len(f.heap) > 1 {
+			f.heap = f.heap[1:]
+		}
+		return v
+	}
+	w.gc = func() { f.gcs++ }
+	w.free = func() {}
+	return w
+}
+
+// TestMemWatchDecision: under the limit nothing happens; over it garbage
+// is collected first and calls are stopped only if the heap stays over;
+// confirming GCs are rate-limited; calls being unwound are given time.
+func TestMemWatchDecision(t *testing.T) {
+	logs := &logSink{}
+	f := &fakeMem{heap: []uint64{100}, stopping: 1}
+	w := f.watch(1000, zerolog.New(logs))
+	t0 := time.Now()
+	now := t0
+	w.clock = func() time.Time { return now }
+	at := func(d time.Duration) { now = t0.Add(d); w.check() }
+
+	at(0)
+	assert.Equal(t, 0, f.gcs, "under the limit: no GC")
+	assert.Equal(t, 0, f.stops, "under the limit: nothing stopped")
+
+	f.heap = []uint64{1500, 600} // garbage: gone after the GC
+	at(10 * time.Millisecond)
+	assert.Equal(t, 1, f.gcs, "over the limit: GC first")
+	assert.Equal(t, 0, f.stops, "garbage only: nothing stopped")
+
+	f.heap = []uint64{1500, 1400} // live: still over after a GC
+	at(2 * time.Second)
+	assert.Equal(t, 2, f.gcs)
+	assert.Equal(t, 1, f.stops, "still over after GC: calls stopped")
+	assert.Equal(t, 1, logs.count("heap over the memory limit: running handlers and loads stopped", "memory_limit", "1000 B"))
+
+	w.pending.Store(1) // the stopped call has not unwound yet
+	f.heap = []uint64{1400}
+	at(2*time.Second + 25*time.Millisecond)
+	assert.Equal(t, 1, f.stops, "stopped calls unwinding: nothing more stopped")
+	assert.Equal(t, 2, f.gcs, "stopped calls unwinding: no GC")
+
+	w.pending.Store(0)
+	at(2*time.Second + 50*time.Millisecond)
+	assert.Equal(t, 2, f.gcs, "a GC ran less than memGCGap ago: none now")
+	assert.Equal(t, 2, f.stops, "still over: new calls stopped")
+	assert.Equal(t, 1, logs.count("heap over the memory limit: running handlers and loads stopped"), "warned once per episode")
+
+	f.heap = []uint64{500}
+	at(3 * time.Second)
+	assert.Equal(t, 1, logs.count("heap back under the memory limit", "calls_stopped", "2"))
+	at(4 * time.Second)
+	assert.Equal(t, 1, logs.count("heap back under the memory limit"), "logged once")
+}
+
+// TestCallGuard: the watchdog stops only a registered call, once, and the
+// call's end signals that its memory can be collected.
+func TestCallGuard(t *testing.T) {
+	w := newMemWatch(1<<20, zerolog.Nop(), nil)
+	g := w.guard()
+	assert.False(t, g.stop(), "idle: nothing to stop")
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	g.set(cancel)
+	assert.True(t, g.stop())
+	assert.False(t, g.stop(), "stopped once")
+	assert.ErrorIs(t, ctx.Err(), context.Canceled)
+	assert.EqualValues(t, 1, w.pending.Load())
+	assert.True(t, g.clear(), "clear reports the stop")
+	assert.EqualValues(t, 0, w.pending.Load())
+	select {
+	case <-w.freed:
+	default:
+		t.Fatal("the last stopped call's end was not signalled")
+	}
+
+	g.set(func() {})
+	assert.False(t, g.clear(), "a call that was not stopped")
+	assert.Nil(t, (*memWatch)(nil).guard(), "no watchdog, no guard")
+}
+
+func TestMemoryErrorMessage(t *testing.T) {
+	assert.Equal(t, "1.0 GiB", formatBytes(1<<30))
+	assert.Equal(t, "64.0 MiB", formatBytes(64<<20))
+	assert.Equal(t, "1.5 KiB", formatBytes(1536))
+	assert.Equal(t, "100 B", formatBytes(100))
+
+	w := newMemWatch(1<<30, zerolog.Nop(), nil)
+	err := w.memoryError(markMemory(&scriptError{Msg: "x.lua:3: context canceled", Traceback: "tb"}), "handler")
+	var se *scriptError
+	require.ErrorAs(t, err, &se)
+	assert.Equal(t, "x.lua:3: memory limit exceeded (1.0 GiB heap): handler stopped", se.Msg)
+	assert.True(t, se.Memory)
+	assert.Equal(t, "tb", se.Traceback)
+	err = w.memoryError(errors.New("boom"), "load")
+	assert.Equal(t, "memory limit exceeded (1.0 GiB heap): load stopped", err.Error())
+}
+
+func TestMemoryLimitConfig(t *testing.T) {
+	h := newHost(Config{}, env{}, zerolog.Nop())
+	assert.EqualValues(t, DefaultMemoryLimit, h.cfg.MemoryLimit)
+	require.NotNil(t, h.mem, "watchdog on by default")
+	assert.Equal(t, "1.0 GiB", h.mem.limitText)
+	h = newHost(Config{MemoryLimit: -1}, env{}, zerolog.Nop())
+	assert.Nil(t, h.mem, "negative limit: watchdog off")
+	assert.Nil(t, newActor(h, &scriptState{name: "x"}, "x.lua").guard)
+}
+
+// heapNow is the watchdog's own measure.
+func heapNow() uint64 {
+	s := []metrics.Sample{{Name: heapMetric}}
+	metrics.Read(s)
+	return s[0].Value.Uint64()
+}
+
+// testMemLimit is small, yet far above the test binary's own heap.
+const testMemLimit = 96 << 20
+
+// slowWait bounds waits for the watchdog: under -race, on a loaded
+// machine, copying a 128 MiB string takes seconds and no goroutine can
+// stop it (a garbage collection waits for it too).
+const slowWait = 90 * time.Second
+
+// waitLong is logSink.eventually with a longer deadline.
+func waitLong(t *testing.T, logs *logSink, cond func() bool, what string) {
+	t.Helper()
+	deadline := time.Now().Add(slowWait)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s; log:\n%s", what, logs.String())
+		}
+		time.Sleep(tick)
+	}
+}
+
+// TestHandlerStoppedAtMemoryLimit: a handler doubling a string is stopped
+// by the watchdog with a memory error instead of exhausting memory; the
+// host lives, another script keeps running, the memory is returned and the
+// script handles its next event.
+func TestHandlerStoppedAtMemoryLimit(t *testing.T) {
+	// Without the watchdog the hog holds 128 MiB until its deadline and the
+	// test fails on the error text, without exhausting the machine.
+	th := startHost(t, Config{MemoryLimit: testMemLimit, HandlerTimeout: 2 * slowWait}, nil, map[string]string{
+		"other.lua": `rc.every(0.01, function() end)`,
+		"hog.lua": `local calls = 0
+rc.every(0.3, function()
+  calls = calls + 1
+  if calls > 1 then print("hog call " .. calls) return end
+  print("hogging")
+  local t0 = os.clock()
+  while os.clock() - t0 < 0.5 do end
+  local s = "x"
+  for i = 1, 27 do s = s .. s end
+  while #s > 0 do end
+end)`,
+	})
+	th.logs.eventually(t, func() bool { return th.logs.count("hogging", "script", "hog") == 1 }, "the hog's first call")
+	before, _ := th.status("other")
+	th.waitStatus("other", "runs while the hog runs", func(s ScriptStatus) bool { return s.Runs >= before.Runs+5 })
+
+	waitLong(t, th.logs, func() bool { s, _ := th.status("hog"); return s.Errors >= 1 }, "the hog's memory error")
+	st, _ := th.status("hog")
+	assert.Equal(t, StateRunning, st.State)
+	assert.EqualValues(t, 0, st.Timeouts, "not a timeout")
+	assert.True(t, strings.HasPrefix(st.LastError, "hog.lua:"), "file:line kept: %q", st.LastError)
+	assert.True(t, strings.HasSuffix(st.LastError, "memory limit exceeded (96.0 MiB heap): handler stopped"), st.LastError)
+	assert.Equal(t, 1, th.logs.count("handler stopped: memory limit exceeded", "script", "hog", "trigger", "every 300ms*",
+		"memory_limit", "96.0 MiB", "error", st.LastError))
+	assert.GreaterOrEqual(t, th.logs.count("heap over the memory limit: running handlers and loads stopped"), 1)
+
+	th.logs.eventually(t, func() bool { return th.logs.count("hog call 2", "script", "hog") == 1 }, "the hog's next event")
+	waitLong(t, th.logs, func() bool { return heapNow() < testMemLimit }, "the memory returned")
+	st, _ = th.status("hog")
+	assert.EqualValues(t, 1, st.Errors, "only the hogging call failed")
+
+	mid, _ := th.status("other")
+	th.waitStatus("other", "runs after the stop", func(s ScriptStatus) bool { return s.Runs >= mid.Runs+5 })
+	// The watchdog stops every call running at that moment: the other
+	// script's tiny handler is hit only if it ran in that instant.
+	assert.LessOrEqual(t, mid.Errors, uint64(1))
+	assert.Equal(t, StateRunning, mid.State)
+}
+
+// TestLoadStoppedAtMemoryLimit: a reload whose top level builds a huge
+// table fails with the memory error and the old version keeps running.
+func TestLoadStoppedAtMemoryLimit(t *testing.T) {
+	v1 := `rc.every(0.01, function() end)`
+	th := startHost(t, Config{MemoryLimit: testMemLimit, LoadTimeout: 2 * slowWait}, nil, map[string]string{"grow.lua": v1})
+	th.waitStatus("grow", "v1 running", func(s ScriptStatus) bool { return s.State == StateRunning && s.Hash == hashOf(v1) })
+
+	// Without the watchdog: ~500 MiB, then a load timeout.
+	renameOver(t, filepath.Join(th.dir, "grow.lua"), `local t = {}
+for i = 1, 3000000 do t[i] = {i} end
+while #t > 0 do end
+rc.every(0.01, function() end)`)
+	waitLong(t, th.logs, func() bool { return th.logs.count("script load failed", "script", "grow") == 1 }, "the failed load")
+	assert.Equal(t, 1, th.logs.count("script load failed", "script", "grow", "kept_running_version", "true",
+		"error", "grow.lua:*"))
+	st, _ := th.status("grow")
+	assert.Equal(t, StateRunning, st.State)
+	assert.Equal(t, hashOf(v1), st.Hash, "the old version kept")
+	assert.True(t, strings.HasSuffix(st.LastError, "memory limit exceeded (96.0 MiB heap): load stopped"), st.LastError)
+	th.waitStatus("grow", "v1 still handling events", func(s ScriptStatus) bool { return s.Runs >= st.Runs+5 })
+	waitLong(t, th.logs, func() bool { return heapNow() < testMemLimit }, "the memory returned")
+}
+
+// BenchmarkMemWatchIdleCheck is one sample of an idle watchdog (heap under
+// the limit): its cost times 40 per second is the idle CPU cost.
+func BenchmarkMemWatchIdleCheck(b *testing.B) {
+	w := newMemWatch(1<<40, zerolog.Nop(), func() int { return 0 })
+	b.ReportAllocs()
+	for b.Loop() {
+		w.check()
+	}
+}
+
+// BenchmarkCallGuard is the watchdog's cost on every handler call.
+func BenchmarkCallGuard(b *testing.B) {
+	g := newMemWatch(1<<30, zerolog.Nop(), nil).guard()
+	cancel := func() {}
+	for b.Loop() {
+		g.set(cancel)
+		g.clear()
+	}
+}

@@ -5,10 +5,14 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"time"
+
+	"github.com/rclua/rclua/runtime"
 )
 
 // Environment variables read by rclua. Secrets are read from here (or from
@@ -35,6 +39,7 @@ const (
 	defaultLoadTimeout     = 5 * time.Second
 	defaultHandlerTimeout  = 30 * time.Second
 	defaultShutdownTimeout = 10 * time.Second
+	defaultMemoryLimit     = byteSize(runtime.DefaultMemoryLimit)
 	defaultDevActivity     = 3 * time.Second
 )
 
@@ -335,4 +340,49 @@ func positive(ds ...namedDuration) error {
 		}
 	}
 	return nil
+}
+
+// byteSize is a size flag: a number with a unit (KiB, MiB, GiB; KB, MB,
+// GB; B), or "off" for no limit, which it stores as -1.
+type byteSize int64
+
+var byteUnits = []struct {
+	suffix string
+	mult   int64
+}{
+	{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30},
+	{"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"B", 1},
+}
+
+func (b *byteSize) String() string {
+	switch v := int64(*b); {
+	case v < 0:
+		return "off"
+	case v >= 1<<30 && v%(1<<30) == 0:
+		return strconv.FormatInt(v>>30, 10) + "GiB"
+	case v >= 1<<20 && v%(1<<20) == 0:
+		return strconv.FormatInt(v>>20, 10) + "MiB"
+	default:
+		return strconv.FormatInt(v, 10) + "B"
+	}
+}
+
+func (b *byteSize) Set(s string) error {
+	if s == "off" {
+		*b = -1
+		return nil
+	}
+	for _, u := range byteUnits {
+		num, ok := strings.CutSuffix(s, u.suffix)
+		if !ok {
+			continue
+		}
+		n, err := strconv.ParseInt(strings.TrimSpace(num), 10, 64)
+		if err != nil || n <= 0 || n > math.MaxInt64/u.mult {
+			break
+		}
+		*b = byteSize(n * u.mult)
+		return nil
+	}
+	return errors.New("want a size such as 512MiB or 2GiB, or off")
 }

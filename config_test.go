@@ -72,6 +72,8 @@ func TestConfigErrors(t *testing.T) {
 		{"URL with a query", with(token, "RC_URL", "https://chat.example.com/?token="+secretToken), nil, []string{"must not have a query", "query hidden"}},
 		{"URL ending in /api/v1", with(token, "RC_URL", "https://chat.example.com/rc/api/v1/"), nil, []string{"must not end in /api/v1", "https://chat.example.com/rc ", "RC_URL"}},
 		{"URL ending in /api", with(token, "RC_URL", "https://chat.example.com/api"), nil, []string{"must not end in /api", "e.g. https://chat.example.com "}},
+		{"bad memory limit", token, []string{"--memory-limit", "lots"}, []string{"memory-limit", "want a size such as 512MiB"}},
+		{"memory limit without a unit", token, []string{"--memory-limit", "512"}, []string{"memory-limit", "want a size such as 512MiB"}},
 		{"zero duration", token, []string{"--handler-timeout", "0s"}, []string{"--handler-timeout must be a positive duration"}},
 		{"bad log level", token, []string{"--log-level", "loud"}, []string{"log level", "loud"}},
 		{"bad log level from env", with(token, "RCLUA_LOG_LEVEL", "loud"), nil, []string{"log level", "RCLUA_LOG_LEVEL"}},
@@ -107,7 +109,7 @@ func TestUsageAndHelp(t *testing.T) {
 		assert.Contains(t, res.stdout, "rclua "+cmd, "%s --help prints its usage", cmd)
 	}
 	res := runNow(t, nil, "run", "--help")
-	for _, flag := range []string{"-url", "-scripts", "-poll-interval", "-debounce", "-load-timeout", "-handler-timeout", "-shutdown-timeout", "-log-level", "-log-format", "-dev", "-dev-addr"} {
+	for _, flag := range []string{"-url", "-scripts", "-poll-interval", "-debounce", "-load-timeout", "-handler-timeout", "-shutdown-timeout", "-log-level", "-log-format", "-dev", "-dev-addr", "-memory-limit"} {
 		assert.Contains(t, res.stdout, flag, "run --help lists %s", flag)
 	}
 	for _, secretFlag := range []string{"-token", "-password"} {
@@ -333,4 +335,21 @@ func TestEmptyScriptsFolderHint(t *testing.T) {
 	waitForText(t, logs, "rclua started", 10*time.Second)
 	require.NoError(t, stop())
 	assert.Contains(t, logs.String(), "no *.lua scripts in the scripts folder yet: add one there")
+}
+
+func TestByteSizeFlag(t *testing.T) {
+	for in, want := range map[string]int64{
+		"512MiB": 512 << 20, "2GiB": 2 << 30, "64KiB": 64 << 10, "1GB": 1e9, "300MB": 300e6, "4096B": 4096, "off": -1,
+	} {
+		var b byteSize
+		require.NoError(t, b.Set(in), in)
+		assert.Equal(t, want, int64(b), in)
+	}
+	for _, in := range []string{"", "1", "0MiB", "-1GiB", "1.5GiB", "GiB", "9999999999999GiB", "1TiB"} {
+		var b byteSize
+		assert.Error(t, b.Set(in), "%q is refused", in)
+	}
+	for in, want := range map[byteSize]string{1 << 30: "1GiB", 512 << 20: "512MiB", 1000: "1000B", -1: "off"} {
+		assert.Equal(t, want, in.String())
+	}
 }

@@ -46,6 +46,7 @@ type runOptions struct {
 	loadTimeout     time.Duration
 	handlerTimeout  time.Duration
 	shutdownTimeout time.Duration
+	memoryLimit     byteSize
 	dev             bool
 	devAddr         string
 	devActivity     time.Duration
@@ -62,6 +63,8 @@ func cmdRun(ctx context.Context, args []string, getenv func(string) string, stdo
 	durationVar(fs, &o.loadTimeout, "load-timeout", defaultLoadTimeout, "`duration` allowed for a script's top level at load")
 	durationVar(fs, &o.handlerTimeout, "handler-timeout", defaultHandlerTimeout, "`duration` allowed for each handler call")
 	durationVar(fs, &o.shutdownTimeout, "shutdown-timeout", defaultShutdownTimeout, "on SIGINT/SIGTERM, the `duration` running handlers may take to finish")
+	o.memoryLimit = defaultMemoryLimit
+	fs.Var(&o.memoryLimit, "memory-limit", "Go heap `size` above which running handlers are stopped (e.g. 512MiB, 2GiB, or off)")
 	fs.BoolVar(&o.dev, "dev", false, "run against a fake Rocket.Chat server started in the process")
 	fs.StringVar(&o.devAddr, "dev-addr", "", "address of the --dev server (default 127.0.0.1:3000, or a free port if that is busy)")
 	durationVar(fs, &o.devActivity, "dev-activity", defaultDevActivity, "with --dev, the `duration` between two messages of the demo users")
@@ -177,6 +180,7 @@ func daemon(ctx context.Context, o runOptions, baseURL string, creds credentials
 		LoadTimeout:     o.loadTimeout,
 		HandlerTimeout:  o.handlerTimeout,
 		ShutdownTimeout: o.shutdownTimeout,
+		MemoryLimit:     int64(o.memoryLimit),
 	}
 	deps := runtime.Deps{
 		Bindings:      luabind.FromClient(client, log),

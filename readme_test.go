@@ -159,6 +159,17 @@ func TestReadmeSystemdUnit(t *testing.T) {
 	assert.Greater(t, stop, defaultShutdownTimeout+time.Second, "systemd waits longer than --shutdown-timeout")
 	assert.Contains(t, settings["ExecReload"], "kill -HUP $MAINPID", "systemctl reload sends SIGHUP")
 	assert.Contains(t, settings["RestrictAddressFamilies"], "AF_UNIX", "name lookups through systemd-resolved need AF_UNIX")
+
+	// The watchdog must act before the kernel's hard limit does.
+	limit := byteSize(runtime.DefaultMemoryLimit)
+	if _, v, ok := strings.Cut(settings["ExecStart"], "--memory-limit "); ok {
+		require.NoError(t, limit.Set(strings.Fields(v)[0]), "ExecStart's --memory-limit")
+	}
+	hard := strings.TrimSpace(settings["MemoryMax"])
+	require.True(t, strings.HasSuffix(hard, "M"), "MemoryMax in M: %q", hard)
+	var hardMax byteSize
+	require.NoError(t, hardMax.Set(strings.TrimSuffix(hard, "M")+"MiB"))
+	assert.Less(t, int64(limit), int64(hardMax)*3/4, "--memory-limit well below MemoryMax (Go's heap is not all of RSS)")
 }
 
 // TestReadmeScriptsPassCheck: every complete script in the README (a ```lua

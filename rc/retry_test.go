@@ -153,13 +153,25 @@ func TestRetryWaitEndsOnCancel(t *testing.T) {
 		w.Header().Set("X-RateLimit-Reset", strconv.FormatInt(time.Now().Add(30*time.Minute).UnixMilli(), 10))
 		writeJSON(w, 429, `{"success":false,"error":"slow down"}`)
 	})
+	// Cancel only once the client waits for the reset: cancelling while the
+	// first response is still in flight would test something else.
+	waiting := make(chan time.Duration, 1)
+	c.sleep = func(ctx context.Context, d time.Duration) error {
+		waiting <- d
+		return sleepContext(ctx, d)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
 		_, err := c.GetRaw(ctx, "x", nil)
 		done <- err
 	}()
-	require.Eventually(t, func() bool { return calls.Load() == 1 }, 5*time.Second, time.Millisecond)
+	select {
+	case d := <-waiting:
+		assert.Greater(t, d, 29*time.Minute, "waits for the reset")
+	case <-time.After(5 * time.Second):
+		t.Fatal("the client never waited")
+	}
 	cancel()
 	select {
 	case err := <-done:

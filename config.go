@@ -30,16 +30,16 @@ const (
 	envLogFormat    = "RCLUA_LOG_FORMAT"
 )
 
-// Defaults of the daemon's flags (the same as runtime's own defaults).
+// Defaults of the daemon's flags: runtime's own, and the --dev ones.
 const (
-	defaultScripts         = "./scripts"
-	defaultPollInterval    = 10 * time.Second
-	defaultDevPollInterval = 2 * time.Second
-	defaultDebounce        = 100 * time.Millisecond
-	defaultLoadTimeout     = 5 * time.Second
-	defaultHandlerTimeout  = 30 * time.Second
-	defaultShutdownTimeout = 10 * time.Second
+	defaultScripts         = runtime.DefaultScriptsDir
+	defaultPollInterval    = runtime.DefaultPollInterval
+	defaultDebounce        = runtime.DefaultDebounce
+	defaultLoadTimeout     = runtime.DefaultLoadTimeout
+	defaultHandlerTimeout  = runtime.DefaultHandlerTimeout
+	defaultShutdownTimeout = runtime.DefaultShutdownTimeout
 	defaultMemoryLimit     = byteSize(runtime.DefaultMemoryLimit)
+	defaultDevPollInterval = 2 * time.Second
 	defaultDevActivity     = 3 * time.Second
 )
 

@@ -31,6 +31,13 @@ type event struct {
 	done    chan struct{} // optional: closed after handling (benchmarks)
 }
 
+// release tells the event's waiter, if any, that it was handled or dropped.
+func (ev event) release() {
+	if ev.done != nil {
+		close(ev.done)
+	}
+}
+
 // loadRequest asks an actor to load content.
 type loadRequest struct {
 	content []byte
@@ -127,14 +134,13 @@ func (a *actor) enqueue(ev event) bool {
 		if n == 1 || n%100 == 0 {
 			a.log.Warn().Uint64("dropped", n).Int("queue_len", cap(a.mailbox)).Msg("event queue full: event dropped")
 		}
-		if ev.done != nil {
-			close(ev.done)
-		}
+		ev.release()
 		return false
 	}
 }
 
-// run is the actor goroutine. ctx ends event handling (shutdown); handler
+// run is the actor goroutine. Once ctx ends (shutdown) it takes no further
+// event or load: the call running then finishes and run returns. Handler
 // and load deadlines derive from the host's hard context.
 func (a *actor) run(ctx context.Context) {
 	defer func() {
@@ -145,9 +151,13 @@ func (a *actor) run(ctx context.Context) {
 		p.finish()
 		a.closeVersion(a.cur)
 		a.cur = nil
+		a.drain()
 		a.st.setStopped()
 	}()
 	for {
+		if ctx.Err() != nil {
+			return
+		}
 		a.mu.Lock()
 		req, stop := a.pending, a.stopping
 		a.pending = nil
@@ -166,7 +176,23 @@ func (a *actor) run(ctx context.Context) {
 			return
 		case <-a.wake:
 		case ev := <-a.mailbox:
+			if ctx.Err() != nil { // select picks at random among ready cases
+				ev.release()
+				return
+			}
 			a.handle(ev)
+		}
+	}
+}
+
+// drain drops the events left in the queue, releasing their waiters.
+func (a *actor) drain() {
+	for {
+		select {
+		case ev := <-a.mailbox:
+			ev.release()
+		default:
+			return
 		}
 	}
 }
@@ -183,9 +209,6 @@ func (a *actor) load(req *loadRequest) {
 	installTriggers(v.L, v.reg)
 	err := runChunkGuarded(a.h.hardCtx, v.L, a.chunk, req.content, a.h.cfg.LoadTimeout, a.guard)
 	v.reg.loading = false
-	if se, ok := err.(*scriptError); ok && se.Memory {
-		err = a.h.mem.memoryError(err, "load")
-	}
 	if err != nil {
 		v.L.Close()
 		a.st.setLoadFailed(err.Error())
@@ -209,7 +232,7 @@ func (a *actor) load(req *loadRequest) {
 		msg = "script reloaded"
 	}
 	a.log.Info().Str("hash", short(req.hash)).Int("subscription_handlers", len(v.reg.subs)).
-		Int("timers", len(v.reg.timers)).Stringer("took", time.Since(start).Round(time.Microsecond)).Msg(msg)
+		Int("timers", len(v.reg.timers)).Stringer("took", since(start)).Msg(msg)
 }
 
 // closeVersion stops a version's timers and closes its state.
@@ -259,9 +282,7 @@ func (a *actor) startTimers(v *version) {
 
 // handle dispatches one event to the current version.
 func (a *actor) handle(ev event) {
-	if ev.done != nil {
-		defer close(ev.done)
-	}
+	defer ev.release()
 	v := a.cur
 	if v == nil {
 		return
@@ -274,6 +295,8 @@ func (a *actor) handle(ev event) {
 		v.queued[ev.trigger].Store(false)
 		a.call(v, v.reg.timers[ev.trigger])
 	case evSubscription:
+		// Each handler gets its own table: tables are mutable, so one
+		// decoded for all would show each handler the previous ones' edits.
 		for _, t := range v.reg.subs {
 			arg, err := a.subscriptionValue(v.L, ev)
 			if err != nil {
@@ -309,28 +332,31 @@ const isoMillis = "2006-01-02T15:04:05.000Z07:00"
 func (a *actor) call(v *version, t trigger, args ...lua.LValue) {
 	a.st.runs.Add(1)
 	start := time.Now()
-	err := pcallGuarded(a.h.hardCtx, v.L, a.h.cfg.HandlerTimeout, a.guard, t.fn, args...)
+	err := pcallGuarded(a.h.hardCtx, v.L, a.h.cfg.HandlerTimeout, a.guard, "handler", t.fn, args...)
 	if err == nil {
 		return
 	}
+	a.st.setError(err.Error())
 	se, _ := err.(*scriptError)
 	if se != nil && se.Memory {
-		err = a.h.mem.memoryError(err, "handler")
-		a.st.setError(err.Error())
 		a.st.errors.Add(1)
 		a.log.Error().Str("trigger", t.label).Str("memory_limit", a.h.mem.limitText).
-			Dur("took", time.Since(start)).Str("error", err.Error()).Msg("handler stopped: memory limit exceeded")
+			Stringer("took", since(start)).Str("error", err.Error()).Msg("handler stopped: memory limit exceeded")
 		return
 	}
-	a.st.setError(err.Error())
 	if se != nil && se.Timeout {
 		a.st.timeouts.Add(1)
 		a.log.Error().Str("trigger", t.label).Stringer("timeout", a.h.cfg.HandlerTimeout).
-			Dur("took", time.Since(start)).Str("error", err.Error()).Msg("handler stopped at its deadline")
+			Stringer("took", since(start)).Str("error", err.Error()).Msg("handler stopped at its deadline")
 		return
 	}
 	a.st.errors.Add(1)
 	logScriptError(a.log.Error().Str("trigger", t.label), err, "handler failed")
+}
+
+// since is the time elapsed from start as logged in "took" fields.
+func since(start time.Time) time.Duration {
+	return time.Since(start).Round(time.Millisecond)
 }
 
 func short(hash string) string {

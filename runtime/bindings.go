@@ -27,7 +27,7 @@ type Deps struct {
 }
 
 func envOf(deps Deps) env {
-	e := env{decode: luabind.DecodeJSON, subs: deps.Subscriptions}
+	e := env{subs: deps.Subscriptions}
 	if m := deps.Bindings; m != nil {
 		e.open = func(L *lua.LState, log zerolog.Logger) { m.WithLogger(log).Open(L) }
 	}
@@ -35,11 +35,10 @@ func envOf(deps Deps) env {
 }
 
 // New returns a host for the scripts of cfg.ScriptsDir. Zero Config fields
-// take their defaults. Nothing starts before Run.
+// take their defaults. Nothing starts before Run; a missing scripts folder
+// is reported by Run. The error is reserved for configurations New may
+// reject in the future; it is always nil now.
 func New(cfg Config, deps Deps, log zerolog.Logger) (*Host, error) {
-	if cfg.ScriptsDir == "" && cfg.withDefaults().ScriptsDir == "" {
-		return nil, errors.New("runtime: no scripts folder")
-	}
 	return newHost(cfg, envOf(deps), log), nil
 }
 
@@ -52,7 +51,7 @@ func Exec(ctx context.Context, path string, cfg Config, deps Deps, log zerolog.L
 	if err != nil {
 		return fmt.Errorf("runtime: exec: %w", err)
 	}
-	log = log.With().Str("script", scriptBase(path)).Logger()
+	log = log.With().Str("script", scriptBaseName(filepath.Base(path))).Logger()
 	return runOnce(ctx, path, content, cfg, envOf(deps), modeExec, log)
 }
 
@@ -140,9 +139,10 @@ func runOnce(ctx context.Context, path string, content []byte, cfg Config, e env
 	return err
 }
 
-func scriptBase(path string) string {
-	b := filepath.Base(path)
-	return b[:len(b)-len(filepath.Ext(b))]
+// scriptBaseName is the name a script goes by in logs and Status: its
+// file name without the extension ("hello.lua" -> "hello").
+func scriptBaseName(file string) string {
+	return file[:len(file)-len(filepath.Ext(file))]
 }
 
 // errOffline is what every call returns in check mode.

@@ -20,9 +20,9 @@ type Config struct {
 	// MemoryLimit is the Go heap, in bytes, above which the memory
 	// watchdog stops every handler and top-level load running at that
 	// moment (they fail with "memory limit exceeded"; the scripts stay
-	// loaded) and collects the garbage. The heap is sampled every 25ms and
-	// garbage is collected before deciding, so one allocation may overshoot
-	// the limit. Zero means 1 GiB; a negative value turns the watchdog off.
+	// loaded) and collects the garbage. The heap is sampled every 25ms while
+	// a handler or load runs (not while the host is idle) and garbage is
+	// collected before deciding, so one allocation may overshoot the limit. Zero means 1 GiB; a negative value turns the watchdog off.
 	MemoryLimit int64
 
 	// Unexported knobs, defaulted like the others; tests lower them.
@@ -32,8 +32,18 @@ type Config struct {
 	memEvery    time.Duration // heap sampling period of the memory watchdog; default 25ms
 }
 
-// DefaultMemoryLimit is the MemoryLimit used when the field is zero.
-const DefaultMemoryLimit = 1 << 30
+// Defaults of the Config fields, used when a field is zero.
+const (
+	DefaultScriptsDir      = "./scripts"
+	DefaultDebounce        = 100 * time.Millisecond
+	DefaultRescan          = 30 * time.Second
+	DefaultPollInterval    = 10 * time.Second
+	DefaultLoadTimeout     = 5 * time.Second
+	DefaultHandlerTimeout  = 30 * time.Second
+	DefaultShutdownTimeout = 10 * time.Second
+	DefaultQueueLen        = 256
+	DefaultMemoryLimit     = 1 << 30 // 1 GiB
+)
 
 func (c Config) withDefaults() Config {
 	def := func(d *time.Duration, v time.Duration) {
@@ -42,20 +52,20 @@ func (c Config) withDefaults() Config {
 		}
 	}
 	if c.ScriptsDir == "" {
-		c.ScriptsDir = "./scripts"
+		c.ScriptsDir = DefaultScriptsDir
 	}
-	def(&c.Debounce, 100*time.Millisecond)
-	def(&c.Rescan, 30*time.Second)
-	def(&c.PollInterval, 10*time.Second)
-	def(&c.LoadTimeout, 5*time.Second)
-	def(&c.HandlerTimeout, 30*time.Second)
+	def(&c.Debounce, DefaultDebounce)
+	def(&c.Rescan, DefaultRescan)
+	def(&c.PollInterval, DefaultPollInterval)
+	def(&c.LoadTimeout, DefaultLoadTimeout)
+	def(&c.HandlerTimeout, DefaultHandlerTimeout)
 	if c.QueueLen <= 0 {
-		c.QueueLen = 256
+		c.QueueLen = DefaultQueueLen
 	}
 	def(&c.minEvery, time.Second)
 	def(&c.pollOverlap, 5*time.Second)
 	def(&c.maxBackoff, 5*time.Minute)
-	def(&c.ShutdownTimeout, 10*time.Second)
+	def(&c.ShutdownTimeout, DefaultShutdownTimeout)
 	def(&c.memEvery, 25*time.Millisecond)
 	if c.MemoryLimit == 0 {
 		c.MemoryLimit = DefaultMemoryLimit

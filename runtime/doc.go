@@ -12,8 +12,9 @@
 // (Config.QueueLen); a full queue drops the event, counts it (Status
 // Dropped) and warns on the first drop and every 100th, never blocking the
 // sender. A timer has at most one tick queued: ticks of a handler slower
-// than its period coalesce instead of filling the queue. Load requests and stop requests travel beside the queue and take
-// priority over queued events; a newer load request replaces a pending one.
+// than its period coalesce instead of filling the queue. Load requests and
+// stop requests travel beside the queue and take priority over queued
+// events; a newer load request replaces a pending one.
 //
 // # Sandbox and limits
 //
@@ -31,37 +32,39 @@
 // under Config.HandlerTimeout (30s), through L.SetContext; a handler
 // stopped at its deadline is counted (Timeouts) and logged with the script
 // and trigger, and the script handles its next event. Calls are bounded to
-// 200 frames (deeper recursion raises "stack overflow") and the value
-// stack to 256Ki slots, with MinimizeStackMemory. Library calls that build
-// a string in one Go call, which the deadline cannot interrupt, refuse
+// 200 frames (deeper recursion raises "stack overflow") and the value stack
+// to 256Ki slots, with MinimizeStackMemory. Library calls that build a
+// string in one Go call, which the deadline cannot interrupt, refuse
 // results above 16 MiB (also in unsafe mode): string.rep, string.format
 // (whose widths and precisions have at most two digits, as in Lua 5.1),
-// string.gsub (reimplemented: linear) and table.concat (reimplemented: gopher-lua's overflows the
-// value stack on big tables); os.date formats are capped at 1 KiB. A
-// coroutine runs under the deadline of the call resuming it, so one
-// created at load works in later handlers and none escapes a deadline.
-// A script registers at most 1000 triggers. Go panics in functions called
-// from Lua are recovered by PCall and logged as handler errors.
+// string.gsub (reimplemented: linear) and table.concat (reimplemented:
+// gopher-lua's overflows the value stack on big tables); os.date formats
+// are capped at 1 KiB. A coroutine runs under the deadline of the call
+// resuming it, so one created at load works in later handlers and none
+// escapes a deadline. A script registers at most 1000 triggers. Go panics
+// in functions called from Lua are recovered by PCall and logged as handler
+// errors.
 //
 // Memory a script builds itself, one VM instruction at a time (s = s .. s
 // in a loop, huge tables), is bounded by a watchdog, since gopher-lua has
-// no allocation quota: while Run runs, one goroutine samples the Go heap
-// every 25ms (runtime/metrics "/memory/classes/heap/objects:bytes", no
-// stop-the-world). Above Config.MemoryLimit (default 1 GiB; negative turns
-// it off) it collects garbage (at most once a second) and, if the heap is
-// still over, cancels every handler and top-level load running at that
-// moment through the cancel func each actor registers for its running
-// call; once the stopped calls have unwound it collects again and returns
-// the memory to the OS. A stopped handler fails with "file:line: memory
-// limit exceeded (1.0 GiB heap): handler stopped", is logged once with the
-// script and trigger and counted in Errors; the script stays loaded and
-// handles its next event. A stopped load fails like any failed load ("...
-// load stopped") and an older version keeps running. The limit is the
-// whole process's heap, not a per-script quota: every call running when it
-// is crossed is stopped, and one allocation (a concatenation) may
-// overshoot it. While stopped calls unwind (at most 1s) nothing more is
-// stopped; memory a script keeps across calls (globals) stays, and calls
-// keep being stopped while the heap stays over the limit.
+// no allocation quota: while a handler or load runs, one goroutine samples
+// the Go heap every 25ms (runtime/metrics
+// "/memory/classes/heap/objects:bytes", no stop-the-world); while none runs
+// it sleeps without waking up. Above Config.MemoryLimit (default 1 GiB;
+// negative turns it off) it collects garbage (at most once a second) and,
+// if the heap is still over, cancels every handler and top-level load
+// running at that moment through the cancel func each actor registers for
+// its running call; once the stopped calls have unwound it collects again
+// and returns the memory to the OS. A stopped handler fails with
+// "file:line: memory limit exceeded (1.0 GiB heap): handler stopped", is
+// logged once with the script and trigger and counted in Errors; the script
+// stays loaded and handles its next event. A stopped load fails like any
+// failed load ("... load stopped") and an older version keeps running. The
+// limit is the whole process's heap, not a per-script quota: every call
+// running when it is crossed is stopped, and one allocation (a
+// concatenation) may overshoot it. While stopped calls unwind (at most 1s)
+// nothing more is stopped; memory a script keeps across calls (globals)
+// stays, and calls keep being stopped while the heap stays over the limit.
 //
 // Pattern matching (string.find, string.match, string.gmatch, string.gsub,
 // also in unsafe mode) is the host's own Lua 5.1 implementation (package
@@ -147,9 +150,10 @@
 // # Shutdown
 //
 // When Run's context ends the watcher and the poller stop, actors take no
-// further events, and a running handler may finish until its deadline or
-// Config.ShutdownTimeout (10s), whichever comes first; then its context is cancelled. Run
-// returns once every goroutine it started has ended.
+// further events or loads (queued ones are dropped), and a running handler
+// may finish until its deadline or Config.ShutdownTimeout (10s), whichever
+// comes first; then its context is cancelled. Run returns once every
+// goroutine it started has ended.
 //
 // Exec runs one script's top level once (triggers are logged as ignored);
 // Check loads scripts with an offline client whose calls all fail with "no

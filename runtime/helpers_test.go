@@ -91,10 +91,10 @@ func (s *logSink) String() string {
 	return s.buf.String()
 }
 
-// eventually waits for cond, failing with the log on timeout.
-func (s *logSink) eventually(t *testing.T, cond func() bool, what string) {
+// eventually waits up to timeout for cond, failing with the log on timeout.
+func (s *logSink) eventually(t *testing.T, timeout time.Duration, cond func() bool, what string) {
 	t.Helper()
-	deadline := time.Now().Add(waitFor)
+	deadline := time.Now().Add(timeout)
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s; log:\n%s", what, s.String())
@@ -176,7 +176,7 @@ func (th *testHost) status(name string) (ScriptStatus, bool) {
 func (th *testHost) waitStatus(name string, what string, cond func(ScriptStatus) bool) ScriptStatus {
 	th.t.Helper()
 	var st ScriptStatus
-	th.logs.eventually(th.t, func() bool {
+	th.logs.eventually(th.t, waitFor, func() bool {
 		var ok bool
 		st, ok = th.status(name)
 		return ok && cond(st)
@@ -201,7 +201,3 @@ func hashOf(content string) string {
 	s := sha256.Sum256([]byte(content))
 	return hex.EncodeToString(s[:])
 }
-
-func zerologNop() zerolog.Logger { return zerolog.Nop() }
-
-func removeFile(path string) error { return os.Remove(path) }

@@ -7,11 +7,11 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/rclua/rclua/luabind"
 	"github.com/rclua/rclua/rc"
 	"github.com/rs/zerolog"
 	lua "github.com/yuin/gopher-lua"
@@ -28,7 +28,8 @@ type SubscriptionSource interface {
 type env struct {
 	// open installs the global table "rc" into L, logging to log.
 	open func(L *lua.LState, log zerolog.Logger)
-	// decode converts JSON bytes into a Lua value of L.
+	// decode converts JSON bytes into a Lua value of L; nil means
+	// luabind.DecodeJSON.
 	decode func(L *lua.LState, data []byte) (lua.LValue, error)
 	subs   SubscriptionSource
 }
@@ -61,7 +62,7 @@ func newHost(cfg Config, e env, log zerolog.Logger) *Host {
 		e.open = func(L *lua.LState, _ zerolog.Logger) {}
 	}
 	if e.decode == nil {
-		e.decode = decodeJSON
+		e.decode = luabind.DecodeJSON
 	}
 	h := &Host{
 		cfg:       cfg.withDefaults(),
@@ -168,16 +169,14 @@ func (h *Host) actorFor(ctx context.Context, name string) *actor {
 		return a
 	}
 	st := &scriptState{
-		name:  strings.TrimSuffix(name, ".lua"),
+		name:  scriptBaseName(name),
 		path:  filepath.Join(h.cfg.ScriptsDir, name),
 		state: StateFailed,
 	}
 	a := newActor(h, st, name)
 	h.actors[name] = a
 	h.scripts[name] = st
-	if a.guard != nil {
-		h.live[a] = struct{}{}
-	}
+	h.live[a] = struct{}{}
 	h.actorWG.Add(1)
 	go func() {
 		defer h.actorWG.Done()
@@ -220,7 +219,7 @@ func (h *Host) Run(ctx context.Context) error {
 	defer hardCancel()
 	h.hardCtx = hardCtx
 
-	w, err := newWatcher(h, ctx)
+	w, err := newWatcher(h)
 	if err != nil {
 		return err
 	}

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
@@ -30,13 +31,13 @@ func TestReloadValidEditSwaps(t *testing.T) {
 	th := startHost(t, Config{}, nil, map[string]string{"a.lua": versionScript("v1")})
 	st := th.waitStatus("a", "running v1", func(s ScriptStatus) bool { return s.State == StateRunning })
 	assert.Equal(t, hashOf(versionScript("v1")), st.Hash, "hash of v1")
-	th.logs.eventually(t, func() bool { return th.logs.count("tick v1", "script", "a") > 0 }, "v1 ticks")
+	th.logs.eventually(t, waitFor, func() bool { return th.logs.count("tick v1", "script", "a") > 0 }, "v1 ticks")
 
 	renameOver(t, filepath.Join(th.dir, "a.lua"), versionScript("v2"))
 	th.waitStatus("a", "running v2", func(s ScriptStatus) bool { return s.Hash == hashOf(versionScript("v2")) })
-	th.logs.eventually(t, func() bool { return th.logs.count("tick v2", "script", "a") > 2 }, "v2 ticks")
+	th.logs.eventually(t, waitFor, func() bool { return th.logs.count("tick v2", "script", "a") > 2 }, "v2 ticks")
 	v1 := th.logs.count("tick v1")
-	th.logs.eventually(t, func() bool { return th.logs.count("tick v2") > 6 }, "more v2 ticks")
+	th.logs.eventually(t, waitFor, func() bool { return th.logs.count("tick v2") > 6 }, "more v2 ticks")
 	assert.Equal(t, v1, th.logs.count("tick v1"), "old version's timers stopped")
 	assert.Equal(t, 1, th.logs.count("script reloaded", "script", "a"), "one reload line")
 	assert.Equal(t, 1, th.logs.count("loaded v2"), "v2 loaded once")
@@ -49,24 +50,24 @@ func TestReloadBrokenEditKeepsOldUntilFixed(t *testing.T) {
 
 	broken := "local x = 1\nrc.every(\"soon\", function() end)\n"
 	writeFile(t, path, broken)
-	th.logs.eventually(t, func() bool { return th.logs.count("script load failed", "script", "a") == 1 }, "load failure logged")
+	th.logs.eventually(t, waitFor, func() bool { return th.logs.count("script load failed", "script", "a") == 1 }, "load failure logged")
 	st, _ := th.status("a")
 	assert.Equal(t, StateRunning, st.State, "old version still running")
 	assert.Equal(t, hashOf(versionScript("v1")), st.Hash, "old hash kept")
 	assert.True(t, strings.HasPrefix(st.LastError, "a.lua:2:"), "last error has file:line: %q", st.LastError)
 	n := th.logs.count("tick v1")
-	th.logs.eventually(t, func() bool { return th.logs.count("tick v1") > n+2 }, "old version keeps ticking")
+	th.logs.eventually(t, waitFor, func() bool { return th.logs.count("tick v1") > n+2 }, "old version keeps ticking")
 
 	// Same broken content again: not retried. b.lua is created after it,
 	// so once b runs, a's quiet period is over too.
 	writeFile(t, path, broken)
 	writeFile(t, filepath.Join(th.dir, "b.lua"), `rc.log.info("b here")`)
-	th.logs.eventually(t, func() bool { return th.logs.count("b here") == 1 }, "b loaded")
+	th.logs.eventually(t, waitFor, func() bool { return th.logs.count("b here") == 1 }, "b loaded")
 	assert.Equal(t, 1, th.logs.count("script load failed", "script", "a"), "broken content not retried")
 
 	writeFile(t, path, versionScript("v3"))
 	th.waitStatus("a", "fixed", func(s ScriptStatus) bool { return s.Hash == hashOf(versionScript("v3")) && s.LastError == "" })
-	th.logs.eventually(t, func() bool { return th.logs.count("tick v3") > 0 }, "fixed version runs")
+	th.logs.eventually(t, waitFor, func() bool { return th.logs.count("tick v3") > 0 }, "fixed version runs")
 }
 
 func TestDeleteStopsCreateStarts(t *testing.T) {
@@ -78,7 +79,7 @@ func TestDeleteStopsCreateStarts(t *testing.T) {
 
 	writeFile(t, filepath.Join(th.dir, "c.lua"), versionScript("c1"))
 	th.waitStatus("c", "started", func(s ScriptStatus) bool { return s.State == StateRunning })
-	th.logs.eventually(t, func() bool { return th.logs.count("tick c1") > 3 }, "new script ticks")
+	th.logs.eventually(t, waitFor, func() bool { return th.logs.count("tick c1") > 3 }, "new script ticks")
 	assert.Equal(t, n, th.logs.count("tick v1"), "deleted script ticks no more")
 }
 
@@ -88,9 +89,9 @@ func TestIgnoredFilesAreNotLoaded(t *testing.T) {
 		writeFile(t, filepath.Join(th.dir, name), `rc.log.info("ignored file loaded")`)
 	}
 	writeFile(t, filepath.Join(th.dir, "real.lua"), `rc.log.info("real loaded")`)
-	th.logs.eventually(t, func() bool { return th.logs.count("real loaded") == 1 }, "real script")
+	th.logs.eventually(t, waitFor, func() bool { return th.logs.count("real loaded") == 1 }, "real script")
 	th.h.ReloadAll()
-	th.logs.eventually(t, func() bool { return th.logs.count("real loaded") == 2 }, "reload all")
+	th.logs.eventually(t, waitFor, func() bool { return th.logs.count("real loaded") == 2 }, "reload all")
 	assert.Zero(t, th.logs.count("ignored file loaded"), "temp, swap and dot files ignored")
 	assert.Len(t, th.h.Status(), 1)
 }
@@ -104,7 +105,7 @@ func TestBurstOfWritesReloadsOnce(t *testing.T) {
 	}
 	final := versionScript("w50")
 	th.waitStatus("a", "final content", func(s ScriptStatus) bool { return s.Hash == hashOf(final) })
-	th.logs.eventually(t, func() bool { return th.logs.count("tick w50") > 0 }, "final version ticks")
+	th.logs.eventually(t, waitFor, func() bool { return th.logs.count("tick w50") > 0 }, "final version ticks")
 	assert.Equal(t, 1, th.logs.count("script reloaded", "script", "a"), "exactly one reload")
 	assert.Equal(t, 2, th.logs.count("script loaded")+th.logs.count("script reloaded"), "initial load + one reload")
 }
@@ -114,7 +115,7 @@ func TestSaveStyles(t *testing.T) {
 		th := startHost(t, Config{}, nil, map[string]string{"a.lua": versionScript("v1")})
 		renameOver(t, filepath.Join(th.dir, "a.lua"), versionScript("v2"))
 		th.waitStatus("a", "v2", func(s ScriptStatus) bool { return s.Hash == hashOf(versionScript("v2")) })
-		th.logs.eventually(t, func() bool { return th.logs.count("tick v2") > 0 }, "v2 ticks")
+		th.logs.eventually(t, waitFor, func() bool { return th.logs.count("tick v2") > 0 }, "v2 ticks")
 		assert.Equal(t, 1, th.logs.count("script reloaded"), "one reload")
 	})
 	t.Run("in place truncate and write", func(t *testing.T) {
@@ -128,7 +129,7 @@ func TestSaveStyles(t *testing.T) {
 		require.NoError(t, err)
 		require.NoError(t, f.Close())
 		th.waitStatus("a", "v2", func(s ScriptStatus) bool { return s.Hash == hashOf(content) })
-		th.logs.eventually(t, func() bool { return th.logs.count("tick v2") > 0 }, "v2 ticks")
+		th.logs.eventually(t, waitFor, func() bool { return th.logs.count("tick v2") > 0 }, "v2 ticks")
 		assert.Equal(t, 1, th.logs.count("script reloaded"), "one reload")
 		assert.Zero(t, th.logs.count("script load failed"), "never saw a half-written file")
 	})
@@ -155,7 +156,7 @@ func TestConfigMapSymlinkSwap(t *testing.T) {
 	require.NoError(t, os.RemoveAll(filepath.Join(dir, "..2024_01")))
 
 	th.waitStatus("a", "v2", func(s ScriptStatus) bool { return s.Hash == hashOf(versionScript("v2")) })
-	th.logs.eventually(t, func() bool { return th.logs.count("tick v2") > 0 }, "v2 ticks")
+	th.logs.eventually(t, waitFor, func() bool { return th.logs.count("tick v2") > 0 }, "v2 ticks")
 	assert.Equal(t, 1, th.logs.count("script reloaded"), "exactly one reload")
 	assert.Equal(t, 1, th.logs.count("loaded v2"), "v2 loaded once")
 }
@@ -170,7 +171,7 @@ func TestFailingScriptBesideHealthyOne(t *testing.T) {
 	assert.True(t, strings.HasPrefix(bad.LastError, "bad.lua:2:"), "file:line: %q", bad.LastError)
 	good, _ := th.status("good")
 	assert.Equal(t, StateRunning, good.State)
-	th.logs.eventually(t, func() bool { return th.logs.count("tick good") > 2 }, "good ticks")
+	th.logs.eventually(t, waitFor, func() bool { return th.logs.count("tick good") > 2 }, "good ticks")
 	assert.Equal(t, 1, th.logs.count("script load failed", "script", "bad"), "one failure line")
 	for _, e := range th.logs.entries() {
 		if match(e, "script load failed", "script", "bad") {
@@ -190,11 +191,20 @@ rc.every(0.02, function()
 end)`,
 		"other.lua": `rc.every(0.02, function() rc.log.info("other tick") end)`,
 	})
-	th.logs.eventually(t, func() bool { return th.logs.count("loop alive 2", "script", "loop") == 1 }, "next event after the timeout")
+	th.logs.eventually(t, waitFor, func() bool { return th.logs.count("loop alive 2", "script", "loop") == 1 }, "next event after the timeout")
 	st, _ := th.status("loop")
 	assert.Equal(t, uint64(1), st.Timeouts, "one timeout counted")
 	assert.Equal(t, StateRunning, st.State)
 	assert.Equal(t, 1, th.logs.count("handler stopped at its deadline", "script", "loop", "trigger", "every 20ms (loop.lua:2)"), "timeout logged with script and trigger")
+	for _, e := range th.logs.entries() {
+		if match(e, "handler stopped at its deadline") {
+			took, ok := e["took"].(string)
+			require.True(t, ok, "took is a duration string like the load lines': %v", e["took"])
+			d, err := time.ParseDuration(took)
+			require.NoError(t, err)
+			assert.GreaterOrEqual(t, d, 300*time.Millisecond)
+		}
+	}
 	// other.lua ticked while loop.lua was stuck.
 	var during, stuck bool
 	for _, e := range th.logs.entries() {
@@ -214,7 +224,7 @@ func TestHandlerErrorLoggedWithTraceback(t *testing.T) {
 	th := startHost(t, Config{}, nil, map[string]string{
 		"e.lua": "local function inner() error(\"boom\") end\nrc.every(0.02, function() inner() end)\n",
 	})
-	th.logs.eventually(t, func() bool { return th.logs.count("handler failed", "script", "e") > 1 }, "errors logged")
+	th.logs.eventually(t, waitFor, func() bool { return th.logs.count("handler failed", "script", "e") > 1 }, "errors logged")
 	for _, e := range th.logs.entries() {
 		if match(e, "handler failed") {
 			assert.Equal(t, "e.lua:1: boom", e["error"])
@@ -231,7 +241,7 @@ func TestShutdownWhileHandlerRuns(t *testing.T) {
 	th := startHost(t, Config{HandlerTimeout: time.Minute, ShutdownTimeout: 200 * time.Millisecond}, nil, map[string]string{
 		"busy.lua": `rc.every(0.01, function() rc.log.info("busy start"); while true do end end)`,
 	})
-	th.logs.eventually(t, func() bool { return th.logs.count("busy start") == 1 }, "handler started")
+	th.logs.eventually(t, waitFor, func() bool { return th.logs.count("busy start") == 1 }, "handler started")
 	start := time.Now()
 	th.shutdown()
 	assert.Less(t, time.Since(start), 5*time.Second, "shutdown bounded by the grace")
@@ -241,7 +251,7 @@ func TestShutdownWhileHandlerRuns(t *testing.T) {
 }
 
 func TestRunErrors(t *testing.T) {
-	h := newHost(Config{ScriptsDir: filepath.Join(t.TempDir(), "missing")}, env{}, zerologNop())
+	h := newHost(Config{ScriptsDir: filepath.Join(t.TempDir(), "missing")}, env{}, zerolog.Nop())
 	err := h.Run(context.Background())
 	require.Error(t, err, "missing folder")
 	select {
@@ -264,7 +274,7 @@ rc.every(0.001, function()
   rc.log.info("slow tick " .. n)
 end)`,
 	})
-	th.logs.eventually(t, func() bool { return th.logs.count("slow tick 10", "script", "slow") == 1 }, "ten slow ticks")
+	th.logs.eventually(t, waitFor, func() bool { return th.logs.count("slow tick 10", "script", "slow") == 1 }, "ten slow ticks")
 	st, _ := th.status("slow")
 	assert.Zero(t, st.Dropped, "ticks of a slow timer coalesce instead of filling the queue")
 	assert.Zero(t, th.logs.count("event queue full: event dropped"), "no drop warning")

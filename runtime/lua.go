@@ -56,32 +56,34 @@ func runChunk(ctx context.Context, L *lua.LState, name string, content []byte, t
 	return runChunkGuarded(ctx, L, name, content, timeout, nil)
 }
 
-// runChunkGuarded is runChunk with the top level registered in g (nil: none).
+// runChunkGuarded is runChunk with the top level registered in g (nil:
+// none) as a "load".
 func runChunkGuarded(ctx context.Context, L *lua.LState, name string, content []byte, timeout time.Duration, g *callGuard) error {
 	fn, err := compile(L, name, content)
 	if err != nil {
 		return err
 	}
-	return pcallGuarded(ctx, L, timeout, g, fn)
+	return pcallGuarded(ctx, L, timeout, g, "load", fn)
 }
 
 // pcall calls fn in protected mode with a fresh deadline; Go panics in
 // functions called from Lua are recovered by PCall and returned as errors.
 func pcall(ctx context.Context, L *lua.LState, timeout time.Duration, fn *lua.LFunction, args ...lua.LValue) error {
-	return pcallGuarded(ctx, L, timeout, nil, fn, args...)
+	return pcallGuarded(ctx, L, timeout, nil, "", fn, args...)
 }
 
 // pcallGuarded is pcall with the call's cancel func registered in g (nil:
-// none) while it runs, so the memory watchdog can stop it; an error of a
-// call it stopped has Memory set.
-func pcallGuarded(ctx context.Context, L *lua.LState, timeout time.Duration, g *callGuard, fn *lua.LFunction, args ...lua.LValue) (err error) {
+// none) while it runs, so the memory watchdog can stop it. The error of a
+// call it stopped is the memory error, naming the call as what ("handler"
+// or "load"), with Memory set.
+func pcallGuarded(ctx context.Context, L *lua.LState, timeout time.Duration, g *callGuard, what string, fn *lua.LFunction, args ...lua.LValue) (err error) {
 	cctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	if g != nil {
 		g.set(cancel)
 		defer func() { // runs last, after the recover below
 			if g.clear() && err != nil {
-				err = markMemory(err)
+				err = g.w.memoryError(err, what)
 			}
 		}()
 	}
@@ -112,16 +114,6 @@ func pcallGuarded(ctx context.Context, L *lua.LState, timeout time.Duration, g *
 		return se
 	}
 	return nil
-}
-
-// markMemory flags err as caused by the memory watchdog.
-func markMemory(err error) error {
-	se, ok := err.(*scriptError)
-	if !ok {
-		return &scriptError{Msg: err.Error(), Memory: true}
-	}
-	se.Timeout, se.Memory = false, true
-	return se
 }
 
 // logScriptError logs a Lua error with its message and traceback fields.

@@ -35,11 +35,13 @@ type callGuard struct {
 	hit    bool               // the watchdog cancelled the running call
 }
 
-// set registers the running call's cancel func.
+// set registers the running call's cancel func; the watchdog samples the
+// heap while at least one call is registered.
 func (g *callGuard) set(cancel context.CancelFunc) {
 	g.mu.Lock()
 	g.cancel, g.hit = cancel, false
 	g.mu.Unlock()
+	g.w.callStarted()
 }
 
 // clear unregisters the call and reports whether the watchdog stopped it.
@@ -48,14 +50,19 @@ func (g *callGuard) clear() bool {
 	hit := g.hit
 	g.cancel, g.hit = nil, false
 	g.mu.Unlock()
+	g.w.running.Add(-1)
 	if hit {
 		g.w.unwound()
 	}
 	return hit
 }
 
-// stop cancels the running call, if any; it reports whether it did.
+// stop cancels the running call, if any; it reports whether it did. A nil
+// guard (no watchdog) has nothing to stop.
 func (g *callGuard) stop() bool {
+	if g == nil {
+		return false
+	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.cancel == nil || g.hit {
@@ -68,13 +75,18 @@ func (g *callGuard) stop() bool {
 }
 
 // memWatch is the state of the host's memory watchdog. The decision state
-// is owned by the watchdog goroutine; pending and freed are shared with
-// the actors' guards.
+// is owned by the watchdog goroutine; running, busy, pending and freed are
+// shared with the actors' guards.
+//
+// Only Lua calls (handlers and loads) grow the heap much, so the watchdog
+// samples only while at least one runs: an idle host has no wake-ups.
 type memWatch struct {
 	limit     uint64
 	limitText string // "1.0 GiB"
 	log       zerolog.Logger
 
+	running atomic.Int64  // guarded calls running now
+	busy    chan struct{} // cap 1: running went from 0 to 1
 	pending atomic.Int64  // stopped calls that have not unwound yet
 	freed   chan struct{} // cap 1: the last stopped call unwound
 
@@ -97,6 +109,7 @@ func newMemWatch(limit int64, log zerolog.Logger, stopAll func() int) *memWatch 
 		limit:     uint64(limit),
 		limitText: formatBytes(uint64(limit)),
 		log:       log,
+		busy:      make(chan struct{}, 1),
 		freed:     make(chan struct{}, 1),
 		read: func() uint64 {
 			metrics.Read(sample)
@@ -121,6 +134,16 @@ func (w *memWatch) guard() *callGuard {
 	return &callGuard{w: w}
 }
 
+// callStarted counts a running call and wakes an idle watchdog.
+func (w *memWatch) callStarted() {
+	if w.running.Add(1) == 1 {
+		select {
+		case w.busy <- struct{}{}:
+		default:
+		}
+	}
+}
+
 // unwound records that a stopped call ended.
 func (w *memWatch) unwound() {
 	if w.pending.Add(-1) == 0 {
@@ -131,19 +154,38 @@ func (w *memWatch) unwound() {
 	}
 }
 
-// run samples the heap every interval until ctx ends.
+// run samples the heap every interval while a call runs, until ctx ends.
+// While no call runs it waits for one without waking up.
 func (w *memWatch) run(ctx context.Context, every time.Duration) {
 	t := time.NewTicker(every)
+	t.Stop()
 	defer t.Stop()
+	ticking := false
 	for {
+		if active := w.running.Load() > 0; active != ticking {
+			if active {
+				t.Reset(every)
+			} else {
+				t.Stop()
+			}
+			ticking = active
+		}
+		var tick <-chan time.Time
+		if ticking {
+			tick = t.C
+		}
 		select {
 		case <-ctx.Done():
 			return
+		case <-w.busy:
+			// A call started: the loop starts the ticker.
 		case <-w.freed:
 			// The stopped calls unwound: their memory is garbage now.
 			w.free()
 			w.lastGC = w.clock()
-		case <-t.C:
+			// Sample now: the host may be idle, with no tick to come.
+			w.check()
+		case <-tick:
 			w.check()
 		}
 	}
@@ -189,22 +231,23 @@ func (w *memWatch) check() {
 	}
 }
 
-// memoryError turns the error of a call the watchdog stopped into one
-// naming the cause, keeping the file:line prefix gopher-lua gave it.
-func (w *memWatch) memoryError(err error, what string) error {
+// memoryError is the error of a call (what: "handler" or "load") the
+// watchdog stopped, built from the error the call ended with: it names the
+// cause and keeps the file:line prefix and traceback gopher-lua gave.
+func (w *memWatch) memoryError(err error, what string) *scriptError {
 	msg := fmt.Sprintf("memory limit exceeded (%s heap): %s stopped", w.limitText, what)
+	out := &scriptError{Msg: msg, Memory: true}
 	se, ok := err.(*scriptError)
 	if !ok {
-		return &scriptError{Msg: msg, Memory: true}
+		return out
 	}
-	out := *se // a copy: err may be shared
-	out.Timeout, out.Memory = false, true
+	out.Traceback = se.Traceback
 	if prefix, found := strings.CutSuffix(se.Msg, context.Canceled.Error()); found {
 		out.Msg = prefix + msg
 	} else {
 		out.Msg = msg + " (" + se.Msg + ")"
 	}
-	return &out
+	return out
 }
 
 // formatBytes formats n with a binary unit and one decimal: "1.0 GiB".

@@ -116,14 +116,14 @@ func TestMemoryErrorMessage(t *testing.T) {
 	assert.Equal(t, "100 B", formatBytes(100))
 
 	w := newMemWatch(1<<30, zerolog.Nop(), nil)
-	err := w.memoryError(markMemory(&scriptError{Msg: "x.lua:3: context canceled", Traceback: "tb"}), "handler")
-	var se *scriptError
-	require.ErrorAs(t, err, &se)
+	se := w.memoryError(&scriptError{Msg: "x.lua:3: context canceled", Traceback: "tb", Timeout: true}, "handler")
 	assert.Equal(t, "x.lua:3: memory limit exceeded (1.0 GiB heap): handler stopped", se.Msg)
 	assert.True(t, se.Memory)
+	assert.False(t, se.Timeout, "a memory stop is not a timeout")
 	assert.Equal(t, "tb", se.Traceback)
-	err = w.memoryError(errors.New("boom"), "load")
-	assert.Equal(t, "memory limit exceeded (1.0 GiB heap): load stopped", err.Error())
+	se = w.memoryError(&scriptError{Msg: "x.lua:3: other"}, "load")
+	assert.Equal(t, "memory limit exceeded (1.0 GiB heap): load stopped (x.lua:3: other)", se.Msg)
+	assert.Equal(t, "memory limit exceeded (1.0 GiB heap): load stopped", w.memoryError(errors.New("boom"), "load").Error())
 }
 
 func TestMemoryLimitConfig(t *testing.T) {
@@ -151,18 +151,6 @@ const testMemLimit = 96 << 20
 // stop it (a garbage collection waits for it too).
 const slowWait = 90 * time.Second
 
-// waitLong is logSink.eventually with a longer deadline.
-func waitLong(t *testing.T, logs *logSink, cond func() bool, what string) {
-	t.Helper()
-	deadline := time.Now().Add(slowWait)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s; log:\n%s", what, logs.String())
-		}
-		time.Sleep(tick)
-	}
-}
-
 // TestHandlerStoppedAtMemoryLimit: a handler doubling a string is stopped
 // by the watchdog with a memory error instead of exhausting memory; the
 // host lives, another script keeps running, the memory is returned and the
@@ -184,11 +172,11 @@ rc.every(0.3, function()
   while #s > 0 do end
 end)`,
 	})
-	th.logs.eventually(t, func() bool { return th.logs.count("hogging", "script", "hog") == 1 }, "the hog's first call")
+	th.logs.eventually(t, waitFor, func() bool { return th.logs.count("hogging", "script", "hog") == 1 }, "the hog's first call")
 	before, _ := th.status("other")
 	th.waitStatus("other", "runs while the hog runs", func(s ScriptStatus) bool { return s.Runs >= before.Runs+5 })
 
-	waitLong(t, th.logs, func() bool { s, _ := th.status("hog"); return s.Errors >= 1 }, "the hog's memory error")
+	th.logs.eventually(t, slowWait, func() bool { s, _ := th.status("hog"); return s.Errors >= 1 }, "the hog's memory error")
 	st, _ := th.status("hog")
 	assert.Equal(t, StateRunning, st.State)
 	assert.EqualValues(t, 0, st.Timeouts, "not a timeout")
@@ -198,8 +186,8 @@ end)`,
 		"memory_limit", "96.0 MiB", "error", st.LastError))
 	assert.GreaterOrEqual(t, th.logs.count("heap over the memory limit: running handlers and loads stopped"), 1)
 
-	th.logs.eventually(t, func() bool { return th.logs.count("hog call 2", "script", "hog") == 1 }, "the hog's next event")
-	waitLong(t, th.logs, func() bool { return heapNow() < testMemLimit }, "the memory returned")
+	th.logs.eventually(t, waitFor, func() bool { return th.logs.count("hog call 2", "script", "hog") == 1 }, "the hog's next event")
+	th.logs.eventually(t, slowWait, func() bool { return heapNow() < testMemLimit }, "the memory returned")
 	st, _ = th.status("hog")
 	assert.EqualValues(t, 1, st.Errors, "only the hogging call failed")
 
@@ -223,7 +211,7 @@ func TestLoadStoppedAtMemoryLimit(t *testing.T) {
 for i = 1, 3000000 do t[i] = {i} end
 while #t > 0 do end
 rc.every(0.01, function() end)`)
-	waitLong(t, th.logs, func() bool { return th.logs.count("script load failed", "script", "grow") == 1 }, "the failed load")
+	th.logs.eventually(t, slowWait, func() bool { return th.logs.count("script load failed", "script", "grow") == 1 }, "the failed load")
 	assert.Equal(t, 1, th.logs.count("script load failed", "script", "grow", "kept_running_version", "true",
 		"error", "grow.lua:*"))
 	st, _ := th.status("grow")
@@ -231,11 +219,12 @@ rc.every(0.01, function() end)`)
 	assert.Equal(t, hashOf(v1), st.Hash, "the old version kept")
 	assert.True(t, strings.HasSuffix(st.LastError, "memory limit exceeded (96.0 MiB heap): load stopped"), st.LastError)
 	th.waitStatus("grow", "v1 still handling events", func(s ScriptStatus) bool { return s.Runs >= st.Runs+5 })
-	waitLong(t, th.logs, func() bool { return heapNow() < testMemLimit }, "the memory returned")
+	th.logs.eventually(t, slowWait, func() bool { return heapNow() < testMemLimit }, "the memory returned")
 }
 
-// BenchmarkMemWatchIdleCheck is one sample of an idle watchdog (heap under
-// the limit): its cost times 40 per second is the idle CPU cost.
+// BenchmarkMemWatchIdleCheck is one sample with the heap under the limit:
+// its cost times 40 per second is the watchdog's CPU cost while calls run
+// (it takes no samples while none runs).
 func BenchmarkMemWatchIdleCheck(b *testing.B) {
 	w := newMemWatch(1<<40, zerolog.Nop(), func() int { return 0 })
 	b.ReportAllocs()

@@ -222,17 +222,18 @@ func gopherDeviates(c patCase, ours, theirs string, oursErr, theirsErr error) bo
 }
 
 // comparePatCase runs c in both states; it returns a description of a
-// difference, or "".
-func comparePatCase(ours, orig *lua.LState, c patCase) string {
+// difference, or "", and whether both gave the same result without error
+// (not an error, not a known gopher-lua deviation).
+func comparePatCase(ours, orig *lua.LState, c patCase) (diff string, agreed bool) {
 	a, aerr := runPatCase(ours, c)
 	b, berr := runPatCase(orig, c)
 	if a == b {
-		return ""
+		return "", aerr == nil
 	}
 	if gopherDeviates(c, a, b, aerr, berr) {
-		return ""
+		return "", false
 	}
-	return fmt.Sprintf("%v:\n ours: %s %v\n orig: %s %v", c, a, aerr, b, berr)
+	return fmt.Sprintf("%v:\n ours: %s %v\n orig: %s %v", c, a, aerr, b, berr), false
 }
 
 // TestPatternsDifferential compares the replacements with gopher-lua's
@@ -246,15 +247,21 @@ func TestPatternsDifferential(t *testing.T) {
 	if testing.Short() {
 		n = 2000
 	}
-	compared := 0
+	agreed := 0
 	for i := 0; i < n; i++ {
 		c := randCase(r)
-		if d := comparePatCase(ours, orig, c); d != "" {
+		d, same := comparePatCase(ours, orig, c)
+		if d != "" {
 			t.Fatal(d)
 		}
-		compared++
+		if same {
+			agreed++
+		}
 	}
-	require.Equal(t, n, compared)
+	// Most cases must be compared for real, not skipped as errors or as
+	// known deviations (which would make the test vacuous).
+	t.Logf("%d of %d cases agreed", agreed, n)
+	require.Greater(t, agreed, n/2, "cases compared without error or deviation")
 }
 
 // FuzzPatterns is the differential test driven by the fuzzer:
@@ -292,7 +299,7 @@ func FuzzPatterns(f *testing.F) {
 		ours.SetContext(ctx)
 		orig := lua.NewState()
 		defer orig.Close()
-		if d := comparePatCase(ours, orig, c); d != "" {
+		if d, _ := comparePatCase(ours, orig, c); d != "" {
 			t.Fatal(d)
 		}
 	})

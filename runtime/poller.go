@@ -168,6 +168,11 @@ func (p *poller) backoff(err error) time.Duration {
 	maxWait := max(p.h.cfg.maxBackoff, p.h.cfg.PollInterval)
 	var rerr *rc.Error
 	if errors.As(err, &rerr) && (errors.Is(err, rc.ErrRateLimited) || rerr.Status == 429) {
+		// RetryAfter comes first: rc computes it from the server's own
+		// numbers. Reset is a server timestamp compared with the local
+		// clock; a skewed clock is harmless because the wait is clamped
+		// to [PollInterval, maxWait] below: too early a retry costs one
+		// more 429, too late one at most maxWait.
 		wait := rerr.RetryAfter
 		if wait <= 0 && !rerr.Reset.IsZero() {
 			wait = time.Until(rerr.Reset)

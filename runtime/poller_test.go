@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"sync"
 	"testing"
 	"time"
@@ -112,7 +113,7 @@ func (th *testHost) events(action, id string) int {
 func waitPolls(th *testHost, f *fakeSource, n int) {
 	th.t.Helper()
 	start := f.callCount()
-	th.logs.eventually(th.t, func() bool { return f.callCount() >= start+n }, fmt.Sprintf("%d more polls", n))
+	th.logs.eventually(th.t, waitFor, func() bool { return f.callCount() >= start+n }, fmt.Sprintf("%d more polls", n))
 }
 
 func TestPollerExactlyOnce(t *testing.T) {
@@ -133,15 +134,15 @@ func TestPollerExactlyOnce(t *testing.T) {
 
 			f.failNext(c.fails...)
 			f.upsert("s3")
-			th.logs.eventually(t, func() bool { return th.events("inserted", "s3") == 1 }, "inserted s3")
+			th.logs.eventually(t, waitFor, func() bool { return th.events("inserted", "s3") == 1 }, "inserted s3")
 			f.failNext(c.fails...)
 			f.upsert("s1")
-			th.logs.eventually(t, func() bool { return th.events("updated", "s1") == 1 }, "updated s1")
+			th.logs.eventually(t, waitFor, func() bool { return th.events("updated", "s1") == 1 }, "updated s1")
 			f.failNext(c.fails...)
 			f.remove("s2")
-			th.logs.eventually(t, func() bool { return th.events("removed", "s2") == 1 }, "removed s2")
+			th.logs.eventually(t, waitFor, func() bool { return th.events("removed", "s2") == 1 }, "removed s2")
 			f.upsertLate("s4", 2*time.Second)
-			th.logs.eventually(t, func() bool { return th.events("inserted", "s4") == 1 }, "late write inside the overlap")
+			th.logs.eventually(t, waitFor, func() bool { return th.events("inserted", "s4") == 1 }, "late write inside the overlap")
 
 			waitPolls(th, f, 10)
 			assert.Equal(t, 1, th.events("inserted", "s3"), "inserted once")
@@ -160,20 +161,20 @@ func TestPollerOnlyWhileListening(t *testing.T) {
 	th := startHost(t, Config{PollInterval: 10 * time.Millisecond}, f, map[string]string{
 		"quiet.lua": `rc.every(0.01, function() rc.log.info("quiet tick") end)`,
 	})
-	th.logs.eventually(t, func() bool { return th.logs.count("quiet tick") > 5 }, "time passes")
+	th.logs.eventually(t, waitFor, func() bool { return th.logs.count("quiet tick") > 5 }, "time passes")
 	assert.Zero(t, f.callCount(), "no poll without a listener")
 
 	writeFile(t, th.dir+"/l.lua", listener)
 	waitPolls(th, f, 3)
 	f.upsert("s1")
-	th.logs.eventually(t, func() bool { return th.events("updated", "s1") == 1 }, "event once listening")
+	th.logs.eventually(t, waitFor, func() bool { return th.events("updated", "s1") == 1 }, "event once listening")
 
-	require.NoError(t, removeFile(th.dir+"/l.lua"))
+	require.NoError(t, os.Remove(th.dir+"/l.lua"))
 	th.waitStatus("l", "stopped", func(s ScriptStatus) bool { return s.State == StateStopped })
 	n := th.logs.count("quiet tick")
-	th.logs.eventually(t, func() bool { return th.logs.count("quiet tick") > n+3 }, "time passes")
+	th.logs.eventually(t, waitFor, func() bool { return th.logs.count("quiet tick") > n+3 }, "time passes")
 	calls := f.callCount()
-	th.logs.eventually(t, func() bool { return th.logs.count("quiet tick") > n+10 }, "more time passes")
+	th.logs.eventually(t, waitFor, func() bool { return th.logs.count("quiet tick") > n+10 }, "more time passes")
 	assert.Equal(t, calls, f.callCount(), "polling stopped with the last listener")
 }
 

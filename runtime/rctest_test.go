@@ -59,7 +59,7 @@ func TestSubscriptionsWithFakeServer(t *testing.T) {
 			deps := Deps{Bindings: luabind.FromClient(client, zerolog.Nop()), Subscriptions: client.Subscriptions}
 			th := startHostDeps(t, Config{PollInterval: 20 * time.Millisecond}, deps, map[string]string{"l.lua": rcListener})
 			defer th.shutdown()
-			th.logs.eventually(t, func() bool { return subscriptionPolls(srv) >= 2 }, "baseline and one poll")
+			th.logs.eventually(t, waitFor, func() bool { return subscriptionPolls(srv) >= 2 }, "baseline and one poll")
 
 			poke := func() {
 				if c.fault != nil {
@@ -72,28 +72,28 @@ func TestSubscriptionsWithFakeServer(t *testing.T) {
 			require.NoError(t, err)
 			random, ok := srv.Subscription(rctest.BotUsername, rctest.RandomRoomID)
 			require.True(t, ok)
-			th.logs.eventually(t, func() bool { return th.events("updated", random.ID) == 1 }, "updated random")
+			th.logs.eventually(t, waitFor, func() bool { return th.events("updated", random.ID) == 1 }, "updated random")
 			// inserted: the bot joins nosub
 			poke()
 			require.NoError(t, srv.AddSubscription(rctest.BotUsername, rctest.NoSubRoomID))
-			th.logs.eventually(t, func() bool { return th.logs.count("event", "action", "inserted", "rid", rctest.NoSubRoomID) == 1 }, "inserted nosub")
+			th.logs.eventually(t, waitFor, func() bool { return th.logs.count("event", "action", "inserted", "rid", rctest.NoSubRoomID) == 1 }, "inserted nosub")
 			// removed: the bot leaves empty
 			empty, ok := srv.Subscription(rctest.BotUsername, rctest.EmptyRoomID)
 			require.True(t, ok)
 			poke()
 			require.NoError(t, srv.RemoveSubscription(rctest.BotUsername, rctest.EmptyRoomID))
-			th.logs.eventually(t, func() bool { return th.events("removed", empty.ID) == 1 }, "removed empty")
+			th.logs.eventually(t, waitFor, func() bool { return th.events("removed", empty.ID) == 1 }, "removed empty")
 			// a handler marks GENERAL read on the server
 			_, err = srv.PostMessage("bob", rctest.GeneralRoomID, "news")
 			require.NoError(t, err)
-			th.logs.eventually(t, func() bool {
+			th.logs.eventually(t, waitFor, func() bool {
 				s, _ := srv.Subscription(rctest.BotUsername, rctest.GeneralRoomID)
 				return s.Unread == 0 && th.logs.count("marked read") > 0
 			}, "GENERAL read on the server")
 			assert.Equal(t, 1, th.logs.count("marked read", "ok", "true"), "one read call")
 
 			start := subscriptionPolls(srv)
-			th.logs.eventually(t, func() bool { return subscriptionPolls(srv) >= start+8 }, "more polls")
+			th.logs.eventually(t, waitFor, func() bool { return subscriptionPolls(srv) >= start+8 }, "more polls")
 			assert.Equal(t, 1, th.events("updated", random.ID), "updated once")
 			assert.Equal(t, 1, th.logs.count("event", "action", "inserted"), "inserted once")
 			assert.Equal(t, 1, th.logs.count("event", "action", "removed"), "removed once")

@@ -9,8 +9,9 @@ import (
 
 // Limits of every script state.
 const (
-	// maxStringBytes caps strings the host builds on a script's behalf
-	// (string.rep); a bigger request raises a Lua error.
+	// maxStringBytes caps strings the host builds on a script's behalf in
+	// one Go call (string.rep, string.format, string.gsub and
+	// table.concat); a bigger request raises a Lua error.
 	maxStringBytes = 16 << 20
 	// callStackSize bounds Lua call depth: deeper recursion raises
 	// "stack overflow".

@@ -23,7 +23,6 @@ const rescanKey = "..data"
 // Run's goroutine; it is the only writer of attempted.
 type watcher struct {
 	h   *Host
-	ctx context.Context // actors' context
 	fw  *fsnotify.Watcher
 	dir string
 
@@ -31,7 +30,7 @@ type watcher struct {
 	attempted map[string]string    // name -> hash last handed to the actor
 }
 
-func newWatcher(h *Host, ctx context.Context) (*watcher, error) {
+func newWatcher(h *Host) (*watcher, error) {
 	fw, err := fsnotify.NewWatcher()
 	if err != nil {
 		return nil, err
@@ -41,7 +40,7 @@ func newWatcher(h *Host, ctx context.Context) (*watcher, error) {
 		return nil, err
 	}
 	return &watcher{
-		h: h, ctx: ctx, fw: fw, dir: h.cfg.ScriptsDir,
+		h: h, fw: fw, dir: h.cfg.ScriptsDir,
 		pending:   map[string]time.Time{},
 		attempted: map[string]string{},
 	}, nil
@@ -64,10 +63,11 @@ func scriptName(name string) bool {
 	return true
 }
 
-// run is the watch loop; the initial pass happens first.
+// run is the watch loop; the initial pass happens first. ctx is also the
+// context of the actors it starts: they take no events once it ends.
 func (w *watcher) run(ctx context.Context) {
 	var initial sync.WaitGroup
-	w.scan(false, &initial)
+	w.scan(ctx, false, &initial)
 	initial.Wait()
 	w.h.markLoaded()
 	w.h.log.Debug().Int("scripts", len(w.attempted)).Str("dir", w.dir).Msg("initial load done")
@@ -92,15 +92,15 @@ func (w *watcher) run(ctx context.Context) {
 				return
 			}
 			w.h.log.Warn().Err(err).Msg("file watcher error: rescanning")
-			w.scan(false, nil)
+			w.scan(ctx, false, nil)
 		case <-debounce.C:
-			w.fire()
+			w.fire(ctx)
 			w.arm(debounce)
 		case <-rescan.C:
-			w.scan(false, nil)
+			w.scan(ctx, false, nil)
 		case <-w.h.reloadAll:
 			w.h.log.Info().Msg("reloading every script")
-			w.scan(true, nil)
+			w.scan(ctx, true, nil)
 		}
 	}
 }
@@ -114,7 +114,7 @@ func (w *watcher) event(ev fsnotify.Event) {
 	name := filepath.Base(ev.Name)
 	key := name
 	switch {
-	case name == "..data" || strings.HasPrefix(name, "..data"):
+	case strings.HasPrefix(name, "..data"):
 		key = rescanKey
 	case !scriptName(name):
 		return
@@ -137,7 +137,7 @@ func (w *watcher) arm(t *time.Timer) {
 }
 
 // fire syncs every path whose quiet period is over.
-func (w *watcher) fire() {
+func (w *watcher) fire(ctx context.Context) {
 	now := time.Now()
 	for key, d := range w.pending {
 		if d.After(now) {
@@ -145,16 +145,16 @@ func (w *watcher) fire() {
 		}
 		delete(w.pending, key)
 		if key == rescanKey {
-			w.scan(false, nil)
+			w.scan(ctx, false, nil)
 		} else {
-			w.sync(key, false, nil)
+			w.sync(ctx, key, false, nil)
 		}
 	}
 }
 
 // scan syncs every script in the folder and stops scripts whose file is
 // gone; it also re-adds the folder watch (safety net).
-func (w *watcher) scan(force bool, wg *sync.WaitGroup) {
+func (w *watcher) scan(ctx context.Context, force bool, wg *sync.WaitGroup) {
 	_ = w.fw.Add(w.dir)
 	entries, err := os.ReadDir(w.dir)
 	if err != nil {
@@ -167,17 +167,17 @@ func (w *watcher) scan(force bool, wg *sync.WaitGroup) {
 			continue
 		}
 		present[e.Name()] = true
-		w.sync(e.Name(), force, wg)
+		w.sync(ctx, e.Name(), force, wg)
 	}
 	for name := range w.attempted {
 		if !present[name] {
-			w.sync(name, force, nil)
+			w.sync(ctx, name, force, nil)
 		}
 	}
 }
 
 // sync compares the file on disk with what was last handed to its actor.
-func (w *watcher) sync(name string, force bool, wg *sync.WaitGroup) {
+func (w *watcher) sync(ctx context.Context, name string, force bool, wg *sync.WaitGroup) {
 	path := filepath.Join(w.dir, name)
 	content, err := readScript(path)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -202,7 +202,7 @@ func (w *watcher) sync(name string, force bool, wg *sync.WaitGroup) {
 		wg.Add(1)
 		req.done = wg.Done
 	}
-	w.h.actorFor(w.ctx, name).requestLoad(req)
+	w.h.actorFor(ctx, name).requestLoad(req)
 }
 
 // readScript reads a regular file (following symlinks).

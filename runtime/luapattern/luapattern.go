@@ -50,9 +50,6 @@ type Budget struct {
 	steps int
 }
 
-// Steps returns the number of steps counted so far.
-func (b *Budget) Steps() int { return b.steps }
-
 // Capture is one capture of a match. Position captures, "()", have
 // Position set and Start == End == the 0-based offset they captured.
 type Capture struct {
@@ -77,9 +74,6 @@ type Pattern struct {
 	// plain character (used to skip ahead); -1 otherwise.
 	lit int
 }
-
-// Captures returns the number of captures in the pattern.
-func (p *Pattern) Captures() int { return p.ncap }
 
 // Anchored reports whether the pattern started with '^' and was compiled
 // with anchoring allowed.
@@ -371,16 +365,6 @@ func (p *Pattern) MatchAt(b *Budget, subject string, pos int) (Match, bool, erro
 	return m.at(pos)
 }
 
-// Find compiles pattern (with anchoring) and finds its first match in
-// subject from init: a shorthand for Compile and (*Pattern).Find.
-func Find(b *Budget, pattern, subject string, init int) (Match, bool, error) {
-	p, err := Compile(pattern, true)
-	if err != nil {
-		return Match{}, false, err
-	}
-	return p.Find(b, subject, init)
-}
-
 // abort carries an error out of the recursion.
 type abort struct{ err error }
 
@@ -393,7 +377,6 @@ type matcher struct {
 	p     *Pattern
 	src   string
 	b     *Budget
-	level int
 	depth int
 	caps  [MaxCaptures]capState
 }
@@ -439,7 +422,6 @@ func (m *matcher) recover(err *error) {
 }
 
 func (m *matcher) try(s int) int {
-	m.level = 0
 	m.depth = 0
 	return m.match(s, 0)
 }
@@ -549,12 +531,7 @@ func (m *matcher) match(s, i int) int {
 			if it.kind == kPosition {
 				m.caps[it.n].end = s
 			}
-			m.level++
-			e := m.deeper(s, i+1)
-			if e < 0 {
-				m.level--
-			}
-			return e
+			return m.deeper(s, i+1)
 		case kClose:
 			m.caps[it.n].end = s
 			e := m.deeper(s, i+1)

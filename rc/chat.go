@@ -7,16 +7,11 @@ import (
 )
 
 // postMessageBody is what chat.postMessage is sent: PostMessage with the
-// attachments from RawAttachments when given.
+// attachments from RawAttachments when given. Its Attachments, shallower
+// than PostMessage's, replaces that field in the encoding.
 type postMessageBody struct {
-	RoomID      string `json:"roomId,omitempty"`
-	Channel     string `json:"channel,omitempty"`
-	Text        string `json:"text,omitempty"`
-	Alias       string `json:"alias,omitempty"`
-	Emoji       string `json:"emoji,omitempty"`
-	Avatar      string `json:"avatar,omitempty"`
-	Attachments any    `json:"attachments,omitempty"`
-	ThreadID    string `json:"tmid,omitempty"`
+	*PostMessage
+	Attachments any `json:"attachments,omitempty"`
 }
 
 func (m *PostMessage) body() (*postMessageBody, error) {
@@ -29,10 +24,7 @@ func (m *PostMessage) body() (*postMessageBody, error) {
 	case m.RoomID != "" && m.Channel != "":
 		return nil, apiError("chat.postMessage", "RoomID and Channel are exclusive")
 	}
-	b := &postMessageBody{
-		RoomID: m.RoomID, Channel: m.Channel, Text: m.Text, Alias: m.Alias,
-		Emoji: m.Emoji, Avatar: m.Avatar, ThreadID: m.ThreadID,
-	}
+	b := &postMessageBody{PostMessage: m}
 	switch {
 	case len(m.RawAttachments) > 0:
 		if !json.Valid(m.RawAttachments) {

@@ -23,8 +23,10 @@ var (
 	// ErrRateLimited matches an HTTP 429; the *Error's Reset and RetryAfter
 	// say when the window resets.
 	ErrRateLimited = errors.New("rc: rate limited")
-	// ErrTOTPRequired matches a login (or call) that needs a two-factor
-	// code: retry with LoginWithTOTP.
+	// ErrTOTPRequired matches a call that needs a two-factor code. For a
+	// login, retry with LoginWithTOTP. Other endpoints that require 2FA (the
+	// server wants the code in x-2fa-code headers) are not supported by
+	// this client yet: such a call just fails with this error.
 	ErrTOTPRequired = errors.New("rc: two-factor code required")
 )
 
@@ -126,7 +128,7 @@ func newError(endpoint string, status int, h http.Header, body []byte, now time.
 		case e.Type == "" && errText != "" && eb.Message != "" && eb.Message != errText:
 			// Login shape: "error" is a code (string or Meteor's number),
 			// "message" the text.
-			if _, numeric := strconv.Atoi(errText); numeric != nil {
+			if _, err := strconv.Atoi(errText); err != nil { // not numeric
 				e.Type = errText
 			}
 			e.Message = eb.Message

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"sync"
 	"testing"
 	"time"
 
@@ -218,32 +219,76 @@ func TestIntegrationLoginTOTPLogout(t *testing.T) {
 	assert.NoError(t, err, "the token still works")
 }
 
+// testClock is a server clock under the test's control: every reading
+// advances it by step (0: frozen), so the rate limiter's windows depend on
+// the requests made, never on how fast a busy machine runs them.
+type testClock struct {
+	mu   sync.Mutex
+	t    time.Time
+	step time.Duration
+}
+
+func (c *testClock) now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(c.step)
+	return c.t
+}
+
+// countRequests counts the logged requests to endpoint.
+func countRequests(s *rctest.Server, endpoint string) int {
+	n := 0
+	for _, r := range s.Requests() {
+		if r.Endpoint == endpoint {
+			n++
+		}
+	}
+	return n
+}
+
 func TestIntegrationRateLimitRetry(t *testing.T) {
-	s := rctest.NewServer(rctest.WithRateLimit(2, 300*time.Millisecond))
-	t.Cleanup(s.Close)
 	ctx := context.Background()
 
-	plain := newBot(t, s)
-	var err error
-	for range 3 {
-		_, err = plain.Subscriptions.GetOne(ctx, rctest.GeneralRoomID)
-	}
-	require.ErrorIs(t, err, rc.ErrRateLimited)
-	var e *rc.Error
-	require.ErrorAs(t, err, &e)
-	assert.False(t, e.Reset.IsZero(), "reset known from X-RateLimit-Reset")
-	assert.LessOrEqual(t, e.RetryAfter, 300*time.Millisecond)
+	t.Run("429 without retry", func(t *testing.T) {
+		frozen := &testClock{t: time.Now()}
+		s := rctest.NewServer(rctest.WithRateLimit(2, 300*time.Millisecond), rctest.WithClock(frozen.now))
+		t.Cleanup(s.Close)
+		plain := newBot(t, s)
+		var err error
+		for i := range 3 {
+			_, err = plain.Subscriptions.GetOne(ctx, rctest.GeneralRoomID)
+			if i < 2 {
+				require.NoError(t, err, "call %d is within the limit", i)
+			}
+		}
+		require.ErrorIs(t, err, rc.ErrRateLimited)
+		var e *rc.Error
+		require.ErrorAs(t, err, &e)
+		assert.False(t, e.Reset.IsZero(), "reset known from X-RateLimit-Reset")
+		assert.LessOrEqual(t, e.RetryAfter, 300*time.Millisecond)
+		assert.Equal(t, 3, countRequests(s, "subscriptions.getOne"), "no retry without a policy")
+	})
 
-	s2 := rctest.NewServer(rctest.WithRateLimit(2, 300*time.Millisecond))
-	t.Cleanup(s2.Close)
-	retrying := newBot(t, s2, rc.WithRetry(rc.RetryPolicy{MaxAttempts: 5, MinBackoff: time.Millisecond, MaxRateLimitWait: 2 * time.Second}))
-	begin := time.Now()
-	for i := range 5 {
-		_, err := retrying.Subscriptions.GetOne(ctx, rctest.GeneralRoomID)
-		require.NoError(t, err, "call %d", i)
-	}
-	assert.GreaterOrEqual(t, time.Since(begin), 250*time.Millisecond, "waited for a window reset")
-	require.NoError(t, retrying.Subscriptions.Read(ctx, rctest.GeneralRoomID, nil), "POST retried on 429")
+	t.Run("GET and POST retried", func(t *testing.T) {
+		// Each request moves the server clock 400ms on: with 2 calls per 1s
+		// window, the third request of a route in a row is refused and the
+		// next one opens a new window. The clock runs an hour behind, so
+		// the client sees each reset as past and retries after MinBackoff.
+		stepping := &testClock{t: time.Now().Add(-time.Hour), step: 400 * time.Millisecond}
+		s := rctest.NewServer(rctest.WithRateLimit(2, time.Second), rctest.WithClock(stepping.now))
+		t.Cleanup(s.Close)
+		retrying := newBot(t, s, rc.WithRetry(rc.RetryPolicy{MaxAttempts: 5, MinBackoff: time.Millisecond, MaxRateLimitWait: 2 * time.Second}))
+		const calls = 5
+		for i := range calls {
+			_, err := retrying.Subscriptions.GetOne(ctx, rctest.GeneralRoomID)
+			require.NoError(t, err, "GetOne %d", i)
+		}
+		assert.Greater(t, countRequests(s, "subscriptions.getOne"), calls, "some GETs were refused and retried")
+		for i := range calls {
+			require.NoError(t, retrying.Subscriptions.Read(ctx, rctest.GeneralRoomID, nil), "Read %d", i)
+		}
+		assert.Greater(t, countRequests(s, "subscriptions.read"), calls, "some POSTs were refused and retried")
+	})
 }
 
 func TestIntegrationFaults(t *testing.T) {

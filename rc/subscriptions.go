@@ -3,7 +3,6 @@ package rc
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"net/url"
 )
 
@@ -131,10 +130,6 @@ func (s *SubscriptionsService) UnreadFromMessage(ctx context.Context, messageID 
 }
 
 func (s *SubscriptionsService) post(ctx context.Context, endpoint string, body any) error {
-	r, err := s.client.newRequest(http.MethodPost, endpoint, nil, body)
-	if err != nil {
-		return err
-	}
-	_, err = s.client.do(ctx, r)
+	_, err := s.client.PostRaw(ctx, endpoint, body)
 	return err
 }

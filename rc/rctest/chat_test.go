@@ -239,3 +239,15 @@ func TestAppendStringInvalidUTF8(t *testing.T) {
 	assert.Equal(t, `"bad \ufffd byte \u0002"`, got)
 	assert.True(t, json.Valid([]byte(got)))
 }
+
+func TestAppendValue(t *testing.T) {
+	at := time.Date(2024, 7, 2, 18, 7, 35, 267e6, time.UTC)
+	o := obj{
+		{"nil", nil}, {"s", "x"}, {"b", true}, {"i", 3}, {"i64", int64(-4)}, {"t", jsTime(at)},
+		{"raw", json.RawMessage(`[{"a":1}]`)}, {"ss", []string{"a", "b"}}, {"o", obj{{"k", "v"}}},
+		{"os", []obj{{{"k", 1}}, {}}},
+	}
+	assert.Equal(t, `{"nil":null,"s":"x","b":true,"i":3,"i64":-4,"t":"2024-07-02T18:07:35.267Z",`+
+		`"raw":[{"a":1}],"ss":["a","b"],"o":{"k":"v"},"os":[{"k":1},{}]}`, string(o.bytes()))
+	assert.Panics(t, func() { appendValue(nil, 1.5) }, "an unsupported type is a bug, not a silent null")
+}

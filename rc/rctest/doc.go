@@ -84,9 +84,9 @@
 //     right shape; the 5,000-character limit is the real default.
 //   - The request log (Requests) keeps at most 10,000 entries, oldest
 //     dropped; it records bodies as received, except that a login body's
-//     password, resume and code values are redacted (JSON or form; a login
-//     body that parses as neither is not recorded), and never header
-//     token values.
+//     password, resume, code and digest values are redacted at any depth
+//     (JSON or form; a login body that parses as neither is not recorded),
+//     and never header token values.
 //   - Seeded ids are fixed constants; generated ids (subscriptions,
 //     messages) are deterministic Meteor-like 17-character strings; tokens
 //     are random.

@@ -160,7 +160,7 @@ func (c *reqCtx) loginFail(errVal any, reason string, details obj) {
 		o = append(o, field{"details", details})
 	}
 	o = append(o, field{"message", reason})
-	writeJSON(c.w, http.StatusUnauthorized, o.bytes())
+	c.respond(http.StatusUnauthorized, o.bytes())
 }
 
 func passwordMatches(u *user, pw any) bool {
@@ -269,7 +269,7 @@ func (s *Server) logout(c *reqCtx) {
 	s.mu.Lock()
 	delete(s.st.tokens, hashToken(c.token))
 	s.mu.Unlock()
-	writeJSON(c.w, http.StatusOK, []byte(`{"status":"success","data":{"message":"You've been logged out!"}}`))
+	c.respond(http.StatusOK, []byte(`{"status":"success","data":{"message":"You've been logged out!"}}`))
 }
 
 // me: GET /api/v1/me.
@@ -356,7 +356,7 @@ func (s *Server) subscriptionsGet(c *reqCtx) {
 	}
 	s.mu.Unlock()
 	b = append(b, `],"success":true}`...)
-	writeJSON(c.w, http.StatusOK, b)
+	c.respond(http.StatusOK, b)
 }
 
 // subscriptionsGetOne: GET /api/v1/subscriptions.getOne.
@@ -385,7 +385,7 @@ func (s *Server) subscriptionsGetOne(c *reqCtx) {
 	}
 	s.mu.Unlock()
 	b = append(b, `,"success":true}`...)
-	writeJSON(c.w, http.StatusOK, b)
+	c.respond(http.StatusOK, b)
 }
 
 // subscriptionsRead: POST /api/v1/subscriptions.read.
@@ -548,16 +548,13 @@ func (s *Server) chatPostMessage(c *reqCtx) {
 	for _, t := range targets {
 		r := s.resolveTarget(c.user, t, c.now)
 		if r == nil {
-			writeJSON(c.w, http.StatusBadRequest,
+			c.respond(http.StatusBadRequest,
 				obj{{"success", false}, {"error", "[invalid-channel]"}, {"errorType", "invalid-channel"}}.bytes())
 			return
 		}
-		if !slices.Contains(r.members, c.user.id) {
-			if r.t != "c" {
-				c.fail("error-not-allowed")
-				return
-			}
-			s.st.subscribe(c.user, r, c.now)
+		if err := s.st.join(c.user, r, c.now); err != nil {
+			c.fail("error-not-allowed")
+			return
 		}
 		m, err := s.st.postMessage(c.user, r, nm, c.now)
 		if err != nil {

@@ -24,11 +24,8 @@ func (s *Server) PostMessage(username, roomID, text string) (MessageInfo, error)
 		return MessageInfo{}, fmt.Errorf("rctest: unknown room %q", roomID)
 	}
 	now := s.now()
-	if !slices.Contains(r.members, u.id) {
-		if r.t != "c" {
-			return MessageInfo{}, fmt.Errorf("rctest: %s is not a member of room %q", username, roomID)
-		}
-		s.st.subscribe(u, r, now)
+	if err := s.st.join(u, r, now); err != nil {
+		return MessageInfo{}, fmt.Errorf("rctest: %s in room %q: %w", username, roomID, err)
 	}
 	m, err := s.st.postMessage(u, r, newMessage{text: text}, now)
 	if err != nil {

@@ -27,6 +27,7 @@ type config struct {
 	now         func() time.Time
 	botRoles    []string
 	maxBodySize int64
+	maxRequests int // request log capacity
 }
 
 // WithSubscriptions adds n extra public channels ("scale-00001" ...) the
@@ -85,7 +86,8 @@ type Request struct {
 	Endpoint string // "subscriptions.get"; "info" for /api/info
 	Query    url.Values
 	// Body is the request body as received, except that a login body's
-	// password, resume and code values read "<redacted>".
+	// password, resume, code and digest values, at any depth, read
+	// "<redacted>".
 	Body []byte
 	// UserID is the X-User-Id header ("" when absent).
 	UserID string
@@ -151,7 +153,8 @@ type Server struct {
 	mu       sync.Mutex
 	st       state
 	faults   map[string]*faultState
-	requests []Request
+	requests []Request // a ring of at most cfg.maxRequests entries
+	reqHead  int       // index of the oldest entry once the ring is full
 	limits   map[string]*window
 
 	done      chan struct{}
@@ -166,7 +169,7 @@ type Server struct {
 }
 
 func newServer(opts []Option) *Server {
-	cfg := config{now: time.Now, botRoles: []string{"user"}, maxBodySize: 8 << 20}
+	cfg := config{now: time.Now, botRoles: []string{"user"}, maxBodySize: 8 << 20, maxRequests: maxRequestLog}
 	for _, o := range opts {
 		o(&cfg)
 	}
@@ -280,12 +283,15 @@ func (s *Server) ClearFaults() {
 	clear(s.faults)
 }
 
-// Requests returns a copy of the request log, oldest first.
+// Requests returns a copy of the request log, oldest first. The log keeps
+// the latest 10,000 requests.
 func (s *Server) Requests() []Request {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := make([]Request, len(s.requests))
-	for i, r := range s.requests {
+	n := len(s.requests)
+	out := make([]Request, n)
+	for i := range out {
+		r := s.requests[(s.reqHead+i)%n]
 		r.Query = cloneValues(r.Query)
 		r.Body = bytes.Clone(r.Body)
 		out[i] = r
@@ -297,7 +303,7 @@ func (s *Server) Requests() []Request {
 func (s *Server) ResetRequests() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.requests = nil
+	s.requests, s.reqHead = nil, 0
 }
 
 func cloneValues(v url.Values) url.Values {
@@ -335,8 +341,21 @@ type reqCtx struct {
 	user     *user
 	token    string
 	now      time.Time
+
+	// status and out are the response a handler recorded with respond.
+	status int
+	out    []byte
 }
 
+// respond records the response; ServeHTTP writes it once the handler has
+// returned, so that no response is ever written while s.mu is held (a
+// slow client must not block the server).
+func (c *reqCtx) respond(status int, body []byte) {
+	c.status, c.out = status, body
+}
+
+// handler serves one route. It records its response with c.respond and
+// never writes to c.w itself (it may set headers).
 type handler func(s *Server, c *reqCtx)
 
 type route struct {
@@ -426,6 +445,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rt.h(s, c)
+	if c.status == 0 {
+		c.respond(http.StatusInternalServerError, failureBody("Internal server error")) // a bug in rctest
+	}
+	writeJSON(w, c.status, c.out)
 }
 
 var unauthorizedBody = []byte(`{"success":false,"error":"You must be logged in to do this.","status":"error","message":"You must be logged in to do this."}`)
@@ -447,18 +470,19 @@ func (s *Server) authenticate(c *reqCtx) {
 }
 
 // redactLogin replaces the secret values of a login body (password,
-// resume token, TOTP code) with "<redacted>" for the request log. The body
-// is read as the login route reads it: form-urlencoded or JSON. A body that
-// is neither is not logged at all (it may hold a password).
+// resume token, TOTP code, password digest) with "<redacted>" for the
+// request log, at any depth (the login form nests them, as in
+// {"totp":{"login":{...,"password":...},"code":...}}). The body is read as
+// the login route reads it: form-urlencoded or JSON. A body that is neither
+// is not logged at all (it may hold a password).
 func redactLogin(contentType string, body []byte) []byte {
-	secret := func(k string) bool { return k == "password" || k == "resume" || k == "code" }
 	if strings.HasPrefix(contentType, "application/x-www-form-urlencoded") {
 		v, err := url.ParseQuery(string(body))
 		if err != nil {
 			return nil
 		}
 		for k := range v {
-			if secret(k) {
+			if secretKey(k) {
 				v[k] = []string{"<redacted>"}
 			}
 		}
@@ -470,16 +494,39 @@ func redactLogin(contentType string, body []byte) []byte {
 	if err := dec.Decode(&m); err != nil || m == nil {
 		return nil
 	}
-	for k := range m {
-		if secret(k) {
-			m[k] = "<redacted>"
-		}
-	}
-	out, err := json.Marshal(m)
+	out, err := json.Marshal(redactValue(m))
 	if err != nil {
 		return nil
 	}
 	return out
+}
+
+// secretKey reports whether a login body's key holds a secret.
+func secretKey(k string) bool {
+	switch k {
+	case "password", "resume", "code", "digest":
+		return true
+	}
+	return false
+}
+
+// redactValue redacts the secrets of v, a decoded JSON value, in place.
+func redactValue(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		for k, e := range x {
+			if secretKey(k) {
+				x[k] = "<redacted>"
+			} else {
+				x[k] = redactValue(e)
+			}
+		}
+	case []any:
+		for i, e := range x {
+			x[i] = redactValue(e)
+		}
+	}
+	return v
 }
 
 func (s *Server) logRequest(c *reqCtx) {
@@ -495,10 +542,12 @@ func (s *Server) logRequest(c *reqCtx) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if len(s.requests) >= maxRequestLog {
-		s.requests = slices.Delete(s.requests, 0, len(s.requests)-maxRequestLog+1)
+	if len(s.requests) < s.cfg.maxRequests {
+		s.requests = append(s.requests, req)
+		return
 	}
-	s.requests = append(s.requests, req)
+	s.requests[s.reqHead] = req // overwrite the oldest
+	s.reqHead = (s.reqHead + 1) % len(s.requests)
 }
 
 // applyFault performs f; it reports whether the response was written.
@@ -625,7 +674,7 @@ func writeJSON(w http.ResponseWriter, status int, body []byte) {
 
 // success writes 200 with o plus "success":true.
 func (c *reqCtx) success(o obj) {
-	writeJSON(c.w, http.StatusOK, append(o, field{"success", true}).bytes())
+	c.respond(http.StatusOK, append(o, field{"success", true}).bytes())
 }
 
 func failureBody(msg string) []byte {
@@ -634,7 +683,7 @@ func failureBody(msg string) []byte {
 
 // fail writes 400 {"success":false,"error":msg} (a plain Error).
 func (c *reqCtx) fail(msg string) {
-	writeJSON(c.w, http.StatusBadRequest, failureBody(msg))
+	c.respond(http.StatusBadRequest, failureBody(msg))
 }
 
 // meteorError writes 400 for a thrown Meteor.Error(code, reason, details).
@@ -643,11 +692,11 @@ func (c *reqCtx) meteorError(code, reason string, details obj) {
 	if details != nil {
 		o = append(o, field{"details", details})
 	}
-	writeJSON(c.w, http.StatusBadRequest, o.bytes())
+	c.respond(http.StatusBadRequest, o.bytes())
 }
 
 // invalidParams writes a typed-route validation failure.
 func (c *reqCtx) invalidParams(errorType string, msgs []string) {
-	writeJSON(c.w, http.StatusBadRequest,
+	c.respond(http.StatusBadRequest,
 		obj{{"success", false}, {"errorType", errorType}, {"error", strings.Join(msgs, "\n")}}.bytes())
 }

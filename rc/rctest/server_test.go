@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"strings"
 	"sync"
@@ -263,14 +264,18 @@ func TestRequestLog(t *testing.T) {
 	c.as("", "").do("POST", "/api/v1/login", "user=bob&password="+BobPassword+"&code=987654",
 		"Content-Type", "application/x-www-form-urlencoded")
 	c.as("", "").post("/api/v1/login", `{"user":"bob","password":"`+BobPassword+`"`) // truncated JSON
+	c.as("", "").post("/api/v1/login", `{"totp":{"login":{"user":{"username":"alice"},"password":{"digest":"d1g3st","algorithm":"sha-256"}},"code":"123456"},`+
+		`"list":[{"resume":"`+BotToken+`"}],"nested":{"password":"`+BobPassword+`"}}`)
 	logged := s.Requests()
-	require.Len(t, logged, 4)
+	require.Len(t, logged, 5)
 	assert.JSONEq(t, `{"user":"alice","password":"<redacted>","code":"<redacted>"}`, string(logged[0].Body))
 	assert.JSONEq(t, `{"resume":"<redacted>"}`, string(logged[1].Body))
 	assert.Equal(t, "code=%3Credacted%3E&password=%3Credacted%3E&user=bob", string(logged[2].Body), "form login redacted")
 	assert.Empty(t, logged[3].Body, "an unparseable login body is not logged")
+	assert.JSONEq(t, `{"totp":{"login":{"user":{"username":"alice"},"password":"<redacted>"},"code":"<redacted>"},`+
+		`"list":[{"resume":"<redacted>"}],"nested":{"password":"<redacted>"}}`, string(logged[4].Body), "nested secrets redacted")
 	for i, r := range logged {
-		for _, secret := range []string{AlicePassword, BobPassword, BotToken, "123456", "987654"} {
+		for _, secret := range []string{AlicePassword, BobPassword, BotToken, "123456", "987654", "d1g3st"} {
 			assert.NotContains(t, string(r.Body), secret, "login %d", i)
 		}
 	}
@@ -481,4 +486,139 @@ func TestListenAndClose(t *testing.T) {
 func TestListenBadAddress(t *testing.T) {
 	_, err := Listen("256.0.0.1:bad")
 	assert.Error(t, err)
+}
+
+// stalledWriter is a client that does not read its response: Write blocks
+// until release is closed.
+type stalledWriter struct {
+	h       http.Header
+	writing chan struct{} // closed when Write is first entered
+	once    sync.Once
+	release chan struct{}
+}
+
+func (w *stalledWriter) Header() http.Header { return w.h }
+func (w *stalledWriter) WriteHeader(int)     {}
+func (w *stalledWriter) Write(b []byte) (int, error) {
+	w.once.Do(func() { close(w.writing) })
+	<-w.release
+	return len(b), nil
+}
+
+// TestSlowClientDoesNotBlockServer: while one response cannot be written,
+// the server still serves others (no response is written under the lock).
+func TestSlowClientDoesNotBlockServer(t *testing.T) {
+	s := startServer(t, WithBotRoles("bot"))
+	m, err := s.PostMessage(AliceUsername, GeneralRoomID, "to mark unread")
+	require.NoError(t, err)
+	cases := []struct{ name, path, body string }{
+		{"login", "/api/v1/login", `{"user":"alice","password":"` + AlicePassword + `"}`},
+		{"login failure", "/api/v1/login", `{"user":"alice","password":"wrong"}`},
+		{"subscriptions.read", "/api/v1/subscriptions.read", `{"rid":"` + GeneralRoomID + `"}`},
+		{"subscriptions.unread", "/api/v1/subscriptions.unread", `{"firstUnreadMessage":{"_id":"` + m.ID + `"}}`},
+		{"chat.postMessage", "/api/v1/chat.postMessage", `{"roomId":"` + GeneralRoomID + `","text":"hi","alias":"A"}`},
+		{"chat.postMessage failure", "/api/v1/chat.postMessage", `{"roomId":"nope","text":"hi"}`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			w := &stalledWriter{h: http.Header{}, writing: make(chan struct{}), release: make(chan struct{})}
+			req := httptest.NewRequest(http.MethodPost, tc.path, strings.NewReader(tc.body))
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("X-User-Id", BotUserID)
+			req.Header.Set("X-Auth-Token", BotToken)
+			served := make(chan struct{})
+			go func() {
+				defer close(served)
+				s.ServeHTTP(w, req)
+			}()
+			defer func() {
+				close(w.release)
+				<-served
+			}()
+			select {
+			case <-w.writing:
+			case <-time.After(10 * time.Second):
+				t.Fatal("the response was never written")
+			}
+			other := make(chan bool, 1)
+			go func() {
+				_, ok := s.Subscription(BotUsername, GeneralRoomID)
+				other <- ok
+			}()
+			select {
+			case ok := <-other:
+				assert.True(t, ok)
+			case <-time.After(5 * time.Second):
+				t.Fatal("the server is blocked by a client that does not read its response")
+			}
+		})
+	}
+}
+
+func TestRequestLogKeepsTheLatest(t *testing.T) {
+	const capacity = 5
+	s := startServer(t, func(c *config) { c.maxRequests = capacity })
+	c := botClient(t, s)
+	get := func(i int) { c.get("/api/v1/users.info?username=u" + strconv.Itoa(i)) }
+	for i := range 3 {
+		get(i)
+	}
+	names := func() []string {
+		var out []string
+		for _, r := range s.Requests() {
+			out = append(out, r.Query.Get("username"))
+		}
+		return out
+	}
+	assert.Equal(t, []string{"u0", "u1", "u2"}, names(), "below capacity")
+	for i := 3; i < 12; i++ {
+		get(i)
+	}
+	assert.Equal(t, []string{"u7", "u8", "u9", "u10", "u11"}, names(), "the oldest dropped, oldest first")
+	s.ResetRequests()
+	assert.Empty(t, s.Requests())
+	for i := 20; i < 26; i++ {
+		get(i)
+	}
+	assert.Equal(t, []string{"u21", "u22", "u23", "u24", "u25"}, names(), "after a reset")
+}
+
+// TestMembershipFollowsSubscriptions: a user is a member of a room exactly
+// while subscribed to it, for the helpers and chat.postMessage alike.
+func TestMembershipFollowsSubscriptions(t *testing.T) {
+	s := startServer(t)
+	require.NoError(t, s.RemoveSubscription(AliceUsername, RandomRoomID))
+	_, err := s.PostMessage(BobUsername, RandomRoomID, "@alice are you there?")
+	require.NoError(t, err)
+	_, ok := s.Subscription(AliceUsername, RandomRoomID)
+	assert.False(t, ok, "a removed subscription is no membership: no update")
+
+	// Posting to a public channel joins it again, through either path.
+	_, err = s.PostMessage(AliceUsername, RandomRoomID, "back")
+	require.NoError(t, err)
+	_, ok = s.Subscription(AliceUsername, RandomRoomID)
+	assert.True(t, ok, "the helper joined the channel")
+	require.NoError(t, s.RemoveSubscription(BotUsername, RandomRoomID))
+	r := botClient(t, s).post("/api/v1/chat.postMessage", map[string]any{"roomId": RandomRoomID, "text": "me too"})
+	assert.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	_, err = s.PostMessage(AliceUsername, RandomRoomID, "welcome back")
+	require.NoError(t, err)
+	st, ok := s.Subscription(BotUsername, RandomRoomID)
+	require.True(t, ok, "the route joined the channel")
+	assert.Equal(t, 1, st.Unread, "and the bot is a member that gets updates")
+
+	// Anything but a public channel is refused, through either path.
+	require.NoError(t, s.RemoveSubscription(BobUsername, OpsRoomID))
+	_, err = s.PostMessage(BobUsername, OpsRoomID, "let me in")
+	assert.Error(t, err)
+	require.NoError(t, s.RemoveSubscription(BotUsername, OpsRoomID))
+	r = botClient(t, s).post("/api/v1/chat.postMessage", map[string]any{"roomId": OpsRoomID, "text": "let me in"})
+	assert.Equal(t, http.StatusBadRequest, r.status)
+	assert.JSONEq(t, `{"success":false,"error":"error-not-allowed"}`, string(r.body))
+
+	// A direct room is named after the other member on both sides.
+	bot, _ := s.Subscription(BotUsername, DMAliceRoomID)
+	alice, _ := s.Subscription(AliceUsername, DMAliceRoomID)
+	assert.Equal(t, AliceUsername, bot.Name)
+	assert.Equal(t, BotUsername, alice.Name)
 }

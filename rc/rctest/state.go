@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -123,8 +124,7 @@ type visitor struct {
 type room struct {
 	id, t, name, fname, prid string
 	ts, lm                   time.Time
-	members                  []string // user ids
-	msgs                     []*message
+	msgs                     []*message // membership is the rooms' subscriptions (state.subs)
 	v                        *visitor
 }
 
@@ -239,24 +239,47 @@ func (st *state) addRoom(r *room) {
 	st.rooms[r.id] = r
 }
 
-// subscribe makes u a member of r and creates its subscription.
+// members returns the subscriptions of r's members: a user is a member
+// of a room exactly when subscribed to it.
+func (st *state) members(r *room) []*subscription {
+	var out []*subscription
+	for _, byRoom := range st.subs {
+		if s := byRoom[r.id]; s != nil {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// errNotAllowed is join's refusal.
+var errNotAllowed = errors.New("not a member of the room, which is not a public channel")
+
+// join makes u a member of r if it is not one yet, as posting does: a
+// public channel is joined, any other room refused with errNotAllowed.
+func (st *state) join(u *user, r *room, now time.Time) error {
+	if st.sub(u.id, r.id) != nil {
+		return nil
+	}
+	if r.t != "c" {
+		return errNotAllowed
+	}
+	st.subscribe(u, r, now)
+	return nil
+}
+
+// subscribe makes u a member of r: it creates u's subscription.
 func (st *state) subscribe(u *user, r *room, now time.Time, roles ...string) *subscription {
 	if s := st.sub(u.id, r.id); s != nil {
 		return s
-	}
-	if !slices.Contains(r.members, u.id) {
-		r.members = append(r.members, u.id)
 	}
 	s := &subscription{
 		id: st.newID(), rid: r.id, uid: u.id, t: r.t, name: r.name, fname: r.fname, prid: r.prid,
 		ts: now, ls: now, updatedAt: now, open: true, roles: roles, v: r.v,
 	}
-	if r.t == "d" {
-		for _, m := range r.members {
-			if m != u.id {
-				if o := st.users[m]; o != nil {
-					s.name, s.fname = o.username, o.name
-				}
+	if r.t == "d" { // named after the other member
+		for _, o := range st.members(r) {
+			if ou := st.users[o.uid]; ou != nil {
+				s.name, s.fname = ou.username, ou.name
 			}
 		}
 	}
@@ -278,9 +301,6 @@ func (st *state) unsubscribe(uid, rid string, now time.Time) bool {
 	}
 	delete(st.subs[uid], rid)
 	st.subList[uid] = slices.DeleteFunc(st.subList[uid], func(x *subscription) bool { return x == s })
-	if r := st.rooms[rid]; r != nil {
-		r.members = slices.DeleteFunc(r.members, func(m string) bool { return m == uid })
-	}
 	st.trash = append(st.trash, trashed{id: s.id, uid: uid, deletedAt: now})
 	return true
 }
@@ -294,10 +314,11 @@ func (st *state) dmRoom(a, b *user, now time.Time) *room {
 	if r := st.rooms[id]; r != nil {
 		return r
 	}
-	r := &room{id: id, t: "d", ts: now, members: []string{a.id, b.id}}
+	r := &room{id: id, t: "d", ts: now}
 	st.addRoom(r)
-	st.subscribe(a, r, now)
+	sa := st.subscribe(a, r, now)
 	st.subscribe(b, r, now)
+	sa.name, sa.fname = b.username, b.name // b was not a member yet when a subscribed
 	return r
 }
 
@@ -378,11 +399,8 @@ func (st *state) postMessage(sender *user, r *room, nm newMessage, now time.Time
 		parent.replies = addUnique(parent.replies, sender.id)
 		parent.updatedAt = now
 	}
-	for _, uid := range r.members {
-		s := st.sub(uid, r.id)
-		if s == nil {
-			continue
-		}
+	for _, s := range st.members(r) {
+		uid := s.uid
 		if uid == sender.id {
 			s.lr = now
 			s.updatedAt = now

@@ -3,6 +3,7 @@ package luabind
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"net/url"
 	"strings"
 	"unsafe"
@@ -64,7 +65,7 @@ func (b *binding) subscriptionsGetOne(L *lua.LState) int {
 	if err != nil {
 		return b.fail(L, err)
 	}
-	return b.pushField(L, "subscriptions.getOne", body, "subscription")
+	return b.pushField(L, "subscriptions.getOne", body, "subscription", true)
 }
 
 // subscriptionsRead is
@@ -204,23 +205,48 @@ func (b *binding) chatPostMessage(L *lua.LState) int {
 	if err != nil {
 		return b.fail(L, err)
 	}
-	return b.pushField(L, "chat.postMessage", body, "message")
+	return b.pushField(L, "chat.postMessage", body, "message", false)
 }
 
-// pushField decodes body and returns its field key (nil when absent).
-func (b *binding) pushField(L *lua.LState, endpoint string, body []byte, key string) int {
-	if len(body) > MaxDecodeSize {
-		return b.fail(L, fmt.Errorf("luabind: %s: %w", endpoint, errTooLarge))
-	}
+// pushField decodes body and pushes its member key, which must be a JSON
+// object. When optional (get_one), an absent or null member pushes a single
+// nil; otherwise it is a malformed response: nil, err (error_type
+// "decode").
+func (b *binding) pushField(L *lua.LState, endpoint string, body []byte, key string, optional bool) int {
 	v, err := decodeField(L, b.sd, bodyString(body), key)
 	if err != nil {
 		return b.fail(L, fmt.Errorf("luabind: %s: decoding the response: %w", endpoint, err))
 	}
-	if isNull(v) {
-		v = lua.LNil
+	if v == lua.LNil || isNull(v) {
+		if optional {
+			L.Push(lua.LNil)
+			return 1
+		}
+		return b.fail(L, fmt.Errorf("luabind: %s: %w %q", endpoint, errNoMember, key))
+	}
+	if tb, ok := v.(*lua.LTable); !ok || isArrayMarked(tb) {
+		return b.fail(L, fmt.Errorf("luabind: %s: %w: member %q is %s", endpoint, errNotObject, key, jsonKind(v)))
 	}
 	L.Push(v)
 	return 1
+}
+
+// jsonKind names the JSON kind a decoded value came from.
+func jsonKind(v lua.LValue) string {
+	switch v := v.(type) {
+	case *lua.LTable:
+		if isArrayMarked(v) {
+			return "an array"
+		}
+		return "an object"
+	case lua.LString:
+		return "a string"
+	case lua.LNumber:
+		return "a number"
+	case lua.LBool:
+		return "a boolean"
+	}
+	return "null"
 }
 
 // usersInfo is
@@ -255,7 +281,7 @@ func (b *binding) usersInfo(L *lua.LState) int {
 	if err != nil {
 		return b.fail(L, err)
 	}
-	return b.pushField(L, "users.info", body, "user")
+	return b.pushField(L, "users.info", body, "user", false)
 }
 
 // me is
@@ -368,9 +394,6 @@ func (b *binding) post(L *lua.LState) int {
 
 // pushBody decodes any JSON body and pushes it.
 func (b *binding) pushBody(L *lua.LState, endpoint string, body []byte) int {
-	if len(body) > MaxDecodeSize {
-		return b.fail(L, fmt.Errorf("luabind: %s: %w", endpoint, errTooLarge))
-	}
 	v, err := decodeString(L, b.sd, bodyString(body))
 	if err != nil {
 		return b.fail(L, fmt.Errorf("luabind: %s: decoding the response: %w", endpoint, err))
@@ -423,8 +446,9 @@ func logField(ev *zerolog.Event, k string, v lua.LValue) {
 	case lua.LString:
 		ev.Str(k, string(v))
 	case lua.LNumber:
-		f := float64(v)
-		if f == float64(int64(f)) {
+		// Integral values in int64's range log as integers; the
+		// conversion of anything outside it would be undefined.
+		if f := float64(v); f == math.Trunc(f) && f >= -(1<<63) && f < 1<<63 {
 			ev.Int64(k, int64(f))
 		} else {
 			ev.Float64(k, f)
@@ -489,11 +513,6 @@ func (b *binding) jsonDecode(L *lua.LState) int {
 	if !ok {
 		argError(L, 1, "rc.json.decode", "string expected, got "+typeName(L.Get(1)))
 	}
-	if len(s) > MaxDecodeSize {
-		L.Push(lua.LNil)
-		L.Push(lua.LString(errTooLarge.Error()))
-		return 2
-	}
 	v, err := decodeString(L, b.sd, string(s))
 	if err != nil {
 		L.Push(lua.LNil)
@@ -525,7 +544,7 @@ func (b *binding) jsonArray(L *lua.LState) int {
 
 // bodyString views a response body as a string without copying it: the
 // services hand the body over to the caller (see Subscriptions), and
-// decoded strings may share its memory.
+// decoded strings longer than maxCopiedLen share its memory.
 func bodyString(body []byte) string {
 	return unsafe.String(unsafe.SliceData(body), len(body))
 }

@@ -3,6 +3,11 @@ package luabind
 import (
 	"context"
 	"encoding/json"
+	"path/filepath"
+	"reflect"
+	"runtime"
+	"runtime/debug"
+	"strings"
 	"testing"
 	"time"
 
@@ -33,7 +38,6 @@ func TestSubscriptionsGetBinding(t *testing.T) {
 	out := e.run(t, `return rc.subscriptions.get{updated_since = "2024-07-02T00:00:00.250Z"}`)
 	c := e.fake.last()
 	assert.Equal(t, "subscriptions.get", c.Method)
-	assert.NotNil(t, c.Ctx, "context passed")
 	require.NotNil(t, c.GetOpts, "options passed")
 	assert.True(t, c.GetOpts.UpdatedSince.Equal(time.Date(2024, 7, 2, 0, 0, 0, 250e6, time.UTC)), "updated_since: %v", c.GetOpts.UpdatedSince)
 	require.Len(t, out, 1)
@@ -55,7 +59,6 @@ func TestSubscriptionsGetOneBinding(t *testing.T) {
 	c := e.fake.last()
 	assert.Equal(t, "subscriptions.getOne", c.Method)
 	assert.Equal(t, "ROOM1", c.RoomID)
-	assert.NotNil(t, c.Ctx)
 	require.Len(t, out, 1)
 	sub := out[0].(*lua.LTable)
 	assert.Equal(t, lua.LString("ROOM1"), sub.RawGetString("rid"))
@@ -73,7 +76,6 @@ func TestSubscriptionsReadUnreadBinding(t *testing.T) {
 	assert.Equal(t, "R1", c.RoomID)
 	require.NotNil(t, c.ReadOpts)
 	assert.True(t, c.ReadOpts.ReadThreads)
-	assert.NotNil(t, c.Ctx)
 
 	e.run(t, `rc.subscriptions.unread("R2")`)
 	assert.Equal(t, "R2", e.fake.last().RoomID)
@@ -119,6 +121,110 @@ func TestUsersMeRawBindings(t *testing.T) {
 	raw, ok := c.Body.(json.RawMessage)
 	require.True(t, ok, "body is json.RawMessage, got %T", c.Body)
 	assert.JSONEq(t, `{"emoji":":x:","list":[1,2]}`, string(raw))
+}
+
+// ctxMarker is the key of a value the tests put into a state's context,
+// so that a context derived from another one cannot pass for it.
+type ctxMarker struct{}
+
+// TestBindingsPassStateContext: every binding that calls the client hands
+// it the state's own context (L.Context()), not context.Background or a
+// context of its own, so that cancelling the state's context stops the
+// request.
+func TestBindingsPassStateContext(t *testing.T) {
+	for _, tc := range []struct{ method, src string }{
+		{"subscriptions.get", `rc.subscriptions.get()`},
+		{"subscriptions.getOne", `rc.subscriptions.get_one("R1")`},
+		{"subscriptions.read", `rc.subscriptions.read("R1")`},
+		{"subscriptions.unread", `rc.subscriptions.unread("R1")`},
+		{"subscriptions.unread", `rc.subscriptions.unread{first_unread_message = "M1"}`},
+		{"chat.postMessage", `rc.chat.post_message{channel = "#general", text = "x"}`},
+		{"users.info", `rc.users.info{username = "alice"}`},
+		{"me", `rc.me()`},
+		{"get", `rc.get("channels.info")`},
+		{"post", `rc.post("chat.react")`},
+	} {
+		t.Run(tc.src, func(t *testing.T) {
+			e := newLuaEnv(t)
+			ctx := context.WithValue(t.Context(), ctxMarker{}, tc.src)
+			e.L.SetContext(ctx)
+			e.run(t, tc.src)
+			c := e.fake.last()
+			require.Equal(t, tc.method, c.Method)
+			assert.True(t, c.Ctx == ctx, "%s got %v, not the state's context", tc.method, c.Ctx)
+			if c.Ctx != nil {
+				assert.Equal(t, tc.src, c.Ctx.Value(ctxMarker{}), "context value")
+			}
+		})
+	}
+}
+
+// TestMissingMember: post_message and users.info answer nil, err
+// (error_type "decode") when the response lacks its member, has it null or
+// not an object; get_one answers a single nil for absent or null and
+// nil, err when it is not an object.
+func TestMissingMember(t *testing.T) {
+	calls := []struct{ src, endpoint string }{
+		{`rc.chat.post_message{channel = "#general", text = "x"}`, "chat.postMessage"},
+		{`rc.users.info{username = "alice"}`, "users.info"},
+		{`rc.subscriptions.get_one("R1")`, "subscriptions.getOne"},
+	}
+	for _, kind := range []string{"no_member", "null_member", "array_member"} {
+		for _, call := range calls {
+			t.Run(kind+"/"+call.endpoint, func(t *testing.T) {
+				e := newLuaEnv(t)
+				e.fake.failNext = kind
+				out := e.run(t, `return `+call.src)
+				if call.endpoint == "subscriptions.getOne" && kind != "array_member" {
+					assert.Equal(t, []lua.LValue{lua.LNil}, out, "not subscribed: a single nil")
+					return
+				}
+				require.Len(t, out, 2, "nil, err")
+				assert.Equal(t, lua.LNil, out[0])
+				errT, ok := out[1].(*lua.LTable)
+				require.True(t, ok, "err is a table: %v", out[1])
+				assert.Equal(t, lua.LNumber(0), errT.RawGetString("status"))
+				assert.Equal(t, lua.LString("decode"), errT.RawGetString("error_type"))
+				assert.Contains(t, errT.RawGetString("message").String(), call.endpoint)
+			})
+		}
+	}
+}
+
+// TestRetryAfterOnlyStatus: a rate-limit error without Retry-After or a
+// reset time still carries retry_after (0); so does one the server marks
+// as error-too-many-requests under another status.
+func TestRetryAfterOnlyStatus(t *testing.T) {
+	L := lua.NewState()
+	defer L.Close()
+	sd := dataOf(L)
+	for _, re := range []*rc.Error{
+		{Endpoint: "x", Status: 429, Message: "slow down"},
+		{Endpoint: "x", Status: 400, Type: "error-too-many-requests", Message: "slow down"},
+	} {
+		tb := errorTable(L, sd, re)
+		assert.Equal(t, lua.LNumber(0), tb.RawGetString("retry_after"), "%+v", re)
+	}
+	tb := errorTable(L, sd, &rc.Error{Endpoint: "x", Status: 400, Message: "bad"})
+	assert.Equal(t, lua.LNil, tb.RawGetString("retry_after"), "not a rate limit")
+}
+
+// TestLogHugeNumbers: numbers log as integers only when integral and in
+// int64's range; larger ones log as floats, never as a wrapped or
+// saturated integer.
+func TestLogHugeNumbers(t *testing.T) {
+	e := newLuaEnv(t)
+	e.run(t, `rc.log.info("n", {big = 2^63, huge = 1e300, min = -2^63, exact = 2^53, frac = 1.5, neg = -3})`)
+	lines := e.logs.lines()
+	require.Len(t, lines, 1)
+	var got map[string]json.RawMessage
+	require.NoError(t, json.Unmarshal([]byte(lines[0]), &got), lines[0])
+	assert.Equal(t, "9223372036854776000", string(got["big"]), "2^63 is out of int64's range: a float")
+	assert.Equal(t, "1e+300", string(got["huge"]))
+	assert.Equal(t, "-9223372036854775808", string(got["min"]), "-2^63 is in range")
+	assert.Equal(t, "9007199254740992", string(got["exact"]))
+	assert.Equal(t, "1.5", string(got["frac"]))
+	assert.Equal(t, "-3", string(got["neg"]))
 }
 
 // TestNilServices: a Module without services answers nil, err.
@@ -216,7 +322,14 @@ func TestFromClient(t *testing.T) {
 	assert.Same(t, c, m.API.(*rc.Client))
 }
 
+// tableMirrorVersion is the gopher-lua version whose lua.LTable the
+// mirror in table.go (ltableLayout, slabBox) was reviewed against.
+const tableMirrorVersion = "v1.1.2"
+
 func TestTableLayout(t *testing.T) {
+	assert.Equal(t, tableMirrorVersion, gopherLuaVersion(t), "gopher-lua is no longer %s: re-review table.go's mirror of "+
+		"lua.LTable (ltableLayout, newObjectTable, newArrayTable, slabBox) against the new version's internals, "+
+		"then update tableMirrorVersion", tableMirrorVersion)
 	assert.True(t, tableLayoutOK, "ltableLayout no longer matches lua.LTable: the decoder fell back to the slow path")
 	assert.True(t, slabBoxOK, "slab-boxed strings are not plain lua.LString values: the decoder fell back to the slow path")
 	// Tables built by the fast path behave like ordinary ones.
@@ -237,7 +350,38 @@ func TestTableLayout(t *testing.T) {
 		assert(#o.c == 3 and o.c[3] == 3)
 		assert(rc.json.encode(o) == '{"a":3,"c":[1,2,3],"d":4}', rc.json.encode(o))
 		assert(next(rc.json.decode('{}')) == nil)
+		local e = rc.json.decode('{"e":{}}').e
+		e.x = 1; e[1] = 2
+		assert(e.x == 1 and e[1] == 2 and rc.json.encode(e) == nil)
+		e[1] = nil
+		assert(rc.json.encode(e) == '{"x":1}', rc.json.encode(e))
 	`))
+}
+
+// gopherLuaVersion is the version of gopher-lua built into the test binary:
+// from debug.ReadBuildInfo when it lists dependencies (test binaries
+// usually do not), else from the module cache path gopher-lua's code was
+// compiled from ("gopher-lua@v1.1.2/state.go", with or without -trimpath).
+func gopherLuaVersion(t *testing.T) string {
+	bi, ok := debug.ReadBuildInfo()
+	require.True(t, ok, "no build info in the test binary")
+	for _, dep := range bi.Deps {
+		if dep.Path == "github.com/yuin/gopher-lua" {
+			if dep.Replace != nil {
+				return dep.Replace.Path + "@" + dep.Replace.Version
+			}
+			return dep.Version
+		}
+	}
+	fn := runtime.FuncForPC(reflect.ValueOf(lua.NewState).Pointer())
+	require.NotNil(t, fn)
+	file, _ := fn.FileLine(fn.Entry())
+	_, rest, ok := strings.Cut(filepath.ToSlash(file), "github.com/yuin/gopher-lua@")
+	if !ok {
+		return "unknown (compiled from " + file + ")"
+	}
+	version, _, _ := strings.Cut(rest, "/")
+	return version
 }
 
 // TestLogMisuseAtDisabledLevel: misuse of rc.log.* raises even when the

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"unicode/utf16"
 	"unicode/utf8"
+	"unsafe"
 
 	lua "github.com/yuin/gopher-lua"
 )
@@ -51,31 +52,73 @@ var plain = func() (a [256]bool) {
 // is not valid JSON, not valid UTF-8, nested deeper than MaxDepth or larger
 // than MaxDecodeSize is an error.
 func DecodeJSON(L *lua.LState, data []byte) (lua.LValue, error) {
-	if len(data) > MaxDecodeSize {
-		return lua.LNil, errTooLarge
-	}
 	return decodeString(L, dataOf(L), string(data))
 }
 
 // decodeString decodes s with the state data sd.
 func decodeString(L *lua.LState, sd *stateData, s string) (lua.LValue, error) {
+	d, err := newDecoder(L, sd, s)
+	if err != nil {
+		return lua.LNil, err
+	}
+	v := d.value()
+	return v, d.finish()
+}
+
+// decodeField decodes s, which must hold a JSON object, and returns the
+// value of its member key (the last one when repeated; LNil when absent)
+// without building the outer table; the other members are checked and
+// dropped.
+func decodeField(L *lua.LState, sd *stateData, s, key string) (lua.LValue, error) {
+	d, err := newDecoder(L, sd, s)
+	if err != nil {
+		return lua.LNil, err
+	}
+	if d.i >= len(d.s) || d.s[d.i] != '{' {
+		d.finish()
+		return lua.LNil, errNotObject
+	}
+	var found lua.LValue = lua.LNil
+	if d.enter() && d.members() {
+		d.depth--
+		for j, name := range d.names {
+			if name == key {
+				found = d.stack[j]
+			}
+		}
+	}
+	if err := d.finish(); err != nil {
+		return lua.LNil, err
+	}
+	return found, nil
+}
+
+// newDecoder returns a decoder of s, positioned at its first value, using
+// the buffers of sd; finish returns them. Input larger than MaxDecodeSize
+// is refused here, for every entry point.
+func newDecoder(L *lua.LState, sd *stateData, s string) (decoder, error) {
+	if len(s) > MaxDecodeSize {
+		return decoder{}, errTooLarge
+	}
 	d := decoder{L: L, sd: sd, s: s, stack: sd.stack[:0], names: sd.names[:0], buf: sd.buf[:0]}
 	d.ws()
-	v := d.value()
+	return d, nil
+}
+
+// finish checks that nothing but white space follows the top-level value,
+// hands the (possibly grown) buffers back to the state data, cleared of
+// references, and returns the decoding error, if any.
+func (d *decoder) finish() error {
 	if d.err == nil {
 		d.ws()
 		if d.i < len(d.s) {
 			d.fail("unexpected data after the top-level value")
 		}
 	}
-	// Keep the grown buffers for the next call, without references.
 	clear(d.stack[:cap(d.stack)])
 	clear(d.names[:cap(d.names)])
-	sd.stack, sd.names, sd.buf = d.stack[:0], d.names[:0], d.buf[:0]
-	if d.err != nil {
-		return lua.LNil, d.err
-	}
-	return v, nil
+	d.sd.stack, d.sd.names, d.sd.buf = d.stack[:0], d.names[:0], d.buf[:0]
+	return d.err
 }
 
 // decoder is a recursive-descent JSON parser building Lua values as it goes.
@@ -217,56 +260,15 @@ func (d *decoder) object() lua.LValue {
 	if !d.enter() {
 		return lua.LNil
 	}
-	d.i++ // '{'
-	base := len(d.stack)
-	d.ws()
-	if d.i < len(d.s) && d.s[d.i] == '}' {
-		d.i++
-	} else {
-		for {
-			if d.i >= len(d.s) || d.s[d.i] != '"' {
-				d.fail("expected a string key")
-				return lua.LNil
-			}
-			d.i++
-			k, ok := d.str()
-			if !ok {
-				return lua.LNil
-			}
-			d.ws()
-			if d.i >= len(d.s) || d.s[d.i] != ':' {
-				d.fail("expected ':' after object key")
-				return lua.LNil
-			}
-			d.i++
-			d.ws()
-			v := d.value()
-			if d.err != nil {
-				return lua.LNil
-			}
-			d.names = append(d.names, k)
-			d.stack = append(d.stack, v)
-			d.ws()
-			if d.i >= len(d.s) {
-				d.fail("unexpected end of input in object")
-				return lua.LNil
-			}
-			c := d.s[d.i]
-			d.i++
-			if c == '}' {
-				break
-			}
-			if c != ',' {
-				d.i--
-				d.fail(fmt.Sprintf("invalid character %q after object value", c))
-				return lua.LNil
-			}
-			d.ws()
-		}
+	base, nb := len(d.stack), len(d.names)
+	if !d.members() {
+		return lua.LNil
 	}
 	d.depth--
 	vals := d.stack[base:]
-	nb := len(d.names) - len(vals)
+	if len(vals) == 0 {
+		return d.L.CreateTable(0, 0) // {}: no key list, no preallocated parts
+	}
 	names := d.names[nb:]
 	ok, shared := d.objectKeys(names)
 	tb := newObjectTable(d.L, ok, vals, shared)
@@ -277,13 +279,64 @@ func (d *decoder) object() lua.LValue {
 	return tb
 }
 
+// members reads the members of the object whose '{' is at d.i, appending
+// their names to d.names and their values to d.stack; false on an error.
+func (d *decoder) members() bool {
+	d.i++ // '{'
+	d.ws()
+	if d.i < len(d.s) && d.s[d.i] == '}' {
+		d.i++
+		return true
+	}
+	for {
+		if d.i >= len(d.s) || d.s[d.i] != '"' {
+			d.fail("expected a string key")
+			return false
+		}
+		d.i++
+		k, ok := d.str()
+		if !ok {
+			return false
+		}
+		d.ws()
+		if d.i >= len(d.s) || d.s[d.i] != ':' {
+			d.fail("expected ':' after object key")
+			return false
+		}
+		d.i++
+		d.ws()
+		v := d.value()
+		if d.err != nil {
+			return false
+		}
+		d.names = append(d.names, k)
+		d.stack = append(d.stack, v)
+		d.ws()
+		if d.i >= len(d.s) {
+			d.fail("unexpected end of input in object")
+			return false
+		}
+		c := d.s[d.i]
+		d.i++
+		if c == '}' {
+			return true
+		}
+		if c != ',' {
+			d.i--
+			d.fail(fmt.Sprintf("invalid character %q after object value", c))
+			return false
+		}
+		d.ws()
+	}
+}
+
 // objectKeys returns the key list of an object whose members are names,
 // and whether it is a cached template (shared) rather than the table's own.
 // Objects with the same names in the same order share one template, found
 // by a cache key made of the names (length-prefixed, so it is exact).
 func (d *decoder) objectKeys(names []string) (ok *objectKeys, shared bool) {
 	sd := d.sd
-	if len(names) == 0 || len(names) > maxShapeKeys {
+	if len(names) > maxShapeKeys {
 		return newObjectKeys(names, d.key), false
 	}
 	ck := sd.shapeKey[:0]
@@ -322,21 +375,41 @@ func (d *decoder) key(k string) (string, lua.LValue) {
 	return k, bk
 }
 
-// strValue boxes a string value, reusing the box of short common strings.
+// strValue boxes a string value. Short strings (ids, times, names: at
+// most maxCopiedLen bytes) are copied, so that keeping one does not keep
+// the whole input alive; the most common of them share one box (the vals
+// cache). Longer strings are views into the input.
 func (d *decoder) strValue(s string) lua.LValue {
-	if len(s) > maxInternedLen {
+	if len(s) > maxCopiedLen {
 		return d.box(s)
 	}
-	if v, ok := d.sd.vals[s]; ok {
-		return v
+	if len(s) <= maxInternedLen {
+		if v, ok := d.sd.vals[s]; ok {
+			return v
+		}
+		if len(d.sd.vals) < maxInternedValues {
+			s = strings.Clone(s) // the cache outlives the input: do not pin it
+			v := lua.LValue(lua.LString(s))
+			d.sd.vals[s] = v
+			return v
+		}
 	}
-	if len(d.sd.vals) >= maxInternedValues {
-		return d.box(s)
+	return d.box(d.copyShort(s))
+}
+
+// copyShort copies s (at most maxCopiedLen bytes) into the state's string
+// arena, carved from chunks of strArenaSize bytes: one allocation per
+// hundred-odd short strings rather than one each. A chunk stays alive
+// while any string in it does (4 KiB, not the whole input).
+func (d *decoder) copyShort(s string) string {
+	a := d.sd.strArena
+	if len(s) > cap(a)-len(a) {
+		a = make([]byte, 0, strArenaSize)
 	}
-	s = strings.Clone(s) // the cache outlives the input: do not pin it
-	v := lua.LValue(lua.LString(s))
-	d.sd.vals[s] = v
-	return v
+	start := len(a)
+	a = append(a, s...)
+	d.sd.strArena = a
+	return unsafe.String(&a[start], len(s))
 }
 
 // box boxes a string value.
@@ -556,77 +629,4 @@ func (d *decoder) number() lua.LValue {
 		return lua.LNil
 	}
 	return lua.LNumber(f)
-}
-
-// decodeField decodes s, which must hold a JSON object, and returns the
-// value of its member key (LNil when absent) without building the outer
-// table; the other members are checked and dropped.
-func decodeField(L *lua.LState, sd *stateData, s, key string) (lua.LValue, error) {
-	d := decoder{L: L, sd: sd, s: s, stack: sd.stack[:0], names: sd.names[:0], buf: sd.buf[:0]}
-	var found lua.LValue = lua.LNil
-	d.ws()
-	if d.i >= len(d.s) || d.s[d.i] != '{' {
-		return lua.LNil, errNotObject
-	}
-	d.i++
-	d.depth = 1
-	d.ws()
-	if d.i < len(d.s) && d.s[d.i] == '}' {
-		d.i++
-	} else {
-		for d.err == nil {
-			if d.i >= len(d.s) || d.s[d.i] != '"' {
-				d.fail("expected a string key")
-				break
-			}
-			d.i++
-			k, ok := d.str()
-			if !ok {
-				break
-			}
-			d.ws()
-			if d.i >= len(d.s) || d.s[d.i] != ':' {
-				d.fail("expected ':' after object key")
-				break
-			}
-			d.i++
-			d.ws()
-			v := d.value()
-			if k == key {
-				found = v
-			}
-			d.ws()
-			if d.err != nil {
-				break
-			}
-			if d.i >= len(d.s) {
-				d.fail("unexpected end of input in object")
-				break
-			}
-			c := d.s[d.i]
-			d.i++
-			if c == '}' {
-				break
-			}
-			if c != ',' {
-				d.i--
-				d.fail(fmt.Sprintf("invalid character %q after object value", c))
-				break
-			}
-			d.ws()
-		}
-	}
-	if d.err == nil {
-		d.ws()
-		if d.i < len(d.s) {
-			d.fail("unexpected data after the top-level value")
-		}
-	}
-	clear(d.stack[:cap(d.stack)])
-	clear(d.names[:cap(d.names)])
-	sd.stack, sd.names, sd.buf = d.stack[:0], d.names[:0], d.buf[:0]
-	if d.err != nil {
-		return lua.LNil, d.err
-	}
-	return found, nil
 }

@@ -35,6 +35,9 @@
 // rc.subscriptions.get and rc.me drop the body's "success" key;
 // get_one, post_message and users.info return the "subscription",
 // "message" and "user" member; rc.get and rc.post return the whole body.
+// Only get_one treats an absent or null member as "none" (a single nil);
+// for post_message and users.info it is a malformed response: nil, err
+// with error_type "decode".
 //
 // # Errors
 //
@@ -46,10 +49,12 @@
 // when there was no answer; err.error is the server's "error" text and
 // err.error_type its "errorType" ("" when absent); for status 0,
 // error_type is "canceled", "timeout", "transport", "decode" (a malformed
-// response) or "unavailable" (the host gave the Module no such service). A rate limit (status 429) has err.retry_after, the seconds to
-// wait (rounded up). tostring(err) and "..." .. err give err.message. So a
+// response) or "unavailable" (the host gave the Module no such service).
+// A rate limit (status 429) has err.retry_after, the seconds to wait
+// (rounded up). tostring(err) and "..." .. err give err.message. So a
 // script tells "not subscribed" (nil without err) from "rate limited"
-// (err.status == 429) from "failed" (any other err) without parsing strings.
+// (err.status == 429) from "failed" (any other err) without parsing
+// strings.
 //
 // Every call passes the state's context (L.Context, or
 // context.Background when unset) to the client, so cancelling it stops an
@@ -71,7 +76,8 @@
 // larger than MaxDecodeSize (32 MiB) is refused. Response bodies go
 // straight from bytes to Lua tables, each built at its final size.
 //
-// Strings of a decoded document may share memory with that document: a
-// string kept from a large response keeps the response's text alive until
-// the string is collected.
+// Strings of up to 32 bytes (ids, times, names) are copied out of a
+// decoded document; longer strings (message text) share memory with it,
+// so keeping such a string from a large response keeps the response's
+// text alive until the string is collected.
 package luabind

@@ -118,23 +118,26 @@ func BenchmarkGetEndToEnd(b *testing.B) {
 	}
 }
 
-// TestEndToEndBodyStringsStayPut: decoded strings may share the response
-// body's memory (bodyString), so the client must hand each body over and
-// never reuse its buffer. Strings from one call must survive later calls
-// unchanged.
+// TestEndToEndBodyStringsStayPut: decoded strings longer than
+// maxCopiedLen share the response body's memory (bodyString), so the
+// client must hand each body over and never reuse its buffer. Strings from
+// one call, long and short, must survive later calls unchanged.
 func TestEndToEndBodyStringsStayPut(t *testing.T) {
 	s := rctest.NewServer()
 	defer s.Close()
 	L := e2eState(t, s)
 	require.NoError(t, L.DoString(`
 		local first = assert(rc.subscriptions.get_one(GENERAL))
-		local long_before = first._updatedAt .. "|" .. first._id .. "|" .. first.rid
+		local posted = assert(rc.chat.post_message{room_id = GENERAL, text = string.rep("a long message ", 6)})
+		assert(#posted.msg > 32, "a view into the body")
+		local long_before = first._updatedAt .. "|" .. first._id .. "|" .. first.rid .. "|" .. posted.msg
 		for i = 1, 20 do
 			assert(rc.subscriptions.get_one(NOSUB) == nil)
 			assert(rc.get("subscriptions.getOne", {roomId = GENERAL}))
 			assert(rc.subscriptions.get())
+			assert(rc.chat.post_message{room_id = GENERAL, text = string.rep("other text " .. i, 6)})
 		end
-		local long_after = first._updatedAt .. "|" .. first._id .. "|" .. first.rid
+		local long_after = first._updatedAt .. "|" .. first._id .. "|" .. first.rid .. "|" .. posted.msg
 		assert(long_before == long_after, long_before .. " became " .. long_after)
 	`))
 }

@@ -75,7 +75,7 @@ func errorTable(L *lua.LState, sd *stateData, err error) *lua.LTable {
 	tb.RawSetString("error", lua.LString(err.Error()))
 	var se *SyntaxError
 	switch {
-	case errors.As(err, &se) || errors.Is(err, errNotObject) || errors.Is(err, errTooLarge):
+	case errors.As(err, &se) || errors.Is(err, errNotObject) || errors.Is(err, errNoMember) || errors.Is(err, errTooLarge):
 		tb.RawSetString("error_type", lua.LString("decode"))
 	case errors.Is(err, errUnavailable):
 		tb.RawSetString("error_type", lua.LString("unavailable"))
@@ -98,7 +98,7 @@ func retryAfter(re *rc.Error, now time.Time) (float64, bool) {
 		d = re.RetryAfter
 	case !re.Reset.IsZero():
 		d = re.Reset.Sub(now)
-	case re.Status == 429 || errors.Is(re, rc.ErrRateLimited):
+	case errors.Is(re, rc.ErrRateLimited): // status 429 or errorType error-too-many-requests
 		d = 0
 	default:
 		return 0, false

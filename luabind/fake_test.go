@@ -82,17 +82,27 @@ func (f *fake) failure(ctx context.Context, kind, endpoint string) error {
 		<-ctx.Done()
 		return fmt.Errorf("rc: %s: %w", endpoint, ctx.Err())
 	case "bad_json":
-		return errBadJSON
+		return bodyFault(`{"success":true,"x":[1,2`)
+	case "no_member": // no "subscription", "message" or "user"
+		return bodyFault(`{"success":true}`)
+	case "null_member":
+		return bodyFault(`{"subscription":null,"message":null,"user":null,"success":true}`)
+	case "array_member":
+		return bodyFault(`{"subscription":[],"message":[],"user":[],"success":true}`)
 	}
 	return fmt.Errorf("fake: unknown failure %q", kind)
 }
 
-// errBadJSON makes the *Raw methods answer malformed JSON.
-var errBadJSON = errors.New("bad json")
+// bodyFault makes the *Raw methods answer it as the body instead of their
+// usual one (malformed or unexpected responses).
+type bodyFault string
+
+func (b bodyFault) Error() string { return "fake: body fault" }
 
 func (f *fake) body(err error, body string) ([]byte, error) {
-	if errors.Is(err, errBadJSON) {
-		return []byte(`{"success":true,"x":[1,2`), nil
+	var bf bodyFault
+	if errors.As(err, &bf) {
+		return []byte(bf), nil
 	}
 	if err != nil {
 		return nil, err
@@ -179,6 +189,8 @@ func (f *fake) module() *Module {
 
 // luaTable exposes the fake to Lua as the global "fake":
 // fake.fail_next(kind), fake.last() -> call table, fake.count() -> n.
+// The call table's has_ctx is true when the call got the calling state's
+// own context (L.Context()), not merely some context.
 func (f *fake) luaTable(L *lua.LState) *lua.LTable {
 	tb := L.NewTable()
 	tb.RawSetString("fail_next", L.NewFunction(func(L *lua.LState) int {
@@ -197,7 +209,7 @@ func (f *fake) luaTable(L *lua.LState) *lua.LTable {
 		c := f.last()
 		t := L.NewTable()
 		t.RawSetString("method", lua.LString(c.Method))
-		t.RawSetString("has_ctx", lua.LBool(c.Ctx != nil))
+		t.RawSetString("has_ctx", lua.LBool(c.Ctx != nil && c.Ctx == L.Context()))
 		set := func(k, v string) {
 			if v != "" {
 				t.RawSetString(k, lua.LString(v))

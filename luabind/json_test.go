@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"unsafe"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -132,4 +133,63 @@ func TestSameShapeTablesAreIndependent(t *testing.T) {
 		local again = rc.json.decode('{"a":7,"b":8}')
 		assert(keys(again) == "a,b", "a new table of the cached shape: " .. keys(again))
 	`))
+}
+
+// inBody reports whether s's bytes lie inside body.
+func inBody(s string, body []byte) bool {
+	p := uintptr(unsafe.Pointer(unsafe.StringData(s)))
+	start := uintptr(unsafe.Pointer(unsafe.SliceData(body)))
+	return p >= start && p < start+uintptr(len(body))
+}
+
+// TestShortStringsAreCopied: ids (17 bytes), times and other values of up
+// to 32 bytes are copied out of the input, so a script that keeps one does
+// not keep the whole response alive; only longer text is a view into it.
+func TestShortStringsAreCopied(t *testing.T) {
+	L := lua.NewState(lua.Options{SkipOpenLibs: true})
+	defer L.Close()
+	long := strings.Repeat("x", maxCopiedLen+1)
+	body := []byte(`{"_id":"5ALsG3QhpJfdMpyc8","ts":"2024-07-02T18:07:35.267Z","max":"` +
+		strings.Repeat("m", maxCopiedLen) + `","short":"c","long":"` + long + `"}`)
+	v, err := decodeString(L, dataOf(L), bodyString(body))
+	require.NoError(t, err)
+	tb := v.(*lua.LTable)
+	for _, k := range []string{"_id", "ts", "max", "short"} {
+		s := string(tb.RawGetString(k).(lua.LString))
+		assert.False(t, inBody(s, body), "%s (%d bytes) is a view into the input", k, len(s))
+	}
+	assert.True(t, inBody(string(tb.RawGetString("long").(lua.LString)), body), "long text stays a view (no copy)")
+
+	// With the value cache full, short values are still copied.
+	sd := dataOf(L)
+	for i := len(sd.vals); i < maxInternedValues; i++ {
+		sd.vals[fmt.Sprint("filler", i)] = lua.LString("x")
+	}
+	body2 := []byte(`["tiny","5ALsG3QhpJfdMpyc9"]`)
+	v, err = decodeString(L, sd, bodyString(body2))
+	require.NoError(t, err)
+	arr := v.(*lua.LTable)
+	assert.Equal(t, lua.LString("tiny"), arr.RawGetInt(1))
+	for i := 1; i <= 2; i++ {
+		assert.False(t, inBody(string(arr.RawGetInt(i).(lua.LString)), body2), "item %d is a view", i)
+	}
+}
+
+// TestEmptyObjectsAllocateOnlyTheirTable: {} builds no key list and no
+// preallocated array or hash part: one allocation, the table.
+func TestEmptyObjectsAllocateOnlyTheirTable(t *testing.T) {
+	L := lua.NewState(lua.Options{SkipOpenLibs: true})
+	defer L.Close()
+	one := []byte(`[{}]`)
+	five := []byte(`[{},{},{},{},{}]`)
+	decode := func(b []byte) func() {
+		return func() {
+			if _, err := DecodeJSON(L, b); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	decode(five)() // warm the state's buffers
+	perObject := (testing.AllocsPerRun(50, decode(five)) - testing.AllocsPerRun(50, decode(one))) / 4
+	assert.Equal(t, 1.0, perObject, "allocations per {}")
 }

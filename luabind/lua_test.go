@@ -3,6 +3,7 @@ package luabind
 import (
 	"bytes"
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"sort"
@@ -70,7 +71,10 @@ func newLuaEnv(t *testing.T) *luaEnv {
 }
 
 // tObject is the Lua `t`: t:error(msg), t:log(msg), t:eq(got, want [, msg]),
-// t:fatal(msg). eq compares scalars with == and tables by their JSON.
+// t:fatal(msg), t:raises(want, f, ...). eq compares scalars with == and
+// tables by their JSON. raises calls f(...) and requires that it raise an
+// error containing want and located at the calling line of the script
+// ("testdata/x_test.lua:12: ...").
 func tObject(L *lua.LState, t *testing.T) *lua.LTable {
 	obj := L.NewTable()
 	where := func(L *lua.LState) string { return L.Where(1) }
@@ -90,6 +94,32 @@ func tObject(L *lua.LState, t *testing.T) *lua.LTable {
 		got, want := L.Get(2), L.Get(3)
 		if !luaEqual(got, want) {
 			t.Errorf("%s %s: got %s, want %s", where(L), L.OptString(4, "t:eq"), show(got), show(want))
+		}
+		return 0
+	}))
+	obj.RawSetString("raises", L.NewFunction(func(L *lua.LState) int {
+		at := where(L)
+		want := L.CheckString(2)
+		fn := L.CheckFunction(3)
+		args := make([]lua.LValue, 0, L.GetTop()-3)
+		for i := 4; i <= L.GetTop(); i++ {
+			args = append(args, L.Get(i))
+		}
+		err := L.CallByParam(lua.P{Fn: fn, NRet: 0, Protect: true}, args...)
+		if err == nil {
+			t.Errorf("%s expected an error containing: %s", at, want)
+			return 0
+		}
+		msg := err.Error()
+		var ae *lua.ApiError
+		if errors.As(err, &ae) {
+			msg = ae.Object.String()
+		}
+		if !strings.Contains(msg, want) {
+			t.Errorf("%s error %q does not contain: %s", at, msg, want)
+		}
+		if !strings.HasPrefix(msg, at+" ") {
+			t.Errorf("%s error %q is not located at the calling line", at, msg)
 		}
 		return 0
 	}))

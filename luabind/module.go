@@ -131,7 +131,8 @@ func (m *Module) Open(L *lua.LState) {
 	L.SetGlobal("print", fn(b.print))
 }
 
-// ctx is the state's context, or context.Background when it has none.
+// ctxOf returns the state's context, or context.Background when it has
+// none.
 func ctxOf(L *lua.LState) context.Context {
 	if c := L.Context(); c != nil {
 		return c
@@ -148,9 +149,6 @@ func (b *binding) fail(L *lua.LState, err error) int {
 
 // decodeBody decodes a response body that must be a JSON object.
 func (b *binding) decodeBody(L *lua.LState, endpoint string, body []byte) (*lua.LTable, error) {
-	if len(body) > MaxDecodeSize {
-		return nil, fmt.Errorf("luabind: %s: %w", endpoint, errTooLarge)
-	}
 	v, err := decodeString(L, b.sd, bodyString(body))
 	if err != nil {
 		return nil, fmt.Errorf("luabind: %s: decoding the response: %w", endpoint, err)
@@ -162,7 +160,11 @@ func (b *binding) decodeBody(L *lua.LState, endpoint string, body []byte) (*lua.
 	return tb, nil
 }
 
-var errNotObject = errors.New("response is not a JSON object")
+// Malformed responses: errorTable reports them as error_type "decode".
+var (
+	errNotObject = errors.New("response is not a JSON object")
+	errNoMember  = errors.New("response lacks the member")
+)
 
 // argError raises "file:line: bad argument #n to fn (msg)".
 func argError(L *lua.LState, n int, fn, msg string) {

@@ -21,7 +21,9 @@ const (
 	maxInternedKeyLen = 64
 	maxInternedValues = 2048 // short string values
 	maxInternedLen    = 16
-	maxShapes         = 256 // key lists of objects (see objectKeys)
+	maxCopiedLen      = 32   // longer string values are views into the input
+	strArenaSize      = 4096 // bytes of a chunk of copied strings
+	maxShapes         = 256  // key lists of objects (see objectKeys)
 	maxShapeKeys      = 64
 	maxShapeLen       = 1024 // bytes of a key list's cache key
 )
@@ -53,6 +55,7 @@ type stateData struct {
 	buf      []byte
 	shapeKey []byte
 	slab     []lua.LString // string headers for boxing (see slabBox)
+	strArena []byte        // bytes of copied short strings (see copyShort)
 }
 
 // dataOf returns the luabind data of L's global state, creating it on first use.

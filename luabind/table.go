@@ -76,7 +76,7 @@ func newObjectKeys(names []string, intern func(string) (string, lua.LValue)) *ob
 // the table takes them.
 func newObjectTable(L *lua.LState, ok *objectKeys, vals []lua.LValue, shared bool) *lua.LTable {
 	if len(vals) == 0 {
-		return L.NewTable()
+		return L.CreateTable(0, 0)
 	}
 	if !tableLayoutOK {
 		tb := L.CreateTable(0, len(vals))

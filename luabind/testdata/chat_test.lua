@@ -1,19 +1,5 @@
 -- rc.chat.post_message, rc.users.info, rc.me, rc.get, rc.post.
 
-local function raises(t, want, f, ...)
-  local ok, err = pcall(f, ...)
-  if ok then
-    t:error("expected an error containing: " .. want)
-    return
-  end
-  if not string.find(err, want, 1, true) then
-    t:error("error " .. err .. " does not contain: " .. want)
-  end
-  if not string.find(err, "^testdata/chat_test%.lua:%d+: ") then
-    t:error("error has no file:line prefix: " .. err)
-  end
-end
-
 function test_post_message_channel(t)
   local msg, err = rc.chat.post_message{channel = "#general", text = "hello", alias = "Bot", emoji = ":robot:",
     avatar = "https://example.com/a.png", tmid = "THREAD1"}
@@ -44,17 +30,17 @@ function test_post_message_room_attachments(t)
 end
 
 function test_post_message_misuse(t)
-  raises(t, "give channel or room_id, not both", rc.chat.post_message, {channel = "#a", room_id = "B", text = "x"})
-  raises(t, "channel or room_id is required", rc.chat.post_message, {text = "x"})
-  raises(t, "table expected, got string", rc.chat.post_message, "hello")
-  raises(t, 'unknown option "msg"', rc.chat.post_message, {channel = "#a", msg = "x"})
-  raises(t, "text: string expected, got number", rc.chat.post_message, {channel = "#a", text = 1})
-  raises(t, "attachments: table expected", rc.chat.post_message, {channel = "#a", attachments = "x"})
-  raises(t, "attachments: a sequence of attachment tables expected", rc.chat.post_message,
+  t:raises("give channel or room_id, not both", rc.chat.post_message, {channel = "#a", room_id = "B", text = "x"})
+  t:raises("channel or room_id is required", rc.chat.post_message, {text = "x"})
+  t:raises("table expected, got string", rc.chat.post_message, "hello")
+  t:raises('unknown option "msg"', rc.chat.post_message, {channel = "#a", msg = "x"})
+  t:raises("text: string expected, got number", rc.chat.post_message, {channel = "#a", text = 1})
+  t:raises("attachments: table expected", rc.chat.post_message, {channel = "#a", attachments = "x"})
+  t:raises("attachments: a sequence of attachment tables expected", rc.chat.post_message,
     {channel = "#a", attachments = {title = "x"}})
-  raises(t, "attachments: json: [1].f: cannot encode a function", rc.chat.post_message,
+  t:raises("attachments: json: [1].f: cannot encode a function", rc.chat.post_message,
     {channel = "#a", attachments = {{f = print}}})
-  raises(t, "channel must not be empty", rc.chat.post_message, {channel = "", text = "x"})
+  t:raises("channel must not be empty", rc.chat.post_message, {channel = "", text = "x"})
   t:eq(fake.count(), 0)
 end
 
@@ -66,6 +52,13 @@ function test_post_message_failure(t)
   fake.fail_next("bad_json")
   msg, err = rc.chat.post_message{channel = "#general", text = "x"}
   t:eq(err.error_type, "decode")
+  for _, kind in ipairs{"no_member", "null_member", "array_member"} do
+    fake.fail_next(kind)
+    msg, err = rc.chat.post_message{channel = "#general", text = "x"}
+    t:eq(msg, nil, kind)
+    t:eq(err and err.status, 0, kind .. ": status")
+    t:eq(err and err.error_type, "decode", kind .. ": a response without its message is malformed")
+  end
 end
 
 function test_users_info(t)
@@ -76,13 +69,20 @@ function test_users_info(t)
   u = rc.users.info{user_id = "U9"}
   t:eq(fake.last().user_id, "U9")
   t:eq(u.username, "user-U9")
-  raises(t, "give exactly one of username and user_id", rc.users.info, {})
-  raises(t, "give exactly one of username and user_id", rc.users.info, {username = "a", user_id = "b"})
-  raises(t, 'unknown option "name"', rc.users.info, {name = "a"})
+  t:raises("give exactly one of username and user_id", rc.users.info, {})
+  t:raises("give exactly one of username and user_id", rc.users.info, {username = "a", user_id = "b"})
+  t:raises('unknown option "name"', rc.users.info, {name = "a"})
   fake.fail_next("unauthorized")
   local none, err = rc.users.info{username = "alice"}
   t:eq(none, nil)
   t:eq(err.status, 401)
+  for _, kind in ipairs{"no_member", "null_member", "array_member"} do
+    fake.fail_next(kind)
+    none, err = rc.users.info{username = "alice"}
+    t:eq(none, nil, kind)
+    t:eq(err and err.status, 0, kind .. ": status")
+    t:eq(err and err.error_type, "decode", kind .. ": a response without its user is malformed")
+  end
 end
 
 function test_me(t)
@@ -107,12 +107,12 @@ function test_get(t)
   t:eq(c.has_ctx, true)
   rc.get("me")
   t:eq(fake.last().query, nil, "no query table -> nil url.Values")
-  raises(t, "endpoint must not be empty", rc.get, "")
-  raises(t, 'query "x": string, number or boolean expected, got function', rc.get, "e", {x = print})
-  raises(t, "query: table expected, got string", rc.get, "e", "a=b")
-  raises(t, 'query "ids": a sequence of values expected, got key "a"', rc.get, "e", {ids = {a = 1}})
-  raises(t, 'query "ids": a sequence of values expected, got key 2', rc.get, "e", {ids = {[2] = "x"}})
-  raises(t, 'query "ids": string, number or boolean expected, got table', rc.get, "e", {ids = {{}}})
+  t:raises("endpoint must not be empty", rc.get, "")
+  t:raises('query "x": string, number or boolean expected, got function', rc.get, "e", {x = print})
+  t:raises("query: table expected, got string", rc.get, "e", "a=b")
+  t:raises('query "ids": a sequence of values expected, got key "a"', rc.get, "e", {ids = {a = 1}})
+  t:raises('query "ids": a sequence of values expected, got key 2', rc.get, "e", {ids = {[2] = "x"}})
+  t:raises('query "ids": string, number or boolean expected, got table', rc.get, "e", {ids = {{}}})
   fake.fail_next("server")
   local none, err = rc.get("channels.info")
   t:eq(none, nil)
@@ -127,12 +127,12 @@ function test_post(t)
   t:eq(c.body, '{"emoji":":+1:","messageId":"M1","shouldReact":true}')
   rc.post("chat.react")
   t:eq(fake.last().body, "{}")
-  raises(t, "bad argument #2 to rc.post (body: table expected, got function)", rc.post, "x", print)
-  raises(t, "body: table expected, got string", rc.post, "x", '{"a":1}')
-  raises(t, "body: json: f: cannot encode a function", rc.post, "x", {f = print})
+  t:raises("bad argument #2 to rc.post (body: table expected, got function)", rc.post, "x", print)
+  t:raises("body: table expected, got string", rc.post, "x", '{"a":1}')
+  t:raises("body: json: f: cannot encode a function", rc.post, "x", {f = print})
   local cyc = {}
   cyc.self = cyc
-  raises(t, "body: json: self: cycle", rc.post, "x", cyc)
+  t:raises("body: json: self: cycle", rc.post, "x", cyc)
   fake.fail_next("canceled")
   local none, err = rc.post("chat.react", {})
   t:eq(err.error_type, "canceled")

@@ -1,19 +1,5 @@
 -- rc.subscriptions.* against the fake (see fake_test.go).
 
-local function raises(t, want, f, ...)
-  local ok, err = pcall(f, ...)
-  if ok then
-    t:error("expected an error containing: " .. want)
-    return
-  end
-  if not string.find(err, want, 1, true) then
-    t:error("error " .. err .. " does not contain: " .. want)
-  end
-  if not string.find(err, "^testdata/subscriptions_test%.lua:%d+: ") then
-    t:error("error has no file:line prefix: " .. err)
-  end
-end
-
 function test_get_all(t)
   local res, err = rc.subscriptions.get()
   t:eq(err, nil, "err")
@@ -51,14 +37,14 @@ function test_get_updated_since_unix(t)
 end
 
 function test_get_misuse(t)
-  raises(t, 'bad argument #1 to rc.subscriptions.get (unknown option "updatedsince")',
+  t:raises('bad argument #1 to rc.subscriptions.get (unknown option "updatedsince")',
     rc.subscriptions.get, {updatedsince = 1})
-  raises(t, "options: table expected, got string", rc.subscriptions.get, "2024-01-01")
-  raises(t, "updated_since: not an ISO-8601 time", rc.subscriptions.get, {updated_since = "yesterday"})
-  raises(t, "updated_since: ISO-8601 string or Unix seconds expected, got boolean",
+  t:raises("options: table expected, got string", rc.subscriptions.get, "2024-01-01")
+  t:raises("updated_since: not an ISO-8601 time", rc.subscriptions.get, {updated_since = "yesterday"})
+  t:raises("updated_since: ISO-8601 string or Unix seconds expected, got boolean",
     rc.subscriptions.get, {updated_since = true})
-  raises(t, "not a Unix time", rc.subscriptions.get, {updated_since = -1})
-  raises(t, "option keys are strings", rc.subscriptions.get, {1})
+  t:raises("not a Unix time", rc.subscriptions.get, {updated_since = -1})
+  t:raises("option keys are strings", rc.subscriptions.get, {1})
   t:eq(fake.count(), 0, "no call reached the client")
 end
 
@@ -97,18 +83,35 @@ function test_get_one_not_subscribed(t)
 end
 
 function test_get_one_misuse(t)
-  raises(t, "bad argument #1 to rc.subscriptions.get_one (room_id must not be empty)", rc.subscriptions.get_one, "")
-  raises(t, "room_id: string expected, got nil", rc.subscriptions.get_one)
-  raises(t, "room_id: string expected, got number", rc.subscriptions.get_one, 42)
-  raises(t, "room_id: string expected, got table", rc.subscriptions.get_one, {})
+  t:raises("bad argument #1 to rc.subscriptions.get_one (room_id must not be empty)", rc.subscriptions.get_one, "")
+  t:raises("room_id: string expected, got nil", rc.subscriptions.get_one)
+  t:raises("room_id: string expected, got number", rc.subscriptions.get_one, 42)
+  t:raises("room_id: string expected, got table", rc.subscriptions.get_one, {})
 end
 
 function test_get_one_failures(t)
-  for _, kind in ipairs{"server", "unauthorized", "transport", "canceled"} do
-    fake.fail_next(kind)
+  local cases = {
+    {kind = "server", status = 400, error_type = "error-no-message-for-unread"},
+    {kind = "unauthorized", status = 401, error_type = ""},
+    {kind = "transport", status = 0, error_type = "transport"},
+    {kind = "canceled", status = 0, error_type = "canceled"},
+    {kind = "rate_limit", status = 429, error_type = "", retry_after = 42},
+    {kind = "bad_json", status = 0, error_type = "decode"},
+    {kind = "array_member", status = 0, error_type = "decode"},
+  }
+  for _, c in ipairs(cases) do
+    fake.fail_next(c.kind)
     local sub, err = rc.subscriptions.get_one("GENERAL")
-    t:eq(sub, nil, kind)
-    if type(err) ~= "table" then t:fatal(kind .. ": err is not a table") end
+    t:eq(sub, nil, c.kind)
+    if type(err) ~= "table" then t:fatal(c.kind .. ": err is not a table") end
+    t:eq(err.status, c.status, c.kind .. ": status")
+    t:eq(err.error_type, c.error_type, c.kind .. ": error_type")
+    t:eq(err.retry_after, c.retry_after, c.kind .. ": retry_after")
+    t:eq(type(err.message), "string", c.kind .. ": message")
+  end
+  for _, kind in ipairs{"no_member", "null_member"} do
+    fake.fail_next(kind)
+    t:eq(select("#", rc.subscriptions.get_one("GENERAL")), 1, kind .. ": a single nil, not an error")
   end
 end
 
@@ -126,10 +129,10 @@ function test_read(t)
 end
 
 function test_read_misuse(t)
-  raises(t, "room_id must not be empty", rc.subscriptions.read, "")
-  raises(t, 'unknown option "readThreads"', rc.subscriptions.read, "GENERAL", {readThreads = true})
-  raises(t, "read_threads: boolean expected, got string", rc.subscriptions.read, "GENERAL", {read_threads = "yes"})
-  raises(t, "bad argument #2 to rc.subscriptions.read (options: table expected, got boolean)",
+  t:raises("room_id must not be empty", rc.subscriptions.read, "")
+  t:raises('unknown option "readThreads"', rc.subscriptions.read, "GENERAL", {readThreads = true})
+  t:raises("read_threads: boolean expected, got string", rc.subscriptions.read, "GENERAL", {read_threads = "yes"})
+  t:raises("bad argument #2 to rc.subscriptions.read (options: table expected, got boolean)",
     rc.subscriptions.read, "GENERAL", true)
 end
 
@@ -159,10 +162,10 @@ function test_unread_from_message(t)
 end
 
 function test_unread_misuse(t)
-  raises(t, "first_unread_message is required", rc.subscriptions.unread, {})
-  raises(t, 'unknown option "room_id"', rc.subscriptions.unread, {room_id = "GENERAL"})
-  raises(t, "first_unread_message must not be empty", rc.subscriptions.unread, {first_unread_message = ""})
-  raises(t, "room_id: string expected, got nil", rc.subscriptions.unread)
+  t:raises("first_unread_message is required", rc.subscriptions.unread, {})
+  t:raises('unknown option "room_id"', rc.subscriptions.unread, {room_id = "GENERAL"})
+  t:raises("first_unread_message must not be empty", rc.subscriptions.unread, {first_unread_message = ""})
+  t:raises("room_id: string expected, got nil", rc.subscriptions.unread)
 end
 
 function test_unread_failure(t)

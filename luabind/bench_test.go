@@ -113,3 +113,26 @@ func BenchmarkGetFromLua(b *testing.B) {
 		L.Pop(1)
 	}
 }
+
+// BenchmarkGetOneLookupFromLua is rc.subscriptions.get_one(id) as a script
+// writes it: the two table lookups (which hit, so the strict tables'
+// __index is never consulted) and the call.
+func BenchmarkGetOneLookupFromLua(b *testing.B) {
+	L := benchState(b)
+	defer L.Close()
+	if err := L.DoString(`function bench_get_one(id) return rc.subscriptions.get_one(id) end`); err != nil {
+		b.Fatal(err)
+	}
+	fn := L.GetGlobal("bench_get_one")
+	arg := lua.LString("5of4weEXaH7yncxz9")
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := L.CallByParam(lua.P{Fn: fn, NRet: 1, Protect: true}, arg); err != nil {
+			b.Fatal(err)
+		}
+		if L.Get(-1).Type() != lua.LTTable {
+			b.Fatal("no table")
+		}
+		L.Pop(1)
+	}
+}

@@ -44,17 +44,29 @@
 // Misuse raises a Lua error carrying the script's file:line, such as
 // "script.lua:3: bad argument #1 to rc.subscriptions.get_one (room_id must
 // not be empty)": a wrong argument type, a missing or empty id, an unknown
-// option key ({updatedsince = ...}), both channel and room_id. A remote or
-// operational failure returns nil, err. err.status is the HTTP status, or 0
-// when there was no answer; err.error is the server's "error" text and
-// err.error_type its "errorType" ("" when absent); for status 0,
+// option key ({updatedsince = ...}), both channel and room_id.
+//
+// The API tables (rc, rc.subscriptions, rc.chat, rc.users, rc.log,
+// rc.json) are strict: reading a name they lack raises, where it is read,
+// an error that names it, suggests the name meant (the snake_case form of
+// a camelCase name, or a near spelling) and lists the table's keys, sorted:
+// "script.lua:1: rc.chat.postMessage does not exist (did you mean
+// rc.chat.post_message? rc.chat has: post_message)". Keys added to the
+// tables later (rc.on, rc.every, rc.cron, or a script's own) are read and
+// listed like the others. To test whether a function exists without
+// raising, use rawget: if rawget(rc, "cron") then ... end. pairs still
+// lists the tables' keys; tables of data (responses, decoded JSON, err)
+// are not strict, and read a missing field as nil.
+//
+// A remote or operational failure returns nil, err. err.status is the HTTP
+// status, or 0 when there was no answer; err.error is the server's "error"
+// text and err.error_type its "errorType" ("" when absent); for status 0,
 // error_type is "canceled", "timeout", "transport", "decode" (a malformed
-// response) or "unavailable" (the host gave the Module no such service).
-// A rate limit (status 429) has err.retry_after, the seconds to wait
-// (rounded up). tostring(err) and "..." .. err give err.message. So a
-// script tells "not subscribed" (nil without err) from "rate limited"
-// (err.status == 429) from "failed" (any other err) without parsing
-// strings.
+// response) or "unavailable" (the host gave the Module no such service). A
+// rate limit (status 429) has err.retry_after, the seconds to wait (rounded
+// up). tostring(err) and "..." .. err give err.message. So a script tells
+// "not subscribed" (nil without err) from "rate limited" (err.status ==
+// 429) from "failed" (any other err) without parsing strings.
 //
 // Every call passes the state's context (L.Context, or
 // context.Background when unset) to the client, so cancelling it stops an

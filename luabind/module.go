@@ -89,7 +89,8 @@ type binding struct {
 // Open installs the global table rc (rc.subscriptions, rc.chat, rc.users,
 // rc.me, rc.get, rc.post, rc.log, rc.json) into L and replaces the global
 // print with one that logs at info level. The Module is copied: later
-// changes to m do not reach L.
+// changes to m do not reach L. Reading a missing key of rc or of its
+// subtables raises an error naming it (see setStrict).
 func (m *Module) Open(L *lua.LState) {
 	b := &binding{m: *m, sd: dataOf(L)}
 	fn := func(f lua.LGFunction) *lua.LFunction { return L.NewFunction(f) }
@@ -127,6 +128,12 @@ func (m *Module) Open(L *lua.LState) {
 	rcT.RawSetString("post", fn(b.post))
 	rcT.RawSetString("log", logT)
 	rcT.RawSetString("json", jsonT)
+	setStrict(L, subs, "rc.subscriptions")
+	setStrict(L, chat, "rc.chat")
+	setStrict(L, users, "rc.users")
+	setStrict(L, logT, "rc.log")
+	setStrict(L, jsonT, "rc.json")
+	setStrict(L, rcT, "rc")
 	L.SetGlobal("rc", rcT)
 	L.SetGlobal("print", fn(b.print))
 }

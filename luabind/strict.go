@@ -1,0 +1,142 @@
+package luabind
+
+import (
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+
+	lua "github.com/yuin/gopher-lua"
+)
+
+// setStrict gives tb, the API table called name ("rc", "rc.chat"), a
+// metatable whose __index raises an error for a missing key, so that a
+// misspelt name fails where it is read, naming it, rather than later as
+// "attempt to call a non-function object". __index is only consulted on a
+// miss: reading an existing key costs nothing more. The message is built
+// at error time from the table's own keys, so keys added after Open with
+// RawSetString (runtime's rc.on, rc.every, rc.cron) are listed too.
+// rawget(tb, key) still reads without raising (feature detection).
+func setStrict(L *lua.LState, tb *lua.LTable, name string) {
+	mt := L.CreateTable(0, 1)
+	mt.RawSetString("__index", L.NewFunction(func(L *lua.LState) int {
+		tb, ok := L.Get(1).(*lua.LTable)
+		if !ok {
+			return 0
+		}
+		L.RaiseError("%s", missingKeyMessage(name, tb, L.Get(2)))
+		return 0
+	}))
+	tb.Metatable = mt
+}
+
+// missingKeyMessage is the error for reading key from tb, the API table
+// called name: "rc.chat.postMessage does not exist (did you mean
+// rc.chat.post_message? rc.chat has: post_message)".
+func missingKeyMessage(name string, tb *lua.LTable, key lua.LValue) string {
+	var keys []string
+	tb.ForEach(func(k, _ lua.LValue) {
+		if s, ok := k.(lua.LString); ok {
+			keys = append(keys, string(s))
+		}
+	})
+	sort.Strings(keys)
+
+	var b strings.Builder
+	b.WriteString(qualify(name, key))
+	b.WriteString(" does not exist (")
+	if s, ok := key.(lua.LString); ok {
+		if near := suggest(string(s), keys); near != "" {
+			fmt.Fprintf(&b, "did you mean %s? ", qualify(name, lua.LString(near)))
+		}
+	}
+	if len(keys) == 0 {
+		fmt.Fprintf(&b, "%s is empty)", name)
+	} else {
+		fmt.Fprintf(&b, "%s has: %s)", name, strings.Join(keys, ", "))
+	}
+	return b.String()
+}
+
+// qualify names key of the table called name: rc.chat.x, or rc["a b"] and
+// rc[1] when the key is not an identifier.
+func qualify(name string, key lua.LValue) string {
+	if s, ok := key.(lua.LString); ok {
+		if isIdentifier(string(s)) {
+			return name + "." + string(s)
+		}
+		return name + "[" + strconv.Quote(string(s)) + "]"
+	}
+	return name + "[" + key.String() + "]"
+}
+
+func isIdentifier(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i, c := range []byte(s) {
+		letter := c == '_' || (c|0x20 >= 'a' && c|0x20 <= 'z')
+		if !letter && (i == 0 || c < '0' || c > '9') {
+			return false
+		}
+	}
+	return true
+}
+
+// suggest returns the key of keys (sorted) that key most likely meant, or
+// "". First the same name ignoring case and underscores (postMessage,
+// PostMessage and postmessage mean post_message); failing that, a near
+// spelling (subscription, post_mesage): at most 2 edits, and fewer than
+// half the name's length, the first of the closest.
+func suggest(key string, keys []string) string {
+	norm := normalizeName(key)
+	for _, k := range keys {
+		if k != key && normalizeName(k) == norm {
+			return k
+		}
+	}
+	best, bestD := "", 3
+	for _, k := range keys {
+		if d := editDistance(norm, normalizeName(k)); d < bestD && 2*d < len(norm) {
+			best, bestD = k, d
+		}
+	}
+	return best
+}
+
+// normalizeName lowercases s and drops underscores and hyphens.
+func normalizeName(s string) string {
+	var b strings.Builder
+	b.Grow(len(s))
+	for _, c := range []byte(s) {
+		switch {
+		case c == '_' || c == '-':
+		case c >= 'A' && c <= 'Z':
+			b.WriteByte(c + ('a' - 'A'))
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
+}
+
+// editDistance is the Levenshtein distance between a and b, in bytes.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}

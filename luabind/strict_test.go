@@ -1,0 +1,113 @@
+package luabind
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+	lua "github.com/yuin/gopher-lua"
+)
+
+// runChunk runs src, named name, in L and returns the Lua error message
+// ("" when it ran).
+func runChunk(t *testing.T, L *lua.LState, name, src string) string {
+	t.Helper()
+	fn, err := L.Load(strings.NewReader(src), name)
+	require.NoError(t, err)
+	err = L.CallByParam(lua.P{Fn: fn, Protect: true})
+	if err == nil {
+		return ""
+	}
+	var ae *lua.ApiError
+	require.True(t, errors.As(err, &ae), "a Lua error: %v", err)
+	return ae.Object.String()
+}
+
+// TestStrictCamelCaseTrial is the new user's trial: the camelCase name of
+// the REST docs fails where it is read, with the script's file:line, the
+// name and the snake_case one.
+func TestStrictCamelCaseTrial(t *testing.T) {
+	f := newFake()
+	L := lua.NewState()
+	defer L.Close()
+	f.module().Open(L)
+	msg := runChunk(t, L, "camel.lua", `rc.chat.postMessage{channel = "#general", text = "hello"}`)
+	require.Equal(t,
+		"camel.lua:1: rc.chat.postMessage does not exist (did you mean rc.chat.post_message? rc.chat has: post_message)",
+		msg)
+	require.Empty(t, f.calls, "nothing was posted")
+
+	require.Empty(t, runChunk(t, L, "snake.lua", `rc.chat.post_message{channel = "#general", text = "hello"}`))
+	require.Len(t, f.calls, 1)
+}
+
+// TestStrictKeysAddedLater: keys set with RawSetString after Open, as the
+// runtime adds rc.on, rc.every and rc.cron, are read normally and listed
+// in the error of a miss.
+func TestStrictKeysAddedLater(t *testing.T) {
+	L := lua.NewState()
+	defer L.Close()
+	newFake().module().Open(L)
+
+	msg := runChunk(t, L, "before.lua", "\nrc.on('subscription', print)")
+	require.Equal(t, "before.lua:2: rc.on does not exist (rc has: chat, get, json, log, me, post, subscriptions, users)", msg)
+	require.Empty(t, runChunk(t, L, "probe.lua", "assert(rawget(rc, 'on') == nil)"))
+
+	rcT, ok := L.GetGlobal("rc").(*lua.LTable)
+	require.True(t, ok)
+	var calls []string
+	for _, name := range []string{"on", "every", "cron"} {
+		rcT.RawSetString(name, L.NewFunction(func(L *lua.LState) int {
+			calls = append(calls, name+" "+L.CheckString(1))
+			return 0
+		}))
+	}
+	require.Empty(t, runChunk(t, L, "triggers.lua", `
+assert(rawget(rc, "on") ~= nil)
+rc.on("subscription", function() end)
+rc.every("5m", function() end)
+rc.cron("0 * * * *", function() end)`))
+	require.Equal(t, []string{"on subscription", "every 5m", "cron 0 * * * *"}, calls)
+
+	msg = runChunk(t, L, "after.lua", "local x = 1\n\nrc.On('subscription', print)")
+	require.Equal(t, "after.lua:3: rc.On does not exist (did you mean rc.on? "+
+		"rc has: chat, cron, every, get, json, log, me, on, post, subscriptions, users)", msg)
+	msg = runChunk(t, L, "after.lua", "rc.evry('1m', print)")
+	require.Contains(t, msg, "after.lua:1: rc.evry does not exist (did you mean rc.every? rc has: chat, cron, every,")
+}
+
+// TestStrictDoesNotReachData: only the API tables are strict; tables of
+// data and the tables a script makes read missing keys as nil.
+func TestStrictDoesNotReachData(t *testing.T) {
+	L := lua.NewState()
+	defer L.Close()
+	newFake().module().Open(L)
+	require.Empty(t, runChunk(t, L, "data.lua", `
+local sub = assert(rc.subscriptions.get_one("GENERAL"))
+assert(sub.no_such_field == nil)
+assert(rc.json.decode('{"a":1}').b == nil)
+assert(rc.json.array().x == nil)
+local _, err = rc.users.info{username = "nobody-at-all"}
+if err then assert(err.no_such_field == nil) end
+`))
+}
+
+func TestSuggest(t *testing.T) {
+	keys := []string{"get", "get_one", "read", "unread"}
+	for key, want := range map[string]string{
+		"getOne":  "get_one",
+		"GetOne":  "get_one",
+		"getone":  "get_one",
+		"GET":     "get",
+		"get_on":  "get_one",
+		"unraed":  "unread",
+		"reads":   "read",
+		"x":       "",
+		"on":      "",
+		"getMany": "",
+		"delete":  "",
+	} {
+		require.Equal(t, want, suggest(key, keys), key)
+	}
+}

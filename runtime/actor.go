@@ -29,6 +29,26 @@ type event struct {
 	sub     *rc.Subscription
 	removed *rc.RemovedSubscription
 	done    chan struct{} // optional: closed after handling (benchmarks)
+	seq     uint64        // evSubscription: set by enqueue (per actor, from 1); 0: not tracked
+}
+
+// subID is the subscription _id an event is about ("" for ticks).
+func (ev event) subID() string {
+	switch {
+	case ev.kind != evSubscription:
+		return ""
+	case ev.removed != nil:
+		return ev.removed.ID
+	case ev.sub != nil:
+		return ev.sub.ID
+	}
+	return ""
+}
+
+// queuedSub is one queued subscription event in an actor's per-_id list.
+type queuedSub struct {
+	seq     uint64
+	updated bool // action "updated" (the only one that may be skipped)
 }
 
 // release tells the event's waiter, if any, that it was handled or dropped.
@@ -80,6 +100,12 @@ type actor struct {
 	mu       sync.Mutex
 	pending  *loadRequest
 	stopping bool
+	// Subscription events in the mailbox, by _id, oldest first: an
+	// "updated" event followed in this list by another "updated" is stale
+	// and skipped (coalescing). Entries are added by enqueue and removed
+	// when the actor takes the event, so the map is bounded by the queue.
+	seq    uint64
+	queued map[string][]queuedSub
 
 	// owned by the actor goroutine
 	cur    *version
@@ -95,6 +121,7 @@ func newActor(h *Host, st *scriptState, chunk string) *actor {
 		mailbox: make(chan event, h.cfg.QueueLen),
 		wake:    make(chan struct{}, 1),
 		guard:   h.mem.guard(),
+		queued:  map[string][]queuedSub{},
 	}
 }
 
@@ -124,19 +151,63 @@ func (a *actor) requestStop() {
 }
 
 // enqueue hands an event to the actor without blocking; a full queue drops
-// the event, counts it and warns (the first time and every 100th).
+// the event, counts it and warns (the first time and every 100th). A
+// subscription event is numbered and listed under its _id for coalescing.
 func (a *actor) enqueue(ev event) bool {
-	select {
+	id := ev.subID()
+	a.mu.Lock()
+	if id != "" {
+		a.seq++
+		ev.seq = a.seq
+	}
+	var sent bool
+	select { // non-blocking: holding mu is fine
 	case a.mailbox <- ev:
-		return true
+		sent = true
+		if id != "" {
+			a.queued[id] = append(a.queued[id], queuedSub{seq: ev.seq, updated: ev.action == "updated"})
+		}
 	default:
+	}
+	a.mu.Unlock()
+	if !sent {
 		n := a.st.dropped.Add(1)
 		if n == 1 || n%100 == 0 {
 			a.log.Warn().Uint64("dropped", n).Int("queue_len", cap(a.mailbox)).Msg("event queue full: event dropped")
 		}
 		ev.release()
+	}
+	return sent
+}
+
+// stale takes ev off its _id's list of queued events and reports whether
+// it is an "updated" event directly followed there by another "updated":
+// the handler will see that newer state, so this one can be skipped. An
+// "inserted" or "removed" event is never stale, and an "updated" one
+// followed by either is not skipped across it.
+func (a *actor) stale(ev event) bool {
+	id := ev.subID()
+	if id == "" || ev.seq == 0 {
+		return false // a tick, or an event put in the mailbox directly
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	list := a.queued[id]
+	i := 0
+	for i < len(list) && list[i].seq != ev.seq {
+		i++
+	}
+	if i == len(list) {
 		return false
 	}
+	newer := i+1 < len(list) && list[i].updated && list[i+1].updated
+	list = append(list[:i], list[i+1:]...)
+	if len(list) == 0 {
+		delete(a.queued, id)
+	} else {
+		a.queued[id] = list
+	}
+	return newer
 }
 
 // run is the actor goroutine. Once ctx ends (shutdown) it takes no further
@@ -207,7 +278,7 @@ func (a *actor) load(req *loadRequest) {
 	v.reg = &registry{mode: modeRun, minEvery: a.h.cfg.minEvery, log: a.log, loading: true}
 	a.h.env.open(v.L, a.log)
 	installTriggers(v.L, v.reg)
-	err := runChunkGuarded(a.h.hardCtx, v.L, a.chunk, req.content, a.h.cfg.LoadTimeout, a.guard)
+	err := runChunkGuarded(a.h.hardCtx, v.L, a.chunk, req.content, a.h.cfg.LoadTimeout, a.guard, kindLoad)
 	v.reg.loading = false
 	if err != nil {
 		v.L.Close()
@@ -280,9 +351,16 @@ func (a *actor) startTimers(v *version) {
 	}
 }
 
-// handle dispatches one event to the current version.
+// handle dispatches one event to the current version; a stale
+// subscription update (see stale) is counted in Coalesced and skipped.
 func (a *actor) handle(ev event) {
 	defer ev.release()
+	if a.stale(ev) {
+		n := a.st.coalesced.Add(1)
+		a.log.Debug().Str("subscription", ev.subID()).Uint64("coalesced", n).
+			Msg("stale subscription update skipped: a newer one is queued")
+		return
+	}
 	v := a.cur
 	if v == nil {
 		return
@@ -332,7 +410,7 @@ const isoMillis = "2006-01-02T15:04:05.000Z07:00"
 func (a *actor) call(v *version, t trigger, args ...lua.LValue) {
 	a.st.runs.Add(1)
 	start := time.Now()
-	err := pcallGuarded(a.h.hardCtx, v.L, a.h.cfg.HandlerTimeout, a.guard, "handler", t.fn, args...)
+	err := pcallGuarded(a.h.hardCtx, v.L, a.h.cfg.HandlerTimeout, a.guard, kindHandler, t.fn, args...)
 	if err == nil {
 		return
 	}

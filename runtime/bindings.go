@@ -132,7 +132,11 @@ func runOnce(ctx context.Context, path string, content []byte, cfg Config, e env
 	}
 	reg := &registry{mode: mode, minEvery: cfg.minEvery, log: log, loading: true}
 	installTriggers(L, reg)
-	err := runChunk(ctx, L, path, content, cfg.LoadTimeout)
+	k := kindCheck
+	if mode == modeExec {
+		k = kindExec
+	}
+	err := runChunkGuarded(ctx, L, path, content, cfg.LoadTimeout, nil, k)
 	if err != nil && mode == modeExec {
 		logScriptError(log.Error(), err, "script failed")
 	}

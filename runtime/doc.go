@@ -31,7 +31,14 @@
 // The top level runs under Config.LoadTimeout (5s) and every handler call
 // under Config.HandlerTimeout (30s), through L.SetContext; a handler
 // stopped at its deadline is counted (Timeouts) and logged with the script
-// and trigger, and the script handles its next event. Calls are bounded to
+// and trigger, and the script handles its next event. A call stopped this
+// way fails with its file:line and the cause, not gopher-lua's "context
+// deadline exceeded": "loop.lua:1: stopped: the top level ran longer than
+// the load timeout (5s)", "...: stopped: the handler ran longer than the
+// handler timeout (30s)", or for a handler cancelled at shutdown "...:
+// stopped: the daemon is shutting down" (Exec says "exec timeout" and
+// "interrupted"). errors.Is(err, context.DeadlineExceeded) (or
+// context.Canceled) holds for such errors. Calls are bounded to
 // 200 frames (deeper recursion raises "stack overflow") and the value stack
 // to 256Ki slots, with MinimizeStackMemory. Library calls that build a
 // string in one Go call, which the deadline cannot interrupt, refuse
@@ -115,6 +122,16 @@
 // reported). A failed poll keeps the cursor and backs off exponentially
 // from the poll interval up to 5 minutes; a rate limit (rc.Error 429) waits
 // RetryAfter, or until Reset, at least one poll interval.
+//
+// A backlog delivers only the newest state of each subscription: when a
+// script is about to handle an "updated" event and the next event queued
+// for it about the same _id is also "updated", the older one is skipped
+// (the handler sees the newer snapshot), counted in Status Coalesced and
+// logged at debug level. So a handler stuck until its deadline, or a fixed
+// version loaded after it, does not act on a pile of stale snapshots.
+// "inserted" and "removed" events are never skipped, nor skipped across:
+// an "updated" followed by a "removed" runs both. Timer ticks coalesce
+// separately (see Actors).
 //
 // # Hot reload
 //

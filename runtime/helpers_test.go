@@ -124,6 +124,13 @@ func startHost(t *testing.T, cfg Config, src SubscriptionSource, files map[strin
 // Bindings logger is replaced by the host's.
 func startHostDeps(t *testing.T, cfg Config, deps Deps, files map[string]string) *testHost {
 	t.Helper()
+	return startHostEnv(t, cfg, envOf(deps), files)
+}
+
+// startHostEnv is startHost with the given environment (tests installing
+// their own Go functions into the scripts' states).
+func startHostEnv(t *testing.T, cfg Config, e env, files map[string]string) *testHost {
+	t.Helper()
 	if cfg.ScriptsDir == "" {
 		cfg.ScriptsDir = t.TempDir()
 	}
@@ -138,7 +145,7 @@ func startHostDeps(t *testing.T, cfg Config, deps Deps, files map[string]string)
 	}
 	logs := &logSink{}
 	log := zerolog.New(logs).With().Timestamp().Logger()
-	h := newHost(cfg, envOf(deps), log)
+	h := newHost(cfg, e, log)
 	ctx, cancel := context.WithCancel(context.Background())
 	th := &testHost{t: t, h: h, dir: cfg.ScriptsDir, logs: logs, stop: cancel, done: make(chan error, 1)}
 	go func() { th.done <- h.Run(ctx) }()

@@ -20,10 +20,38 @@ type scriptError struct {
 	Msg       string
 	Traceback string
 	Timeout   bool
-	Memory    bool // stopped by the memory watchdog
+	Memory    bool  // stopped by the memory watchdog
+	cause     error // context.DeadlineExceeded or context.Canceled when a deadline or shutdown stopped the call
 }
 
 func (e *scriptError) Error() string { return e.Msg }
+
+// Unwrap returns the context error that stopped the call, if any, so
+// errors.Is(err, context.DeadlineExceeded) holds for a call stopped at its
+// deadline and errors.Is(err, context.Canceled) for one stopped because its
+// parent context ended.
+func (e *scriptError) Unwrap() error { return e.cause }
+
+// callKind describes a guarded call for its error messages: a call stopped
+// by its deadline or by its parent context fails with "file:line: stopped:
+// <reason>" instead of gopher-lua's "context deadline exceeded".
+type callKind struct {
+	what    string // "handler" or "load": names the call in memory errors
+	overran string // the reason at the deadline, completed by " (<timeout>)"
+	ended   string // the reason when the parent context ended
+}
+
+// Call kinds of the daemon, of exec and of check.
+var (
+	kindLoad = callKind{what: "load",
+		overran: "the top level ran longer than the load timeout", ended: "the daemon is shutting down"}
+	kindHandler = callKind{what: "handler",
+		overran: "the handler ran longer than the handler timeout", ended: "the daemon is shutting down"}
+	kindExec = callKind{what: "load",
+		overran: "the top level ran longer than the exec timeout", ended: "interrupted"}
+	kindCheck = callKind{what: "load",
+		overran: "the top level ran longer than the load timeout", ended: "interrupted"}
+)
 
 // compile parses content under the chunk name, formatting syntax errors
 // as "name:line: message".
@@ -51,39 +79,41 @@ func compile(L *lua.LState, name string, content []byte) (*lua.LFunction, error)
 	return nil, &scriptError{Msg: fmt.Sprintf("%s: %s", name, strings.TrimSpace(err.Error()))}
 }
 
-// runChunk compiles content and runs its top level under a deadline.
+// runChunk compiles content and runs its top level under a deadline, as a
+// daemon load (kindLoad).
 func runChunk(ctx context.Context, L *lua.LState, name string, content []byte, timeout time.Duration) error {
-	return runChunkGuarded(ctx, L, name, content, timeout, nil)
+	return runChunkGuarded(ctx, L, name, content, timeout, nil, kindLoad)
 }
 
 // runChunkGuarded is runChunk with the top level registered in g (nil:
-// none) as a "load".
-func runChunkGuarded(ctx context.Context, L *lua.LState, name string, content []byte, timeout time.Duration, g *callGuard) error {
+// none) and errors worded for k.
+func runChunkGuarded(ctx context.Context, L *lua.LState, name string, content []byte, timeout time.Duration, g *callGuard, k callKind) error {
 	fn, err := compile(L, name, content)
 	if err != nil {
 		return err
 	}
-	return pcallGuarded(ctx, L, timeout, g, "load", fn)
+	return pcallGuarded(ctx, L, timeout, g, k, fn)
 }
 
-// pcall calls fn in protected mode with a fresh deadline; Go panics in
-// functions called from Lua are recovered by PCall and returned as errors.
+// pcall calls fn in protected mode with a fresh deadline, as a handler
+// (kindHandler); Go panics in functions called from Lua are recovered by
+// PCall and returned as errors.
 func pcall(ctx context.Context, L *lua.LState, timeout time.Duration, fn *lua.LFunction, args ...lua.LValue) error {
-	return pcallGuarded(ctx, L, timeout, nil, "", fn, args...)
+	return pcallGuarded(ctx, L, timeout, nil, kindHandler, fn, args...)
 }
 
 // pcallGuarded is pcall with the call's cancel func registered in g (nil:
-// none) while it runs, so the memory watchdog can stop it. The error of a
-// call it stopped is the memory error, naming the call as what ("handler"
-// or "load"), with Memory set.
-func pcallGuarded(ctx context.Context, L *lua.LState, timeout time.Duration, g *callGuard, what string, fn *lua.LFunction, args ...lua.LValue) (err error) {
+// none) while it runs, so the memory watchdog can stop it, and errors
+// worded for k. The error of a call the watchdog stopped is the memory
+// error, naming the call as k.what ("handler" or "load"), with Memory set.
+func pcallGuarded(ctx context.Context, L *lua.LState, timeout time.Duration, g *callGuard, k callKind, fn *lua.LFunction, args ...lua.LValue) (err error) {
 	cctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	if g != nil {
 		g.set(cancel)
 		defer func() { // runs last, after the recover below
 			if g.clear() && err != nil {
-				err = g.w.memoryError(err, what)
+				err = g.w.memoryError(err, k.what)
 			}
 		}()
 	}
@@ -111,9 +141,40 @@ func pcallGuarded(ctx context.Context, L *lua.LState, timeout time.Duration, g *
 			}
 		}
 		se.Timeout = errors.Is(cctx.Err(), context.DeadlineExceeded) && ctx.Err() == nil
+		explainStop(se, ctx, cctx, timeout, k)
 		return se
 	}
 	return nil
+}
+
+// explainStop rewrites the message of a call stopped by a context: the
+// "context deadline exceeded" (or "context canceled") gopher-lua raised,
+// which names neither the limit nor the cause, becomes "stopped: <reason>"
+// after the file:line prefix, and the context error becomes the cause. A
+// call cancelled with its parent alive was stopped by the memory watchdog,
+// whose own message replaces this one; it is left alone.
+func explainStop(se *scriptError, ctx, cctx context.Context, timeout time.Duration, k callKind) {
+	var cause error
+	var reason string
+	switch {
+	case ctx.Err() != nil:
+		cause, reason = ctx.Err(), k.ended
+	case errors.Is(cctx.Err(), context.DeadlineExceeded):
+		cause, reason = context.DeadlineExceeded, fmt.Sprintf("%s (%v)", k.overran, timeout)
+	default:
+		return
+	}
+	// The raised text is the context's own error: the call's
+	// ("deadline exceeded") or, after the parent ended, the parent's.
+	for _, raised := range []error{cctx.Err(), ctx.Err()} {
+		if raised == nil {
+			continue
+		}
+		if prefix, ok := strings.CutSuffix(se.Msg, raised.Error()); ok {
+			se.Msg, se.cause = prefix+"stopped: "+reason, cause
+			return
+		}
+	}
 }
 
 // logScriptError logs a Lua error with its message and traceback fields.

@@ -25,6 +25,7 @@ type ScriptStatus struct {
 	Errors    uint64    // handler calls that raised an error (timeouts excluded)
 	Timeouts  uint64    // handler calls stopped at their deadline
 	Dropped   uint64    // events dropped because the queue was full
+	Coalesced uint64    // stale subscription updates skipped: a newer update of the same subscription was queued
 }
 
 // scriptState is the shared, concurrently readable part of one script's
@@ -38,8 +39,8 @@ type scriptState struct {
 	loadedAt  time.Time
 	lastError string
 
-	runs, errors, timeouts, dropped atomic.Uint64
-	listens                         atomic.Bool // running version has rc.on("subscription")
+	runs, errors, timeouts, dropped, coalesced atomic.Uint64
+	listens                                    atomic.Bool // running version has rc.on("subscription")
 }
 
 func (s *scriptState) snapshot() ScriptStatus {
@@ -50,6 +51,7 @@ func (s *scriptState) snapshot() ScriptStatus {
 		LoadedAt: s.loadedAt, LastError: s.lastError,
 		Runs: s.runs.Load(), Errors: s.errors.Load(),
 		Timeouts: s.timeouts.Load(), Dropped: s.dropped.Load(),
+		Coalesced: s.coalesced.Load(),
 	}
 }
 

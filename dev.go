@@ -26,8 +26,23 @@ type devServer struct {
 	wg     sync.WaitGroup
 }
 
+// addrInUseError is an explicit --dev-addr that another process holds.
+// It is not a configuration error (exit status 1): the address may free
+// up; the message says what to do now.
+type addrInUseError struct {
+	addr string
+	err  error
+}
+
+func (e *addrInUseError) Error() string {
+	return "--dev-addr " + e.addr + ": address in use: choose another --dev-addr or omit it"
+}
+
+func (e *addrInUseError) Unwrap() error { return e.err }
+
 // startDev starts the fake server on addr ("" for the default) and logs how
-// to reach it. The bot's token it prints is the fake server's demo token.
+// to reach it. The tokens it prints are the fake server's fixed demo
+// tokens, not secrets.
 func startDev(addr string, log zerolog.Logger) (*devServer, error) {
 	explicit := addr != ""
 	if !explicit {
@@ -38,18 +53,40 @@ func startDev(addr string, log zerolog.Logger) (*devServer, error) {
 		log.Info().Str("addr", addr).Msg("--dev: address busy; using a free port")
 		srv, err = rctest.Listen("127.0.0.1:0")
 	}
+	if err != nil && explicit && errors.Is(err, syscall.EADDRINUSE) {
+		return nil, &addrInUseError{addr: addr, err: err}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("--dev: starting the fake server on %s: %w", addr, err)
 	}
 	d := &devServer{srv: srv, log: log}
 	log.Info().Str("url", srv.URL).Str("bot", rctest.BotUsername).Str("bot_user_id", rctest.BotUserID).
 		Msg("--dev: fake Rocket.Chat server running (demo users alice, bob, carol; rooms #general, #random, ops, a DM with alice)")
-	log.Info().Msgf("--dev: look around as the bot (demo token, not a secret): curl -s -H 'X-User-Id: %s' -H 'X-Auth-Token: %s' %s/api/v1/subscriptions.get",
-		rctest.BotUserID, rctest.BotToken, srv.URL)
-	aliceID, aliceToken := srv.CreateToken("alice")
-	log.Info().Msgf(`--dev: mention the bot as alice: curl -s -H 'X-User-Id: %s' -H 'X-Auth-Token: %s' -H 'Content-Type: application/json' -d '{"channel":"#general","text":"hello @%s"}' %s/api/v1/chat.postMessage`,
-		aliceID, aliceToken, rctest.BotUsername, srv.URL)
+	log.Info().Msg("--dev: look around as the bot (demo token, not a secret): " + devLookCurl(srv.URL))
+	log.Info().Msg("--dev: mention the bot as alice (demo token, not a secret): " + devMentionCurl(srv.URL))
 	return d, nil
+}
+
+// devLookCurl is a curl command listing the bot's subscriptions on the
+// --dev server at baseURL.
+//
+// The --dev curl lines are pasted from the log, which is JSON when stderr
+// is not a terminal: they must not contain a character JSON escapes (a
+// double quote, a backslash, a control character), so a body is sent as
+// form fields, which the server parses like JSON (-d is
+// application/x-www-form-urlencoded).
+func devLookCurl(baseURL string) string {
+	return "curl -s -H 'X-User-Id: " + rctest.BotUserID + "' -H 'X-Auth-Token: " + rctest.BotToken + "' " +
+		baseURL + "/api/v1/subscriptions.get"
+}
+
+// devMentionCurl is a curl command posting, as alice with her fixed demo
+// token, a message mentioning the bot in #general of the --dev server at
+// baseURL. See devLookCurl for why it has no JSON body.
+func devMentionCurl(baseURL string) string {
+	return "curl -s -H 'X-User-Id: " + rctest.AliceUserID + "' -H 'X-Auth-Token: " + rctest.AliceToken + "'" +
+		" -d channel=%23general --data-urlencode 'text=hello @" + rctest.BotUsername + "' " +
+		baseURL + "/api/v1/chat.postMessage"
 }
 
 func (d *devServer) url() string { return d.srv.URL }

@@ -224,6 +224,13 @@ func TestE2EDev(t *testing.T) {
 	out := c.stderr.String()
 	assert.Contains(t, out, `"loaded":4`, "every example script loads")
 	assert.Contains(t, out, "curl -s -H 'X-User-Id: "+rctest.BotUserID+"' -H 'X-Auth-Token: "+rctest.BotToken+"'", "a ready-to-paste curl line")
+	assert.Contains(t, out, "curl -s -H 'X-User-Id: "+rctest.AliceUserID+"' -H 'X-Auth-Token: "+rctest.AliceToken+"' -d channel=%23general --data-urlencode 'text=hello @"+rctest.BotUsername+"' http://",
+		"a ready-to-paste curl line to mention the bot as alice (TestDevCurlLines runs it)")
+	for _, line := range strings.Split(out, "\n") {
+		if strings.Contains(line, "curl ") {
+			assert.NotContains(t, line, `\`, "nothing JSON-escaped in a curl line: it pastes as printed")
+		}
+	}
 	waitForText(t, c.stderr, "alerted the owner", 20*time.Second)
 	assert.Regexp(t, `"script":"mention_alert"[^\n]*"message":"alerted the owner"`, c.stderr.String(), "script log lines carry the script's name")
 	require.NoError(t, c.cmd.Process.Signal(syscall.SIGINT))

@@ -16,7 +16,10 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	lua "github.com/yuin/gopher-lua"
 
+	"github.com/rclua/rclua/luabind"
+	"github.com/rclua/rclua/rc/rctest"
 	"github.com/rclua/rclua/runtime"
 )
 
@@ -192,4 +195,72 @@ func TestReadmeScriptsPassCheck(t *testing.T) {
 		assert.NotRegexp(t, `sub\.\w+ [<>]`, block, "README's %s compares a field that may be missing (use tonumber(x) or 0)", name)
 	}
 	assert.Positive(t, found, "the README shows a complete script")
+}
+
+// readmeScript returns the README's complete script whose header names
+// name.
+func readmeScript(t *testing.T, name string) string {
+	t.Helper()
+	readme, err := os.ReadFile("README.md")
+	require.NoError(t, err)
+	_, after, ok := strings.Cut(string(readme), "```lua\n-- "+name+":")
+	require.True(t, ok, "README.md shows %s", name)
+	block, _, ok := strings.Cut(after, "```")
+	require.True(t, ok)
+	return "-- " + name + ":" + block
+}
+
+// TestReadmeGreetMentions drives the README's greet_mentions.lua with
+// snapshots as a busy poller delivers them: a backlog for one room gives
+// one answer, and stale snapshots after it none.
+func TestReadmeGreetMentions(t *testing.T) {
+	t.Parallel()
+	s := rctest.NewServer()
+	defer s.Close()
+	c := botClient(t, s)
+	markAllRead(t, c)
+	path := filepath.Join(t.TempDir(), "greet_mentions.lua")
+	require.NoError(t, os.WriteFile(path, []byte(readmeScript(t, "greet_mentions.lua")), 0o644))
+	h := loadScript(t, s, path)
+	on := h.only("on")
+	ctx := context.Background()
+	snapshot := func() lua.LValue {
+		t.Helper()
+		sub, err := c.Subscriptions.GetOne(ctx, rctest.RandomRoomID)
+		require.NoError(t, err)
+		v, err := luabind.DecodeJSON(h.L, sub.Raw)
+		require.NoError(t, err)
+		return v
+	}
+	answers := func() int {
+		n := 0
+		for _, m := range s.Messages(rctest.RandomRoomID) {
+			if m.Username == rctest.BotUsername {
+				n++
+			}
+		}
+		return n
+	}
+
+	var backlog []lua.LValue
+	for i := range 2 {
+		post(t, s, "bob", rctest.RandomRoomID, fmt.Sprintf("@%s question %d", rctest.BotUsername, i))
+		backlog = append(backlog, snapshot())
+	}
+	for _, v := range backlog {
+		h.call(on.fn, lua.LString("updated"), v)
+	}
+	assert.Equal(t, 1, answers(), "a backlog of snapshots gets one answer")
+	sub, _ := s.Subscription(rctest.BotUsername, rctest.RandomRoomID)
+	assert.Zero(t, sub.UserMentions, "the room is marked read")
+
+	// The bot's own answer bumped its subscription; that snapshot and the
+	// stale ones answer nothing.
+	h.call(on.fn, lua.LString("updated"), snapshot())
+	h.call(on.fn, lua.LString("updated"), backlog[1])
+	assert.Equal(t, 1, answers(), "stale snapshots get no answer")
+
+	post(t, s, "carol", rctest.RandomRoomID, "@"+rctest.BotUsername+" me too")
+	h.call(on.fn, lua.LString("updated"), snapshot())
+	assert.Equal(t, 2, answers(), "a new mention is answered")
 }

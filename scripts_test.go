@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -75,6 +76,12 @@ func botClient(t *testing.T, s *rctest.Server) *rc.Client {
 
 func loadExample(t *testing.T, s *rctest.Server, name string) *harness {
 	t.Helper()
+	return loadScript(t, s, filepath.Join("scripts", name))
+}
+
+// loadScript loads the script at path into a harness.
+func loadScript(t *testing.T, s *rctest.Server, path string) *harness {
+	t.Helper()
 	h := &harness{t: t, L: lua.NewState(), triggers: map[string][]trigger{}}
 	t.Cleanup(h.L.Close)
 	luabind.FromClient(botClient(t, s), zerolog.Nop()).Open(h.L)
@@ -89,7 +96,7 @@ func loadExample(t *testing.T, s *rctest.Server, name string) *harness {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	h.L.SetContext(ctx)
-	require.NoError(t, h.L.DoFile(filepath.Join("scripts", name)), "load %s", name)
+	require.NoError(t, h.L.DoFile(path), "load %s", path)
 	h.L.RemoveContext()
 	return h
 }
@@ -193,6 +200,77 @@ func TestExampleMentionAlert(t *testing.T) {
 	post(t, s, "bob", rctest.RandomRoomID, "@"+rctest.BotUsername+" ping")
 	waitFor(t, 10*time.Second, "alert for #random", func() bool { return alerted("#random") })
 	assert.Len(t, botDMs(s), before+1, "exactly one new alert: %q", botDMs(s))
+}
+
+// TestExampleMentionAlertBacklog drives mention_alert.lua's handler with
+// snapshots as a busy poller delivers them: a backlog of several for the
+// same room, stale ones after the room was read, and the bot's own
+// messages bumping its subscriptions.
+func TestExampleMentionAlertBacklog(t *testing.T) {
+	t.Parallel()
+	s := rctest.NewServer()
+	defer s.Close()
+	c := botClient(t, s)
+	markAllRead(t, c)
+	h := loadExample(t, s, "mention_alert.lua")
+	on := h.only("on")
+	assert.Equal(t, "subscription", on.arg)
+	ctx := context.Background()
+	snapshot := func(room string) lua.LValue {
+		t.Helper()
+		sub, err := c.Subscriptions.GetOne(ctx, room)
+		require.NoError(t, err)
+		require.NotNil(t, sub)
+		v, err := luabind.DecodeJSON(h.L, sub.Raw)
+		require.NoError(t, err)
+		return v
+	}
+	deliver := func(v lua.LValue) { h.call(on.fn, lua.LString("updated"), v) }
+	getOnes := func() int {
+		n := 0
+		for _, r := range s.Requests() {
+			if r.Endpoint == "subscriptions.getOne" {
+				n++
+			}
+		}
+		return n
+	}
+
+	// Three mentions, one snapshot after each, all queued: one alert
+	// with the current count.
+	var backlog []lua.LValue
+	for i := range 3 {
+		post(t, s, "bob", rctest.GeneralRoomID, fmt.Sprintf("@%s ping %d", rctest.BotUsername, i))
+		backlog = append(backlog, snapshot(rctest.GeneralRoomID))
+	}
+	for _, v := range backlog {
+		deliver(v)
+	}
+	require.Len(t, botDMs(s), 1, "a backlog of snapshots gives one alert: %q", botDMs(s))
+	assert.Contains(t, botDMs(s)[0], "3 new mentions in #general")
+
+	// The room is read; stale snapshots arriving afterwards report nothing.
+	require.NoError(t, c.Subscriptions.Read(ctx, rctest.GeneralRoomID, nil))
+	deliver(backlog[0])
+	deliver(backlog[2])
+	assert.Len(t, botDMs(s), 1, "stale snapshots are not alerts: %q", botDMs(s))
+
+	// The bot's own messages bump its subscriptions (#general, and the DM
+	// with the owner that the alert went to): no alert and no request.
+	_, err := c.Chat.PostMessage(ctx, &rc.PostMessage{Channel: "#general", Text: "on it"})
+	require.NoError(t, err)
+	own, dm := snapshot(rctest.GeneralRoomID), snapshot(rctest.DMAliceRoomID)
+	s.ResetRequests()
+	deliver(own)
+	deliver(dm)
+	assert.Len(t, botDMs(s), 1, "the bot's own message is no mention")
+	assert.Zero(t, getOnes(), "an unchanged count costs no request")
+
+	// A new mention after all that is reported, as one.
+	post(t, s, "carol", rctest.GeneralRoomID, "@"+rctest.BotUsername+" and now?")
+	deliver(snapshot(rctest.GeneralRoomID))
+	require.Len(t, botDMs(s), 2, "%q", botDMs(s))
+	assert.Contains(t, botDMs(s)[1], "1 new mention in #general")
 }
 
 // waitUntil polls cond until it holds or timeout; it reports the outcome.

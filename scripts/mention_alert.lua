@@ -6,8 +6,18 @@
 -- reported once: the script remembers the mention count it last saw per
 -- room and only reports an increase.
 --
+-- An event is a snapshot taken at poll time, and events can queue up: a
+-- burst of mentions gives one snapshot per poll, and a snapshot can be
+-- older than what the script already knows (after a reload, or after a
+-- room was read). So when a snapshot's count differs from the one
+-- remembered, the script re-reads the subscription and trusts only its
+-- current count: a backlog gives one alert, a stale snapshot none.
+-- Snapshots whose count did not change (a plain message, the bot's own
+-- message bumping its subscription) cost no request.
+--
 -- rc calls: rc.on("subscription", ...) for subscription changes,
 -- rc.subscriptions.get() once at load (to learn the current counts),
+-- rc.subscriptions.get_one(room_id) when a count changed,
 -- rc.chat.post_message{channel = "@owner", ...}, rc.log.info/warn.
 --
 -- Expects: `owner` below is an existing username the bot may send a direct
@@ -53,26 +63,39 @@ local function on_subscription(action, sub)
   if action == "removed" then
     return
   end
-  local mentions = tonumber(sub.userMentions) or 0
-  local before = seen[sub.rid] or 0
-  seen[sub.rid] = mentions
-  if mentions <= before then
-    return -- nothing new (or the room was read)
-  end
   if sub.t == "d" and sub.name == owner then
     return -- the owner's own DM with the bot
   end
-  local new = mentions - before
-  local what = new == 1 and "1 new mention" or (new .. " new mentions")
-  local msg, err = rc.chat.post_message {
-    channel = "@" .. owner,
-    text = ":bell: " .. what .. " in " .. room_label(sub),
-  }
-  if not msg then
-    rc.log.warn("could not alert the owner", { owner = owner, error = tostring(err) })
+  local before = seen[sub.rid] or 0
+  if (tonumber(sub.userMentions) or 0) == before then
+    return -- no new mention (a plain message, the bot's own message)
+  end
+  -- The snapshot may be stale: count from the subscription as it is now.
+  local current, err = rc.subscriptions.get_one(sub.rid)
+  if err then
+    rc.log.warn("cannot re-read the subscription", { room = room_label(sub), error = tostring(err) })
     return
   end
-  rc.log.info("alerted the owner", { owner = owner, room = room_label(sub), mentions = new })
+  if not current then
+    seen[sub.rid] = nil -- no longer subscribed
+    return
+  end
+  local mentions = tonumber(current.userMentions) or 0
+  seen[sub.rid] = mentions
+  if mentions <= before then
+    return -- already reported, or the room was read
+  end
+  local new = mentions - before
+  local what = new == 1 and "1 new mention" or (new .. " new mentions")
+  local msg, perr = rc.chat.post_message {
+    channel = "@" .. owner,
+    text = ":bell: " .. what .. " in " .. room_label(current),
+  }
+  if not msg then
+    rc.log.warn("could not alert the owner", { owner = owner, error = tostring(perr) })
+    return
+  end
+  rc.log.info("alerted the owner", { owner = owner, room = room_label(current), mentions = new })
 end
 
 remember_current_counts()

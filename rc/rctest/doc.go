@@ -15,6 +15,9 @@
 //   - Routes (/api/v1/<endpoint>, /api/info), methods, parameter names and
 //     body shapes of login, logout (POST and GET), me, info,
 //     subscriptions.get/getOne/read/unread, chat.postMessage and users.info.
+//     POST bodies are JSON or form-urlencoded (curl -d / --data-urlencode)
+//     on every route, as the 8.x router parses them; a form value is a
+//     string, coerced like JSON strings.
 //   - Authentication (X-User-Id + X-Auth-Token) runs before parameter
 //     validation, as on 8.x: a request without valid credentials gets the
 //     exact legacy 401 body {"success":false,"error":"You must be logged in
@@ -89,5 +92,6 @@
 //     and never header token values.
 //   - Seeded ids are fixed constants; generated ids (subscriptions,
 //     messages) are deterministic Meteor-like 17-character strings; tokens
-//     are random.
+//     are random, except the fixed demo personal access tokens BotToken and
+//     AliceToken.
 package rctest

@@ -16,7 +16,7 @@ import (
 // form-urlencoded; anything unparseable is silently {}.
 func (c *reqCtx) bodyParams() map[string]any {
 	m := map[string]any{}
-	if strings.HasPrefix(c.r.Header.Get("Content-Type"), "application/x-www-form-urlencoded") {
+	if strings.HasPrefix(strings.ToLower(c.r.Header.Get("Content-Type")), "application/x-www-form-urlencoded") {
 		v, err := url.ParseQuery(string(c.body))
 		if err == nil {
 			for k, vs := range v {

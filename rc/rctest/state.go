@@ -32,6 +32,10 @@ const (
 	AliceUsername = "alice"
 	// AlicePassword is alice's password.
 	AlicePassword = "alice-password"
+	// AliceToken is a personal access token of alice, valid from the start
+	// (until a logout made with it deletes it): a fixed demo token, so that
+	// --dev's curl line to post as alice stays the same across restarts.
+	AliceToken = "rclua-dev-alice-personal-access-token-0001"
 
 	// BobUserID is the _id of the seeded user "bob".
 	BobUserID = "rcluaBobUser00001"
@@ -450,6 +454,7 @@ func (st *state) seed(now time.Time, extraSubs int, botRoles []string) {
 	cat.password = ""
 	cat.email = ""
 	st.tokens[hashToken(BotToken)] = tokenRec{uid: BotUserID, kind: tokenKindPersonal}
+	st.tokens[hashToken(AliceToken)] = tokenRec{uid: AliceUserID, kind: tokenKindPersonal}
 
 	mkRoom := func(id, t, name, fname string, at time.Time, members ...*user) *room {
 		r := &room{id: id, t: t, name: name, fname: fname, ts: at}

@@ -6,12 +6,12 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"net/url"
 	"os"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/rclua/rclua/rc"
 	"github.com/rclua/rclua/runtime"
 )
 
@@ -217,40 +217,34 @@ func loadConnection(getenv func(string) string, flagURL string) (string, credent
 	return u, creds, nil
 }
 
-// checkURL validates a server address: http or https, a host, no user
-// information (secrets go in the environment), no query or fragment.
+// checkURL validates a server address with rc.ParseBaseURL, the one
+// validator, and explains a refusal: what to write and which setting to
+// change. A mistaken address may carry a secret (user:password@, a
+// ?token= query), so messages show it only as rc.URLError.Shown does.
 func checkURL(raw string) (string, error) {
-	// The address is shown in messages, but a mistaken one may carry a
-	// secret: user:password@ or a ?token= query.
-	shown := raw
-	if strings.Contains(raw, "@") {
+	base, err := rc.ParseBaseURL(raw)
+	var ue *rc.URLError
+	if err == nil || !errors.As(err, &ue) {
+		return base, err
+	}
+	shown := ue.Shown
+	if shown == "" {
 		shown = "(hidden: it contains '@')"
-	} else if before, _, ok := strings.Cut(raw, "?"); ok {
-		shown = before + "?(query hidden)"
 	}
 	const want = "want http(s)://host[:port][/path], e.g. https://chat.example.com"
-	u, err := url.Parse(raw)
-	if err != nil {
+	switch ue.Problem {
+	case rc.URLScheme, rc.URLNoHost:
+		return "", usagef("server address %s is not a valid URL: %s: %s (set %s or --url)", shown, ue.Reason(), want, envURL)
+	case rc.URLCredentials:
+		return "", usagef("server address %s must not contain credentials: put them in %s/%s or %s/%s", shown, envUserID, envToken, envUser, envPassword)
+	case rc.URLQuery:
+		return "", usagef("server address %s must not have a query or a fragment: %s", shown, want)
+	case rc.URLAPIPath:
+		return "", usagef("server address %s must not end in %s: give the address you open in a browser, e.g. %s (set %s or --url)",
+			shown, ue.Suffix, ue.Suggested, envURL)
+	default:
 		return "", usagef("server address %s is not a valid URL: %s (set %s or --url)", shown, want, envURL)
 	}
-	if u.Scheme != "http" && u.Scheme != "https" {
-		return "", usagef("server address %s is not a valid URL: the scheme must be http or https: %s (set %s or --url)", shown, want, envURL)
-	}
-	if u.Host == "" || u.Hostname() == "" {
-		return "", usagef("server address %s is not a valid URL: it has no host: %s (set %s or --url)", shown, want, envURL)
-	}
-	if u.User != nil {
-		return "", usagef("server address %s must not contain credentials: put them in %s/%s or %s/%s", shown, envUserID, envToken, envUser, envPassword)
-	}
-	if u.RawQuery != "" || u.Fragment != "" {
-		return "", usagef("server address %s must not have a query or a fragment: %s", shown, want)
-	}
-	base := strings.TrimRight(u.String(), "/")
-	if p := strings.TrimRight(u.Path, "/"); strings.HasSuffix(p, "/api/v1") || strings.HasSuffix(p, "/api") {
-		return "", usagef("server address %s must not end in %s: give the address you open in a browser, e.g. %s (set %s or --url)",
-			shown, p[strings.LastIndex(p, "/api"):], strings.TrimSuffix(strings.TrimSuffix(base, "/v1"), "/api"), envURL)
-	}
-	return base, nil
 }
 
 // loadCredentials reads the credentials from the environment (and

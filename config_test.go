@@ -279,15 +279,6 @@ func TestUnreachableServerStopsOnSignal(t *testing.T) {
 	assert.NoError(t, stop(), "a stop while retrying exits cleanly")
 }
 
-func TestBackoff(t *testing.T) {
-	b := backoff{min: time.Second, max: 8 * time.Second}
-	for attempt, base := range map[int]time.Duration{1: time.Second, 2: 2 * time.Second, 4: 8 * time.Second, 30: 8 * time.Second} {
-		d := b.delay(attempt)
-		assert.GreaterOrEqual(t, d, base*8/10, "attempt %d", attempt)
-		assert.LessOrEqual(t, d, base*12/10, "attempt %d", attempt)
-	}
-}
-
 // TestTOTPLogin: an account with two-factor needs RC_TOTP; with it, the
 // daemon starts.
 func TestTOTPLogin(t *testing.T) {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"net/http"
 	"time"
 
@@ -102,31 +101,14 @@ func fatalAuthError(err error, creds credentials, baseURL string) error {
 	return refusedf("the server rejected the login (%d, %s): %s: %w", re.Status, creds, creds.fixHint(), err)
 }
 
-// backoff is a capped exponential backoff with jitter.
-type backoff struct {
-	min, max time.Duration
-}
-
-// delay returns the wait before retry number attempt (1-based).
-func (b backoff) delay(attempt int) time.Duration {
-	d := b.min
-	for i := 1; i < attempt && d < b.max; i++ {
-		d *= 2
-	}
-	d = min(d, b.max)
-	// ±20% jitter, so that many daemons restarted together spread out.
-	jitter := time.Duration(rand.Int64N(int64(d)/5*2+1)) - d/5
-	return d + jitter
-}
-
 // connectBackoff paces the start-up credential check against an unreachable
-// server: 1s, 2s, 4s, ... up to a minute, forever.
-func connectBackoff() backoff { return backoff{min: time.Second, max: time.Minute} }
+// server: 1s, 2s, 4s, ... up to a minute (each wait jittered), forever.
+func connectBackoff() rc.Backoff { return rc.Backoff{Min: time.Second, Max: time.Minute} }
 
 // connect authenticates, retrying an unreachable or failing server with
 // backoff until it answers or ctx ends. A refused login is returned at once.
 // It returns (nil, nil) when ctx ends first.
-func connect(ctx context.Context, c *rc.Client, creds credentials, baseURL string, b backoff, log zerolog.Logger) (*rc.User, error) {
+func connect(ctx context.Context, c *rc.Client, creds credentials, baseURL string, b rc.Backoff, log zerolog.Logger) (*rc.User, error) {
 	for attempt := 1; ; attempt++ {
 		u, err := authenticate(ctx, c, creds)
 		if err == nil {
@@ -141,7 +123,7 @@ func connect(ctx context.Context, c *rc.Client, creds credentials, baseURL strin
 		if fatal := fatalAuthError(err, creds, baseURL); fatal != nil {
 			return nil, fatal
 		}
-		wait := b.delay(attempt)
+		wait := b.Delay(attempt)
 		log.Warn().Err(err).Str("server", baseURL).Int("attempt", attempt).Stringer("retry_in", wait.Round(time.Millisecond)).
 			Msg("cannot reach the Rocket.Chat server; retrying")
 		t := time.NewTimer(wait)

@@ -10,11 +10,14 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"runtime/debug"
 	"strings"
 	"sync"
 	"time"
 )
+
+// DefaultUserAgent is the User-Agent of a client built without
+// WithUserAgent. The rclua command sends "rclua/<version>" instead.
+const DefaultUserAgent = "rclua"
 
 const (
 	defaultTimeout     = 30 * time.Second
@@ -38,7 +41,6 @@ type Client struct {
 
 	root      string // scheme://host[/sub-path], no trailing slash
 	apiBase   string // root + "/api/v1/"
-	redacted  string // root with any userinfo password hidden, for String
 	hc        *http.Client
 	userAgent string
 	timeout   time.Duration
@@ -79,15 +81,14 @@ type UsersService service
 // a sub-path); a trailing slash is allowed. New validates its arguments and
 // never does I/O: it neither connects nor logs in.
 func New(baseURL string, opts ...Option) (*Client, error) {
-	root, redacted, err := parseBaseURL(baseURL)
+	root, err := ParseBaseURL(baseURL)
 	if err != nil {
 		return nil, err
 	}
 	c := &Client{
 		root:      root,
 		apiBase:   root + apiPrefix,
-		redacted:  redacted,
-		userAgent: defaultUserAgent(),
+		userAgent: DefaultUserAgent,
 		timeout:   defaultTimeout,
 		maxBody:   defaultMaxBodySize,
 		now:       time.Now,
@@ -109,33 +110,6 @@ func New(baseURL string, opts ...Option) (*Client, error) {
 	c.Chat = &ChatService{client: c}
 	c.Users = &UsersService{client: c}
 	return c, nil
-}
-
-func parseBaseURL(s string) (root, redacted string, err error) {
-	if strings.TrimSpace(s) == "" {
-		return "", "", errors.New("rc: empty base URL")
-	}
-	u, err := url.Parse(s)
-	if err != nil {
-		// url.Error repeats the input; keep it out in case it holds a password.
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = ue.Err
-		}
-		return "", "", fmt.Errorf("rc: invalid base URL: %w", err)
-	}
-	if u.Scheme != "http" && u.Scheme != "https" {
-		return "", "", fmt.Errorf("rc: invalid base URL %q: scheme must be http or https", u.Redacted())
-	}
-	if u.Host == "" {
-		return "", "", fmt.Errorf("rc: invalid base URL %q: no host", u.Redacted())
-	}
-	if u.RawQuery != "" || u.Fragment != "" || u.ForceQuery {
-		return "", "", fmt.Errorf("rc: invalid base URL %q: it must not have a query or fragment", u.Redacted())
-	}
-	u.Path = strings.TrimRight(u.Path, "/")
-	u.RawPath = ""
-	return u.String(), u.Redacted(), nil
 }
 
 // newTransport returns the default transport: the standard one, with more
@@ -189,15 +163,6 @@ func checkRedirect(req *http.Request, via []*http.Request) error {
 	return nil
 }
 
-func defaultUserAgent() string {
-	v := "dev"
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Path == "github.com/rclua/rclua" &&
-		bi.Main.Version != "" && bi.Main.Version != "(devel)" {
-		v = bi.Main.Version
-	}
-	return "rclua/" + v
-}
-
 func sleepContext(ctx context.Context, d time.Duration) error {
 	if d <= 0 {
 		return ctx.Err()
@@ -226,7 +191,7 @@ func (c *Client) String() string {
 		}
 		auth = fmt.Sprintf("%s user=%q", kind, cr.userID)
 	}
-	return fmt.Sprintf("rc.Client{url=%s auth=%s}", c.redacted, auth)
+	return fmt.Sprintf("rc.Client{url=%s auth=%s}", c.root, auth)
 }
 
 // GoString is String, so that %#v hides the credentials too.

@@ -29,11 +29,14 @@ func TestNew(t *testing.T) {
 		{name: "sub-path", url: "https://example.com/chat", wantAPI: "https://example.com/chat/api/v1/"},
 		{name: "sub-path slash", url: "https://example.com/chat//", wantAPI: "https://example.com/chat/api/v1/"},
 		{name: "port", url: "http://127.0.0.1:3000", wantAPI: "http://127.0.0.1:3000/api/v1/"},
-		{name: "empty", url: "", wantErr: "empty base URL"},
+		{name: "empty", url: "", wantErr: "invalid base URL"},
+		{name: "user info", url: "https://bot:" + testPass + "@chat.example.com", wantErr: "must not contain credentials"},
+		{name: "fragment", url: "https://chat.example.com/#" + testToken, wantErr: "query or a fragment"},
+		{name: "API address", url: "https://chat.example.com/api/v1/", wantErr: "must not end in /api/v1: give the server's address, e.g. https://chat.example.com"},
 		{name: "no scheme", url: "chat.example.com", wantErr: "scheme must be http or https"},
 		{name: "ftp", url: "ftp://chat.example.com", wantErr: "scheme must be http or https"},
 		{name: "no host", url: "https:///x", wantErr: "no host"},
-		{name: "query", url: "https://chat.example.com/?a=1", wantErr: "query or fragment"},
+		{name: "query", url: "https://chat.example.com/?a=1", wantErr: "query or a fragment"},
 		{name: "bad escape", url: "https://chat.example.com/%zz", wantErr: "invalid base URL"},
 		{name: "control char", url: "https://user:" + testPass + "@chat.example.com/\x7f", wantErr: "invalid base URL"},
 		{name: "empty user id", url: "https://x", opts: []Option{WithToken("", testToken)}, wantErr: "empty user id"},
@@ -68,7 +71,7 @@ func TestNewDefaults(t *testing.T) {
 	assert.Equal(t, 30*time.Second, c.timeout)
 	assert.Equal(t, int64(32<<20), c.maxBody)
 	assert.Nil(t, c.retry, "retries off by default")
-	assert.True(t, strings.HasPrefix(c.userAgent, "rclua/"), c.userAgent)
+	assert.Equal(t, DefaultUserAgent, c.userAgent, "the application sets its own, with its version")
 	tr, ok := c.hc.Transport.(*http.Transport)
 	require.True(t, ok, "a tuned *http.Transport by default")
 	assert.GreaterOrEqual(t, tr.MaxIdleConnsPerHost, 16)

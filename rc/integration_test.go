@@ -27,7 +27,7 @@ func newBot(t *testing.T, s *rctest.Server, opts ...rc.Option) *rc.Client {
 func TestIntegrationSubscriptions(t *testing.T) {
 	s := rctest.NewServer()
 	t.Cleanup(s.Close)
-	c := newBot(t, s)
+	c := newBot(t, s, rc.WithUserAgent("rclua/v9.9.9-test"))
 	ctx := context.Background()
 
 	all, err := c.Subscriptions.Get(ctx, nil)
@@ -117,7 +117,7 @@ func TestIntegrationSubscriptions(t *testing.T) {
 	require.NotEmpty(t, reqs)
 	for _, r := range reqs {
 		assert.True(t, r.Authenticated, "%s %s authenticated", r.Method, r.Endpoint)
-		assert.Regexp(t, `^rclua/`, r.UserAgent)
+		assert.Equal(t, "rclua/v9.9.9-test", r.UserAgent, "the User-Agent the application set")
 	}
 }
 

@@ -56,7 +56,8 @@ func WithTimeout(d time.Duration) Option {
 	}
 }
 
-// WithUserAgent sets the User-Agent header (default "rclua/<version>").
+// WithUserAgent sets the User-Agent header (default DefaultUserAgent); the
+// application names itself and its version here, e.g. "rclua/v1.2.3".
 func WithUserAgent(ua string) Option {
 	return func(c *Client) error {
 		if ua == "" {

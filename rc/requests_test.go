@@ -249,7 +249,7 @@ func TestRequests(t *testing.T) {
 				} else {
 					testAuth(t, r, testUserID, testToken)
 				}
-				assert.Regexp(t, `^rclua/\S+$`, r.Header.Get("User-Agent"))
+				assert.Equal(t, DefaultUserAgent, r.Header.Get("User-Agent"), "the default User-Agent")
 				assert.Equal(t, "application/json", r.Header.Get("Accept"))
 				writeJSON(w, http.StatusOK, tt.response)
 			})

@@ -20,7 +20,7 @@ func (c *Client) retryWait(ctx context.Context, r *request, err error, transport
 	switch {
 	case errors.As(err, &e) && e.Status == http.StatusTooManyRequests:
 		if e.Reset.IsZero() {
-			wait = backoff(p, attempt)
+			wait = p.backoff().Delay(attempt)
 			break
 		}
 		wait = max(e.Reset.Sub(c.now()), 0)
@@ -31,9 +31,9 @@ func (c *Client) retryWait(ctx context.Context, r *request, err error, transport
 	case r.method != http.MethodGet:
 		return 0, false
 	case errors.As(err, &e) && e.Status >= 500:
-		wait = backoff(p, attempt)
+		wait = p.backoff().Delay(attempt)
 	case transport:
-		wait = backoff(p, attempt)
+		wait = p.backoff().Delay(attempt)
 	default:
 		return 0, false
 	}
@@ -43,19 +43,14 @@ func (c *Client) retryWait(ctx context.Context, r *request, err error, transport
 	return wait, true
 }
 
-// backoff is the wait after the failed attempt number attempt (1-based):
-// MinBackoff doubled per attempt, capped at MaxBackoff, with "equal jitter"
-// (a random value between half of it and all of it).
-func backoff(p *RetryPolicy, attempt int) time.Duration {
-	d := p.MinBackoff
-	for i := 1; i < attempt && d < p.MaxBackoff; i++ {
-		d *= 2
-	}
-	d = min(d, p.MaxBackoff)
-	return d/2 + jitter(d/2)
+// backoff is the policy's backoff: MinBackoff doubled per attempt, capped
+// at MaxBackoff, with equal jitter (see Backoff).
+func (p *RetryPolicy) backoff() Backoff {
+	return Backoff{Min: p.MinBackoff, Max: p.MaxBackoff}
 }
 
-// jitter returns a random duration in [0, d).
+// jitter returns a random duration in [0, d): the spread added to a
+// rate-limit reset, so that callers limited together do not retry together.
 func jitter(d time.Duration) time.Duration {
 	if d <= 0 {
 		return 0

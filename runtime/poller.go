@@ -163,7 +163,7 @@ func (p *poller) prune() {
 
 // backoff returns the wait after a failed poll: a rate limit waits until
 // its reset; other failures back off exponentially from the poll interval,
-// capped.
+// capped and jittered (rc.Backoff).
 func (p *poller) backoff(err error) time.Duration {
 	maxWait := max(p.h.cfg.maxBackoff, p.h.cfg.PollInterval)
 	var rerr *rc.Error
@@ -181,9 +181,5 @@ func (p *poller) backoff(err error) time.Duration {
 			return min(max(wait, p.h.cfg.PollInterval), maxWait)
 		}
 	}
-	wait := p.h.cfg.PollInterval
-	for i := 1; i < p.fails && wait < maxWait; i++ {
-		wait *= 2
-	}
-	return min(wait, maxWait)
+	return rc.Backoff{Min: p.h.cfg.PollInterval, Max: maxWait}.Delay(p.fails)
 }

@@ -181,12 +181,17 @@ func TestPollerOnlyWhileListening(t *testing.T) {
 func TestPollerBackoff(t *testing.T) {
 	h := newHost(Config{PollInterval: time.Second, maxBackoff: time.Minute}, env{}, zerolog.Nop())
 	p := newPoller(h, nil)
+	within := func(nominal time.Duration, msg string) {
+		t.Helper()
+		d := p.backoff(errors.New("x"))
+		assert.True(t, d >= nominal/2 && d <= nominal, "%s: %v within [%v, %v]", msg, d, nominal/2, nominal)
+	}
 	p.fails = 1
-	assert.Equal(t, time.Second, p.backoff(errors.New("x")))
+	within(time.Second, "first failure: the poll interval, jittered")
 	p.fails = 3
-	assert.Equal(t, 4*time.Second, p.backoff(errors.New("x")))
+	within(4*time.Second, "doubling per failure")
 	p.fails = 30
-	assert.Equal(t, time.Minute, p.backoff(errors.New("x")), "capped")
+	within(time.Minute, "capped")
 	p.fails = 1
 	rl := &rc.Error{Status: 429, RetryAfter: 20 * time.Second}
 	assert.Equal(t, 20*time.Second, p.backoff(rl), "rate limit honours RetryAfter")

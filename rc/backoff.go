@@ -1,0 +1,45 @@
+package rc
+
+import (
+	"math/rand/v2"
+	"time"
+)
+
+// Backoff is a capped exponential backoff with jitter: the nominal wait
+// before retry number n is Min doubled n-1 times, at most Max, and the wait
+// returned is a random duration between half the nominal wait and all of
+// it ("equal jitter"), so that many clients failing together spread out
+// their retries instead of hitting a recovering server at the same moment.
+//
+// It is the one backoff of rclua: the client's retries (RetryPolicy), the
+// command's start-up connection loop and the subscription poller all use it.
+// The zero value waits nothing.
+type Backoff struct {
+	Min time.Duration // nominal wait before the first retry
+	Max time.Duration // cap of the nominal wait; below Min, Min is the cap
+}
+
+// Delay returns the wait before retry number attempt (1-based; 0 and
+// negative numbers count as 1).
+func (b Backoff) Delay(attempt int) time.Duration {
+	d := b.Nominal(attempt)
+	if d <= 0 {
+		return 0
+	}
+	half := d / 2
+	return d - half + rand.N(half+1)
+}
+
+// Nominal returns the wait before retry number attempt without jitter:
+// the most Delay returns.
+func (b Backoff) Nominal(attempt int) time.Duration {
+	d := b.Min
+	limit := max(b.Max, b.Min)
+	for i := 1; i < attempt && d < limit; i++ {
+		if d > limit/2 {
+			return limit // doubling would pass the cap (or overflow)
+		}
+		d *= 2
+	}
+	return min(d, limit)
+}

@@ -1,0 +1,34 @@
+package rc
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+)
+
+func TestBackoffBounds(t *testing.T) {
+	b := Backoff{Min: 100 * time.Millisecond, Max: 400 * time.Millisecond}
+	for attempt, nominal := range map[int]time.Duration{-1: 100, 0: 100, 1: 100, 2: 200, 3: 400, 4: 400, 10: 400, 1000: 400} {
+		nominal *= time.Millisecond
+		assert.Equal(t, nominal, b.Nominal(attempt), "nominal wait of attempt %d", attempt)
+		seen := map[time.Duration]bool{}
+		for range 200 {
+			d := b.Delay(attempt)
+			assert.GreaterOrEqual(t, d, nominal/2, "attempt %d: at least half the nominal wait", attempt)
+			assert.LessOrEqual(t, d, nominal, "attempt %d: never more than the nominal wait", attempt)
+			seen[d] = true
+		}
+		assert.Greater(t, len(seen), 10, "attempt %d: the waits are jittered", attempt)
+	}
+}
+
+func TestBackoffEdges(t *testing.T) {
+	assert.Zero(t, Backoff{}.Delay(3), "the zero value waits nothing")
+	assert.Equal(t, time.Second, Backoff{Min: time.Second}.Nominal(5), "a Max below Min caps at Min")
+	// A huge Max never overflows: the doubling stops at the cap.
+	b := Backoff{Min: time.Second, Max: time.Duration(1<<63 - 1)}
+	assert.Positive(t, b.Delay(200))
+	assert.Positive(t, b.Nominal(200))
+	assert.Equal(t, time.Nanosecond, Backoff{Min: time.Nanosecond, Max: time.Nanosecond}.Delay(1), "a 1ns wait has no room for jitter")
+}

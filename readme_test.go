@@ -18,7 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 	lua "github.com/yuin/gopher-lua"
 
-	"github.com/rclua/rclua/luabind"
+	"github.com/rclua/rclua/luabind/luajson"
 	"github.com/rclua/rclua/rc/rctest"
 	"github.com/rclua/rclua/runtime"
 )
@@ -228,7 +228,7 @@ func TestReadmeGreetMentions(t *testing.T) {
 		t.Helper()
 		sub, err := c.Subscriptions.GetOne(ctx, rctest.RandomRoomID)
 		require.NoError(t, err)
-		v, err := luabind.DecodeJSON(h.L, sub.Raw)
+		v, err := luajson.DecodeBytes(h.L, sub.Raw)
 		require.NoError(t, err)
 		return v
 	}

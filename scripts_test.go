@@ -16,6 +16,7 @@ import (
 	lua "github.com/yuin/gopher-lua"
 
 	"github.com/rclua/rclua/luabind"
+	"github.com/rclua/rclua/luabind/luajson"
 	"github.com/rclua/rclua/rc"
 	"github.com/rclua/rclua/rc/rctest"
 	"github.com/rclua/rclua/runtime"
@@ -84,21 +85,26 @@ func loadScript(t *testing.T, s *rctest.Server, path string) *harness {
 	t.Helper()
 	h := &harness{t: t, L: lua.NewState(), triggers: map[string][]trigger{}}
 	t.Cleanup(h.L.Close)
-	luabind.FromClient(botClient(t, s), zerolog.Nop()).Open(h.L)
-	rcTable, ok := h.L.GetGlobal("rc").(*lua.LTable)
-	require.True(t, ok, "luabind installs the rc table")
-	for _, kind := range []string{"every", "cron", "on"} {
-		h.L.SetField(rcTable, kind, h.L.NewFunction(func(L *lua.LState) int {
-			h.triggers[kind] = append(h.triggers[kind], trigger{arg: L.Get(1).String(), fn: L.CheckFunction(2)})
-			return 0
-		}))
-	}
+	luabind.FromClient(botClient(t, s), zerolog.Nop()).Open(h.L, h)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	h.L.SetContext(ctx)
 	require.NoError(t, h.L.DoFile(path), "load %s", path)
 	h.L.RemoveContext()
 	return h
+}
+
+// Register records a trigger the script registers (luabind.Host).
+func (h *harness) Register(t luabind.Trigger) error {
+	arg := t.Event
+	switch t.Kind {
+	case luabind.Every:
+		arg = t.Interval.String()
+	case luabind.Cron:
+		arg = t.Spec
+	}
+	h.triggers[t.Kind.String()] = append(h.triggers[t.Kind.String()], trigger{arg: arg, fn: t.Fn})
+	return nil
 }
 
 // only returns the one trigger of kind the script registered.
@@ -221,7 +227,7 @@ func TestExampleMentionAlertBacklog(t *testing.T) {
 		sub, err := c.Subscriptions.GetOne(ctx, room)
 		require.NoError(t, err)
 		require.NotNil(t, sub)
-		v, err := luabind.DecodeJSON(h.L, sub.Raw)
+		v, err := luajson.DecodeBytes(h.L, sub.Raw)
 		require.NoError(t, err)
 		return v
 	}
@@ -318,7 +324,7 @@ func TestExampleUnreadDigest(t *testing.T) {
 	markAllRead(t, c)
 	h := loadExample(t, s, "unread_digest.lua")
 	every := h.only("every")
-	assert.Equal(t, "3h", every.arg)
+	assert.Equal(t, "3h0m0s", every.arg)
 
 	h.call(every.fn)
 	assert.Empty(t, botDMs(s), "nothing unread: no digest")
@@ -374,7 +380,7 @@ func TestExampleStaleUnreadReminder(t *testing.T) {
 
 	h := loadExample(t, s, "stale_unread_reminder.lua")
 	every := h.only("every")
-	assert.Equal(t, "15m", every.arg)
+	assert.Equal(t, "15m0s", every.arg)
 	h.call(every.fn)
 	dms := botDMs(s)
 	require.Len(t, dms, 1, "one reminder")

@@ -2,64 +2,14 @@ package luabind
 
 import (
 	"context"
-	"encoding/json"
 	"testing"
 
 	"github.com/rs/zerolog"
 	lua "github.com/yuin/gopher-lua"
 
+	"github.com/rclua/rclua/luabind/internal/fixture"
 	"github.com/rclua/rclua/rc"
 )
-
-// BenchmarkDecodeSubscriptions converts a 5,000-subscription
-// subscriptions.get body into Lua tables.
-func BenchmarkDecodeSubscriptions(b *testing.B) {
-	body := subscriptionsBody(5000)
-	L := lua.NewState(lua.Options{SkipOpenLibs: true})
-	defer L.Close()
-	b.SetBytes(int64(len(body)))
-	b.ReportAllocs()
-	for b.Loop() {
-		v, err := DecodeJSON(L, body)
-		if err != nil || v.Type() != lua.LTTable {
-			b.Fatal(err)
-		}
-	}
-}
-
-// BenchmarkDecodeSubscriptionsEncodingJSON is the floor: the same body
-// into []map[string]any with encoding/json.
-func BenchmarkDecodeSubscriptionsEncodingJSON(b *testing.B) {
-	body := subscriptionsBody(5000)
-	b.SetBytes(int64(len(body)))
-	b.ReportAllocs()
-	for b.Loop() {
-		var out struct {
-			Update []map[string]any `json:"update"`
-			Remove []map[string]any `json:"remove"`
-		}
-		if err := json.Unmarshal(body, &out); err != nil || len(out.Update) != 5000 {
-			b.Fatal(err)
-		}
-	}
-}
-
-// BenchmarkEncodeSubscriptions encodes the decoded 5,000 subscriptions back.
-func BenchmarkEncodeSubscriptions(b *testing.B) {
-	body := subscriptionsBody(5000)
-	L := lua.NewState(lua.Options{SkipOpenLibs: true})
-	defer L.Close()
-	v, err := DecodeJSON(L, body)
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, err := EncodeJSON(v); err != nil {
-			b.Fatal(err)
-		}
-	}
-}
 
 // benchSubs answers from memory, for the binding's own cost.
 type benchSubs struct {
@@ -75,8 +25,8 @@ func (s *benchSubs) GetRaw(ctx context.Context, opts *rc.GetSubscriptionsOptions
 
 func benchState(b *testing.B) *lua.LState {
 	L := lua.NewState()
-	m := &Module{Subscriptions: &benchSubs{one: []byte(getOneBody), many: subscriptionsBody(5000)}, Logger: zerolog.Nop()}
-	m.Open(L)
+	m := &Module{Subscriptions: &benchSubs{one: []byte(fixture.GetOneBody), many: fixture.SubscriptionsBody(5000)}, Logger: zerolog.Nop()}
+	m.Open(L, nil)
 	return L
 }
 

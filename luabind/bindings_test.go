@@ -3,11 +3,6 @@ package luabind
 import (
 	"context"
 	"encoding/json"
-	"path/filepath"
-	"reflect"
-	"runtime"
-	"runtime/debug"
-	"strings"
 	"testing"
 	"time"
 
@@ -197,15 +192,16 @@ func TestMissingMember(t *testing.T) {
 func TestRetryAfterOnlyStatus(t *testing.T) {
 	L := lua.NewState()
 	defer L.Close()
-	sd := dataOf(L)
+	b := &binding{}
+	b.errMeta = newErrorMeta(L, b)
 	for _, re := range []*rc.Error{
 		{Endpoint: "x", Status: 429, Message: "slow down"},
 		{Endpoint: "x", Status: 400, Type: "error-too-many-requests", Message: "slow down"},
 	} {
-		tb := errorTable(L, sd, re)
+		tb := b.errorTable(L, re)
 		assert.Equal(t, lua.LNumber(0), tb.RawGetString("retry_after"), "%+v", re)
 	}
-	tb := errorTable(L, sd, &rc.Error{Endpoint: "x", Status: 400, Message: "bad"})
+	tb := b.errorTable(L, &rc.Error{Endpoint: "x", Status: 400, Message: "bad"})
 	assert.Equal(t, lua.LNil, tb.RawGetString("retry_after"), "not a rate limit")
 }
 
@@ -231,7 +227,7 @@ func TestLogHugeNumbers(t *testing.T) {
 func TestNilServices(t *testing.T) {
 	L := lua.NewState()
 	defer L.Close()
-	(&Module{}).Open(L)
+	(&Module{}).Open(L, nil)
 	for _, src := range []string{
 		`return rc.subscriptions.get()`, `return rc.subscriptions.get_one("R")`,
 		`return rc.subscriptions.read("R")`, `return rc.subscriptions.unread("R")`,
@@ -306,7 +302,7 @@ func TestWithLogger(t *testing.T) {
 	assert.Equal(t, m.Subscriptions, m2.Subscriptions, "services shared")
 	L := lua.NewState()
 	defer L.Close()
-	m2.Open(L)
+	m2.Open(L, nil)
 	require.NoError(t, L.DoString(`print("hi")`))
 	require.Len(t, buf.lines(), 1)
 	assert.Contains(t, buf.lines()[0], `"message":"hi"`)
@@ -322,68 +318,6 @@ func TestFromClient(t *testing.T) {
 	assert.Same(t, c, m.API.(*rc.Client))
 }
 
-// tableMirrorVersion is the gopher-lua version whose lua.LTable the
-// mirror in table.go (ltableLayout, slabBox) was reviewed against.
-const tableMirrorVersion = "v1.1.2"
-
-func TestTableLayout(t *testing.T) {
-	assert.Equal(t, tableMirrorVersion, gopherLuaVersion(t), "gopher-lua is no longer %s: re-review table.go's mirror of "+
-		"lua.LTable (ltableLayout, newObjectTable, newArrayTable, slabBox) against the new version's internals, "+
-		"then update tableMirrorVersion", tableMirrorVersion)
-	assert.True(t, tableLayoutOK, "ltableLayout no longer matches lua.LTable: the decoder fell back to the slow path")
-	assert.True(t, slabBoxOK, "slab-boxed strings are not plain lua.LString values: the decoder fell back to the slow path")
-	// Tables built by the fast path behave like ordinary ones.
-	L := lua.NewState()
-	defer L.Close()
-	(&Module{}).Open(L)
-	require.NoError(t, L.DoString(`
-		local o = rc.json.decode('{"a":1,"b":2,"a":3,"c":[1,2]}')
-		assert(o.a == 3 and o.b == 2 and #o.c == 2)
-		local keys = {}
-		for k, v in pairs(o) do keys[#keys + 1] = k end
-		assert(table.concat(keys, ",") == "a,b,c", table.concat(keys, ","))
-		o.d = 4; o.b = nil
-		keys = {}
-		for k in pairs(o) do keys[#keys + 1] = k end
-		assert(table.concat(keys, ",") == "a,c,d", table.concat(keys, ","))
-		table.insert(o.c, 3)
-		assert(#o.c == 3 and o.c[3] == 3)
-		assert(rc.json.encode(o) == '{"a":3,"c":[1,2,3],"d":4}', rc.json.encode(o))
-		assert(next(rc.json.decode('{}')) == nil)
-		local e = rc.json.decode('{"e":{}}').e
-		e.x = 1; e[1] = 2
-		assert(e.x == 1 and e[1] == 2 and rc.json.encode(e) == nil)
-		e[1] = nil
-		assert(rc.json.encode(e) == '{"x":1}', rc.json.encode(e))
-	`))
-}
-
-// gopherLuaVersion is the version of gopher-lua built into the test binary:
-// from debug.ReadBuildInfo when it lists dependencies (test binaries
-// usually do not), else from the module cache path gopher-lua's code was
-// compiled from ("gopher-lua@v1.1.2/state.go", with or without -trimpath).
-func gopherLuaVersion(t *testing.T) string {
-	bi, ok := debug.ReadBuildInfo()
-	require.True(t, ok, "no build info in the test binary")
-	for _, dep := range bi.Deps {
-		if dep.Path == "github.com/yuin/gopher-lua" {
-			if dep.Replace != nil {
-				return dep.Replace.Path + "@" + dep.Replace.Version
-			}
-			return dep.Version
-		}
-	}
-	fn := runtime.FuncForPC(reflect.ValueOf(lua.NewState).Pointer())
-	require.NotNil(t, fn)
-	file, _ := fn.FileLine(fn.Entry())
-	_, rest, ok := strings.Cut(filepath.ToSlash(file), "github.com/yuin/gopher-lua@")
-	if !ok {
-		return "unknown (compiled from " + file + ")"
-	}
-	version, _, _ := strings.Cut(rest, "/")
-	return version
-}
-
 // TestLogMisuseAtDisabledLevel: misuse of rc.log.* raises even when the
 // level is off, so a script that passes with an info logger does not fail
 // once debug logging is turned on.
@@ -391,7 +325,7 @@ func TestLogMisuseAtDisabledLevel(t *testing.T) {
 	L := lua.NewState()
 	defer L.Close()
 	buf := &syncBuffer{}
-	(&Module{Logger: zerologTo(buf).Level(zerolog.InfoLevel)}).Open(L)
+	(&Module{Logger: zerologTo(buf).Level(zerolog.InfoLevel)}).Open(L, nil)
 	err := L.DoString(`rc.log.debug("x", {1})`)
 	require.Error(t, err, "non-string field key at a disabled level")
 	assert.Contains(t, err.Error(), "bad argument #2 to rc.log.debug (fields: key 1 is not a string)")

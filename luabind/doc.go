@@ -1,6 +1,17 @@
-// Package luabind is the Lua API of rclua: the global table rc that
-// scripts use to reach Rocket.Chat, installed into a gopher-lua state by
-// Module.Open, and the JSON <-> Lua conversion behind it.
+// Package luabind is the whole Lua API of rclua: the global table rc that
+// scripts use to reach Rocket.Chat and to register their triggers,
+// installed into a gopher-lua state by Module.Open. The JSON <-> Lua
+// conversion behind it is package luabind/luajson.
+//
+// A Module holds the client's services (FromClient for a live server,
+// Offline for check mode); Open takes the state's Host, which runtime
+// implements: rc.on, rc.every and rc.cron check their arguments here and
+// hand each registration to the Host, which decides when it fires.
+// EventArgs turns an event the host received into its handlers'
+// arguments. One file holds each rc namespace, as package rc has one per
+// service: subscriptions.go, chat.go, users.go (and rc.me), api.go
+// (rc.get, rc.post), log.go (rc.log, print), json.go (rc.json),
+// triggers.go (rc.on, rc.every, rc.cron).
 //
 // # Lua API
 //
@@ -23,6 +34,9 @@
 //	rc.json.decode(s)                 -> value | nil, err
 //	rc.json.null                      -- the value of a JSON null; encodes as null
 //	rc.json.array([t])                -> t                 (marks t, or a new table, to encode as an array)
+//	rc.on("subscription", fn)         -> nothing           (fn(action, sub); action: "inserted", "updated", "removed")
+//	rc.every(interval, fn)            -> nothing           (interval: "30s", "5m", "3h" or seconds; at least 1s)
+//	rc.cron(spec, fn)                 -> nothing           (five fields, "0 9 * * 1-5"; optional "CRON_TZ=Zone " prefix)
 //	err = {status = http_status | 0, error = s, error_type = s, message = s,
 //	       retry_after = seconds (rate limits only), details = {...} (when sent)}
 //
@@ -51,9 +65,8 @@
 // an error that names it, suggests the name meant (the snake_case form of
 // a camelCase name, or a near spelling) and lists the table's keys, sorted:
 // "script.lua:1: rc.chat.postMessage does not exist (did you mean
-// rc.chat.post_message? rc.chat has: post_message)". Keys added to the
-// tables later (rc.on, rc.every, rc.cron, or a script's own) are read and
-// listed like the others. To test whether a function exists without
+// rc.chat.post_message? rc.chat has: post_message)". Keys a script adds to
+// the tables are read and listed like the others. To test whether a function exists without
 // raising, use rawget: if rawget(rc, "cron") then ... end. pairs still
 // lists the tables' keys; tables of data (responses, decoded JSON, err)
 // are not strict, and read a missing field as nil.
@@ -72,24 +85,32 @@
 // context.Background when unset) to the client, so cancelling it stops an
 // in-flight request; the call then returns nil, err.
 //
+// # Triggers
+//
+// rc.on, rc.every and rc.cron may be called only while the script's top
+// level runs (the Host refuses later calls), each with a function:
+//
+//	rc.on("subscription", function(action, sub) end) -- action: inserted, updated, removed
+//	rc.every(interval, fn)  -- "5m" (Go duration) or seconds; at least Module.MinInterval (1s)
+//	rc.cron(spec, fn)       -- robfig/cron standard spec, @hourly etc., CRON_TZ=Zone prefix
+//
+// A bad argument (an unknown event, a bad interval or spec, a non-function)
+// raises with file:line, which fails the load; so does a registration the
+// Host refuses ("rc.every: too many triggers ..."). The event names come
+// from one table (EventKinds); for "removed", sub is {_id = ...,
+// _deletedAt = ISO string}, otherwise the subscription object the server
+// sent.
+//
 // # JSON
 //
-// The conversion is this package's own (DecodeJSON, EncodeJSON): a JSON
-// object becomes a table with string keys; an array a sequence, marked as
-// an array so that an empty one encodes back as []; null becomes
-// rc.json.null, in arrays and objects alike, so indices never shift.
-// Numbers are Lua numbers (float64): integers up to 2^53 are exact and
-// print without ".0". Strings keep their bytes; JSON input must be UTF-8.
-// Encoding turns a sequence into an array and a table with string keys into
-// an object (in the table's key order); an empty table is {} unless marked
-// by rc.json.array(). Mixed or non-string keys, sparse arrays, NaN and
-// infinities, invalid UTF-8, functions, cycles and nesting deeper than
-// MaxDepth (200) are errors; shared (non-cyclic) subtables are fine. Input
-// larger than MaxDecodeSize (32 MiB) is refused. Response bodies go
-// straight from bytes to Lua tables, each built at its final size.
-//
-// Strings of up to 32 bytes (ids, times, names) are copied out of a
-// decoded document; longer strings (message text) share memory with it,
-// so keeping such a string from a large response keeps the response's
-// text alive until the string is collected.
+// Values cross between JSON and Lua through package luajson, this
+// project's own conversion: a JSON object becomes a table with string
+// keys; an array a sequence, marked as an array so that an empty one
+// encodes back as []; null becomes rc.json.null, in arrays and objects
+// alike, so indices never shift. Numbers are Lua numbers (float64):
+// integers up to 2^53 are exact and print without ".0". Encoding refuses
+// mixed or non-string keys, sparse arrays, NaN and infinities, invalid
+// UTF-8, functions, cycles and nesting deeper than 200; response bodies
+// above 32 MiB are refused. See luajson for the details, including which
+// strings share memory with a response body.
 package luabind

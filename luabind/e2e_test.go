@@ -22,7 +22,7 @@ func e2eState(tb testing.TB, s *rctest.Server) *lua.LState {
 	require.NoError(tb, err)
 	L := lua.NewState()
 	tb.Cleanup(L.Close)
-	FromClient(c, zerolog.Nop()).Open(L)
+	FromClient(c, zerolog.Nop()).Open(L, nil)
 	L.SetGlobal("GENERAL", lua.LString(rctest.GeneralRoomID))
 	L.SetGlobal("NOSUB", lua.LString(rctest.NoSubRoomID))
 	return L

@@ -9,20 +9,21 @@ import (
 
 	lua "github.com/yuin/gopher-lua"
 
+	"github.com/rclua/rclua/luabind/luajson"
 	"github.com/rclua/rclua/rc"
 )
 
-// newErrorMeta builds the metatable of error tables: tostring(err) and
+// newErrorMeta builds the metatable of b's error tables: tostring(err) and
 // "..." .. err give err.message.
-func newErrorMeta(L *lua.LState) *lua.LTable {
+func newErrorMeta(L *lua.LState, b *binding) *lua.LTable {
 	mt := L.CreateTable(0, 3)
 	mt.RawSetString("__name", lua.LString("rc.error"))
 	mt.RawSetString("__tostring", L.NewFunction(func(L *lua.LState) int {
-		L.Push(lua.LString(errMessage(L, L.Get(1))))
+		L.Push(lua.LString(b.errMessage(L, L.Get(1))))
 		return 1
 	}))
 	mt.RawSetString("__concat", L.NewFunction(func(L *lua.LState) int {
-		L.Push(lua.LString(errMessage(L, L.Get(1)) + errMessage(L, L.Get(2))))
+		L.Push(lua.LString(b.errMessage(L, L.Get(1)) + b.errMessage(L, L.Get(2))))
 		return 1
 	}))
 	return mt
@@ -30,9 +31,9 @@ func newErrorMeta(L *lua.LState) *lua.LTable {
 
 // errMessage renders one operand of __concat/__tostring: an error table's
 // message, or the value's own string form.
-func errMessage(L *lua.LState, v lua.LValue) string {
+func (b *binding) errMessage(L *lua.LState, v lua.LValue) string {
 	if tb, ok := v.(*lua.LTable); ok {
-		if mt, ok := tb.Metatable.(*lua.LTable); ok && mt == dataOf(L).errMeta {
+		if mt, ok := tb.Metatable.(*lua.LTable); ok && mt == b.errMeta {
 			return lua.LVAsString(tb.RawGetString("message"))
 		}
 	}
@@ -52,9 +53,9 @@ func errMessage(L *lua.LState, v lua.LValue) string {
 // status is 0 for transport and context errors; error_type is then
 // "canceled", "timeout", "decode" (a malformed response), "unavailable"
 // (the Module lacks the service) or "transport".
-func errorTable(L *lua.LState, sd *stateData, err error) *lua.LTable {
+func (b *binding) errorTable(L *lua.LState, err error) *lua.LTable {
 	tb := L.CreateTable(0, 6)
-	tb.Metatable = sd.errMeta
+	tb.Metatable = b.errMeta
 	tb.RawSetString("message", lua.LString(err.Error()))
 	var re *rc.Error
 	if errors.As(err, &re) {
@@ -62,7 +63,7 @@ func errorTable(L *lua.LState, sd *stateData, err error) *lua.LTable {
 		tb.RawSetString("error", lua.LString(re.Message))
 		tb.RawSetString("error_type", lua.LString(re.Type))
 		if re.Details != nil {
-			if v, derr := detailsValue(L, sd, re.Details); derr == nil {
+			if v, derr := detailsValue(L, re.Details); derr == nil {
 				tb.RawSetString("details", v)
 			}
 		}
@@ -73,9 +74,9 @@ func errorTable(L *lua.LState, sd *stateData, err error) *lua.LTable {
 	}
 	tb.RawSetString("status", lua.LNumber(0))
 	tb.RawSetString("error", lua.LString(err.Error()))
-	var se *SyntaxError
+	var se *luajson.SyntaxError
 	switch {
-	case errors.As(err, &se) || errors.Is(err, errNotObject) || errors.Is(err, errNoMember) || errors.Is(err, errTooLarge):
+	case errors.As(err, &se) || errors.Is(err, errNotObject) || errors.Is(err, errNoMember) || errors.Is(err, luajson.ErrTooLarge):
 		tb.RawSetString("error_type", lua.LString("decode"))
 	case errors.Is(err, errUnavailable):
 		tb.RawSetString("error_type", lua.LString("unavailable"))
@@ -107,10 +108,10 @@ func retryAfter(re *rc.Error, now time.Time) (float64, bool) {
 }
 
 // detailsValue converts an error's details map to Lua through JSON.
-func detailsValue(L *lua.LState, sd *stateData, details map[string]any) (lua.LValue, error) {
+func detailsValue(L *lua.LState, details map[string]any) (lua.LValue, error) {
 	b, err := json.Marshal(details)
 	if err != nil {
 		return lua.LNil, err
 	}
-	return decodeString(L, sd, string(b))
+	return luajson.DecodeBytes(L, b)
 }

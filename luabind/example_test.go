@@ -25,7 +25,7 @@ func Example() {
 	L := lua.NewState()
 	defer L.Close()
 	m := &luabind.Module{Subscriptions: oneRoom{}, Logger: zerolog.New(os.Stdout)}
-	m.Open(L)
+	m.Open(L, nil)
 	err := L.DoString(`
 		local sub, err = rc.subscriptions.get_one("GENERAL")
 		print(sub.name, sub.unread, sub.userMentions)

@@ -15,6 +15,8 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/require"
 	lua "github.com/yuin/gopher-lua"
+
+	"github.com/rclua/rclua/luabind/luajson"
 )
 
 // syncBuffer is a bytes.Buffer safe for the logger.
@@ -52,13 +54,13 @@ func newLuaEnv(t *testing.T) *luaEnv {
 	t.Cleanup(e.L.Close)
 	m := e.fake.module()
 	m.Logger = zerolog.New(e.logs).Level(zerolog.DebugLevel).With().Str("script", "test").Logger()
-	m.Open(e.L)
+	m.Open(e.L, nil)
 	e.L.SetGlobal("fake", e.fake.luaTable(e.L))
 	// logs() -> the log lines written so far, decoded.
 	e.L.SetGlobal("logs", e.L.NewFunction(func(L *lua.LState) int {
 		out := L.NewTable()
 		for _, line := range e.logs.lines() {
-			v, err := DecodeJSON(L, []byte(line))
+			v, err := luajson.DecodeBytes(L, []byte(line))
 			if err != nil {
 				L.RaiseError("log line %q: %v", line, err)
 			}
@@ -130,8 +132,8 @@ func luaEqual(a, b lua.LValue) bool {
 	ta, oka := a.(*lua.LTable)
 	tb, okb := b.(*lua.LTable)
 	if oka && okb {
-		ja, erra := EncodeJSON(ta)
-		jb, errb := EncodeJSON(tb)
+		ja, erra := luajson.Encode(ta)
+		jb, errb := luajson.Encode(tb)
 		return erra == nil && errb == nil && bytes.Equal(ja, jb)
 	}
 	return a == b
@@ -142,7 +144,7 @@ func show(v lua.LValue) string {
 		return `"` + string(s) + `"`
 	}
 	if tb, ok := v.(*lua.LTable); ok {
-		if j, err := EncodeJSON(tb); err == nil {
+		if j, err := luajson.Encode(tb); err == nil {
 			return string(j)
 		}
 	}

@@ -3,8 +3,6 @@ package luabind
 import (
 	"context"
 	"errors"
-	"fmt"
-	"math"
 	"net/url"
 	"time"
 
@@ -47,6 +45,10 @@ type API interface {
 	PostRaw(ctx context.Context, endpoint string, body any) ([]byte, error)
 }
 
+// DefaultMinInterval is the shortest rc.every interval a Module accepts
+// when its MinInterval is zero.
+const DefaultMinInterval = time.Second
+
 // Module holds the dependencies of the rc table. A nil service makes its
 // calls return nil, err (error_type "unavailable"). A Module is not changed
 // by Open and may be shared by many states.
@@ -57,6 +59,9 @@ type Module struct {
 	API           API
 	// Logger is the script's logger, used by rc.log.* and print.
 	Logger zerolog.Logger
+	// MinInterval is the shortest interval rc.every accepts; zero means
+	// DefaultMinInterval (1s).
+	MinInterval time.Duration
 }
 
 // FromClient returns a Module calling the services of c and logging to log.
@@ -80,62 +85,58 @@ func (m *Module) WithLogger(log zerolog.Logger) *Module {
 // errUnavailable is returned by calls whose service the Module lacks.
 var errUnavailable = errors.New("luabind: service not available")
 
-// binding is the Module as installed in one state.
+// binding is the Module as installed in one state, with that state's host
+// and the metatable of its error tables.
 type binding struct {
-	m  Module
-	sd *stateData
+	m       Module
+	host    Host
+	errMeta *lua.LTable
 }
 
-// Open installs the global table rc (rc.subscriptions, rc.chat, rc.users,
-// rc.me, rc.get, rc.post, rc.log, rc.json) into L and replaces the global
-// print with one that logs at info level. The Module is copied: later
-// changes to m do not reach L. Reading a missing key of rc or of its
+// Open installs the global table rc into L (rc.subscriptions, rc.chat,
+// rc.users, rc.me, rc.get, rc.post, rc.log, rc.json and the triggers
+// rc.on, rc.every, rc.cron, which hand their registrations to h) and
+// replaces the global print with one that logs at info level. With a nil h
+// the triggers raise "no host runs triggers here". The Module is copied:
+// later changes to m do not reach L. Reading a missing key of rc or of its
 // subtables raises an error naming it (see setStrict).
-func (m *Module) Open(L *lua.LState) {
-	b := &binding{m: *m, sd: dataOf(L)}
-	fn := func(f lua.LGFunction) *lua.LFunction { return L.NewFunction(f) }
+func (m *Module) Open(L *lua.LState, h Host) {
+	b := &binding{m: *m, host: h}
+	if b.m.MinInterval <= 0 {
+		b.m.MinInterval = DefaultMinInterval
+	}
+	b.errMeta = newErrorMeta(L, b)
 
-	subs := L.CreateTable(0, 4)
-	subs.RawSetString("get", fn(b.subscriptionsGet))
-	subs.RawSetString("get_one", fn(b.subscriptionsGetOne))
-	subs.RawSetString("read", fn(b.subscriptionsRead))
-	subs.RawSetString("unread", fn(b.subscriptionsUnread))
-
-	chat := L.CreateTable(0, 1)
-	chat.RawSetString("post_message", fn(b.chatPostMessage))
-
-	users := L.CreateTable(0, 1)
-	users.RawSetString("info", fn(b.usersInfo))
-
-	logT := L.CreateTable(0, 4)
-	logT.RawSetString("debug", fn(b.logAt(zerolog.DebugLevel, "rc.log.debug")))
-	logT.RawSetString("info", fn(b.logAt(zerolog.InfoLevel, "rc.log.info")))
-	logT.RawSetString("warn", fn(b.logAt(zerolog.WarnLevel, "rc.log.warn")))
-	logT.RawSetString("error", fn(b.logAt(zerolog.ErrorLevel, "rc.log.error")))
-
-	jsonT := L.CreateTable(0, 4)
-	jsonT.RawSetString("encode", fn(b.jsonEncode))
-	jsonT.RawSetString("decode", fn(b.jsonDecode))
-	jsonT.RawSetString("array", fn(b.jsonArray))
-	jsonT.RawSetString("null", b.sd.null)
-
-	rcT := L.CreateTable(0, 12)
-	rcT.RawSetString("subscriptions", subs)
-	rcT.RawSetString("chat", chat)
-	rcT.RawSetString("users", users)
-	rcT.RawSetString("me", fn(b.me))
-	rcT.RawSetString("get", fn(b.get))
-	rcT.RawSetString("post", fn(b.post))
-	rcT.RawSetString("log", logT)
-	rcT.RawSetString("json", jsonT)
-	setStrict(L, subs, "rc.subscriptions")
-	setStrict(L, chat, "rc.chat")
-	setStrict(L, users, "rc.users")
-	setStrict(L, logT, "rc.log")
-	setStrict(L, jsonT, "rc.json")
+	rcT := L.CreateTable(0, 16)
+	rcT.RawSetString("subscriptions", b.subscriptionsTable(L))
+	rcT.RawSetString("chat", b.chatTable(L))
+	rcT.RawSetString("users", b.usersTable(L))
+	rcT.RawSetString("me", L.NewFunction(b.me))
+	rcT.RawSetString("get", L.NewFunction(b.get))
+	rcT.RawSetString("post", L.NewFunction(b.post))
+	rcT.RawSetString("log", b.logTable(L))
+	rcT.RawSetString("json", b.jsonTable(L))
+	b.installTriggers(L, rcT)
 	setStrict(L, rcT, "rc")
 	L.SetGlobal("rc", rcT)
-	L.SetGlobal("print", fn(b.print))
+	L.SetGlobal("print", L.NewFunction(b.print))
+}
+
+// field is one function of an API table: its Lua name and its Go body.
+type field struct {
+	name string
+	fn   lua.LGFunction
+}
+
+// namespace returns the strict API table called name ("rc.chat") holding
+// fields, in that order.
+func namespace(L *lua.LState, name string, fields ...field) *lua.LTable {
+	tb := L.CreateTable(0, len(fields))
+	for _, f := range fields {
+		tb.RawSetString(f.name, L.NewFunction(f.fn))
+	}
+	setStrict(L, tb, name)
+	return tb
 }
 
 // ctxOf returns the state's context, or context.Background when it has
@@ -145,119 +146,4 @@ func ctxOf(L *lua.LState) context.Context {
 		return c
 	}
 	return context.Background()
-}
-
-// fail returns nil, err to Lua.
-func (b *binding) fail(L *lua.LState, err error) int {
-	L.Push(lua.LNil)
-	L.Push(errorTable(L, b.sd, err))
-	return 2
-}
-
-// decodeBody decodes a response body that must be a JSON object.
-func (b *binding) decodeBody(L *lua.LState, endpoint string, body []byte) (*lua.LTable, error) {
-	v, err := decodeString(L, b.sd, bodyString(body))
-	if err != nil {
-		return nil, fmt.Errorf("luabind: %s: decoding the response: %w", endpoint, err)
-	}
-	tb, ok := v.(*lua.LTable)
-	if !ok || isArrayMarked(tb) {
-		return nil, fmt.Errorf("luabind: %s: %w", endpoint, errNotObject)
-	}
-	return tb, nil
-}
-
-// Malformed responses: errorTable reports them as error_type "decode".
-var (
-	errNotObject = errors.New("response is not a JSON object")
-	errNoMember  = errors.New("response lacks the member")
-)
-
-// argError raises "file:line: bad argument #n to fn (msg)".
-func argError(L *lua.LState, n int, fn, msg string) {
-	L.RaiseError("bad argument #%d to %s (%s)", n, fn, msg)
-}
-
-// typeName names a value's type for error messages.
-func typeName(v lua.LValue) string {
-	if isNull(v) {
-		return "rc.json.null"
-	}
-	return v.Type().String()
-}
-
-// checkID returns argument n, which must be a non-empty string.
-func checkID(L *lua.LState, n int, fn, name string) string {
-	return checkIDValue(L, n, fn, name, L.Get(n))
-}
-
-func checkIDValue(L *lua.LState, n int, fn, name string, v lua.LValue) string {
-	s, ok := v.(lua.LString)
-	if !ok {
-		argError(L, n, fn, fmt.Sprintf("%s: string expected, got %s", name, typeName(v)))
-	}
-	if s == "" {
-		argError(L, n, fn, name+" must not be empty")
-	}
-	return string(s)
-}
-
-// checkString returns an option value that must be a string.
-func checkString(L *lua.LState, n int, fn, name string, v lua.LValue) string {
-	s, ok := v.(lua.LString)
-	if !ok {
-		argError(L, n, fn, fmt.Sprintf("%s: string expected, got %s", name, typeName(v)))
-	}
-	return string(s)
-}
-
-// optTable returns argument n as a table, nil when it is absent or nil.
-func optTable(L *lua.LState, n int, fn, name string) *lua.LTable {
-	switch v := L.Get(n).(type) {
-	case *lua.LNilType:
-		return nil
-	case *lua.LTable:
-		return v
-	default:
-		argError(L, n, fn, fmt.Sprintf("%s: table expected, got %s", name, typeName(v)))
-		return nil
-	}
-}
-
-// eachOption calls f for every key of the options table tb (argument n);
-// keys must be strings.
-func eachOption(L *lua.LState, n int, fn string, tb *lua.LTable, f func(key string, v lua.LValue)) {
-	for k, v := tb.Next(lua.LNil); k != lua.LNil; k, v = tb.Next(k) {
-		ks, ok := k.(lua.LString)
-		if !ok {
-			argError(L, n, fn, fmt.Sprintf("unknown option %s (option keys are strings)", k.String()))
-		}
-		f(string(ks), v)
-	}
-}
-
-func unknownOption(L *lua.LState, n int, fn, key string) {
-	argError(L, n, fn, fmt.Sprintf("unknown option %q", key))
-}
-
-// checkTime converts an option given as an ISO-8601 string or Unix seconds.
-func checkTime(L *lua.LState, n int, fn, name string, v lua.LValue) time.Time {
-	switch v := v.(type) {
-	case lua.LString:
-		t, err := time.Parse(time.RFC3339Nano, string(v))
-		if err != nil {
-			argError(L, n, fn, fmt.Sprintf("%s: not an ISO-8601 time: %q", name, string(v)))
-		}
-		return t
-	case lua.LNumber:
-		f := float64(v)
-		if math.IsNaN(f) || math.IsInf(f, 0) || f < 0 || f > 1e11 {
-			argError(L, n, fn, fmt.Sprintf("%s: not a Unix time in seconds: %v", name, v))
-		}
-		sec, frac := math.Modf(f)
-		return time.Unix(int64(sec), int64(math.Round(frac*1e9))).UTC()
-	default:
-		argError(L, n, fn, fmt.Sprintf("%s: ISO-8601 string or Unix seconds expected, got %s", name, typeName(v)))
-		return time.Time{}
-	}
 }

@@ -14,9 +14,9 @@ import (
 // misspelt name fails where it is read, naming it, rather than later as
 // "attempt to call a non-function object". __index is only consulted on a
 // miss: reading an existing key costs nothing more. The message is built
-// at error time from the table's own keys, so keys added after Open with
-// RawSetString (runtime's rc.on, rc.every, rc.cron) are listed too.
-// rawget(tb, key) still reads without raising (feature detection).
+// at error time from the table's own keys, so keys a script adds to an API
+// table are read and listed like the others. rawget(tb, key) still reads
+// without raising (feature detection).
 func setStrict(L *lua.LState, tb *lua.LTable, name string) {
 	mt := L.CreateTable(0, 1)
 	mt.RawSetString("__index", L.NewFunction(func(L *lua.LState) int {

@@ -7,9 +7,11 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/rclua/rclua/rc"
 	"github.com/rs/zerolog"
 	lua "github.com/yuin/gopher-lua"
+
+	"github.com/rclua/rclua/luabind/luajson"
+	"github.com/rclua/rclua/rc"
 )
 
 // eventKind says what an event carries.
@@ -275,9 +277,8 @@ func (a *actor) load(req *loadRequest) {
 	a.nextID++
 	v := &version{id: a.nextID, hash: req.hash, stop: make(chan struct{})}
 	v.L = newSandbox(a.h.cfg.Unsafe)
-	v.reg = &registry{mode: modeRun, minEvery: a.h.cfg.minEvery, log: a.log, loading: true}
-	a.h.env.open(v.L, a.log)
-	installTriggers(v.L, v.reg)
+	v.reg = &registry{mode: modeRun, log: a.log, loading: true}
+	a.h.env.openState(v.L, a.h.cfg, a.log, v.reg)
 	err := runChunkGuarded(a.h.hardCtx, v.L, a.chunk, req.content, a.h.cfg.LoadTimeout, a.guard, kindLoad)
 	v.reg.loading = false
 	if err != nil {
@@ -326,15 +327,15 @@ func (a *actor) startTimers(v *version) {
 			defer v.timers.Done()
 			for {
 				var d time.Duration
-				if t.sched != nil {
+				if t.Schedule != nil {
 					now := time.Now()
-					next := t.sched.Next(now)
+					next := t.Schedule.Next(now)
 					if next.IsZero() {
 						return
 					}
 					d = next.Sub(now)
 				} else {
-					d = t.every
+					d = t.Interval
 				}
 				tm := time.NewTimer(d)
 				select {
@@ -401,7 +402,7 @@ func (a *actor) subscriptionValue(L *lua.LState, ev event) (lua.LValue, error) {
 			return nil, err
 		}
 	}
-	return a.h.env.decode(L, raw)
+	return luajson.DecodeBytes(L, raw)
 }
 
 const isoMillis = "2006-01-02T15:04:05.000Z07:00"
@@ -410,7 +411,7 @@ const isoMillis = "2006-01-02T15:04:05.000Z07:00"
 func (a *actor) call(v *version, t trigger, args ...lua.LValue) {
 	a.st.runs.Add(1)
 	start := time.Now()
-	err := pcallGuarded(a.h.hardCtx, v.L, a.h.cfg.HandlerTimeout, a.guard, kindHandler, t.fn, args...)
+	err := pcallGuarded(a.h.hardCtx, v.L, a.h.cfg.HandlerTimeout, a.guard, kindHandler, t.Fn, args...)
 	if err == nil {
 		return
 	}

@@ -10,9 +10,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rs/zerolog"
+
 	"github.com/rclua/rclua/luabind"
 	"github.com/rclua/rclua/rc"
-	"github.com/rs/zerolog"
 )
 
 // benchHost runs a host on dir until the returned stop is called.
@@ -140,8 +141,7 @@ func BenchmarkNewState(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		L := newSandbox(false)
-		m.Open(L)
-		installTriggers(L, &registry{mode: modeRun, minEvery: time.Second, loading: true})
+		m.Open(L, &registry{mode: modeRun, loading: true})
 		L.Close()
 	}
 }

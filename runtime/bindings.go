@@ -5,15 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"net/url"
 	"os"
 	"path/filepath"
 	"sort"
 
-	"github.com/rclua/rclua/luabind"
-	"github.com/rclua/rclua/rc"
 	"github.com/rs/zerolog"
-	lua "github.com/yuin/gopher-lua"
+
+	"github.com/rclua/rclua/luabind"
 )
 
 // Deps are the host's dependencies.
@@ -27,11 +25,7 @@ type Deps struct {
 }
 
 func envOf(deps Deps) env {
-	e := env{subs: deps.Subscriptions}
-	if m := deps.Bindings; m != nil {
-		e.open = func(L *lua.LState, log zerolog.Logger) { m.WithLogger(log).Open(L) }
-	}
-	return e
+	return env{module: deps.Bindings, subs: deps.Subscriptions}
 }
 
 // New returns a host for the scripts of cfg.ScriptsDir. Zero Config fields
@@ -62,8 +56,7 @@ func Exec(ctx context.Context, path string, cfg Config, deps Deps, log zerolog.L
 // nil when all pass.
 func Check(ctx context.Context, paths []string, cfg Config) []error {
 	cfg = cfg.withDefaults()
-	off := offline{}
-	e := envOf(Deps{Bindings: &luabind.Module{Subscriptions: off, Chat: off, Users: off, API: offlineAPI{}}})
+	e := envOf(Deps{Bindings: luabind.Offline(zerolog.Nop())})
 	files, errs := ScriptFiles(paths)
 	for _, p := range files {
 		content, err := os.ReadFile(p)
@@ -127,11 +120,8 @@ func pathErr(err error) error {
 func runOnce(ctx context.Context, path string, content []byte, cfg Config, e env, mode triggerMode, log zerolog.Logger) error {
 	L := newSandbox(cfg.Unsafe)
 	defer L.Close()
-	if e.open != nil {
-		e.open(L, log)
-	}
-	reg := &registry{mode: mode, minEvery: cfg.minEvery, log: log, loading: true}
-	installTriggers(L, reg)
+	reg := &registry{mode: mode, log: log, loading: true}
+	e.openState(L, cfg, log, reg)
 	k := kindCheck
 	if mode == modeExec {
 		k = kindExec
@@ -148,29 +138,3 @@ func runOnce(ctx context.Context, path string, content []byte, cfg Config, e env
 func scriptBaseName(file string) string {
 	return file[:len(file)-len(filepath.Ext(file))]
 }
-
-// errOffline is what every call returns in check mode.
-var errOffline = errors.New("no network in check mode")
-
-// offline and offlineAPI implement luabind's service interfaces without
-// a network (Subscriptions.GetRaw and API.GetRaw differ, hence two types).
-type offline struct{}
-
-type offlineAPI struct{}
-
-func (offline) GetRaw(context.Context, *rc.GetSubscriptionsOptions) ([]byte, error) {
-	return nil, errOffline
-}
-func (offline) GetOneRaw(context.Context, string) ([]byte, error)   { return nil, errOffline }
-func (offline) Read(context.Context, string, *rc.ReadOptions) error { return errOffline }
-func (offline) Unread(context.Context, string) error                { return errOffline }
-func (offline) UnreadFromMessage(context.Context, string) error     { return errOffline }
-func (offline) PostMessageRaw(context.Context, *rc.PostMessage) ([]byte, error) {
-	return nil, errOffline
-}
-func (offline) InfoRaw(context.Context, rc.UserInfoOptions) ([]byte, error) { return nil, errOffline }
-func (offlineAPI) MeRaw(context.Context) ([]byte, error)                    { return nil, errOffline }
-func (offlineAPI) GetRaw(context.Context, string, url.Values) ([]byte, error) {
-	return nil, errOffline
-}
-func (offlineAPI) PostRaw(context.Context, string, any) ([]byte, error) { return nil, errOffline }

@@ -8,11 +8,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rclua/rclua/rc"
-	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	lua "github.com/yuin/gopher-lua"
+
+	"github.com/rclua/rclua/rc"
 )
 
 // gatedEnv gives scripts gate(), which blocks until the test opens the
@@ -30,7 +30,7 @@ func newGatedEnv() *gatedEnv { return &gatedEnv{gate: make(chan struct{})} }
 func (g *gatedEnv) open() { g.once.Do(func() { close(g.gate) }) }
 
 func (g *gatedEnv) env() env {
-	return env{open: func(L *lua.LState, _ zerolog.Logger) {
+	return env{extra: func(L *lua.LState) {
 		L.SetGlobal("gate", L.NewFunction(func(L *lua.LState) int {
 			select {
 			case <-g.gate:

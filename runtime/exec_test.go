@@ -7,10 +7,11 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/rclua/rclua/luabind"
 	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/rclua/rclua/luabind"
 )
 
 func TestExec(t *testing.T) {

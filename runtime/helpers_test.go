@@ -15,9 +15,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rclua/rclua/luabind"
 	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/require"
+
+	"github.com/rclua/rclua/luabind"
 )
 
 const waitFor = 10 * time.Second

@@ -11,10 +11,11 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/rclua/rclua/luabind"
-	"github.com/rclua/rclua/rc"
 	"github.com/rs/zerolog"
 	lua "github.com/yuin/gopher-lua"
+
+	"github.com/rclua/rclua/luabind"
+	"github.com/rclua/rclua/rc"
 )
 
 // SubscriptionSource is the part of the client the subscription poller
@@ -23,15 +24,29 @@ type SubscriptionSource interface {
 	Get(ctx context.Context, opts *rc.GetSubscriptionsOptions) (*rc.SubscriptionsResult, error)
 }
 
-// env is what the host needs from the bindings, kept as functions so the
-// core does not depend on how the rc table is built.
+// env is what the host gives every script state.
 type env struct {
-	// open installs the global table "rc" into L, logging to log.
-	open func(L *lua.LState, log zerolog.Logger)
-	// decode converts JSON bytes into a Lua value of L; nil means
-	// luabind.DecodeJSON.
-	decode func(L *lua.LState, data []byte) (lua.LValue, error)
-	subs   SubscriptionSource
+	// module is the rc table's services; nil gives scripts an rc table
+	// whose calls to the server all fail ("unavailable").
+	module *luabind.Module
+	// extra, when set, installs more globals after rc (tests).
+	extra func(L *lua.LState)
+	subs  SubscriptionSource
+}
+
+// openState installs the rc table into L for a script logging to log,
+// with reg as its triggers' host.
+func (e env) openState(L *lua.LState, cfg Config, log zerolog.Logger, reg luabind.Host) {
+	m := luabind.Module{}
+	if e.module != nil {
+		m = *e.module
+	}
+	m.Logger = log
+	m.MinInterval = cfg.minEvery
+	m.Open(L, reg)
+	if e.extra != nil {
+		e.extra(L)
+	}
 }
 
 // Host loads every script of a folder and runs it. Create it with New and
@@ -58,12 +73,6 @@ type Host struct {
 }
 
 func newHost(cfg Config, e env, log zerolog.Logger) *Host {
-	if e.open == nil {
-		e.open = func(L *lua.LState, _ zerolog.Logger) {}
-	}
-	if e.decode == nil {
-		e.decode = luabind.DecodeJSON
-	}
 	h := &Host{
 		cfg:       cfg.withDefaults(),
 		env:       e,

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	lua "github.com/yuin/gopher-lua"
@@ -20,7 +21,7 @@ func runBounded(t *testing.T, code string, timeout time.Duration) error {
 	go func() {
 		L := newSandbox(false)
 		defer L.Close()
-		installTriggers(L, &registry{mode: modeCheck, minEvery: time.Second, loading: true})
+		env{}.openState(L, Config{}.withDefaults(), zerolog.Nop(), &registry{mode: modeCheck, loading: true})
 		done <- runChunk(context.Background(), L, "t.lua", []byte(code), timeout)
 	}()
 	select {

@@ -8,10 +8,11 @@ import (
 	"strings"
 	"time"
 
-	"github.com/robfig/cron/v3"
 	"github.com/rs/zerolog"
 	lua "github.com/yuin/gopher-lua"
 	"github.com/yuin/gopher-lua/parse"
+
+	"github.com/rclua/rclua/luabind"
 )
 
 // scriptError is a failure of Lua code: Msg carries "file:line: message",
@@ -195,116 +196,50 @@ const (
 	modeCheck                    // validate only (check)
 )
 
-// trigger is one registered handler.
+// trigger is one registered handler, as luabind checked it.
 type trigger struct {
-	label string // for logs: e.g. "every 5m (hello.lua:3)"
-	fn    *lua.LFunction
-	every time.Duration // timers: fixed interval
-	sched cron.Schedule // timers: cron schedule
+	luabind.Trigger
+	label string // for logs: e.g. "every 5m0s (hello.lua:3)"
 }
 
 // maxTriggers bounds the triggers one script may register (each timer is
 // a goroutine; each rc.on handler runs on every event).
 const maxTriggers = 1000
 
-// registry collects the triggers a script registers while loading.
+// registry collects the triggers a script registers while loading: it is
+// the luabind.Host of one version's state.
 type registry struct {
-	mode     triggerMode
-	minEvery time.Duration
-	log      zerolog.Logger
-	loading  bool
-	count    int // triggers registered, in every mode
-	subs     []trigger
-	timers   []trigger
+	mode    triggerMode
+	log     zerolog.Logger
+	loading bool
+	count   int // triggers registered, in every mode
+	subs    []trigger
+	timers  []trigger
 }
 
-// installTriggers adds rc.on, rc.every and rc.cron to the rc table of L.
-func installTriggers(L *lua.LState, reg *registry) {
-	rcT, ok := L.GetGlobal("rc").(*lua.LTable)
-	if !ok {
-		rcT = L.NewTable()
-		L.SetGlobal("rc", rcT)
-	}
-	add := func(L *lua.LState, fnName string, list *[]trigger, t trigger) {
-		if !reg.loading {
-			L.RaiseError("rc.%s: triggers can only be registered while the script loads (at top level)", fnName)
-		}
-		if reg.count >= maxTriggers {
-			L.RaiseError("rc.%s: too many triggers (the limit is %d per script)", fnName, maxTriggers)
-		}
-		reg.count++
-		t.label += " (" + strings.TrimSuffix(L.Where(1), ":") + ")"
-		switch reg.mode {
-		case modeRun:
-			*list = append(*list, t)
-		case modeExec:
-			reg.log.Info().Str("trigger", t.label).Msg("trigger ignored in exec mode")
-		}
-	}
-	// rc.on(event, fn): event "subscription"; fn(action, sub).
-	rcT.RawSetString("on", L.NewFunction(func(L *lua.LState) int {
-		event := checkString(L, "on", 1)
-		fn := checkFunction(L, "on", 2)
-		if event != "subscription" {
-			argError(L, "on", 1, fmt.Sprintf("unknown event %q (known: \"subscription\")", event))
-		}
-		add(L, "on", &reg.subs, trigger{label: "on " + event, fn: fn})
-		return 0
-	}))
-	// rc.every(interval, fn): interval a Go duration string or seconds.
-	rcT.RawSetString("every", L.NewFunction(func(L *lua.LState) int {
-		var d time.Duration
-		switch v := L.Get(1).(type) {
-		case lua.LString:
-			var err error
-			if d, err = time.ParseDuration(string(v)); err != nil {
-				argError(L, "every", 1, fmt.Sprintf("bad interval %q: want a duration such as \"5m\" or seconds", string(v)))
-			}
-		case lua.LNumber:
-			d = time.Duration(float64(v) * float64(time.Second))
-		default:
-			argError(L, "every", 1, "interval expected (a duration string such as \"5m\" or seconds), got "+v.Type().String())
-		}
-		if d < reg.minEvery {
-			argError(L, "every", 1, fmt.Sprintf("interval %v is below the minimum of %v", d, reg.minEvery))
-		}
-		fn := checkFunction(L, "every", 2)
-		add(L, "every", &reg.timers, trigger{label: "every " + d.String(), fn: fn, every: d})
-		return 0
-	}))
-	// rc.cron(spec, fn): standard five-field spec, optional CRON_TZ= prefix.
-	rcT.RawSetString("cron", L.NewFunction(func(L *lua.LState) int {
-		spec := checkString(L, "cron", 1)
-		sched, err := cron.ParseStandard(spec)
-		if err != nil {
-			argError(L, "cron", 1, fmt.Sprintf("bad cron spec %q: %v", spec, err))
-		}
-		fn := checkFunction(L, "cron", 2)
-		add(L, "cron", &reg.timers, trigger{label: fmt.Sprintf("cron %q", spec), fn: fn, sched: sched})
-		return 0
-	}))
-}
+var _ luabind.Host = (*registry)(nil)
 
-// argError raises "bad argument #n to rc.<fn> (msg)", prefixed with the
-// calling script's file:line, as luabind names its functions.
-func argError(L *lua.LState, fn string, n int, msg string) {
-	L.RaiseError("bad argument #%d to rc.%s (%s)", n, fn, msg)
-}
-
-// checkString returns argument n, raising unless it is a string.
-func checkString(L *lua.LState, fn string, n int) string {
-	v, ok := L.Get(n).(lua.LString)
-	if !ok {
-		argError(L, fn, n, "string expected, got "+L.Get(n).Type().String())
+// Register records t (daemon), logs it as ignored (exec) or only counts it
+// (check). It refuses registrations after the top level ran and beyond
+// maxTriggers.
+func (r *registry) Register(t luabind.Trigger) error {
+	if !r.loading {
+		return errors.New("triggers can only be registered while the script loads (at top level)")
 	}
-	return string(v)
-}
-
-// checkFunction returns argument n, raising unless it is a function.
-func checkFunction(L *lua.LState, fn string, n int) *lua.LFunction {
-	v, ok := L.Get(n).(*lua.LFunction)
-	if !ok {
-		argError(L, fn, n, "function expected, got "+L.Get(n).Type().String())
+	if r.count >= maxTriggers {
+		return fmt.Errorf("too many triggers (the limit is %d per script)", maxTriggers)
 	}
-	return v
+	r.count++
+	tr := trigger{Trigger: t, label: t.Label()}
+	switch r.mode {
+	case modeRun:
+		if t.Kind == luabind.On {
+			r.subs = append(r.subs, tr)
+		} else {
+			r.timers = append(r.timers, tr)
+		}
+	case modeExec:
+		r.log.Info().Str("trigger", tr.label).Msg("trigger ignored in exec mode")
+	}
+	return nil
 }

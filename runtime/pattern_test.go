@@ -11,10 +11,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rclua/rclua/runtime/luapattern"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	lua "github.com/yuin/gopher-lua"
+
+	"github.com/rclua/rclua/runtime/luapattern"
 )
 
 // patCase is one call of a pattern function.

@@ -5,8 +5,9 @@ import (
 	"errors"
 	"time"
 
-	"github.com/rclua/rclua/rc"
 	"github.com/rs/zerolog"
+
+	"github.com/rclua/rclua/rc"
 )
 
 // seenKey identifies one version of one subscription (or one deletion).

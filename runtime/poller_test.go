@@ -10,10 +10,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rclua/rclua/rc"
 	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/rclua/rclua/rc"
 )
 
 // fakeSource is a hand-written subscriptions.get with its own clock:

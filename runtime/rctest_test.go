@@ -6,12 +6,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rclua/rclua/luabind"
-	"github.com/rclua/rclua/rc"
-	"github.com/rclua/rclua/rc/rctest"
 	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/rclua/rclua/luabind"
+	"github.com/rclua/rclua/rc"
+	"github.com/rclua/rclua/rc/rctest"
 )
 
 // rcListener logs every event and marks GENERAL read when it has unread

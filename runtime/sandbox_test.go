@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	lua "github.com/yuin/gopher-lua"
@@ -17,8 +18,8 @@ func runSnippet(t *testing.T, code string, timeout time.Duration, unsafe bool) e
 	t.Helper()
 	L := newSandbox(unsafe)
 	defer L.Close()
-	reg := &registry{mode: modeCheck, minEvery: time.Second, loading: true}
-	installTriggers(L, reg)
+	reg := &registry{mode: modeCheck, loading: true}
+	env{}.openState(L, Config{}.withDefaults(), zerolog.Nop(), reg)
 	return runChunk(context.Background(), L, "t.lua", []byte(code), timeout)
 }
 
@@ -165,8 +166,8 @@ rc.cron("@hourly", function() end)
 func TestTriggersOnlyAtTopLevel(t *testing.T) {
 	L := newSandbox(false)
 	defer L.Close()
-	reg := &registry{mode: modeRun, minEvery: time.Second, loading: true}
-	installTriggers(L, reg)
+	reg := &registry{mode: modeRun, loading: true}
+	env{}.openState(L, Config{}.withDefaults(), zerolog.Nop(), reg)
 	require.NoError(t, runChunk(context.Background(), L, "t.lua", []byte(`function later() rc.every("5m", function() end) end`), time.Second))
 	reg.loading = false
 	fn := L.GetGlobal("later").(*lua.LFunction)

@@ -9,11 +9,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rclua/rclua/luabind"
-	"github.com/rclua/rclua/rc"
 	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/rclua/rclua/luabind"
+	"github.com/rclua/rclua/rc"
 )
 
 func subEvent(id string, done chan struct{}) event {

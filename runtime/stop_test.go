@@ -6,11 +6,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rclua/rclua/luabind"
 	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	lua "github.com/yuin/gopher-lua"
+
+	"github.com/rclua/rclua/luabind"
 )
 
 // TestStopErrorsNameTheLimit: a call stopped by its deadline or by the

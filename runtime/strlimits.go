@@ -3,8 +3,9 @@ package runtime
 import (
 	"strings"
 
-	"github.com/rclua/rclua/runtime/luapattern"
 	lua "github.com/yuin/gopher-lua"
+
+	"github.com/rclua/rclua/runtime/luapattern"
 )
 
 // The functions here replace gopher-lua library functions that build a

@@ -14,7 +14,7 @@ function test_camel_case_suggests_snake_case(t)
   t:raises(want, function() return rc.log.WARN end)
   want = "rc.json.Decode does not exist (did you mean rc.json.decode? rc.json has: array, decode, encode, null)"
   t:raises(want, function() return rc.json.Decode end)
-  want = "rc.GET does not exist (did you mean rc.get? rc has: chat, get, json, log, me, post, subscriptions, users)"
+  want = "rc.GET does not exist (did you mean rc.get? rc has: chat, cron, every, get, json, log, me, on, post, subscriptions, users)"
   t:raises(want, function() return rc.GET end)
   want = "rc.subscriptions.GET_ONE does not exist (did you mean rc.subscriptions.get_one?"
   t:raises(want, function() return rc.subscriptions.GET_ONE end)
@@ -33,7 +33,7 @@ function test_unknown_name_lists_the_keys(t)
   t:raises("rc.users.list does not exist (rc.users has: info)", function() return rc.users.list end)
   t:raises("rc.log.fatal does not exist (rc.log has: debug, error, info, warn)", function() return rc.log.fatal end)
   t:raises("rc.json.stringify does not exist (rc.json has: array, decode, encode, null)", function() return rc.json.stringify end)
-  t:raises("rc.on does not exist (rc has: chat, get, json, log, me, post, subscriptions, users)", function() return rc.on end)
+  t:raises("rc.hear does not exist (rc has: chat, cron, every, get, json, log, me, on, post, subscriptions, users)", function() return rc.hear end)
   t:raises('rc["post message"] does not exist (rc has:', function() return rc["post message"] end)
   t:raises("rc[1] does not exist (rc has:", function() return rc[1] end)
   t:raises("rc.chat[true] does not exist (rc.chat has: post_message)", function() return rc.chat[true] end)
@@ -56,12 +56,13 @@ end
 
 function test_rawget_detects_features(t)
   -- rawget reads without the metatable: the way to test for a function.
-  t:eq(rawget(rc, "on"), nil)
+  t:eq(rawget(rc, "hear"), nil)
   t:eq(rawget(rc.chat, "postMessage"), nil)
   t:eq(rawget(rc.chat, "post_message"), rc.chat.post_message)
   t:eq(rawget(rc.json, "null"), rc.json.null)
-  local has_on = rawget(rc, "on") ~= nil
-  t:eq(has_on, false)
+  t:eq(rawget(rc, "on") ~= nil, true, "the triggers are part of the table")
+  local has_hear = rawget(rc, "hear") ~= nil
+  t:eq(has_hear, false)
 end
 
 function test_pairs_lists_the_functions(t)
@@ -77,7 +78,7 @@ end
 function test_script_can_add_keys(t)
   rc.helper = function() return 42 end
   t:eq(rc.helper(), 42)
-  t:raises("rc.helpr does not exist (did you mean rc.helper? rc has: chat, get, helper, json,", function() return rc.helpr end)
+  t:raises("rc.helpr does not exist (did you mean rc.helper? rc has: chat, cron, every, get, helper, json,", function() return rc.helpr end)
 end
 
 function test_missing_results_fields_stay_nil(t)

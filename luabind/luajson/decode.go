@@ -1,4 +1,4 @@
-package luabind
+package luajson
 
 import (
 	"encoding/binary"
@@ -9,21 +9,23 @@ import (
 	"strings"
 	"unicode/utf16"
 	"unicode/utf8"
-	"unsafe"
 
 	lua "github.com/yuin/gopher-lua"
 )
 
-// MaxDecodeSize is the largest JSON input DecodeJSON accepts (32 MiB, the
+// MaxDecodeSize is the largest JSON input the decoder accepts (32 MiB, the
 // client's default response bound).
 const MaxDecodeSize = 32 << 20
 
-// MaxDepth is the deepest nesting of arrays and objects DecodeJSON and
-// EncodeJSON accept.
+// MaxDepth is the deepest nesting of arrays and objects the decoder and
+// the encoder accept.
 const MaxDepth = 200
 
-// errTooLarge is returned for input larger than MaxDecodeSize.
-var errTooLarge = errors.New("json: input larger than 32 MiB")
+// ErrTooLarge is returned for input larger than MaxDecodeSize.
+var ErrTooLarge = errors.New("json: input larger than 32 MiB")
+
+// ErrNotObject is DecodeMember's error for input that is not a JSON object.
+var ErrNotObject = errors.New("json: not an object")
 
 // smallInts holds boxed lua.LNumber values 0..255, so that decoding the
 // many small counters of a response allocates nothing for them. It is
@@ -44,20 +46,15 @@ var plain = func() (a [256]bool) {
 	return a
 }()
 
-// DecodeJSON converts JSON text straight into Lua values in L: objects
-// become tables with string keys, arrays become sequences (marked as
-// arrays, so that an empty one encodes back as []), null becomes the
-// rc.json.null sentinel (see Null), numbers become lua.LNumber (float64:
-// integers up to 2^53 are exact), and strings keep their bytes. Input that
-// is not valid JSON, not valid UTF-8, nested deeper than MaxDepth or larger
-// than MaxDecodeSize is an error.
-func DecodeJSON(L *lua.LState, data []byte) (lua.LValue, error) {
-	return decodeString(L, dataOf(L), string(data))
-}
-
-// decodeString decodes s with the state data sd.
-func decodeString(L *lua.LState, sd *stateData, s string) (lua.LValue, error) {
-	d, err := newDecoder(L, sd, s)
+// Decode converts JSON text straight into Lua values in L: objects become
+// tables with string keys, arrays become sequences (marked as arrays, so
+// that an empty one encodes back as []), null becomes the null sentinel
+// (see Null), numbers become lua.LNumber (float64: integers up to 2^53 are
+// exact), and strings keep their bytes. Input that is not valid JSON, not
+// valid UTF-8, nested deeper than MaxDepth or larger than MaxDecodeSize is
+// an error (a *SyntaxError, or ErrTooLarge). Long strings share s's memory.
+func Decode(L *lua.LState, s string) (lua.LValue, error) {
+	d, err := newDecoder(L, dataOf(L), s)
 	if err != nil {
 		return lua.LNil, err
 	}
@@ -65,18 +62,27 @@ func decodeString(L *lua.LState, sd *stateData, s string) (lua.LValue, error) {
 	return v, d.finish()
 }
 
-// decodeField decodes s, which must hold a JSON object, and returns the
-// value of its member key (the last one when repeated; LNil when absent)
-// without building the outer table; the other members are checked and
-// dropped.
-func decodeField(L *lua.LState, sd *stateData, s, key string) (lua.LValue, error) {
-	d, err := newDecoder(L, sd, s)
+// DecodeBytes is Decode of b, which the caller hands over: b must not
+// change afterwards, since decoded strings longer than 32 bytes may share
+// its memory (a response body, read once and kept by nobody else). Built
+// with the purego tag, b is copied first.
+func DecodeBytes(L *lua.LState, b []byte) (lua.LValue, error) {
+	return Decode(L, viewBytes(b))
+}
+
+// DecodeMember decodes b, handed over as for DecodeBytes, which must hold
+// a JSON object, and returns the value of its member key (the last one
+// when repeated; lua.LNil when absent) without building the outer table;
+// the other members are checked and dropped. Input that is valid JSON but
+// no object is ErrNotObject.
+func DecodeMember(L *lua.LState, b []byte, key string) (lua.LValue, error) {
+	d, err := newDecoder(L, dataOf(L), viewBytes(b))
 	if err != nil {
 		return lua.LNil, err
 	}
 	if d.i >= len(d.s) || d.s[d.i] != '{' {
 		d.finish()
-		return lua.LNil, errNotObject
+		return lua.LNil, ErrNotObject
 	}
 	var found lua.LValue = lua.LNil
 	if d.enter() && d.members() {
@@ -98,7 +104,7 @@ func decodeField(L *lua.LState, sd *stateData, s, key string) (lua.LValue, error
 // is refused here, for every entry point.
 func newDecoder(L *lua.LState, sd *stateData, s string) (decoder, error) {
 	if len(s) > MaxDecodeSize {
-		return decoder{}, errTooLarge
+		return decoder{}, ErrTooLarge
 	}
 	d := decoder{L: L, sd: sd, s: s, stack: sd.stack[:0], names: sd.names[:0], buf: sd.buf[:0]}
 	d.ws()
@@ -381,7 +387,7 @@ func (d *decoder) key(k string) (string, lua.LValue) {
 // cache). Longer strings are views into the input.
 func (d *decoder) strValue(s string) lua.LValue {
 	if len(s) > maxCopiedLen {
-		return d.box(s)
+		return lua.LString(s)
 	}
 	if len(s) <= maxInternedLen {
 		if v, ok := d.sd.vals[s]; ok {
@@ -394,30 +400,7 @@ func (d *decoder) strValue(s string) lua.LValue {
 			return v
 		}
 	}
-	return d.box(d.copyShort(s))
-}
-
-// copyShort copies s (at most maxCopiedLen bytes) into the state's string
-// arena, carved from chunks of strArenaSize bytes: one allocation per
-// hundred-odd short strings rather than one each. A chunk stays alive
-// while any string in it does (4 KiB, not the whole input).
-func (d *decoder) copyShort(s string) string {
-	a := d.sd.strArena
-	if len(s) > cap(a)-len(a) {
-		a = make([]byte, 0, strArenaSize)
-	}
-	start := len(a)
-	a = append(a, s...)
-	d.sd.strArena = a
-	return unsafe.String(&a[start], len(s))
-}
-
-// box boxes a string value.
-func (d *decoder) box(s string) lua.LValue {
-	if slabBoxOK {
-		return slabBox(&d.sd.slab, s)
-	}
-	return lua.LString(s)
+	return lua.LString(d.copyShort(s))
 }
 
 // str reads a string whose opening quote has been consumed. Strings without

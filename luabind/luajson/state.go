@@ -1,12 +1,14 @@
-package luabind
+package luajson
 
 import (
+	"errors"
+
 	lua "github.com/yuin/gopher-lua"
 )
 
-// registryKey is the key under which a state's luabind data lives in the
+// registryKey is the key under which a state's luajson data lives in the
 // Lua registry.
-const registryKey = "github.com/rclua/rclua/luabind"
+const registryKey = "github.com/rclua/rclua/luabind/luajson"
 
 // arrayMarkKey is the metatable field that marks a table as a JSON array
 // (rc.json.array and every decoded array carry a metatable with it).
@@ -32,13 +34,13 @@ const (
 // recognises the sentinel of any state by it.
 type nullMarker struct{}
 
-// stateData is what luabind keeps per Lua state: the sentinels and
-// metatables, and buffers reused by the JSON decoder. Like the state, it
-// belongs to the one goroutine that runs the state.
+// stateData is what luajson keeps per Lua state: the null sentinel, the
+// array mark's metatable, and the caches and buffers reused by the
+// decoder. Like the state, it belongs to the one goroutine that runs the
+// state.
 type stateData struct {
 	null    *lua.LUserData
 	arrMeta *lua.LTable
-	errMeta *lua.LTable
 
 	// keys interns object keys: decoding thousands of objects with the
 	// same fields shares one copy of each key.
@@ -54,11 +56,10 @@ type stateData struct {
 	names    []string
 	buf      []byte
 	shapeKey []byte
-	slab     []lua.LString // string headers for boxing (see slabBox)
-	strArena []byte        // bytes of copied short strings (see copyShort)
+	strArena []byte // bytes of copied short strings (see copyShort)
 }
 
-// dataOf returns the luabind data of L's global state, creating it on first use.
+// dataOf returns the luajson data of L's global state, creating it on first use.
 func dataOf(L *lua.LState) *stateData {
 	if ud, ok := L.G.Registry.RawGetString(registryKey).(*lua.LUserData); ok {
 		if sd, ok := ud.Value.(*stateData); ok {
@@ -84,19 +85,17 @@ func dataOf(L *lua.LState) *stateData {
 	sd.arrMeta.RawSetString(arrayMarkKey, lua.LTrue)
 	sd.arrMeta.RawSetString("__name", lua.LString("rc.json.array"))
 
-	sd.errMeta = newErrorMeta(L)
-
 	holder := &lua.LUserData{Value: sd, Env: L.G.Global, Metatable: lua.LNil}
 	L.G.Registry.RawSetString(registryKey, holder)
 	return sd
 }
 
-// Null returns the rc.json.null sentinel of L: the value a JSON null
-// decodes to, and which encodes as null.
+// Null returns the null sentinel of L (rc.json.null): the value a JSON
+// null decodes to, and which encodes as null.
 func Null(L *lua.LState) lua.LValue { return dataOf(L).null }
 
-// isNull reports whether v is the rc.json.null sentinel of some state.
-func isNull(v lua.LValue) bool {
+// IsNull reports whether v is the null sentinel of some state.
+func IsNull(v lua.LValue) bool {
 	ud, ok := v.(*lua.LUserData)
 	if !ok {
 		return false
@@ -105,8 +104,26 @@ func isNull(v lua.LValue) bool {
 	return ok
 }
 
-// isArrayMarked reports whether tb carries the JSON array mark.
-func isArrayMarked(tb *lua.LTable) bool {
+// IsArray reports whether tb carries the JSON array mark: it was decoded
+// from a JSON array or marked with MarkArray.
+func IsArray(tb *lua.LTable) bool {
 	mt, ok := tb.Metatable.(*lua.LTable)
 	return ok && mt.RawGetString(arrayMarkKey) == lua.LTrue
+}
+
+// ErrHasMetatable is MarkArray's error for a table that already has a
+// metatable of its own.
+var ErrHasMetatable = errors.New("the table already has a metatable")
+
+// MarkArray marks tb, a table of L, to encode as a JSON array, so that an
+// empty one encodes as [] rather than {}. It fails with ErrHasMetatable
+// when tb has a metatable other than the mark (a table marked already
+// stays marked).
+func MarkArray(L *lua.LState, tb *lua.LTable) error {
+	arr := dataOf(L).arrMeta
+	if mt := tb.Metatable; mt != lua.LNil && mt != arr {
+		return ErrHasMetatable
+	}
+	tb.Metatable = arr
+	return nil
 }

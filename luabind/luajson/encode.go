@@ -1,4 +1,4 @@
-package luabind
+package luajson
 
 import (
 	"fmt"
@@ -10,7 +10,7 @@ import (
 	lua "github.com/yuin/gopher-lua"
 )
 
-// EncodeError is an error of EncodeJSON, naming where in the value it
+// EncodeError is an error of Encode, naming where in the value it
 // occurred (a path such as `attachments[1].fields`).
 type EncodeError struct {
 	Path string
@@ -25,15 +25,15 @@ func (e *EncodeError) Error() string {
 	return "json: " + e.Path + ": " + e.Msg
 }
 
-// EncodeJSON converts a Lua value to JSON text. A table whose keys are
+// Encode converts a Lua value to JSON text. A table whose keys are
 // 1..n is an array; a table whose keys are all strings is an object, in the
 // table's own key order; an empty table is {} unless it carries the array
-// mark (rc.json.array(), or decoded from []), then it is []. rc.json.null
-// and nil are null. It is an error to encode a table mixing integer and
-// string keys or with other keys (naming the key), a sparse array, NaN or
-// ±Inf, a string that is not valid UTF-8, a cycle, nesting deeper than
-// MaxDepth, or a function, thread, channel or other userdata.
-func EncodeJSON(v lua.LValue) ([]byte, error) {
+// mark (MarkArray, or decoded from []), then it is []. The null sentinel
+// (of any state) and nil are null. It is an error to encode a table mixing
+// integer and string keys or with other keys (naming the key), a sparse
+// array, NaN or ±Inf, a string that is not valid UTF-8, a cycle, nesting
+// deeper than MaxDepth, or a function, thread, channel or other userdata.
+func Encode(v lua.LValue) ([]byte, error) {
 	e := encoder{buf: make([]byte, 0, 256)}
 	if err := e.value(v); err != nil {
 		return nil, err
@@ -190,7 +190,7 @@ func (e *encoder) table(tb *lua.LTable) error {
 		return &EncodeError{Msg: fmt.Sprintf("key %s (a %s) is not a string or array index", keyString(bad), bad.Type())}
 	case nInt > 0 && nStr > 0:
 		return &EncodeError{Msg: fmt.Sprintf("table mixes array items and string key %q", firstStr)}
-	case nStr > 0 && isArrayMarked(tb):
+	case nStr > 0 && IsArray(tb):
 		return &EncodeError{Msg: fmt.Sprintf("table marked as an array has string key %q", firstStr)}
 	case nInt > 0 && maxInt != nInt:
 		return &EncodeError{Msg: fmt.Sprintf("sparse array: key %d with only %d items", maxInt, nInt)}
@@ -216,7 +216,7 @@ func (e *encoder) table(tb *lua.LTable) error {
 		e.buf = append(e.buf, '}')
 		return nil
 	}
-	if nInt == 0 && !isArrayMarked(tb) {
+	if nInt == 0 && !IsArray(tb) {
 		e.buf = append(e.buf, '{', '}')
 		return nil
 	}

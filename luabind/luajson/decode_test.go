@@ -1,4 +1,4 @@
-package luabind
+package luajson
 
 import (
 	"encoding/json"
@@ -10,12 +10,43 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	lua "github.com/yuin/gopher-lua"
+
+	"github.com/rclua/rclua/luabind/internal/fixture"
 )
 
-func TestDecodeJSONValues(t *testing.T) {
+// newState returns a state with the libraries and two test globals,
+// decode(s) and encode(v), calling Decode and Encode (nil, err on errors).
+func newState(t testing.TB) *lua.LState {
+	t.Helper()
+	L := lua.NewState()
+	t.Cleanup(L.Close)
+	L.SetGlobal("decode", L.NewFunction(func(L *lua.LState) int {
+		v, err := Decode(L, L.CheckString(1))
+		if err != nil {
+			L.Push(lua.LNil)
+			L.Push(lua.LString(err.Error()))
+			return 2
+		}
+		L.Push(v)
+		return 1
+	}))
+	L.SetGlobal("encode", L.NewFunction(func(L *lua.LState) int {
+		b, err := Encode(L.Get(1))
+		if err != nil {
+			L.Push(lua.LNil)
+			L.Push(lua.LString(err.Error()))
+			return 2
+		}
+		L.Push(lua.LString(b))
+		return 1
+	}))
+	return L
+}
+
+func TestDecodeValues(t *testing.T) {
 	L := lua.NewState(lua.Options{SkipOpenLibs: true})
 	defer L.Close()
-	v, err := DecodeJSON(L, []byte(`{"s":"x\u00e9","n":12,"f":-1.25,"t":true,"z":null,"a":[null,{}]}`))
+	v, err := DecodeBytes(L, []byte(`{"s":"x\u00e9","n":12,"f":-1.25,"t":true,"z":null,"a":[null,{}]}`))
 	require.NoError(t, err)
 	tb := v.(*lua.LTable)
 	assert.Equal(t, lua.LString("xé"), tb.RawGetString("s"))
@@ -25,54 +56,52 @@ func TestDecodeJSONValues(t *testing.T) {
 	assert.Same(t, Null(L), tb.RawGetString("z"), "null is the state's sentinel")
 	a := tb.RawGetString("a").(*lua.LTable)
 	assert.Equal(t, 2, a.Len())
-	assert.True(t, isArrayMarked(a), "decoded arrays carry the array mark")
+	assert.True(t, IsArray(a), "decoded arrays carry the array mark")
 	assert.Same(t, Null(L), a.RawGetInt(1))
 	assert.Equal(t, "12", tb.RawGetString("n").String(), "integral numbers print without .0")
 }
 
-func TestDecodeJSONErrors(t *testing.T) {
+func TestDecodeErrors(t *testing.T) {
 	L := lua.NewState(lua.Options{SkipOpenLibs: true})
 	defer L.Close()
-	_, err := DecodeJSON(L, []byte(`{"a":[1,2,}`))
+	_, err := DecodeBytes(L, []byte(`{"a":[1,2,}`))
 	var se *SyntaxError
 	require.ErrorAs(t, err, &se)
 	assert.Equal(t, 10, se.Offset)
 	assert.Equal(t, "json: invalid character '}' looking for a value at offset 10", err.Error())
 
 	big := make([]byte, MaxDecodeSize+1)
-	_, err = DecodeJSON(L, big)
-	assert.ErrorIs(t, err, errTooLarge)
+	_, err = DecodeBytes(L, big)
+	assert.ErrorIs(t, err, ErrTooLarge)
 
-	_, err = DecodeJSON(L, []byte(strings.Repeat("[", MaxDepth+1)+strings.Repeat("]", MaxDepth+1)))
+	_, err = DecodeBytes(L, []byte(strings.Repeat("[", MaxDepth+1)+strings.Repeat("]", MaxDepth+1)))
 	assert.ErrorContains(t, err, "nesting deeper than 200")
 }
 
-func TestEncodeJSONErrors(t *testing.T) {
-	L := lua.NewState()
-	defer L.Close()
-	(&Module{}).Open(L)
+func TestEncodeErrors(t *testing.T) {
+	L := newState(t)
 	require.NoError(t, L.DoString(`
 		bad_key = {list = {{ok = 1}, {[true] = 1}}}
 		mixed = {1, x = 2}
 	`))
-	_, err := EncodeJSON(L.GetGlobal("bad_key"))
+	_, err := Encode(L.GetGlobal("bad_key"))
 	var ee *EncodeError
 	require.ErrorAs(t, err, &ee)
 	assert.Equal(t, "list[2]", ee.Path)
 	assert.Equal(t, "json: list[2]: key true (a boolean) is not a string or array index", err.Error())
-	_, err = EncodeJSON(L.GetGlobal("mixed"))
+	_, err = Encode(L.GetGlobal("mixed"))
 	assert.EqualError(t, err, `json: table mixes array items and string key "x"`)
 }
 
 // TestSubscriptionsConversion checks the 5,000-subscription body converts
 // to the same data encoding/json reads.
 func TestSubscriptionsConversion(t *testing.T) {
-	body := subscriptionsBody(5000)
+	body := fixture.SubscriptionsBody(5000)
 	L := lua.NewState(lua.Options{SkipOpenLibs: true})
 	defer L.Close()
-	v, err := DecodeJSON(L, body)
+	v, err := DecodeBytes(L, body)
 	require.NoError(t, err)
-	out, err := EncodeJSON(v)
+	out, err := Encode(v)
 	require.NoError(t, err)
 	var want, got any
 	require.NoError(t, json.Unmarshal(body, &want))
@@ -96,10 +125,10 @@ func TestKeyCacheFollowsUse(t *testing.T) {
 		fmt.Fprintf(&sb, `"id%d":%d`, i, i)
 	}
 	sb.WriteString("}")
-	_, err := DecodeJSON(L, []byte(sb.String()))
+	_, err := DecodeBytes(L, []byte(sb.String()))
 	require.NoError(t, err)
 	long := strings.Repeat("k", maxInternedKeyLen+1)
-	_, err = DecodeJSON(L, []byte(`{"fresh":1,"`+long+`":2}`))
+	_, err = DecodeBytes(L, []byte(`{"fresh":1,"`+long+`":2}`))
 	require.NoError(t, err)
 	sd := dataOf(L)
 	_, fresh := sd.keys["fresh"]
@@ -113,11 +142,9 @@ func TestKeyCacheFollowsUse(t *testing.T) {
 // from one cached key list; changing one table's keys must not show in
 // another's, nor in tables decoded later.
 func TestSameShapeTablesAreIndependent(t *testing.T) {
-	L := lua.NewState()
-	defer L.Close()
-	(&Module{}).Open(L)
+	L := newState(t)
 	require.NoError(t, L.DoString(`
-		local list = rc.json.decode('[{"a":1,"b":2},{"a":3,"b":4},{"a":5,"b":6}]')
+		local list = decode('[{"a":1,"b":2},{"a":3,"b":4},{"a":5,"b":6}]')
 		local o1, o2, o3 = list[1], list[2], list[3]
 		o1.c = 1
 		o2.d = 2; o2.c = 3
@@ -130,7 +157,7 @@ func TestSameShapeTablesAreIndependent(t *testing.T) {
 		assert(keys(o1) == "a,b,c", "o1: " .. keys(o1))
 		assert(keys(o2) == "a,b,d,c", "o2: " .. keys(o2))
 		assert(keys(o3) == "a,e", "o3: " .. keys(o3))
-		local again = rc.json.decode('{"a":7,"b":8}')
+		local again = decode('{"a":7,"b":8}')
 		assert(keys(again) == "a,b", "a new table of the cached shape: " .. keys(again))
 	`))
 }
@@ -151,14 +178,15 @@ func TestShortStringsAreCopied(t *testing.T) {
 	long := strings.Repeat("x", maxCopiedLen+1)
 	body := []byte(`{"_id":"5ALsG3QhpJfdMpyc8","ts":"2024-07-02T18:07:35.267Z","max":"` +
 		strings.Repeat("m", maxCopiedLen) + `","short":"c","long":"` + long + `"}`)
-	v, err := decodeString(L, dataOf(L), bodyString(body))
+	v, err := DecodeBytes(L, body)
 	require.NoError(t, err)
 	tb := v.(*lua.LTable)
 	for _, k := range []string{"_id", "ts", "max", "short"} {
 		s := string(tb.RawGetString(k).(lua.LString))
 		assert.False(t, inBody(s, body), "%s (%d bytes) is a view into the input", k, len(s))
 	}
-	assert.True(t, inBody(string(tb.RawGetString("long").(lua.LString)), body), "long text stays a view (no copy)")
+	assert.Equal(t, zeroCopy, inBody(string(tb.RawGetString("long").(lua.LString)), body),
+		"long text is a view (no copy), except in the purego build")
 
 	// With the value cache full, short values are still copied.
 	sd := dataOf(L)
@@ -166,7 +194,7 @@ func TestShortStringsAreCopied(t *testing.T) {
 		sd.vals[fmt.Sprint("filler", i)] = lua.LString("x")
 	}
 	body2 := []byte(`["tiny","5ALsG3QhpJfdMpyc9"]`)
-	v, err = decodeString(L, sd, bodyString(body2))
+	v, err = DecodeBytes(L, body2)
 	require.NoError(t, err)
 	arr := v.(*lua.LTable)
 	assert.Equal(t, lua.LString("tiny"), arr.RawGetInt(1))
@@ -184,7 +212,7 @@ func TestEmptyObjectsAllocateOnlyTheirTable(t *testing.T) {
 	five := []byte(`[{},{},{},{},{}]`)
 	decode := func(b []byte) func() {
 		return func() {
-			if _, err := DecodeJSON(L, b); err != nil {
+			if _, err := DecodeBytes(L, b); err != nil {
 				t.Fatal(err)
 			}
 		}

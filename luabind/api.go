@@ -1,0 +1,105 @@
+package luabind
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/url"
+
+	lua "github.com/yuin/gopher-lua"
+
+	"github.com/rclua/rclua/luabind/luajson"
+)
+
+// get is
+//
+//	rc.get(endpoint [, query]) -> body | nil, err
+//
+// endpoint is given without "/api/v1/" ("channels.info"); query values are
+// strings, numbers, booleans or sequences of them. The whole decoded body
+// is returned.
+func (b *binding) get(L *lua.LState) int {
+	const fn = "rc.get"
+	endpoint := checkID(L, 1, fn, "endpoint")
+	var query url.Values
+	if tb := optTable(L, 2, fn, "query"); tb != nil {
+		query = url.Values{}
+		eachOption(L, 2, fn, tb, func(k string, v lua.LValue) {
+			seq, ok := v.(*lua.LTable)
+			if !ok {
+				query.Add(k, queryValue(L, fn, k, v))
+				return
+			}
+			n := 0
+			for ik, iv := seq.Next(lua.LNil); ik != lua.LNil; ik, iv = seq.Next(ik) {
+				n++
+				if ik != lua.LNumber(n) { // Next visits the array part in order
+					argError(L, 2, fn, fmt.Sprintf("query %q: a sequence of values expected, got key %s", k, keyName(ik)))
+				}
+				query.Add(k, queryValue(L, fn, k, iv))
+			}
+		})
+	}
+	if b.m.API == nil {
+		return b.fail(L, errUnavailable)
+	}
+	body, err := b.m.API.GetRaw(ctxOf(L), endpoint, query)
+	if err != nil {
+		return b.fail(L, err)
+	}
+	return b.pushBody(L, endpoint, body)
+}
+
+func queryValue(L *lua.LState, fn, key string, v lua.LValue) string {
+	switch v := v.(type) {
+	case lua.LString:
+		return string(v)
+	case lua.LNumber:
+		return v.String()
+	case lua.LBool:
+		if v {
+			return "true"
+		}
+		return "false"
+	}
+	argError(L, 2, fn, fmt.Sprintf("query %q: string, number or boolean expected, got %s", key, typeName(v)))
+	return ""
+}
+
+// post is
+//
+//	rc.post(endpoint [, body]) -> body | nil, err
+//
+// body is encoded as JSON ({} when absent); the whole decoded response
+// body is returned.
+func (b *binding) post(L *lua.LState) int {
+	const fn = "rc.post"
+	endpoint := checkID(L, 1, fn, "endpoint")
+	raw := json.RawMessage("{}")
+	switch v := L.Get(2).(type) {
+	case *lua.LNilType:
+	case *lua.LTable:
+		enc, err := luajson.Encode(v)
+		if err != nil {
+			argError(L, 2, fn, "body: "+err.Error())
+		}
+		raw = enc
+	default:
+		argError(L, 2, fn, "body: table expected, got "+typeName(v))
+	}
+	if b.m.API == nil {
+		return b.fail(L, errUnavailable)
+	}
+	body, err := b.m.API.PostRaw(ctxOf(L), endpoint, raw)
+	if err != nil {
+		return b.fail(L, err)
+	}
+	return b.pushBody(L, endpoint, body)
+}
+
+// keyName renders a table key in an error message: quoted when a string.
+func keyName(k lua.LValue) string {
+	if s, ok := k.(lua.LString); ok {
+		return fmt.Sprintf("%q", string(s))
+	}
+	return k.String()
+}

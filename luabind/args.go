@@ -1,0 +1,134 @@
+package luabind
+
+import (
+	"fmt"
+	"math"
+	"time"
+
+	lua "github.com/yuin/gopher-lua"
+
+	"github.com/rclua/rclua/luabind/luajson"
+)
+
+// The argument checks of every rc function: each raises, on misuse, "bad
+// argument #n to fn (msg)", which gopher-lua prefixes with the calling
+// script's file:line. fn is the function's full Lua name (rc.chat.post_message).
+
+// argError raises "file:line: bad argument #n to fn (msg)".
+func argError(L *lua.LState, n int, fn, msg string) {
+	L.RaiseError("bad argument #%d to %s (%s)", n, fn, msg)
+}
+
+// typeName names a value's type for error messages.
+func typeName(v lua.LValue) string {
+	if luajson.IsNull(v) {
+		return "rc.json.null"
+	}
+	return v.Type().String()
+}
+
+// checkID returns argument n, which must be a non-empty string.
+func checkID(L *lua.LState, n int, fn, name string) string {
+	return checkIDValue(L, n, fn, name, L.Get(n))
+}
+
+// checkIDValue returns v, an option or argument n, which must be a
+// non-empty string.
+func checkIDValue(L *lua.LState, n int, fn, name string, v lua.LValue) string {
+	s, ok := v.(lua.LString)
+	if !ok {
+		argError(L, n, fn, fmt.Sprintf("%s: string expected, got %s", name, typeName(v)))
+	}
+	if s == "" {
+		argError(L, n, fn, name+" must not be empty")
+	}
+	return string(s)
+}
+
+// checkString returns v, an option of argument n, which must be a string.
+func checkString(L *lua.LState, n int, fn, name string, v lua.LValue) string {
+	s, ok := v.(lua.LString)
+	if !ok {
+		argError(L, n, fn, fmt.Sprintf("%s: string expected, got %s", name, typeName(v)))
+	}
+	return string(s)
+}
+
+// checkArgString returns argument n, which must be a string.
+func checkArgString(L *lua.LState, n int, fn string) string {
+	s, ok := L.Get(n).(lua.LString)
+	if !ok {
+		argError(L, n, fn, "string expected, got "+typeName(L.Get(n)))
+	}
+	return string(s)
+}
+
+// checkTable returns argument n, which must be a table.
+func checkTable(L *lua.LState, n int, fn string) *lua.LTable {
+	tb, ok := L.Get(n).(*lua.LTable)
+	if !ok {
+		argError(L, n, fn, "table expected, got "+typeName(L.Get(n)))
+	}
+	return tb
+}
+
+// checkFunction returns argument n, which must be a function.
+func checkFunction(L *lua.LState, n int, fn string) *lua.LFunction {
+	f, ok := L.Get(n).(*lua.LFunction)
+	if !ok {
+		argError(L, n, fn, "function expected, got "+typeName(L.Get(n)))
+	}
+	return f
+}
+
+// optTable returns argument n as a table, nil when it is absent or nil.
+func optTable(L *lua.LState, n int, fn, name string) *lua.LTable {
+	switch v := L.Get(n).(type) {
+	case *lua.LNilType:
+		return nil
+	case *lua.LTable:
+		return v
+	default:
+		argError(L, n, fn, fmt.Sprintf("%s: table expected, got %s", name, typeName(v)))
+		return nil
+	}
+}
+
+// eachOption calls f for every key of the options table tb (argument n);
+// keys must be strings.
+func eachOption(L *lua.LState, n int, fn string, tb *lua.LTable, f func(key string, v lua.LValue)) {
+	for k, v := tb.Next(lua.LNil); k != lua.LNil; k, v = tb.Next(k) {
+		ks, ok := k.(lua.LString)
+		if !ok {
+			argError(L, n, fn, fmt.Sprintf("unknown option %s (option keys are strings)", k.String()))
+		}
+		f(string(ks), v)
+	}
+}
+
+// unknownOption raises for an option key fn does not know.
+func unknownOption(L *lua.LState, n int, fn, key string) {
+	argError(L, n, fn, fmt.Sprintf("unknown option %q", key))
+}
+
+// checkTime converts an option given as an ISO-8601 string or Unix seconds.
+func checkTime(L *lua.LState, n int, fn, name string, v lua.LValue) time.Time {
+	switch v := v.(type) {
+	case lua.LString:
+		t, err := time.Parse(time.RFC3339Nano, string(v))
+		if err != nil {
+			argError(L, n, fn, fmt.Sprintf("%s: not an ISO-8601 time: %q", name, string(v)))
+		}
+		return t
+	case lua.LNumber:
+		f := float64(v)
+		if math.IsNaN(f) || math.IsInf(f, 0) || f < 0 || f > 1e11 {
+			argError(L, n, fn, fmt.Sprintf("%s: not a Unix time in seconds: %v", name, v))
+		}
+		sec, frac := math.Modf(f)
+		return time.Unix(int64(sec), int64(math.Round(frac*1e9))).UTC()
+	default:
+		argError(L, n, fn, fmt.Sprintf("%s: ISO-8601 string or Unix seconds expected, got %s", name, typeName(v)))
+		return time.Time{}
+	}
+}

@@ -1,0 +1,63 @@
+package luajson
+
+import (
+	"encoding/json"
+	"testing"
+
+	lua "github.com/yuin/gopher-lua"
+
+	"github.com/rclua/rclua/luabind/internal/fixture"
+)
+
+// BenchmarkDecodeSubscriptions converts a 5,000-subscription
+// subscriptions.get body into Lua tables.
+//
+//	go test -run='^$' -bench=Subscriptions -benchmem ./luabind/luajson/
+//	go test -run='^$' -bench=Subscriptions -benchmem -tags purego ./luabind/luajson/
+func BenchmarkDecodeSubscriptions(b *testing.B) {
+	body := fixture.SubscriptionsBody(5000)
+	L := lua.NewState(lua.Options{SkipOpenLibs: true})
+	defer L.Close()
+	b.SetBytes(int64(len(body)))
+	b.ReportAllocs()
+	for b.Loop() {
+		v, err := DecodeBytes(L, body)
+		if err != nil || v.Type() != lua.LTTable {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkDecodeSubscriptionsEncodingJSON is the floor: the same body
+// into []map[string]any with encoding/json.
+func BenchmarkDecodeSubscriptionsEncodingJSON(b *testing.B) {
+	body := fixture.SubscriptionsBody(5000)
+	b.SetBytes(int64(len(body)))
+	b.ReportAllocs()
+	for b.Loop() {
+		var out struct {
+			Update []map[string]any `json:"update"`
+			Remove []map[string]any `json:"remove"`
+		}
+		if err := json.Unmarshal(body, &out); err != nil || len(out.Update) != 5000 {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkEncodeSubscriptions encodes the decoded 5,000 subscriptions back.
+func BenchmarkEncodeSubscriptions(b *testing.B) {
+	body := fixture.SubscriptionsBody(5000)
+	L := lua.NewState(lua.Options{SkipOpenLibs: true})
+	defer L.Close()
+	v, err := DecodeBytes(L, body)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Encode(v); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

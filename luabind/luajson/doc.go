@@ -1,0 +1,47 @@
+// Package luajson converts JSON to Lua values and back, for gopher-lua
+// states: the engine behind rclua's rc.json and every response body a
+// binding hands to a script. It owns the null sentinel (Null, IsNull), the
+// array mark (MarkArray, IsArray), the limits (MaxDecodeSize, MaxDepth) and
+// the per-state decoder caches.
+//
+// # Values
+//
+// A JSON object becomes a table with string keys; an array a sequence,
+// marked as an array so that an empty one encodes back as []; null becomes
+// the state's null sentinel, in arrays and objects alike, so indices never
+// shift. Numbers are Lua numbers (float64): integers up to 2^53 are exact
+// and print without ".0". Strings keep their bytes; JSON input must be
+// UTF-8.
+//
+// Encoding turns a sequence into an array and a table with string keys
+// into an object (in the table's key order); an empty table is {} unless
+// marked by MarkArray. Mixed or non-string keys, sparse arrays, NaN and
+// infinities, invalid UTF-8, functions, cycles and nesting deeper than
+// MaxDepth (200) are errors; shared (non-cyclic) subtables are fine. Input
+// larger than MaxDecodeSize (32 MiB) is refused. Response bodies go
+// straight from bytes to Lua tables, each built at its final size, never
+// through map[string]any.
+//
+// Strings of up to 32 bytes (ids, times, names) are copied out of a
+// decoded document; longer strings (message text) share memory with it,
+// so keeping such a string from a large response keeps the response's
+// text alive until the string is collected.
+//
+// # Caches
+//
+// Each state keeps, in its registry, caches that make decoding thousands
+// of same-shaped objects cheap: interned object keys (4096, emptied and
+// refilled when full), interned short string values (2048), and the key
+// lists of object shapes seen before (256). Like the state, they belong to
+// the one goroutine that runs it.
+//
+// # Build tags
+//
+// By default the decoder builds a table's hash part at its final size
+// through a mirror of lua.LTable's layout (checked against the real type
+// by reflection at start-up; on a mismatch it falls back to the safe
+// path), and DecodeBytes views the input without copying it. Built with
+// the purego tag (go build -tags purego), the package uses no unsafe code:
+// tables are filled through gopher-lua's API and the input is copied. Both
+// builds give the same values.
+package luajson

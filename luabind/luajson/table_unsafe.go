@@ -1,0 +1,111 @@
+//go:build !purego
+
+package luajson
+
+import (
+	"maps"
+	"reflect"
+	"slices"
+	"unsafe"
+
+	lua "github.com/yuin/gopher-lua"
+)
+
+// This file holds the decoder's uses of package unsafe; the purego build
+// tag selects table_purego.go instead, the same behaviour in safe code.
+
+// zeroCopy reports that long decoded strings are views into the input
+// (DecodeBytes) rather than copies.
+const zeroCopy = true
+
+// ltableLayout mirrors the fields of lua.LTable (gopher-lua v1.1.2). The
+// decoder uses it to build a table's hash part at its final size in one
+// step: LTable.RawSetString grows the key list and key index one entry at
+// a time, which is most of the cost of converting a large response. The
+// mirror is used only when tableLayoutOK, checked against lua.LTable by
+// reflection when the package loads; otherwise the decoder falls back to
+// RawSetString (correct, slower), and TestTableLayout fails to flag it.
+type ltableLayout struct {
+	Metatable lua.LValue
+
+	array   []lua.LValue
+	dict    map[lua.LValue]lua.LValue
+	strdict map[string]lua.LValue
+	keys    []lua.LValue
+	k2i     map[lua.LValue]int
+}
+
+// tableLayoutOK reports whether ltableLayout matches lua.LTable field for
+// field (names, types, offsets). Computed once; never written again.
+var tableLayoutOK = func() bool {
+	a, b := reflect.TypeFor[lua.LTable](), reflect.TypeFor[ltableLayout]()
+	if a.Size() != b.Size() || a.NumField() != b.NumField() {
+		return false
+	}
+	for i := range a.NumField() {
+		fa, fb := a.Field(i), b.Field(i)
+		if fa.Name != fb.Name || fa.Type != fb.Type || fa.Offset != fb.Offset {
+			return false
+		}
+	}
+	return true
+}()
+
+// newObjectTable returns a table holding ok.names[j] = vals[j] (later
+// duplicates win, as with RawSetString). When shared, ok is a cached
+// template and the table gets copies of its key list and index; otherwise
+// the table takes them.
+func newObjectTable(L *lua.LState, ok *objectKeys, vals []lua.LValue, shared bool) *lua.LTable {
+	if len(vals) == 0 {
+		return L.CreateTable(0, 0)
+	}
+	if !tableLayoutOK {
+		return newObjectTableSafe(L, ok, vals)
+	}
+	tb := &lua.LTable{Metatable: lua.LNil}
+	m := (*ltableLayout)(unsafe.Pointer(tb))
+	m.strdict = make(map[string]lua.LValue, len(ok.keys))
+	for j, v := range vals {
+		m.strdict[ok.names[j]] = v
+	}
+	if shared {
+		m.keys, m.k2i = slices.Clone(ok.keys), maps.Clone(ok.k2i)
+	} else {
+		m.keys, m.k2i = ok.keys, ok.k2i
+	}
+	return tb
+}
+
+// newArrayTable returns a sequence table holding a copy of vals.
+func newArrayTable(L *lua.LState, vals []lua.LValue) *lua.LTable {
+	if !tableLayoutOK {
+		return newArrayTableSafe(L, vals)
+	}
+	tb := &lua.LTable{Metatable: lua.LNil}
+	m := (*ltableLayout)(unsafe.Pointer(tb))
+	m.array = make([]lua.LValue, len(vals))
+	copy(m.array, vals)
+	return tb
+}
+
+// viewBytes views b as a string without copying it: DecodeBytes' caller
+// hands b over, and decoded strings longer than maxCopiedLen share its
+// memory.
+func viewBytes(b []byte) string {
+	return unsafe.String(unsafe.SliceData(b), len(b))
+}
+
+// copyShort copies s (at most maxCopiedLen bytes) into the state's string
+// arena, carved from chunks of strArenaSize bytes: one allocation per
+// hundred-odd short strings rather than one each. A chunk stays alive
+// while any string in it does (4 KiB, not the whole input).
+func (d *decoder) copyShort(s string) string {
+	a := d.sd.strArena
+	if len(s) > cap(a)-len(a) {
+		a = make([]byte, 0, strArenaSize)
+	}
+	start := len(a)
+	a = append(a, s...)
+	d.sd.strArena = a
+	return unsafe.String(&a[start], len(s))
+}

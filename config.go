@@ -13,6 +13,7 @@ import (
 
 	"github.com/rclua/rclua/rc"
 	"github.com/rclua/rclua/runtime"
+	"github.com/rclua/rclua/runtime/source"
 )
 
 // Environment variables read by rclua. Secrets are read from here (or from
@@ -33,7 +34,7 @@ const (
 // Defaults of the daemon's flags: runtime's own, and the --dev ones.
 const (
 	defaultScripts         = runtime.DefaultScriptsDir
-	defaultPollInterval    = runtime.DefaultPollInterval
+	defaultPollInterval    = source.DefaultPollInterval
 	defaultDebounce        = runtime.DefaultDebounce
 	defaultLoadTimeout     = runtime.DefaultLoadTimeout
 	defaultHandlerTimeout  = runtime.DefaultHandlerTimeout

@@ -16,6 +16,7 @@ import (
 
 	"github.com/rclua/rclua/luabind"
 	"github.com/rclua/rclua/runtime"
+	"github.com/rclua/rclua/runtime/source"
 )
 
 const runHelp = `rclua run [flags]
@@ -176,15 +177,14 @@ func daemon(ctx context.Context, o runOptions, baseURL string, creds credentials
 	cfg := runtime.Config{
 		ScriptsDir:      scriptsDir,
 		Debounce:        o.debounce,
-		PollInterval:    o.pollInterval,
 		LoadTimeout:     o.loadTimeout,
 		HandlerTimeout:  o.handlerTimeout,
 		ShutdownTimeout: o.shutdownTimeout,
 		MemoryLimit:     int64(o.memoryLimit),
 	}
 	deps := runtime.Deps{
-		Bindings:      luabind.FromClient(client, log),
-		Subscriptions: client.Subscriptions,
+		Module:  luabind.FromClient(client, log),
+		Sources: []source.Source{source.NewPoll(client.Subscriptions, source.PollOptions{Interval: o.pollInterval, Log: log})},
 	}
 	host, err := runtime.New(cfg, deps, log)
 	if err != nil {

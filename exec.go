@@ -73,11 +73,7 @@ func cmdExec(ctx context.Context, args []string, getenv func(string) string, std
 	defer logout(ctx, client, creds, log)
 
 	cfg := runtime.Config{LoadTimeout: timeout, HandlerTimeout: timeout}
-	deps := runtime.Deps{
-		Bindings:      luabind.FromClient(client, log),
-		Subscriptions: client.Subscriptions,
-	}
-	if err := runtime.Exec(ctx, path, cfg, deps, log); err != nil {
+	if err := runtime.Exec(ctx, path, cfg, luabind.FromClient(client, log), log); err != nil {
 		return &scriptError{err: err}
 	}
 	return nil

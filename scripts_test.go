@@ -20,6 +20,7 @@ import (
 	"github.com/rclua/rclua/rc"
 	"github.com/rclua/rclua/rc/rctest"
 	"github.com/rclua/rclua/runtime"
+	"github.com/rclua/rclua/runtime/source"
 )
 
 // The example scripts are tested two ways: every one passes runtime.Check
@@ -164,8 +165,9 @@ func TestExampleMentionAlert(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "mention_alert.lua"), content, 0o644))
 
-	host, err := runtime.New(runtime.Config{ScriptsDir: dir, PollInterval: 50 * time.Millisecond},
-		runtime.Deps{Bindings: luabind.FromClient(c, zerolog.Nop()), Subscriptions: c.Subscriptions}, zerolog.Nop())
+	host, err := runtime.New(runtime.Config{ScriptsDir: dir},
+		runtime.Deps{Module: luabind.FromClient(c, zerolog.Nop()),
+			Sources: []source.Source{source.NewPoll(c.Subscriptions, source.PollOptions{Interval: 50 * time.Millisecond})}}, zerolog.Nop())
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup

@@ -2,7 +2,6 @@ package runtime
 
 import (
 	"context"
-	"encoding/json"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -10,53 +9,42 @@ import (
 	"github.com/rs/zerolog"
 	lua "github.com/yuin/gopher-lua"
 
-	"github.com/rclua/rclua/luabind/luajson"
-	"github.com/rclua/rclua/rc"
+	"github.com/rclua/rclua/luabind"
+	"github.com/rclua/rclua/runtime/sandbox"
+	"github.com/rclua/rclua/runtime/source"
 )
 
-// eventKind says what an event carries.
-type eventKind int
-
-const (
-	evSubscription eventKind = iota // a subscription change
-	evTick                          // a timer of one version fired
-)
-
-// event is a mailbox message.
-type event struct {
-	kind    eventKind
-	version uint64 // evTick: the version whose timer fired
-	trigger int    // evTick: index into version.timers
-	action  string // evSubscription: inserted, updated, removed
-	sub     *rc.Subscription
-	removed *rc.RemovedSubscription
+// message is one item of an actor's mailbox: a timer tick or an event
+// from a source.
+type message struct {
+	tick    bool   // a timer of one version fired
+	version uint64 // tick: the version whose timer fired
+	trigger int    // tick: index into version.timers
+	ev      source.Event
 	done    chan struct{} // optional: closed after handling (benchmarks)
-	seq     uint64        // evSubscription: set by enqueue (per actor, from 1); 0: not tracked
+	seq     uint64        // an event: set by enqueue (per actor, from 1); 0: not tracked
 }
 
-// subID is the subscription _id an event is about ("" for ticks).
-func (ev event) subID() string {
-	switch {
-	case ev.kind != evSubscription:
+// coalesceKey is what an event is about, for coalescing: its kind and id
+// ("" for ticks and events without an id).
+func (m message) coalesceKey() string {
+	if m.tick || m.ev.ID == "" {
 		return ""
-	case ev.removed != nil:
-		return ev.removed.ID
-	case ev.sub != nil:
-		return ev.sub.ID
 	}
-	return ""
+	return m.ev.Kind + "\x00" + m.ev.ID
 }
 
-// queuedSub is one queued subscription event in an actor's per-_id list.
-type queuedSub struct {
+// queuedEvent is one queued event in an actor's per-object list.
+type queuedEvent struct {
 	seq     uint64
 	updated bool // action "updated" (the only one that may be skipped)
 }
 
-// release tells the event's waiter, if any, that it was handled or dropped.
-func (ev event) release() {
-	if ev.done != nil {
-		close(ev.done)
+// release tells the message's waiter, if any, that it was handled or
+// dropped.
+func (m message) release() {
+	if m.done != nil {
+		close(m.done)
 	}
 }
 
@@ -95,19 +83,20 @@ type actor struct {
 	st      *scriptState
 	log     zerolog.Logger
 	chunk   string // chunk name used in file:line messages
-	mailbox chan event
+	mailbox chan message
 	wake    chan struct{}
-	guard   *callGuard // the running call, for the memory watchdog; nil when it is off
+	guard   *callGuard // the running call, for the host and the memory watchdog
 
 	mu       sync.Mutex
 	pending  *loadRequest
 	stopping bool
-	// Subscription events in the mailbox, by _id, oldest first: an
-	// "updated" event followed in this list by another "updated" is stale
-	// and skipped (coalescing). Entries are added by enqueue and removed
-	// when the actor takes the event, so the map is bounded by the queue.
+	// Events in the mailbox, by what they are about (coalesceKey), oldest
+	// first: an "updated" event followed in this list by another
+	// "updated" is stale and skipped (coalescing). Entries are added by
+	// enqueue and removed when the actor takes the event, so the map is
+	// bounded by the queue.
 	seq    uint64
-	queued map[string][]queuedSub
+	queued map[string][]queuedEvent
 
 	// owned by the actor goroutine
 	cur    *version
@@ -120,10 +109,10 @@ func newActor(h *Host, st *scriptState, chunk string) *actor {
 		st:      st,
 		log:     h.log.With().Str("script", st.name).Logger(),
 		chunk:   chunk,
-		mailbox: make(chan event, h.cfg.QueueLen),
+		mailbox: make(chan message, h.cfg.QueueLen),
 		wake:    make(chan struct{}, 1),
 		guard:   h.mem.guard(),
-		queued:  map[string][]queuedSub{},
+		queued:  map[string][]queuedEvent{},
 	}
 }
 
@@ -152,22 +141,22 @@ func (a *actor) requestStop() {
 	a.poke()
 }
 
-// enqueue hands an event to the actor without blocking; a full queue drops
-// the event, counts it and warns (the first time and every 100th). A
-// subscription event is numbered and listed under its _id for coalescing.
-func (a *actor) enqueue(ev event) bool {
-	id := ev.subID()
+// enqueue hands a message to the actor without blocking; a full queue
+// drops it, counts it and warns (the first time and every 100th). An event
+// is numbered and listed under its coalescing key.
+func (a *actor) enqueue(m message) bool {
+	key := m.coalesceKey()
 	a.mu.Lock()
-	if id != "" {
+	if key != "" {
 		a.seq++
-		ev.seq = a.seq
+		m.seq = a.seq
 	}
 	var sent bool
 	select { // non-blocking: holding mu is fine
-	case a.mailbox <- ev:
+	case a.mailbox <- m:
 		sent = true
-		if id != "" {
-			a.queued[id] = append(a.queued[id], queuedSub{seq: ev.seq, updated: ev.action == "updated"})
+		if key != "" {
+			a.queued[key] = append(a.queued[key], queuedEvent{seq: m.seq, updated: m.ev.Action == source.ActionUpdated})
 		}
 	default:
 	}
@@ -177,26 +166,26 @@ func (a *actor) enqueue(ev event) bool {
 		if n == 1 || n%100 == 0 {
 			a.log.Warn().Uint64("dropped", n).Int("queue_len", cap(a.mailbox)).Msg("event queue full: event dropped")
 		}
-		ev.release()
+		m.release()
 	}
 	return sent
 }
 
-// stale takes ev off its _id's list of queued events and reports whether
+// stale takes m off its key's list of queued events and reports whether
 // it is an "updated" event directly followed there by another "updated":
 // the handler will see that newer state, so this one can be skipped. An
 // "inserted" or "removed" event is never stale, and an "updated" one
 // followed by either is not skipped across it.
-func (a *actor) stale(ev event) bool {
-	id := ev.subID()
-	if id == "" || ev.seq == 0 {
-		return false // a tick, or an event put in the mailbox directly
+func (a *actor) stale(m message) bool {
+	key := m.coalesceKey()
+	if key == "" || m.seq == 0 {
+		return false // a tick, or a message put in the mailbox directly
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	list := a.queued[id]
+	list := a.queued[key]
 	i := 0
-	for i < len(list) && list[i].seq != ev.seq {
+	for i < len(list) && list[i].seq != m.seq {
 		i++
 	}
 	if i == len(list) {
@@ -205,17 +194,19 @@ func (a *actor) stale(ev event) bool {
 	newer := i+1 < len(list) && list[i].updated && list[i+1].updated
 	list = append(list[:i], list[i+1:]...)
 	if len(list) == 0 {
-		delete(a.queued, id)
+		delete(a.queued, key)
 	} else {
-		a.queued[id] = list
+		a.queued[key] = list
 	}
 	return newer
 }
 
 // run is the actor goroutine. Once ctx ends (shutdown) it takes no further
-// event or load: the call running then finishes and run returns. Handler
-// and load deadlines derive from the host's hard context.
+// event or load: the call running then finishes and run returns. Calls
+// run under a context without ctx's cancellation: the host stops them
+// through the actor's guard at the end of the shutdown grace.
 func (a *actor) run(ctx context.Context) {
+	calls := context.WithoutCancel(ctx)
 	defer func() {
 		a.mu.Lock()
 		p := a.pending
@@ -240,7 +231,7 @@ func (a *actor) run(ctx context.Context) {
 			return
 		}
 		if req != nil {
-			a.load(req)
+			a.load(calls, req)
 			req.finish()
 			continue
 		}
@@ -248,22 +239,22 @@ func (a *actor) run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-a.wake:
-		case ev := <-a.mailbox:
+		case m := <-a.mailbox:
 			if ctx.Err() != nil { // select picks at random among ready cases
-				ev.release()
+				m.release()
 				return
 			}
-			a.handle(ev)
+			a.handle(calls, m)
 		}
 	}
 }
 
-// drain drops the events left in the queue, releasing their waiters.
+// drain drops the messages left in the queue, releasing their waiters.
 func (a *actor) drain() {
 	for {
 		select {
-		case ev := <-a.mailbox:
-			ev.release()
+		case m := <-a.mailbox:
+			m.release()
 		default:
 			return
 		}
@@ -272,14 +263,14 @@ func (a *actor) drain() {
 
 // load builds a new version in a fresh state and swaps it in only if its
 // top level ran without error; otherwise the old version keeps running.
-func (a *actor) load(req *loadRequest) {
+func (a *actor) load(ctx context.Context, req *loadRequest) {
 	start := time.Now()
 	a.nextID++
 	v := &version{id: a.nextID, hash: req.hash, stop: make(chan struct{})}
-	v.L = newSandbox(a.h.cfg.Unsafe)
-	v.reg = &registry{mode: modeRun, log: a.log, loading: true}
+	v.L = sandbox.New(sandbox.Options{Unsafe: a.h.cfg.Unsafe})
+	v.reg = newRegistry(modeRun, a.log)
 	a.h.env.openState(v.L, a.h.cfg, a.log, v.reg)
-	err := runChunkGuarded(a.h.hardCtx, v.L, a.chunk, req.content, a.h.cfg.LoadTimeout, a.guard, kindLoad)
+	err := runChunkGuarded(ctx, v.L, a.chunk, req.content, a.h.cfg.LoadTimeout, a.guard, kindLoad)
 	v.reg.loading = false
 	if err != nil {
 		v.L.Close()
@@ -297,13 +288,17 @@ func (a *actor) load(req *loadRequest) {
 	a.closeVersion(old)
 	a.startTimers(v)
 	a.st.setLoaded(req.hash, time.Now())
-	a.st.listens.Store(len(v.reg.subs) > 0)
-	a.h.pokePoller()
+	a.st.setListens(v.reg.kinds())
+	a.h.listenersChanged()
 	msg := "script loaded"
 	if old != nil {
 		msg = "script reloaded"
 	}
-	a.log.Info().Str("hash", short(req.hash)).Int("subscription_handlers", len(v.reg.subs)).
+	handlers := 0
+	for _, list := range v.reg.handlers {
+		handlers += len(list)
+	}
+	a.log.Info().Str("hash", short(req.hash)).Int("event_handlers", handlers).
 		Int("timers", len(v.reg.timers)).Stringer("took", since(start)).Msg(msg)
 }
 
@@ -343,7 +338,7 @@ func (a *actor) startTimers(v *version) {
 					tm.Stop()
 					return
 				case <-tm.C:
-					if v.queued[i].CompareAndSwap(false, true) && !a.enqueue(event{kind: evTick, version: v.id, trigger: i}) {
+					if v.queued[i].CompareAndSwap(false, true) && !a.enqueue(message{tick: true, version: v.id, trigger: i}) {
 						v.queued[i].Store(false)
 					}
 				}
@@ -352,66 +347,45 @@ func (a *actor) startTimers(v *version) {
 	}
 }
 
-// handle dispatches one event to the current version; a stale
-// subscription update (see stale) is counted in Coalesced and skipped.
-func (a *actor) handle(ev event) {
-	defer ev.release()
-	if a.stale(ev) {
+// handle runs one message in the current version; a stale event (see
+// stale) is counted in Coalesced and skipped.
+func (a *actor) handle(ctx context.Context, m message) {
+	defer m.release()
+	if a.stale(m) {
 		n := a.st.coalesced.Add(1)
-		a.log.Debug().Str("subscription", ev.subID()).Uint64("coalesced", n).
-			Msg("stale subscription update skipped: a newer one is queued")
+		a.log.Debug().Str("kind", m.ev.Kind).Str("id", m.ev.ID).Uint64("coalesced", n).
+			Msg("stale update skipped: a newer one is queued")
 		return
 	}
 	v := a.cur
 	if v == nil {
 		return
 	}
-	switch ev.kind {
-	case evTick:
-		if ev.version != v.id || ev.trigger >= len(v.reg.timers) {
+	if m.tick {
+		if m.version != v.id || m.trigger >= len(v.reg.timers) {
 			return // a timer of a replaced version
 		}
-		v.queued[ev.trigger].Store(false)
-		a.call(v, v.reg.timers[ev.trigger])
-	case evSubscription:
-		// Each handler gets its own table: tables are mutable, so one
-		// decoded for all would show each handler the previous ones' edits.
-		for _, t := range v.reg.subs {
-			arg, err := a.subscriptionValue(v.L, ev)
-			if err != nil {
-				a.log.Error().Err(err).Str("trigger", t.label).Msg("cannot convert the subscription for Lua")
-				continue
-			}
-			a.call(v, t, lua.LString(ev.action), arg)
+		v.queued[m.trigger].Store(false)
+		a.call(ctx, v, v.reg.timers[m.trigger])
+		return
+	}
+	// Each handler gets its own arguments: tables are mutable, so one set
+	// for all would show each handler the previous ones' edits.
+	for _, t := range v.reg.handlers[m.ev.Kind] {
+		args, err := luabind.EventArgs(v.L, m.ev.Kind, m.ev.Action, m.ev.Raw)
+		if err != nil {
+			a.log.Error().Err(err).Str("trigger", t.label).Msg("cannot convert the event for Lua")
+			continue
 		}
+		a.call(ctx, v, t, args...)
 	}
 }
-
-// subscriptionValue converts the event's subscription into a Lua table.
-func (a *actor) subscriptionValue(L *lua.LState, ev event) (lua.LValue, error) {
-	if ev.removed != nil {
-		t := L.NewTable()
-		t.RawSetString("_id", lua.LString(ev.removed.ID))
-		t.RawSetString("_deletedAt", lua.LString(ev.removed.DeletedAt.UTC().Format(isoMillis)))
-		return t, nil
-	}
-	raw := []byte(ev.sub.Raw)
-	if len(raw) == 0 {
-		var err error
-		if raw, err = json.Marshal(ev.sub); err != nil {
-			return nil, err
-		}
-	}
-	return luajson.DecodeBytes(L, raw)
-}
-
-const isoMillis = "2006-01-02T15:04:05.000Z07:00"
 
 // call runs one handler under the handler deadline and accounts for it.
-func (a *actor) call(v *version, t trigger, args ...lua.LValue) {
+func (a *actor) call(ctx context.Context, v *version, t trigger, args ...lua.LValue) {
 	a.st.runs.Add(1)
 	start := time.Now()
-	err := pcallGuarded(a.h.hardCtx, v.L, a.h.cfg.HandlerTimeout, a.guard, kindHandler, t.Fn, args...)
+	err := pcallGuarded(ctx, v.L, a.h.cfg.HandlerTimeout, a.guard, kindHandler, t.Fn, args...)
 	if err == nil {
 		return
 	}

@@ -13,7 +13,8 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/rclua/rclua/luabind"
-	"github.com/rclua/rclua/rc"
+	"github.com/rclua/rclua/runtime/sandbox"
+	"github.com/rclua/rclua/runtime/source"
 )
 
 // benchHost runs a host on dir until the returned stop is called.
@@ -22,7 +23,7 @@ func benchHost(b *testing.B, cfg Config) (*Host, func()) {
 	if cfg.Rescan == 0 {
 		cfg.Rescan = time.Hour
 	}
-	h := newHost(cfg, envOf(Deps{Bindings: &luabind.Module{}}), zerolog.Nop())
+	h := newHost(cfg, env{module: &luabind.Module{}}, nil, zerolog.Nop())
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- h.Run(ctx) }()
@@ -54,7 +55,7 @@ func statusOf(h *Host, name string) ScriptStatus {
 	return ScriptStatus{}
 }
 
-var benchSub = &rc.Subscription{ID: "sub1", Raw: []byte(`{"_id":"sub1","rid":"GENERAL","name":"general","t":"c",` +
+var benchSub = source.Event{Kind: source.KindSubscription, Action: source.ActionUpdated, ID: "sub1", Raw: []byte(`{"_id":"sub1","rid":"GENERAL","name":"general","t":"c",` +
 	`"u":{"_id":"rcluaBotUser00001","username":"rclua.bot"},"open":true,"alert":true,"unread":3,"userMentions":1,` +
 	`"groupMentions":0,"ts":"2024-07-01T10:00:00.000Z","ls":"2024-07-02T09:00:00.000Z","_updatedAt":"2024-07-02T18:07:35.267Z"}`)}
 
@@ -94,7 +95,7 @@ func BenchmarkReloadLatency(b *testing.B) {
 		}
 		done := make(chan struct{})
 		runs := statusOf(h, "a").Runs
-		h.actorOf("a.lua").mailbox <- event{kind: evSubscription, action: "updated", sub: benchSub, done: done}
+		h.actorOf("a.lua").mailbox <- message{ev: benchSub, done: done}
 		<-done
 		lat = append(lat, time.Since(start))
 		if statusOf(h, "a").Runs != runs+1 {
@@ -122,10 +123,10 @@ func BenchmarkDispatch(b *testing.B) {
 	b.ResetTimer()
 	start := time.Now()
 	for i := 0; i < b.N-1; i++ {
-		a.mailbox <- event{kind: evSubscription, action: "updated", sub: benchSub}
+		a.mailbox <- message{ev: benchSub}
 	}
 	done := make(chan struct{})
-	a.mailbox <- event{kind: evSubscription, action: "updated", sub: benchSub, done: done}
+	a.mailbox <- message{ev: benchSub, done: done}
 	<-done
 	b.StopTimer()
 	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "events/s")
@@ -140,7 +141,7 @@ func BenchmarkNewState(b *testing.B) {
 	m := &luabind.Module{}
 	b.ReportAllocs()
 	for b.Loop() {
-		L := newSandbox(false)
+		L := sandbox.New(sandbox.Options{})
 		m.Open(L, &registry{mode: modeRun, loading: true})
 		L.Close()
 	}

@@ -1,18 +1,15 @@
 package runtime
 
 import (
-	"encoding/json"
-	"fmt"
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	lua "github.com/yuin/gopher-lua"
 
-	"github.com/rclua/rclua/rc"
+	"github.com/rclua/rclua/runtime/source"
 )
 
 // gatedEnv gives scripts gate(), which blocks until the test opens the
@@ -57,13 +54,9 @@ func (g *gatedEnv) records() []string {
 	return append([]string(nil), g.seen...)
 }
 
-// subChange is a subscription event whose snapshot carries n.
-func subChange(action, id string, n int) event {
-	if action == "removed" {
-		return event{kind: evSubscription, action: action, removed: &rc.RemovedSubscription{ID: id, DeletedAt: time.Unix(0, 0)}}
-	}
-	raw, _ := json.Marshal(map[string]any{"_id": id, "n": n})
-	return event{kind: evSubscription, action: action, sub: &rc.Subscription{ID: id, Raw: raw}}
+// subChange is a mailbox message of a subscription event carrying n.
+func subChange(action, id string, n int) message {
+	return message{ev: subEvent(action, id, n)}
 }
 
 const gatedScript = `rc.on("subscription", function(action, sub)
@@ -85,14 +78,14 @@ func (th *testHost) actor(name string) *actor {
 // skipped nor skipped across.
 func TestStaleUpdatesCoalesce(t *testing.T) {
 	g := newGatedEnv()
-	th := startHostEnv(t, Config{}, g.env(), map[string]string{"c.lua": gatedScript})
+	th := startHostEnv(t, Config{}, g.env(), nil, map[string]string{"c.lua": gatedScript})
 	th.waitStatus("c", "running", func(s ScriptStatus) bool { return s.State == StateRunning })
 	a := th.actor("c.lua")
 
 	require.True(t, a.enqueue(subChange("updated", "block", 0)))
 	th.logs.eventually(t, waitFor, func() bool { return len(g.records()) == 1 }, "the blocking handler")
 
-	queue := []event{
+	queue := []message{
 		subChange("updated", "A", 1),  // skipped: A 2 follows
 		subChange("updated", "A", 2),  // skipped: A 3 follows
 		subChange("updated", "B", 1),  // only update of B
@@ -134,33 +127,30 @@ func TestStaleUpdatesCoalesce(t *testing.T) {
 	a.mu.Unlock()
 }
 
-// TestStaleUpdatesCoalesceFromPoller is the trial's case end to end: a
-// handler stuck while the poller reports the same subscription changing
+// TestStaleUpdatesCoalesceFromSource is the trial's case end to end: a
+// handler stuck while the source reports the same subscription changing
 // several times; the handler then sees only its newest state.
-func TestStaleUpdatesCoalesceFromPoller(t *testing.T) {
+func TestStaleUpdatesCoalesceFromSource(t *testing.T) {
 	g := newGatedEnv()
-	src := newFakeSource(0, "block", "x")
-	e := g.env()
-	e.subs = src
-	th := startHostEnv(t, Config{PollInterval: 10 * time.Millisecond}, e, map[string]string{"c.lua": gatedScript})
+	src := newTestSource(source.KindSubscription)
+	th := startHostEnv(t, Config{}, g.env(), []source.Source{src}, map[string]string{"c.lua": gatedScript})
 	th.waitStatus("c", "running", func(s ScriptStatus) bool { return s.State == StateRunning })
 	a := th.actor("c.lua")
 	queuedOf := func(id string) int {
 		a.mu.Lock()
 		defer a.mu.Unlock()
-		return len(a.queued[id])
+		return len(a.queued[source.KindSubscription+"\x00"+id])
 	}
-	// The baseline poll fires nothing; wait for it before changing anything.
-	th.logs.eventually(t, waitFor, func() bool { src.mu.Lock(); defer src.mu.Unlock(); return src.calls >= 2 }, "baseline poll")
-	src.upsert("block")
+	th.logs.eventually(t, waitFor, func() bool { on, _ := src.running(); return on }, "the source runs")
+	require.True(t, src.send(subEvent(source.ActionUpdated, "block", 0)))
 	th.logs.eventually(t, waitFor, func() bool { return len(g.records()) == 1 }, "the blocking handler")
 	for i := 1; i <= 4; i++ {
-		src.upsert("x")
-		th.logs.eventually(t, waitFor, func() bool { return queuedOf("x") == i }, fmt.Sprintf("update %d of x queued", i))
+		require.True(t, src.send(subEvent(source.ActionUpdated, "x", i)))
+		require.Equal(t, i, queuedOf("x"), "update %d of x queued", i)
 	}
 	g.open()
 	th.waitStatus("c", "queue taken", func(s ScriptStatus) bool { return s.Runs+s.Coalesced == 5 })
-	assert.Equal(t, []string{"updated block nil", "updated x nil"}, g.records(), "x handled once")
+	assert.Equal(t, []string{"updated block 0", "updated x 4"}, g.records(), "x handled once, in its newest state")
 	st, _ := th.status("c")
 	assert.Equal(t, uint64(3), st.Coalesced)
 }

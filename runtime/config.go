@@ -2,6 +2,9 @@ package runtime
 
 import (
 	"time"
+
+	"github.com/rclua/rclua/luabind"
+	"github.com/rclua/rclua/runtime/watch"
 )
 
 // Config configures a Host. Zero values take the documented defaults.
@@ -9,7 +12,6 @@ type Config struct {
 	ScriptsDir     string        // folder of *.lua scripts; default "./scripts"
 	Debounce       time.Duration // quiet period per file before a reload; default 100ms
 	Rescan         time.Duration // periodic full rescan of the folder; default 30s
-	PollInterval   time.Duration // subscriptions.get poll period; default 10s
 	LoadTimeout    time.Duration // deadline of a script's top-level run; default 5s
 	HandlerTimeout time.Duration // deadline of every handler call; default 30s
 	QueueLen       int           // events queued per script before dropping; default 256
@@ -22,22 +24,20 @@ type Config struct {
 	// moment (they fail with "memory limit exceeded"; the scripts stay
 	// loaded) and collects the garbage. The heap is sampled every 25ms while
 	// a handler or load runs (not while the host is idle) and garbage is
-	// collected before deciding, so one allocation may overshoot the limit. Zero means 1 GiB; a negative value turns the watchdog off.
+	// collected before deciding, so one allocation may overshoot the limit.
+	// Zero means 1 GiB; a negative value turns the watchdog off.
 	MemoryLimit int64
 
 	// Unexported knobs, defaulted like the others; tests lower them.
-	minEvery    time.Duration // smallest rc.every interval; default 1s
-	pollOverlap time.Duration // overlap window of the poll cursor; default 5s
-	maxBackoff  time.Duration // cap of the poll back-off; default 5m
-	memEvery    time.Duration // heap sampling period of the memory watchdog; default 25ms
+	minEvery time.Duration // smallest rc.every interval; default 1s
+	memEvery time.Duration // heap sampling period of the memory watchdog; default 25ms
 }
 
 // Defaults of the Config fields, used when a field is zero.
 const (
 	DefaultScriptsDir      = "./scripts"
-	DefaultDebounce        = 100 * time.Millisecond
-	DefaultRescan          = 30 * time.Second
-	DefaultPollInterval    = 10 * time.Second
+	DefaultDebounce        = watch.DefaultDebounce
+	DefaultRescan          = watch.DefaultRescan
 	DefaultLoadTimeout     = 5 * time.Second
 	DefaultHandlerTimeout  = 30 * time.Second
 	DefaultShutdownTimeout = 10 * time.Second
@@ -56,15 +56,12 @@ func (c Config) withDefaults() Config {
 	}
 	def(&c.Debounce, DefaultDebounce)
 	def(&c.Rescan, DefaultRescan)
-	def(&c.PollInterval, DefaultPollInterval)
 	def(&c.LoadTimeout, DefaultLoadTimeout)
 	def(&c.HandlerTimeout, DefaultHandlerTimeout)
 	if c.QueueLen <= 0 {
 		c.QueueLen = DefaultQueueLen
 	}
-	def(&c.minEvery, time.Second)
-	def(&c.pollOverlap, 5*time.Second)
-	def(&c.maxBackoff, 5*time.Minute)
+	def(&c.minEvery, luabind.DefaultMinInterval)
 	def(&c.ShutdownTimeout, DefaultShutdownTimeout)
 	def(&c.memEvery, 25*time.Millisecond)
 	if c.MemoryLimit == 0 {

@@ -20,13 +20,13 @@ func TestExec(t *testing.T) {
 	writeFile(t, ok, "rc.log.info(\"ran once\")\nrc.every(\"5m\", function() end)\n")
 	logs := &logSink{}
 	log := zerolog.New(logs)
-	require.NoError(t, Exec(context.Background(), ok, Config{}, Deps{Bindings: &luabind.Module{}}, log))
+	require.NoError(t, Exec(context.Background(), ok, Config{}, &luabind.Module{}, log))
 	assert.Equal(t, 1, logs.count("ran once", "script", "once"))
 	assert.Equal(t, 1, logs.count("trigger ignored in exec mode", "trigger", "every 5m0s ("+ok+":2)"))
 
 	bad := filepath.Join(dir, "bad.lua")
 	writeFile(t, bad, "local x = nil\nx.y = 1\n")
-	err := Exec(context.Background(), bad, Config{}, Deps{}, log)
+	err := Exec(context.Background(), bad, Config{}, nil, log)
 	require.Error(t, err)
 	assert.True(t, strings.HasPrefix(err.Error(), bad+":2:"), "file:line: %q", err)
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/rclua/rclua/luabind"
+	"github.com/rclua/rclua/runtime/source"
 )
 
 const waitFor = 10 * time.Second
@@ -115,22 +116,25 @@ type testHost struct {
 }
 
 // startHost writes files, starts a host with real luabind bindings (no
-// services) and waits for the initial load.
-func startHost(t *testing.T, cfg Config, src SubscriptionSource, files map[string]string) *testHost {
+// services) and src (nil: no source) and waits for the initial load.
+func startHost(t *testing.T, cfg Config, src source.Source, files map[string]string) *testHost {
 	t.Helper()
-	return startHostDeps(t, cfg, Deps{Bindings: &luabind.Module{}, Subscriptions: src}, files)
+	var sources []source.Source
+	if src != nil {
+		sources = append(sources, src)
+	}
+	return startHostEnv(t, cfg, env{module: &luabind.Module{}}, sources, files)
 }
 
-// startHostDeps is startHost with the given dependencies; a nil
-// Bindings logger is replaced by the host's.
+// startHostDeps is startHost with the given dependencies.
 func startHostDeps(t *testing.T, cfg Config, deps Deps, files map[string]string) *testHost {
 	t.Helper()
-	return startHostEnv(t, cfg, envOf(deps), files)
+	return startHostEnv(t, cfg, env{module: deps.Module}, deps.Sources, files)
 }
 
 // startHostEnv is startHost with the given environment (tests installing
-// their own Go functions into the scripts' states).
-func startHostEnv(t *testing.T, cfg Config, e env, files map[string]string) *testHost {
+// their own Go functions into the scripts' states) and sources.
+func startHostEnv(t *testing.T, cfg Config, e env, sources []source.Source, files map[string]string) *testHost {
 	t.Helper()
 	if cfg.ScriptsDir == "" {
 		cfg.ScriptsDir = t.TempDir()
@@ -146,7 +150,7 @@ func startHostEnv(t *testing.T, cfg Config, e env, files map[string]string) *tes
 	}
 	logs := &logSink{}
 	log := zerolog.New(logs).With().Timestamp().Logger()
-	h := newHost(cfg, e, log)
+	h := newHost(cfg, e, sources, log)
 	ctx, cancel := context.WithCancel(context.Background())
 	th := &testHost{t: t, h: h, dir: cfg.ScriptsDir, logs: logs, stop: cancel, done: make(chan error, 1)}
 	go func() { th.done <- h.Run(ctx) }()
@@ -208,4 +212,77 @@ func renameOver(t *testing.T, path, content string) {
 func hashOf(content string) string {
 	s := sha256.Sum256([]byte(content))
 	return hex.EncodeToString(s[:])
+}
+
+// testSource is an event source the test drives: send emits through the
+// running Run (if any); fail makes Run return err.
+type testSource struct {
+	kinds []string
+	mu    sync.Mutex
+	runs  int                // Run calls so far
+	emit  func(source.Event) // of the running Run; nil when none runs
+	fail  chan error
+}
+
+func newTestSource(kinds ...string) *testSource {
+	return &testSource{kinds: kinds, fail: make(chan error, 1)}
+}
+
+func (s *testSource) Kinds() []string { return s.kinds }
+
+func (s *testSource) Run(ctx context.Context, emit func(source.Event)) error {
+	s.mu.Lock()
+	s.runs++
+	s.emit = emit
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		s.emit = nil
+		s.mu.Unlock()
+	}()
+	select {
+	case <-ctx.Done():
+		return nil
+	case err := <-s.fail:
+		return err
+	}
+}
+
+// running reports whether a Run is in progress, and how many began.
+func (s *testSource) running() (bool, int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.emit != nil, s.runs
+}
+
+// send emits ev through the running Run; false when none runs.
+func (s *testSource) send(ev source.Event) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.emit == nil {
+		return false
+	}
+	s.emit(ev)
+	return true
+}
+
+// subEvent is a subscription event whose object carries n.
+func subEvent(action, id string, n int) source.Event {
+	if action == source.ActionRemoved {
+		return source.Event{Kind: source.KindSubscription, Action: action, ID: id,
+			Raw: []byte(`{"_id":"` + id + `","_deletedAt":"1970-01-01T00:00:00.000Z"}`)}
+	}
+	raw, _ := json.Marshal(map[string]any{"_id": id, "n": n})
+	return source.Event{Kind: source.KindSubscription, Action: action, ID: id, Raw: raw}
+}
+
+// listener logs every subscription event it gets.
+const listener = `rc.on("subscription", function(action, sub)
+  rc.log.info("event", {action = action, id = sub._id})
+end)
+`
+
+// events counts the events of action about id that listener logged.
+func (th *testHost) events(action, id string) int {
+	return th.logs.count("event", "action", action, "id", id)
 }

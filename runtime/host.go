@@ -15,13 +15,19 @@ import (
 	lua "github.com/yuin/gopher-lua"
 
 	"github.com/rclua/rclua/luabind"
-	"github.com/rclua/rclua/rc"
+	"github.com/rclua/rclua/runtime/source"
+	"github.com/rclua/rclua/runtime/watch"
 )
 
-// SubscriptionSource is the part of the client the subscription poller
-// uses; (*rc.Client).Subscriptions implements it.
-type SubscriptionSource interface {
-	Get(ctx context.Context, opts *rc.GetSubscriptionsOptions) (*rc.SubscriptionsResult, error)
+// Deps are the host's dependencies.
+type Deps struct {
+	// Module is each script's rc table: its services and logger (each
+	// script gets a copy logging to its own logger). Nil gives scripts an
+	// rc table whose calls to the server fail ("unavailable").
+	Module *luabind.Module
+	// Sources feed rc.on handlers. The host runs each one while some
+	// running script listens to one of its kinds.
+	Sources []source.Source
 }
 
 // env is what the host gives every script state.
@@ -31,7 +37,6 @@ type env struct {
 	module *luabind.Module
 	// extra, when set, installs more globals after rc (tests).
 	extra func(L *lua.LState)
-	subs  SubscriptionSource
 }
 
 // openState installs the rc table into L for a script logging to log,
@@ -52,19 +57,17 @@ func (e env) openState(L *lua.LState, cfg Config, log zerolog.Logger, reg luabin
 // Host loads every script of a folder and runs it. Create it with New and
 // start it with Run.
 type Host struct {
-	cfg Config
-	env env
-	log zerolog.Logger
-
-	started   atomic.Bool
-	loaded    chan struct{}
-	loadOnce  sync.Once
-	reloadAll chan struct{}
-	pollWake  chan struct{}
-
-	hardCtx context.Context // set by Run before any goroutine starts
-	actorWG sync.WaitGroup
+	cfg     Config
+	env     env
+	log     zerolog.Logger
+	watcher *watch.Watcher
+	sources []*sourceRunner
 	mem     *memWatch // nil when the memory watchdog is off
+
+	started  atomic.Bool
+	loaded   chan struct{}
+	loadOnce sync.Once
+	actorWG  sync.WaitGroup
 
 	mu      sync.Mutex
 	actors  map[string]*actor       // by file name, running actors
@@ -72,36 +75,63 @@ type Host struct {
 	live    map[*actor]struct{}     // every actor whose goroutine runs (also stopping ones)
 }
 
-func newHost(cfg Config, e env, log zerolog.Logger) *Host {
+// sourceRunner is one event source as the host runs it.
+type sourceRunner struct {
+	src   source.Source
+	kinds []string
+	wake  chan struct{} // cap 1: listeners may have changed
+}
+
+// New returns a host for the scripts of cfg.ScriptsDir. Zero Config fields
+// take their defaults. Nothing starts before Run; a missing scripts folder
+// is reported by Run. The error is reserved for configurations New may
+// reject in the future; it is always nil now.
+func New(cfg Config, deps Deps, log zerolog.Logger) (*Host, error) {
+	return newHost(cfg, env{module: deps.Module}, deps.Sources, log), nil
+}
+
+func newHost(cfg Config, e env, sources []source.Source, log zerolog.Logger) *Host {
 	h := &Host{
-		cfg:       cfg.withDefaults(),
-		env:       e,
-		log:       log,
-		loaded:    make(chan struct{}),
-		reloadAll: make(chan struct{}, 1),
-		pollWake:  make(chan struct{}, 1),
-		actors:    map[string]*actor{},
-		scripts:   map[string]*scriptState{},
-		live:      map[*actor]struct{}{},
+		cfg:     cfg.withDefaults(),
+		env:     e,
+		log:     log,
+		loaded:  make(chan struct{}),
+		actors:  map[string]*actor{},
+		scripts: map[string]*scriptState{},
+		live:    map[*actor]struct{}{},
+	}
+	h.watcher = watch.New(h.cfg.ScriptsDir, watch.Options{Debounce: h.cfg.Debounce, Rescan: h.cfg.Rescan, Log: log})
+	for _, src := range sources {
+		h.sources = append(h.sources, &sourceRunner{src: src, kinds: src.Kinds(), wake: make(chan struct{}, 1)})
 	}
 	if h.cfg.MemoryLimit > 0 {
-		h.mem = newMemWatch(h.cfg.MemoryLimit, log, h.stopRunningCalls)
+		h.mem = newMemWatch(h.cfg.MemoryLimit, log, func() int { return h.stopRunningCalls(errMemoryCap) })
 	}
 	return h
 }
 
-// stopRunningCalls cancels the handler or load every actor is running; it
-// returns how many it stopped. The memory watchdog calls it.
-func (h *Host) stopRunningCalls() int {
+// stopRunningCalls stops, with cause, the handler or load every actor is
+// running; it returns how many it stopped.
+func (h *Host) stopRunningCalls(cause error) int {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	n := 0
 	for a := range h.live {
-		if a.guard.stop() {
+		if a.guard.stop(cause) {
 			n++
 		}
 	}
 	return n
+}
+
+// closeCalls stops every running call and every call started from now on:
+// the end of the shutdown grace.
+func (h *Host) closeCalls() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for a := range h.live {
+		a.guard.close(errShutdown)
+	}
 }
 
 // Loaded returns a channel closed once the initial load pass is over
@@ -112,12 +142,7 @@ func (h *Host) markLoaded() { h.loadOnce.Do(func() { close(h.loaded) }) }
 
 // ReloadAll asks Run to reload every script from disk, even ones whose
 // content did not change (SIGHUP). It never blocks.
-func (h *Host) ReloadAll() {
-	select {
-	case h.reloadAll <- struct{}{}:
-	default:
-	}
-}
+func (h *Host) ReloadAll() { h.watcher.ReloadAll() }
 
 // Status returns a snapshot of every script known to the host, sorted by
 // name; stopped scripts stay listed.
@@ -136,41 +161,106 @@ func (h *Host) Status() []ScriptStatus {
 	return out
 }
 
-func (h *Host) pokePoller() {
-	select {
-	case h.pollWake <- struct{}{}:
-	default:
+// listenersChanged tells the source runners that the kinds scripts listen
+// to may have changed.
+func (h *Host) listenersChanged() {
+	for _, r := range h.sources {
+		select {
+		case r.wake <- struct{}{}:
+		default:
+		}
 	}
 }
 
-// anyListener reports whether a running script handles subscriptions.
-func (h *Host) anyListener() bool {
+// listening reports whether a running script handles one of kinds.
+func (h *Host) listening(kinds []string) bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for _, a := range h.actors {
-		if a.st.listens.Load() {
-			return true
+		for _, k := range kinds {
+			if a.st.listensTo(k) {
+				return true
+			}
 		}
 	}
 	return false
 }
 
-// dispatch hands a subscription event to every listening script.
-func (h *Host) dispatch(ev event) {
+// dispatch hands an event to every running script that listens to its
+// kind. Sources call it.
+func (h *Host) dispatch(ev source.Event) {
 	h.mu.Lock()
 	targets := make([]*actor, 0, len(h.actors))
 	for _, a := range h.actors {
-		if a.st.listens.Load() {
+		if a.st.listensTo(ev.Kind) {
 			targets = append(targets, a)
 		}
 	}
 	h.mu.Unlock()
 	for _, a := range targets {
-		a.enqueue(ev)
+		a.enqueue(message{ev: ev})
 	}
 }
 
-// actorFor returns the running actor of name, starting one if needed.
+// runSource runs r's source while some script listens to its kinds, until
+// ctx ends. It returns the error of a source that cannot go on.
+func (h *Host) runSource(ctx context.Context, r *sourceRunner) error {
+	log := h.log.With().Strs("kinds", r.kinds).Logger()
+	for {
+		for !h.listening(r.kinds) {
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-r.wake:
+			}
+		}
+		runCtx, stop := context.WithCancel(ctx)
+		done := make(chan error, 1)
+		go func() { done <- r.src.Run(runCtx, h.dispatch) }()
+		log.Debug().Msg("event source started: a script listens")
+		var err error
+		ended := false // Run returned by itself
+	wait:
+		for {
+			select {
+			case <-r.wake:
+				if !h.listening(r.kinds) {
+					break wait
+				}
+			case err = <-done:
+				ended = true
+				break wait
+			case <-ctx.Done():
+				break wait
+			}
+		}
+		stop()
+		if !ended {
+			err = <-done
+		}
+		switch {
+		case ctx.Err() != nil:
+			return nil
+		case err != nil:
+			return err
+		case ended:
+			// Returned nil while wanted: run it again, after a pause so
+			// that a broken source cannot spin.
+			log.Warn().Msg("event source stopped on its own: restarting it")
+			t := time.NewTimer(time.Second)
+			select {
+			case <-t.C:
+			case <-ctx.Done():
+				t.Stop()
+			}
+		default:
+			log.Debug().Msg("event source stopped: no script listens")
+		}
+	}
+}
+
+// actorFor returns the running actor of name, starting one if needed; the
+// actor takes events until ctx ends.
 func (h *Host) actorFor(ctx context.Context, name string) *actor {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -193,6 +283,7 @@ func (h *Host) actorFor(ctx context.Context, name string) *actor {
 		h.mu.Lock()
 		delete(h.live, a)
 		h.mu.Unlock()
+		h.listenersChanged()
 	}()
 	return a
 }
@@ -206,14 +297,44 @@ func (h *Host) stopActor(name string) {
 	if ok {
 		a.log.Info().Msg("script file removed: stopping")
 		a.requestStop()
-		h.pokePoller()
+		h.listenersChanged()
 	}
 }
 
-// Run loads every script, watches the folder, polls subscriptions while a
-// script listens, and returns when ctx ends and every goroutine it started
-// has ended. Running handlers get until their deadline, at most the
-// shutdown grace, to finish. Run may be called once.
+// watchSink turns the watcher's reports into load and stop requests. The
+// watcher calls it from Run's goroutine.
+type watchSink struct {
+	h       *Host
+	initial sync.WaitGroup // the loads of the initial scan
+	scanned bool
+}
+
+func (s *watchSink) Change(ctx context.Context, c watch.Change) {
+	if c.Removed {
+		s.h.stopActor(c.Name)
+		return
+	}
+	req := &loadRequest{content: c.Content, hash: c.Hash}
+	if !s.scanned {
+		s.initial.Add(1)
+		req.done = s.initial.Done
+	}
+	s.h.actorFor(ctx, c.Name).requestLoad(req)
+}
+
+func (s *watchSink) Scanned(context.Context) {
+	s.scanned = true
+	s.initial.Wait()
+	s.h.markLoaded()
+	s.h.log.Debug().Str("dir", s.h.cfg.ScriptsDir).Msg("initial load done")
+}
+
+// Run loads every script, watches the folder, runs the event sources while
+// a script listens, and returns when ctx ends and every goroutine it
+// started has ended. Running handlers get until their deadline, at most
+// the shutdown grace, to finish. Run may be called once. It returns an
+// error when the scripts folder cannot be watched, or when an event source
+// cannot go on (the host then stops as if ctx had ended).
 func (h *Host) Run(ctx context.Context) error {
 	defer h.markLoaded()
 	if !h.started.CompareAndSwap(false, true) {
@@ -224,19 +345,16 @@ func (h *Host) Run(ctx context.Context) error {
 	} else if !fi.IsDir() {
 		return fmt.Errorf("runtime: scripts folder %s is not a directory", h.cfg.ScriptsDir)
 	}
-	hardCtx, hardCancel := context.WithCancel(context.WithoutCancel(ctx))
-	defer hardCancel()
-	h.hardCtx = hardCtx
+	runCtx, stopRun := context.WithCancel(ctx)
+	defer stopRun()
 
-	w, err := newWatcher(h)
-	if err != nil {
-		return err
-	}
-
-	var wg sync.WaitGroup
-	memCtx, memStop := context.WithCancel(hardCtx)
+	var (
+		memWG, srcWG sync.WaitGroup
+		fatalMu      sync.Mutex
+		fatal        error // the first error of a source that could not go on
+	)
+	memCtx, memStop := context.WithCancel(context.WithoutCancel(ctx))
 	defer memStop()
-	var memWG sync.WaitGroup
 	if h.mem != nil {
 		memWG.Add(1)
 		go func() {
@@ -244,26 +362,39 @@ func (h *Host) Run(ctx context.Context) error {
 			h.mem.run(memCtx, h.cfg.memEvery)
 		}()
 	}
-	if h.env.subs != nil {
-		p := newPoller(h, h.env.subs)
-		wg.Add(1)
+	for _, r := range h.sources {
+		srcWG.Add(1)
 		go func() {
-			defer wg.Done()
-			p.run(ctx)
+			defer srcWG.Done()
+			if err := h.runSource(runCtx, r); err != nil {
+				fatalMu.Lock()
+				if fatal == nil {
+					fatal = err
+				}
+				fatalMu.Unlock()
+				h.log.Error().Err(err).Strs("kinds", r.kinds).Msg("event source failed: stopping")
+				stopRun()
+			}
 		}()
 	}
 
-	w.run(ctx) // returns when ctx ends
+	werr := h.watcher.Run(runCtx, &watchSink{h: h}) // returns when runCtx ends
+	stopRun()
 
-	// Shutdown: actors see ctx and end after their running handler;
-	// a handler still running after the grace is cancelled.
-	grace := time.AfterFunc(h.cfg.ShutdownTimeout, hardCancel)
+	// Shutdown: actors see runCtx end and stop after their running call;
+	// a call still running after the grace is stopped.
+	grace := time.AfterFunc(h.cfg.ShutdownTimeout, h.closeCalls)
 	h.actorWG.Wait()
 	grace.Stop()
-	memStop() // the watchdog guards handlers until the last actor ended
+	memStop() // the watchdog guards calls until the last actor ended
 	memWG.Wait()
-	wg.Wait()
-	w.close()
+	srcWG.Wait()
+	if werr != nil {
+		return fmt.Errorf("runtime: %w", werr)
+	}
 	h.log.Info().Msg("script host stopped")
+	if fatal != nil { // every runner ended: no more writes
+		return fmt.Errorf("runtime: event source: %w", fatal)
+	}
 	return nil
 }

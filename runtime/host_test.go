@@ -251,7 +251,7 @@ func TestShutdownWhileHandlerRuns(t *testing.T) {
 }
 
 func TestRunErrors(t *testing.T) {
-	h := newHost(Config{ScriptsDir: filepath.Join(t.TempDir(), "missing")}, env{}, zerolog.Nop())
+	h := newHost(Config{ScriptsDir: filepath.Join(t.TempDir(), "missing")}, env{}, nil, zerolog.Nop())
 	err := h.Run(context.Background())
 	require.Error(t, err, "missing folder")
 	select {

@@ -7,7 +7,6 @@ import (
 	"runtime/debug"
 	"runtime/metrics"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -24,55 +23,6 @@ const (
 	memGCGap  = time.Second
 	memSettle = time.Second
 )
-
-// callGuard lets the memory watchdog cancel the call (handler or top
-// level) an actor is running. Each actor has one; only the actor sets and
-// clears it, the watchdog stops it.
-type callGuard struct {
-	w      *memWatch
-	mu     sync.Mutex
-	cancel context.CancelFunc // of the running call; nil when idle
-	hit    bool               // the watchdog cancelled the running call
-}
-
-// set registers the running call's cancel func; the watchdog samples the
-// heap while at least one call is registered.
-func (g *callGuard) set(cancel context.CancelFunc) {
-	g.mu.Lock()
-	g.cancel, g.hit = cancel, false
-	g.mu.Unlock()
-	g.w.callStarted()
-}
-
-// clear unregisters the call and reports whether the watchdog stopped it.
-func (g *callGuard) clear() bool {
-	g.mu.Lock()
-	hit := g.hit
-	g.cancel, g.hit = nil, false
-	g.mu.Unlock()
-	g.w.running.Add(-1)
-	if hit {
-		g.w.unwound()
-	}
-	return hit
-}
-
-// stop cancels the running call, if any; it reports whether it did. A nil
-// guard (no watchdog) has nothing to stop.
-func (g *callGuard) stop() bool {
-	if g == nil {
-		return false
-	}
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if g.cancel == nil || g.hit {
-		return false
-	}
-	g.hit = true
-	g.w.pending.Add(1)
-	g.cancel()
-	return true
-}
 
 // memWatch is the state of the host's memory watchdog. The decision state
 // is owned by the watchdog goroutine; running, busy, pending and freed are
@@ -125,12 +75,9 @@ func newMemWatch(limit int64, log zerolog.Logger, stopAll func() int) *memWatch 
 	}
 }
 
-// guard returns a new call guard reporting to w; nil when w is nil (the
-// watchdog is off).
+// guard returns a new call guard reporting to w; w may be nil (the
+// watchdog is off): the guard then serves only the host's own stops.
 func (w *memWatch) guard() *callGuard {
-	if w == nil {
-		return nil
-	}
 	return &callGuard{w: w}
 }
 

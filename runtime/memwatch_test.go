@@ -82,21 +82,23 @@ func TestMemWatchDecision(t *testing.T) {
 	assert.Equal(t, 1, logs.count("heap back under the memory limit"), "logged once")
 }
 
-// TestCallGuard: the watchdog stops only a registered call, once, and the
-// call's end signals that its memory can be collected.
+// TestCallGuard: the host and the watchdog stop only a registered call,
+// once, with a cause; the end of a call the watchdog stopped signals that
+// its memory can be collected.
 func TestCallGuard(t *testing.T) {
 	w := newMemWatch(1<<20, zerolog.Nop(), nil)
 	g := w.guard()
-	assert.False(t, g.stop(), "idle: nothing to stop")
+	assert.False(t, g.stop(errMemoryCap), "idle: nothing to stop")
 
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
+	ctx, cancel := context.WithCancelCause(context.Background())
+	defer cancel(nil)
 	g.set(cancel)
-	assert.True(t, g.stop())
-	assert.False(t, g.stop(), "stopped once")
+	assert.True(t, g.stop(errMemoryCap))
+	assert.False(t, g.stop(errShutdown), "stopped once")
 	assert.ErrorIs(t, ctx.Err(), context.Canceled)
+	assert.ErrorIs(t, context.Cause(ctx), errMemoryCap, "the call sees why")
 	assert.EqualValues(t, 1, w.pending.Load())
-	assert.True(t, g.clear(), "clear reports the stop")
+	assert.Equal(t, errMemoryCap, g.clear(), "clear reports the stop")
 	assert.EqualValues(t, 0, w.pending.Load())
 	select {
 	case <-w.freed:
@@ -104,9 +106,43 @@ func TestCallGuard(t *testing.T) {
 		t.Fatal("the last stopped call's end was not signalled")
 	}
 
-	g.set(func() {})
-	assert.False(t, g.clear(), "a call that was not stopped")
-	assert.Nil(t, (*memWatch)(nil).guard(), "no watchdog, no guard")
+	g.set(func(error) {})
+	assert.NoError(t, g.clear(), "a call that was not stopped")
+
+	// A shutdown stop does not count as memory to free.
+	ctx2, cancel2 := context.WithCancelCause(context.Background())
+	defer cancel2(nil)
+	g.set(cancel2)
+	assert.True(t, g.stop(errShutdown))
+	assert.ErrorIs(t, context.Cause(ctx2), errShutdown)
+	assert.EqualValues(t, 0, w.pending.Load())
+	assert.Equal(t, errShutdown, g.clear())
+
+	// Without a watchdog the guard still serves the host's stops.
+	off := (*memWatch)(nil).guard()
+	ctx3, cancel3 := context.WithCancelCause(context.Background())
+	defer cancel3(nil)
+	off.set(cancel3)
+	assert.True(t, off.stop(errShutdown))
+	assert.ErrorIs(t, context.Cause(ctx3), errShutdown)
+	assert.Equal(t, errShutdown, off.clear())
+}
+
+// TestCallGuardClose: after close, the running call and every later one
+// are stopped at once.
+func TestCallGuardClose(t *testing.T) {
+	g := (*memWatch)(nil).guard()
+	running, cancel := context.WithCancelCause(context.Background())
+	defer cancel(nil)
+	g.set(cancel)
+	g.close(errShutdown)
+	assert.ErrorIs(t, context.Cause(running), errShutdown, "the running call")
+	assert.Equal(t, errShutdown, g.clear())
+	later, cancelLater := context.WithCancelCause(context.Background())
+	defer cancelLater(nil)
+	g.set(cancelLater)
+	assert.ErrorIs(t, context.Cause(later), errShutdown, "a call set after close")
+	assert.Equal(t, errShutdown, g.clear())
 }
 
 func TestMemoryErrorMessage(t *testing.T) {
@@ -127,13 +163,15 @@ func TestMemoryErrorMessage(t *testing.T) {
 }
 
 func TestMemoryLimitConfig(t *testing.T) {
-	h := newHost(Config{}, env{}, zerolog.Nop())
+	h := newHost(Config{}, env{}, nil, zerolog.Nop())
 	assert.EqualValues(t, DefaultMemoryLimit, h.cfg.MemoryLimit)
 	require.NotNil(t, h.mem, "watchdog on by default")
 	assert.Equal(t, "1.0 GiB", h.mem.limitText)
-	h = newHost(Config{MemoryLimit: -1}, env{}, zerolog.Nop())
+	h = newHost(Config{MemoryLimit: -1}, env{}, nil, zerolog.Nop())
 	assert.Nil(t, h.mem, "negative limit: watchdog off")
-	assert.Nil(t, newActor(h, &scriptState{name: "x"}, "x.lua").guard)
+	g := newActor(h, &scriptState{name: "x"}, "x.lua").guard
+	require.NotNil(t, g, "every actor has a guard: shutdown stops calls through it")
+	assert.Nil(t, g.w, "no watchdog behind it")
 }
 
 // heapNow is the watchdog's own measure.
@@ -236,7 +274,7 @@ func BenchmarkMemWatchIdleCheck(b *testing.B) {
 // BenchmarkCallGuard is the watchdog's cost on every handler call.
 func BenchmarkCallGuard(b *testing.B) {
 	g := newMemWatch(1<<30, zerolog.Nop(), nil).guard()
-	cancel := func() {}
+	cancel := func(error) {}
 	for b.Loop() {
 		g.set(cancel)
 		g.clear()

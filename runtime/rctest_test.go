@@ -13,6 +13,7 @@ import (
 	"github.com/rclua/rclua/luabind"
 	"github.com/rclua/rclua/rc"
 	"github.com/rclua/rclua/rc/rctest"
+	"github.com/rclua/rclua/runtime/source"
 )
 
 // rcListener logs every event and marks GENERAL read when it has unread
@@ -57,8 +58,10 @@ func TestSubscriptionsWithFakeServer(t *testing.T) {
 			defer srv.Close()
 			client, err := rc.New(srv.URL, rc.WithToken(rctest.BotUserID, rctest.BotToken))
 			require.NoError(t, err)
-			deps := Deps{Bindings: luabind.FromClient(client, zerolog.Nop()), Subscriptions: client.Subscriptions}
-			th := startHostDeps(t, Config{PollInterval: 20 * time.Millisecond}, deps, map[string]string{"l.lua": rcListener})
+			logs := &logSink{}
+			poll := source.NewPoll(client.Subscriptions, source.PollOptions{Interval: 20 * time.Millisecond, Log: zerolog.New(logs)})
+			deps := Deps{Module: luabind.FromClient(client, zerolog.Nop()), Sources: []source.Source{poll}}
+			th := startHostDeps(t, Config{}, deps, map[string]string{"l.lua": rcListener})
 			defer th.shutdown()
 			th.logs.eventually(t, waitFor, func() bool { return subscriptionPolls(srv) >= 2 }, "baseline and one poll")
 
@@ -100,7 +103,7 @@ func TestSubscriptionsWithFakeServer(t *testing.T) {
 			assert.Equal(t, 1, th.logs.count("event", "action", "removed"), "removed once")
 			assert.Equal(t, 2, th.logs.count("event", "rid", rctest.GeneralRoomID), "GENERAL: message, then read")
 			if c.fault != nil {
-				assert.Positive(t, th.logs.count("subscriptions poll failed: cursor kept, retrying"), "faults were hit")
+				assert.Positive(t, logs.count("subscriptions poll failed: cursor kept, retrying"), "faults were hit")
 			}
 		})
 	}

@@ -2,7 +2,6 @@ package runtime
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"strconv"
 	"sync/atomic"
@@ -14,12 +13,13 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/rclua/rclua/luabind"
-	"github.com/rclua/rclua/rc"
+	"github.com/rclua/rclua/runtime/source"
 )
 
-func subEvent(id string, done chan struct{}) event {
-	return event{kind: evSubscription, action: "updated", done: done,
-		sub: &rc.Subscription{ID: id, Raw: json.RawMessage(`{"_id":"` + id + `"}`)}}
+// waited is the message of an update of id whose handling (or drop)
+// closes done (nil: nobody waits).
+func waited(id string, done chan struct{}) message {
+	return message{ev: subEvent(source.ActionUpdated, id, 0), done: done}
 }
 
 // TestActorTakesNothingAfterShutdown: once Run's context has ended an
@@ -28,20 +28,19 @@ func subEvent(id string, done chan struct{}) event {
 // ready mailbox and a cancelled context at once.
 func TestActorTakesNothingAfterShutdown(t *testing.T) {
 	logs := &logSink{}
-	h := newHost(Config{ScriptsDir: t.TempDir(), MemoryLimit: -1}, envOf(Deps{Bindings: &luabind.Module{}}), zerolog.New(logs))
-	h.hardCtx = context.Background()
+	h := newHost(Config{ScriptsDir: t.TempDir(), MemoryLimit: -1}, env{module: &luabind.Module{}}, nil, zerolog.New(logs))
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	for i := range 20 {
 		st := &scriptState{name: fmt.Sprint("s", i)}
 		a := newActor(h, st, st.name+".lua")
-		a.load(&loadRequest{content: []byte(`rc.on("subscription", function() end)`), hash: "v1"})
+		a.load(context.Background(), &loadRequest{content: []byte(`rc.on("subscription", function() end)`), hash: "v1"})
 		require.NotNil(t, a.cur, "v1 loaded")
 		for j := range 5 {
-			require.True(t, a.enqueue(subEvent(strconv.Itoa(j), nil)))
+			require.True(t, a.enqueue(waited(strconv.Itoa(j), nil)))
 		}
 		done := make(chan struct{})
-		require.True(t, a.enqueue(subEvent("last", done)))
+		require.True(t, a.enqueue(waited("last", done)))
 		var finished atomic.Bool
 		a.requestLoad(&loadRequest{content: []byte(`rc.on("subscription", function() end)`), hash: "v2",
 			done: func() { finished.Store(true) }})
@@ -76,7 +75,7 @@ end)`,
 	a := th.h.actors["slow.lua"]
 	th.h.mu.Unlock()
 	for i := range 50 {
-		require.True(t, a.enqueue(subEvent(strconv.Itoa(i), nil)))
+		require.True(t, a.enqueue(waited(strconv.Itoa(i), nil)))
 	}
 	th.logs.eventually(t, waitFor, func() bool { return th.logs.count("start 0", "script", "slow") == 1 }, "the first handler")
 	before, _ := th.status("slow")
@@ -109,9 +108,9 @@ func TestMemWatchIdleTakesNoSamples(t *testing.T) {
 	assert.Zero(t, samples.Load(), "no call ever ran: no samples")
 
 	g1, g2 := w.guard(), w.guard()
-	g1.set(func() {})
+	g1.set(func(error) {})
 	require.Eventually(t, func() bool { return samples.Load() >= 5 }, waitFor, tick, "samples while a call runs")
-	g2.set(func() {})
+	g2.set(func(error) {})
 	g1.clear()
 	n := samples.Load()
 	require.Eventually(t, func() bool { return samples.Load() >= n+5 }, waitFor, tick, "samples while another call runs")
@@ -123,7 +122,7 @@ func TestMemWatchIdleTakesNoSamples(t *testing.T) {
 	window()
 	assert.Equal(t, n, samples.Load(), "idle again: no samples")
 
-	g1.set(func() {})
+	g1.set(func(error) {})
 	require.Eventually(t, func() bool { return samples.Load() > n }, waitFor, tick, "sampling resumes with the next call")
 	g1.clear()
 }
@@ -134,7 +133,6 @@ func TestConfigDefaults(t *testing.T) {
 	assert.Equal(t, DefaultScriptsDir, c.ScriptsDir)
 	assert.Equal(t, DefaultDebounce, c.Debounce)
 	assert.Equal(t, DefaultRescan, c.Rescan)
-	assert.Equal(t, DefaultPollInterval, c.PollInterval)
 	assert.Equal(t, DefaultLoadTimeout, c.LoadTimeout)
 	assert.Equal(t, DefaultHandlerTimeout, c.HandlerTimeout)
 	assert.Equal(t, DefaultShutdownTimeout, c.ShutdownTimeout)

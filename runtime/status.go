@@ -40,7 +40,27 @@ type scriptState struct {
 	lastError string
 
 	runs, errors, timeouts, dropped, coalesced atomic.Uint64
-	listens                                    atomic.Bool // running version has rc.on("subscription")
+	listens                                    atomic.Pointer[[]string] // event kinds the running version handles
+}
+
+// listensTo reports whether the running version has an rc.on handler of
+// kind.
+func (s *scriptState) listensTo(kind string) bool {
+	kinds := s.listens.Load()
+	if kinds == nil {
+		return false
+	}
+	for _, k := range *kinds {
+		if k == kind {
+			return true
+		}
+	}
+	return false
+}
+
+// setListens records the event kinds the running version handles.
+func (s *scriptState) setListens(kinds []string) {
+	s.listens.Store(&kinds)
 }
 
 func (s *scriptState) snapshot() ScriptStatus {
@@ -81,5 +101,5 @@ func (s *scriptState) setStopped() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.state = StateStopped
-	s.listens.Store(false)
+	s.listens.Store(nil)
 }

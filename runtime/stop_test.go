@@ -12,6 +12,7 @@ import (
 	lua "github.com/yuin/gopher-lua"
 
 	"github.com/rclua/rclua/luabind"
+	"github.com/rclua/rclua/runtime/sandbox"
 )
 
 // TestStopErrorsNameTheLimit: a call stopped by its deadline or by the
@@ -20,7 +21,7 @@ import (
 // context error.
 func TestStopErrorsNameTheLimit(t *testing.T) {
 	t.Run("load timeout", func(t *testing.T) {
-		L := newSandbox(false)
+		L := sandbox.New(sandbox.Options{})
 		defer L.Close()
 		err := runChunk(context.Background(), L, "loop.lua", []byte("while true do end"), 50*time.Millisecond)
 		require.Error(t, err)
@@ -29,7 +30,7 @@ func TestStopErrorsNameTheLimit(t *testing.T) {
 		assert.True(t, err.(*scriptError).Timeout)
 	})
 	t.Run("handler timeout", func(t *testing.T) {
-		L := newSandbox(false)
+		L := sandbox.New(sandbox.Options{})
 		defer L.Close()
 		require.NoError(t, runChunk(context.Background(), L, "h.lua", []byte("function f()\n  while true do end\nend"), time.Second))
 		err := pcall(context.Background(), L, 50*time.Millisecond, L.GetGlobal("f").(*lua.LFunction))
@@ -39,7 +40,7 @@ func TestStopErrorsNameTheLimit(t *testing.T) {
 		assert.True(t, err.(*scriptError).Timeout)
 	})
 	t.Run("pattern matcher at the deadline", func(t *testing.T) {
-		L := newSandbox(false)
+		L := sandbox.New(sandbox.Options{})
 		defer L.Close()
 		err := runChunk(context.Background(), L, "p.lua", []byte(`string.find(("a"):rep(40), ("a*"):rep(40) .. "b")`), 50*time.Millisecond)
 		require.Error(t, err)
@@ -47,7 +48,7 @@ func TestStopErrorsNameTheLimit(t *testing.T) {
 		assert.ErrorIs(t, err, context.DeadlineExceeded)
 	})
 	t.Run("parent context ends", func(t *testing.T) {
-		L := newSandbox(false)
+		L := sandbox.New(sandbox.Options{})
 		defer L.Close()
 		ctx, cancel := context.WithCancel(context.Background())
 		stop := time.AfterFunc(50*time.Millisecond, cancel)
@@ -60,7 +61,7 @@ func TestStopErrorsNameTheLimit(t *testing.T) {
 		assert.False(t, err.(*scriptError).Timeout, "not a timeout")
 	})
 	t.Run("script errors unchanged", func(t *testing.T) {
-		L := newSandbox(false)
+		L := sandbox.New(sandbox.Options{})
 		defer L.Close()
 		err := runChunk(context.Background(), L, "e.lua", []byte(`error("context deadline exceeded, says the script")`), time.Second)
 		require.Error(t, err)
@@ -75,7 +76,7 @@ func TestExecAndCheckTimeoutErrors(t *testing.T) {
 	writeFile(t, loop, "while true do end\n")
 	cfg := Config{LoadTimeout: 50 * time.Millisecond}
 
-	err := Exec(context.Background(), loop, cfg, Deps{Bindings: &luabind.Module{}}, zerolog.Nop())
+	err := Exec(context.Background(), loop, cfg, &luabind.Module{}, zerolog.Nop())
 	require.Error(t, err)
 	assert.Equal(t, loop+":1: stopped: the top level ran longer than the exec timeout (50ms)", err.Error())
 	assert.ErrorIs(t, err, context.DeadlineExceeded)
@@ -88,7 +89,7 @@ func TestExecAndCheckTimeoutErrors(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	stop := time.AfterFunc(50*time.Millisecond, cancel)
 	defer stop.Stop()
-	err = Exec(ctx, loop, Config{LoadTimeout: time.Minute}, Deps{}, zerolog.Nop())
+	err = Exec(ctx, loop, Config{LoadTimeout: time.Minute}, nil, zerolog.Nop())
 	require.Error(t, err)
 	assert.Equal(t, loop+":1: stopped: interrupted", err.Error())
 	assert.ErrorIs(t, err, context.Canceled)

@@ -1,4 +1,4 @@
-package runtime
+package sandbox
 
 import (
 	"context"
@@ -15,7 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 	lua "github.com/yuin/gopher-lua"
 
-	"github.com/rclua/rclua/runtime/luapattern"
+	"github.com/rclua/rclua/runtime/sandbox/luapattern"
 )
 
 // patCase is one call of a pattern function.
@@ -129,7 +129,7 @@ func runPatCase(L *lua.LState, c patCase) (string, error) {
 // ourState is a sandboxed state with the pattern replacements and a
 // generous deadline.
 func ourState(t testing.TB) *lua.LState {
-	L := newSandbox(false)
+	L := New(Options{})
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	L.SetContext(ctx)
 	t.Cleanup(func() { cancel(); L.Close() })
@@ -293,7 +293,7 @@ func FuzzPatterns(f *testing.F) {
 		if c.fn == "gmatch" {
 			c.init = 0
 		}
-		ours := newSandbox(false)
+		ours := New(Options{})
 		defer ours.Close()
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
@@ -585,7 +585,7 @@ assert(it() == "b") it()`,
 			err := runBounded(t, code, 200*time.Millisecond)
 			took := time.Since(start)
 			require.Error(t, err, name)
-			var se *scriptError
+			var se *callError
 			require.ErrorAs(t, err, &se)
 			assert.True(t, se.Timeout, "%s: a timeout, got %v", name, err)
 			assert.Less(t, took, 5*time.Second, name)
@@ -596,7 +596,7 @@ assert(it() == "b") it()`,
 // BenchmarkPatterns compares the replacements with gopher-lua's library
 // on ordinary patterns:
 //
-//	go test ./runtime -run '^$' -bench Patterns -benchmem
+//	go test ./runtime/sandbox -run '^$' -bench Patterns -benchmem
 func BenchmarkPatterns(b *testing.B) {
 	line := "2024-05-01 12:00:03 INFO user=alice room=GENERAL msg=\"hello @bot, how are you?\""
 	cases := []struct{ name, fn, s, p string }{

@@ -1,37 +1,14 @@
-package runtime
+package sandbox
 
 import (
 	"context"
-	"strings"
 	"testing"
 	"time"
 
-	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	lua "github.com/yuin/gopher-lua"
 )
-
-// runBounded runs code like runSnippet but fails the test, instead of
-// hanging it, when the Go side does not return within 20s (a library call
-// the deadline cannot interrupt).
-func runBounded(t *testing.T, code string, timeout time.Duration) error {
-	t.Helper()
-	done := make(chan error, 1)
-	go func() {
-		L := newSandbox(false)
-		defer L.Close()
-		env{}.openState(L, Config{}.withDefaults(), zerolog.Nop(), &registry{mode: modeCheck, loading: true})
-		done <- runChunk(context.Background(), L, "t.lua", []byte(code), timeout)
-	}()
-	select {
-	case err := <-done:
-		return err
-	case <-time.After(20 * time.Second):
-		t.Fatalf("%s: still running long after its %v deadline", code, timeout)
-		return nil
-	}
-}
 
 // TestHostBuiltStringsAreCapped: library calls that build a string in one
 // uninterruptible Go call refuse giant results instead of exhausting memory
@@ -114,7 +91,7 @@ func TestGsubSemantics(t *testing.T) {
 		{`("abc"):gsub("", "")`, "abc", 4},
 	}
 	for _, c := range cases {
-		L := newSandbox(false)
+		L := New(Options{})
 		err := runChunk(context.Background(), L, "t.lua", []byte("s, n = "+c.call), time.Second)
 		require.NoError(t, err, c.call)
 		assert.Equal(t, c.want, L.GetGlobal("s").String(), c.call)
@@ -137,7 +114,7 @@ func TestGsubSemantics(t *testing.T) {
 // keeps working in handlers (gopher-lua would tie it to the finished load's
 // context), and still cannot outlive the handler's deadline.
 func TestCoroutinesRunUnderTheCallersDeadline(t *testing.T) {
-	L := newSandbox(false)
+	L := New(Options{})
 	defer L.Close()
 	top := `
 local gen = coroutine.wrap(function() local i = 0 while true do i = i + 1; coroutine.yield(i) end end)
@@ -165,7 +142,7 @@ end
 	start := time.Now()
 	err := call("stuck", 100*time.Millisecond)
 	require.Error(t, err, "an endless coroutine is stopped")
-	assert.True(t, err.(*scriptError).Timeout, "stopped by the handler deadline: %v", err)
+	assert.True(t, err.(*callError).Timeout, "stopped by the handler deadline: %v", err)
 	assert.Less(t, time.Since(start), 5*time.Second)
 
 	err = call("wrap_error", time.Second)
@@ -175,13 +152,4 @@ end
 	require.Error(t, err, "resuming a dead wrapped coroutine raises")
 	assert.Contains(t, err.Error(), "dead", "error of a dead coroutine")
 	require.NoError(t, call("wrapped", time.Second), "state usable afterwards")
-}
-
-// TestTooManyTriggers: a script cannot register an unbounded number of
-// triggers (each timer is a goroutine).
-func TestTooManyTriggers(t *testing.T) {
-	err := runSnippet(t, "for i = 1, 1000000 do\n  rc.every(\"1h\", function() end)\nend", 5*time.Second, false)
-	require.Error(t, err)
-	assert.Contains(t, err.Error(), "too many triggers")
-	assert.True(t, strings.HasPrefix(err.Error(), "t.lua:2:"), "file:line: %q", err)
 }

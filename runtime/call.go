@@ -1,18 +1,17 @@
 package runtime
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/rs/zerolog"
 	lua "github.com/yuin/gopher-lua"
-	"github.com/yuin/gopher-lua/parse"
 
-	"github.com/rclua/rclua/luabind"
+	"github.com/rclua/rclua/runtime/sandbox"
 )
 
 // scriptError is a failure of Lua code: Msg carries "file:line: message",
@@ -30,7 +29,7 @@ func (e *scriptError) Error() string { return e.Msg }
 // Unwrap returns the context error that stopped the call, if any, so
 // errors.Is(err, context.DeadlineExceeded) holds for a call stopped at its
 // deadline and errors.Is(err, context.Canceled) for one stopped because its
-// parent context ended.
+// parent context ended or the daemon shut down.
 func (e *scriptError) Unwrap() error { return e.cause }
 
 // callKind describes a guarded call for its error messages: a call stopped
@@ -39,7 +38,7 @@ func (e *scriptError) Unwrap() error { return e.cause }
 type callKind struct {
 	what    string // "handler" or "load": names the call in memory errors
 	overran string // the reason at the deadline, completed by " (<timeout>)"
-	ended   string // the reason when the parent context ended
+	ended   string // the reason when the parent context ended or the host stopped the call
 }
 
 // Call kinds of the daemon, of exec and of check.
@@ -54,30 +53,79 @@ var (
 		overran: "the top level ran longer than the load timeout", ended: "interrupted"}
 )
 
-// compile parses content under the chunk name, formatting syntax errors
-// as "name:line: message".
-func compile(L *lua.LState, name string, content []byte) (*lua.LFunction, error) {
-	fn, err := L.Load(bytes.NewReader(content), name)
-	if err == nil {
-		return fn, nil
+// Causes with which the host stops a running call through its callGuard.
+var (
+	errShutdown  = errors.New("runtime: the daemon is shutting down")
+	errMemoryCap = errors.New("runtime: memory limit exceeded")
+)
+
+// callGuard lets the host stop the call (handler or top level) an actor is
+// running: at the end of the shutdown grace, and when the memory watchdog
+// finds the heap over the limit. Each actor has one; only the actor sets
+// and clears it, the host and the watchdog stop it.
+type callGuard struct {
+	w *memWatch // nil when the watchdog is off
+
+	mu     sync.Mutex
+	cancel context.CancelCauseFunc // of the running call; nil when idle
+	cause  error                   // why the running call was stopped; nil while it was not
+	closed error                   // set by close: every later call is stopped at once
+}
+
+// set registers the running call's cancel func; the watchdog samples the
+// heap while at least one call is registered. After close, the call is
+// stopped at once.
+func (g *callGuard) set(cancel context.CancelCauseFunc) {
+	g.mu.Lock()
+	g.cancel, g.cause = cancel, nil
+	if g.closed != nil {
+		g.cause = g.closed
+		cancel(g.closed)
 	}
-	var perr *parse.Error
-	var aerr *lua.ApiError
-	if errors.As(err, &aerr) && aerr.Cause != nil {
-		errors.As(aerr.Cause, &perr)
+	g.mu.Unlock()
+	if g.w != nil {
+		g.w.callStarted()
 	}
-	if perr != nil {
-		line := perr.Pos.Line
-		if line <= 0 {
-			line = bytes.Count(content, []byte("\n")) + 1
-			return nil, &scriptError{Msg: fmt.Sprintf("%s:%d: %s at end of file", name, line, perr.Message)}
+}
+
+// clear unregisters the call and returns why it was stopped (nil: it was
+// not).
+func (g *callGuard) clear() error {
+	g.mu.Lock()
+	cause := g.cause
+	g.cancel, g.cause = nil, nil
+	g.mu.Unlock()
+	if g.w != nil {
+		g.w.running.Add(-1)
+		if cause == errMemoryCap {
+			g.w.unwound()
 		}
-		return nil, &scriptError{Msg: fmt.Sprintf("%s:%d: %s near '%s'", name, line, perr.Message, perr.Token)}
 	}
-	if aerr != nil && aerr.Cause != nil {
-		return nil, &scriptError{Msg: fmt.Sprintf("%s: %s", name, strings.TrimSpace(aerr.Cause.Error()))}
+	return cause
+}
+
+// stop cancels the running call, if any, with cause; it reports whether it
+// did. A call already stopped is not stopped again.
+func (g *callGuard) stop(cause error) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.cancel == nil || g.cause != nil {
+		return false
 	}
-	return nil, &scriptError{Msg: fmt.Sprintf("%s: %s", name, strings.TrimSpace(err.Error()))}
+	g.cause = cause
+	if cause == errMemoryCap && g.w != nil {
+		g.w.pending.Add(1)
+	}
+	g.cancel(cause)
+	return true
+}
+
+// close stops the running call with cause and every call set after it.
+func (g *callGuard) close(cause error) {
+	g.mu.Lock()
+	g.closed = cause
+	g.mu.Unlock()
+	g.stop(cause)
 }
 
 // runChunk compiles content and runs its top level under a deadline, as a
@@ -89,9 +137,9 @@ func runChunk(ctx context.Context, L *lua.LState, name string, content []byte, t
 // runChunkGuarded is runChunk with the top level registered in g (nil:
 // none) and errors worded for k.
 func runChunkGuarded(ctx context.Context, L *lua.LState, name string, content []byte, timeout time.Duration, g *callGuard, k callKind) error {
-	fn, err := compile(L, name, content)
+	fn, err := sandbox.Compile(L, name, content)
 	if err != nil {
-		return err
+		return &scriptError{Msg: err.Error()}
 	}
 	return pcallGuarded(ctx, L, timeout, g, k, fn)
 }
@@ -104,16 +152,18 @@ func pcall(ctx context.Context, L *lua.LState, timeout time.Duration, fn *lua.LF
 }
 
 // pcallGuarded is pcall with the call's cancel func registered in g (nil:
-// none) while it runs, so the memory watchdog can stop it, and errors
-// worded for k. The error of a call the watchdog stopped is the memory
-// error, naming the call as k.what ("handler" or "load"), with Memory set.
+// none) while it runs, so the host can stop it, and errors worded for k.
+// The error of a call the memory watchdog stopped is the memory error,
+// naming the call as k.what ("handler" or "load"), with Memory set.
 func pcallGuarded(ctx context.Context, L *lua.LState, timeout time.Duration, g *callGuard, k callKind, fn *lua.LFunction, args ...lua.LValue) (err error) {
-	cctx, cancel := context.WithTimeout(ctx, timeout)
+	sctx, stop := context.WithCancelCause(ctx)
+	defer stop(nil)
+	cctx, cancel := context.WithTimeout(sctx, timeout)
 	defer cancel()
 	if g != nil {
-		g.set(cancel)
+		g.set(stop)
 		defer func() { // runs last, after the recover below
-			if g.clear() && err != nil {
+			if cause := g.clear(); err != nil && cause == errMemoryCap {
 				err = g.w.memoryError(err, k.what)
 			}
 		}()
@@ -141,7 +191,6 @@ func pcallGuarded(ctx context.Context, L *lua.LState, timeout time.Duration, g *
 				se.Msg = "panic in Go function: " + se.Msg
 			}
 		}
-		se.Timeout = errors.Is(cctx.Err(), context.DeadlineExceeded) && ctx.Err() == nil
 		explainStop(se, ctx, cctx, timeout, k)
 		return se
 	}
@@ -152,21 +201,27 @@ func pcallGuarded(ctx context.Context, L *lua.LState, timeout time.Duration, g *
 // "context deadline exceeded" (or "context canceled") gopher-lua raised,
 // which names neither the limit nor the cause, becomes "stopped: <reason>"
 // after the file:line prefix, and the context error becomes the cause. A
-// call cancelled with its parent alive was stopped by the memory watchdog,
-// whose own message replaces this one; it is left alone.
+// call the memory watchdog stopped gets the watchdog's own message
+// instead (see memWatch.memoryError); it is left alone here.
 func explainStop(se *scriptError, ctx, cctx context.Context, timeout time.Duration, k callKind) {
 	var cause error
 	var reason string
+	stopped := context.Cause(cctx)
 	switch {
 	case ctx.Err() != nil:
 		cause, reason = ctx.Err(), k.ended
+	case errors.Is(stopped, errShutdown):
+		cause, reason = context.Canceled, k.ended
+	case errors.Is(stopped, errMemoryCap):
+		return
 	case errors.Is(cctx.Err(), context.DeadlineExceeded):
 		cause, reason = context.DeadlineExceeded, fmt.Sprintf("%s (%v)", k.overran, timeout)
+		se.Timeout = true
 	default:
 		return
 	}
 	// The raised text is the context's own error: the call's
-	// ("deadline exceeded") or, after the parent ended, the parent's.
+	// ("deadline exceeded", "context canceled") or the parent's.
 	for _, raised := range []error{cctx.Err(), ctx.Err()} {
 		if raised == nil {
 			continue
@@ -185,61 +240,4 @@ func logScriptError(ev *zerolog.Event, err error, msg string) {
 		ev = ev.Str("traceback", se.Traceback)
 	}
 	ev.Str("error", err.Error()).Msg(msg)
-}
-
-// trigger modes.
-type triggerMode int
-
-const (
-	modeRun   triggerMode = iota // register triggers (daemon)
-	modeExec                     // validate, log as ignored (exec)
-	modeCheck                    // validate only (check)
-)
-
-// trigger is one registered handler, as luabind checked it.
-type trigger struct {
-	luabind.Trigger
-	label string // for logs: e.g. "every 5m0s (hello.lua:3)"
-}
-
-// maxTriggers bounds the triggers one script may register (each timer is
-// a goroutine; each rc.on handler runs on every event).
-const maxTriggers = 1000
-
-// registry collects the triggers a script registers while loading: it is
-// the luabind.Host of one version's state.
-type registry struct {
-	mode    triggerMode
-	log     zerolog.Logger
-	loading bool
-	count   int // triggers registered, in every mode
-	subs    []trigger
-	timers  []trigger
-}
-
-var _ luabind.Host = (*registry)(nil)
-
-// Register records t (daemon), logs it as ignored (exec) or only counts it
-// (check). It refuses registrations after the top level ran and beyond
-// maxTriggers.
-func (r *registry) Register(t luabind.Trigger) error {
-	if !r.loading {
-		return errors.New("triggers can only be registered while the script loads (at top level)")
-	}
-	if r.count >= maxTriggers {
-		return fmt.Errorf("too many triggers (the limit is %d per script)", maxTriggers)
-	}
-	r.count++
-	tr := trigger{Trigger: t, label: t.Label()}
-	switch r.mode {
-	case modeRun:
-		if t.Kind == luabind.On {
-			r.subs = append(r.subs, tr)
-		} else {
-			r.timers = append(r.timers, tr)
-		}
-	case modeExec:
-		r.log.Info().Str("trigger", tr.label).Msg("trigger ignored in exec mode")
-	}
-	return nil
 }

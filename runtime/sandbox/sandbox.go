@@ -1,4 +1,4 @@
-package runtime
+package sandbox
 
 import (
 	"fmt"
@@ -7,15 +7,15 @@ import (
 	lua "github.com/yuin/gopher-lua"
 )
 
-// Limits of every script state.
+// Limits of every state New returns.
 const (
-	// maxStringBytes caps strings the host builds on a script's behalf in
-	// one Go call (string.rep, string.format, string.gsub and
+	// MaxStringBytes caps strings the library builds on a script's behalf
+	// in one Go call (string.rep, string.format, string.gsub and
 	// table.concat); a bigger request raises a Lua error.
-	maxStringBytes = 16 << 20
-	// callStackSize bounds Lua call depth: deeper recursion raises
+	MaxStringBytes = 16 << 20
+	// CallStackSize bounds Lua call depth: deeper recursion raises
 	// "stack overflow".
-	callStackSize = 200
+	CallStackSize = 200
 	// registry (value stack) sizes, in slots. The grow step is large
 	// because gopher-lua grows the registry by a fixed step: a small one
 	// makes pushing many values (unpack of a big table) quadratic and
@@ -30,7 +30,7 @@ const (
 func stateOptions(skipLibs bool) lua.Options {
 	return lua.Options{
 		SkipOpenLibs:        skipLibs,
-		CallStackSize:       callStackSize,
+		CallStackSize:       CallStackSize,
 		RegistrySize:        registrySize,
 		RegistryMaxSize:     registryMaxSize,
 		RegistryGrowStep:    registryGrowStep,
@@ -38,12 +38,20 @@ func stateOptions(skipLibs bool) lua.Options {
 	}
 }
 
-// newSandbox returns a fresh Lua state. Unless unsafe, only an allowlist of
+// Options configure New.
+type Options struct {
+	// Unsafe opens every gopher-lua library (io, os, debug, package) for
+	// trusted setups. The string caps and the deadline-aware pattern
+	// matching stay.
+	Unsafe bool
+}
+
+// New returns a fresh Lua state. Unless opts.Unsafe, only an allowlist of
 // libraries is open: base (without dofile, loadfile, collectgarbage), table,
 // string, math, coroutine and os.time/clock/date/difftime. io, debug, the
 // rest of os and file-loading require raise a clear error when used.
-func newSandbox(unsafe bool) *lua.LState {
-	if unsafe {
+func New(opts Options) *lua.LState {
+	if opts.Unsafe {
 		L := lua.NewState(stateOptions(false))
 		capStrings(L)
 		return L
@@ -148,7 +156,7 @@ func capDate(L *lua.LState, date *lua.LFunction) *lua.LFunction {
 
 // capStrings replaces the library functions that build strings in one Go
 // call (string.rep, string.format, string.gsub, table.concat) with
-// versions refusing results larger than maxStringBytes, replaces pattern
+// versions refusing results larger than MaxStringBytes, replaces pattern
 // matching (string.find, match, gmatch, gsub) with runtime/luapattern,
 // which checks the deadline as it goes, and makes coroutines run under the
 // deadline of the call resuming them.
@@ -176,8 +184,8 @@ func capStrings(L *lua.LState) {
 			return 1
 		}
 		total := float64(len(s))*float64(n) + float64(len(sep))*(float64(n)-1)
-		if total > maxStringBytes {
-			L.RaiseError("string.rep: result of %.0f bytes exceeds the limit of %d bytes", total, maxStringBytes)
+		if total > MaxStringBytes {
+			L.RaiseError("string.rep: result of %.0f bytes exceeds the limit of %d bytes", total, MaxStringBytes)
 		}
 		count := int(n)
 		if sep == "" {

@@ -1,22 +1,22 @@
-package runtime
+package sandbox
 
 import (
 	"strings"
 
 	lua "github.com/yuin/gopher-lua"
 
-	"github.com/rclua/rclua/runtime/luapattern"
+	"github.com/rclua/rclua/runtime/sandbox/luapattern"
 )
 
 // The functions here replace gopher-lua library functions that build a
 // string in one Go call, which neither the deadline (checked only between
 // VM instructions) nor anything else can interrupt. Each refuses a result
-// larger than maxStringBytes with a Lua error.
+// larger than MaxStringBytes with a Lua error.
 
-// checkSize raises when a string of n bytes would exceed maxStringBytes.
+// checkSize raises when a string of n bytes would exceed MaxStringBytes.
 func checkSize(L *lua.LState, fn string, n int) {
-	if n > maxStringBytes {
-		L.RaiseError("%s: result exceeds the limit of %d bytes", fn, maxStringBytes)
+	if n > MaxStringBytes {
+		L.RaiseError("%s: result exceeds the limit of %d bytes", fn, MaxStringBytes)
 	}
 }
 

@@ -1,0 +1,33 @@
+package runtime
+
+import (
+	"context"
+	"fmt"
+	"os"
+
+	"github.com/rs/zerolog"
+
+	"github.com/rclua/rclua/luabind"
+)
+
+// Check compiles and loads every given script (a folder stands for its
+// *.lua files, see ScriptFiles) in the sandbox, with luabind's offline
+// module, whose every call fails with "no network in check mode". It
+// returns one error per failing script or unusable path, each
+// "file:line: message"; nil when all pass.
+func Check(ctx context.Context, paths []string, cfg Config) []error {
+	cfg = cfg.withDefaults()
+	e := env{module: luabind.Offline(zerolog.Nop())}
+	files, errs := ScriptFiles(paths)
+	for _, p := range files {
+		content, err := os.ReadFile(p)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", p, pathErr(err)))
+			continue
+		}
+		if err := runOnce(ctx, p, content, cfg, e, modeCheck, zerolog.Nop()); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errs
+}

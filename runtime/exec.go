@@ -1,0 +1,48 @@
+package runtime
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/rs/zerolog"
+
+	"github.com/rclua/rclua/luabind"
+	"github.com/rclua/rclua/runtime/sandbox"
+)
+
+// Exec runs the top level of one script in the sandbox with the rc table
+// of m (nil: no server), then closes it. Triggers the script registers are
+// validated and logged as ignored. The error carries "file:line: message".
+func Exec(ctx context.Context, path string, cfg Config, m *luabind.Module, log zerolog.Logger) error {
+	cfg = cfg.withDefaults()
+	content, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("runtime: exec: %w", err)
+	}
+	log = log.With().Str("script", scriptBaseName(filepath.Base(path))).Logger()
+	return runOnce(ctx, path, content, cfg, env{module: m}, modeExec, log)
+}
+
+// runOnce loads one script in a fresh sandbox and closes it.
+func runOnce(ctx context.Context, path string, content []byte, cfg Config, e env, mode triggerMode, log zerolog.Logger) error {
+	L := sandbox.New(sandbox.Options{Unsafe: cfg.Unsafe})
+	defer L.Close()
+	e.openState(L, cfg, log, newRegistry(mode, log))
+	k := kindCheck
+	if mode == modeExec {
+		k = kindExec
+	}
+	err := runChunkGuarded(ctx, L, path, content, cfg.LoadTimeout, nil, k)
+	if err != nil && mode == modeExec {
+		logScriptError(log.Error(), err, "script failed")
+	}
+	return err
+}
+
+// scriptBaseName is the name a script goes by in logs and Status: its
+// file name without the extension ("hello.lua" -> "hello").
+func scriptBaseName(file string) string {
+	return file[:len(file)-len(filepath.Ext(file))]
+}

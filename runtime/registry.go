@@ -1,0 +1,80 @@
+package runtime
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/rs/zerolog"
+
+	"github.com/rclua/rclua/luabind"
+)
+
+// trigger modes.
+type triggerMode int
+
+const (
+	modeRun   triggerMode = iota // register triggers (daemon)
+	modeExec                     // validate, log as ignored (exec)
+	modeCheck                    // validate only (check)
+)
+
+// trigger is one registered handler, as luabind checked it.
+type trigger struct {
+	luabind.Trigger
+	label string // for logs: e.g. "every 5m0s (hello.lua:3)"
+}
+
+// maxTriggers bounds the triggers one script may register (each timer is
+// a goroutine; each rc.on handler runs on every event of its kind).
+const maxTriggers = 1000
+
+// registry collects the triggers a script registers while loading: it is
+// the luabind.Host of one version's state. Only the actor touches it.
+type registry struct {
+	mode     triggerMode
+	log      zerolog.Logger
+	loading  bool
+	count    int                  // triggers registered, in every mode
+	handlers map[string][]trigger // rc.on handlers by event kind
+	timers   []trigger            // rc.every and rc.cron
+}
+
+var _ luabind.Host = (*registry)(nil)
+
+func newRegistry(mode triggerMode, log zerolog.Logger) *registry {
+	return &registry{mode: mode, log: log, loading: true, handlers: map[string][]trigger{}}
+}
+
+// Register records t (daemon), logs it as ignored (exec) or only counts it
+// (check). It refuses registrations after the top level ran and beyond
+// maxTriggers.
+func (r *registry) Register(t luabind.Trigger) error {
+	if !r.loading {
+		return errors.New("triggers can only be registered while the script loads (at top level)")
+	}
+	if r.count >= maxTriggers {
+		return fmt.Errorf("too many triggers (the limit is %d per script)", maxTriggers)
+	}
+	r.count++
+	tr := trigger{Trigger: t, label: t.Label()}
+	switch r.mode {
+	case modeRun:
+		if t.Kind == luabind.On {
+			r.handlers[t.Event] = append(r.handlers[t.Event], tr)
+		} else {
+			r.timers = append(r.timers, tr)
+		}
+	case modeExec:
+		r.log.Info().Str("trigger", tr.label).Msg("trigger ignored in exec mode")
+	}
+	return nil
+}
+
+// kinds returns the event kinds the script handles.
+func (r *registry) kinds() []string {
+	out := make([]string, 0, len(r.handlers))
+	for k := range r.handlers {
+		out = append(out, k)
+	}
+	return out
+}

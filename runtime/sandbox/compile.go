@@ -1,0 +1,47 @@
+package sandbox
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"strings"
+
+	lua "github.com/yuin/gopher-lua"
+	"github.com/yuin/gopher-lua/parse"
+)
+
+// SyntaxError is a script that does not compile. Its message is
+// "name:line: message", as Lua prints errors.
+type SyntaxError struct {
+	Msg string
+}
+
+// Error returns "name:line: message".
+func (e *SyntaxError) Error() string { return e.Msg }
+
+// Compile compiles content into a function of L, named name in error
+// messages and tracebacks (the script's file name). A syntax error is a
+// *SyntaxError: "name:line: message near 'token'", or "... at end of file".
+func Compile(L *lua.LState, name string, content []byte) (*lua.LFunction, error) {
+	fn, err := L.Load(bytes.NewReader(content), name)
+	if err == nil {
+		return fn, nil
+	}
+	var perr *parse.Error
+	var aerr *lua.ApiError
+	if errors.As(err, &aerr) && aerr.Cause != nil {
+		errors.As(aerr.Cause, &perr)
+	}
+	if perr != nil {
+		line := perr.Pos.Line
+		if line <= 0 {
+			line = bytes.Count(content, []byte("\n")) + 1
+			return nil, &SyntaxError{Msg: fmt.Sprintf("%s:%d: %s at end of file", name, line, perr.Message)}
+		}
+		return nil, &SyntaxError{Msg: fmt.Sprintf("%s:%d: %s near '%s'", name, line, perr.Message, perr.Token)}
+	}
+	if aerr != nil && aerr.Cause != nil {
+		return nil, &SyntaxError{Msg: fmt.Sprintf("%s: %s", name, strings.TrimSpace(aerr.Cause.Error()))}
+	}
+	return nil, &SyntaxError{Msg: fmt.Sprintf("%s: %s", name, strings.TrimSpace(err.Error()))}
+}

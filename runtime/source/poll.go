@@ -1,0 +1,241 @@
+package source
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/rclua/rclua/rc"
+)
+
+// Subscriptions is what Poll needs of the client; (*rc.Client).Subscriptions
+// implements it.
+type Subscriptions interface {
+	Get(ctx context.Context, opts *rc.GetSubscriptionsOptions) (*rc.SubscriptionsResult, error)
+}
+
+// PollOptions configure a Poll. Zero durations take the defaults.
+type PollOptions struct {
+	Interval   time.Duration // between two polls; default 10s
+	Overlap    time.Duration // of the query window behind the cursor; default 5s
+	MaxBackoff time.Duration // cap of the wait after failed polls; default 5m (at least Interval)
+	Log        zerolog.Logger
+}
+
+// Defaults of PollOptions.
+const (
+	DefaultPollInterval = 10 * time.Second
+	DefaultPollOverlap  = 5 * time.Second
+	DefaultMaxBackoff   = 5 * time.Minute
+)
+
+// Poll is the event source of rc.on("subscription"): it polls
+// subscriptions.get every interval.
+//
+// The first poll of a Run (without updatedSince) is a baseline that emits
+// nothing. The cursor is the greatest _updatedAt/_deletedAt the server
+// returned, never the local clock, so host/server clock skew does not
+// matter; each poll asks for updatedSince = cursor - overlap (for writes
+// committed late) and skips (_id, timestamp) pairs it already emitted.
+// Pairs at or below the query floor are forgotten (the server filters with
+// a strict ">"), so memory is the overlap window plus the set of known ids.
+// An update is "inserted" when its _id was not known, else "updated"; a
+// "remove" entry of a known id is "removed" (removals of ids never seen
+// since the baseline are not reported). A failed poll keeps the cursor and
+// backs off exponentially from the interval up to MaxBackoff (rc.Backoff);
+// a rate limit (rc.Error 429) waits RetryAfter, or until Reset, at least
+// one interval.
+type Poll struct {
+	subs Subscriptions
+	opts PollOptions
+}
+
+var _ Source = (*Poll)(nil)
+
+// NewPoll returns a poller of subs.
+func NewPoll(subs Subscriptions, opts PollOptions) *Poll {
+	if opts.Interval <= 0 {
+		opts.Interval = DefaultPollInterval
+	}
+	if opts.Overlap <= 0 {
+		opts.Overlap = DefaultPollOverlap
+	}
+	if opts.MaxBackoff <= 0 {
+		opts.MaxBackoff = DefaultMaxBackoff
+	}
+	opts.MaxBackoff = max(opts.MaxBackoff, opts.Interval)
+	opts.Log = opts.Log.With().Str("component", "subscription-poller").Logger()
+	return &Poll{subs: subs, opts: opts}
+}
+
+// Kinds returns KindSubscription.
+func (p *Poll) Kinds() []string { return []string{KindSubscription} }
+
+// Run polls until ctx ends; it returns nil then. Every Run starts with a
+// baseline.
+func (p *Poll) Run(ctx context.Context, emit func(Event)) error {
+	st := newPollState(p)
+	defer p.opts.Log.Debug().Msg("subscription polling stopped")
+	for {
+		wait := st.poll(ctx, emit)
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+// seenKey identifies one version of one subscription (or one deletion).
+type seenKey struct {
+	id string
+	ts int64 // UnixNano of _updatedAt (or _deletedAt)
+}
+
+// pollState is one Run's memory: the cursor, the ids known since the
+// baseline and the pairs emitted inside the overlap window.
+type pollState struct {
+	p         *Poll
+	baselined bool
+	cursor    time.Time
+	known     map[string]bool
+	seen      map[seenKey]bool
+	fails     int
+}
+
+func newPollState(p *Poll) *pollState {
+	return &pollState{p: p, known: map[string]bool{}, seen: map[seenKey]bool{}}
+}
+
+// poll runs one poll, emitting what changed, and returns how long to wait
+// before the next.
+func (st *pollState) poll(ctx context.Context, emit func(Event)) time.Duration {
+	o := st.p.opts
+	opts := &rc.GetSubscriptionsOptions{}
+	if st.baselined && !st.cursor.IsZero() {
+		opts.UpdatedSince = st.cursor.Add(-o.Overlap)
+	}
+	res, err := st.p.subs.Get(ctx, opts)
+	if err != nil {
+		if ctx.Err() != nil {
+			return 0
+		}
+		st.fails++
+		wait := st.backoff(err)
+		o.Log.Warn().Err(err).Int("failures", st.fails).Stringer("retry_in", wait).
+			Msg("subscriptions poll failed: cursor kept, retrying")
+		return wait
+	}
+	st.fails = 0
+	if res == nil {
+		res = &rc.SubscriptionsResult{}
+	}
+	if !st.baselined {
+		for _, s := range res.Update {
+			if s == nil {
+				continue
+			}
+			st.known[s.ID] = true
+			st.seen[seenKey{s.ID, s.UpdatedAt.UnixNano()}] = true
+			st.advance(s.UpdatedAt)
+		}
+		st.baselined = true
+		o.Log.Debug().Int("subscriptions", len(st.known)).Time("cursor", st.cursor).Msg("subscriptions baseline taken")
+		return o.Interval
+	}
+	for _, s := range res.Update {
+		if s == nil {
+			continue
+		}
+		k := seenKey{s.ID, s.UpdatedAt.UnixNano()}
+		st.advance(s.UpdatedAt)
+		if st.seen[k] {
+			continue
+		}
+		st.seen[k] = true
+		action := ActionInserted
+		if st.known[s.ID] {
+			action = ActionUpdated
+		}
+		st.known[s.ID] = true
+		raw := []byte(s.Raw)
+		if len(raw) == 0 {
+			if raw, err = json.Marshal(s); err != nil {
+				o.Log.Error().Err(err).Str("subscription", s.ID).Msg("cannot encode the subscription: event skipped")
+				continue
+			}
+		}
+		emit(Event{Kind: KindSubscription, Action: action, ID: s.ID, Raw: raw})
+	}
+	for _, r := range res.Remove {
+		k := seenKey{"-" + r.ID, r.DeletedAt.UnixNano()}
+		st.advance(r.DeletedAt)
+		if st.seen[k] {
+			continue
+		}
+		st.seen[k] = true
+		if !st.known[r.ID] {
+			continue // never seen alive since the baseline: nothing to report
+		}
+		delete(st.known, r.ID)
+		emit(Event{Kind: KindSubscription, Action: ActionRemoved, ID: r.ID, Raw: removedJSON(r)})
+	}
+	st.prune()
+	return o.Interval
+}
+
+// isoMillis is the server's time format: ISO-8601 in UTC with milliseconds.
+const isoMillis = "2006-01-02T15:04:05.000Z07:00"
+
+// removedJSON is the object a "removed" handler gets: {_id, _deletedAt}.
+func removedJSON(r rc.RemovedSubscription) []byte {
+	b, _ := json.Marshal(struct {
+		ID        string `json:"_id"`
+		DeletedAt string `json:"_deletedAt"`
+	}{r.ID, r.DeletedAt.UTC().Format(isoMillis)}) // strings only: cannot fail
+	return b
+}
+
+func (st *pollState) advance(t time.Time) {
+	if t.After(st.cursor) {
+		st.cursor = t
+	}
+}
+
+// prune forgets pairs the next query cannot return.
+func (st *pollState) prune() {
+	floor := st.cursor.Add(-st.p.opts.Overlap).UnixNano()
+	for k := range st.seen {
+		if k.ts <= floor {
+			delete(st.seen, k)
+		}
+	}
+}
+
+// backoff returns the wait after a failed poll: a rate limit waits until
+// its reset; other failures back off exponentially from the poll interval,
+// capped and jittered (rc.Backoff).
+func (st *pollState) backoff(err error) time.Duration {
+	o := st.p.opts
+	var rerr *rc.Error
+	if errors.As(err, &rerr) && (errors.Is(err, rc.ErrRateLimited) || rerr.Status == 429) {
+		// RetryAfter comes first: rc computes it from the server's own
+		// numbers. Reset is a server timestamp compared with the local
+		// clock; a skewed clock is harmless because the wait is clamped
+		// to [Interval, MaxBackoff] below: too early a retry costs one
+		// more 429, too late one at most MaxBackoff.
+		wait := rerr.RetryAfter
+		if wait <= 0 && !rerr.Reset.IsZero() {
+			wait = time.Until(rerr.Reset)
+		}
+		if wait > 0 {
+			return min(max(wait, o.Interval), o.MaxBackoff)
+		}
+	}
+	return rc.Backoff{Min: o.Interval, Max: o.MaxBackoff}.Delay(st.fails)
+}

@@ -1,0 +1,48 @@
+// Package source holds rclua's event sources: what tells the host that
+// something changed on the server. Every source produces the host's own
+// Event, so one set of actors serves them all, and every source is started
+// and stopped by the host (runtime) while some script listens to one of
+// its kinds.
+//
+// Today there is one source, Poll: subscriptions.get?updatedSince= on an
+// interval. A source gets a client and an emit function; it knows nothing
+// of scripts, Lua or the host.
+package source
+
+import "context"
+
+// Event kinds, as scripts name them in rc.on (luabind's event table).
+const (
+	KindSubscription = "subscription" // a subscription was inserted, updated or removed
+)
+
+// Actions of subscription events.
+const (
+	ActionInserted = "inserted"
+	ActionUpdated  = "updated"
+	ActionRemoved  = "removed"
+)
+
+// Event is one change a source reports, in the host's own terms.
+type Event struct {
+	Kind   string // the rc.on event name, e.g. KindSubscription
+	Action string // what happened: ActionInserted, ActionUpdated, ActionRemoved
+	ID     string // the id of the object it happened to (the subscription's _id)
+	// Raw is the object handlers get, as JSON: the subscription as the
+	// server sent it, or {_id, _deletedAt} for a removal. It is shared by
+	// every script that receives the event: nobody may change it.
+	Raw []byte
+}
+
+// Source produces events of some kinds.
+type Source interface {
+	// Kinds are the event kinds the source emits; the host runs the
+	// source while some script listens to one of them.
+	Kinds() []string
+	// Run emits events until ctx ends, then returns nil. Each Run starts
+	// afresh: the host stops a source when its last listener goes and runs
+	// it again when one comes back. A non-nil error means the source
+	// cannot go on (the server refuses the credentials): the host stops
+	// and returns it.
+	Run(ctx context.Context, emit func(Event)) error
+}

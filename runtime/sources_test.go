@@ -1,0 +1,101 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/rclua/rclua/luabind"
+	"github.com/rclua/rclua/runtime/source"
+)
+
+// TestSourceKindsAreLuaEvents: every kind a source emits is an event a
+// script can name in rc.on, and the other way round.
+func TestSourceKindsAreLuaEvents(t *testing.T) {
+	emitted := map[string]bool{}
+	for _, src := range []source.Source{source.NewPoll(nil, source.PollOptions{})} {
+		for _, k := range src.Kinds() {
+			emitted[k] = true
+		}
+	}
+	for _, k := range luabind.EventKinds() {
+		assert.True(t, emitted[k], "rc.on(%q) has a source", k)
+		delete(emitted, k)
+	}
+	assert.Empty(t, emitted, "kinds emitted that rc.on does not accept")
+}
+
+// TestSourcesRunOnlyWhileListening: the host runs a source while some
+// script listens to its kinds, stops it with the last listener (a failed
+// reload keeps the old listener), and starts it afresh when one comes back.
+func TestSourcesRunOnlyWhileListening(t *testing.T) {
+	src := newTestSource(source.KindSubscription)
+	th := startHost(t, Config{}, src, map[string]string{
+		"quiet.lua": `rc.every(0.01, function() rc.log.info("quiet tick") end)`,
+	})
+	th.logs.eventually(t, waitFor, func() bool { return th.logs.count("quiet tick") > 3 }, "time passes")
+	on, runs := src.running()
+	assert.False(t, on, "no listener: the source does not run")
+	assert.Zero(t, runs)
+
+	path := filepath.Join(th.dir, "l.lua")
+	writeFile(t, path, listener)
+	th.logs.eventually(t, waitFor, func() bool { on, _ := src.running(); return on }, "the source runs once a script listens")
+	require.True(t, src.send(subEvent(source.ActionUpdated, "s1", 1)))
+	th.logs.eventually(t, waitFor, func() bool { return th.events("updated", "s1") == 1 }, "the event reaches the listener")
+
+	// A broken edit keeps the old version, and with it the listener.
+	renameOver(t, path, "this is not lua")
+	th.waitStatus("l", "load failed", func(s ScriptStatus) bool { return s.LastError != "" })
+	on, runs = src.running()
+	assert.True(t, on, "the running version still listens")
+	assert.Equal(t, 1, runs, "the source was not restarted")
+
+	// A version without rc.on stops the source.
+	renameOver(t, path, `rc.every(1, function() end)`)
+	th.logs.eventually(t, waitFor, func() bool { on, _ := src.running(); return !on }, "the source stops with the last listener")
+	assert.False(t, src.send(subEvent(source.ActionUpdated, "s1", 2)), "nothing runs to emit")
+
+	// Back: a fresh Run.
+	renameOver(t, path, listener)
+	th.logs.eventually(t, waitFor, func() bool { on, runs := src.running(); return on && runs == 2 }, "a fresh Run for the new listener")
+
+	// Deleting the file stops its script and the source.
+	require.NoError(t, os.Remove(path))
+	th.logs.eventually(t, waitFor, func() bool { on, _ := src.running(); return !on }, "the source stops when the listener's file goes")
+	assert.Zero(t, th.events("updated", "s2"))
+}
+
+// TestSourceFailureStopsTheHost: a source that cannot go on (revoked
+// credentials) ends Run with its error, after the usual shutdown.
+func TestSourceFailureStopsTheHost(t *testing.T) {
+	src := newTestSource(source.KindSubscription)
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "l.lua"), listener)
+	logs := &logSink{}
+	h := newHost(Config{ScriptsDir: dir, Rescan: time.Hour}, env{}, []source.Source{src}, zerolog.New(logs))
+	done := make(chan error, 1)
+	go func() { done <- h.Run(context.Background()) }()
+	logs.eventually(t, waitFor, func() bool { on, _ := src.running(); return on }, "the source runs")
+	refused := errors.New("login refused: token revoked")
+	src.fail <- refused
+	select {
+	case err := <-done:
+		require.Error(t, err)
+		assert.ErrorIs(t, err, refused, "Run returns the source's error")
+		assert.Contains(t, err.Error(), "event source")
+	case <-time.After(waitFor):
+		t.Fatalf("Run did not end after the source failed; log:\n%s", logs.String())
+	}
+	assert.Equal(t, 1, logs.count("event source failed: stopping"))
+	for _, st := range h.Status() {
+		assert.Equal(t, StateStopped, st.State, "%s stopped", st.Name)
+	}
+}

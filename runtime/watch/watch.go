@@ -1,0 +1,288 @@
+// Package watch reports the script files of a folder as they change: the
+// hot-reload half of rclua's host, with no knowledge of Lua.
+//
+// The folder (never single files, no subfolders) is watched with fsnotify.
+// Only *.lua names count (IsScript); dotfiles (.x.lua, .#x.lua,
+// .x.lua.swp), "#x#", "x~", "4913" and other names are ignored. Events only
+// mark a name dirty; after a per-name quiet period (Options.Debounce) the
+// file on disk decides: stat (following symlinks) + read + sha256. A file
+// that is gone is reported removed; content identical to what was last
+// reported for the name is not reported again, so one broken edit is
+// reported once. Events on "..data" (a Kubernetes ConfigMap's symlink
+// swap) mark the whole folder dirty. Every Options.Rescan the folder is
+// rescanned and its watch re-added (a safety net for missed events); a
+// watcher error triggers a rescan too. ReloadAll reports every script
+// again, unchanged or not.
+package watch
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/fsnotify/fsnotify"
+	"github.com/rs/zerolog"
+)
+
+// Change is what the watcher reports about one script file.
+type Change struct {
+	Name    string // the file's name in the folder: "hello.lua"
+	Removed bool   // the file is gone (or no longer a regular file)
+	Content []byte // the file's content (nil when Removed)
+	Hash    string // sha256 of Content, in hex
+	Forced  bool   // reported by ReloadAll, maybe with unchanged content
+}
+
+// Sink receives what a Watcher finds, from the goroutine running Run, one
+// call at a time; it must not block for long.
+type Sink interface {
+	// Change reports a script whose content differs from what was last
+	// reported for its name, one that is gone, or (Forced) every script
+	// after ReloadAll. ctx is Run's.
+	Change(ctx context.Context, c Change)
+	// Scanned reports, once, the end of the initial scan: every script
+	// present when Run started has been reported. ctx is Run's.
+	Scanned(ctx context.Context)
+}
+
+// Options configure a Watcher. Zero durations take the defaults.
+type Options struct {
+	Debounce time.Duration // quiet period per file before it is read; default 100ms
+	Rescan   time.Duration // period of the full rescan; default 30s
+	Log      zerolog.Logger
+}
+
+// Defaults of Options.
+const (
+	DefaultDebounce = 100 * time.Millisecond
+	DefaultRescan   = 30 * time.Second
+)
+
+// rescanKey is the pending key meaning "rescan the whole folder" (events
+// on a Kubernetes ConfigMap's "..data" symlink, watcher overflow).
+const rescanKey = "..data"
+
+// Watcher reports the changes of the scripts in one folder. Build it with
+// New and start it with Run.
+type Watcher struct {
+	dir       string
+	opts      Options
+	reloadAll chan struct{}
+	started   atomic.Bool
+
+	// Owned by the goroutine running Run.
+	fw       *fsnotify.Watcher
+	sink     Sink
+	pending  map[string]time.Time // name -> quiet-period deadline
+	reported map[string]string    // name -> hash last reported
+}
+
+// New returns a watcher of the folder dir. It does no I/O: Run opens the
+// folder.
+func New(dir string, opts Options) *Watcher {
+	if opts.Debounce <= 0 {
+		opts.Debounce = DefaultDebounce
+	}
+	if opts.Rescan <= 0 {
+		opts.Rescan = DefaultRescan
+	}
+	return &Watcher{dir: dir, opts: opts, reloadAll: make(chan struct{}, 1)}
+}
+
+// ReloadAll asks Run to report every script again, changed or not
+// (SIGHUP). It never blocks.
+func (w *Watcher) ReloadAll() {
+	select {
+	case w.reloadAll <- struct{}{}:
+	default:
+	}
+}
+
+// Run reports the folder's scripts to sink (first all of them, then
+// Scanned, then every change) until ctx ends. It fails at once, reporting
+// nothing, when the folder cannot be watched; a Watcher runs once.
+func (w *Watcher) Run(ctx context.Context, sink Sink) error {
+	if !w.started.CompareAndSwap(false, true) {
+		return errors.New("watch: Run called more than once")
+	}
+	fw, err := fsnotify.NewWatcher()
+	if err != nil {
+		return fmt.Errorf("watch: %w", err)
+	}
+	defer fw.Close()
+	if err := fw.Add(w.dir); err != nil {
+		return fmt.Errorf("watch: %s: %w", w.dir, err)
+	}
+	w.fw, w.sink = fw, sink
+	w.pending, w.reported = map[string]time.Time{}, map[string]string{}
+	w.loop(ctx)
+	return nil
+}
+
+// IsScript reports whether a file name is a script: *.lua, not a
+// dotfile, not an editor temp or swap file.
+func IsScript(name string) bool {
+	if !strings.HasSuffix(name, ".lua") || len(name) == len(".lua") {
+		return false
+	}
+	switch {
+	case strings.HasPrefix(name, "."), // dotfiles, .#lock, .x.swp
+		strings.HasPrefix(name, "#"), // emacs autosave
+		strings.HasSuffix(name, "~"):
+		return false
+	}
+	return true
+}
+
+// loop is the watch loop; the initial pass happens first.
+func (w *Watcher) loop(ctx context.Context) {
+	w.scan(ctx, false)
+	w.sink.Scanned(ctx)
+
+	debounce := time.NewTimer(time.Hour)
+	debounce.Stop()
+	defer debounce.Stop()
+	rescan := time.NewTicker(w.opts.Rescan)
+	defer rescan.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case ev, ok := <-w.fw.Events:
+			if !ok {
+				return
+			}
+			w.event(ev)
+			w.arm(debounce)
+		case err, ok := <-w.fw.Errors:
+			if !ok {
+				return
+			}
+			w.opts.Log.Warn().Err(err).Msg("file watcher error: rescanning")
+			w.scan(ctx, false)
+		case <-debounce.C:
+			w.fire(ctx)
+			w.arm(debounce)
+		case <-rescan.C:
+			w.scan(ctx, false)
+		case <-w.reloadAll:
+			w.opts.Log.Info().Msg("reloading every script")
+			w.scan(ctx, true)
+		}
+	}
+}
+
+// event records an fsnotify event: which path to look at after its quiet
+// period. The event type does not matter; the disk decides.
+func (w *Watcher) event(ev fsnotify.Event) {
+	if ev.Op == fsnotify.Chmod {
+		return
+	}
+	name := filepath.Base(ev.Name)
+	key := name
+	switch {
+	case strings.HasPrefix(name, "..data"):
+		key = rescanKey
+	case !IsScript(name):
+		return
+	}
+	w.pending[key] = time.Now().Add(w.opts.Debounce)
+}
+
+// arm sets t to the earliest pending deadline.
+func (w *Watcher) arm(t *time.Timer) {
+	var next time.Time
+	for _, d := range w.pending {
+		if next.IsZero() || d.Before(next) {
+			next = d
+		}
+	}
+	t.Stop()
+	if !next.IsZero() {
+		t.Reset(max(time.Until(next), 0))
+	}
+}
+
+// fire syncs every path whose quiet period is over.
+func (w *Watcher) fire(ctx context.Context) {
+	now := time.Now()
+	for key, d := range w.pending {
+		if d.After(now) {
+			continue
+		}
+		delete(w.pending, key)
+		if key == rescanKey {
+			w.scan(ctx, false)
+		} else {
+			w.sync(ctx, key, false)
+		}
+	}
+}
+
+// scan syncs every script in the folder and reports the ones whose file is
+// gone; it also re-adds the folder watch (safety net).
+func (w *Watcher) scan(ctx context.Context, force bool) {
+	_ = w.fw.Add(w.dir)
+	entries, err := os.ReadDir(w.dir)
+	if err != nil {
+		w.opts.Log.Warn().Err(err).Str("dir", w.dir).Msg("cannot list the scripts folder")
+		return
+	}
+	present := map[string]bool{}
+	for _, e := range entries {
+		if !IsScript(e.Name()) {
+			continue
+		}
+		present[e.Name()] = true
+		w.sync(ctx, e.Name(), force)
+	}
+	for name := range w.reported {
+		if !present[name] {
+			w.sync(ctx, name, force)
+		}
+	}
+}
+
+// sync compares the file on disk with what was last reported for it.
+func (w *Watcher) sync(ctx context.Context, name string, force bool) {
+	path := filepath.Join(w.dir, name)
+	content, err := readScript(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		if _, ok := w.reported[name]; ok {
+			delete(w.reported, name)
+			w.sink.Change(ctx, Change{Name: name, Removed: true})
+		}
+		return
+	}
+	if err != nil {
+		w.opts.Log.Warn().Err(err).Str("path", path).Msg("cannot read script: keeping the running version")
+		return
+	}
+	sum := sha256.Sum256(content)
+	hash := hex.EncodeToString(sum[:])
+	if prev, ok := w.reported[name]; ok && prev == hash && !force {
+		return // identical content, or the same broken content: nothing to do
+	}
+	w.reported[name] = hash
+	w.sink.Change(ctx, Change{Name: name, Content: content, Hash: hash, Forced: force})
+}
+
+// readScript reads a regular file (following symlinks).
+func readScript(path string) ([]byte, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fs.ErrNotExist
+	}
+	return os.ReadFile(path)
+}

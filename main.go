@@ -1,108 +1,19 @@
-// Command rclua hosts Lua automation scripts for a Rocket.Chat server.
-//
-// Usage:
-//
-//	rclua run [flags]          the daemon: load ./scripts, run their triggers, hot-reload edits
-//	rclua exec [flags] FILE    run one script's top level against the server, then exit
-//	rclua check PATH...        compile and load scripts offline (for a rules repository's CI)
-//	rclua version              print the version
-//
-// Every command takes --help. Configuration comes from flags and the
-// environment (RC_URL, RC_USER_ID + RC_TOKEN or RC_USER + RC_PASSWORD /
-// RC_PASSWORD_FILE with RC_TOTP); secrets are read from the environment or a
-// file only, never from flags. See README.md for the whole table.
-//
-// Exit status: 0 on success, 1 when a script fails (a check or exec error)
-// or the server cannot be used, 2 for a usage or configuration error, 3
-// when the server refuses the credentials or the address (401, 403, 404):
-// neither 2 nor 3 is worth an automatic restart.
+// Command rclua hosts Lua automation scripts for a Rocket.Chat server. The
+// command is package runtime/cli; see README.md.
 package main
 
 import (
 	"context"
-	"errors"
-	"flag"
-	"fmt"
-	"io"
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/rclua/rclua/runtime/cli"
 )
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	code := cli.Main(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
 	stop()
-	os.Exit(exitCode(err, os.Stderr))
-}
-
-// exitCode prints err (if any) and maps it to the process exit status.
-func exitCode(err error, stderr io.Writer) int {
-	if err == nil {
-		return 0
-	}
-	fmt.Fprintf(stderr, "rclua: %v\n", err)
-	var ue *usageError
-	if errors.As(err, &ue) {
-		return 2
-	}
-	var re *refusedError
-	if errors.As(err, &re) {
-		return 3
-	}
-	return 1
-}
-
-// usageError is a usage or configuration mistake: exit status 2.
-type usageError struct{ msg string }
-
-func (e *usageError) Error() string { return e.msg }
-
-// usagef returns a *usageError with a formatted message.
-func usagef(format string, args ...any) error {
-	return &usageError{msg: fmt.Sprintf(format, args...)}
-}
-
-const topUsage = `rclua hosts Lua automation scripts for a Rocket.Chat server.
-
-Usage:
-  rclua run [flags]          run the daemon (scripts folder default ./scripts)
-  rclua exec [flags] FILE    run one script's top level against the server and exit
-  rclua check PATH...        compile and load scripts (files or folders) offline; exit 1 on any error
-  rclua version              print the version
-
-Run "rclua COMMAND --help" for a command's flags and environment.
-`
-
-// run is the whole program: main only wires the process to it, tests call it.
-func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
-		fmt.Fprint(stderr, topUsage)
-		return usagef("no command given")
-	}
-	err := dispatch(ctx, args, getenv, stdout, stderr)
-	if errors.Is(err, flag.ErrHelp) {
-		return nil // --help printed the usage
-	}
-	return err
-}
-
-func dispatch(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	cmd, rest := args[0], args[1:]
-	switch cmd {
-	case "run":
-		return cmdRun(ctx, rest, getenv, stdout, stderr)
-	case "exec":
-		return cmdExec(ctx, rest, getenv, stdout, stderr)
-	case "check":
-		return cmdCheck(ctx, rest, getenv, stdout, stderr)
-	case "version":
-		return cmdVersion(rest, stdout, stderr)
-	case "help", "-h", "-help", "--help":
-		fmt.Fprint(stdout, topUsage)
-		return nil
-	default:
-		fmt.Fprint(stderr, topUsage)
-		return usagef("unknown command %q", cmd)
-	}
+	os.Exit(code)
 }

@@ -157,7 +157,7 @@ func capDate(L *lua.LState, date *lua.LFunction) *lua.LFunction {
 // capStrings replaces the library functions that build strings in one Go
 // call (string.rep, string.format, string.gsub, table.concat) with
 // versions refusing results larger than MaxStringBytes, replaces pattern
-// matching (string.find, match, gmatch, gsub) with runtime/luapattern,
+// matching (string.find, match, gmatch, gsub) with package luapattern,
 // which checks the deadline as it goes, and makes coroutines run under the
 // deadline of the call resuming them.
 func capStrings(L *lua.LState) {

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"context"
@@ -227,7 +227,7 @@ func TestDevBusyAddr(t *testing.T) {
 	assert.True(t, errors.Is(err, syscall.EADDRINUSE), "the cause stays visible to errors.Is")
 	assert.Equal(t, "--dev-addr "+addr+": address in use: choose another --dev-addr or omit it", err.Error())
 
-	res := runNow(t, nil, "run", "--dev", "--dev-addr", addr, "--log-format", "json")
+	res := runNow(t, nil, "run", "--dev", "--dev-addr", addr, "--log-format", "json", "--scripts", t.TempDir())
 	require.Error(t, res.err)
 	var stderr strings.Builder
 	assert.Equal(t, 1, exitCode(res.err, &stderr), "exit status 1")

@@ -1,4 +1,4 @@
-package main
+package runtime
 
 import (
 	"context"
@@ -16,10 +16,9 @@ import (
 	lua "github.com/yuin/gopher-lua"
 
 	"github.com/rclua/rclua/luabind"
-	"github.com/rclua/rclua/luabind/luajson"
 	"github.com/rclua/rclua/rc"
 	"github.com/rclua/rclua/rc/rctest"
-	"github.com/rclua/rclua/runtime"
+	"github.com/rclua/rclua/runtime/sandbox"
 	"github.com/rclua/rclua/runtime/source"
 )
 
@@ -30,10 +29,13 @@ import (
 // capturing rc.every/rc.cron, so the test calls the registered function
 // directly instead of waiting hours (or for 9 am).
 
+// examplesDir is the project's scripts folder, seen from this package.
+const examplesDir = "../scripts"
+
 var exampleScripts = []string{"mention_alert.lua", "morning_mark_read.lua", "unread_digest.lua", "stale_unread_reminder.lua"}
 
 func TestExampleScriptsPassCheck(t *testing.T) {
-	entries, err := os.ReadDir("scripts")
+	entries, err := os.ReadDir(examplesDir)
 	require.NoError(t, err)
 	var found []string
 	for _, e := range entries {
@@ -43,9 +45,9 @@ func TestExampleScriptsPassCheck(t *testing.T) {
 	}
 	assert.ElementsMatch(t, exampleScripts, found, "every example script is tested here")
 	for _, name := range found {
-		errs := runtime.Check(context.Background(), []string{filepath.Join("scripts", name)}, runtime.Config{})
+		errs := Check(context.Background(), []string{filepath.Join(examplesDir, name)}, Config{})
 		assert.Empty(t, errs, "%s passes rclua check", name)
-		content, err := os.ReadFile(filepath.Join("scripts", name))
+		content, err := os.ReadFile(filepath.Join(examplesDir, name))
 		require.NoError(t, err)
 		assert.True(t, strings.HasPrefix(string(content), "-- "+name+": "), "%s starts with its header comment", name)
 		for _, part := range []string{"What it does:", "rc calls:", "Expects:"} {
@@ -55,18 +57,21 @@ func TestExampleScriptsPassCheck(t *testing.T) {
 	}
 }
 
-// trigger is a captured rc.every / rc.cron / rc.on registration.
-type trigger struct {
-	arg string // interval, cron spec or event name
+// captured is one trigger an example registered: its argument (interval,
+// cron spec or event name) and its function.
+type captured struct {
+	arg string
 	fn  *lua.LFunction
 }
 
-// harness is one example script loaded into a Lua state with the real rc
-// table (luabind against rctest) and capturing triggers.
+// harness is one example script loaded as the host loads it: in the real
+// sandbox, with luabind's rc table against rctest and a registry in run
+// mode. The test fires its triggers directly instead of waiting hours (or
+// for 9 am).
 type harness struct {
-	t        *testing.T
-	L        *lua.LState
-	triggers map[string][]trigger // by "every", "cron", "on"
+	t   *testing.T
+	L   *lua.LState
+	reg *registry
 }
 
 func botClient(t *testing.T, s *rctest.Server) *rc.Client {
@@ -78,51 +83,62 @@ func botClient(t *testing.T, s *rctest.Server) *rc.Client {
 
 func loadExample(t *testing.T, s *rctest.Server, name string) *harness {
 	t.Helper()
-	return loadScript(t, s, filepath.Join("scripts", name))
+	return loadScript(t, s, filepath.Join(examplesDir, name))
 }
 
 // loadScript loads the script at path into a harness.
 func loadScript(t *testing.T, s *rctest.Server, path string) *harness {
 	t.Helper()
-	h := &harness{t: t, L: lua.NewState(), triggers: map[string][]trigger{}}
+	cfg := Config{}.withDefaults()
+	h := &harness{t: t, L: sandbox.New(sandbox.Options{}), reg: newRegistry(modeRun, zerolog.Nop())}
 	t.Cleanup(h.L.Close)
-	luabind.FromClient(botClient(t, s), zerolog.Nop()).Open(h.L, h)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	h.L.SetContext(ctx)
-	require.NoError(t, h.L.DoFile(path), "load %s", path)
-	h.L.RemoveContext()
+	env{module: luabind.FromClient(botClient(t, s), zerolog.Nop())}.openState(h.L, cfg, zerolog.Nop(), h.reg)
+	content, err := os.ReadFile(path)
+	require.NoError(t, err)
+	require.NoError(t, runChunk(context.Background(), h.L, filepath.Base(path), content, cfg.LoadTimeout), "load %s", path)
+	h.reg.loading = false
 	return h
 }
 
-// Register records a trigger the script registers (luabind.Host).
-func (h *harness) Register(t luabind.Trigger) error {
-	arg := t.Event
-	switch t.Kind {
-	case luabind.Every:
-		arg = t.Interval.String()
-	case luabind.Cron:
-		arg = t.Spec
-	}
-	h.triggers[t.Kind.String()] = append(h.triggers[t.Kind.String()], trigger{arg: arg, fn: t.Fn})
-	return nil
-}
-
-// only returns the one trigger of kind the script registered.
-func (h *harness) only(kind string) trigger {
+// only returns the one trigger of kind ("on", "every", "cron") the script
+// registered.
+func (h *harness) only(kind string) captured {
 	h.t.Helper()
-	require.Len(h.t, h.triggers[kind], 1, "one rc.%s registration", kind)
-	return h.triggers[kind][0]
+	var found []captured
+	for event, list := range h.reg.handlers {
+		for _, tr := range list {
+			if kind == "on" {
+				found = append(found, captured{arg: event, fn: tr.Fn})
+			}
+		}
+	}
+	for _, tr := range h.reg.timers {
+		switch {
+		case kind == "every" && tr.Kind == luabind.Every:
+			found = append(found, captured{arg: tr.Interval.String(), fn: tr.Fn})
+		case kind == "cron" && tr.Kind == luabind.Cron:
+			found = append(found, captured{arg: tr.Spec, fn: tr.Fn})
+		}
+	}
+	require.Len(h.t, found, 1, "one rc.%s registration", kind)
+	return found[0]
 }
 
-// call runs a registered function as the host would.
+// call runs a registered function as the host does: under the handler
+// deadline, in protected mode.
 func (h *harness) call(fn *lua.LFunction, args ...lua.LValue) {
 	h.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	h.L.SetContext(ctx)
-	defer h.L.RemoveContext()
-	require.NoError(h.t, h.L.CallByParam(lua.P{Fn: fn, NRet: 0, Protect: true}, args...))
+	require.NoError(h.t, pcall(context.Background(), h.L, 10*time.Second, fn, args...))
+}
+
+// subscriptionArgs are the arguments the host gives an rc.on handler for
+// an "updated" event of sub.
+func (h *harness) subscriptionArgs(sub *rc.Subscription) []lua.LValue {
+	h.t.Helper()
+	require.NotNil(h.t, sub)
+	args, err := luabind.EventArgs(h.L, source.KindSubscription, source.ActionUpdated, sub.Raw)
+	require.NoError(h.t, err)
+	return args
 }
 
 // markAllRead gives the bot a clean slate: no unread room.
@@ -161,12 +177,12 @@ func TestExampleMentionAlert(t *testing.T) {
 	defer s.Close()
 	c := botClient(t, s)
 	dir := t.TempDir()
-	content, err := os.ReadFile("scripts/mention_alert.lua")
+	content, err := os.ReadFile(filepath.Join(examplesDir, "mention_alert.lua"))
 	require.NoError(t, err)
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "mention_alert.lua"), content, 0o644))
 
-	host, err := runtime.New(runtime.Config{ScriptsDir: dir},
-		runtime.Deps{Module: luabind.FromClient(c, zerolog.Nop()),
+	host, err := New(Config{ScriptsDir: dir},
+		Deps{Module: luabind.FromClient(c, zerolog.Nop()),
 			Sources: []source.Source{source.NewPoll(c.Subscriptions, source.PollOptions{Interval: 50 * time.Millisecond})}}, zerolog.Nop())
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -180,7 +196,7 @@ func TestExampleMentionAlert(t *testing.T) {
 	defer cancel()
 	<-host.Loaded()
 	require.Len(t, host.Status(), 1)
-	require.Equal(t, runtime.StateRunning, host.Status()[0].State, "loads: %s", host.Status()[0].LastError)
+	require.Equal(t, StateRunning, host.Status()[0].State, "loads: %s", host.Status()[0].LastError)
 
 	alerted := func(room string) bool {
 		for _, text := range botDMs(s) {
@@ -206,7 +222,7 @@ func TestExampleMentionAlert(t *testing.T) {
 	post(t, s, "bob", rctest.GeneralRoomID, "no mention here")
 	post(t, s, "alice", rctest.DMAliceRoomID, "hi bot")
 	post(t, s, "bob", rctest.RandomRoomID, "@"+rctest.BotUsername+" ping")
-	waitFor(t, 10*time.Second, "alert for #random", func() bool { return alerted("#random") })
+	require.Eventually(t, func() bool { return alerted("#random") }, 10*time.Second, 20*time.Millisecond, "alert for #random")
 	assert.Len(t, botDMs(s), before+1, "exactly one new alert: %q", botDMs(s))
 }
 
@@ -224,16 +240,13 @@ func TestExampleMentionAlertBacklog(t *testing.T) {
 	on := h.only("on")
 	assert.Equal(t, "subscription", on.arg)
 	ctx := context.Background()
-	snapshot := func(room string) lua.LValue {
+	snapshot := func(room string) []lua.LValue {
 		t.Helper()
 		sub, err := c.Subscriptions.GetOne(ctx, room)
 		require.NoError(t, err)
-		require.NotNil(t, sub)
-		v, err := luajson.DecodeBytes(h.L, sub.Raw)
-		require.NoError(t, err)
-		return v
+		return h.subscriptionArgs(sub)
 	}
-	deliver := func(v lua.LValue) { h.call(on.fn, lua.LString("updated"), v) }
+	deliver := func(args []lua.LValue) { h.call(on.fn, args...) }
 	getOnes := func() int {
 		n := 0
 		for _, r := range s.Requests() {
@@ -246,7 +259,7 @@ func TestExampleMentionAlertBacklog(t *testing.T) {
 
 	// Three mentions, one snapshot after each, all queued: one alert
 	// with the current count.
-	var backlog []lua.LValue
+	var backlog [][]lua.LValue
 	for i := range 3 {
 		post(t, s, "bob", rctest.GeneralRoomID, fmt.Sprintf("@%s ping %d", rctest.BotUsername, i))
 		backlog = append(backlog, snapshot(rctest.GeneralRoomID))
@@ -326,7 +339,7 @@ func TestExampleUnreadDigest(t *testing.T) {
 	markAllRead(t, c)
 	h := loadExample(t, s, "unread_digest.lua")
 	every := h.only("every")
-	assert.Equal(t, "3h0m0s", every.arg)
+	assert.Equal(t, "3h0m0s", every.arg, "every 3 hours")
 
 	h.call(every.fn)
 	assert.Empty(t, botDMs(s), "nothing unread: no digest")
@@ -382,7 +395,7 @@ func TestExampleStaleUnreadReminder(t *testing.T) {
 
 	h := loadExample(t, s, "stale_unread_reminder.lua")
 	every := h.only("every")
-	assert.Equal(t, "15m0s", every.arg)
+	assert.Equal(t, "15m0s", every.arg, "every 15 minutes")
 	h.call(every.fn)
 	dms := botDMs(s)
 	require.Len(t, dms, 1, "one reminder")
@@ -392,4 +405,70 @@ func TestExampleStaleUnreadReminder(t *testing.T) {
 
 	h.call(every.fn)
 	assert.Len(t, botDMs(s), 1, "the same stale room is reminded once")
+}
+
+// readmeScript returns the README's complete script whose header names
+// name.
+func readmeScript(t *testing.T, name string) string {
+	t.Helper()
+	readme, err := os.ReadFile("../README.md")
+	require.NoError(t, err)
+	_, after, ok := strings.Cut(string(readme), "```lua\n-- "+name+":")
+	require.True(t, ok, "README.md shows %s", name)
+	block, _, ok := strings.Cut(after, "```")
+	require.True(t, ok)
+	return "-- " + name + ":" + block
+}
+
+// TestReadmeGreetMentions drives the README's greet_mentions.lua with
+// snapshots as a busy poller delivers them: a backlog for one room gives
+// one answer, and stale snapshots after it none.
+func TestReadmeGreetMentions(t *testing.T) {
+	t.Parallel()
+	s := rctest.NewServer()
+	defer s.Close()
+	c := botClient(t, s)
+	markAllRead(t, c)
+	path := filepath.Join(t.TempDir(), "greet_mentions.lua")
+	require.NoError(t, os.WriteFile(path, []byte(readmeScript(t, "greet_mentions.lua")), 0o644))
+	h := loadScript(t, s, path)
+	on := h.only("on")
+	ctx := context.Background()
+	snapshot := func() []lua.LValue {
+		t.Helper()
+		sub, err := c.Subscriptions.GetOne(ctx, rctest.RandomRoomID)
+		require.NoError(t, err)
+		return h.subscriptionArgs(sub)
+	}
+	answers := func() int {
+		n := 0
+		for _, m := range s.Messages(rctest.RandomRoomID) {
+			if m.Username == rctest.BotUsername {
+				n++
+			}
+		}
+		return n
+	}
+
+	var backlog [][]lua.LValue
+	for i := range 2 {
+		post(t, s, "bob", rctest.RandomRoomID, fmt.Sprintf("@%s question %d", rctest.BotUsername, i))
+		backlog = append(backlog, snapshot())
+	}
+	for _, args := range backlog {
+		h.call(on.fn, args...)
+	}
+	assert.Equal(t, 1, answers(), "a backlog of snapshots gets one answer")
+	sub, _ := s.Subscription(rctest.BotUsername, rctest.RandomRoomID)
+	assert.Zero(t, sub.UserMentions, "the room is marked read")
+
+	// The bot's own answer bumped its subscription; that snapshot and the
+	// stale ones answer nothing.
+	h.call(on.fn, snapshot()...)
+	h.call(on.fn, backlog[1]...)
+	assert.Equal(t, 1, answers(), "stale snapshots get no answer")
+
+	post(t, s, "carol", rctest.RandomRoomID, "@"+rctest.BotUsername+" me too")
+	h.call(on.fn, snapshot()...)
+	assert.Equal(t, 2, answers(), "a new mention is answered")
 }

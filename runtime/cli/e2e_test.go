@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"bytes"
@@ -19,6 +19,9 @@ import (
 
 	"github.com/rclua/rclua/rc/rctest"
 )
+
+// examplesDir is the project's example scripts, seen from this package.
+const examplesDir = repoRoot + "/scripts"
 
 // The binary is built once per test binary, on first use, and removed by
 // TestMain.
@@ -46,7 +49,8 @@ func rcluaBinary(t testing.TB) string {
 			return
 		}
 		buildPath = filepath.Join(buildDir, "rclua")
-		out, err := exec.Command("go", "build", "-ldflags", "-X main.version=v0.0.0-e2e", "-o", buildPath, ".").CombinedOutput()
+		out, err := exec.Command("go", "build", "-ldflags", "-X github.com/rclua/rclua/runtime/cli.version=v0.0.0-e2e",
+			"-o", buildPath, "github.com/rclua/rclua").CombinedOutput()
 		if err != nil {
 			buildErr = fmt.Errorf("go build: %w\n%s", err, out)
 		}
@@ -115,9 +119,10 @@ func (c *child) wait(t testing.TB, timeout time.Duration) int {
 // runChild runs the binary to completion and returns exit code, stdout, stderr.
 func runChild(t *testing.T, env []string, args ...string) (int, string, string) {
 	t.Helper()
+	bin := rcluaBinary(t) // before the deadline starts: a cold build may take long
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, rcluaBinary(t), args...)
+	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Env = childEnv(env)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -219,7 +224,7 @@ func TestE2EDaemon(t *testing.T) {
 func TestE2EDev(t *testing.T) {
 	t.Parallel()
 	c := startChild(t, nil, "run", "--dev", "--dev-addr", "127.0.0.1:0", "--dev-activity", "200ms",
-		"--poll-interval", "200ms", "--scripts", "scripts", "--log-format", "json", "--shutdown-timeout", "3s")
+		"--poll-interval", "200ms", "--scripts", examplesDir, "--log-format", "json", "--shutdown-timeout", "3s")
 	waitForText(t, c.stderr, "rclua started", 15*time.Second)
 	out := c.stderr.String()
 	assert.Contains(t, out, `"loaded":4`, "every example script loads")
@@ -311,7 +316,7 @@ func TestE2ECheck(t *testing.T) {
 	assert.Equal(t, 1, code, "missing file")
 	assert.Contains(t, stdout, "missing.lua")
 
-	code, stdout, stderr = runChild(t, nil, "check", "scripts")
+	code, stdout, stderr = runChild(t, nil, "check", examplesDir)
 	assert.Equal(t, 0, code, "the example scripts pass check: %s%s", stdout, stderr)
 
 	code, stdout, _ = runChild(t, nil, "version")

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"fmt"
@@ -8,7 +8,7 @@ import (
 
 // version is set at build time with
 //
-//	go build -ldflags "-X main.version=v1.2.3"
+//	go build -ldflags "-X github.com/rclua/rclua/runtime/cli.version=v1.2.3"
 //
 // When it is empty, the module version recorded in the binary is used
 // (set by "go install module@version"), and "dev" otherwise.

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"bufio"
@@ -30,8 +30,8 @@ const clockTicks = 100
 // "activity=off" sets it to an hour, so only the idle cost remains (timers,
 // the subscription poll, the rescan).
 //
-//	go test -run='^$' -bench=DevIdle -benchtime=1x .              # one minute each
-//	go test -run='^$' -bench=DevIdle -benchtime=1x . -devidle=10s # a quick run
+//	go test -run='^$' -bench=DevIdle -benchtime=1x ./runtime/cli              # one minute each
+//	go test -run='^$' -bench=DevIdle -benchtime=1x ./runtime/cli -devidle=10s # a quick run
 //
 // Each variant measures once, whatever b.N is: the first iteration of
 // b.Loop measures, the others (only when -benchtime asks for more time than
@@ -52,7 +52,7 @@ func BenchmarkDevIdle(b *testing.B) {
 // benchDevIdle starts "rclua run --dev" with extra arguments, measures one
 // window and reports cpu-ms/min and rss-MB.
 func benchDevIdle(b *testing.B, extra ...string) {
-	args := append([]string{"run", "--dev", "--dev-addr", "127.0.0.1:0", "--scripts", "scripts",
+	args := append([]string{"run", "--dev", "--dev-addr", "127.0.0.1:0", "--scripts", examplesDir,
 		"--log-format", "json", "--shutdown-timeout", "3s"}, extra...)
 	c := startChild(b, nil, args...)
 	waitForText(b, c.stderr, "rclua started", 15*time.Second)

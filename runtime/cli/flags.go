@@ -1,0 +1,224 @@
+package cli
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/rclua/rclua/runtime"
+	"github.com/rclua/rclua/runtime/source"
+)
+
+// Environment variables read by rclua. Secrets are read from here (or from
+// the file RC_PASSWORD_FILE names) and never from flags.
+const (
+	envURL          = "RC_URL"
+	envUserID       = "RC_USER_ID"
+	envToken        = "RC_TOKEN"
+	envUser         = "RC_USER"
+	envPassword     = "RC_PASSWORD"
+	envPasswordFile = "RC_PASSWORD_FILE"
+	envTOTP         = "RC_TOTP"
+	envScripts      = "RCLUA_SCRIPTS"
+	envLogLevel     = "RCLUA_LOG_LEVEL"
+	envLogFormat    = "RCLUA_LOG_FORMAT"
+)
+
+// Defaults of the daemon's flags: runtime's own, and the --dev ones.
+const (
+	defaultScripts         = runtime.DefaultScriptsDir
+	defaultPollInterval    = source.DefaultPollInterval
+	defaultDebounce        = runtime.DefaultDebounce
+	defaultLoadTimeout     = runtime.DefaultLoadTimeout
+	defaultHandlerTimeout  = runtime.DefaultHandlerTimeout
+	defaultShutdownTimeout = runtime.DefaultShutdownTimeout
+	defaultMemoryLimit     = byteSize(runtime.DefaultMemoryLimit)
+	defaultDevPollInterval = 2 * time.Second
+	defaultDevActivity     = 3 * time.Second
+)
+
+// newFlagSet returns a flag set whose usage prints help and the flags.
+func newFlagSet(name, help string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), help)
+		if hasFlags(fs) {
+			fmt.Fprintln(fs.Output(), "\nFlags:")
+			fs.PrintDefaults()
+		}
+	}
+	return fs
+}
+
+func hasFlags(fs *flag.FlagSet) bool {
+	n := 0
+	fs.VisitAll(func(*flag.Flag) { n++ })
+	return n > 0
+}
+
+// parseFlags parses args. On -h/--help it prints the usage to stdout and
+// returns flag.ErrHelp (which run turns into success); a bad flag is a
+// usage error.
+func parseFlags(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) error {
+	fs.SetOutput(io.Discard)
+	err := fs.Parse(args)
+	if errors.Is(err, flag.ErrHelp) {
+		fs.SetOutput(stdout)
+		fs.Usage()
+		return flag.ErrHelp
+	}
+	if err != nil {
+		if secret := refuseSecretFlags(fs.Name(), args); secret != nil {
+			return secret
+		}
+		return usagef("%s: %v (see rclua %s --help)", fs.Name(), err, fs.Name())
+	}
+	return nil
+}
+
+// refuseSecretFlags explains a failed parse caused by a flag that people
+// try for the credentials (--token, --password, ...): it names the
+// environment variable to set instead. Secrets are never flags: they would
+// show in ps and in the shell's history. It returns nil when no such flag
+// is among args.
+func refuseSecretFlags(cmd string, args []string) error {
+	for _, arg := range args {
+		if arg == "--" {
+			return nil // the flags end here
+		}
+		if !strings.HasPrefix(arg, "-") {
+			continue // a flag's value or an argument
+		}
+		name, _, _ := strings.Cut(strings.TrimLeft(arg, "-"), "=")
+		if env := secretEnv(name); env != "" {
+			return usagef("%s: --%s: secrets are never flags (they would show in ps and the shell history): set %s in the environment instead (see rclua %s --help)", cmd, name, env, cmd)
+		}
+	}
+	return nil
+}
+
+// secretEnv is the environment variable for a would-be secret flag, or "".
+func secretEnv(flagName string) string {
+	switch flagName {
+	case "token", "auth-token", "rc-token":
+		return envToken
+	case "user-id", "userid":
+		return envUserID
+	case "user", "username":
+		return envUser
+	case "password", "pass":
+		return envPassword
+	case "password-file":
+		return envPasswordFile
+	case "totp", "otp", "2fa":
+		return envTOTP
+	}
+	return ""
+}
+
+// flagWasSet reports whether the named flag was given on the command line.
+func flagWasSet(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) {
+		if f.Name == name {
+			set = true
+		}
+	})
+	return set
+}
+
+// envOr returns getenv(key), or def when it is empty.
+func envOr(getenv func(string) string, key, def string) string {
+	if v := getenv(key); v != "" {
+		return v
+	}
+	return def
+}
+
+// durationValue is a time.Duration flag whose parse error says what to
+// write: the flag package's own says only "parse error".
+type durationValue time.Duration
+
+func (d *durationValue) String() string { return time.Duration(*d).String() }
+
+func (d *durationValue) Set(s string) error {
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return errors.New("want a Go duration such as 500ms, 10s or 5m")
+	}
+	*d = durationValue(v)
+	return nil
+}
+
+// durationVar defines a duration flag like fs.DurationVar, with a clearer
+// parse error. usage names its value type in backquotes (`duration`).
+func durationVar(fs *flag.FlagSet, p *time.Duration, name string, value time.Duration, usage string) {
+	*p = value
+	fs.Var((*durationValue)(p), name, usage)
+}
+
+// namedDuration is a duration flag's name and value.
+type namedDuration struct {
+	name string
+	d    time.Duration
+}
+
+// positive checks that every duration is > 0.
+func positive(ds ...namedDuration) error {
+	for _, nd := range ds {
+		if nd.d <= 0 {
+			return usagef("--%s must be a positive duration such as 500ms or 10s, not %v", nd.name, nd.d)
+		}
+	}
+	return nil
+}
+
+// byteSize is a size flag: a number with a unit (KiB, MiB, GiB; KB, MB,
+// GB; B), or "off" for no limit, which it stores as -1.
+type byteSize int64
+
+var byteUnits = []struct {
+	suffix string
+	mult   int64
+}{
+	{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30},
+	{"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"B", 1},
+}
+
+func (b *byteSize) String() string {
+	switch v := int64(*b); {
+	case v < 0:
+		return "off"
+	case v >= 1<<30 && v%(1<<30) == 0:
+		return strconv.FormatInt(v>>30, 10) + "GiB"
+	case v >= 1<<20 && v%(1<<20) == 0:
+		return strconv.FormatInt(v>>20, 10) + "MiB"
+	default:
+		return strconv.FormatInt(v, 10) + "B"
+	}
+}
+
+func (b *byteSize) Set(s string) error {
+	if s == "off" {
+		*b = -1
+		return nil
+	}
+	for _, u := range byteUnits {
+		num, ok := strings.CutSuffix(s, u.suffix)
+		if !ok {
+			continue
+		}
+		n, err := strconv.ParseInt(strings.TrimSpace(num), 10, 64)
+		if err != nil || n <= 0 || n > math.MaxInt64/u.mult {
+			break
+		}
+		*b = byteSize(n * u.mult)
+		return nil
+	}
+	return errors.New("want a size such as 512MiB or 2GiB, or off")
+}

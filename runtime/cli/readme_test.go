@@ -1,0 +1,107 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/rclua/rclua/runtime"
+)
+
+// repoRoot is the module's root seen from this package; readmePath its
+// README.
+const (
+	repoRoot   = "../.."
+	readmePath = repoRoot + "/README.md"
+)
+
+// TestReadmeMentionsTheEssentials: the set-up commands match .ci/run and
+// every flag and variable is in the configuration table.
+func TestReadmeMentionsTheEssentials(t *testing.T) {
+	readme, err := os.ReadFile(readmePath)
+	require.NoError(t, err)
+	ci, err := os.ReadFile(filepath.Join(repoRoot, ".ci", "run"))
+	require.NoError(t, err)
+	assert.Contains(t, string(readme), "go run . run --dev")
+	assert.Contains(t, string(ci), "go test -race -count=1 ./...", ".ci/run runs the README's test command")
+	assert.Contains(t, string(readme), "go test -race -count=1 ./...")
+	for _, s := range []string{"RC_URL", "RC_USER_ID", "RC_TOKEN", "RC_USER", "RC_PASSWORD", "RC_PASSWORD_FILE", "RC_TOTP",
+		"RCLUA_SCRIPTS", "RCLUA_LOG_LEVEL", "`--url`", "`--scripts`", "`--poll-interval`", "`--debounce`", "`--load-timeout`",
+		"`--handler-timeout`", "`--shutdown-timeout`", "`--log-level`", "`--log-format`", "`--dev`", "`--dev-addr`",
+		"[Service]", "rclua check"} {
+		assert.Contains(t, string(readme), s)
+	}
+}
+
+// TestReadmeSystemdUnit: the unit file in the README tells systemd not to
+// restart on the exit statuses that a restart cannot fix, as the code
+// assigns them, and stops later than the daemon's own shutdown bound.
+func TestReadmeSystemdUnit(t *testing.T) {
+	readme, err := os.ReadFile(readmePath)
+	require.NoError(t, err)
+	_, after, ok := strings.Cut(string(readme), "```ini\n")
+	require.True(t, ok, "README.md has a unit file in an ```ini block")
+	unit, _, ok := strings.Cut(after, "```")
+	require.True(t, ok)
+	settings := map[string]string{}
+	for _, line := range strings.Split(unit, "\n") {
+		if k, v, ok := strings.Cut(line, "="); ok && !strings.HasPrefix(line, "#") {
+			settings[k] = v
+		}
+	}
+	noRestart := strings.Fields(settings["RestartPreventExitStatus"])
+	for name, err := range map[string]error{
+		"configuration error": usagef("x"),
+		"refused credentials": refusedf("x"),
+	} {
+		assert.Contains(t, noRestart, fmt.Sprint(exitCode(err, io.Discard)), "no restart after a %s", name)
+	}
+	assert.NotContains(t, noRestart, fmt.Sprint(exitCode(errors.New("x"), io.Discard)), "other failures are restarted")
+	stop, err := time.ParseDuration(strings.TrimSpace(settings["TimeoutStopSec"]) + "s")
+	require.NoError(t, err, "TimeoutStopSec in seconds")
+	assert.Greater(t, stop, defaultShutdownTimeout+time.Second, "systemd waits longer than --shutdown-timeout")
+	assert.Contains(t, settings["ExecReload"], "kill -HUP $MAINPID", "systemctl reload sends SIGHUP")
+	assert.Contains(t, settings["RestrictAddressFamilies"], "AF_UNIX", "name lookups through systemd-resolved need AF_UNIX")
+
+	// The watchdog must act before the kernel's hard limit does.
+	limit := byteSize(runtime.DefaultMemoryLimit)
+	if _, v, ok := strings.Cut(settings["ExecStart"], "--memory-limit "); ok {
+		require.NoError(t, limit.Set(strings.Fields(v)[0]), "ExecStart's --memory-limit")
+	}
+	hard := strings.TrimSpace(settings["MemoryMax"])
+	require.True(t, strings.HasSuffix(hard, "M"), "MemoryMax in M: %q", hard)
+	var hardMax byteSize
+	require.NoError(t, hardMax.Set(strings.TrimSuffix(hard, "M")+"MiB"))
+	assert.Less(t, int64(limit), int64(hardMax)*3/4, "--memory-limit well below MemoryMax (Go's heap is not all of RSS)")
+}
+
+// TestReadmeScriptsPassCheck: every complete script in the README (a ```lua
+// block starting with a "-- name.lua:" header) passes rclua check.
+func TestReadmeScriptsPassCheck(t *testing.T) {
+	readme, err := os.ReadFile(readmePath)
+	require.NoError(t, err)
+	dir := t.TempDir()
+	found := 0
+	for _, part := range strings.Split(string(readme), "```lua\n")[1:] {
+		block, _, _ := strings.Cut(part, "```")
+		name, _, ok := strings.Cut(strings.TrimPrefix(block, "-- "), ":")
+		if !strings.HasPrefix(block, "-- ") || !ok || !strings.HasSuffix(name, ".lua") {
+			continue
+		}
+		found++
+		path := filepath.Join(dir, name)
+		require.NoError(t, os.WriteFile(path, []byte(block), 0o644))
+		assert.Empty(t, runtime.Check(context.Background(), []string{path}, runtime.Config{}), "README's %s passes rclua check", name)
+		assert.NotRegexp(t, `sub\.\w+ [<>]`, block, "README's %s compares a field that may be missing (use tonumber(x) or 0)", name)
+	}
+	assert.Positive(t, found, "the README shows a complete script")
+}

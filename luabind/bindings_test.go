@@ -29,6 +29,7 @@ func (e *luaEnv) run(t *testing.T, src string) []lua.LValue {
 }
 
 func TestSubscriptionsGetBinding(t *testing.T) {
+	t.Parallel()
 	e := newLuaEnv(t)
 	out := e.run(t, `return rc.subscriptions.get{updated_since = "2024-07-02T00:00:00.250Z"}`)
 	c := e.fake.last()
@@ -49,6 +50,7 @@ func TestSubscriptionsGetBinding(t *testing.T) {
 }
 
 func TestSubscriptionsGetOneBinding(t *testing.T) {
+	t.Parallel()
 	e := newLuaEnv(t)
 	out := e.run(t, `return rc.subscriptions.get_one("ROOM1")`)
 	c := e.fake.last()
@@ -64,6 +66,7 @@ func TestSubscriptionsGetOneBinding(t *testing.T) {
 }
 
 func TestSubscriptionsReadUnreadBinding(t *testing.T) {
+	t.Parallel()
 	e := newLuaEnv(t)
 	out := e.run(t, `return rc.subscriptions.read("R1", {read_threads = true})`)
 	assert.Equal(t, []lua.LValue{lua.LTrue}, out)
@@ -80,6 +83,7 @@ func TestSubscriptionsReadUnreadBinding(t *testing.T) {
 }
 
 func TestChatPostMessageBinding(t *testing.T) {
+	t.Parallel()
 	e := newLuaEnv(t)
 	out := e.run(t, `return rc.chat.post_message{room_id = "R1", text = "hi", tmid = "T1",
 		attachments = {{title = "x", fields = rc.json.array()}}}`)
@@ -95,6 +99,7 @@ func TestChatPostMessageBinding(t *testing.T) {
 }
 
 func TestUsersMeRawBindings(t *testing.T) {
+	t.Parallel()
 	e := newLuaEnv(t)
 	out := e.run(t, `return rc.users.info{user_id = "U1"}`)
 	assert.Equal(t, rc.UserInfoOptions{UserID: "U1"}, e.fake.last().Info)
@@ -127,6 +132,7 @@ type ctxMarker struct{}
 // context of its own, so that cancelling the state's context stops the
 // request.
 func TestBindingsPassStateContext(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct{ method, src string }{
 		{"subscriptions.get", `rc.subscriptions.get()`},
 		{"subscriptions.getOne", `rc.subscriptions.get_one("R1")`},
@@ -159,6 +165,7 @@ func TestBindingsPassStateContext(t *testing.T) {
 // not an object; get_one answers a single nil for absent or null and
 // nil, err when it is not an object.
 func TestMissingMember(t *testing.T) {
+	t.Parallel()
 	calls := []struct{ src, endpoint string }{
 		{`rc.chat.post_message{channel = "#general", text = "x"}`, "chat.postMessage"},
 		{`rc.users.info{username = "alice"}`, "users.info"},
@@ -190,6 +197,7 @@ func TestMissingMember(t *testing.T) {
 // reset time still carries retry_after (0); so does one the server marks
 // as error-too-many-requests under another status.
 func TestRetryAfterOnlyStatus(t *testing.T) {
+	t.Parallel()
 	L := lua.NewState()
 	defer L.Close()
 	b := &binding{}
@@ -209,6 +217,7 @@ func TestRetryAfterOnlyStatus(t *testing.T) {
 // int64's range; larger ones log as floats, never as a wrapped or
 // saturated integer.
 func TestLogHugeNumbers(t *testing.T) {
+	t.Parallel()
 	e := newLuaEnv(t)
 	e.run(t, `rc.log.info("n", {big = 2^63, huge = 1e300, min = -2^63, exact = 2^53, frac = 1.5, neg = -3})`)
 	lines := e.logs.lines()
@@ -225,6 +234,7 @@ func TestLogHugeNumbers(t *testing.T) {
 
 // TestNilServices: a Module without services answers nil, err.
 func TestNilServices(t *testing.T) {
+	t.Parallel()
 	L := lua.NewState()
 	defer L.Close()
 	(&Module{}).Open(L, nil)
@@ -242,6 +252,7 @@ func TestNilServices(t *testing.T) {
 // TestContextCancelInFlight: cancelling the state's context ends an
 // in-flight call promptly with nil, err.
 func TestContextCancelInFlight(t *testing.T) {
+	t.Parallel()
 	e := newLuaEnv(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -287,6 +298,7 @@ func TestContextCancelInFlight(t *testing.T) {
 }
 
 func TestStateWithoutContext(t *testing.T) {
+	t.Parallel()
 	e := newLuaEnv(t)
 	require.Nil(t, e.L.Context())
 	e.run(t, `rc.subscriptions.get_one("GENERAL")`)
@@ -294,6 +306,7 @@ func TestStateWithoutContext(t *testing.T) {
 }
 
 func TestWithLogger(t *testing.T) {
+	t.Parallel()
 	f := newFake()
 	m := f.module()
 	buf := &syncBuffer{}
@@ -309,6 +322,7 @@ func TestWithLogger(t *testing.T) {
 }
 
 func TestFromClient(t *testing.T) {
+	t.Parallel()
 	c, err := rc.New("http://127.0.0.1:1")
 	require.NoError(t, err)
 	m := FromClient(c, zerologTo(&syncBuffer{}))
@@ -322,6 +336,7 @@ func TestFromClient(t *testing.T) {
 // level is off, so a script that passes with an info logger does not fail
 // once debug logging is turned on.
 func TestLogMisuseAtDisabledLevel(t *testing.T) {
+	t.Parallel()
 	L := lua.NewState()
 	defer L.Close()
 	buf := &syncBuffer{}

@@ -29,6 +29,7 @@ func e2eState(tb testing.TB, s *rctest.Server) *lua.LState {
 }
 
 func TestEndToEndReadMarksRoomRead(t *testing.T) {
+	t.Parallel()
 	s := rctest.NewServer()
 	defer s.Close()
 	_, err := s.PostMessage("alice", rctest.GeneralRoomID, "hello @"+rctest.BotUsername)
@@ -69,6 +70,7 @@ func TestEndToEndReadMarksRoomRead(t *testing.T) {
 }
 
 func TestEndToEndRateLimit(t *testing.T) {
+	t.Parallel()
 	s := rctest.NewServer(rctest.WithRateLimit(2, time.Minute))
 	defer s.Close()
 	L := e2eState(t, s)
@@ -85,6 +87,7 @@ func TestEndToEndRateLimit(t *testing.T) {
 }
 
 func TestEndToEndServerError(t *testing.T) {
+	t.Parallel()
 	s := rctest.NewServer()
 	defer s.Close()
 	L := e2eState(t, s)
@@ -123,6 +126,7 @@ func BenchmarkGetEndToEnd(b *testing.B) {
 // client must hand each body over and never reuse its buffer. Strings from
 // one call, long and short, must survive later calls unchanged.
 func TestEndToEndBodyStringsStayPut(t *testing.T) {
+	t.Parallel()
 	s := rctest.NewServer()
 	defer s.Close()
 	L := e2eState(t, s)

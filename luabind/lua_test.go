@@ -154,6 +154,7 @@ func show(v lua.LValue) string {
 // TestLua runs every test_* function of testdata/*_test.lua as a subtest,
 // each in a fresh state with the module on a fake.
 func TestLua(t *testing.T) {
+	t.Parallel()
 	files, err := filepath.Glob("testdata/*_test.lua")
 	require.NoError(t, err)
 	require.NotEmpty(t, files, "no Lua test files")

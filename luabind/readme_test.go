@@ -86,6 +86,7 @@ func normalizeSpace(s string) string { return strings.Join(strings.Fields(s), " 
 // TestReadmeLuaAPIMatchesLuabind keeps the README's Lua API reference and
 // luabind's package doc identical (up to white space).
 func TestReadmeLuaAPIMatchesLuabind(t *testing.T) {
+	t.Parallel()
 	readme, err := os.ReadFile("../README.md")
 	require.NoError(t, err)
 	fromReadme, err := readmeAPIBlock(string(readme))
@@ -97,6 +98,7 @@ func TestReadmeLuaAPIMatchesLuabind(t *testing.T) {
 }
 
 func TestReadmeExtraction(t *testing.T) {
+	t.Parallel()
 	block, err := readmeAPIBlock("intro\n## Lua API\n\ntext\n\n```lua\nrc.me()  -> user\n```\n\n```lua\nother\n```\n")
 	require.NoError(t, err)
 	assert.Equal(t, "rc.me()  -> user\n", block)

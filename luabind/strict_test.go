@@ -28,6 +28,7 @@ func runChunk(t *testing.T, L *lua.LState, name, src string) string {
 // the REST docs fails where it is read, with the script's file:line, the
 // name and the snake_case one.
 func TestStrictCamelCaseTrial(t *testing.T) {
+	t.Parallel()
 	f := newFake()
 	L := lua.NewState()
 	defer L.Close()
@@ -46,6 +47,7 @@ func TestStrictCamelCaseTrial(t *testing.T) {
 // read normally, listed in the error of a miss, suggested for a misspelt
 // name.
 func TestStrictTriggers(t *testing.T) {
+	t.Parallel()
 	L := lua.NewState()
 	defer L.Close()
 	newFake().module().Open(L, nil)
@@ -61,6 +63,7 @@ func TestStrictTriggers(t *testing.T) {
 // TestStrictDoesNotReachData: only the API tables are strict; tables of
 // data and the tables a script makes read missing keys as nil.
 func TestStrictDoesNotReachData(t *testing.T) {
+	t.Parallel()
 	L := lua.NewState()
 	defer L.Close()
 	newFake().module().Open(L, nil)
@@ -75,6 +78,7 @@ if err then assert(err.no_such_field == nil) end
 }
 
 func TestSuggest(t *testing.T) {
+	t.Parallel()
 	keys := []string{"get", "get_one", "read", "unread"}
 	for key, want := range map[string]string{
 		"getOne":  "get_one",

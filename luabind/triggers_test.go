@@ -29,6 +29,7 @@ func (h *recordingHost) Register(t Trigger) error {
 var _ Host = (*recordingHost)(nil)
 
 func TestTriggersReachTheHost(t *testing.T) {
+	t.Parallel()
 	L := lua.NewState()
 	defer L.Close()
 	h := &recordingHost{}
@@ -57,6 +58,7 @@ rc.cron("CRON_TZ=Europe/Berlin 0 9 * * 1-5", f)`))
 }
 
 func TestTriggerArgumentErrors(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct{ code, want string }{
 		{`rc.on("message", function() end)`, `bad argument #1 to rc.on (unknown event "message" (known: "subscription"))`},
 		{`rc.on(1, function() end)`, "bad argument #1 to rc.on (string expected, got number)"},
@@ -80,6 +82,7 @@ func TestTriggerArgumentErrors(t *testing.T) {
 }
 
 func TestTriggerMinInterval(t *testing.T) {
+	t.Parallel()
 	L := lua.NewState()
 	defer L.Close()
 	h := &recordingHost{}
@@ -91,6 +94,7 @@ func TestTriggerMinInterval(t *testing.T) {
 }
 
 func TestTriggerHostRefusal(t *testing.T) {
+	t.Parallel()
 	L := lua.NewState()
 	defer L.Close()
 	(&Module{}).Open(L, &recordingHost{err: errors.New("triggers can only be registered while the script loads (at top level)")})
@@ -104,6 +108,7 @@ func TestTriggerHostRefusal(t *testing.T) {
 }
 
 func TestEventArgs(t *testing.T) {
+	t.Parallel()
 	assert.Equal(t, []string{"subscription"}, EventKinds())
 	kinds := EventKinds()
 	kinds[0] = "changed"
@@ -129,6 +134,7 @@ func TestEventArgs(t *testing.T) {
 }
 
 func TestOfflineModule(t *testing.T) {
+	t.Parallel()
 	L := lua.NewState()
 	defer L.Close()
 	Offline(zerolog.Nop()).Open(L, &recordingHost{})

@@ -8,6 +8,7 @@ import (
 )
 
 func TestBackoffBounds(t *testing.T) {
+	t.Parallel()
 	b := Backoff{Min: 100 * time.Millisecond, Max: 400 * time.Millisecond}
 	for attempt, nominal := range map[int]time.Duration{-1: 100, 0: 100, 1: 100, 2: 200, 3: 400, 4: 400, 10: 400, 1000: 400} {
 		nominal *= time.Millisecond
@@ -24,6 +25,7 @@ func TestBackoffBounds(t *testing.T) {
 }
 
 func TestBackoffEdges(t *testing.T) {
+	t.Parallel()
 	assert.Zero(t, Backoff{}.Delay(3), "the zero value waits nothing")
 	assert.Equal(t, time.Second, Backoff{Min: time.Second}.Nominal(5), "a Max below Min caps at Min")
 	// A huge Max never overflows: the doubling stops at the cap.

@@ -17,6 +17,7 @@ import (
 )
 
 func TestNew(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name    string
 		url     string
@@ -66,6 +67,7 @@ func TestNew(t *testing.T) {
 }
 
 func TestNewDefaults(t *testing.T) {
+	t.Parallel()
 	c, err := New("https://chat.example.com")
 	require.NoError(t, err)
 	assert.Equal(t, 30*time.Second, c.timeout)
@@ -86,6 +88,7 @@ func TestNewDefaults(t *testing.T) {
 }
 
 func TestCustomHTTPClientAndUserAgent(t *testing.T) {
+	t.Parallel()
 	var seen []string
 	var mu sync.Mutex
 	rt := roundTripFunc(func(r *http.Request) (*http.Response, error) {
@@ -110,6 +113,7 @@ type roundTripFunc func(*http.Request) (*http.Response, error)
 func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
 
 func TestLoginLogout(t *testing.T) {
+	t.Parallel()
 	_, mux, srv := setup(t)
 	c, err := New(srv.URL) // no token: a login client
 	require.NoError(t, err)
@@ -169,6 +173,7 @@ func TestLoginLogout(t *testing.T) {
 }
 
 func TestLogoutRefusesToken(t *testing.T) {
+	t.Parallel()
 	c, _, _ := setup(t) // any request fails the test
 	err := c.Logout(context.Background())
 	require.ErrorIs(t, err, ErrNotLoggedIn)
@@ -176,6 +181,7 @@ func TestLogoutRefusesToken(t *testing.T) {
 }
 
 func TestSecretsNeverPrinted(t *testing.T) {
+	t.Parallel()
 	c, mux, _ := setup(t, WithRetry(RetryPolicy{}))
 	mux.HandleFunc("/login", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, 401, `{"success":false,"error":403,"status":"error","message":"Incorrect password"}`)
@@ -215,6 +221,7 @@ func TestSecretsNeverPrinted(t *testing.T) {
 }
 
 func TestConcurrentUse(t *testing.T) {
+	t.Parallel()
 	c, mux, _ := setup(t)
 	mux.HandleFunc("/subscriptions.getOne", func(w http.ResponseWriter, r *http.Request) {
 		if r.Header.Get("X-Auth-Token") == "" {
@@ -265,6 +272,7 @@ func TestConcurrentUse(t *testing.T) {
 }
 
 func TestRedirectDropsCredentialsAcrossHosts(t *testing.T) {
+	t.Parallel()
 	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		testAuth(t, r, "", "")
 		writeJSON(w, 200, `{"_id":"U","success":true}`)
@@ -287,6 +295,7 @@ func TestRedirectDropsCredentialsAcrossHosts(t *testing.T) {
 // on a 307/308; the client must do neither, with its own *http.Client or
 // with one given by WithHTTPClient.
 func TestRedirectKeepsSecretsOnServer(t *testing.T) {
+	t.Parallel()
 	var mu sync.Mutex
 	var leaked []string
 	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -333,6 +342,7 @@ func TestRedirectKeepsSecretsOnServer(t *testing.T) {
 }
 
 func TestRedirectSameHostKeepsCredentials(t *testing.T) {
+	t.Parallel()
 	c, mux, _ := setup(t, WithHTTPClient(&http.Client{}))
 	mux.HandleFunc("/subscriptions.read", func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/api/v1/subscriptions.read2", http.StatusTemporaryRedirect)

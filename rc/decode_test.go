@@ -26,6 +26,7 @@ func member(t *testing.T, body []byte, name string) json.RawMessage {
 // (through Get and Post, as a caller of the generic calls would): their
 // UnmarshalJSON fills the typed fields and keeps the whole object in Raw.
 func TestTypedUnmarshalJSON(t *testing.T) {
+	t.Parallel()
 	s := rctest.NewServer(rctest.WithBotRoles("bot"))
 	t.Cleanup(s.Close)
 	c := newBot(t, s)

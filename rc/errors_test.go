@@ -14,6 +14,7 @@ import (
 )
 
 func TestErrorShapes(t *testing.T) {
+	t.Parallel()
 	now := time.Now()
 	resetMS := now.Add(42 * time.Second).UnixMilli()
 	tests := []struct {
@@ -178,6 +179,7 @@ func TestErrorShapes(t *testing.T) {
 }
 
 func TestRateLimitReset(t *testing.T) {
+	t.Parallel()
 	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	tests := []struct {
 		name       string
@@ -209,6 +211,7 @@ func TestRateLimitReset(t *testing.T) {
 }
 
 func TestBadInputBeforeIO(t *testing.T) {
+	t.Parallel()
 	c, _, _ := setup(t) // the catch-all fails the test on any request
 	ctx := context.Background()
 	tests := []struct {
@@ -259,6 +262,7 @@ func TestBadInputBeforeIO(t *testing.T) {
 }
 
 func TestBodyCap(t *testing.T) {
+	t.Parallel()
 	for _, chunked := range []bool{false, true} {
 		t.Run("chunked="+strconv.FormatBool(chunked), func(t *testing.T) {
 			c, mux, _ := setup(t, WithMaxBodySize(100))

@@ -25,6 +25,7 @@ func newBot(t *testing.T, s *rctest.Server, opts ...rc.Option) *rc.Client {
 }
 
 func TestIntegrationSubscriptions(t *testing.T) {
+	t.Parallel()
 	s := rctest.NewServer()
 	t.Cleanup(s.Close)
 	c := newBot(t, s, rc.WithUserAgent("rclua/v9.9.9-test"))
@@ -122,6 +123,7 @@ func TestIntegrationSubscriptions(t *testing.T) {
 }
 
 func TestIntegrationUnreadFromMessage(t *testing.T) {
+	t.Parallel()
 	s := rctest.NewServer()
 	t.Cleanup(s.Close)
 	c := newBot(t, s)
@@ -136,6 +138,7 @@ func TestIntegrationUnreadFromMessage(t *testing.T) {
 }
 
 func TestIntegrationChatUsersMeInfo(t *testing.T) {
+	t.Parallel()
 	s := rctest.NewServer(rctest.WithBotRoles("bot"))
 	t.Cleanup(s.Close)
 	c := newBot(t, s)
@@ -184,6 +187,7 @@ func TestIntegrationChatUsersMeInfo(t *testing.T) {
 }
 
 func TestIntegrationLoginTOTPLogout(t *testing.T) {
+	t.Parallel()
 	s := rctest.NewServer()
 	t.Cleanup(s.Close)
 	s.SetTOTP(rctest.AliceUsername, "424242")
@@ -247,6 +251,7 @@ func countRequests(s *rctest.Server, endpoint string) int {
 }
 
 func TestIntegrationRateLimitRetry(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 
 	t.Run("429 without retry", func(t *testing.T) {
@@ -292,6 +297,7 @@ func TestIntegrationRateLimitRetry(t *testing.T) {
 }
 
 func TestIntegrationFaults(t *testing.T) {
+	t.Parallel()
 	s := rctest.NewServer()
 	t.Cleanup(s.Close)
 	ctx := context.Background()
@@ -325,6 +331,7 @@ func TestIntegrationFaults(t *testing.T) {
 }
 
 func TestIntegrationScale(t *testing.T) {
+	t.Parallel()
 	s := rctest.NewServer(rctest.WithSubscriptions(2000))
 	t.Cleanup(s.Close)
 	c := newBot(t, s)

@@ -22,6 +22,7 @@ const subJSON = `{"_id":"5ALsG3QhpJfdMpyc8","rid":"GENERAL","t":"c","name":"gene
 	`"audioNotifications":"beep","newField":{"x":[1,2]},"_updatedAt":"2024-07-02T18:07:35.267Z"}`
 
 func TestRequests(t *testing.T) {
+	t.Parallel()
 	since := time.Date(2024, 7, 2, 20, 7, 35, 267_891_000, time.FixedZone("CEST", 2*3600))
 	tests := []struct {
 		name     string
@@ -290,6 +291,7 @@ func checkSubscription(t *testing.T, s *Subscription) {
 }
 
 func TestRequestsSubPathAndTrailingSlash(t *testing.T) {
+	t.Parallel()
 	for _, suffix := range []string{"/chat", "/chat/", "/", ""} {
 		t.Run("base"+suffix, func(t *testing.T) {
 			var gotPath string

@@ -16,6 +16,7 @@ import (
 var testPolicy = RetryPolicy{MaxAttempts: 3, MinBackoff: 100 * time.Millisecond, MaxBackoff: time.Second, MaxRateLimitWait: time.Minute}
 
 func TestRetry(t *testing.T) {
+	t.Parallel()
 	start := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 	tests := []struct {
 		name      string
@@ -127,6 +128,7 @@ func TestRetry(t *testing.T) {
 }
 
 func TestRetryPostResendsBody(t *testing.T) {
+	t.Parallel()
 	c, mux, _ := setup(t, WithRetry(testPolicy))
 	fc := installFakeClock(c, time.Now())
 	var calls atomic.Int32
@@ -146,6 +148,7 @@ func TestRetryPostResendsBody(t *testing.T) {
 // TestRetryWaitEndsOnCancel uses the real clock: a long reset, and a cancel
 // that must end the wait at once.
 func TestRetryWaitEndsOnCancel(t *testing.T) {
+	t.Parallel()
 	c, mux, _ := setup(t, WithRetry(RetryPolicy{MaxAttempts: 5, MaxRateLimitWait: time.Hour}))
 	var calls atomic.Int32
 	mux.HandleFunc("/x", func(w http.ResponseWriter, r *http.Request) {
@@ -184,6 +187,7 @@ func TestRetryWaitEndsOnCancel(t *testing.T) {
 }
 
 func TestRetryDeadlineTooShort(t *testing.T) {
+	t.Parallel()
 	c, mux, _ := setup(t, WithRetry(RetryPolicy{MaxRateLimitWait: time.Hour}))
 	var calls atomic.Int32
 	mux.HandleFunc("/x", func(w http.ResponseWriter, r *http.Request) {
@@ -201,6 +205,7 @@ func TestRetryDeadlineTooShort(t *testing.T) {
 }
 
 func TestContextCanceledIsNotError(t *testing.T) {
+	t.Parallel()
 	c, mux, _ := setup(t)
 	release := make(chan struct{})
 	t.Cleanup(func() { close(release) })
@@ -222,6 +227,7 @@ func TestContextCanceledIsNotError(t *testing.T) {
 }
 
 func TestTimeout(t *testing.T) {
+	t.Parallel()
 	c, mux, _ := setup(t, WithTimeout(50*time.Millisecond))
 	release := make(chan struct{})
 	t.Cleanup(func() { close(release) })

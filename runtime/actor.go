@@ -14,13 +14,13 @@ import (
 	"github.com/rclua/rclua/runtime/source"
 )
 
-// message is one item of an actor's mailbox: a timer tick or an event
-// from a source.
+// message is one item of an actor's mailbox: an event from a source, or
+// (ev nil) a timer tick. It is small: every actor's mailbox holds
+// Config.QueueLen of them from the start.
 type message struct {
-	tick    bool   // a timer of one version fired
-	version uint64 // tick: the version whose timer fired
-	trigger int    // tick: index into version.timers
-	ev      source.Event
+	ev      *source.Event // shared by every actor it was dispatched to: read-only
+	version uint64        // tick: the version whose timer fired
+	trigger int           // tick: index into version.timers
 	done    chan struct{} // optional: closed after handling (benchmarks)
 	seq     uint64        // an event: set by enqueue (per actor, from 1); 0: not tracked
 }
@@ -28,7 +28,7 @@ type message struct {
 // coalesceKey is what an event is about, for coalescing: its kind and id
 // ("" for ticks and events without an id).
 func (m message) coalesceKey() string {
-	if m.tick || m.ev.ID == "" {
+	if m.ev == nil || m.ev.ID == "" {
 		return ""
 	}
 	return m.ev.Kind + "\x00" + m.ev.ID
@@ -338,7 +338,7 @@ func (a *actor) startTimers(v *version) {
 					tm.Stop()
 					return
 				case <-tm.C:
-					if v.queued[i].CompareAndSwap(false, true) && !a.enqueue(message{tick: true, version: v.id, trigger: i}) {
+					if v.queued[i].CompareAndSwap(false, true) && !a.enqueue(message{version: v.id, trigger: i}) {
 						v.queued[i].Store(false)
 					}
 				}
@@ -361,7 +361,7 @@ func (a *actor) handle(ctx context.Context, m message) {
 	if v == nil {
 		return
 	}
-	if m.tick {
+	if m.ev == nil { // a timer tick
 		if m.version != v.id || m.trigger >= len(v.reg.timers) {
 			return // a timer of a replaced version
 		}

@@ -27,6 +27,7 @@ func runSnippet(t *testing.T, code string, timeout time.Duration, unsafe bool) e
 }
 
 func TestLimits(t *testing.T) {
+	t.Parallel()
 	t.Run("infinite loop stops at the deadline", func(t *testing.T) {
 		start := time.Now()
 		err := runSnippet(t, "local n = 0\nwhile true do n = n + 1 end", 100*time.Millisecond, false)
@@ -76,6 +77,7 @@ func TestLimits(t *testing.T) {
 }
 
 func TestTriggerArgumentsRaiseAtLoad(t *testing.T) {
+	t.Parallel()
 	cases := map[string]struct{ code, want string }{
 		"unknown event":   {`rc.on("message", function() end)`, `unknown event "message"`},
 		"handler not fn":  {`rc.on("subscription", 5)`, "function expected"},
@@ -112,6 +114,7 @@ rc.cron("@hourly", function() end)
 }
 
 func TestTriggersOnlyAtTopLevel(t *testing.T) {
+	t.Parallel()
 	L := sandbox.New(sandbox.Options{})
 	defer L.Close()
 	reg := &registry{mode: modeRun, loading: true}
@@ -128,6 +131,7 @@ func TestTriggersOnlyAtTopLevel(t *testing.T) {
 // TestTooManyTriggers: a script cannot register an unbounded number of
 // triggers (each timer is a goroutine).
 func TestTooManyTriggers(t *testing.T) {
+	t.Parallel()
 	err := runSnippet(t, "for i = 1, 1000000 do\n  rc.every(\"1h\", function() end)\nend", 5*time.Second, false)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "too many triggers")

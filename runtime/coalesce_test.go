@@ -56,7 +56,8 @@ func (g *gatedEnv) records() []string {
 
 // subChange is a mailbox message of a subscription event carrying n.
 func subChange(action, id string, n int) message {
-	return message{ev: subEvent(action, id, n)}
+	ev := subEvent(action, id, n)
+	return message{ev: &ev}
 }
 
 const gatedScript = `rc.on("subscription", function(action, sub)
@@ -77,6 +78,7 @@ func (th *testHost) actor(name string) *actor {
 // "updated" events is handled, and "inserted"/"removed" events are never
 // skipped nor skipped across.
 func TestStaleUpdatesCoalesce(t *testing.T) {
+	t.Parallel()
 	g := newGatedEnv()
 	th := startHostEnv(t, Config{}, g.env(), nil, map[string]string{"c.lua": gatedScript})
 	th.waitStatus("c", "running", func(s ScriptStatus) bool { return s.State == StateRunning })
@@ -131,6 +133,7 @@ func TestStaleUpdatesCoalesce(t *testing.T) {
 // handler stuck while the source reports the same subscription changing
 // several times; the handler then sees only its newest state.
 func TestStaleUpdatesCoalesceFromSource(t *testing.T) {
+	t.Parallel()
 	g := newGatedEnv()
 	src := newTestSource(source.KindSubscription)
 	th := startHostEnv(t, Config{}, g.env(), []source.Source{src}, map[string]string{"c.lua": gatedScript})

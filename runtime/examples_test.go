@@ -35,6 +35,7 @@ const examplesDir = "../scripts"
 var exampleScripts = []string{"mention_alert.lua", "morning_mark_read.lua", "unread_digest.lua", "stale_unread_reminder.lua"}
 
 func TestExampleScriptsPassCheck(t *testing.T) {
+	t.Parallel()
 	entries, err := os.ReadDir(examplesDir)
 	require.NoError(t, err)
 	var found []string

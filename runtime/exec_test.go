@@ -15,6 +15,7 @@ import (
 )
 
 func TestExec(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	ok := filepath.Join(dir, "once.lua")
 	writeFile(t, ok, "rc.log.info(\"ran once\")\nrc.every(\"5m\", function() end)\n")
@@ -32,6 +33,7 @@ func TestExec(t *testing.T) {
 }
 
 func TestCheck(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	writeFile(t, filepath.Join(dir, "good.lua"), `
 local me, err = rc.me()
@@ -50,6 +52,7 @@ rc.cron("0 9 * * 1-5", function() end)
 }
 
 func TestScriptFiles(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	for _, name := range []string{"b.lua", "a.lua", ".hidden.lua", "notes.txt", "a.lua~", "#a.lua#"} {
 		writeFile(t, filepath.Join(dir, name), "-- x\n")

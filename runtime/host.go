@@ -197,8 +197,9 @@ func (h *Host) dispatch(ev source.Event) {
 		}
 	}
 	h.mu.Unlock()
+	shared := &ev
 	for _, a := range targets {
-		a.enqueue(message{ev: ev})
+		a.enqueue(message{ev: shared})
 	}
 }
 

@@ -28,6 +28,7 @@ rc.every(0.01, function() rc.log.info("tick " .. v) end)
 }
 
 func TestReloadValidEditSwaps(t *testing.T) {
+	t.Parallel()
 	th := startHost(t, Config{}, nil, map[string]string{"a.lua": versionScript("v1")})
 	st := th.waitStatus("a", "running v1", func(s ScriptStatus) bool { return s.State == StateRunning })
 	assert.Equal(t, hashOf(versionScript("v1")), st.Hash, "hash of v1")
@@ -44,6 +45,7 @@ func TestReloadValidEditSwaps(t *testing.T) {
 }
 
 func TestReloadBrokenEditKeepsOldUntilFixed(t *testing.T) {
+	t.Parallel()
 	th := startHost(t, Config{}, nil, map[string]string{"a.lua": versionScript("v1")})
 	th.waitStatus("a", "running", func(s ScriptStatus) bool { return s.State == StateRunning })
 	path := filepath.Join(th.dir, "a.lua")
@@ -71,6 +73,7 @@ func TestReloadBrokenEditKeepsOldUntilFixed(t *testing.T) {
 }
 
 func TestDeleteStopsCreateStarts(t *testing.T) {
+	t.Parallel()
 	th := startHost(t, Config{}, nil, map[string]string{"a.lua": versionScript("v1")})
 	th.waitStatus("a", "running", func(s ScriptStatus) bool { return s.State == StateRunning })
 	require.NoError(t, os.Remove(filepath.Join(th.dir, "a.lua")))
@@ -84,6 +87,7 @@ func TestDeleteStopsCreateStarts(t *testing.T) {
 }
 
 func TestIgnoredFilesAreNotLoaded(t *testing.T) {
+	t.Parallel()
 	th := startHost(t, Config{}, nil, nil)
 	for _, name := range []string{".hidden.lua", ".#a.lua", "a.lua~", "#a.lua#", ".a.lua.swp", "4913", "notes.txt", "a.lua.tmp"} {
 		writeFile(t, filepath.Join(th.dir, name), `rc.log.info("ignored file loaded")`)
@@ -97,6 +101,7 @@ func TestIgnoredFilesAreNotLoaded(t *testing.T) {
 }
 
 func TestBurstOfWritesReloadsOnce(t *testing.T) {
+	t.Parallel()
 	th := startHost(t, Config{Debounce: 150 * time.Millisecond}, nil, map[string]string{"a.lua": versionScript("v0")})
 	th.waitStatus("a", "running", func(s ScriptStatus) bool { return s.State == StateRunning })
 	path := filepath.Join(th.dir, "a.lua")
@@ -111,6 +116,7 @@ func TestBurstOfWritesReloadsOnce(t *testing.T) {
 }
 
 func TestSaveStyles(t *testing.T) {
+	t.Parallel()
 	t.Run("rename over", func(t *testing.T) {
 		th := startHost(t, Config{}, nil, map[string]string{"a.lua": versionScript("v1")})
 		renameOver(t, filepath.Join(th.dir, "a.lua"), versionScript("v2"))
@@ -138,6 +144,7 @@ func TestSaveStyles(t *testing.T) {
 // TestConfigMapSymlinkSwap mimics a Kubernetes ConfigMap volume: the files
 // are symlinks into ..data, itself a symlink swapped atomically.
 func TestConfigMapSymlinkSwap(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	mk := func(gen, content string) {
 		require.NoError(t, os.Mkdir(filepath.Join(dir, gen), 0o755))
@@ -162,6 +169,7 @@ func TestConfigMapSymlinkSwap(t *testing.T) {
 }
 
 func TestFailingScriptBesideHealthyOne(t *testing.T) {
+	t.Parallel()
 	th := startHost(t, Config{}, nil, map[string]string{
 		"good.lua": versionScript("good"),
 		"bad.lua":  "local t = {}\nt.x.y = 1\n",
@@ -182,6 +190,7 @@ func TestFailingScriptBesideHealthyOne(t *testing.T) {
 }
 
 func TestHandlerTimeoutIsolated(t *testing.T) {
+	t.Parallel()
 	th := startHost(t, Config{HandlerTimeout: 300 * time.Millisecond}, nil, map[string]string{
 		"loop.lua": `local n = 0
 rc.every(0.02, function()
@@ -221,6 +230,7 @@ end)`,
 }
 
 func TestHandlerErrorLoggedWithTraceback(t *testing.T) {
+	t.Parallel()
 	th := startHost(t, Config{}, nil, map[string]string{
 		"e.lua": "local function inner() error(\"boom\") end\nrc.every(0.02, function() inner() end)\n",
 	})
@@ -238,6 +248,7 @@ func TestHandlerErrorLoggedWithTraceback(t *testing.T) {
 }
 
 func TestShutdownWhileHandlerRuns(t *testing.T) {
+	t.Parallel()
 	th := startHost(t, Config{HandlerTimeout: time.Minute, ShutdownTimeout: 200 * time.Millisecond}, nil, map[string]string{
 		"busy.lua": `rc.every(0.01, function() rc.log.info("busy start"); while true do end end)`,
 	})
@@ -251,6 +262,7 @@ func TestShutdownWhileHandlerRuns(t *testing.T) {
 }
 
 func TestRunErrors(t *testing.T) {
+	t.Parallel()
 	h := newHost(Config{ScriptsDir: filepath.Join(t.TempDir(), "missing")}, env{}, nil, zerolog.Nop())
 	err := h.Run(context.Background())
 	require.Error(t, err, "missing folder")
@@ -265,6 +277,7 @@ func TestRunErrors(t *testing.T) {
 // its period keeps at most one tick queued, so it never fills the mailbox
 // (which would drop the script's subscription events).
 func TestSlowTimerDoesNotFloodTheQueue(t *testing.T) {
+	t.Parallel()
 	th := startHost(t, Config{QueueLen: 4}, nil, map[string]string{
 		"slow.lua": `local n = 0
 rc.every(0.001, function()

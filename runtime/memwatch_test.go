@@ -40,6 +40,7 @@ func (f *fakeMem) watch(limit int64, log zerolog.Logger) *memWatch {
 // is collected first and calls are stopped only if the heap stays over;
 // confirming GCs are rate-limited; calls being unwound are given time.
 func TestMemWatchDecision(t *testing.T) {
+	t.Parallel()
 	logs := &logSink{}
 	f := &fakeMem{heap: []uint64{100}, stopping: 1}
 	w := f.watch(1000, zerolog.New(logs))
@@ -86,6 +87,7 @@ func TestMemWatchDecision(t *testing.T) {
 // once, with a cause; the end of a call the watchdog stopped signals that
 // its memory can be collected.
 func TestCallGuard(t *testing.T) {
+	t.Parallel()
 	w := newMemWatch(1<<20, zerolog.Nop(), nil)
 	g := w.guard()
 	assert.False(t, g.stop(errMemoryCap), "idle: nothing to stop")
@@ -131,6 +133,7 @@ func TestCallGuard(t *testing.T) {
 // TestCallGuardClose: after close, the running call and every later one
 // are stopped at once.
 func TestCallGuardClose(t *testing.T) {
+	t.Parallel()
 	g := (*memWatch)(nil).guard()
 	running, cancel := context.WithCancelCause(context.Background())
 	defer cancel(nil)
@@ -146,6 +149,7 @@ func TestCallGuardClose(t *testing.T) {
 }
 
 func TestMemoryErrorMessage(t *testing.T) {
+	t.Parallel()
 	assert.Equal(t, "1.0 GiB", formatBytes(1<<30))
 	assert.Equal(t, "64.0 MiB", formatBytes(64<<20))
 	assert.Equal(t, "1.5 KiB", formatBytes(1536))
@@ -163,6 +167,7 @@ func TestMemoryErrorMessage(t *testing.T) {
 }
 
 func TestMemoryLimitConfig(t *testing.T) {
+	t.Parallel()
 	h := newHost(Config{}, env{}, nil, zerolog.Nop())
 	assert.EqualValues(t, DefaultMemoryLimit, h.cfg.MemoryLimit)
 	require.NotNil(t, h.mem, "watchdog on by default")

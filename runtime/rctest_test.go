@@ -38,6 +38,7 @@ func subscriptionPolls(srv *rctest.Server) int {
 }
 
 func TestSubscriptionsWithFakeServer(t *testing.T) {
+	t.Parallel()
 	for name, c := range map[string]struct {
 		skew  time.Duration
 		fault *rctest.Fault

@@ -19,7 +19,8 @@ import (
 // waited is the message of an update of id whose handling (or drop)
 // closes done (nil: nobody waits).
 func waited(id string, done chan struct{}) message {
-	return message{ev: subEvent(source.ActionUpdated, id, 0), done: done}
+	ev := subEvent(source.ActionUpdated, id, 0)
+	return message{ev: &ev, done: done}
 }
 
 // TestActorTakesNothingAfterShutdown: once Run's context has ended an
@@ -27,6 +28,7 @@ func waited(id string, done chan struct{}) message {
 // picks at random among ready cases, so each of many actors is given a
 // ready mailbox and a cancelled context at once.
 func TestActorTakesNothingAfterShutdown(t *testing.T) {
+	t.Parallel()
 	logs := &logSink{}
 	h := newHost(Config{ScriptsDir: t.TempDir(), MemoryLimit: -1}, env{module: &luabind.Module{}}, nil, zerolog.New(logs))
 	ctx, cancel := context.WithCancel(context.Background())
@@ -63,6 +65,7 @@ func TestActorTakesNothingAfterShutdown(t *testing.T) {
 // handler, shutdown lets that handler finish and handles none of the
 // others (nor fails them at the grace).
 func TestShutdownDropsQueuedEvents(t *testing.T) {
+	t.Parallel()
 	th := startHost(t, Config{ShutdownTimeout: 500 * time.Millisecond}, nil, map[string]string{
 		"slow.lua": `rc.on("subscription", function(action, sub)
   rc.log.info("start " .. sub._id)
@@ -128,6 +131,7 @@ func TestMemWatchIdleTakesNoSamples(t *testing.T) {
 }
 
 func TestConfigDefaults(t *testing.T) {
+	t.Parallel()
 	c := Config{}.withDefaults()
 	assert.Equal(t, "./scripts", c.ScriptsDir)
 	assert.Equal(t, DefaultScriptsDir, c.ScriptsDir)

@@ -19,6 +19,7 @@ import (
 // TestSourceKindsAreLuaEvents: every kind a source emits is an event a
 // script can name in rc.on, and the other way round.
 func TestSourceKindsAreLuaEvents(t *testing.T) {
+	t.Parallel()
 	emitted := map[string]bool{}
 	for _, src := range []source.Source{source.NewPoll(nil, source.PollOptions{})} {
 		for _, k := range src.Kinds() {
@@ -36,6 +37,7 @@ func TestSourceKindsAreLuaEvents(t *testing.T) {
 // script listens to its kinds, stops it with the last listener (a failed
 // reload keeps the old listener), and starts it afresh when one comes back.
 func TestSourcesRunOnlyWhileListening(t *testing.T) {
+	t.Parallel()
 	src := newTestSource(source.KindSubscription)
 	th := startHost(t, Config{}, src, map[string]string{
 		"quiet.lua": `rc.every(0.01, function() rc.log.info("quiet tick") end)`,
@@ -76,6 +78,7 @@ func TestSourcesRunOnlyWhileListening(t *testing.T) {
 // TestSourceFailureStopsTheHost: a source that cannot go on (revoked
 // credentials) ends Run with its error, after the usual shutdown.
 func TestSourceFailureStopsTheHost(t *testing.T) {
+	t.Parallel()
 	src := newTestSource(source.KindSubscription)
 	dir := t.TempDir()
 	writeFile(t, filepath.Join(dir, "l.lua"), listener)

@@ -20,6 +20,7 @@ import (
 // gopher-lua's "context deadline exceeded"; errors.Is still sees the
 // context error.
 func TestStopErrorsNameTheLimit(t *testing.T) {
+	t.Parallel()
 	t.Run("load timeout", func(t *testing.T) {
 		L := sandbox.New(sandbox.Options{})
 		defer L.Close()
@@ -71,6 +72,7 @@ func TestStopErrorsNameTheLimit(t *testing.T) {
 }
 
 func TestExecAndCheckTimeoutErrors(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	loop := filepath.Join(dir, "loop.lua")
 	writeFile(t, loop, "while true do end\n")
@@ -98,6 +100,7 @@ func TestExecAndCheckTimeoutErrors(t *testing.T) {
 // TestHostStopErrors: the daemon's load and handler timeouts, and a
 // handler cancelled at shutdown, show in LastError with their cause.
 func TestHostStopErrors(t *testing.T) {
+	t.Parallel()
 	th := startHost(t, Config{LoadTimeout: 100 * time.Millisecond, HandlerTimeout: 100 * time.Millisecond}, nil, map[string]string{
 		"load.lua": "while true do end\n",
 		"handler.lua": `rc.every(0.02, function()
@@ -111,6 +114,7 @@ end)`,
 }
 
 func TestShutdownStopError(t *testing.T) {
+	t.Parallel()
 	th := startHost(t, Config{HandlerTimeout: time.Minute, ShutdownTimeout: 100 * time.Millisecond}, nil, map[string]string{
 		"stuck.lua": `rc.every(0.02, function()
   rc.log.info("stuck")

@@ -44,6 +44,7 @@ func newState(t testing.TB) *lua.LState {
 }
 
 func TestDecodeValues(t *testing.T) {
+	t.Parallel()
 	L := lua.NewState(lua.Options{SkipOpenLibs: true})
 	defer L.Close()
 	v, err := DecodeBytes(L, []byte(`{"s":"x\u00e9","n":12,"f":-1.25,"t":true,"z":null,"a":[null,{}]}`))
@@ -62,6 +63,7 @@ func TestDecodeValues(t *testing.T) {
 }
 
 func TestDecodeErrors(t *testing.T) {
+	t.Parallel()
 	L := lua.NewState(lua.Options{SkipOpenLibs: true})
 	defer L.Close()
 	_, err := DecodeBytes(L, []byte(`{"a":[1,2,}`))
@@ -79,6 +81,7 @@ func TestDecodeErrors(t *testing.T) {
 }
 
 func TestEncodeErrors(t *testing.T) {
+	t.Parallel()
 	L := newState(t)
 	require.NoError(t, L.DoString(`
 		bad_key = {list = {{ok = 1}, {[true] = 1}}}
@@ -96,6 +99,7 @@ func TestEncodeErrors(t *testing.T) {
 // TestSubscriptionsConversion checks the 5,000-subscription body converts
 // to the same data encoding/json reads.
 func TestSubscriptionsConversion(t *testing.T) {
+	t.Parallel()
 	body := fixture.SubscriptionsBody(5000)
 	L := lua.NewState(lua.Options{SkipOpenLibs: true})
 	defer L.Close()
@@ -114,6 +118,7 @@ func TestSubscriptionsConversion(t *testing.T) {
 // than frozen, so a script that once decoded many distinct keys (objects
 // keyed by ids) does not lose interning for good; long keys are not kept.
 func TestKeyCacheFollowsUse(t *testing.T) {
+	t.Parallel()
 	L := lua.NewState(lua.Options{SkipOpenLibs: true})
 	defer L.Close()
 	var sb strings.Builder
@@ -142,6 +147,7 @@ func TestKeyCacheFollowsUse(t *testing.T) {
 // from one cached key list; changing one table's keys must not show in
 // another's, nor in tables decoded later.
 func TestSameShapeTablesAreIndependent(t *testing.T) {
+	t.Parallel()
 	L := newState(t)
 	require.NoError(t, L.DoString(`
 		local list = decode('[{"a":1,"b":2},{"a":3,"b":4},{"a":5,"b":6}]')
@@ -173,6 +179,7 @@ func inBody(s string, body []byte) bool {
 // to 32 bytes are copied out of the input, so a script that keeps one does
 // not keep the whole response alive; only longer text is a view into it.
 func TestShortStringsAreCopied(t *testing.T) {
+	t.Parallel()
 	L := lua.NewState(lua.Options{SkipOpenLibs: true})
 	defer L.Close()
 	long := strings.Repeat("x", maxCopiedLen+1)

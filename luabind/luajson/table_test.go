@@ -10,6 +10,7 @@ import (
 // mirror by default, through gopher-lua's API with -tags purego) behave
 // like ordinary ones: duplicate keys, key order, edits, growth, encoding.
 func TestDecodedTablesBehave(t *testing.T) {
+	t.Parallel()
 	L := newState(t)
 	require.NoError(t, L.DoString(`
 		local o = decode('{"a":1,"b":2,"a":3,"c":[1,2]}')

@@ -20,6 +20,7 @@ import (
 const tableMirrorVersion = "v1.1.2"
 
 func TestTableLayout(t *testing.T) {
+	t.Parallel()
 	assert.Equal(t, tableMirrorVersion, gopherLuaVersion(t), "gopher-lua is no longer %s: re-review table_unsafe.go's mirror of "+
 		"lua.LTable (ltableLayout, newObjectTable, newArrayTable) against the new version's internals, "+
 		"then update tableMirrorVersion", tableMirrorVersion)

@@ -17,6 +17,7 @@ const unauthorizedJSON = `{"success":false,"error":"You must be logged in to do 
 // Checklist 1: the 401 body has status and message; auth runs before
 // parameter validation.
 func TestUnauthorizedBody(t *testing.T) {
+	t.Parallel()
 	s := startServer(t)
 	c := botClient(t, s)
 	_, aliceToken := s.CreateToken(AliceUsername)
@@ -52,6 +53,7 @@ func TestUnauthorizedBody(t *testing.T) {
 }
 
 func TestCommonResponseHeaders(t *testing.T) {
+	t.Parallel()
 	s := startServer(t)
 	s.Fault("users.info", Fault{Status: 500})
 	c := botClient(t, s)
@@ -81,6 +83,7 @@ func TestCommonResponseHeaders(t *testing.T) {
 }
 
 func TestUnknownRoute(t *testing.T) {
+	t.Parallel()
 	s := startServer(t)
 	c := botClient(t, s)
 	for _, tc := range []struct{ method, path string }{
@@ -97,6 +100,7 @@ func TestUnknownRoute(t *testing.T) {
 
 // Checklist 6: login 200 has success next to status/data.
 func TestLoginSuccess(t *testing.T) {
+	t.Parallel()
 	s := startServer(t)
 	c := botClient(t, s).as("", "")
 	sum := sha256.Sum256([]byte(AlicePassword))
@@ -149,6 +153,7 @@ func TestLoginSuccess(t *testing.T) {
 }
 
 func TestLoginFailures(t *testing.T) {
+	t.Parallel()
 	s := startServer(t)
 	c := botClient(t, s).as("", "")
 	cases := []struct {
@@ -184,6 +189,7 @@ func TestLoginFailures(t *testing.T) {
 // Checklist 6: 2FA gives 401 totp-required with details.method; the retry
 // with the code (body or header) succeeds.
 func TestLoginTOTP(t *testing.T) {
+	t.Parallel()
 	s := startServer(t)
 	s.SetTOTP(AliceUsername, "123456")
 	c := botClient(t, s).as("", "")
@@ -222,6 +228,7 @@ func TestLoginTOTP(t *testing.T) {
 // Checklist 9: logout deletes exactly the token it was called with, a
 // personal access token too.
 func TestLogout(t *testing.T) {
+	t.Parallel()
 	for _, method := range []string{"POST", "GET"} {
 		t.Run(method, func(t *testing.T) {
 			s := startServer(t)
@@ -248,6 +255,7 @@ func TestLogout(t *testing.T) {
 }
 
 func TestMe(t *testing.T) {
+	t.Parallel()
 	s := startServer(t)
 	s.SetTOTP(AdminUsername, "111111")
 	c := botClient(t, s)
@@ -286,6 +294,7 @@ func TestMe(t *testing.T) {
 }
 
 func TestInfo(t *testing.T) {
+	t.Parallel()
 	s := startServer(t)
 	c := botClient(t, s)
 	r := c.as("", "").get("/api/info")
@@ -306,6 +315,7 @@ func TestInfo(t *testing.T) {
 }
 
 func TestUsersInfo(t *testing.T) {
+	t.Parallel()
 	s := startServer(t)
 	c := botClient(t, s)
 	cases := []struct {

@@ -39,6 +39,7 @@ func BenchmarkSubscriptionsGet5000(b *testing.B) {
 }
 
 func TestAppendTime(t *testing.T) {
+	t.Parallel()
 	for _, tm := range []time.Time{
 		time.Date(2024, 2, 15, 7, 17, 38, 547_999_999, time.UTC),
 		time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC),

@@ -11,6 +11,7 @@ import (
 )
 
 func TestChatPostMessageTargets(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name        string
 		body        map[string]any
@@ -60,6 +61,7 @@ func TestChatPostMessageTargets(t *testing.T) {
 }
 
 func TestChatPostMessageNewDMCreatesSubscriptions(t *testing.T) {
+	t.Parallel()
 	s := startServer(t)
 	c := botClient(t, s)
 	rid := BotUserID + CarolUserID
@@ -82,6 +84,7 @@ func TestChatPostMessageNewDMCreatesSubscriptions(t *testing.T) {
 }
 
 func TestChatPostMessageUpdatesOtherMembers(t *testing.T) {
+	t.Parallel()
 	clk := newFakeClock()
 	s := startServer(t, WithClock(clk.Now))
 	alice := botClient(t, s).as(s.CreateToken(AliceUsername))
@@ -134,6 +137,7 @@ func TestChatPostMessageUpdatesOtherMembers(t *testing.T) {
 }
 
 func TestChatPostMessageThreadReply(t *testing.T) {
+	t.Parallel()
 	s := startServer(t)
 	alice := botClient(t, s).as(s.CreateToken(AliceUsername))
 	root, err := s.PostMessage(BobUsername, RandomRoomID, "thread root")
@@ -153,6 +157,7 @@ func TestChatPostMessageThreadReply(t *testing.T) {
 }
 
 func TestChatPostMessageFields(t *testing.T) {
+	t.Parallel()
 	s := startServer(t, WithBotRoles("bot"))
 	c := botClient(t, s)
 	body := map[string]any{
@@ -173,6 +178,7 @@ func TestChatPostMessageFields(t *testing.T) {
 }
 
 func TestChatPostMessageErrors(t *testing.T) {
+	t.Parallel()
 	s := startServer(t)
 	c := botClient(t, s)
 	cases := []struct {
@@ -220,6 +226,7 @@ func TestChatPostMessageErrors(t *testing.T) {
 }
 
 func TestChatPostMessageTextEscaping(t *testing.T) {
+	t.Parallel()
 	s := startServer(t)
 	c := botClient(t, s)
 	for _, text := range []string{
@@ -235,12 +242,14 @@ func TestChatPostMessageTextEscaping(t *testing.T) {
 }
 
 func TestAppendStringInvalidUTF8(t *testing.T) {
+	t.Parallel()
 	got := string(appendString(nil, "bad \xff byte \x02"))
 	assert.Equal(t, `"bad \ufffd byte \u0002"`, got)
 	assert.True(t, json.Valid([]byte(got)))
 }
 
 func TestAppendValue(t *testing.T) {
+	t.Parallel()
 	at := time.Date(2024, 7, 2, 18, 7, 35, 267e6, time.UTC)
 	o := obj{
 		{"nil", nil}, {"s", "x"}, {"b", true}, {"i", 3}, {"i64", int64(-4)}, {"t", jsTime(at)},

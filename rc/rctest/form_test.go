@@ -11,6 +11,7 @@ import (
 // every POST route, not only login: curl's -d and --data-urlencode send
 // that, and --dev prints such a curl line.
 func TestFormEncodedBodies(t *testing.T) {
+	t.Parallel()
 	const form = "application/x-www-form-urlencoded"
 	t.Run("chat.postMessage channel", func(t *testing.T) {
 		s := startServer(t)
@@ -62,6 +63,7 @@ func TestFormEncodedBodies(t *testing.T) {
 // TestAliceToken: alice has a fixed demo personal access token from the
 // start, like the bot.
 func TestAliceToken(t *testing.T) {
+	t.Parallel()
 	s := startServer(t)
 	r := newClient(t, s.URL, AliceUserID, AliceToken).get("/api/v1/me")
 	require.Equal(t, 200, r.status, "body %s", r.body)

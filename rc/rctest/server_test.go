@@ -21,6 +21,7 @@ import (
 
 // Checklist 7: the rate limiter.
 func TestRateLimit(t *testing.T) {
+	t.Parallel()
 	clk := newFakeClock()
 	s := startServer(t, WithRateLimit(3, time.Minute), WithClock(clk.Now))
 	c := botClient(t, s)
@@ -75,6 +76,7 @@ func TestRateLimit(t *testing.T) {
 }
 
 func TestRateLimitLoginAndBotRoleOption(t *testing.T) {
+	t.Parallel()
 	s := startServer(t, WithRateLimit(2, time.Minute), WithBotRoles("bot"))
 	c := botClient(t, s).as("", "")
 	for i := range 2 {
@@ -93,6 +95,7 @@ func TestRateLimitLoginAndBotRoleOption(t *testing.T) {
 }
 
 func TestNoRateLimitByDefault(t *testing.T) {
+	t.Parallel()
 	s := startServer(t)
 	c := botClient(t, s)
 	for range 15 {
@@ -103,6 +106,7 @@ func TestNoRateLimitByDefault(t *testing.T) {
 }
 
 func TestFaults(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name       string
 		fault      Fault
@@ -156,6 +160,7 @@ func TestFaults(t *testing.T) {
 }
 
 func TestFaultTimesAndDrop(t *testing.T) {
+	t.Parallel()
 	s := startServer(t)
 	c := botClient(t, s)
 	s.Fault("users.info", Fault{Status: 500, Times: 2})
@@ -180,6 +185,7 @@ func TestFaultTimesAndDrop(t *testing.T) {
 }
 
 func TestFaultDelayEndsOnClientCancel(t *testing.T) {
+	t.Parallel()
 	s := startServer(t)
 	c := botClient(t, s)
 	s.Fault("me", Fault{Delay: time.Hour})
@@ -201,6 +207,7 @@ func TestFaultDelayEndsOnClientCancel(t *testing.T) {
 }
 
 func TestCloseEndsDelayedHandlers(t *testing.T) {
+	t.Parallel()
 	s := NewServer()
 	s.Fault("me", Fault{Delay: time.Hour})
 	c := botClient(t, s)
@@ -223,6 +230,7 @@ func TestCloseEndsDelayedHandlers(t *testing.T) {
 }
 
 func TestRequestLog(t *testing.T) {
+	t.Parallel()
 	s := startServer(t)
 	c := botClient(t, s)
 	c.get("/api/v1/subscriptions.get?updatedSince=2024-01-01T00:00:00.000Z")
@@ -287,6 +295,7 @@ func TestRequestLog(t *testing.T) {
 }
 
 func TestHelpers(t *testing.T) {
+	t.Parallel()
 	clk := newFakeClock()
 	s := startServer(t, WithClock(clk.Now))
 	c := botClient(t, s)
@@ -361,6 +370,7 @@ func TestHelpers(t *testing.T) {
 }
 
 func TestConcurrentRequests(t *testing.T) {
+	t.Parallel()
 	s := startServer(t, WithSubscriptions(100))
 	c := botClient(t, s)
 	alice := c.as(s.CreateToken(AliceUsername))
@@ -398,6 +408,7 @@ func TestConcurrentRequests(t *testing.T) {
 }
 
 func TestRunActivity(t *testing.T) {
+	t.Parallel()
 	s := startServer(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -440,6 +451,7 @@ func TestRunActivity(t *testing.T) {
 }
 
 func TestRunActivityEndsOnClose(t *testing.T) {
+	t.Parallel()
 	s := NewServer()
 	done := make(chan struct{})
 	go func() {
@@ -455,6 +467,7 @@ func TestRunActivityEndsOnClose(t *testing.T) {
 }
 
 func TestListenAndClose(t *testing.T) {
+	t.Parallel()
 	s, err := Listen("127.0.0.1:0", WithSubscriptions(3))
 	require.NoError(t, err)
 	assert.True(t, strings.HasPrefix(s.URL, "http://127.0.0.1:"))
@@ -484,6 +497,7 @@ func TestListenAndClose(t *testing.T) {
 }
 
 func TestListenBadAddress(t *testing.T) {
+	t.Parallel()
 	_, err := Listen("256.0.0.1:bad")
 	assert.Error(t, err)
 }
@@ -508,6 +522,7 @@ func (w *stalledWriter) Write(b []byte) (int, error) {
 // TestSlowClientDoesNotBlockServer: while one response cannot be written,
 // the server still serves others (no response is written under the lock).
 func TestSlowClientDoesNotBlockServer(t *testing.T) {
+	t.Parallel()
 	s := startServer(t, WithBotRoles("bot"))
 	m, err := s.PostMessage(AliceUsername, GeneralRoomID, "to mark unread")
 	require.NoError(t, err)
@@ -556,6 +571,7 @@ func TestSlowClientDoesNotBlockServer(t *testing.T) {
 }
 
 func TestRequestLogKeepsTheLatest(t *testing.T) {
+	t.Parallel()
 	const capacity = 5
 	s := startServer(t, func(c *config) { c.maxRequests = capacity })
 	c := botClient(t, s)
@@ -586,6 +602,7 @@ func TestRequestLogKeepsTheLatest(t *testing.T) {
 // TestMembershipFollowsSubscriptions: a user is a member of a room exactly
 // while subscribed to it, for the helpers and chat.postMessage alike.
 func TestMembershipFollowsSubscriptions(t *testing.T) {
+	t.Parallel()
 	s := startServer(t)
 	require.NoError(t, s.RemoveSubscription(AliceUsername, RandomRoomID))
 	_, err := s.PostMessage(BobUsername, RandomRoomID, "@alice are you there?")

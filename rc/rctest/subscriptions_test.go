@@ -21,6 +21,7 @@ func getSubs(t *testing.T, c *tclient, since string) map[string]any {
 }
 
 func TestSubscriptionsGetEnvelopeAndSeed(t *testing.T) {
+	t.Parallel()
 	s := startServer(t)
 	c := botClient(t, s)
 	m := getSubs(t, c, "")
@@ -66,6 +67,7 @@ func TestSubscriptionsGetEnvelopeAndSeed(t *testing.T) {
 // Checklist 2: unknown query parameters are rejected and there is no
 // pagination.
 func TestSubscriptionsGetParams(t *testing.T) {
+	t.Parallel()
 	s := startServer(t)
 	c := botClient(t, s)
 	cases := []struct {
@@ -93,6 +95,7 @@ func TestSubscriptionsGetParams(t *testing.T) {
 }
 
 func TestSubscriptionsGetNeverPaginates(t *testing.T) {
+	t.Parallel()
 	start := time.Now()
 	s := startServer(t, WithSubscriptions(5000))
 	assert.Less(t, time.Since(start), time.Second, "5,000 subscriptions build fast")
@@ -110,6 +113,7 @@ func TestSubscriptionsGetNeverPaginates(t *testing.T) {
 
 // Checklist 2: strict > on _updatedAt and on _deletedAt.
 func TestSubscriptionsGetUpdatedSince(t *testing.T) {
+	t.Parallel()
 	clk := newFakeClock()
 	s := startServer(t, WithClock(clk.Now))
 	c := botClient(t, s)
@@ -163,6 +167,7 @@ func TestSubscriptionsGetUpdatedSince(t *testing.T) {
 
 // Checklist 3: getOne for a room without subscription is 200 null.
 func TestSubscriptionsGetOne(t *testing.T) {
+	t.Parallel()
 	s := startServer(t)
 	c := botClient(t, s)
 	cases := []struct {
@@ -203,6 +208,7 @@ func TestSubscriptionsGetOne(t *testing.T) {
 // Checklist 4: read takes rid or roomId, not both; clears counters; the
 // error body has no errorType; readThreads clears tunread.
 func TestSubscriptionsReadValidation(t *testing.T) {
+	t.Parallel()
 	s := startServer(t)
 	c := botClient(t, s)
 	cases := []struct {
@@ -237,6 +243,7 @@ func TestSubscriptionsReadValidation(t *testing.T) {
 }
 
 func TestSubscriptionsReadEffect(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name        string
 		body        map[string]any
@@ -293,6 +300,7 @@ func TestSubscriptionsReadEffect(t *testing.T) {
 
 // Checklist 5: unread on an empty room and the other unread errors.
 func TestSubscriptionsUnreadErrors(t *testing.T) {
+	t.Parallel()
 	s := startServer(t)
 	c := botClient(t, s)
 	own, err := s.PostMessage(BotUsername, RandomRoomID, "my own message")
@@ -335,6 +343,7 @@ func TestSubscriptionsUnreadErrors(t *testing.T) {
 }
 
 func TestSubscriptionsUnreadEffect(t *testing.T) {
+	t.Parallel()
 	clk := newFakeClock()
 	s := startServer(t, WithClock(clk.Now))
 	c := botClient(t, s)
@@ -385,6 +394,7 @@ func TestSubscriptionsUnreadEffect(t *testing.T) {
 }
 
 func TestUpdatedAtBumpedOnEveryChange(t *testing.T) {
+	t.Parallel()
 	clk := newFakeClock()
 	s := startServer(t, WithClock(clk.Now))
 	c := botClient(t, s)

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"time"
@@ -17,13 +18,21 @@ server, no credentials, no network. Prints every error as file:line: message
 on stdout and exits 1 if any script fails. Made for a rules repository's CI.
 `
 
-func cmdCheck(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+// checkFlags returns the flag set of "rclua check" and the load timeout
+// it fills.
+func checkFlags() (*flag.FlagSet, *time.Duration) {
 	fs := newFlagSet("check", checkHelp)
-	var loadTimeout time.Duration
-	durationVar(fs, &loadTimeout, "load-timeout", defaultLoadTimeout, "`duration` allowed for each script's top level")
+	loadTimeout := new(time.Duration)
+	durationVar(fs, loadTimeout, "load-timeout", defaultLoadTimeout, "`duration` allowed for each script's top level")
+	return fs, loadTimeout
+}
+
+func cmdCheck(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs, lt := checkFlags()
 	if err := parseFlags(fs, args, stdout, stderr); err != nil {
 		return err
 	}
+	loadTimeout := *lt
 	if fs.NArg() == 0 {
 		return usagef("check: give at least one script file or folder (see rclua check --help)")
 	}

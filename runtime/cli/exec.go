@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -27,19 +28,29 @@ RC_TOTP); see rclua run --help.
 // at load in the daemon, since exec scripts do their work at the top level.
 const defaultExecTimeout = time.Minute
 
-func cmdExec(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+// execOptions are the flags of "rclua exec".
+type execOptions struct {
+	url     string
+	timeout time.Duration
+	log     logFlags
+}
+
+// execFlags returns the flag set of "rclua exec" and the options it fills.
+func execFlags(getenv func(string) string) (*flag.FlagSet, *execOptions) {
 	fs := newFlagSet("exec", execHelp)
-	var (
-		flagURL string
-		timeout time.Duration
-		lf      logFlags
-	)
-	fs.StringVar(&flagURL, "url", "", "Rocket.Chat server address (env "+envURL+")")
-	durationVar(fs, &timeout, "timeout", defaultExecTimeout, "`duration` allowed for the script's top level")
-	lf.register(fs, getenv)
+	o := &execOptions{}
+	fs.StringVar(&o.url, "url", "", "Rocket.Chat server address (env "+envURL+")")
+	durationVar(fs, &o.timeout, "timeout", defaultExecTimeout, "`duration` allowed for the script's top level")
+	o.log.register(fs, getenv)
+	return fs, o
+}
+
+func cmdExec(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs, o := execFlags(getenv)
 	if err := parseFlags(fs, args, stdout, stderr); err != nil {
 		return err
 	}
+	flagURL, timeout, lf := o.url, o.timeout, o.log
 	if fs.NArg() != 1 {
 		return usagef("exec: give exactly one script file (see rclua exec --help)")
 	}

@@ -3,10 +3,12 @@ package cli
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -34,11 +36,52 @@ func TestReadmeMentionsTheEssentials(t *testing.T) {
 	assert.Contains(t, string(readme), "go run . run --dev")
 	assert.Contains(t, string(ci), "go test -race -count=1 ./...", ".ci/run runs the README's test command")
 	assert.Contains(t, string(readme), "go test -race -count=1 ./...")
-	for _, s := range []string{"RC_URL", "RC_USER_ID", "RC_TOKEN", "RC_USER", "RC_PASSWORD", "RC_PASSWORD_FILE", "RC_TOTP",
-		"RCLUA_SCRIPTS", "RCLUA_LOG_LEVEL", "`--url`", "`--scripts`", "`--poll-interval`", "`--debounce`", "`--load-timeout`",
-		"`--handler-timeout`", "`--shutdown-timeout`", "`--log-level`", "`--log-format`", "`--dev`", "`--dev-addr`",
-		"[Service]", "rclua check"} {
+	for _, s := range []string{"[Service]", "rclua check"} {
 		assert.Contains(t, string(readme), s)
+	}
+	gomod, err := os.ReadFile(filepath.Join(repoRoot, "go.mod"))
+	require.NoError(t, err)
+	goVersion := regexp.MustCompile(`(?m)^go (\S+)$`).FindSubmatch(gomod)
+	require.NotNil(t, goVersion, "go.mod has a go line")
+	assert.Contains(t, string(readme), "With Go "+string(goVersion[1])+" or later", "the README names the Go version go.mod requires")
+}
+
+// commandFlags are the flag sets of every command, built as the commands
+// build them, with getenv giving the environment's defaults.
+func commandFlags(getenv func(string) string) map[string]*flag.FlagSet {
+	run, _ := runFlags(getenv)
+	exec, _ := execFlags(getenv)
+	check, _ := checkFlags()
+	return map[string]*flag.FlagSet{"run": run, "exec": exec, "check": check, "version": versionFlags()}
+}
+
+// TestReadmeConfigurationTable: every flag of every command's real flag
+// set, and every environment variable the command reads (recorded from
+// the getenv calls of the flag sets and of the credentials), has a row in
+// the README's configuration table; and every flag the table names exists.
+func TestReadmeConfigurationTable(t *testing.T) {
+	readme, err := os.ReadFile(readmePath)
+	require.NoError(t, err)
+	_, table, ok := strings.Cut(string(readme), "\n## Configuration\n")
+	require.True(t, ok, "README.md has a Configuration section")
+	table, _, _ = strings.Cut(table, "\n## ")
+
+	var read []string
+	getenv := func(k string) string { read = append(read, k); return "" }
+	known := map[string]bool{}
+	for cmd, fs := range commandFlags(getenv) {
+		fs.VisitAll(func(f *flag.Flag) {
+			known[f.Name] = true
+			assert.Contains(t, table, "| `--"+f.Name+"` |", "rclua %s --%s has a row in the README's configuration table", cmd, f.Name)
+		})
+	}
+	_, _, _ = loadConnection(getenv, "")
+	require.NotEmpty(t, read, "the commands read the environment")
+	for _, k := range read {
+		assert.Contains(t, table, "`"+k+"`", "%s has a row in the README's configuration table", k)
+	}
+	for _, m := range regexp.MustCompile("\\| `--([a-z-]+)` \\|").FindAllStringSubmatch(table, -1) {
+		assert.True(t, known[m[1]], "the README documents --%s, which no command has", m[1])
 	}
 }
 

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -54,9 +55,11 @@ type runOptions struct {
 	log             logFlags
 }
 
-func cmdRun(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+// runFlags returns the flag set of "rclua run" and the options it fills;
+// getenv gives the defaults taken from the environment.
+func runFlags(getenv func(string) string) (*flag.FlagSet, *runOptions) {
 	fs := newFlagSet("run", runHelp)
-	var o runOptions
+	o := &runOptions{}
 	fs.StringVar(&o.url, "url", "", "Rocket.Chat server address (env "+envURL+")")
 	fs.StringVar(&o.scripts, "scripts", envOr(getenv, envScripts, defaultScripts), "scripts folder (env "+envScripts+")")
 	durationVar(fs, &o.pollInterval, "poll-interval", defaultPollInterval, "`duration` between two polls of the subscriptions for rc.on handlers (--dev lowers the default to 2s)")
@@ -70,6 +73,11 @@ func cmdRun(ctx context.Context, args []string, getenv func(string) string, stdo
 	fs.StringVar(&o.devAddr, "dev-addr", "", "address of the --dev server (default 127.0.0.1:3000, or a free port if that is busy)")
 	durationVar(fs, &o.devActivity, "dev-activity", defaultDevActivity, "with --dev, the `duration` between two messages of the demo users")
 	o.log.register(fs, getenv)
+	return fs, o
+}
+
+func cmdRun(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs, o := runFlags(getenv)
 	if err := parseFlags(fs, args, stdout, stderr); err != nil {
 		return err
 	}
@@ -119,7 +127,7 @@ func cmdRun(ctx context.Context, args []string, getenv func(string) string, stdo
 			return err
 		}
 	}
-	return daemon(ctx, o, baseURL, creds, log)
+	return daemon(ctx, *o, baseURL, creds, log)
 }
 
 // checkScriptsDir fails clearly when the scripts folder is missing.

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"flag"
 	"fmt"
 	"io"
 	"runtime/debug"
@@ -29,7 +30,7 @@ func versionString() string {
 func userAgent() string { return "rclua/" + versionString() }
 
 func cmdVersion(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("version", "rclua version\n\nPrints the version of rclua.\n")
+	fs := versionFlags()
 	if err := parseFlags(fs, args, stdout, stderr); err != nil {
 		return err
 	}
@@ -38,4 +39,9 @@ func cmdVersion(args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "rclua %s\n", versionString())
 	return nil
+}
+
+// versionFlags returns the flag set of "rclua version" (no flags).
+func versionFlags() *flag.FlagSet {
+	return newFlagSet("version", "rclua version\n\nPrints the version of rclua.\n")
 }

@@ -14,6 +14,7 @@ import (
 // uninterruptible Go call refuse giant results instead of exhausting memory
 // or hanging past the deadline.
 func TestHostBuiltStringsAreCapped(t *testing.T) {
+	t.Parallel()
 	const mb = `local mb = ("x"):rep(1024 * 1024)
 `
 	cases := map[string]struct{ code, want string }{
@@ -43,6 +44,7 @@ local s = table.concat(t, ("x"):rep(1024 * 1024))`, "table.concat: result exceed
 // versions choke on (registry overflow, quadratic copying, a registry
 // growing by tiny steps past the deadline).
 func TestBigLegalStrings(t *testing.T) {
+	t.Parallel()
 	cases := map[string]struct {
 		code    string
 		timeout time.Duration
@@ -70,6 +72,7 @@ assert(n == 1000000 and s == ("y"):rep(1000000))`, 10 * time.Second},
 
 // TestGsubSemantics checks the replacement gsub against Lua 5.1 results.
 func TestGsubSemantics(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		call, want string
 		n          int
@@ -114,6 +117,7 @@ func TestGsubSemantics(t *testing.T) {
 // keeps working in handlers (gopher-lua would tie it to the finished load's
 // context), and still cannot outlive the handler's deadline.
 func TestCoroutinesRunUnderTheCallersDeadline(t *testing.T) {
+	t.Parallel()
 	L := New(Options{})
 	defer L.Close()
 	top := `

@@ -240,6 +240,7 @@ func comparePatCase(ours, orig *lua.LState, c patCase) (diff string, agreed bool
 // TestPatternsDifferential compares the replacements with gopher-lua's
 // own string library on random finds, matches, gmatches and gsubs.
 func TestPatternsDifferential(t *testing.T) {
+	t.Parallel()
 	ours := ourState(t)
 	orig := lua.NewState()
 	defer orig.Close()
@@ -310,6 +311,7 @@ func FuzzPatterns(f *testing.F) {
 // one is installed (lua5.1 on PATH; skipped otherwise): random cases are
 // written into one Lua script that prints each result.
 func TestPatternsAgainstLua51(t *testing.T) {
+	t.Parallel()
 	bin, err := exec.LookPath("lua5.1")
 	if err != nil {
 		t.Skip("lua5.1 not installed")
@@ -441,6 +443,7 @@ end
 // TestPatternFeatures checks every pattern feature, and each known
 // difference from gopher-lua, against Lua 5.1 results.
 func TestPatternFeatures(t *testing.T) {
+	t.Parallel()
 	cases := []struct{ code, want string }{
 		// classes
 		{`string.match("x1y", "%d")`, "1"},
@@ -538,6 +541,7 @@ func TestPatternFeatures(t *testing.T) {
 
 // TestPatternErrors: malformed patterns raise Lua 5.1's messages.
 func TestPatternErrors(t *testing.T) {
+	t.Parallel()
 	cases := map[string]string{
 		`string.find("a", "a%")`:                           "malformed pattern (ends with '%')",
 		`string.find("a", "[a")`:                           "malformed pattern (missing ']')",
@@ -568,6 +572,7 @@ func TestPatternErrors(t *testing.T) {
 // TestPathologicalPatternsHitTheDeadline: patterns on which gopher-lua's
 // matcher backtracks for ages end at the handler's deadline.
 func TestPathologicalPatternsHitTheDeadline(t *testing.T) {
+	t.Parallel()
 	cases := map[string]string{
 		"find":   `string.find(("a"):rep(40), ("a*"):rep(40) .. "b")`,
 		"match":  `string.match(("a"):rep(40), ("a*"):rep(40) .. "b")`,

@@ -10,6 +10,7 @@ import (
 )
 
 func TestSandboxRefusesEscapes(t *testing.T) {
+	t.Parallel()
 	cases := map[string]struct{ code, want string }{
 		"io.open":         {`local f = io.open("/etc/passwd")`, "io.open is disabled in the sandbox"},
 		"io.popen":        {`io.popen("id")`, "io.popen is disabled in the sandbox"},
@@ -40,6 +41,7 @@ func TestSandboxRefusesEscapes(t *testing.T) {
 }
 
 func TestSandboxAllowsSafeLibraries(t *testing.T) {
+	t.Parallel()
 	code := `
 assert(type(os.time()) == "number")
 assert(type(os.clock()) == "number")
@@ -59,12 +61,14 @@ assert(("x"):rep(3, ",") == "x,x,x")
 }
 
 func TestUnsafeOpensEverything(t *testing.T) {
+	t.Parallel()
 	require.NoError(t, runSnippet(t, `assert(io.open ~= nil); assert(os.getenv ~= nil); assert(debug.getinfo ~= nil)`, time.Second, true))
 	err := runSnippet(t, `return string.rep("x", 1e10)`, time.Second, true)
 	require.Error(t, err, "string.rep is capped in unsafe mode too")
 }
 
 func TestLimits(t *testing.T) {
+	t.Parallel()
 	t.Run("deep recursion is an error", func(t *testing.T) {
 		err := runSnippet(t, "local function f(n) return 1 + f(n + 1) end\nf(1)", 5*time.Second, false)
 		require.Error(t, err)
@@ -85,6 +89,7 @@ func TestLimits(t *testing.T) {
 }
 
 func TestSyntaxErrorHasFileLine(t *testing.T) {
+	t.Parallel()
 	err := runSnippet(t, "local x = 1\nlocal = 2\n", time.Second, false)
 	require.Error(t, err)
 	assert.True(t, strings.HasPrefix(err.Error(), "t.lua:2: "), "got %q", err)

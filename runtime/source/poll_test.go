@@ -163,6 +163,7 @@ func waitPolls(t *testing.T, f *fakeSubs, n int) {
 }
 
 func TestPollExactlyOnce(t *testing.T) {
+	t.Parallel()
 	rateLimited := &rc.Error{Endpoint: "subscriptions.get", Status: 429, Message: "too many requests", RetryAfter: 30 * time.Millisecond}
 	for name, tc := range map[string]struct {
 		skew  time.Duration
@@ -216,6 +217,7 @@ func TestPollExactlyOnce(t *testing.T) {
 // TestPollRunStartsAfresh: every Run begins with a baseline: what changed
 // before it is not emitted.
 func TestPollRunStartsAfresh(t *testing.T) {
+	t.Parallel()
 	f := newFakeSubs(0, "s1")
 	c := startPoll(t, f, PollOptions{Interval: 5 * time.Millisecond})
 	waitPolls(t, f, 2)
@@ -229,6 +231,7 @@ func TestPollRunStartsAfresh(t *testing.T) {
 }
 
 func TestPollBackoff(t *testing.T) {
+	t.Parallel()
 	p := newPollState(NewPoll(nil, PollOptions{Interval: time.Second, MaxBackoff: time.Minute}))
 	within := func(nominal time.Duration, msg string) {
 		t.Helper()
@@ -249,6 +252,7 @@ func TestPollBackoff(t *testing.T) {
 }
 
 func TestPollPrunesDedupMemory(t *testing.T) {
+	t.Parallel()
 	f := newFakeSubs(0)
 	p := newPollState(NewPoll(f, PollOptions{Interval: time.Second, Overlap: time.Second}))
 	base := time.Now().UTC()

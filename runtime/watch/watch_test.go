@@ -90,6 +90,7 @@ func waitReports(t *testing.T, r *recorder, name string, n int) []Change {
 }
 
 func TestWatchReportsChanges(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	write(t, filepath.Join(dir, "a.lua"), "v1")
 	write(t, filepath.Join(dir, "notes.txt"), "not a script")
@@ -130,6 +131,7 @@ func TestWatchReportsChanges(t *testing.T) {
 // TestWatchBurstIsOneReport: many writes within the quiet period give one
 // report, of the final content.
 func TestWatchBurstIsOneReport(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	_, r := startWatch(t, dir, 300*time.Millisecond)
 	path := filepath.Join(dir, "c.lua")
@@ -143,6 +145,7 @@ func TestWatchBurstIsOneReport(t *testing.T) {
 }
 
 func TestWatchRunErrors(t *testing.T) {
+	t.Parallel()
 	w := New(filepath.Join(t.TempDir(), "missing"), Options{})
 	err := w.Run(context.Background(), &recorder{})
 	assert.ErrorContains(t, err, "missing", "a folder that cannot be watched")
@@ -150,6 +153,7 @@ func TestWatchRunErrors(t *testing.T) {
 }
 
 func TestIsScript(t *testing.T) {
+	t.Parallel()
 	for name, want := range map[string]bool{
 		"a.lua": true, "my-rule.lua": true,
 		".a.lua": false, ".#a.lua": false, "#a.lua#": false, "a.lua~": false, "a.lua.swp": false,

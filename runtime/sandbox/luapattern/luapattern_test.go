@@ -19,6 +19,7 @@ func find(b *Budget, pattern, subject string, init int) (Match, bool, error) {
 }
 
 func TestFind(t *testing.T) {
+	t.Parallel()
 	m, ok, err := find(nil, "(%w+)=()", "a key=val", 0)
 	require.NoError(t, err)
 	require.True(t, ok)
@@ -42,6 +43,7 @@ func TestFind(t *testing.T) {
 }
 
 func TestBudgetStopsBacktracking(t *testing.T) {
+	t.Parallel()
 	stop := errors.New("stop")
 	calls := 0
 	b := &Budget{Check: func() error {
@@ -58,6 +60,7 @@ func TestBudgetStopsBacktracking(t *testing.T) {
 }
 
 func TestBudgetCountsLinearScans(t *testing.T) {
+	t.Parallel()
 	calls := 0
 	b := &Budget{Check: func() error { calls++; return nil }}
 	_, ok, err := find(b, "%b()", strings.Repeat("(", 3000), 0)
@@ -67,6 +70,7 @@ func TestBudgetCountsLinearScans(t *testing.T) {
 }
 
 func TestDepthBound(t *testing.T) {
+	t.Parallel()
 	_, _, err := find(nil, strings.Repeat("a?", MaxDepth+1), strings.Repeat("a", MaxDepth+1), 0)
 	require.ErrorIs(t, err, ErrTooComplex)
 	_, ok, err := find(nil, strings.Repeat("a?", 1000), strings.Repeat("a", 1000), 0)
@@ -75,6 +79,7 @@ func TestDepthBound(t *testing.T) {
 }
 
 func TestCompileErrors(t *testing.T) {
+	t.Parallel()
 	for pat, want := range map[string]string{
 		"%":      "malformed pattern (ends with '%')",
 		"[a":     "malformed pattern (missing ']')",
@@ -99,6 +104,7 @@ func TestCompileErrors(t *testing.T) {
 }
 
 func TestSets(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct {
 		pat, in, out string
 	}{

@@ -26,6 +26,9 @@ func runSnippet(t *testing.T, code string, timeout time.Duration, unsafe bool) e
 	return runChunk(context.Background(), L, "t.lua", []byte(code), timeout)
 }
 
+// TestLimits: the host's calls stop a loop at the deadline, recover a Go
+// panic, and leave the state usable (the sandbox's own limits are tested
+// in runtime/sandbox).
 func TestLimits(t *testing.T) {
 	t.Parallel()
 	t.Run("infinite loop stops at the deadline", func(t *testing.T) {
@@ -38,23 +41,6 @@ func TestLimits(t *testing.T) {
 		assert.Contains(t, err.Error(), "t.lua:2:")
 		assert.Less(t, time.Since(start), 5*time.Second)
 	})
-	t.Run("deep recursion is an error", func(t *testing.T) {
-		err := runSnippet(t, "local function f(n) return 1 + f(n + 1) end\nf(1)", 5*time.Second, false)
-		require.Error(t, err)
-		assert.Contains(t, err.Error(), "stack overflow")
-	})
-	t.Run("recursion through pcall and coroutines is an error", func(t *testing.T) {
-		err := runSnippet(t, "local function f() local ok, e = pcall(f); error(e, 0) end\nf()", 5*time.Second, false)
-		require.Error(t, err)
-	})
-	for _, code := range []string{`string.rep("x", 1e10)`, `("x"):rep(1e10)`, `string.rep("ab", 1e7, ",")`} {
-		t.Run("giant string "+code, func(t *testing.T) {
-			err := runSnippet(t, "local s = "+code, 5*time.Second, false)
-			require.Error(t, err)
-			assert.Contains(t, err.Error(), "exceeds the limit")
-			assert.Contains(t, err.Error(), "t.lua:1:")
-		})
-	}
 	t.Run("panic in a Go function is recovered", func(t *testing.T) {
 		L := sandbox.New(sandbox.Options{})
 		defer L.Close()

@@ -25,9 +25,12 @@ type URLError struct {
 	// Problem says what is wrong.
 	Problem URLProblem
 	// Shown is the address as it may be shown to a person: the whole input
-	// when it is harmless, the part before a query, or nothing at all when
-	// it holds an '@' (and so maybe a password).
+	// when it is harmless, the part before a query or fragment, or "" when
+	// it is empty or Hidden.
 	Shown string
+	// Hidden reports that the address is not shown at all: it holds an '@'
+	// (and so maybe a password).
+	Hidden bool
 	// Suggested is, for URLAPIPath, the address to give instead: the
 	// input without its /api/v1 (or /api) suffix.
 	Suggested string
@@ -37,11 +40,19 @@ type URLError struct {
 
 // Error returns "rc: invalid base URL <shown>: <problem>".
 func (e *URLError) Error() string {
-	shown := e.Shown
-	if shown == "" {
-		shown = "(hidden: it contains '@')"
+	return "rc: invalid base URL " + e.Display() + ": " + e.Reason()
+}
+
+// Display is Shown for a message: quoted, or a note saying why the address
+// is not shown.
+func (e *URLError) Display() string {
+	switch {
+	case e.Hidden:
+		return "(hidden: it contains '@')"
+	case e.Shown == "":
+		return `""`
 	}
-	return "rc: invalid base URL " + shown + ": " + e.Reason()
+	return e.Shown
 }
 
 // Reason says what is wrong in a few words, without the address.
@@ -73,7 +84,8 @@ func (e *URLError) Reason() string {
 // It is the one validator of server addresses in rclua: New calls it, and
 // the command explains its errors.
 func ParseBaseURL(raw string) (string, error) {
-	e := &URLError{Shown: shownURL(raw)}
+	e := &URLError{}
+	e.Shown, e.Hidden = shownURL(raw)
 	if strings.TrimSpace(raw) == "" {
 		e.Problem = URLSyntax
 		return "", e
@@ -107,18 +119,18 @@ func ParseBaseURL(raw string) (string, error) {
 	return base, nil
 }
 
-// shownURL is raw as it may be shown: "" when it holds an '@' (user
-// information, maybe a password), the part before any '?' (a query may
-// hold a token) or '#', or raw itself.
-func shownURL(raw string) string {
+// shownURL is raw as it may be shown: hidden when it holds an '@' (user
+// information, maybe a password); else the part before the first '?' or
+// '#' (a query or a fragment may hold a token), or raw itself.
+func shownURL(raw string) (shown string, hidden bool) {
 	if strings.Contains(raw, "@") {
-		return ""
+		return "", true
 	}
-	if before, _, ok := strings.Cut(raw, "?"); ok {
-		return before + "?(query hidden)"
+	if i := strings.IndexAny(raw, "?#"); i >= 0 {
+		if raw[i] == '?' {
+			return raw[:i] + "?(query hidden)", false
+		}
+		return raw[:i] + "#(fragment hidden)", false
 	}
-	if before, _, ok := strings.Cut(raw, "#"); ok {
-		return before + "#(fragment hidden)"
-	}
-	return raw
+	return raw, false
 }

@@ -221,7 +221,10 @@ type testSource struct {
 	mu    sync.Mutex
 	runs  int                // Run calls so far
 	emit  func(source.Event) // of the running Run; nil when none runs
-	fail  chan error
+	fail  chan error         // a value makes the running Run return it
+	// stopErr is what Run returns when its context ends (a sloppy source
+	// answering the host's stop with an error).
+	stopErr error
 }
 
 func newTestSource(kinds ...string) *testSource {
@@ -242,7 +245,7 @@ func (s *testSource) Run(ctx context.Context, emit func(source.Event)) error {
 	}()
 	select {
 	case <-ctx.Done():
-		return nil
+		return s.stopErr
 	case err := <-s.fail:
 		return err
 	}

@@ -237,25 +237,29 @@ func (h *Host) runSource(ctx context.Context, r *sourceRunner) error {
 		}
 		stop()
 		if !ended {
-			err = <-done
+			// The host stopped it: whatever it returns answers the stop.
+			<-done
+			if ctx.Err() != nil {
+				return nil
+			}
+			log.Debug().Msg("event source stopped: no script listens")
+			continue
 		}
 		switch {
 		case ctx.Err() != nil:
 			return nil
 		case err != nil:
 			return err
-		case ended:
-			// Returned nil while wanted: run it again, after a pause so
-			// that a broken source cannot spin.
-			log.Warn().Msg("event source stopped on its own: restarting it")
-			t := time.NewTimer(time.Second)
-			select {
-			case <-t.C:
-			case <-ctx.Done():
-				t.Stop()
-			}
-		default:
-			log.Debug().Msg("event source stopped: no script listens")
+		}
+		// Returned nil while wanted: run it again, after a pause so that a
+		// broken source cannot spin.
+		log.Warn().Msg("event source stopped on its own: restarting it")
+		t := time.NewTimer(time.Second)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return nil
 		}
 	}
 }
@@ -390,12 +394,12 @@ func (h *Host) Run(ctx context.Context) error {
 	memStop() // the watchdog guards calls until the last actor ended
 	memWG.Wait()
 	srcWG.Wait()
+	if fatal != nil { // every runner ended: no more writes
+		fatal = fmt.Errorf("runtime: event source: %w", fatal)
+	}
 	if werr != nil {
-		return fmt.Errorf("runtime: %w", werr)
+		return errors.Join(fmt.Errorf("runtime: %w", werr), fatal)
 	}
 	h.log.Info().Msg("script host stopped")
-	if fatal != nil { // every runner ended: no more writes
-		return fmt.Errorf("runtime: event source: %w", fatal)
-	}
-	return nil
+	return fatal
 }

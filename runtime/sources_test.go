@@ -53,9 +53,12 @@ func TestSourcesRunOnlyWhileListening(t *testing.T) {
 	require.True(t, src.send(subEvent(source.ActionUpdated, "s1", 1)))
 	th.logs.eventually(t, waitFor, func() bool { return th.events("updated", "s1") == 1 }, "the event reaches the listener")
 
-	// A broken edit keeps the old version, and with it the listener.
+	// A broken edit keeps the old version, and with it the listener and
+	// the same Run of the source.
 	renameOver(t, path, "this is not lua")
 	th.waitStatus("l", "load failed", func(s ScriptStatus) bool { return s.LastError != "" })
+	require.True(t, src.send(subEvent(source.ActionUpdated, "s2", 1)), "the source still runs")
+	th.logs.eventually(t, waitFor, func() bool { return th.events("updated", "s2") == 1 }, "the old version still handles events")
 	on, runs = src.running()
 	assert.True(t, on, "the running version still listens")
 	assert.Equal(t, 1, runs, "the source was not restarted")
@@ -72,7 +75,8 @@ func TestSourcesRunOnlyWhileListening(t *testing.T) {
 	// Deleting the file stops its script and the source.
 	require.NoError(t, os.Remove(path))
 	th.logs.eventually(t, waitFor, func() bool { on, _ := src.running(); return !on }, "the source stops when the listener's file goes")
-	assert.Zero(t, th.events("updated", "s2"))
+	_, runs = src.running()
+	assert.Equal(t, 2, runs, "no Run after the last listener went")
 }
 
 // TestSourceFailureStopsTheHost: a source that cannot go on (revoked
@@ -101,4 +105,34 @@ func TestSourceFailureStopsTheHost(t *testing.T) {
 	for _, st := range h.Status() {
 		assert.Equal(t, StateStopped, st.State, "%s stopped", st.Name)
 	}
+}
+
+// TestSourceEndingOnItsOwnIsRestarted: a source whose Run returns nil
+// while scripts listen is run again (after a pause), not given up.
+func TestSourceEndingOnItsOwnIsRestarted(t *testing.T) {
+	t.Parallel()
+	src := newTestSource(source.KindSubscription)
+	th := startHost(t, Config{}, src, map[string]string{"l.lua": listener})
+	th.logs.eventually(t, waitFor, func() bool { on, _ := src.running(); return on }, "the source runs")
+	src.fail <- nil
+	th.logs.eventually(t, waitFor, func() bool { on, runs := src.running(); return on && runs == 2 }, "a second Run")
+	assert.Equal(t, 1, th.logs.count("event source stopped on its own: restarting it"))
+	require.True(t, src.send(subEvent(source.ActionUpdated, "s1", 1)))
+	th.logs.eventually(t, waitFor, func() bool { return th.events("updated", "s1") == 1 }, "events flow again")
+}
+
+// TestSourceErrorOnStopIsNotFatal: what a source returns when the host
+// stops it (no listener any more) does not end the host.
+func TestSourceErrorOnStopIsNotFatal(t *testing.T) {
+	t.Parallel()
+	src := newTestSource(source.KindSubscription)
+	src.stopErr = context.Canceled
+	th := startHost(t, Config{}, src, map[string]string{"l.lua": listener})
+	th.logs.eventually(t, waitFor, func() bool { on, _ := src.running(); return on }, "the source runs")
+	path := filepath.Join(th.dir, "l.lua")
+	renameOver(t, path, `rc.every(1, function() end)`)
+	th.logs.eventually(t, waitFor, func() bool { on, _ := src.running(); return !on }, "the source is stopped")
+	renameOver(t, path, listener)
+	th.logs.eventually(t, waitFor, func() bool { on, runs := src.running(); return on && runs == 2 }, "the host still runs it again")
+	assert.Zero(t, th.logs.count("event source failed: stopping"), "no failure")
 }

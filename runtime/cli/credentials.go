@@ -95,10 +95,7 @@ func checkURL(raw string) (string, error) {
 	if err == nil || !errors.As(err, &ue) {
 		return base, err
 	}
-	shown := ue.Shown
-	if shown == "" {
-		shown = "(hidden: it contains '@')"
-	}
+	shown := ue.Display()
 	const want = "want http(s)://host[:port][/path], e.g. https://chat.example.com"
 	switch ue.Problem {
 	case rc.URLScheme, rc.URLNoHost:

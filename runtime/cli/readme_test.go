@@ -83,6 +83,9 @@ func TestReadmeConfigurationTable(t *testing.T) {
 	for _, m := range regexp.MustCompile("\\| `--([a-z-]+)` \\|").FindAllStringSubmatch(table, -1) {
 		assert.True(t, known[m[1]], "the README documents --%s, which no command has", m[1])
 	}
+	for _, m := range regexp.MustCompile("`((?:RC|RCLUA)_[A-Z_]+)`").FindAllStringSubmatch(table, -1) {
+		assert.Contains(t, read, m[1], "the README documents %s, which no command reads", m[1])
+	}
 }
 
 // TestReadmeSystemdUnit: the unit file in the README tells systemd not to

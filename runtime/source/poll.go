@@ -1,6 +1,7 @@
 package source
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -45,7 +46,8 @@ const (
 // An update is "inserted" when its _id was not known, else "updated"; a
 // "remove" entry of a known id is "removed" (removals of ids never seen
 // since the baseline are not reported). A failed poll keeps the cursor and
-// backs off exponentially from the interval up to MaxBackoff (rc.Backoff);
+// backs off exponentially, from between one and two intervals after the
+// first failure up to MaxBackoff (rc.Backoff, jittered);
 // a rate limit (rc.Error 429) waits RetryAfter, or until Reset, at least
 // one interval.
 type Poll struct {
@@ -163,7 +165,9 @@ func (st *pollState) poll(ctx context.Context, emit func(Event)) time.Duration {
 			action = ActionUpdated
 		}
 		st.known[s.ID] = true
-		raw := []byte(s.Raw)
+		// s.Raw is a view into the whole response body: a copy, so that a
+		// string a handler keeps does not keep every subscription alive.
+		raw := bytes.Clone(s.Raw)
 		if len(raw) == 0 {
 			if raw, err = json.Marshal(s); err != nil {
 				o.Log.Error().Err(err).Str("subscription", s.ID).Msg("cannot encode the subscription: event skipped")
@@ -219,7 +223,7 @@ func (st *pollState) prune() {
 
 // backoff returns the wait after a failed poll: a rate limit waits until
 // its reset; other failures back off exponentially from the poll interval,
-// capped and jittered (rc.Backoff).
+// capped and jittered (rc.Backoff), never below one interval.
 func (st *pollState) backoff(err error) time.Duration {
 	o := st.p.opts
 	var rerr *rc.Error
@@ -237,5 +241,8 @@ func (st *pollState) backoff(err error) time.Duration {
 			return min(max(wait, o.Interval), o.MaxBackoff)
 		}
 	}
-	return rc.Backoff{Min: o.Interval, Max: o.MaxBackoff}.Delay(st.fails)
+	// One step further than the failure count: the first retry waits
+	// between one and two intervals (equal jitter), never less than an
+	// ordinary poll.
+	return rc.Backoff{Min: o.Interval, Max: o.MaxBackoff}.Delay(st.fails + 1)
 }

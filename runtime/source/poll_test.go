@@ -214,20 +214,35 @@ func TestPollExactlyOnce(t *testing.T) {
 	}
 }
 
-// TestPollRunStartsAfresh: every Run begins with a baseline: what changed
-// before it is not emitted.
+// TestPollRunStartsAfresh: every Run of one Poll begins with a baseline:
+// what changed before it, or between two Runs, is not emitted.
 func TestPollRunStartsAfresh(t *testing.T) {
 	t.Parallel()
 	f := newFakeSubs(0, "s1")
-	c := startPoll(t, f, PollOptions{Interval: 5 * time.Millisecond})
-	waitPolls(t, f, 2)
-	f.upsert("s1")
-	eventually(t, func() bool { return c.count(ActionUpdated, "s1") == 1 }, "updated s1")
-
-	f.upsert("s1") // changed again, then a new Run
-	c2 := startPoll(t, f, PollOptions{Interval: 5 * time.Millisecond})
-	waitPolls(t, f, 4)
-	assert.Zero(t, c2.count(ActionUpdated, "s1"), "a new Run's baseline fires nothing")
+	p := NewPoll(f, PollOptions{Interval: 5 * time.Millisecond})
+	run := func(during func(c *collector)) *collector {
+		c := &collector{}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- p.Run(ctx, c.emit) }()
+		during(c)
+		cancel()
+		require.NoError(t, <-done)
+		return c
+	}
+	run(func(c *collector) {
+		waitPolls(t, f, 2)
+		f.upsert("s1")
+		eventually(t, func() bool { return c.count(ActionUpdated, "s1") == 1 }, "updated s1 in the first Run")
+	})
+	f.upsert("s1") // between the two Runs
+	second := run(func(c *collector) {
+		waitPolls(t, f, 4)
+		f.upsert("s2")
+		eventually(t, func() bool { return c.count(ActionInserted, "s2") == 1 }, "the second Run sees later changes")
+	})
+	assert.Zero(t, second.count(ActionUpdated, "s1"), "the second Run's baseline emitted nothing")
+	assert.Len(t, second.all(), 1, "only the change made after its baseline: %+v", second.all())
 }
 
 func TestPollBackoff(t *testing.T) {
@@ -239,9 +254,9 @@ func TestPollBackoff(t *testing.T) {
 		assert.True(t, d >= nominal/2 && d <= nominal, "%s: %v within [%v, %v]", msg, d, nominal/2, nominal)
 	}
 	p.fails = 1
-	within(time.Second, "first failure: the poll interval, jittered")
+	within(2*time.Second, "first failure: one to two intervals")
 	p.fails = 3
-	within(4*time.Second, "doubling per failure")
+	within(8*time.Second, "doubling per failure")
 	p.fails = 30
 	within(time.Minute, "capped")
 	p.fails = 1
@@ -265,4 +280,29 @@ func TestPollPrunesDedupMemory(t *testing.T) {
 	p.poll(context.Background(), func(Event) {})
 	assert.LessOrEqual(t, len(p.seen), 2, "only pairs inside the overlap are remembered")
 	assert.Len(t, p.known, 100, "every id stays known")
+}
+
+// TestPollCopiesRaw: an event's Raw is its own copy, not a view into the
+// response: a string a handler keeps must not keep every subscription of
+// the body alive (and nobody else's later change may show through).
+func TestPollCopiesRaw(t *testing.T) {
+	t.Parallel()
+	f := newFakeSubs(0, "s1")
+	p := newPollState(NewPoll(f, PollOptions{Interval: time.Second}))
+	var got []Event
+	emit := func(ev Event) { got = append(got, ev) }
+	p.poll(context.Background(), emit) // baseline
+	f.mu.Lock()
+	f.upsertAt("s1", f.now().Add(time.Second)) // a stamp the baseline cannot have
+	f.mu.Unlock()
+	p.poll(context.Background(), emit)
+	require.Len(t, got, 1)
+	f.mu.Lock()
+	body := f.subs["s1"].Raw
+	want := string(got[0].Raw)
+	for i := range body {
+		body[i] = 'X' // the server's bytes change (a reused buffer, a later body)
+	}
+	f.mu.Unlock()
+	assert.Equal(t, want, string(got[0].Raw), "the event kept its own bytes")
 }

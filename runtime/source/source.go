@@ -41,8 +41,9 @@ type Source interface {
 	Kinds() []string
 	// Run emits events until ctx ends, then returns nil. Each Run starts
 	// afresh: the host stops a source when its last listener goes and runs
-	// it again when one comes back. A non-nil error means the source
-	// cannot go on (the server refuses the credentials): the host stops
-	// and returns it.
+	// it again when one comes back. A non-nil error returned while ctx is
+	// alive means the source cannot go on (for a source that logs in, a
+	// login refused for good): the host stops and returns it. Poll never
+	// does: it backs off and retries every failure.
 	Run(ctx context.Context, emit func(Event)) error
 }

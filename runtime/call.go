@@ -61,26 +61,28 @@ var (
 
 // callGuard lets the host stop the call (handler or top level) an actor is
 // running: at the end of the shutdown grace, and when the memory watchdog
-// finds the heap over the limit. Each actor has one; only the actor sets
-// and clears it, the host and the watchdog stop it.
+// finds the heap over the limit. The call's own context carries its
+// deadline; the guard cancels it and remembers why (one context per call:
+// this is every handler's hot path). Each actor has one; only the actor
+// sets and clears it, the host and the watchdog stop it.
 type callGuard struct {
 	w *memWatch // nil when the watchdog is off
 
 	mu     sync.Mutex
-	cancel context.CancelCauseFunc // of the running call; nil when idle
-	cause  error                   // why the running call was stopped; nil while it was not
-	closed error                   // set by close: every later call is stopped at once
+	cancel context.CancelFunc // of the running call; nil when idle
+	cause  error              // why the running call was stopped; nil while it was not
+	closed error              // set by close: every later call is stopped at once
 }
 
 // set registers the running call's cancel func; the watchdog samples the
 // heap while at least one call is registered. After close, the call is
 // stopped at once.
-func (g *callGuard) set(cancel context.CancelCauseFunc) {
+func (g *callGuard) set(cancel context.CancelFunc) {
 	g.mu.Lock()
 	g.cancel, g.cause = cancel, nil
 	if g.closed != nil {
 		g.cause = g.closed
-		cancel(g.closed)
+		cancel()
 	}
 	g.mu.Unlock()
 	if g.w != nil {
@@ -116,8 +118,18 @@ func (g *callGuard) stop(cause error) bool {
 	if cause == errMemoryCap && g.w != nil {
 		g.w.pending.Add(1)
 	}
-	g.cancel(cause)
+	g.cancel()
 	return true
+}
+
+// stoppedBy returns why the running call was stopped (nil: it was not).
+func (g *callGuard) stoppedBy() error {
+	if g == nil {
+		return nil
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.cause
 }
 
 // close stops the running call with cause and every call set after it.
@@ -156,12 +168,10 @@ func pcall(ctx context.Context, L *lua.LState, timeout time.Duration, fn *lua.LF
 // The error of a call the memory watchdog stopped is the memory error,
 // naming the call as k.what ("handler" or "load"), with Memory set.
 func pcallGuarded(ctx context.Context, L *lua.LState, timeout time.Duration, g *callGuard, k callKind, fn *lua.LFunction, args ...lua.LValue) (err error) {
-	sctx, stop := context.WithCancelCause(ctx)
-	defer stop(nil)
-	cctx, cancel := context.WithTimeout(sctx, timeout)
+	cctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	if g != nil {
-		g.set(stop)
+		g.set(cancel)
 		defer func() { // runs last, after the recover below
 			if cause := g.clear(); err != nil && cause == errMemoryCap {
 				err = g.w.memoryError(err, k.what)
@@ -191,7 +201,7 @@ func pcallGuarded(ctx context.Context, L *lua.LState, timeout time.Duration, g *
 				se.Msg = "panic in Go function: " + se.Msg
 			}
 		}
-		explainStop(se, ctx, cctx, timeout, k)
+		explainStop(se, ctx, cctx, g.stoppedBy(), timeout, k)
 		return se
 	}
 	return nil
@@ -200,13 +210,13 @@ func pcallGuarded(ctx context.Context, L *lua.LState, timeout time.Duration, g *
 // explainStop rewrites the message of a call stopped by a context: the
 // "context deadline exceeded" (or "context canceled") gopher-lua raised,
 // which names neither the limit nor the cause, becomes "stopped: <reason>"
-// after the file:line prefix, and the context error becomes the cause. A
-// call the memory watchdog stopped gets the watchdog's own message
+// after the file:line prefix, and the context error becomes the cause.
+// stopped is why the host stopped the call through its guard (nil: it did
+// not). A call the memory watchdog stopped gets the watchdog's own message
 // instead (see memWatch.memoryError); it is left alone here.
-func explainStop(se *scriptError, ctx, cctx context.Context, timeout time.Duration, k callKind) {
+func explainStop(se *scriptError, ctx, cctx context.Context, stopped error, timeout time.Duration, k callKind) {
 	var cause error
 	var reason string
-	stopped := context.Cause(cctx)
 	switch {
 	case ctx.Err() != nil:
 		cause, reason = ctx.Err(), k.ended

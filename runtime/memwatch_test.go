@@ -92,13 +92,13 @@ func TestCallGuard(t *testing.T) {
 	g := w.guard()
 	assert.False(t, g.stop(errMemoryCap), "idle: nothing to stop")
 
-	ctx, cancel := context.WithCancelCause(context.Background())
-	defer cancel(nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
 	g.set(cancel)
 	assert.True(t, g.stop(errMemoryCap))
 	assert.False(t, g.stop(errShutdown), "stopped once")
 	assert.ErrorIs(t, ctx.Err(), context.Canceled)
-	assert.ErrorIs(t, context.Cause(ctx), errMemoryCap, "the call sees why")
+	assert.Equal(t, errMemoryCap, g.stoppedBy(), "the call's guard knows why")
 	assert.EqualValues(t, 1, w.pending.Load())
 	assert.Equal(t, errMemoryCap, g.clear(), "clear reports the stop")
 	assert.EqualValues(t, 0, w.pending.Load())
@@ -108,25 +108,27 @@ func TestCallGuard(t *testing.T) {
 		t.Fatal("the last stopped call's end was not signalled")
 	}
 
-	g.set(func(error) {})
+	g.set(func() {})
+	assert.NoError(t, g.stoppedBy())
 	assert.NoError(t, g.clear(), "a call that was not stopped")
 
 	// A shutdown stop does not count as memory to free.
-	ctx2, cancel2 := context.WithCancelCause(context.Background())
-	defer cancel2(nil)
+	ctx2, cancel2 := context.WithCancel(context.Background())
+	defer cancel2()
 	g.set(cancel2)
 	assert.True(t, g.stop(errShutdown))
-	assert.ErrorIs(t, context.Cause(ctx2), errShutdown)
+	assert.ErrorIs(t, ctx2.Err(), context.Canceled)
+	assert.Equal(t, errShutdown, g.stoppedBy())
 	assert.EqualValues(t, 0, w.pending.Load())
 	assert.Equal(t, errShutdown, g.clear())
 
 	// Without a watchdog the guard still serves the host's stops.
 	off := (*memWatch)(nil).guard()
-	ctx3, cancel3 := context.WithCancelCause(context.Background())
-	defer cancel3(nil)
+	ctx3, cancel3 := context.WithCancel(context.Background())
+	defer cancel3()
 	off.set(cancel3)
 	assert.True(t, off.stop(errShutdown))
-	assert.ErrorIs(t, context.Cause(ctx3), errShutdown)
+	assert.ErrorIs(t, ctx3.Err(), context.Canceled)
 	assert.Equal(t, errShutdown, off.clear())
 }
 
@@ -135,16 +137,17 @@ func TestCallGuard(t *testing.T) {
 func TestCallGuardClose(t *testing.T) {
 	t.Parallel()
 	g := (*memWatch)(nil).guard()
-	running, cancel := context.WithCancelCause(context.Background())
-	defer cancel(nil)
+	running, cancel := context.WithCancel(context.Background())
+	defer cancel()
 	g.set(cancel)
 	g.close(errShutdown)
-	assert.ErrorIs(t, context.Cause(running), errShutdown, "the running call")
+	assert.ErrorIs(t, running.Err(), context.Canceled, "the running call")
 	assert.Equal(t, errShutdown, g.clear())
-	later, cancelLater := context.WithCancelCause(context.Background())
-	defer cancelLater(nil)
+	later, cancelLater := context.WithCancel(context.Background())
+	defer cancelLater()
 	g.set(cancelLater)
-	assert.ErrorIs(t, context.Cause(later), errShutdown, "a call set after close")
+	assert.ErrorIs(t, later.Err(), context.Canceled, "a call set after close")
+	assert.Equal(t, errShutdown, g.stoppedBy())
 	assert.Equal(t, errShutdown, g.clear())
 }
 
@@ -279,7 +282,7 @@ func BenchmarkMemWatchIdleCheck(b *testing.B) {
 // BenchmarkCallGuard is the watchdog's cost on every handler call.
 func BenchmarkCallGuard(b *testing.B) {
 	g := newMemWatch(1<<30, zerolog.Nop(), nil).guard()
-	cancel := func(error) {}
+	cancel := func() {}
 	for b.Loop() {
 		g.set(cancel)
 		g.clear()

@@ -111,9 +111,9 @@ func TestMemWatchIdleTakesNoSamples(t *testing.T) {
 	assert.Zero(t, samples.Load(), "no call ever ran: no samples")
 
 	g1, g2 := w.guard(), w.guard()
-	g1.set(func(error) {})
+	g1.set(func() {})
 	require.Eventually(t, func() bool { return samples.Load() >= 5 }, waitFor, tick, "samples while a call runs")
-	g2.set(func(error) {})
+	g2.set(func() {})
 	g1.clear()
 	n := samples.Load()
 	require.Eventually(t, func() bool { return samples.Load() >= n+5 }, waitFor, tick, "samples while another call runs")
@@ -125,7 +125,7 @@ func TestMemWatchIdleTakesNoSamples(t *testing.T) {
 	window()
 	assert.Equal(t, n, samples.Load(), "idle again: no samples")
 
-	g1.set(func(error) {})
+	g1.set(func() {})
 	require.Eventually(t, func() bool { return samples.Load() > n }, waitFor, tick, "sampling resumes with the next call")
 	g1.clear()
 }

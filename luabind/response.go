@@ -25,9 +25,9 @@ func (b *binding) fail(L *lua.LState, err error) int {
 // pushObject decodes a response body that must be a JSON object, drops its
 // "success" key and pushes it.
 func (b *binding) pushObject(L *lua.LState, endpoint string, body []byte) int {
-	v, err := luajson.DecodeBytes(L, body)
+	v, err := decodeResponse(L, endpoint, body)
 	if err != nil {
-		return b.fail(L, fmt.Errorf("luabind: %s: decoding the response: %w", endpoint, err))
+		return b.fail(L, err)
 	}
 	tb, ok := v.(*lua.LTable)
 	if !ok || luajson.IsArray(tb) {
@@ -66,12 +66,22 @@ func (b *binding) pushMember(L *lua.LState, endpoint string, body []byte, key st
 
 // pushBody decodes any JSON body and pushes it.
 func (b *binding) pushBody(L *lua.LState, endpoint string, body []byte) int {
-	v, err := luajson.DecodeBytes(L, body)
+	v, err := decodeResponse(L, endpoint, body)
 	if err != nil {
-		return b.fail(L, fmt.Errorf("luabind: %s: decoding the response: %w", endpoint, err))
+		return b.fail(L, err)
 	}
 	L.Push(v)
 	return 1
+}
+
+// decodeResponse decodes a response body of endpoint, handed over by the
+// client, wrapping a failure with the endpoint.
+func decodeResponse(L *lua.LState, endpoint string, body []byte) (lua.LValue, error) {
+	v, err := luajson.DecodeBytes(L, body)
+	if err != nil {
+		return lua.LNil, fmt.Errorf("luabind: %s: decoding the response: %w", endpoint, err)
+	}
+	return v, nil
 }
 
 // jsonKind names the JSON kind a decoded value came from.

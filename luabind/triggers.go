@@ -123,12 +123,20 @@ var ErrUnknownEvent = errors.New("luabind: unknown event kind")
 // luajson.DecodeBytes. Each call builds new tables: handlers may change
 // theirs without the next one seeing it.
 func EventArgs(L *lua.LState, kind, action string, raw []byte) ([]lua.LValue, error) {
-	for _, e := range events {
-		if e.name == kind {
-			return e.args(L, action, raw)
-		}
+	if e := findEvent(kind); e != nil {
+		return e.args(L, action, raw)
 	}
 	return nil, fmt.Errorf("%w %q", ErrUnknownEvent, kind)
+}
+
+// findEvent returns the entry of events called name, or nil.
+func findEvent(name string) *eventKind {
+	for i := range events {
+		if events[i].name == name {
+			return &events[i]
+		}
+	}
+	return nil
 }
 
 // knownEvents lists the event names for error messages: `"subscription"`.
@@ -168,11 +176,7 @@ func (b *binding) on(L *lua.LState) int {
 	const fn = "rc.on"
 	event := checkArgString(L, 1, fn)
 	f := checkFunction(L, 2, fn)
-	known := false
-	for _, e := range events {
-		known = known || e.name == event
-	}
-	if !known {
+	if findEvent(event) == nil {
 		argError(L, 1, fn, fmt.Sprintf("unknown event %q (known: %s)", event, knownEvents()))
 	}
 	b.register(L, Trigger{Kind: On, Event: event, Fn: f})

@@ -25,13 +25,16 @@ type message struct {
 	seq     uint64        // an event: set by enqueue (per actor, from 1); 0: not tracked
 }
 
-// coalesceKey is what an event is about, for coalescing: its kind and id
-// ("" for ticks and events without an id).
-func (m message) coalesceKey() string {
+// eventKey is what an event is about, for coalescing: its kind and id.
+type eventKey struct{ kind, id string }
+
+// coalesceKey is m's eventKey; ok is false for ticks and events without
+// an id.
+func (m message) coalesceKey() (key eventKey, ok bool) {
 	if m.ev == nil || m.ev.ID == "" {
-		return ""
+		return eventKey{}, false
 	}
-	return m.ev.Kind + "\x00" + m.ev.ID
+	return eventKey{m.ev.Kind, m.ev.ID}, true
 }
 
 // queuedEvent is one queued event in an actor's per-object list.
@@ -96,7 +99,7 @@ type actor struct {
 	// enqueue and removed when the actor takes the event, so the map is
 	// bounded by the queue.
 	seq    uint64
-	queued map[string][]queuedEvent
+	queued map[eventKey][]queuedEvent
 
 	// owned by the actor goroutine
 	cur    *version
@@ -112,7 +115,7 @@ func newActor(h *Host, st *scriptState, chunk string) *actor {
 		mailbox: make(chan message, h.cfg.QueueLen),
 		wake:    make(chan struct{}, 1),
 		guard:   h.mem.guard(),
-		queued:  map[string][]queuedEvent{},
+		queued:  map[eventKey][]queuedEvent{},
 	}
 }
 
@@ -145,9 +148,9 @@ func (a *actor) requestStop() {
 // drops it, counts it and warns (the first time and every 100th). An event
 // is numbered and listed under its coalescing key.
 func (a *actor) enqueue(m message) bool {
-	key := m.coalesceKey()
+	key, keyed := m.coalesceKey()
 	a.mu.Lock()
-	if key != "" {
+	if keyed {
 		a.seq++
 		m.seq = a.seq
 	}
@@ -155,7 +158,7 @@ func (a *actor) enqueue(m message) bool {
 	select { // non-blocking: holding mu is fine
 	case a.mailbox <- m:
 		sent = true
-		if key != "" {
+		if keyed {
 			a.queued[key] = append(a.queued[key], queuedEvent{seq: m.seq, updated: m.ev.Action == source.ActionUpdated})
 		}
 	default:
@@ -177,8 +180,8 @@ func (a *actor) enqueue(m message) bool {
 // "inserted" or "removed" event is never stale, and an "updated" one
 // followed by either is not skipped across it.
 func (a *actor) stale(m message) bool {
-	key := m.coalesceKey()
-	if key == "" || m.seq == 0 {
+	key, keyed := m.coalesceKey()
+	if !keyed || m.seq == 0 {
 		return false // a tick, or a message put in the mailbox directly
 	}
 	a.mu.Lock()

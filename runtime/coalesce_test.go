@@ -142,7 +142,7 @@ func TestStaleUpdatesCoalesceFromSource(t *testing.T) {
 	queuedOf := func(id string) int {
 		a.mu.Lock()
 		defer a.mu.Unlock()
-		return len(a.queued[source.KindSubscription+"\x00"+id])
+		return len(a.queued[eventKey{source.KindSubscription, id}])
 	}
 	th.logs.eventually(t, waitFor, func() bool { on, _ := src.running(); return on }, "the source runs")
 	require.True(t, src.send(subEvent(source.ActionUpdated, "block", 0)))

@@ -50,15 +50,14 @@ func cmdExec(ctx context.Context, args []string, getenv func(string) string, std
 	if err := parseFlags(fs, args, stdout, stderr); err != nil {
 		return err
 	}
-	flagURL, timeout, lf := o.url, o.timeout, o.log
 	if fs.NArg() != 1 {
 		return usagef("exec: give exactly one script file (see rclua exec --help)")
 	}
 	path := fs.Arg(0)
-	if err := positive(namedDuration{"timeout", timeout}); err != nil {
+	if err := positive(namedDuration{"timeout", o.timeout}); err != nil {
 		return err
 	}
-	log, err := lf.newLogger(stderr)
+	log, err := o.log.newLogger(stderr)
 	if err != nil {
 		return err
 	}
@@ -67,7 +66,7 @@ func cmdExec(ctx context.Context, args []string, getenv func(string) string, std
 	} else if st.IsDir() {
 		return usagef("exec: %s is a folder: give one script file", path)
 	}
-	baseURL, creds, err := loadConnection(getenv, flagURL)
+	baseURL, creds, err := loadConnection(getenv, o.url)
 	if err != nil {
 		return err
 	}
@@ -83,7 +82,7 @@ func cmdExec(ctx context.Context, args []string, getenv func(string) string, std
 	}
 	defer logout(ctx, client, creds, log)
 
-	cfg := runtime.Config{LoadTimeout: timeout, HandlerTimeout: timeout}
+	cfg := runtime.Config{LoadTimeout: o.timeout, HandlerTimeout: o.timeout}
 	if err := runtime.Exec(ctx, path, cfg, luabind.FromClient(client, log), log); err != nil {
 		return &scriptError{err: err}
 	}

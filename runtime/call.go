@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -191,20 +192,73 @@ func pcallGuarded(ctx context.Context, L *lua.LState, timeout time.Duration, g *
 	for _, a := range args {
 		L.Push(a)
 	}
-	if perr := L.PCall(len(args), 0, nil); perr != nil {
-		se := &scriptError{Msg: perr.Error()}
-		var aerr *lua.ApiError
-		if errors.As(perr, &aerr) {
-			se.Msg = aerr.Object.String()
-			se.Traceback = aerr.StackTrace
-			if aerr.Type == lua.ApiErrorPanic {
-				se.Msg = "panic in Go function: " + se.Msg
-			}
-		}
+	if f := sandbox.Call(L, len(args), 0); f != nil {
+		se := &scriptError{Msg: errorMessage(L, f), Traceback: f.Traceback}
 		explainStop(se, ctx, cctx, g.stoppedBy(), timeout, k)
 		return se
 	}
 	return nil
+}
+
+// maxErrorText caps the text of an error value a script raised.
+const maxErrorText = 4 << 10
+
+// positioned matches an error message that starts with a position
+// ("name:line:"), as error() at a level and gopher-lua's own errors write.
+var positioned = regexp.MustCompile(`^[^\s:][^:\n]*:\d+:`)
+
+// errorMessage is the text of a failed call: "file:line: message" whenever
+// a Lua frame was running. Values other than strings are described (a
+// table's __tostring is used when it works), and the position of the
+// innermost Lua frame is added where the value carries none (error("x", 0),
+// error({}), error(nil), a Go panic).
+func errorMessage(L *lua.LState, f *sandbox.Failure) string {
+	var msg string
+	switch v := f.Value.(type) {
+	case lua.LString:
+		msg = string(v)
+	case lua.LNumber:
+		msg = v.String()
+	case *lua.LNilType:
+		msg = "error object is nil"
+	default:
+		msg = describeErrorValue(L, v)
+	}
+	if len(msg) > maxErrorText {
+		msg = msg[:maxErrorText] + "... (truncated)"
+	}
+	if f.Where != "" && !positioned.MatchString(msg) {
+		msg = f.Where + " " + msg
+	}
+	return msg
+}
+
+// describeErrorValue is the text of an error value that is not a string or
+// a number: its __tostring result when it has one that works, else its
+// type.
+func describeErrorValue(L *lua.LState, v lua.LValue) string {
+	desc := fmt.Sprintf("error object is a %s value", v.Type())
+	mt := L.GetMetaField(v, "__tostring")
+	if mt == lua.LNil {
+		return desc
+	}
+	L.Push(mt)
+	L.Push(v)
+	if f := sandbox.Call(L, 1, 1); f != nil {
+		reason := "failed"
+		if ctx := L.Context(); ctx != nil && ctx.Err() != nil {
+			reason = "did not finish before the deadline"
+		} else if s, ok := f.Value.(lua.LString); ok {
+			reason = "failed: " + string(s)
+		}
+		return fmt.Sprintf("%s (its __tostring %s)", desc, reason)
+	}
+	s, ok := L.Get(-1).(lua.LString)
+	L.Pop(1)
+	if !ok {
+		return desc + " (its __tostring returned no string)"
+	}
+	return string(s)
 }
 
 // explainStop rewrites the message of a call stopped by a context: the

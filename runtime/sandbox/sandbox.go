@@ -54,6 +54,7 @@ func New(opts Options) *lua.LState {
 	if opts.Unsafe {
 		L := lua.NewState(stateOptions(false))
 		capStrings(L)
+		protectCalls(L)
 		return L
 	}
 	L := lua.NewState(stateOptions(true))
@@ -73,6 +74,7 @@ func New(opts Options) *lua.LState {
 		L.Call(1, 0)
 	}
 	capStrings(L)
+	protectCalls(L)
 
 	for _, name := range []string{"dofile", "loadfile", "collectgarbage"} {
 		L.SetGlobal(name, disabled(L, name))

@@ -1,0 +1,191 @@
+package sandbox
+
+import (
+	"fmt"
+	"strings"
+
+	lua "github.com/yuin/gopher-lua"
+)
+
+// Bounds of the tracebacks Call takes.
+const (
+	// TracebackFrames is the most frames a traceback lists; deeper stacks
+	// keep their innermost frames and their outermost one.
+	TracebackFrames = 20
+	// TracebackBytes caps a traceback's length.
+	TracebackBytes = 4 << 10
+)
+
+// Failure is a Lua error caught by Call.
+type Failure struct {
+	// Value is the error value as raised (a string, a table, nil...).
+	Value lua.LValue
+	// Where is the position of the innermost Lua frame when the error
+	// was raised ("name:line:"), or "" when no Lua frame was running.
+	Where string
+	// Traceback is the Lua stack at the error, at most TracebackFrames
+	// frames and TracebackBytes bytes.
+	Traceback string
+}
+
+// Call calls the function below the nargs arguments on L's stack in
+// protected mode, leaving nret results, like L.PCall(nargs, nret, nil), but
+// with a bounded traceback: gopher-lua's own traceback has one line per
+// tail call, so an endless tail call stopped by its deadline built one of
+// gigabytes. A Go panic in a function the call reaches is caught too; its
+// text becomes the error value.
+func Call(L *lua.LState, nargs, nret int) *Failure {
+	var f *Failure
+	handler := L.NewFunction(func(L *lua.LState) int {
+		f = &Failure{Value: L.Get(1)}
+		f.Where, f.Traceback = traceback(L)
+		L.SetTop(1)
+		return 1
+	})
+	err := L.PCall(nargs, nret, handler)
+	if err == nil {
+		return nil
+	}
+	if f == nil { // the handler itself failed: cannot happen, but say what did
+		f = &Failure{Value: lua.LString(err.Error())}
+	}
+	return f
+}
+
+// traceback describes L's stack from the innermost frame: the position of
+// the innermost Lua frame and a bounded "stack traceback:" text. A frame
+// entered by tail calls is followed by "(tail calls)": gopher-lua counts
+// them but keeps no frames for them.
+func traceback(L *lua.LState) (where, tb string) {
+	bottom, ok := L.GetStack(-1)
+	if !ok {
+		return "", ""
+	}
+	var lines []string
+	skipped := false
+	// Level 0 is the handler running this.
+	for level := 1; ; level++ {
+		d, ok := L.GetStack(level)
+		if !ok {
+			break
+		}
+		last := *d == *bottom
+		if _, err := L.GetInfo("Sln", d, lua.LNil); err != nil {
+			break
+		}
+		if where == "" && d.What != "G" && d.CurrentLine > 0 {
+			where = fmt.Sprintf("%s:%d:", d.Source, d.CurrentLine)
+		}
+		if len(lines) < TracebackFrames-1 || last {
+			lines = append(lines, frameLine(d))
+		} else if !skipped {
+			lines = append(lines, "\t...")
+			skipped = true
+		}
+		if last || level > CallStackSize+TracebackFrames {
+			break
+		}
+	}
+	var b strings.Builder
+	b.WriteString("stack traceback:")
+	for _, line := range lines {
+		if b.Len()+1+len(line) > TracebackBytes {
+			b.WriteString("\n\t...")
+			break
+		}
+		b.WriteString("\n")
+		b.WriteString(line)
+	}
+	return where, b.String()
+}
+
+// frameLine is one traceback line, as Lua 5.1 writes them.
+func frameLine(d *lua.Debug) string {
+	pos := "[Go]"
+	if d.What != "G" {
+		pos = d.Source
+		if d.CurrentLine > 0 {
+			pos = fmt.Sprintf("%s:%d", d.Source, d.CurrentLine)
+		}
+	}
+	var in string
+	switch {
+	case d.What == "main":
+		in = "main chunk"
+	case d.Name != "" && (d.Name[0] == '<' || d.Name[0] == '('):
+		in = "function " + d.Name
+	case d.Name != "" && d.Name != "?":
+		in = fmt.Sprintf("function '%s'", d.Name)
+	case d.What == "G":
+		in = "?"
+	default:
+		in = fmt.Sprintf("function <%s:%d>", d.Source, d.LineDefined)
+	}
+	line := fmt.Sprintf("\t%s: in %s", pos, in)
+	if d.What == "tail" {
+		line += "\n\t(tail calls)"
+	}
+	return line
+}
+
+// protectCalls replaces pcall and xpcall with versions whose failures
+// take no traceback: gopher-lua's take the whole (unbounded) one and drop
+// it, so a script catching an endless tail call stopped at its deadline
+// spent gigabytes on text nobody reads.
+func protectCalls(L *lua.LState) {
+	keep := L.NewFunction(func(L *lua.LState) int {
+		L.SetTop(1)
+		return 1
+	})
+	L.SetGlobal("pcall", L.NewFunction(func(L *lua.LState) int {
+		L.CheckAny(1)
+		v := L.Get(1)
+		if v.Type() != lua.LTFunction && L.GetMetaField(v, "__call").Type() != lua.LTFunction {
+			L.Push(lua.LFalse)
+			L.Push(lua.LString("attempt to call a " + v.Type().String() + " value"))
+			return 2
+		}
+		if err := L.PCall(L.GetTop()-1, lua.MultRet, keep); err != nil {
+			L.Push(lua.LFalse)
+			L.Push(errorValue(err))
+			return 2
+		}
+		L.Insert(lua.LTrue, 1)
+		return L.GetTop()
+	}))
+	L.SetGlobal("xpcall", L.NewFunction(func(L *lua.LState) int {
+		fn := L.CheckFunction(1)
+		user := L.CheckFunction(2)
+		// The script's handler runs protected itself: an error in it (or
+		// the deadline passing while it runs) gives its error, not a
+		// traceback.
+		handler := L.NewFunction(func(L *lua.LState) int {
+			v := L.Get(1)
+			L.SetTop(0)
+			L.Push(user)
+			L.Push(v)
+			if err := L.PCall(1, 1, keep); err != nil {
+				L.SetTop(0)
+				L.Push(errorValue(err))
+			}
+			return 1
+		})
+		top := L.GetTop()
+		L.Push(fn)
+		if err := L.PCall(0, lua.MultRet, handler); err != nil {
+			L.Push(lua.LFalse)
+			L.Push(errorValue(err))
+			return 2
+		}
+		L.Insert(lua.LTrue, top+1)
+		return L.GetTop() - top
+	}))
+}
+
+// errorValue is the Lua value of a PCall error.
+func errorValue(err error) lua.LValue {
+	if aerr, ok := err.(*lua.ApiError); ok {
+		return aerr.Object
+	}
+	return lua.LString(err.Error())
+}

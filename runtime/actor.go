@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"bytes"
 	"context"
 	"sync"
 	"sync/atomic"
@@ -55,6 +56,7 @@ func (m message) release() {
 type loadRequest struct {
 	content []byte
 	hash    string
+	forced  bool   // a reload asked for (ReloadAll): load even unchanged content
 	done    func() // optional: called once the request is finished or dropped
 }
 
@@ -267,6 +269,23 @@ func (a *actor) drain() {
 // load builds a new version in a fresh state and swaps it in only if its
 // top level ran without error; otherwise the old version keeps running.
 func (a *actor) load(ctx context.Context, req *loadRequest) {
+	if a.cur != nil && !req.forced {
+		switch {
+		case req.hash == a.cur.hash:
+			// A broken edit undone, or a save of the same bytes: the running
+			// version is this content; running its top level again would
+			// restart its timers for nothing.
+			a.st.setCurrent()
+			a.log.Info().Str("hash", short(req.hash)).Msg("script content is the running version again: nothing to reload")
+			return
+		case len(bytes.TrimSpace(req.content)) == 0:
+			// Editors and copies truncate a file before writing it: loading
+			// that moment would drop every trigger.
+			a.log.Warn().Str("running_hash", short(a.cur.hash)).
+				Msg("script file is empty: keeping the running version (delete the file to stop the script)")
+			return
+		}
+	}
 	start := time.Now()
 	a.nextID++
 	v := &version{id: a.nextID, hash: req.hash, stop: make(chan struct{})}

@@ -100,8 +100,10 @@
 // its package doc for what counts as a script, the debounce and the
 // rescan. Content identical to what was last handed to the script (loaded
 // or failed) is not reported again, so a broken edit is logged once and not
-// retried until the content changes. ReloadAll (SIGHUP) reloads every
-// script even with unchanged content.
+// retried until the content changes. The actor also skips content equal
+// to its running version (a broken edit undone) and keeps its running
+// version when the file is empty (a truncation before a write). ReloadAll
+// (SIGHUP) reloads every script even with unchanged content.
 //
 // A load builds a fresh state, opens the bindings, runs the top level and
 // only on success replaces the running version: the actor runs one thing

@@ -319,7 +319,7 @@ func (s *watchSink) Change(ctx context.Context, c watch.Change) {
 		s.h.stopActor(c.Name)
 		return
 	}
-	req := &loadRequest{content: c.Content, hash: c.Hash}
+	req := &loadRequest{content: c.Content, hash: c.Hash, forced: c.Forced}
 	if !s.scanned {
 		s.initial.Add(1)
 		req.done = s.initial.Done

@@ -81,6 +81,14 @@ func (s *scriptState) setLoaded(hash string, at time.Time) {
 	s.state, s.hash, s.loadedAt, s.lastError = StateRunning, hash, at, ""
 }
 
+// setCurrent records that the file holds the running version again: a
+// failed load of an edit since undone is no longer the script's error.
+func (s *scriptState) setCurrent() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.state, s.lastError = StateRunning, ""
+}
+
 // setLoadFailed records a failed load; a running version keeps running.
 func (s *scriptState) setLoadFailed(msg string) {
 	s.mu.Lock()

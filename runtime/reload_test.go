@@ -1,0 +1,66 @@
+package runtime
+
+import (
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+)
+
+// TestItem11UndoingABrokenEditDoesNotReload: a broken edit is refused;
+// writing the running content back is recognised by its hash: the top
+// level does not run again and the load error is cleared.
+func TestItem11UndoingABrokenEditDoesNotReload(t *testing.T) {
+	t.Parallel()
+	th := startHost(t, Config{}, nil, map[string]string{"a.lua": versionScript("v1")})
+	th.waitStatus("a", "running", func(s ScriptStatus) bool { return s.State == StateRunning })
+	path := filepath.Join(th.dir, "a.lua")
+
+	writeFile(t, path, "rc.every(\"soon\", function() end)\n")
+	th.waitStatus("a", "load error", func(s ScriptStatus) bool { return s.LastError != "" })
+	writeFile(t, path, versionScript("v1"))
+	th.logs.eventually(t, waitFor, func() bool {
+		return th.logs.count("script content is the running version again: nothing to reload", "script", "a") == 1
+	}, "undo recognised")
+	st := th.waitStatus("a", "error cleared", func(s ScriptStatus) bool { return s.LastError == "" })
+	assert.Equal(t, StateRunning, st.State)
+	assert.Equal(t, hashOf(versionScript("v1")), st.Hash)
+	assert.Equal(t, 1, th.logs.count("loaded v1"), "the top level ran once")
+	assert.Equal(t, 0, th.logs.count("script reloaded", "script", "a"))
+
+	// A reload asked for still reloads unchanged content.
+	th.h.ReloadAll()
+	th.logs.eventually(t, waitFor, func() bool { return th.logs.count("loaded v1") == 2 }, "forced reload runs the top level")
+}
+
+// TestItem11EmptyFileKeepsTheRunningVersion: a file truncated before it is
+// rewritten (or emptied by mistake) does not drop the script's triggers;
+// the next real content loads.
+func TestItem11EmptyFileKeepsTheRunningVersion(t *testing.T) {
+	t.Parallel()
+	th := startHost(t, Config{}, nil, map[string]string{"a.lua": versionScript("v1")})
+	th.waitStatus("a", "running", func(s ScriptStatus) bool { return s.State == StateRunning })
+	path := filepath.Join(th.dir, "a.lua")
+
+	for i, empty := range []string{"", " \n\t\n"} {
+		writeFile(t, path, empty)
+		th.logs.eventually(t, waitFor, func() bool {
+			return th.logs.count("script file is empty: keeping the running version (delete the file to stop the script)", "script", "a") == i+1
+		}, "empty file refused")
+		n := th.logs.count("tick v1")
+		th.logs.eventually(t, waitFor, func() bool { return th.logs.count("tick v1") > n+2 }, "v1 keeps ticking")
+	}
+	st, _ := th.status("a")
+	assert.Equal(t, hashOf(versionScript("v1")), st.Hash)
+
+	writeFile(t, path, versionScript("v2"))
+	th.logs.eventually(t, waitFor, func() bool { return th.logs.count("tick v2") > 0 }, "the next content loads")
+}
+
+// TestItem11NewEmptyFileLoads: with no running version there is nothing to
+// keep: an empty new script loads (and does nothing).
+func TestItem11NewEmptyFileLoads(t *testing.T) {
+	t.Parallel()
+	th := startHost(t, Config{}, nil, map[string]string{"e.lua": ""})
+	th.waitStatus("e", "running", func(s ScriptStatus) bool { return s.State == StateRunning })
+}

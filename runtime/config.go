@@ -31,6 +31,7 @@ type Config struct {
 	// Unexported knobs, defaulted like the others; tests lower them.
 	minEvery time.Duration // smallest rc.every interval; default 1s
 	memEvery time.Duration // heap sampling period of the memory watchdog; default 25ms
+	memRead  func() uint64 // the watchdog's heap reading; default the Go heap (tests replace it)
 }
 
 // Defaults of the Config fields, used when a field is zero.

@@ -106,6 +106,9 @@ func newHost(cfg Config, e env, sources []source.Source, log zerolog.Logger) *Ho
 	}
 	if h.cfg.MemoryLimit > 0 {
 		h.mem = newMemWatch(h.cfg.MemoryLimit, log, func() int { return h.stopRunningCalls(errMemoryCap) })
+		if h.cfg.memRead != nil {
+			h.mem.read = h.cfg.memRead
+		}
 	}
 	return h
 }

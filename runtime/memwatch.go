@@ -24,6 +24,10 @@ const (
 	memSettle = time.Second
 )
 
+// heldMemoryMsg is logged once per episode when stopping the running calls
+// did not bring the heap under the limit.
+const heldMemoryMsg = "heap still over the memory limit after stopping the running handlers: the memory is held by loaded scripts"
+
 // memWatch is the state of the host's memory watchdog. The decision state
 // is owned by the watchdog goroutine; running, busy, pending and freed are
 // shared with the actors' guards.
@@ -50,6 +54,7 @@ type memWatch struct {
 	// Owned by the watchdog goroutine.
 	lastGC, lastStop time.Time
 	over             bool   // in an episode above the limit with calls stopped
+	held             bool   // this episode's "memory is held" warning was logged
 	stopped          uint64 // calls stopped in this episode
 }
 
@@ -151,6 +156,7 @@ func (w *memWatch) check() {
 			w.log.Info().Uint64("heap_bytes", heap).Str("memory_limit", w.limitText).
 				Uint64("calls_stopped", w.stopped).Msg("heap back under the memory limit")
 			w.stopped = 0
+			w.held = false
 		}
 		return
 	}
@@ -168,6 +174,15 @@ func (w *memWatch) check() {
 	n := w.stopAll()
 	if n == 0 {
 		return
+	}
+	if w.over && !w.held {
+		// Calls were stopped, unwound and collected, and the heap is still
+		// over: what holds it is loaded state (a script's globals or
+		// upvalues), which stopping handlers cannot free.
+		w.held = true
+		w.log.Warn().Uint64("heap_bytes", heap).Str("memory_limit", w.limitText).
+			Str("hint", "handlers of every script fail while the heap stays over; find the script whose globals or upvalues grow: a reload or a restart frees them").
+			Msg(heldMemoryMsg)
 	}
 	w.lastStop = now
 	w.stopped += uint64(n)

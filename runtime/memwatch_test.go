@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"runtime/metrics"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -287,4 +288,44 @@ func BenchmarkCallGuard(b *testing.B) {
 		g.set(cancel)
 		g.clear()
 	}
+}
+
+// TestItem5HeldMemoryStopsOtherScriptsHandlers pins down the promise the
+// README makes (the limit is for the process, not per script): while the
+// heap stays over the limit because of memory a loaded script holds, the
+// handlers that run are stopped, whichever script they belong to; the
+// holder, idle, is not; the log says the memory is held, once per
+// episode; and once the heap is back under, handlers run again.
+func TestItem5HeldMemoryStopsOtherScriptsHandlers(t *testing.T) {
+	t.Parallel()
+	var over atomic.Bool
+	over.Store(true)
+	cfg := Config{MemoryLimit: testMemLimit, memRead: func() uint64 {
+		if over.Load() {
+			return 2 * testMemLimit
+		}
+		return testMemLimit / 2
+	}}
+	th := startHost(t, cfg, nil, map[string]string{
+		"held.lua": "big = {}\nfor i = 1, 1000 do big[i] = {i} end\n",
+		"busy.lua": "rc.every(0.01, function() local t0 = os.clock() while os.clock() - t0 < 0.05 do end end)",
+	})
+	th.waitStatus("busy", "stopped twice", func(s ScriptStatus) bool { return s.Errors >= 2 })
+	th.logs.eventually(t, waitFor, func() bool {
+		return th.logs.count(heldMemoryMsg) == 1
+	}, "the held-memory warning")
+	busy, _ := th.status("busy")
+	assert.Equal(t, StateRunning, busy.State, "stopped handlers, the script stays loaded")
+	assert.True(t, strings.HasSuffix(busy.LastError, "memory limit exceeded (96.0 MiB heap): handler stopped"), busy.LastError)
+	held, _ := th.status("held")
+	assert.Equal(t, StateRunning, held.State)
+	assert.Zero(t, held.Errors, "the idle holder is not stopped")
+
+	over.Store(false)
+	th.logs.eventually(t, waitFor, func() bool { return th.logs.count("heap back under the memory limit") == 1 }, "the episode ends")
+	mid, _ := th.status("busy")
+	th.waitStatus("busy", "runs again", func(s ScriptStatus) bool { return s.Runs >= mid.Runs+3 })
+	end, _ := th.status("busy")
+	assert.Equal(t, mid.Errors, end.Errors, "no more memory errors")
+	assert.Equal(t, 1, th.logs.count(heldMemoryMsg), "warned once")
 }

@@ -92,9 +92,13 @@ type actor struct {
 	wake    chan struct{}
 	guard   *callGuard // the running call, for the host and the memory watchdog
 
+	sizes chan sizeRequest // the host asks for the running version's size (unbuffered)
+
 	mu       sync.Mutex
 	pending  *loadRequest
 	stopping bool
+	evict    string        // set by requestEvict: close the running version with this error
+	evicted  chan struct{} // closed once that is done
 	// Events in the mailbox, by what they are about (coalesceKey), oldest
 	// first: an "updated" event followed in this list by another
 	// "updated" is stale and skipped (coalescing). Entries are added by
@@ -117,6 +121,7 @@ func newActor(h *Host, st *scriptState, chunk string) *actor {
 		mailbox: make(chan message, h.cfg.QueueLen),
 		wake:    make(chan struct{}, 1),
 		guard:   h.mem.guard(),
+		sizes:   make(chan sizeRequest),
 		queued:  map[eventKey][]queuedEvent{},
 	}
 }
@@ -214,10 +219,13 @@ func (a *actor) run(ctx context.Context) {
 	calls := context.WithoutCancel(ctx)
 	defer func() {
 		a.mu.Lock()
-		p := a.pending
-		a.pending = nil
+		p, evicted := a.pending, a.evicted
+		a.pending, a.evicted = nil, nil
 		a.mu.Unlock()
 		p.finish()
+		if evicted != nil {
+			close(evicted)
+		}
 		a.closeVersion(a.cur)
 		a.cur = nil
 		a.drain()
@@ -228,9 +236,13 @@ func (a *actor) run(ctx context.Context) {
 			return
 		}
 		a.mu.Lock()
-		req, stop := a.pending, a.stopping
-		a.pending = nil
+		req, stop, evict, evicted := a.pending, a.stopping, a.evict, a.evicted
+		a.pending, a.evict, a.evicted = nil, "", nil
 		a.mu.Unlock()
+		if evicted != nil {
+			a.evictVersion(evict)
+			close(evicted)
+		}
 		if stop {
 			req.finish()
 			return
@@ -244,6 +256,8 @@ func (a *actor) run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-a.wake:
+		case r := <-a.sizes:
+			a.measure(r)
 		case m := <-a.mailbox:
 			if ctx.Err() != nil { // select picks at random among ready cases
 				m.release()
@@ -252,6 +266,67 @@ func (a *actor) run(ctx context.Context) {
 			a.handle(calls, m)
 		}
 	}
+}
+
+// sizeRequest asks an actor to estimate what its running version holds.
+type sizeRequest struct {
+	ctx   context.Context
+	reply chan<- scriptSize // buffered by the asker: never blocks
+}
+
+// scriptSize is an actor's answer to a sizeRequest.
+type scriptSize struct {
+	a        *actor
+	bytes    int64
+	complete bool // false: a lower bound (the walk was cut)
+}
+
+// measure answers r with the size of the running version's state and the
+// functions its triggers hold (0 with no version).
+func (a *actor) measure(r sizeRequest) {
+	out := scriptSize{a: a, complete: true}
+	if v := a.cur; v != nil {
+		roots := make([]*lua.LFunction, 0, len(v.reg.timers)+1)
+		for _, t := range v.reg.timers {
+			roots = append(roots, t.Fn)
+		}
+		for _, list := range v.reg.handlers {
+			for _, t := range list {
+				roots = append(roots, t.Fn)
+			}
+		}
+		out.bytes, out.complete = stateSize(r.ctx, v.L, roots, sizeWalkMax)
+	}
+	r.reply <- out
+}
+
+// requestEvict asks the actor to close its running version, recording
+// msg as the script's error: the memory watchdog's last resort against a
+// script holding the heap. A later load (an edit, SIGHUP) starts it again.
+// The channel returned is closed once the version is closed (or the actor
+// ended).
+func (a *actor) requestEvict(msg string) <-chan struct{} {
+	done := make(chan struct{})
+	a.mu.Lock()
+	if a.evicted != nil {
+		close(a.evicted) // superseded
+	}
+	a.evict, a.evicted = msg, done
+	a.mu.Unlock()
+	a.poke()
+	return done
+}
+
+// evictVersion closes the running version: its state's memory becomes
+// garbage, its triggers stop.
+func (a *actor) evictVersion(msg string) {
+	if a.cur == nil {
+		return
+	}
+	a.closeVersion(a.cur)
+	a.cur = nil
+	a.st.setEvicted(msg)
+	a.h.listenersChanged()
 }
 
 // drain drops the messages left in the queue, releasing their waiters.

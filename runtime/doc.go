@@ -81,8 +81,15 @@
 // limit is the whole process's heap, not a per-script quota: every call
 // running when it is crossed is stopped, and one allocation (a
 // concatenation) may overshoot it. While stopped calls unwind (at most 1s)
-// nothing more is stopped; memory a script keeps across calls (globals)
-// stays, and calls keep being stopped while the heap stays over the limit.
+// nothing more is stopped. Memory a script keeps across calls (globals,
+// upvalues) survives that stop: when the heap is over again within 30s of
+// one, each actor measures what its running version holds (between calls,
+// a bounded walk of its state: statesize.go) and the script holding the
+// most, if at least 1/16 of the limit, has its version closed (StateFailed,
+// the size in LastError; an edit or ReloadAll loads it again) instead of
+// other scripts' handlers being stopped. With no such script, calls keep
+// being stopped while the heap stays over, and the log says the memory is
+// held by loaded scripts.
 //
 // Not bounded: Exec and Check run without the memory watchdog.
 //

@@ -109,6 +109,7 @@ func newHost(cfg Config, e env, sources []source.Source, log zerolog.Logger) *Ho
 		if h.cfg.memRead != nil {
 			h.mem.read = h.cfg.memRead
 		}
+		h.mem.evictLargest = h.evictLargest
 	}
 	return h
 }
@@ -125,6 +126,61 @@ func (h *Host) stopRunningCalls(cause error) int {
 		}
 	}
 	return n
+}
+
+// evictLargest measures every script's running version (each actor
+// measures its own, between calls; one busy past measureWait is skipped)
+// and closes the largest if it holds at least min bytes. It returns what it
+// evicted (name "" when nothing).
+func (h *Host) evictLargest(min int64, reason func(size string) string) (name string, size int64) {
+	ctx, cancel := context.WithTimeout(context.Background(), measureWait)
+	defer cancel()
+	h.mu.Lock()
+	actors := make([]*actor, 0, len(h.live))
+	for a := range h.live {
+		actors = append(actors, a)
+	}
+	h.mu.Unlock()
+	replies := make(chan scriptSize, len(actors))
+	var asks sync.WaitGroup
+	for _, a := range actors {
+		asks.Add(1)
+		go func() {
+			defer asks.Done()
+			select {
+			case a.sizes <- sizeRequest{ctx: ctx, reply: replies}:
+			case <-ctx.Done():
+			}
+		}()
+	}
+	asks.Wait()
+	var best scriptSize
+collect:
+	for range actors {
+		select {
+		case r := <-replies:
+			if r.bytes > best.bytes {
+				best = r
+			}
+		case <-ctx.Done():
+			break collect
+		}
+	}
+	if best.a == nil || best.bytes < min {
+		return "", 0
+	}
+	text := formatBytes(uint64(best.bytes))
+	if !best.complete {
+		text = "at least " + text
+	}
+	msg := reason(text)
+	best.a.log.Error().Int64("state_bytes", best.bytes).Str("memory_limit", h.mem.limitText).
+		Str("error", msg).Msg("script stopped: its state holds the heap over the memory limit")
+	select { // the caller collects garbage next: the state must be closed
+	case <-best.a.requestEvict(msg):
+	case <-time.After(measureWait):
+	}
+	return best.a.st.name, best.bytes
 }
 
 // closeCalls stops every running call and every call started from now on:

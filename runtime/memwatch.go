@@ -22,6 +22,15 @@ const heapMetric = "/memory/classes/heap/objects:bytes"
 const (
 	memGCGap  = time.Second
 	memSettle = time.Second
+	// memEvictGap spaces the measurements of every script's state (each
+	// walks what a state holds) while the heap stays over the limit.
+	memEvictGap = 10 * time.Second
+	// memRecent: over the limit again this soon after stopping calls, the
+	// heap is held rather than grown by the calls running.
+	memRecent = 30 * time.Second
+	// measureWait bounds one measurement: a script busy in a call longer
+	// than that is not measured.
+	measureWait = 2 * time.Second
 )
 
 // heldMemoryMsg is logged once per episode when stopping the running calls
@@ -49,10 +58,15 @@ type memWatch struct {
 	gc      func()        // a full, blocking GC
 	free    func()        // GC and return memory to the OS
 	stopAll func() int    // stop every running call; how many were stopped
-	clock   func() time.Time
+	// evictLargest closes the running version of the script whose state
+	// holds the most, if it holds at least min bytes (nil: never); reason
+	// words its error from its size. It returns the script's name ("": none).
+	evictLargest func(min int64, reason func(size string) string) (name string, size int64)
+	clock        func() time.Time
 
 	// Owned by the watchdog goroutine.
 	lastGC, lastStop time.Time
+	lastEvict        time.Time
 	over             bool   // in an episode above the limit with calls stopped
 	held             bool   // this episode's "memory is held" warning was logged
 	stopped          uint64 // calls stopped in this episode
@@ -169,6 +183,28 @@ func (w *memWatch) check() {
 		w.lastGC = now
 		if heap = w.read(); heap <= w.limit {
 			return // it was garbage
+		}
+	}
+	recent := !w.lastStop.IsZero() && now.Sub(w.lastStop) < memRecent
+	if recent && w.evictLargest != nil && now.Sub(w.lastEvict) >= memEvictGap {
+		// Calls were stopped and collected, and the heap is (again) over:
+		// loaded state holds it. Stopping more handlers would hit scripts
+		// that hold nothing; the one holding the most goes instead. (The
+		// first time over, the running calls are stopped first: they are
+		// what grows the heap fastest, and a busy script cannot be
+		// measured.)
+		w.lastEvict = now
+		name, _ := w.evictLargest(int64(w.limit/16), func(size string) string {
+			return fmt.Sprintf("memory limit exceeded (%s heap): the script's state holds %s, the most of any script; it was stopped (edit its file or send SIGHUP to load it again)", w.limitText, size)
+		})
+		if name != "" {
+			// Two collections: gopher-lua returns a closed state's call
+			// frames to a sync.Pool, whose victim cache (and the frames'
+			// functions, environments, globals) survives the first.
+			w.gc()
+			w.free()
+			w.lastGC = w.clock()
+			return
 		}
 	}
 	n := w.stopAll()

@@ -329,3 +329,36 @@ func TestItem5HeldMemoryStopsOtherScriptsHandlers(t *testing.T) {
 	assert.Equal(t, mid.Errors, end.Errors, "no more memory errors")
 	assert.Equal(t, 1, th.logs.count(heldMemoryMsg), "warned once")
 }
+
+// TestItem5ScriptHoldingTheHeapIsEvicted: a script that keeps what it
+// builds (8 MiB more in a global on every call, never over the limit in
+// one call) is found by measuring every script's state and stopped; the
+// heap comes back under the limit, the other script keeps handling events
+// with at most the one stop of the moment the limit was first crossed,
+// and an edit loads the hog again.
+func TestItem5ScriptHoldingTheHeapIsEvicted(t *testing.T) {
+	// Without attribution the hog grows until the test's deadline while
+	// the busy script's handlers are stopped again and again.
+	th := startHost(t, Config{MemoryLimit: testMemLimit, HandlerTimeout: slowWait}, nil, map[string]string{
+		"busy.lua": "rc.every(0.01, function() local t0 = os.clock() while os.clock() - t0 < 0.02 do end end)",
+		"hog.lua": `kept = {}
+rc.every(0.05, function()
+  kept[#kept + 1] = string.rep("x", 8 * 1024 * 1024 - #kept)
+end)`,
+	})
+	st := th.waitStatus("hog", "evicted", func(s ScriptStatus) bool { return s.State == StateFailed })
+	assert.Contains(t, st.LastError, "memory limit exceeded (96.0 MiB heap): the script's state holds ")
+	assert.Contains(t, st.LastError, "the most of any script; it was stopped (edit its file or send SIGHUP to load it again)")
+	assert.Equal(t, 1, th.logs.count("script stopped: its state holds the heap over the memory limit", "script", "hog"))
+	th.logs.eventually(t, slowWait, func() bool { return heapNow() < testMemLimit }, "the memory returned")
+
+	busy, _ := th.status("busy")
+	assert.Equal(t, StateRunning, busy.State)
+	th.waitStatus("busy", "runs after", func(s ScriptStatus) bool { return s.Runs >= busy.Runs+5 })
+	after, _ := th.status("busy")
+	assert.LessOrEqual(t, after.Errors, uint64(2), "the busy script is not stopped again and again")
+	assert.Zero(t, th.logs.count(heldMemoryMsg), "the holder was found: %s", th.logs)
+
+	writeFile(t, filepath.Join(th.dir, "hog.lua"), `rc.log.info("hog fixed")`)
+	th.waitStatus("hog", "loaded again", func(s ScriptStatus) bool { return s.State == StateRunning && s.LastError == "" })
+}

@@ -9,7 +9,7 @@ import (
 // Script states reported by Status.
 const (
 	StateRunning = "running" // a version is loaded and handles events
-	StateFailed  = "failed"  // no version could be loaded
+	StateFailed  = "failed"  // no version runs: none could be loaded, or the memory watchdog closed it
 	StateStopped = "stopped" // the file is gone or the host stopped
 )
 
@@ -87,6 +87,14 @@ func (s *scriptState) setCurrent() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.state, s.lastError = StateRunning, ""
+}
+
+// setEvicted records that the running version was closed for msg.
+func (s *scriptState) setEvicted(msg string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.state, s.lastError = StateFailed, msg
+	s.listens.Store(nil)
 }
 
 // setLoadFailed records a failed load; a running version keeps running.

@@ -28,6 +28,12 @@ import (
 // real host; timer scripts are loaded with luabind's rc table and
 // capturing rc.every/rc.cron, so the test calls the registered function
 // directly instead of waiting hours (or for 9 am).
+//
+// rctest counts unread as a server with default settings does (facts page
+// §2.7): a plain channel message sets alert but counts in no unread
+// counter, a mention does, and in a DM every message counts in unread.
+// Each example is driven with all three, so one that took unread for
+// "has new messages" (true only under all_messages) fails here.
 
 // examplesDir is the project's scripts folder, seen from this package.
 const examplesDir = "../scripts"
@@ -142,15 +148,28 @@ func (h *harness) subscriptionArgs(sub *rc.Subscription) []lua.LValue {
 	return args
 }
 
-// markAllRead gives the bot a clean slate: no unread room.
+// markAllRead gives the bot a clean slate: no room alerted, no unread
+// thread.
 func markAllRead(t *testing.T, c *rc.Client) {
 	t.Helper()
 	ctx := context.Background()
 	res, err := c.Subscriptions.Get(ctx, nil)
 	require.NoError(t, err)
 	for _, sub := range res.Update {
-		require.NoError(t, c.Subscriptions.Read(ctx, sub.RoomID, nil), "read %s", sub.Name)
+		require.NoError(t, c.Subscriptions.Read(ctx, sub.RoomID, &rc.ReadOptions{ReadThreads: true}), "read %s", sub.Name)
 	}
+}
+
+// dmFromBob sends the bot a direct message as bob through chat.postMessage
+// (the first one creates the DM) and returns the DM's room id.
+func dmFromBob(t *testing.T, s *rctest.Server, text string) string {
+	t.Helper()
+	uid, token := s.CreateToken(rctest.BobUsername)
+	bob, err := rc.New(s.URL, rc.WithToken(uid, token))
+	require.NoError(t, err)
+	m, err := bob.Chat.PostMessage(context.Background(), &rc.PostMessage{Channel: "@" + rctest.BotUsername, Text: text})
+	require.NoError(t, err)
+	return m.RoomID
 }
 
 // botDMs returns the texts the bot sent to alice.
@@ -225,6 +244,13 @@ func TestExampleMentionAlert(t *testing.T) {
 	post(t, s, "bob", rctest.RandomRoomID, "@"+rctest.BotUsername+" ping")
 	require.Eventually(t, func() bool { return alerted("#random") }, 10*time.Second, 20*time.Millisecond, "alert for #random")
 	assert.Len(t, botDMs(s), before+1, "exactly one new alert: %q", botDMs(s))
+
+	// In a DM every message counts (in unread; a plain DM message is no
+	// userMentions): bob's first DM is alerted.
+	dmFromBob(t, s, "hi, a quick question")
+	require.Eventually(t, func() bool { return alerted("a direct message with Bob Smith") }, 10*time.Second, 20*time.Millisecond,
+		"alert for bob's DM: %q", botDMs(s))
+	assert.Len(t, botDMs(s), before+2, "exactly one new alert: %q", botDMs(s))
 }
 
 // TestExampleMentionAlertBacklog drives mention_alert.lua's handler with
@@ -293,6 +319,15 @@ func TestExampleMentionAlertBacklog(t *testing.T) {
 	deliver(snapshot(rctest.GeneralRoomID))
 	require.Len(t, botDMs(s), 2, "%q", botDMs(s))
 	assert.Contains(t, botDMs(s)[1], "1 new mention in #general")
+
+	// Plain DM messages from bob, snapshots queued: one alert counting both.
+	bobDM := dmFromBob(t, s, "are you around?")
+	first := snapshot(bobDM)
+	dmFromBob(t, s, "never mind, found it")
+	deliver(first)
+	deliver(snapshot(bobDM))
+	require.Len(t, botDMs(s), 3, "%q", botDMs(s))
+	assert.Contains(t, botDMs(s)[2], "2 new mentions in a direct message with Bob Smith")
 }
 
 // waitUntil polls cond until it holds or timeout; it reports the outcome.
@@ -311,25 +346,51 @@ func TestExampleMorningMarkRead(t *testing.T) {
 	t.Parallel()
 	s := rctest.NewServer()
 	defer s.Close()
-	markAllRead(t, botClient(t, s))
+	c := botClient(t, s)
+	markAllRead(t, c)
 	h := loadExample(t, s, "morning_mark_read.lua")
 	cron := h.only("cron")
 	assert.Equal(t, "0 9 * * 1-5", cron.arg, "weekdays at 9")
+	sub := func(rid string) rctest.SubscriptionState {
+		t.Helper()
+		st, ok := s.Subscription(rctest.BotUsername, rid)
+		require.True(t, ok)
+		return st
+	}
 
+	// Plain messages in the noisy room and in #general, and a DM: they
+	// alert the rooms without counting in unread (but for the DM).
 	post(t, s, "bob", rctest.RandomRoomID, "lunch?")
 	post(t, s, "alice", rctest.RandomRoomID, "cat picture")
 	post(t, s, "bob", rctest.GeneralRoomID, "deploy at 3")
+	dm := dmFromBob(t, s, "see you at lunch")
+	require.True(t, sub(rctest.RandomRoomID).Alert)
+	require.Zero(t, sub(rctest.RandomRoomID).Unread, "a plain channel message counts in no unread")
 	h.call(cron.fn)
-	random, _ := s.Subscription(rctest.BotUsername, rctest.RandomRoomID)
-	general, _ := s.Subscription(rctest.BotUsername, rctest.GeneralRoomID)
-	assert.Zero(t, random.Unread, "the noisy room is marked read")
-	assert.Equal(t, 1, general.Unread, "other rooms are left alone")
+	assert.False(t, sub(rctest.RandomRoomID).Alert, "the noisy room is marked read")
+	assert.True(t, sub(rctest.GeneralRoomID).Alert, "other rooms are left alone")
+	assert.Equal(t, 1, sub(dm).Unread, "the DM is left alone")
 
 	// A mention in a noisy room keeps it unread.
 	post(t, s, "bob", rctest.RandomRoomID, "@"+rctest.BotUsername+" are you there?")
 	h.call(cron.fn)
-	random, _ = s.Subscription(rctest.BotUsername, rctest.RandomRoomID)
-	assert.Equal(t, 1, random.Unread, "a mention is not hidden")
+	assert.True(t, sub(rctest.RandomRoomID).Alert, "a mention is not hidden")
+	assert.Equal(t, 1, sub(rctest.RandomRoomID).UserMentions)
+
+	// A reply in the bot's own thread there (alert and tunread, no counter):
+	// marked read, the thread too.
+	markAllRead(t, c)
+	root, err := c.Chat.PostMessage(context.Background(), &rc.PostMessage{RoomID: rctest.RandomRoomID, Text: "who joins?"})
+	require.NoError(t, err)
+	uid, token := s.CreateToken(rctest.BobUsername)
+	bob, err := rc.New(s.URL, rc.WithToken(uid, token))
+	require.NoError(t, err)
+	_, err = bob.Chat.PostMessage(context.Background(), &rc.PostMessage{RoomID: rctest.RandomRoomID, Text: "me too", ThreadID: root.ID})
+	require.NoError(t, err)
+	require.NotEmpty(t, sub(rctest.RandomRoomID).ThreadUnread)
+	h.call(cron.fn)
+	assert.False(t, sub(rctest.RandomRoomID).Alert, "an unread thread is read too")
+	assert.Empty(t, sub(rctest.RandomRoomID).ThreadUnread)
 }
 
 func TestExampleUnreadDigest(t *testing.T) {
@@ -343,31 +404,35 @@ func TestExampleUnreadDigest(t *testing.T) {
 	assert.Equal(t, "3h0m0s", every.arg, "every 3 hours")
 
 	h.call(every.fn)
-	assert.Empty(t, botDMs(s), "nothing unread: no digest")
+	assert.Empty(t, botDMs(s), "no new messages: no digest")
 
 	post(t, s, "alice", rctest.RandomRoomID, "one")
 	post(t, s, "bob", rctest.RandomRoomID, "two")
 	post(t, s, "bob", rctest.GeneralRoomID, "@"+rctest.BotUsername+" please check")
+	dmFromBob(t, s, "got a minute?")
+	dmFromBob(t, s, "it is about the release")
 	post(t, s, "alice", rctest.DMAliceRoomID, "my own DM")
 	h.call(every.fn)
 	dms := botDMs(s)
 	require.Len(t, dms, 1, "one digest")
-	digest := dms[0]
-	assert.Contains(t, digest, "Unread digest: 3 messages in 2 rooms")
-	assert.Contains(t, digest, "#general: 1 unread (1 mentioning you)")
-	assert.Contains(t, digest, "#random: 2 unread")
-	assert.Less(t, strings.Index(digest, "#general"), strings.Index(digest, "#random"), "mentions first")
-	assert.NotContains(t, digest, "- @", "the owner's own DM is left out")
+	assert.Equal(t, "Unread digest: 3 rooms with new messages\n"+
+		"- #general: 1 unread (1 mentioning you)\n"+
+		"- @Bob Smith: 2 unread\n"+
+		"- #random: new messages", dms[0], "mentions first, then the most unread; plain channel messages count as new messages")
 
-	// Every 3 hours for months: the same digest is not sent again; a
-	// change is.
+	// Every 3 hours for months: the same digest is not sent again. More
+	// plain messages in a listed room change nothing on the server either;
+	// a room with new messages that was not listed is a change.
+	h.call(every.fn)
+	post(t, s, "carol", rctest.RandomRoomID, "three")
 	h.call(every.fn)
 	assert.Len(t, botDMs(s), 1, "an unchanged digest is not repeated")
-	post(t, s, "carol", rctest.RandomRoomID, "three")
+	post(t, s, "bob", rctest.OpsRoomID, "ops news")
 	h.call(every.fn)
 	dms = botDMs(s)
 	require.Len(t, dms, 2, "a changed digest is sent")
-	assert.Contains(t, dms[1], "#random: 3 unread")
+	assert.Contains(t, dms[1], "Unread digest: 4 rooms with new messages")
+	assert.Contains(t, dms[1], "- ops: new messages")
 }
 
 func TestExampleStaleUnreadReminder(t *testing.T) {
@@ -383,9 +448,12 @@ func TestExampleStaleUnreadReminder(t *testing.T) {
 	defer s.Close()
 	c := botClient(t, s)
 
-	// Six hours ago: everything read, then a message in #general nobody reads.
+	// Six hours ago: everything read, then a plain message in #general, a
+	// mention in ops and a DM from bob that nobody reads.
 	markAllRead(t, c)
 	post(t, s, "alice", rctest.GeneralRoomID, "old news")
+	post(t, s, "bob", rctest.OpsRoomID, "@"+rctest.BotUsername+" the backup failed")
+	dmFromBob(t, s, "ping")
 	post(t, s, "alice", rctest.DMAliceRoomID, "a note to the bot")
 	// Now: #random was read just now and has a fresh message.
 	mu.Lock()
@@ -400,9 +468,11 @@ func TestExampleStaleUnreadReminder(t *testing.T) {
 	h.call(every.fn)
 	dms := botDMs(s)
 	require.Len(t, dms, 1, "one reminder")
-	assert.Contains(t, dms[0], "#general: 1 unread, not opened for 6 h")
+	assert.Contains(t, dms[0], "- #general: new messages, not opened for 6 h", "a plain channel message counts as new messages")
+	assert.Contains(t, dms[0], "- ops: 1 unread, not opened for 6 h")
+	assert.Contains(t, dms[0], "- @Bob Smith: 1 unread, not opened for 6 h")
 	assert.NotContains(t, dms[0], "#random", "a room read recently is not stale")
-	assert.NotContains(t, dms[0], "- @", "the owner's own DM is left out")
+	assert.NotContains(t, dms[0], "@Alice", "the owner's own DM is left out")
 
 	h.call(every.fn)
 	assert.Len(t, botDMs(s), 1, "the same stale room is reminded once")

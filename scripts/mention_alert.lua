@@ -12,8 +12,9 @@
 -- room was read). So when a snapshot's count differs from the one
 -- remembered, the script re-reads the subscription and trusts only its
 -- current count: a backlog gives one alert, a stale snapshot none.
--- Snapshots whose count did not change (a plain message, the bot's own
--- message bumping its subscription) cost no request.
+-- Snapshots whose count did not change (the bot's own message in a room
+-- it had read, a plain message setting `alert`) cost no request; a plain
+-- channel message in a room already alerted gives no snapshot at all.
 --
 -- rc calls: rc.on("subscription", ...) for subscription changes,
 -- rc.subscriptions.get() once at load (to learn the current counts),
@@ -21,13 +22,24 @@
 -- rc.chat.post_message{channel = "@owner", ...}, rc.log.info/warn.
 --
 -- Expects: `owner` below is an existing username the bot may send a direct
--- message to (alice on the --dev server). In a direct-message room every
--- message counts as a mention, as Rocket.Chat counts them; messages in the
--- owner's own DM with the bot are not reported back to the owner.
+-- message to (alice on the --dev server). The count is `userMentions` (the
+-- unread mentions of the bot), except in a direct-message room, where every
+-- message counts: there it is `unread`, which a server with default
+-- settings (Unread_Count_DM "all_messages") increments for every message,
+-- while a plain DM message is no mention. Messages in the owner's own DM
+-- with the bot are not reported back to the owner.
 
 local owner = "alice" -- who gets the alerts (a username)
 
-local seen = {} -- room id -> userMentions already reported
+local seen = {} -- room id -> mention count already reported
+
+-- mentions is sub's count of unread mentions: in a DM every message.
+local function mentions(sub)
+  if sub.t == "d" then
+    return tonumber(sub.unread) or 0
+  end
+  return tonumber(sub.userMentions) or 0
+end
 
 -- text returns v when it is a non-empty string (JSON null arrives as
 -- rc.json.null, which is not a string).
@@ -55,7 +67,7 @@ local function remember_current_counts()
     return
   end
   for _, sub in ipairs(result.update) do
-    seen[sub.rid] = tonumber(sub.userMentions) or 0
+    seen[sub.rid] = mentions(sub)
   end
 end
 
@@ -67,7 +79,7 @@ local function on_subscription(action, sub)
     return -- the owner's own DM with the bot
   end
   local before = seen[sub.rid] or 0
-  if (tonumber(sub.userMentions) or 0) == before then
+  if mentions(sub) == before then
     return -- no new mention (a plain message, the bot's own message)
   end
   -- The snapshot may be stale: count from the subscription as it is now.
@@ -80,12 +92,12 @@ local function on_subscription(action, sub)
     seen[sub.rid] = nil -- no longer subscribed
     return
   end
-  local mentions = tonumber(current.userMentions) or 0
-  seen[sub.rid] = mentions
-  if mentions <= before then
+  local now = mentions(current)
+  seen[sub.rid] = now
+  if now <= before then
     return -- already reported, or the room was read
   end
-  local new = mentions - before
+  local new = now - before
   local what = new == 1 and "1 new mention" or (new .. " new mentions")
   local msg, perr = rc.chat.post_message {
     channel = "@" .. owner,

@@ -1,12 +1,17 @@
 -- morning_mark_read.lua: start each weekday with the noisy rooms read.
 --
 -- What it does: at 09:00 on weekdays it marks every room listed in
--- `noisy_rooms` as read, so the day starts with only the unread messages
--- that matter. A noisy room where the bot was mentioned directly is left
--- unread, so that no mention is hidden.
+-- `noisy_rooms` that has new messages as read (its threads too), so the day
+-- starts with only the rooms that matter highlighted. A noisy room where the
+-- bot was mentioned directly (in the room or in a thread) is left unread, so
+-- that no mention is hidden.
+--
+-- "Has new messages" is the subscription's `alert` flag, not `unread`: on a
+-- server with default settings a plain message in a channel sets `alert` but
+-- does not count in `unread` (only mentions do).
 --
 -- rc calls: rc.cron(schedule, ...), rc.subscriptions.get(),
--- rc.subscriptions.read(room_id), rc.log.info/warn.
+-- rc.subscriptions.read(room_id, {read_threads = true}), rc.log.info/warn.
 --
 -- Expects: the rooms are named as on the server, without "#" (random exists
 -- on the --dev server). The schedule uses the daemon's local time zone;
@@ -19,6 +24,12 @@ local noisy_rooms = {
   -- ["announcements"] = true,
 }
 
+-- mentioned reports whether sub has an unread direct mention of the bot.
+local function mentioned(sub)
+  local threads = sub.tunreadUser
+  return (tonumber(sub.userMentions) or 0) > 0 or (type(threads) == "table" and #threads > 0)
+end
+
 local function mark_noisy_rooms_read()
   local result, err = rc.subscriptions.get()
   if not result then
@@ -27,12 +38,11 @@ local function mark_noisy_rooms_read()
   end
   local marked, kept = 0, 0
   for _, sub in ipairs(result.update) do
-    local unread = tonumber(sub.unread) or 0
-    if noisy_rooms[sub.name] and unread > 0 then
-      if (tonumber(sub.userMentions) or 0) > 0 then
+    if noisy_rooms[sub.name] and sub.alert == true then
+      if mentioned(sub) then
         kept = kept + 1
       else
-        local ok, read_err = rc.subscriptions.read(sub.rid)
+        local ok, read_err = rc.subscriptions.read(sub.rid, { read_threads = true })
         if ok then
           marked = marked + 1
         else

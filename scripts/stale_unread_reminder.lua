@@ -1,11 +1,16 @@
 -- stale_unread_reminder.lua: a reminder about rooms left unread too long.
 --
--- What it does: every `check_every` it looks for rooms that have unread
+-- What it does: every `check_every` it looks for rooms that have new
 -- messages and that the account has not opened (read) for more than
 -- `stale_after` seconds, and reminds the owner about them in one direct
 -- message. A room is reminded about once per stale period: reading it
 -- (which moves its "last seen" time) starts a new one. The owner's own DM
 -- with the account (where the reminder lands) is left out.
+--
+-- "New messages" is the subscription's `alert` flag: on a server with
+-- default settings a plain channel message sets `alert` but does not count
+-- in `unread`, which counts mentions, @all/@here and direct messages. A
+-- line gives the unread count when there is one.
 --
 -- rc calls: rc.every(check_every, ...), rc.subscriptions.get(),
 -- rc.chat.post_message{channel = "@owner", ...}, rc.log.info/warn.
@@ -18,7 +23,7 @@
 
 local owner = "alice" -- who gets the reminder (a username)
 local check_every = "15m" -- a Go duration
-local stale_after = 4 * 60 * 60 -- seconds without reading a room that has unread messages
+local stale_after = 4 * 60 * 60 -- seconds without reading a room that has new messages
 
 local reminded = {} -- room id -> the last-seen time already reminded about
 
@@ -74,10 +79,12 @@ local function remind_stale_rooms()
     local own_dm = sub.t == "d" and sub.name == owner
     local seen_at = text(sub.ls) or text(sub.ts)
     local seen = parse_time(seen_at)
-    if unread > 0 and not own_dm and seen and now - seen >= stale_after and reminded[sub.rid] ~= seen_at then
+    local new = sub.alert == true or unread > 0
+    if new and not own_dm and seen and now - seen >= stale_after and reminded[sub.rid] ~= seen_at then
       stale[sub.rid] = seen_at
       local hours = math.floor((now - seen) / 3600)
-      lines[#lines + 1] = "- " .. room_label(sub) .. ": " .. unread .. " unread, not opened for " .. hours .. " h"
+      local what = unread > 0 and (unread .. " unread") or "new messages"
+      lines[#lines + 1] = "- " .. room_label(sub) .. ": " .. what .. ", not opened for " .. hours .. " h"
     end
   end
   if #lines == 0 then

@@ -1,9 +1,15 @@
--- unread_digest.lua: a digest of unread rooms every few hours.
+-- unread_digest.lua: a digest of the rooms with new messages every few hours.
 --
--- What it does: every `interval` it lists the rooms with unread messages
--- (mentions first, then the busiest rooms) and sends the list to the owner
--- as one direct message. When nothing is unread, or nothing changed since
--- the last digest, it sends nothing.
+-- What it does: every `interval` it lists the rooms with new messages
+-- (mentions first, then the most unread) and sends the list to the owner as
+-- one direct message. When no room has new messages, or nothing changed
+-- since the last digest, it sends nothing.
+--
+-- "New messages" is the subscription's `alert` flag. `unread` counts only
+-- what the server counts: on default settings mentions, @all/@here and
+-- direct messages, not plain channel messages (they set `alert` only). So a
+-- line shows the counts a room has, or "new messages"; and more plain
+-- messages in a room already listed change nothing in its subscription.
 --
 -- rc calls: rc.every(interval, ...), rc.subscriptions.get(),
 -- rc.chat.post_message{channel = "@owner", ...}, rc.log.info/warn.
@@ -35,7 +41,7 @@ local function room_label(sub)
   return name
 end
 
-local function unread_rooms()
+local function rooms_with_new_messages()
   local result, err = rc.subscriptions.get()
   if not result then
     return nil, err
@@ -44,7 +50,7 @@ local function unread_rooms()
   for _, sub in ipairs(result.update) do
     local unread = tonumber(sub.unread) or 0
     local own_dm = sub.t == "d" and sub.name == owner
-    if unread > 0 and not own_dm then
+    if (sub.alert == true or unread > 0) and not own_dm then
       rooms[#rooms + 1] = {
         label = room_label(sub),
         unread = unread,
@@ -65,7 +71,7 @@ local function unread_rooms()
 end
 
 local function post_digest()
-  local rooms, err = unread_rooms()
+  local rooms, err = rooms_with_new_messages()
   if not rooms then
     rc.log.warn("cannot list subscriptions", { error = tostring(err) })
     return
@@ -73,22 +79,23 @@ local function post_digest()
   if #rooms == 0 then
     return
   end
-  local total = 0
   local lines = {}
   for i, room in ipairs(rooms) do
-    total = total + room.unread
     if i <= max_rooms then
-      local line = "- " .. room.label .. ": " .. room.unread .. " unread"
-      if room.mentions > 0 then
-        line = line .. " (" .. room.mentions .. " mentioning you)"
+      local what = "new messages"
+      if room.unread > 0 then
+        what = room.unread .. " unread"
       end
-      lines[#lines + 1] = line
+      if room.mentions > 0 then
+        what = what .. " (" .. room.mentions .. " mentioning you)"
+      end
+      lines[#lines + 1] = "- " .. room.label .. ": " .. what
     end
   end
   if #rooms > max_rooms then
     lines[#lines + 1] = "- and " .. (#rooms - max_rooms) .. " more rooms"
   end
-  local header = "Unread digest: " .. total .. " messages in " .. #rooms .. " rooms"
+  local header = "Unread digest: " .. (#rooms == 1 and "1 room" or (#rooms .. " rooms")) .. " with new messages"
   local digest = header .. "\n" .. table.concat(lines, "\n")
   if digest == last_digest then
     return -- the owner has seen this one
@@ -99,7 +106,7 @@ local function post_digest()
     return
   end
   last_digest = digest
-  rc.log.info("posted the unread digest", { owner = owner, rooms = #rooms, unread = total })
+  rc.log.info("posted the unread digest", { owner = owner, rooms = #rooms })
 end
 
 rc.every(interval, post_digest)

@@ -73,8 +73,9 @@ func TestChatPostMessageNewDMCreatesSubscriptions(t *testing.T) {
 	require.True(t, ok)
 	assert.Equal(t, "d", carol.RoomType)
 	assert.Equal(t, BotUsername, carol.Name)
-	assert.Equal(t, 1, carol.Unread)
-	assert.Equal(t, 1, carol.UserMentions, "a DM counts as a mention")
+	assert.Equal(t, 1, carol.Unread, "every DM message counts in unread")
+	assert.Zero(t, carol.UserMentions, "a plain DM message is no mention")
+	assert.True(t, carol.Alert)
 	bot, ok := s.Subscription(BotUsername, rid)
 	require.True(t, ok)
 	assert.Equal(t, CarolUsername, bot.Name)
@@ -83,50 +84,63 @@ func TestChatPostMessageNewDMCreatesSubscriptions(t *testing.T) {
 	assert.Contains(t, subsByRoom(t, getSubs(t, c, "")), rid)
 }
 
+// TestChatPostMessageUpdatesOtherMembers: a message through the route,
+// into a room every member has read, under the default Unread_Count: each
+// member's exact counters, alert, open and _updatedAt, and the sender's.
 func TestChatPostMessageUpdatesOtherMembers(t *testing.T) {
 	t.Parallel()
-	clk := newFakeClock()
-	s := startServer(t, WithClock(clk.Now))
-	alice := botClient(t, s).as(s.CreateToken(AliceUsername))
-	members := []string{BotUsername, BobUsername, CarolUsername, AdminUsername}
+	members := []string{BotUsername, BobUsername, CarolUsername, AdminUsername, RocketCatUsername}
+	type counts struct{ unread, user, group int }
 	cases := []struct {
-		name                     string
-		text                     string
-		wantMentions, wantGroups map[string]int
+		name string
+		text string
+		want map[string]counts // members not listed: all zero
 	}{
-		{"plain", "hello everyone", nil, nil},
-		{"@bot", "@" + BotUsername + ", please help", map[string]int{BotUsername: 1}, nil},
-		{"@bob and @carol", "@bob @carol: look", map[string]int{BobUsername: 1, CarolUsername: 1}, nil},
-		{"@all", "@all deploy now", nil, map[string]int{BotUsername: 1, BobUsername: 1, CarolUsername: 1, AdminUsername: 1}},
-		{"@here", "ping @here", nil, map[string]int{BotUsername: 1, BobUsername: 1, CarolUsername: 1, AdminUsername: 1}},
-		{"email is not a mention", "mail bob@rclua.test", nil, nil},
-		{"unknown user", "@nobody hi", nil, nil},
+		{"plain", "hello everyone", nil},
+		{"@bot", "@" + BotUsername + ", please help", map[string]counts{BotUsername: {1, 1, 0}}},
+		{"@bob and @carol", "@bob @carol: look", map[string]counts{BobUsername: {1, 1, 0}, CarolUsername: {1, 1, 0}}},
+		{"@all", "@all deploy now", map[string]counts{BotUsername: {1, 0, 1}, BobUsername: {1, 0, 1},
+			CarolUsername: {1, 0, 1}, AdminUsername: {1, 0, 1}, RocketCatUsername: {1, 0, 1}}},
+		{"@here", "ping @here", map[string]counts{BotUsername: {1, 0, 1}, BobUsername: {1, 0, 1},
+			CarolUsername: {1, 0, 1}, AdminUsername: {1, 0, 1}, RocketCatUsername: {1, 0, 1}}},
+		{"a user mention has priority over @all", "@bob and @all", map[string]counts{BobUsername: {1, 1, 0}}},
+		{"email is not a mention", "mail bob@rclua.test", nil},
+		{"unknown user", "@nobody hi", nil},
+		{"own mention", "@alice note to self", nil},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			before := map[string]SubscriptionState{}
-			for _, u := range members {
-				before[u], _ = s.Subscription(u, GeneralRoomID)
+			t.Parallel()
+			clk := newFakeClock()
+			s := startServer(t, WithClock(clk.Now))
+			bot := botClient(t, s)
+			for _, u := range append(members, AliceUsername) {
+				r := bot.as(s.CreateToken(u)).post("/api/v1/subscriptions.read", map[string]any{"rid": GeneralRoomID, "readThreads": true})
+				require.Equal(t, 200, r.status, "%s reads general: %s", u, r.body)
 			}
-			senderBefore, _ := s.Subscription(AliceUsername, GeneralRoomID)
+			alice := bot.as(s.CreateToken(AliceUsername))
 			clk.Add(time.Second)
 			r := alice.post("/api/v1/chat.postMessage", map[string]any{"roomId": GeneralRoomID, "text": tc.text})
 			require.Equal(t, 200, r.status, "body %s", r.body)
 			for _, u := range members {
 				after, _ := s.Subscription(u, GeneralRoomID)
-				assert.Equal(t, before[u].Unread+1, after.Unread, "%s unread", u)
-				assert.Equal(t, before[u].UserMentions+tc.wantMentions[u], after.UserMentions, "%s userMentions", u)
-				assert.Equal(t, before[u].GroupMentions+tc.wantGroups[u], after.GroupMentions, "%s groupMentions", u)
-				assert.True(t, after.Alert, "%s alert", u)
+				w := tc.want[u]
+				assert.Equal(t, w, counts{after.Unread, after.UserMentions, after.GroupMentions}, "%s unread, userMentions, groupMentions", u)
+				assert.True(t, after.Alert, "%s alert: every message sets it", u)
 				assert.True(t, after.Open, "%s open", u)
-				assert.Equal(t, clk.Now(), after.UpdatedAt, "%s _updatedAt", u)
+				assert.Equal(t, clk.Now(), after.UpdatedAt, "%s _updatedAt: alert was not set yet", u)
 			}
 			sender, _ := s.Subscription(AliceUsername, GeneralRoomID)
-			assert.Equal(t, senderBefore.Unread, sender.Unread, "the sender's unread is unchanged")
-			assert.Equal(t, clk.Now(), sender.LR, "the sender's lr")
+			assert.Equal(t, counts{}, counts{sender.Unread, sender.UserMentions, sender.GroupMentions}, "the sender's counters")
+			assert.False(t, sender.Alert, "the sender's own message marks the room read for the sender")
+			assert.Equal(t, clk.Now(), sender.LS, "the sender's ls")
+			assert.Equal(t, clk.Now(), sender.UpdatedAt, "the sender's _updatedAt")
 		})
 	}
 	t.Run("mentions in the message", func(t *testing.T) {
+		t.Parallel()
+		s := startServer(t)
+		alice := botClient(t, s).as(s.CreateToken(AliceUsername))
 		r := alice.post("/api/v1/chat.postMessage", map[string]any{"roomId": GeneralRoomID, "text": "@bob and @all"})
 		require.Equal(t, 200, r.status)
 		mentions := r.json(t)["message"].(map[string]any)["mentions"].([]any)

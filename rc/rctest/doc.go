@@ -45,12 +45,22 @@
 //     error-subscription-not-found errors with details; sets open, alert, ls.
 //   - chat.postMessage: roomId or channel (#name, @username, room id, or an
 //     array of them); a DM room and its subscriptions are created on
-//     demand; every other member's subscription gets unread+1, alert, open
-//     and a new _updatedAt; userMentions+1 for @username of that member and
-//     for every message in a DM; groupMentions+1 for @all/@here; thread
-//     replies (tmid) add the thread to tunread (and tunreadUser /
-//     tunreadGroup). alias and avatar need the "bot" or "app" role
+//     demand. alias and avatar need the "bot" or "app" role
 //     (message-impersonate), as on the real server.
+//   - What a message does to subscriptions (facts page §2.7), for the
+//     route and the PostMessage helper alike: a mention of a member gives
+//     userMentions+1; @all/@here, when no user is mentioned, gives every
+//     other member groupMentions+1; unread grows as the Unread_Count
+//     setting says (WithUnreadCount; by default only for those mentions, so
+//     a plain message in a channel or group counts nowhere), and for every
+//     message in a DM or livechat room. Every other member gets alert and
+//     open where they are not set yet: a subscription nothing changes is
+//     not written, so an alerted room's subscription does not change again
+//     (no new _updatedAt) until it is read or mentioned in. The sender's
+//     own subscription is marked read. A reply only in a thread (tmid)
+//     changes no counter: the thread's followers (its author, those who
+//     replied or were mentioned in it) get alert, open, lr and the thread
+//     in tunread (tunreadUser when mentioned, tunreadGroup for @all/@here).
 //   - _updatedAt is bumped on every change, from the server clock
 //     (WithClock), at millisecond precision; dates are ISO-8601 strings
 //     with milliseconds and Z.
@@ -79,8 +89,9 @@
 //     for an unknown user (UNVERIFIED text). Logout answers the documented
 //     {"status":"success","data":{"message":"You've been logged out!"}}.
 //   - The client IP for the rate limiter is the TCP peer (no
-//     X-Forwarded-For). Thread replies also count in unread. A sender's own
-//     subscription gets lr (and _updatedAt) but is not marked read.
+//     X-Forwarded-For). Unread counting has no user highlights, team
+//     mentions, tshow (a thread reply also sent to the room) or imported
+//     messages; Unread_Count_DM and Unread_Count_Omni stay all_messages.
 //   - chat.postMessage error texts for an unknown target ("[invalid-channel]"),
 //     a missing impersonation permission ("Not enough permission
 //     [error-not-allowed]") and a bad tmid are UNVERIFIED guesses with the

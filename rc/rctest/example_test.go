@@ -12,7 +12,9 @@ func ExampleNewServer() {
 	s := rctest.NewServer()
 	defer s.Close()
 
-	// Alice mentions the bot in #general.
+	// Alice mentions the bot in #general. The seed has one mention there
+	// already; plain messages, as on a real server's default settings,
+	// set alert but count in neither number.
 	if _, err := s.PostMessage(rctest.AliceUsername, rctest.GeneralRoomID, "@"+rctest.BotUsername+" ping"); err != nil {
 		fmt.Println(err)
 		return
@@ -34,6 +36,6 @@ func ExampleNewServer() {
 	fmt.Println(resp.StatusCode, string(body))
 	http.DefaultClient.CloseIdleConnections()
 	// Output:
-	// unread: 5 mentions: 2 alert: true
+	// unread: 2 mentions: 2 alert: true
 	// 200 {"subscription":null,"success":true}
 }

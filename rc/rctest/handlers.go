@@ -412,14 +412,8 @@ func (s *Server) subscriptionsRead(c *reqCtx) {
 		c.fail("error-invalid-subscription")
 		return
 	}
-	sub.alert = sub.alert && len(sub.tunread) > 0 && !readThreads
-	sub.open = true
-	sub.unread, sub.userMentions, sub.groupMentions = 0, 0, 0
-	sub.ls = c.now
-	if readThreads {
-		sub.tunread, sub.tunreadUser, sub.tunreadGroup = nil, nil, nil
-	}
-	sub.updatedAt = c.now
+	// Unread threads keep the room alerted unless they are read too.
+	sub.markRead(sub.alert && len(sub.tunread) > 0 && !readThreads, readThreads, c.now)
 	c.success(nil)
 }
 

@@ -7,11 +7,12 @@ import (
 	"time"
 )
 
-// PostMessage posts text in roomID as username (as chat.postMessage
-// would, so a bot's pollers see the change): every other member's
-// subscription gets unread+1, alert, open and a new _updatedAt, plus
-// userMentions for "@username" and groupMentions for "@all"/"@here".
-// Posting to a public channel the user is not in joins it.
+// PostMessage posts text in roomID as username, exactly as chat.postMessage
+// would (see the package documentation): a mention counts for the member
+// mentioned, "@all"/"@here" for everyone, a plain message sets alert where
+// it is not set yet and, by default, counts in no unread counter except in
+// a DM. The sender's own subscription is marked read. Posting to a public
+// channel the user is not in joins it.
 func (s *Server) PostMessage(username, roomID, text string) (MessageInfo, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -28,6 +28,47 @@ type config struct {
 	botRoles    []string
 	maxBodySize int64
 	maxRequests int // request log capacity
+	unreadCount UnreadCount
+}
+
+// UnreadCount is a value of Rocket.Chat's workspace setting Unread_Count
+// ("Unread Count", in the General settings): which new messages in a
+// channel or private group increment a member's unread counter.
+// Whatever the setting, every message sets alert (where it is not set
+// yet), a mention of the member increments userMentions and @all/@here
+// groupMentions. Direct messages and livechat rooms follow their own
+// settings (Unread_Count_DM, Unread_Count_Omni), which rctest keeps at
+// their default, all_messages.
+type UnreadCount string
+
+// The values of Unread_Count.
+const (
+	// UnreadUserAndGroupMentionsOnly is the default: only a mention of the
+	// member and @all/@here increment unread; a plain message does not.
+	UnreadUserAndGroupMentionsOnly UnreadCount = "user_and_group_mentions_only"
+	// UnreadAllMessages increments unread for every message.
+	UnreadAllMessages UnreadCount = "all_messages"
+	// UnreadUserMentionsOnly increments unread only for a mention of the
+	// member.
+	UnreadUserMentionsOnly UnreadCount = "user_mentions_only"
+	// UnreadGroupMentionsOnly increments unread only for @all/@here.
+	UnreadGroupMentionsOnly UnreadCount = "group_mentions_only"
+)
+
+func (u UnreadCount) valid() bool {
+	switch u {
+	case UnreadUserAndGroupMentionsOnly, UnreadAllMessages, UnreadUserMentionsOnly, UnreadGroupMentionsOnly:
+		return true
+	}
+	return false
+}
+
+// WithUnreadCount sets the server's Unread_Count setting (the default is
+// UnreadUserAndGroupMentionsOnly, as on a real server), for tests of
+// scripts that must work with either. The seeded state is built under it
+// too. An unknown value makes NewServer panic and Listen fail.
+func WithUnreadCount(u UnreadCount) Option {
+	return func(c *config) { c.unreadCount = u }
 }
 
 // WithSubscriptions adds n extra public channels ("scale-00001" ...) the
@@ -168,10 +209,14 @@ type Server struct {
 	serveDone chan struct{}
 }
 
-func newServer(opts []Option) *Server {
-	cfg := config{now: time.Now, botRoles: []string{"user"}, maxBodySize: 8 << 20, maxRequests: maxRequestLog}
+func newServer(opts []Option) (*Server, error) {
+	cfg := config{now: time.Now, botRoles: []string{"user"}, maxBodySize: 8 << 20, maxRequests: maxRequestLog,
+		unreadCount: UnreadUserAndGroupMentionsOnly}
 	for _, o := range opts {
 		o(&cfg)
+	}
+	if !cfg.unreadCount.valid() {
+		return nil, fmt.Errorf("rctest: unknown Unread_Count value %q (want all_messages, user_mentions_only, group_mentions_only or user_and_group_mentions_only)", cfg.unreadCount)
 	}
 	s := &Server{
 		cfg:    cfg,
@@ -186,16 +231,21 @@ func newServer(opts []Option) *Server {
 			subs:    make(map[string]map[string]*subscription),
 			subList: make(map[string][]*subscription),
 			tokens:  make(map[string]tokenRec),
+
+			unreadCount: cfg.unreadCount,
 		},
 	}
 	s.st.seed(s.now(), cfg.extraSubs, cfg.botRoles)
-	return s
+	return s, nil
 }
 
 // NewServer starts a seeded fake server on a local httptest listener.
-// Close it when done.
+// Close it when done. It panics for an invalid option (a test's mistake).
 func NewServer(opts ...Option) *Server {
-	s := newServer(opts)
+	s, err := newServer(opts)
+	if err != nil {
+		panic(err.Error())
+	}
 	s.ts = httptest.NewServer(s)
 	s.URL = s.ts.URL
 	return s
@@ -204,11 +254,14 @@ func NewServer(opts ...Option) *Server {
 // Listen starts a seeded fake server on addr (e.g. "127.0.0.1:0" or
 // ":3000"), for rclua's --dev mode. Close it when done.
 func Listen(addr string, opts ...Option) (*Server, error) {
+	s, err := newServer(opts)
+	if err != nil {
+		return nil, err
+	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("rctest: listen on %s: %w", addr, err)
 	}
-	s := newServer(opts)
 	s.hs = &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
 	s.serveDone = make(chan struct{})
 	s.URL = "http://" + ln.Addr().String()

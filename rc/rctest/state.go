@@ -68,15 +68,19 @@ const (
 
 // Seeded rooms.
 const (
-	// GeneralRoomID is the public channel "general" (t=c); the bot has
-	// unread messages there, one mentioning it, and an unread thread.
+	// GeneralRoomID is the public channel "general" (t=c); the bot has new
+	// messages there (alert), one mentioning it, and an unread thread (a
+	// reply to the bot's own message): with the default Unread_Count,
+	// unread 1, userMentions 1.
 	GeneralRoomID = "GENERAL"
 	// RandomRoomID is the public channel "random" (t=c), all read.
 	RandomRoomID = "rcluaRandomRoom01"
-	// OpsRoomID is the private group "ops" (t=p) with an unread @all.
+	// OpsRoomID is the private group "ops" (t=p) with an unread @all
+	// (groupMentions 1, unread 1).
 	OpsRoomID = "rcluaOpsGroup0001"
-	// DMAliceRoomID is the direct room between the bot and alice (t=d);
-	// like the real server its id is both user ids, sorted, concatenated.
+	// DMAliceRoomID is the direct room between the bot and alice (t=d),
+	// with one unread message from alice (unread 1, userMentions 0); like
+	// the real server its id is both user ids, sorted, concatenated.
 	DMAliceRoomID = AliceUserID + BotUserID
 	// EmptyRoomID is a public channel "empty" the bot is subscribed to,
 	// without any message.
@@ -177,6 +181,8 @@ type state struct {
 	trash   []trashed
 	tokens  map[string]tokenRec // hashed token -> owner
 	idSeq   uint64
+
+	unreadCount UnreadCount // the Unread_Count setting (channels and groups)
 }
 
 func hashToken(token string) string {
@@ -365,8 +371,10 @@ type newMessage struct {
 	attachments                      json.RawMessage
 }
 
-// postMessage stores a message from sender in r and updates every other
-// member's subscription as the real server does.
+// postMessage stores a message from sender in r and updates the members'
+// subscriptions as the real server does (facts page §2.7): see
+// notifyMembers for a message in the room and threadReply for a reply
+// only in a thread.
 func (st *state) postMessage(sender *user, r *room, nm newMessage, now time.Time) (*message, error) {
 	var parent *message
 	if nm.tmid != "" {
@@ -380,8 +388,8 @@ func (st *state) postMessage(sender *user, r *room, nm newMessage, now time.Time
 		tmid: nm.tmid, alias: nm.alias, emoji: nm.emoji, avat: nm.avatar, attachments: nm.attachments,
 		channels: []string{},
 	}
-	var mentioned []string
-	group := false
+	var mentioned []string // user ids, never the sender's (getMentions)
+	group := false         // @all or @here
 	for _, name := range parseMentions(nm.text) {
 		switch name {
 		case "all", "here":
@@ -389,49 +397,150 @@ func (st *state) postMessage(sender *user, r *room, nm newMessage, now time.Time
 			m.mentions = append(m.mentions, mention{id: name, username: name, typ: "user"})
 		default:
 			if u := st.userByName(name); u != nil {
-				mentioned = append(mentioned, u.id)
+				if u.id != sender.id {
+					mentioned = append(mentioned, u.id)
+				}
 				m.mentions = append(m.mentions, mention{id: u.id, username: u.username, name: u.name, typ: "user"})
 			}
 		}
 	}
 	st.msgs[m.id] = m
 	r.msgs = append(r.msgs, m)
-	r.lm = now
 	if parent != nil {
-		parent.tcount++
-		parent.tlm = now
-		parent.replies = addUnique(parent.replies, sender.id)
-		parent.updatedAt = now
+		st.threadReply(sender, r, parent, mentioned, group, now)
+		return m, nil
 	}
+	r.lm = now
+	st.notifyMembers(sender, r, mentioned, group, now)
+	return m, nil
+}
+
+// unreadSetting is the unread-count setting that applies to a room of
+// type t: Unread_Count for channels and groups, the defaults of
+// Unread_Count_DM and Unread_Count_Omni (all_messages) otherwise.
+func (st *state) unreadSetting(t string) UnreadCount {
+	if t == "c" || t == "p" {
+		return st.unreadCount
+	}
+	return UnreadAllMessages
+}
+
+// notifyMembers updates the subscriptions for a new message in r (not only
+// in a thread), as updateUsersSubscriptions does. A mentioned member gets
+// userMentions+1; without any user mention, @all/@here gives every other
+// member groupMentions+1 (user mentions have priority). unread grows for
+// those mentions as the setting says (always in DMs and livechat), and for
+// every message under all_messages. alert and open are set only where
+// they are not set yet: a subscription none of this changes is not
+// written at all (no new _updatedAt). The sender's own subscription is
+// marked read.
+func (st *state) notifyMembers(sender *user, r *room, mentioned []string, group bool, now time.Time) {
+	setting := st.unreadSetting(r.t)
+	direct := r.t == "d" || r.t == "l"
+	incUser := direct || setting != UnreadGroupMentionsOnly
+	incGroup := direct || setting != UnreadUserMentionsOnly
 	for _, s := range st.members(r) {
-		uid := s.uid
-		if uid == sender.id {
-			s.lr = now
-			s.updatedAt = now
+		if s.uid == sender.id {
+			s.markRead(false, false, now)
 			continue
 		}
-		me := slices.Contains(mentioned, uid)
-		s.unread++
-		if me || r.t == "d" {
+		me := slices.Contains(mentioned, s.uid)
+		changed := false
+		switch {
+		case me:
 			s.userMentions++
-		}
-		if group {
+			if incUser {
+				s.unread++
+			}
+			changed = true
+		case group && len(mentioned) == 0:
 			s.groupMentions++
-		}
-		if parent != nil {
-			s.tunread = addUnique(s.tunread, parent.id)
-			if me {
-				s.tunreadUser = addUnique(s.tunreadUser, parent.id)
+			if incGroup {
+				s.unread++
 			}
-			if group {
-				s.tunreadGroup = addUnique(s.tunreadGroup, parent.id)
+			changed = true
+		}
+		if !group && !me && setting == UnreadAllMessages {
+			s.unread++
+			changed = true
+		}
+		if !s.alert || !s.open {
+			s.alert, s.open = true, true
+			changed = true
+		}
+		if changed {
+			s.updatedAt = now
+		}
+	}
+}
+
+// threadReply updates the thread and the subscriptions for a reply only in
+// the thread of parent, as the server's thread hooks do: no unread or
+// mention counter changes. The users notified (the thread's followers, or
+// the parent's author for a first reply, plus the users mentioned) get
+// alert, open and lr; the sender gets open and lr. Every follower but the
+// sender then has the thread in tunread, a mentioned one also in
+// tunreadUser, the others also in tunreadGroup for @all/@here.
+func (st *state) threadReply(sender *user, r *room, parent *message, mentioned []string, group bool, now time.Time) {
+	var notify []string
+	if parent.tcount == 0 {
+		notify = []string{parent.uid}
+		if r.t == "d" {
+			for _, s := range st.members(r) {
+				notify = addUnique(notify, s.uid)
 			}
 		}
-		s.alert = true
-		s.open = true
+	} else {
+		notify = slices.Clone(parent.replies)
+	}
+	for _, uid := range mentioned {
+		notify = addUnique(notify, uid)
+	}
+	notify = slices.DeleteFunc(notify, func(uid string) bool { return uid == sender.id })
+	for _, uid := range notify {
+		if s := st.sub(uid, r.id); s != nil {
+			s.alert, s.open, s.lr, s.updatedAt = true, true, now, now
+		}
+	}
+	if s := st.sub(sender.id, r.id); s != nil {
+		s.open, s.lr, s.updatedAt = true, now, now
+	}
+
+	if len(parent.replies) == 0 {
+		parent.replies = []string{parent.uid}
+	}
+	for _, uid := range append(notify, sender.id) {
+		parent.replies = addUnique(parent.replies, uid)
+	}
+	parent.tcount++
+	parent.tlm = now
+	parent.updatedAt = now
+	for _, uid := range parent.replies {
+		s := st.sub(uid, r.id)
+		if s == nil || uid == sender.id {
+			continue
+		}
+		s.tunread = addUnique(s.tunread, parent.id)
+		switch {
+		case slices.Contains(mentioned, uid):
+			s.tunreadUser = addUnique(s.tunreadUser, parent.id)
+		case group:
+			s.tunreadGroup = addUnique(s.tunreadGroup, parent.id)
+		}
 		s.updatedAt = now
 	}
-	return m, nil
+}
+
+// markRead marks s read as setAsReadByRoomIdAndUserId does: open, alert
+// as given, the counters cleared, ls now; readThreads also clears tunread,
+// tunreadUser and tunreadGroup.
+func (s *subscription) markRead(alert, readThreads bool, now time.Time) {
+	s.open, s.alert = true, alert
+	s.unread, s.userMentions, s.groupMentions = 0, 0, 0
+	if readThreads {
+		s.tunread, s.tunreadUser, s.tunreadGroup = nil, nil, nil
+	}
+	s.ls, s.updatedAt = now, now
 }
 
 // seed fills st with the default users, rooms, subscriptions and messages.
@@ -475,12 +584,7 @@ func (st *state) seed(now time.Time, extraSubs int, botRoles []string) {
 		}
 		return m
 	}
-	markRead := func(u *user, r *room, at time.Time) {
-		s := st.sub(u.id, r.id)
-		s.unread, s.userMentions, s.groupMentions, s.alert = 0, 0, 0, false
-		s.tunread, s.tunreadUser, s.tunreadGroup = nil, nil, nil
-		s.ls, s.updatedAt = at, at
-	}
+	markRead := func(u *user, r *room, at time.Time) { st.sub(u.id, r.id).markRead(false, true, at) }
 
 	general := mkRoom(GeneralRoomID, "c", "general", "general", t0, admin, bot, alice, bob, carol, cat)
 	random := mkRoom(RandomRoomID, "c", "random", "random", t0.Add(time.Hour), alice, bot, bob)
@@ -501,8 +605,7 @@ func (st *state) seed(now time.Time, extraSubs int, botRoles []string) {
 
 	d := func(days int, h time.Duration) time.Time { return now.Add(-time.Duration(days)*day + h) }
 	post(alice, general, d(20, 0), "Welcome to #general!", "")
-	post(bot, general, d(20, time.Minute), "Hello, I am the rclua bot.", "")
-	markRead(bot, general, d(20, 2*time.Minute))
+	post(bot, general, d(20, time.Minute), "Hello, I am the rclua bot.", "") // marks general read for the bot
 	post(bob, random, d(15, 0), "Anyone up for lunch?", "")
 	post(alice, random, d(15, time.Minute), "Sure!", "")
 	markRead(bot, random, d(15, 2*time.Minute))
@@ -511,11 +614,11 @@ func (st *state) seed(now time.Time, extraSubs int, botRoles []string) {
 	markRead(bot, disc, d(12, time.Minute))
 	post(cat, lc, d(11, 0), "A visitor is waiting.", "")
 	markRead(bot, lc, d(11, time.Minute))
-	// Unread activity for the bot.
-	root := post(bob, general, d(2, 0), "Deploy of v1.3 starts in 10 minutes.", "")
+	// Unread activity for the bot (counted as the Unread_Count setting says).
+	root := post(bot, general, d(2, 0), "Deploy of v1.3 starts in 10 minutes.", "")
 	post(carol, general, d(1, 0), "@"+BotUsername+" can you post the changelog?", "")
 	post(alice, general, d(1, time.Minute), "I will check the dashboards.", "")
-	post(alice, general, d(1, 2*time.Minute), "Dashboards look fine.", root.id)
+	post(alice, general, d(1, 2*time.Minute), "Dashboards look fine.", root.id) // a reply to the bot's thread
 	post(admin, ops, d(1, 3*time.Minute), "@all maintenance window tonight at 22:00.", "")
 	post(alice, dm, d(0, -time.Hour), "Hi bot, are you there?", "")
 

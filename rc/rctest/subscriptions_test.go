@@ -48,16 +48,19 @@ func TestSubscriptionsGetEnvelopeAndSeed(t *testing.T) {
 	}
 	assert.Len(t, gen["_id"], 17)
 	assert.Equal(t, map[string]any{"_id": BotUserID, "username": BotUsername, "name": BotName}, gen["u"])
-	assert.Equal(t, 4.0, gen["unread"], "seeded unread in general")
+	assert.Equal(t, 1.0, gen["unread"], "seeded unread in general: the mention; plain messages do not count")
 	assert.Equal(t, 1.0, gen["userMentions"])
 	assert.Equal(t, true, gen["alert"])
+	assert.Len(t, gen["tunread"], 1, "the reply in the bot's thread")
 	for _, k := range []string{"ts", "ls", "lr", "_updatedAt"} {
 		parseTime(t, gen[k])
 	}
 	assert.Equal(t, 1.0, subs[OpsRoomID]["groupMentions"], "@all in ops")
+	assert.Equal(t, 1.0, subs[OpsRoomID]["unread"], "@all counts in unread")
 	dm := subs[DMAliceRoomID]
 	assert.Equal(t, "alice", dm["name"], "a DM's name is the other user")
-	assert.Equal(t, 1.0, dm["userMentions"], "DM messages count as mentions")
+	assert.Equal(t, 1.0, dm["unread"], "every DM message counts in unread")
+	assert.Equal(t, 0.0, dm["userMentions"], "a plain DM message is no mention")
 	assert.Equal(t, GeneralRoomID, subs[DiscussionRoomID]["prid"])
 	assert.Contains(t, subs[LivechatRoomID], "v")
 	assert.Equal(t, 0.0, subs[EmptyRoomID]["unread"])
@@ -411,7 +414,7 @@ func TestUpdatedAtBumpedOnEveryChange(t *testing.T) {
 		{"message from alice", RandomRoomID, func() int {
 			return alice.post("/api/v1/chat.postMessage", map[string]any{"roomId": RandomRoomID, "text": "x"}).status
 		}},
-		{"own message (lr)", OpsRoomID, func() int {
+		{"own message (marked read)", OpsRoomID, func() int {
 			return c.post("/api/v1/chat.postMessage", map[string]any{"roomId": OpsRoomID, "text": "x"}).status
 		}},
 		{"helper post", EmptyRoomID, func() int {

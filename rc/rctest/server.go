@@ -402,6 +402,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.Set("Content-Type", "application/json")
 	h.Set("Cache-Control", "no-store")
 	h.Set("Pragma", "no-cache")
+	h.Set("Date", s.now().Format(http.TimeFormat)) // the server's own clock, as _updatedAt
 
 	var endpoint string
 	switch {

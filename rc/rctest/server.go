@@ -402,7 +402,6 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.Set("Content-Type", "application/json")
 	h.Set("Cache-Control", "no-store")
 	h.Set("Pragma", "no-cache")
-	h.Set("Date", s.now().Format(http.TimeFormat)) // the server's own clock, as _updatedAt
 
 	var endpoint string
 	switch {
@@ -421,6 +420,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	query, qerr := url.ParseQuery(r.URL.RawQuery)
 	c := &reqCtx{w: w, r: r, endpoint: endpoint, query: query, body: body, now: s.now()}
+	h.Set("Date", c.now.Format(http.TimeFormat)) // the clock _updatedAt is written with
 	s.authenticate(c)
 	s.logRequest(c)
 

@@ -280,6 +280,7 @@ type request struct {
 	body     []byte // nil: no body
 	auth     bool
 	cred     *credentials // when set, used instead of the client's current ones
+	date     time.Time    // set by once: the last response's Date header (zero if none)
 }
 
 func (c *Client) newRequest(method, endpoint string, query url.Values, body any) (*request, error) {
@@ -397,6 +398,7 @@ func (c *Client) once(ctx context.Context, r *request) (data []byte, retryable b
 		return nil, ctx.Err() == nil, c.transportError(ctx, r, err)
 	}
 	defer resp.Body.Close()
+	r.date, _ = http.ParseTime(resp.Header.Get("Date"))
 	data, err = readBody(resp, c.maxBody)
 	if err != nil {
 		if errors.Is(err, ErrBodyTooLarge) {

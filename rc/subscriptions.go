@@ -3,6 +3,7 @@ package rc
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"net/url"
 )
 
@@ -20,11 +21,16 @@ func (opts *GetSubscriptionsOptions) query() url.Values {
 // Get returns the user's subscriptions: all of them, or with
 // opts.UpdatedSince those changed strictly after that time, plus the ones
 // removed since then. The server never paginates this call. opts may be nil.
+// The result's ServerTime is the server's clock when it answered.
 // Each Subscription's Raw shares the response body's backing array.
 //
 // Endpoint: GET /api/v1/subscriptions.get
 func (s *SubscriptionsService) Get(ctx context.Context, opts *GetSubscriptionsOptions) (*SubscriptionsResult, error) {
-	data, err := s.GetRaw(ctx, opts)
+	r, err := s.client.newRequest(http.MethodGet, "subscriptions.get", opts.query(), nil)
+	if err != nil {
+		return nil, err
+	}
+	data, err := s.client.do(ctx, r)
 	if err != nil {
 		return nil, err
 	}
@@ -32,6 +38,7 @@ func (s *SubscriptionsService) Get(ctx context.Context, opts *GetSubscriptionsOp
 	if err != nil {
 		return nil, fmt.Errorf("rc: subscriptions.get: decoding response: %w", err)
 	}
+	res.ServerTime = r.date
 	return res, nil
 }
 

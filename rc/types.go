@@ -66,6 +66,11 @@ type RemovedSubscription struct {
 type SubscriptionsResult struct {
 	Update []*Subscription       `json:"update"`
 	Remove []RemovedSubscription `json:"remove"`
+	// ServerTime is the server's clock when it answered: the response's
+	// HTTP Date header, in whole seconds (rounded down). It is zero when
+	// the response had none. A poller compares _updatedAt with it, never
+	// with the local clock.
+	ServerTime time.Time `json:"-"`
 }
 
 // GetSubscriptionsOptions are the optional parameters of subscriptions.get.

@@ -23,7 +23,6 @@ type message struct {
 	version uint64        // tick: the version whose timer fired
 	trigger int           // tick: index into version.timers
 	done    chan struct{} // optional: closed after handling (benchmarks)
-	seq     uint64        // an event: set by enqueue (per actor, from 1); 0: not tracked
 }
 
 // eventKey is what an event is about, for coalescing: its kind and id.
@@ -38,10 +37,93 @@ func (m message) coalesceKey() (key eventKey, ok bool) {
 	return eventKey{m.ev.Kind, m.ev.ID}, true
 }
 
-// queuedEvent is one queued event in an actor's per-object list.
-type queuedEvent struct {
-	seq     uint64
-	updated bool // action "updated" (the only one that may be skipped)
+// mailbox is an actor's queue of messages, oldest first: a ring buffer
+// that grows only past Config.QueueLen events by timer ticks (at most one
+// per timer). Messages are numbered from 0 in the order they were put;
+// message number n sits at buf[(head + n - taken) % len(buf)].
+type mailbox struct {
+	buf    []message
+	head   int    // index of the oldest message
+	n      int    // messages queued
+	taken  uint64 // messages taken so far: the number of the oldest
+	events int    // events queued (ticks not counted), at most Config.QueueLen
+	// last is, per coalescing key, the number of its newest queued event.
+	last map[eventKey]uint64
+}
+
+func (q *mailbox) at(num uint64) *message {
+	return &q.buf[(q.head+int(num-q.taken))%len(q.buf)]
+}
+
+// put appends m.
+func (q *mailbox) put(m message) {
+	if q.n == len(q.buf) {
+		grown := make([]message, max(2*len(q.buf), 1))
+		for i := range q.n {
+			grown[i] = q.buf[(q.head+i)%len(q.buf)]
+		}
+		q.buf, q.head = grown, 0
+	}
+	num := q.taken + uint64(q.n)
+	q.buf[(q.head+q.n)%len(q.buf)] = m
+	q.n++
+	if m.ev != nil {
+		q.events++
+	}
+	if key, ok := m.coalesceKey(); ok {
+		q.last[key] = num
+	}
+}
+
+// take removes and returns the oldest message; ok is false when q is empty.
+func (q *mailbox) take() (m message, ok bool) {
+	if q.n == 0 {
+		return message{}, false
+	}
+	num := q.taken
+	m = q.buf[q.head]
+	q.buf[q.head] = message{} // let the event go
+	q.head = (q.head + 1) % len(q.buf)
+	q.n--
+	q.taken++
+	if m.ev != nil {
+		q.events--
+	}
+	if key, ok := m.coalesceKey(); ok && q.last[key] == num {
+		delete(q.last, key)
+	}
+	return m, true
+}
+
+// coalesce merges the event m into the newest queued event about the same
+// object when both may merge: m is "updated" and the queued one is
+// "inserted" or "updated". The queued event then carries m's state (Raw)
+// under its own action, in its own place: a subscription inserted then
+// changed is one "inserted" with the newest state; changed twice, one
+// "updated". Nothing merges across an "inserted" or a "removed" that came
+// later, so a removal and a re-insertion are each delivered. It returns
+// the message m replaced (its waiter to release) and whether it merged.
+func (q *mailbox) coalesce(m message) (replaced message, merged bool) {
+	key, ok := m.coalesceKey()
+	if !ok || m.ev.Action != source.ActionUpdated {
+		return message{}, false
+	}
+	num, ok := q.last[key]
+	if !ok {
+		return message{}, false
+	}
+	slot := q.at(num)
+	switch slot.ev.Action {
+	case source.ActionUpdated:
+	case source.ActionInserted:
+		ev := *m.ev
+		ev.Action = source.ActionInserted
+		m.ev = &ev
+	default:
+		return message{}, false
+	}
+	replaced, *slot = *slot, m
+	return replaced, true
 }
 
 // release tells the message's waiter, if any, that it was handled or
@@ -84,13 +166,12 @@ type version struct {
 // actor owns one script: its goroutine is the only one touching the Lua
 // states of the script's versions.
 type actor struct {
-	h       *Host
-	st      *scriptState
-	log     zerolog.Logger
-	chunk   string // chunk name used in file:line messages
-	mailbox chan message
-	wake    chan struct{}
-	guard   *callGuard // the running call, for the host and the memory watchdog
+	h     *Host
+	st    *scriptState
+	log   zerolog.Logger
+	chunk string        // chunk name used in file:line messages
+	wake  chan struct{} // cap 1: a message, a load or a stop request arrived
+	guard *callGuard    // the running call, for the host and the memory watchdog
 
 	sizes chan sizeRequest // the host asks for the running version's size (unbuffered)
 
@@ -99,13 +180,14 @@ type actor struct {
 	stopping bool
 	evict    string        // set by requestEvict: close the running version with this error
 	evicted  chan struct{} // closed once that is done
-	// Events in the mailbox, by what they are about (coalesceKey), oldest
-	// first: an "updated" event followed in this list by another
-	// "updated" is stale and skipped (coalescing). Entries are added by
-	// enqueue and removed when the actor takes the event, so the map is
-	// bounded by the queue.
-	seq    uint64
-	queued map[eventKey][]queuedEvent
+	queue    mailbox
+	// space, when not nil, is closed once half the queue's places are
+	// free again: the senders waiting for a place (enqueue) try again.
+	// ended is set once the actor took its last message: enqueue then
+	// returns at once.
+	space   chan struct{}
+	ended   bool
+	waiting bool // a sender waited since the queue was last empty (logged once)
 
 	// owned by the actor goroutine
 	cur    *version
@@ -114,15 +196,14 @@ type actor struct {
 
 func newActor(h *Host, st *scriptState, chunk string) *actor {
 	return &actor{
-		h:       h,
-		st:      st,
-		log:     h.log.With().Str("script", st.name).Logger(),
-		chunk:   chunk,
-		mailbox: make(chan message, h.cfg.QueueLen),
-		wake:    make(chan struct{}, 1),
-		guard:   h.mem.guard(),
-		sizes:   make(chan sizeRequest),
-		queued:  map[eventKey][]queuedEvent{},
+		h:     h,
+		st:    st,
+		log:   h.log.With().Str("script", st.name).Logger(),
+		chunk: chunk,
+		wake:  make(chan struct{}, 1),
+		guard: h.mem.guard(),
+		sizes: make(chan sizeRequest),
+		queue: mailbox{buf: make([]message, h.cfg.QueueLen), last: map[eventKey]uint64{}},
 	}
 }
 
@@ -151,64 +232,71 @@ func (a *actor) requestStop() {
 	a.poke()
 }
 
-// enqueue hands a message to the actor without blocking; a full queue
-// drops it, counts it and warns (the first time and every 100th). An event
-// is numbered and listed under its coalescing key.
-func (a *actor) enqueue(m message) bool {
-	key, keyed := m.coalesceKey()
-	a.mu.Lock()
-	if keyed {
-		a.seq++
-		m.seq = a.seq
-	}
-	var sent bool
-	select { // non-blocking: holding mu is fine
-	case a.mailbox <- m:
-		sent = true
-		if keyed {
-			a.queued[key] = append(a.queued[key], queuedEvent{seq: m.seq, updated: m.ev.Action == source.ActionUpdated})
+// enqueue queues m for the actor. An "updated" event merges into the
+// queued event about the same object where it may (see coalesce) and takes
+// no place; any other event takes one of the Config.QueueLen places, and
+// while they are all taken enqueue waits for the actor to take one
+// (backpressure: the source waits, nothing is dropped). A tick never
+// waits: there is at most one per timer. enqueue returns false, m's waiter
+// released, when ctx ends or the actor ends before m is queued.
+func (a *actor) enqueue(ctx context.Context, m message) bool {
+	for {
+		a.mu.Lock()
+		if a.ended {
+			a.mu.Unlock()
+			m.release()
+			return false
 		}
-	default:
-	}
-	a.mu.Unlock()
-	if !sent {
-		n := a.st.dropped.Add(1)
-		if n == 1 || n%100 == 0 {
-			a.log.Warn().Uint64("dropped", n).Int("queue_len", cap(a.mailbox)).Msg("event queue full: event dropped")
+		if old, merged := a.queue.coalesce(m); merged {
+			a.mu.Unlock()
+			old.release()
+			n := a.st.coalesced.Add(1)
+			a.log.Debug().Str("kind", m.ev.Kind).Str("id", m.ev.ID).Uint64("coalesced", n).
+				Msg("update merged into the queued event of the same object")
+			return true
 		}
-		m.release()
+		if m.ev == nil || a.queue.events < a.h.cfg.QueueLen {
+			a.queue.put(m)
+			a.mu.Unlock()
+			a.poke()
+			return true
+		}
+		if a.space == nil {
+			a.space = make(chan struct{})
+		}
+		space, first := a.space, !a.waiting
+		a.waiting = true
+		a.mu.Unlock()
+		n := a.st.waits.Add(1)
+		if first {
+			a.log.Warn().Int("queue_len", a.h.cfg.QueueLen).Uint64("waits", n).
+				Msg("event queue full: the source waits for the script")
+		}
+		select {
+		case <-space:
+		case <-ctx.Done():
+			m.release()
+			return false
+		}
 	}
-	return sent
 }
 
-// stale takes m off its key's list of queued events and reports whether
-// it is an "updated" event directly followed there by another "updated":
-// the handler will see that newer state, so this one can be skipped. An
-// "inserted" or "removed" event is never stale, and an "updated" one
-// followed by either is not skipped across it.
-func (a *actor) stale(m message) bool {
-	key, keyed := m.coalesceKey()
-	if !keyed || m.seq == 0 {
-		return false // a tick, or a message put in the mailbox directly
-	}
+// take removes the oldest message from the queue; ok is false when the
+// queue is empty.
+func (a *actor) take() (message, bool) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	list := a.queued[key]
-	i := 0
-	for i < len(list) && list[i].seq != m.seq {
-		i++
+	m, ok := a.queue.take()
+	// Waiting senders go on once half the places are free, not at every
+	// one: a long burst then costs a wake-up per half queue, not per event.
+	if ok && m.ev != nil && a.space != nil && a.queue.events <= a.h.cfg.QueueLen/2 {
+		close(a.space)
+		a.space = nil
 	}
-	if i == len(list) {
-		return false
+	if a.queue.n == 0 {
+		a.waiting = false
 	}
-	newer := i+1 < len(list) && list[i].updated && list[i+1].updated
-	list = append(list[:i], list[i+1:]...)
-	if len(list) == 0 {
-		delete(a.queued, key)
-	} else {
-		a.queued[key] = list
-	}
-	return newer
+	return m, ok
 }
 
 // run is the actor goroutine. Once ctx ends (shutdown) it takes no further
@@ -218,6 +306,7 @@ func (a *actor) stale(m message) bool {
 func (a *actor) run(ctx context.Context) {
 	calls := context.WithoutCancel(ctx)
 	defer func() {
+		a.drain() // first: a sender waiting for a place goes at once
 		a.mu.Lock()
 		p, evicted := a.pending, a.evicted
 		a.pending, a.evicted = nil, nil
@@ -228,7 +317,6 @@ func (a *actor) run(ctx context.Context) {
 		}
 		a.closeVersion(a.cur)
 		a.cur = nil
-		a.drain()
 		a.st.setStopped()
 	}()
 	for {
@@ -252,18 +340,26 @@ func (a *actor) run(ctx context.Context) {
 			req.finish()
 			continue
 		}
+		select { // a measurement goes before the next message: a busy actor answers too
+		case r := <-a.sizes:
+			a.measure(r)
+			continue
+		default:
+		}
+		if m, ok := a.take(); ok {
+			if ctx.Err() != nil { // ended while taking it: dropped with the queue
+				m.release()
+				return
+			}
+			a.handle(calls, m)
+			continue
+		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-a.wake:
 		case r := <-a.sizes:
 			a.measure(r)
-		case m := <-a.mailbox:
-			if ctx.Err() != nil { // select picks at random among ready cases
-				m.release()
-				return
-			}
-			a.handle(calls, m)
 		}
 	}
 }
@@ -329,15 +425,22 @@ func (a *actor) evictVersion(msg string) {
 	a.h.listenersChanged()
 }
 
-// drain drops the messages left in the queue, releasing their waiters.
+// drain ends the queue: it drops the messages left, releasing their
+// waiters, and makes every enqueue, waiting or later, return false.
 func (a *actor) drain() {
-	for {
-		select {
-		case m := <-a.mailbox:
-			m.release()
-		default:
-			return
-		}
+	a.mu.Lock()
+	a.ended = true
+	var left []message
+	for m, ok := a.queue.take(); ok; m, ok = a.queue.take() {
+		left = append(left, m)
+	}
+	if a.space != nil {
+		close(a.space)
+		a.space = nil
+	}
+	a.mu.Unlock()
+	for _, m := range left {
+		m.release()
 	}
 }
 
@@ -435,7 +538,8 @@ func (a *actor) startTimers(v *version) {
 					tm.Stop()
 					return
 				case <-tm.C:
-					if v.queued[i].CompareAndSwap(false, true) && !a.enqueue(message{version: v.id, trigger: i}) {
+					// A tick never waits: ctx is unused.
+					if v.queued[i].CompareAndSwap(false, true) && !a.enqueue(context.Background(), message{version: v.id, trigger: i}) {
 						v.queued[i].Store(false)
 					}
 				}
@@ -444,16 +548,9 @@ func (a *actor) startTimers(v *version) {
 	}
 }
 
-// handle runs one message in the current version; a stale event (see
-// stale) is counted in Coalesced and skipped.
+// handle runs one message in the current version.
 func (a *actor) handle(ctx context.Context, m message) {
 	defer m.release()
-	if a.stale(m) {
-		n := a.st.coalesced.Add(1)
-		a.log.Debug().Str("kind", m.ev.Kind).Str("id", m.ev.ID).Uint64("coalesced", n).
-			Msg("stale update skipped: a newer one is queued")
-		return
-	}
 	v := a.cur
 	if v == nil {
 		return

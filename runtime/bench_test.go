@@ -95,7 +95,7 @@ func BenchmarkReloadLatency(b *testing.B) {
 		}
 		done := make(chan struct{})
 		runs := statusOf(h, "a").Runs
-		h.actorOf("a.lua").mailbox <- message{ev: &benchSub, done: done}
+		h.actorOf("a.lua").enqueue(context.Background(), message{ev: &benchSub, done: done})
 		<-done
 		lat = append(lat, time.Since(start))
 		if statusOf(h, "a").Runs != runs+1 {
@@ -109,8 +109,10 @@ func BenchmarkReloadLatency(b *testing.B) {
 	b.ReportMetric(float64(lat[len(lat)/2]-h.cfg.Debounce)/float64(time.Millisecond), "over-debounce-ms")
 }
 
-// BenchmarkDispatch measures events into one script's Lua handler,
-// including the JSON -> Lua conversion of the subscription.
+// BenchmarkDispatch measures events into one script's Lua handler through
+// its queue (enqueue, waiting for a place when it is full), including the
+// JSON -> Lua conversion of the subscription. The events are "inserted"
+// ones, which never merge: each is handled.
 func BenchmarkDispatch(b *testing.B) {
 	dir := b.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "a.lua"), []byte(
@@ -120,13 +122,16 @@ func BenchmarkDispatch(b *testing.B) {
 	h, stop := benchHost(b, Config{ScriptsDir: dir, QueueLen: 4096})
 	defer stop()
 	a := h.actorOf("a.lua")
+	ev := benchSub
+	ev.Action = source.ActionInserted
+	ctx := context.Background()
 	b.ResetTimer()
 	start := time.Now()
 	for i := 0; i < b.N-1; i++ {
-		a.mailbox <- message{ev: &benchSub}
+		a.enqueue(ctx, message{ev: &ev})
 	}
 	done := make(chan struct{})
-	a.mailbox <- message{ev: &benchSub, done: done}
+	a.enqueue(ctx, message{ev: &ev, done: done})
 	<-done
 	b.StopTimer()
 	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "events/s")

@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"context"
 	"strings"
 	"sync"
 	"testing"
@@ -73,65 +74,72 @@ func (th *testHost) actor(name string) *actor {
 	return a
 }
 
-// TestStaleUpdatesCoalesce: while a handler is stuck, updates of one
-// subscription pile up; once it returns only the newest of each run of
-// "updated" events is handled, and "inserted"/"removed" events are never
-// skipped nor skipped across.
+// queued returns how many messages wait in the actor's queue.
+func (a *actor) queued() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.queue.n
+}
+
+// TestStaleUpdatesCoalesce: while a handler is stuck, changes of one
+// subscription pile up; an update merges into the queued insert or update
+// of the same subscription (newest state, the queued action, the queued
+// place) and takes no place, while inserts and removals always take their
+// own, and nothing merges across them.
 func TestStaleUpdatesCoalesce(t *testing.T) {
 	t.Parallel()
 	g := newGatedEnv()
 	th := startHostEnv(t, Config{}, g.env(), nil, map[string]string{"c.lua": gatedScript})
 	th.waitStatus("c", "running", func(s ScriptStatus) bool { return s.State == StateRunning })
 	a := th.actor("c.lua")
+	ctx := context.Background()
 
-	require.True(t, a.enqueue(subChange("updated", "block", 0)))
+	require.True(t, a.enqueue(ctx, subChange("updated", "block", 0)))
 	th.logs.eventually(t, waitFor, func() bool { return len(g.records()) == 1 }, "the blocking handler")
 
 	queue := []message{
-		subChange("updated", "A", 1),  // skipped: A 2 follows
-		subChange("updated", "A", 2),  // skipped: A 3 follows
-		subChange("updated", "B", 1),  // only update of B
-		subChange("inserted", "C", 1), // never skipped
-		subChange("updated", "A", 3),  // kept: A is removed next
-		subChange("removed", "A", 0),  // never skipped
-		subChange("inserted", "A", 4), // never skipped
-		subChange("updated", "A", 5),  // skipped: A 6 follows
-		subChange("updated", "C", 2),  // kept: an insert does not make it stale, and no update of C follows
-		subChange("updated", "A", 6),  // newest of A
-		subChange("updated", "D", 1),  // kept: an insert of D follows
-		subChange("inserted", "D", 2), // never skipped
+		subChange("updated", "A", 1),  // place 1
+		subChange("updated", "A", 2),  // merges into place 1
+		subChange("updated", "B", 1),  // place 2
+		subChange("inserted", "C", 1), // place 3
+		subChange("updated", "A", 3),  // merges into place 1
+		subChange("removed", "A", 0),  // place 4: never merged
+		subChange("inserted", "A", 4), // place 5: never merges across the removal
+		subChange("updated", "A", 5),  // merges into the insert of place 5
+		subChange("updated", "C", 2),  // merges into the insert of place 3
+		subChange("updated", "A", 6),  // merges into place 5
+		subChange("updated", "D", 1),  // place 6
+		subChange("inserted", "D", 2), // place 7: an insert never merges
 	}
 	for _, ev := range queue {
-		require.True(t, a.enqueue(ev))
+		require.True(t, a.enqueue(ctx, ev))
 	}
+	assert.Equal(t, 7, a.queued(), "seven places taken for twelve changes")
 	g.open()
 	want := []string{
 		"updated block 0",
-		"updated B 1",
-		"inserted C 1",
 		"updated A 3",
+		"updated B 1",
+		"inserted C 2",
 		"removed A nil",
-		"inserted A 4",
-		"updated C 2",
-		"updated A 6",
+		"inserted A 6",
 		"updated D 1",
 		"inserted D 2",
 	}
-	th.waitStatus("c", "every queued event taken", func(s ScriptStatus) bool {
-		return s.Runs+s.Coalesced == uint64(1+len(queue))
-	})
+	th.waitStatus("c", "every queued event taken", func(s ScriptStatus) bool { return s.Runs == uint64(len(want)) })
 	assert.Equal(t, want, g.records(), "which events ran, in order")
 	st, _ := th.status("c")
-	assert.Equal(t, uint64(3), st.Coalesced, "three stale updates skipped")
-	assert.Equal(t, uint64(len(want)), st.Runs)
+	assert.Equal(t, uint64(5), st.Coalesced, "five updates merged")
+	assert.Zero(t, st.Waits, "the queue was never full")
 	a.mu.Lock()
-	assert.Empty(t, a.queued, "bookkeeping emptied with the queue")
+	assert.Empty(t, a.queue.last, "bookkeeping emptied with the queue")
 	a.mu.Unlock()
 }
 
 // TestStaleUpdatesCoalesceFromSource is the trial's case end to end: a
 // handler stuck while the source reports the same subscription changing
-// several times; the handler then sees only its newest state.
+// several times; the changes hold one place and the handler then sees only
+// the newest state.
 func TestStaleUpdatesCoalesceFromSource(t *testing.T) {
 	t.Parallel()
 	g := newGatedEnv()
@@ -139,20 +147,15 @@ func TestStaleUpdatesCoalesceFromSource(t *testing.T) {
 	th := startHostEnv(t, Config{}, g.env(), []source.Source{src}, map[string]string{"c.lua": gatedScript})
 	th.waitStatus("c", "running", func(s ScriptStatus) bool { return s.State == StateRunning })
 	a := th.actor("c.lua")
-	queuedOf := func(id string) int {
-		a.mu.Lock()
-		defer a.mu.Unlock()
-		return len(a.queued[eventKey{source.KindSubscription, id}])
-	}
 	th.logs.eventually(t, waitFor, func() bool { on, _ := src.running(); return on }, "the source runs")
 	require.True(t, src.send(subEvent(source.ActionUpdated, "block", 0)))
 	th.logs.eventually(t, waitFor, func() bool { return len(g.records()) == 1 }, "the blocking handler")
 	for i := 1; i <= 4; i++ {
 		require.True(t, src.send(subEvent(source.ActionUpdated, "x", i)))
-		require.Equal(t, i, queuedOf("x"), "update %d of x queued", i)
+		require.Equal(t, 1, a.queued(), "update %d of x holds the one place", i)
 	}
 	g.open()
-	th.waitStatus("c", "queue taken", func(s ScriptStatus) bool { return s.Runs+s.Coalesced == 5 })
+	th.waitStatus("c", "queue taken", func(s ScriptStatus) bool { return s.Runs == 2 })
 	assert.Equal(t, []string{"updated block 0", "updated x 4"}, g.records(), "x handled once, in its newest state")
 	st, _ := th.status("c")
 	assert.Equal(t, uint64(3), st.Coalesced)

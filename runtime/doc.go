@@ -17,11 +17,15 @@
 //
 // Each script is one actor: one goroutine owning the *lua.LState of the
 // script's running version (and of a version being loaded). Timers and
-// events reach it as messages on a bounded queue (Config.QueueLen); a full
-// queue drops the event, counts it (Status Dropped) and warns on the first
-// drop and every 100th, never blocking the sender. A timer has at most one
-// tick queued: ticks of a handler slower than its period coalesce instead
-// of filling the queue. Load requests and stop requests travel beside the
+// events reach it as messages on a queue of Config.QueueLen events (see
+// Events and sources for what takes a place). Nothing is dropped while
+// the script runs: when the queue is full the source waits for the script
+// to take an event (counted in Status Waits, warned once per backlog),
+// so a slow script slows its sources down; a waiting source still stops
+// at shutdown, and a script that stops frees the sources waiting for it.
+// A timer has at most one tick queued (ticks take no event place): ticks
+// of a handler slower than its period coalesce instead of filling the
+// queue. Load requests and stop requests travel beside the
 // queue and take priority over queued events; a newer load request
 // replaces a pending one.
 //
@@ -36,15 +40,18 @@
 // context) stops the host: Run returns its error. Handlers get their
 // arguments from luabind.EventArgs, a fresh conversion of Raw for each.
 //
-// A backlog delivers only the newest state of each object: when a script
-// is about to handle an "updated" event and the next event queued for it
-// about the same object (kind and ID) is also "updated", the older one is
-// skipped (the handler sees the newer snapshot), counted in Status
-// Coalesced and logged at debug level. So a handler stuck until its
-// deadline, or a fixed version loaded after it, does not act on a pile of
-// stale snapshots. "inserted" and "removed" events are never skipped, nor
-// skipped across: an "updated" followed by a "removed" runs both. Timer
-// ticks coalesce separately (see Actors).
+// A backlog delivers only the newest state of each object, and holds one
+// place per object: an "updated" event merges into the newest queued
+// event about the same object (kind and ID) when that one is "inserted" or
+// "updated": the queued event keeps its action and its place in the queue
+// and takes the newer snapshot (counted in Status Coalesced, logged at
+// debug level). So a subscription inserted then changed is one "inserted"
+// with its newest state, and a burst of changes to n subscriptions takes
+// n places however many changes there are. "inserted" and "removed"
+// events always take a place of their own and nothing merges across them:
+// "updated" then "removed" runs both, and "removed" then "inserted" (a
+// subscription gone and back) too. Timer ticks coalesce separately (see
+// Actors).
 //
 // # Deadlines and limits
 //

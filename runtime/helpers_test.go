@@ -219,9 +219,10 @@ func hashOf(content string) string {
 type testSource struct {
 	kinds []string
 	mu    sync.Mutex
-	runs  int                // Run calls so far
-	emit  func(source.Event) // of the running Run; nil when none runs
-	fail  chan error         // a value makes the running Run return it
+	runs  int             // Run calls so far
+	emit  source.Emit     // of the running Run; nil when none runs
+	ctx   context.Context // of the running Run
+	fail  chan error      // a value makes the running Run return it
 	// stopErr is what Run returns when its context ends (a sloppy source
 	// answering the host's stop with an error).
 	stopErr error
@@ -233,10 +234,10 @@ func newTestSource(kinds ...string) *testSource {
 
 func (s *testSource) Kinds() []string { return s.kinds }
 
-func (s *testSource) Run(ctx context.Context, emit func(source.Event)) error {
+func (s *testSource) Run(ctx context.Context, emit source.Emit) error {
 	s.mu.Lock()
 	s.runs++
-	s.emit = emit
+	s.emit, s.ctx = emit, ctx
 	s.mu.Unlock()
 	defer func() {
 		s.mu.Lock()
@@ -258,15 +259,13 @@ func (s *testSource) running() (bool, int) {
 	return s.emit != nil, s.runs
 }
 
-// send emits ev through the running Run; false when none runs.
+// send emits ev through the running Run, waiting as a source does while
+// a queue is full; false when none runs or its context ended first.
 func (s *testSource) send(ev source.Event) bool {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.emit == nil {
-		return false
-	}
-	s.emit(ev)
-	return true
+	emit, ctx := s.emit, s.ctx
+	s.mu.Unlock()
+	return emit != nil && emit(ctx, ev) == nil
 }
 
 // subEvent is a subscription event whose object carries n.

@@ -246,8 +246,11 @@ func (h *Host) listening(kinds []string) bool {
 }
 
 // dispatch hands an event to every running script that listens to its
-// kind. Sources call it.
-func (h *Host) dispatch(ev source.Event) {
+// kind: it is the source.Emit of every source. It waits while a target's
+// queue is full (see actor.enqueue), so a slow script slows its sources
+// down rather than losing events; a script that stops meanwhile is
+// skipped. It returns ctx's error if ctx ends first.
+func (h *Host) dispatch(ctx context.Context, ev source.Event) error {
 	h.mu.Lock()
 	targets := make([]*actor, 0, len(h.actors))
 	for _, a := range h.actors {
@@ -258,8 +261,9 @@ func (h *Host) dispatch(ev source.Event) {
 	h.mu.Unlock()
 	shared := &ev
 	for _, a := range targets {
-		a.enqueue(message{ev: shared})
+		a.enqueue(ctx, message{ev: shared})
 	}
+	return ctx.Err()
 }
 
 // runSource runs r's source while some script listens to its kinds, until

@@ -39,10 +39,10 @@ func TestActorTakesNothingAfterShutdown(t *testing.T) {
 		a.load(context.Background(), &loadRequest{content: []byte(`rc.on("subscription", function() end)`), hash: "v1"})
 		require.NotNil(t, a.cur, "v1 loaded")
 		for j := range 5 {
-			require.True(t, a.enqueue(waited(strconv.Itoa(j), nil)))
+			require.True(t, a.enqueue(context.Background(), waited(strconv.Itoa(j), nil)))
 		}
 		done := make(chan struct{})
-		require.True(t, a.enqueue(waited("last", done)))
+		require.True(t, a.enqueue(context.Background(), waited("last", done)))
 		var finished atomic.Bool
 		a.requestLoad(&loadRequest{content: []byte(`rc.on("subscription", function() end)`), hash: "v2",
 			done: func() { finished.Store(true) }})
@@ -78,7 +78,7 @@ end)`,
 	a := th.h.actors["slow.lua"]
 	th.h.mu.Unlock()
 	for i := range 50 {
-		require.True(t, a.enqueue(waited(strconv.Itoa(i), nil)))
+		require.True(t, a.enqueue(context.Background(), waited(strconv.Itoa(i), nil)))
 	}
 	th.logs.eventually(t, waitFor, func() bool { return th.logs.count("start 0", "script", "slow") == 1 }, "the first handler")
 	before, _ := th.status("slow")

@@ -24,8 +24,8 @@ type ScriptStatus struct {
 	Runs      uint64    // handler calls
 	Errors    uint64    // handler calls that raised an error (timeouts excluded)
 	Timeouts  uint64    // handler calls stopped at their deadline
-	Dropped   uint64    // events dropped because the queue was full
-	Coalesced uint64    // stale subscription updates skipped: a newer update of the same subscription was queued
+	Waits     uint64    // times a source waited for a place in the script's full queue (backpressure; nothing is dropped)
+	Coalesced uint64    // updates merged into a queued event of the same object (it is handled once, in the newest state)
 }
 
 // scriptState is the shared, concurrently readable part of one script's
@@ -39,8 +39,8 @@ type scriptState struct {
 	loadedAt  time.Time
 	lastError string
 
-	runs, errors, timeouts, dropped, coalesced atomic.Uint64
-	listens                                    atomic.Pointer[[]string] // event kinds the running version handles
+	runs, errors, timeouts, waits, coalesced atomic.Uint64
+	listens                                  atomic.Pointer[[]string] // event kinds the running version handles
 }
 
 // listensTo reports whether the running version has an rc.on handler of
@@ -70,7 +70,7 @@ func (s *scriptState) snapshot() ScriptStatus {
 		Name: s.name, Path: s.path, State: s.state, Hash: s.hash,
 		LoadedAt: s.loadedAt, LastError: s.lastError,
 		Runs: s.runs.Load(), Errors: s.errors.Load(),
-		Timeouts: s.timeouts.Load(), Dropped: s.dropped.Load(),
+		Timeouts: s.timeouts.Load(), Waits: s.waits.Load(),
 		Coalesced: s.coalesced.Load(),
 	}
 }

@@ -473,6 +473,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	query, qerr := url.ParseQuery(r.URL.RawQuery)
 	c := &reqCtx{w: w, r: r, endpoint: endpoint, query: query, body: body, now: s.now()}
+	h.Set("Date", c.now.Format(http.TimeFormat)) // the clock _updatedAt is written with
 	s.authenticate(c)
 	s.logRequest(c)
 

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"hash/maphash"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -39,17 +40,26 @@ const (
 // The first poll of a Run (without updatedSince) is a baseline that emits
 // nothing. The cursor is the greatest _updatedAt/_deletedAt the server
 // returned, never the local clock, so host/server clock skew does not
-// matter; each poll asks for updatedSince = cursor - overlap (for writes
-// committed late) and skips (_id, timestamp) pairs it already emitted.
-// Pairs at or below the query floor are forgotten (the server filters with
-// a strict ">"), so memory is the overlap window plus the set of known ids.
+// matter; but it never passes the server's own clock when it answered
+// (rc.SubscriptionsResult.ServerTime, its Date header): a subscription
+// dated in the future would otherwise carry the cursor past every change
+// the server makes until that date. Such a stamp is logged once per Run
+// (when it is further ahead than the overlap covers); the subscription's
+// changes are still emitted, each once. Each poll asks for updatedSince =
+// cursor - overlap (for writes committed late) and skips the versions it
+// already emitted: a version is the _id, the timestamp and a hash of the
+// raw JSON, so two different states under one millisecond are two events
+// while the same state read again is none. Versions at or below the query
+// floor are forgotten (the server filters with a strict ">"), so memory is
+// the overlap window plus the set of known ids.
 // An update is "inserted" when its _id was not known, else "updated"; a
 // "remove" entry of a known id is "removed" (removals of ids never seen
 // since the baseline are not reported). A failed poll keeps the cursor and
 // backs off exponentially, from between one and two intervals after the
 // first failure up to MaxBackoff (rc.Backoff, jittered);
 // a rate limit (rc.Error 429) waits RetryAfter, or until Reset, at least
-// one interval.
+// one interval. Emitting waits for the host (see Emit), so a burst larger
+// than a script's queue delays the next poll instead of losing events.
 type Poll struct {
 	subs Subscriptions
 	opts PollOptions
@@ -78,11 +88,14 @@ func (p *Poll) Kinds() []string { return []string{KindSubscription} }
 
 // Run polls until ctx ends; it returns nil then. Every Run starts with a
 // baseline.
-func (p *Poll) Run(ctx context.Context, emit func(Event)) error {
+func (p *Poll) Run(ctx context.Context, emit Emit) error {
 	st := newPollState(p)
 	defer p.opts.Log.Debug().Msg("subscription polling stopped")
 	for {
 		wait := st.poll(ctx, emit)
+		if ctx.Err() != nil { // the timer below would race ctx.Done
+			return nil
+		}
 		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
@@ -95,28 +108,57 @@ func (p *Poll) Run(ctx context.Context, emit func(Event)) error {
 
 // seenKey identifies one version of one subscription (or one deletion).
 type seenKey struct {
-	id string
-	ts int64 // UnixNano of _updatedAt (or _deletedAt)
+	id  string
+	ts  int64  // UnixNano of _updatedAt (or _deletedAt)
+	sum uint64 // hash of the raw JSON (0 for a deletion)
 }
 
 // pollState is one Run's memory: the cursor, the ids known since the
-// baseline and the pairs emitted inside the overlap window.
+// baseline and the versions emitted inside the overlap window.
 type pollState struct {
 	p         *Poll
 	baselined bool
 	cursor    time.Time
 	known     map[string]bool
 	seen      map[seenKey]bool
+	seed      maphash.Seed
 	fails     int
+	warned    bool // a stamp ahead of the server's clock was logged
 }
 
 func newPollState(p *Poll) *pollState {
-	return &pollState{p: p, known: map[string]bool{}, seen: map[seenKey]bool{}}
+	return &pollState{p: p, known: map[string]bool{}, seen: map[seenKey]bool{}, seed: maphash.MakeSeed()}
+}
+
+// version returns the key of s's version and its JSON: the server's bytes
+// (a view into the response) or, for a subscription built without them,
+// its encoding.
+func (st *pollState) version(s *rc.Subscription) (seenKey, []byte, error) {
+	raw := []byte(s.Raw)
+	if len(raw) == 0 {
+		var err error
+		if raw, err = json.Marshal(s); err != nil {
+			return seenKey{}, nil, err
+		}
+	}
+	return seenKey{s.ID, s.UpdatedAt.UnixNano(), maphash.Bytes(st.seed, raw)}, raw, nil
+}
+
+// newest is the latest stamp of a response and whose it is.
+type newest struct {
+	at time.Time
+	id string
+}
+
+func (n *newest) see(at time.Time, id string) {
+	if at.After(n.at) {
+		n.at, n.id = at, id
+	}
 }
 
 // poll runs one poll, emitting what changed, and returns how long to wait
 // before the next.
-func (st *pollState) poll(ctx context.Context, emit func(Event)) time.Duration {
+func (st *pollState) poll(ctx context.Context, emit Emit) time.Duration {
 	o := st.p.opts
 	opts := &rc.GetSubscriptionsOptions{}
 	if st.baselined && !st.cursor.IsZero() {
@@ -137,15 +179,19 @@ func (st *pollState) poll(ctx context.Context, emit func(Event)) time.Duration {
 	if res == nil {
 		res = &rc.SubscriptionsResult{}
 	}
+	var last newest
 	if !st.baselined {
 		for _, s := range res.Update {
 			if s == nil {
 				continue
 			}
 			st.known[s.ID] = true
-			st.seen[seenKey{s.ID, s.UpdatedAt.UnixNano()}] = true
-			st.advance(s.UpdatedAt)
+			last.see(s.UpdatedAt, s.ID)
+			if k, _, err := st.version(s); err == nil {
+				st.seen[k] = true
+			}
 		}
+		st.advance(last, res.ServerTime)
 		st.baselined = true
 		o.Log.Debug().Int("subscriptions", len(st.known)).Time("cursor", st.cursor).Msg("subscriptions baseline taken")
 		return o.Interval
@@ -154,8 +200,12 @@ func (st *pollState) poll(ctx context.Context, emit func(Event)) time.Duration {
 		if s == nil {
 			continue
 		}
-		k := seenKey{s.ID, s.UpdatedAt.UnixNano()}
-		st.advance(s.UpdatedAt)
+		last.see(s.UpdatedAt, s.ID)
+		k, raw, err := st.version(s)
+		if err != nil {
+			o.Log.Error().Err(err).Str("subscription", s.ID).Msg("cannot encode the subscription: event skipped")
+			continue
+		}
 		if st.seen[k] {
 			continue
 		}
@@ -165,20 +215,15 @@ func (st *pollState) poll(ctx context.Context, emit func(Event)) time.Duration {
 			action = ActionUpdated
 		}
 		st.known[s.ID] = true
-		// s.Raw is a view into the whole response body: a copy, so that a
-		// string a handler keeps does not keep every subscription alive.
-		raw := bytes.Clone(s.Raw)
-		if len(raw) == 0 {
-			if raw, err = json.Marshal(s); err != nil {
-				o.Log.Error().Err(err).Str("subscription", s.ID).Msg("cannot encode the subscription: event skipped")
-				continue
-			}
+		// raw may be a view into the whole response body: a copy, so that
+		// a string a handler keeps does not keep every subscription alive.
+		if emit(ctx, Event{Kind: KindSubscription, Action: action, ID: s.ID, Raw: bytes.Clone(raw)}) != nil {
+			return 0 // ctx ended: Run returns
 		}
-		emit(Event{Kind: KindSubscription, Action: action, ID: s.ID, Raw: raw})
 	}
 	for _, r := range res.Remove {
-		k := seenKey{"-" + r.ID, r.DeletedAt.UnixNano()}
-		st.advance(r.DeletedAt)
+		k := seenKey{id: "-" + r.ID, ts: r.DeletedAt.UnixNano()}
+		last.see(r.DeletedAt, r.ID)
 		if st.seen[k] {
 			continue
 		}
@@ -187,8 +232,11 @@ func (st *pollState) poll(ctx context.Context, emit func(Event)) time.Duration {
 			continue // never seen alive since the baseline: nothing to report
 		}
 		delete(st.known, r.ID)
-		emit(Event{Kind: KindSubscription, Action: ActionRemoved, ID: r.ID, Raw: removedJSON(r)})
+		if emit(ctx, Event{Kind: KindSubscription, Action: ActionRemoved, ID: r.ID, Raw: removedJSON(r)}) != nil {
+			return 0
+		}
 	}
+	st.advance(last, res.ServerTime)
 	st.prune()
 	return o.Interval
 }
@@ -205,7 +253,21 @@ func removedJSON(r rc.RemovedSubscription) []byte {
 	return b
 }
 
-func (st *pollState) advance(t time.Time) {
+// advance moves the cursor to the newest stamp of a response, but never
+// past server, the server's clock when it answered (zero: unknown, no
+// limit). A stamp further ahead than the overlap window covers would have
+// lost changes: it is logged, once per Run.
+func (st *pollState) advance(n newest, server time.Time) {
+	t := n.at
+	if !server.IsZero() && t.After(server) {
+		// ServerTime has whole seconds: a stamp up to a second ahead is normal.
+		if o := st.p.opts; t.Sub(server) > o.Overlap+time.Second && !st.warned {
+			st.warned = true
+			o.Log.Warn().Str("subscription", n.id).Time("updated_at", t).Time("server_time", server).
+				Msg("a subscription is dated after the server's clock: the cursor stays at the server's clock (logged once)")
+		}
+		t = server
+	}
 	if t.After(st.cursor) {
 		st.cursor = t
 	}

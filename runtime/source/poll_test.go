@@ -43,7 +43,7 @@ func (f *fakeSubs) Get(ctx context.Context, opts *rc.GetSubscriptionsOptions) (*
 		f.fail = f.fail[1:]
 		return nil, err
 	}
-	res := &rc.SubscriptionsResult{}
+	res := &rc.SubscriptionsResult{ServerTime: f.now().Truncate(time.Second)} // a Date header
 	since := opts.UpdatedSince
 	for _, s := range f.subs {
 		if since.IsZero() || s.UpdatedAt.After(since) {
@@ -105,10 +105,11 @@ type collector struct {
 	events []Event
 }
 
-func (c *collector) emit(ev Event) {
+func (c *collector) emit(_ context.Context, ev Event) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.events = append(c.events, ev)
+	return nil
 }
 
 // count counts the events of action about id.
@@ -270,14 +271,14 @@ func TestPollPrunesDedupMemory(t *testing.T) {
 	t.Parallel()
 	f := newFakeSubs(0)
 	p := newPollState(NewPoll(f, PollOptions{Interval: time.Second, Overlap: time.Second}))
-	base := time.Now().UTC()
+	base := time.Now().UTC().Add(-200 * time.Second) // in the past: the cursor follows
 	for i := range 100 {
 		f.mu.Lock()
 		f.upsertAt(fmt.Sprint("s", i), base.Add(time.Duration(i)*time.Second))
 		f.mu.Unlock()
 	}
-	p.poll(context.Background(), func(Event) {}) // baseline
-	p.poll(context.Background(), func(Event) {})
+	p.poll(context.Background(), discard) // baseline
+	p.poll(context.Background(), discard)
 	assert.LessOrEqual(t, len(p.seen), 2, "only pairs inside the overlap are remembered")
 	assert.Len(t, p.known, 100, "every id stays known")
 }
@@ -290,7 +291,7 @@ func TestPollCopiesRaw(t *testing.T) {
 	f := newFakeSubs(0, "s1")
 	p := newPollState(NewPoll(f, PollOptions{Interval: time.Second}))
 	var got []Event
-	emit := func(ev Event) { got = append(got, ev) }
+	emit := func(_ context.Context, ev Event) error { got = append(got, ev); return nil }
 	p.poll(context.Background(), emit) // baseline
 	f.mu.Lock()
 	f.upsertAt("s1", f.now().Add(time.Second)) // a stamp the baseline cannot have
@@ -306,3 +307,6 @@ func TestPollCopiesRaw(t *testing.T) {
 	f.mu.Unlock()
 	assert.Equal(t, want, string(got[0].Raw), "the event kept its own bytes")
 }
+
+// discard is an Emit that drops every event.
+func discard(context.Context, Event) error { return nil }

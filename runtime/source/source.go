@@ -34,16 +34,25 @@ type Event struct {
 	Raw []byte
 }
 
+// Emit hands one event to the host. It blocks while a script that listens
+// cannot take the event yet (its queue is full: backpressure) and returns
+// nil once every such script has it queued. It returns ctx's error when
+// ctx ends first: the source then returns from Run (the event is lost with
+// the Run, which the host ends only on shutdown or when nobody listens).
+type Emit func(ctx context.Context, ev Event) error
+
 // Source produces events of some kinds.
 type Source interface {
 	// Kinds are the event kinds the source emits; the host runs the
 	// source while some script listens to one of them.
 	Kinds() []string
-	// Run emits events until ctx ends, then returns nil. Each Run starts
+	// Run emits events until ctx ends, then returns nil. It passes its
+	// own ctx to emit and waits for emit: a source never drops an event
+	// because a script is slow, it slows down instead. Each Run starts
 	// afresh: the host stops a source when its last listener goes and runs
 	// it again when one comes back. A non-nil error returned while ctx is
 	// alive means the source cannot go on (for a source that logs in, a
 	// login refused for good): the host stops and returns it. Poll never
 	// does: it backs off and retries every failure.
-	Run(ctx context.Context, emit func(Event)) error
+	Run(ctx context.Context, emit Emit) error
 }

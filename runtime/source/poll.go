@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -77,12 +78,16 @@ func NewPoll(subs Subscriptions, opts PollOptions) *Poll {
 func (p *Poll) Kinds() []string { return []string{KindSubscription} }
 
 // Run polls until ctx ends; it returns nil then. Every Run starts with a
-// baseline.
+// baseline. A 401 (rc.ErrUnauthorized: credentials the client could not
+// renew) ends Run with that error; every other failure is retried.
 func (p *Poll) Run(ctx context.Context, emit func(Event)) error {
 	st := newPollState(p)
 	defer p.opts.Log.Debug().Msg("subscription polling stopped")
 	for {
 		wait := st.poll(ctx, emit)
+		if st.fatal != nil {
+			return st.fatal
+		}
 		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
@@ -108,6 +113,7 @@ type pollState struct {
 	known     map[string]bool
 	seen      map[seenKey]bool
 	fails     int
+	fatal     error // a failure polling again cannot fix: Run returns it
 }
 
 func newPollState(p *Poll) *pollState {
@@ -125,6 +131,12 @@ func (st *pollState) poll(ctx context.Context, emit func(Event)) time.Duration {
 	res, err := st.p.subs.Get(ctx, opts)
 	if err != nil {
 		if ctx.Err() != nil {
+			return 0
+		}
+		if errors.Is(err, rc.ErrUnauthorized) {
+			// Refused credentials (a revoked token, a session the client
+			// could not renew): every later poll would get the same 401.
+			st.fatal = fmt.Errorf("subscriptions poll: %w", err)
 			return 0
 		}
 		st.fails++

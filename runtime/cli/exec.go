@@ -70,7 +70,8 @@ func cmdExec(ctx context.Context, args []string, getenv func(string) string, std
 	if err != nil {
 		return err
 	}
-	client, err := newClient(baseURL, creds, true)
+	keeper := newAuthKeeper(creds, baseURL, log)
+	client, err := newClient(baseURL, creds, true, keeper)
 	if err != nil {
 		return err
 	}
@@ -80,10 +81,13 @@ func cmdExec(ctx context.Context, args []string, getenv func(string) string, std
 		}
 		return fmt.Errorf("cannot reach the Rocket.Chat server at %s: %w", baseURL, err)
 	}
-	defer logout(ctx, client, creds, log)
-
 	cfg := runtime.Config{LoadTimeout: o.timeout, HandlerTimeout: o.timeout}
-	if err := runtime.Exec(ctx, path, cfg, luabind.FromClient(client, log), log); err != nil {
+	err = runtime.Exec(ctx, path, cfg, luabind.FromClient(client, log), log)
+	if lost := keeper.failed(); lost != nil {
+		return lost // the server refused the credentials during the run: exit status 3
+	}
+	logout(ctx, client, creds, log)
+	if err != nil {
 		return &scriptError{err: err}
 	}
 	return nil

@@ -16,6 +16,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/rclua/rclua/luabind"
+	"github.com/rclua/rclua/rc"
 	"github.com/rclua/rclua/runtime"
 	"github.com/rclua/rclua/runtime/source"
 )
@@ -163,7 +164,8 @@ func daemon(ctx context.Context, o runOptions, baseURL string, creds credentials
 		baseURL, creds = dev.url(), dev.credentials()
 	}
 
-	client, err := newClient(baseURL, creds, true)
+	keeper := newAuthKeeper(creds, baseURL, log)
+	client, err := newClient(baseURL, creds, true, keeper)
 	if err != nil {
 		return err
 	}
@@ -176,7 +178,11 @@ func daemon(ctx context.Context, o runOptions, baseURL string, creds credentials
 		log.Info().Msg("stopped before the server answered")
 		return nil
 	}
-	defer logout(ctx, client, creds, log)
+	defer func() {
+		if keeper.failed() == nil { // a lost session has nothing to log out
+			logout(ctx, client, creds, log)
+		}
+	}()
 
 	scriptsDir, err := filepath.Abs(o.scripts)
 	if err != nil {
@@ -204,6 +210,9 @@ func daemon(ctx context.Context, o runOptions, baseURL string, creds credentials
 	done := make(chan error, 1)
 	go func() { done <- host.Run(hostCtx) }()
 
+	// stopErr is why the daemon stops on its own: the credentials were
+	// lost (exit status 3). nil: a signal stops it (exit status 0).
+	var stopErr error
 	select {
 	case <-host.Loaded():
 		logStartup(log, baseURL, me.Username, scriptsDir, host.Status())
@@ -211,21 +220,28 @@ func daemon(ctx context.Context, o runOptions, baseURL string, creds credentials
 			dev.startActivity(o.devActivity)
 		}
 	case err := <-done:
-		return hostEnded(err)
+		return hostEnded(err, keeper)
+	case <-keeper.lost:
+		stopErr = keeper.failed()
 	case <-ctx.Done():
 	}
 
-	for ctx.Err() == nil {
+	for ctx.Err() == nil && stopErr == nil {
 		select {
 		case <-hup:
 			log.Info().Msg("SIGHUP: reloading every script")
 			host.ReloadAll()
 		case err := <-done:
-			return hostEnded(err)
+			return hostEnded(err, keeper)
+		case <-keeper.lost:
+			stopErr = keeper.failed()
 		case <-ctx.Done():
 		}
 	}
 
+	if stopErr != nil {
+		log.Error().Err(stopErr).Msg("the server refused the credentials: stopping")
+	}
 	log.Info().Stringer("shutdown_timeout", o.shutdownTimeout).Msg("stopping: no new events; letting running handlers finish")
 	stopHost()
 	// The host cancels handlers still running after the shutdown timeout;
@@ -234,18 +250,27 @@ func daemon(ctx context.Context, o runOptions, baseURL string, creds credentials
 	defer t.Stop()
 	select {
 	case err := <-done:
-		if err != nil && !errors.Is(err, context.Canceled) {
+		if err != nil && !errors.Is(err, context.Canceled) && stopErr == nil {
 			log.Warn().Err(err).Msg("script host stopped with an error")
 		}
 		log.Info().Msg("stopped")
 	case <-t.C:
 		log.Warn().Stringer("shutdown_timeout", o.shutdownTimeout).Msg("handlers still running after the shutdown timeout; exiting anyway")
 	}
-	return nil
+	return stopErr
 }
 
-// hostEnded is the error for a host that stopped on its own.
-func hostEnded(err error) error {
+// hostEnded is the error for a host that stopped on its own: the refusal
+// of the credentials when that stopped it (its poller got a 401 it could
+// not renew), else the host's error.
+func hostEnded(err error, keeper *authKeeper) error {
+	if lost := keeper.failed(); lost != nil {
+		return lost
+	}
+	if errors.Is(err, rc.ErrUnauthorized) {
+		keeper.lose(err)
+		return keeper.failed()
+	}
 	if err != nil {
 		return fmt.Errorf("script host: %w", err)
 	}

@@ -88,14 +88,21 @@ func cmdExec(ctx context.Context, args []string, getenv func(string) string, std
 	}
 	logout(ctx, client, creds, log)
 	if err != nil {
-		return &scriptError{err: err}
+		return &scriptError{path: path, err: err}
 	}
 	return nil
 }
 
-// scriptError is a script's failure in exec mode, shown as
-// "file:line: message".
-type scriptError struct{ err error }
+// scriptError is a script's failure in exec mode (exit status 1). The host
+// has logged it already ("script failed", with file:line and the
+// traceback), so its message only says that the script failed: the error
+// is printed once.
+type scriptError struct {
+	path string
+	err  error
+}
 
-func (e *scriptError) Error() string { return "exec failed: " + e.err.Error() }
+func (e *scriptError) Error() string {
+	return "exec: " + e.path + ": the script failed (its error is logged above)"
+}
 func (e *scriptError) Unwrap() error { return e.err }

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"flag"
 	"io"
 	"strings"
@@ -42,7 +43,8 @@ func (lf logFlags) newLogger(w io.Writer) (zerolog.Logger, error) {
 	case "json":
 		out = w
 	case "console":
-		out = zerolog.ConsoleWriter{Out: w, TimeFormat: "15:04:05", NoColor: !tty}
+		out = zerolog.ConsoleWriter{Out: w, TimeFormat: "15:04:05", NoColor: !tty,
+			FieldsExclude: []string{tracebackField}, FormatExtra: formatTraceback}
 	default:
 		return zerolog.Nop(), usagef("log format %q: want json or console (--log-format or %s)", lf.format, envLogFormat)
 	}
@@ -56,4 +58,21 @@ func isTerminal(w io.Writer) bool {
 		return false
 	}
 	return isatty.IsTerminal(f.Fd()) || isatty.IsCygwinTerminal(f.Fd())
+}
+
+// tracebackField is the field in which the host logs a Lua traceback.
+const tracebackField = "traceback"
+
+// formatTraceback writes the traceback of a console line under it, a frame
+// a line and indented, instead of as a quoted field full of \n\t.
+func formatTraceback(evt map[string]any, buf *bytes.Buffer) error {
+	tb, ok := evt[tracebackField].(string)
+	if !ok || tb == "" {
+		return nil
+	}
+	for _, line := range strings.Split(strings.TrimRight(tb, "\n"), "\n") {
+		buf.WriteString("\n    ")
+		buf.WriteString(line)
+	}
+	return nil
 }

@@ -54,20 +54,14 @@ func cmdExec(ctx context.Context, args []string, getenv func(string) string, std
 		return usagef("exec: give exactly one script file (see rclua exec --help)")
 	}
 	path := fs.Arg(0)
-	if err := positive(namedDuration{"timeout", o.timeout}); err != nil {
-		return err
-	}
-	log, err := o.log.newLogger(stderr)
-	if err != nil {
-		return err
-	}
-	if st, err := os.Stat(path); err != nil {
-		return usagef("exec: %v", err)
-	} else if st.IsDir() {
-		return usagef("exec: %s is a folder: give one script file", path)
-	}
-	baseURL, creds, err := loadConnection(getenv, o.url)
-	if err != nil {
+	log, logErr := o.log.newLogger(stderr)
+	baseURL, creds, connErr := loadConnection(getenv, o.url)
+	if err := problems(
+		checkDurations(durationRule{name: "timeout", d: o.timeout}),
+		logErr,
+		checkScriptFile("exec", path),
+		connErr,
+	); err != nil {
 		return err
 	}
 	keeper := newAuthKeeper(creds, baseURL, log)
@@ -89,6 +83,21 @@ func cmdExec(ctx context.Context, args []string, getenv func(string) string, std
 	logout(ctx, client, creds, log)
 	if err != nil {
 		return &scriptError{path: path, err: err}
+	}
+	return nil
+}
+
+// checkScriptFile refuses a script path that is missing or not a regular
+// file: a folder, or a device or a pipe, which reading would never end.
+func checkScriptFile(cmd, path string) error {
+	fi, err := os.Stat(path)
+	switch {
+	case err != nil:
+		return usagef("%s: %v", cmd, err)
+	case fi.IsDir():
+		return usagef("%s: %s is a folder: give one script file", cmd, path)
+	case !fi.Mode().IsRegular():
+		return usagef("%s: %s is not a regular file (%s): give a script file", cmd, path, fileKind(fi.Mode()))
 	}
 	return nil
 }

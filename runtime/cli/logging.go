@@ -23,11 +23,18 @@ func (lf *logFlags) register(fs *flag.FlagSet, getenv func(string) string) {
 		"log format: json or console (default: console on a terminal, json otherwise; env "+envLogFormat+")")
 }
 
+// logLevels are the levels --log-level takes: zerolog's parser also takes
+// trace, fatal, panic, disabled and numbers, which would hide errors or
+// flood the log.
+var logLevels = map[string]zerolog.Level{
+	"debug": zerolog.DebugLevel, "info": zerolog.InfoLevel, "warn": zerolog.WarnLevel, "error": zerolog.ErrorLevel,
+}
+
 // newLogger builds the program's logger writing to w. The console format is
 // the default when w is a terminal, JSON otherwise.
 func (lf logFlags) newLogger(w io.Writer) (zerolog.Logger, error) {
-	level, err := zerolog.ParseLevel(strings.ToLower(strings.TrimSpace(lf.level)))
-	if err != nil || level == zerolog.NoLevel {
+	level, ok := logLevels[strings.ToLower(strings.TrimSpace(lf.level))]
+	if !ok {
 		return zerolog.Nop(), usagef("log level %q: want debug, info, warn or error (--log-level or %s)", lf.level, envLogLevel)
 	}
 	tty := isTerminal(w)

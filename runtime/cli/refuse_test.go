@@ -86,7 +86,7 @@ func TestCommandRefuses(t *testing.T) {
 		{"dev addr without a port", nil, run("--dev", "--dev-addr", "localhost"), []string{`--dev-addr "localhost": want host:port`}, nil},
 		{"dev addr with a bad port", nil, run("--dev", "--dev-addr", "127.0.0.1:70000"), []string{`--dev-addr "127.0.0.1:70000"`}, nil},
 		// Scripts folder.
-		{"empty scripts folder name", token, []string{"run", "--scripts", ""}, []string{"the scripts folder is empty", "--scripts"}, nil},
+		{"empty scripts folder name", token, []string{"run", "--scripts", ""}, []string{"the scripts folder's name is empty", "--scripts"}, nil},
 		{"scripts folder with a line break", with(token, "RCLUA_SCRIPTS", scripts+"\n"), []string{"run"}, []string{"has white space around it", "RCLUA_SCRIPTS"}, nil},
 		{"scripts folder is a file", token, []string{"run", "--scripts", script}, []string{"is not a folder"}, nil},
 		// Credentials from the environment: white space, never echoed.

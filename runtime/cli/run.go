@@ -145,7 +145,7 @@ func cmdRun(ctx context.Context, args []string, getenv func(string) string, stdo
 func checkScriptsDir(dir string) error {
 	const set = "set --scripts (or " + envScripts + ")"
 	if dir == "" {
-		return usagef("the scripts folder is empty: %s to a folder of *.lua files", set)
+		return usagef("the scripts folder's name is empty: %s to a folder of *.lua files", set)
 	}
 	if strings.TrimSpace(dir) != dir {
 		return usagef("scripts folder %q has white space around it (a line break from an env file?): %s to the folder's name", dir, set)

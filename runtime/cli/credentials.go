@@ -91,8 +91,9 @@ func loadConnection(getenv func(string) string, flagURL string) (string, credent
 }
 
 // checkURL validates a server address with rc.ParseBaseURL, the one
-// validator, and explains a refusal: what to write and which setting to
-// change. A mistaken address may carry a secret (user:password@, a
+// validator, plus white space around it and the port's range (url.Parse
+// takes :99999 and :0), and explains a refusal: what to write and which
+// setting to change. A mistaken address may carry a secret (user:password@, a
 // ?token= query), so messages show it only as rc.URLError.Shown does.
 func checkURL(raw string) (string, error) {
 	const want = "want http(s)://host[:port][/path], e.g. https://chat.example.com"

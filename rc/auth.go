@@ -145,3 +145,38 @@ func (c *Client) Info(ctx context.Context) (*ServerInfo, error) {
 	}
 	return &info, nil
 }
+
+// renewingKey marks the context of a RenewFunc call: requests made inside
+// it never renew.
+type renewingKey struct{}
+
+// mayRenew reports whether the failure err of r is a refusal of its
+// credentials that the client's RenewFunc should see.
+func (c *Client) mayRenew(ctx context.Context, r *request, err error) bool {
+	return c.renew != nil && r.auth && !r.renewed && errors.Is(err, ErrUnauthorized) &&
+		ctx.Value(renewingKey{}) == nil
+}
+
+// reauth runs the RenewFunc after the server refused the credentials used
+// with err, one call at a time, and returns the credentials to send the
+// request with again. When the credentials were replaced while the request
+// was under way (by a renew of another request, or a Login), it takes them
+// without calling renew.
+func (c *Client) reauth(ctx context.Context, used *credentials, err error) (*credentials, error) {
+	select {
+	case c.renewing <- struct{}{}:
+	case <-ctx.Done():
+		return nil, fmt.Errorf("%w (while waiting for the credentials to be renewed: %w)", err, ctx.Err())
+	}
+	defer func() { <-c.renewing }()
+	if cur := c.credentials(); cur != nil && cur != used {
+		return cur, nil
+	}
+	if rerr := c.renew(context.WithValue(ctx, renewingKey{}, true), c, err); rerr != nil {
+		return nil, rerr
+	}
+	if cur := c.credentials(); cur != nil && cur != used {
+		return cur, nil
+	}
+	return nil, err // renew kept the credentials the server refused
+}

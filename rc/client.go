@@ -45,7 +45,9 @@ type Client struct {
 	userAgent string
 	timeout   time.Duration
 	maxBody   int64
-	retry     *RetryPolicy // nil: retries off
+	retry     *RetryPolicy  // nil: retries off
+	renew     RenewFunc     // nil: a 401 is returned as it is (WithReauth)
+	renewing  chan struct{} // cap 1: held while renew runs
 
 	// now and sleep are the clock; tests inside the package replace them.
 	now   func() time.Time
@@ -93,6 +95,7 @@ func New(baseURL string, opts ...Option) (*Client, error) {
 		maxBody:   defaultMaxBodySize,
 		now:       time.Now,
 		sleep:     sleepContext,
+		renewing:  make(chan struct{}, 1),
 	}
 	for _, opt := range opts {
 		if opt == nil {
@@ -281,6 +284,7 @@ type request struct {
 	auth     bool
 	cred     *credentials // when set, used instead of the client's current ones
 	date     time.Time    // set by once: the last response's Date header (zero if none)
+	renewed  bool         // the credentials were renewed once for this request
 }
 
 func (c *Client) newRequest(method, endpoint string, query url.Values, body any) (*request, error) {
@@ -351,6 +355,14 @@ func (c *Client) do(ctx context.Context, r *request) ([]byte, error) {
 		data, retryable, err := c.once(ctx, r)
 		if err == nil {
 			return data, nil
+		}
+		if c.mayRenew(ctx, r, err) {
+			cr, rerr := c.reauth(ctx, r.cred, err)
+			if rerr != nil {
+				return nil, rerr
+			}
+			r.cred, r.renewed = cr, true
+			continue
 		}
 		wait, ok := c.retryWait(ctx, r, err, retryable, attempt)
 		if !ok {

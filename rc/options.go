@@ -1,6 +1,7 @@
 package rc
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -27,6 +28,33 @@ func WithToken(userID, token string) Option {
 		return nil
 	}
 }
+
+// WithReauth makes the client call renew when the server answers 401 to a
+// request sent with credentials: a login session that expired or was ended
+// on the server, a personal access token that was revoked. renew may get
+// new credentials (a Login with the same password); when it returns nil
+// and the client's credentials changed, the request is sent once more with
+// the new ones. When it returns an error, the request fails with that
+// error: wrap err in it (%w) to keep errors.Is(err, ErrUnauthorized).
+//
+// One renew runs at a time; requests refused meanwhile wait for it (until
+// their context ends) and then use the credentials it got, without
+// calling it again. Requests renew itself makes never call it (a 401 there
+// is returned as it is), and a request is renewed at most once.
+func WithReauth(renew RenewFunc) Option {
+	return func(c *Client) error {
+		if renew == nil {
+			return errors.New("rc: WithReauth: nil function")
+		}
+		c.renew = renew
+		return nil
+	}
+}
+
+// RenewFunc renews the credentials of c after the server refused them; err
+// is the refused request's error (it matches ErrUnauthorized). See
+// WithReauth.
+type RenewFunc func(ctx context.Context, c *Client, err error) error
 
 // WithHTTPClient sends requests through hc (for TLS settings, proxies,
 // instrumentation). By default a client uses its own tuned transport with

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"time"
 
 	"github.com/rclua/rclua/runtime"
@@ -36,16 +37,24 @@ func cmdCheck(ctx context.Context, args []string, getenv func(string) string, st
 	if fs.NArg() == 0 {
 		return usagef("check: give at least one script file or folder (see rclua check --help)")
 	}
-	if err := positive(namedDuration{"load-timeout", loadTimeout}); err != nil {
+	errs := []error{checkDurations(durationRule{name: "load-timeout", d: loadTimeout})}
+	for _, p := range fs.Args() {
+		// A missing path is reported with the scripts' errors; a device or
+		// a pipe would be read forever.
+		if fi, err := os.Stat(p); err == nil && !fi.IsDir() && !fi.Mode().IsRegular() {
+			errs = append(errs, usagef("check: %s is not a regular file (%s): give script files or folders", p, fileKind(fi.Mode())))
+		}
+	}
+	if err := problems(errs...); err != nil {
 		return err
 	}
-	files, problems := runtime.ScriptFiles(fs.Args())
-	errs := append(problems, runtime.Check(ctx, files, runtime.Config{LoadTimeout: loadTimeout})...)
-	for _, e := range errs {
+	files, pathProblems := runtime.ScriptFiles(fs.Args())
+	failed := append(pathProblems, runtime.Check(ctx, files, runtime.Config{LoadTimeout: loadTimeout})...)
+	for _, e := range failed {
 		fmt.Fprintln(stdout, e)
 	}
-	if len(errs) > 0 {
-		return fmt.Errorf("check: %d error(s) in %d script(s) checked", len(errs), len(files))
+	if len(failed) > 0 {
+		return fmt.Errorf("check: %d error(s) in %d script(s) checked", len(failed), len(files))
 	}
 	fmt.Fprintf(stderr, "rclua check: %d script(s) ok\n", len(files))
 	return nil

@@ -17,9 +17,11 @@
 // file only, never from flags. See README.md for the whole table.
 //
 // Exit status: 0 on success, 1 when a script fails (a check or exec error)
-// or the server cannot be used, 2 for a usage or configuration error, 3
-// when the server refuses the credentials or the address (401, 403, 404):
-// neither 2 nor 3 is worth an automatic restart.
+// or the server cannot be used, 2 for a usage or configuration error (every
+// problem found is listed at once), 3 when the server refuses the
+// credentials or the address (401, 403, 404), at start or later (a revoked
+// token, a session that cannot be renewed): neither 2 nor 3 is worth an
+// automatic restart.
 package cli
 
 import (
@@ -28,6 +30,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"strings"
 )
 
 // Main runs the command with args (without the program name), reading the
@@ -55,14 +58,48 @@ func exitCode(err error, stderr io.Writer) int {
 	return 1
 }
 
-// usageError is a usage or configuration mistake: exit status 2.
-type usageError struct{ msg string }
+// usageError is a usage or configuration mistake: exit status 2. It holds
+// one message, or several problems found together (see problems).
+type usageError struct{ msgs []string }
 
-func (e *usageError) Error() string { return e.msg }
+func (e *usageError) Error() string {
+	if len(e.msgs) == 1 {
+		return e.msgs[0]
+	}
+	return fmt.Sprintf("%d configuration problems:\n  - %s", len(e.msgs), strings.Join(e.msgs, "\n  - "))
+}
 
 // usagef returns a *usageError with a formatted message.
 func usagef(format string, args ...any) error {
-	return &usageError{msg: fmt.Sprintf(format, args...)}
+	return &usageError{msgs: []string{fmt.Sprintf(format, args...)}}
+}
+
+// problems joins the configuration problems found in one run (nil
+// entries are none) so that they are reported together, each on a line of
+// its own, instead of one per run; nil when there is none. One problem is
+// returned as it is.
+func problems(errs ...error) error {
+	var found []error
+	var msgs []string
+	for _, err := range errs {
+		if err == nil {
+			continue
+		}
+		found = append(found, err)
+		var ue *usageError
+		if errors.As(err, &ue) {
+			msgs = append(msgs, ue.msgs...)
+		} else {
+			msgs = append(msgs, err.Error())
+		}
+	}
+	switch len(found) {
+	case 0:
+		return nil
+	case 1:
+		return found[0]
+	}
+	return &usageError{msgs: msgs}
 }
 
 const topUsage = `rclua hosts Lua automation scripts for a Rocket.Chat server.
@@ -98,13 +135,16 @@ func dispatch(ctx context.Context, args []string, getenv func(string) string, st
 		return cmdExec(ctx, rest, getenv, stdout, stderr)
 	case "check":
 		return cmdCheck(ctx, rest, getenv, stdout, stderr)
-	case "version":
+	case "version", "-version", "--version":
 		return cmdVersion(rest, stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, topUsage)
 		return nil
 	default:
 		fmt.Fprint(stderr, topUsage)
+		if strings.HasPrefix(cmd, "-") {
+			return usagef("%s before a command: flags go after the command, e.g. rclua run %s", cmd, cmd)
+		}
 		return usagef("unknown command %q", cmd)
 	}
 }

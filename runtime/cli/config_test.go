@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -88,7 +89,10 @@ func TestConfigErrors(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			args := append([]string{"run", "--scripts", scripts}, tc.args...)
+			args := append([]string{"run"}, tc.args...)
+			if !slices.Contains(tc.args, "--scripts") {
+				args = append([]string{"run", "--scripts", scripts}, tc.args...)
+			}
 			res := runNow(t, tc.env, args...)
 			require.Error(t, res.err, "config %s must be refused", tc.name)
 			for _, want := range tc.wants {

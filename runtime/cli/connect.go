@@ -24,15 +24,19 @@ func clientRetry() rc.RetryPolicy {
 	}
 }
 
-// newClient builds the REST client for baseURL. A password login happens
-// later (authenticate): New never does I/O.
-func newClient(baseURL string, creds credentials, retry bool) (*rc.Client, error) {
+// newClient builds the REST client for baseURL; keeper (when not nil)
+// handles a refusal of the credentials during operation. A password login
+// happens later (authenticate): New never does I/O.
+func newClient(baseURL string, creds credentials, retry bool, keeper *authKeeper) (*rc.Client, error) {
 	opts := []rc.Option{rc.WithUserAgent(userAgent())}
 	if creds.mode == authToken {
 		opts = append(opts, rc.WithToken(creds.userID, creds.token))
 	}
 	if retry {
 		opts = append(opts, rc.WithRetry(clientRetry()))
+	}
+	if keeper != nil {
+		opts = append(opts, rc.WithReauth(keeper.renew))
 	}
 	c, err := rc.New(baseURL, opts...)
 	if err != nil {
@@ -41,19 +45,24 @@ func newClient(baseURL string, creds credentials, retry bool) (*rc.Client, error
 	return c, nil
 }
 
+// login logs in with a password (and a two-factor code when set); it does
+// nothing for a personal access token.
+func login(ctx context.Context, c *rc.Client, creds credentials) error {
+	switch {
+	case creds.mode != authPassword:
+		return nil
+	case creds.totp != "":
+		return c.LoginWithTOTP(ctx, creds.user, creds.password, creds.totp)
+	default:
+		return c.Login(ctx, creds.user, creds.password)
+	}
+}
+
 // authenticate logs in (password login) and checks the credentials with
 // "me". It returns the bot's user.
 func authenticate(ctx context.Context, c *rc.Client, creds credentials) (*rc.User, error) {
-	if creds.mode == authPassword {
-		var err error
-		if creds.totp != "" {
-			err = c.LoginWithTOTP(ctx, creds.user, creds.password, creds.totp)
-		} else {
-			err = c.Login(ctx, creds.user, creds.password)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("login: %w", err)
-		}
+	if err := login(ctx, c, creds); err != nil {
+		return nil, fmt.Errorf("login: %w", err)
 	}
 	u, err := c.Me(ctx)
 	if err != nil {
@@ -126,12 +135,8 @@ func connect(ctx context.Context, c *rc.Client, creds credentials, baseURL strin
 		wait := b.Delay(attempt)
 		log.Warn().Err(err).Str("server", baseURL).Int("attempt", attempt).Stringer("retry_in", wait.Round(time.Millisecond)).
 			Msg("cannot reach the Rocket.Chat server; retrying")
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if !sleepCtx(ctx, wait) {
 			return nil, nil
-		case <-t.C:
 		}
 	}
 }

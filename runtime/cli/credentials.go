@@ -3,8 +3,11 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
+	"strconv"
 	"strings"
+	"unicode"
 
 	"github.com/rclua/rclua/rc"
 )
@@ -59,7 +62,9 @@ const credentialsHelp = "set RC_USER_ID and RC_TOKEN (a personal access token), 
 
 // loadConnection reads the server address and the credentials. flagURL is
 // the --url flag ("" when not given); it wins over RC_URL. The returned URL
-// has no trailing slash.
+// has no trailing slash. Every problem found is reported at once (see
+// problems): an address and credentials both missing are one problem,
+// "nothing configured".
 func loadConnection(getenv func(string) string, flagURL string) (string, credentials, error) {
 	rawURL := flagURL
 	if rawURL == "" {
@@ -69,34 +74,47 @@ func loadConnection(getenv func(string) string, flagURL string) (string, credent
 	if rawURL == "" && creds.mode == authNone && credErr == nil {
 		return "", credentials{}, usagef("nothing configured: set %s (or --url) to the Rocket.Chat server's address and %s; or try the built-in fake server with: rclua run --dev", envURL, strings.TrimPrefix(credentialsHelp, "set "))
 	}
-	if credErr != nil {
-		return "", credentials{}, credErr
-	}
+	var u string
+	var urlErr error
 	if rawURL == "" {
-		return "", credentials{}, usagef("no server address: set %s (or --url) to the Rocket.Chat server's address, e.g. https://chat.example.com", envURL)
+		urlErr = usagef("no server address: set %s (or --url) to the Rocket.Chat server's address, e.g. https://chat.example.com", envURL)
+	} else {
+		u, urlErr = checkURL(rawURL)
 	}
-	u, err := checkURL(rawURL)
-	if err != nil {
+	if credErr == nil && creds.mode == authNone {
+		credErr = usagef("no credentials: %s", credentialsHelp)
+	}
+	if err := problems(urlErr, credErr); err != nil {
 		return "", credentials{}, err
-	}
-	if creds.mode == authNone {
-		return "", credentials{}, usagef("no credentials for %s: %s", u, credentialsHelp)
 	}
 	return u, creds, nil
 }
 
 // checkURL validates a server address with rc.ParseBaseURL, the one
-// validator, and explains a refusal: what to write and which setting to
-// change. A mistaken address may carry a secret (user:password@, a
+// validator, plus white space around it and the port's range (url.Parse
+// takes :99999 and :0), and explains a refusal: what to write and which
+// setting to change. A mistaken address may carry a secret (user:password@, a
 // ?token= query), so messages show it only as rc.URLError.Shown does.
 func checkURL(raw string) (string, error) {
+	const want = "want http(s)://host[:port][/path], e.g. https://chat.example.com"
+	if strings.TrimSpace(raw) != raw {
+		return "", usagef("server address: %s (or --url) has white space around it (a line break from an env file?): %s", envURL, want)
+	}
 	base, err := rc.ParseBaseURL(raw)
 	var ue *rc.URLError
-	if err == nil || !errors.As(err, &ue) {
-		return base, err
+	if err == nil {
+		if why := portProblem(base); why != "" {
+			return "", usagef("server address %s: %s: want a port from 1 to 65535, or none (set %s or --url)", base, why, envURL)
+		}
+		return base, nil
+	}
+	if !errors.As(err, &ue) {
+		return "", err
 	}
 	shown := ue.Display()
-	const want = "want http(s)://host[:port][/path], e.g. https://chat.example.com"
+	if why := portProblem(raw); why != "" && ue.Problem == rc.URLSyntax && !ue.Hidden {
+		return "", usagef("server address %s: %s: want a port from 1 to 65535, or none (set %s or --url)", shown, why, envURL)
+	}
 	switch ue.Problem {
 	case rc.URLScheme, rc.URLNoHost:
 		return "", usagef("server address %s is not a valid URL: %s: %s (set %s or --url)", shown, ue.Reason(), want, envURL)
@@ -109,6 +127,123 @@ func checkURL(raw string) (string, error) {
 			shown, ue.Suffix, ue.Suggested, envURL)
 	default:
 		return "", usagef("server address %s is not a valid URL: %s (set %s or --url)", shown, want, envURL)
+	}
+}
+
+// portProblem says what is wrong with the port of the address raw
+// (scheme://host[:port][/path]...), or "" when it has none or a valid one.
+func portProblem(raw string) string {
+	_, rest, ok := strings.Cut(raw, "://")
+	if !ok {
+		return ""
+	}
+	if i := strings.IndexAny(rest, "/?#"); i >= 0 {
+		rest = rest[:i]
+	}
+	if strings.Contains(rest, "@") {
+		return "" // user information: refused for that, never shown
+	}
+	if i := strings.LastIndex(rest, "]"); i >= 0 {
+		rest = rest[i+1:] // after an IPv6 address
+	}
+	i := strings.LastIndex(rest, ":")
+	if i < 0 {
+		return ""
+	}
+	port := rest[i+1:]
+	if port == "" {
+		return "the port after ':' is empty"
+	}
+	n, err := strconv.Atoi(port)
+	if err != nil || n < 1 || n > 65535 || strings.HasPrefix(port, "+") {
+		return fmt.Sprintf("invalid port %q", port)
+	}
+	return ""
+}
+
+// maxPasswordFile bounds RC_PASSWORD_FILE: a password is a line, and a
+// larger file is the wrong file.
+const maxPasswordFile = 64 << 10
+
+// checkEnvWord refuses white space in the value of the environment variable
+// name (a user id, a token, a username, a code): it cannot be part of one,
+// and is usually a line break from an env file. The message names the
+// variable, never the value.
+func checkEnvWord(name, v string) error {
+	if strings.IndexFunc(v, unicode.IsSpace) < 0 {
+		return nil
+	}
+	where := "inside"
+	if strings.TrimSpace(v) != v {
+		where = "around"
+	}
+	return usagef("%s has white space %s it (a line break or space from an env file or a copy?): remove it; white space is never part of it", name, where)
+}
+
+// checkPassword refuses a password holding a control character: no login
+// form takes one, and a line break is usually an env file's.
+func checkPassword(source, pw string) error {
+	if strings.IndexFunc(pw, unicode.IsControl) < 0 {
+		return nil
+	}
+	return usagef("%s: the password holds a line break or another control character: remove it (%s ignores one final line break)", source, envPasswordFile)
+}
+
+// readPasswordFile reads the password in path: a regular file of at most
+// maxPasswordFile bytes, one final line break ignored. It never reads
+// more than that (a device such as /dev/zero, a pipe or a huge file is
+// refused with the path and the reason).
+func readPasswordFile(path string) (string, error) {
+	if strings.TrimSpace(path) != path {
+		return "", usagef("%s has white space around the file name (a line break from an env file?): remove it", envPasswordFile)
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		return "", usagef("%s: cannot read the password file: %v", envPasswordFile, err)
+	}
+	if !fi.Mode().IsRegular() {
+		return "", usagef("%s: %s is not a regular file (%s): give the file holding the password", envPasswordFile, path, fileKind(fi.Mode()))
+	}
+	if fi.Size() > maxPasswordFile {
+		return "", usagef("%s: %s is %d bytes, more than a password file holds (at most %d): give the file holding the password", envPasswordFile, path, fi.Size(), maxPasswordFile)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return "", usagef("%s: cannot read the password file: %v", envPasswordFile, err)
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, maxPasswordFile+1))
+	if err != nil {
+		return "", usagef("%s: cannot read the password file %s: %v", envPasswordFile, path, err)
+	}
+	if len(b) > maxPasswordFile {
+		return "", usagef("%s: %s grew past %d bytes while being read: give the file holding the password", envPasswordFile, path, maxPasswordFile)
+	}
+	pw := strings.TrimSuffix(strings.TrimSuffix(string(b), "\n"), "\r")
+	if pw == "" {
+		return "", usagef("%s: the password file %s is empty", envPasswordFile, path)
+	}
+	if err := checkPassword(envPasswordFile+" "+path, pw); err != nil {
+		return "", err
+	}
+	return pw, nil
+}
+
+// fileKind names the type of a file that is not a regular file.
+func fileKind(m os.FileMode) string {
+	switch {
+	case m.IsDir():
+		return "a folder"
+	case m&os.ModeCharDevice != 0:
+		return "a character device"
+	case m&os.ModeDevice != 0:
+		return "a device"
+	case m&os.ModeNamedPipe != 0:
+		return "a named pipe"
+	case m&os.ModeSocket != 0:
+		return "a socket"
+	default:
+		return "not a regular file"
 	}
 }
 
@@ -133,6 +268,9 @@ func loadCredentials(getenv func(string) string) (credentials, error) {
 		if totp != "" {
 			return credentials{}, usagef("%s only applies to a password login (%s + %s): unset it when using %s/%s", envTOTP, envUser, envPassword, envUserID, envToken)
 		}
+		if err := problems(checkEnvWord(envUserID, userID), checkEnvWord(envToken, token)); err != nil {
+			return credentials{}, err
+		}
 		return credentials{mode: authToken, userID: userID, token: token}, nil
 	case passwordSet:
 		if user == "" {
@@ -144,15 +282,12 @@ func loadCredentials(getenv func(string) string) (credentials, error) {
 		if password == "" && passwordFile == "" {
 			return credentials{}, usagef("%s is set without a password: set %s, or %s to a file holding it", envUser, envPassword, envPasswordFile)
 		}
+		pwErr := checkPassword(envPassword, password)
 		if passwordFile != "" {
-			b, err := os.ReadFile(passwordFile)
-			if err != nil {
-				return credentials{}, usagef("%s: cannot read the password file: %v", envPasswordFile, err)
-			}
-			password = strings.TrimRight(string(b), "\r\n")
-			if password == "" {
-				return credentials{}, usagef("%s: the password file %s is empty", envPasswordFile, passwordFile)
-			}
+			password, pwErr = readPasswordFile(passwordFile)
+		}
+		if err := problems(checkEnvWord(envUser, user), pwErr, checkEnvWord(envTOTP, totp)); err != nil {
+			return credentials{}, err
 		}
 		return credentials{mode: authPassword, user: user, password: password, totp: totp}, nil
 	default:

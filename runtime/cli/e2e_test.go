@@ -182,7 +182,7 @@ func TestE2EDaemon(t *testing.T) {
 	writeScript(t, script, probeScript("v1"))
 
 	c := startChild(t, botEnv(s), "run", "--scripts", dir, "--debounce", "50ms",
-		"--poll-interval", "500ms", "--shutdown-timeout", "3s", "--log-format", "json")
+		"--poll-interval", "1s", "--shutdown-timeout", "3s", "--log-format", "json")
 	waitForText(t, c.stderr, "rclua started", 15*time.Second)
 	assert.Contains(t, c.stderr.String(), `"scripts":"probe"`, "the start-up line lists the scripts")
 	assert.Contains(t, c.stderr.String(), `"server":"`+s.URL+`"`, "the start-up line gives the server")
@@ -224,7 +224,7 @@ func TestE2EDaemon(t *testing.T) {
 func TestE2EDev(t *testing.T) {
 	t.Parallel()
 	c := startChild(t, nil, "run", "--dev", "--dev-addr", "127.0.0.1:0", "--dev-activity", "200ms",
-		"--poll-interval", "200ms", "--scripts", examplesDir, "--log-format", "json", "--shutdown-timeout", "3s")
+		"--poll-interval", "1s", "--scripts", examplesDir, "--log-format", "json", "--shutdown-timeout", "3s")
 	waitForText(t, c.stderr, "rclua started", 15*time.Second)
 	out := c.stderr.String()
 	assert.Contains(t, out, `"loaded":4`, "every example script loads")

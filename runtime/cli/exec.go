@@ -54,23 +54,18 @@ func cmdExec(ctx context.Context, args []string, getenv func(string) string, std
 		return usagef("exec: give exactly one script file (see rclua exec --help)")
 	}
 	path := fs.Arg(0)
-	if err := positive(namedDuration{"timeout", o.timeout}); err != nil {
+	log, logErr := o.log.newLogger(stderr)
+	baseURL, creds, connErr := loadConnection(getenv, o.url)
+	if err := problems(
+		checkDurations(durationRule{name: "timeout", d: o.timeout}),
+		logErr,
+		checkScriptFile("exec", path),
+		connErr,
+	); err != nil {
 		return err
 	}
-	log, err := o.log.newLogger(stderr)
-	if err != nil {
-		return err
-	}
-	if st, err := os.Stat(path); err != nil {
-		return usagef("exec: %v", err)
-	} else if st.IsDir() {
-		return usagef("exec: %s is a folder: give one script file", path)
-	}
-	baseURL, creds, err := loadConnection(getenv, o.url)
-	if err != nil {
-		return err
-	}
-	client, err := newClient(baseURL, creds, true)
+	keeper := newAuthKeeper(creds, baseURL, log)
+	client, err := newClient(baseURL, creds, true, keeper)
 	if err != nil {
 		return err
 	}
@@ -80,18 +75,43 @@ func cmdExec(ctx context.Context, args []string, getenv func(string) string, std
 		}
 		return fmt.Errorf("cannot reach the Rocket.Chat server at %s: %w", baseURL, err)
 	}
-	defer logout(ctx, client, creds, log)
-
 	cfg := runtime.Config{LoadTimeout: o.timeout, HandlerTimeout: o.timeout}
-	if err := runtime.Exec(ctx, path, cfg, luabind.FromClient(client, log), log); err != nil {
-		return &scriptError{err: err}
+	err = runtime.Exec(ctx, path, cfg, luabind.FromClient(client, log), log)
+	if lost := keeper.failed(); lost != nil {
+		return lost // the server refused the credentials during the run: exit status 3
+	}
+	logout(ctx, client, creds, log)
+	if err != nil {
+		return &scriptError{path: path, err: err}
 	}
 	return nil
 }
 
-// scriptError is a script's failure in exec mode, shown as
-// "file:line: message".
-type scriptError struct{ err error }
+// checkScriptFile refuses a script path that is missing or not a regular
+// file: a folder, or a device or a pipe, which reading would never end.
+func checkScriptFile(cmd, path string) error {
+	fi, err := os.Stat(path)
+	switch {
+	case err != nil:
+		return usagef("%s: %v", cmd, err)
+	case fi.IsDir():
+		return usagef("%s: %s is a folder: give one script file", cmd, path)
+	case !fi.Mode().IsRegular():
+		return usagef("%s: %s is not a regular file (%s): give a script file", cmd, path, fileKind(fi.Mode()))
+	}
+	return nil
+}
 
-func (e *scriptError) Error() string { return "exec failed: " + e.err.Error() }
+// scriptError is a script's failure in exec mode (exit status 1). The host
+// has logged it already ("script failed", with file:line and the
+// traceback), so its message only says that the script failed: the error
+// is printed once.
+type scriptError struct {
+	path string
+	err  error
+}
+
+func (e *scriptError) Error() string {
+	return "exec: " + e.path + ": the script failed (its error is logged above)"
+}
 func (e *scriptError) Unwrap() error { return e.err }

@@ -62,11 +62,14 @@ func hasFlags(fs *flag.FlagSet) bool {
 }
 
 // parseFlags parses args. On -h/--help it prints the usage to stdout and
-// returns flag.ErrHelp (which run turns into success); a bad flag is a
-// usage error.
+// returns flag.ErrHelp (which run turns into success); a bad flag, or a
+// flag given twice (the flag package would keep the last one silently),
+// is a usage error.
 func parseFlags(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) error {
 	fs.SetOutput(io.Discard)
+	restore := refuseRepeats(fs)
 	err := fs.Parse(args)
+	twice := restore()
 	if errors.Is(err, flag.ErrHelp) {
 		fs.SetOutput(stdout)
 		fs.Usage()
@@ -76,9 +79,58 @@ func parseFlags(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) error
 		if secret := refuseSecretFlags(fs.Name(), args); secret != nil {
 			return secret
 		}
+		if twice != "" {
+			return usagef("%s: --%s is given twice: give each flag once (see rclua %s --help)", fs.Name(), twice, fs.Name())
+		}
 		return usagef("%s: %v (see rclua %s --help)", fs.Name(), err, fs.Name())
 	}
 	return nil
+}
+
+// errRepeated fails the second Set of a flag (see refuseRepeats).
+var errRepeated = errors.New("given twice")
+
+// onceValue is a flag's value that refuses a second Set.
+type onceValue struct {
+	flag.Value
+	set, twice bool
+}
+
+func (v *onceValue) Set(s string) error {
+	if v.set {
+		v.twice = true
+		return errRepeated
+	}
+	v.set = true
+	return v.Value.Set(s)
+}
+
+// IsBoolFlag keeps a boolean flag boolean (--dev takes no value).
+func (v *onceValue) IsBoolFlag() bool {
+	b, ok := v.Value.(interface{ IsBoolFlag() bool })
+	return ok && b.IsBoolFlag()
+}
+
+// refuseRepeats makes every flag of fs refuse a second value until the
+// returned restore is called; restore puts the flags' own values back
+// (the usage prints them) and returns the name of a flag given twice, or
+// "".
+func refuseRepeats(fs *flag.FlagSet) (restore func() string) {
+	wrapped := map[*flag.Flag]*onceValue{}
+	fs.VisitAll(func(f *flag.Flag) {
+		w := &onceValue{Value: f.Value}
+		wrapped[f], f.Value = w, w
+	})
+	return func() string {
+		twice := ""
+		for f, w := range wrapped {
+			f.Value = w.Value
+			if w.twice {
+				twice = f.Name
+			}
+		}
+		return twice
+	}
 }
 
 // refuseSecretFlags explains a failed parse caused by a flag that people
@@ -162,18 +214,45 @@ func durationVar(fs *flag.FlagSet, p *time.Duration, name string, value time.Dur
 	fs.Var((*durationValue)(p), name, usage)
 }
 
-// namedDuration is a duration flag's name and value.
-type namedDuration struct {
+// maxDuration bounds every duration flag: a day is beyond any sensible
+// poll, timeout or debounce, and far from the overflow of time.Duration
+// sums.
+const maxDuration = 24 * time.Hour
+
+// durationRule is a duration flag's name, value and floor: min 0 means any
+// positive duration; why says what a shorter one would do.
+type durationRule struct {
 	name string
 	d    time.Duration
+	min  time.Duration
+	why  string
 }
 
-// positive checks that every duration is > 0.
-func positive(ds ...namedDuration) error {
-	for _, nd := range ds {
-		if nd.d <= 0 {
-			return usagef("--%s must be a positive duration such as 500ms or 10s, not %v", nd.name, nd.d)
+// checkDurations checks every duration against its rule and maxDuration,
+// and returns every problem found (see problems).
+func checkDurations(rules ...durationRule) error {
+	var errs []error
+	for _, r := range rules {
+		switch {
+		case r.d <= 0:
+			errs = append(errs, usagef("--%s must be a positive duration such as 500ms or 10s, not %v", r.name, r.d))
+		case r.d < r.min:
+			errs = append(errs, usagef("--%s %v is too short: at least %v (%s)", r.name, r.d, r.min, r.why))
+		case r.d > maxDuration:
+			errs = append(errs, usagef("--%s %v is too long: at most %v", r.name, r.d, maxDuration))
 		}
+	}
+	return problems(errs...)
+}
+
+// minMemoryLimit is the smallest --memory-limit: below it the daemon's own
+// heap would pass the limit and every handler would be stopped at once.
+const minMemoryLimit = 16 << 20
+
+// checkMemoryLimit refuses a limit below minMemoryLimit ("off" is -1).
+func checkMemoryLimit(b byteSize) error {
+	if b >= 0 && b < minMemoryLimit {
+		return usagef("--memory-limit %s is too small: at least 16MiB (the daemon's own heap would pass it and every handler would be stopped), or off", b.String())
 	}
 	return nil
 }

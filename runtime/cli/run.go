@@ -6,9 +6,12 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
+	"net"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -16,6 +19,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/rclua/rclua/luabind"
+	"github.com/rclua/rclua/rc"
 	"github.com/rclua/rclua/runtime"
 	"github.com/rclua/rclua/runtime/source"
 )
@@ -62,19 +66,25 @@ func runFlags(getenv func(string) string) (*flag.FlagSet, *runOptions) {
 	o := &runOptions{}
 	fs.StringVar(&o.url, "url", "", "Rocket.Chat server address (env "+envURL+")")
 	fs.StringVar(&o.scripts, "scripts", envOr(getenv, envScripts, defaultScripts), "scripts folder (env "+envScripts+")")
-	durationVar(fs, &o.pollInterval, "poll-interval", defaultPollInterval, "`duration` between two polls of the subscriptions for rc.on handlers (--dev lowers the default to 2s)")
+	durationVar(fs, &o.pollInterval, "poll-interval", defaultPollInterval, "`duration` between two polls of the subscriptions for rc.on handlers, at least 1s (--dev lowers the default to 2s)")
 	durationVar(fs, &o.debounce, "debounce", defaultDebounce, "`duration` of quiet after a file change before reloading it")
 	durationVar(fs, &o.loadTimeout, "load-timeout", defaultLoadTimeout, "`duration` allowed for a script's top level at load")
 	durationVar(fs, &o.handlerTimeout, "handler-timeout", defaultHandlerTimeout, "`duration` allowed for each handler call")
 	durationVar(fs, &o.shutdownTimeout, "shutdown-timeout", defaultShutdownTimeout, "on SIGINT/SIGTERM, the `duration` running handlers may take to finish")
 	o.memoryLimit = defaultMemoryLimit
-	fs.Var(&o.memoryLimit, "memory-limit", "Go heap `size` above which running handlers are stopped (e.g. 512MiB, 2GiB, or off)")
+	fs.Var(&o.memoryLimit, "memory-limit", "Go heap `size` above which running handlers are stopped (e.g. 512MiB, 2GiB, or off; at least 16MiB)")
 	fs.BoolVar(&o.dev, "dev", false, "run against a fake Rocket.Chat server started in the process")
 	fs.StringVar(&o.devAddr, "dev-addr", "", "address of the --dev server (default 127.0.0.1:3000, or a free port if that is busy)")
-	durationVar(fs, &o.devActivity, "dev-activity", defaultDevActivity, "with --dev, the `duration` between two messages of the demo users")
+	durationVar(fs, &o.devActivity, "dev-activity", defaultDevActivity, "with --dev, the `duration` between two messages of the demo users, at least 100ms")
 	o.log.register(fs, getenv)
 	return fs, o
 }
+
+// Floors of the daemon's duration flags.
+const (
+	minPollInterval = time.Second
+	minDevActivity  = 100 * time.Millisecond
+)
 
 func cmdRun(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs, o := runFlags(getenv)
@@ -84,65 +94,105 @@ func cmdRun(ctx context.Context, args []string, getenv func(string) string, stdo
 	if fs.NArg() > 0 {
 		return usagef("run: unexpected argument %q (see rclua run --help)", fs.Arg(0))
 	}
-	if err := positive(
-		namedDuration{"poll-interval", o.pollInterval},
-		namedDuration{"debounce", o.debounce},
-		namedDuration{"load-timeout", o.loadTimeout},
-		namedDuration{"handler-timeout", o.handlerTimeout},
-		namedDuration{"shutdown-timeout", o.shutdownTimeout},
-		namedDuration{"dev-activity", o.devActivity},
-	); err != nil {
-		return err
+	if o.dev && !flagWasSet(fs, "poll-interval") {
+		o.pollInterval = defaultDevPollInterval
 	}
-	log, err := o.log.newLogger(stderr)
-	if err != nil {
-		return err
+	// Every problem is collected and reported at once.
+	log, logErr := o.log.newLogger(stderr)
+	errs := []error{
+		checkDurations(
+			durationRule{name: "poll-interval", d: o.pollInterval, min: minPollInterval, why: "each poll is a request to the server"},
+			durationRule{name: "debounce", d: o.debounce},
+			durationRule{name: "load-timeout", d: o.loadTimeout},
+			durationRule{name: "handler-timeout", d: o.handlerTimeout},
+			durationRule{name: "shutdown-timeout", d: o.shutdownTimeout},
+			durationRule{name: "dev-activity", d: o.devActivity, min: minDevActivity, why: "each tick posts a message on the fake server"},
+		),
+		checkMemoryLimit(o.memoryLimit),
+		logErr,
+		checkScriptsDir(o.scripts),
 	}
-	if err := checkScriptsDir(o.scripts); err != nil {
-		return err
-	}
-
 	var (
 		baseURL string
 		creds   credentials
 	)
 	if o.dev {
 		if o.url != "" {
-			return usagef("--dev and --url contradict each other: --dev runs its own fake server (use --dev-addr to choose its address)")
+			errs = append(errs, usagef("--dev and --url contradict each other: --dev runs its own fake server (use --dev-addr to choose its address)"))
 		}
-		if !flagWasSet(fs, "poll-interval") {
-			o.pollInterval = defaultDevPollInterval
-		}
-		if getenv(envURL) != "" || getenv(envUserID) != "" || getenv(envUser) != "" {
-			log.Info().Msg("--dev: ignoring RC_URL and the credentials in the environment")
-		}
+		errs = append(errs, checkDevAddr(o.devAddr))
 	} else {
 		for _, name := range []string{"dev-addr", "dev-activity"} {
 			if flagWasSet(fs, name) {
-				return usagef("--%s needs --dev", name)
+				errs = append(errs, usagef("--%s needs --dev", name))
 			}
 		}
+		var err error
 		baseURL, creds, err = loadConnection(getenv, o.url)
-		if err != nil {
-			return err
-		}
+		errs = append(errs, err)
+	}
+	if err := problems(errs...); err != nil {
+		return err
+	}
+	if o.dev && (getenv(envURL) != "" || getenv(envUserID) != "" || getenv(envUser) != "") {
+		log.Info().Msg("--dev: ignoring RC_URL and the credentials in the environment")
 	}
 	return daemon(ctx, *o, baseURL, creds, log)
 }
 
-// checkScriptsDir fails clearly when the scripts folder is missing.
+// checkScriptsDir fails clearly when the scripts folder is missing, is not
+// a folder or cannot be read.
 func checkScriptsDir(dir string) error {
+	const set = "set --scripts (or " + envScripts + ")"
+	if dir == "" {
+		return usagef("the scripts folder's name is empty: %s to a folder of *.lua files", set)
+	}
+	if strings.TrimSpace(dir) != dir {
+		return usagef("scripts folder %q has white space around it (a line break from an env file?): %s to the folder's name", dir, set)
+	}
 	st, err := os.Stat(dir)
 	if errors.Is(err, os.ErrNotExist) {
-		return usagef("scripts folder %s does not exist: create it or set --scripts (or %s)", dir, envScripts)
+		return usagef("scripts folder %s does not exist: create it or %s", dir, set)
 	}
 	if err != nil {
 		return usagef("scripts folder: %v", err)
 	}
 	if !st.IsDir() {
-		return usagef("scripts folder %s is not a folder: set --scripts (or %s) to a folder of *.lua files", dir, envScripts)
+		return usagef("scripts folder %s is not a folder: %s to a folder of *.lua files", dir, set)
+	}
+	f, err := os.Open(dir)
+	if err == nil {
+		_, err = f.Readdirnames(1)
+		f.Close()
+	}
+	if err != nil && !errors.Is(err, io.EOF) {
+		return usagef("scripts folder %s cannot be read: %v", dir, pathErr(err))
 	}
 	return nil
+}
+
+// checkDevAddr checks --dev-addr: host:port, port 0 for a free one, "" for
+// the default.
+func checkDevAddr(addr string) error {
+	if addr == "" {
+		return nil
+	}
+	_, port, err := net.SplitHostPort(addr)
+	n, perr := strconv.Atoi(port)
+	if err != nil || perr != nil || n < 0 || n > 65535 {
+		return usagef("--dev-addr %q: want host:port with a port from 0 (a free one) to 65535, e.g. 127.0.0.1:3000", addr)
+	}
+	return nil
+}
+
+// pathErr drops the path an *fs.PathError repeats, since the message names
+// it already.
+func pathErr(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
 }
 
 // daemon runs the script host until ctx ends (SIGINT/SIGTERM).
@@ -163,7 +213,8 @@ func daemon(ctx context.Context, o runOptions, baseURL string, creds credentials
 		baseURL, creds = dev.url(), dev.credentials()
 	}
 
-	client, err := newClient(baseURL, creds, true)
+	keeper := newAuthKeeper(creds, baseURL, log)
+	client, err := newClient(baseURL, creds, true, keeper)
 	if err != nil {
 		return err
 	}
@@ -176,7 +227,11 @@ func daemon(ctx context.Context, o runOptions, baseURL string, creds credentials
 		log.Info().Msg("stopped before the server answered")
 		return nil
 	}
-	defer logout(ctx, client, creds, log)
+	defer func() {
+		if keeper.failed() == nil { // a lost session has nothing to log out
+			logout(ctx, client, creds, log)
+		}
+	}()
 
 	scriptsDir, err := filepath.Abs(o.scripts)
 	if err != nil {
@@ -204,6 +259,9 @@ func daemon(ctx context.Context, o runOptions, baseURL string, creds credentials
 	done := make(chan error, 1)
 	go func() { done <- host.Run(hostCtx) }()
 
+	// stopErr is why the daemon stops on its own: the credentials were
+	// lost (exit status 3). nil: a signal stops it (exit status 0).
+	var stopErr error
 	select {
 	case <-host.Loaded():
 		logStartup(log, baseURL, me.Username, scriptsDir, host.Status())
@@ -211,21 +269,28 @@ func daemon(ctx context.Context, o runOptions, baseURL string, creds credentials
 			dev.startActivity(o.devActivity)
 		}
 	case err := <-done:
-		return hostEnded(err)
+		return hostEnded(err, keeper)
+	case <-keeper.lost:
+		stopErr = keeper.failed()
 	case <-ctx.Done():
 	}
 
-	for ctx.Err() == nil {
+	for ctx.Err() == nil && stopErr == nil {
 		select {
 		case <-hup:
 			log.Info().Msg("SIGHUP: reloading every script")
 			host.ReloadAll()
 		case err := <-done:
-			return hostEnded(err)
+			return hostEnded(err, keeper)
+		case <-keeper.lost:
+			stopErr = keeper.failed()
 		case <-ctx.Done():
 		}
 	}
 
+	if stopErr != nil {
+		log.Error().Err(stopErr).Msg("the server refused the credentials: stopping")
+	}
 	log.Info().Stringer("shutdown_timeout", o.shutdownTimeout).Msg("stopping: no new events; letting running handlers finish")
 	stopHost()
 	// The host cancels handlers still running after the shutdown timeout;
@@ -234,18 +299,27 @@ func daemon(ctx context.Context, o runOptions, baseURL string, creds credentials
 	defer t.Stop()
 	select {
 	case err := <-done:
-		if err != nil && !errors.Is(err, context.Canceled) {
+		if err != nil && !errors.Is(err, context.Canceled) && stopErr == nil {
 			log.Warn().Err(err).Msg("script host stopped with an error")
 		}
 		log.Info().Msg("stopped")
 	case <-t.C:
 		log.Warn().Stringer("shutdown_timeout", o.shutdownTimeout).Msg("handlers still running after the shutdown timeout; exiting anyway")
 	}
-	return nil
+	return stopErr
 }
 
-// hostEnded is the error for a host that stopped on its own.
-func hostEnded(err error) error {
+// hostEnded is the error for a host that stopped on its own: the refusal
+// of the credentials when that stopped it (its poller got a 401 it could
+// not renew), else the host's error.
+func hostEnded(err error, keeper *authKeeper) error {
+	if lost := keeper.failed(); lost != nil {
+		return lost
+	}
+	if errors.Is(err, rc.ErrUnauthorized) {
+		keeper.lose(err)
+		return keeper.failed()
+	}
 	if err != nil {
 		return fmt.Errorf("script host: %w", err)
 	}

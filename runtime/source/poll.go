@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"hash/maphash"
 	"time"
 
@@ -87,12 +88,16 @@ func NewPoll(subs Subscriptions, opts PollOptions) *Poll {
 func (p *Poll) Kinds() []string { return []string{KindSubscription} }
 
 // Run polls until ctx ends; it returns nil then. Every Run starts with a
-// baseline.
+// baseline. A 401 (rc.ErrUnauthorized: credentials the client could not
+// renew) ends Run with that error; every other failure is retried.
 func (p *Poll) Run(ctx context.Context, emit Emit) error {
 	st := newPollState(p)
 	defer p.opts.Log.Debug().Msg("subscription polling stopped")
 	for {
 		wait := st.poll(ctx, emit)
+		if st.fatal != nil {
+			return st.fatal
+		}
 		if ctx.Err() != nil { // the timer below would race ctx.Done
 			return nil
 		}
@@ -123,7 +128,8 @@ type pollState struct {
 	seen      map[seenKey]bool
 	seed      maphash.Seed
 	fails     int
-	warned    bool // a stamp ahead of the server's clock was logged
+	warned    bool  // a stamp ahead of the server's clock was logged
+	fatal     error // a failure polling again cannot fix: Run returns it
 }
 
 func newPollState(p *Poll) *pollState {
@@ -167,6 +173,12 @@ func (st *pollState) poll(ctx context.Context, emit Emit) time.Duration {
 	res, err := st.p.subs.Get(ctx, opts)
 	if err != nil {
 		if ctx.Err() != nil {
+			return 0
+		}
+		if errors.Is(err, rc.ErrUnauthorized) {
+			// Refused credentials (a revoked token, a session the client
+			// could not renew): every later poll would get the same 401.
+			st.fatal = fmt.Errorf("subscriptions poll: %w", err)
 			return 0
 		}
 		st.fails++

@@ -52,7 +52,7 @@ type Source interface {
 	// afresh: the host stops a source when its last listener goes and runs
 	// it again when one comes back. A non-nil error returned while ctx is
 	// alive means the source cannot go on (for a source that logs in, a
-	// login refused for good): the host stops and returns it. Poll never
-	// does: it backs off and retries every failure.
+	// login refused for good): the host stops and returns it. Poll does
+	// on a 401 only: it backs off and retries every other failure.
 	Run(ctx context.Context, emit Emit) error
 }

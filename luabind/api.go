@@ -78,7 +78,7 @@ func (b *binding) post(L *lua.LState) int {
 	switch v := L.Get(2).(type) {
 	case *lua.LNilType:
 	case *lua.LTable:
-		enc, err := luajson.Encode(v)
+		enc, err := luajson.Encode(ctxOf(L), v)
 		if err != nil {
 			argError(L, 2, fn, "body: "+err.Error())
 		}

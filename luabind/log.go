@@ -1,6 +1,7 @@
 package luabind
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"strings"
@@ -75,7 +76,7 @@ func logField(ev *zerolog.Event, k string, v lua.LValue) {
 	case lua.LBool:
 		ev.Bool(k, bool(v))
 	case *lua.LTable:
-		if raw, err := luajson.Encode(v); err == nil {
+		if raw, err := luajson.Encode(context.Background(), v); err == nil {
 			ev.RawJSON(k, raw)
 		} else {
 			ev.Str(k, v.String())

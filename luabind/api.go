@@ -16,26 +16,32 @@ import (
 //
 // endpoint is given without "/api/v1/" ("channels.info"); query values are
 // strings, numbers, booleans or sequences of them. The whole decoded body
-// is returned.
+// is returned. The query's keys and values, counted with a separator each,
+// are at most 16 MiB.
 func (b *binding) get(L *lua.LState) int {
 	const fn = "rc.get"
 	endpoint := checkID(L, 1, fn, "endpoint")
 	var query url.Values
 	if tb := optTable(L, 2, fn, "query"); tb != nil {
 		query = url.Values{}
+		size := newBudget(L, fn, "query")
+		add := func(k, v string) {
+			size.add(len(k) + len(v) + 2) // k=v&
+			query.Add(k, v)
+		}
 		eachOption(L, 2, fn, tb, func(k string, v lua.LValue) {
 			seq, ok := v.(*lua.LTable)
 			if !ok {
-				query.Add(k, queryValue(L, fn, k, v))
+				add(k, queryValue(L, fn, k, v))
 				return
 			}
 			n := 0
 			for ik, iv := seq.Next(lua.LNil); ik != lua.LNil; ik, iv = seq.Next(ik) {
 				n++
 				if ik != lua.LNumber(n) { // Next visits the array part in order
-					argError(L, 2, fn, fmt.Sprintf("query %q: a sequence of values expected, got key %s", k, keyName(ik)))
+					argError(L, 2, fn, fmt.Sprintf("query %q: a sequence of values expected, got key %s", clip(k), keyName(ik)))
 				}
-				query.Add(k, queryValue(L, fn, k, iv))
+				add(k, queryValue(L, fn, k, iv))
 			}
 		})
 	}
@@ -61,7 +67,7 @@ func queryValue(L *lua.LState, fn, key string, v lua.LValue) string {
 		}
 		return "false"
 	}
-	argError(L, 2, fn, fmt.Sprintf("query %q: string, number or boolean expected, got %s", key, typeName(v)))
+	argError(L, 2, fn, fmt.Sprintf("query %q: string, number or boolean expected, got %s", clip(key), typeName(v)))
 	return ""
 }
 
@@ -78,7 +84,7 @@ func (b *binding) post(L *lua.LState) int {
 	switch v := L.Get(2).(type) {
 	case *lua.LNilType:
 	case *lua.LTable:
-		enc, err := luajson.Encode(v)
+		enc, err := luajson.Encode(ctxOf(L), v)
 		if err != nil {
 			argError(L, 2, fn, "body: "+err.Error())
 		}
@@ -99,7 +105,7 @@ func (b *binding) post(L *lua.LState) int {
 // keyName renders a table key in an error message: quoted when a string.
 func keyName(k lua.LValue) string {
 	if s, ok := k.(lua.LString); ok {
-		return fmt.Sprintf("%q", string(s))
+		return fmt.Sprintf("%q", clip(string(s)))
 	}
 	return k.String()
 }

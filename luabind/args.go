@@ -108,7 +108,7 @@ func eachOption(L *lua.LState, n int, fn string, tb *lua.LTable, f func(key stri
 
 // unknownOption raises for an option key fn does not know.
 func unknownOption(L *lua.LState, n int, fn, key string) {
-	argError(L, n, fn, fmt.Sprintf("unknown option %q", key))
+	argError(L, n, fn, fmt.Sprintf("unknown option %q", clip(key)))
 }
 
 // checkTime converts an option given as an ISO-8601 string or Unix seconds.
@@ -117,7 +117,7 @@ func checkTime(L *lua.LState, n int, fn, name string, v lua.LValue) time.Time {
 	case lua.LString:
 		t, err := time.Parse(time.RFC3339Nano, string(v))
 		if err != nil {
-			argError(L, n, fn, fmt.Sprintf("%s: not an ISO-8601 time: %q", name, string(v)))
+			argError(L, n, fn, fmt.Sprintf("%s: not an ISO-8601 time: %q", name, clip(string(v))))
 		}
 		return t
 	case lua.LNumber:

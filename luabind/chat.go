@@ -47,7 +47,7 @@ func (b *binding) chatPostMessage(L *lua.LState) int {
 			if k, _ := at.Next(lua.LNil); k == lua.LNil {
 				return // {}: no attachments
 			}
-			raw, err := luajson.Encode(at)
+			raw, err := luajson.Encode(ctxOf(L), at)
 			if err != nil {
 				argError(L, 1, fn, "attachments: "+err.Error())
 			}

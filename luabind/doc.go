@@ -11,7 +11,7 @@
 // arguments. One file holds each rc namespace, as package rc has one per
 // service: subscriptions.go, chat.go, users.go (and rc.me), api.go
 // (rc.get, rc.post), log.go (rc.log, print), json.go (rc.json),
-// triggers.go (rc.on, rc.every, rc.cron).
+// triggers.go (rc.on, rc.every, rc.cron); limits.go bounds what they build.
 //
 // # Lua API
 //
@@ -113,4 +113,19 @@
 // UTF-8, functions, cycles and nesting deeper than 200; response bodies
 // above 32 MiB are refused. See luajson for the details, including which
 // strings share memory with a response body.
+//
+// # Limits
+//
+// What an rc function builds from a script's values is bounded, not only
+// by the values' size (a table can hold one 1 MiB string a million times):
+// JSON text (rc.json.encode, rc.post's body, attachments, tables in
+// rc.log's fields), rc.log's line, print's output, rc.get's query and the
+// concatenation of an err are at most 16 MiB, the host's string cap; a
+// decode (rc.json.decode, every response, an event) at most an estimated
+// 320 MiB of tables, which any response the client accepts fits and a 32
+// MiB array of empty tables does not. Past its limit, rc.json.encode and
+// rc.json.decode return nil, err and a call's response gives nil, err
+// (error_type "decode"); a request body, log line, print or query raises.
+// The same functions look at the call's deadline as they go. Error
+// messages show at most 64 bytes of a key or value the script gave.
 package luabind

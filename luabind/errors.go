@@ -14,7 +14,7 @@ import (
 )
 
 // newErrorMeta builds the metatable of b's error tables: tostring(err) and
-// "..." .. err give err.message.
+// "..." .. err give err.message (the concatenation at most 16 MiB).
 func newErrorMeta(L *lua.LState, b *binding) *lua.LTable {
 	mt := L.CreateTable(0, 3)
 	mt.RawSetString("__name", lua.LString("rc.error"))
@@ -23,7 +23,9 @@ func newErrorMeta(L *lua.LState, b *binding) *lua.LTable {
 		return 1
 	}))
 	mt.RawSetString("__concat", L.NewFunction(func(L *lua.LState) int {
-		L.Push(lua.LString(b.errMessage(L, L.Get(1)) + b.errMessage(L, L.Get(2))))
+		a, c := b.errMessage(L, L.Get(1)), b.errMessage(L, L.Get(2))
+		newBudget(L, "rc.error", "concatenation").add(len(a) + len(c))
+		L.Push(lua.LString(a + c))
 		return 1
 	}))
 	return mt
@@ -75,8 +77,10 @@ func (b *binding) errorTable(L *lua.LState, err error) *lua.LTable {
 	tb.RawSetString("status", lua.LNumber(0))
 	tb.RawSetString("error", lua.LString(err.Error()))
 	var se *luajson.SyntaxError
+	var le *luajson.LimitError
 	switch {
-	case errors.As(err, &se) || errors.Is(err, errNotObject) || errors.Is(err, errNoMember) || errors.Is(err, luajson.ErrTooLarge):
+	case errors.As(err, &se) || errors.As(err, &le) || errors.Is(err, errNotObject) || errors.Is(err, errNoMember) ||
+		errors.Is(err, luajson.ErrTooLarge):
 		tb.RawSetString("error_type", lua.LString("decode"))
 	case errors.Is(err, errUnavailable):
 		tb.RawSetString("error_type", lua.LString("unavailable"))

@@ -6,11 +6,13 @@ import (
 	"fmt"
 	"io"
 	"net/url"
+	"strings"
 	"sync"
 	"time"
 
 	lua "github.com/yuin/gopher-lua"
 
+	"github.com/rclua/rclua/luabind/internal/fixture"
 	"github.com/rclua/rclua/rc"
 )
 
@@ -89,6 +91,17 @@ func (f *fake) failure(ctx context.Context, kind, endpoint string) error {
 		return bodyFault(`{"subscription":null,"message":null,"user":null,"success":true}`)
 	case "array_member":
 		return bodyFault(`{"subscription":[],"message":[],"user":[],"success":true}`)
+	case "bomb": // every member 5,000 one-member objects: 40 KB of JSON, 3 MB of tables
+		bomb := "[" + strings.Repeat(`{"a":0},`, 4999) + `{"a":0}]`
+		return bodyFault(`{"update":` + bomb + `,"subscription":` + bomb + `,"message":` + bomb + `,"user":` + bomb + `,"success":true}`)
+	case "big": // 300 real subscriptions: 190 KB of JSON, 2 MB of tables
+		return bodyFault(fixture.SubscriptionsBody(300))
+	case "details_bomb": // a server error whose details hold the bomb
+		items := make([]any, 5000)
+		for i := range items {
+			items[i] = map[string]any{"a": 0}
+		}
+		return &rc.Error{Endpoint: endpoint, Status: 400, Message: "Bad request", Details: map[string]any{"list": items}}
 	}
 	return fmt.Errorf("fake: unknown failure %q", kind)
 }

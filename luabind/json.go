@@ -21,7 +21,7 @@ func (b *binding) jsonTable(L *lua.LState) *lua.LTable {
 //
 //	rc.json.encode(v) -> string | nil, err
 func (b *binding) jsonEncode(L *lua.LState) int {
-	raw, err := luajson.Encode(L.Get(1))
+	raw, err := luajson.Encode(ctxOf(L), L.Get(1))
 	if err != nil {
 		L.Push(lua.LNil)
 		L.Push(lua.LString(err.Error()))

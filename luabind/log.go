@@ -1,6 +1,7 @@
 package luabind
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"strings"
@@ -26,7 +27,8 @@ func (b *binding) logTable(L *lua.LState) *lua.LTable {
 //	rc.log.<level>(msg [, fields]) -> nothing
 //
 // which logs msg with the fields of the table fields (string keys; tables
-// are logged as JSON) through the Module's logger.
+// are logged as JSON) through the Module's logger. The line's text (msg,
+// keys and values) is at most 16 MiB.
 func (b *binding) logAt(level zerolog.Level, fn string) lua.LGFunction {
 	return func(L *lua.LState) int {
 		var msg string
@@ -38,12 +40,16 @@ func (b *binding) logAt(level zerolog.Level, fn string) lua.LGFunction {
 		default:
 			argError(L, 1, fn, "msg: string expected, got "+typeName(v))
 		}
+		size := newBudget(L, fn, "log line")
+		size.add(len(msg))
 		fields := optTable(L, 2, fn, "fields")
 		if fields != nil { // checked whatever the level, so misuse shows in any setup
-			for k, _ := fields.Next(lua.LNil); k != lua.LNil; k, _ = fields.Next(k) {
-				if _, ok := k.(lua.LString); !ok {
+			for k, v := fields.Next(lua.LNil); k != lua.LNil; k, v = fields.Next(k) {
+				ks, ok := k.(lua.LString)
+				if !ok {
 					argError(L, 2, fn, fmt.Sprintf("fields: key %s is not a string", k.String()))
 				}
+				size.add(len(ks) + scalarSize(v))
 			}
 		}
 		ev := b.m.Logger.WithLevel(level)
@@ -52,7 +58,7 @@ func (b *binding) logAt(level zerolog.Level, fn string) lua.LGFunction {
 		}
 		if fields != nil {
 			for k, v := fields.Next(lua.LNil); k != lua.LNil; k, v = fields.Next(k) {
-				logField(ev, string(k.(lua.LString)), v)
+				logField(L, ev, size, string(k.(lua.LString)), v)
 			}
 		}
 		ev.Msg(msg)
@@ -60,7 +66,17 @@ func (b *binding) logAt(level zerolog.Level, fn string) lua.LGFunction {
 	}
 }
 
-func logField(ev *zerolog.Event, k string, v lua.LValue) {
+// scalarSize is the logged size of v, counted before logging: a string's
+// length, a little for other values; tables are counted when encoded.
+func scalarSize(v lua.LValue) int {
+	if s, ok := v.(lua.LString); ok {
+		return len(s) + 4
+	}
+	return 8
+}
+
+// logField adds the field k = v to ev, counting a table's JSON in size.
+func logField(L *lua.LState, ev *zerolog.Event, size *budget, k string, v lua.LValue) {
 	switch v := v.(type) {
 	case lua.LString:
 		ev.Str(k, string(v))
@@ -75,10 +91,16 @@ func logField(ev *zerolog.Event, k string, v lua.LValue) {
 	case lua.LBool:
 		ev.Bool(k, bool(v))
 	case *lua.LTable:
-		if raw, err := luajson.Encode(v); err == nil {
+		raw, err := luajson.Encode(ctxOf(L), v)
+		var ee *luajson.EncodeError
+		switch {
+		case err == nil:
+			size.add(len(raw))
 			ev.RawJSON(k, raw)
-		} else {
+		case errors.As(err, &ee): // not JSON (a function in it, a cycle): its address
 			ev.Str(k, v.String())
+		default: // too large, or past the deadline
+			L.RaiseError("%s: field %q: %v", size.fn, clip(k), err)
 		}
 	default:
 		if luajson.IsNull(v) {
@@ -94,15 +116,18 @@ func logField(ev *zerolog.Event, k string, v lua.LValue) {
 //	print(...) -> nothing
 //
 // which logs its arguments, converted with tostring and separated by tabs,
-// at info level.
+// at info level: at most 16 MiB of text.
 func (b *binding) print(L *lua.LState) int {
 	n := L.GetTop()
+	size := newBudget(L, "print", "output")
 	var sb strings.Builder
 	for i := 1; i <= n; i++ {
 		if i > 1 {
 			sb.WriteByte('\t')
 		}
-		sb.WriteString(L.ToStringMeta(L.Get(i)).String())
+		s := L.ToStringMeta(L.Get(i)).String()
+		size.add(len(s) + 1)
+		sb.WriteString(s)
 	}
 	b.m.Logger.Info().Msg(sb.String())
 	return 0

@@ -132,8 +132,8 @@ func luaEqual(a, b lua.LValue) bool {
 	ta, oka := a.(*lua.LTable)
 	tb, okb := b.(*lua.LTable)
 	if oka && okb {
-		ja, erra := luajson.Encode(ta)
-		jb, errb := luajson.Encode(tb)
+		ja, erra := luajson.Encode(context.Background(), ta)
+		jb, errb := luajson.Encode(context.Background(), tb)
 		return erra == nil && errb == nil && bytes.Equal(ja, jb)
 	}
 	return a == b
@@ -144,7 +144,7 @@ func show(v lua.LValue) string {
 		return `"` + string(s) + `"`
 	}
 	if tb, ok := v.(*lua.LTable); ok {
-		if j, err := luajson.Encode(tb); err == nil {
+		if j, err := luajson.Encode(context.Background(), tb); err == nil {
 			return string(j)
 		}
 	}

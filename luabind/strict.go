@@ -30,16 +30,25 @@ func setStrict(L *lua.LState, tb *lua.LTable, name string) {
 	tb.Metatable = mt
 }
 
+// maxListedKeys bounds the keys a missing-key message lists and looks
+// through: API tables have a few; one a script has filled with more gets a
+// message without them (it is built at error time, within a call's
+// deadline, and must not cost what the table is worth).
+const maxListedKeys = 64
+
 // missingKeyMessage is the error for reading key from tb, the API table
 // called name: "rc.chat.postMessage does not exist (did you mean
 // rc.chat.post_message? rc.chat has: post_message)".
 func missingKeyMessage(name string, tb *lua.LTable, key lua.LValue) string {
 	var keys []string
-	tb.ForEach(func(k, _ lua.LValue) {
+	for k, _ := tb.Next(lua.LNil); k != lua.LNil; k, _ = tb.Next(k) {
 		if s, ok := k.(lua.LString); ok {
+			if len(keys) == maxListedKeys {
+				return fmt.Sprintf("%s does not exist (%s has more than %d keys)", qualify(name, key), name, maxListedKeys)
+			}
 			keys = append(keys, string(s))
 		}
-	})
+	}
 	sort.Strings(keys)
 
 	var b strings.Builder
@@ -52,9 +61,16 @@ func missingKeyMessage(name string, tb *lua.LTable, key lua.LValue) string {
 	}
 	if len(keys) == 0 {
 		fmt.Fprintf(&b, "%s is empty)", name)
-	} else {
-		fmt.Fprintf(&b, "%s has: %s)", name, strings.Join(keys, ", "))
+		return b.String()
 	}
+	fmt.Fprintf(&b, "%s has: ", name)
+	for i, k := range keys {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(clip(k))
+	}
+	b.WriteString(")")
 	return b.String()
 }
 
@@ -62,10 +78,11 @@ func missingKeyMessage(name string, tb *lua.LTable, key lua.LValue) string {
 // rc[1] when the key is not an identifier.
 func qualify(name string, key lua.LValue) string {
 	if s, ok := key.(lua.LString); ok {
-		if isIdentifier(string(s)) {
-			return name + "." + string(s)
+		k := clip(string(s))
+		if isIdentifier(k) {
+			return name + "." + k
 		}
-		return name + "[" + strconv.Quote(string(s)) + "]"
+		return name + "[" + strconv.Quote(k) + "]"
 	}
 	return name + "[" + key.String() + "]"
 }
@@ -83,26 +100,43 @@ func isIdentifier(s string) bool {
 	return true
 }
 
+// maxSuggested is the longest name suggest compares (API names are short;
+// the edit distance costs the product of two names' lengths).
+const maxSuggested = 64
+
 // suggest returns the key of keys (sorted) that key most likely meant, or
 // "". First the same name ignoring case and underscores (postMessage,
 // PostMessage and postmessage mean post_message); failing that, a near
 // spelling (subscription, post_mesage): at most 2 edits, and fewer than
-// half the name's length, the first of the closest.
+// half the name's length, the first of the closest. Names longer than
+// maxSuggested are not compared.
 func suggest(key string, keys []string) string {
+	if len(key) > maxSuggested {
+		return ""
+	}
 	norm := normalizeName(key)
 	for _, k := range keys {
-		if k != key && normalizeName(k) == norm {
+		if k != key && len(k) <= maxSuggested && normalizeName(k) == norm {
 			return k
 		}
 	}
 	best, bestD := "", 3
 	for _, k := range keys {
-		if d := editDistance(norm, normalizeName(k)); d < bestD && 2*d < len(norm) {
+		if len(k) > maxSuggested {
+			continue
+		}
+		nk := normalizeName(k)
+		if abs(len(nk)-len(norm)) >= bestD { // the distance is at least that
+			continue
+		}
+		if d := editDistance(norm, nk); d < bestD && 2*d < len(norm) {
 			best, bestD = k, d
 		}
 	}
 	return best
 }
+
+func abs(n int) int { return max(n, -n) }
 
 // normalizeName lowercases s and drops underscores and hyphens.
 func normalizeName(s string) string {

@@ -177,7 +177,7 @@ func (b *binding) on(L *lua.LState) int {
 	event := checkArgString(L, 1, fn)
 	f := checkFunction(L, 2, fn)
 	if findEvent(event) == nil {
-		argError(L, 1, fn, fmt.Sprintf("unknown event %q (known: %s)", event, knownEvents()))
+		argError(L, 1, fn, fmt.Sprintf("unknown event %q (known: %s)", clip(event), knownEvents()))
 	}
 	b.register(L, Trigger{Kind: On, Event: event, Fn: f})
 	return 0
@@ -196,7 +196,7 @@ func (b *binding) every(L *lua.LState) int {
 	case lua.LString:
 		var err error
 		if d, err = time.ParseDuration(string(v)); err != nil {
-			argError(L, 1, fn, fmt.Sprintf("bad interval %q: want a duration such as \"5m\" or seconds", string(v)))
+			argError(L, 1, fn, fmt.Sprintf("bad interval %q: want a duration such as \"5m\" or seconds", clip(string(v))))
 		}
 	case lua.LNumber:
 		d = time.Duration(float64(v) * float64(time.Second))
@@ -211,6 +211,10 @@ func (b *binding) every(L *lua.LState) int {
 	return 0
 }
 
+// maxCronSpec is the longest spec rc.cron accepts (real ones are a few
+// dozen bytes).
+const maxCronSpec = 256
+
 // cron is
 //
 //	rc.cron(spec, fn) -> nothing
@@ -220,6 +224,9 @@ func (b *binding) every(L *lua.LState) int {
 func (b *binding) cron(L *lua.LState) int {
 	const fn = "rc.cron"
 	spec := checkArgString(L, 1, fn)
+	if len(spec) > maxCronSpec { // cron's errors quote the spec
+		argError(L, 1, fn, fmt.Sprintf("bad cron spec %q: longer than %d bytes", clip(spec), maxCronSpec))
+	}
 	sched, err := cron.ParseStandard(spec)
 	if err != nil {
 		argError(L, 1, fn, fmt.Sprintf("bad cron spec %q: %v", spec, err))

@@ -1,6 +1,7 @@
 package luajson
 
 import (
+	"context"
 	"encoding/json"
 	"testing"
 
@@ -56,7 +57,7 @@ func BenchmarkEncodeSubscriptions(b *testing.B) {
 	}
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := Encode(v); err != nil {
+		if _, err := Encode(context.Background(), v); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -1,6 +1,7 @@
 package luajson
 
 import (
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -21,8 +22,48 @@ const MaxDecodeSize = 32 << 20
 // the encoder accept.
 const MaxDepth = 200
 
+// MaxDecodedSize bounds what one decode builds: the estimated size, in
+// bytes, of the tables and values it makes (see the cost constants
+// below), 10 times MaxDecodeSize (320 MiB). A realistic response costs 6
+// to 8 bytes per byte of JSON, so any response the client accepts (up to
+// MaxDecodeSize) fits; small containers cost far more ([[],[],...] 40
+// bytes per input byte, [{"a":0},...] 80), and such input is refused once
+// it has built this much, well before it reaches MaxDecodeSize. The
+// bytes of decoded strings come on top: at most the input's size.
+const MaxDecodedSize = 10 * MaxDecodeSize
+
+// The estimated cost, in bytes, of what the decoder builds, measured on
+// gopher-lua v1.1.2 (64-bit): a table (lua.LTable), a value in an array or
+// object (its slot, and the box of a string or a large number), an object
+// member beyond its value (its hash entry, key list entry and key index
+// entry), and the hash part of a non-empty object.
+const (
+	tableCost  = 96
+	valueCost  = 24
+	memberCost = 120
+	objectCost = 400
+)
+
+// checkEvery is how much of the estimate the decoder builds between two
+// looks at the state's deadline: about 40,000 values.
+const checkEvery = 1 << 20
+
 // ErrTooLarge is returned for input larger than MaxDecodeSize.
 var ErrTooLarge = errors.New("json: input larger than 32 MiB")
+
+// LimitError is the error of a decode that would build more than its
+// limit: MaxDecodedSize, or what SetMaxDecodedSize set.
+type LimitError struct {
+	Limit  int // bytes of the estimate
+	Offset int // where in the input the decoder was
+}
+
+// Error returns "json: decoded value exceeds the limit of <n> bytes (...)
+// at offset <n>".
+func (e *LimitError) Error() string {
+	return fmt.Sprintf("json: decoded value exceeds the limit of %d bytes (the estimated size of its tables and values) at offset %d",
+		e.Limit, e.Offset)
+}
 
 // ErrNotObject is DecodeMember's error for input that is not a JSON object.
 var ErrNotObject = errors.New("json: not an object")
@@ -52,7 +93,10 @@ var plain = func() (a [256]bool) {
 // (see Null), numbers become lua.LNumber (float64: integers up to 2^53 are
 // exact), and strings keep their bytes. Input that is not valid JSON, not
 // valid UTF-8, nested deeper than MaxDepth or larger than MaxDecodeSize is
-// an error (a *SyntaxError, or ErrTooLarge). Long strings share s's memory.
+// an error (a *SyntaxError, or ErrTooLarge), and so is input that would
+// build more than MaxDecodedSize (a *LimitError). When L has a
+// context, the decoder looks at it as it goes, and stops with an error
+// wrapping the context's once it is done. Long strings share s's memory.
 func Decode(L *lua.LState, s string) (lua.LValue, error) {
 	d, err := newDecoder(L, dataOf(L), s)
 	if err != nil {
@@ -106,10 +150,19 @@ func newDecoder(L *lua.LState, sd *stateData, s string) (decoder, error) {
 	if len(s) > MaxDecodeSize {
 		return decoder{}, ErrTooLarge
 	}
-	d := decoder{L: L, sd: sd, s: s, stack: sd.stack[:0], names: sd.names[:0], buf: sd.buf[:0]}
+	d := decoder{L: L, sd: sd, s: s, stack: sd.stack[:0], names: sd.names[:0], buf: sd.buf[:0],
+		ctx: L.Context(), next: min(checkEvery, sd.decodeLimit), limit: sd.decodeLimit}
 	d.ws()
 	return d, nil
 }
+
+// Buffers larger than these (entries, bytes) are dropped after a decode
+// rather than kept by the state: one huge document must not pin its
+// scratch space for the state's lifetime.
+const (
+	maxKeptEntries = 1 << 14
+	maxKeptBuf     = 1 << 16
+)
 
 // finish checks that nothing but white space follows the top-level value,
 // hands the (possibly grown) buffers back to the state data, cleared of
@@ -121,10 +174,42 @@ func (d *decoder) finish() error {
 			d.fail("unexpected data after the top-level value")
 		}
 	}
+	if cap(d.stack) > maxKeptEntries || cap(d.names) > maxKeptEntries || cap(d.buf) > maxKeptBuf {
+		d.sd.stack, d.sd.names, d.sd.buf = nil, nil, nil
+		return d.err
+	}
 	clear(d.stack[:cap(d.stack)])
 	clear(d.names[:cap(d.names)])
 	d.sd.stack, d.sd.names, d.sd.buf = d.stack[:0], d.names[:0], d.buf[:0]
 	return d.err
+}
+
+// spend adds n bytes to the estimate of what the decoder built; false,
+// with d.err set, once that exceeds the limit or the state's context is
+// done. It is on the hot path: one addition and one comparison until the
+// next checkpoint.
+func (d *decoder) spend(n int) bool {
+	d.used += n
+	return d.used <= d.next || d.checkpoint()
+}
+
+// checkpoint is spend's slow path, every checkEvery bytes and at the limit.
+func (d *decoder) checkpoint() bool {
+	if d.err != nil {
+		return false
+	}
+	if d.used > d.limit {
+		d.err = &LimitError{Limit: d.limit, Offset: d.i}
+		return false
+	}
+	if d.ctx != nil {
+		if err := d.ctx.Err(); err != nil {
+			d.err = fmt.Errorf("json: decoding stopped at offset %d: %w", d.i, err)
+			return false
+		}
+	}
+	d.next = min(d.used+checkEvery, d.limit)
+	return true
 }
 
 // decoder is a recursive-descent JSON parser building Lua values as it goes.
@@ -139,6 +224,11 @@ type decoder struct {
 	stack []lua.LValue // values of the arrays and objects being built
 	names []string     // keys of the objects being built
 	buf   []byte       // scratch for strings with escapes
+
+	ctx   context.Context // the state's, or nil
+	used  int             // estimated bytes built so far (see spend)
+	next  int             // used's value at the next checkpoint
+	limit int             // the most used may reach
 }
 
 // SyntaxError is a JSON decoding error with the byte offset it occurred at.
@@ -216,7 +306,7 @@ func (d *decoder) enter() bool {
 		d.fail(fmt.Sprintf("nesting deeper than %d", MaxDepth))
 		return false
 	}
-	return true
+	return d.spend(tableCost)
 }
 
 func (d *decoder) array() lua.LValue {
@@ -231,7 +321,7 @@ func (d *decoder) array() lua.LValue {
 	} else {
 		for {
 			v := d.value()
-			if d.err != nil {
+			if d.err != nil || !d.spend(valueCost) {
 				return lua.LNil
 			}
 			d.stack = append(d.stack, v)
@@ -275,6 +365,9 @@ func (d *decoder) object() lua.LValue {
 	if len(vals) == 0 {
 		return d.L.CreateTable(0, 0) // {}: no key list, no preallocated parts
 	}
+	if !d.spend(objectCost) {
+		return lua.LNil
+	}
 	names := d.names[nb:]
 	ok, shared := d.objectKeys(names)
 	tb := newObjectTable(d.L, ok, vals, shared)
@@ -312,7 +405,7 @@ func (d *decoder) members() bool {
 		d.i++
 		d.ws()
 		v := d.value()
-		if d.err != nil {
+		if d.err != nil || !d.spend(valueCost+memberCost) {
 			return false
 		}
 		d.names = append(d.names, k)

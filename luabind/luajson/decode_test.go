@@ -1,6 +1,7 @@
 package luajson
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -31,7 +32,7 @@ func newState(t testing.TB) *lua.LState {
 		return 1
 	}))
 	L.SetGlobal("encode", L.NewFunction(func(L *lua.LState) int {
-		b, err := Encode(L.Get(1))
+		b, err := Encode(ctxOf(L), L.Get(1))
 		if err != nil {
 			L.Push(lua.LNil)
 			L.Push(lua.LString(err.Error()))
@@ -87,12 +88,12 @@ func TestEncodeErrors(t *testing.T) {
 		bad_key = {list = {{ok = 1}, {[true] = 1}}}
 		mixed = {1, x = 2}
 	`))
-	_, err := Encode(L.GetGlobal("bad_key"))
+	_, err := Encode(context.Background(), L.GetGlobal("bad_key"))
 	var ee *EncodeError
 	require.ErrorAs(t, err, &ee)
 	assert.Equal(t, "list[2]", ee.Path)
 	assert.Equal(t, "json: list[2]: key true (a boolean) is not a string or array index", err.Error())
-	_, err = Encode(L.GetGlobal("mixed"))
+	_, err = Encode(context.Background(), L.GetGlobal("mixed"))
 	assert.EqualError(t, err, `json: table mixes array items and string key "x"`)
 }
 
@@ -105,7 +106,7 @@ func TestSubscriptionsConversion(t *testing.T) {
 	defer L.Close()
 	v, err := DecodeBytes(L, body)
 	require.NoError(t, err)
-	out, err := Encode(v)
+	out, err := Encode(context.Background(), v)
 	require.NoError(t, err)
 	var want, got any
 	require.NoError(t, json.Unmarshal(body, &want))
@@ -227,4 +228,12 @@ func TestEmptyObjectsAllocateOnlyTheirTable(t *testing.T) {
 	decode(five)() // warm the state's buffers
 	perObject := (testing.AllocsPerRun(50, decode(five)) - testing.AllocsPerRun(50, decode(one))) / 4
 	assert.Equal(t, 1.0, perObject, "allocations per {}")
+}
+
+// ctxOf is L's context, or context.Background when it has none.
+func ctxOf(L *lua.LState) context.Context {
+	if ctx := L.Context(); ctx != nil {
+		return ctx
+	}
+	return context.Background()
 }

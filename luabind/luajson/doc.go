@@ -1,8 +1,8 @@
 // Package luajson converts JSON to Lua values and back, for gopher-lua
 // states: the engine behind rclua's rc.json and every response body a
 // binding hands to a script. It owns the null sentinel (Null, IsNull), the
-// array mark (MarkArray, IsArray), the limits (MaxDecodeSize, MaxDepth) and
-// the per-state decoder caches.
+// array mark (MarkArray, IsArray), the limits (MaxDecodeSize, MaxDepth,
+// MaxDecodedSize, MaxEncodeSize) and the per-state decoder caches.
 //
 // # Values
 //
@@ -21,6 +21,19 @@
 // larger than MaxDecodeSize (32 MiB) is refused. Response bodies go
 // straight from bytes to Lua tables, each built at its final size, never
 // through map[string]any.
+//
+// # Limits
+//
+// Both directions bound what they build, not only what they read. A
+// decode counts an estimate of the bytes of the tables and values it makes
+// and stops past MaxDecodedSize (320 MiB; SetMaxDecodedSize changes it per
+// state): 32 MiB of real responses fit, a 32 MiB array of empty tables
+// (some 40 bytes of tables per byte of input) does not. Encoding stops
+// once the text passes MaxEncodeSize (16 MiB, the host's string cap),
+// which bounds a table that shares subtables (t = {t, t} forty times over
+// has 2^40 leaves). Both look at a context as they go, the state's for a
+// decode and Encode's argument, and stop once it is done. Error messages
+// show at most 64 bytes of a key (Clip).
 //
 // Strings of up to 32 bytes (ids, times, names) are copied out of a
 // decoded document; longer strings (message text) share memory with it,

@@ -1,6 +1,7 @@
 package luajson
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"strconv"
@@ -25,6 +26,20 @@ func (e *EncodeError) Error() string {
 	return "json: " + e.Path + ": " + e.Msg
 }
 
+// MaxEncodeSize is the longest JSON text Encode makes: 16 MiB, the bound
+// runtime/sandbox.MaxStringBytes puts on every string the Lua library
+// builds (the same value, kept here since luabind cannot import runtime).
+const MaxEncodeSize = 16 << 20
+
+// ErrEncodedTooLarge is the error of an Encode whose text would be longer
+// than MaxEncodeSize: a huge table, or a small one sharing subtables many
+// times over (t = {t, t} forty times is 2^40 leaves).
+var ErrEncodedTooLarge = fmt.Errorf("json: encoded text exceeds the limit of %d bytes", MaxEncodeSize)
+
+// encodeCheckEvery is how many array items and object members the encoder
+// writes between two looks at ctx.
+const encodeCheckEvery = 1 << 12
+
 // Encode converts a Lua value to JSON text. A table whose keys are
 // 1..n is an array; a table whose keys are all strings is an object, in the
 // table's own key order; an empty table is {} unless it carries the array
@@ -32,18 +47,45 @@ func (e *EncodeError) Error() string {
 // (of any state) and nil are null. It is an error to encode a table mixing
 // integer and string keys or with other keys (naming the key), a sparse
 // array, NaN or ±Inf, a string that is not valid UTF-8, a cycle, nesting
-// deeper than MaxDepth, or a function, thread, channel or other userdata.
-func Encode(v lua.LValue) ([]byte, error) {
-	e := encoder{buf: make([]byte, 0, 256)}
+// deeper than MaxDepth, or a function, thread, channel or other userdata
+// (an *EncodeError), and to make text longer than MaxEncodeSize
+// (ErrEncodedTooLarge). Encode looks at ctx as it goes (a script's state's
+// context: the call's deadline) and stops with an error wrapping ctx's
+// once it is done.
+func Encode(ctx context.Context, v lua.LValue) ([]byte, error) {
+	e := encoder{ctx: ctx, buf: make([]byte, 0, 256), steps: encodeCheckEvery}
 	if err := e.value(v); err != nil {
 		return nil, err
+	}
+	if len(e.buf) > MaxEncodeSize {
+		return nil, ErrEncodedTooLarge
 	}
 	return e.buf, nil
 }
 
 type encoder struct {
-	buf  []byte
-	path []*lua.LTable // tables being encoded, for cycle detection
+	ctx   context.Context
+	buf   []byte
+	path  []*lua.LTable // tables being encoded, for cycle detection
+	steps int           // items and members left before the next look at ctx
+}
+
+// step is called before each array item and object member: it stops the
+// encoding once the text exceeds MaxEncodeSize or, every encodeCheckEvery
+// steps, once ctx is done. Every item and member writes at least one
+// byte, so the work is bounded by the limit.
+func (e *encoder) step() error {
+	if len(e.buf) > MaxEncodeSize {
+		return ErrEncodedTooLarge
+	}
+	if e.steps--; e.steps > 0 {
+		return nil
+	}
+	e.steps = encodeCheckEvery
+	if err := e.ctx.Err(); err != nil {
+		return fmt.Errorf("json: encoding stopped: %w", err)
+	}
+	return nil
 }
 
 // pathErr prefixes err's path with elem while the error unwinds.
@@ -111,6 +153,9 @@ func (e *encoder) number(f float64) error {
 const hexDigits = "0123456789abcdef"
 
 func (e *encoder) str(s string) error {
+	if len(e.buf)+len(s) > MaxEncodeSize {
+		return ErrEncodedTooLarge
+	}
 	e.buf = append(e.buf, '"')
 	start := 0
 	for i := 0; i < len(s); {
@@ -132,6 +177,9 @@ func (e *encoder) str(s string) error {
 				e.buf = append(e.buf, '\\', 't')
 			default:
 				e.buf = append(e.buf, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+			}
+			if len(e.buf) > MaxEncodeSize { // escapes make up to 6 bytes of 1
+				return ErrEncodedTooLarge
 			}
 			i++
 			start = i
@@ -189,9 +237,9 @@ func (e *encoder) table(tb *lua.LTable) error {
 	case bad != nil:
 		return &EncodeError{Msg: fmt.Sprintf("key %s (a %s) is not a string or array index", keyString(bad), bad.Type())}
 	case nInt > 0 && nStr > 0:
-		return &EncodeError{Msg: fmt.Sprintf("table mixes array items and string key %q", firstStr)}
+		return &EncodeError{Msg: fmt.Sprintf("table mixes array items and string key %q", Clip(firstStr))}
 	case nStr > 0 && IsArray(tb):
-		return &EncodeError{Msg: fmt.Sprintf("table marked as an array has string key %q", firstStr)}
+		return &EncodeError{Msg: fmt.Sprintf("table marked as an array has string key %q", Clip(firstStr))}
 	case nInt > 0 && maxInt != nInt:
 		return &EncodeError{Msg: fmt.Sprintf("sparse array: key %d with only %d items", maxInt, nInt)}
 	}
@@ -200,13 +248,16 @@ func (e *encoder) table(tb *lua.LTable) error {
 		e.buf = append(e.buf, '{')
 		first := true
 		for k, v := tb.Next(lua.LNil); k != lua.LNil; k, v = tb.Next(k) {
+			if err := e.step(); err != nil {
+				return err
+			}
 			if !first {
 				e.buf = append(e.buf, ',')
 			}
 			first = false
 			ks := string(k.(lua.LString))
 			if err := e.str(ks); err != nil {
-				return pathErr(err, "key "+strconv.Quote(ks))
+				return pathErr(err, "key "+strconv.Quote(Clip(ks)))
 			}
 			e.buf = append(e.buf, ':')
 			if err := e.value(v); err != nil {
@@ -222,6 +273,9 @@ func (e *encoder) table(tb *lua.LTable) error {
 	}
 	e.buf = append(e.buf, '[')
 	for i := 1; i <= nInt; i++ {
+		if err := e.step(); err != nil {
+			return err
+		}
 		if i > 1 {
 			e.buf = append(e.buf, ',')
 		}
@@ -235,13 +289,33 @@ func (e *encoder) table(tb *lua.LTable) error {
 
 func keyString(k lua.LValue) string {
 	if s, ok := k.(lua.LString); ok {
-		return strconv.Quote(string(s))
+		return strconv.Quote(Clip(string(s)))
 	}
 	return k.String()
 }
 
+// maxShown is how many bytes of a string from a script an error message
+// shows (Clip).
+const maxShown = 64
+
+// Clip returns s, or its first 64 bytes (whole characters) and "..." when
+// longer: the form in which an error message shows a key or value a
+// script gave, so that a huge key cannot make a huge message (a path of
+// 200 such keys, one per level).
+func Clip(s string) string {
+	if len(s) <= maxShown {
+		return s
+	}
+	n := maxShown
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "..."
+}
+
 // pathKey renders an object key as a path element: name or ["odd key"].
 func pathKey(k string) string {
+	k = Clip(k)
 	if k != "" && strings.IndexFunc(k, func(r rune) bool {
 		return !(r == '_' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9')
 	}) < 0 {

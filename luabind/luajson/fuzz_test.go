@@ -2,6 +2,7 @@ package luajson
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"reflect"
 	"strings"
@@ -41,7 +42,7 @@ func FuzzJSONRoundTrip(f *testing.F) {
 		if !json.Valid(data) {
 			t.Fatalf("invalid JSON %q accepted", data)
 		}
-		out, err := Encode(v)
+		out, err := Encode(context.Background(), v)
 		if err != nil {
 			t.Fatalf("encode of decoded %q: %v", data, err)
 		}
@@ -62,7 +63,7 @@ func FuzzJSONRoundTrip(f *testing.F) {
 		if err != nil {
 			t.Fatalf("decode of own output %q: %v", out, err)
 		}
-		out2, err := Encode(v2)
+		out2, err := Encode(context.Background(), v2)
 		if err != nil || !bytes.Equal(out, out2) {
 			t.Fatalf("re-encoding is not stable: %q -> %q (%v)", out, out2, err)
 		}

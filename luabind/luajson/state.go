@@ -57,6 +57,9 @@ type stateData struct {
 	buf      []byte
 	shapeKey []byte
 	strArena []byte // bytes of copied short strings (see copyShort)
+
+	// decodeLimit bounds what one decode builds (SetMaxDecodedSize).
+	decodeLimit int
 }
 
 // dataOf returns the luajson data of L's global state, creating it on first use.
@@ -70,6 +73,8 @@ func dataOf(L *lua.LState) *stateData {
 		keys:   make(map[string]lua.LValue, 64),
 		vals:   make(map[string]lua.LValue, 64),
 		shapes: make(map[string]*objectKeys, 16),
+
+		decodeLimit: MaxDecodedSize,
 	}
 
 	nullMeta := L.CreateTable(0, 3)
@@ -126,4 +131,14 @@ func MarkArray(L *lua.LState, tb *lua.LTable) error {
 	}
 	tb.Metatable = arr
 	return nil
+}
+
+// SetMaxDecodedSize sets the most one decode in L may build, in the
+// estimate of bytes that MaxDecodedSize (the default) bounds: a host with
+// a smaller memory limit lowers it. n must be positive.
+func SetMaxDecodedSize(L *lua.LState, n int) {
+	if n <= 0 {
+		panic("luajson: SetMaxDecodedSize of a non-positive size")
+	}
+	dataOf(L).decodeLimit = n
 }

@@ -3,11 +3,11 @@ package runtime
 import (
 	"context"
 	"fmt"
-	"os"
 
 	"github.com/rs/zerolog"
 
 	"github.com/rclua/rclua/luabind"
+	"github.com/rclua/rclua/runtime/watch"
 )
 
 // Check compiles and loads every given script (a folder stands for its
@@ -20,7 +20,7 @@ func Check(ctx context.Context, paths []string, cfg Config) []error {
 	e := env{module: luabind.Offline(zerolog.Nop())}
 	files, errs := ScriptFiles(paths)
 	for _, p := range files {
-		content, err := os.ReadFile(p)
+		content, err := watch.ReadScript(p)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", p, pathErr(err)))
 			continue

@@ -3,13 +3,13 @@ package runtime
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 
 	"github.com/rs/zerolog"
 
 	"github.com/rclua/rclua/luabind"
 	"github.com/rclua/rclua/runtime/sandbox"
+	"github.com/rclua/rclua/runtime/watch"
 )
 
 // Exec runs the top level of one script in the sandbox with the rc table
@@ -17,7 +17,7 @@ import (
 // validated and logged as ignored. The error carries "file:line: message".
 func Exec(ctx context.Context, path string, cfg Config, m *luabind.Module, log zerolog.Logger) error {
 	cfg = cfg.withDefaults()
-	content, err := os.ReadFile(path)
+	content, err := watch.ReadScript(path)
 	if err != nil {
 		return fmt.Errorf("runtime: exec: %w", err)
 	}

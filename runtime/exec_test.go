@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/rs/zerolog"
@@ -67,4 +68,27 @@ func TestScriptFiles(t *testing.T) {
 	require.Len(t, errs, 2, "%v", errs)
 	assert.Equal(t, empty+": no *.lua scripts in this folder", errs[0].Error())
 	assert.Equal(t, filepath.Join(dir, "missing.lua")+": no such file or directory", errs[1].Error())
+}
+
+// TestCheckFolderWithAPipe: a named pipe called *.lua in a checked folder
+// is reported, not opened (reading it would block until a writer came).
+func TestCheckFolderWithAPipe(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	require.NoError(t, syscall.Mkfifo(filepath.Join(dir, "pipe.lua"), 0o600))
+	writeFile(t, filepath.Join(dir, "good.lua"), "local x = 1\n")
+	errs := Check(context.Background(), []string{dir}, Config{})
+	require.Len(t, errs, 1, "%v", errs)
+	assert.Equal(t, filepath.Join(dir, "pipe.lua")+": not a regular file", errs[0].Error())
+}
+
+// TestDaemonIgnoresAPipe: a named pipe called *.lua in the scripts folder
+// is not a script; the others load.
+func TestDaemonIgnoresAPipe(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	require.NoError(t, syscall.Mkfifo(filepath.Join(dir, "pipe.lua"), 0o600))
+	th := startHost(t, Config{ScriptsDir: dir}, nil, map[string]string{"real.lua": `rc.log.info("real loaded")`})
+	th.logs.eventually(t, waitFor, func() bool { return th.logs.count("real loaded") == 1 }, "the real script")
+	assert.Len(t, th.h.Status(), 1)
 }

@@ -21,6 +21,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -254,8 +255,8 @@ func (w *Watcher) scan(ctx context.Context, force bool) {
 // sync compares the file on disk with what was last reported for it.
 func (w *Watcher) sync(ctx context.Context, name string, force bool) {
 	path := filepath.Join(w.dir, name)
-	content, err := readScript(path)
-	if errors.Is(err, fs.ErrNotExist) {
+	content, err := ReadScript(path)
+	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, ErrNotRegular) {
 		if _, ok := w.reported[name]; ok {
 			delete(w.reported, name)
 			w.sink.Change(ctx, Change{Name: name, Removed: true})
@@ -275,14 +276,34 @@ func (w *Watcher) sync(ctx context.Context, name string, force bool) {
 	w.sink.Change(ctx, Change{Name: name, Content: content, Hash: hash, Forced: force})
 }
 
-// readScript reads a regular file (following symlinks).
-func readScript(path string) ([]byte, error) {
+// MaxScriptBytes bounds what ReadScript reads of a file: more than any
+// script needs, and more than the sandbox compiles (it refuses the
+// oversized content with a clear message), so a huge file costs no more
+// than this.
+const MaxScriptBytes = 4 << 20
+
+// ErrNotRegular is the error of ReadScript for a path that is not a
+// regular file (a folder, a pipe, a device), which it does not open.
+var ErrNotRegular = errors.New("not a regular file")
+
+// ReadScript reads the script at path (following symlinks): a regular file
+// only, and at most MaxScriptBytes+1 bytes of it, so a pipe or a device
+// named *.lua cannot hang or flood the reader.
+func ReadScript(path string) ([]byte, error) {
 	fi, err := os.Stat(path)
 	if err != nil {
 		return nil, err
 	}
 	if !fi.Mode().IsRegular() {
-		return nil, fs.ErrNotExist
+		return nil, &fs.PathError{Op: "read", Path: path, Err: ErrNotRegular}
 	}
-	return os.ReadFile(path)
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() { // replaced since
+		return nil, &fs.PathError{Op: "read", Path: path, Err: ErrNotRegular}
+	}
+	return io.ReadAll(io.LimitReader(f, MaxScriptBytes+1))
 }

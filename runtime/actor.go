@@ -423,6 +423,8 @@ func (a *actor) evictVersion(msg string) {
 	a.cur = nil
 	a.st.setEvicted(msg)
 	a.h.listenersChanged()
+	a.log.Error().Str("memory_limit", a.h.mem.limitText).Str("error", msg).
+		Msg("script stopped: its state holds the heap over the memory limit")
 }
 
 // drain ends the queue: it drops the messages left, releasing their
@@ -447,9 +449,9 @@ func (a *actor) drain() {
 // load builds a new version in a fresh state and swaps it in only if its
 // top level ran without error; otherwise the old version keeps running.
 func (a *actor) load(ctx context.Context, req *loadRequest) {
-	if a.cur != nil && !req.forced {
+	if a.cur != nil {
 		switch {
-		case req.hash == a.cur.hash:
+		case req.hash == a.cur.hash && !req.forced:
 			// A broken edit undone, or a save of the same bytes: the running
 			// version is this content; running its top level again would
 			// restart its timers for nothing.
@@ -458,7 +460,8 @@ func (a *actor) load(ctx context.Context, req *loadRequest) {
 			return
 		case len(bytes.TrimSpace(req.content)) == 0:
 			// Editors and copies truncate a file before writing it: loading
-			// that moment would drop every trigger.
+			// that moment (on a change or a SIGHUP) would drop every
+			// trigger.
 			a.log.Warn().Str("running_hash", short(a.cur.hash)).
 				Msg("script file is empty: keeping the running version (delete the file to stop the script)")
 			return

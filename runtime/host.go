@@ -130,9 +130,9 @@ func (h *Host) stopRunningCalls(cause error) int {
 
 // evictLargest measures every script's running version (each actor
 // measures its own, between calls; one busy past measureWait is skipped)
-// and closes the largest if it holds at least min bytes. It returns what it
-// evicted (name "" when nothing).
-func (h *Host) evictLargest(min int64, reason func(size string) string) (name string, size int64) {
+// and closes the largest if it holds at least least bytes. It returns what
+// it evicted (name "" when nothing).
+func (h *Host) evictLargest(least int64, reason func(size string) string) (name string, size int64) {
 	ctx, cancel := context.WithTimeout(context.Background(), measureWait)
 	defer cancel()
 	h.mu.Lock()
@@ -143,6 +143,8 @@ func (h *Host) evictLargest(min int64, reason func(size string) string) (name st
 	h.mu.Unlock()
 	replies := make(chan scriptSize, len(actors))
 	var asks sync.WaitGroup
+	defer asks.Wait() // after cancel (deferred later, so run first)
+	defer cancel()
 	for _, a := range actors {
 		asks.Add(1)
 		go func() {
@@ -153,20 +155,30 @@ func (h *Host) evictLargest(min int64, reason func(size string) string) (name st
 			}
 		}()
 	}
-	asks.Wait()
 	var best scriptSize
-collect:
+	consider := func(r scriptSize) {
+		if r.bytes > best.bytes {
+			best = r
+		}
+	}
+wait:
 	for range actors {
 		select {
 		case r := <-replies:
-			if r.bytes > best.bytes {
-				best = r
-			}
+			consider(r)
 		case <-ctx.Done():
-			break collect
+			break wait
 		}
 	}
-	if best.a == nil || best.bytes < min {
+	for drained := false; !drained; { // answers given as the wait ended count too
+		select {
+		case r := <-replies:
+			consider(r)
+		default:
+			drained = true
+		}
+	}
+	if best.a == nil || best.bytes < least {
 		return "", 0
 	}
 	text := formatBytes(uint64(best.bytes))
@@ -174,13 +186,12 @@ collect:
 		text = "at least " + text
 	}
 	msg := reason(text)
-	best.a.log.Error().Int64("state_bytes", best.bytes).Str("memory_limit", h.mem.limitText).
-		Str("error", msg).Msg("script stopped: its state holds the heap over the memory limit")
 	select { // the caller collects garbage next: the state must be closed
 	case <-best.a.requestEvict(msg):
+		return best.a.st.name, best.bytes
 	case <-time.After(measureWait):
+		return "", 0 // busy again (it is closed after that call) or gone
 	}
-	return best.a.st.name, best.bytes
 }
 
 // closeCalls stops every running call and every call started from now on:

@@ -30,7 +30,7 @@ const (
 	memRecent = 30 * time.Second
 	// measureWait bounds one measurement: a script busy in a call longer
 	// than that is not measured.
-	measureWait = 2 * time.Second
+	measureWait = time.Second
 )
 
 // heldMemoryMsg is logged once per episode when stopping the running calls
@@ -59,9 +59,9 @@ type memWatch struct {
 	free    func()        // GC and return memory to the OS
 	stopAll func() int    // stop every running call; how many were stopped
 	// evictLargest closes the running version of the script whose state
-	// holds the most, if it holds at least min bytes (nil: never); reason
+	// holds the most, if it holds at least least bytes (nil: never); reason
 	// words its error from its size. It returns the script's name ("": none).
-	evictLargest func(min int64, reason func(size string) string) (name string, size int64)
+	evictLargest func(least int64, reason func(size string) string) (name string, size int64)
 	clock        func() time.Time
 
 	// Owned by the watchdog goroutine.

@@ -362,3 +362,34 @@ end)`,
 	writeFile(t, filepath.Join(th.dir, "hog.lua"), `rc.log.info("hog fixed")`)
 	th.waitStatus("hog", "loaded again", func(s ScriptStatus) bool { return s.State == StateRunning && s.LastError == "" })
 }
+
+// TestItem5EvictsTheLargestWhileAnotherIsBusy: a script busy in a long
+// call cannot be measured; the measurement still compares the others and
+// closes the largest (not a smaller one, and not none).
+func TestItem5EvictsTheLargestWhileAnotherIsBusy(t *testing.T) {
+	t.Parallel()
+	var host atomic.Pointer[Host]
+	cfg := Config{MemoryLimit: testMemLimit, HandlerTimeout: slowWait, memRead: func() uint64 {
+		h := host.Load()
+		if h == nil {
+			return 0
+		}
+		for _, s := range h.Status() {
+			if s.Name == "big" && s.State == StateFailed {
+				return testMemLimit / 2
+			}
+		}
+		return 2 * testMemLimit
+	}}
+	th := startHost(t, cfg, nil, map[string]string{
+		"big.lua":   "kept = {} for i = 1, 200000 do kept[i] = {} end",
+		"small.lua": "kept = {} for i = 1, 60000 do kept[i] = {} end",
+		"busy.lua":  "rc.every(0.01, function() local t0 = os.clock() while os.clock() - t0 < 3 do end end)",
+	})
+	host.Store(th.h)
+	th.waitStatus("big", "evicted", func(s ScriptStatus) bool { return s.State == StateFailed })
+	small, _ := th.status("small")
+	assert.Equal(t, StateRunning, small.State, "the smaller one stays")
+	assert.Equal(t, 1, th.logs.count("script stopped: its state holds the heap over the memory limit", "script", "big"))
+	assert.Zero(t, th.logs.count("script stopped: its state holds the heap over the memory limit", "script", "small"))
+}

@@ -1,10 +1,14 @@
 package runtime
 
 import (
+	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/rclua/rclua/runtime/watch"
 )
 
 // TestItem11UndoingABrokenEditDoesNotReload: a broken edit is refused;
@@ -63,4 +67,48 @@ func TestItem11NewEmptyFileLoads(t *testing.T) {
 	t.Parallel()
 	th := startHost(t, Config{}, nil, map[string]string{"e.lua": ""})
 	th.waitStatus("e", "running", func(s ScriptStatus) bool { return s.State == StateRunning })
+}
+
+// TestItem11EmptyFileSurvivesSIGHUP: a reload asked for (SIGHUP) while the
+// file is empty keeps the running version too.
+func TestItem11EmptyFileSurvivesSIGHUP(t *testing.T) {
+	t.Parallel()
+	th := startHost(t, Config{}, nil, map[string]string{"a.lua": versionScript("v1")})
+	th.waitStatus("a", "running", func(s ScriptStatus) bool { return s.State == StateRunning })
+	const refused = "script file is empty: keeping the running version (delete the file to stop the script)"
+	writeFile(t, filepath.Join(th.dir, "a.lua"), "")
+	th.logs.eventually(t, waitFor, func() bool { return th.logs.count(refused, "script", "a") == 1 }, "empty file refused")
+	th.h.ReloadAll()
+	th.logs.eventually(t, waitFor, func() bool { return th.logs.count(refused, "script", "a") == 2 }, "refused on SIGHUP too")
+	n := th.logs.count("tick v1")
+	th.logs.eventually(t, waitFor, func() bool { return th.logs.count("tick v1") > n+2 }, "v1 keeps ticking")
+}
+
+// TestHugeScriptFileKeepsTheRunningVersion: a file past the size bound is
+// not read whole nor loaded shortened: the running version stays, the
+// failure is logged once however often the file is touched, and the next
+// good content loads.
+func TestHugeScriptFileKeepsTheRunningVersion(t *testing.T) {
+	t.Parallel()
+	th := startHost(t, Config{}, nil, map[string]string{"a.lua": versionScript("v1")})
+	th.waitStatus("a", "running", func(s ScriptStatus) bool { return s.State == StateRunning })
+	path := filepath.Join(th.dir, "a.lua")
+	grow := func() {
+		f, err := os.OpenFile(path, os.O_WRONLY, 0)
+		require.NoError(t, err)
+		require.NoError(t, f.Truncate(watch.MaxScriptBytes+100)) // sparse
+		require.NoError(t, f.Close())
+	}
+	grow()
+	const failed = "cannot read script: keeping the running version"
+	th.logs.eventually(t, waitFor, func() bool { return th.logs.count(failed) == 1 }, "the huge file refused")
+	grow() // touched again: the same failure, not logged again
+	writeFile(t, filepath.Join(th.dir, "b.lua"), `rc.log.info("b here")`)
+	th.logs.eventually(t, waitFor, func() bool { return th.logs.count("b here") == 1 }, "b loaded after the touch")
+	assert.Equal(t, 1, th.logs.count(failed))
+	n := th.logs.count("tick v1")
+	th.logs.eventually(t, waitFor, func() bool { return th.logs.count("tick v1") > n+2 }, "v1 keeps ticking")
+
+	writeFile(t, path, versionScript("v2"))
+	th.logs.eventually(t, waitFor, func() bool { return th.logs.count("tick v2") > 0 }, "the next good content loads")
 }

@@ -29,11 +29,11 @@ const (
 // stateSize estimates the memory L holds: everything reachable from its
 // globals, its registry, the string metatable and roots (the handler and
 // timer functions the host keeps outside the state). complete is false
-// when the walk stopped at max objects (sizeWalkMax in the daemon) or
+// when the walk stopped at limit objects (sizeWalkMax in the daemon) or
 // because ctx ended (the estimate is then a lower bound). Only L's owner
 // may call it, between calls.
-func stateSize(ctx context.Context, L *lua.LState, roots []*lua.LFunction, max int) (bytes int64, complete bool) {
-	w := sizeWalk{ctx: ctx, max: max, seen: map[unsafe.Pointer]struct{}{}}
+func stateSize(ctx context.Context, L *lua.LState, roots []*lua.LFunction, limit int) (bytes int64, complete bool) {
+	w := sizeWalk{ctx: ctx, limit: limit, seen: map[unsafe.Pointer]struct{}{}}
 	w.stack = append(w.stack, L.Get(lua.GlobalsIndex), L.Get(lua.RegistryIndex), L.GetMetatable(lua.LString("")))
 	for _, fn := range roots {
 		w.stack = append(w.stack, fn)
@@ -44,7 +44,7 @@ func stateSize(ctx context.Context, L *lua.LState, roots []*lua.LFunction, max i
 
 type sizeWalk struct {
 	ctx   context.Context
-	max   int
+	limit int
 	seen  map[unsafe.Pointer]struct{}
 	stack []lua.LValue
 	bytes int64
@@ -57,7 +57,7 @@ func (w *sizeWalk) first(p unsafe.Pointer) bool {
 	if _, ok := w.seen[p]; ok {
 		return false
 	}
-	if len(w.seen) >= w.max {
+	if len(w.seen) >= w.limit {
 		w.cut = true
 		return false
 	}
@@ -137,7 +137,7 @@ func (w *sizeWalk) push(v lua.LValue) {
 	case lua.LString:
 		w.str(v)
 	case *lua.LTable, *lua.LFunction, *lua.LUserData, *lua.LState:
-		if len(w.seen)+len(w.stack) >= w.max {
+		if len(w.seen)+len(w.stack) >= w.limit {
 			w.cut = true // the queue is bounded like the visited set
 			return
 		}

@@ -12,8 +12,7 @@ import (
 )
 
 // TestReadScriptRefusesWhatNeverEnds: a pipe or a device named *.lua is
-// not opened (a read would block for ever or never end), and a huge file
-// is read only up to the bound.
+// not opened (a read would block for ever or never end).
 func TestReadScriptRefusesWhatNeverEnds(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
@@ -24,17 +23,31 @@ func TestReadScriptRefusesWhatNeverEnds(t *testing.T) {
 		assert.True(t, errors.Is(err, ErrNotRegular), "%s: %v", p, err)
 	}
 
-	big := filepath.Join(dir, "big.lua")
-	f, err := os.Create(big)
-	require.NoError(t, err)
-	require.NoError(t, f.Truncate(10*MaxScriptBytes)) // sparse: no disk used
-	require.NoError(t, f.Close())
-	content, err := ReadScript(big)
-	require.NoError(t, err)
-	assert.Len(t, content, MaxScriptBytes+1)
-
 	link := filepath.Join(dir, "link.lua")
 	require.NoError(t, os.Symlink(fifo, link))
-	_, err = ReadScript(link)
+	_, err := ReadScript(link)
 	assert.True(t, errors.Is(err, ErrNotRegular), "a symlink to a pipe: %v", err)
+}
+
+// TestReadScriptRefusesHugeFiles: a file past the bound is an error
+// naming it, not a silently shortened script.
+func TestReadScriptRefusesHugeFiles(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	for size, ok := range map[int64]bool{MaxScriptBytes: true, MaxScriptBytes + 1: false, 10 * MaxScriptBytes: false} {
+		p := filepath.Join(dir, "big.lua")
+		f, err := os.Create(p)
+		require.NoError(t, err)
+		require.NoError(t, f.Truncate(size)) // sparse: no disk used
+		require.NoError(t, f.Close())
+		content, err := ReadScript(p)
+		if ok {
+			require.NoError(t, err)
+			assert.Len(t, content, MaxScriptBytes)
+			continue
+		}
+		assert.True(t, errors.Is(err, ErrTooLarge), "%d bytes: %v", size, err)
+		assert.Contains(t, err.Error(), p)
+		assert.Nil(t, content)
+	}
 }

@@ -264,7 +264,12 @@ func (w *Watcher) sync(ctx context.Context, name string, force bool) {
 		return
 	}
 	if err != nil {
-		w.opts.Log.Warn().Err(err).Str("path", path).Msg("cannot read script: keeping the running version")
+		// Logged once per distinct failure (the rescan comes back every
+		// Rescan); the content that follows is reported as a change.
+		if marker := "unreadable: " + err.Error(); w.reported[name] != marker || force {
+			w.reported[name] = marker
+			w.opts.Log.Error().Err(err).Str("path", path).Msg("cannot read script: keeping the running version")
+		}
 		return
 	}
 	sum := sha256.Sum256(content)
@@ -282,13 +287,20 @@ func (w *Watcher) sync(ctx context.Context, name string, force bool) {
 // than this.
 const MaxScriptBytes = 4 << 20
 
-// ErrNotRegular is the error of ReadScript for a path that is not a
-// regular file (a folder, a pipe, a device), which it does not open.
-var ErrNotRegular = errors.New("not a regular file")
+// Errors of ReadScript.
+var (
+	// ErrNotRegular: the path is not a regular file (a folder, a pipe, a
+	// device); it is not opened.
+	ErrNotRegular = errors.New("not a regular file")
+	// ErrTooLarge: the file is larger than MaxScriptBytes; it is not read
+	// further.
+	ErrTooLarge = fmt.Errorf("larger than the limit of %d bytes for a script", MaxScriptBytes)
+)
 
 // ReadScript reads the script at path (following symlinks): a regular file
-// only, and at most MaxScriptBytes+1 bytes of it, so a pipe or a device
-// named *.lua cannot hang or flood the reader.
+// only, of at most MaxScriptBytes (it reads no more than one byte past
+// that), so a pipe, a device or a huge file named *.lua cannot hang or
+// flood the reader. Its errors name the path (*fs.PathError).
 func ReadScript(path string) ([]byte, error) {
 	fi, err := os.Stat(path)
 	if err != nil {
@@ -302,8 +314,17 @@ func ReadScript(path string) ([]byte, error) {
 		return nil, err
 	}
 	defer f.Close()
-	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() { // replaced since
+	if fi, err := f.Stat(); err != nil {
+		return nil, err
+	} else if !fi.Mode().IsRegular() { // replaced since the Stat above
 		return nil, &fs.PathError{Op: "read", Path: path, Err: ErrNotRegular}
 	}
-	return io.ReadAll(io.LimitReader(f, MaxScriptBytes+1))
+	content, err := io.ReadAll(io.LimitReader(f, MaxScriptBytes+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(content) > MaxScriptBytes {
+		return nil, &fs.PathError{Op: "read", Path: path, Err: ErrTooLarge}
+	}
+	return content, nil
 }

@@ -94,6 +94,7 @@ func (c *Client) Logout(ctx context.Context) error {
 		return err
 	}
 	r.cred = cr
+	r.renewed = true // a session already ended is not renewed only to be ended
 	if _, err := c.do(ctx, r); err != nil {
 		return err
 	}

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -72,6 +73,13 @@ func (k *authKeeper) lose(err error) {
 // renew is the rc.RenewFunc. refused is the 401 of a request.
 func (k *authKeeper) renew(ctx context.Context, c *rc.Client, refused error) error {
 	if k.failed() != nil {
+		return refused
+	}
+	// From server 9.0 a permission denial (error-unauthorized) is a 401
+	// too: the credentials are refused only if "who am I" is refused as
+	// well. If that cannot be told (the server is unreachable), nothing is
+	// decided: the next 401 asks again.
+	if _, err := c.Me(ctx); err == nil || !errors.Is(err, rc.ErrUnauthorized) {
 		return refused
 	}
 	if k.creds.mode != authPassword {

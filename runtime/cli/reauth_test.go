@@ -90,3 +90,44 @@ func TestAuthKeeperStopsWithTheContext(t *testing.T) {
 	_, err = c.Me(context.Background())
 	assert.NoError(t, err, "the next request logs in again")
 }
+
+// TestAuthKeeperPermissionDenialIsNotLostCredentials: from server 9.0 a
+// permission denial is a 401 too; while "who am I" still succeeds, the
+// credentials are kept (no new login, no exit), for a token and a
+// password alike, and the request gets its 401.
+func TestAuthKeeperPermissionDenialIsNotLostCredentials(t *testing.T) {
+	t.Parallel()
+	s := rctest.NewServer()
+	defer s.Close()
+	uid, tok := s.CreateToken(rctest.BotUsername)
+	tokenCreds := credentials{mode: authToken, userID: uid, token: tok}
+	tk := newAuthKeeper(tokenCreds, s.URL, zerolog.Nop())
+	tc, err := newClient(s.URL, tokenCreds, false, tk)
+	require.NoError(t, err)
+	pc, pk := keeperClient(t, s, io.Discard)
+
+	s.Fault("subscriptions.getOne", rctest.Fault{Status: http.StatusUnauthorized})
+	for _, c := range []*rc.Client{tc, pc} {
+		_, err := c.Subscriptions.GetOne(context.Background(), "GENERAL")
+		require.ErrorIs(t, err, rc.ErrUnauthorized)
+	}
+	assert.NoError(t, tk.failed(), "the token is kept")
+	assert.NoError(t, pk.failed(), "the session is kept")
+	assert.Equal(t, 1, endpointCount(s, "login"), "no new login")
+	_, err = tc.Me(context.Background())
+	assert.NoError(t, err, "the token still works")
+}
+
+// TestLogoutOfAnEndedSessionDoesNotLogIn: logging out at exit a session
+// the server already ended does not log in again only to log out.
+func TestLogoutOfAnEndedSessionDoesNotLogIn(t *testing.T) {
+	t.Parallel()
+	s := rctest.NewServer()
+	defer s.Close()
+	c, k := keeperClient(t, s, io.Discard)
+	s.ExpireSessions(rctest.BotUsername)
+	err := c.Logout(context.Background())
+	require.ErrorIs(t, err, rc.ErrUnauthorized)
+	assert.Equal(t, 1, endpointCount(s, "login"), "no new login")
+	assert.NoError(t, k.failed())
+}

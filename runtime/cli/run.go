@@ -245,10 +245,15 @@ func daemon(ctx context.Context, o runOptions, baseURL string, creds credentials
 		ShutdownTimeout: o.shutdownTimeout,
 		MemoryLimit:     int64(o.memoryLimit),
 	}
-	deps := runtime.Deps{
-		Module:  luabind.FromClient(client, log),
-		Sources: []source.Source{source.NewPoll(client.Subscriptions, source.PollOptions{Interval: o.pollInterval, Log: log})},
-	}
+	poll := source.NewPoll(client.Subscriptions, source.PollOptions{
+		Interval: o.pollInterval, Log: log,
+		// The keeper decides when the credentials are lost (a refused
+		// token, a refused new login, sessions ended again and again); the
+		// daemon then stops on keeper.lost. A 401 it did not judge lost (a
+		// permission denial on 9.x, a new session ended once) is retried.
+		Fatal: func(error) bool { return keeper.failed() != nil },
+	})
+	deps := runtime.Deps{Module: luabind.FromClient(client, log), Sources: []source.Source{poll}}
 	host, err := runtime.New(cfg, deps, log)
 	if err != nil {
 		return fmt.Errorf("script host: %w", err)

@@ -42,7 +42,7 @@ func (f *fakeSubs) setAt(id string, at time.Time, n int) {
 	f.subs[id] = &rc.Subscription{ID: id, RoomID: "room-" + id, UpdatedAt: at, Raw: raw}
 }
 
-const futureWarning = "a subscription is dated after the server's clock"
+const futureWarning = "a subscription is dated after the response's Date header"
 
 // TestPollFutureDatedSubscription (issue 9 item 6): a subscription dated a
 // day ahead of the server's clock must not carry the cursor there: every

@@ -25,7 +25,11 @@ type PollOptions struct {
 	Interval   time.Duration // between two polls; default 10s
 	Overlap    time.Duration // of the query window behind the cursor; default 5s
 	MaxBackoff time.Duration // cap of the wait after failed polls; default 5m (at least Interval)
-	Log        zerolog.Logger
+	// Fatal reports whether a failed poll ends Run with its error; nil: a
+	// 401 (rc.ErrUnauthorized) does. A caller that renews credentials
+	// itself decides when they are lost (the daemon stops on its own then).
+	Fatal func(error) bool
+	Log   zerolog.Logger
 }
 
 // Defaults of PollOptions.
@@ -80,6 +84,9 @@ func NewPoll(subs Subscriptions, opts PollOptions) *Poll {
 		opts.MaxBackoff = DefaultMaxBackoff
 	}
 	opts.MaxBackoff = max(opts.MaxBackoff, opts.Interval)
+	if opts.Fatal == nil {
+		opts.Fatal = func(err error) bool { return errors.Is(err, rc.ErrUnauthorized) }
+	}
 	opts.Log = opts.Log.With().Str("component", "subscription-poller").Logger()
 	return &Poll{subs: subs, opts: opts}
 }
@@ -175,9 +182,10 @@ func (st *pollState) poll(ctx context.Context, emit Emit) time.Duration {
 		if ctx.Err() != nil {
 			return 0
 		}
-		if errors.Is(err, rc.ErrUnauthorized) {
-			// Refused credentials (a revoked token, a session the client
-			// could not renew): every later poll would get the same 401.
+		if o.Fatal(err) {
+			// By default refused credentials (a revoked token, a session
+			// the client could not renew): every later poll would get the
+			// same 401.
 			st.fatal = fmt.Errorf("subscriptions poll: %w", err)
 			return 0
 		}
@@ -268,7 +276,9 @@ func removedJSON(r rc.RemovedSubscription) []byte {
 // advance moves the cursor to the newest stamp of a response, but never
 // past server, the server's clock when it answered (zero: unknown, no
 // limit). A stamp further ahead than the overlap window covers would have
-// lost changes: it is logged, once per Run.
+// lost changes: it is logged, once per Run. The Date header may be a
+// proxy's (nginx does not pass the upstream's on): a proxy clock behind
+// the server's makes each poll re-read the skew, which loses nothing.
 func (st *pollState) advance(n newest, server time.Time) {
 	t := n.at
 	if !server.IsZero() && t.After(server) {
@@ -276,7 +286,7 @@ func (st *pollState) advance(n newest, server time.Time) {
 		if o := st.p.opts; t.Sub(server) > o.Overlap+time.Second && !st.warned {
 			st.warned = true
 			o.Log.Warn().Str("subscription", n.id).Time("updated_at", t).Time("server_time", server).
-				Msg("a subscription is dated after the server's clock: the cursor stays at the server's clock (logged once)")
+				Msg("a subscription is dated after the response's Date header (a future-dated subscription, or a proxy whose clock is behind the server's): the cursor stays at the Date (logged once)")
 		}
 		t = server
 	}

@@ -3,6 +3,7 @@ package source
 import (
 	"context"
 	"net/http"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -59,5 +60,32 @@ func TestPollEndsOnRefusedCredentials(t *testing.T) {
 		assert.ErrorIs(t, err, rc.ErrUnauthorized)
 	case <-time.After(10 * time.Second):
 		t.Fatal("Run goes on polling with a revoked token")
+	}
+}
+
+// TestPollFatalIsTheCallersChoice: with a Fatal that keeps 401s, the
+// poller backs off and polls on (the daemon's keeper decides when the
+// credentials are lost), and Run ends only with its context.
+func TestPollFatalIsTheCallersChoice(t *testing.T) {
+	t.Parallel()
+	s := rctest.NewServer()
+	t.Cleanup(s.Close)
+	uid, tok := s.CreateToken(rctest.BotUsername)
+	c, err := rc.New(s.URL, rc.WithToken(uid, tok))
+	require.NoError(t, err)
+	var judged atomic.Int32
+	p := NewPoll(c.Subscriptions, PollOptions{Interval: 10 * time.Millisecond, MaxBackoff: 20 * time.Millisecond,
+		Fatal: func(error) bool { judged.Add(1); return false }})
+	s.Fault("subscriptions.get", rctest.Fault{Status: http.StatusUnauthorized})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx, func(context.Context, Event) error { return nil }) }()
+	require.Eventually(t, func() bool { return judged.Load() >= 3 }, 10*time.Second, 5*time.Millisecond, "401s retried")
+	cancel()
+	select {
+	case err := <-done:
+		assert.NoError(t, err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run did not end with its context")
 	}
 }

@@ -95,6 +95,21 @@ func (q *mailbox) take() (m message, ok bool) {
 	return m, true
 }
 
+// firstOf reports whether m is an event about an object with no event
+// queued: it may go in past Config.QueueLen, since every later update of
+// that object merges into it. The queue is thus bounded by the distinct
+// objects (a burst of 10,000 changed subscriptions takes 10,000 places,
+// never more), plus QueueLen events that could not merge (an insertion
+// after a removal of the same object): only those push back.
+func (q *mailbox) firstOf(m message) bool {
+	key, ok := m.coalesceKey()
+	if !ok {
+		return false
+	}
+	_, queued := q.last[key]
+	return !queued
+}
+
 // coalesce merges the event m into the newest queued event about the same
 // object when both may merge: m is "updated" and the queued one is
 // "inserted" or "updated". The queued event then carries m's state (Raw)
@@ -234,9 +249,11 @@ func (a *actor) requestStop() {
 
 // enqueue queues m for the actor. An "updated" event merges into the
 // queued event about the same object where it may (see coalesce) and takes
-// no place; any other event takes one of the Config.QueueLen places, and
+// no place; the first queued event about an object always goes in (see
+// firstOf); any other event takes one of the Config.QueueLen places, and
 // while they are all taken enqueue waits for the actor to take one
-// (backpressure: the source waits, nothing is dropped). A tick never
+// (backpressure: the source waits, nothing is dropped; every script's
+// events wait with it, since one source feeds them all). A tick never
 // waits: there is at most one per timer. enqueue returns false, m's waiter
 // released, when ctx ends or the actor ends before m is queued.
 func (a *actor) enqueue(ctx context.Context, m message) bool {
@@ -255,7 +272,7 @@ func (a *actor) enqueue(ctx context.Context, m message) bool {
 				Msg("update merged into the queued event of the same object")
 			return true
 		}
-		if m.ev == nil || a.queue.events < a.h.cfg.QueueLen {
+		if m.ev == nil || a.queue.events < a.h.cfg.QueueLen || a.queue.firstOf(m) {
 			a.queue.put(m)
 			a.mu.Unlock()
 			a.poke()

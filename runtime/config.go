@@ -14,7 +14,7 @@ type Config struct {
 	Rescan         time.Duration // periodic full rescan of the folder; default 30s
 	LoadTimeout    time.Duration // deadline of a script's top-level run; default 5s
 	HandlerTimeout time.Duration // deadline of every handler call; default 30s
-	QueueLen       int           // events queued per script before the sources wait for it; default 256
+	QueueLen       int           // events that could not merge queued per script before the sources wait for it; default 256
 	Unsafe         bool          // open the full Lua libraries (trusted setups only)
 	// ShutdownTimeout bounds how long handlers that are running when Run's
 	// context ends may take to finish before they are cancelled; default 10s.

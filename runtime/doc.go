@@ -19,7 +19,7 @@
 // script's running version (and of a version being loaded). Timers and
 // events reach it as messages on a queue of Config.QueueLen events (see
 // Events and sources for what takes a place). Nothing is dropped while
-// the script runs: when the queue is full the source waits for the script
+// the script runs: when the places are taken the source waits for the script
 // to take an event (counted in Status Waits, warned once per backlog),
 // so a slow script slows its sources down; a waiting source still stops
 // at shutdown, and a script that stops frees the sources waiting for it.
@@ -50,8 +50,11 @@
 // n places however many changes there are. "inserted" and "removed"
 // events always take a place of their own and nothing merges across them:
 // "updated" then "removed" runs both, and "removed" then "inserted" (a
-// subscription gone and back) too. Timer ticks coalesce separately (see
-// Actors).
+// subscription gone and back) too. The first queued event about an object
+// goes in even past Config.QueueLen, so the queue is bounded by the
+// distinct objects plus QueueLen events that could not merge, and only
+// those make a source wait (every script's events wait with it: one
+// source feeds them all). Timer ticks coalesce separately (see Actors).
 //
 // # Deadlines and limits
 //

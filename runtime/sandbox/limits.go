@@ -104,15 +104,17 @@ func capFormat(L *lua.LState, format *lua.LFunction) *lua.LFunction {
 	})
 }
 
-// installPatterns replaces string.find, string.match, string.gmatch and
-// string.gsub with versions built on luapattern, whose matching checks the
+// installPatterns replaces string.find, string.match, string.gmatch (and
+// its old name gfind) and string.gsub with versions built on luapattern, whose matching checks the
 // state's context every luapattern.CheckEvery steps: gopher-lua's matcher
 // backtracks exponentially on some patterns inside one Go call that the
 // deadline (checked between VM instructions) cannot interrupt.
 func installPatterns(L *lua.LState, str *lua.LTable) {
 	str.RawSetString("find", L.NewFunction(strFind))
 	str.RawSetString("match", L.NewFunction(strMatch))
-	str.RawSetString("gmatch", L.NewFunction(strGmatch))
+	gmatch := L.NewFunction(strGmatch)
+	str.RawSetString("gmatch", gmatch)
+	str.RawSetString("gfind", gmatch) // Lua 5.0's name, kept by gopher-lua
 	str.RawSetString("gsub", L.NewFunction(strGsub))
 }
 

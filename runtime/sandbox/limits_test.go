@@ -157,3 +157,13 @@ end
 	assert.Contains(t, err.Error(), "dead", "error of a dead coroutine")
 	require.NoError(t, call("wrapped", time.Second), "state usable afterwards")
 }
+
+// TestGfindIsBounded: string.gfind, gopher-lua's alias of its own gmatch,
+// matches under the deadline like gmatch.
+func TestGfindIsBounded(t *testing.T) {
+	t.Parallel()
+	err := runBounded(t, `for m in string.gfind(("a"):rep(40), ("a*"):rep(40) .. "b") do end`, 200*time.Millisecond)
+	require.Error(t, err)
+	assert.True(t, err.(*callError).Timeout, "stopped by the deadline: %v", err)
+	require.NoError(t, runBounded(t, `local n = 0 for w in string.gfind("a b c", "%a") do n = n + 1 end assert(n == 3)`, time.Second))
+}

@@ -76,10 +76,15 @@ func New(opts Options) *lua.LState {
 	capStrings(L)
 	protectCalls(L)
 
-	for _, name := range []string{"dofile", "loadfile", "collectgarbage"} {
+	// module is Lua 5.0's module system (deprecated since 5.2): it reads
+	// the registry's _LOADED, which every lua.Open* fills with the full
+	// library (os with execute and exit), and sets the caller's
+	// environment to what it finds there.
+	for _, name := range []string{"dofile", "loadfile", "collectgarbage", "module"} {
 		L.SetGlobal(name, disabled(L, name))
 	}
 	L.SetGlobal("_printregs", lua.LNil)
+	L.SetGlobal("newproxy", L.NewFunction(newProxy))
 
 	// os: only the clock functions.
 	full, _ := L.GetGlobal("os").(*lua.LTable)
@@ -103,7 +108,49 @@ func New(opts Options) *lua.LState {
 		}
 	}
 	L.SetGlobal("require", L.NewFunction(sandboxRequire))
+	scrubRegistry(L)
 	return L
+}
+
+// scrubRegistry replaces the registry's _LOADED, where lua.Open* left the
+// full libraries (the os table with execute, exit and getenv), with the
+// libraries require returns: no registry entry holds a withheld table.
+// Scripts cannot read the registry (debug is withheld), but gopher-lua's
+// own functions do.
+func scrubRegistry(L *lua.LState) {
+	loaded := L.NewTable()
+	for _, name := range []string{"_G", "string", "table", "math", "coroutine", "os"} {
+		loaded.RawSetString(name, L.GetGlobal(name))
+	}
+	L.Get(lua.RegistryIndex).(*lua.LTable).RawSetString("_LOADED", loaded)
+}
+
+// proxy marks the userdata newproxy makes.
+type proxy struct{}
+
+// newProxy is Lua 5.1's newproxy([false | true | proxy]): an empty
+// userdata, with a fresh empty metatable for true, or sharing the
+// metatable of another proxy. gopher-lua's copies the metatable of any
+// userdata, which would let a script fake a host object.
+func newProxy(L *lua.LState) int {
+	ud := L.NewUserData()
+	ud.Value = proxy{}
+	switch v := L.Get(1).(type) {
+	case *lua.LNilType:
+	case lua.LBool:
+		if v {
+			ud.Metatable = L.NewTable()
+		}
+	case *lua.LUserData:
+		if _, ok := v.Value.(proxy); !ok {
+			L.ArgError(1, "boolean or proxy expected")
+		}
+		ud.Metatable = v.Metatable
+	default:
+		L.ArgError(1, "boolean or proxy expected")
+	}
+	L.Push(ud)
+	return 1
 }
 
 // disabled returns a function that raises "<name> is disabled in the sandbox".

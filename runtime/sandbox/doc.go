@@ -5,31 +5,53 @@
 // # Allowlist
 //
 // New builds a state with lua.Options{SkipOpenLibs: true} and opens only:
-// base without dofile, loadfile and collectgarbage (each raises "... is
-// disabled in the sandbox"; load/loadstring of strings stay: they compile
-// into the same sandbox), table, string, math, coroutine, and os with only
+// base without dofile, loadfile, collectgarbage and module (each raises
+// "... is disabled in the sandbox"; load/loadstring of strings stay: they
+// compile into the same sandbox; newproxy accepts only booleans and
+// proxies), table, string, math, coroutine, and os with only
 // time, clock, date and difftime. io, debug and package are tables whose
 // every field raises "<lib>.<name> is disabled in the sandbox"; os is
 // read-only and its missing fields raise the same way; require returns
 // the open libraries ("string", "rc", ...) and refuses everything else.
+// The registry's _LOADED holds only what require returns (gopher-lua's
+// module read the full os table there).
 // Options.Unsafe opens every gopher-lua library instead.
 //
 // # Limits
 //
-// Calls are bounded to 200 frames (deeper recursion raises "stack
-// overflow") and the value stack to 256Ki slots, with MinimizeStackMemory.
-// Library calls that build a string in one Go call, which a deadline
-// cannot interrupt, refuse results above 16 MiB (also in unsafe mode):
-// string.rep, string.format (whose widths and precisions have at most two
-// digits, as in Lua 5.1), string.gsub (reimplemented: linear) and
-// table.concat (reimplemented: gopher-lua's overflows the value stack on
-// big tables); os.date formats are capped at 1 KiB. A coroutine runs under
-// the context of the call resuming it, so one created at load works in
-// later handlers and none escapes a deadline.
+// Calls are bounded to CallStackSize (200) frames: deeper recursion, also
+// through pcall, metamethods, tostring, gsub or sort callbacks, raises
+// "file:line: stack overflow" (the call stack is fixed: gopher-lua's
+// growing one panics with "lua callstack overflow" instead), and at most
+// MaxCoroutineDepth coroutines run inside each other. The value stack
+// holds 256Ki slots ("registry overflow" beyond, e.g. unpack of a huge
+// range). Library calls that build a string in one Go call, which a
+// deadline cannot interrupt, refuse results above MaxStringBytes (16 MiB,
+// also in unsafe mode): string.rep, string.format (reimplemented with Lua
+// 5.1's conversions and counted exactly as it is built; %s takes any value
+// through tostring), string.gsub (reimplemented: linear) and table.concat
+// (reimplemented: gopher-lua's overflows the value stack on big tables);
+// string.upper and lower map ASCII bytes only, as Lua 5.1's C locale does
+// (gopher-lua's Unicode mapping triples invalid bytes); os.date formats
+// are capped at 1 KiB. rawset and table.insert refuse an integer key more
+// than 1Mi slots past the end of a table (gopher-lua fills the gap in one
+// Go call). table.sort is a quicksort of its own that checks the deadline
+// as it compares and raises "invalid order function for sorting" like Lua
+// 5.1. math.random and randomseed use a generator of the state's own and
+// raise "interval is empty" instead of panicking.
+//
+// A coroutine runs under the context of the call resuming it, so one
+// created at load works in later handlers and none escapes a deadline. A
+// yield that would cross a Go call (pcall, a metamethod, an iterator of a
+// generic for, a library callback) raises "attempt to yield across
+// metamethod/C-call boundary" (gopher-lua would resume the Go caller in a
+// suspended coroutine and later dereference nil), and a coroutine whose
+// last yield left it without a frame (return coroutine.yield(x) at its
+// base, a Go function as its body) ends on its next resume as in Lua 5.1.
 //
 // The caller sets a deadline on every call with L.SetContext; the VM
-// checks it between instructions, and the pattern matching below checks it
-// as it matches.
+// checks it between instructions, and the pattern matching, table.sort,
+// string.format and table.concat check it as they go.
 //
 // # Patterns
 //

@@ -46,6 +46,9 @@ func tableConcat(L *lua.LState) int {
 			size += len(sep)
 		}
 		checkSize(L, "table.concat", size)
+		if (k-i)%checkEvery == checkEvery-1 {
+			checkContext(L)
+		}
 	}
 	var b strings.Builder
 	b.Grow(size)
@@ -57,51 +60,6 @@ func tableConcat(L *lua.LState) int {
 	}
 	L.Push(lua.LString(b.String()))
 	return 1
-}
-
-// capFormat wraps string.format: like Lua 5.1, a width or precision has at
-// most two digits, and the result, estimated from the format and the
-// arguments, must stay under the cap.
-func capFormat(L *lua.LState, format *lua.LFunction) *lua.LFunction {
-	return L.NewFunction(func(L *lua.LState) int {
-		f := L.CheckString(1)
-		specs := 0
-		for k := 0; k < len(f); k++ {
-			if f[k] != '%' {
-				continue
-			}
-			k++
-			if k < len(f) && f[k] == '%' {
-				continue
-			}
-			specs++
-			for k < len(f) && strings.IndexByte("-+ #0", f[k]) >= 0 {
-				k++
-			}
-			digits := func() {
-				n := 0
-				for ; k < len(f) && f[k] >= '0' && f[k] <= '9'; k++ {
-					n++
-				}
-				if n > 2 {
-					L.RaiseError("string.format: invalid format (width or precision too long)")
-				}
-			}
-			digits()
-			if k < len(f) && f[k] == '.' {
-				k++
-				digits()
-			}
-		}
-		size := len(f) + 100*specs
-		for k := 2; k <= L.GetTop(); k++ {
-			if s, ok := L.Get(k).(lua.LString); ok {
-				size += len(s)
-			}
-		}
-		checkSize(L, "string.format", size)
-		return format.GFunction(L)
-	})
 }
 
 // installPatterns replaces string.find, string.match, string.gmatch (and
@@ -362,45 +320,4 @@ func gsubPiece(L *lua.LState, src string, m luapattern.Match, repl lua.LValue) (
 	}
 	L.RaiseError("string.gsub: invalid replacement value (a %s)", v.Type())
 	return "", true
-}
-
-// contextCoroutines replaces coroutine.resume and coroutine.wrap so that a
-// coroutine runs under the context of whoever resumes it. gopher-lua gives
-// a coroutine the context current when it was created, so one created at
-// load (or in an earlier handler) would fail with "context canceled"
-// forever after, and one created without a context would escape every
-// deadline.
-func contextCoroutines(L *lua.LState, co *lua.LTable) {
-	resume, ok1 := co.RawGetString("resume").(*lua.LFunction)
-	create, ok2 := co.RawGetString("create").(*lua.LFunction)
-	if !ok1 || !ok2 {
-		return
-	}
-	inherit := func(L *lua.LState, th *lua.LState) {
-		if ctx := L.Context(); ctx != nil && th.Context() != ctx {
-			th.SetContext(ctx)
-		}
-	}
-	co.RawSetString("resume", L.NewFunction(func(L *lua.LState) int {
-		if th, ok := L.Get(1).(*lua.LState); ok {
-			inherit(L, th)
-		}
-		return resume.GFunction(L)
-	}))
-	co.RawSetString("wrap", L.NewFunction(func(L *lua.LState) int {
-		L.CheckFunction(1)
-		create.GFunction(L)
-		th := L.Get(-1)
-		L.Push(L.NewClosure(func(L *lua.LState) int {
-			th := L.CheckThread(lua.UpvalueIndex(1))
-			inherit(L, th)
-			L.Insert(th, 1)
-			n := resume.GFunction(L)
-			if n == 0 || !lua.LVAsBool(L.Get(-n)) {
-				L.Error(L.Get(-1), 0)
-			}
-			return n - 1
-		}, th))
-		return 1
-	}))
 }

@@ -2,7 +2,6 @@ package sandbox
 
 import (
 	"fmt"
-	"strings"
 
 	lua "github.com/yuin/gopher-lua"
 )
@@ -29,12 +28,15 @@ const (
 
 func stateOptions(skipLibs bool) lua.Options {
 	return lua.Options{
-		SkipOpenLibs:        skipLibs,
-		CallStackSize:       CallStackSize,
-		RegistrySize:        registrySize,
-		RegistryMaxSize:     registryMaxSize,
-		RegistryGrowStep:    registryGrowStep,
-		MinimizeStackMemory: true,
+		SkipOpenLibs:     skipLibs,
+		CallStackSize:    CallStackSize,
+		RegistrySize:     registrySize,
+		RegistryMaxSize:  registryMaxSize,
+		RegistryGrowStep: registryGrowStep,
+		// A fixed call stack: gopher-lua's growing one never reports itself
+		// full, so deep recursion panics with "lua callstack overflow"
+		// (no file:line) instead of raising "stack overflow".
+		MinimizeStackMemory: false,
 	}
 }
 
@@ -53,7 +55,7 @@ type Options struct {
 func New(opts Options) *lua.LState {
 	if opts.Unsafe {
 		L := lua.NewState(stateOptions(false))
-		capStrings(L)
+		installBounded(L)
 		protectCalls(L)
 		return L
 	}
@@ -73,7 +75,7 @@ func New(opts Options) *lua.LState {
 		L.Push(lua.LString(lib.name))
 		L.Call(1, 0)
 	}
-	capStrings(L)
+	installBounded(L)
 	protectCalls(L)
 
 	// module is Lua 5.0's module system (deprecated since 5.2): it reads
@@ -203,53 +205,25 @@ func capDate(L *lua.LState, date *lua.LFunction) *lua.LFunction {
 	})
 }
 
-// capStrings replaces the library functions that build strings in one Go
-// call (string.rep, string.format, string.gsub, table.concat) with
-// versions refusing results larger than MaxStringBytes, replaces pattern
-// matching (string.find, match, gmatch, gsub) with package luapattern,
-// which checks the deadline as it goes, and makes coroutines run under the
-// deadline of the call resuming them.
-func capStrings(L *lua.LState) {
+// installBounded replaces the library functions whose work or output a
+// deadline or the string cap does not bound, or that panic with Go text:
+// string.rep, string.format, string.gsub, table.concat (capped at
+// MaxStringBytes), string.find, match, gmatch, gfind, gsub (package
+// luapattern, which checks the deadline as it matches), string.upper and
+// lower, table.sort, table.insert, rawset, math.random and randomseed (see
+// installLibrary), and coroutine.resume, wrap and yield (see
+// installCoroutines).
+func installBounded(L *lua.LState) {
 	if tab, ok := L.GetGlobal("table").(*lua.LTable); ok {
 		tab.RawSetString("concat", L.NewFunction(tableConcat))
 	}
 	if co, ok := L.GetGlobal("coroutine").(*lua.LTable); ok {
-		contextCoroutines(L, co)
+		installCoroutines(L, co)
 	}
+	installLibrary(L)
 	str, ok := L.GetGlobal("string").(*lua.LTable)
 	if !ok {
 		return
 	}
-	if format, ok := str.RawGetString("format").(*lua.LFunction); ok {
-		str.RawSetString("format", capFormat(L, format))
-	}
 	installPatterns(L, str)
-	str.RawSetString("rep", L.NewFunction(func(L *lua.LState) int {
-		s := L.CheckString(1)
-		n := L.CheckNumber(2)
-		sep := L.OptString(3, "")
-		if n <= 0 {
-			L.Push(lua.LString(""))
-			return 1
-		}
-		total := float64(len(s))*float64(n) + float64(len(sep))*(float64(n)-1)
-		if total > MaxStringBytes {
-			L.RaiseError("string.rep: result of %.0f bytes exceeds the limit of %d bytes", total, MaxStringBytes)
-		}
-		count := int(n)
-		if sep == "" {
-			L.Push(lua.LString(strings.Repeat(s, count)))
-			return 1
-		}
-		var b strings.Builder
-		b.Grow(int(total))
-		for i := 0; i < count; i++ {
-			if i > 0 {
-				b.WriteString(sep)
-			}
-			b.WriteString(s)
-		}
-		L.Push(lua.LString(b.String()))
-		return 1
-	}))
 }

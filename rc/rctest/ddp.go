@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"slices"
 	"strings"
@@ -53,8 +54,10 @@ type DDPStats struct {
 	// Logins is the number of login method calls; LoginsRefused how many
 	// of them failed.
 	Logins, LoginsRefused int
-	// Subs is the number of sub messages received.
-	Subs int
+	// Subs is the number of sub messages received; SubsByStream counts
+	// them by stream name.
+	Subs         int
+	SubsByStream map[string]int
 	// Pings and Pongs are the DDP pings and pongs clients sent.
 	Pings, Pongs int
 }
@@ -189,7 +192,9 @@ func (s *Server) DropSessions() int {
 func (s *Server) DDPStats() DDPStats {
 	s.ddp.mu.Lock()
 	defer s.ddp.mu.Unlock()
-	return s.ddp.stats
+	st := s.ddp.stats
+	st.SubsByStream = maps.Clone(st.SubsByStream)
+	return st
 }
 
 // Sessions returns a snapshot of the open DDP sessions, oldest first.
@@ -412,6 +417,10 @@ func (s *Server) handleDDP(d *ddpSession, m *ddpIn) bool {
 		s.ddpResult(d, m.ID, nil, meteorError(404, fmt.Sprintf("Method '%s' not found", m.Method)))
 	case "sub":
 		h.stats.Subs++
+		if h.stats.SubsByStream == nil {
+			h.stats.SubsByStream = make(map[string]int)
+		}
+		h.stats.SubsByStream[m.Name]++
 		event := ""
 		if len(m.Params) > 0 {
 			_ = json.Unmarshal(m.Params[0], &event)

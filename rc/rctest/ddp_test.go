@@ -314,6 +314,7 @@ func TestDDPSubRefusals(t *testing.T) {
 		"sub stream-room-messages ", "sub stream-room-messages nowhere",
 		"sub stream-room-messages " + NoSubRoomID, "unsub c"}, sess[0].Received)
 	assert.Equal(t, 7, s.DDPStats().Subs)
+	assert.Equal(t, map[string]int{streamNotifyUser: 2, streamRoomMessages: 4, "stream-nope": 1}, s.DDPStats().SubsByStream)
 }
 
 // subEvent reads the next subscriptions-changed event: action and payload.

@@ -86,11 +86,12 @@ func WithWatchdog(d time.Duration) Option {
 
 // WithBackoff sets the wait between attempts to reconnect (default
 // DefaultBackoff); it restarts from the first wait after each successful
-// connection.
+// connection. Min must be positive: a client never retries in a tight
+// loop.
 func WithBackoff(b rc.Backoff) Option {
 	return func(c *config) error {
-		if b.Min < 0 || b.Max < 0 {
-			return errors.New("realtime: WithBackoff: negative duration")
+		if b.Min <= 0 || b.Max < 0 {
+			return fmt.Errorf("realtime: WithBackoff: Min must be positive and Max not negative, got %s and %s", b.Min, b.Max)
 		}
 		c.backoff = b
 		return nil
@@ -220,8 +221,9 @@ func Dial(ctx context.Context, baseURL, token string, opts ...Option) (*Client, 
 	return c, nil
 }
 
-// Events returns the channel of events, in the order they arrived. It is
-// closed when the client stops (Close, or a refused login: see Err).
+// Events returns the channel of events, in the order they arrived: first
+// Connected and Ready for the connection Dial made. It is closed when the
+// client stops (Close, or a refused login: see Err).
 //
 // Nothing is dropped: when the channel is full, the client stops reading
 // the connection until there is room, and the server's writes wait in the

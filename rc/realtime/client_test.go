@@ -106,6 +106,10 @@ func TestDialArguments(t *testing.T) {
 		"keepalive":      {"http://x", "t", []Option{WithKeepAlive(0)}, "WithKeepAlive"},
 		"buffer":         {"http://x", "t", []Option{WithEventBuffer(-1)}, "WithEventBuffer"},
 		"nil client":     {"http://x", "t", []Option{WithHTTPClient(nil)}, "nil *http.Client"},
+		"zero backoff":   {"http://x", "t", []Option{WithBackoff(rc.Backoff{})}, "Min must be positive"},
+		"message size":   {"http://x", "t", []Option{WithMaxMessageSize(0)}, "WithMaxMessageSize"},
+		"user agent":     {"http://x", "t", []Option{WithUserAgent("")}, "empty user agent"},
+		"watchdog":       {"http://x", "t", []Option{WithWatchdog(-1)}, "WithWatchdog"},
 	} {
 		_, err := Dial(context.Background(), tc.url, tc.token, tc.opts...)
 		require.Error(t, err, name)
@@ -170,7 +174,7 @@ func TestPingBothWays(t *testing.T) {
 func TestWatchdogReconnects(t *testing.T) {
 	t.Parallel()
 	s := startServer(t)
-	c := dial(t, s, WithKeepAlive(10*time.Millisecond), WithWatchdog(80*time.Millisecond))
+	c := dial(t, s, WithKeepAlive(10*time.Millisecond), WithWatchdog(200*time.Millisecond))
 	expect(t, c, Connected, 1)
 	expect(t, c, Ready, 1)
 	s.StopAnsweringPings(true)
@@ -211,7 +215,7 @@ func TestReconnectResubscribesOnce(t *testing.T) {
 		"sub stream-room-messages __my_messages__",
 		"sub stream-room-messages " + rctest.GeneralRoomID}, sess[0].Received, "login first, each sub once")
 	assert.Len(t, sess[0].Subs, 3)
-	assert.Equal(t, 6, s.DDPStats().Subs, "3 subs, twice in all")
+	assert.Equal(t, map[string]int{StreamNotifyUser: 2, StreamRoomMessages: 4}, s.DDPStats().SubsByStream, "3 subs, twice in all")
 
 	// One copy of each event: a, then b, on each of the two streams.
 	for _, text := range []string{"a", "b"} {
@@ -459,4 +463,21 @@ func TestErrorStrings(t *testing.T) {
 		Disconnected: "disconnected", Nosub: "nosub", 42: "Kind(42)"} {
 		assert.Equal(t, want, k.String())
 	}
+}
+
+func TestFrameTooLargeEndsTheConnection(t *testing.T) {
+	t.Parallel()
+	s := startServer(t)
+	c := dial(t, s, WithMaxMessageSize(2000))
+	sub, err := c.SubscribeMyMessages(ctx5(t))
+	require.NoError(t, err)
+	assert.Equal(t, StreamRoomMessages, sub.Stream())
+	assert.Equal(t, MyMessages, sub.EventName())
+	expect(t, c, Connected, 1)
+	expect(t, c, Ready, 1)
+	_, err = s.PostMessage(rctest.AliceUsername, rctest.GeneralRoomID, strings.Repeat("x", 3000))
+	require.NoError(t, err)
+	ev := expect(t, c, Disconnected, 1)
+	assert.ErrorContains(t, ev.Err, "read limited at 2001 bytes")
+	expect(t, c, Connected, 2)
 }

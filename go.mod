@@ -3,6 +3,7 @@ module github.com/rclua/rclua
 go 1.26.8
 
 require (
+	github.com/coder/websocket v1.8.15
 	github.com/fsnotify/fsnotify v1.10.1
 	github.com/go-json-experiment/json v1.27.2
 	github.com/mattn/go-isatty v0.0.24

@@ -356,3 +356,14 @@ func TestRedirectSameHostKeepsCredentials(t *testing.T) {
 	})
 	require.NoError(t, c.Subscriptions.Read(context.Background(), "R", nil))
 }
+
+func TestHTTPClientAccessor(t *testing.T) {
+	t.Parallel()
+	tr := &http.Transport{}
+	c, err := New("http://chat.example.com", WithHTTPClient(&http.Client{Transport: tr}))
+	require.NoError(t, err)
+	assert.Same(t, tr, c.HTTPClient().Transport, "the given client's transport")
+	c, err = New("http://chat.example.com")
+	require.NoError(t, err)
+	assert.IsType(t, &http.Transport{}, c.HTTPClient().Transport, "the client's own transport")
+}

@@ -72,6 +72,13 @@ func WithHTTPClient(hc *http.Client) Option {
 	}
 }
 
+// HTTPClient returns the *http.Client the client sends its requests with
+// (the one WithHTTPClient gave, as the client keeps it, or the client's
+// own), so that other connections to the same server, such as the
+// realtime API's websocket, use the same TLS, proxy and transport
+// settings. It is shared with the client: do not modify it.
+func (c *Client) HTTPClient() *http.Client { return c.hc }
+
 // WithTimeout bounds each attempt of a request, including the reading of the
 // response body (default 30s). Zero means no timeout besides the context's.
 func WithTimeout(d time.Duration) Option {

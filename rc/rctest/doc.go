@@ -77,7 +77,7 @@
 //
 //   - Only the endpoints above exist; any other path answers 404
 //     {"success":false,"error":"Resource not found"} (the real text is
-//     UNVERIFIED). There is no realtime (DDP/websocket) API yet.
+//     UNVERIFIED). The realtime API is described below.
 //   - Permissions are reduced to roles: admin/bot/app bypass the rate
 //     limiter, bot/app may impersonate. Room access is membership; posting
 //     to a public channel joins it.
@@ -105,4 +105,44 @@
 //     messages) are deterministic Meteor-like 17-character strings; tokens
 //     are random, except the fixed demo personal access tokens BotToken and
 //     AliceToken.
+//
+// # Realtime API (DDP)
+//
+// The same listener serves DDP over a websocket at /websocket (facts page
+// §6, §6.1):
+//
+//   - The first frame is {"server_id":"0"}, or another version's
+//     (SetServerIDFrame); a first message that is not "connect" closes the
+//     session with 1002; "connect" version "1" (or pre1, pre2) is answered
+//     "connected" with a session id, another version "failed".
+//   - The "login" method with {resume: token} accepts the personal access
+//     tokens and the login tokens the REST API knows (result {id, token,
+//     tokenExpires: {$date}, type: "resume"}); an unknown or revoked token
+//     gets the Meteor error 403 "You've been logged out by the server.
+//     Please log in again.". Other methods answer 404. Every result is
+//     followed by "updated".
+//   - Heartbeat as ddp-streamer: client pings are answered with a pong
+//     echoing the id; after 30s without a message the server pings and
+//     closes with 4000 "TIMEOUT" 30s later (SetHeartbeat).
+//   - Streams: stream-notify-user "<uid>/subscriptions-changed" (the
+//     logged-in user's only) and stream-room-messages "<rid>" (a public
+//     channel or a room the user is in) and "__my_messages__" (open to
+//     anyone; messages of every room the user can read, with
+//     {roomParticipant, roomType, roomName}); other streams answer nosub
+//     404, a refused event nosub "not-allowed". A reused sub id replaces
+//     its subscription; each subscription gets its own copy of an event.
+//   - Events are "changed" messages with collection "stream-<name>", id
+//     "id" and fields {eventName, args}; dates in them are EJSON
+//     ({"$date": <epoch ms>}), the rest as REST renders it. They follow the
+//     state exactly: every change a route or a helper makes to a
+//     subscription sends one "inserted", "updated" or "removed" (with {_id,
+//     u, rid}) to its user, so a plain message in an alerted room sends
+//     none; every new message, every thread parent a reply changed, is
+//     sent once to each subscription that may see it, after the state
+//     changed and in the order of the changes.
+//   - Test helpers: DropSessions, StopAnsweringPings, RefuseLogins,
+//     RefuseUpgrade, DDPStats, Sessions. Frames for a client that does not
+//     read are buffered without limit; the "sendMessage" method, password
+//     logins, stream-notify-room and rooms-changed are not served, and no
+//     message is sent for a deletion.
 package rctest

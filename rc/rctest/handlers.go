@@ -468,7 +468,8 @@ func (s *Server) subscriptionsUnread(c *reqCtx) {
 }
 
 func setAsUnread(sub *subscription, ls, now time.Time) {
-	sub.open, sub.alert, sub.ls, sub.updatedAt = true, true, ls, now
+	sub.open, sub.alert, sub.ls = true, true, ls
+	sub.touch(now)
 }
 
 // chatPostMessage: POST /api/v1/chat.postMessage.

@@ -22,7 +22,7 @@ func (s *Server) SetSubscriptionUpdatedAt(username, roomID string, at time.Time)
 	if sub == nil {
 		return fmt.Errorf("rctest: %s has no subscription to room %q", username, roomID)
 	}
-	sub.updatedAt = at.UTC().Truncate(time.Millisecond)
+	sub.touch(at.UTC().Truncate(time.Millisecond))
 	return nil
 }
 
@@ -44,7 +44,7 @@ func (s *Server) TouchSubscriptions(username string) ([]string, error) {
 	for _, sub := range list {
 		sub.unread++
 		sub.alert = true
-		sub.updatedAt = now
+		sub.touch(now)
 		ids = append(ids, sub.id)
 	}
 	return ids, nil

@@ -191,8 +191,9 @@ type Server struct {
 
 	cfg config
 
-	mu       sync.Mutex
+	mu       stateMu // its Unlock sends the state's changes to the DDP sessions (events.go)
 	st       state
+	ddp      ddpHub
 	faults   map[string]*faultState
 	requests []Request // a ring of at most cfg.maxRequests entries
 	reqHead  int       // index of the oldest entry once the ring is full
@@ -236,6 +237,7 @@ func newServer(opts []Option) (*Server, error) {
 		},
 	}
 	s.st.seed(s.now(), cfg.extraSubs, cfg.botRoles)
+	s.mu.flush = s.flushEvents
 	return s, nil
 }
 
@@ -277,6 +279,7 @@ func Listen(addr string, opts ...Option) (*Server, error) {
 func (s *Server) Close() {
 	s.closeOnce.Do(func() {
 		close(s.done)
+		s.DropSessions() // a websocket's handler ends with its connection
 		s.hmu.Lock()
 		s.closing = true
 		wait := s.active > 0
@@ -451,6 +454,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer s.leave()
+	if r.URL.Path == "/websocket" {
+		s.serveDDP(w, r) // DDP (ddp.go)
+		return
+	}
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
 	h.Set("Cache-Control", "no-store")

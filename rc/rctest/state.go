@@ -160,6 +160,7 @@ type subscription struct {
 	roles                               []string
 	tunread, tunreadUser, tunreadGroup  []string
 	v                                   *visitor
+	log                                 *eventLog // the state's, for touch
 }
 
 type trashed struct {
@@ -181,6 +182,7 @@ type state struct {
 	trash   []trashed
 	tokens  map[string]tokenRec // hashed token -> owner
 	idSeq   uint64
+	events  eventLog // the changes to send to the DDP sessions (events.go)
 
 	unreadCount UnreadCount // the Unread_Count setting (channels and groups)
 }
@@ -284,7 +286,7 @@ func (st *state) subscribe(u *user, r *room, now time.Time, roles ...string) *su
 	}
 	s := &subscription{
 		id: st.newID(), rid: r.id, uid: u.id, t: r.t, name: r.name, fname: r.fname, prid: r.prid,
-		ts: now, ls: now, updatedAt: now, open: true, roles: roles, v: r.v,
+		ts: now, ls: now, updatedAt: now, open: true, roles: roles, v: r.v, log: &st.events,
 	}
 	if r.t == "d" { // named after the other member
 		for _, o := range st.members(r) {
@@ -300,6 +302,7 @@ func (st *state) subscribe(u *user, r *room, now time.Time, roles ...string) *su
 	}
 	m[r.id] = s
 	st.subList[u.id] = append(st.subList[u.id], s)
+	st.events.subChanged(s, actionInserted)
 	return s
 }
 
@@ -312,6 +315,7 @@ func (st *state) unsubscribe(uid, rid string, now time.Time) bool {
 	delete(st.subs[uid], rid)
 	st.subList[uid] = slices.DeleteFunc(st.subList[uid], func(x *subscription) bool { return x == s })
 	st.trash = append(st.trash, trashed{id: s.id, uid: uid, deletedAt: now})
+	st.events.subChanged(s, actionRemoved)
 	return true
 }
 
@@ -406,6 +410,7 @@ func (st *state) postMessage(sender *user, r *room, nm newMessage, now time.Time
 	}
 	st.msgs[m.id] = m
 	r.msgs = append(r.msgs, m)
+	st.emitMessage(m)
 	if parent != nil {
 		st.threadReply(sender, r, parent, mentioned, group, now)
 		return m, nil
@@ -413,6 +418,14 @@ func (st *state) postMessage(sender *user, r *room, nm newMessage, now time.Time
 	r.lm = now
 	st.notifyMembers(sender, r, mentioned, group, now)
 	return m, nil
+}
+
+// emitMessage sends m, new or changed (an edit: editedAt set), on the
+// realtime streams (stream-room-messages "<rid>" and "__my_messages__")
+// once s.mu is unlocked, as it is then. Every route that creates or
+// changes a message calls it; postMessage and threadReply do.
+func (st *state) emitMessage(m *message) {
+	st.events.msgChanged(m)
 }
 
 // unreadSetting is the unread-count setting that applies to a room of
@@ -469,7 +482,7 @@ func (st *state) notifyMembers(sender *user, r *room, mentioned []string, group 
 			changed = true
 		}
 		if changed {
-			s.updatedAt = now
+			s.touch(now)
 		}
 	}
 }
@@ -499,11 +512,13 @@ func (st *state) threadReply(sender *user, r *room, parent *message, mentioned [
 	notify = slices.DeleteFunc(notify, func(uid string) bool { return uid == sender.id })
 	for _, uid := range notify {
 		if s := st.sub(uid, r.id); s != nil {
-			s.alert, s.open, s.lr, s.updatedAt = true, true, now, now
+			s.alert, s.open, s.lr = true, true, now
+			s.touch(now)
 		}
 	}
 	if s := st.sub(sender.id, r.id); s != nil {
-		s.open, s.lr, s.updatedAt = true, now, now
+		s.open, s.lr = true, now
+		s.touch(now)
 	}
 
 	if len(parent.replies) == 0 {
@@ -515,6 +530,7 @@ func (st *state) threadReply(sender *user, r *room, parent *message, mentioned [
 	parent.tcount++
 	parent.tlm = now
 	parent.updatedAt = now
+	st.emitMessage(parent) // the parent again, with its new tcount, tlm and replies
 	for _, uid := range parent.replies {
 		s := st.sub(uid, r.id)
 		if s == nil || uid == sender.id {
@@ -527,7 +543,7 @@ func (st *state) threadReply(sender *user, r *room, parent *message, mentioned [
 		case group:
 			s.tunreadGroup = addUnique(s.tunreadGroup, parent.id)
 		}
-		s.updatedAt = now
+		s.touch(now)
 	}
 }
 
@@ -540,7 +556,8 @@ func (s *subscription) markRead(alert, readThreads bool, now time.Time) {
 	if readThreads {
 		s.tunread, s.tunreadUser, s.tunreadGroup = nil, nil, nil
 	}
-	s.ls, s.updatedAt = now, now
+	s.ls = now
+	s.touch(now)
 }
 
 // seed fills st with the default users, rooms, subscriptions and messages.

@@ -22,7 +22,14 @@ func (e *SyntaxError) Error() string { return e.Msg }
 // Compile compiles content into a function of L, named name in error
 // messages and tracebacks (the script's file name). A syntax error is a
 // *SyntaxError: "name:line: message near 'token'", or "... at end of file".
+//
+// Content beyond the source limits (MaxSourceBytes, MaxNesting,
+// MaxExpressionOps, MaxCompileWork) is refused before gopher-lua sees it,
+// with a *SyntaxError naming the line where a limit was crossed.
 func Compile(L *lua.LState, name string, content []byte) (*lua.LFunction, error) {
+	if err := checkSource(name, content); err != nil {
+		return nil, err
+	}
 	fn, err := L.Load(bytes.NewReader(content), name)
 	if err == nil {
 		return fn, nil

@@ -53,6 +53,25 @@
 // checks it between instructions, and the pattern matching, table.sort,
 // string.format and table.concat check it as they go.
 //
+// # Source
+//
+// Compile (and load and loadstring, which compile through it) first scans
+// the source once, skipping strings, long strings and comments as
+// gopher-lua's lexer does, and refuses with "file:line: message" at the
+// line where a limit is crossed: more than MaxSourceBytes (256 KiB); more
+// than MaxNesting (200) levels of brackets, blocks and unary operators
+// (gopher-lua's recursive compiler overflows the Go stack, a fatal error,
+// on a few MB of "not not ..."); more than MaxExpressionOps (1000)
+// operators in one expression or elseif branches in one if (each is a tree
+// as deep as it is long); more than MaxCompileWork steps of the
+// compiler's quadratic work (the linear search of a function's constant
+// table, arithmetic folded again at every level: 200 KB of y+y+... took
+// 86 s). load's reader may return at most MaxSourceBytes in all. A source
+// right at any one limit compiles in at most about 130 ms
+// (BenchmarkCompileAtLimits); the example scripts and the Lua 5.1 test
+// suite use under a quarter of the compile work and a few percent of the
+// other limits.
+//
 // # Patterns
 //
 // Pattern matching (string.find, string.match, string.gmatch, string.gsub,

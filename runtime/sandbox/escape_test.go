@@ -66,7 +66,7 @@ var replacedOriginals = map[string][]string{
 	"table":     {"concat", "sort", "insert"},
 	"math":      {"random", "randomseed"},
 	"coroutine": {"resume", "wrap", "yield"},
-	"_G":        {"rawset"},
+	"_G":        {"rawset", "load", "loadstring"},
 }
 
 // reachable returns every function reachable in L by any route, Lua-visible

@@ -389,3 +389,28 @@ assert(select(2, pcall(coroutine.resume, inner)) == true)
 for i, v in coroutine.wrap(function() for i = 1, 3 do coroutine.yield(i, i * i) end end) do assert(v == i * i) end
 `, time.Second, false))
 }
+
+// TestRoutesBoundedByTheirInput: the library functions kept as they are
+// do work and build output in proportion to values the script already
+// holds, or fail with a clear error; coroutine misuse is a Lua error.
+func TestRoutesBoundedByTheirInput(t *testing.T) {
+	t.Parallel()
+	require.NoError(t, runBounded(t, `
+local big = ("x"):rep(16 * 1024 * 1024)
+assert(#big:reverse() == #big and #big:sub(2) == #big - 1 and big:len() == #big)
+assert(#tostring(big) == #big and tonumber(big) == nil)
+local n = tonumber(("9"):rep(400)) -- nil in gopher-lua, inf in Lua 5.1
+assert(n == nil or n > 0)
+local t = {} for i = 1, 200000 do t[i] = 65 end
+assert(#string.char(unpack(t)) == 200000)
+assert(select("#", unpack(t)) == 200000 and select(-1, 1, 2) == 2)
+assert(not pcall(select, -1e10, 1) and not pcall(select, "x"))
+assert(next({}, nil) == nil)
+local co = coroutine.create(function() return coroutine.resume(coroutine.running()) end)
+local ok, inner_ok, inner_err = coroutine.resume(co)
+assert(ok and not inner_ok and inner_err:find("running"), inner_err)
+ok, err = coroutine.resume(co)
+assert(not ok and err:find("dead"), err)
+assert(not pcall(coroutine.resume, 1) and not pcall(coroutine.status, {}) and not pcall(coroutine.wrap, 1))
+assert(coroutine.status(co) == "dead")`, 10*time.Second))
+}

@@ -211,8 +211,8 @@ func capDate(L *lua.LState, date *lua.LFunction) *lua.LFunction {
 // MaxStringBytes), string.find, match, gmatch, gfind, gsub (package
 // luapattern, which checks the deadline as it matches), string.upper and
 // lower, table.sort, table.insert, rawset, math.random and randomseed (see
-// installLibrary), and coroutine.resume, wrap and yield (see
-// installCoroutines).
+// installLibrary), coroutine.resume, wrap and yield (see
+// installCoroutines), and load and loadstring (see installLoad).
 func installBounded(L *lua.LState) {
 	if tab, ok := L.GetGlobal("table").(*lua.LTable); ok {
 		tab.RawSetString("concat", L.NewFunction(tableConcat))
@@ -221,6 +221,7 @@ func installBounded(L *lua.LState) {
 		installCoroutines(L, co)
 	}
 	installLibrary(L)
+	installLoad(L)
 	str, ok := L.GetGlobal("string").(*lua.LTable)
 	if !ok {
 		return

@@ -17,11 +17,12 @@ import (
 // validated and logged as ignored. The error carries "file:line: message".
 func Exec(ctx context.Context, path string, cfg Config, m *luabind.Module, log zerolog.Logger) error {
 	cfg = cfg.withDefaults()
+	log = log.With().Str("script", scriptBaseName(filepath.Base(path))).Logger()
 	content, err := watch.ReadScript(path)
 	if err != nil {
+		log.Error().Err(err).Msg("cannot read the script") // logged like a script's failure
 		return fmt.Errorf("runtime: exec: %w", err)
 	}
-	log = log.With().Str("script", scriptBaseName(filepath.Base(path))).Logger()
 	return runOnce(ctx, path, content, cfg, env{module: m}, modeExec, log)
 }
 

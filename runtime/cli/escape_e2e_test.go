@@ -111,7 +111,7 @@ func TestE2EHostileSourceIsRefused(t *testing.T) {
 		"not.lua":    {"local x = " + strings.Repeat("not ", 60000) + "1\n", "not.lua:1: too deeply nested"},
 		"paren.lua":  {"-- deep\nlocal x = " + strings.Repeat("(", 200000) + "\n", "paren.lua:2: too deeply nested"},
 		"sum.lua":    {"local y = 1\nlocal x = y" + strings.Repeat("+y", 100000) + "\n", "sum.lua:2: expression too long"},
-		"big.lua":    {"local t = {" + strings.Repeat("1, ", 3<<20) + "}\n", "big.lua:1: source of 9437197 bytes exceeds the limit"},
+		"big.lua":    {"local t = {" + strings.Repeat("1, ", 3<<20) + "}\n", "big.lua: 9437197 bytes: larger than the limit of 262144 bytes of a script"},
 		"loader.lua": {"local f, err = loadstring((\"not \"):rep(60000) .. \"1\")\nerror(err, 0)\n", "too deeply nested"},
 	}
 	for name, f := range files {
@@ -141,7 +141,7 @@ func TestE2EHostileEditKeepsRunning(t *testing.T) {
 	script := filepath.Join(dir, "probe.lua")
 	writeScript(t, script, probeScript("v1"))
 	c := startChild(t, botEnv(s), "run", "--scripts", dir, "--debounce", "50ms",
-		"--poll-interval", "500ms", "--shutdown-timeout", "3s", "--log-format", "json")
+		"--poll-interval", "1s", "--shutdown-timeout", "3s", "--log-format", "json")
 	waitFor(t, 15*time.Second, "tick v1", func() bool { return posted(s, "tick v1") >= 1 })
 
 	writeScript(t, script, "local x = "+strings.Repeat("not ", 60000)+"1\n")

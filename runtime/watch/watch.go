@@ -31,6 +31,8 @@ import (
 
 	"github.com/fsnotify/fsnotify"
 	"github.com/rs/zerolog"
+
+	"github.com/rclua/rclua/runtime/sandbox"
 )
 
 // Change is what the watcher reports about one script file.
@@ -281,11 +283,10 @@ func (w *Watcher) sync(ctx context.Context, name string, force bool) {
 	w.sink.Change(ctx, Change{Name: name, Content: content, Hash: hash, Forced: force})
 }
 
-// MaxScriptBytes bounds what ReadScript reads of a file: more than any
-// script needs, and more than the sandbox compiles (it refuses the
-// oversized content with a clear message), so a huge file costs no more
-// than this.
-const MaxScriptBytes = 4 << 20
+// MaxScriptBytes bounds what ReadScript reads of a file: the largest
+// source the sandbox compiles, so a bigger file is refused before it is
+// read whole.
+const MaxScriptBytes = sandbox.MaxSourceBytes
 
 // Errors of ReadScript.
 var (
@@ -294,7 +295,7 @@ var (
 	ErrNotRegular = errors.New("not a regular file")
 	// ErrTooLarge: the file is larger than MaxScriptBytes; it is not read
 	// further.
-	ErrTooLarge = fmt.Errorf("larger than the limit of %d bytes for a script", MaxScriptBytes)
+	ErrTooLarge = fmt.Errorf("larger than the limit of %d bytes of a script", MaxScriptBytes)
 )
 
 // ReadScript reads the script at path (following symlinks): a regular file
@@ -324,7 +325,7 @@ func ReadScript(path string) ([]byte, error) {
 		return nil, err
 	}
 	if len(content) > MaxScriptBytes {
-		return nil, &fs.PathError{Op: "read", Path: path, Err: ErrTooLarge}
+		return nil, &fs.PathError{Op: "read", Path: path, Err: fmt.Errorf("%d bytes: %w", fi.Size(), ErrTooLarge)}
 	}
 	return content, nil
 }

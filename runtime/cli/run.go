@@ -245,8 +245,10 @@ func daemon(ctx context.Context, o runOptions, baseURL string, creds credentials
 		ShutdownTimeout: o.shutdownTimeout,
 		MemoryLimit:     int64(o.memoryLimit),
 	}
+	module := luabind.FromClient(client, log)
+	module.Bot = rc.UserRef{ID: me.ID, Username: me.Username} // the message triggers know the bot's messages
 	deps := runtime.Deps{
-		Module:  luabind.FromClient(client, log),
+		Module:  module,
 		Sources: []source.Source{source.NewPoll(client.Subscriptions, source.PollOptions{Interval: o.pollInterval, Log: log})},
 	}
 	host, err := runtime.New(cfg, deps, log)

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/assert"
@@ -202,4 +203,20 @@ never:stop()
 	assert.Zero(t, mh.logs.count("tick3"), "stopped at the top level")
 	st, _ := mh.status("h")
 	assert.Zero(t, st.Errors, "a second stop is harmless")
+}
+
+// TestMessagePatternErrorsFailTheLoad: a bad RE2 expression or Lua pattern
+// fails the load (what rclua check reports), with the script's file:line
+// and the reason.
+func TestMessagePatternErrorsFailTheLoad(t *testing.T) {
+	t.Parallel()
+	for code, want := range map[string]string{
+		`rc.respond(rc.re.compile("deploy (\\w+"), function() end)`: "t.lua:2: rc.re.compile: bad expression \"deploy (\\\\w+\": missing closing ): `deploy (\\w+`",
+		`local re = rc.re.compile("a{2,1}")`:                        "t.lua:2: rc.re.compile: bad expression \"a{2,1}\": invalid repeat count: `{2,1}`",
+		`rc.hear("%", function() end)`:                              "t.lua:2: bad argument #1 to rc.hear (bad pattern \"%\": malformed pattern (ends with '%'))",
+	} {
+		err := runSnippet(t, "local x = 1\n"+code, time.Second, false)
+		require.Error(t, err, code)
+		assert.Equal(t, want, err.Error(), code)
+	}
 }

@@ -47,11 +47,11 @@ func compileRegex(expr string) (*regex, error) {
 	}
 	r := &regex{src: expr, rx: rx, ncap: rx.NumSubexp()}
 	if looksBehind(tree) {
-		any := func() *syntax.Regexp { return &syntax.Regexp{Op: syntax.OpAnyChar} }
+		anyChar := func() *syntax.Regexp { return &syntax.Regexp{Op: syntax.OpAnyChar} }
 		wrapped := &syntax.Regexp{Op: syntax.OpConcat, Sub: []*syntax.Regexp{
 			{Op: syntax.OpBeginText},
-			any(),
-			{Op: syntax.OpStar, Flags: syntax.NonGreedy, Sub: []*syntax.Regexp{any()}},
+			anyChar(),
+			{Op: syntax.OpStar, Flags: syntax.NonGreedy, Sub: []*syntax.Regexp{anyChar()}},
 			{Op: syntax.OpCapture, Cap: 1, Sub: []*syntax.Regexp{tree}},
 		}}
 		r.cont, err = regexp.Compile(wrapped.String())

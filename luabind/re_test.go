@@ -20,11 +20,11 @@ var (
 	reExprs = []string{
 		`a`, `a*`, `x*`, ``, `\w+`, `\b\w+\b`, `\b`, `\B`, `^`, `^\w*`, `(?m)^\w*`, `(?m)$`, `$`,
 		`(a)|(b)`, `(a)?b`, `(?i)é+`, `[^a]`, `.`, `(?s).`, `\bfoo`, `o\b`, `\Bo`, `(\w)(\w)?`,
-		`(?P<word>\w+)\s*`, `a|ab|abc`, `\pL+`, `\x{FFFD}`,
+		`(?P<word>\w+)\s*`, `a|ab|abc`, `\pL+`, `\x{FFFD}`, `(?U)\b\w+`, `(?i)\bK`, `(?P<x>o)(?m:^b)?`, `\Qa.b\E|^\w`,
 	}
 	reSubjects = []string{
 		"", "a", "aaa", "abcabc", "foo bar", "foo\nbar\n\nbaz", "xfoo foo foob", "éÉé ée", "b ab a",
-		"a\xffb\xfe", "\xff", "hello, world! 123", "\n", "no match here?",
+		"a\xffb\xfe", "\xff", "hello, world! 123", "\n", "no match here?", "Kk kelvin \u212a a.b",
 	}
 )
 

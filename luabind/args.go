@@ -106,6 +106,16 @@ func eachOption(L *lua.LState, n int, fn string, tb *lua.LTable, f func(key stri
 	}
 }
 
+// requireOptions raises "<name> is required" for the first of the
+// (name, value) pairs of argument 1 whose value is empty.
+func requireOptions(L *lua.LState, fn string, pairs ...string) {
+	for i := 0; i+1 < len(pairs); i += 2 {
+		if pairs[i+1] == "" {
+			argError(L, 1, fn, pairs[i]+" is required")
+		}
+	}
+}
+
 // unknownOption raises for an option key fn does not know.
 func unknownOption(L *lua.LState, n int, fn, key string) {
 	argError(L, n, fn, fmt.Sprintf("unknown option %q", clip(key)))

@@ -140,6 +140,10 @@ func TestBindingsPassStateContext(t *testing.T) {
 		{"subscriptions.unread", `rc.subscriptions.unread("R1")`},
 		{"subscriptions.unread", `rc.subscriptions.unread{first_unread_message = "M1"}`},
 		{"chat.postMessage", `rc.chat.post_message{channel = "#general", text = "x"}`},
+		{"chat.react", `rc.chat.react{message_id = "M1", emoji = "eyes"}`},
+		{"chat.update", `rc.chat.update{room_id = "R1", message_id = "M1", text = "x"}`},
+		{"chat.delete", `rc.chat.delete{room_id = "R1", message_id = "M1"}`},
+		{"rooms.info", `rc.rooms.info{room_name = "general"}`},
 		{"users.info", `rc.users.info{username = "alice"}`},
 		{"me", `rc.me()`},
 		{"get", `rc.get("channels.info")`},
@@ -160,7 +164,7 @@ func TestBindingsPassStateContext(t *testing.T) {
 	}
 }
 
-// TestMissingMember: post_message and users.info answer nil, err
+// TestMissingMember: post_message, update, rooms.info and users.info answer nil, err
 // (error_type "decode") when the response lacks its member, has it null or
 // not an object; get_one answers a single nil for absent or null and
 // nil, err when it is not an object.
@@ -169,6 +173,8 @@ func TestMissingMember(t *testing.T) {
 	calls := []struct{ src, endpoint string }{
 		{`rc.chat.post_message{channel = "#general", text = "x"}`, "chat.postMessage"},
 		{`rc.users.info{username = "alice"}`, "users.info"},
+		{`rc.chat.update{room_id = "R1", message_id = "M1", text = "x"}`, "chat.update"},
+		{`rc.rooms.info{room_id = "R1"}`, "rooms.info"},
 		{`rc.subscriptions.get_one("R1")`, "subscriptions.getOne"},
 	}
 	for _, kind := range []string{"no_member", "null_member", "array_member"} {

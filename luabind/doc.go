@@ -5,13 +5,16 @@
 //
 // A Module holds the client's services (FromClient for a live server,
 // Offline for check mode); Open takes the state's Host, which runtime
-// implements: rc.on, rc.every and rc.cron check their arguments here and
-// hand each registration to the Host, which decides when it fires.
+// implements: rc.on, rc.every, rc.cron, rc.hear and rc.respond check their
+// arguments here and hand each registration to the Host, which decides
+// when it fires.
 // EventArgs turns an event the host received into its handlers'
 // arguments. One file holds each rc namespace, as package rc has one per
-// service: subscriptions.go, chat.go, users.go (and rc.me), api.go
-// (rc.get, rc.post), log.go (rc.log, print), json.go (rc.json),
-// triggers.go (rc.on, rc.every, rc.cron); limits.go bounds what they build.
+// service: subscriptions.go, chat.go, users.go (and rc.me), rooms.go,
+// api.go (rc.get, rc.post), log.go (rc.log, print), json.go (rc.json),
+// re.go (rc.re), triggers.go (rc.on, rc.every, rc.cron, handles),
+// message.go (message events, msg's methods, rc.hear, rc.respond);
+// limits.go bounds what they build.
 //
 // # Lua API
 //
@@ -24,6 +27,11 @@
 //	rc.chat.post_message{channel = "#room" | "@user" | id, room_id = id, text = s, alias = s,
 //	                     emoji = s, avatar = url, attachments = {...}, tmid = id}
 //	                                  -> message | nil, err
+//	rc.chat.react{message_id = id, emoji = name, should_react = bool}
+//	                                  -> true | nil, err   (emoji: "eyes" or ":eyes:"; no should_react: toggle)
+//	rc.chat.update{room_id = id, message_id = id, text = s}     -> message | nil, err
+//	rc.chat.delete{room_id = id, message_id = id}               -> true | nil, err
+//	rc.rooms.info{room_id = id | room_name = name}              -> room | nil, err
 //	rc.users.info{username = name | user_id = id}               -> user | nil, err
 //	rc.me()                                                     -> user | nil, err
 //	rc.get(endpoint [, query])        -> body | nil, err   (query: strings, numbers, booleans, sequences)
@@ -34,9 +42,22 @@
 //	rc.json.decode(s)                 -> value | nil, err
 //	rc.json.null                      -- the value of a JSON null; encodes as null
 //	rc.json.array([t])                -> t                 (marks t, or a new table, to encode as an array)
-//	rc.on("subscription", fn)         -> nothing           (fn(action, sub); action: "inserted", "updated", "removed")
-//	rc.every(interval, fn)            -> nothing           (interval: "30s", "5m", "3h" or seconds; at least 1s)
-//	rc.cron(spec, fn)                 -> nothing           (five fields, "0 9 * * 1-5"; optional "CRON_TZ=Zone " prefix)
+//	rc.re.compile(expr)               -> re                (RE2 syntax, linear time; raises on a bad expression)
+//	re:match(s [, init])              -> captures... | nil (the groups, false for one not taking part; or the match)
+//	re:find(s [, init])               -> start, end, groups... | nil
+//	re:gmatch(s)                      -> iterator          (each call: the next match's values, as re:match)
+//	re:gsub(s, repl [, n])            -> string, count     (repl: string with %0-%9, table or function)
+//	re:source()                       -> expr
+//	rc.on("subscription", fn)         -> handle            (fn(action, sub); action: "inserted", "updated", "removed")
+//	rc.on("message", fn)              -> handle            (fn(msg, action); action: "created", "updated")
+//	rc.hear(pattern, fn)              -> handle            (fn(msg, captures...): a new message whose text matches)
+//	rc.respond(pattern, fn)           -> handle            (the same for one addressed to the bot, mention stripped)
+//	rc.every(interval, fn)            -> handle            (interval: "30s", "5m", "3h" or seconds; at least 1s)
+//	rc.cron(spec, fn)                 -> handle            (five fields, "0 9 * * 1-5"; optional "CRON_TZ=Zone " prefix)
+//	handle:stop()                     -> nothing           (the trigger never fires again)
+//	msg:reply(text | {text = s, attachments = {...}, thread = bool})
+//	                                  -> message | nil, err (in msg's room and thread; thread = true starts one)
+//	msg:react(emoji)                  -> true | nil, err   (adds the bot's reaction)
 //	err = {status = http_status | 0, error = s, error_type = s, message = s,
 //	       retry_after = seconds (rate limits only), details = {...} (when sent)}
 //
@@ -47,11 +68,11 @@
 // ISO-8601 strings, passed through; an option that takes a time
 // (updated_since) accepts an ISO-8601 string or Unix seconds.
 // rc.subscriptions.get and rc.me drop the body's "success" key;
-// get_one, post_message and users.info return the "subscription",
-// "message" and "user" member; rc.get and rc.post return the whole body.
-// Only get_one treats an absent or null member as "none" (a single nil);
-// for post_message and users.info it is a malformed response: nil, err
-// with error_type "decode".
+// get_one, post_message (and msg:reply), update, rooms.info and users.info
+// return the "subscription", "message", "room" and "user" member; rc.get
+// and rc.post return the whole body. Only get_one treats an absent or null
+// member as "none" (a single nil); for the others it is a malformed
+// response: nil, err with error_type "decode".
 //
 // # Errors
 //
@@ -60,8 +81,9 @@
 // not be empty)": a wrong argument type, a missing or empty id, an unknown
 // option key ({updatedsince = ...}), both channel and room_id.
 //
-// The API tables (rc, rc.subscriptions, rc.chat, rc.users, rc.log,
-// rc.json) are strict: reading a name they lack raises, where it is read,
+// The API tables (rc, rc.subscriptions, rc.chat, rc.users, rc.rooms,
+// rc.log, rc.json, rc.re, and the methods of rc.re objects and of handles)
+// are strict: reading a name they lack raises, where it is read,
 // an error that names it, suggests the name meant (the snake_case form of
 // a camelCase name, or a near spelling) and lists the table's keys, sorted:
 // "script.lua:1: rc.chat.postMessage does not exist (did you mean
@@ -87,19 +109,72 @@
 //
 // # Triggers
 //
-// rc.on, rc.every and rc.cron may be called only while the script's top
-// level runs (the Host refuses later calls), each with a function:
+// rc.on, rc.every, rc.cron, rc.hear and rc.respond may be called only
+// while the script's top level runs (the Host refuses later calls), each
+// with a function:
 //
 //	rc.on("subscription", function(action, sub) end) -- action: inserted, updated, removed
+//	rc.on("message", function(msg, action) end)      -- action: created, updated
+//	rc.hear(pattern, function(msg, ...) end)         -- pattern: a Lua pattern or an rc.re object
+//	rc.respond(pattern, function(msg, ...) end)
 //	rc.every(interval, fn)  -- "5m" (Go duration) or seconds; at least Module.MinInterval (1s)
 //	rc.cron(spec, fn)       -- robfig/cron standard spec, @hourly etc., CRON_TZ=Zone prefix
 //
-// A bad argument (an unknown event, a bad interval or spec, a non-function)
-// raises with file:line, which fails the load; so does a registration the
-// Host refuses ("rc.every: too many triggers ..."). The event names come
-// from one table (EventKinds); for "removed", sub is {_id = ...,
-// _deletedAt = ISO string}, otherwise the subscription object the server
-// sent.
+// A bad argument (an unknown event, a bad interval, spec or pattern, a
+// non-function) raises with file:line, which fails the load; so does a
+// registration the Host refuses ("rc.every: too many triggers ..."). The
+// event names come from one table (EventKinds); for "removed", sub is
+// {_id = ..., _deletedAt = ISO string}, otherwise the subscription object
+// the server sent.
+//
+// Each registration returns a handle: handle:stop() stops that trigger for
+// good (the Host never calls it again; a call running finishes), from any
+// handler of the script, its own included, or from the top level; a second
+// stop does nothing. tostring(handle) is "rc.trigger: " and the trigger's
+// label.
+//
+// # Messages
+//
+// A "message" event is a message in a room the bot is a member of, new
+// ("created", once per message) or changed ("updated": an edit, with
+// editedAt set, a reaction, a thread's counters). msg is the server's
+// message table (_id, rid, msg, u = {_id, username, name}, ts, tmid,
+// editedAt, t, mentions, reactions, ...), exactly as sent, with two methods
+// found through its metatable (so they are no keys: pairs and
+// rc.json.encode see only the server's fields): msg:reply posts in msg's
+// room and thread (a reply to a thread message stays in that thread, one to
+// a message of the room goes to the room; {thread = true} replies in the
+// message's thread, starting one; {thread = false} in the room), msg:react
+// adds the bot's reaction.
+//
+// No message trigger gets the bot's own messages (Module.Bot). rc.hear and
+// rc.respond get new messages only: never an "updated" one, an edited one
+// (editedAt set) or a system message (t set, such as a user joining); they
+// reach rc.on("message"), with their action. rc.hear runs fn when the text
+// (msg.msg) matches: a string is a Lua pattern (string.find's language,
+// with its deadline-aware matcher), an rc.re object an RE2 expression. fn
+// gets msg, then the captures (a Lua pattern's position captures as
+// numbers; an rc.re group that took no part as false), or the whole match
+// when there are none: what string.match or re:match return. rc.respond
+// does the same for messages addressed to the bot: text that starts, after
+// white space, with "@" and the bot's username (any case), then the end,
+// white space, ":" or ",", is matched without that mention and the white
+// space after it ("@bot: deploy prod" matches "^deploy (%a+)$"; "@botfoo"
+// and "hey @bot" are not addressed); and any message in the bot's direct
+// room with its sender (whose id joins the two users' ids, as Rocket.Chat
+// names it) is matched as it is. Without Module.Bot nothing is addressed
+// to the bot.
+//
+// rc.re objects use Go's regexp (RE2 syntax): matching takes time linear
+// in the subject, whatever the expression. A bad expression raises where
+// rc.re.compile is called, with RE2's reason ("missing closing ): `(`");
+// an expression is at most 64 KiB. Positions (find's, init) are 1-based
+// byte offsets as in Lua. gmatch and gsub take the matches as Go's FindAll
+// functions do: no overlap, no empty match right after a match. gsub's
+// string replacement takes %0 (the match), %1-%9 (the groups; %1 is the
+// match when there are none) and %%, its table is indexed by the first
+// group (or the match), its function gets what re:match gives; false or
+// nil keeps the match. Its result is at most 16 MiB.
 //
 // # JSON
 //

@@ -145,3 +145,67 @@ func TestEndToEndBodyStringsStayPut(t *testing.T) {
 		assert(long_before == long_after, long_before .. " became " .. long_after)
 	`))
 }
+
+// TestEndToEndMessageCalls: rc.chat.react, update, delete and rc.rooms.info
+// through the real client against rctest, success and the server's own
+// error bodies; msg:reply and msg:react on a message event built from a
+// stored message.
+func TestEndToEndMessageCalls(t *testing.T) {
+	t.Parallel()
+	s := rctest.NewServer()
+	defer s.Close()
+	theirs, err := s.PostMessage("alice", rctest.GeneralRoomID, "ship it")
+	require.NoError(t, err)
+	L := e2eState(t, s)
+	L.SetGlobal("THEIRS", lua.LString(theirs.ID))
+	require.NoError(t, L.DoString(`
+		assert(rc.chat.react{message_id = THEIRS, emoji = ":rocket:", should_react = true} == true)
+		local ok, err = rc.chat.react{message_id = THEIRS, emoji = "no_such_emoji"}
+		assert(ok == nil and err.status == 400 and err.error_type == "error-not-allowed", tostring(err))
+		assert(err.error == "Invalid emoji provided. [error-not-allowed]" and err.details.method == "setReaction")
+
+		local mine = assert(rc.chat.post_message{room_id = GENERAL, text = "v1"})
+		local upd = assert(rc.chat.update{room_id = GENERAL, message_id = mine._id, text = "v2"})
+		assert(upd.msg == "v2" and type(upd.editedAt) == "string" and upd.editedBy.username == "rclua.bot")
+		local none
+		none, err = rc.chat.update{room_id = GENERAL, message_id = THEIRS, text = "x"}
+		assert(none == nil and err.error_type == "error-action-not-allowed" and err.details.action == "Message_editing")
+		none, err = rc.chat.delete{room_id = NOSUB, message_id = mine._id}
+		assert(none == nil and err.status == 400 and err.error_type == "", tostring(err))
+		assert(err.error == "The room id provided does not match where the message is from.")
+		assert(rc.chat.delete{room_id = GENERAL, message_id = mine._id} == true)
+
+		local room = assert(rc.rooms.info{room_name = "#general"})
+		assert(room._id == GENERAL and room.t == "c" and room.usersCount > 0)
+		none, err = rc.rooms.info{room_name = "nope"}
+		assert(none == nil and err.error_type == "error-room-not-found", tostring(err))
+	`))
+
+	uid, token := s.CreateToken(rctest.AliceUsername)
+	alice, err := rc.New(s.URL, rc.WithToken(uid, token))
+	require.NoError(t, err)
+	asked, err := alice.Chat.PostMessage(context.Background(), &rc.PostMessage{RoomID: rctest.GeneralRoomID, Text: "!ping"})
+	require.NoError(t, err)
+	args, err := EventArgs(L, "message", "created", asked.Raw)
+	require.NoError(t, err)
+	L.SetGlobal("msg", args[0])
+	require.NoError(t, L.DoString(`
+		local reply = assert(msg:reply{text = "pong", thread = true})
+		assert(reply.tmid == msg._id and reply.rid == GENERAL)
+		assert(msg:react("eyes") == true)`))
+	var pong rctest.MessageInfo
+	stored := s.Messages(rctest.GeneralRoomID)
+	for _, m := range stored {
+		if m.Text == "pong" {
+			pong = m
+		}
+		if m.ID == asked.ID {
+			assert.Equal(t, map[string][]string{":eyes:": {rctest.BotUsername}}, m.Reactions, "msg:react")
+		}
+		if m.ID == theirs.ID {
+			assert.Equal(t, map[string][]string{":rocket:": {rctest.BotUsername}}, m.Reactions)
+		}
+		assert.NotEqual(t, "v2", m.Text, "deleted")
+	}
+	assert.Equal(t, asked.ID, pong.ThreadID, "msg:reply in a thread on the message")
+}

@@ -26,6 +26,9 @@ type call struct {
 	ReadOpts  *rc.ReadOptions
 	Post      *rc.PostMessage
 	Info      rc.UserInfoOptions
+	Reaction  *rc.Reaction
+	Update    *rc.UpdateMessage
+	RoomInfo  rc.RoomInfoOptions
 	Endpoint  string
 	Query     url.Values
 	Body      any
@@ -85,15 +88,15 @@ func (f *fake) failure(ctx context.Context, kind, endpoint string) error {
 		return fmt.Errorf("rc: %s: %w", endpoint, ctx.Err())
 	case "bad_json":
 		return bodyFault(`{"success":true,"x":[1,2`)
-	case "no_member": // no "subscription", "message" or "user"
+	case "no_member": // no "subscription", "message", "user" or "room"
 		return bodyFault(`{"success":true}`)
 	case "null_member":
-		return bodyFault(`{"subscription":null,"message":null,"user":null,"success":true}`)
+		return bodyFault(`{"subscription":null,"message":null,"user":null,"room":null,"success":true}`)
 	case "array_member":
-		return bodyFault(`{"subscription":[],"message":[],"user":[],"success":true}`)
+		return bodyFault(`{"subscription":[],"message":[],"user":[],"room":[],"success":true}`)
 	case "bomb": // every member 5,000 one-member objects: 40 KB of JSON, 3 MB of tables
 		bomb := "[" + strings.Repeat(`{"a":0},`, 4999) + `{"a":0}]`
-		return bodyFault(`{"update":` + bomb + `,"subscription":` + bomb + `,"message":` + bomb + `,"user":` + bomb + `,"success":true}`)
+		return bodyFault(`{"update":` + bomb + `,"subscription":` + bomb + `,"message":` + bomb + `,"user":` + bomb + `,"room":` + bomb + `,"success":true}`)
 	case "big": // 300 real subscriptions: 190 KB of JSON, 2 MB of tables
 		return bodyFault(fixture.SubscriptionsBody(300))
 	case "details_bomb": // a server error whose details hold the bomb
@@ -164,6 +167,24 @@ func (f *fake) PostMessageRaw(ctx context.Context, m *rc.PostMessage) ([]byte, e
 		fmt.Sprintf("%q", m.Text)+`,"ts":"2024-07-03T09:46:40.000Z","u":{"_id":"BOT","username":"bot"},"mentions":[],"channels":[],"_updatedAt":"2024-07-03T09:46:40.000Z"},"success":true}`)
 }
 
+func (f *fake) React(ctx context.Context, r *rc.Reaction) error {
+	err := f.record(call{Method: "chat.react", Ctx: ctx, Reaction: r, MessageID: r.MessageID})
+	_, err = f.body(err, "")
+	return err
+}
+
+func (f *fake) UpdateRaw(ctx context.Context, u *rc.UpdateMessage) ([]byte, error) {
+	err := f.record(call{Method: "chat.update", Ctx: ctx, Update: u, RoomID: u.RoomID, MessageID: u.MessageID})
+	return f.body(err, `{"message":{"_id":"`+u.MessageID+`","rid":"`+u.RoomID+`","msg":`+fmt.Sprintf("%q", u.Text)+
+		`,"editedAt":"2024-07-03T09:47:00.000Z","editedBy":{"_id":"BOT","username":"bot"},"u":{"_id":"BOT","username":"bot"}},"success":true}`)
+}
+
+func (f *fake) Delete(ctx context.Context, roomID, messageID string) error {
+	err := f.record(call{Method: "chat.delete", Ctx: ctx, RoomID: roomID, MessageID: messageID})
+	_, err = f.body(err, "")
+	return err
+}
+
 func (f *fake) InfoRaw(ctx context.Context, opts rc.UserInfoOptions) ([]byte, error) {
 	err := f.record(call{Method: "users.info", Ctx: ctx, Info: opts})
 	name := opts.Username
@@ -191,13 +212,25 @@ func (f *fake) PostRaw(ctx context.Context, endpoint string, body any) ([]byte, 
 // fakeAPI adapts fake to API (GetRaw's name is taken by Subscriptions).
 type fakeAPI struct{ *fake }
 
+// fakeRooms adapts fake to Rooms (InfoRaw's name is taken by Users).
+type fakeRooms struct{ *fake }
+
+func (r fakeRooms) InfoRaw(ctx context.Context, opts rc.RoomInfoOptions) ([]byte, error) {
+	err := r.record(call{Method: "rooms.info", Ctx: ctx, RoomInfo: opts, RoomID: opts.RoomID})
+	id := opts.RoomID
+	if id == "" {
+		id = "ROOM-" + opts.RoomName
+	}
+	return r.body(err, `{"room":{"_id":"`+id+`","t":"c","name":"general","fname":"general","msgs":3,"usersCount":2},"success":true}`)
+}
+
 func (a fakeAPI) GetRaw(ctx context.Context, endpoint string, query url.Values) ([]byte, error) {
 	return a.fake.GetRaw2(ctx, endpoint, query)
 }
 
 // module returns a Module whose services are all f.
 func (f *fake) module() *Module {
-	return &Module{Subscriptions: f, Chat: f, Users: f, API: fakeAPI{f}}
+	return &Module{Subscriptions: f, Chat: f, Users: f, Rooms: fakeRooms{f}, API: fakeAPI{f}}
 }
 
 // luaTable exposes the fake to Lua as the global "fake":
@@ -248,6 +281,16 @@ func (f *fake) luaTable(L *lua.LState) *lua.LTable {
 			}
 			t.RawSetString("post", p)
 		}
+		if c.Reaction != nil {
+			t.RawSetString("emoji", lua.LString(c.Reaction.Emoji))
+			if c.Reaction.ShouldReact != nil {
+				t.RawSetString("should_react", lua.LBool(*c.Reaction.ShouldReact))
+			}
+		}
+		if c.Update != nil {
+			t.RawSetString("text", lua.LString(c.Update.Text))
+		}
+		set("room_name", c.RoomInfo.RoomName)
 		set("username", c.Info.Username)
 		set("user_id", c.Info.UserID)
 		if c.Query != nil {

@@ -246,12 +246,12 @@ func TestStrictMessagesAreBounded(t *testing.T) {
 	e := newLimitsEnv(t)
 	e.run(t, `
 		local clipped = string.rep("x", 64) .. "..."
-		local err = raises('rc.chat["' .. clipped .. '"] does not exist (rc.chat has: post_message)', function()
+		local err = raises('rc.chat["' .. clipped .. '"] does not exist (rc.chat has: delete, post_message, react, update)', function()
 			return rc.chat[big]
 		end)
 		assert(#err < 300, err)
 		rc.chat[big] = 1
-		err = raises("rc.chat.post_mesage does not exist (did you mean rc.chat.post_message? rc.chat has: post_message, " ..
+		err = raises("rc.chat.post_mesage does not exist (did you mean rc.chat.post_message? rc.chat has: delete, post_message, react, update, " ..
 			clipped .. ")", function() return rc.chat.post_mesage end)
 		assert(#err < 300, err)
 		for i = 1, 100000 do rc["k" .. i] = i end

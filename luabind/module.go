@@ -29,6 +29,15 @@ type Subscriptions interface {
 // (*rc.ChatService).
 type Chat interface {
 	PostMessageRaw(ctx context.Context, m *rc.PostMessage) ([]byte, error)
+	React(ctx context.Context, r *rc.Reaction) error
+	UpdateRaw(ctx context.Context, u *rc.UpdateMessage) ([]byte, error)
+	Delete(ctx context.Context, roomID, messageID string) error
+}
+
+// Rooms is what the bindings need of the client's rooms service
+// (*rc.RoomsService).
+type Rooms interface {
+	InfoRaw(ctx context.Context, opts rc.RoomInfoOptions) ([]byte, error)
 }
 
 // Users is what the bindings need of the client's users service
@@ -56,12 +65,20 @@ type Module struct {
 	Subscriptions Subscriptions
 	Chat          Chat
 	Users         Users
+	Rooms         Rooms
 	API           API
 	// Logger is the script's logger, used by rc.log.* and print.
 	Logger zerolog.Logger
 	// MinInterval is the shortest interval rc.every accepts; zero means
 	// DefaultMinInterval (1s).
 	MinInterval time.Duration
+	// Bot is the user the scripts run as (rc.me's _id and username, which
+	// the daemon reads at start). The message triggers need it: they never
+	// get the bot's own messages, and rc.respond takes a message as
+	// addressed to the bot when it starts with "@" + Bot.Username or is in
+	// the bot's direct-message room with its sender. Left zero, nothing is
+	// the bot's own and rc.respond matches nothing.
+	Bot rc.UserRef
 }
 
 // FromClient returns a Module calling the services of c and logging to log.
@@ -70,6 +87,7 @@ func FromClient(c *rc.Client, log zerolog.Logger) *Module {
 		Subscriptions: c.Subscriptions,
 		Chat:          c.Chat,
 		Users:         c.Users,
+		Rooms:         c.Rooms,
 		API:           c,
 		Logger:        log,
 	}
@@ -88,14 +106,17 @@ var errUnavailable = errors.New("luabind: service not available")
 // binding is the Module as installed in one state, with that state's host
 // and the metatable of its error tables.
 type binding struct {
-	m       Module
-	host    Host
-	errMeta *lua.LTable
+	m          Module
+	host       Host
+	errMeta    *lua.LTable
+	handleMeta *lua.LTable // of the handles registrations return
+	reMeta     *lua.LTable // of rc.re objects
 }
 
 // Open installs the global table rc into L (rc.subscriptions, rc.chat,
-// rc.users, rc.me, rc.get, rc.post, rc.log, rc.json and the triggers
-// rc.on, rc.every, rc.cron, which hand their registrations to h) and
+// rc.users, rc.rooms, rc.me, rc.get, rc.post, rc.log, rc.json, rc.re and
+// the triggers rc.on, rc.every, rc.cron, rc.hear, rc.respond, which hand
+// their registrations to h, returning handles) and
 // replaces the global print with one that logs at info level. With a nil h
 // the triggers raise "no host runs triggers here". The Module is copied:
 // later changes to m do not reach L. Reading a missing key of rc or of its
@@ -111,12 +132,15 @@ func (m *Module) Open(L *lua.LState, h Host) {
 	rcT.RawSetString("subscriptions", b.subscriptionsTable(L))
 	rcT.RawSetString("chat", b.chatTable(L))
 	rcT.RawSetString("users", b.usersTable(L))
+	rcT.RawSetString("rooms", b.roomsTable(L))
 	rcT.RawSetString("me", L.NewFunction(b.me))
 	rcT.RawSetString("get", L.NewFunction(b.get))
 	rcT.RawSetString("post", L.NewFunction(b.post))
 	rcT.RawSetString("log", b.logTable(L))
 	rcT.RawSetString("json", b.jsonTable(L))
+	rcT.RawSetString("re", b.reTable(L))
 	b.installTriggers(L, rcT)
+	b.installMessages(L)
 	setStrict(L, rcT, "rc")
 	L.SetGlobal("rc", rcT)
 	L.SetGlobal("print", L.NewFunction(b.print))

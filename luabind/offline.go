@@ -18,14 +18,16 @@ var ErrOffline = errors.New("no network in check mode")
 // with the message "no network in check mode" (status 0, error_type
 // "transport"), logging to log.
 func Offline(log zerolog.Logger) *Module {
-	return &Module{Subscriptions: offline{}, Chat: offline{}, Users: offline{}, API: offlineAPI{}, Logger: log}
+	return &Module{Subscriptions: offline{}, Chat: offline{}, Users: offline{}, Rooms: offlineRooms{}, API: offlineAPI{}, Logger: log}
 }
 
-// offline and offlineAPI implement the service interfaces without a
-// network (Subscriptions.GetRaw and API.GetRaw differ, hence two types).
+// offline, offlineRooms and offlineAPI implement the service interfaces
+// without a network (Subscriptions.GetRaw and API.GetRaw differ, and so do
+// Users.InfoRaw and Rooms.InfoRaw, hence three types).
 type (
-	offline    struct{}
-	offlineAPI struct{}
+	offline      struct{}
+	offlineRooms struct{}
+	offlineAPI   struct{}
 )
 
 func (offline) GetRaw(context.Context, *rc.GetSubscriptionsOptions) ([]byte, error) {
@@ -38,8 +40,16 @@ func (offline) UnreadFromMessage(context.Context, string) error     { return Err
 func (offline) PostMessageRaw(context.Context, *rc.PostMessage) ([]byte, error) {
 	return nil, ErrOffline
 }
+func (offline) React(context.Context, *rc.Reaction) error { return ErrOffline }
+func (offline) UpdateRaw(context.Context, *rc.UpdateMessage) ([]byte, error) {
+	return nil, ErrOffline
+}
+func (offline) Delete(context.Context, string, string) error                { return ErrOffline }
 func (offline) InfoRaw(context.Context, rc.UserInfoOptions) ([]byte, error) { return nil, ErrOffline }
-func (offlineAPI) MeRaw(context.Context) ([]byte, error)                    { return nil, ErrOffline }
+func (offlineRooms) InfoRaw(context.Context, rc.RoomInfoOptions) ([]byte, error) {
+	return nil, ErrOffline
+}
+func (offlineAPI) MeRaw(context.Context) ([]byte, error) { return nil, ErrOffline }
 func (offlineAPI) GetRaw(context.Context, string, url.Values) ([]byte, error) {
 	return nil, ErrOffline
 }
@@ -50,5 +60,6 @@ var (
 	_ Subscriptions = offline{}
 	_ Chat          = offline{}
 	_ Users         = offline{}
+	_ Rooms         = offlineRooms{}
 	_ API           = offlineAPI{}
 )

@@ -12,16 +12,21 @@ import (
 	"github.com/rclua/rclua/luabind/luajson"
 )
 
-// Host runs the triggers a script registers. rc.on, rc.every and rc.cron
-// check their arguments, then hand the registration to the state's Host
-// (given to Open); runtime implements it, deciding when a trigger fires
-// and what registering means in its mode (the daemon keeps it, exec logs
-// it as ignored, check only counts it). luabind never fires a trigger.
+// Host runs the triggers a script registers. rc.on, rc.every, rc.cron,
+// rc.hear and rc.respond check their arguments, then hand the registration
+// to the state's Host (given to Open); runtime implements it, deciding when
+// a trigger fires and what registering means in its mode (the daemon keeps
+// it, exec logs it as ignored, check only counts it). luabind never fires
+// a trigger.
 type Host interface {
-	// Register records t. An error (registering after load, too many
+	// Register records t and returns the function that stops it: once
+	// called, the Host never calls t.Fn again (a call running then
+	// finishes). The script calls it through the handle the registration
+	// returns (handle:stop()), at most once, from a handler or the top
+	// level of the same state. An error (registering after load, too many
 	// triggers) raises in the script as "rc.<fn>: <error>", with the
 	// registration's file:line.
-	Register(t Trigger) error
+	Register(t Trigger) (stop func(), err error)
 }
 
 // TriggerKind says which function registered a trigger.
@@ -29,12 +34,15 @@ type TriggerKind int
 
 // The kinds of triggers.
 const (
-	On    TriggerKind = iota + 1 // rc.on(event, fn)
-	Every                        // rc.every(interval, fn)
-	Cron                         // rc.cron(spec, fn)
+	On      TriggerKind = iota + 1 // rc.on(event, fn)
+	Every                          // rc.every(interval, fn)
+	Cron                           // rc.cron(spec, fn)
+	Hear                           // rc.hear(pattern, fn)
+	Respond                        // rc.respond(pattern, fn)
 )
 
-// String returns the Lua function's name: "on", "every" or "cron".
+// String returns the Lua function's name: "on", "every", "cron", "hear"
+// or "respond".
 func (k TriggerKind) String() string {
 	switch k {
 	case On:
@@ -43,23 +51,37 @@ func (k TriggerKind) String() string {
 		return "every"
 	case Cron:
 		return "cron"
+	case Hear:
+		return "hear"
+	case Respond:
+		return "respond"
 	}
 	return fmt.Sprintf("TriggerKind(%d)", int(k))
 }
 
-// Trigger is one checked registration.
+// Trigger is one checked registration. A trigger with an Event runs on
+// that kind of event (On, Hear, Respond); the others (Every, Cron) on a
+// timer.
 type Trigger struct {
 	Kind     TriggerKind
-	Event    string         // On: the event kind, one of EventKinds
-	Interval time.Duration  // Every: at least the Module's MinInterval
-	Spec     string         // Cron: the spec as the script wrote it
-	Schedule cron.Schedule  // Cron: the parsed spec
-	Fn       *lua.LFunction // the handler
-	Where    string         // the registration's place in the script: "name.lua:3"
+	Event    string        // On: the event kind, one of EventKinds; Hear, Respond: "message"
+	Pattern  string        // Hear, Respond: the pattern as labels show it: "^!ping" or rc.re("...")
+	Interval time.Duration // Every: at least the Module's MinInterval
+	Spec     string        // Cron: the spec as the script wrote it
+	Schedule cron.Schedule // Cron: the parsed spec
+	// Fn is what the host calls: with the event's arguments (EventArgs)
+	// for an Event, with none for a timer. It is the script's own function,
+	// except for the "message" triggers, where it is a function of luabind
+	// that drops what the trigger is not for (the bot's own messages; for
+	// hear and respond also edits, system messages and text the pattern
+	// does not match) and calls the script's with its arguments.
+	Fn    *lua.LFunction
+	Where string // the registration's place in the script: "name.lua:3"
 }
 
 // Label names the trigger in logs: `on subscription (a.lua:3)`,
-// `every 5m0s (a.lua:4)`, `cron "0 9 * * 1-5" (a.lua:5)`.
+// `every 5m0s (a.lua:4)`, `cron "0 9 * * 1-5" (a.lua:5)`,
+// `hear "^!ping" (a.lua:6)`, `respond rc.re("deploy (\w+)") (a.lua:7)`.
 func (t Trigger) Label() string {
 	var what string
 	switch t.Kind {
@@ -69,6 +91,8 @@ func (t Trigger) Label() string {
 		what = "every " + t.Interval.String()
 	case Cron:
 		what = fmt.Sprintf("cron %q", t.Spec)
+	case Hear, Respond:
+		what = t.Kind.String() + " " + t.Pattern
 	default:
 		what = t.Kind.String()
 	}
@@ -103,6 +127,11 @@ var events = []eventKind{
 			return []lua.LValue{lua.LString(action), sub}, nil
 		},
 	},
+	{
+		name:   "message",
+		params: "msg, action",
+		args:   messageArgs,
+	},
 }
 
 // EventKinds returns the event names rc.on accepts, in a new slice.
@@ -118,10 +147,12 @@ func EventKinds() []string {
 var ErrUnknownEvent = errors.New("luabind: unknown event kind")
 
 // EventArgs converts an event of kind (one of EventKinds) into the
-// arguments of its rc.on handlers, as values of L: for "subscription",
-// (action, sub), sub decoded from raw, which the caller hands over as for
-// luajson.DecodeBytes. Each call builds new tables: handlers may change
-// theirs without the next one seeing it.
+// arguments of its handlers, as values of L: for "subscription", (action,
+// sub); for "message", (msg, action), msg with the methods msg:reply and
+// msg:react when Open installed the rc table in L. The table is decoded
+// from raw, which the caller hands over as for luajson.DecodeBytes. Each
+// call builds new tables: handlers may change theirs without the next one
+// seeing it.
 func EventArgs(L *lua.LState, kind, action string, raw []byte) ([]lua.LValue, error) {
 	if e := findEvent(kind); e != nil {
 		return e.args(L, action, raw)
@@ -148,30 +179,85 @@ func knownEvents() string {
 	return strings.Join(quoted, ", ")
 }
 
-// installTriggers adds rc.on, rc.every and rc.cron to rcT.
+// installTriggers adds rc.on, rc.every, rc.cron, rc.hear and rc.respond
+// to rcT.
 func (b *binding) installTriggers(L *lua.LState, rcT *lua.LTable) {
 	rcT.RawSetString("on", L.NewFunction(b.on))
 	rcT.RawSetString("every", L.NewFunction(b.every))
 	rcT.RawSetString("cron", L.NewFunction(b.cron))
+	rcT.RawSetString("hear", L.NewFunction(b.hear))
+	rcT.RawSetString("respond", L.NewFunction(b.respond))
+	methods := namespace(L, "handle", field{"stop", handleStop})
+	b.handleMeta = L.CreateTable(0, 3)
+	b.handleMeta.RawSetString("__index", methods)
+	b.handleMeta.RawSetString("__name", lua.LString("rc.trigger"))
+	b.handleMeta.RawSetString("__tostring", L.NewFunction(func(L *lua.LState) int {
+		label := "?"
+		if h := handleOf(L.Get(1)); h != nil {
+			label = h.label
+		}
+		L.Push(lua.LString("rc.trigger: " + label))
+		return 1
+	}))
 }
 
-// register hands t, registered at the caller's file:line, to the host.
-func (b *binding) register(L *lua.LState, t Trigger) {
+// handle is the Value of the userdata a registration returns.
+type handle struct {
+	label string
+	stop  func() // nil once called
+}
+
+// handleOf returns v's handle, or nil when v is none.
+func handleOf(v lua.LValue) *handle {
+	if ud, ok := v.(*lua.LUserData); ok {
+		h, _ := ud.Value.(*handle)
+		return h
+	}
+	return nil
+}
+
+// handleStop is
+//
+//	handle:stop() -> nothing
+//
+// The trigger never fires again; a second call does nothing.
+func handleStop(L *lua.LState) int {
+	h := handleOf(L.Get(1))
+	if h == nil {
+		argError(L, 1, "handle:stop", "a trigger's handle expected (call it as handle:stop()), got "+typeName(L.Get(1)))
+	}
+	if stop := h.stop; stop != nil {
+		h.stop = nil
+		stop()
+	}
+	return 0
+}
+
+// register hands t, registered at the caller's file:line, to the host
+// and pushes the trigger's handle.
+func (b *binding) register(L *lua.LState, t Trigger) int {
 	name := "rc." + t.Kind.String()
 	if b.host == nil {
 		L.RaiseError("%s: no host runs triggers here", name)
 	}
 	t.Where = strings.TrimSuffix(L.Where(1), ":")
-	if err := b.host.Register(t); err != nil {
+	stop, err := b.host.Register(t)
+	if err != nil {
 		L.RaiseError("%s: %v", name, err)
 	}
+	ud := L.NewUserData()
+	ud.Value = &handle{label: t.Label(), stop: stop}
+	ud.Metatable = b.handleMeta
+	L.Push(ud)
+	return 1
 }
 
 // on is
 //
-//	rc.on(event, fn) -> nothing
+//	rc.on(event, fn) -> handle
 //
-// event is one of EventKinds ("subscription": fn(action, sub)).
+// event is one of EventKinds ("subscription": fn(action, sub); "message":
+// fn(msg, action)).
 func (b *binding) on(L *lua.LState) int {
 	const fn = "rc.on"
 	event := checkArgString(L, 1, fn)
@@ -179,13 +265,15 @@ func (b *binding) on(L *lua.LState) int {
 	if findEvent(event) == nil {
 		argError(L, 1, fn, fmt.Sprintf("unknown event %q (known: %s)", clip(event), knownEvents()))
 	}
-	b.register(L, Trigger{Kind: On, Event: event, Fn: f})
-	return 0
+	if event == eventMessage {
+		return b.register(L, Trigger{Kind: On, Event: event, Fn: b.messageTrigger(L, On, nil, f)})
+	}
+	return b.register(L, Trigger{Kind: On, Event: event, Fn: f})
 }
 
 // every is
 //
-//	rc.every(interval, fn) -> nothing
+//	rc.every(interval, fn) -> handle
 //
 // interval is a Go duration string ("30s", "5m", "3h") or a number of
 // seconds, at least the Module's MinInterval.
@@ -207,8 +295,7 @@ func (b *binding) every(L *lua.LState) int {
 		argError(L, 1, fn, fmt.Sprintf("interval %v is below the minimum of %v", d, b.m.MinInterval))
 	}
 	f := checkFunction(L, 2, fn)
-	b.register(L, Trigger{Kind: Every, Interval: d, Fn: f})
-	return 0
+	return b.register(L, Trigger{Kind: Every, Interval: d, Fn: f})
 }
 
 // maxCronSpec is the longest spec rc.cron accepts (real ones are a few
@@ -217,7 +304,7 @@ const maxCronSpec = 256
 
 // cron is
 //
-//	rc.cron(spec, fn) -> nothing
+//	rc.cron(spec, fn) -> handle
 //
 // spec is a standard five-field cron spec (robfig/cron's ParseStandard:
 // also @hourly and the like, and an optional CRON_TZ=Zone prefix).
@@ -232,6 +319,5 @@ func (b *binding) cron(L *lua.LState) int {
 		argError(L, 1, fn, fmt.Sprintf("bad cron spec %q: %v", spec, err))
 	}
 	f := checkFunction(L, 2, fn)
-	b.register(L, Trigger{Kind: Cron, Spec: spec, Schedule: sched, Fn: f})
-	return 0
+	return b.register(L, Trigger{Kind: Cron, Spec: spec, Schedule: sched, Fn: f})
 }

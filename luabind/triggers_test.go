@@ -12,18 +12,21 @@ import (
 )
 
 // recordingHost is a Host that keeps what it is given and refuses with err
-// when set.
+// when set; stops[i] counts the calls of trigger i's stop.
 type recordingHost struct {
-	got []Trigger
-	err error
+	got   []Trigger
+	stops []int
+	err   error
 }
 
-func (h *recordingHost) Register(t Trigger) error {
+func (h *recordingHost) Register(t Trigger) (func(), error) {
 	if h.err != nil {
-		return h.err
+		return nil, h.err
 	}
+	i := len(h.got)
 	h.got = append(h.got, t)
-	return nil
+	h.stops = append(h.stops, 0)
+	return func() { h.stops[i]++ }, nil
 }
 
 var _ Host = (*recordingHost)(nil)
@@ -60,7 +63,7 @@ rc.cron("CRON_TZ=Europe/Berlin 0 9 * * 1-5", f)`))
 func TestTriggerArgumentErrors(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct{ code, want string }{
-		{`rc.on("message", function() end)`, `bad argument #1 to rc.on (unknown event "message" (known: "subscription"))`},
+		{`rc.on("reaction", function() end)`, `bad argument #1 to rc.on (unknown event "reaction" (known: "subscription", "message"))`},
 		{`rc.on(1, function() end)`, "bad argument #1 to rc.on (string expected, got number)"},
 		{`rc.on("subscription", 1)`, "bad argument #2 to rc.on (function expected, got number)"},
 		{`rc.every("5 minutes", function() end)`, `bad argument #1 to rc.every (bad interval "5 minutes": want a duration such as "5m" or seconds)`},
@@ -109,10 +112,10 @@ func TestTriggerHostRefusal(t *testing.T) {
 
 func TestEventArgs(t *testing.T) {
 	t.Parallel()
-	assert.Equal(t, []string{"subscription"}, EventKinds())
+	assert.Equal(t, []string{"subscription", "message"}, EventKinds())
 	kinds := EventKinds()
 	kinds[0] = "changed"
-	assert.Equal(t, []string{"subscription"}, EventKinds(), "the caller's copy")
+	assert.Equal(t, []string{"subscription", "message"}, EventKinds(), "the caller's copy")
 
 	L := lua.NewState()
 	defer L.Close()
@@ -127,7 +130,7 @@ func TestEventArgs(t *testing.T) {
 	require.NoError(t, err)
 	assert.NotSame(t, sub, again[1], "each handler gets its own table")
 
-	_, err = EventArgs(L, "message", "inserted", raw)
+	_, err = EventArgs(L, "reaction", "inserted", raw)
 	assert.ErrorIs(t, err, ErrUnknownEvent)
 	_, err = EventArgs(L, "subscription", "updated", []byte(`{"_id":`))
 	assert.ErrorContains(t, err, "subscription event: json: unexpected end of input")
@@ -147,6 +150,10 @@ local calls = {
   function() return rc.subscriptions.unread{first_unread_message = "m1"} end,
   function() return rc.chat.post_message{channel = "#general", text = "x"} end,
   function() return rc.users.info{username = "alice"} end,
+  function() return rc.chat.react{message_id = "m1", emoji = "eyes"} end,
+  function() return rc.chat.update{room_id = "r1", message_id = "m1", text = "x"} end,
+  function() return rc.chat.delete{room_id = "r1", message_id = "m1"} end,
+  function() return rc.rooms.info{room_name = "general"} end,
   function() return rc.me() end,
   function() return rc.get("channels.list") end,
   function() return rc.post("chat.react", {emoji = "x"}) end,

@@ -38,6 +38,8 @@ type Client struct {
 	Chat *ChatService
 	// Users calls the users.* endpoints.
 	Users *UsersService
+	// Rooms calls the rooms.* endpoints.
+	Rooms *RoomsService
 
 	root      string // scheme://host[/sub-path], no trailing slash
 	apiBase   string // root + "/api/v1/"
@@ -78,6 +80,9 @@ type ChatService service
 // UsersService calls the users.* endpoints.
 type UsersService service
 
+// RoomsService calls the rooms.* endpoints.
+type RoomsService service
+
 // New returns a client for the Rocket.Chat server at baseURL, for example
 // "https://chat.example.com" or "https://example.com/chat" (a server under
 // a sub-path); a trailing slash is allowed. New validates its arguments and
@@ -112,6 +117,7 @@ func New(baseURL string, opts ...Option) (*Client, error) {
 	c.Subscriptions = &SubscriptionsService{client: c}
 	c.Chat = &ChatService{client: c}
 	c.Users = &UsersService{client: c}
+	c.Rooms = &RoomsService{client: c}
 	return c, nil
 }
 

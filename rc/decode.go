@@ -29,6 +29,7 @@ type (
 	subscriptionJSON Subscription
 	messageJSON      Message
 	userJSON         User
+	roomJSON         Room
 )
 
 // UnmarshalJSON decodes a subscription object and keeps a copy of it in Raw.
@@ -39,6 +40,11 @@ func (s *Subscription) UnmarshalJSON(b []byte) error {
 // UnmarshalJSON decodes a message object and keeps a copy of it in Raw.
 func (m *Message) UnmarshalJSON(b []byte) error {
 	return unmarshalWithRaw(b, (*messageJSON)(m), &m.Raw)
+}
+
+// UnmarshalJSON decodes a room object and keeps a copy of it in Raw.
+func (r *Room) UnmarshalJSON(b []byte) error {
+	return unmarshalWithRaw(b, (*roomJSON)(r), &r.Raw)
 }
 
 // UnmarshalJSON decodes a user object and keeps a copy of it in Raw.

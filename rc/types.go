@@ -141,6 +141,11 @@ type Message struct {
 	Alias     string    `json:"alias,omitempty"`
 	UpdatedAt time.Time `json:"_updatedAt"`
 	Mentions  []UserRef `json:"mentions,omitempty"`
+	// Type is set on system messages only ("uj" a user joined, "rm" a
+	// removed message, ...).
+	Type string `json:"t,omitempty"`
+	// EditedAt is set once the message was edited (zero otherwise).
+	EditedAt time.Time `json:"editedAt"`
 
 	Raw json.RawMessage `json:"-"`
 }
@@ -167,4 +172,47 @@ type UserInfoOptions struct {
 // ServerInfo is the answer of GET /api/info.
 type ServerInfo struct {
 	Version string `json:"version"`
+}
+
+// Reaction is the body of chat.react.
+type Reaction struct {
+	MessageID string `json:"messageId"`
+	// Emoji is the reaction's name, with or without colons: "thumbsup" or
+	// ":thumbsup:".
+	Emoji string `json:"emoji"`
+	// ShouldReact true adds the user's reaction, false removes it; nil
+	// toggles it.
+	ShouldReact *bool `json:"shouldReact,omitempty"`
+}
+
+// UpdateMessage is the body of chat.update: the new text of message
+// MessageID in room RoomID.
+type UpdateMessage struct {
+	RoomID    string `json:"roomId"`
+	MessageID string `json:"msgId"`
+	Text      string `json:"text"`
+}
+
+// Room is a room (IRoom) as rooms.info returns it. Raw keeps the whole
+// object.
+type Room struct {
+	ID           string    `json:"_id"`
+	Type         string    `json:"t"` // "c" channel, "p" private group, "d" direct, "l" livechat
+	Name         string    `json:"name,omitempty"`
+	FName        string    `json:"fname,omitempty"`
+	ParentRoomID string    `json:"prid,omitempty"` // set on a discussion
+	UsersCount   int       `json:"usersCount"`
+	Messages     int       `json:"msgs"`
+	ReadOnly     bool      `json:"ro"`
+	TS           time.Time `json:"ts"`
+	LastMessage  time.Time `json:"lm"`
+	UpdatedAt    time.Time `json:"_updatedAt"`
+
+	Raw json.RawMessage `json:"-"`
+}
+
+// RoomInfoOptions selects the room for rooms.info: exactly one field set.
+type RoomInfoOptions struct {
+	RoomID   string
+	RoomName string
 }

@@ -557,6 +557,9 @@ func (a *actor) startTimers(v *version) {
 				case <-v.stop:
 					tm.Stop()
 					return
+				case <-t.stopped:
+					tm.Stop()
+					return
 				case <-tm.C:
 					// A tick never waits: ctx is unused.
 					if v.queued[i].CompareAndSwap(false, true) && !a.enqueue(context.Background(), message{version: v.id, trigger: i}) {
@@ -580,12 +583,17 @@ func (a *actor) handle(ctx context.Context, m message) {
 			return // a timer of a replaced version
 		}
 		v.queued[m.trigger].Store(false)
-		a.call(ctx, v, v.reg.timers[m.trigger])
+		if t := v.reg.timers[m.trigger]; !t.isStopped() {
+			a.call(ctx, v, t)
+		}
 		return
 	}
 	// Each handler gets its own arguments: tables are mutable, so one set
 	// for all would show each handler the previous ones' edits.
 	for _, t := range v.reg.handlers[m.ev.Kind] {
+		if t.isStopped() { // by its handle, maybe in an earlier handler of this event
+			continue
+		}
 		args, err := luabind.EventArgs(v.L, m.ev.Kind, m.ev.Action, m.ev.Raw)
 		if err != nil {
 			a.log.Error().Err(err).Str("trigger", t.label).Msg("cannot convert the event for Lua")

@@ -65,7 +65,7 @@ func TestLimits(t *testing.T) {
 func TestTriggerArgumentsRaiseAtLoad(t *testing.T) {
 	t.Parallel()
 	cases := map[string]struct{ code, want string }{
-		"unknown event":   {`rc.on("message", function() end)`, `unknown event "message"`},
+		"unknown event":   {`rc.on("reaction", function() end)`, `unknown event "reaction"`},
 		"handler not fn":  {`rc.on("subscription", 5)`, "function expected"},
 		"bad interval":    {`rc.every("soon", function() end)`, `bad interval "soon"`},
 		"zero interval":   {`rc.every(0, function() end)`, "below the minimum"},

@@ -39,6 +39,11 @@
 // begins afresh. A source whose Run fails (rather than ending with its
 // context) stops the host: Run returns its error. Handlers get their
 // arguments from luabind.EventArgs, a fresh conversion of Raw for each.
+// rc.hear and rc.respond are handlers of "message" events (luabind
+// filters and matches inside them). A handle's stop (registry.Register's
+// func) marks its trigger: the actor skips it from then on, for events and
+// ticks, and a stopped timer's goroutine ends; a script still counts as
+// listening to the kind of a stopped handler until its next load.
 //
 // A backlog delivers only the newest state of each object, and holds one
 // place per object: an "updated" event merges into the newest queued

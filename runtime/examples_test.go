@@ -38,7 +38,7 @@ import (
 // examplesDir is the project's scripts folder, seen from this package.
 const examplesDir = "../scripts"
 
-var exampleScripts = []string{"mention_alert.lua", "morning_mark_read.lua", "unread_digest.lua", "stale_unread_reminder.lua"}
+var exampleScripts = []string{"mention_alert.lua", "morning_mark_read.lua", "unread_digest.lua", "stale_unread_reminder.lua", "ping.lua"}
 
 func TestExampleScriptsPassCheck(t *testing.T) {
 	t.Parallel()

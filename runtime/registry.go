@@ -3,6 +3,7 @@ package runtime
 import (
 	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/rs/zerolog"
 
@@ -21,7 +22,18 @@ const (
 // trigger is one registered handler, as luabind checked it.
 type trigger struct {
 	luabind.Trigger
-	label string // for logs: e.g. "every 5m0s (hello.lua:3)"
+	label   string        // for logs: e.g. "every 5m0s (hello.lua:3)"
+	stopped chan struct{} // closed by the script's handle:stop()
+}
+
+// isStopped reports whether the script stopped t.
+func (t trigger) isStopped() bool {
+	select {
+	case <-t.stopped:
+		return true
+	default:
+		return false
+	}
 }
 
 // maxTriggers bounds the triggers one script may register (each timer is
@@ -47,19 +59,21 @@ func newRegistry(mode triggerMode, log zerolog.Logger) *registry {
 
 // Register records t (daemon), logs it as ignored (exec) or only counts it
 // (check). It refuses registrations after the top level ran and beyond
-// maxTriggers.
-func (r *registry) Register(t luabind.Trigger) error {
+// maxTriggers. The stop it returns closes the trigger's stopped channel
+// (once, whoever calls it): the actor then skips the trigger's events and
+// ticks, and its timer goroutine ends.
+func (r *registry) Register(t luabind.Trigger) (func(), error) {
 	if !r.loading {
-		return errors.New("triggers can only be registered while the script loads (at top level)")
+		return nil, errors.New("triggers can only be registered while the script loads (at top level)")
 	}
 	if r.count >= maxTriggers {
-		return fmt.Errorf("too many triggers (the limit is %d per script)", maxTriggers)
+		return nil, fmt.Errorf("too many triggers (the limit is %d per script)", maxTriggers)
 	}
 	r.count++
-	tr := trigger{Trigger: t, label: t.Label()}
+	tr := trigger{Trigger: t, label: t.Label(), stopped: make(chan struct{})}
 	switch r.mode {
 	case modeRun:
-		if t.Kind == luabind.On {
+		if t.Event != "" {
 			r.handlers[t.Event] = append(r.handlers[t.Event], tr)
 		} else {
 			r.timers = append(r.timers, tr)
@@ -67,7 +81,8 @@ func (r *registry) Register(t luabind.Trigger) error {
 	case modeExec:
 		r.log.Info().Str("trigger", tr.label).Msg("trigger ignored in exec mode")
 	}
-	return nil
+	var once sync.Once
+	return func() { once.Do(func() { close(tr.stopped) }) }, nil
 }
 
 // kinds returns the event kinds the script handles.

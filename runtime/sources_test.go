@@ -16,8 +16,16 @@ import (
 	"github.com/rclua/rclua/runtime/source"
 )
 
+// awaitingSource are the event kinds rc.on accepts whose source is not
+// written yet, and which one will emit them. Remove a kind once its
+// source is in the list below.
+var awaitingSource = map[string]string{
+	source.KindMessage: "the realtime source (issue 10)",
+}
+
 // TestSourceKindsAreLuaEvents: every kind a source emits is an event a
-// script can name in rc.on, and the other way round.
+// script can name in rc.on, and the other way round (but for the kinds
+// awaiting their source).
 func TestSourceKindsAreLuaEvents(t *testing.T) {
 	t.Parallel()
 	emitted := map[string]bool{}
@@ -27,6 +35,10 @@ func TestSourceKindsAreLuaEvents(t *testing.T) {
 		}
 	}
 	for _, k := range luabind.EventKinds() {
+		if by, ok := awaitingSource[k]; ok {
+			assert.False(t, emitted[k], "rc.on(%q) has its source: remove it from awaitingSource (%s)", k, by)
+			continue
+		}
 		assert.True(t, emitted[k], "rc.on(%q) has a source", k)
 		delete(emitted, k)
 	}

@@ -137,3 +137,85 @@ function test_post(t)
   local none, err = rc.post("chat.react", {})
   t:eq(err.error_type, "canceled")
 end
+
+function test_react(t)
+  t:eq(rc.chat.react{message_id = "M1", emoji = "eyes"}, true)
+  local c = fake.last()
+  t:eq(c.method, "chat.react")
+  t:eq(c.message_id, "M1")
+  t:eq(c.emoji, "eyes")
+  t:eq(c.should_react, nil, "absent: the server toggles")
+  rc.chat.react{message_id = "M1", emoji = ":x:", should_react = false}
+  t:eq(fake.last().should_react, false)
+  t:raises("message_id is required", rc.chat.react, {emoji = "eyes"})
+  t:raises("emoji is required", rc.chat.react, {message_id = "M1"})
+  t:raises("emoji must not be empty", rc.chat.react, {message_id = "M1", emoji = ""})
+  t:raises("should_react: boolean expected, got string", rc.chat.react, {message_id = "M1", emoji = "x", should_react = "yes"})
+  t:raises('unknown option "messageId"', rc.chat.react, {messageId = "M1", emoji = "x"})
+  t:raises("table expected, got string", rc.chat.react, "M1")
+  t:eq(fake.count(), 2)
+  fake.fail_next("server")
+  local ok, err = rc.chat.react{message_id = "M1", emoji = "eyes"}
+  t:eq(ok, nil)
+  t:eq(err.status, 400)
+  t:eq(err.error_type, "error-no-message-for-unread")
+end
+
+function test_update(t)
+  local msg = rc.chat.update{room_id = "R1", message_id = "M1", text = "fixed"}
+  t:eq(msg.msg, "fixed")
+  t:eq(msg.editedAt, "2024-07-03T09:47:00.000Z")
+  local c = fake.last()
+  t:eq(c.method, "chat.update")
+  t:eq(c.room_id, "R1")
+  t:eq(c.message_id, "M1")
+  t:eq(c.text, "fixed")
+  rc.chat.update{room_id = "R1", message_id = "M1", text = ""}
+  t:eq(fake.last().text, "", "an empty text is sent")
+  t:raises("text is required", rc.chat.update, {room_id = "R1", message_id = "M1"})
+  t:raises("room_id is required", rc.chat.update, {message_id = "M1", text = "x"})
+  t:raises("message_id is required", rc.chat.update, {room_id = "R1", text = "x"})
+  t:raises("text: string expected, got number", rc.chat.update, {room_id = "R1", message_id = "M1", text = 1})
+  t:eq(fake.count(), 2)
+  fake.fail_next("rate_limit")
+  local none, err = rc.chat.update{room_id = "R1", message_id = "M1", text = "x"}
+  t:eq(none, nil)
+  t:eq(err.retry_after, 42)
+end
+
+function test_delete(t)
+  t:eq(rc.chat.delete{room_id = "R1", message_id = "M1"}, true)
+  local c = fake.last()
+  t:eq(c.method, "chat.delete")
+  t:eq(c.room_id, "R1")
+  t:eq(c.message_id, "M1")
+  t:raises("message_id is required", rc.chat.delete, {room_id = "R1"})
+  t:raises("room_id is required", rc.chat.delete, {message_id = "M1"})
+  t:raises('unknown option "as_user"', rc.chat.delete, {room_id = "R1", message_id = "M1", as_user = true})
+  t:eq(fake.count(), 1)
+  fake.fail_next("transport")
+  local ok, err = rc.chat.delete{room_id = "R1", message_id = "M1"}
+  t:eq(ok, nil)
+  t:eq(err.error_type, "transport")
+end
+
+function test_rooms_info(t)
+  local room = rc.rooms.info{room_id = "R1"}
+  t:eq(room._id, "R1")
+  t:eq(room.usersCount, 2)
+  t:eq(fake.last().room_id, "R1")
+  room = rc.rooms.info{room_name = "#general"}
+  t:eq(fake.last().room_name, "general", "the # is dropped")
+  t:eq(room._id, "ROOM-general")
+  rc.rooms.info{room_name = "ops"}
+  t:eq(fake.last().room_name, "ops")
+  t:raises("give exactly one of room_id and room_name", rc.rooms.info, {})
+  t:raises("give exactly one of room_id and room_name", rc.rooms.info, {room_id = "R1", room_name = "general"})
+  t:raises("room_name must not be empty", rc.rooms.info, {room_name = "#"})
+  t:raises('unknown option "roomName"', rc.rooms.info, {roomName = "general"})
+  t:eq(fake.count(), 3)
+  fake.fail_next("unauthorized")
+  local none, err = rc.rooms.info{room_id = "R1"}
+  t:eq(none, nil)
+  t:eq(err.status, 401)
+end

@@ -3,7 +3,7 @@
 -- table's keys.
 
 function test_camel_case_suggests_snake_case(t)
-  local want = "rc.chat.postMessage does not exist (did you mean rc.chat.post_message? rc.chat has: post_message)"
+  local want = "rc.chat.postMessage does not exist (did you mean rc.chat.post_message? rc.chat has: delete, post_message, react, update)"
   t:raises(want, function() rc.chat.postMessage{channel = "#general", text = "hi"} end)
   want = "rc.subscriptions.getOne does not exist (did you mean rc.subscriptions.get_one? " ..
     "rc.subscriptions has: get, get_one, read, unread)"
@@ -14,7 +14,7 @@ function test_camel_case_suggests_snake_case(t)
   t:raises(want, function() return rc.log.WARN end)
   want = "rc.json.Decode does not exist (did you mean rc.json.decode? rc.json has: array, decode, encode, null)"
   t:raises(want, function() return rc.json.Decode end)
-  want = "rc.GET does not exist (did you mean rc.get? rc has: chat, cron, every, get, json, log, me, on, post, subscriptions, users)"
+  want = "rc.GET does not exist (did you mean rc.get? rc has: chat, cron, every, get, hear, json, log, me, on, post, re, respond, rooms, subscriptions, users)"
   t:raises(want, function() return rc.GET end)
   want = "rc.subscriptions.GET_ONE does not exist (did you mean rc.subscriptions.get_one?"
   t:raises(want, function() return rc.subscriptions.GET_ONE end)
@@ -29,14 +29,14 @@ end
 function test_unknown_name_lists_the_keys(t)
   local want = "rc.subscriptions.unreadFromMessage does not exist (rc.subscriptions has: get, get_one, read, unread)"
   t:raises(want, function() return rc.subscriptions.unreadFromMessage end)
-  t:raises("rc.chat.send does not exist (rc.chat has: post_message)", function() return rc.chat.send end)
+  t:raises("rc.chat.send does not exist (rc.chat has: delete, post_message, react, update)", function() return rc.chat.send end)
   t:raises("rc.users.list does not exist (rc.users has: info)", function() return rc.users.list end)
   t:raises("rc.log.fatal does not exist (rc.log has: debug, error, info, warn)", function() return rc.log.fatal end)
   t:raises("rc.json.stringify does not exist (rc.json has: array, decode, encode, null)", function() return rc.json.stringify end)
-  t:raises("rc.hear does not exist (rc has: chat, cron, every, get, json, log, me, on, post, subscriptions, users)", function() return rc.hear end)
+  t:raises("rc.send does not exist (rc has: chat, cron, every, get, hear, json, log, me, on, post, re, respond, rooms, subscriptions, users)", function() return rc.send end)
   t:raises('rc["post message"] does not exist (rc has:', function() return rc["post message"] end)
   t:raises("rc[1] does not exist (rc has:", function() return rc[1] end)
-  t:raises("rc.chat[true] does not exist (rc.chat has: post_message)", function() return rc.chat[true] end)
+  t:raises("rc.chat[true] does not exist (rc.chat has: delete, post_message, react, update)", function() return rc.chat[true] end)
 end
 
 function test_existing_names_unaffected(t)
@@ -56,19 +56,21 @@ end
 
 function test_rawget_detects_features(t)
   -- rawget reads without the metatable: the way to test for a function.
-  t:eq(rawget(rc, "hear"), nil)
+  t:eq(rawget(rc, "webhook"), nil)
   t:eq(rawget(rc.chat, "postMessage"), nil)
   t:eq(rawget(rc.chat, "post_message"), rc.chat.post_message)
   t:eq(rawget(rc.json, "null"), rc.json.null)
   t:eq(rawget(rc, "on") ~= nil, true, "the triggers are part of the table")
-  local has_hear = rawget(rc, "hear") ~= nil
-  t:eq(has_hear, false)
+  local has_webhook = rawget(rc, "webhook") ~= nil
+  t:eq(has_webhook, false)
+  t:eq(rawget(rc, "hear") ~= nil, true)
 end
 
 function test_pairs_lists_the_functions(t)
   local names = {}
   for k, v in pairs(rc.chat) do names[#names + 1] = k .. "=" .. type(v) end
-  t:eq(table.concat(names, ","), "post_message=function")
+  table.sort(names)
+  t:eq(table.concat(names, ","), "delete=function,post_message=function,react=function,update=function")
   names = {}
   for k in pairs(rc.subscriptions) do names[#names + 1] = k end
   table.sort(names)
@@ -78,7 +80,7 @@ end
 function test_script_can_add_keys(t)
   rc.helper = function() return 42 end
   t:eq(rc.helper(), 42)
-  t:raises("rc.helpr does not exist (did you mean rc.helper? rc has: chat, cron, every, get, helper, json,", function() return rc.helpr end)
+  t:raises("rc.helpr does not exist (did you mean rc.helper? rc has: chat, cron, every, get, hear, helper, json,", function() return rc.helpr end)
 end
 
 function test_missing_results_fields_stay_nil(t)

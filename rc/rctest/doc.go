@@ -14,7 +14,8 @@
 //
 //   - Routes (/api/v1/<endpoint>, /api/info), methods, parameter names and
 //     body shapes of login, logout (POST and GET), me, info,
-//     subscriptions.get/getOne/read/unread, chat.postMessage and users.info.
+//     subscriptions.get/getOne/read/unread, chat.postMessage, chat.react,
+//     chat.update, chat.delete, rooms.info and users.info.
 //     POST bodies are JSON or form-urlencoded (curl -d / --data-urlencode)
 //     on every route, as the 8.x router parses them; a form value is a
 //     string, coerced like JSON strings.
@@ -47,6 +48,21 @@
 //     array of them); a DM room and its subscriptions are created on
 //     demand. alias and avatar need the "bot" or "app" role
 //     (message-impersonate), as on the real server.
+//   - chat.react (emoji or reaction, shouldReact: absent or null toggles;
+//     the real quirk that false adds the reaction to a message without any),
+//     chat.update (the same text changes nothing; editedAt, editedBy and the
+//     mentions otherwise) and chat.delete (a thread's first message with
+//     replies stays as a "rm" marker, a reply counts off its thread), with
+//     their error bodies: legacy validation ("... [invalid-params]") for
+//     react and delete, the typed body for update, "No message found with
+//     the id of ...", the room mismatch, error-message-not-found,
+//     error-not-allowed for an unknown emoji, error-action-not-allowed.
+//     MessageInfo shows edits, reactions and markers.
+//   - rooms.info by roomId (which wins, even empty) or roomName: the room
+//     (uids and usernames for a DM, parent for a discussion),
+//     error-roomid-param-not-provided, error-room-not-found, and the route's
+//     own {"error":"not-allowed","errorType":"Not Allowed"} for a room the
+//     user may not see.
 //   - What a message does to subscriptions (facts page §2.7), for the
 //     route and the PostMessage helper alike: a mention of a member gives
 //     userMentions+1; @all/@here, when no user is mentioned, gives every
@@ -79,8 +95,11 @@
 //     {"success":false,"error":"Resource not found"} (the real text is
 //     UNVERIFIED). The realtime API is described below.
 //   - Permissions are reduced to roles: admin/bot/app bypass the rate
-//     limiter, bot/app may impersonate. Room access is membership; posting
-//     to a public channel joins it.
+//     limiter, bot/app may impersonate; admins and a room's owners and
+//     moderators edit and delete anyone's message there, others their own.
+//     Room access is membership or a public channel; posting to a public
+//     channel joins it. chat.react knows a few common emoji (knownEmoji),
+//     not the whole standard set.
 //   - Validation error texts imitate ajv (required, then additional
 //     properties, then types; branches joined by "\n", then "must match a
 //     schema in anyOf"); the exact text of some cases is UNVERIFIED on the

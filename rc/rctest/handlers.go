@@ -80,9 +80,11 @@ func coerceBoolNull(v any) (bool, bool) {
 type kind int
 
 const (
-	kString kind = iota
+	kString   kind = iota
+	kNonEmpty      // a string of at least one character (minLength: 1)
 	kBoolNull
 	kIDObject
+	kAny // any value (a property whose type rctest does not check)
 )
 
 type prop struct {
@@ -115,9 +117,13 @@ func (sc schema) check(m map[string]any) (string, bool) {
 			continue
 		}
 		switch p.k {
-		case kString:
-			if _, ok := coerceString(v); !ok {
+		case kString, kNonEmpty:
+			str, ok := coerceString(v)
+			if !ok {
 				return "must be string", false
+			}
+			if p.k == kNonEmpty && str == "" {
+				return "must NOT have fewer than 1 characters", false
 			}
 		case kBoolNull:
 			if _, ok := coerceBoolNull(v); !ok {

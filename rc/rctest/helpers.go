@@ -36,7 +36,14 @@ func (s *Server) PostMessage(username, roomID, text string) (MessageInfo, error)
 }
 
 func (st *state) messageInfo(m *message) MessageInfo {
-	mi := MessageInfo{ID: m.id, RoomID: m.rid, Text: m.msg, TS: m.ts, ThreadID: m.tmid, Alias: m.alias}
+	mi := MessageInfo{ID: m.id, RoomID: m.rid, Text: m.msg, TS: m.ts, ThreadID: m.tmid, Alias: m.alias,
+		Type: m.t, EditedAt: m.editedAt}
+	for _, r := range m.reactions {
+		if mi.Reactions == nil {
+			mi.Reactions = map[string][]string{}
+		}
+		mi.Reactions[r.emoji] = slices.Clone(r.usernames)
+	}
 	if u := st.users[m.uid]; u != nil {
 		mi.Username = u.username
 	}

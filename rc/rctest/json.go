@@ -257,6 +257,7 @@ func (st *state) messageObj(m *message) obj {
 	if u := st.users[m.uid]; u != nil && u.hasRole("bot") {
 		o = append(o, field{"bot", obj{{"i", u.id}}})
 	}
+	o = st.messageExtras(o, m)
 	return append(o, field{"_updatedAt", jsTime(m.updatedAt)})
 }
 

@@ -151,6 +151,12 @@ type MessageInfo struct {
 	TS       time.Time
 	ThreadID string
 	Alias    string
+	// Type is a system message's type ("rm": a deleted thread message).
+	Type string
+	// EditedAt is when chat.update last changed the text (zero: never).
+	EditedAt time.Time
+	// Reactions lists, by emoji with colons (":thumbsup:"), who reacted.
+	Reactions map[string][]string
 }
 
 // SubscriptionState is a snapshot of one user's subscription.
@@ -444,7 +450,8 @@ func lookupRoute(method, endpoint string) (route, bool) {
 	case "GET users.info":
 		return route{h: (*Server).usersInfo, auth: true, limited: true}, true
 	}
-	return route{}, false
+	rt, ok := messageRoutes[method+" "+endpoint]
+	return rt, ok
 }
 
 // ServeHTTP implements http.Handler.

@@ -150,6 +150,11 @@ type message struct {
 	tcount                   int
 	tlm                      time.Time
 	replies                  []string
+	// set by chat.update, chat.react and chat.delete (messages.go)
+	t         string // "rm" once a thread's first message is deleted
+	editedAt  time.Time
+	editedBy  string // user id
+	reactions []reaction
 }
 
 type subscription struct {
@@ -392,20 +397,15 @@ func (st *state) postMessage(sender *user, r *room, nm newMessage, now time.Time
 		tmid: nm.tmid, alias: nm.alias, emoji: nm.emoji, avat: nm.avatar, attachments: nm.attachments,
 		channels: []string{},
 	}
+	m.mentions = st.mentionsOf(nm.text)
 	var mentioned []string // user ids, never the sender's (getMentions)
 	group := false         // @all or @here
-	for _, name := range parseMentions(nm.text) {
-		switch name {
-		case "all", "here":
+	for _, x := range m.mentions {
+		switch {
+		case x.id == "all" || x.id == "here":
 			group = true
-			m.mentions = append(m.mentions, mention{id: name, username: name, typ: "user"})
-		default:
-			if u := st.userByName(name); u != nil {
-				if u.id != sender.id {
-					mentioned = append(mentioned, u.id)
-				}
-				m.mentions = append(m.mentions, mention{id: u.id, username: u.username, name: u.name, typ: "user"})
-			}
+		case x.id != sender.id:
+			mentioned = append(mentioned, x.id)
 		}
 	}
 	st.msgs[m.id] = m

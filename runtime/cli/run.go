@@ -253,7 +253,9 @@ func daemon(ctx context.Context, o runOptions, baseURL string, creds credentials
 		// permission denial on 9.x, a new session ended once) is retried.
 		Fatal: func(error) bool { return keeper.failed() != nil },
 	})
-	deps := runtime.Deps{Module: luabind.FromClient(client, log), Sources: []source.Source{poll}}
+	module := luabind.FromClient(client, log)
+	module.Bot = rc.UserRef{ID: me.ID, Username: me.Username} // the message triggers know the bot's messages
+	deps := runtime.Deps{Module: module, Sources: []source.Source{poll}}
 	host, err := runtime.New(cfg, deps, log)
 	if err != nil {
 		return fmt.Errorf("script host: %w", err)

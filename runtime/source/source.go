@@ -14,6 +14,10 @@ import "context"
 // Event kinds, as scripts name them in rc.on (luabind's event table).
 const (
 	KindSubscription = "subscription" // a subscription was inserted, updated or removed
+	// KindMessage is a message in a room the bot is a member of: new
+	// (ActionCreated) or changed (ActionUpdated). rc.on("message"),
+	// rc.hear and rc.respond run on it.
+	KindMessage = "message"
 )
 
 // Actions of subscription events.
@@ -23,14 +27,25 @@ const (
 	ActionRemoved  = "removed"
 )
 
+// Actions of message events. A source emits ActionCreated once per
+// message _id, for the first state of it the bot sees, and ActionUpdated
+// for every later one (an edit, with editedAt set; a reaction; a thread's
+// counters), which rc.hear and rc.respond ignore. The host merges two
+// queued updates of one message into the newest, but never an update into
+// its "created", so a message is heard once, as it was first seen.
+const (
+	ActionCreated = "created"
+)
+
 // Event is one change a source reports, in the host's own terms.
 type Event struct {
 	Kind   string // the rc.on event name, e.g. KindSubscription
-	Action string // what happened: ActionInserted, ActionUpdated, ActionRemoved
-	ID     string // the id of the object it happened to (the subscription's _id)
-	// Raw is the object handlers get, as JSON: the subscription as the
-	// server sent it, or {_id, _deletedAt} for a removal. It is shared by
-	// every script that receives the event: nobody may change it.
+	Action string // what happened: ActionInserted, ActionUpdated, ActionRemoved; ActionCreated
+	ID     string // the id of the object it happened to (the subscription's or message's _id)
+	// Raw is the object handlers get, as JSON: the subscription or
+	// message as the server sent it, or {_id, _deletedAt} for a removal. It
+	// is shared by every script that receives the event: nobody may change
+	// it.
 	Raw []byte
 }
 

@@ -2,6 +2,7 @@ package sandbox
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -187,4 +188,37 @@ func BenchmarkCompileAtLimits(b *testing.B) {
 			}
 		})
 	}
+}
+
+// TestScanAcceptsDataTables: ordinary data in a script (a word list, a
+// table of records) is legal; a list big enough to compile for seconds
+// is refused.
+func TestScanAcceptsDataTables(t *testing.T) {
+	t.Parallel()
+	words := func(n int) string {
+		var b strings.Builder
+		b.WriteString("local words = {")
+		for i := range n {
+			fmt.Fprintf(&b, "%q,", fmt.Sprintf("word%d", i))
+		}
+		b.WriteString("}\n")
+		return b.String()
+	}
+	var records strings.Builder
+	records.WriteString("local users = {\n")
+	for i := range 1100 {
+		fmt.Fprintf(&records, "  {name = \"user%d\", id = %d},\n", i, i)
+	}
+	records.WriteString("}\n")
+	for name, src := range map[string]string{"2,100 words": words(2100), "1,100 records": records.String(), "3,500 words": words(3500)} {
+		L := New(Options{})
+		_, err := Compile(L, "data.lua", []byte(src))
+		L.Close()
+		assert.NoError(t, err, name)
+	}
+	L := New(Options{})
+	defer L.Close()
+	_, err := Compile(L, "data.lua", []byte(words(16000)))
+	require.Error(t, err, "16,000 distinct constants in one function compile for seconds")
+	assert.Contains(t, err.Error(), "too many distinct names and constants in one function")
 }

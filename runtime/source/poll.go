@@ -9,6 +9,7 @@ import (
 	"hash/maphash"
 	"time"
 
+	"github.com/go-json-experiment/json/jsontext"
 	"github.com/rs/zerolog"
 
 	"github.com/rclua/rclua/rc"
@@ -131,7 +132,7 @@ type pollState struct {
 	p         *Poll
 	baselined bool
 	cursor    time.Time
-	known     map[string]bool
+	known     map[string]time.Time // id -> the newest _updatedAt emitted or baselined
 	seen      map[seenKey]bool
 	seed      maphash.Seed
 	fails     int
@@ -140,12 +141,14 @@ type pollState struct {
 }
 
 func newPollState(p *Poll) *pollState {
-	return &pollState{p: p, known: map[string]bool{}, seen: map[seenKey]bool{}, seed: maphash.MakeSeed()}
+	return &pollState{p: p, known: map[string]time.Time{}, seen: map[seenKey]bool{}, seed: maphash.MakeSeed()}
 }
 
 // version returns the key of s's version and its JSON: the server's bytes
 // (a view into the response) or, for a subscription built without them,
-// its encoding.
+// its encoding. The hash is of the canonical form (RFC 8785: members
+// sorted), so that one state read from REST and from the realtime stream,
+// whose members may come in another order, is one version.
 func (st *pollState) version(s *rc.Subscription) (seenKey, []byte, error) {
 	raw := []byte(s.Raw)
 	if len(raw) == 0 {
@@ -154,7 +157,11 @@ func (st *pollState) version(s *rc.Subscription) (seenKey, []byte, error) {
 			return seenKey{}, nil, err
 		}
 	}
-	return seenKey{s.ID, s.UpdatedAt.UnixNano(), maphash.Bytes(st.seed, raw)}, raw, nil
+	canon := jsontext.Value(bytes.Clone(raw))
+	if err := canon.Canonicalize(); err != nil {
+		return seenKey{}, nil, fmt.Errorf("subscription %s: %w", s.ID, err)
+	}
+	return seenKey{s.ID, s.UpdatedAt.UnixNano(), maphash.Bytes(st.seed, canon)}, raw, nil
 }
 
 // newest is the latest stamp of a response and whose it is.
@@ -205,7 +212,7 @@ func (st *pollState) poll(ctx context.Context, emit Emit) time.Duration {
 			if s == nil {
 				continue
 			}
-			st.known[s.ID] = true
+			st.known[s.ID] = s.UpdatedAt
 			last.see(s.UpdatedAt, s.ID)
 			if k, _, err := st.version(s); err == nil {
 				st.seen[k] = true
@@ -231,10 +238,10 @@ func (st *pollState) poll(ctx context.Context, emit Emit) time.Duration {
 		}
 		st.seen[k] = true
 		action := ActionInserted
-		if st.known[s.ID] {
+		if _, ok := st.known[s.ID]; ok {
 			action = ActionUpdated
 		}
-		st.known[s.ID] = true
+		st.known[s.ID] = s.UpdatedAt
 		// raw may be a view into the whole response body: a copy, so that
 		// a string a handler keeps does not keep every subscription alive.
 		if emit(ctx, Event{Kind: KindSubscription, Action: action, ID: s.ID, Raw: bytes.Clone(raw)}) != nil {
@@ -248,7 +255,7 @@ func (st *pollState) poll(ctx context.Context, emit Emit) time.Duration {
 			continue
 		}
 		st.seen[k] = true
-		if !st.known[r.ID] {
+		if _, ok := st.known[r.ID]; !ok {
 			continue // never seen alive since the baseline: nothing to report
 		}
 		delete(st.known, r.ID)

@@ -121,6 +121,7 @@ func (r *Realtime) Run(ctx context.Context, emit Emit) error {
 	defer r.log.Debug().Msg("realtime events stopped")
 	st := newPollState(r.poll)
 	polling := false // the fallback's warning was logged
+	refused := 0     // logins refused in a row
 	for attempt := 1; ; attempt++ {
 		r.state.Store(StateConnecting)
 		c, err := r.dial(ctx)
@@ -129,7 +130,7 @@ func (r *Realtime) Run(ctx context.Context, emit Emit) error {
 				r.log.Info().Msg("realtime events restored: polling stopped")
 				polling = false
 			}
-			attempt = 0
+			attempt, refused = 0, 0
 			err = r.serve(ctx, c, st, emit)
 		}
 		switch {
@@ -142,9 +143,14 @@ func (r *Realtime) Run(ctx context.Context, emit Emit) error {
 				return fmt.Errorf("realtime events: %w", err)
 			}
 			// The REST client may hold a session the server ended: a REST
-			// query renews it (or finds it lost: Fatal then).
+			// query renews it (or finds it lost: Fatal then), and the
+			// first refusal in a row is tried again with its token at once.
 			if st.poll(ctx, emit); st.fatal != nil {
 				return st.fatal
+			}
+			if refused++; refused == 1 {
+				attempt--
+				continue
 			}
 		}
 		if ctx.Err() != nil {
@@ -164,7 +170,7 @@ func (r *Realtime) Run(ctx context.Context, emit Emit) error {
 			}
 			continue
 		}
-		wait := rc.Backoff{Min: time.Second, Max: r.poll.opts.MaxBackoff}.Delay(max(attempt, 1))
+		wait := rc.Backoff{Min: time.Second, Max: r.poll.opts.MaxBackoff}.Delay(attempt)
 		r.log.Warn().Err(err).Stringer("retry_in", wait.Round(time.Millisecond)).Msg("realtime events unavailable: connecting again")
 		if sleep(ctx, wait) != nil {
 			return nil

@@ -222,7 +222,7 @@ func TestRealtimeFallsBackToPolling(t *testing.T) {
 	ops := s.subID(t, rctest.OpsRoomID)
 	s.mention(t, rctest.OpsRoomID)
 	waitUntil(t, "updated ops by the stream", func() bool { return r.got.count(ActionUpdated, ops) == 1 })
-	assert.Equal(t, before, s.polls(), "delivered by the stream")
+	assert.LessOrEqual(t, s.polls(), before+1, "delivered by the stream (at most the switch's catch-up ran meanwhile)")
 	assert.Equal(t, 1, r.got.count(ActionUpdated, random), "random once across the switch")
 	assert.Len(t, r.got.all(), 2)
 	assert.Equal(t, 1, logs.count("realtime events unavailable: polling subscriptions.get instead"), "one warning")

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"io"
 	"os"
 	"path/filepath"
 	"testing"
@@ -25,7 +26,7 @@ func TestE2ERealtimeEvents(t *testing.T) {
 	c := startChild(t, botEnv(s), "run", "--scripts", dir, "--poll-interval", "24h", "--log-format", "json", "--shutdown-timeout", "2s")
 	waitForText(t, c.stderr, "rclua started", 15*time.Second)
 	waitFor(t, 10*time.Second, "the stream and the baseline", func() bool {
-		return len(s.Sessions()) == 1 && len(s.Sessions()[0].Subs) == 1 && endpointCount(s, "subscriptions.get") == 1
+		return len(s.Sessions()) == 1 && len(s.Sessions()[0].Subs) == 2 && endpointCount(s, "subscriptions.get") == 1
 	})
 	mentionInRandom(t, s, "one")
 	waitFor(t, 10*time.Second, "the event", func() bool { return posted(s, "event 1") == 1 })
@@ -65,13 +66,13 @@ func TestE2ERealtimePasswordSessionRenewed(t *testing.T) {
 	env := []string{"RC_URL=" + s.URL, "RC_USER=" + rctest.BotUsername, "RC_PASSWORD_FILE=" + pwFile}
 	c := startChild(t, env, "run", "--scripts", dir, "--events", "realtime", "--log-format", "json", "--shutdown-timeout", "2s")
 	waitForText(t, c.stderr, "rclua started", 15*time.Second)
-	waitFor(t, 10*time.Second, "the stream", func() bool { return len(s.Sessions()) == 1 && len(s.Sessions()[0].Subs) == 1 })
+	waitFor(t, 10*time.Second, "the stream", func() bool { return len(s.Sessions()) == 1 && len(s.Sessions()[0].Subs) == 2 })
 
 	require.Equal(t, 1, s.ExpireSessions(rctest.BotUsername))
 	s.DropSessions()
 	waitForText(t, c.stderr, "logged in again", 15*time.Second)
 	waitFor(t, 10*time.Second, "the stream again", func() bool {
-		return s.DDPStats().LoginsRefused == 1 && len(s.Sessions()) == 1 && len(s.Sessions()[0].Subs) == 1
+		return s.DDPStats().LoginsRefused == 1 && len(s.Sessions()) == 1 && len(s.Sessions()[0].Subs) == 2
 	})
 	mentionInRandom(t, s, "one")
 	waitFor(t, 10*time.Second, "an event after the new login", func() bool { return posted(s, "event 1") == 1 })
@@ -81,4 +82,23 @@ func TestE2ERealtimePasswordSessionRenewed(t *testing.T) {
 	default:
 	}
 	assert.NotContains(t, c.stderr.String(), rctest.BotPassword)
+}
+
+// TestEventsFlagChecked: an unknown --events (or RCLUA_EVENTS) is a
+// configuration error naming the values, before any connection; a bad
+// --catch-up too.
+func TestEventsFlagChecked(t *testing.T) {
+	t.Parallel()
+	scripts := t.TempDir()
+	env := map[string]string{"RC_URL": "https://chat.example.com", "RC_USER_ID": "u1", "RC_TOKEN": "t1"}
+	res := runNow(t, env, "run", "--scripts", scripts, "--events", "websocket")
+	require.Error(t, res.err)
+	assert.Equal(t, 2, exitCode(res.err, io.Discard))
+	assert.Contains(t, res.err.Error(), `--events "websocket": want auto, realtime or poll`)
+
+	env["RCLUA_EVENTS"] = "push"
+	res = runNow(t, env, "run", "--scripts", scripts, "--catch-up", "0s")
+	require.Error(t, res.err)
+	assert.Contains(t, res.err.Error(), `--events "push"`)
+	assert.Contains(t, res.err.Error(), "--catch-up must be a positive duration")
 }

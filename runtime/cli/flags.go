@@ -42,6 +42,7 @@ const (
 	defaultDevPollInterval = 2 * time.Second
 	defaultDevActivity     = 3 * time.Second
 	defaultEvents          = eventsAuto
+	defaultCatchUp         = source.DefaultCatchUp
 )
 
 // The values of --events.

@@ -49,6 +49,7 @@ type runOptions struct {
 	url             string
 	scripts         string
 	events          string
+	catchUp         time.Duration
 	pollInterval    time.Duration
 	debounce        time.Duration
 	loadTimeout     time.Duration
@@ -69,6 +70,7 @@ func runFlags(getenv func(string) string) (*flag.FlagSet, *runOptions) {
 	fs.StringVar(&o.url, "url", "", "Rocket.Chat server address (env "+envURL+")")
 	fs.StringVar(&o.scripts, "scripts", envOr(getenv, envScripts, defaultScripts), "scripts folder (env "+envScripts+")")
 	fs.StringVar(&o.events, "events", envOr(getenv, envEvents, defaultEvents), "how rc.on handlers learn of changes: auto (the realtime API, or polling when the server does not upgrade to a websocket), realtime or poll (env "+envEvents+")")
+	durationVar(fs, &o.catchUp, "catch-up", defaultCatchUp, "after the realtime API was disconnected, how far back the `duration` missed messages are delivered from (older ones are skipped)")
 	durationVar(fs, &o.pollInterval, "poll-interval", defaultPollInterval, "`duration` between two polls of the subscriptions for rc.on handlers, at least 1s (--dev lowers the default to 2s)")
 	durationVar(fs, &o.debounce, "debounce", defaultDebounce, "`duration` of quiet after a file change before reloading it")
 	durationVar(fs, &o.loadTimeout, "load-timeout", defaultLoadTimeout, "`duration` allowed for a script's top level at load")
@@ -105,6 +107,7 @@ func cmdRun(ctx context.Context, args []string, getenv func(string) string, stdo
 	errs := []error{
 		checkDurations(
 			durationRule{name: "poll-interval", d: o.pollInterval, min: minPollInterval, why: "each poll is a request to the server"},
+			durationRule{name: "catch-up", d: o.catchUp},
 			durationRule{name: "debounce", d: o.debounce},
 			durationRule{name: "load-timeout", d: o.loadTimeout},
 			durationRule{name: "handler-timeout", d: o.handlerTimeout},
@@ -258,7 +261,7 @@ func daemon(ctx context.Context, o runOptions, baseURL string, creds credentials
 		ShutdownTimeout: o.shutdownTimeout,
 		MemoryLimit:     int64(o.memoryLimit),
 	}
-	events := eventSource(o.events, baseURL, client, source.PollOptions{
+	events := eventSource(o, baseURL, client, me.ID, source.PollOptions{
 		Interval: o.pollInterval, Log: log,
 		// The keeper decides when the credentials are lost (a refused
 		// token, a refused new login, sessions ended again and again); the
@@ -331,9 +334,10 @@ func daemon(ctx context.Context, o runOptions, baseURL string, creds credentials
 
 // eventSource is the source of rc.on events --events names: a Poll, or a
 // Realtime logging in with the client's current token through its HTTP
-// client (TLS and proxy settings), polling as its fallback for auto.
-func eventSource(mode, baseURL string, client *rc.Client, poll source.PollOptions) source.Source {
-	if mode == eventsPoll {
+// client (TLS and proxy settings), polling as its fallback for auto, with
+// the messages of every room but the bot's (botID) own.
+func eventSource(o runOptions, baseURL string, client *rc.Client, botID string, poll source.PollOptions) source.Source {
+	if o.events == eventsPoll {
 		return source.NewPoll(client.Subscriptions, poll)
 	}
 	return source.NewRealtime(client.Subscriptions, source.RealtimeOptions{
@@ -341,7 +345,10 @@ func eventSource(mode, baseURL string, client *rc.Client, poll source.PollOption
 		Token: func() string { _, tok := client.AuthToken(); return tok },
 		Dial: []realtime.Option{realtime.WithHTTPClient(client.HTTPClient()),
 			realtime.WithUserAgent(userAgent())},
-		Fallback: mode == eventsAuto,
+		Fallback: o.events == eventsAuto,
+		UserID:   botID,
+		History:  client.Chat,
+		CatchUp:  o.catchUp,
 		Poll:     poll,
 	})
 }

@@ -138,6 +138,13 @@ type pollState struct {
 	fails     int
 	warned    bool  // a stamp ahead of the server's clock was logged
 	fatal     error // a failure polling again cannot fix: Run returns it
+	// server is the last response's Date and serverAt the local
+	// (monotonic) time it came: serverNow's estimate of the server clock.
+	server, serverAt time.Time
+	// rooms, when not nil, gathers the rooms of the subscriptions polls
+	// after the baseline return, until its owner clears it (Realtime
+	// catches their messages up after a gap).
+	rooms map[string]bool
 }
 
 func newPollState(p *Poll) *pollState {
@@ -206,6 +213,9 @@ func (st *pollState) poll(ctx context.Context, emit Emit) time.Duration {
 	if res == nil {
 		res = &rc.SubscriptionsResult{}
 	}
+	if !res.ServerTime.IsZero() {
+		st.server, st.serverAt = res.ServerTime, time.Now()
+	}
 	var last newest
 	if !st.baselined {
 		for _, s := range res.Update {
@@ -226,6 +236,9 @@ func (st *pollState) poll(ctx context.Context, emit Emit) time.Duration {
 	for _, s := range res.Update {
 		if s == nil {
 			continue
+		}
+		if st.rooms != nil {
+			st.rooms[s.RoomID] = true
 		}
 		last.see(s.UpdatedAt, s.ID)
 		k, raw, err := st.version(s)
@@ -266,6 +279,16 @@ func (st *pollState) poll(ctx context.Context, emit Emit) time.Duration {
 	st.advance(last, res.ServerTime)
 	st.prune()
 	return o.Interval
+}
+
+// serverNow estimates the server's clock: the last Date header plus the
+// time since it came (whole seconds, so up to a second behind), or the
+// local clock before any.
+func (st *pollState) serverNow() time.Time {
+	if st.server.IsZero() {
+		return time.Now().UTC()
+	}
+	return st.server.Add(time.Since(st.serverAt))
 }
 
 // isoMillis is the server's time format: ISO-8601 in UTC with milliseconds.

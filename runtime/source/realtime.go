@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -38,6 +40,16 @@ type RealtimeOptions struct {
 	// stream may have missed without a disconnection and moves the cursor
 	// (which bounds the memory of the de-duplication). Default 5m.
 	Resync time.Duration
+	// UserID is the bot's user id: its own messages are never emitted
+	// ("": the id the realtime API logged in as).
+	UserID string
+	// History catches messages up after a gap (nil: no catch-up of
+	// messages); (*rc.Client).Chat.
+	History MessageHistory
+	// CatchUp bounds how far back the catch-up of messages goes after a
+	// gap (--catch-up); older messages are skipped, with one log line.
+	// Default 5m.
+	CatchUp time.Duration
 	// Poll configures the REST side: Interval while falling back,
 	// Overlap, MaxBackoff, Log, and Fatal, which also judges a login the
 	// realtime API refused (nil: every refusal is fatal).
@@ -100,14 +112,17 @@ func NewRealtime(subs Subscriptions, opts RealtimeOptions) *Realtime {
 	if opts.Resync <= 0 {
 		opts.Resync = DefaultRealtimeResync
 	}
+	if opts.CatchUp <= 0 {
+		opts.CatchUp = DefaultCatchUp
+	}
 	log := opts.Poll.Log.With().Str("component", "realtime-events").Logger()
 	r := &Realtime{subs: subs, opts: opts, poll: NewPoll(subs, opts.Poll), log: log}
 	r.state.Store(StateConnecting)
 	return r
 }
 
-// Kinds returns KindSubscription.
-func (r *Realtime) Kinds() []string { return []string{KindSubscription} }
+// Kinds returns KindSubscription and KindMessage.
+func (r *Realtime) Kinds() []string { return []string{KindSubscription, KindMessage} }
 
 // State returns how events arrive now: StateConnecting, StateRealtime or
 // StatePolling.
@@ -119,7 +134,9 @@ func (r *Realtime) State() string { return r.state.Load().(string) }
 func (r *Realtime) Run(ctx context.Context, emit Emit) error {
 	defer r.state.Store(StateConnecting)
 	defer r.log.Debug().Msg("realtime events stopped")
-	st := newPollState(r.poll)
+	run := &rtRun{r: r, emit: emit, st: newPollState(r.poll), ms: newMsgState(r.opts.UserID, r.opts.CatchUp)}
+	st := run.st
+	st.rooms = map[string]bool{}
 	polling := false // the fallback's warning was logged
 	refused := 0     // logins refused in a row
 	for attempt := 1; ; attempt++ {
@@ -131,7 +148,7 @@ func (r *Realtime) Run(ctx context.Context, emit Emit) error {
 				polling = false
 			}
 			attempt, refused = 0, 0
-			err = r.serve(ctx, c, st, emit)
+			err = run.serve(ctx, c)
 		}
 		switch {
 		case ctx.Err() != nil:
@@ -165,7 +182,7 @@ func (r *Realtime) Run(ctx context.Context, emit Emit) error {
 				r.log.Debug().Err(err).Stringer("retry_in", r.opts.Retry).Msg("realtime events still unavailable: polling on")
 			}
 			r.state.Store(StatePolling)
-			if r.pollFor(ctx, st, emit, r.opts.Retry); st.fatal != nil {
+			if run.pollFor(ctx, r.opts.Retry); st.fatal != nil {
 				return st.fatal
 			}
 			continue
@@ -189,31 +206,70 @@ func (r *Realtime) dial(ctx context.Context) (*realtime.Client, error) {
 	return realtime.Dial(dctx, r.opts.URL, tok, r.opts.Dial...)
 }
 
+// rtRun is one Run's state: the REST cursor of the subscriptions, the
+// messages emitted, and the gap to catch up.
+type rtRun struct {
+	r    *Realtime
+	emit Emit
+	st   *pollState
+	ms   *msgState
+	// gap is when the stream was lost (the server's clock), zero while
+	// nothing is to catch up: the next successful sync catches up the
+	// messages of the rooms whose subscription changed since.
+	gap time.Time
+}
+
+// lost records the start of a gap, unless one is open already.
+func (run *rtRun) lost() {
+	if run.gap.IsZero() && run.st.baselined {
+		run.gap = run.st.serverNow()
+	}
+}
+
 // serve runs one client until it stops (its error: a refused login) or
 // ctx ends (nil); it closes the client. A fatal REST failure is left in
 // st.fatal.
-func (r *Realtime) serve(ctx context.Context, c *realtime.Client, st *pollState, emit Emit) error {
+func (run *rtRun) serve(ctx context.Context, c *realtime.Client) error {
+	r, st := run.r, run.st
 	defer c.Close()
+	defer run.lost()
 	if _, err := c.SubscribeSubscriptionChanges(ctx); err != nil {
 		return fmt.Errorf("realtime events: subscribing to subscriptions-changed: %w", err)
 	}
+	if _, err := c.SubscribeMyMessages(ctx); err != nil {
+		return fmt.Errorf("realtime events: subscribing to messages: %w", err)
+	}
+	if run.ms.botID == "" {
+		run.ms.botID = c.UserID()
+	}
 	r.state.Store(StateRealtime)
 	r.log.Debug().Msg("realtime events connected")
-	sync := time.NewTimer(0) // the baseline (or a catch-up) now
-	defer sync.Stop()
+	// The baseline (or the catch-up of the gap before this client) comes
+	// before any event: until it is done, events wait in the client.
+	for {
+		wait, ok := run.sync(ctx)
+		if st.fatal != nil || ctx.Err() != nil {
+			return nil
+		}
+		if ok {
+			break
+		}
+		if sleep(ctx, wait) != nil {
+			return nil
+		}
+	}
+	timer := time.NewTimer(r.opts.Resync)
+	defer timer.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-sync.C:
-			wait := st.poll(ctx, emit)
+		case <-timer.C:
+			wait, _ := run.sync(ctx)
 			if st.fatal != nil || ctx.Err() != nil {
 				return nil
 			}
-			if st.fails == 0 {
-				wait = r.opts.Resync
-			}
-			sync.Reset(wait)
+			timer.Reset(wait)
 		case ev, ok := <-c.Events():
 			if !ok {
 				if err := c.Err(); err != nil {
@@ -221,33 +277,121 @@ func (r *Realtime) serve(ctx context.Context, c *realtime.Client, st *pollState,
 				}
 				return errors.New("realtime events: the client stopped")
 			}
-			switch {
-			case ev.Kind == realtime.Ready && ev.Seq > 1:
-				// A reconnection, subscribed again: catch up on the gap.
-				r.state.Store(StateRealtime)
-				r.log.Debug().Int("connection", ev.Seq).Msg("realtime events reconnected: catching up")
-				sync.Reset(0)
-			case ev.Kind == realtime.Disconnected:
-				r.state.Store(StateConnecting)
-				r.log.Debug().Err(ev.Err).Msg("realtime events disconnected: reconnecting")
-			case ev.IsSubscriptionChange():
-				if err := st.stream(ctx, emit, &ev); err != nil {
-					r.log.Error().Err(err).Msg("cannot read a subscriptions-changed event: skipped (the next catch-up has it)")
-				}
-				if ctx.Err() != nil {
-					return nil
-				}
+			run.handle(ctx, &ev, timer)
+			if ctx.Err() != nil {
+				return nil
 			}
 		}
 	}
 }
 
-// pollFor polls with st for d (the fallback), until ctx ends or the REST
-// side fails for good (st.fatal).
-func (r *Realtime) pollFor(ctx context.Context, st *pollState, emit Emit, d time.Duration) {
+// handle handles one event of the client; timer is the next sync's.
+func (run *rtRun) handle(ctx context.Context, ev *realtime.Event, timer *time.Timer) {
+	r := run.r
+	switch {
+	case ev.Kind == realtime.Ready && ev.Seq > 1:
+		// A reconnection, subscribed again: catch up on the gap before
+		// the events that follow (a failure retries on the timer).
+		r.state.Store(StateRealtime)
+		r.log.Debug().Int("connection", ev.Seq).Msg("realtime events reconnected: catching up")
+		wait, _ := run.sync(ctx)
+		timer.Reset(wait)
+	case ev.Kind == realtime.Disconnected:
+		run.lost()
+		r.state.Store(StateConnecting)
+		r.log.Debug().Err(ev.Err).Msg("realtime events disconnected: reconnecting")
+	case ev.IsSubscriptionChange():
+		if err := run.st.stream(ctx, run.emit, ev); err != nil {
+			r.log.Error().Err(err).Msg("cannot read a subscriptions-changed event: skipped (the next catch-up has it)")
+		}
+	case ev.IsMessage():
+		m, room, err := ev.Message()
+		if err != nil {
+			r.log.Error().Err(err).Msg("cannot read a message event: skipped")
+			return
+		}
+		if room != nil && !room.Participant {
+			return // a public room the bot is not in
+		}
+		_ = run.ms.offer(ctx, run.emit, m, run.st.serverNow())
+	}
+}
+
+// sync runs a REST query of the subscriptions (the baseline, a catch-up,
+// a resync) and, after a gap, the catch-up of messages; it reports whether
+// it succeeded and how long to wait before the next.
+func (run *rtRun) sync(ctx context.Context) (time.Duration, bool) {
+	st, ms := run.st, run.ms
+	wait := st.poll(ctx, run.emit)
+	if st.fatal != nil || ctx.Err() != nil || st.fails > 0 {
+		return wait, false
+	}
+	now := st.serverNow()
+	if ms.since.IsZero() {
+		ms.since = now.Add(-run.r.poll.opts.Overlap)
+	}
+	if !run.gap.IsZero() {
+		if !run.catchUpMessages(ctx, now) {
+			return wait, false
+		}
+		run.gap = time.Time{}
+	}
+	clear(st.rooms) // what changed before a gap needs no catch-up
+	ms.prune(now)
+	return run.r.opts.Resync, true
+}
+
+// catchUpMessages emits the messages of the rooms whose subscription a
+// poll returned during the gap, changed since the gap began (less the
+// overlap), at most the catch-up window back; it reports false when a query failed
+// (the next sync tries again).
+func (run *rtRun) catchUpMessages(ctx context.Context, now time.Time) bool {
+	r, st, ms := run.r, run.st, run.ms
+	if r.opts.History == nil {
+		return true
+	}
+	from := run.gap.Add(-r.poll.opts.Overlap)
+	if floor := now.Add(-ms.window); from.Before(floor) {
+		r.log.Warn().Time("gap_start", run.gap).Stringer("catch_up", ms.window).
+			Msg("the gap is longer than the catch-up window (--catch-up): older messages are not delivered")
+		from = floor
+	}
+	for _, rid := range slices.Sorted(maps.Keys(st.rooms)) {
+		res, err := r.opts.History.SyncMessages(ctx, rid, from)
+		if err != nil {
+			if ctx.Err() == nil && r.poll.opts.Fatal(err) {
+				st.fatal = fmt.Errorf("messages catch-up: %w", err)
+			} else if ctx.Err() == nil {
+				r.log.Warn().Err(err).Str("room", rid).Msg("messages catch-up failed: retrying")
+			}
+			return false
+		}
+		msgs := slices.Clone(res.Updated)
+		slices.SortStableFunc(msgs, func(a, b *rc.Message) int { return a.TS.Compare(b.TS) })
+		for _, m := range msgs {
+			if m == nil {
+				continue
+			}
+			if ms.offer(ctx, run.emit, m, now) != nil {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// pollFor polls for d (the fallback), until ctx ends or the REST side
+// fails for good (st.fatal). Messages are not polled: the gap they leave
+// is caught up when the stream is back, within the catch-up window.
+func (run *rtRun) pollFor(ctx context.Context, d time.Duration) {
+	st := run.st
 	end := time.Now().Add(d)
 	for {
-		wait := st.poll(ctx, emit)
+		wait := st.poll(ctx, run.emit)
+		if run.ms.since.IsZero() && st.baselined && st.fails == 0 {
+			run.ms.since = st.serverNow().Add(-run.r.poll.opts.Overlap)
+		}
+		run.lost()
 		left := time.Until(end)
 		if st.fatal != nil || ctx.Err() != nil || left <= 0 {
 			return

@@ -15,8 +15,8 @@ import (
 
 	"github.com/rclua/rclua/luabind"
 	"github.com/rclua/rclua/rc"
-	"github.com/rclua/rclua/rc/realtime"
 	"github.com/rclua/rclua/rc/rctest"
+	"github.com/rclua/rclua/rc/realtime"
 	"github.com/rclua/rclua/runtime/source"
 )
 

@@ -190,3 +190,49 @@ func TestMessageStateActions(t *testing.T) {
 	require.NoError(t, ms.offer(ctx, got.emit, msg("m1", "u", now, now.Add(time.Hour)), now.Add(2*time.Minute)))
 	assert.Equal(t, 1, got.count(ActionCreated, "m1"), "never created twice")
 }
+
+// TestRealtimeMessageFlood: 10,000 messages posted while emit is blocked
+// (a slow handler) all arrive, each once, in order, after it unblocks; the
+// client holds back meanwhile (frames wait on the server's side) instead
+// of buffering the flood.
+func TestRealtimeMessageFlood(t *testing.T) {
+	t.Parallel()
+	const n = 10000
+	s := newRTServer(t)
+	src := NewRealtime(s.client.Subscriptions, s.messageOpts(zerolog.Nop()))
+	gate := make(chan struct{})
+	got := &collector{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- src.Run(ctx, func(ctx context.Context, ev Event) error {
+			select {
+			case <-gate:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+			return got.emit(ctx, ev)
+		})
+	}()
+	defer func() {
+		cancel()
+		<-done
+	}()
+	waitUntil(t, "stream and baseline", func() bool { return src.State() == StateRealtime && s.polls() >= 1 })
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = s.post(t, rctest.BobUsername, rctest.GeneralRoomID, "flood")
+	}
+	waitUntil(t, "frames held on the server", func() bool {
+		ss := s.srv.Sessions()
+		return len(ss) == 1 && ss[0].Queued > 0
+	})
+	close(gate)
+	waitUntil(t, "every message", func() bool { return len(ofKind(got, KindMessage)) >= n })
+	msgs := ofKind(got, KindMessage)
+	require.Len(t, msgs, n)
+	for i, ev := range msgs {
+		require.Equal(t, ids[i], ev.ID, "message %d in order", i)
+		require.Equal(t, ActionCreated, ev.Action)
+	}
+}

@@ -26,10 +26,10 @@ func ofKind(c *collector, kind string) []Event {
 	return out
 }
 
-// waitUntil polls cond until it holds, failing after 10s.
+// waitUntil polls cond until it holds, failing after 30s.
 func waitUntil(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)

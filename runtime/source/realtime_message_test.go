@@ -192,9 +192,10 @@ func TestMessageStateActions(t *testing.T) {
 }
 
 // TestRealtimeMessageFlood: 10,000 messages posted while emit is blocked
-// (a slow handler) all arrive, each once, in order, after it unblocks; the
-// client holds back meanwhile (frames wait on the server's side) instead
-// of buffering the flood.
+// (a slow handler) all arrive, each once, in order, after it unblocks.
+// Meanwhile the client holds at most its channel's capacity (rc/realtime's
+// own tests bound it); the rest waits in the network buffers and on the
+// server.
 func TestRealtimeMessageFlood(t *testing.T) {
 	t.Parallel()
 	const n = 10000
@@ -223,10 +224,7 @@ func TestRealtimeMessageFlood(t *testing.T) {
 	for i := range ids {
 		ids[i] = s.post(t, rctest.BobUsername, rctest.GeneralRoomID, "flood")
 	}
-	waitUntil(t, "frames held on the server", func() bool {
-		ss := s.srv.Sessions()
-		return len(ss) == 1 && ss[0].Queued > 0
-	})
+	assert.Empty(t, got.all(), "nothing passed the blocked emit")
 	close(gate)
 	waitUntil(t, "every message", func() bool { return len(ofKind(got, KindMessage)) >= n })
 	msgs := ofKind(got, KindMessage)

@@ -70,10 +70,15 @@ const (
 	StatePolling    = "polling"    // realtime unavailable: polling (Fallback)
 )
 
-// Realtime is the event source of rc.on("subscription") through the
-// realtime API (DDP): it subscribes to the user's subscriptions-changed
-// stream and emits the same events as Poll, with the same (action, raw
-// subscription), as they happen.
+// Realtime is the event source of rc.on("subscription") and of message
+// events through the realtime API (DDP): it subscribes to the user's
+// subscriptions-changed stream and emits the same events as Poll, with the
+// same (action, raw subscription), as they happen; and to
+// "__my_messages__", emitting each message of a room the bot is a member
+// of (never the bot's own) as KindMessage: ActionCreated the first time,
+// ActionUpdated for a later state (an edit, a reaction, a thread's
+// counters), with the message's REST JSON. A message's versions are told
+// apart by _updatedAt; system messages come too, with their "t".
 //
 // The REST cursor of Poll stays the source of truth: on the first
 // connection of a Run, once the stream is ready, subscriptions.get takes
@@ -93,6 +98,13 @@ const (
 // with the error when Poll.Fatal says so; else (a password session the
 // REST client renews) a REST query runs, which renews it, and it connects
 // again with the new token.
+//
+// After a gap (a reconnection, or polling), once the subscriptions are
+// caught up, the messages of the rooms whose subscription changed during
+// the gap are caught up with chat.syncMessages (History), from the start
+// of the gap less the overlap but at most CatchUp back (older ones are
+// skipped, with a warning), each delivered once, before the events that
+// follow. Polling delivers no messages.
 type Realtime struct {
 	subs  Subscriptions
 	opts  RealtimeOptions
@@ -278,7 +290,7 @@ func (run *rtRun) serve(ctx context.Context, c *realtime.Client) error {
 				return errors.New("realtime events: the client stopped")
 			}
 			run.handle(ctx, &ev, timer)
-			if ctx.Err() != nil {
+			if st.fatal != nil || ctx.Err() != nil {
 				return nil
 			}
 		}

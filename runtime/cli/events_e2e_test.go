@@ -102,3 +102,15 @@ func TestEventsFlagChecked(t *testing.T) {
 	assert.Contains(t, res.err.Error(), `--events "push"`)
 	assert.Contains(t, res.err.Error(), "--catch-up must be a positive duration")
 }
+
+// TestE2EDevUsesRealtime: --dev takes its events from the realtime API of
+// the in-process fake server.
+func TestE2EDevUsesRealtime(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	writeScript(t, filepath.Join(dir, "relay.lua"), relayScript)
+	c := startChild(t, nil, "run", "--dev", "--dev-addr", "127.0.0.1:0", "--scripts", dir,
+		"--log-level", "debug", "--log-format", "json", "--shutdown-timeout", "2s")
+	waitForText(t, c.stderr, "realtime events connected", 15*time.Second)
+	assert.NotContains(t, c.stderr.String(), "realtime events unavailable")
+}

@@ -19,9 +19,7 @@ import (
 // awaitingSource are the event kinds rc.on accepts whose source is not
 // written yet, and which one will emit them. Remove a kind once its
 // source is in the list below.
-var awaitingSource = map[string]string{
-	source.KindMessage: "the realtime source (issue 10)",
-}
+var awaitingSource = map[string]string{}
 
 // TestSourceKindsAreLuaEvents: every kind a source emits is an event a
 // script can name in rc.on, and the other way round (but for the kinds
@@ -29,7 +27,7 @@ var awaitingSource = map[string]string{
 func TestSourceKindsAreLuaEvents(t *testing.T) {
 	t.Parallel()
 	emitted := map[string]bool{}
-	for _, src := range []source.Source{source.NewPoll(nil, source.PollOptions{})} {
+	for _, src := range []source.Source{source.NewPoll(nil, source.PollOptions{}), source.NewRealtime(nil, source.RealtimeOptions{})} {
 		for _, k := range src.Kinds() {
 			emitted[k] = true
 		}

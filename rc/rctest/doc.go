@@ -115,6 +115,10 @@
 //     a missing impersonation permission ("Not enough permission
 //     [error-not-allowed]") and a bad tmid are UNVERIFIED guesses with the
 //     right shape; the 5,000-character limit is the real default.
+//   - chat.syncMessages serves its lastUpdate mode only: the room's
+//     messages whose _updatedAt is after it (newest first) and no
+//     deletions; the cursor mode and the exact error texts are not
+//     reproduced (UNVERIFIED imitations with the documented codes).
 //   - The request log (Requests) keeps at most 10,000 entries, oldest
 //     dropped; it records bodies as received, except that a login body's
 //     password, resume, code and digest values are redacted at any depth

@@ -447,6 +447,8 @@ func lookupRoute(method, endpoint string) (route, bool) {
 		return route{h: (*Server).subscriptionsUnread, auth: true, limited: true}, true
 	case "POST chat.postMessage":
 		return route{h: (*Server).chatPostMessage, auth: true, limited: true}, true
+	case "GET chat.syncMessages":
+		return route{h: (*Server).chatSyncMessages, auth: true, limited: true}, true
 	case "GET users.info":
 		return route{h: (*Server).usersInfo, auth: true, limited: true}, true
 	}

@@ -28,7 +28,8 @@ const clockTicks = 100
 // start-up (normalised to a minute) and its resident memory at the end.
 // "activity=default" runs the demo users' activity at its default rate;
 // "activity=off" sets it to an hour, so only the idle cost remains (timers,
-// the subscription poll, the rescan).
+// the realtime connection, the rescan); "events=poll" polls instead of the
+// realtime connection.
 //
 //	go test -run='^$' -bench=DevIdle -benchtime=1x ./runtime/cli              # one minute each
 //	go test -run='^$' -bench=DevIdle -benchtime=1x ./runtime/cli -devidle=10s # a quick run
@@ -47,6 +48,9 @@ func BenchmarkDevIdle(b *testing.B) {
 	}
 	b.Run("activity=default", func(b *testing.B) { benchDevIdle(b) })
 	b.Run("activity=off", func(b *testing.B) { benchDevIdle(b, "--dev-activity", "1h") })
+	// The idle cost of the realtime connection (the default): against
+	// polling only.
+	b.Run("activity=off,events=poll", func(b *testing.B) { benchDevIdle(b, "--dev-activity", "1h", "--events", "poll") })
 }
 
 // benchDevIdle starts "rclua run --dev" with extra arguments, measures one

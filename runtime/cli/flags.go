@@ -27,6 +27,7 @@ const (
 	envScripts      = "RCLUA_SCRIPTS"
 	envLogLevel     = "RCLUA_LOG_LEVEL"
 	envLogFormat    = "RCLUA_LOG_FORMAT"
+	envEvents       = "RCLUA_EVENTS"
 )
 
 // Defaults of the daemon's flags: runtime's own, and the --dev ones.
@@ -40,6 +41,15 @@ const (
 	defaultMemoryLimit     = byteSize(runtime.DefaultMemoryLimit)
 	defaultDevPollInterval = 2 * time.Second
 	defaultDevActivity     = 3 * time.Second
+	defaultEvents          = eventsAuto
+	defaultCatchUp         = source.DefaultCatchUp
+)
+
+// The values of --events.
+const (
+	eventsAuto     = "auto"     // realtime when the server upgrades to a websocket, else polling
+	eventsRealtime = "realtime" // the realtime API only, reconnecting
+	eventsPoll     = "poll"     // polling subscriptions.get only
 )
 
 // newFlagSet returns a flag set whose usage prints help and the flags.

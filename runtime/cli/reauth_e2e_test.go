@@ -67,11 +67,21 @@ func endpointCount(s *rctest.Server, endpoint string) int {
 
 // TestE2ERevokedTokenExits3 (issue 9, item 9): a personal access token
 // revoked while the daemon runs stops it with exit status 3 and the
-// start-up message naming the variables, whether the poller or only a
-// timer meets the 401; never a daemon logging 401s forever.
+// start-up message naming the variables, whether the poller, only a timer
+// or the realtime API (at its next login) meets the refusal; never a
+// daemon logging 401s forever.
 func TestE2ERevokedTokenExits3(t *testing.T) {
 	t.Parallel()
-	for name, script := range map[string]string{"poller": relayScript, "timer only": tickScript} {
+	for name, c := range map[string]struct {
+		script, events string
+	}{
+		"poller":     {relayScript, eventsPoll},
+		"timer only": {tickScript, eventsPoll},
+		// The realtime API meets the revoked token when it logs in again
+		// after a disconnection.
+		"realtime": {relayScript, eventsRealtime},
+	} {
+		script := c.script
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			s := rctest.NewServer()
@@ -80,7 +90,7 @@ func TestE2ERevokedTokenExits3(t *testing.T) {
 			dir := t.TempDir()
 			writeScript(t, filepath.Join(dir, "probe.lua"), script)
 			env := []string{"RC_URL=" + s.URL, "RC_USER_ID=" + uid, "RC_TOKEN=" + tok}
-			c := startChild(t, env, "run", "--scripts", dir, "--poll-interval", "1s", "--log-format", "json", "--shutdown-timeout", "2s")
+			c := startChild(t, env, "run", "--scripts", dir, "--events", c.events, "--poll-interval", "1s", "--log-format", "json", "--shutdown-timeout", "2s")
 			waitForText(t, c.stderr, "rclua started", 15*time.Second)
 			if script == relayScript {
 				mentionInRandom(t, s, "one")
@@ -90,6 +100,9 @@ func TestE2ERevokedTokenExits3(t *testing.T) {
 			}
 
 			revokeToken(t, s, uid, tok)
+			if name == "realtime" {
+				s.DropSessions()
+			}
 			code := c.wait(t, 20*time.Second)
 			out := c.stderr.String()
 			assert.Equal(t, 3, code, "a revoked token: exit status 3; output:\n%s", out)
@@ -103,8 +116,8 @@ func TestE2ERevokedTokenExits3(t *testing.T) {
 }
 
 // TestE2EExpiredSessionLogsInAgain (issue 9, item 9): when the server
-// ends a password login's session, the daemon logs in again and events
-// keep arriving; when the new login is refused, it exits 3 naming the
+// ends a password login's session, the daemon logs in again at its next
+// poll and events keep arriving; when the new login is refused, it exits 3 naming the
 // password variables. The password is never printed.
 func TestE2EExpiredSessionLogsInAgain(t *testing.T) {
 	t.Parallel()
@@ -115,7 +128,7 @@ func TestE2EExpiredSessionLogsInAgain(t *testing.T) {
 	dir := t.TempDir()
 	writeScript(t, filepath.Join(dir, "relay.lua"), relayScript)
 	env := []string{"RC_URL=" + s.URL, "RC_USER=" + rctest.BotUsername, "RC_PASSWORD_FILE=" + pwFile}
-	c := startChild(t, env, "run", "--scripts", dir, "--poll-interval", "1s", "--log-format", "json", "--shutdown-timeout", "2s")
+	c := startChild(t, env, "run", "--scripts", dir, "--events", "poll", "--poll-interval", "1s", "--log-format", "json", "--shutdown-timeout", "2s")
 	waitForText(t, c.stderr, "rclua started", 15*time.Second)
 	mentionInRandom(t, s, "one")
 	waitFor(t, 10*time.Second, "the first event", func() bool { return posted(s, "event 1") == 1 })

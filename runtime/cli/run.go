@@ -20,6 +20,7 @@ import (
 
 	"github.com/rclua/rclua/luabind"
 	"github.com/rclua/rclua/rc"
+	"github.com/rclua/rclua/rc/realtime"
 	"github.com/rclua/rclua/runtime"
 	"github.com/rclua/rclua/runtime/source"
 )
@@ -36,7 +37,7 @@ The server and the bot's credentials come from the environment:
   RC_USER_ID + RC_TOKEN        a personal access token (recommended), or
   RC_USER + RC_PASSWORD        a password login (or RC_PASSWORD_FILE: a file holding it),
   RC_TOTP                      with a two-factor code when the account needs one
-  RCLUA_SCRIPTS, RCLUA_LOG_LEVEL, RCLUA_LOG_FORMAT   defaults for the flags of the same name
+  RCLUA_SCRIPTS, RCLUA_EVENTS, RCLUA_LOG_LEVEL, RCLUA_LOG_FORMAT   defaults for the flags of the same name
 
 With --dev, rclua starts a fake Rocket.Chat server in the process (demo users,
 rooms and simulated activity) and runs the scripts against it: no server or
@@ -47,6 +48,8 @@ credentials needed.
 type runOptions struct {
 	url             string
 	scripts         string
+	events          string
+	catchUp         time.Duration
 	pollInterval    time.Duration
 	debounce        time.Duration
 	loadTimeout     time.Duration
@@ -66,6 +69,8 @@ func runFlags(getenv func(string) string) (*flag.FlagSet, *runOptions) {
 	o := &runOptions{}
 	fs.StringVar(&o.url, "url", "", "Rocket.Chat server address (env "+envURL+")")
 	fs.StringVar(&o.scripts, "scripts", envOr(getenv, envScripts, defaultScripts), "scripts folder (env "+envScripts+")")
+	fs.StringVar(&o.events, "events", envOr(getenv, envEvents, defaultEvents), "how rc.on handlers learn of changes: auto (the realtime API, or polling when the server does not upgrade to a websocket), realtime or poll (env "+envEvents+")")
+	durationVar(fs, &o.catchUp, "catch-up", defaultCatchUp, "how far back (a `duration`) the messages missed while the realtime API was disconnected are still delivered; older ones are skipped")
 	durationVar(fs, &o.pollInterval, "poll-interval", defaultPollInterval, "`duration` between two polls of the subscriptions for rc.on handlers, at least 1s (--dev lowers the default to 2s)")
 	durationVar(fs, &o.debounce, "debounce", defaultDebounce, "`duration` of quiet after a file change before reloading it")
 	durationVar(fs, &o.loadTimeout, "load-timeout", defaultLoadTimeout, "`duration` allowed for a script's top level at load")
@@ -102,6 +107,7 @@ func cmdRun(ctx context.Context, args []string, getenv func(string) string, stdo
 	errs := []error{
 		checkDurations(
 			durationRule{name: "poll-interval", d: o.pollInterval, min: minPollInterval, why: "each poll is a request to the server"},
+			durationRule{name: "catch-up", d: o.catchUp},
 			durationRule{name: "debounce", d: o.debounce},
 			durationRule{name: "load-timeout", d: o.loadTimeout},
 			durationRule{name: "handler-timeout", d: o.handlerTimeout},
@@ -109,6 +115,7 @@ func cmdRun(ctx context.Context, args []string, getenv func(string) string, stdo
 			durationRule{name: "dev-activity", d: o.devActivity, min: minDevActivity, why: "each tick posts a message on the fake server"},
 		),
 		checkMemoryLimit(o.memoryLimit),
+		checkEvents(o.events),
 		logErr,
 		checkScriptsDir(o.scripts),
 	}
@@ -169,6 +176,15 @@ func checkScriptsDir(dir string) error {
 		return usagef("scripts folder %s cannot be read: %v", dir, pathErr(err))
 	}
 	return nil
+}
+
+// checkEvents checks --events.
+func checkEvents(mode string) error {
+	switch mode {
+	case eventsAuto, eventsRealtime, eventsPoll:
+		return nil
+	}
+	return usagef("--events %q: want auto, realtime or poll (--events or %s)", mode, envEvents)
 }
 
 // checkDevAddr checks --dev-addr: host:port, port 0 for a free one, "" for
@@ -245,17 +261,19 @@ func daemon(ctx context.Context, o runOptions, baseURL string, creds credentials
 		ShutdownTimeout: o.shutdownTimeout,
 		MemoryLimit:     int64(o.memoryLimit),
 	}
-	poll := source.NewPoll(client.Subscriptions, source.PollOptions{
+	events := eventSource(o, baseURL, client, me.ID, source.PollOptions{
 		Interval: o.pollInterval, Log: log,
 		// The keeper decides when the credentials are lost (a refused
 		// token, a refused new login, sessions ended again and again); the
 		// daemon then stops on keeper.lost. A 401 it did not judge lost (a
-		// permission denial on 9.x, a new session ended once) is retried.
+		// permission denial on 9.x, a new session ended once) is retried,
+		// and a login the realtime API refused is followed by a REST query,
+		// which renews a password session or makes the keeper judge.
 		Fatal: func(error) bool { return keeper.failed() != nil },
 	})
 	module := luabind.FromClient(client, log)
 	module.Bot = rc.UserRef{ID: me.ID, Username: me.Username} // the message triggers know the bot's messages
-	deps := runtime.Deps{Module: module, Sources: []source.Source{poll}}
+	deps := runtime.Deps{Module: module, Sources: []source.Source{events}}
 	host, err := runtime.New(cfg, deps, log)
 	if err != nil {
 		return fmt.Errorf("script host: %w", err)
@@ -314,6 +332,27 @@ func daemon(ctx context.Context, o runOptions, baseURL string, creds credentials
 		log.Warn().Stringer("shutdown_timeout", o.shutdownTimeout).Msg("handlers still running after the shutdown timeout; exiting anyway")
 	}
 	return stopErr
+}
+
+// eventSource is the source of rc.on events --events names: a Poll, or a
+// Realtime logging in with the client's current token through its HTTP
+// client (TLS and proxy settings), polling as its fallback for auto, with
+// the messages of every room but the bot's (botID) own.
+func eventSource(o runOptions, baseURL string, client *rc.Client, botID string, poll source.PollOptions) source.Source {
+	if o.events == eventsPoll {
+		return source.NewPoll(client.Subscriptions, poll)
+	}
+	return source.NewRealtime(client.Subscriptions, source.RealtimeOptions{
+		URL:   baseURL,
+		Token: func() string { _, tok := client.AuthToken(); return tok },
+		Dial: []realtime.Option{realtime.WithHTTPClient(client.HTTPClient()),
+			realtime.WithUserAgent(userAgent())},
+		Fallback: o.events == eventsAuto,
+		UserID:   botID,
+		History:  client.Chat,
+		CatchUp:  o.catchUp,
+		Poll:     poll,
+	})
 }
 
 // hostEnded is the error for a host that stopped on its own: the refusal

@@ -9,6 +9,7 @@ import (
 	"hash/maphash"
 	"time"
 
+	"github.com/go-json-experiment/json/jsontext"
 	"github.com/rs/zerolog"
 
 	"github.com/rclua/rclua/rc"
@@ -131,21 +132,30 @@ type pollState struct {
 	p         *Poll
 	baselined bool
 	cursor    time.Time
-	known     map[string]bool
+	known     map[string]time.Time // id -> the newest _updatedAt emitted or baselined
 	seen      map[seenKey]bool
 	seed      maphash.Seed
 	fails     int
 	warned    bool  // a stamp ahead of the server's clock was logged
 	fatal     error // a failure polling again cannot fix: Run returns it
+	// server is the last response's Date and serverAt the local
+	// (monotonic) time it came: serverNow's estimate of the server clock.
+	server, serverAt time.Time
+	// rooms, when not nil, gathers the rooms of the subscriptions polls
+	// after the baseline return, until its owner clears it (Realtime
+	// catches their messages up after a gap).
+	rooms map[string]bool
 }
 
 func newPollState(p *Poll) *pollState {
-	return &pollState{p: p, known: map[string]bool{}, seen: map[seenKey]bool{}, seed: maphash.MakeSeed()}
+	return &pollState{p: p, known: map[string]time.Time{}, seen: map[seenKey]bool{}, seed: maphash.MakeSeed()}
 }
 
 // version returns the key of s's version and its JSON: the server's bytes
 // (a view into the response) or, for a subscription built without them,
-// its encoding.
+// its encoding. The hash is of the canonical form (RFC 8785: members
+// sorted), so that one state read from REST and from the realtime stream,
+// whose members may come in another order, is one version.
 func (st *pollState) version(s *rc.Subscription) (seenKey, []byte, error) {
 	raw := []byte(s.Raw)
 	if len(raw) == 0 {
@@ -154,7 +164,11 @@ func (st *pollState) version(s *rc.Subscription) (seenKey, []byte, error) {
 			return seenKey{}, nil, err
 		}
 	}
-	return seenKey{s.ID, s.UpdatedAt.UnixNano(), maphash.Bytes(st.seed, raw)}, raw, nil
+	canon := jsontext.Value(bytes.Clone(raw))
+	if err := canon.Canonicalize(); err != nil {
+		return seenKey{}, nil, fmt.Errorf("subscription %s: %w", s.ID, err)
+	}
+	return seenKey{s.ID, s.UpdatedAt.UnixNano(), maphash.Bytes(st.seed, canon)}, raw, nil
 }
 
 // newest is the latest stamp of a response and whose it is.
@@ -199,13 +213,16 @@ func (st *pollState) poll(ctx context.Context, emit Emit) time.Duration {
 	if res == nil {
 		res = &rc.SubscriptionsResult{}
 	}
+	if !res.ServerTime.IsZero() {
+		st.server, st.serverAt = res.ServerTime, time.Now()
+	}
 	var last newest
 	if !st.baselined {
 		for _, s := range res.Update {
 			if s == nil {
 				continue
 			}
-			st.known[s.ID] = true
+			st.known[s.ID] = s.UpdatedAt
 			last.see(s.UpdatedAt, s.ID)
 			if k, _, err := st.version(s); err == nil {
 				st.seen[k] = true
@@ -220,6 +237,9 @@ func (st *pollState) poll(ctx context.Context, emit Emit) time.Duration {
 		if s == nil {
 			continue
 		}
+		if st.rooms != nil {
+			st.rooms[s.RoomID] = true
+		}
 		last.see(s.UpdatedAt, s.ID)
 		k, raw, err := st.version(s)
 		if err != nil {
@@ -231,10 +251,10 @@ func (st *pollState) poll(ctx context.Context, emit Emit) time.Duration {
 		}
 		st.seen[k] = true
 		action := ActionInserted
-		if st.known[s.ID] {
+		if _, ok := st.known[s.ID]; ok {
 			action = ActionUpdated
 		}
-		st.known[s.ID] = true
+		st.known[s.ID] = s.UpdatedAt
 		// raw may be a view into the whole response body: a copy, so that
 		// a string a handler keeps does not keep every subscription alive.
 		if emit(ctx, Event{Kind: KindSubscription, Action: action, ID: s.ID, Raw: bytes.Clone(raw)}) != nil {
@@ -248,7 +268,7 @@ func (st *pollState) poll(ctx context.Context, emit Emit) time.Duration {
 			continue
 		}
 		st.seen[k] = true
-		if !st.known[r.ID] {
+		if _, ok := st.known[r.ID]; !ok {
 			continue // never seen alive since the baseline: nothing to report
 		}
 		delete(st.known, r.ID)
@@ -259,6 +279,16 @@ func (st *pollState) poll(ctx context.Context, emit Emit) time.Duration {
 	st.advance(last, res.ServerTime)
 	st.prune()
 	return o.Interval
+}
+
+// serverNow estimates the server's clock: the last Date header plus the
+// time since it came (whole seconds, so up to a second behind), or the
+// local clock before any.
+func (st *pollState) serverNow() time.Time {
+	if st.server.IsZero() {
+		return time.Now().UTC()
+	}
+	return st.server.Add(time.Since(st.serverAt))
 }
 
 // isoMillis is the server's time format: ISO-8601 in UTC with milliseconds.

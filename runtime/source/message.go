@@ -1,0 +1,90 @@
+package source
+
+import (
+	"bytes"
+	"context"
+	"time"
+
+	"github.com/rclua/rclua/rc"
+)
+
+// DefaultCatchUp is how far back a catch-up of messages goes after a gap.
+const DefaultCatchUp = 5 * time.Minute
+
+// MessageHistory is what Realtime needs to catch messages up;
+// (*rc.Client).Chat implements it.
+type MessageHistory interface {
+	SyncMessages(ctx context.Context, roomID string, lastUpdate time.Time) (*rc.SyncMessagesResult, error)
+}
+
+// msgState is one Run's memory of messages: the versions emitted, by id,
+// within the catch-up window.
+type msgState struct {
+	botID  string        // the bot's user id: its own messages are never emitted
+	window time.Duration // the catch-up window
+	// since is the start of the Run on the server's clock (the baseline's
+	// Date, less the overlap): older messages are not new. Zero before the
+	// baseline.
+	since  time.Time
+	latest map[string]msgVersion
+}
+
+// msgVersion is the newest version of a message emitted.
+type msgVersion struct {
+	ts, stamp time.Time
+}
+
+func newMsgState(botID string, window time.Duration) *msgState {
+	return &msgState{botID: botID, window: window, latest: map[string]msgVersion{}}
+}
+
+// stamp is what orders the versions of a message: _updatedAt (every
+// change sets it), else ts.
+func stamp(m *rc.Message) time.Time {
+	if !m.UpdatedAt.IsZero() {
+		return m.UpdatedAt
+	}
+	return m.TS
+}
+
+// offer emits m unless it is the bot's, a version already emitted or
+// older than one, with ActionCreated the first time a message created
+// since floor (the later of since and now - window) is seen, else
+// ActionUpdated. now is the server's clock.
+func (ms *msgState) offer(ctx context.Context, emit Emit, m *rc.Message, now time.Time) error {
+	if m.ID == "" || (ms.botID != "" && m.User.ID == ms.botID) {
+		return nil
+	}
+	at := stamp(m)
+	prev, seen := ms.latest[m.ID]
+	if seen && !at.After(prev.stamp) {
+		return nil
+	}
+	action := ActionUpdated
+	if !seen && !m.TS.Before(ms.floor(now)) {
+		action = ActionCreated
+	}
+	ms.latest[m.ID] = msgVersion{ts: m.TS, stamp: at}
+	return emit(ctx, Event{Kind: KindMessage, Action: action, ID: m.ID, Raw: bytes.Clone(m.Raw)})
+}
+
+// floor is the oldest creation time of a message that is new: the later of
+// since and now - window.
+func (ms *msgState) floor(now time.Time) time.Time {
+	f := now.Add(-ms.window)
+	if ms.since.After(f) {
+		return ms.since
+	}
+	return f
+}
+
+// prune forgets the messages whose versions are all older than the floor:
+// a later change of one is ActionUpdated, as it would be anyway.
+func (ms *msgState) prune(now time.Time) {
+	f := ms.floor(now)
+	for id, v := range ms.latest {
+		if v.ts.Before(f) && v.stamp.Before(f) {
+			delete(ms.latest, id)
+		}
+	}
+}

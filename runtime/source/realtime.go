@@ -1,0 +1,472 @@
+package source
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"sync/atomic"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/rclua/rclua/rc"
+	"github.com/rclua/rclua/rc/realtime"
+)
+
+// RealtimeOptions configure a Realtime source. Zero durations take the
+// defaults.
+type RealtimeOptions struct {
+	// URL is the server's address, as rc.New takes it.
+	URL string
+	// Token returns the token to log in with, called at each connection:
+	// the personal access token, or the session of the REST client's
+	// password login, which a renewal replaces ((*rc.Client).AuthToken).
+	Token func() string
+	// Dial are more options of realtime.Dial: realtime.WithHTTPClient
+	// with the REST client's, a backoff in tests.
+	Dial []realtime.Option
+	// Fallback polls subscriptions.get while the realtime API cannot be
+	// reached (--events auto), trying it again every Retry; false keeps
+	// trying the realtime API only (--events realtime).
+	Fallback bool
+	// Retry is how often realtime is tried again while polling; default
+	// 5m.
+	Retry time.Duration
+	// Resync is how often, while the stream is up, a REST query of the
+	// subscriptions changed since the cursor runs: it catches what a
+	// stream may have missed without a disconnection and moves the cursor
+	// (which bounds the memory of the de-duplication). Default 5m.
+	Resync time.Duration
+	// UserID is the bot's user id: its own messages are never emitted
+	// ("": the id the realtime API logged in as).
+	UserID string
+	// History catches messages up after a gap (nil: no catch-up of
+	// messages); (*rc.Client).Chat.
+	History MessageHistory
+	// CatchUp bounds how far back the catch-up of messages goes after a
+	// gap (--catch-up); older messages are skipped, with one log line.
+	// Default 5m.
+	CatchUp time.Duration
+	// Poll configures the REST side: Interval while falling back,
+	// Overlap, MaxBackoff, Log, and Fatal, which also judges a login the
+	// realtime API refused (nil: every refusal is fatal).
+	Poll PollOptions
+}
+
+// Defaults of RealtimeOptions.
+const (
+	DefaultRealtimeRetry  = 5 * time.Minute
+	DefaultRealtimeResync = 5 * time.Minute
+	dialTimeout           = 30 * time.Second
+)
+
+// The states of a Realtime source (Realtime.State).
+const (
+	StateConnecting = "connecting" // no stream yet, or between connections
+	StateRealtime   = "realtime"   // the stream is up
+	StatePolling    = "polling"    // realtime unavailable: polling (Fallback)
+)
+
+// Realtime is the event source of rc.on("subscription") and of message
+// events through the realtime API (DDP): it subscribes to the user's
+// subscriptions-changed stream and emits the same events as Poll, with the
+// same (action, raw subscription), as they happen; and to
+// "__my_messages__", emitting each message of a room the bot is a member
+// of (never the bot's own) as KindMessage: ActionCreated the first time,
+// ActionUpdated for a later state (an edit, a reaction, a thread's
+// counters), with the message's REST JSON. A message's versions are told
+// apart by _updatedAt; system messages come too, with their "t".
+//
+// The REST cursor of Poll stays the source of truth: on the first
+// connection of a Run, once the stream is ready, subscriptions.get takes
+// the baseline (nothing is emitted for it); after every reconnection, once
+// the stream is ready again, subscriptions.get?updatedSince=cursor-overlap
+// catches up what the gap missed, and a stream event and a REST answer
+// for one version of a subscription are one event (Poll's key: _id,
+// _updatedAt and a hash of the canonical JSON). A stream event older than
+// the version already emitted for its subscription is skipped. A removal
+// from the stream is {_id, _deletedAt} like Poll's, dated with the local
+// clock when it arrived (the stream carries no date).
+//
+// When the realtime API cannot be reached (a proxy without websockets,
+// a dial failure) and Fallback is set, it polls with the same state, so
+// nothing is lost or doubled across the switch, logs once why, and tries
+// realtime again every Retry. A login the realtime API refuses ends Run
+// with the error when Poll.Fatal says so; else (a password session the
+// REST client renews) a REST query runs, which renews it, and it connects
+// again with the new token.
+//
+// After a gap (a reconnection, or polling), once the subscriptions are
+// caught up, the messages of the rooms whose subscription changed during
+// the gap are caught up with chat.syncMessages (History), from the start
+// of the gap less the overlap but at most CatchUp back (older ones are
+// skipped, with a warning), each delivered once, before the events that
+// follow. Polling delivers no messages.
+type Realtime struct {
+	subs  Subscriptions
+	opts  RealtimeOptions
+	poll  *Poll // the REST side: its options and its state's methods
+	log   zerolog.Logger
+	state atomic.Value
+}
+
+var _ Source = (*Realtime)(nil)
+
+// NewRealtime returns a realtime source of the server at opts.URL; subs
+// is the REST side for the baseline, the catch-ups and the fallback.
+func NewRealtime(subs Subscriptions, opts RealtimeOptions) *Realtime {
+	if opts.Retry <= 0 {
+		opts.Retry = DefaultRealtimeRetry
+	}
+	if opts.Resync <= 0 {
+		opts.Resync = DefaultRealtimeResync
+	}
+	if opts.CatchUp <= 0 {
+		opts.CatchUp = DefaultCatchUp
+	}
+	log := opts.Poll.Log.With().Str("component", "realtime-events").Logger()
+	r := &Realtime{subs: subs, opts: opts, poll: NewPoll(subs, opts.Poll), log: log}
+	r.state.Store(StateConnecting)
+	return r
+}
+
+// Kinds returns KindSubscription and KindMessage.
+func (r *Realtime) Kinds() []string { return []string{KindSubscription, KindMessage} }
+
+// State returns how events arrive now: StateConnecting, StateRealtime or
+// StatePolling.
+func (r *Realtime) State() string { return r.state.Load().(string) }
+
+// Run connects, emits events until ctx ends and returns nil then, or
+// returns the error that ends it (a refused login Fatal judges final, a
+// fatal REST failure). Every Run starts with a baseline.
+func (r *Realtime) Run(ctx context.Context, emit Emit) error {
+	defer r.state.Store(StateConnecting)
+	defer r.log.Debug().Msg("realtime events stopped")
+	run := &rtRun{r: r, emit: emit, st: newPollState(r.poll), ms: newMsgState(r.opts.UserID, r.opts.CatchUp)}
+	st := run.st
+	st.rooms = map[string]bool{}
+	polling := false // the fallback's warning was logged
+	refused := 0     // logins refused in a row
+	for attempt := 1; ; attempt++ {
+		r.state.Store(StateConnecting)
+		c, err := r.dial(ctx)
+		if err == nil {
+			if polling {
+				r.log.Info().Msg("realtime events restored: polling stopped")
+				polling = false
+			}
+			attempt, refused = 0, 0
+			err = run.serve(ctx, c)
+		}
+		switch {
+		case ctx.Err() != nil:
+			return nil
+		case st.fatal != nil:
+			return st.fatal
+		case errors.Is(err, realtime.ErrLoginRefused):
+			if r.poll.opts.Fatal(err) {
+				return fmt.Errorf("realtime events: %w", err)
+			}
+			// The REST client may hold a session the server ended: a REST
+			// query renews it (or finds it lost: Fatal then), and the
+			// first refusal in a row is tried again with its token at once.
+			if st.poll(ctx, emit); st.fatal != nil {
+				return st.fatal
+			}
+			if refused++; refused == 1 {
+				attempt--
+				continue
+			}
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+		if r.opts.Fallback {
+			if !polling {
+				polling = true
+				r.log.Warn().Err(err).Stringer("poll_interval", r.poll.opts.Interval).Stringer("retry_in", r.opts.Retry).
+					Msg("realtime events unavailable: polling subscriptions.get instead, trying realtime again now and then")
+			} else {
+				r.log.Debug().Err(err).Stringer("retry_in", r.opts.Retry).Msg("realtime events still unavailable: polling on")
+			}
+			r.state.Store(StatePolling)
+			if run.pollFor(ctx, r.opts.Retry); st.fatal != nil {
+				return st.fatal
+			}
+			continue
+		}
+		wait := rc.Backoff{Min: time.Second, Max: r.poll.opts.MaxBackoff}.Delay(attempt)
+		r.log.Warn().Err(err).Stringer("retry_in", wait.Round(time.Millisecond)).Msg("realtime events unavailable: connecting again")
+		if sleep(ctx, wait) != nil {
+			return nil
+		}
+	}
+}
+
+// dial connects to the realtime API.
+func (r *Realtime) dial(ctx context.Context) (*realtime.Client, error) {
+	tok := ""
+	if r.opts.Token != nil {
+		tok = r.opts.Token()
+	}
+	dctx, cancel := context.WithTimeout(ctx, dialTimeout)
+	defer cancel()
+	return realtime.Dial(dctx, r.opts.URL, tok, r.opts.Dial...)
+}
+
+// rtRun is one Run's state: the REST cursor of the subscriptions, the
+// messages emitted, and the gap to catch up.
+type rtRun struct {
+	r    *Realtime
+	emit Emit
+	st   *pollState
+	ms   *msgState
+	// gap is when the stream was lost (the server's clock), zero while
+	// nothing is to catch up: the next successful sync catches up the
+	// messages of the rooms whose subscription changed since.
+	gap time.Time
+}
+
+// lost records the start of a gap, unless one is open already.
+func (run *rtRun) lost() {
+	if run.gap.IsZero() && run.st.baselined {
+		run.gap = run.st.serverNow()
+	}
+}
+
+// serve runs one client until it stops (its error: a refused login) or
+// ctx ends (nil); it closes the client. A fatal REST failure is left in
+// st.fatal.
+func (run *rtRun) serve(ctx context.Context, c *realtime.Client) error {
+	r, st := run.r, run.st
+	defer c.Close()
+	defer run.lost()
+	if _, err := c.SubscribeSubscriptionChanges(ctx); err != nil {
+		return fmt.Errorf("realtime events: subscribing to subscriptions-changed: %w", err)
+	}
+	if _, err := c.SubscribeMyMessages(ctx); err != nil {
+		return fmt.Errorf("realtime events: subscribing to messages: %w", err)
+	}
+	if run.ms.botID == "" {
+		run.ms.botID = c.UserID()
+	}
+	r.state.Store(StateRealtime)
+	r.log.Debug().Msg("realtime events connected")
+	// The baseline (or the catch-up of the gap before this client) comes
+	// before any event: until it is done, events wait in the client.
+	for {
+		wait, ok := run.sync(ctx)
+		if st.fatal != nil || ctx.Err() != nil {
+			return nil
+		}
+		if ok {
+			break
+		}
+		if sleep(ctx, wait) != nil {
+			return nil
+		}
+	}
+	timer := time.NewTimer(r.opts.Resync)
+	defer timer.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-timer.C:
+			wait, _ := run.sync(ctx)
+			if st.fatal != nil || ctx.Err() != nil {
+				return nil
+			}
+			timer.Reset(wait)
+		case ev, ok := <-c.Events():
+			if !ok {
+				if err := c.Err(); err != nil {
+					return err
+				}
+				return errors.New("realtime events: the client stopped")
+			}
+			run.handle(ctx, &ev, timer)
+			if st.fatal != nil || ctx.Err() != nil {
+				return nil
+			}
+		}
+	}
+}
+
+// handle handles one event of the client; timer is the next sync's.
+func (run *rtRun) handle(ctx context.Context, ev *realtime.Event, timer *time.Timer) {
+	r := run.r
+	switch {
+	case ev.Kind == realtime.Ready && ev.Seq > 1:
+		// A reconnection, subscribed again: catch up on the gap before
+		// the events that follow (a failure retries on the timer).
+		r.state.Store(StateRealtime)
+		r.log.Debug().Int("connection", ev.Seq).Msg("realtime events reconnected: catching up")
+		wait, _ := run.sync(ctx)
+		timer.Reset(wait)
+	case ev.Kind == realtime.Disconnected:
+		run.lost()
+		r.state.Store(StateConnecting)
+		r.log.Debug().Err(ev.Err).Msg("realtime events disconnected: reconnecting")
+	case ev.IsSubscriptionChange():
+		if err := run.st.stream(ctx, run.emit, ev); err != nil {
+			r.log.Error().Err(err).Msg("cannot read a subscriptions-changed event: skipped (the next catch-up has it)")
+		}
+	case ev.IsMessage():
+		m, room, err := ev.Message()
+		if err != nil {
+			r.log.Error().Err(err).Msg("cannot read a message event: skipped")
+			return
+		}
+		if room != nil && !room.Participant {
+			return // a public room the bot is not in
+		}
+		_ = run.ms.offer(ctx, run.emit, m, run.st.serverNow())
+	}
+}
+
+// sync runs a REST query of the subscriptions (the baseline, a catch-up,
+// a resync) and, after a gap, the catch-up of messages; it reports whether
+// it succeeded and how long to wait before the next.
+func (run *rtRun) sync(ctx context.Context) (time.Duration, bool) {
+	st, ms := run.st, run.ms
+	wait := st.poll(ctx, run.emit)
+	if st.fatal != nil || ctx.Err() != nil || st.fails > 0 {
+		return wait, false
+	}
+	now := st.serverNow()
+	if ms.since.IsZero() {
+		ms.since = now.Add(-run.r.poll.opts.Overlap)
+	}
+	if !run.gap.IsZero() {
+		if !run.catchUpMessages(ctx, now) {
+			return wait, false
+		}
+		run.gap = time.Time{}
+	}
+	clear(st.rooms) // what changed before a gap needs no catch-up
+	ms.prune(now)
+	return run.r.opts.Resync, true
+}
+
+// catchUpMessages emits the messages of the rooms whose subscription a
+// poll returned during the gap, changed since the gap began (less the
+// overlap), at most the catch-up window back; it reports false when a query failed
+// (the next sync tries again).
+func (run *rtRun) catchUpMessages(ctx context.Context, now time.Time) bool {
+	r, st, ms := run.r, run.st, run.ms
+	if r.opts.History == nil {
+		return true
+	}
+	from := run.gap.Add(-r.poll.opts.Overlap)
+	if floor := now.Add(-ms.window); from.Before(floor) {
+		r.log.Warn().Time("gap_start", run.gap).Stringer("catch_up", ms.window).
+			Msg("the gap is longer than the catch-up window (--catch-up): older messages are not delivered")
+		from = floor
+	}
+	for _, rid := range slices.Sorted(maps.Keys(st.rooms)) {
+		res, err := r.opts.History.SyncMessages(ctx, rid, from)
+		if err != nil {
+			if ctx.Err() == nil && r.poll.opts.Fatal(err) {
+				st.fatal = fmt.Errorf("messages catch-up: %w", err)
+			} else if ctx.Err() == nil {
+				r.log.Warn().Err(err).Str("room", rid).Msg("messages catch-up failed: retrying")
+			}
+			return false
+		}
+		msgs := slices.Clone(res.Updated)
+		slices.SortStableFunc(msgs, func(a, b *rc.Message) int { return a.TS.Compare(b.TS) })
+		for _, m := range msgs {
+			if m == nil {
+				continue
+			}
+			if ms.offer(ctx, run.emit, m, now) != nil {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// pollFor polls for d (the fallback), until ctx ends or the REST side
+// fails for good (st.fatal). Messages are not polled: the gap they leave
+// is caught up when the stream is back, within the catch-up window.
+func (run *rtRun) pollFor(ctx context.Context, d time.Duration) {
+	st := run.st
+	end := time.Now().Add(d)
+	for {
+		wait := st.poll(ctx, run.emit)
+		if run.ms.since.IsZero() && st.baselined && st.fails == 0 {
+			run.ms.since = st.serverNow().Add(-run.r.poll.opts.Overlap)
+		}
+		run.lost()
+		left := time.Until(end)
+		if st.fatal != nil || ctx.Err() != nil || left <= 0 {
+			return
+		}
+		if sleep(ctx, min(wait, left)) != nil {
+			return
+		}
+	}
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// stream emits a subscriptions-changed event the way poll emits a REST
+// answer: skipped before the baseline (which covers it), when its version
+// was emitted already, or when it is older than the newest version
+// emitted for that subscription. It returns an error for an event it
+// cannot read; ctx's end shows in ctx.
+func (st *pollState) stream(ctx context.Context, emit Emit, ev *realtime.Event) error {
+	action, sub, err := ev.SubscriptionChange()
+	if err != nil {
+		return err
+	}
+	if !st.baselined || sub.ID == "" {
+		return nil
+	}
+	if action == ActionRemoved {
+		prev, ok := st.known[sub.ID]
+		if !ok {
+			return nil // never seen alive since the baseline
+		}
+		at := time.Now().UTC().Truncate(time.Millisecond)
+		if at.Before(prev) {
+			at = prev
+		}
+		r := rc.RemovedSubscription{ID: sub.ID, DeletedAt: at}
+		st.seen[seenKey{id: "-" + r.ID, ts: r.DeletedAt.UnixNano()}] = true
+		delete(st.known, sub.ID)
+		_ = emit(ctx, Event{Kind: KindSubscription, Action: ActionRemoved, ID: r.ID, Raw: removedJSON(r)})
+		return nil
+	}
+	k, raw, err := st.version(sub)
+	if err != nil {
+		return err
+	}
+	prev, known := st.known[sub.ID]
+	if st.seen[k] || (known && sub.UpdatedAt.Before(prev)) {
+		return nil
+	}
+	st.seen[k] = true
+	out := ActionUpdated
+	if !known {
+		out = ActionInserted
+	}
+	st.known[sub.ID] = sub.UpdatedAt
+	_ = emit(ctx, Event{Kind: KindSubscription, Action: out, ID: sub.ID, Raw: bytes.Clone(raw)})
+	return nil
+}

@@ -1,0 +1,236 @@
+package source
+
+import (
+	"context"
+	"encoding/json"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/rclua/rclua/rc"
+	"github.com/rclua/rclua/rc/rctest"
+)
+
+// post posts text in room as username (a rctest helper: no request).
+func (s *rtServer) post(t *testing.T, username, room, text string) string {
+	t.Helper()
+	m, err := s.srv.PostMessage(username, room, text)
+	require.NoError(t, err)
+	return m.ID
+}
+
+// messageOpts are the test's options with the message catch-up on.
+func (s *rtServer) messageOpts(log zerolog.Logger) RealtimeOptions {
+	o := s.options(log)
+	o.History = s.client.Chat
+	return o
+}
+
+// messages counts the message events of action about id.
+func messages(c *collector, action, id string) int {
+	n := 0
+	for _, ev := range ofKind(c, KindMessage) {
+		if ev.Action == action && ev.ID == id {
+			n++
+		}
+	}
+	return n
+}
+
+// TestRealtimeMessageEvents: a new message in a room the bot is in is
+// "created" with the JSON REST returns for it; the bot's own messages and
+// those of a public room it is not in never come; a thread reply comes
+// with its tmid, and the thread's parent sent again with its counters is
+// "updated", never a second "created".
+func TestRealtimeMessageEvents(t *testing.T) {
+	t.Parallel()
+	s := newRTServer(t)
+	r := runRealtime(t, NewRealtime(s.client.Subscriptions, s.messageOpts(zerolog.Nop())))
+	r.connected(t, s, 1)
+
+	hello := s.post(t, rctest.BobUsername, rctest.RandomRoomID, "hello")
+	waitUntil(t, "hello", func() bool { return messages(r.got, ActionCreated, hello) == 1 })
+	res, err := s.client.Chat.SyncMessages(context.Background(), rctest.RandomRoomID, time.Now().Add(-time.Hour))
+	require.NoError(t, err)
+	var rest []byte
+	for _, m := range res.Updated {
+		if m.ID == hello {
+			rest = m.Raw
+		}
+	}
+	got := ofKind(r.got, KindMessage)
+	require.Len(t, got, 1)
+	assert.Equal(t, string(rest), string(got[0].Raw), "the JSON chat.syncMessages returns")
+
+	s.post(t, rctest.BotUsername, rctest.RandomRoomID, "the bot's own")
+	s.post(t, rctest.AliceUsername, rctest.NoSubRoomID, "in a room the bot is not in")
+	alice, err := rc.New(s.srv.URL, rc.WithToken(rctest.AliceUserID, rctest.AliceToken))
+	require.NoError(t, err)
+	defer alice.HTTPClient().CloseIdleConnections()
+	reply, err := alice.Chat.PostMessage(context.Background(), &rc.PostMessage{RoomID: rctest.RandomRoomID, Text: "a reply", ThreadID: hello})
+	require.NoError(t, err)
+	waitUntil(t, "the reply and the parent again", func() bool {
+		return messages(r.got, ActionCreated, reply.ID) == 1 && messages(r.got, ActionUpdated, hello) == 1
+	})
+	last := s.post(t, rctest.BobUsername, rctest.RandomRoomID, "last")
+	waitUntil(t, "last", func() bool { return messages(r.got, ActionCreated, last) == 1 })
+
+	got = ofKind(r.got, KindMessage)
+	assert.Len(t, got, 4, "hello, the reply, hello updated, last: nothing else")
+	for _, ev := range got {
+		var m struct {
+			TMID string `json:"tmid"`
+		}
+		require.NoError(t, json.Unmarshal(ev.Raw, &m))
+		if ev.ID == reply.ID {
+			assert.Equal(t, hello, m.TMID, "the reply carries its thread")
+		}
+	}
+	assert.Equal(t, 1, messages(r.got, ActionCreated, hello))
+}
+
+// TestRealtimeMessageCatchUp: messages posted while the connection is
+// down, in rooms whose subscription they changed, arrive after the
+// reconnection through chat.syncMessages, each once, before the events
+// that follow; a message the stream delivered before the drop is not
+// delivered again.
+func TestRealtimeMessageCatchUp(t *testing.T) {
+	t.Parallel()
+	s := newRTServer(t)
+	r := runRealtime(t, NewRealtime(s.client.Subscriptions, s.messageOpts(zerolog.Nop())))
+	r.connected(t, s, 1)
+	before := s.post(t, rctest.BobUsername, rctest.OpsRoomID, "before @"+rctest.BotUsername)
+	waitUntil(t, "before", func() bool { return messages(r.got, ActionCreated, before) == 1 })
+
+	s.srv.RefuseUpgrade(true)
+	require.Equal(t, 1, s.srv.DropSessions())
+	waitUntil(t, "disconnected", func() bool { return r.src.State() == StateConnecting })
+	inOps := s.post(t, rctest.BobUsername, rctest.OpsRoomID, "during @"+rctest.BotUsername)
+	inDM := s.post(t, rctest.AliceUsername, rctest.DMAliceRoomID, "a DM during the gap")
+	s.srv.RefuseUpgrade(false)
+
+	r.connected(t, s, 2)
+	after := s.post(t, rctest.BobUsername, rctest.RandomRoomID, "after")
+	waitUntil(t, "after", func() bool { return messages(r.got, ActionCreated, after) == 1 })
+	assert.Equal(t, 1, messages(r.got, ActionCreated, inOps), "caught up once")
+	assert.Equal(t, 1, messages(r.got, ActionCreated, inDM), "caught up once")
+	assert.Equal(t, 1, messages(r.got, ActionCreated, before), "not delivered again")
+	ids := []string{}
+	for _, ev := range ofKind(r.got, KindMessage) {
+		ids = append(ids, ev.ID)
+	}
+	require.Len(t, ids, 4)
+	assert.Equal(t, before, ids[0])
+	assert.ElementsMatch(t, []string{inOps, inDM}, ids[1:3])
+	assert.Equal(t, after, ids[3], "the catch-up came before the events after it")
+}
+
+// TestRealtimeMessageCatchUpWindow: after a gap longer than the catch-up
+// window, the messages older than the window are skipped, with one log
+// line, and later ones arrive.
+func TestRealtimeMessageCatchUpWindow(t *testing.T) {
+	t.Parallel()
+	var offset atomic.Int64
+	srv := rctest.NewServer(rctest.WithClock(func() time.Time { return time.Now().Add(time.Duration(offset.Load())) }))
+	t.Cleanup(srv.Close)
+	client, err := rc.New(srv.URL, rc.WithToken(rctest.BotUserID, rctest.BotToken))
+	require.NoError(t, err)
+	t.Cleanup(client.HTTPClient().CloseIdleConnections)
+	s := &rtServer{srv: srv, client: client}
+	logs := &logBuf{}
+	r := runRealtime(t, NewRealtime(client.Subscriptions, s.messageOpts(zerolog.New(logs))))
+	r.connected(t, s, 1)
+
+	s.srv.RefuseUpgrade(true)
+	require.Equal(t, 1, s.srv.DropSessions())
+	waitUntil(t, "disconnected", func() bool { return r.src.State() == StateConnecting })
+	old := s.post(t, rctest.BobUsername, rctest.OpsRoomID, "during @"+rctest.BotUsername)
+	offset.Store(int64(time.Hour)) // the gap lasts an hour
+	s.srv.RefuseUpgrade(false)
+
+	r.connected(t, s, 2)
+	after := s.post(t, rctest.BobUsername, rctest.OpsRoomID, "after @"+rctest.BotUsername)
+	waitUntil(t, "after", func() bool { return messages(r.got, ActionCreated, after) == 1 })
+	assert.Zero(t, messages(r.got, ActionCreated, old), "older than the window")
+	assert.Len(t, ofKind(r.got, KindMessage), 1)
+	assert.Equal(t, 1, logs.count("the gap is longer than the catch-up window"))
+}
+
+// TestMessageStateActions: the first state of a message created since the
+// floor is "created"; a later version (an edit) is "updated", the same
+// version or an older one nothing; a change of a message older than the
+// floor is "updated".
+func TestMessageStateActions(t *testing.T) {
+	t.Parallel()
+	now := time.Now().UTC()
+	ms := newMsgState("bot", time.Minute)
+	ms.since = now.Add(-time.Hour)
+	got := &collector{}
+	msg := func(id, uid string, ts, updated time.Time) *rc.Message {
+		return &rc.Message{ID: id, TS: ts, UpdatedAt: updated, User: rc.UserRef{ID: uid}, Raw: json.RawMessage(`{}`)}
+	}
+	ctx := context.Background()
+	require.NoError(t, ms.offer(ctx, got.emit, msg("m1", "u", now, now), now))
+	require.NoError(t, ms.offer(ctx, got.emit, msg("m1", "u", now, now), now))                       // again
+	require.NoError(t, ms.offer(ctx, got.emit, msg("m1", "u", now, now.Add(time.Second)), now))      // edited
+	require.NoError(t, ms.offer(ctx, got.emit, msg("m1", "u", now, now.Add(time.Millisecond)), now)) // stale
+	require.NoError(t, ms.offer(ctx, got.emit, msg("m2", "u", now.Add(-time.Hour), now), now))       // old, changed
+	require.NoError(t, ms.offer(ctx, got.emit, msg("m3", "bot", now, now), now))                     // own
+	assert.Equal(t, 1, got.count(ActionCreated, "m1"))
+	assert.Equal(t, 1, got.count(ActionUpdated, "m1"))
+	assert.Equal(t, 1, got.count(ActionUpdated, "m2"))
+	assert.Len(t, got.all(), 3)
+
+	ms.prune(now.Add(2 * time.Minute))
+	assert.NotContains(t, ms.latest, "m1", "forgotten once older than the window")
+	require.NoError(t, ms.offer(ctx, got.emit, msg("m1", "u", now, now.Add(time.Hour)), now.Add(2*time.Minute)))
+	assert.Equal(t, 1, got.count(ActionCreated, "m1"), "never created twice")
+}
+
+// TestRealtimeMessageFlood: 10,000 messages posted while emit is blocked
+// (a slow handler) all arrive, each once, in order, after it unblocks.
+// Meanwhile the client holds at most its channel's capacity (rc/realtime's
+// own tests bound it); the rest waits in the network buffers and on the
+// server.
+func TestRealtimeMessageFlood(t *testing.T) {
+	t.Parallel()
+	const n = 10000
+	s := newRTServer(t)
+	src := NewRealtime(s.client.Subscriptions, s.messageOpts(zerolog.Nop()))
+	gate := make(chan struct{})
+	got := &collector{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- src.Run(ctx, func(ctx context.Context, ev Event) error {
+			select {
+			case <-gate:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+			return got.emit(ctx, ev)
+		})
+	}()
+	defer func() {
+		cancel()
+		<-done
+	}()
+	waitUntil(t, "stream and baseline", func() bool { return src.State() == StateRealtime && s.polls() >= 1 })
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = s.post(t, rctest.BobUsername, rctest.GeneralRoomID, "flood")
+	}
+	assert.Empty(t, got.all(), "nothing passed the blocked emit")
+	close(gate)
+	waitUntil(t, "every message", func() bool { return len(ofKind(got, KindMessage)) >= n })
+	msgs := ofKind(got, KindMessage)
+	require.Len(t, msgs, n)
+	for i, ev := range msgs {
+		require.Equal(t, ids[i], ev.ID, "message %d in order", i)
+		require.Equal(t, ActionCreated, ev.Action)
+	}
+}

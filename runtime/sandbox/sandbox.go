@@ -57,6 +57,7 @@ func New(opts Options) *lua.LState {
 		L := lua.NewState(stateOptions(false))
 		installBounded(L)
 		protectCalls(L)
+		capResults(L)
 		return L
 	}
 	L := lua.NewState(stateOptions(true))
@@ -77,6 +78,7 @@ func New(opts Options) *lua.LState {
 	}
 	installBounded(L)
 	protectCalls(L)
+	capResults(L)
 
 	// module is Lua 5.0's module system (deprecated since 5.2): it reads
 	// the registry's _LOADED, which every lua.Open* fills with the full

@@ -1,0 +1,52 @@
+package sandbox
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	lua "github.com/yuin/gopher-lua"
+)
+
+// TestResultsCapped: unpack and string.byte of more than MaxResults values
+// raise a Lua error that pcall catches, instead of filling the value
+// stack to its last slot (the error then escaped every pcall and left the
+// state unusable); the state runs the next chunk.
+func TestResultsCapped(t *testing.T) {
+	t.Parallel()
+	for _, code := range []string{
+		"return pcall(unpack, {}, 1, 1e6)",
+		"return pcall(unpack, {}, 0/0)",
+		"return pcall(unpack, {}, -1e9, 1e9)",
+		"return pcall(string.byte, string.rep('x', 300000), 1, -1)",
+		"return pcall(function() return {unpack({}, 1, 1e6)} end)",
+	} {
+		t.Run(code, func(t *testing.T) {
+			t.Parallel()
+			L := New(Options{})
+			defer L.Close()
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			L.SetContext(ctx)
+			fn, err := Compile(L, "t.lua", []byte(code))
+			require.NoError(t, err)
+			L.Push(fn)
+			require.Nil(t, Call(L, 0, 2), "pcall caught it")
+			assert.Equal(t, lua.LFalse, L.Get(-2))
+			assert.Regexp(t, `too many results to unpack|string slice too long`, L.Get(-1).String())
+			L.Pop(2)
+			next, err := Compile(L, "t2.lua", []byte("x = 1 + 1"))
+			require.NoError(t, err)
+			L.Push(next)
+			require.Nil(t, Call(L, 0, 0), "the state is usable")
+			assert.Equal(t, lua.LNumber(2), L.GetGlobal("x"))
+		})
+	}
+	L := New(Options{})
+	defer L.Close()
+	require.NoError(t, L.DoString("n = select('#', unpack({}, 1, 8000)) b = select('#', string.byte(string.rep('x', 8000), 1, -1))"))
+	assert.Equal(t, lua.LNumber(MaxResults), L.GetGlobal("n"), "up to the cap is allowed")
+	assert.Equal(t, lua.LNumber(MaxResults), L.GetGlobal("b"))
+}

@@ -93,6 +93,13 @@ func TestE2ERevokedTokenExits3(t *testing.T) {
 			c := startChild(t, env, "run", "--scripts", dir, "--events", c.events, "--poll-interval", "1s", "--log-format", "json", "--shutdown-timeout", "2s")
 			waitForText(t, c.stderr, "rclua started", 15*time.Second)
 			if script == relayScript {
+				// A change before the baseline is part of it, not an event.
+				waitFor(t, 10*time.Second, "the baseline", func() bool {
+					if name == "realtime" && (len(s.Sessions()) != 1 || len(s.Sessions()[0].Subs) != 2) {
+						return false
+					}
+					return endpointCount(s, "subscriptions.get") >= 1
+				})
 				mentionInRandom(t, s, "one")
 				waitFor(t, 10*time.Second, "the first event", func() bool { return posted(s, "event 1") == 1 })
 			} else {

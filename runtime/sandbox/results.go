@@ -4,23 +4,20 @@ import (
 	lua "github.com/yuin/gopher-lua"
 )
 
-// MaxResults caps the values one call of unpack or string.byte returns,
-// as Lua 5.1 does ("too many results to unpack"). Without it a call filled
-// the value stack to its last slot, and gopher-lua, finding no slot for
-// the error handler, let the error escape every pcall and left the state
-// unusable.
-const MaxResults = 8000
-
-// capResults wraps unpack and string.byte to refuse more than MaxResults
-// results before pushing any.
+// capResults wraps unpack and string.byte, the library functions that
+// push as many values as asked, to make room for them first. Pushing up to
+// the value stack's last slot left gopher-lua no slot for the error
+// handler: the "registry overflow" then escaped every pcall and left the
+// state unusable. With the room made first, a request too big for the
+// stack fails cleanly, before anything is pushed.
 func capResults(L *lua.LState) {
 	if unpack, ok := L.GetGlobal("unpack").(*lua.LFunction); ok {
 		L.SetGlobal("unpack", L.NewFunction(func(L *lua.LState) int {
 			t := L.CheckTable(1)
 			i := L.OptInt(2, 1)
 			j := L.OptInt(3, t.Len())
-			if n := j - i + 1; i <= j && (n > MaxResults || n <= 0) {
-				L.RaiseError("too many results to unpack (%d, at most %d)", j-i+1, MaxResults)
+			if i <= j {
+				ensureSlots(L, uint64(j)-uint64(i)+1)
 			}
 			return unpack.GFunction(L)
 		}))
@@ -41,11 +38,23 @@ func capResults(L *lua.LState) {
 			if j < 0 {
 				j = n + j + 1
 			}
-			i, j = max(i, 1), min(j, n)
-			if j-i+1 > MaxResults {
-				L.RaiseError("string slice too long (%d bytes, at most %d)", j-i+1, MaxResults)
+			if i, j = max(i, 1), min(j, n); i <= j {
+				ensureSlots(L, uint64(j-i+1))
 			}
 			return byteFn.GFunction(L)
 		}))
 	}
+}
+
+// ensureSlots raises "registry overflow" unless the value stack has room
+// for n more values and the two an error needs (its handler and its
+// value). Growing the stack to that size and back is the check: it fails
+// while nothing is pushed yet.
+func ensureSlots(L *lua.LState, n uint64) {
+	if n > registryMaxSize {
+		L.RaiseError("registry overflow (%d values asked, the stack holds %d)", n, registryMaxSize)
+	}
+	top := L.GetTop()
+	L.SetTop(top + int(n) + 2)
+	L.SetTop(top)
 }

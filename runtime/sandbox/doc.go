@@ -65,8 +65,13 @@
 // operators in one expression or elseif branches in one if (each is a tree
 // as deep as it is long); more than MaxCompileWork steps of the
 // compiler's quadratic work (the linear search of a function's constant
-// table, arithmetic folded again at every level: 200 KB of y+y+... took
-// 86 s). load's reader may return at most MaxSourceBytes in all. A source
+// table, at a quarter step per entry searched; arithmetic folded again at
+// every level: 200 KB of y+y+... took 86 s); more than MaxResolveWork
+// locals searched to resolve names (each name is looked up in every local
+// in scope of every enclosing function: 190 nested functions of 199 locals
+// and 180 KB of names took 18 s; at the limit about 0.1 s,
+// BenchmarkCompileAtResolveLimit). load's reader may return at most
+// MaxSourceBytes in all. A source
 // right at any one limit compiles in at most about 130 ms
 // (BenchmarkCompileAtLimits); the example scripts and the Lua 5.1 test
 // suite use under a quarter of the compile work and a few percent of the

@@ -30,6 +30,11 @@ const (
 	// resolving gotos once per label and block (linear in the gotos) and
 	// elseif chains (linear in the chain).
 	MaxCompileWork = 2 << 20
+	// MaxResolveWork caps the compiler's name resolution, in local
+	// variables searched: gopher-lua looks each name up in every local in
+	// scope, of every enclosing function, one by one (about 5 ns each), so
+	// many names under many locals compiled for seconds.
+	MaxResolveWork = 12 << 20
 )
 
 // checkSource returns a *SyntaxError when src exceeds one of the limits,
@@ -59,7 +64,9 @@ type level struct {
 	chain int  // elseif branches at this level (an if)
 	// arithBase and arith are base and ops for arithmetic operators only.
 	arithBase, arith int
-	gotos            int // gotos of the function when it opened
+	gotos            int  // gotos of the function when it opened
+	locals           int  // local variables declared in this block so far
+	params           bool // a function's parameter list
 }
 
 // funcConsts is what the scanner knows of one function's constant table:
@@ -86,6 +93,15 @@ type scanner struct {
 	operand bool
 	inLabel bool // between the two :: of a label
 	work    int
+	// Name resolution: the locals in scope, whether the names that come
+	// are being declared (after local or for, up to = or in), whether the
+	// next ( opens a parameter list, whether the last token was . or :
+	// (a field name follows, not resolved), and the work so far.
+	inScope   int
+	declaring bool
+	params    bool
+	field     bool
+	resolve   int
 }
 
 func (s *scanner) top() *level { return &s.levels[len(s.levels)-1] }
@@ -152,6 +168,7 @@ func (s *scanner) pop() string {
 	}
 	c := s.levels[len(s.levels)-1]
 	s.levels = s.levels[:len(s.levels)-1]
+	s.inScope -= c.locals
 	fc := s.funcs[len(s.funcs)-1]
 	if c.kind == 'f' {
 		s.funcs = s.funcs[:len(s.funcs)-1]
@@ -368,8 +385,16 @@ func (s *scanner) token() string {
 		}
 		return false
 	}
+	field := false
+	defer func() { s.field = field }()
 	switch c {
-	case '(', '{':
+	case '(':
+		params := s.params
+		s.params = false
+		err := s.push(c)
+		s.top().params = params
+		return err
+	case '{':
 		return s.push(c)
 	case ')', ']', '}':
 		return s.pop()
@@ -393,18 +418,21 @@ func (s *scanner) token() string {
 			}
 		}
 		s.operand = false
+		field = true
 		return s.op(false)
 	case ':':
 		if two(':') { // ::label::
 			return s.label()
 		}
 		s.operand = false
+		field = true
 		return s.op(false)
 	case '=':
 		s.operand = false
 		if two('=') {
 			return s.op(false)
 		}
+		s.declaring = false
 		s.boundary()
 		return ""
 	case '<', '>', '~':
@@ -471,6 +499,7 @@ func (s *scanner) word(w string) string {
 		return ""
 	case "function":
 		s.operandStart()
+		s.params = true
 		return s.push('f')
 	case "do", "if", "repeat":
 		s.boundary()
@@ -503,12 +532,43 @@ func (s *scanner) word(w string) string {
 		s.operand = false
 		s.funcs[len(s.funcs)-1].gotos++
 		return ""
-	case "local", "return", "break", "then", "else", "in", "while", "for":
+	case "local", "for":
 		s.boundary()
 		s.operand = false
+		s.declaring = true
 		return ""
+	case "return", "break", "then", "else", "in", "while":
+		s.boundary()
+		s.operand = false
+		s.declaring = false
+		return ""
+	}
+	return s.name(w)
+}
+
+// name counts a name: a local declared (after local or for, or in a
+// parameter list), a field (after . or :), or a name the compiler
+// resolves by searching every local in scope.
+func (s *scanner) name(w string) string {
+	field := s.field
+	s.field = false
+	if s.declaring && s.operand {
+		s.declaring = false // local x  y = 1: a new statement
 	}
 	s.operandStart()
 	s.operand = true
+	switch t := s.top(); {
+	case t.params && len(s.levels) > 1:
+		s.levels[len(s.levels)-2].locals++ // in scope in the function's body
+		s.inScope++
+	case s.declaring:
+		t.locals++
+		s.inScope++
+	case !field:
+		s.resolve += s.inScope
+		if s.resolve > MaxResolveWork {
+			return fmt.Sprintf("too much to compile in one chunk: too many names under too many local variables (over %d lookups); split big functions", MaxResolveWork)
+		}
+	}
 	return s.constant(w)
 }

@@ -222,3 +222,50 @@ func TestScanAcceptsDataTables(t *testing.T) {
 	require.Error(t, err, "16,000 distinct constants in one function compile for seconds")
 	assert.Contains(t, err.Error(), "too many distinct names and constants in one function")
 }
+
+// resolveSource is depth nested functions each declaring locals locals,
+// then names name lookups in the innermost one.
+func resolveSource(depth, locals, names int) string {
+	var b strings.Builder
+	for i := range depth {
+		fmt.Fprintf(&b, "local function f%d() local %s = 1\n", i, strings.Repeat("a,", locals-1)+"a")
+	}
+	b.WriteString(strings.Repeat("x=x ", names/2))
+	b.WriteString("\n")
+	b.WriteString(strings.Repeat("end ", depth))
+	return b.String()
+}
+
+// TestScanBoundsNameResolution (review of item 2): gopher-lua resolves a
+// name by searching every local in scope of every enclosing function, so
+// 190 nested functions of 199 locals and 180 KB of names, inside every
+// other limit, compiled for 18 s. The scan counts those lookups: that
+// source is refused, one under the budget passes.
+func TestScanBoundsNameResolution(t *testing.T) {
+	t.Parallel()
+	L := New(Options{})
+	defer L.Close()
+	hostile := resolveSource(190, 199, 45000)
+	require.Less(t, len(hostile), MaxSourceBytes)
+	_, err := Compile(L, "h.lua", []byte(hostile))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "too many names under too many local variables")
+
+	under := resolveSource(40, 199, 2*MaxResolveWork/(40*199)/3)
+	_, err = Compile(L, "u.lua", []byte(under))
+	assert.NoError(t, err)
+}
+
+// BenchmarkCompileAtResolveLimit compiles a source just under
+// MaxResolveWork: 40 nested functions of 199 locals and the names that
+// fill 90% of the budget.
+func BenchmarkCompileAtResolveLimit(b *testing.B) {
+	src := []byte(resolveSource(40, 199, MaxResolveWork/(40*199)*9/10))
+	for b.Loop() {
+		L := New(Options{})
+		if _, err := Compile(L, "r.lua", src); err != nil {
+			b.Fatal(err)
+		}
+		L.Close()
+	}
+}

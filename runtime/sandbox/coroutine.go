@@ -50,6 +50,13 @@ func installCoroutines(L *lua.LState, co *lua.LTable) {
 			L.Insert(lua.LTrue, 2)
 			return L.GetTop() - 1
 		}
+		for p := L; p != nil; p = p.Parent {
+			if p == th { // running, or resuming the one that runs: as Lua 5.1
+				L.Push(lua.LFalse)
+				L.Push(lua.LString("cannot resume non-suspended coroutine"))
+				return 2
+			}
+		}
 		if depth >= MaxCoroutineDepth {
 			L.RaiseError("stack overflow (more than %d coroutines resumed inside each other)", MaxCoroutineDepth)
 		}

@@ -50,3 +50,28 @@ func TestResultsCapped(t *testing.T) {
 	assert.Equal(t, lua.LNumber(200000), L.GetGlobal("n"), "what fits is allowed")
 	assert.Equal(t, lua.LNumber(200000), L.GetGlobal("b"))
 }
+
+// TestResumeOfANonSuspendedCoroutine: resuming a coroutine that is
+// resuming another (so not suspended) returns Lua 5.1's error, and the
+// resumer goes on, instead of dying with gopher-lua's "can not yield from
+// outside of a coroutine".
+func TestResumeOfANonSuspendedCoroutine(t *testing.T) {
+	t.Parallel()
+	L := New(Options{})
+	defer L.Close()
+	require.NoError(t, L.DoString(`
+A = coroutine.create(function()
+  local B = coroutine.create(function() return coroutine.resume(A) end)
+  local ok, inner_ok, inner_err = coroutine.resume(B)
+  result = {ok, inner_ok, inner_err}
+  return "A went on"
+end)
+a_ok, a_res = coroutine.resume(A)
+`))
+	assert.Equal(t, lua.LTrue, L.GetGlobal("a_ok"))
+	assert.Equal(t, lua.LString("A went on"), L.GetGlobal("a_res"))
+	res := L.GetGlobal("result").(*lua.LTable)
+	assert.Equal(t, lua.LTrue, res.RawGetInt(1), "B ran")
+	assert.Equal(t, lua.LFalse, res.RawGetInt(2), "resuming A from B failed")
+	assert.Equal(t, lua.LString("cannot resume non-suspended coroutine"), res.RawGetInt(3))
+}

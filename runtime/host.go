@@ -133,8 +133,14 @@ func (h *Host) stopRunningCalls(cause error) int {
 // and closes the largest if it holds at least least bytes. It returns what
 // it evicted (name "" when nothing).
 func (h *Host) evictLargest(least int64, reason func(size string) string) (name string, size int64) {
-	ctx, cancel := context.WithTimeout(context.Background(), measureWait)
-	defer cancel()
+	// An actor busy in a call for longer than measureWait is not asked;
+	// one that took the request gets until walkWait to walk its state (a
+	// walk cut short by then is a lower bound, which would favour the
+	// states that were quick to walk).
+	ask, cancelAsk := context.WithTimeout(context.Background(), measureWait)
+	defer cancelAsk()
+	walk, cancelWalk := context.WithTimeout(context.Background(), walkWait)
+	defer cancelWalk()
 	h.mu.Lock()
 	actors := make([]*actor, 0, len(h.live))
 	for a := range h.live {
@@ -142,40 +148,33 @@ func (h *Host) evictLargest(least int64, reason func(size string) string) (name 
 	}
 	h.mu.Unlock()
 	replies := make(chan scriptSize, len(actors))
-	var asks sync.WaitGroup
-	defer asks.Wait() // after cancel (deferred later, so run first)
-	defer cancel()
+	accepted := make(chan bool, len(actors))
 	for _, a := range actors {
-		asks.Add(1)
 		go func() {
-			defer asks.Done()
 			select {
-			case a.sizes <- sizeRequest{ctx: ctx, reply: replies}:
-			case <-ctx.Done():
+			case a.sizes <- sizeRequest{ctx: walk, reply: replies}:
+				accepted <- true
+			case <-ask.Done():
+				accepted <- false
 			}
 		}()
 	}
+	asked := 0
+	for range actors { // every goroutine above answers by measureWait
+		if <-accepted {
+			asked++
+		}
+	}
 	var best scriptSize
-	consider := func(r scriptSize) {
-		if r.bytes > best.bytes {
-			best = r
-		}
-	}
 wait:
-	for range actors {
+	for range asked {
 		select {
 		case r := <-replies:
-			consider(r)
-		case <-ctx.Done():
+			if r.bytes > best.bytes {
+				best = r
+			}
+		case <-walk.Done():
 			break wait
-		}
-	}
-	for drained := false; !drained; { // answers given as the wait ended count too
-		select {
-		case r := <-replies:
-			consider(r)
-		default:
-			drained = true
 		}
 	}
 	if best.a == nil || best.bytes < least {

@@ -28,9 +28,13 @@ const (
 	// memRecent: over the limit again this soon after stopping calls, the
 	// heap is held rather than grown by the calls running.
 	memRecent = 30 * time.Second
-	// measureWait bounds one measurement: a script busy in a call longer
-	// than that is not measured.
+	// measureWait bounds the wait for a script to take a measurement
+	// request (and, after an eviction, to close its state): a script busy
+	// in a call longer than that is not measured.
 	measureWait = time.Second
+	// walkWait bounds the walks of a measurement (each is bounded by
+	// sizeWalkMax objects too; about 0.1 s for a state of 100,000 tables).
+	walkWait = 5 * time.Second
 )
 
 // heldMemoryMsg is logged once per episode when stopping the running calls

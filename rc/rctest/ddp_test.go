@@ -620,3 +620,34 @@ func TestDDPNotInRequestLog(t *testing.T) {
 	dialDDP(t, s).connect()
 	assert.Empty(t, s.Requests())
 }
+
+// TestDDPEditIsSentAgain (§6): an edit through chat.update reaches the
+// room's stream as the whole message again, with editedAt set; an update
+// with the same text changes nothing and sends nothing.
+func TestDDPEditIsSentAgain(t *testing.T) {
+	t.Parallel()
+	s := startServer(t)
+	alice := botClient(t, s).as(AliceUserID, AliceToken)
+	d := dialDDP(t, s)
+	d.connect()
+	d.login(BotToken)
+	require.Equal(t, "ready", d.sub("r", streamRoomMessages, GeneralRoomID)["msg"])
+	posted, err := s.PostMessage(AliceUsername, GeneralRoomID, "helo")
+	require.NoError(t, err)
+	_, first, _ := d.msgEvent()
+	require.Nil(t, first["editedAt"])
+
+	r := alice.post("/api/v1/chat.update", map[string]any{"roomId": GeneralRoomID, "msgId": posted.ID, "text": "hello"})
+	require.Equal(t, 200, r.status, "%s", r.body)
+	_, edited, _ := d.msgEvent()
+	assert.Equal(t, posted.ID, edited["_id"])
+	assert.Equal(t, "hello", edited["msg"])
+	assert.NotNil(t, edited["editedAt"], "an edit carries editedAt")
+
+	r = alice.post("/api/v1/chat.update", map[string]any{"roomId": GeneralRoomID, "msgId": posted.ID, "text": "hello"})
+	require.Equal(t, 200, r.status, "%s", r.body)
+	_, err = s.PostMessage(AliceUsername, GeneralRoomID, "next")
+	require.NoError(t, err)
+	_, next, _ := d.msgEvent()
+	assert.Equal(t, "next", next["msg"], "the same text sent nothing")
+}

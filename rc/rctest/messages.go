@@ -177,6 +177,7 @@ func (s *Server) chatUpdate(c *reqCtx) {
 		}
 		m.msg, m.mentions = text, s.st.mentionsOf(text)
 		m.editedAt, m.editedBy, m.updatedAt = c.now, c.user.id, c.now
+		s.st.emitMessage(m) // §6: an edit is the whole message again on the streams
 	}
 	c.success(obj{{"message", s.st.messageObj(m)}})
 }

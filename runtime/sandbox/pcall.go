@@ -35,21 +35,43 @@ type Failure struct {
 // gigabytes. A Go panic in a function the call reaches is caught too; its
 // text becomes the error value.
 func Call(L *lua.LState, nargs, nret int) *Failure {
-	var f *Failure
-	handler := L.NewFunction(func(L *lua.LState) int {
-		f = &Failure{Value: L.Get(1)}
-		f.Where, f.Traceback = traceback(L)
-		L.SetTop(1)
-		return 1
-	})
-	err := L.PCall(nargs, nret, handler)
+	err := L.PCall(nargs, nret, failureHandler(L))
 	if err == nil {
 		return nil
 	}
-	if f == nil { // the handler itself failed: cannot happen, but say what did
-		f = &Failure{Value: lua.LString(err.Error())}
+	if aerr, ok := err.(*lua.ApiError); ok {
+		if ud, ok := aerr.Object.(*lua.LUserData); ok {
+			if f, ok := ud.Value.(*Failure); ok {
+				return f
+			}
+		}
 	}
-	return f
+	// The handler itself failed: cannot happen, but say what did.
+	return &Failure{Value: lua.LString(err.Error())}
+}
+
+// handlerKey is the registry field holding a state's failureHandler.
+const handlerKey = "rclua.sandbox.failure-handler"
+
+// failureHandler is L's error handler for Call, made once per state (Call
+// is on every handler's path): it describes the failure while the stack
+// is still there and returns it, as a userdata, for the error value.
+func failureHandler(L *lua.LState) *lua.LFunction {
+	reg, _ := L.Get(lua.RegistryIndex).(*lua.LTable)
+	if fn, ok := reg.RawGetString(handlerKey).(*lua.LFunction); ok {
+		return fn
+	}
+	fn := L.NewFunction(func(L *lua.LState) int {
+		f := &Failure{Value: L.Get(1)}
+		f.Where, f.Traceback = traceback(L)
+		ud := L.NewUserData()
+		ud.Value = f
+		L.SetTop(0)
+		L.Push(ud)
+		return 1
+	})
+	reg.RawSetString(handlerKey, fn)
+	return fn
 }
 
 // traceback describes L's stack from the innermost frame: the position of

@@ -2,7 +2,9 @@ package scripttest
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -60,7 +62,7 @@ func TestFiles(paths []string) (files []string, errs []error) {
 	for _, p := range paths {
 		fi, err := os.Stat(p)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", p, err))
+			errs = append(errs, fmt.Errorf("%s: %w", p, pathErr(err)))
 			continue
 		}
 		if !fi.IsDir() {
@@ -73,7 +75,7 @@ func TestFiles(paths []string) (files []string, errs []error) {
 		}
 		entries, err := os.ReadDir(p)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", p, err))
+			errs = append(errs, fmt.Errorf("%s: %w", p, pathErr(err)))
 			continue
 		}
 		var found []string
@@ -247,4 +249,13 @@ func splitWhere(msg string) (where, rest string) {
 		return msg[m[2]:m[3]], msg[m[1]:]
 	}
 	return "", msg
+}
+
+// pathErr drops the path an *fs.PathError repeats, since callers name it.
+func pathErr(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
 }

@@ -17,7 +17,6 @@ import (
 // requests are not affected.
 type faults struct {
 	base http.RoundTripper
-	now  func() time.Time
 
 	mu   sync.Mutex // RoundTrip may be called from the client's goroutines
 	left map[string]*fault
@@ -55,8 +54,10 @@ func (f *faults) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	h := http.Header{"Content-Type": {"application/json"}}
 	if ft.status == http.StatusTooManyRequests {
-		// Rate limited for a minute: the reset is epoch milliseconds.
-		h.Set("X-RateLimit-Reset", strconv.FormatInt(f.now().Add(time.Minute).UnixMilli(), 10))
+		// Rate limited for a minute: the reset is epoch milliseconds. The
+		// client measures it against the real clock (its retry policy
+		// waits in real time), so it is set from that one, not the fake.
+		h.Set("X-RateLimit-Reset", strconv.FormatInt(time.Now().Add(time.Minute).UnixMilli(), 10))
 	}
 	return &http.Response{
 		Status: strconv.Itoa(ft.status) + " " + http.StatusText(ft.status), StatusCode: ft.status,

@@ -96,7 +96,7 @@ func newWorld(ctx context.Context, start time.Time, path string, content []byte,
 	}
 	w.bot = bot
 	w.http = &http.Transport{}
-	w.faults = &faults{base: w.http, now: w.clock, left: map[string]*fault{}}
+	w.faults = &faults{base: w.http, left: map[string]*fault{}}
 	scriptClient, err := rc.New(w.srv.URL, rc.WithToken(rctest.BotUserID, rctest.BotToken),
 		rc.WithHTTPClient(&http.Client{Transport: w.faults}))
 	if err != nil {

@@ -20,6 +20,7 @@ import (
 	"github.com/rclua/rclua/rc/rctest"
 	"github.com/rclua/rclua/runtime/sandbox"
 	"github.com/rclua/rclua/runtime/source"
+	"github.com/rclua/rclua/runtime/watch"
 )
 
 // The example scripts are tested two ways: every one passes runtime.Check
@@ -46,11 +47,15 @@ func TestExampleScriptsPassCheck(t *testing.T) {
 	require.NoError(t, err)
 	var found []string
 	for _, e := range entries {
-		if filepath.Ext(e.Name()) == ".lua" {
+		if filepath.Ext(e.Name()) == ".lua" && !watch.IsTest(e.Name()) {
 			found = append(found, e.Name())
 		}
 	}
 	assert.ElementsMatch(t, exampleScripts, found, "every example script is tested here")
+	for _, name := range found {
+		_, err := os.Stat(filepath.Join(examplesDir, strings.TrimSuffix(name, ".lua")+watch.TestSuffix))
+		assert.NoError(t, err, "%s has its *_test.lua", name)
+	}
 	for _, name := range found {
 		errs := Check(context.Background(), []string{filepath.Join(examplesDir, name)}, Config{})
 		assert.Empty(t, errs, "%s passes rclua check", name)

@@ -44,6 +44,7 @@ rc.cron("0 9 * * 1-5", function() end)
 	writeFile(t, filepath.Join(dir, "syntax.lua"), "local = 1\n")
 	writeFile(t, filepath.Join(dir, "trigger.lua"), "\nrc.cron(\"bogus\", function() end)\n")
 	writeFile(t, filepath.Join(dir, ".hidden.lua"), "error('x')")
+	writeFile(t, filepath.Join(dir, "good_test.lua"), "t.undefined()") // a test file: not checked as a script
 	errs := Check(context.Background(), []string{dir}, Config{})
 	require.Len(t, errs, 2, "two failing scripts: %v", errs)
 	assert.True(t, strings.HasPrefix(errs[0].Error(), filepath.Join(dir, "syntax.lua")+":1:"), "%q", errs[0])
@@ -55,19 +56,21 @@ rc.cron("0 9 * * 1-5", function() end)
 func TestScriptFiles(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	for _, name := range []string{"b.lua", "a.lua", ".hidden.lua", "notes.txt", "a.lua~", "#a.lua#"} {
+	for _, name := range []string{"b.lua", "a.lua", ".hidden.lua", "notes.txt", "a.lua~", "#a.lua#", "a_test.lua"} {
 		writeFile(t, filepath.Join(dir, name), "-- x\n")
 	}
 	require.NoError(t, os.Mkdir(filepath.Join(dir, "sub.lua"), 0o755))
 	empty := t.TempDir()
 	single := filepath.Join(dir, "notes.txt")
 
-	files, errs := ScriptFiles([]string{dir, single, empty, filepath.Join(dir, "missing.lua")})
+	testFile := filepath.Join(dir, "a_test.lua")
+	files, errs := ScriptFiles([]string{dir, single, empty, filepath.Join(dir, "missing.lua"), testFile})
 	assert.Equal(t, []string{filepath.Join(dir, "a.lua"), filepath.Join(dir, "b.lua"), single}, files,
-		"a folder gives its scripts sorted; a file stands for itself")
-	require.Len(t, errs, 2, "%v", errs)
+		"a folder gives its scripts sorted, without its test files; a file stands for itself")
+	require.Len(t, errs, 3, "%v", errs)
 	assert.Equal(t, empty+": no *.lua scripts in this folder", errs[0].Error())
 	assert.Equal(t, filepath.Join(dir, "missing.lua")+": no such file or directory", errs[1].Error())
+	assert.Equal(t, testFile+": a test file, not a script (run it with rclua test)", errs[2].Error())
 }
 
 // TestCheckFolderWithAPipe: a named pipe called *.lua in a checked folder
@@ -91,4 +94,18 @@ func TestDaemonIgnoresAPipe(t *testing.T) {
 	th := startHost(t, Config{ScriptsDir: dir}, nil, map[string]string{"real.lua": `rc.log.info("real loaded")`})
 	th.logs.eventually(t, waitFor, func() bool { return th.logs.count("real loaded") == 1 }, "the real script")
 	assert.Len(t, th.h.Status(), 1)
+}
+
+// TestDaemonIgnoresTestFiles: a *_test.lua file in the scripts folder is a
+// script's test (rclua test), never loaded by the daemon, while the script
+// beside it is.
+func TestDaemonIgnoresTestFiles(t *testing.T) {
+	t.Parallel()
+	th := startHost(t, Config{}, nil, map[string]string{
+		"real.lua":      `rc.log.info("real loaded")`,
+		"real_test.lua": `rc.log.info("test file loaded")`,
+	})
+	th.logs.eventually(t, waitFor, func() bool { return th.logs.count("real loaded") == 1 }, "the real script")
+	assert.Len(t, th.h.Status(), 1)
+	assert.Zero(t, th.logs.count("test file loaded"))
 }

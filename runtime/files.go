@@ -13,9 +13,9 @@ import (
 
 // ScriptFiles expands paths into script files as the host sees a scripts
 // folder: a file stands for itself; a folder for its *.lua files (not
-// recursive; dotfiles, editor temp and swap files skipped, see
-// watch.IsScript), sorted. A missing path, or a folder without scripts, is
-// an error naming it.
+// recursive; dotfiles, editor temp and swap files and *_test.lua test
+// files skipped, see watch.IsScript), sorted. A missing path, a test file
+// given by name, or a folder without scripts, is an error naming it.
 func ScriptFiles(paths []string) (files []string, errs []error) {
 	for _, p := range paths {
 		fi, err := os.Stat(p)
@@ -24,6 +24,10 @@ func ScriptFiles(paths []string) (files []string, errs []error) {
 			continue
 		}
 		if !fi.IsDir() {
+			if watch.IsTest(filepath.Base(p)) {
+				errs = append(errs, fmt.Errorf("%s: a test file, not a script (run it with rclua test)", p))
+				continue
+			}
 			files = append(files, p)
 			continue
 		}

@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/rclua/rclua/rc/rctest"
+	"github.com/rclua/rclua/runtime"
 )
 
 // examplesDir is the project's example scripts, seen from this package.
@@ -227,9 +228,9 @@ func TestE2EDev(t *testing.T) {
 		"--poll-interval", "1s", "--scripts", examplesDir, "--log-format", "json", "--shutdown-timeout", "3s")
 	waitForText(t, c.stderr, "rclua started", 15*time.Second)
 	out := c.stderr.String()
-	examples, err := filepath.Glob(filepath.Join(examplesDir, "*.lua"))
-	require.NoError(t, err)
-	assert.Contains(t, out, fmt.Sprintf(`"loaded":%d`, len(examples)), "every example script loads")
+	examples, err := runtime.ScriptFiles([]string{examplesDir})
+	require.Empty(t, err)
+	assert.Contains(t, out, fmt.Sprintf(`"loaded":%d`, len(examples)), "every example script loads, and no test file")
 	assert.Contains(t, out, "curl -s -H 'X-User-Id: "+rctest.BotUserID+"' -H 'X-Auth-Token: "+rctest.BotToken+"'", "a ready-to-paste curl line")
 	assert.Contains(t, out, "curl -s -H 'X-User-Id: "+rctest.AliceUserID+"' -H 'X-Auth-Token: "+rctest.AliceToken+"' -d channel=%23general --data-urlencode 'text=hello @"+rctest.BotUsername+"' http://",
 		"a ready-to-paste curl line to mention the bot as alice (TestDevCurlLines runs it)")

@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/rclua/rclua/runtime"
+	"github.com/rclua/rclua/runtime/scripttest"
 )
 
 // repoRoot is the module's root seen from this package; readmePath its
@@ -52,7 +53,8 @@ func commandFlags(getenv func(string) string) map[string]*flag.FlagSet {
 	run, _ := runFlags(getenv)
 	exec, _ := execFlags(getenv)
 	check, _ := checkFlags()
-	return map[string]*flag.FlagSet{"run": run, "exec": exec, "check": check, "version": versionFlags()}
+	test := newTestFlags(getenv).fs
+	return map[string]*flag.FlagSet{"run": run, "exec": exec, "check": check, "test": test, "version": versionFlags()}
 }
 
 // TestReadmeConfigurationTable: every flag of every command's real flag
@@ -143,6 +145,10 @@ func TestReadmeScriptsPassCheck(t *testing.T) {
 		if !strings.HasPrefix(block, "-- ") || !ok || !strings.HasSuffix(name, ".lua") {
 			continue
 		}
+		if strings.HasSuffix(name, "_test.lua") { // a test file: it must pass against its script
+			readmeTestPasses(t, name, block)
+			continue
+		}
 		found++
 		path := filepath.Join(dir, name)
 		require.NoError(t, os.WriteFile(path, []byte(block), 0o644))
@@ -150,4 +156,22 @@ func TestReadmeScriptsPassCheck(t *testing.T) {
 		assert.NotRegexp(t, `sub\.\w+ [<>]`, block, "README's %s compares a field that may be missing (use tonumber(x) or 0)", name)
 	}
 	assert.Positive(t, found, "the README shows a complete script")
+}
+
+// readmeTestPasses runs the README's test file name (as "scripts/x_test.lua")
+// against the project's script it tests: every test passes.
+func readmeTestPasses(t *testing.T, name, block string) {
+	t.Helper()
+	dir := t.TempDir()
+	script, err := os.ReadFile(filepath.Join(repoRoot, scripttest.ScriptOf(name)))
+	require.NoError(t, err, "the README's %s tests a script of the project", name)
+	path := filepath.Join(dir, filepath.Base(name))
+	require.NoError(t, os.WriteFile(scripttest.ScriptOf(path), script, 0o644))
+	require.NoError(t, os.WriteFile(path, []byte(block), 0o644))
+	res, err := scripttest.RunFile(context.Background(), path, scripttest.Options{})
+	require.NoError(t, err)
+	assert.NotEmpty(t, res)
+	for _, r := range res {
+		assert.True(t, r.Passed, "README's %s: %s: %s %s", name, r.Name, r.Where, r.Failure)
+	}
 }

@@ -17,6 +17,14 @@
 // module read the full os table there).
 // Options.Unsafe opens every gopher-lua library instead.
 //
+// # Clock
+//
+// Options.Clock replaces the real clock of os.time, os.date and os.clock
+// (runtime/scripttest's fake clock): a time not given is Clock's now, the
+// local zone is the location of Clock's times (os.date's "!" is UTC), and
+// os.clock counts Clock's seconds since the state was made. A date table
+// given to os.time needs year, month and day (hour defaults to 12).
+//
 // # Limits
 //
 // Calls are bounded to CallStackSize (200) frames: deeper recursion, also

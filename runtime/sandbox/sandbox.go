@@ -2,6 +2,7 @@ package sandbox
 
 import (
 	"fmt"
+	"time"
 
 	lua "github.com/yuin/gopher-lua"
 )
@@ -46,6 +47,13 @@ type Options struct {
 	// trusted setups. The string caps and the deadline-aware pattern
 	// matching stay.
 	Unsafe bool
+	// Clock, when set, is what os.time, os.date and os.clock read instead
+	// of the real clock (runtime/scripttest's fake clock): os.time() and
+	// os.date(format) without a time give Clock's now, os.clock the
+	// seconds of Clock since New, and the local zone of os.date and of
+	// os.time{...} is the location of Clock's times. Nil: the real clock
+	// and the process's zone. Not used with Unsafe.
+	Clock func() time.Time
 }
 
 // New returns a fresh Lua state. Unless opts.Unsafe, only an allowlist of
@@ -110,6 +118,10 @@ func New(opts Options) *lua.LState {
 		if date, ok := full.RawGetString("date").(*lua.LFunction); ok {
 			os.RawSetString("date", capDate(L, date))
 		}
+	}
+	if opts.Clock != nil {
+		date, _ := os.RawGetString("date").(*lua.LFunction)
+		installClock(L, os, opts.Clock, date)
 	}
 	L.SetGlobal("require", L.NewFunction(sandboxRequire))
 	scrubRegistry(L)

@@ -131,18 +131,30 @@ func (w *Watcher) Run(ctx context.Context, sink Sink) error {
 }
 
 // IsScript reports whether a file name is a script: *.lua, not a
-// dotfile, not an editor temp or swap file.
+// dotfile, not an editor temp or swap file, not a test (IsTest).
 func IsScript(name string) bool {
 	if !strings.HasSuffix(name, ".lua") || len(name) == len(".lua") {
 		return false
 	}
 	switch {
+	case IsTest(name): // run by rclua test, never by the daemon
+		return false
 	case strings.HasPrefix(name, "."), // dotfiles, .#lock, .x.swp
 		strings.HasPrefix(name, "#"), // emacs autosave
 		strings.HasSuffix(name, "~"):
 		return false
 	}
 	return true
+}
+
+// TestSuffix ends the name of a script's test file: foo_test.lua tests
+// foo.lua (see runtime/scripttest).
+const TestSuffix = "_test.lua"
+
+// IsTest reports whether a file name is a script's test file: *_test.lua
+// (a name that is only the suffix is none).
+func IsTest(name string) bool {
+	return strings.HasSuffix(name, TestSuffix) && len(name) > len(TestSuffix)
 }
 
 // loop is the watch loop; the initial pass happens first.

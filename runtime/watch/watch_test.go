@@ -94,6 +94,7 @@ func TestWatchReportsChanges(t *testing.T) {
 	dir := t.TempDir()
 	write(t, filepath.Join(dir, "a.lua"), "v1")
 	write(t, filepath.Join(dir, "notes.txt"), "not a script")
+	write(t, filepath.Join(dir, "a_test.lua"), "-- a test file, run by rclua test")
 	w, r := startWatch(t, dir, 20*time.Millisecond)
 	all, _ := r.snapshot()
 	require.Len(t, all, 1, "the initial scan reports the scripts only, before Scanned: %+v", all)
@@ -109,8 +110,11 @@ func TestWatchReportsChanges(t *testing.T) {
 
 	// The same content again is not reported; a new file is.
 	write(t, filepath.Join(dir, "a.lua"), "v2")
+	write(t, filepath.Join(dir, "b_test.lua"), "-- written before b.lua")
 	write(t, filepath.Join(dir, "b.lua"), "b")
 	waitReports(t, r, "b.lua", 1)
+	assert.Empty(t, r.of("a_test.lua"), "test files are not scripts (initial scan)")
+	assert.Empty(t, r.of("b_test.lua"), "test files are not scripts (events)")
 	assert.Len(t, r.of("a.lua"), 2, "unchanged content is not reported again")
 
 	// ReloadAll reports every script, forced.
@@ -126,6 +130,7 @@ func TestWatchReportsChanges(t *testing.T) {
 	assert.Equal(t, Change{Name: "b.lua", Removed: true}, got[2])
 	_, scans := r.snapshot()
 	assert.Equal(t, 1, scans, "Scanned is reported once")
+	assert.Empty(t, r.of("a_test.lua"), "test files are not scripts (ReloadAll)")
 }
 
 // TestWatchBurstIsOneReport: many writes within the quiet period give one
@@ -160,6 +165,7 @@ func TestIsScript(t *testing.T) {
 		"a.lua": true, "my-rule.lua": true,
 		".a.lua": false, ".#a.lua": false, "#a.lua#": false, "a.lua~": false, "a.lua.swp": false,
 		".lua": false, "a.txt": false, "4913": false, "..data": false,
+		"a_test.lua": false, "_test.lua": true, "a_test.lua.swp": false, "test.lua": true,
 	} {
 		assert.Equal(t, want, IsScript(name), name)
 	}

@@ -1,0 +1,128 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"regexp"
+	"time"
+
+	"github.com/rclua/rclua/runtime/scripttest"
+)
+
+const testHelp = `rclua test [flags] [PATH...]
+
+Runs the scripts' own tests: every *_test.lua file in the given folders (or
+the files given; default the scripts folder). foo_test.lua tests foo.lua
+beside it: each test_* function runs against a fresh in-process fake
+Rocket.Chat and a fake clock, offline (no server, no credentials, no
+network, no real time). Prints "--- FAIL: name (file:line)" and the message
+for each failed test, "ok" or "FAIL" per file, and a summary line
+"N passed, M failed"; exits 1 if any test fails, 2 on a usage error.
+`
+
+// testFlags is the flag set of "rclua test".
+type testFlags struct {
+	fs      *flag.FlagSet
+	run     string
+	json    bool
+	scripts string
+}
+
+func newTestFlags(getenv func(string) string) *testFlags {
+	f := &testFlags{fs: newFlagSet("test", testHelp)}
+	f.fs.StringVar(&f.run, "run", "", "run only the tests whose name matches this `regexp`")
+	f.fs.BoolVar(&f.json, "json", false, "print one JSON object per test on stdout (for CI); the summary goes to stderr")
+	f.fs.StringVar(&f.scripts, "scripts", envOr(getenv, envScripts, defaultScripts), "scripts folder, tested when no PATH is given (env "+envScripts+")")
+	return f
+}
+
+// testRecord is one line of --json output.
+type testRecord struct {
+	File    string  `json:"file"`
+	Test    string  `json:"test,omitempty"` // absent: the file could not run
+	Result  string  `json:"result"`         // "pass" or "fail"
+	Where   string  `json:"where,omitempty"`
+	Message string  `json:"message,omitempty"`
+	Elapsed float64 `json:"elapsed"` // seconds
+}
+
+func cmdTest(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	f := newTestFlags(getenv)
+	if err := parseFlags(f.fs, args, stdout, stderr); err != nil {
+		return err
+	}
+	var opts scripttest.Options
+	if f.run != "" {
+		re, err := regexp.Compile(f.run)
+		if err != nil {
+			return usagef("test: --run %q: %v", f.run, err)
+		}
+		opts.Run = re
+	}
+	paths := f.fs.Args()
+	if len(paths) == 0 {
+		paths = []string{f.scripts}
+	}
+	files, errs := scripttest.TestFiles(paths)
+	if len(errs) > 0 { // nothing runs: a path mistake is a usage error
+		for i, err := range errs {
+			errs[i] = usagef("test: %v", err)
+		}
+		return problems(errs...)
+	}
+	enc := json.NewEncoder(stdout)
+	passed, failed := 0, 0
+	for _, file := range files {
+		began := time.Now()
+		results, err := scripttest.RunFile(ctx, file, opts)
+		if err != nil {
+			failed++
+			if f.json {
+				_ = enc.Encode(testRecord{File: file, Result: "fail", Message: err.Error(), Elapsed: time.Since(began).Seconds()})
+			} else {
+				fmt.Fprintf(stdout, "FAIL\t%s: %v\n", file, err)
+			}
+			continue
+		}
+		fileFailed := false
+		for _, r := range results {
+			rec := testRecord{File: file, Test: r.Name, Result: "pass", Elapsed: r.Duration.Seconds()}
+			if r.Passed {
+				passed++
+			} else {
+				failed++
+				fileFailed = true
+				rec.Result, rec.Where, rec.Message = "fail", r.Where, r.Failure
+			}
+			switch {
+			case f.json:
+				_ = enc.Encode(rec)
+			case !r.Passed:
+				where := r.Where
+				if where == "" {
+					where = file
+				}
+				fmt.Fprintf(stdout, "--- FAIL: %s (%s)\n    %s\n", r.Name, where, r.Failure)
+			}
+		}
+		if !f.json {
+			status := "ok  "
+			if fileFailed {
+				status = "FAIL"
+			}
+			fmt.Fprintf(stdout, "%s\t%s\t%d tests\t%s\n", status, file, len(results), time.Since(began).Round(time.Millisecond))
+		}
+	}
+	summary := stdout
+	if f.json {
+		summary = stderr
+	}
+	fmt.Fprintf(summary, "%d passed, %d failed\n", passed, failed)
+	if failed > 0 {
+		return fmt.Errorf("test: %d test(s) failed", failed)
+	}
+	return nil
+}

@@ -1,0 +1,72 @@
+package cli
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// TestE2ETest runs "rclua test" as a built binary: a failing assertion is
+// reported with the test file's file:line and both values, the exit
+// status is 1 on a failure, 0 when all pass, 2 for a usage error; --run
+// selects, --json gives one object per test, and the default folder is
+// --scripts / RCLUA_SCRIPTS.
+func TestE2ETest(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	write := func(name, content string) {
+		require.NoError(t, os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644))
+	}
+	write("echo.lua", `rc.hear("^echo (.*)", function(msg, what) msg:reply(what) end)`+"\n")
+	write("echo_test.lua", `function test_echo()
+  t.post { room = "#general", text = "echo hi" }
+  t.eq(t.posted(), { { room = "#general", text = "hi" } })
+end
+
+function test_wrong()
+  t.post { room = "#general", text = "echo hi" }
+  t.eq(t.posted()[1].text, "bye", "the reply")
+end
+`)
+	code, stdout, stderr := runChild(t, nil, "test", dir)
+	assert.Equal(t, 1, code, "%s%s", stdout, stderr)
+	assert.Contains(t, stdout, "--- FAIL: test_wrong ("+filepath.Join(dir, "echo_test.lua")+":8)\n")
+	assert.Contains(t, stdout, `the reply: t.eq: got "hi", want "bye"`)
+	assert.NotContains(t, stdout, "FAIL: test_echo")
+	assert.Contains(t, stdout, "FAIL\t"+filepath.Join(dir, "echo_test.lua")+"\t2 tests")
+	assert.Contains(t, stdout, "1 passed, 1 failed\n")
+
+	code, stdout, stderr = runChild(t, []string{"RCLUA_SCRIPTS=" + dir}, "test", "--run", "^test_echo$")
+	assert.Equal(t, 0, code, "the default folder, one test selected: %s%s", stdout, stderr)
+	assert.Contains(t, stdout, "1 passed, 0 failed\n")
+
+	code, stdout, stderr = runChild(t, nil, "test", "--json", filepath.Join(dir, "echo_test.lua"))
+	assert.Equal(t, 1, code)
+	assert.True(t, strings.HasPrefix(stderr, "1 passed, 1 failed\n"), "the summary goes to stderr with --json: %q", stderr)
+	lines := strings.Split(strings.TrimSpace(stdout), "\n")
+	require.Len(t, lines, 2, stdout)
+	var rec testRecord
+	require.NoError(t, json.Unmarshal([]byte(lines[1]), &rec))
+	assert.Equal(t, "test_wrong", rec.Test)
+	assert.Equal(t, "fail", rec.Result)
+	assert.Equal(t, filepath.Join(dir, "echo_test.lua")+":8", rec.Where)
+	assert.Contains(t, rec.Message, `got "hi", want "bye"`)
+
+	for _, args := range [][]string{
+		{"test", "--run", "(", dir},
+		{"test", filepath.Join(dir, "missing")},
+		{"test", filepath.Join(dir, "echo.lua")}, // a script, not a test file
+		{"test", t.TempDir()},                    // no tests there
+	} {
+		code, _, stderr = runChild(t, nil, args...)
+		assert.Equal(t, 2, code, "usage error %v: %s", args, stderr)
+	}
+
+	code, stdout, stderr = runChild(t, nil, "test", examplesDir)
+	assert.Equal(t, 0, code, "the example scripts' tests pass: %s%s", stdout, stderr)
+}

@@ -1,0 +1,115 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/rs/zerolog"
+	lua "github.com/yuin/gopher-lua"
+
+	"github.com/rclua/rclua/luabind"
+	"github.com/rclua/rclua/runtime/sandbox"
+)
+
+// Script is one script loaded as the daemon loads it, in a sandboxed
+// state of its own, but driven by its caller: no actor, no goroutine, no
+// timer. Its triggers are registered as in the daemon (the host's
+// luabind.Host), and its handlers run through the daemon's call path (the
+// handler deadline, "file:line: message" errors, the same log lines).
+// runtime/scripttest runs scripts under test this way, on a fake clock: it
+// decides when a timer is due and calls Tick. A Script is used by one
+// goroutine at a time.
+type Script struct {
+	L   *lua.LState
+	reg *registry
+	cfg Config
+	log zerolog.Logger
+}
+
+// LoadScript compiles content as path (the chunk name of its file:line
+// messages) and runs its top level in a new state made with opts (Unsafe
+// is taken from cfg), with the rc table of m (nil: no server) logging to
+// log, under cfg's load timeout. A failing top level is an error
+// "file:line: message" and leaves nothing open.
+func LoadScript(ctx context.Context, path string, content []byte, cfg Config, opts sandbox.Options, m *luabind.Module, log zerolog.Logger) (*Script, error) {
+	cfg = cfg.withDefaults()
+	opts.Unsafe = cfg.Unsafe
+	s := &Script{L: sandbox.New(opts), reg: newRegistry(modeRun, log), cfg: cfg, log: log}
+	env{module: m}.openState(s.L, cfg, log, s.reg)
+	err := runChunkGuarded(ctx, s.L, path, content, cfg.LoadTimeout, nil, kindLoad)
+	s.reg.loading = false
+	if err != nil {
+		s.L.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Close closes the script's state.
+func (s *Script) Close() { s.L.Close() }
+
+// Handle runs the handlers the script registered for events of kind (a
+// luabind.EventKinds name), in registration order, each with its own
+// arguments converted from action and raw (see luabind.EventArgs), as the
+// daemon's actor does. It returns the errors of the handlers that failed,
+// each logged as the daemon logs it.
+func (s *Script) Handle(ctx context.Context, kind, action string, raw []byte) []error {
+	var errs []error
+	for _, t := range s.reg.handlers[kind] {
+		if t.isStopped() {
+			continue
+		}
+		args, err := luabind.EventArgs(s.L, kind, action, raw)
+		if err != nil {
+			return append(errs, fmt.Errorf("runtime: %s: %w", t.label, err))
+		}
+		if err := s.call(ctx, t, args...); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errs
+}
+
+// Timers returns the script's rc.every and rc.cron triggers in
+// registration order: the i of Tick.
+func (s *Script) Timers() []luabind.Trigger {
+	out := make([]luabind.Trigger, len(s.reg.timers))
+	for i, t := range s.reg.timers {
+		out[i] = t.Trigger
+	}
+	return out
+}
+
+// TimerStopped reports whether the script stopped timer i through its
+// handle (a stopped timer is never due again).
+func (s *Script) TimerStopped(i int) bool { return s.reg.timers[i].isStopped() }
+
+// ErrTimerStopped is Tick's error for a timer the script stopped.
+var ErrTimerStopped = errors.New("runtime: the timer was stopped")
+
+// Tick runs the handler of timer i (see Timers) once, as the daemon runs a
+// due timer, and returns its error (logged as the daemon logs it).
+func (s *Script) Tick(ctx context.Context, i int) error {
+	t := s.reg.timers[i]
+	if t.isStopped() {
+		return ErrTimerStopped
+	}
+	return s.call(ctx, t)
+}
+
+// call runs one handler under the handler deadline and logs its failure
+// as actor.call does.
+func (s *Script) call(ctx context.Context, t trigger, args ...lua.LValue) error {
+	err := pcallGuarded(ctx, s.L, s.cfg.HandlerTimeout, nil, kindHandler, t.Fn, args...)
+	if err == nil {
+		return nil
+	}
+	if se, ok := err.(*scriptError); ok && se.Timeout {
+		s.log.Error().Str("trigger", t.label).Stringer("timeout", s.cfg.HandlerTimeout).
+			Str("error", err.Error()).Msg("handler stopped at its deadline")
+		return err
+	}
+	logScriptError(s.log.Error().Str("trigger", t.label), err, "handler failed")
+	return err
+}

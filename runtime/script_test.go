@@ -1,0 +1,66 @@
+package runtime
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	lua "github.com/yuin/gopher-lua"
+
+	"github.com/rclua/rclua/runtime/sandbox"
+)
+
+// TestScriptDrivenByItsCaller: a Script registers its triggers as the
+// daemon does, runs handlers and ticks only when asked, through the
+// daemon's call path (file:line errors, the handler deadline, the same log
+// lines), and a handle's stop is honoured.
+func TestScriptDrivenByItsCaller(t *testing.T) {
+	t.Parallel()
+	logs := &logSink{}
+	now := time.Date(2026, 12, 7, 9, 0, 0, 0, time.UTC)
+	s, err := LoadScript(context.Background(), "s.lua", []byte(`
+calls = {}
+rc.on("subscription", function(action, sub) calls[#calls+1] = action .. " " .. sub.rid end)
+rc.on("subscription", function(action, sub) if sub.rid == "bad" then error("bad room") end end)
+local h
+h = rc.every("5m", function() calls[#calls+1] = "tick " .. os.time(); h:stop() end)
+rc.cron("0 9 * * *", function() while true do end end)
+`), Config{HandlerTimeout: 50 * time.Millisecond}, sandbox.Options{Clock: func() time.Time { return now }},
+		nil, zerolog.New(logs))
+	require.NoError(t, err)
+	defer s.Close()
+
+	timers := s.Timers()
+	require.Len(t, timers, 2)
+	assert.Equal(t, 5*time.Minute, timers[0].Interval)
+	assert.Equal(t, "0 9 * * *", timers[1].Spec)
+	assert.Empty(t, s.L.GetGlobal("calls").(*lua.LTable).Len(), "nothing runs before it is asked")
+
+	assert.Empty(t, s.Handle(context.Background(), "subscription", "updated", []byte(`{"rid":"GENERAL"}`)))
+	errs := s.Handle(context.Background(), "subscription", "inserted", []byte(`{"rid":"bad"}`))
+	require.Len(t, errs, 1)
+	assert.True(t, strings.HasPrefix(errs[0].Error(), "s.lua:4: bad room"), "%q", errs[0])
+	assert.Equal(t, 1, logs.count("handler failed", "trigger", "on subscription (s.lua:4)"))
+
+	require.NoError(t, s.Tick(context.Background(), 0))
+	assert.True(t, s.TimerStopped(0))
+	assert.ErrorIs(t, s.Tick(context.Background(), 0), ErrTimerStopped)
+	calls := s.L.GetGlobal("calls").(*lua.LTable)
+	assert.Equal(t, "updated GENERAL", calls.RawGetInt(1).String())
+	assert.Equal(t, "inserted bad", calls.RawGetInt(2).String())
+	assert.Equal(t, "tick 1796634000", calls.RawGetInt(3).String(), "the state reads the given clock")
+	assert.Equal(t, 3, calls.Len())
+
+	err = s.Tick(context.Background(), 1)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "s.lua:7: stopped: the handler ran longer than the handler timeout (50ms)")
+	assert.Equal(t, 1, logs.count("handler stopped at its deadline"))
+
+	_, err = LoadScript(context.Background(), "late.lua", []byte("rc.on(\"nope\", print)"), Config{}, sandbox.Options{}, nil, zerolog.Nop())
+	require.Error(t, err)
+	assert.True(t, strings.HasPrefix(err.Error(), "late.lua:1:"), "%q", err)
+}

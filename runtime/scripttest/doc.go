@@ -1,0 +1,81 @@
+// Package scripttest runs the tests of rclua scripts (rclua test): a file
+// foo_test.lua tests the script foo.lua beside it. The script under test
+// runs in the real sandbox (runtime/sandbox) with the real rc table
+// (luabind) over real HTTP against an in-process fake Rocket.Chat
+// (rc/rctest, on a loopback listener), loaded and driven through
+// runtime.Script: the daemon's own trigger registration and handler call
+// path. Nothing reaches the network or the real clock: os.time, os.date
+// and os.clock of both states, the server's timestamps and the timers read
+// a fake clock, which only the test moves.
+//
+// # A test file
+//
+// A test file is Lua in a sandboxed state of its own, with one global of
+// rclua's, t. Its top level runs once; then every global function named
+// test_* is one test, run in the order they are defined, each with a fresh
+// fake server (seeded as rc/rctest documents: the bot rclua.bot, users
+// alice, bob, carol and admin, rooms general, random, ops, ...), a fresh
+// state of the script (its top level run again) and a fresh clock. A test
+// fails at its first failed assertion or Lua error, with its file:line; it
+// also fails when a handler of the script failed and the test never called
+// t.errors().
+//
+// The clock starts at Monday 5 January 2026, 08:00 UTC, unless the top
+// level called t.start. It moves only on t.advance and t.set_time, which
+// fire every rc.every and rc.cron timer due on the way, in due order, each
+// with the clock at its due time (rc.every first fires one interval after
+// the load, as in the daemon; rc.cron specs without CRON_TZ read the
+// test's zone), and by 1 ms before each round of events, so that each
+// change has its own instant.
+//
+// # Events
+//
+// The script gets the events the daemon's sources would give it. t.post
+// delivers the message to rc.on("message"), rc.hear and rc.respond when the
+// bot is a member of the room (never the bot's own messages), then every
+// change of the bot's subscriptions goes to rc.on("subscription") handlers
+// as "inserted", "updated" or "removed", read from subscriptions.get as the
+// poll source reads them, round after round while handlers cause more
+// (the script's own posts change subscriptions too). All of it runs
+// synchronously: when a t function returns, the handlers have run.
+//
+// # The t table
+//
+// Setup (top level only):
+//
+//	t.start(time [, zone])      where each test's clock starts: "2026-12-07T08:00:00" in zone
+//	                            ("Europe/Berlin"; default UTC), or with Z or an offset
+//
+// Acting:
+//
+//	t.post{room =, text = [, user = "alice"] [, thread = msg_id]} -> msg
+//	                            a user posts over HTTP; room is "#general" (or "general"),
+//	                            or "@username" for a direct message to that user
+//	                            ("@rclua.bot": to the bot); returns the stored message
+//	t.subscribe(room)           the bot joins room: "inserted"
+//	t.subscription_changed(room) the bot's subscription of room, as it is, again: "updated"
+//	t.subscription_removed(room) the bot leaves room: "removed"
+//	t.advance(d)                the clock moves d ("90s", "1h30m", "2d" or seconds)
+//	t.set_time(time)            the clock moves to time (forward only), in the test's zone
+//	t.now()                     the clock, Unix seconds (as os.time())
+//	t.fail(endpoint, status [, error [, times]])
+//	                            the script's requests to endpoint ("chat.postMessage") get
+//	                            status and {"success":false,"error":error}: times of them,
+//	                            or all until the test ends; a 429 resets in a minute
+//
+// Inspecting (what the script did that the server accepted, oldest first):
+//
+//	t.posted()    {{room = "#general" | "@alice", text =, thread = tmid (absent outside one)}, ...}
+//	t.reactions() {{message = id, emoji = "rocket", removed = true (absent when added)}, ...}
+//	t.reads()     {{room =, read_threads = true (absent when not asked)}, {room =, unread = true}, ...}
+//	t.logs()      {{level = "info", message =, <fields>...}, ...} (print logs at info)
+//	t.errors()    messages of the handlers that failed since the last call ("file:line: ...")
+//	t.store(key)  reserved for rc.store (not in this build: it raises)
+//
+// Asserting (msg, when given, starts the failure's message):
+//
+//	t.eq(got, want [, msg])         equal; tables compared deeply (keys and values)
+//	t.ne(got, other [, msg])        not equal (deeply)
+//	t.ok(v [, msg])                 v is neither nil nor false
+//	t.contains(s | list, x [, msg]) a string holding x (plain text), a list holding a value equal to x
+package scripttest

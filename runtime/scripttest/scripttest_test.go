@@ -1,0 +1,211 @@
+package scripttest
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// files writes a script and its test file into a new folder and returns
+// the test file's path.
+func files(t testing.TB, script, test string) string {
+	t.Helper()
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "s.lua"), []byte(script), 0o644))
+	path := filepath.Join(dir, "s_test.lua")
+	require.NoError(t, os.WriteFile(path, []byte(test), 0o644))
+	return path
+}
+
+// results runs path and returns its results by test name.
+func results(t *testing.T, path string, opts Options) map[string]Result {
+	t.Helper()
+	res, err := RunFile(context.Background(), path, opts)
+	require.NoError(t, err)
+	out := map[string]Result{}
+	for _, r := range res {
+		out[r.Name] = r
+	}
+	return out
+}
+
+// TestTimersFireInOrderOnTheFakeClock: rc.every and rc.cron fire in due
+// order, each with the clock at its due time; cron specs read the test's
+// zone (t.start) unless they name one with CRON_TZ; a stopped timer stays
+// stopped; os.date reads the fake clock in the test's zone.
+func TestTimersFireInOrderOnTheFakeClock(t *testing.T) {
+	t.Parallel()
+	path := files(t, `
+local function note(what) rc.log.info(what .. " " .. os.date("%d %H:%M")) end
+rc.every("40m", function() note("every") end)
+rc.cron("0 9 * * 1-5", function() note("cron") end)
+rc.cron("CRON_TZ=UTC 0 9 * * *", function() note("utc") end)
+local h
+h = rc.every("1h", function() note("once"); h:stop() end)
+`, `
+t.start("2026-12-07T08:00:00", "Europe/Berlin")
+
+function test_order()
+  t.set_time("2026-12-07T10:40:00")
+  local got = {}
+  for _, l in ipairs(t.logs()) do got[#got + 1] = l.message end
+  t.eq(got, {
+    "every 07 08:40", "cron 07 09:00", "once 07 09:00", "every 07 09:20",
+    "every 07 10:00", "utc 07 10:00", "every 07 10:40", -- the same time: in registration order
+  })
+end
+
+function test_weekend()
+  t.set_time("2026-12-12T08:59:00") -- Saturday
+  t.advance("61m")
+  local got = {}
+  for _, l in ipairs(t.logs()) do got[#got + 1] = l.message end
+  t.ok(not table.concat(got, ","):find("cron 12", 1, true), "no weekday cron on Saturday")
+  t.contains(got, "utc 12 10:00", "the UTC cron fires every day, at 10:00 in Berlin")
+end
+
+function test_os_time_is_the_fake_clock()
+  t.eq(os.date("%Y-%m-%d %H:%M"), "2026-12-07 08:00", "the test file reads the fake clock in its zone")
+  t.advance("2h")
+  t.eq(t.now(), os.time())
+end
+`)
+	r := results(t, path, Options{})
+	for _, name := range []string{"test_order", "test_weekend", "test_os_time_is_the_fake_clock"} {
+		assert.True(t, r[name].Passed, "%+v", r[name])
+	}
+}
+
+// TestFailuresNameTheTestFileLine: a failed assertion gives the test
+// file's file:line and both values (tables compared deeply and shown);
+// a Lua error in a test, an unexpected handler failure (with the script's
+// file:line), and a script that does not load fail the test too; --run
+// selects; each test starts afresh.
+func TestFailuresNameTheTestFileLine(t *testing.T) {
+	t.Parallel()
+	path := files(t, `
+count = 0
+rc.hear("^boom", function() error("exploded") end)
+rc.hear("^hi", function(msg) count = count + 1; msg:reply("hi " .. count) end)
+`, `function test_deep()
+  t.post { room = "#general", text = "hi" }
+  t.eq(t.posted(), { { room = "#general", text = "hi 2" } })
+end
+
+function test_fresh_each_time()
+  t.post { room = "#general", text = "hi" }
+  t.eq(t.posted()[1].text, "hi 1", "a fresh state per test")
+end
+
+function test_lua_error()
+  local x = nil
+  return x.y
+end
+
+function test_unexpected_handler_failure()
+  t.post { room = "#general", text = "boom" }
+end
+
+function test_expected_handler_failure()
+  t.post { room = "#general", text = "boom" }
+  t.contains(t.errors()[1], "s.lua:3: exploded")
+end
+
+function test_refusals()
+  t.advance(-1)
+end
+
+function test_set_time_backwards()
+  t.set_time("2020-01-01T00:00:00")
+end
+
+function test_unknown_option()
+  t.post { room = "#general", text = "hi", usr = "bob" }
+end
+
+function test_unknown_user()
+  t.post { room = "#general", text = "hi", user = "mallory" }
+end
+
+function test_store_is_reserved()
+  t.store("x")
+end
+`)
+	r := results(t, path, Options{})
+	deep := r["test_deep"]
+	assert.False(t, deep.Passed)
+	assert.Equal(t, path+":3", deep.Where)
+	assert.Equal(t, `t.eq: got {{room = "#general", text = "hi 1"}}, want {{room = "#general", text = "hi 2"}}`, deep.Failure)
+	assert.True(t, r["test_fresh_each_time"].Passed, "%+v", r["test_fresh_each_time"])
+	assert.Equal(t, path+":13", r["test_lua_error"].Where)
+	u := r["test_unexpected_handler_failure"]
+	assert.False(t, u.Passed)
+	assert.Equal(t, filepath.Join(filepath.Dir(path), "s.lua")+":3", u.Where, "the script's file:line")
+	assert.Contains(t, u.Failure, "a handler of the script failed: exploded")
+	assert.True(t, r["test_expected_handler_failure"].Passed, "%+v", r["test_expected_handler_failure"])
+	for name, want := range map[string]string{
+		"test_refusals":           "the clock only moves forward",
+		"test_set_time_backwards": "is before the clock's now",
+		"test_unknown_option":     `t.post: unknown option "usr"`,
+		"test_unknown_user":       `unknown user "mallory"`,
+		"test_store_is_reserved":  "rc.store is not available",
+	} {
+		assert.False(t, r[name].Passed, name)
+		assert.Contains(t, r[name].Failure, want, name)
+		assert.True(t, strings.HasPrefix(r[name].Where, path+":"), "%s: %q", name, r[name].Where)
+	}
+
+	only := results(t, path, Options{Run: regexp.MustCompile("^test_deep$")})
+	assert.Len(t, only, 1)
+
+	bad := files(t, "rc.every('bogus', print)\n", "function test_x() end\n")
+	r = results(t, bad, Options{})
+	assert.False(t, r["test_x"].Passed)
+	assert.Equal(t, filepath.Join(filepath.Dir(bad), "s.lua")+":1", r["test_x"].Where)
+	assert.Contains(t, r["test_x"].Failure, "the script under test did not load")
+}
+
+// TestFileProblems: a test file that cannot run is an error naming it.
+func TestFileProblems(t *testing.T) {
+	t.Parallel()
+	_, err := RunFile(context.Background(), files(t, "", "local = 1\n"), Options{})
+	assert.ErrorContains(t, err, "s_test.lua:1:")
+	_, err = RunFile(context.Background(), files(t, "", "-- no tests\n"), Options{})
+	assert.ErrorContains(t, err, "no test functions")
+	_, err = RunFile(context.Background(), files(t, "", "t.post{room='#general', text='x'}\nfunction test_x() end\n"), Options{})
+	assert.ErrorContains(t, err, "t.post: only inside a test_* function")
+	dir := t.TempDir()
+	lone := filepath.Join(dir, "lone_test.lua")
+	require.NoError(t, os.WriteFile(lone, []byte("function test_x() end\n"), 0o644))
+	_, err = RunFile(context.Background(), lone, Options{})
+	assert.ErrorContains(t, err, "the script under test")
+}
+
+// TestFailIsTheScriptsOnly: t.fail makes the script's requests fail (a
+// 429 with a retry time), not the users' posts, and stops after times.
+func TestFailIsTheScriptsOnly(t *testing.T) {
+	t.Parallel()
+	path := files(t, `
+rc.hear("^hi", function(msg)
+  local _, err = msg:reply("hello")
+  if err then rc.log.warn("failed", { status = err.status, retry = err.retry_after }) end
+end)
+`, `function test_x()
+  t.fail("chat.postMessage", 429, "slow down", 1)
+  t.post { room = "#general", text = "hi" }
+  t.eq(t.posted(), {})
+  t.eq(t.logs()[1].status, 429)
+  t.ok(t.logs()[1].retry > 0)
+  t.post { room = "#general", text = "hi" }
+  t.eq(#t.posted(), 1, "one request only")
+end
+`)
+	r := results(t, path, Options{})
+	assert.True(t, r["test_x"].Passed, "%+v", r["test_x"])
+}

@@ -1,0 +1,474 @@
+package scripttest
+
+import (
+	"bytes"
+	"fmt"
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	lua "github.com/yuin/gopher-lua"
+
+	"github.com/rclua/rclua/luabind/luajson"
+	"github.com/rclua/rclua/rc/rctest"
+)
+
+// table builds the t table of the test file's state.
+func (r *runner) table() *lua.LTable {
+	L := r.L
+	fns := map[string]lua.LGFunction{
+		"start":                r.tStart,
+		"post":                 r.tPost,
+		"subscribe":            r.tSubscribe,
+		"subscription_changed": r.tSubscriptionChanged,
+		"subscription_removed": r.tSubscriptionRemoved,
+		"advance":              r.tAdvance,
+		"set_time":             r.tSetTime,
+		"now":                  r.tNow,
+		"fail":                 r.tFail,
+		"posted":               r.tPosted,
+		"reactions":            r.tReactions,
+		"reads":                r.tReads,
+		"logs":                 r.tLogs,
+		"errors":               r.tErrors,
+		"store":                r.tStore,
+		"eq":                   tEq,
+		"ne":                   tNe,
+		"ok":                   tOk,
+		"contains":             tContains,
+	}
+	t := L.CreateTable(0, len(fns))
+	for name, fn := range fns {
+		t.RawSetString(name, L.NewFunction(fn))
+	}
+	return t
+}
+
+// fail raises "file:line: msg" at the caller of the t function.
+func fail(L *lua.LState, format string, args ...any) {
+	L.RaiseError(format, args...)
+}
+
+// world returns the running test's world; outside a test it raises.
+func (r *runner) world(L *lua.LState, fn string) *world {
+	if r.w == nil {
+		fail(L, "%s: only inside a test_* function", fn)
+	}
+	return r.w
+}
+
+// parseTime reads a time as tests write it: "2026-12-07T09:00:00" (in
+// zone), with seconds or minutes only, a date alone, or with "Z" or an
+// offset.
+func parseTime(s string, zone *time.Location) (time.Time, error) {
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t.In(zone), nil
+	}
+	for _, layout := range []string{"2006-01-02T15:04:05", "2006-01-02T15:04", "2006-01-02 15:04:05", "2006-01-02 15:04", "2006-01-02"} {
+		if t, err := time.ParseInLocation(layout, s, zone); err == nil {
+			return t, nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("bad time %q: want \"2026-12-07T09:00:00\" (in the test's zone) or with Z or an offset", s)
+}
+
+// parseDuration reads "90s", "1h30m", "2d" or a number of seconds.
+func parseDuration(v lua.LValue) (time.Duration, error) {
+	switch v := v.(type) {
+	case lua.LNumber:
+		return time.Duration(float64(v) * float64(time.Second)), nil
+	case lua.LString:
+		s := string(v)
+		if days, ok := strings.CutSuffix(s, "d"); ok {
+			if n, err := strconv.Atoi(days); err == nil {
+				return time.Duration(n) * 24 * time.Hour, nil
+			}
+		}
+		d, err := time.ParseDuration(s)
+		if err != nil {
+			return 0, fmt.Errorf("bad duration %q: want \"90s\", \"1h30m\", \"2d\" or seconds", s)
+		}
+		return d, nil
+	}
+	return 0, fmt.Errorf("duration expected (\"1h\" or seconds), got %s", v.Type())
+}
+
+// tStart is t.start(time [, zone]): at the test file's top level, where
+// every test's clock starts and the zone it reads local times in.
+func (r *runner) tStart(L *lua.LState) int {
+	if r.w != nil {
+		fail(L, "t.start: only at the test file's top level (it sets every test's start)")
+	}
+	zone := r.start.Location()
+	if name := L.OptString(2, ""); name != "" {
+		z, err := time.LoadLocation(name)
+		if err != nil {
+			fail(L, "t.start: unknown time zone %q", name)
+		}
+		zone = z
+	}
+	at, err := parseTime(L.CheckString(1), zone)
+	if err != nil {
+		fail(L, "t.start: %v", err)
+	}
+	r.start = at
+	return 0
+}
+
+// options reads the table argument of fn, refusing keys not in allowed.
+func options(L *lua.LState, fn string, allowed ...string) map[string]string {
+	tb := L.CheckTable(1)
+	out := map[string]string{}
+	tb.ForEach(func(k, v lua.LValue) {
+		key := k.String()
+		ok := false
+		for _, a := range allowed {
+			ok = ok || a == key
+		}
+		if !ok {
+			fail(L, "%s: unknown option %q (known: %s)", fn, key, strings.Join(allowed, ", "))
+		}
+		s, isStr := v.(lua.LString)
+		if !isStr {
+			fail(L, "%s: option %q: string expected, got %s", fn, key, v.Type())
+		}
+		out[key] = string(s)
+	})
+	return out
+}
+
+// tPost is t.post{room =, text =, user = "alice", thread = msg_id}.
+func (r *runner) tPost(L *lua.LState) int {
+	w := r.world(L, "t.post")
+	o := options(L, "t.post", "room", "text", "user", "thread")
+	if o["room"] == "" || o["text"] == "" {
+		fail(L, "t.post: room and text are required")
+	}
+	user := o["user"]
+	if user == "" {
+		user = rctest.AliceUsername
+	}
+	raw, err := w.post(ctxOf(L), user, o["room"], o["text"], o["thread"])
+	if err != nil {
+		fail(L, "t.post: %v", err)
+	}
+	v, err := luajson.DecodeBytes(L, raw)
+	if err != nil {
+		fail(L, "t.post: %v", err)
+	}
+	L.Push(v)
+	return 1
+}
+
+// roomID resolves a room a test names ("#general", "general", a room id)
+// into its id, through rooms.info as the bot.
+func (w *world) roomID(L *lua.LState, fn, room string) string {
+	name := strings.TrimPrefix(room, "#")
+	for _, q := range []string{"roomName", "roomId"} {
+		body, err := w.bot.GetRaw(ctxOf(L), "rooms.info", map[string][]string{q: {name}})
+		if err != nil {
+			continue
+		}
+		var res struct {
+			Room struct {
+				ID string `json:"_id"`
+			} `json:"room"`
+		}
+		if jsonUnmarshal(body, &res) == nil && res.Room.ID != "" {
+			return res.Room.ID
+		}
+	}
+	fail(L, "%s: unknown room %q", fn, room)
+	return ""
+}
+
+// tSubscribe is t.subscribe(room): the bot joins room (its subscription
+// is inserted).
+func (r *runner) tSubscribe(L *lua.LState) int {
+	w := r.world(L, "t.subscribe")
+	rid := w.roomID(L, "t.subscribe", L.CheckString(1))
+	if err := w.srv.AddSubscription(rctest.BotUsername, rid); err != nil {
+		fail(L, "t.subscribe: %v", err)
+	}
+	r.settle(L, w, "t.subscribe")
+	return 0
+}
+
+// tSubscriptionChanged is t.subscription_changed(room): the script gets
+// the bot's subscription of room, as the server has it now, as an
+// "updated" event (a snapshot delivered again, as after a reconnect).
+func (r *runner) tSubscriptionChanged(L *lua.LState) int {
+	const fn = "t.subscription_changed"
+	w := r.world(L, fn)
+	rid := w.roomID(L, fn, L.CheckString(1))
+	body, err := w.bot.Subscriptions.GetOneRaw(ctxOf(L), rid)
+	if err != nil {
+		fail(L, "%s: %v", fn, err)
+	}
+	var res struct {
+		Subscription rawJSON `json:"subscription"`
+	}
+	if err := jsonUnmarshal(body, &res); err != nil || len(res.Subscription) == 0 || string(res.Subscription) == "null" {
+		fail(L, "%s: the bot has no subscription of %s", fn, L.CheckString(1))
+	}
+	w.handlerFailed(w.script.Handle(ctxOf(L), "subscription", "updated", res.Subscription))
+	r.settle(L, w, fn)
+	return 0
+}
+
+// tSubscriptionRemoved is t.subscription_removed(room): the bot leaves
+// room (its subscription is removed).
+func (r *runner) tSubscriptionRemoved(L *lua.LState) int {
+	const fn = "t.subscription_removed"
+	w := r.world(L, fn)
+	rid := w.roomID(L, fn, L.CheckString(1))
+	if err := w.srv.RemoveSubscription(rctest.BotUsername, rid); err != nil {
+		fail(L, "%s: %v", fn, err)
+	}
+	r.settle(L, w, fn)
+	return 0
+}
+
+func (r *runner) settle(L *lua.LState, w *world, fn string) {
+	if err := w.settle(ctxOf(L)); err != nil {
+		fail(L, "%s: %v", fn, err)
+	}
+}
+
+// tAdvance is t.advance(duration): the clock moves on, firing the timers
+// due on the way.
+func (r *runner) tAdvance(L *lua.LState) int {
+	w := r.world(L, "t.advance")
+	d, err := parseDuration(L.Get(1))
+	if err != nil || d < 0 {
+		if err == nil {
+			err = fmt.Errorf("negative duration %v: the clock only moves forward", d)
+		}
+		fail(L, "t.advance: %v", err)
+	}
+	if err := w.advanceTo(ctxOf(L), w.now.Add(d)); err != nil {
+		fail(L, "t.advance: %v", err)
+	}
+	return 0
+}
+
+// tSetTime is t.set_time(time): the clock moves on to time, firing the
+// timers due on the way.
+func (r *runner) tSetTime(L *lua.LState) int {
+	w := r.world(L, "t.set_time")
+	at, err := parseTime(L.CheckString(1), w.now.Location())
+	if err != nil {
+		fail(L, "t.set_time: %v", err)
+	}
+	if at.Before(w.now) {
+		fail(L, "t.set_time: %s is before the clock's now (%s): the clock only moves forward", L.CheckString(1), w.now.Format(time.RFC3339))
+	}
+	if err := w.advanceTo(ctxOf(L), at); err != nil {
+		fail(L, "t.set_time: %v", err)
+	}
+	return 0
+}
+
+// tNow is t.now(): the fake clock in Unix seconds (what os.time() gives).
+func (r *runner) tNow(L *lua.LState) int {
+	L.Push(lua.LNumber(r.now().Unix()))
+	return 1
+}
+
+// tFail is t.fail(endpoint, status [, error [, times]]): the script's
+// requests to endpoint are answered with status and
+// {"success":false,"error":error} (times requests; absent: until the
+// test ends). A 429 carries X-RateLimit-Reset a minute ahead.
+func (r *runner) tFail(L *lua.LState) int {
+	w := r.world(L, "t.fail")
+	endpoint := L.CheckString(1)
+	status := L.CheckInt(2)
+	if status < 400 || status > 599 {
+		fail(L, "t.fail: status %d is not an HTTP error status (400-599)", status)
+	}
+	msg := L.OptString(3, http.StatusText(status))
+	body, _ := jsonMarshal(map[string]any{"success": false, "error": msg})
+	times := L.OptInt(4, 0)
+	if times < 0 {
+		fail(L, "t.fail: times %d: want a count of requests, or nothing for every request", times)
+	}
+	w.faults.set(endpoint, status, body, times)
+	return 0
+}
+
+// list pushes a new sequence of the rows built by row.
+func list[T any](L *lua.LState, rows []T, row func(*lua.LTable, T)) int {
+	out := L.CreateTable(len(rows), 0)
+	for _, x := range rows {
+		tb := L.CreateTable(0, 4)
+		row(tb, x)
+		out.Append(tb)
+	}
+	L.Push(out)
+	return 1
+}
+
+// tPosted is t.posted(): the messages the script posted, oldest first:
+// {room = "#general" | "@alice", text = ..., thread = tmid (absent
+// outside a thread)}.
+func (r *runner) tPosted(L *lua.LState) int {
+	w := r.world(L, "t.posted")
+	return list(L, w.posted, func(tb *lua.LTable, m postedMsg) {
+		tb.RawSetString("room", lua.LString(w.roomLabel(ctxOf(L), m.rid)))
+		tb.RawSetString("text", lua.LString(m.text))
+		if m.thread != "" {
+			tb.RawSetString("thread", lua.LString(m.thread))
+		}
+	})
+}
+
+// tReactions is t.reactions(): the script's reactions, {message = id,
+// emoji = "rocket", removed = true (absent when added)}.
+func (r *runner) tReactions(L *lua.LState) int {
+	w := r.world(L, "t.reactions")
+	return list(L, w.reactions, func(tb *lua.LTable, x reaction) {
+		tb.RawSetString("message", lua.LString(x.id))
+		tb.RawSetString("emoji", lua.LString(strings.Trim(x.emoji, ":")))
+		if !x.on {
+			tb.RawSetString("removed", lua.LTrue)
+		}
+	})
+}
+
+// tReads is t.reads(): the rooms the script marked read ({room =,
+// read_threads = true (absent when not asked)}) or unread ({room =,
+// unread = true}, or {message = id, unread = true}).
+func (r *runner) tReads(L *lua.LState) int {
+	w := r.world(L, "t.reads")
+	return list(L, w.reads, func(tb *lua.LTable, x readCall) {
+		if x.rid != "" {
+			tb.RawSetString("room", lua.LString(w.roomLabel(ctxOf(L), x.rid)))
+		}
+		if x.firstUnread != "" {
+			tb.RawSetString("message", lua.LString(x.firstUnread))
+		}
+		if x.unread {
+			tb.RawSetString("unread", lua.LTrue)
+		}
+		if x.readThreads {
+			tb.RawSetString("read_threads", lua.LTrue)
+		}
+	})
+}
+
+// tLogs is t.logs(): the script's log lines, oldest first: {level =
+// "info", message = ..., <fields>} (print logs at info level).
+func (r *runner) tLogs(L *lua.LState) int {
+	w := r.world(L, "t.logs")
+	out := L.CreateTable(0, 0)
+	for _, line := range bytes.Split(w.logs.Bytes(), []byte("\n")) {
+		if len(line) == 0 {
+			continue
+		}
+		v, err := luajson.DecodeBytes(L, line)
+		if err != nil {
+			fail(L, "t.logs: a log line: %v", err)
+		}
+		out.Append(v)
+	}
+	L.Push(out)
+	return 1
+}
+
+// tErrors is t.errors(): the messages ("file:line: message") of the
+// script's handlers that failed since the last call; a test with failures
+// it never asked for fails.
+func (r *runner) tErrors(L *lua.LState) int {
+	w := r.world(L, "t.errors")
+	out := L.CreateTable(len(w.errors), 0)
+	for _, e := range w.errors {
+		out.Append(lua.LString(e))
+	}
+	w.errors = nil
+	L.Push(out)
+	return 1
+}
+
+// tStore is t.store(key): the script's stored value of key. rc.store is
+// not in this build yet; the place is kept for it.
+func (r *runner) tStore(L *lua.LState) int {
+	r.world(L, "t.store")
+	fail(L, "t.store: rc.store is not available in this build yet")
+	return 0
+}
+
+// msgPrefix is an assertion's message argument at i, followed by ": ".
+func msgPrefix(L *lua.LState, i int) string {
+	if L.GetTop() >= i && L.Get(i) != lua.LNil {
+		return L.ToStringMeta(L.Get(i)).String() + ": "
+	}
+	return ""
+}
+
+// tEq is t.eq(got, want [, msg]): equal values, tables compared deeply.
+func tEq(L *lua.LState) int {
+	got, want := L.Get(1), L.Get(2)
+	if !deepEqual(got, want, nil) {
+		fail(L, "%st.eq: got %s, want %s", msgPrefix(L, 3), show(got), show(want))
+	}
+	return 0
+}
+
+// tNe is t.ne(got, other [, msg]): values that differ (deeply).
+func tNe(L *lua.LState) int {
+	got, other := L.Get(1), L.Get(2)
+	if deepEqual(got, other, nil) {
+		fail(L, "%st.ne: got %s, want something else", msgPrefix(L, 3), show(got))
+	}
+	return 0
+}
+
+// tOk is t.ok(v [, msg]): v is neither nil nor false.
+func tOk(L *lua.LState) int {
+	if !lua.LVAsBool(L.Get(1)) {
+		fail(L, "%st.ok: got %s", msgPrefix(L, 2), show(L.Get(1)))
+	}
+	return 0
+}
+
+// tContains is t.contains(haystack, needle [, msg]): a string holding
+// needle (plain text), or a sequence holding a value deeply equal to it.
+func tContains(L *lua.LState) int {
+	hay, needle := L.Get(1), L.Get(2)
+	switch h := hay.(type) {
+	case lua.LString:
+		if s, ok := needle.(lua.LString); ok && strings.Contains(string(h), string(s)) {
+			return 0
+		}
+	case *lua.LTable:
+		for i := 1; i <= h.Len(); i++ {
+			if deepEqual(h.RawGetInt(i), needle, nil) {
+				return 0
+			}
+		}
+	default:
+		fail(L, "%st.contains: a string or a sequence expected, got %s", msgPrefix(L, 3), hay.Type())
+	}
+	fail(L, "%st.contains: %s does not contain %s", msgPrefix(L, 3), show(hay), show(needle))
+	return 0
+}
+
+// sortedKeys returns tb's keys, sequence first, then by their text.
+func sortedKeys(tb *lua.LTable) []lua.LValue {
+	var keys []lua.LValue
+	tb.ForEach(func(k, _ lua.LValue) { keys = append(keys, k) })
+	sort.SliceStable(keys, func(i, j int) bool {
+		a, an := keys[i].(lua.LNumber)
+		b, bn := keys[j].(lua.LNumber)
+		switch {
+		case an && bn:
+			return a < b
+		case an != bn:
+			return an
+		}
+		return keys[i].String() < keys[j].String()
+	})
+	return keys
+}

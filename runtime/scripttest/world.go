@@ -1,0 +1,428 @@
+package scripttest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/robfig/cron/v3"
+	"github.com/rs/zerolog"
+
+	"github.com/rclua/rclua/luabind"
+	"github.com/rclua/rclua/rc"
+	"github.com/rclua/rclua/rc/rctest"
+	"github.com/rclua/rclua/runtime"
+	"github.com/rclua/rclua/runtime/sandbox"
+	"github.com/rclua/rclua/runtime/source"
+)
+
+// Limits of one test.
+const (
+	// maxTicks bounds the timer ticks of one t.advance or t.set_time.
+	maxTicks = 100_000
+	// maxRounds bounds the rounds of subscription events one action
+	// causes (a handler changing a subscription causes another round).
+	maxRounds = 100
+	// step is what the clock moves by before each round of events, so
+	// that the changes of a round come strictly after the cursor.
+	step = time.Millisecond
+)
+
+// world is one test's fake world: its clock, its fake server, the bot's
+// client and the script under test. Only the goroutine running the test
+// touches it.
+type world struct {
+	now    time.Time // the fake clock, in the test's zone
+	srv    *rctest.Server
+	bot    *rc.Client // the harness's client, as the bot
+	faults *faults    // of the script's client
+	http   *http.Transport
+	script *runtime.Script
+	logs   bytes.Buffer // the script's log lines, JSON
+
+	timers []timer
+	cursor time.Time       // subscription changes up to here were delivered
+	known  map[string]bool // subscription ids the script has seen exist
+
+	posted    []postedMsg
+	reactions []reaction
+	reads     []readCall
+	errors    []string          // handler failures not yet returned by t.errors()
+	seen      int               // handler failures t.errors() returned
+	rooms     map[string]string // room id -> label ("#general", "@alice")
+	tokens    map[string][2]string
+}
+
+// timer is one rc.every or rc.cron trigger of the script with its next
+// due time (zero: never again).
+type timer struct {
+	trig luabind.Trigger
+	sch  cron.Schedule // Cron: in the test's zone unless the spec names one
+	next time.Time
+}
+
+// postedMsg, reaction and readCall are what the script did that the
+// server accepted.
+type postedMsg struct{ id, rid, text, thread string }
+type reaction struct {
+	id, emoji string
+	on        bool
+}
+type readCall struct {
+	rid         string
+	unread      bool
+	readThreads bool
+	firstUnread string
+}
+
+// clock returns the fake clock's now.
+func (w *world) clock() time.Time { return w.now }
+
+// newWorld starts a fresh fake server on the clock at start and loads the
+// script (path, content) against it.
+func newWorld(ctx context.Context, start time.Time, path string, content []byte, cfg runtime.Config) (*world, error) {
+	w := &world{now: start, known: map[string]bool{}, rooms: map[string]string{}, tokens: map[string][2]string{}}
+	w.srv = rctest.NewServer(rctest.WithClock(w.clock))
+	bot, err := rc.New(w.srv.URL, rc.WithToken(rctest.BotUserID, rctest.BotToken))
+	if err != nil {
+		w.srv.Close()
+		return nil, fmt.Errorf("scripttest: the bot's client: %w", err)
+	}
+	w.bot = bot
+	w.http = &http.Transport{}
+	w.faults = &faults{base: w.http, left: map[string]*fault{}}
+	scriptClient, err := rc.New(w.srv.URL, rc.WithToken(rctest.BotUserID, rctest.BotToken),
+		rc.WithHTTPClient(&http.Client{Transport: w.faults}))
+	if err != nil {
+		w.srv.Close()
+		return nil, fmt.Errorf("scripttest: the script's client: %w", err)
+	}
+	// The subscriptions that exist before the script loads.
+	upd, _, err := w.subscriptionChanges(ctx, time.Time{})
+	if err != nil {
+		w.srv.Close()
+		return nil, err
+	}
+	for _, s := range upd {
+		w.known[s.id] = true
+	}
+	m := luabind.FromClient(scriptClient, zerolog.Nop())
+	m.Chat = &chatRecorder{Chat: scriptClient.Chat, w: w}
+	m.Subscriptions = &subsRecorder{Subscriptions: scriptClient.Subscriptions, w: w}
+	m.Bot = rc.UserRef{ID: rctest.BotUserID, Username: rctest.BotUsername}
+	log := zerolog.New(&w.logs)
+	s, err := runtime.LoadScript(ctx, path, content, cfg, sandbox.Options{Clock: w.clock}, m, log)
+	if err != nil {
+		w.srv.Close()
+		return nil, err
+	}
+	w.script = s
+	for _, t := range s.Timers() {
+		tm := timer{trig: t}
+		if t.Kind == luabind.Cron {
+			tm.sch = inZone(t, start.Location())
+			tm.next = tm.sch.Next(start)
+		} else {
+			tm.next = start.Add(t.Interval)
+		}
+		w.timers = append(w.timers, tm)
+	}
+	w.cursor = w.now
+	w.now = w.now.Add(step)
+	return w, w.settle(ctx)
+}
+
+// inZone is t's schedule, read in zone unless its spec names one
+// (CRON_TZ= or TZ=): the daemon reads such specs in the process's zone,
+// a test in its own.
+func inZone(t luabind.Trigger, zone *time.Location) cron.Schedule {
+	spec, ok := t.Schedule.(*cron.SpecSchedule)
+	if !ok || strings.HasPrefix(t.Spec, "CRON_TZ=") || strings.HasPrefix(t.Spec, "TZ=") {
+		return t.Schedule
+	}
+	c := *spec
+	c.Location = zone
+	return &c
+}
+
+// close ends the world: the script's state, then the server.
+func (w *world) close() {
+	if w.script != nil {
+		w.script.Close()
+	}
+	w.srv.Close()
+	w.http.CloseIdleConnections()
+}
+
+// handlerFailed records the errors of handlers.
+func (w *world) handlerFailed(errs []error) {
+	for _, err := range errs {
+		w.errors = append(w.errors, err.Error())
+	}
+}
+
+// advanceTo moves the clock to target, firing every timer due on the way
+// in order of due time (registration order for the same time), each with
+// the clock at its due time, and delivering the events its handler caused.
+func (w *world) advanceTo(ctx context.Context, target time.Time) error {
+	for ticks := 0; ; ticks++ {
+		i := -1
+		for j, t := range w.timers {
+			if t.next.IsZero() || t.next.After(target) || w.script.TimerStopped(j) {
+				continue
+			}
+			if i < 0 || t.next.Before(w.timers[i].next) {
+				i = j
+			}
+		}
+		if i < 0 {
+			break
+		}
+		if ticks == maxTicks {
+			return fmt.Errorf("more than %d timer ticks: move the clock in smaller steps", maxTicks)
+		}
+		t := &w.timers[i]
+		if t.next.After(w.now) {
+			w.now = t.next
+		}
+		if t.sch != nil {
+			t.next = t.sch.Next(t.next)
+		} else {
+			t.next = t.next.Add(t.trig.Interval)
+		}
+		if err := w.script.Tick(ctx, i); err != nil && !errors.Is(err, runtime.ErrTimerStopped) {
+			w.handlerFailed([]error{err})
+		}
+		if err := w.settle(ctx); err != nil {
+			return err
+		}
+	}
+	if target.After(w.now) {
+		w.now = target
+	}
+	return nil
+}
+
+// subChange is one entry of subscriptions.get.
+type subChange struct {
+	id  string
+	raw json.RawMessage
+}
+
+// subscriptionChanges asks the server, as the bot, for the subscriptions
+// changed and removed after since (zero: all).
+func (w *world) subscriptionChanges(ctx context.Context, since time.Time) (upd, rem []subChange, err error) {
+	body, err := w.bot.Subscriptions.GetRaw(ctx, &rc.GetSubscriptionsOptions{UpdatedSince: since})
+	if err != nil {
+		return nil, nil, fmt.Errorf("scripttest: subscriptions.get: %w", err)
+	}
+	var res struct{ Update, Remove []json.RawMessage }
+	if err := json.Unmarshal(body, &res); err != nil {
+		return nil, nil, fmt.Errorf("scripttest: subscriptions.get: %w", err)
+	}
+	id := func(raw json.RawMessage) string {
+		var v struct {
+			ID string `json:"_id"`
+		}
+		_ = json.Unmarshal(raw, &v)
+		return v.ID
+	}
+	for _, r := range res.Update {
+		upd = append(upd, subChange{id(r), r})
+	}
+	for _, r := range res.Remove {
+		rem = append(rem, subChange{id(r), r})
+	}
+	return upd, rem, nil
+}
+
+// settle delivers the bot's subscription changes since the cursor as
+// rc.on("subscription") events (inserted for a subscription not seen
+// before, updated, removed), round after round while handlers cause more,
+// as the daemon's event source would.
+func (w *world) settle(ctx context.Context) error {
+	for round := 0; ; round++ {
+		if round == maxRounds {
+			return fmt.Errorf("subscription events still coming after %d rounds: the handlers change subscriptions in a loop", maxRounds)
+		}
+		upd, rem, err := w.subscriptionChanges(ctx, w.cursor)
+		if err != nil {
+			return err
+		}
+		w.cursor = w.now
+		w.now = w.now.Add(step)
+		if len(upd)+len(rem) == 0 {
+			return nil
+		}
+		for _, s := range upd {
+			action := source.ActionUpdated
+			if !w.known[s.id] {
+				action = source.ActionInserted
+				w.known[s.id] = true
+			}
+			w.handlerFailed(w.script.Handle(ctx, source.KindSubscription, action, s.raw))
+		}
+		for _, s := range rem {
+			if !w.known[s.id] {
+				continue // removed before the test saw it
+			}
+			delete(w.known, s.id)
+			w.handlerFailed(w.script.Handle(ctx, source.KindSubscription, source.ActionRemoved, s.raw))
+		}
+	}
+}
+
+// userClient returns a client acting as username, with a new personal
+// access token of the fake server.
+func (w *world) userClient(ctx context.Context, username string) (*rc.Client, error) {
+	cred, ok := w.tokens[username]
+	if !ok {
+		if _, err := w.bot.GetRaw(ctx, "users.info", url.Values{"username": {username}}); err != nil {
+			return nil, fmt.Errorf("unknown user %q (the fake server has alice, bob, carol and admin)", username)
+		}
+		id, token := w.srv.CreateToken(username)
+		cred = [2]string{id, token}
+		w.tokens[username] = cred
+	}
+	return rc.New(w.srv.URL, rc.WithToken(cred[0], cred[1]))
+}
+
+// channel is the chat.postMessage channel for a room a test names:
+// "#name" and "@username" as they are, "name" as "#name".
+func channel(room string) string {
+	if strings.HasPrefix(room, "#") || strings.HasPrefix(room, "@") {
+		return room
+	}
+	return "#" + room
+}
+
+// post posts text as username in room (thread: the thread's message id)
+// and delivers it to the script's message handlers when the bot is in
+// the room, then the subscription changes it caused. It returns the
+// message as the server stored it (REST form).
+func (w *world) post(ctx context.Context, username, room, text, thread string) (json.RawMessage, error) {
+	c, err := w.userClient(ctx, username)
+	if err != nil {
+		return nil, err
+	}
+	body, err := c.Chat.PostMessageRaw(ctx, &rc.PostMessage{Channel: channel(room), Text: text, ThreadID: thread})
+	if err != nil {
+		return nil, fmt.Errorf("%s cannot post in %s: %w", username, room, err)
+	}
+	var res struct {
+		Message json.RawMessage
+	}
+	if err := json.Unmarshal(body, &res); err != nil {
+		return nil, fmt.Errorf("chat.postMessage: %w", err)
+	}
+	var m struct {
+		RID string `json:"rid"`
+	}
+	_ = json.Unmarshal(res.Message, &m)
+	if _, member := w.srv.Subscription(rctest.BotUsername, m.RID); member && username != rctest.BotUsername {
+		w.handlerFailed(w.script.Handle(ctx, source.KindMessage, source.ActionCreated, res.Message))
+	}
+	return res.Message, w.settle(ctx)
+}
+
+// roomLabel names a room as tests do: "#name" for a channel or a group,
+// "@username" for a direct message (the member who is not the bot), the
+// id when the server does not know it.
+func (w *world) roomLabel(ctx context.Context, rid string) string {
+	if l, ok := w.rooms[rid]; ok {
+		return l
+	}
+	label := rid
+	if body, err := w.bot.GetRaw(ctx, "rooms.info", url.Values{"roomId": {rid}}); err == nil {
+		var res struct {
+			Room struct {
+				T         string   `json:"t"`
+				Name      string   `json:"name"`
+				Usernames []string `json:"usernames"`
+			} `json:"room"`
+		}
+		if json.Unmarshal(body, &res) == nil {
+			switch {
+			case res.Room.T == "d":
+				for _, u := range res.Room.Usernames {
+					if u != rctest.BotUsername {
+						label = "@" + u
+					}
+				}
+			case res.Room.Name != "":
+				label = "#" + res.Room.Name
+			}
+		}
+	}
+	w.rooms[rid] = label
+	return label
+}
+
+// chatRecorder records the messages the script posted and its reactions.
+type chatRecorder struct {
+	luabind.Chat
+	w *world
+}
+
+func (c *chatRecorder) PostMessageRaw(ctx context.Context, m *rc.PostMessage) ([]byte, error) {
+	body, err := c.Chat.PostMessageRaw(ctx, m)
+	if err == nil {
+		var res struct {
+			Message struct {
+				ID   string `json:"_id"`
+				RID  string `json:"rid"`
+				Msg  string `json:"msg"`
+				TMID string `json:"tmid"`
+			} `json:"message"`
+		}
+		if json.Unmarshal(body, &res) == nil {
+			c.w.posted = append(c.w.posted, postedMsg{res.Message.ID, res.Message.RID, res.Message.Msg, res.Message.TMID})
+		}
+	}
+	return body, err
+}
+
+func (c *chatRecorder) React(ctx context.Context, r *rc.Reaction) error {
+	err := c.Chat.React(ctx, r)
+	if err == nil {
+		on := r.ShouldReact == nil || *r.ShouldReact
+		c.w.reactions = append(c.w.reactions, reaction{r.MessageID, r.Emoji, on})
+	}
+	return err
+}
+
+// subsRecorder records the rooms the script marked read or unread.
+type subsRecorder struct {
+	luabind.Subscriptions
+	w *world
+}
+
+func (s *subsRecorder) Read(ctx context.Context, roomID string, opts *rc.ReadOptions) error {
+	err := s.Subscriptions.Read(ctx, roomID, opts)
+	if err == nil {
+		s.w.reads = append(s.w.reads, readCall{rid: roomID, readThreads: opts != nil && opts.ReadThreads})
+	}
+	return err
+}
+
+func (s *subsRecorder) Unread(ctx context.Context, roomID string) error {
+	err := s.Subscriptions.Unread(ctx, roomID)
+	if err == nil {
+		s.w.reads = append(s.w.reads, readCall{rid: roomID, unread: true})
+	}
+	return err
+}
+
+func (s *subsRecorder) UnreadFromMessage(ctx context.Context, messageID string) error {
+	err := s.Subscriptions.UnreadFromMessage(ctx, messageID)
+	if err == nil {
+		s.w.reads = append(s.w.reads, readCall{unread: true, firstUnread: messageID})
+	}
+	return err
+}

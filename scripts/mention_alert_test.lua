@@ -1,0 +1,39 @@
+-- mention_alert_test.lua: the tests of mention_alert.lua.
+
+function test_a_mention_alerts_the_owner()
+  t.post { room = "#general", user = "bob", text = "@rclua.bot can you look?" }
+  t.eq(t.posted(), { { room = "@alice", text = ":bell: 1 new mention in #general" } })
+end
+
+function test_mentions_counted_at_load_are_not_alerted()
+  t.post { room = "#general", user = "bob", text = "just chatting" }
+  t.post { room = "#random", user = "carol", text = "no mention here" }
+  t.eq(t.posted(), {})
+end
+
+function test_each_mention_is_alerted_once()
+  t.post { room = "#general", user = "bob", text = "@rclua.bot one" }
+  t.post { room = "#general", user = "carol", text = "@rclua.bot two" }
+  t.eq(t.posted(), {
+    { room = "@alice", text = ":bell: 1 new mention in #general" },
+    { room = "@alice", text = ":bell: 1 new mention in #general" },
+  })
+end
+
+function test_a_direct_message_counts_as_a_mention()
+  t.post { room = "@rclua.bot", user = "bob", text = "hi bot" }
+  t.eq(t.posted(), { { room = "@alice", text = ":bell: 1 new mention in a direct message with Bob Smith" } })
+end
+
+function test_the_owners_own_direct_messages_are_not_reported_back()
+  t.post { room = "@rclua.bot", user = "alice", text = "a note to the bot" }
+  t.eq(t.posted(), {})
+end
+
+function test_a_failed_alert_is_logged()
+  t.fail("chat.postMessage", 500, "boom")
+  t.post { room = "#general", user = "bob", text = "@rclua.bot hello" }
+  t.eq(t.posted(), {})
+  local last = t.logs()[#t.logs()]
+  t.eq({ last.level, last.message }, { "warn", "could not alert the owner" })
+end

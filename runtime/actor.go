@@ -192,6 +192,9 @@ type actor struct {
 
 	mu       sync.Mutex
 	pending  *loadRequest
+	latest   *loadRequest // the newest content asked for: what a module edit reloads
+	tried    *modules     // the modules the newest load looked for
+	running  *modules     // the modules the running version looked for
 	stopping bool
 	evict    string        // set by requestEvict: close the running version with this error
 	evicted  chan struct{} // closed once that is done
@@ -234,9 +237,25 @@ func (a *actor) requestLoad(req *loadRequest) {
 	a.mu.Lock()
 	old := a.pending
 	a.pending = req
+	a.latest = &loadRequest{content: req.content, hash: req.hash}
 	a.mu.Unlock()
 	old.finish()
 	a.poke()
+}
+
+// requestModuleReload asks the actor to load its newest content again if
+// it, or its running version, looked for the module file name; it reports
+// whether it did.
+func (a *actor) requestModuleReload(name string) bool {
+	a.mu.Lock()
+	latest := a.latest
+	dep := a.tried.dependsOn(name) || a.running.dependsOn(name)
+	a.mu.Unlock()
+	if !dep || latest == nil {
+		return false
+	}
+	a.requestLoad(&loadRequest{content: latest.content, hash: latest.hash, forced: true})
+	return true
 }
 
 // requestStop asks the actor to close its version and end.
@@ -487,11 +506,18 @@ func (a *actor) load(ctx context.Context, req *loadRequest) {
 	start := time.Now()
 	a.nextID++
 	v := &version{id: a.nextID, hash: req.hash, stop: make(chan struct{})}
-	v.L = sandbox.New(sandbox.Options{Unsafe: a.h.cfg.Unsafe})
+	mods := newModules(a.h.cfg.ScriptsDir)
+	v.L = sandbox.New(sandbox.Options{Unsafe: a.h.cfg.Unsafe, Modules: mods.find})
 	v.reg = newRegistry(modeRun, a.log)
 	a.h.env.openState(v.L, a.h.cfg, a.log, v.reg)
 	err := runChunkGuarded(ctx, v.L, a.chunk, req.content, a.h.cfg.LoadTimeout, a.guard, kindLoad)
 	v.reg.loading = false
+	a.mu.Lock()
+	a.tried = mods
+	if err == nil {
+		a.running = mods
+	}
+	a.mu.Unlock()
 	if err != nil {
 		v.L.Close()
 		a.st.setLoadFailed(err.Error())

@@ -28,7 +28,8 @@ func Exec(ctx context.Context, path string, cfg Config, m *luabind.Module, log z
 
 // runOnce loads one script in a fresh sandbox and closes it.
 func runOnce(ctx context.Context, path string, content []byte, cfg Config, e env, mode triggerMode, log zerolog.Logger) error {
-	L := sandbox.New(sandbox.Options{Unsafe: cfg.Unsafe})
+	mods := newModules(filepath.Dir(path)) // require: the lib/ beside the script
+	L := sandbox.New(sandbox.Options{Unsafe: cfg.Unsafe, Modules: mods.find})
 	defer L.Close()
 	e.openState(L, cfg, log, newRegistry(mode, log))
 	k := kindCheck

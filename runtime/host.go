@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -379,6 +380,31 @@ func (h *Host) stopActor(name string) {
 	}
 }
 
+// moduleChanged reloads every script that looked for the module c is
+// about (the dependency is recorded at each load): each loads its newest
+// content again in a fresh state, which replaces the running version only
+// if it loads (a broken module keeps the old versions running).
+func (h *Host) moduleChanged(c watch.Change) {
+	h.mu.Lock()
+	actors := make([]*actor, 0, len(h.actors))
+	for _, a := range h.actors {
+		actors = append(actors, a)
+	}
+	h.mu.Unlock()
+	var names []string
+	for _, a := range actors {
+		if a.requestModuleReload(c.Name) {
+			names = append(names, a.st.name)
+		}
+	}
+	if len(names) == 0 {
+		return
+	}
+	sort.Strings(names)
+	h.log.Info().Str("module", c.Name).Bool("removed", c.Removed).Strs("scripts", names).
+		Msg("module changed: reloading the scripts that require it")
+}
+
 // watchSink turns the watcher's reports into load and stop requests. The
 // watcher calls it from Run's goroutine.
 type watchSink struct {
@@ -388,6 +414,10 @@ type watchSink struct {
 }
 
 func (s *watchSink) Change(ctx context.Context, c watch.Change) {
+	if strings.HasPrefix(c.Name, LibDir+"/") {
+		s.h.moduleChanged(c)
+		return
+	}
 	if c.Removed {
 		s.h.stopActor(c.Name)
 		return

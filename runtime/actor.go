@@ -187,6 +187,9 @@ type actor struct {
 	chunk string        // chunk name used in file:line messages
 	wake  chan struct{} // cap 1: a message, a load or a stop request arrived
 	guard *callGuard    // the running call, for the host and the memory watchdog
+	// secrets answers the script's rc.secret (every version) and redacts
+	// what it gave from the errors the host logs.
+	secrets *luabind.Secrets
 
 	sizes chan sizeRequest // the host asks for the running version's size (unbuffered)
 
@@ -213,15 +216,17 @@ type actor struct {
 }
 
 func newActor(h *Host, st *scriptState, chunk string) *actor {
+	name := st.name
 	return &actor{
-		h:     h,
-		st:    st,
-		log:   h.log.With().Str("script", st.name).Logger(),
-		chunk: chunk,
-		wake:  make(chan struct{}, 1),
-		guard: h.mem.guard(),
-		sizes: make(chan sizeRequest),
-		queue: mailbox{buf: make([]message, h.cfg.QueueLen), last: map[eventKey]uint64{}},
+		secrets: h.env.secrets.secretsFor(name, func() []string { return h.allowedSecrets(name) }),
+		h:       h,
+		st:      st,
+		log:     h.log.With().Str("script", st.name).Logger(),
+		chunk:   chunk,
+		wake:    make(chan struct{}, 1),
+		guard:   h.mem.guard(),
+		sizes:   make(chan sizeRequest),
+		queue:   mailbox{buf: make([]message, h.cfg.QueueLen), last: map[eventKey]uint64{}},
 	}
 }
 
@@ -252,6 +257,19 @@ func (a *actor) requestModuleReload(name string) bool {
 	dep := a.tried.dependsOn(name) || a.running.dependsOn(name)
 	a.mu.Unlock()
 	if !dep || latest == nil {
+		return false
+	}
+	a.requestLoad(&loadRequest{content: latest.content, hash: latest.hash, forced: true})
+	return true
+}
+
+// requestReload asks the actor to load its newest content again (its
+// settings changed); it reports whether there was content to load.
+func (a *actor) requestReload() bool {
+	a.mu.Lock()
+	latest := a.latest
+	a.mu.Unlock()
+	if latest == nil {
 		return false
 	}
 	a.requestLoad(&loadRequest{content: latest.content, hash: latest.hash, forced: true})
@@ -509,8 +527,8 @@ func (a *actor) load(ctx context.Context, req *loadRequest) {
 	mods := newModules(a.h.cfg.ScriptsDir)
 	v.L = sandbox.New(sandbox.Options{Unsafe: a.h.cfg.Unsafe, Modules: mods.find})
 	v.reg = newRegistry(modeRun, a.log)
-	a.h.env.openState(v.L, a.h.cfg, a.log, v.reg)
-	err := runChunkGuarded(ctx, v.L, a.chunk, req.content, a.h.cfg.LoadTimeout, a.guard, kindLoad)
+	a.h.env.openState(v.L, a.h.cfg, a.log, v.reg, a.h.sectionOf(a.st.name), a.secrets)
+	err := redactErr(a.secrets, runChunkGuarded(ctx, v.L, a.chunk, req.content, a.h.cfg.LoadTimeout, a.guard, kindLoad))
 	v.reg.loading = false
 	a.mu.Lock()
 	a.tried = mods
@@ -633,7 +651,7 @@ func (a *actor) handle(ctx context.Context, m message) {
 func (a *actor) call(ctx context.Context, v *version, t trigger, args ...lua.LValue) {
 	a.st.runs.Add(1)
 	start := time.Now()
-	err := pcallGuarded(ctx, v.L, a.h.cfg.HandlerTimeout, a.guard, kindHandler, t.Fn, args...)
+	err := redactErr(a.secrets, pcallGuarded(ctx, v.L, a.h.cfg.HandlerTimeout, a.guard, kindHandler, t.Fn, args...))
 	if err == nil {
 		return
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"path/filepath"
+	"sort"
 
 	"github.com/rs/zerolog"
 
@@ -23,9 +24,11 @@ import (
 // broken module fails.
 func Check(ctx context.Context, paths []string, cfg Config) []error {
 	cfg = cfg.withDefaults()
-	e := env{module: luabind.Offline(zerolog.Nop())}
+	// Secrets: placeholders for the names the settings allow.
+	e := env{module: luabind.Offline(zerolog.Nop()), secrets: secretSource{placeholder: true}}
 	files, errs := ScriptFiles(paths)
 	errs = append(errs, checkModules(files)...)
+	errs = append(errs, checkSettings(files)...)
 	for _, p := range files {
 		content, err := watch.ReadScript(p)
 		if err != nil {
@@ -66,6 +69,42 @@ func checkModules(files []string) []error {
 			}
 			return nil
 		})
+	}
+	return errs
+}
+
+// checkSettings parses the settings file of every folder holding files
+// and reports a section naming no script of its folder (a typo would
+// leave a script without its settings).
+func checkSettings(files []string) []error {
+	var errs []error
+	seen := map[string]bool{}
+	for _, f := range files {
+		dir := filepath.Dir(f)
+		if seen[dir] {
+			continue
+		}
+		seen[dir] = true
+		set, err := readSettings(dir)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		scripts, _ := ScriptFiles([]string{dir})
+		known := map[string]bool{}
+		for _, s := range scripts {
+			known[scriptBaseName(filepath.Base(s))] = true
+		}
+		names := make([]string, 0, len(set))
+		for name := range set {
+			names = append(names, name)
+		}
+		sort.Strings(names)
+		for _, name := range names {
+			if !known[name] {
+				errs = append(errs, fmt.Errorf("%s: section [%s] names no script of the folder (no %s.lua)", filepath.Join(dir, SettingsFile), name, name))
+			}
+		}
 	}
 	return errs
 }

@@ -99,7 +99,7 @@ func loadScript(t *testing.T, s *rctest.Server, path string) *harness {
 	cfg := Config{}.withDefaults()
 	h := &harness{t: t, L: sandbox.New(sandbox.Options{}), reg: newRegistry(modeRun, zerolog.Nop())}
 	t.Cleanup(h.L.Close)
-	env{module: luabind.FromClient(botClient(t, s), zerolog.Nop())}.openState(h.L, cfg, zerolog.Nop(), h.reg)
+	env{module: luabind.FromClient(botClient(t, s), zerolog.Nop())}.openState(h.L, cfg, zerolog.Nop(), h.reg, nil, nil)
 	content, err := os.ReadFile(path)
 	require.NoError(t, err)
 	require.NoError(t, runChunk(context.Background(), h.L, filepath.Base(path), content, cfg.LoadTimeout), "load %s", path)

@@ -38,7 +38,7 @@ func TestE2ECheckModulesAndSettings(t *testing.T) {
 	writeTree(t, dir, map[string]string{
 		"lib/broken.lua": "local M = {}\nfunction M.x( end\nreturn M\n",
 		"missing.lua":    `require("nowhere")`,
-		"steal.lua":      `assert(rc.secret("api_key"))`,
+		"steal.lua":      `local k, err = rc.secret("api_key"); if not k then error(tostring(err)) end`,
 		"rclua.toml":     "[good]\nowner = \"alice\"\nsecrets = [\"api_key\"]\n[goood]\nowner = \"bob\"\n",
 	})
 	code, stdout, _ = runChild(t, nil, "check", dir)
@@ -64,8 +64,13 @@ func TestE2EExecSettingsAndSecrets(t *testing.T) {
 	dir, secrets := t.TempDir(), t.TempDir()
 	writeTree(t, dir, map[string]string{
 		"post.lua": `local fmt = require("fmt")
-local key = assert(rc.secret("api_key"))
-local token = assert(rc.secret("token"))
+local function secret(name)
+  local v, err = rc.secret(name)
+  if not v then error(tostring(err)) end
+  return v
+end
+local key = secret("api_key")
+local token = secret("token")
 assert(#key > 0 and #token > 0)
 rc.log.info("using " .. key, {token = token})
 assert(rc.chat.post_message { channel = "#" .. rc.config.room, text = fmt.greet(rc.config.who) })

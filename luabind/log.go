@@ -56,9 +56,10 @@ func (b *binding) logAt(level zerolog.Level, fn string) lua.LGFunction {
 		if ev == nil {
 			return 0
 		}
+		msg = b.redact(msg)
 		if fields != nil {
 			for k, v := fields.Next(lua.LNil); k != lua.LNil; k, v = fields.Next(k) {
-				logField(L, ev, size, string(k.(lua.LString)), v)
+				b.logField(L, ev, size, string(k.(lua.LString)), v)
 			}
 		}
 		ev.Msg(msg)
@@ -76,10 +77,11 @@ func scalarSize(v lua.LValue) int {
 }
 
 // logField adds the field k = v to ev, counting a table's JSON in size.
-func logField(L *lua.LState, ev *zerolog.Event, size *budget, k string, v lua.LValue) {
+func (b *binding) logField(L *lua.LState, ev *zerolog.Event, size *budget, k string, v lua.LValue) {
+	k = b.redact(k)
 	switch v := v.(type) {
 	case lua.LString:
-		ev.Str(k, string(v))
+		ev.Str(k, b.redact(string(v)))
 	case lua.LNumber:
 		// Integral values in int64's range log as integers; the
 		// conversion of anything outside it would be undefined.
@@ -96,7 +98,7 @@ func logField(L *lua.LState, ev *zerolog.Event, size *budget, k string, v lua.LV
 		switch {
 		case err == nil:
 			size.add(len(raw))
-			ev.RawJSON(k, raw)
+			ev.RawJSON(k, []byte(b.redact(string(raw))))
 		case errors.As(err, &ee): // not JSON (a function in it, a cycle): its address
 			ev.Str(k, v.String())
 		default: // too large, or past the deadline
@@ -129,6 +131,6 @@ func (b *binding) print(L *lua.LState) int {
 		size.add(len(s) + 1)
 		sb.WriteString(s)
 	}
-	b.m.Logger.Info().Msg(sb.String())
+	b.m.Logger.Info().Msg(b.redact(sb.String()))
 	return 0
 }

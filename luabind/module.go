@@ -79,6 +79,13 @@ type Module struct {
 	// the bot's direct-message room with its sender. Left zero, nothing is
 	// the bot's own and rc.respond matches nothing.
 	Bot rc.UserRef
+	// Config is the script's settings, its section of the settings file:
+	// rc.config (read-only). Values are strings, int64, float64, bools,
+	// time.Time, []any and map[string]any (what a TOML decoder gives).
+	Config map[string]any
+	// Secrets answers rc.secret and redacts the values it gave from
+	// rc.log and print. Nil: rc.secret returns nil, err.
+	Secrets *Secrets
 }
 
 // FromClient returns a Module calling the services of c and logging to log.
@@ -103,6 +110,9 @@ func (m *Module) WithLogger(log zerolog.Logger) *Module {
 // errUnavailable is returned by calls whose service the Module lacks.
 var errUnavailable = errors.New("luabind: service not available")
 
+// errNoSecrets is rc.secret's error without Module.Secrets.
+var errNoSecrets = errors.New("no secrets are configured here")
+
 // binding is the Module as installed in one state, with that state's host
 // and the metatable of its error tables.
 type binding struct {
@@ -114,10 +124,12 @@ type binding struct {
 }
 
 // Open installs the global table rc into L (rc.subscriptions, rc.chat,
-// rc.users, rc.rooms, rc.me, rc.get, rc.post, rc.log, rc.json, rc.re and
+// rc.users, rc.rooms, rc.me, rc.get, rc.post, rc.log, rc.json, rc.re,
+// rc.config, rc.secret and
 // the triggers rc.on, rc.every, rc.cron, rc.hear, rc.respond, which hand
 // their registrations to h, returning handles) and
-// replaces the global print with one that logs at info level. With a nil h
+// replaces the global print with one that logs at info level, and pairs
+// and ipairs with ones honouring __pairs and __ipairs (rc.config). With a nil h
 // the triggers raise "no host runs triggers here". The Module is copied:
 // later changes to m do not reach L. Reading a missing key of rc or of its
 // subtables raises an error naming it (see setStrict).
@@ -139,11 +151,14 @@ func (m *Module) Open(L *lua.LState, h Host) {
 	rcT.RawSetString("log", b.logTable(L))
 	rcT.RawSetString("json", b.jsonTable(L))
 	rcT.RawSetString("re", b.reTable(L))
+	rcT.RawSetString("config", b.configTable(L))
+	rcT.RawSetString("secret", L.NewFunction(b.secret))
 	b.installTriggers(L, rcT)
 	b.installMessages(L)
 	setStrict(L, rcT, "rc")
 	L.SetGlobal("rc", rcT)
 	L.SetGlobal("print", L.NewFunction(b.print))
+	installIterators(L)
 }
 
 // field is one function of an API table: its Lua name and its Go body.

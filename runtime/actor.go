@@ -187,11 +187,17 @@ type actor struct {
 	chunk string        // chunk name used in file:line messages
 	wake  chan struct{} // cap 1: a message, a load or a stop request arrived
 	guard *callGuard    // the running call, for the host and the memory watchdog
+	// secrets answers the script's rc.secret (every version) and redacts
+	// what it gave from the errors the host logs.
+	secrets *luabind.Secrets
 
 	sizes chan sizeRequest // the host asks for the running version's size (unbuffered)
 
 	mu       sync.Mutex
 	pending  *loadRequest
+	latest   *loadRequest // the newest content asked for: what a module edit reloads
+	tried    *modules     // the modules the newest load looked for
+	running  *modules     // the modules the running version looked for
 	stopping bool
 	evict    string        // set by requestEvict: close the running version with this error
 	evicted  chan struct{} // closed once that is done
@@ -210,15 +216,17 @@ type actor struct {
 }
 
 func newActor(h *Host, st *scriptState, chunk string) *actor {
+	name := st.name
 	return &actor{
-		h:     h,
-		st:    st,
-		log:   h.log.With().Str("script", st.name).Logger(),
-		chunk: chunk,
-		wake:  make(chan struct{}, 1),
-		guard: h.mem.guard(),
-		sizes: make(chan sizeRequest),
-		queue: mailbox{buf: make([]message, h.cfg.QueueLen), last: map[eventKey]uint64{}},
+		secrets: h.env.secrets.secretsFor(name, func() []string { return h.allowedSecrets(name) }),
+		h:       h,
+		st:      st,
+		log:     h.log.With().Str("script", st.name).Logger(),
+		chunk:   chunk,
+		wake:    make(chan struct{}, 1),
+		guard:   h.mem.guard(),
+		sizes:   make(chan sizeRequest),
+		queue:   mailbox{buf: make([]message, h.cfg.QueueLen), last: map[eventKey]uint64{}},
 	}
 }
 
@@ -234,9 +242,38 @@ func (a *actor) requestLoad(req *loadRequest) {
 	a.mu.Lock()
 	old := a.pending
 	a.pending = req
+	a.latest = &loadRequest{content: req.content, hash: req.hash}
 	a.mu.Unlock()
 	old.finish()
 	a.poke()
+}
+
+// requestModuleReload asks the actor to load its newest content again if
+// it, or its running version, looked for the module file name; it reports
+// whether it did.
+func (a *actor) requestModuleReload(name string) bool {
+	a.mu.Lock()
+	latest := a.latest
+	dep := a.tried.dependsOn(name) || a.running.dependsOn(name)
+	a.mu.Unlock()
+	if !dep || latest == nil {
+		return false
+	}
+	a.requestLoad(&loadRequest{content: latest.content, hash: latest.hash, forced: true})
+	return true
+}
+
+// requestReload asks the actor to load its newest content again (its
+// settings changed); it reports whether there was content to load.
+func (a *actor) requestReload() bool {
+	a.mu.Lock()
+	latest := a.latest
+	a.mu.Unlock()
+	if latest == nil {
+		return false
+	}
+	a.requestLoad(&loadRequest{content: latest.content, hash: latest.hash, forced: true})
+	return true
 }
 
 // requestStop asks the actor to close its version and end.
@@ -487,11 +524,18 @@ func (a *actor) load(ctx context.Context, req *loadRequest) {
 	start := time.Now()
 	a.nextID++
 	v := &version{id: a.nextID, hash: req.hash, stop: make(chan struct{})}
-	v.L = sandbox.New(sandbox.Options{Unsafe: a.h.cfg.Unsafe})
+	mods := newModules(a.h.cfg.ScriptsDir)
+	v.L = sandbox.New(sandbox.Options{Unsafe: a.h.cfg.Unsafe, Modules: mods.find})
 	v.reg = newRegistry(modeRun, a.log)
-	a.h.env.openState(v.L, a.h.cfg, a.log, v.reg)
-	err := runChunkGuarded(ctx, v.L, a.chunk, req.content, a.h.cfg.LoadTimeout, a.guard, kindLoad)
+	a.h.env.openState(v.L, a.h.cfg, a.log, v.reg, a.h.sectionOf(a.st.name), a.secrets)
+	err := redactErr(a.secrets, runChunkGuarded(ctx, v.L, a.chunk, req.content, a.h.cfg.LoadTimeout, a.guard, kindLoad))
 	v.reg.loading = false
+	a.mu.Lock()
+	a.tried = mods
+	if err == nil {
+		a.running = mods
+	}
+	a.mu.Unlock()
 	if err != nil {
 		v.L.Close()
 		a.st.setLoadFailed(err.Error())
@@ -607,7 +651,7 @@ func (a *actor) handle(ctx context.Context, m message) {
 func (a *actor) call(ctx context.Context, v *version, t trigger, args ...lua.LValue) {
 	a.st.runs.Add(1)
 	start := time.Now()
-	err := pcallGuarded(ctx, v.L, a.h.cfg.HandlerTimeout, a.guard, kindHandler, t.Fn, args...)
+	err := redactErr(a.secrets, pcallGuarded(ctx, v.L, a.h.cfg.HandlerTimeout, a.guard, kindHandler, t.Fn, args...))
 	if err == nil {
 		return
 	}

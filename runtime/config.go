@@ -16,6 +16,9 @@ type Config struct {
 	HandlerTimeout time.Duration // deadline of every handler call; default 30s
 	QueueLen       int           // events that could not merge queued per script before the sources wait for it; default 256
 	Unsafe         bool          // open the full Lua libraries (trusted setups only)
+	// SecretsDir is the folder of secret files rc.secret reads (after the
+	// environment's RCLUA_SECRET_<NAME>): the file <name>. Empty: none.
+	SecretsDir string
 	// ShutdownTimeout bounds how long handlers that are running when Run's
 	// context ends may take to finish before they are cancelled; default 10s.
 	ShutdownTimeout time.Duration

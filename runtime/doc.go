@@ -135,6 +135,30 @@
 // new version. A failed load keeps the old version running (state stays
 // "running", LastError set); without an old version the state is "failed".
 //
+// # Modules, settings and secrets
+//
+// require("name") loads LibDir/name.lua of the scripts folder into the
+// requiring script's state ("sub.name": lib/sub/name.lua); only dotted
+// identifiers are accepted and a path resolving outside lib/ through a
+// symlink is refused. Each load records the module files the script looked
+// for (found or not); a change of one (the watcher sees lib/ at any depth)
+// reloads those scripts with their newest content, under the usual rule
+// that a failed load keeps the running version. Files under lib/ are never
+// scripts.
+//
+// SettingsFile (rclua.toml, TOML) holds a section per script name, given
+// to luabind as the script's rc.config. The settings are read before the
+// scripts at start; an edit reloads only the scripts whose section changed,
+// and a file that does not parse keeps the previous settings (logged once
+// per content). rc.secret gives a name the script's section lists in
+// secrets: RCLUA_SECRET_<NAME> (Deps.Getenv), else the file <name> of
+// Config.SecretsDir (regular, at most MaxSecretBytes, one final newline
+// dropped). Every value a script has read is redacted from the errors the
+// host logs and keeps in Status, and luabind redacts it from rc.log and
+// print. Exec reads the lib/ and settings beside its script; Check compiles
+// every module, parses the settings file (a section naming no script of
+// the folder is an error) and gives placeholders for allowed secrets.
+//
 // # Logging and status
 //
 // Each script logs through a sub-logger with a "script" field (also given

@@ -102,9 +102,13 @@ func loadExample(t *testing.T, s *rctest.Server, name string) *harness {
 func loadScript(t *testing.T, s *rctest.Server, path string) *harness {
 	t.Helper()
 	cfg := Config{}.withDefaults()
-	h := &harness{t: t, L: sandbox.New(sandbox.Options{}), reg: newRegistry(modeRun, zerolog.Nop())}
+	dir := filepath.Dir(path) // its lib/ and its settings, as the host gives them
+	set, err := readSettings(dir)
+	require.NoError(t, err)
+	h := &harness{t: t, L: sandbox.New(sandbox.Options{Modules: newModules(dir).find}), reg: newRegistry(modeRun, zerolog.Nop())}
 	t.Cleanup(h.L.Close)
-	env{module: luabind.FromClient(botClient(t, s), zerolog.Nop())}.openState(h.L, cfg, zerolog.Nop(), h.reg)
+	name := scriptBaseName(filepath.Base(path))
+	env{module: luabind.FromClient(botClient(t, s), zerolog.Nop())}.openState(h.L, cfg, zerolog.Nop(), h.reg, set.section(name), nil)
 	content, err := os.ReadFile(path)
 	require.NoError(t, err)
 	require.NoError(t, runChunk(context.Background(), h.L, filepath.Base(path), content, cfg.LoadTimeout), "load %s", path)
@@ -202,9 +206,12 @@ func TestExampleMentionAlert(t *testing.T) {
 	defer s.Close()
 	c := botClient(t, s)
 	dir := t.TempDir()
-	content, err := os.ReadFile(filepath.Join(examplesDir, "mention_alert.lua"))
-	require.NoError(t, err)
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "mention_alert.lua"), content, 0o644))
+	require.NoError(t, os.Mkdir(filepath.Join(dir, "lib"), 0o755))
+	for _, name := range []string{"mention_alert.lua", "lib/rooms.lua", SettingsFile} { // the script, its module, its settings
+		content, err := os.ReadFile(filepath.Join(examplesDir, name))
+		require.NoError(t, err)
+		require.NoError(t, os.WriteFile(filepath.Join(dir, name), content, 0o644))
+	}
 
 	host, err := New(Config{ScriptsDir: dir},
 		Deps{Module: luabind.FromClient(c, zerolog.Nop()),

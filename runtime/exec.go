@@ -2,7 +2,9 @@ package runtime
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"path/filepath"
 
 	"github.com/rs/zerolog"
@@ -23,19 +25,30 @@ func Exec(ctx context.Context, path string, cfg Config, m *luabind.Module, log z
 		log.Error().Err(err).Msg("cannot read the script") // logged like a script's failure
 		return fmt.Errorf("runtime: exec: %w", err)
 	}
-	return runOnce(ctx, path, content, cfg, env{module: m}, modeExec, log)
+	return runOnce(ctx, path, content, cfg, newEnv(cfg, m, nil), modeExec, log)
 }
 
 // runOnce loads one script in a fresh sandbox and closes it.
 func runOnce(ctx context.Context, path string, content []byte, cfg Config, e env, mode triggerMode, log zerolog.Logger) error {
-	L := sandbox.New(sandbox.Options{Unsafe: cfg.Unsafe})
+	dir := filepath.Dir(path) // require and settings: the lib/ and rclua.toml beside the script
+	set, err := readSettings(dir)
+	if err != nil {
+		if mode == modeExec {
+			log.Error().Str("error", err.Error()).Msg("settings file does not parse")
+		}
+		return err
+	}
+	name := scriptBaseName(filepath.Base(path))
+	secrets := e.secrets.secretsFor(name, func() []string { return set.allowedSecrets(name) })
+	mods := newModules(dir)
+	L := sandbox.New(sandbox.Options{Unsafe: cfg.Unsafe, Modules: mods.find})
 	defer L.Close()
-	e.openState(L, cfg, log, newRegistry(mode, log))
+	e.openState(L, cfg, log, newRegistry(mode, log), set.section(name), secrets)
 	k := kindCheck
 	if mode == modeExec {
 		k = kindExec
 	}
-	err := runChunkGuarded(ctx, L, path, content, cfg.LoadTimeout, nil, k)
+	err = redactErr(secrets, runChunkGuarded(ctx, L, path, content, cfg.LoadTimeout, nil, k))
 	if err != nil && mode == modeExec {
 		logScriptError(log.Error(), err, "script failed")
 	}
@@ -46,4 +59,18 @@ func runOnce(ctx context.Context, path string, content []byte, cfg Config, e env
 // file name without the extension ("hello.lua" -> "hello").
 func scriptBaseName(file string) string {
 	return file[:len(file)-len(filepath.Ext(file))]
+}
+
+// readSettings reads the settings file of the scripts folder dir; a
+// missing file is no settings.
+func readSettings(dir string) (settings, error) {
+	path := filepath.Join(dir, SettingsFile)
+	content, err := watch.ReadScript(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return settings{}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, pathErr(err))
+	}
+	return parseSettings(path, content)
 }

@@ -140,7 +140,9 @@ func startHostEnv(t *testing.T, cfg Config, e env, sources []source.Source, file
 		cfg.ScriptsDir = t.TempDir()
 	}
 	for name, content := range files {
-		writeFile(t, filepath.Join(cfg.ScriptsDir, name), content)
+		path := filepath.Join(cfg.ScriptsDir, filepath.FromSlash(name))
+		require.NoError(t, os.MkdirAll(filepath.Dir(path), 0o755))
+		writeFile(t, path, content)
 	}
 	if cfg.Rescan == 0 {
 		cfg.Rescan = time.Hour // tests exercise fsnotify, not the rescan

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -28,6 +29,9 @@ type Deps struct {
 	// Sources feed rc.on handlers. The host runs each one while some
 	// running script listens to one of its kinds.
 	Sources []source.Source
+	// Getenv is the environment rc.secret reads RCLUA_SECRET_<NAME>
+	// from; nil means os.Getenv.
+	Getenv func(string) string
 }
 
 // env is what the host gives every script state.
@@ -37,17 +41,31 @@ type env struct {
 	module *luabind.Module
 	// extra, when set, installs more globals after rc (tests).
 	extra func(L *lua.LState)
+	// secrets is where rc.secret reads from.
+	secrets secretSource
+}
+
+// newEnv returns the env of cfg for module, reading secrets from getenv
+// (nil: os.Getenv) and cfg.SecretsDir.
+func newEnv(cfg Config, module *luabind.Module, getenv func(string) string) env {
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	return env{module: module, secrets: secretSource{dir: cfg.SecretsDir, getenv: getenv}}
 }
 
 // openState installs the rc table into L for a script logging to log,
-// with reg as its triggers' host.
-func (e env) openState(L *lua.LState, cfg Config, log zerolog.Logger, reg luabind.Host) {
+// with reg as its triggers' host, config as its rc.config and secrets
+// answering its rc.secret.
+func (e env) openState(L *lua.LState, cfg Config, log zerolog.Logger, reg luabind.Host, config map[string]any, secrets *luabind.Secrets) {
 	m := luabind.Module{}
 	if e.module != nil {
 		m = *e.module
 	}
 	m.Logger = log
 	m.MinInterval = cfg.minEvery
+	m.Config = config
+	m.Secrets = secrets
 	m.Open(L, reg)
 	if e.extra != nil {
 		e.extra(L)
@@ -69,10 +87,11 @@ type Host struct {
 	loadOnce sync.Once
 	actorWG  sync.WaitGroup
 
-	mu      sync.Mutex
-	actors  map[string]*actor       // by file name, running actors
-	scripts map[string]*scriptState // by file name, latest lifetime
-	live    map[*actor]struct{}     // every actor whose goroutine runs (also stopping ones)
+	mu       sync.Mutex
+	settings settings                // of the settings file, as last parsed without error
+	actors   map[string]*actor       // by file name, running actors
+	scripts  map[string]*scriptState // by file name, latest lifetime
+	live     map[*actor]struct{}     // every actor whose goroutine runs (also stopping ones)
 }
 
 // sourceRunner is one event source as the host runs it.
@@ -87,7 +106,7 @@ type sourceRunner struct {
 // is reported by Run. The error is reserved for configurations New may
 // reject in the future; it is always nil now.
 func New(cfg Config, deps Deps, log zerolog.Logger) (*Host, error) {
-	return newHost(cfg, env{module: deps.Module}, deps.Sources, log), nil
+	return newHost(cfg, newEnv(cfg, deps.Module, deps.Getenv), deps.Sources, log), nil
 }
 
 func newHost(cfg Config, e env, sources []source.Source, log zerolog.Logger) *Host {
@@ -100,7 +119,11 @@ func newHost(cfg Config, e env, sources []source.Source, log zerolog.Logger) *Ho
 		scripts: map[string]*scriptState{},
 		live:    map[*actor]struct{}{},
 	}
-	h.watcher = watch.New(h.cfg.ScriptsDir, watch.Options{Debounce: h.cfg.Debounce, Rescan: h.cfg.Rescan, Log: log})
+	if h.env.secrets.getenv == nil {
+		h.env.secrets = newEnv(h.cfg, nil, nil).secrets
+	}
+	h.watcher = watch.New(h.cfg.ScriptsDir, watch.Options{Debounce: h.cfg.Debounce, Rescan: h.cfg.Rescan,
+		Files: []string{SettingsFile}, Log: log})
 	for _, src := range sources {
 		h.sources = append(h.sources, &sourceRunner{src: src, kinds: src.Kinds(), wake: make(chan struct{}, 1)})
 	}
@@ -379,6 +402,84 @@ func (h *Host) stopActor(name string) {
 	}
 }
 
+// moduleChanged reloads every script that looked for the module c is
+// about (the dependency is recorded at each load): each loads its newest
+// content again in a fresh state, which replaces the running version only
+// if it loads (a broken module keeps the old versions running).
+func (h *Host) moduleChanged(c watch.Change) {
+	h.mu.Lock()
+	actors := make([]*actor, 0, len(h.actors))
+	for _, a := range h.actors {
+		actors = append(actors, a)
+	}
+	h.mu.Unlock()
+	var names []string
+	for _, a := range actors {
+		if a.requestModuleReload(c.Name) {
+			names = append(names, a.st.name)
+		}
+	}
+	if len(names) == 0 {
+		return
+	}
+	sort.Strings(names)
+	h.log.Info().Str("module", c.Name).Bool("removed", c.Removed).Strs("scripts", names).
+		Msg("module changed: reloading the scripts that require it")
+}
+
+// settingsChanged applies a new settings file: the scripts whose section
+// changed reload (each its newest content, in a fresh state; a script
+// that fails to load with its new settings keeps running with the old).
+// A file that does not parse keeps the previous settings; the watcher
+// reports each content once, so it is logged once.
+func (h *Host) settingsChanged(c watch.Change) {
+	next := settings{}
+	if !c.Removed {
+		var err error
+		next, err = parseSettings(SettingsFile, c.Content)
+		if err != nil {
+			h.log.Error().Str("error", err.Error()).Str("file", SettingsFile).
+				Msg("settings file does not parse: keeping the previous settings")
+			return
+		}
+	}
+	h.mu.Lock()
+	changed := h.settings.changed(next)
+	h.settings = next
+	var reload []*actor
+	for _, a := range h.actors {
+		for _, name := range changed {
+			if a.st.name == name {
+				reload = append(reload, a)
+			}
+		}
+	}
+	h.mu.Unlock()
+	var names []string
+	for _, a := range reload {
+		if a.requestReload() {
+			names = append(names, a.st.name)
+		}
+	}
+	sort.Strings(names)
+	h.log.Info().Str("file", SettingsFile).Strs("sections_changed", changed).Strs("scripts", names).
+		Msg("settings loaded")
+}
+
+// sectionOf returns the settings of the script name.
+func (h *Host) sectionOf(name string) map[string]any {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.settings.section(name)
+}
+
+// allowedSecrets returns the secrets the settings allow the script name.
+func (h *Host) allowedSecrets(name string) []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.settings.allowedSecrets(name)
+}
+
 // watchSink turns the watcher's reports into load and stop requests. The
 // watcher calls it from Run's goroutine.
 type watchSink struct {
@@ -388,6 +489,14 @@ type watchSink struct {
 }
 
 func (s *watchSink) Change(ctx context.Context, c watch.Change) {
+	if strings.HasPrefix(c.Name, LibDir+"/") {
+		s.h.moduleChanged(c)
+		return
+	}
+	if c.Name == SettingsFile {
+		s.h.settingsChanged(c)
+		return
+	}
 	if c.Removed {
 		s.h.stopActor(c.Name)
 		return

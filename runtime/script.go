@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 
 	"github.com/rs/zerolog"
 	lua "github.com/yuin/gopher-lua"
@@ -30,14 +31,28 @@ type Script struct {
 // LoadScript compiles content as path (the chunk name of its file:line
 // messages) and runs its top level in a new state made with opts (Unsafe
 // is taken from cfg), with the rc table of m (nil: no server) logging to
-// log, under cfg's load timeout. A failing top level is an error
+// log, under cfg's load timeout. As in the daemon, require loads from
+// the lib/ folder beside path, rc.config is the script's section of the
+// settings file there, and rc.secret reads cfg.SecretsDir (never the
+// process's environment). A failing top level is an error
 // "file:line: message" and leaves nothing open.
 func LoadScript(ctx context.Context, path string, content []byte, cfg Config, opts sandbox.Options, m *luabind.Module, log zerolog.Logger) (*Script, error) {
 	cfg = cfg.withDefaults()
+	dir := filepath.Dir(path) // require and settings: the lib/ and rclua.toml beside the script
+	set, err := readSettings(dir)
+	if err != nil {
+		return nil, err
+	}
+	name := scriptBaseName(filepath.Base(path))
 	opts.Unsafe = cfg.Unsafe
+	opts.Modules = newModules(dir).find
+	// Secrets come from cfg.SecretsDir only: a test never reads the
+	// process's environment.
+	e := newEnv(cfg, m, func(string) string { return "" })
+	secrets := e.secrets.secretsFor(name, func() []string { return set.allowedSecrets(name) })
 	s := &Script{L: sandbox.New(opts), reg: newRegistry(modeRun, log), cfg: cfg, log: log}
-	env{module: m}.openState(s.L, cfg, log, s.reg)
-	err := runChunkGuarded(ctx, s.L, path, content, cfg.LoadTimeout, nil, kindLoad)
+	e.openState(s.L, cfg, log, s.reg, set.section(name), secrets)
+	err = redactErr(secrets, runChunkGuarded(ctx, s.L, path, content, cfg.LoadTimeout, nil, kindLoad))
 	s.reg.loading = false
 	if err != nil {
 		s.L.Close()

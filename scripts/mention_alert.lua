@@ -19,9 +19,10 @@
 -- rc calls: rc.on("subscription", ...) for subscription changes,
 -- rc.subscriptions.get() once at load (to learn the current counts),
 -- rc.subscriptions.get_one(room_id) when a count changed,
--- rc.chat.post_message{channel = "@owner", ...}, rc.log.info/warn.
+-- rc.chat.post_message{channel = "@owner", ...}, rc.log.info/warn,
+-- rc.config.owner, require("rooms") (lib/rooms.lua).
 --
--- Expects: `owner` below is an existing username the bot may send a direct
+-- Expects: `owner` in the [mention_alert] section of rclua.toml is an existing username the bot may send a direct
 -- message to (alice on the --dev server). The count is `userMentions` (the
 -- unread mentions of the bot), except in a direct-message room, where every
 -- message counts: there it is `unread`, which a server with default
@@ -29,7 +30,8 @@
 -- while a plain DM message is no mention. Messages in the owner's own DM
 -- with the bot are not reported back to the owner.
 
-local owner = "alice" -- who gets the alerts (a username)
+local roomlib = require("rooms")
+local owner = rc.config.owner or error("set owner in the [mention_alert] section of rclua.toml")
 
 local seen = {} -- room id -> mention count already reported
 
@@ -41,23 +43,8 @@ local function mentions(sub)
   return tonumber(sub.userMentions) or 0
 end
 
--- text returns v when it is a non-empty string (JSON null arrives as
--- rc.json.null, which is not a string).
-local function text(v)
-  if type(v) == "string" and v ~= "" then
-    return v
-  end
-  return nil
-end
-
 local function room_label(sub)
-  local name = text(sub.fname) or text(sub.name) or sub.rid
-  if sub.t == "c" then
-    return "#" .. name
-  elseif sub.t == "d" then
-    return "a direct message with " .. name
-  end
-  return name
+  return roomlib.label(sub, "a direct message with ")
 end
 
 local function remember_current_counts()
@@ -75,7 +62,7 @@ local function on_subscription(action, sub)
   if action == "removed" then
     return
   end
-  if sub.t == "d" and sub.name == owner then
+  if roomlib.is_owner_dm(sub, owner) then
     return -- the owner's own DM with the bot
   end
   local before = seen[sub.rid] or 0

@@ -11,18 +11,20 @@
 -- does not count in `unread` (only mentions do).
 --
 -- rc calls: rc.cron(schedule, ...), rc.subscriptions.get(),
--- rc.subscriptions.read(room_id, {read_threads = true}), rc.log.info/warn.
+-- rc.subscriptions.read(room_id, {read_threads = true}), rc.log.info/warn,
+-- rc.config (schedule, noisy_rooms).
 --
--- Expects: the rooms are named as on the server, without "#" (random exists
+-- Expects: the rooms of noisy_rooms in the [morning_mark_read] section of
+-- rclua.toml are named as on the server, without "#" (random exists
 -- on the --dev server). The schedule uses the daemon's local time zone;
 -- prefix it with "CRON_TZ=Europe/Berlin " to pick another one.
 
-local schedule = "0 9 * * 1-5" -- minute hour day-of-month month day-of-week
+local schedule = rc.config.schedule or "0 9 * * 1-5" -- minute hour day-of-month month day-of-week
 
-local noisy_rooms = {
-  random = true,
-  -- ["announcements"] = true,
-}
+local noisy_rooms = {} -- room name -> true, from rc.config.noisy_rooms
+for _, name in ipairs(rc.config.noisy_rooms or {}) do
+  noisy_rooms[name] = true
+end
 
 -- mentioned reports whether sub has an unread direct mention of the bot.
 local function mentioned(sub)

@@ -13,26 +13,24 @@
 -- line gives the unread count when there is one.
 --
 -- rc calls: rc.every(check_every, ...), rc.subscriptions.get(),
--- rc.chat.post_message{channel = "@owner", ...}, rc.log.info/warn.
+-- rc.chat.post_message{channel = "@owner", ...}, rc.log.info/warn,
+-- rc.config (owner, check_every, stale_after), require("rooms").
 --
--- Expects: `owner` is an existing username the bot may send a direct
+-- Expects: `owner` in the [stale_unread_reminder] section of rclua.toml is
+-- an existing username the bot may send a direct
 -- message to (alice on the --dev server). "Last seen" is the
 -- subscription's `ls` field (its `ts`, when the room was joined, if it was
 -- never opened); the host's and the server's clocks are assumed to agree
 -- within minutes.
 
-local owner = "alice" -- who gets the reminder (a username)
-local check_every = "15m" -- a Go duration
-local stale_after = 4 * 60 * 60 -- seconds without reading a room that has new messages
+local roomlib = require("rooms")
+local owner = rc.config.owner or error("set owner in the [stale_unread_reminder] section of rclua.toml")
+local check_every = rc.config.check_every or "15m" -- a Go duration
+local stale_after = rc.config.stale_after or 4 * 60 * 60 -- seconds without reading a room that has new messages
 
 local reminded = {} -- room id -> the last-seen time already reminded about
 
-local function text(v)
-  if type(v) == "string" and v ~= "" then
-    return v
-  end
-  return nil
-end
+local text = roomlib.text
 
 -- utc_offset is how far the host's local time is ahead of UTC, in seconds.
 local function utc_offset(now)
@@ -56,15 +54,7 @@ local function parse_time(s)
   return local_reading + utc_offset(os.time())
 end
 
-local function room_label(sub)
-  local name = text(sub.fname) or text(sub.name) or sub.rid
-  if sub.t == "c" then
-    return "#" .. name
-  elseif sub.t == "d" then
-    return "@" .. name
-  end
-  return name
-end
+local room_label = roomlib.label
 
 local function remind_stale_rooms()
   local result, err = rc.subscriptions.get()
@@ -76,7 +66,7 @@ local function remind_stale_rooms()
   local lines, stale = {}, {}
   for _, sub in ipairs(result.update) do
     local unread = tonumber(sub.unread) or 0
-    local own_dm = sub.t == "d" and sub.name == owner
+    local own_dm = roomlib.is_owner_dm(sub, owner)
     local seen_at = text(sub.ls) or text(sub.ts)
     local seen = parse_time(seen_at)
     local new = sub.alert == true or unread > 0

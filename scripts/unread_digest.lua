@@ -12,34 +12,21 @@
 -- messages in a room already listed change nothing in its subscription.
 --
 -- rc calls: rc.every(interval, ...), rc.subscriptions.get(),
--- rc.chat.post_message{channel = "@owner", ...}, rc.log.info/warn.
+-- rc.chat.post_message{channel = "@owner", ...}, rc.log.info/warn,
+-- rc.config (owner, interval, max_rooms), require("rooms") (lib/rooms.lua).
 --
--- Expects: `owner` is an existing username the bot may send a direct
+-- Expects: `owner` in the [unread_digest] section of rclua.toml is an existing username the bot may send a direct
 -- message to (alice on the --dev server). The owner's own DM with the bot
 -- (where the digest lands) is left out of the digest.
 
-local owner = "alice" -- who gets the digest (a username)
-local interval = "3h" -- a Go duration: "30m", "3h", ...
-local max_rooms = 10 -- rooms listed at most; the rest are counted
+local roomlib = require("rooms")
+local owner = rc.config.owner or error("set owner in the [unread_digest] section of rclua.toml")
+local interval = rc.config.interval or "3h" -- a Go duration: "30m", "3h", ...
+local max_rooms = rc.config.max_rooms or 10 -- rooms listed at most; the rest are counted
 
 local last_digest = nil -- the text last sent, not sent again unchanged
 
-local function text(v)
-  if type(v) == "string" and v ~= "" then
-    return v
-  end
-  return nil
-end
-
-local function room_label(sub)
-  local name = text(sub.fname) or text(sub.name) or sub.rid
-  if sub.t == "c" then
-    return "#" .. name
-  elseif sub.t == "d" then
-    return "@" .. name
-  end
-  return name
-end
+local text, room_label = roomlib.text, roomlib.label
 
 local function rooms_with_new_messages()
   local result, err = rc.subscriptions.get()
@@ -49,7 +36,7 @@ local function rooms_with_new_messages()
   local rooms = {}
   for _, sub in ipairs(result.update) do
     local unread = tonumber(sub.unread) or 0
-    local own_dm = sub.t == "d" and sub.name == owner
+    local own_dm = roomlib.is_owner_dm(sub, owner)
     if (sub.alert == true or unread > 0) and not own_dm then
       rooms[#rooms + 1] = {
         label = room_label(sub),

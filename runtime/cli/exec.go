@@ -30,9 +30,10 @@ const defaultExecTimeout = time.Minute
 
 // execOptions are the flags of "rclua exec".
 type execOptions struct {
-	url     string
-	timeout time.Duration
-	log     logFlags
+	url        string
+	timeout    time.Duration
+	secretsDir string
+	log        logFlags
 }
 
 // execFlags returns the flag set of "rclua exec" and the options it fills.
@@ -41,6 +42,7 @@ func execFlags(getenv func(string) string) (*flag.FlagSet, *execOptions) {
 	o := &execOptions{}
 	fs.StringVar(&o.url, "url", "", "Rocket.Chat server address (env "+envURL+")")
 	durationVar(fs, &o.timeout, "timeout", defaultExecTimeout, "`duration` allowed for the script's top level")
+	secretsDirVar(fs, &o.secretsDir, getenv)
 	o.log.register(fs, getenv)
 	return fs, o
 }
@@ -75,7 +77,7 @@ func cmdExec(ctx context.Context, args []string, getenv func(string) string, std
 		}
 		return fmt.Errorf("cannot reach the Rocket.Chat server at %s: %w", baseURL, err)
 	}
-	cfg := runtime.Config{LoadTimeout: o.timeout, HandlerTimeout: o.timeout}
+	cfg := runtime.Config{LoadTimeout: o.timeout, HandlerTimeout: o.timeout, SecretsDir: o.secretsDir}
 	err = runtime.Exec(ctx, path, cfg, luabind.FromClient(client, log), log)
 	if lost := keeper.failed(); lost != nil {
 		return lost // the server refused the credentials during the run: exit status 3

@@ -28,7 +28,19 @@ const (
 	envLogLevel     = "RCLUA_LOG_LEVEL"
 	envLogFormat    = "RCLUA_LOG_FORMAT"
 	envEvents       = "RCLUA_EVENTS"
+	envSecretsDir   = "RCLUA_SECRETS_DIR"
+	// envCredentials is where systemd's LoadCredential= puts the files:
+	// the default secrets folder.
+	envCredentials = "CREDENTIALS_DIRECTORY"
 )
+
+// secretsDirVar registers --secrets-dir: the folder rc.secret reads
+// secret files from (env RCLUA_SECRETS_DIR, default $CREDENTIALS_DIRECTORY
+// when systemd sets it).
+func secretsDirVar(fs *flag.FlagSet, p *string, getenv func(string) string) {
+	fs.StringVar(p, "secrets-dir", envOr(getenv, envSecretsDir, getenv(envCredentials)),
+		"`folder` of secret files for rc.secret, one file per secret named as the secret; RCLUA_SECRET_<NAME> in the environment wins (env "+envSecretsDir+", default $"+envCredentials+" when systemd sets it)")
+}
 
 // Defaults of the daemon's flags: runtime's own, and the --dev ones.
 const (

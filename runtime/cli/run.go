@@ -38,6 +38,8 @@ The server and the bot's credentials come from the environment:
   RC_USER + RC_PASSWORD        a password login (or RC_PASSWORD_FILE: a file holding it),
   RC_TOTP                      with a two-factor code when the account needs one
   RCLUA_SCRIPTS, RCLUA_EVENTS, RCLUA_LOG_LEVEL, RCLUA_LOG_FORMAT   defaults for the flags of the same name
+  RCLUA_SECRETS_DIR (or CREDENTIALS_DIRECTORY)   default of --secrets-dir
+  RCLUA_SECRET_<NAME>   the secret <name> for rc.secret (before --secrets-dir)
 
 With --dev, rclua starts a fake Rocket.Chat server in the process (demo users,
 rooms and simulated activity) and runs the scripts against it: no server or
@@ -59,6 +61,7 @@ type runOptions struct {
 	dev             bool
 	devAddr         string
 	devActivity     time.Duration
+	secretsDir      string
 	log             logFlags
 }
 
@@ -81,6 +84,7 @@ func runFlags(getenv func(string) string) (*flag.FlagSet, *runOptions) {
 	fs.BoolVar(&o.dev, "dev", false, "run against a fake Rocket.Chat server started in the process")
 	fs.StringVar(&o.devAddr, "dev-addr", "", "address of the --dev server (default 127.0.0.1:3000, or a free port if that is busy)")
 	durationVar(fs, &o.devActivity, "dev-activity", defaultDevActivity, "with --dev, the `duration` between two messages of the demo users, at least 100ms")
+	secretsDirVar(fs, &o.secretsDir, getenv)
 	o.log.register(fs, getenv)
 	return fs, o
 }
@@ -260,6 +264,7 @@ func daemon(ctx context.Context, o runOptions, baseURL string, creds credentials
 		HandlerTimeout:  o.handlerTimeout,
 		ShutdownTimeout: o.shutdownTimeout,
 		MemoryLimit:     int64(o.memoryLimit),
+		SecretsDir:      o.secretsDir,
 	}
 	events := eventSource(o, baseURL, client, me.ID, source.PollOptions{
 		Interval: o.pollInterval, Log: log,

@@ -12,7 +12,11 @@
 // time, clock, date and difftime. io, debug and package are tables whose
 // every field raises "<lib>.<name> is disabled in the sandbox"; os is
 // read-only and its missing fields raise the same way; require returns
-// the open libraries ("string", "rc", ...) and refuses everything else.
+// the open libraries ("string", "rc", ...), then what Options.Modules
+// finds (the host's lib/ folder), compiled through Compile, run once per
+// state with its name as argument and cached (a module returning nothing
+// caches true; a failed one is not cached); a cycle raises "require
+// cycle: a -> b -> a"; without Options.Modules everything else is refused.
 // The registry's _LOADED holds only what require returns (gopher-lua's
 // module read the full os table there).
 // Options.Unsafe opens every gopher-lua library instead.

@@ -54,18 +54,27 @@ type Options struct {
 	// os.time{...} is the location of Clock's times. Nil: the real clock
 	// and the process's zone. Not used with Unsafe.
 	Clock func() time.Time
+	// Modules finds what require loads beyond the open libraries (the
+	// host's lib/ folder). Nil: require loads no file. In unsafe mode,
+	// names it does not find go on to gopher-lua's own require.
+	Modules ModuleFinder
 }
 
 // New returns a fresh Lua state. Unless opts.Unsafe, only an allowlist of
 // libraries is open: base (without dofile, loadfile, collectgarbage), table,
 // string, math, coroutine and os.time/clock/date/difftime. io, debug, the
-// rest of os and file-loading require raise a clear error when used.
+// rest of os raise a clear error when used; require returns the open
+// libraries and what opts.Modules finds (nothing else).
 func New(opts Options) *lua.LState {
 	if opts.Unsafe {
 		L := lua.NewState(stateOptions(false))
 		installBounded(L)
 		protectCalls(L)
 		capResults(L)
+		if opts.Modules != nil {
+			orig, _ := L.GetGlobal("require").(*lua.LFunction)
+			installRequire(L, opts.Modules, orig)
+		}
 		return L
 	}
 	L := lua.NewState(stateOptions(true))
@@ -123,7 +132,7 @@ func New(opts Options) *lua.LState {
 		date, _ := os.RawGetString("date").(*lua.LFunction)
 		installClock(L, os, opts.Clock, date)
 	}
-	L.SetGlobal("require", L.NewFunction(sandboxRequire))
+	installRequire(L, opts.Modules, nil)
 	scrubRegistry(L)
 	return L
 }
@@ -191,21 +200,6 @@ func forbidIndex(L *lua.LState, lib string) *lua.LTable {
 	}))
 	mt.RawSetString("__metatable", lua.LString("locked"))
 	return mt
-}
-
-// sandboxRequire returns already open libraries by name and refuses to
-// load anything from files.
-func sandboxRequire(L *lua.LState) int {
-	name := L.CheckString(1)
-	switch name {
-	case "string", "table", "math", "coroutine", "os", "rc":
-		if v := L.GetGlobal(name); v != lua.LNil {
-			L.Push(v)
-			return 1
-		}
-	}
-	L.RaiseError("require %q: loading modules from files is disabled in the sandbox", name)
-	return 0
 }
 
 // capDate wraps os.date to refuse absurdly long formats (the result is

@@ -1,9 +1,12 @@
 // Package watch reports the script files of a folder as they change: the
 // hot-reload half of rclua's host, with no knowledge of Lua.
 //
-// The folder (never single files, no subfolders) is watched with fsnotify.
-// Only *.lua names count (IsScript); dotfiles (.x.lua, .#x.lua,
-// .x.lua.swp), "#x#", "x~", "4913" and other names are ignored. Events only
+// The folder (never single files) is watched with fsnotify, and so is its
+// LibDir ("lib") subfolder with every folder under it (the modules scripts
+// require; their names are reported as "lib/sub/x.lua"). Only *.lua names
+// count (IsScript), plus the names of Options.Files in the folder itself
+// (the settings file); dotfiles (.x.lua, .#x.lua, .x.lua.swp), "#x#",
+// "x~", "4913" and other names are ignored. Events only
 // mark a name dirty; after a per-name quiet period (Options.Debounce) the
 // file on disk decides: stat (following symlinks) + read + sha256. A file
 // that is gone is reported removed; content identical to what was last
@@ -24,6 +27,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -37,7 +41,7 @@ import (
 
 // Change is what the watcher reports about one script file.
 type Change struct {
-	Name    string // the file's name in the folder: "hello.lua"
+	Name    string // the file's name in the folder: "hello.lua", "lib/util.lua", "rclua.toml"
 	Removed bool   // the file is gone (or no longer a regular file)
 	Content []byte // the file's content (nil when Removed)
 	Hash    string // sha256 of Content, in hex
@@ -60,8 +64,19 @@ type Sink interface {
 type Options struct {
 	Debounce time.Duration // quiet period per file before it is read; default 100ms
 	Rescan   time.Duration // period of the full rescan; default 30s
-	Log      zerolog.Logger
+	// Files are more names in the folder to report like scripts (the
+	// settings file); they are reported before the modules and scripts of
+	// every scan.
+	Files []string
+	Log   zerolog.Logger
 }
+
+// LibDir is the subfolder whose *.lua files (at any depth) are reported
+// as modules, named "lib/..." with slashes.
+const LibDir = "lib"
+
+// maxLibDirs bounds the folders watched under LibDir.
+const maxLibDirs = 256
 
 // Defaults of Options.
 const (
@@ -86,6 +101,7 @@ type Watcher struct {
 	sink     Sink
 	pending  map[string]time.Time // name -> quiet-period deadline
 	reported map[string]string    // name -> hash last reported
+	libRoot  string               // LibDir with symlinks resolved, as last scanned
 }
 
 // New returns a watcher of the folder dir. It does no I/O: Run opens the
@@ -201,15 +217,59 @@ func (w *Watcher) event(ev fsnotify.Event) {
 	if ev.Op == fsnotify.Chmod {
 		return
 	}
-	name := filepath.Base(ev.Name)
-	key := name
-	switch {
-	case strings.HasPrefix(name, "..data"):
-		key = rescanKey
-	case !IsScript(name):
+	key := w.keyOf(ev)
+	if key == "" {
 		return
 	}
 	w.pending[key] = time.Now().Add(w.opts.Debounce)
+}
+
+// keyOf returns the pending key of an event: the name to look at, or
+// rescanKey, or "" to ignore it.
+func (w *Watcher) keyOf(ev fsnotify.Event) string {
+	rel, err := filepath.Rel(w.dir, ev.Name)
+	if err != nil {
+		rel = filepath.Base(ev.Name)
+	}
+	if r, err := filepath.Rel(w.libRoot, ev.Name); w.libRoot != "" && err == nil && r != ".." && !strings.HasPrefix(r, ".."+string(filepath.Separator)) {
+		rel = filepath.Join(LibDir, r) // under a symlinked lib/
+	}
+	rel = filepath.ToSlash(rel)
+	name := path.Base(rel)
+	if !strings.Contains(rel, "/") {
+		switch {
+		case strings.HasPrefix(name, "..data"), name == LibDir:
+			return rescanKey
+		case IsScript(name), w.isFile(name):
+			return name
+		}
+		return ""
+	}
+	if !strings.HasPrefix(rel, LibDir+"/") {
+		return ""
+	}
+	if IsScript(name) {
+		return rel
+	}
+	// A folder created, removed or renamed under lib/: watch it, report
+	// what it held.
+	if ev.Op&(fsnotify.Remove|fsnotify.Rename) != 0 {
+		return rescanKey
+	}
+	if fi, err := os.Stat(ev.Name); err == nil && fi.IsDir() {
+		return rescanKey
+	}
+	return ""
+}
+
+// isFile reports whether name is one of Options.Files.
+func (w *Watcher) isFile(name string) bool {
+	for _, f := range w.opts.Files {
+		if f == name {
+			return true
+		}
+	}
+	return false
 }
 
 // arm sets t to the earliest pending deadline.
@@ -252,6 +312,14 @@ func (w *Watcher) scan(ctx context.Context, force bool) {
 		return
 	}
 	present := map[string]bool{}
+	for _, name := range w.opts.Files {
+		present[name] = true
+		w.sync(ctx, name, force)
+	}
+	for _, name := range w.libFiles() {
+		present[name] = true
+		w.sync(ctx, name, force)
+	}
 	for _, e := range entries {
 		if !IsScript(e.Name()) {
 			continue
@@ -266,9 +334,46 @@ func (w *Watcher) scan(ctx context.Context, force bool) {
 	}
 }
 
+// libFiles watches LibDir and the folders under it (at most maxLibDirs,
+// following a symlinked LibDir, skipping dot folders) and returns the
+// modules they hold as "lib/..." names, sorted.
+func (w *Watcher) libFiles() []string {
+	root, err := filepath.EvalSymlinks(filepath.Join(w.dir, LibDir))
+	w.libRoot = root
+	if err != nil {
+		return nil
+	}
+	var names []string
+	dirs := 0
+	_ = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return nil
+		}
+		if d.IsDir() {
+			if p != root && strings.HasPrefix(d.Name(), ".") {
+				return filepath.SkipDir
+			}
+			if dirs++; dirs > maxLibDirs {
+				w.opts.Log.Warn().Int("max", maxLibDirs).Msg("too many folders under lib/: the rest is not watched")
+				return filepath.SkipAll
+			}
+			_ = w.fw.Add(p)
+			return nil
+		}
+		if IsScript(d.Name()) {
+			rel, err := filepath.Rel(root, p)
+			if err == nil {
+				names = append(names, LibDir+"/"+filepath.ToSlash(rel))
+			}
+		}
+		return nil
+	})
+	return names
+}
+
 // sync compares the file on disk with what was last reported for it.
 func (w *Watcher) sync(ctx context.Context, name string, force bool) {
-	path := filepath.Join(w.dir, name)
+	path := filepath.Join(w.dir, filepath.FromSlash(name))
 	content, err := ReadScript(path)
 	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, ErrNotRegular) {
 		if _, ok := w.reported[name]; ok {

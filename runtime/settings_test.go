@@ -1,0 +1,131 @@
+package runtime
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+const settingsV1 = `# settings of the scripts
+[a]
+owner = "alice"
+rooms = ["general", "random"]
+since = 1979-05-27T07:32:00Z
+[a.limits]
+max = 3
+
+[b]
+greeting = "hi"
+`
+
+// rc.config is the script's section, read-only at every depth, iterable;
+// a script without a section gets an empty table.
+func TestConfigIsTheScriptsSection(t *testing.T) {
+	t.Parallel()
+	th := startHost(t, Config{}, nil, map[string]string{
+		SettingsFile: settingsV1,
+		"a.lua": `local c = rc.config
+assert(c.owner == "alice")
+assert(#c.rooms == 2 and c.rooms[1] == "general" and c.rooms[2] == "random")
+local seen = {}
+for i, r in ipairs(c.rooms) do seen[#seen + 1] = i .. r end
+assert(table.concat(seen, ",") == "1general,2random", table.concat(seen, ","))
+local keys = {}
+for k in pairs(c) do keys[#keys + 1] = k end
+table.sort(keys)
+assert(table.concat(keys, ",") == "limits,owner,rooms,since", table.concat(keys, ","))
+assert(c.limits.max == 3)
+assert(c.since == "1979-05-27T07:32:00Z", c.since)
+assert(not tostring(c):find("alice"))
+local function refused(f, want)
+  local ok, err = pcall(f)
+  assert(not ok, want)
+  assert(err:find("a.lua:%d+: "), err)
+  assert(err:find(want, 1, true), err)
+end
+refused(function() c.owner = "mallory" end, "rc.config.owner is read-only")
+refused(function() c.new = 1 end, "rc.config.new is read-only")
+refused(function() c.rooms[3] = "x" end, "rc.config.rooms[3] is read-only")
+refused(function() c.limits.max = 9 end, "rc.config.limits.max is read-only")
+assert(c.owner == "alice" and c.limits.max == 3 and #c.rooms == 2)
+assert(getmetatable(c) == "read-only")
+refused(function() setmetatable(c, nil) end, "cannot change a protected metatable")
+rc.log.info("a checked")
+`,
+		"c.lua": `assert(next(rc.config) == nil); for k in pairs(rc.config) do error(k) end; assert(rc.config.x == nil); rc.log.info("c checked")`,
+	})
+	th.logs.eventually(t, waitFor, func() bool { return th.logs.count("a checked") == 1 && th.logs.count("c checked") == 1 }, "both checked")
+}
+
+func configScript(name string) string {
+	return `local g = rc.config.greeting or "none"
+rc.log.info("` + name + ` loaded " .. g)
+rc.every(0.01, function() rc.log.info("` + name + ` tick " .. g) end)
+`
+}
+
+// An edit of the settings file reloads the scripts whose section changed
+// and no other; a file that does not parse keeps the settings, logged
+// once with file:line.
+func TestSettingsReloadAffectedScriptsOnly(t *testing.T) {
+	t.Parallel()
+	th := startHost(t, Config{}, nil, map[string]string{
+		SettingsFile: "[a]\ngreeting = \"hello\"\n[b]\ngreeting = \"hi\"\n",
+		"a.lua":      configScript("a"),
+		"b.lua":      configScript("b"),
+		"c.lua":      configScript("c"),
+	})
+	th.logs.eventually(t, waitFor, func() bool {
+		return th.logs.count("a loaded hello") == 1 && th.logs.count("b loaded hi") == 1 && th.logs.count("c loaded none") == 1
+	}, "loaded with their settings at the first load")
+	path := filepath.Join(th.dir, SettingsFile)
+
+	writeFile(t, path, "# a comment\n[a]\ngreeting = \"bonjour\"\n[b]\ngreeting = \"hi\"\n")
+	th.logs.eventually(t, waitFor, func() bool { return th.logs.count("a tick bonjour") > 0 }, "a reloaded")
+	assert.Equal(t, 1, th.logs.count("b loaded hi"), "b's section did not change")
+	assert.Equal(t, 1, th.logs.count("c loaded none"), "c has no section")
+
+	writeFile(t, path, "[a]\ngreeting = \"bonjour\"\nx = = 1\n[b]\ngreeting = \"hi\"\n")
+	const broken = "settings file does not parse: keeping the previous settings"
+	th.logs.eventually(t, waitFor, func() bool { return th.logs.count(broken) == 1 }, "the broken file refused")
+	for _, e := range th.logs.entries() {
+		if e["message"] == broken {
+			assert.True(t, strings.HasPrefix(e["error"].(string), "rclua.toml:3:"), "file:line: %v", e["error"])
+		}
+	}
+	writeFile(t, filepath.Join(th.dir, "d.lua"), `rc.log.info("d loaded")`)
+	th.logs.eventually(t, waitFor, func() bool { return th.logs.count("d loaded") == 1 }, "a later change")
+	assert.Equal(t, 1, th.logs.count(broken), "the broken content is logged once")
+	th.h.ReloadAll() // asked for: the broken file is refused (and logged) again, a keeps its settings
+	th.logs.eventually(t, waitFor, func() bool { return th.logs.count("a loaded bonjour") == 2 }, "a reloads by SIGHUP with the kept settings")
+
+	writeFile(t, path, "[b]\ngreeting = \"hey\"\n")
+	th.logs.eventually(t, waitFor, func() bool { return th.logs.count("a tick none") > 0 && th.logs.count("b tick hey") > 0 }, "a lost its section, b changed")
+	assert.Equal(t, 2, th.logs.count(broken), "the broken content was logged at its edit and at the reload asked for")
+
+	require.NoError(t, os.Remove(path))
+	th.logs.eventually(t, waitFor, func() bool { return th.logs.count("b tick none") > 0 }, "no file: no settings")
+}
+
+// A setting outside any section, and a secrets list that is not one, are
+// refused with the file named.
+func TestSettingsParseErrors(t *testing.T) {
+	t.Parallel()
+	cases := map[string]string{
+		"top-level key":    "owner = \"alice\"\n",
+		"secrets a string": "[a]\nsecrets = \"api_key\"\n",
+		"bad secret name":  "[a]\nsecrets = [\"../etc/passwd\"]\n",
+		"syntax":           "[a]\nx = \n",
+	}
+	for name, content := range cases {
+		_, err := parseSettings(SettingsFile, []byte(content))
+		require.Error(t, err, name)
+		assert.True(t, strings.HasPrefix(err.Error(), SettingsFile+":"), "%s: %v", name, err)
+	}
+	_, err := parseSettings(SettingsFile, []byte("[a]\nx = \n"))
+	assert.Contains(t, err.Error(), "rclua.toml:2:")
+}

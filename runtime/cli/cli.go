@@ -108,6 +108,10 @@ Usage:
   rclua run [flags]          run the daemon (scripts folder default ./scripts)
   rclua exec [flags] FILE    run one script's top level against the server and exit
   rclua check PATH...        compile and load scripts (files or folders) offline; exit 1 on any error
+  rclua status [--json]      show the running daemon's scripts and state
+  rclua reload [SCRIPT...]   reload scripts of the running daemon (all with none)
+  rclua disable SCRIPT       stop a script of the running daemon, across restarts
+  rclua enable SCRIPT        start a disabled script again
   rclua version              print the version
 
 Run "rclua COMMAND --help" for a command's flags and environment.
@@ -135,6 +139,8 @@ func dispatch(ctx context.Context, args []string, getenv func(string) string, st
 		return cmdExec(ctx, rest, getenv, stdout, stderr)
 	case "check":
 		return cmdCheck(ctx, rest, getenv, stdout, stderr)
+	case "status", "reload", "disable", "enable":
+		return cmdControl(ctx, cmd, rest, getenv, stdout, stderr)
 	case "version", "-version", "--version":
 		return cmdVersion(rest, stdout, stderr)
 	case "help", "-h", "-help", "--help":

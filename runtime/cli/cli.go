@@ -9,7 +9,15 @@
 //	rclua run [flags]          the daemon: load ./scripts, run their triggers, hot-reload edits
 //	rclua exec [flags] FILE    run one script's top level against the server, then exit
 //	rclua check PATH...        compile and load scripts offline (for a rules repository's CI)
+//	rclua status [--json]      the running daemon's scripts and state (control.go)
+//	rclua reload|disable|enable SCRIPT   control the running daemon over its socket
 //	rclua version              print the version
+//
+// The daemon serves a read-only admin HTTP endpoint (admin.go: /healthz,
+// /readyz, /status, and /metrics from metrics.go, a Prometheus registry of
+// its own fed by the runtime and rc observers) and a control socket in its
+// state folder (statedir.go, control.go; mode 0600) for the commands that
+// change it.
 //
 // Every command takes --help. Configuration comes from flags and the
 // environment (RC_URL, RC_USER_ID + RC_TOKEN or RC_USER + RC_PASSWORD /

@@ -50,6 +50,7 @@ type Client struct {
 	retry     *RetryPolicy  // nil: retries off
 	renew     RenewFunc     // nil: a 401 is returned as it is (WithReauth)
 	renewing  chan struct{} // cap 1: held while renew runs
+	obs       Observer
 
 	// now and sleep are the clock; tests inside the package replace them.
 	now   func() time.Time
@@ -374,6 +375,9 @@ func (c *Client) do(ctx context.Context, r *request) ([]byte, error) {
 		if !ok {
 			return nil, err
 		}
+		if c.obs.RateLimitWait != nil && errors.Is(err, ErrRateLimited) {
+			c.obs.RateLimitWait(r.endpoint, wait)
+		}
 		if serr := c.sleep(ctx, wait); serr != nil {
 			return nil, fmt.Errorf("rc: %s %s: waiting %s to retry: %w (last error: %w)",
 				r.method, r.endpoint, wait.Round(time.Millisecond), serr, err)
@@ -411,11 +415,19 @@ func (c *Client) once(ctx context.Context, r *request) (data []byte, retryable b
 		h["X-User-Id"] = []string{r.cred.userID}
 		h["X-Auth-Token"] = []string{r.cred.token}
 	}
+	start := time.Now()
+	status := 0
+	if c.obs.Request != nil {
+		defer func() {
+			c.obs.Request(RequestInfo{Method: r.method, Endpoint: r.endpoint, Status: status, Duration: time.Since(start)})
+		}()
+	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
 		return nil, ctx.Err() == nil, c.transportError(ctx, r, err)
 	}
 	defer resp.Body.Close()
+	status = resp.StatusCode
 	r.date, _ = http.ParseTime(resp.Header.Get("Date"))
 	data, err = readBody(resp, c.maxBody)
 	if err != nil {

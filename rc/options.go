@@ -172,3 +172,32 @@ type RetryPolicy struct {
 	// (default 65s).
 	MaxRateLimitWait time.Duration
 }
+
+// Observer is told of a client's requests, for metrics; WithObserver sets
+// it. Its functions are called from the goroutines sending the requests,
+// concurrently: they must be quick and must not block. Nil fields are
+// skipped.
+type Observer struct {
+	// Request is called after each attempt of a request.
+	Request func(RequestInfo)
+	// RateLimitWait is called when the client waits d for a rate-limit
+	// window to reset before sending endpoint's request again (429, with
+	// retries on).
+	RateLimitWait func(endpoint string, d time.Duration)
+}
+
+// RequestInfo describes one attempt of a request to Observer.Request.
+type RequestInfo struct {
+	Method   string        // "GET" or "POST"
+	Endpoint string        // as given to the client, e.g. "chat.postMessage" (never the URL or the query)
+	Status   int           // the HTTP status; 0 when no response came (a transport failure, a cancellation)
+	Duration time.Duration // from sending to the end of reading the body
+}
+
+// WithObserver makes the client tell o of its requests (see Observer).
+func WithObserver(o Observer) Option {
+	return func(c *Client) error {
+		c.obs = o
+		return nil
+	}
+}

@@ -21,7 +21,8 @@ import (
 type message struct {
 	ev      *source.Event // shared by every actor it was dispatched to: read-only
 	version uint64        // tick: the version whose timer fired
-	trigger int           // tick: index into version.timers
+	trigger int32         // tick: index into version.timers
+	src     uint8         // event: the number of its source (Host.sourceName)
 	done    chan struct{} // optional: closed after handling (benchmarks)
 }
 
@@ -213,6 +214,8 @@ type actor struct {
 	// owned by the actor goroutine
 	cur    *version
 	nextID uint64
+	obs    ScriptObserver
+	back   backoff
 }
 
 func newActor(h *Host, st *scriptState, chunk string) *actor {
@@ -227,6 +230,8 @@ func newActor(h *Host, st *scriptState, chunk string) *actor {
 		guard:   h.mem.guard(),
 		sizes:   make(chan sizeRequest),
 		queue:   mailbox{buf: make([]message, h.cfg.QueueLen), last: map[eventKey]uint64{}},
+		obs:     h.obs.Script(st.name),
+		back:    backoff{held: mailbox{last: map[eventKey]uint64{}}},
 	}
 }
 
@@ -304,6 +309,7 @@ func (a *actor) enqueue(ctx context.Context, m message) bool {
 		if old, merged := a.queue.coalesce(m); merged {
 			a.mu.Unlock()
 			old.release()
+			a.h.obs.Event(a.h.sourceName(m.src), m.ev.Kind, EventCoalesced)
 			n := a.st.coalesced.Add(1)
 			a.log.Debug().Str("kind", m.ev.Kind).Str("id", m.ev.ID).Uint64("coalesced", n).
 				Msg("update merged into the queued event of the same object")
@@ -311,7 +317,11 @@ func (a *actor) enqueue(ctx context.Context, m message) bool {
 		}
 		if m.ev == nil || a.queue.events < a.h.cfg.QueueLen || a.queue.firstOf(m) {
 			a.queue.put(m)
+			a.st.queued.Store(int64(a.queue.n))
 			a.mu.Unlock()
+			if m.ev != nil {
+				a.h.obs.Event(a.h.sourceName(m.src), m.ev.Kind, EventDelivered)
+			}
 			a.poke()
 			return true
 		}
@@ -341,6 +351,7 @@ func (a *actor) take() (message, bool) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	m, ok := a.queue.take()
+	a.st.queued.Store(int64(a.queue.n))
 	// Waiting senders go on once half the places are free, not at every
 	// one: a long burst then costs a wake-up per half queue, not per event.
 	if ok && m.ev != nil && a.space != nil && a.queue.events <= a.h.cfg.QueueLen/2 {
@@ -400,22 +411,52 @@ func (a *actor) run(ctx context.Context) {
 			continue
 		default:
 		}
+		paused := a.paused()
+		if !paused {
+			// Events held during a back-off go first: they came before.
+			if m, ok := a.back.held.take(); ok {
+				a.st.held.Store(int64(a.back.held.n))
+				a.handle(calls, m)
+				continue
+			}
+		}
 		if m, ok := a.take(); ok {
 			if ctx.Err() != nil { // ended while taking it: dropped with the queue
-				m.release()
+				a.dropped(m)
 				return
 			}
-			a.handle(calls, m)
+			if paused {
+				a.hold(m)
+			} else {
+				a.handle(calls, m)
+			}
 			continue
+		}
+		var resume *time.Timer
+		var resumed <-chan time.Time
+		if paused {
+			resume = time.NewTimer(time.Until(a.back.until))
+			resumed = resume.C
 		}
 		select {
 		case <-ctx.Done():
-			return
 		case <-a.wake:
+		case <-resumed:
 		case r := <-a.sizes:
 			a.measure(r)
 		}
+		if resume != nil {
+			resume.Stop()
+		}
 	}
+}
+
+// dropped accounts for a message never handled and releases it.
+func (a *actor) dropped(m message) {
+	if m.ev != nil {
+		a.h.obs.Event(a.h.sourceName(m.src), m.ev.Kind, EventDropped)
+	}
+	m.release()
 }
 
 // sizeRequest asks an actor to estimate what its running version holds.
@@ -476,6 +517,7 @@ func (a *actor) evictVersion(msg string) {
 	a.closeVersion(a.cur)
 	a.cur = nil
 	a.st.setEvicted(msg)
+	a.h.obs.MemoryStop("evict", 1)
 	a.h.listenersChanged()
 	a.log.Error().Str("memory_limit", a.h.mem.limitText).Str("error", msg).
 		Msg("script stopped: its state holds the heap over the memory limit")
@@ -495,14 +537,23 @@ func (a *actor) drain() {
 		a.space = nil
 	}
 	a.mu.Unlock()
+	for m, ok := a.back.held.take(); ok; m, ok = a.back.held.take() {
+		left = append(left, m)
+	}
+	a.st.queued.Store(0)
+	a.st.held.Store(0)
 	for _, m := range left {
-		m.release()
+		a.dropped(m)
 	}
 }
 
 // load builds a new version in a fresh state and swaps it in only if its
 // top level ran without error; otherwise the old version keeps running.
 func (a *actor) load(ctx context.Context, req *loadRequest) {
+	if a.h.isDisabled(a.chunk) {
+		a.disable()
+		return
+	}
 	if a.cur != nil {
 		switch {
 		case req.hash == a.cur.hash && !req.forced:
@@ -510,6 +561,7 @@ func (a *actor) load(ctx context.Context, req *loadRequest) {
 			// version is this content; running its top level again would
 			// restart its timers for nothing.
 			a.st.setCurrent()
+			a.h.obs.Reload(a.st.name, LoadUnchanged)
 			a.log.Info().Str("hash", short(req.hash)).Msg("script content is the running version again: nothing to reload")
 			return
 		case len(bytes.TrimSpace(req.content)) == 0:
@@ -539,6 +591,7 @@ func (a *actor) load(ctx context.Context, req *loadRequest) {
 	if err != nil {
 		v.L.Close()
 		a.st.setLoadFailed(err.Error())
+		a.h.obs.Reload(a.st.name, LoadFailed)
 		ev := a.log.Error().Str("hash", short(req.hash))
 		if a.cur != nil {
 			ev = ev.Str("running_hash", short(a.cur.hash))
@@ -553,6 +606,9 @@ func (a *actor) load(ctx context.Context, req *loadRequest) {
 	a.startTimers(v)
 	a.st.setLoaded(req.hash, time.Now())
 	a.st.setListens(v.reg.kinds())
+	a.st.setTriggers(v.reg.labels())
+	a.h.obs.Reload(a.st.name, LoadOK)
+	a.resetBackoff("reloaded")
 	a.h.listenersChanged()
 	msg := "script loaded"
 	if old != nil {
@@ -606,7 +662,7 @@ func (a *actor) startTimers(v *version) {
 					return
 				case <-tm.C:
 					// A tick never waits: ctx is unused.
-					if v.queued[i].CompareAndSwap(false, true) && !a.enqueue(context.Background(), message{version: v.id, trigger: i}) {
+					if v.queued[i].CompareAndSwap(false, true) && !a.enqueue(context.Background(), message{version: v.id, trigger: int32(i)}) {
 						v.queued[i].Store(false)
 					}
 				}
@@ -617,13 +673,14 @@ func (a *actor) startTimers(v *version) {
 
 // handle runs one message in the current version.
 func (a *actor) handle(ctx context.Context, m message) {
-	defer m.release()
 	v := a.cur
 	if v == nil {
+		a.dropped(m)
 		return
 	}
+	defer m.release()
 	if m.ev == nil { // a timer tick
-		if m.version != v.id || m.trigger >= len(v.reg.timers) {
+		if m.version != v.id || int(m.trigger) >= len(v.reg.timers) {
 			return // a timer of a replaced version
 		}
 		v.queued[m.trigger].Store(false)
@@ -652,23 +709,31 @@ func (a *actor) call(ctx context.Context, v *version, t trigger, args ...lua.LVa
 	a.st.runs.Add(1)
 	start := time.Now()
 	err := redactErr(a.secrets, pcallGuarded(ctx, v.L, a.h.cfg.HandlerTimeout, a.guard, kindHandler, t.Fn, args...))
+	outcome := CallOK
+	defer func() {
+		a.obs.Call(triggerKind(t), outcome, time.Since(start))
+		a.afterCall(outcome)
+	}()
 	if err == nil {
 		return
 	}
 	a.st.setError(err.Error())
 	se, _ := err.(*scriptError)
 	if se != nil && se.Memory {
+		outcome = CallMemory
 		a.st.errors.Add(1)
 		a.log.Error().Str("trigger", t.label).Str("memory_limit", a.h.mem.limitText).
 			Stringer("took", since(start)).Str("error", err.Error()).Msg("handler stopped: memory limit exceeded")
 		return
 	}
 	if se != nil && se.Timeout {
+		outcome = CallTimeout
 		a.st.timeouts.Add(1)
 		a.log.Error().Str("trigger", t.label).Stringer("timeout", a.h.cfg.HandlerTimeout).
 			Stringer("took", since(start)).Str("error", err.Error()).Msg("handler stopped at its deadline")
 		return
 	}
+	outcome = CallError
 	a.st.errors.Add(1)
 	logScriptError(a.log.Error().Str("trigger", t.label), err, "handler failed")
 }

@@ -30,11 +30,22 @@ type Config struct {
 	// collected before deciding, so one allocation may overshoot the limit.
 	// Zero means 1 GiB; a negative value turns the watchdog off.
 	MemoryLimit int64
+	// BackoffAfter is how many handler calls of a script may fail in a row
+	// (errors or deadline stops) before its triggers are paused: 1 minute
+	// at first, doubling at each further run of failures up to 1 hour,
+	// jittered. A successful call, a reload or Enable resets it. Zero
+	// means 5; a negative value turns back-off off.
+	BackoffAfter int
+	// Disabled names the scripts (file name without ".lua") that start
+	// disabled: see Host.Disable.
+	Disabled []string
 
 	// Unexported knobs, defaulted like the others; tests lower them.
 	minEvery time.Duration // smallest rc.every interval; default 1s
 	memEvery time.Duration // heap sampling period of the memory watchdog; default 25ms
 	memRead  func() uint64 // the watchdog's heap reading; default the Go heap (tests replace it)
+	// backoffMin and backoffMax bound a back-off's pause; default 1m and 1h.
+	backoffMin, backoffMax time.Duration
 }
 
 // Defaults of the Config fields, used when a field is zero.
@@ -47,6 +58,9 @@ const (
 	DefaultShutdownTimeout = 10 * time.Second
 	DefaultQueueLen        = 256
 	DefaultMemoryLimit     = 1 << 30 // 1 GiB
+	DefaultBackoffAfter    = 5
+	DefaultBackoffMin      = time.Minute
+	DefaultBackoffMax      = time.Hour
 )
 
 func (c Config) withDefaults() Config {
@@ -68,6 +82,12 @@ func (c Config) withDefaults() Config {
 	def(&c.minEvery, luabind.DefaultMinInterval)
 	def(&c.ShutdownTimeout, DefaultShutdownTimeout)
 	def(&c.memEvery, 25*time.Millisecond)
+	if c.BackoffAfter == 0 {
+		c.BackoffAfter = DefaultBackoffAfter
+	}
+	def(&c.backoffMin, DefaultBackoffMin)
+	def(&c.backoffMax, DefaultBackoffMax)
+	c.backoffMax = max(c.backoffMax, c.backoffMin)
 	if c.MemoryLimit == 0 {
 		c.MemoryLimit = DefaultMemoryLimit
 	}

@@ -167,6 +167,24 @@
 // and every failed load logs one line. Status lists every script seen,
 // with stopped ones kept.
 //
+// # Observer, back-off and control
+//
+// Deps.Observer is told of every handler call (script, trigger kind,
+// outcome, duration), of events received, delivered, coalesced and
+// dropped (by source and kind), of loads by result and of memory-watchdog
+// stops: the command turns it into metrics; the host itself never speaks
+// HTTP. A script whose handlers fail Config.BackoffAfter times in a row
+// (errors or deadline stops) has its triggers paused, 1 minute at first
+// and twice as long at each further run of failures, up to 1 hour,
+// jittered; each step is logged once and shows in Status (BackoffStep,
+// BackedOffUntil). Ticks are skipped while paused; events are taken from
+// the queue and held, merged as the queue merges them, and handled when
+// the pause ends, so nothing is lost and the sources never wait for a
+// paused script. A successful call, a reload or Enable resets it.
+// Host.Reload reloads named scripts from disk; Host.Disable stops a
+// script until Host.Enable (Config.Disabled gives the set at start; the
+// command persists it).
+//
 // # Shutdown
 //
 // When Run's context ends the watcher and the sources stop, actors take no

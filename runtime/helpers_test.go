@@ -136,6 +136,12 @@ func startHostDeps(t *testing.T, cfg Config, deps Deps, files map[string]string)
 // their own Go functions into the scripts' states) and sources.
 func startHostEnv(t *testing.T, cfg Config, e env, sources []source.Source, files map[string]string) *testHost {
 	t.Helper()
+	return startHostObs(t, cfg, e, sources, files, nil)
+}
+
+// startHostObs is startHostEnv with an observer (nil: none).
+func startHostObs(t *testing.T, cfg Config, e env, sources []source.Source, files map[string]string, obs Observer) *testHost {
+	t.Helper()
 	if cfg.ScriptsDir == "" {
 		cfg.ScriptsDir = t.TempDir()
 	}
@@ -153,6 +159,9 @@ func startHostEnv(t *testing.T, cfg Config, e env, sources []source.Source, file
 	logs := &logSink{}
 	log := zerolog.New(logs).With().Timestamp().Logger()
 	h := newHost(cfg, e, sources, log)
+	if obs != nil {
+		h.obs = obs
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	th := &testHost{t: t, h: h, dir: cfg.ScriptsDir, logs: logs, stop: cancel, done: make(chan error, 1)}
 	go func() { th.done <- h.Run(ctx) }()

@@ -32,6 +32,9 @@ type Deps struct {
 	// Getenv is the environment rc.secret reads RCLUA_SECRET_<NAME>
 	// from; nil means os.Getenv.
 	Getenv func(string) string
+	// Observer, when set, is told of handler calls, events, loads, back-offs
+	// and memory-watchdog stops (metrics). Nil: nobody is.
+	Observer Observer
 }
 
 // env is what the host gives every script state.
@@ -81,6 +84,7 @@ type Host struct {
 	watcher *watch.Watcher
 	sources []*sourceRunner
 	mem     *memWatch // nil when the memory watchdog is off
+	obs     Observer  // never nil
 
 	started  atomic.Bool
 	loaded   chan struct{}
@@ -92,11 +96,14 @@ type Host struct {
 	actors   map[string]*actor       // by file name, running actors
 	scripts  map[string]*scriptState // by file name, latest lifetime
 	live     map[*actor]struct{}     // every actor whose goroutine runs (also stopping ones)
+	// disabled holds the file names of the scripts Disable stopped.
+	disabled map[string]bool
 }
 
 // sourceRunner is one event source as the host runs it.
 type sourceRunner struct {
 	src   source.Source
+	name  string // SourceName(src)
 	kinds []string
 	wake  chan struct{} // cap 1: listeners may have changed
 }
@@ -106,18 +113,27 @@ type sourceRunner struct {
 // is reported by Run. The error is reserved for configurations New may
 // reject in the future; it is always nil now.
 func New(cfg Config, deps Deps, log zerolog.Logger) (*Host, error) {
-	return newHost(cfg, newEnv(cfg, deps.Module, deps.Getenv), deps.Sources, log), nil
+	h := newHost(cfg, newEnv(cfg, deps.Module, deps.Getenv), deps.Sources, log)
+	if deps.Observer != nil {
+		h.obs = deps.Observer
+	}
+	return h, nil
 }
 
 func newHost(cfg Config, e env, sources []source.Source, log zerolog.Logger) *Host {
 	h := &Host{
-		cfg:     cfg.withDefaults(),
-		env:     e,
-		log:     log,
-		loaded:  make(chan struct{}),
-		actors:  map[string]*actor{},
-		scripts: map[string]*scriptState{},
-		live:    map[*actor]struct{}{},
+		obs:      nopObserver{},
+		disabled: map[string]bool{},
+		cfg:      cfg.withDefaults(),
+		env:      e,
+		log:      log,
+		loaded:   make(chan struct{}),
+		actors:   map[string]*actor{},
+		scripts:  map[string]*scriptState{},
+		live:     map[*actor]struct{}{},
+	}
+	for _, name := range h.cfg.Disabled {
+		h.disabled[scriptFileName(name)] = true
 	}
 	if h.env.secrets.getenv == nil {
 		h.env.secrets = newEnv(h.cfg, nil, nil).secrets
@@ -125,10 +141,14 @@ func newHost(cfg Config, e env, sources []source.Source, log zerolog.Logger) *Ho
 	h.watcher = watch.New(h.cfg.ScriptsDir, watch.Options{Debounce: h.cfg.Debounce, Rescan: h.cfg.Rescan,
 		Files: []string{SettingsFile}, Log: log})
 	for _, src := range sources {
-		h.sources = append(h.sources, &sourceRunner{src: src, kinds: src.Kinds(), wake: make(chan struct{}, 1)})
+		h.sources = append(h.sources, &sourceRunner{src: src, name: SourceName(src), kinds: src.Kinds(), wake: make(chan struct{}, 1)})
 	}
 	if h.cfg.MemoryLimit > 0 {
-		h.mem = newMemWatch(h.cfg.MemoryLimit, log, func() int { return h.stopRunningCalls(errMemoryCap) })
+		h.mem = newMemWatch(h.cfg.MemoryLimit, log, func() int {
+			n := h.stopRunningCalls(errMemoryCap)
+			h.obs.MemoryStop("calls", n)
+			return n
+		})
 		if h.cfg.memRead != nil {
 			h.mem.read = h.cfg.memRead
 		}
@@ -278,12 +298,29 @@ func (h *Host) listening(kinds []string) bool {
 	return false
 }
 
-// dispatch hands an event to every running script that listens to its
-// kind: it is the source.Emit of every source. It waits while a target's
+// emitter is the source.Emit of the source numbered i: dispatch, counted.
+func (h *Host) emitter(i int) source.Emit {
+	src := uint8(i)
+	return func(ctx context.Context, ev source.Event) error {
+		h.obs.Event(h.sourceName(src), ev.Kind, EventReceived)
+		return h.dispatch(ctx, src, ev)
+	}
+}
+
+// sourceName is the name of the source numbered i (message.src).
+func (h *Host) sourceName(i uint8) string {
+	if int(i) < len(h.sources) {
+		return h.sources[i].name
+	}
+	return "source"
+}
+
+// dispatch hands an event of the source named src to every running script
+// that listens to its kind. It waits while a target's
 // queue is full (see actor.enqueue), so a slow script slows its sources
 // down rather than losing events; a script that stops meanwhile is
 // skipped. It returns ctx's error if ctx ends first.
-func (h *Host) dispatch(ctx context.Context, ev source.Event) error {
+func (h *Host) dispatch(ctx context.Context, src uint8, ev source.Event) error {
 	h.mu.Lock()
 	targets := make([]*actor, 0, len(h.actors))
 	for _, a := range h.actors {
@@ -294,14 +331,16 @@ func (h *Host) dispatch(ctx context.Context, ev source.Event) error {
 	h.mu.Unlock()
 	shared := &ev
 	for _, a := range targets {
-		a.enqueue(ctx, message{ev: shared})
+		if !a.enqueue(ctx, message{ev: shared, src: src}) {
+			h.obs.Event(h.sourceName(src), ev.Kind, EventDropped)
+		}
 	}
 	return ctx.Err()
 }
 
 // runSource runs r's source while some script listens to its kinds, until
 // ctx ends. It returns the error of a source that cannot go on.
-func (h *Host) runSource(ctx context.Context, r *sourceRunner) error {
+func (h *Host) runSource(ctx context.Context, i int, r *sourceRunner) error {
 	log := h.log.With().Strs("kinds", r.kinds).Logger()
 	for {
 		for !h.listening(r.kinds) {
@@ -313,7 +352,7 @@ func (h *Host) runSource(ctx context.Context, r *sourceRunner) error {
 		}
 		runCtx, stop := context.WithCancel(ctx)
 		done := make(chan error, 1)
-		go func() { done <- r.src.Run(runCtx, h.dispatch) }()
+		go func() { done <- r.src.Run(runCtx, h.emitter(i)) }()
 		log.Debug().Msg("event source started: a script listens")
 		var err error
 		ended := false // Run returned by itself
@@ -549,11 +588,11 @@ func (h *Host) Run(ctx context.Context) error {
 			h.mem.run(memCtx, h.cfg.memEvery)
 		}()
 	}
-	for _, r := range h.sources {
+	for i, r := range h.sources {
 		srcWG.Add(1)
 		go func() {
 			defer srcWG.Done()
-			if err := h.runSource(runCtx, r); err != nil {
+			if err := h.runSource(runCtx, i, r); err != nil {
 				fatalMu.Lock()
 				if fatal == nil {
 					fatal = err

@@ -3,6 +3,7 @@ package runtime
 import (
 	"errors"
 	"fmt"
+	"sort"
 	"sync"
 
 	"github.com/rs/zerolog"
@@ -90,6 +91,21 @@ func (r *registry) kinds() []string {
 	out := make([]string, 0, len(r.handlers))
 	for k := range r.handlers {
 		out = append(out, k)
+	}
+	return out
+}
+
+// labels returns the labels of the triggers registered, timers last.
+func (r *registry) labels() []string {
+	var out []string
+	for _, list := range r.handlers {
+		for _, t := range list {
+			out = append(out, t.label)
+		}
+	}
+	sort.Strings(out)
+	for _, t := range r.timers {
+		out = append(out, t.label)
 	}
 	return out
 }

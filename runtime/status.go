@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -8,9 +9,10 @@ import (
 
 // Script states reported by Status.
 const (
-	StateRunning = "running" // a version is loaded and handles events
-	StateFailed  = "failed"  // no version runs: none could be loaded, or the memory watchdog closed it
-	StateStopped = "stopped" // the file is gone or the host stopped
+	StateRunning  = "running"  // a version is loaded and handles events
+	StateFailed   = "failed"   // no version runs: none could be loaded, or the memory watchdog closed it
+	StateStopped  = "stopped"  // the file is gone or the host stopped
+	StateDisabled = "disabled" // Host.Disable stopped it (Config.Disabled at start)
 )
 
 // ScriptStatus is a snapshot of one script.
@@ -21,11 +23,26 @@ type ScriptStatus struct {
 	Hash      string    // sha256 (hex) of the running version's content
 	LoadedAt  time.Time // when the running version was loaded
 	LastError string    // last load or handler error ("file:line: message")
-	Runs      uint64    // handler calls
-	Errors    uint64    // handler calls that raised an error (timeouts excluded)
-	Timeouts  uint64    // handler calls stopped at their deadline
-	Waits     uint64    // times a source waited for a place in the script's full queue (backpressure; nothing is dropped)
-	Coalesced uint64    // updates merged into a queued event of the same object (it is handled once, in the newest state)
+	// LastErrorAt is when LastError happened (zero with none).
+	LastErrorAt time.Time
+	// Triggers are the labels of the running version's triggers, e.g.
+	// `on("subscription") (a.lua:3)`, `every 5m0s (a.lua:9)`.
+	Triggers []string
+	// Listens are the event kinds the running version handles.
+	Listens []string
+	// Queued is how many messages wait for the script: in its queue and,
+	// while backed off, held.
+	Queued int
+	// BackoffStep is the back-off step (0: none; 1 after the first
+	// Config.BackoffAfter failures in a row, ...); BackedOffUntil, when
+	// not zero, is when the paused triggers resume.
+	BackoffStep    int
+	BackedOffUntil time.Time
+	Runs           uint64 // handler calls
+	Errors         uint64 // handler calls that raised an error (timeouts excluded)
+	Timeouts       uint64 // handler calls stopped at their deadline
+	Waits          uint64 // times a source waited for a place in the script's full queue (backpressure; nothing is dropped)
+	Coalesced      uint64 // updates merged into a queued event of the same object (it is handled once, in the newest state)
 }
 
 // scriptState is the shared, concurrently readable part of one script's
@@ -38,7 +55,12 @@ type scriptState struct {
 	hash      string
 	loadedAt  time.Time
 	lastError string
+	errorAt   time.Time
+	triggers  []string
+	step      int
+	until     time.Time
 
+	queued, held                             atomic.Int64 // messages in the queue; held while backed off
 	runs, errors, timeouts, waits, coalesced atomic.Uint64
 	listens                                  atomic.Pointer[[]string] // event kinds the running version handles
 }
@@ -66,9 +88,17 @@ func (s *scriptState) setListens(kinds []string) {
 func (s *scriptState) snapshot() ScriptStatus {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	var listens []string
+	if k := s.listens.Load(); k != nil {
+		listens = append(listens, (*k)...)
+		sort.Strings(listens)
+	}
 	return ScriptStatus{
 		Name: s.name, Path: s.path, State: s.state, Hash: s.hash,
-		LoadedAt: s.loadedAt, LastError: s.lastError,
+		LoadedAt: s.loadedAt, LastError: s.lastError, LastErrorAt: s.errorAt,
+		Triggers: s.triggers, Listens: listens,
+		Queued:      int(s.queued.Load() + s.held.Load()),
+		BackoffStep: s.step, BackedOffUntil: s.until,
 		Runs: s.runs.Load(), Errors: s.errors.Load(),
 		Timeouts: s.timeouts.Load(), Waits: s.waits.Load(),
 		Coalesced: s.coalesced.Load(),
@@ -93,15 +123,16 @@ func (s *scriptState) setCurrent() {
 func (s *scriptState) setEvicted(msg string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.state, s.lastError = StateFailed, msg
+	s.state, s.lastError, s.errorAt = StateFailed, msg, time.Now()
 	s.listens.Store(nil)
+	s.triggers = nil
 }
 
 // setLoadFailed records a failed load; a running version keeps running.
 func (s *scriptState) setLoadFailed(msg string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.lastError = msg
+	s.lastError, s.errorAt = msg, time.Now()
 	if s.state != StateRunning {
 		s.state = StateFailed
 	}
@@ -110,12 +141,37 @@ func (s *scriptState) setLoadFailed(msg string) {
 func (s *scriptState) setError(msg string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.lastError = msg
+	s.lastError, s.errorAt = msg, time.Now()
+}
+
+// setTriggers records the running version's trigger labels.
+func (s *scriptState) setTriggers(labels []string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.triggers = labels
+}
+
+// setBackoff records the back-off step and the end of its pause (zero:
+// not paused).
+func (s *scriptState) setBackoff(step int, until time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.step, s.until = step, until
+}
+
+// setDisabled records that Host.Disable stopped the script.
+func (s *scriptState) setDisabled() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.state, s.hash = StateDisabled, ""
+	s.triggers = nil
+	s.listens.Store(nil)
 }
 
 func (s *scriptState) setStopped() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.state = StateStopped
+	s.triggers = nil
 	s.listens.Store(nil)
 }

@@ -10,7 +10,15 @@
 //	rclua exec [flags] FILE    run one script's top level against the server, then exit
 //	rclua check PATH...        compile and load scripts offline (for a rules repository's CI)
 //	rclua test [PATH...]       run the scripts' *_test.lua tests offline (see runtime/scripttest)
+//	rclua status [--json]      the running daemon's scripts and state (control.go)
+//	rclua reload|disable|enable SCRIPT   control the running daemon over its socket
 //	rclua version              print the version
+//
+// The daemon serves a read-only admin HTTP endpoint (admin.go: /healthz,
+// /readyz, /status, and /metrics from metrics.go, a Prometheus registry of
+// its own fed by the runtime and rc observers) and a control socket in its
+// state folder (statedir.go, control.go; mode 0600) for the commands that
+// change it.
 //
 // Every command takes --help. Configuration comes from flags and the
 // environment (RC_URL, RC_USER_ID + RC_TOKEN or RC_USER + RC_PASSWORD /
@@ -110,6 +118,10 @@ Usage:
   rclua exec [flags] FILE    run one script's top level against the server and exit
   rclua check PATH...        compile and load scripts (files or folders) offline; exit 1 on any error
   rclua test [PATH...]       run the scripts' *_test.lua tests offline, on a fake server and clock
+  rclua status [--json]      show the running daemon's scripts and state
+  rclua reload [SCRIPT...]   reload scripts of the running daemon (all with none)
+  rclua disable SCRIPT       stop a script of the running daemon, across restarts
+  rclua enable SCRIPT        start a disabled script again
   rclua version              print the version
 
 Run "rclua COMMAND --help" for a command's flags and environment.
@@ -139,6 +151,8 @@ func dispatch(ctx context.Context, args []string, getenv func(string) string, st
 		return cmdCheck(ctx, rest, getenv, stdout, stderr)
 	case "test":
 		return cmdTest(ctx, rest, getenv, stdout, stderr)
+	case "status", "reload", "disable", "enable":
+		return cmdControl(ctx, cmd, rest, getenv, stdout, stderr)
 	case "version", "-version", "--version":
 		return cmdVersion(rest, stdout, stderr)
 	case "help", "-h", "-help", "--help":

@@ -27,8 +27,8 @@ func clientRetry() rc.RetryPolicy {
 // newClient builds the REST client for baseURL; keeper (when not nil)
 // handles a refusal of the credentials during operation. A password login
 // happens later (authenticate): New never does I/O.
-func newClient(baseURL string, creds credentials, retry bool, keeper *authKeeper) (*rc.Client, error) {
-	opts := []rc.Option{rc.WithUserAgent(userAgent())}
+func newClient(baseURL string, creds credentials, retry bool, keeper *authKeeper, extra ...rc.Option) (*rc.Client, error) {
+	opts := append([]rc.Option{rc.WithUserAgent(userAgent())}, extra...)
 	if creds.mode == authToken {
 		opts = append(opts, rc.WithToken(creds.userID, creds.token))
 	}

@@ -62,6 +62,9 @@ type runOptions struct {
 	devAddr         string
 	devActivity     time.Duration
 	secretsDir      string
+	adminAddr       string
+	explicitAdmin   bool // --admin-addr or its variable was given
+	stateDir        string
 	log             logFlags
 }
 
@@ -85,6 +88,8 @@ func runFlags(getenv func(string) string) (*flag.FlagSet, *runOptions) {
 	fs.StringVar(&o.devAddr, "dev-addr", "", "address of the --dev server (default 127.0.0.1:3000, or a free port if that is busy)")
 	durationVar(fs, &o.devActivity, "dev-activity", defaultDevActivity, "with --dev, the `duration` between two messages of the demo users, at least 100ms")
 	secretsDirVar(fs, &o.secretsDir, getenv)
+	fs.StringVar(&o.adminAddr, "admin-addr", envOr(getenv, envAdminAddr, defaultAdminAddr), "`host:port` of the admin HTTP endpoint (/healthz, /readyz, /metrics, /status), or off (env "+envAdminAddr+")")
+	stateDirFlag(fs, &o.stateDir, getenv)
 	o.log.register(fs, getenv)
 	return fs, o
 }
@@ -122,6 +127,7 @@ func cmdRun(ctx context.Context, args []string, getenv func(string) string, stdo
 		checkEvents(o.events),
 		logErr,
 		checkScriptsDir(o.scripts),
+		checkAdminAddr(o.adminAddr),
 	}
 	var (
 		baseURL string
@@ -147,6 +153,14 @@ func cmdRun(ctx context.Context, args []string, getenv func(string) string, stdo
 	}
 	if o.dev && (getenv(envURL) != "" || getenv(envUserID) != "" || getenv(envUser) != "") {
 		log.Info().Msg("--dev: ignoring RC_URL and the credentials in the environment")
+	}
+	o.explicitAdmin = flagWasSet(fs, "admin-addr") || getenv(envAdminAddr) != ""
+	if !o.dev || o.stateDir != "" { // --dev's default is a fresh folder (daemon)
+		dir, _, err := resolveStateDir(o.stateDir, getenv, o.scripts, false)
+		if err != nil {
+			return err
+		}
+		o.stateDir = dir
 	}
 	return daemon(ctx, *o, baseURL, creds, log)
 }
@@ -233,8 +247,13 @@ func daemon(ctx context.Context, o runOptions, baseURL string, creds credentials
 		baseURL, creds = dev.url(), dev.credentials()
 	}
 
+	// The status and metrics of the running daemon (admin.go).
+	state := &daemonState{server: baseURL, started: time.Now(), now: time.Now}
+	state.heartbeat()
+	mets := newMetrics(state.status)
 	keeper := newAuthKeeper(creds, baseURL, log)
-	client, err := newClient(baseURL, creds, true, keeper)
+	state.keeper = keeper
+	client, err := newClient(baseURL, creds, true, keeper, rc.WithObserver(mets.rcObserver()))
 	if err != nil {
 		return err
 	}
@@ -257,7 +276,20 @@ func daemon(ctx context.Context, o runOptions, baseURL string, creds credentials
 	if err != nil {
 		return fmt.Errorf("scripts folder: %w", err)
 	}
+	stateDir, cleanState, err := resolveStateDir(o.stateDir, func(string) string { return "" }, scriptsDir, o.dev)
+	if err != nil {
+		return err
+	}
+	defer cleanState()
+	if err := ensureStateDir(stateDir); err != nil {
+		return err
+	}
+	disabled, err := loadDisabled(stateDir)
+	if err != nil {
+		return err
+	}
 	cfg := runtime.Config{
+		Disabled:        disabled,
 		ScriptsDir:      scriptsDir,
 		Debounce:        o.debounce,
 		LoadTimeout:     o.loadTimeout,
@@ -278,11 +310,25 @@ func daemon(ctx context.Context, o runOptions, baseURL string, creds credentials
 	})
 	module := luabind.FromClient(client, log)
 	module.Bot = rc.UserRef{ID: me.ID, Username: me.Username} // the message triggers know the bot's messages
-	deps := runtime.Deps{Module: module, Sources: []source.Source{events}}
+	deps := runtime.Deps{Module: module, Sources: []source.Source{events}, Observer: mets}
 	host, err := runtime.New(cfg, deps, log)
 	if err != nil {
 		return fmt.Errorf("script host: %w", err)
 	}
+	state.host, state.src, state.user = host, events, me.Username
+	state.scriptsDir, state.stateDir = scriptsDir, stateDir
+	stopControl, err := serveControl(stateDir, controlHandler(state, log), log)
+	if err != nil {
+		return err
+	}
+	defer stopControl()
+	stopAdmin, err := serveAdmin(ctx, o.adminAddr, o.explicitAdmin, adminHandler(state, mets), log)
+	if err != nil {
+		return err
+	}
+	defer stopAdmin()
+	beat := time.NewTicker(beatEvery)
+	defer beat.Stop()
 
 	hostCtx, stopHost := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopHost()
@@ -292,21 +338,29 @@ func daemon(ctx context.Context, o runOptions, baseURL string, creds credentials
 	// stopErr is why the daemon stops on its own: the credentials were
 	// lost (exit status 3). nil: a signal stops it (exit status 0).
 	var stopErr error
-	select {
-	case <-host.Loaded():
-		logStartup(log, baseURL, me.Username, scriptsDir, host.Status())
-		if dev != nil {
-			dev.startActivity(o.devActivity)
+	for loading := true; loading; {
+		loading = false
+		select {
+		case <-beat.C:
+			state.heartbeat()
+			loading = true
+		case <-host.Loaded():
+			logStartup(log, baseURL, me.Username, scriptsDir, host.Status())
+			if dev != nil {
+				dev.startActivity(o.devActivity)
+			}
+		case err := <-done:
+			return hostEnded(err, keeper)
+		case <-keeper.lost:
+			stopErr = keeper.failed()
+		case <-ctx.Done():
 		}
-	case err := <-done:
-		return hostEnded(err, keeper)
-	case <-keeper.lost:
-		stopErr = keeper.failed()
-	case <-ctx.Done():
 	}
 
 	for ctx.Err() == nil && stopErr == nil {
 		select {
+		case <-beat.C:
+			state.heartbeat()
 		case <-hup:
 			log.Info().Msg("SIGHUP: reloading every script")
 			host.ReloadAll()

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/maphash"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-json-experiment/json/jsontext"
@@ -67,8 +68,62 @@ const (
 // one interval. Emitting waits for the host (see Emit), so a burst larger
 // than a script's queue delays the next poll instead of losing events.
 type Poll struct {
-	subs Subscriptions
-	opts PollOptions
+	subs   Subscriptions
+	opts   PollOptions
+	health health
+}
+
+// The states of a Poll (Poll.State).
+const (
+	StateFailing = "failing" // the last poll failed (StateConnecting: none done yet)
+)
+
+// health is what a Poll tells of itself while it runs: the outcome of its
+// last poll and the newest server stamp it saw. Safe for concurrent use.
+type health struct {
+	polled  atomic.Bool  // a poll finished
+	failing atomic.Bool  // the last one failed
+	newest  atomic.Int64 // UnixNano of the newest _updatedAt seen; 0: none
+}
+
+// see records a server stamp of an object seen.
+func (h *health) see(t time.Time) {
+	if t.IsZero() {
+		return
+	}
+	n := t.UnixNano()
+	for {
+		old := h.newest.Load()
+		if n <= old || h.newest.CompareAndSwap(old, n) {
+			return
+		}
+	}
+}
+
+// Name returns "poll", the source's name in metrics and status.
+func (p *Poll) Name() string { return "poll" }
+
+// State returns how the polls go: StateConnecting before the first poll
+// ended, StatePolling when the last one succeeded, StateFailing when it
+// failed (it is retried).
+func (p *Poll) State() string {
+	switch {
+	case !p.health.polled.Load():
+		return StateConnecting
+	case p.health.failing.Load():
+		return StateFailing
+	}
+	return StatePolling
+}
+
+// Newest returns the newest server _updatedAt (or _deletedAt) of the
+// objects the source saw, zero before any: now minus it is how far behind
+// the server the events may be (or how long nothing changed).
+func (p *Poll) Newest() time.Time {
+	if n := p.health.newest.Load(); n != 0 {
+		return time.Unix(0, n)
+	}
+	return time.Time{}
 }
 
 var _ Source = (*Poll)(nil)
@@ -196,6 +251,8 @@ func (st *pollState) poll(ctx context.Context, emit Emit) time.Duration {
 		if ctx.Err() != nil {
 			return 0
 		}
+		st.p.health.polled.Store(true)
+		st.p.health.failing.Store(true)
 		if o.Fatal(err) {
 			// By default refused credentials (a revoked token, a session
 			// the client could not renew): every later poll would get the
@@ -210,6 +267,8 @@ func (st *pollState) poll(ctx context.Context, emit Emit) time.Duration {
 		return wait
 	}
 	st.fails = 0
+	st.p.health.polled.Store(true)
+	st.p.health.failing.Store(false)
 	if res == nil {
 		res = &rc.SubscriptionsResult{}
 	}
@@ -310,6 +369,7 @@ func removedJSON(r rc.RemovedSubscription) []byte {
 // proxy's (nginx does not pass the upstream's on): a proxy clock behind
 // the server's makes each poll re-read the skew, which loses nothing.
 func (st *pollState) advance(n newest, server time.Time) {
+	st.p.health.see(n.at)
 	t := n.at
 	if !server.IsZero() && t.After(server) {
 		// ServerTime has whole seconds: a stamp up to a second ahead is normal.

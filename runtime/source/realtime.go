@@ -140,6 +140,18 @@ func (r *Realtime) Kinds() []string { return []string{KindSubscription, KindMess
 // StatePolling.
 func (r *Realtime) State() string { return r.state.Load().(string) }
 
+// Name returns "realtime", the source's name in metrics and status.
+func (r *Realtime) Name() string { return "realtime" }
+
+// Polling returns the state of the polls of the REST side (see
+// Poll.State): while State is StatePolling, StateFailing means that the
+// polls fail.
+func (r *Realtime) Polling() string { return r.poll.State() }
+
+// Newest returns the newest server _updatedAt of the subscriptions and
+// messages the source saw, zero before any (see Poll.Newest).
+func (r *Realtime) Newest() time.Time { return r.poll.Newest() }
+
 // Run connects, emits events until ctx ends and returns nil then, or
 // returns the error that ends it (a refused login Fatal judges final, a
 // fatal REST failure). Every Run starts with a baseline.
@@ -325,6 +337,7 @@ func (run *rtRun) handle(ctx context.Context, ev *realtime.Event, timer *time.Ti
 		if room != nil && !room.Participant {
 			return // a public room the bot is not in
 		}
+		r.poll.health.see(m.UpdatedAt)
 		_ = run.ms.offer(ctx, run.emit, m, run.st.serverNow())
 	}
 }
@@ -467,6 +480,7 @@ func (st *pollState) stream(ctx context.Context, emit Emit, ev *realtime.Event) 
 		out = ActionInserted
 	}
 	st.known[sub.ID] = sub.UpdatedAt
+	st.p.health.see(sub.UpdatedAt)
 	_ = emit(ctx, Event{Kind: KindSubscription, Action: out, ID: sub.ID, Raw: bytes.Clone(raw)})
 	return nil
 }

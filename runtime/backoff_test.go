@@ -1,0 +1,245 @@
+package runtime
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/rclua/rclua/runtime/source"
+)
+
+// recObserver records what the host tells its Observer.
+type recObserver struct {
+	mu       sync.Mutex
+	calls    map[string]int  // "script trigger outcome"
+	events   map[string]int  // "source kind outcome"
+	reloads  map[string]int  // "script result"
+	backoffs []string        // "script step paused|resumed"
+	pauses   []time.Duration // until - now of each pause, when told
+}
+
+func newRecObserver() *recObserver {
+	return &recObserver{calls: map[string]int{}, events: map[string]int{}, reloads: map[string]int{}}
+}
+
+func (o *recObserver) Script(name string) ScriptObserver { return recScript{o, name} }
+
+func (o *recObserver) Event(src, kind, outcome string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.events[src+" "+kind+" "+outcome]++
+}
+
+func (o *recObserver) Reload(script, result string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.reloads[script+" "+result]++
+}
+
+func (o *recObserver) MemoryStop(string, int) {}
+
+func (o *recObserver) get(m map[string]int, key string) int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return m[key]
+}
+
+func (o *recObserver) backoffList() []string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return append([]string(nil), o.backoffs...)
+}
+
+type recScript struct {
+	o    *recObserver
+	name string
+}
+
+func (s recScript) Call(trigger, outcome string, _ time.Duration) {
+	s.o.mu.Lock()
+	defer s.o.mu.Unlock()
+	s.o.calls[s.name+" "+trigger+" "+outcome]++
+}
+
+func (s recScript) BackOff(step int, until time.Time) {
+	s.o.mu.Lock()
+	defer s.o.mu.Unlock()
+	what := "paused"
+	if until.IsZero() {
+		what = "resumed"
+	} else {
+		s.o.pauses = append(s.o.pauses, time.Until(until))
+	}
+	s.o.backoffs = append(s.o.backoffs, fmt.Sprintf("%s %d %s", s.name, step, what))
+}
+
+// failing fails on the subscriptions "bad..." (an error) and "slow..." (a
+// deadline stop), and records the others.
+const failing = `rc.on("subscription", function(action, sub)
+  if sub._id:find("^bad") then error("boom") end
+  if sub._id:find("^slow") then while true do end end
+  record(action, sub._id, sub.n)
+end)`
+
+// TestBackoffPausesAndHoldsEvents: errors and deadline stops in a row
+// pause the script's triggers (logged once, visible in status and to the
+// observer); the events arriving meanwhile are held and merged, not lost
+// and not run; a reload resets the back-off and the handler then sees the
+// newest state of each object, once.
+func TestBackoffPausesAndHoldsEvents(t *testing.T) {
+	t.Parallel()
+	g := newGatedEnv()
+	src := newTestSource(source.KindSubscription)
+	obs := newRecObserver()
+	cfg := Config{BackoffAfter: 3, HandlerTimeout: 50 * time.Millisecond, backoffMin: time.Hour}
+	th := startHostObs(t, cfg, g.env(), []source.Source{src}, map[string]string{"f.lua": failing}, obs)
+	th.logs.eventually(t, waitFor, func() bool { r, _ := src.running(); return r }, "the source to run")
+
+	for _, id := range []string{"bad1", "slow", "bad2"} {
+		require.True(t, src.send(subEvent(source.ActionUpdated, id, 0)))
+	}
+	st := th.waitStatus("f", "backed off", func(s ScriptStatus) bool { return s.BackoffStep == 1 })
+	assert.False(t, st.BackedOffUntil.IsZero(), "pause end in status")
+	assert.Greater(t, time.Until(st.BackedOffUntil), 40*time.Minute, "first pause about backoffMin (jittered by at most a fifth)")
+	assert.Equal(t, uint64(2), st.Errors)
+	assert.Equal(t, uint64(1), st.Timeouts, "a deadline stop counts towards the back-off")
+	assert.Equal(t, []string{"f 1 paused"}, obs.backoffList())
+
+	// While paused: an insert and nine updates of x, and an update of y.
+	require.True(t, src.send(subEvent(source.ActionInserted, "x", 1)))
+	for n := 2; n <= 10; n++ {
+		require.True(t, src.send(subEvent(source.ActionUpdated, "x", n)))
+	}
+	require.True(t, src.send(subEvent(source.ActionUpdated, "y", 7)))
+	th.waitStatus("f", "two events held", func(s ScriptStatus) bool { return s.Queued == 2 })
+	st, _ = th.status("f")
+	assert.Equal(t, uint64(3), st.Runs, "no handler ran while paused")
+	assert.Empty(t, g.records())
+	assert.Equal(t, 1, th.logs.count("script keeps failing: triggers paused (events are held; a success, a reload or rclua enable resets it)"), "logged once per step")
+
+	require.NoError(t, th.h.Reload("f"))
+	th.logs.eventually(t, waitFor, func() bool { return len(g.records()) == 2 }, "the held events")
+	assert.Equal(t, []string{"inserted x 10", "updated y 7"}, g.records(), "newest state of each object, in order, once")
+	st = th.waitStatus("f", "reset", func(s ScriptStatus) bool { return s.BackoffStep == 0 })
+	assert.True(t, st.BackedOffUntil.IsZero())
+	assert.Equal(t, 0, st.Queued)
+	assert.Equal(t, []string{"f 1 paused", "f 0 resumed"}, obs.backoffList())
+	assert.GreaterOrEqual(t, obs.get(obs.events, "source subscription coalesced"), 8, "merges during the pause are counted")
+	assert.Zero(t, obs.get(obs.events, "source subscription dropped"))
+	assert.Equal(t, 2, obs.get(obs.calls, "f subscription error"))
+	assert.Equal(t, 1, obs.get(obs.calls, "f subscription timeout"))
+	assert.Equal(t, 2, obs.get(obs.calls, "f subscription ok"))
+	assert.Equal(t, 2, obs.get(obs.reloads, "f ok"), "the start and the reload")
+}
+
+// TestBackoffEndsAndDoubles: a pause ends by itself; the next failures in
+// a row pause again for twice as long; failures separated by a success
+// never pause.
+func TestBackoffEndsAndDoubles(t *testing.T) {
+	t.Parallel()
+	g := newGatedEnv()
+	src := newTestSource(source.KindSubscription)
+	obs := newRecObserver()
+	cfg := Config{BackoffAfter: 2, backoffMin: 20 * time.Millisecond, backoffMax: time.Hour}
+	th := startHostObs(t, cfg, g.env(), []source.Source{src}, map[string]string{"f.lua": failing}, obs)
+	th.logs.eventually(t, waitFor, func() bool { r, _ := src.running(); return r }, "the source to run")
+
+	n := 0
+	send := func(id string) { // distinct ids: queued updates of one object would merge
+		n++
+		require.True(t, src.send(subEvent(source.ActionUpdated, fmt.Sprint(id, n), 0)))
+	}
+	send("bad")
+	send("bad")
+	th.logs.eventually(t, waitFor, func() bool { return len(obs.backoffList()) == 2 }, "a pause and its end")
+	assert.Equal(t, []string{"f 1 paused", "f 1 resumed"}, obs.backoffList())
+	send("bad")
+	send("bad")
+	th.logs.eventually(t, waitFor, func() bool { return len(obs.backoffList()) == 4 }, "the second pause's end")
+	assert.Equal(t, []string{"f 1 paused", "f 1 resumed", "f 2 paused", "f 2 resumed"}, obs.backoffList())
+	obs.mu.Lock()
+	second := obs.pauses[1]
+	obs.mu.Unlock()
+	assert.Greater(t, second, 30*time.Millisecond, "the second pause doubles the first (less a fifth of jitter)")
+	assert.LessOrEqual(t, second, 40*time.Millisecond)
+
+	send("good") // a success resets the step
+	th.waitStatus("f", "reset", func(s ScriptStatus) bool { return s.BackoffStep == 0 })
+	for range 3 { // bad, good, bad, good...: never two in a row
+		send("bad")
+		send("good")
+	}
+	th.logs.eventually(t, waitFor, func() bool { return len(g.records()) == 4 }, "the successes")
+	assert.Equal(t, "updated good", g.records()[0][:12])
+	assert.Len(t, obs.backoffList(), 4, "failures separated by successes do not pause")
+}
+
+// TestBackoffPauseBounds: the pause doubles from backoffMin, never passes
+// backoffMax, and the jitter only shortens it by at most a fifth.
+func TestBackoffPauseBounds(t *testing.T) {
+	t.Parallel()
+	h := newHost(Config{}, env{}, nil, zerolog.Nop())
+	a := &actor{h: h}
+	for step, want := range map[int]time.Duration{1: time.Minute, 2: 2 * time.Minute, 6: 32 * time.Minute, 7: time.Hour, 40: time.Hour} {
+		for range 20 {
+			d := a.backoffPause(step)
+			assert.LessOrEqual(t, d, want, "step %d", step)
+			assert.Greater(t, d, want*4/5-time.Nanosecond, "step %d", step)
+		}
+	}
+}
+
+// TestDisableEnable: a disabled script stops handling and listening, stays
+// disabled through an edit, and Enable loads the file as it is now; a
+// script of Config.Disabled starts disabled; unknown names are refused.
+func TestDisableEnable(t *testing.T) {
+	t.Parallel()
+	g := newGatedEnv()
+	src := newTestSource(source.KindSubscription)
+	cfg := Config{Disabled: []string{"off"}}
+	th := startHostObs(t, cfg, g.env(), []source.Source{src}, map[string]string{
+		"on.lua":  `rc.on("subscription", function(a, s) record("v1", s._id) end)`,
+		"off.lua": `rc.on("subscription", function(a, s) record("off", s._id) end)`,
+	}, nil)
+	st, _ := th.status("off")
+	assert.Equal(t, StateDisabled, st.State, "disabled at start")
+	assert.Equal(t, []string{"off"}, th.h.Disabled())
+	th.logs.eventually(t, waitFor, func() bool { r, _ := src.running(); return r }, "the source to run")
+
+	require.NoError(t, th.h.Disable("on.lua"))
+	st = th.waitStatus("on", "disabled", func(s ScriptStatus) bool { return s.State == StateDisabled })
+	assert.Empty(t, st.Listens)
+	assert.Empty(t, st.Triggers)
+	th.logs.eventually(t, waitFor, func() bool { r, _ := src.running(); return !r }, "the source to stop: nobody listens")
+
+	v2 := `rc.on("subscription", function(a, s) record("v2", s._id) end)`
+	renameOver(t, filepath.Join(th.dir, "on.lua"), v2)
+	th.logs.eventually(t, waitFor, func() bool { return th.logs.count("script disabled: its triggers are stopped until rclua enable") >= 3 }, "the edit to be seen")
+	st, _ = th.status("on")
+	assert.Equal(t, StateDisabled, st.State, "an edit does not enable")
+
+	require.NoError(t, th.h.Enable("on"))
+	st = th.waitStatus("on", "running", func(s ScriptStatus) bool { return s.State == StateRunning })
+	assert.Equal(t, hashOf(v2), st.Hash, "Enable loads the file as it is now")
+	assert.Equal(t, []string{"off"}, th.h.Disabled())
+	th.logs.eventually(t, waitFor, func() bool { r, _ := src.running(); return r }, "the source to run again")
+	require.True(t, src.send(subEvent(source.ActionUpdated, "s", 0)))
+	th.logs.eventually(t, waitFor, func() bool { return len(g.records()) == 1 }, "the event")
+	assert.Equal(t, []string{"v2 s"}, g.records(), "the disabled script got nothing")
+
+	for _, bad := range []string{"nope", "../on", "on.txt", ""} {
+		assert.True(t, errors.Is(th.h.Disable(bad), ErrUnknownScript), "Disable(%q)", bad)
+		assert.True(t, errors.Is(th.h.Enable(bad), ErrUnknownScript), "Enable(%q)", bad)
+		assert.True(t, errors.Is(th.h.Reload(bad), ErrUnknownScript), "Reload(%q)", bad)
+	}
+	err := th.h.Reload("on", "nope")
+	require.ErrorIs(t, err, ErrUnknownScript)
+	assert.Contains(t, err.Error(), "scripts: off, on", "the error names the scripts there are")
+}

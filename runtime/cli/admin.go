@@ -1,0 +1,309 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/rs/zerolog"
+
+	"github.com/rclua/rclua/runtime"
+	"github.com/rclua/rclua/runtime/source"
+)
+
+// envAdminAddr is the default of --admin-addr.
+const envAdminAddr = "RCLUA_ADMIN_ADDR"
+
+// defaultAdminAddr is the admin endpoint's address unless --admin-addr says
+// otherwise: loopback only.
+const defaultAdminAddr = "127.0.0.1:9464"
+
+// staleAfter is how long the daemon's loop may go without a heartbeat
+// before /healthz answers 503; the loop beats every beatEvery.
+const (
+	beatEvery  = time.Second
+	staleAfter = 15 * time.Second
+)
+
+// statusFunc returns the daemon's status document.
+type statusFunc func() statusDoc
+
+// statusDoc is what /status and "rclua status --json" show.
+type statusDoc struct {
+	Version       string       `json:"version"`
+	Server        string       `json:"server"`
+	User          string       `json:"user"`
+	ScriptsDir    string       `json:"scripts_dir"`
+	StateDir      string       `json:"state_dir"`
+	Started       time.Time    `json:"started"`
+	UptimeSeconds float64      `json:"uptime_seconds"`
+	Ready         bool         `json:"ready"`
+	Checks        []readyCheck `json:"checks"`
+	Source        sourceDoc    `json:"event_source"`
+	Scripts       []scriptDoc  `json:"scripts"`
+}
+
+// readyCheck is one readiness rule and whether it holds.
+type readyCheck struct {
+	Name   string `json:"name"` // credentials, initial_load, event_source
+	OK     bool   `json:"ok"`
+	Detail string `json:"detail,omitempty"`
+}
+
+// sourceDoc is the event source's part of the status.
+type sourceDoc struct {
+	Name   string     `json:"name"`   // realtime or poll
+	State  string     `json:"state"`  // connecting, realtime, polling, failing
+	Up     bool       `json:"up"`     // events arrive
+	Needed bool       `json:"needed"` // a running script listens to its kinds
+	Newest *time.Time `json:"newest_update,omitempty"`
+}
+
+// scriptDoc is one script's part of the status.
+type scriptDoc struct {
+	Name           string     `json:"name"`
+	State          string     `json:"state"`
+	Hash           string     `json:"hash,omitempty"`
+	LoadedAt       *time.Time `json:"loaded_at,omitempty"`
+	Triggers       []string   `json:"triggers"`
+	LastError      string     `json:"last_error,omitempty"`
+	LastErrorAt    *time.Time `json:"last_error_at,omitempty"`
+	Calls          uint64     `json:"calls"`
+	Errors         uint64     `json:"errors"`
+	Timeouts       uint64     `json:"timeouts"`
+	Queued         int        `json:"queued"`
+	Disabled       bool       `json:"disabled"`
+	BackoffStep    int        `json:"backoff_step,omitempty"`
+	BackedOffUntil *time.Time `json:"backed_off_until,omitempty"`
+}
+
+// stateful is an event source that tells its state (source.Realtime,
+// source.Poll).
+type stateful interface {
+	Name() string
+	State() string
+	Newest() time.Time
+}
+
+// daemonState is what the admin endpoint and the control socket read of
+// the running daemon.
+type daemonState struct {
+	host       *runtime.Host
+	keeper     *authKeeper
+	src        source.Source
+	server     string
+	user       string
+	scriptsDir string
+	stateDir   string
+	started    time.Time
+	beat       atomic.Int64 // UnixNano of the daemon loop's last heartbeat
+	now        func() time.Time
+}
+
+func (d *daemonState) heartbeat() { d.beat.Store(d.now().UnixNano()) }
+
+// healthy reports whether the daemon's loop beat recently.
+func (d *daemonState) healthy() (bool, time.Duration) {
+	age := d.now().Sub(time.Unix(0, d.beat.Load()))
+	return age <= staleAfter, age
+}
+
+// source returns the event source's part of the status.
+func (d *daemonState) source(status []runtime.ScriptStatus) sourceDoc {
+	doc := sourceDoc{Name: runtime.SourceName(d.src)}
+	if d.src == nil {
+		return doc
+	}
+	for _, s := range status {
+		for _, k := range s.Listens {
+			for _, sk := range d.src.Kinds() {
+				doc.Needed = doc.Needed || k == sk
+			}
+		}
+	}
+	if st, ok := d.src.(stateful); ok {
+		doc.State = st.State()
+		if t := st.Newest(); !t.IsZero() {
+			doc.Newest = &t
+		}
+	}
+	switch doc.State {
+	case source.StateRealtime:
+		doc.Up = true
+	case source.StatePolling:
+		doc.Up = true
+		if rt, ok := d.src.(*source.Realtime); ok && rt.Polling() != source.StatePolling {
+			doc.Up = false // the fallback's polls fail, or none ended yet
+			doc.State = rt.Polling()
+		}
+	}
+	return doc
+}
+
+// checks evaluates the readiness rules.
+func (d *daemonState) checks(src sourceDoc) []readyCheck {
+	cred := readyCheck{Name: "credentials", OK: true}
+	if err := d.keeper.failed(); err != nil {
+		cred.OK, cred.Detail = false, err.Error()
+	}
+	load := readyCheck{Name: "initial_load", OK: true}
+	select {
+	case <-d.host.Loaded():
+	default:
+		load.OK, load.Detail = false, "the scripts are still loading"
+	}
+	ev := readyCheck{Name: "event_source", OK: true}
+	switch {
+	case !src.Needed:
+		ev.Detail = "no running script listens to events"
+	case !src.Up:
+		ev.OK, ev.Detail = false, fmt.Sprintf("%s: %s", src.Name, src.State)
+	default:
+		ev.Detail = fmt.Sprintf("%s: %s", src.Name, src.State)
+	}
+	return []readyCheck{cred, load, ev}
+}
+
+// status builds the status document.
+func (d *daemonState) status() statusDoc {
+	list := d.host.Status()
+	disabled := map[string]bool{}
+	for _, n := range d.host.Disabled() {
+		disabled[n] = true
+	}
+	now := d.now()
+	doc := statusDoc{
+		Version: versionString(), Server: d.server, User: d.user,
+		ScriptsDir: d.scriptsDir, StateDir: d.stateDir, Started: d.started,
+		UptimeSeconds: now.Sub(d.started).Seconds(),
+		Source:        d.source(list),
+		Scripts:       make([]scriptDoc, 0, len(list)),
+	}
+	doc.Checks = d.checks(doc.Source)
+	doc.Ready = true
+	for _, c := range doc.Checks {
+		doc.Ready = doc.Ready && c.OK
+	}
+	for _, s := range list {
+		sd := scriptDoc{
+			Name: s.Name, State: s.State, Hash: s.Hash, Triggers: s.Triggers,
+			LastError: s.LastError, Calls: s.Runs, Errors: s.Errors, Timeouts: s.Timeouts,
+			Queued: s.Queued, Disabled: disabled[s.Name], BackoffStep: s.BackoffStep,
+			LoadedAt: timePtr(s.LoadedAt), LastErrorAt: timePtr(s.LastErrorAt),
+		}
+		if s.BackedOffUntil.After(now) {
+			sd.BackedOffUntil = timePtr(s.BackedOffUntil)
+		}
+		if sd.Triggers == nil {
+			sd.Triggers = []string{}
+		}
+		doc.Scripts = append(doc.Scripts, sd)
+	}
+	return doc
+}
+
+func timePtr(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
+}
+
+// adminHandler serves the TCP admin endpoint: read-only (GET and HEAD);
+// nothing that changes the daemon is served here (see the control socket).
+func adminHandler(d *daemonState, m *metrics) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		ok, age := d.healthy()
+		if !ok {
+			writeJSON(w, http.StatusServiceUnavailable, map[string]any{"healthy": false,
+				"detail": fmt.Sprintf("the daemon's loop has not run for %v", age.Round(time.Second))})
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"healthy": true})
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		doc := d.status()
+		code := http.StatusOK
+		failing := []readyCheck{}
+		for _, c := range doc.Checks {
+			if !c.OK {
+				failing = append(failing, c)
+			}
+		}
+		if !doc.Ready {
+			code = http.StatusServiceUnavailable
+		}
+		writeJSON(w, code, map[string]any{"ready": doc.Ready, "failing": failing, "checks": doc.Checks})
+	})
+	mux.HandleFunc("GET /status", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, d.status())
+	})
+	mux.Handle("GET /metrics", promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{}))
+	return mux
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}
+
+// checkAdminAddr checks --admin-addr: host:port, or "off".
+func checkAdminAddr(addr string) error {
+	if addr == "off" {
+		return nil
+	}
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil || port == "" {
+		return usagef("--admin-addr %q: want host:port (e.g. %s; port 0 for a free one) or off (or %s)", addr, defaultAdminAddr, envAdminAddr)
+	}
+	_ = host
+	return nil
+}
+
+// serveAdmin listens on addr and serves h until ctx ends; explicit says
+// the address was chosen (a flag or the environment): then a failure to
+// listen is an error, while the default address being taken (another
+// daemon on this machine) only turns the endpoint off, with a warning.
+// The returned function stops the server and waits for it.
+func serveAdmin(ctx context.Context, addr string, explicit bool, h http.Handler, log zerolog.Logger) (stop func(), err error) {
+	noop := func() {}
+	if addr == "off" {
+		log.Info().Msg("admin endpoint off (--admin-addr off)")
+		return noop, nil
+	}
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", addr)
+	if err != nil {
+		if !explicit {
+			log.Warn().Err(err).Str("admin_addr", addr).Msg("admin endpoint off: its default address is taken (set --admin-addr)")
+			return noop, nil
+		}
+		return noop, fmt.Errorf("admin endpoint: %w", err)
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error().Err(err).Msg("admin endpoint stopped")
+		}
+	}()
+	log.Info().Str("admin_addr", ln.Addr().String()).Msg("admin endpoint: /healthz /readyz /metrics /status")
+	return func() {
+		sctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		_ = srv.Shutdown(sctx)
+		_ = srv.Close()
+		<-done
+	}, nil
+}

@@ -1,0 +1,405 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/rclua/rclua/runtime"
+)
+
+// The state folder's files.
+const (
+	controlSocket = "control.sock"  // the control socket (mode 0600)
+	disabledFile  = "disabled.json" // the disabled scripts: {"disabled": ["name", ...]}
+)
+
+// disabledSet is the content of disabledFile.
+type disabledSet struct {
+	Disabled []string `json:"disabled"`
+}
+
+// loadDisabled reads the disabled scripts of the state folder (none when
+// the file does not exist).
+func loadDisabled(stateDir string) ([]string, error) {
+	path := filepath.Join(stateDir, disabledFile)
+	data, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("disabled scripts: %w", err)
+	}
+	var set disabledSet
+	if err := json.Unmarshal(data, &set); err != nil {
+		return nil, fmt.Errorf("disabled scripts: %s: %w (fix or delete the file)", path, err)
+	}
+	return set.Disabled, nil
+}
+
+// saveDisabled writes the disabled scripts atomically: a temporary file
+// renamed over the old one, so a crash leaves the old set or the new one.
+func saveDisabled(stateDir string, names []string) error {
+	if names == nil {
+		names = []string{}
+	}
+	data, err := json.MarshalIndent(disabledSet{Disabled: names}, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(stateDir, ".disabled-*.json")
+	if err != nil {
+		return fmt.Errorf("saving the disabled scripts: %w", err)
+	}
+	defer os.Remove(tmp.Name()) // after the rename: fails harmlessly
+	if _, err = tmp.Write(append(data, '\n')); err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), filepath.Join(stateDir, disabledFile))
+	}
+	if err != nil {
+		return fmt.Errorf("saving the disabled scripts: %w", err)
+	}
+	return nil
+}
+
+// controlRequest is the body of the control socket's POST requests.
+type controlRequest struct {
+	Scripts []string `json:"scripts"`
+}
+
+// controlReply is the control socket's answer to a POST.
+type controlReply struct {
+	Error string `json:"error,omitempty"`
+	Done  string `json:"done,omitempty"`
+}
+
+// controlHandler serves the control socket: GET /status, POST /reload,
+// /disable, /enable.
+func controlHandler(d *daemonState, log zerolog.Logger) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /status", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, d.status())
+	})
+	act := func(path string, one bool, do func(names []string) (string, error)) {
+		mux.HandleFunc("POST "+path, func(w http.ResponseWriter, r *http.Request) {
+			var req controlRequest
+			if err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&req); err != nil {
+				writeJSON(w, http.StatusBadRequest, controlReply{Error: "bad request: " + err.Error()})
+				return
+			}
+			if one && len(req.Scripts) != 1 {
+				writeJSON(w, http.StatusBadRequest, controlReply{Error: "name one script"})
+				return
+			}
+			done, err := do(req.Scripts)
+			if err != nil {
+				code := http.StatusInternalServerError
+				if errors.Is(err, runtime.ErrUnknownScript) {
+					code = http.StatusNotFound
+				}
+				writeJSON(w, code, controlReply{Error: err.Error()})
+				return
+			}
+			log.Info().Str("command", strings.TrimPrefix(path, "/")).Strs("scripts", req.Scripts).Msg("control socket: " + done)
+			writeJSON(w, http.StatusOK, controlReply{Done: done})
+		})
+	}
+	act("/reload", false, func(names []string) (string, error) {
+		if err := d.host.Reload(names...); err != nil {
+			return "", err
+		}
+		if len(names) == 0 {
+			return "reloading every script", nil
+		}
+		return "reloading " + strings.Join(names, ", "), nil
+	})
+	persist := func(change func(string) error, what string) func([]string) (string, error) {
+		return func(names []string) (string, error) {
+			if err := change(names[0]); err != nil {
+				return "", err
+			}
+			if err := saveDisabled(d.stateDir, d.host.Disabled()); err != nil {
+				return "", fmt.Errorf("%s %s, but %w: a restart will not remember it", what, names[0], err)
+			}
+			return what + " " + names[0], nil
+		}
+	}
+	act("/disable", true, persist(d.host.Disable, "disabled"))
+	act("/enable", true, persist(d.host.Enable, "enabled"))
+	return mux
+}
+
+// serveControl listens on the control socket of stateDir (mode 0600: only
+// the daemon's user, or root, can connect) and serves h. A socket left by
+// a daemon that died is replaced; one a running daemon answers on is
+// refused. The returned function stops the server, waits for it and
+// removes the socket.
+func serveControl(stateDir string, h http.Handler, log zerolog.Logger) (stop func(), err error) {
+	path := filepath.Join(stateDir, controlSocket)
+	// sun_path is 104 bytes on the BSDs, 108 on Linux; the socket is made
+	// in a temporary folder beside it first (listenPrivate).
+	if n := len(path) + len("/.control-1234567890"); n > 104 {
+		return nil, usagef("control socket %s: the path is too long for a Unix socket: choose a --state-dir at least %d bytes shorter", path, n-104)
+	}
+	if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
+		c.Close()
+		return nil, fmt.Errorf("another rclua daemon is running with the state folder %s (its control socket answers): stop it, or give this one another --state-dir", stateDir)
+	}
+	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("control socket: %w", err)
+	}
+	ln, err := listenPrivate(stateDir, path)
+	if err != nil {
+		return nil, fmt.Errorf("control socket: %w", err)
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error().Err(err).Msg("control socket stopped")
+		}
+	}()
+	log.Debug().Str("socket", path).Msg("control socket listening")
+	return func() {
+		sctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		_ = srv.Shutdown(sctx)
+		_ = srv.Close()
+		<-done
+		_ = os.Remove(path)
+	}, nil
+}
+
+// listenPrivate listens on a Unix socket at path that nobody but the
+// process's user could connect to at any moment: it is made in a new
+// folder of mode 0700, given mode 0600, then renamed into place.
+func listenPrivate(stateDir, path string) (net.Listener, error) {
+	tmp, err := os.MkdirTemp(stateDir, ".control-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(tmp)
+	first := filepath.Join(tmp, controlSocket)
+	ln, err := net.Listen("unix", first)
+	if err != nil {
+		return nil, err
+	}
+	ln.(*net.UnixListener).SetUnlinkOnClose(false) // the path moves: stop removes it
+	if err = os.Chmod(first, 0o600); err == nil {
+		err = os.Rename(first, path)
+	}
+	if err != nil {
+		ln.Close()
+		return nil, err
+	}
+	return ln, nil
+}
+
+const controlHelp = `rclua status [--json] [flags]
+rclua reload [flags] [SCRIPT...]
+rclua disable [flags] SCRIPT
+rclua enable [flags] SCRIPT
+
+Control the running daemon through its control socket (control.sock in its
+state folder, which only the daemon's user can open):
+  status    each script's state (version hash, since when, triggers, last
+            error, calls, errors, queue, disabled or backed off) and the
+            daemon's (server, user, event source, readiness, uptime)
+  reload    load the named scripts (all with none) from disk again
+  disable   stop a script and keep it stopped, across restarts, until enable
+  enable    load a disabled script again
+
+Find the daemon with the same --state-dir (or RCLUA_STATE_DIR, or
+$STATE_DIRECTORY) it runs with, or the same --scripts when it uses the
+default state folder beside it.
+`
+
+// cmdControl runs status, reload, disable or enable.
+func cmdControl(ctx context.Context, cmd string, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := newFlagSet(cmd, controlHelp)
+	var stateDir, scripts string
+	stateDirFlag(fs, &stateDir, getenv)
+	fs.StringVar(&scripts, "scripts", envOr(getenv, envScripts, defaultScripts), "the daemon's scripts folder, to find its default state folder (env "+envScripts+")")
+	asJSON := false
+	if cmd == "status" {
+		fs.BoolVar(&asJSON, "json", false, "print the status as JSON")
+	}
+	if err := parseFlags(fs, args, stdout, stderr); err != nil {
+		return err
+	}
+	names := fs.Args()
+	switch {
+	case cmd == "status" && len(names) > 0:
+		return usagef("status: unexpected argument %q (see rclua status --help)", names[0])
+	case (cmd == "disable" || cmd == "enable") && len(names) != 1:
+		return usagef("%s: name one script, e.g. rclua %s greeter (see rclua %s --help)", cmd, cmd, cmd)
+	}
+	dir, _, err := resolveStateDir(stateDir, getenv, scripts, false)
+	if err != nil {
+		return err
+	}
+	c := newControlClient(dir)
+	if cmd == "status" {
+		var doc statusDoc
+		if err := c.get(ctx, "/status", &doc); err != nil {
+			return err
+		}
+		if asJSON {
+			enc := json.NewEncoder(stdout)
+			enc.SetIndent("", "  ")
+			return enc.Encode(doc)
+		}
+		printStatus(stdout, doc)
+		return nil
+	}
+	if names == nil {
+		names = []string{}
+	}
+	var reply controlReply
+	if err := c.post(ctx, "/"+cmd, controlRequest{Scripts: names}, &reply); err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, reply.Done)
+	return nil
+}
+
+// controlClient talks to a daemon's control socket.
+type controlClient struct {
+	path string
+	hc   *http.Client
+}
+
+func newControlClient(stateDir string) *controlClient {
+	path := filepath.Join(stateDir, controlSocket)
+	var d net.Dialer
+	return &controlClient{path: path, hc: &http.Client{
+		Timeout: 30 * time.Second,
+		Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			return d.DialContext(ctx, "unix", path)
+		}},
+	}}
+}
+
+// refused is the one message for a daemon that cannot be reached.
+func (c *controlClient) refused(err error) error {
+	switch {
+	case errors.Is(err, os.ErrNotExist), errors.Is(err, syscall.ECONNREFUSED):
+		return fmt.Errorf("no rclua daemon is running with the state folder %s (no control socket answers at %s): start one with rclua run, or give the daemon's --state-dir", filepath.Dir(c.path), c.path)
+	case errors.Is(err, os.ErrPermission):
+		return fmt.Errorf("the control socket %s is not yours: run this as the daemon's user (or root)", c.path)
+	}
+	return fmt.Errorf("control socket %s: %w", c.path, err)
+}
+
+func (c *controlClient) get(ctx context.Context, path string, out any) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://rclua"+path, nil)
+	if err != nil {
+		return err
+	}
+	return c.do(req, out)
+}
+
+func (c *controlClient) post(ctx context.Context, path string, body, out any) error {
+	data, err := json.Marshal(body)
+	if err != nil {
+		return err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://rclua"+path, bytes.NewReader(data))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	return c.do(req, out)
+}
+
+func (c *controlClient) do(req *http.Request, out any) error {
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return c.refused(err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if err != nil {
+		return fmt.Errorf("control socket %s: %w", c.path, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		var reply controlReply
+		if json.Unmarshal(data, &reply) == nil && reply.Error != "" {
+			return errors.New(reply.Error)
+		}
+		return fmt.Errorf("control socket %s: %s", c.path, resp.Status)
+	}
+	return json.Unmarshal(data, out)
+}
+
+// printStatus writes doc for people.
+func printStatus(w io.Writer, doc statusDoc) {
+	ready := "ready"
+	if !doc.Ready {
+		var failing []string
+		for _, c := range doc.Checks {
+			if !c.OK {
+				failing = append(failing, c.Name+" ("+c.Detail+")")
+			}
+		}
+		ready = "NOT READY: " + strings.Join(failing, "; ")
+	}
+	src := doc.Source.Name + " " + doc.Source.State
+	if !doc.Source.Needed {
+		src += " (no script listens)"
+	}
+	fmt.Fprintf(w, "rclua %s  server %s  user %s  up %s  %s\n", doc.Version, doc.Server, doc.User,
+		(time.Duration(doc.UptimeSeconds) * time.Second).String(), ready)
+	fmt.Fprintf(w, "event source: %s\nscripts: %s  state: %s\n\n", src, doc.ScriptsDir, doc.StateDir)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "SCRIPT\tSTATE\tVERSION\tSINCE\tCALLS\tERRORS\tTIMEOUTS\tQUEUED\tTRIGGERS")
+	scripts := append([]scriptDoc(nil), doc.Scripts...)
+	sort.Slice(scripts, func(i, j int) bool { return scripts[i].Name < scripts[j].Name })
+	for _, s := range scripts {
+		state := s.State
+		if s.BackedOffUntil != nil {
+			state = fmt.Sprintf("backed off (step %d, until %s)", s.BackoffStep, s.BackedOffUntil.Local().Format(time.TimeOnly))
+		}
+		hash, since := "-", "-"
+		if len(s.Hash) >= 12 {
+			hash = s.Hash[:12]
+		}
+		if s.LoadedAt != nil {
+			since = s.LoadedAt.Local().Format(time.DateTime)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%s\n", s.Name, state, hash, since, s.Calls, s.Errors, s.Timeouts, s.Queued, strings.Join(s.Triggers, ", "))
+	}
+	tw.Flush()
+	for _, s := range scripts {
+		if s.LastError != "" {
+			at := ""
+			if s.LastErrorAt != nil {
+				at = " at " + s.LastErrorAt.Local().Format(time.DateTime)
+			}
+			fmt.Fprintf(w, "\n%s: last error%s: %s", s.Name, at, s.LastError)
+		}
+	}
+	if len(scripts) > 0 {
+		fmt.Fprintln(w)
+	}
+}

@@ -1,5 +1,5 @@
 // Package cli is the rclua command: its subcommands (one file each: run.go,
-// exec.go, check.go, version.go), its flags and environment (flags.go,
+// exec.go, check.go, init.go, types.go, version.go), its flags and environment (flags.go,
 // credentials.go), the connection to the server (connect.go), logging
 // (logging.go) and the built-in fake server of --dev (dev.go). Main is the
 // whole program; package main only wires the process to it.
@@ -9,6 +9,8 @@
 //	rclua run [flags]          the daemon: load ./scripts, run their triggers, hot-reload edits
 //	rclua exec [flags] FILE    run one script's top level against the server, then exit
 //	rclua check PATH...        compile and load scripts offline (for a rules repository's CI)
+//	rclua init [DIR]           write a starter folder
+//	rclua types [DIR]          write the LuaLS definition file of the rc API
 //	rclua version              print the version
 //
 // Every command takes --help. Configuration comes from flags and the
@@ -108,6 +110,8 @@ Usage:
   rclua run [flags]          run the daemon (scripts folder default ./scripts)
   rclua exec [flags] FILE    run one script's top level against the server and exit
   rclua check PATH...        compile and load scripts (files or folders) offline; exit 1 on any error
+  rclua init [DIR]           write a starter folder (a script, its test, settings, editor and luacheck files)
+  rclua types [DIR]          write the LuaLS definition file of the rc API (DIR default ./types)
   rclua version              print the version
 
 Run "rclua COMMAND --help" for a command's flags and environment.
@@ -135,6 +139,10 @@ func dispatch(ctx context.Context, args []string, getenv func(string) string, st
 		return cmdExec(ctx, rest, getenv, stdout, stderr)
 	case "check":
 		return cmdCheck(ctx, rest, getenv, stdout, stderr)
+	case "types":
+		return cmdTypes(rest, stdout, stderr)
+	case "init":
+		return cmdInit(rest, stdout, stderr)
 	case "version", "-version", "--version":
 		return cmdVersion(rest, stdout, stderr)
 	case "help", "-h", "-help", "--help":

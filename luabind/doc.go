@@ -14,7 +14,10 @@
 // api.go (rc.get, rc.post), log.go (rc.log, print), json.go (rc.json),
 // re.go (rc.re), triggers.go (rc.on, rc.every, rc.cron, handles),
 // message.go (message events, msg's methods, rc.hear, rc.respond);
-// limits.go bounds what they build.
+// limits.go bounds what they build. apidoc.go describes the whole API
+// (APIDoc: the reference below is its Ref lines, a test keeps both and the
+// bindings in step) and luals.go writes it as a LuaLS definition file
+// (Definitions, for rclua types).
 //
 // # Lua API
 //

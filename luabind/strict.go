@@ -2,6 +2,7 @@ package luabind
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -49,6 +50,23 @@ func missingKeyMessage(name string, tb *lua.LTable, key lua.LValue) string {
 			keys = append(keys, string(s))
 		}
 	}
+	return missingMessage(name, keys, key)
+}
+
+// MissingKeyMessage is the error a strict API table raises when key is
+// read from the table called table ("rc.chat"), whose keys are keys:
+// "rc.chat.postMessage does not exist (did you mean rc.chat.post_message?
+// rc.chat has: post_message)". rclua check reports a missing rc path with
+// it, so that the static check and the running script say the same.
+func MissingKeyMessage(table string, keys []string, key string) string {
+	if len(keys) > maxListedKeys {
+		return fmt.Sprintf("%s does not exist (%s has more than %d keys)", qualify(table, lua.LString(key)), table, maxListedKeys)
+	}
+	return missingMessage(table, slices.Clone(keys), lua.LString(key))
+}
+
+// missingMessage builds missingKeyMessage's text from keys, which it sorts.
+func missingMessage(name string, keys []string, key lua.LValue) string {
 	sort.Strings(keys)
 
 	var b strings.Builder
@@ -104,6 +122,10 @@ func isIdentifier(s string) bool {
 // the edit distance costs the product of two names' lengths).
 const maxSuggested = 64
 
+// Suggest returns the name of names (sorted) that name most likely meant,
+// or "", by the rule of the strict tables' "did you mean" (see suggest).
+func Suggest(name string, names []string) string { return suggest(name, names) }
+
 // suggest returns the key of keys (sorted) that key most likely meant, or
 // "". First the same name ignoring case and underscores (postMessage,
 // PostMessage and postmessage mean post_message); failing that, a near
@@ -154,8 +176,11 @@ func normalizeName(s string) string {
 	return b.String()
 }
 
-// editDistance is the Levenshtein distance between a and b, in bytes.
+// editDistance is the Levenshtein distance between a and b, in bytes,
+// with a swap of two adjacent bytes counted as one edit (the optimal
+// string alignment distance: raed is one edit from read).
 func editDistance(a, b string) int {
+	prev2 := make([]int, len(b)+1) // row i-2
 	prev := make([]int, len(b)+1)
 	cur := make([]int, len(b)+1)
 	for j := range prev {
@@ -169,8 +194,11 @@ func editDistance(a, b string) int {
 				cost = 0
 			}
 			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+			if i > 1 && j > 1 && a[i-1] == b[j-2] && a[i-2] == b[j-1] {
+				cur[j] = min(cur[j], prev2[j-2]+1)
+			}
 		}
-		prev, cur = cur, prev
+		prev2, prev, cur = prev, cur, prev2
 	}
 	return prev[len(b)]
 }

@@ -88,6 +88,8 @@ func TestSuggest(t *testing.T) {
 		"get_on":  "get_one",
 		"unraed":  "unread",
 		"reads":   "read",
+		"raed":    "read", // a swap is one edit
+		"dear":    "",
 		"x":       "",
 		"on":      "",
 		"getMany": "",
@@ -95,4 +97,22 @@ func TestSuggest(t *testing.T) {
 	} {
 		require.Equal(t, want, suggest(key, keys), key)
 	}
+}
+
+// TestMissingKeyMessageIsTheRaisedOne: the exported message (what rclua
+// check reports) is the one the strict table raises, "did you mean"
+// included; Suggest follows the same rule.
+func TestMissingKeyMessageIsTheRaisedOne(t *testing.T) {
+	t.Parallel()
+	L := lua.NewState()
+	defer L.Close()
+	newFake().module().Open(L, nil)
+	raised := runChunk(t, L, "typo.lua", `rc.subscriptions.raed("r")`)
+	keys := []string{"unread", "get", "read", "get_one"}
+	require.Equal(t, "typo.lua:1: "+MissingKeyMessage("rc.subscriptions", keys, "raed"), raised)
+	require.Equal(t, []string{"unread", "get", "read", "get_one"}, keys, "the caller's slice is not sorted")
+	require.Contains(t, MissingKeyMessage("rc.subscriptions", keys, "raed"), "did you mean rc.subscriptions.read?")
+	require.Equal(t, "read", Suggest("raed", []string{"get", "read"}))
+	require.Equal(t, "post_message", Suggest("postMessage", []string{"post_message"}))
+	require.Empty(t, Suggest("zzzz", []string{"get", "read"}))
 }

@@ -279,23 +279,49 @@ func (b *binding) on(L *lua.LState) int {
 // seconds, at least the Module's MinInterval.
 func (b *binding) every(L *lua.LState) int {
 	const fn = "rc.every"
+	d, err := ParseInterval(L.Get(1), b.m.MinInterval)
+	if err != nil {
+		argError(L, 1, fn, err.Error())
+	}
+	f := checkFunction(L, 2, fn)
+	return b.register(L, Trigger{Kind: Every, Interval: d, Fn: f})
+}
+
+// ParseInterval is rc.every's reading of its interval v: a Go duration
+// string ("30s", "5m", "3h") or a number of seconds, at least min. The
+// error is the reason rc.every gives ("bad interval ...").
+func ParseInterval(v lua.LValue, min time.Duration) (time.Duration, error) {
 	var d time.Duration
-	switch v := L.Get(1).(type) {
+	switch v := v.(type) {
 	case lua.LString:
 		var err error
 		if d, err = time.ParseDuration(string(v)); err != nil {
-			argError(L, 1, fn, fmt.Sprintf("bad interval %q: want a duration such as \"5m\" or seconds", clip(string(v))))
+			return 0, fmt.Errorf("bad interval %q: want a duration such as \"5m\" or seconds", clip(string(v)))
 		}
 	case lua.LNumber:
 		d = time.Duration(float64(v) * float64(time.Second))
 	default:
-		argError(L, 1, fn, "interval expected (a duration string such as \"5m\" or seconds), got "+typeName(v))
+		return 0, errors.New("interval expected (a duration string such as \"5m\" or seconds), got " + typeName(v))
 	}
-	if d < b.m.MinInterval {
-		argError(L, 1, fn, fmt.Sprintf("interval %v is below the minimum of %v", d, b.m.MinInterval))
+	if d < min {
+		return 0, fmt.Errorf("interval %v is below the minimum of %v", d, min)
 	}
-	f := checkFunction(L, 2, fn)
-	return b.register(L, Trigger{Kind: Every, Interval: d, Fn: f})
+	return d, nil
+}
+
+// ParseCron is rc.cron's reading of its spec: a standard five-field cron
+// spec (robfig/cron's ParseStandard: also @hourly and the like, and an
+// optional CRON_TZ=Zone prefix), at most 256 bytes. The error is the
+// reason rc.cron gives ("bad cron spec ...").
+func ParseCron(spec string) (cron.Schedule, error) {
+	if len(spec) > maxCronSpec { // cron's errors quote the spec
+		return nil, fmt.Errorf("bad cron spec %q: longer than %d bytes", clip(spec), maxCronSpec)
+	}
+	sched, err := cron.ParseStandard(spec)
+	if err != nil {
+		return nil, fmt.Errorf("bad cron spec %q: %w", spec, err)
+	}
+	return sched, nil
 }
 
 // maxCronSpec is the longest spec rc.cron accepts (real ones are a few
@@ -311,12 +337,9 @@ const maxCronSpec = 256
 func (b *binding) cron(L *lua.LState) int {
 	const fn = "rc.cron"
 	spec := checkArgString(L, 1, fn)
-	if len(spec) > maxCronSpec { // cron's errors quote the spec
-		argError(L, 1, fn, fmt.Sprintf("bad cron spec %q: longer than %d bytes", clip(spec), maxCronSpec))
-	}
-	sched, err := cron.ParseStandard(spec)
+	sched, err := ParseCron(spec)
 	if err != nil {
-		argError(L, 1, fn, fmt.Sprintf("bad cron spec %q: %v", spec, err))
+		argError(L, 1, fn, err.Error())
 	}
 	f := checkFunction(L, 2, fn)
 	return b.register(L, Trigger{Kind: Cron, Spec: spec, Schedule: sched, Fn: f})

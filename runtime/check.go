@@ -2,14 +2,18 @@ package runtime
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io/fs"
 	"path/filepath"
 	"sort"
+	"strconv"
+	"strings"
 
 	"github.com/rs/zerolog"
 
 	"github.com/rclua/rclua/luabind"
+	"github.com/rclua/rclua/runtime/lint"
 	"github.com/rclua/rclua/runtime/sandbox"
 	"github.com/rclua/rclua/runtime/watch"
 )
@@ -17,8 +21,13 @@ import (
 // Check compiles and loads every given script (a folder stands for its
 // *.lua files, see ScriptFiles) in the sandbox, with luabind's offline
 // module, whose every call fails with "no network in check mode". It
-// returns one error per failing script or unusable path, each
-// "file:line: message"; nil when all pass. The modules of the lib/ folder
+// then reads its whole syntax tree with package lint: rc paths that do not
+// exist, globals read but never defined and constant rc.every and rc.cron
+// arguments they refuse, in handlers too. It returns one error per
+// failing script or unusable path and one per finding, each
+// "file:line: message", in file and line order; nil when all pass. A
+// script that does not compile has only its syntax error; a finding on the
+// line where the load failed is not repeated. The modules of the lib/ folder
 // beside the scripts are compiled too (each syntax error reported as
 // "lib/name.lua:line: message"), and a script requiring a missing or
 // broken module fails.
@@ -26,6 +35,7 @@ func Check(ctx context.Context, paths []string, cfg Config) []error {
 	cfg = cfg.withDefaults()
 	// Secrets: placeholders for the names the settings allow.
 	e := env{module: luabind.Offline(zerolog.Nop()), secrets: secretSource{placeholder: true}}
+	api := checkAPI(cfg, e)
 	files, errs := ScriptFiles(paths)
 	errs = append(errs, checkModules(files)...)
 	errs = append(errs, checkSettings(files)...)
@@ -35,9 +45,13 @@ func Check(ctx context.Context, paths []string, cfg Config) []error {
 			errs = append(errs, fmt.Errorf("%s: %w", p, pathErr(err)))
 			continue
 		}
-		if err := runOnce(ctx, p, content, cfg, e, modeCheck, zerolog.Nop()); err != nil {
-			errs = append(errs, err)
+		loadErr := runOnce(ctx, p, content, cfg, e, modeCheck, zerolog.Nop())
+		var syntax *sandbox.SyntaxError
+		if errors.As(loadErr, &syntax) {
+			errs = append(errs, loadErr) // the parser would fail the same way, or the source is beyond the limits
+			continue
 		}
+		errs = append(errs, scriptFindings(api, p, content, loadErr)...)
 	}
 	return errs
 }
@@ -107,4 +121,55 @@ func checkSettings(files []string) []error {
 		}
 	}
 	return errs
+}
+
+// scriptFindings returns loadErr (when not nil) and the findings of the
+// script at path, in line order, without those on loadErr's line.
+func scriptFindings(api *lint.API, path string, content []byte, loadErr error) []error {
+	findings, err := api.Check(path, content)
+	if err != nil { // it compiled, so it parses: not reached
+		findings = nil
+	}
+	type lineErr struct {
+		line int
+		err  error
+	}
+	var out []lineErr
+	loadLine := -1
+	if loadErr != nil {
+		loadLine = errorLine(path, loadErr.Error())
+		out = append(out, lineErr{loadLine, loadErr})
+	}
+	for _, f := range findings {
+		if f.Line != loadLine {
+			out = append(out, lineErr{f.Line, fmt.Errorf("%s:%d: %s", path, f.Line, f.Message)})
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].line < out[j].line })
+	errs := make([]error, len(out))
+	for i, le := range out {
+		errs[i] = le.err
+	}
+	return errs
+}
+
+// errorLine returns the line of msg, "path:line: ...", or 0.
+func errorLine(path, msg string) int {
+	rest, ok := strings.CutPrefix(msg, path+":")
+	if !ok {
+		return 0
+	}
+	digits, _, _ := strings.Cut(rest, ":")
+	n, _ := strconv.Atoi(digits)
+	return n
+}
+
+// checkAPI reads what scripts may use from a state built as runOnce builds
+// theirs, so that new globals and rc namespaces are known to the static
+// check without a list of its own.
+func checkAPI(cfg Config, e env) *lint.API {
+	L := sandbox.New(sandbox.Options{Unsafe: cfg.Unsafe})
+	defer L.Close()
+	e.openState(L, cfg, zerolog.Nop(), newRegistry(modeCheck, zerolog.Nop()), nil, nil)
+	return lint.FromState(L, cfg.minEvery)
 }

@@ -195,5 +195,7 @@
 //
 // Exec runs one script's top level once (triggers are logged as ignored);
 // Check loads scripts with luabind's offline module, whose calls all fail
-// with "no network in check mode".
+// with "no network in check mode", and then reads each whole script with
+// package runtime/lint (rc paths, undefined globals, constant trigger
+// arguments), taking the globals and the rc table from a real state.
 package runtime

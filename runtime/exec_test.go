@@ -53,6 +53,34 @@ rc.cron("0 9 * * 1-5", function() end)
 	assert.Len(t, Check(context.Background(), []string{filepath.Join(dir, "missing.lua")}, Config{}), 1)
 }
 
+// TestCheckReadsTheHandlers: rclua check reports what the load never
+// runs (a handler's misspelt rc path and undefined global), after the
+// load's own error and in line order, without repeating a finding on the
+// line where the load failed.
+func TestCheckReadsTheHandlers(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	p := filepath.Join(dir, "handlers.lua")
+	writeFile(t, p, `rc.on("subscription", function(action, sub)
+  rc.subscriptions.raed(sub.rid)
+end)
+rc.every("1m", function() undefined_fn() end)
+rc.chat.postMessage{text = "at load"}
+`)
+	errs := Check(context.Background(), []string{p}, Config{})
+	var got []string
+	for _, e := range errs {
+		got = append(got, e.Error())
+	}
+	require.Len(t, got, 3, "%q", got)
+	assert.True(t, strings.HasPrefix(got[0], p+":2: rc.subscriptions.raed does not exist (did you mean rc.subscriptions.read?"), got[0])
+	assert.Equal(t, p+":4: undefined global undefined_fn", got[1])
+	assert.True(t, strings.HasPrefix(got[2], p+":5: rc.chat.postMessage does not exist"), "the load's error, once: %q", got[2])
+
+	writeFile(t, p, "rc.on(\"subscription\", function(action, sub) rc.subscriptions.read(sub.rid) end)\n")
+	assert.Empty(t, Check(context.Background(), []string{p}, Config{}))
+}
+
 func TestScriptFiles(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()

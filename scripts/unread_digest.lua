@@ -26,7 +26,7 @@ local max_rooms = rc.config.max_rooms or 10 -- rooms listed at most; the rest ar
 
 local last_digest = nil -- the text last sent, not sent again unchanged
 
-local text, room_label = roomlib.text, roomlib.label
+local room_label = roomlib.label
 
 local function rooms_with_new_messages()
   local result, err = rc.subscriptions.get()

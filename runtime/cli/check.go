@@ -15,8 +15,12 @@ const checkHelp = `rclua check [flags] PATH...
 
 Compiles and loads every script (a file, or the *.lua files of a folder, as
 the daemon loads them) in the real sandbox with an offline fake client: no
-server, no credentials, no network. Prints every error as file:line: message
-on stdout and exits 1 if any script fails. Made for a rules repository's CI.
+server, no credentials, no network. Then reads each script's whole syntax
+tree, handlers included: rc paths that do not exist, globals read but never
+defined, constant rc.every and rc.cron arguments they refuse. A comment
+"-- rclua: ignore WHAT" (a kind: rc-path, undefined-global, trigger-arg; or
+a name) silences its line. Prints every error as file:line: message on
+stdout and exits 1 if any script fails. Made for a rules repository's CI.
 `
 
 // checkFlags returns the flag set of "rclua check" and the load timeout

@@ -1,5 +1,5 @@
 // Package cli is the rclua command: its subcommands (one file each: run.go,
-// exec.go, check.go, test.go, version.go), its flags and environment (flags.go,
+// exec.go, check.go, test.go, init.go, types.go, version.go), its flags and environment (flags.go,
 // credentials.go), the connection to the server (connect.go), logging
 // (logging.go) and the built-in fake server of --dev (dev.go). Main is the
 // whole program; package main only wires the process to it.
@@ -12,6 +12,8 @@
 //	rclua test [PATH...]       run the scripts' *_test.lua tests offline (see runtime/scripttest)
 //	rclua status [--json]      the running daemon's scripts and state (control.go)
 //	rclua reload|disable|enable SCRIPT   control the running daemon over its socket
+//	rclua init [DIR]           write a starter folder
+//	rclua types [DIR]          write the LuaLS definition file of the rc API
 //	rclua version              print the version
 //
 // The daemon serves a read-only admin HTTP endpoint (admin.go: /healthz,
@@ -122,6 +124,8 @@ Usage:
   rclua reload [SCRIPT...]   reload scripts of the running daemon (all with none)
   rclua disable SCRIPT       stop a script of the running daemon, across restarts
   rclua enable SCRIPT        start a disabled script again
+  rclua init [DIR]           write a starter folder (a script, its test, settings, editor and luacheck files)
+  rclua types [DIR]          write the LuaLS definition file of the rc API (DIR default ./types)
   rclua version              print the version
 
 Run "rclua COMMAND --help" for a command's flags and environment.
@@ -153,6 +157,10 @@ func dispatch(ctx context.Context, args []string, getenv func(string) string, st
 		return cmdTest(ctx, rest, getenv, stdout, stderr)
 	case "status", "reload", "disable", "enable":
 		return cmdControl(ctx, cmd, rest, getenv, stdout, stderr)
+	case "types":
+		return cmdTypes(rest, stdout, stderr)
+	case "init":
+		return cmdInit(rest, stdout, stderr)
 	case "version", "-version", "--version":
 		return cmdVersion(rest, stdout, stderr)
 	case "help", "-h", "-help", "--help":

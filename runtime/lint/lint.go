@@ -1,0 +1,545 @@
+// Package lint is the static half of rclua check: it walks a script's
+// syntax tree (gopher-lua's parser) without running it, so that mistakes
+// in handlers, which the load never runs, are found before the daemon
+// meets them on every event.
+//
+// It reports three kinds of finding, each one "file:line: message" line:
+//
+//   - rc-path: an rc.<...> path that does not exist, anywhere in the file
+//     (handlers too), with the strict tables' message and "did you mean"
+//     ("rc.subscriptions.raed does not exist (did you mean
+//     rc.subscriptions.read? ...)"). Paths are followed through rc itself
+//     and through locals given an rc table or function (local s =
+//     rc.subscriptions; s.raed()), and through method calls on them
+//     (rc.chat:nope()). A key a script assigns (rc.helpers = {}, function
+//     rc.x() end) exists from there on. Not followed: a computed key
+//     (rc[name]), values passed around (a parameter, a table field, a
+//     function's result), methods on values (msg:reply, re:match,
+//     handle:stop: they are not rc paths).
+//   - undefined-global: a global read that no statement of the file
+//     assigns (x = ..., function x() end, _G.x = ...) and that is not one
+//     of the sandbox's globals (taken from a real state, rc included), with
+//     "did you mean" among the locals in scope and the globals: a typo of
+//     a local is the commonest bug in Lua.
+//   - trigger-arg: a constant first argument of rc.every or rc.cron (a
+//     string or number literal) that they refuse, checked with luabind's
+//     own parsers (luabind.ParseInterval, luabind.ParseCron) and reported
+//     with their message.
+//
+// A comment "-- rclua: ignore WHAT" on a line silences that line's
+// findings named by WHAT: one or more kind names (rc-path,
+// undefined-global, trigger-arg) or names (the global's name, or the rc
+// path as reported: rc.subscriptions.raed), separated by spaces or commas;
+// with no WHAT it silences every finding on the line.
+package lint
+
+import (
+	"fmt"
+	"regexp"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	lua "github.com/yuin/gopher-lua"
+	"github.com/yuin/gopher-lua/ast"
+	"github.com/yuin/gopher-lua/parse"
+
+	"github.com/rclua/rclua/luabind"
+)
+
+// The kinds of finding, also the names a "-- rclua: ignore" comment takes.
+const (
+	KindRCPath     = "rc-path"
+	KindGlobal     = "undefined-global"
+	KindTriggerArg = "trigger-arg"
+)
+
+// Finding is one problem found in a script.
+type Finding struct {
+	Line    int
+	Kind    string // KindRCPath, KindGlobal or KindTriggerArg
+	Name    string // the global's name, or the rc path ("rc.chat.x"); "" for a trigger argument
+	Message string // without file and line
+}
+
+// API is what a script may use: the sandbox's globals and the rc table,
+// read once from a real state (FromState) and shared by any number of
+// Check calls.
+type API struct {
+	globals  map[string]bool
+	names    []string // the globals, sorted, for "did you mean"
+	rc       *node    // nil when the state has no rc table
+	minEvery time.Duration
+}
+
+// node is a value of the rc table: a table with its keys, or another value
+// (a function, rc.json.null), whose fields are not followed.
+type node struct {
+	path     string
+	children map[string]*node // nil for a value that is not a table
+	keys     []string
+}
+
+// FromState reads the globals of L (a state built as scripts get it:
+// sandbox.New and the rc module opened) and walks its rc table; minEvery
+// is the shortest rc.every interval the daemon accepts.
+func FromState(L *lua.LState, minEvery time.Duration) *API {
+	a := &API{globals: map[string]bool{}, minEvery: minEvery}
+	g := L.G.Global
+	for k, _ := g.Next(lua.LNil); k != lua.LNil; k, _ = g.Next(k) {
+		if s, ok := k.(lua.LString); ok {
+			a.globals[string(s)] = true
+			a.names = append(a.names, string(s))
+		}
+	}
+	sort.Strings(a.names)
+	if tb, ok := g.RawGetString("rc").(*lua.LTable); ok {
+		a.rc = walk("rc", tb, map[*lua.LTable]bool{})
+	}
+	return a
+}
+
+// walk builds the node of tb, called path, with raw reads only (the
+// strict tables' __index is never consulted).
+func walk(path string, tb *lua.LTable, seen map[*lua.LTable]bool) *node {
+	n := &node{path: path, children: map[string]*node{}}
+	seen[tb] = true
+	for k, v := tb.Next(lua.LNil); k != lua.LNil; k, v = tb.Next(k) {
+		s, ok := k.(lua.LString)
+		if !ok {
+			continue
+		}
+		child := &node{path: path + "." + string(s)}
+		if sub, ok := v.(*lua.LTable); ok && !seen[sub] && isAPITable(sub) {
+			child = walk(child.path, sub, seen)
+		}
+		n.children[string(s)] = child
+		n.keys = append(n.keys, string(s))
+	}
+	sort.Strings(n.keys)
+	return n
+}
+
+// isAPITable reports whether tb is a table of the API (a strict table,
+// whose metatable's __index is the function that raises for a missing key,
+// or a plain table), not data the script reads through a proxy, such as
+// rc.config (read-only, its __index the settings): below data, paths are
+// not checked.
+func isAPITable(tb *lua.LTable) bool {
+	mt, ok := tb.Metatable.(*lua.LTable)
+	if !ok {
+		return true
+	}
+	_, ok = mt.RawGetString("__index").(*lua.LFunction)
+	return ok
+}
+
+// Paths returns every rc path of the API ("rc", "rc.chat",
+// "rc.chat.post_message", ...), sorted.
+func (a *API) Paths() []string {
+	var out []string
+	var visit func(n *node)
+	visit = func(n *node) {
+		out = append(out, n.path)
+		for _, k := range n.keys {
+			visit(n.children[k])
+		}
+	}
+	if a.rc != nil {
+		visit(a.rc)
+	}
+	return out
+}
+
+// Check parses src, the script called name, and returns its findings in
+// line order, without those its ignore comments silence. A source that
+// does not parse is an error (rclua check reports the compiler's).
+func (a *API) Check(name string, src []byte) ([]Finding, error) {
+	stmts, err := parse.Parse(strings.NewReader(string(src)), name)
+	if err != nil {
+		return nil, fmt.Errorf("lint: %s: %w", name, err)
+	}
+	c := &checker{api: a, defined: map[string]bool{}, added: map[string]*node{}}
+	c.block(stmts, newScope(nil))
+	for _, r := range c.reads {
+		if c.defined[r.name] {
+			continue
+		}
+		msg := "undefined global " + r.name
+		names := slices.Concat(r.locals, a.names, sortedKeys(c.defined))
+		if near := luabind.Suggest(r.name, names); near != "" {
+			msg += " (did you mean " + near + "?)"
+		}
+		c.findings = append(c.findings, Finding{Line: r.line, Kind: KindGlobal, Name: r.name, Message: msg})
+	}
+	ignores := ignoreComments(src)
+	out := c.findings[:0]
+	for _, f := range c.findings {
+		if !ignores.silences(f) {
+			out = append(out, f)
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Line < out[j].Line })
+	return out, nil
+}
+
+func sortedKeys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// scope is one block's locals; a local's node is the rc value it was
+// given at its declaration (nil: not an rc value, or assigned again).
+type scope struct {
+	parent *scope
+	vars   map[string]*local
+}
+
+type local struct{ node *node }
+
+func newScope(parent *scope) *scope { return &scope{parent: parent, vars: map[string]*local{}} }
+
+func (s *scope) lookup(name string) *local {
+	for ; s != nil; s = s.parent {
+		if l, ok := s.vars[name]; ok {
+			return l
+		}
+	}
+	return nil
+}
+
+// visible lists the locals in scope, innermost first.
+func (s *scope) visible() []string {
+	var out []string
+	for ; s != nil; s = s.parent {
+		for k := range s.vars {
+			out = append(out, k)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// globalRead is a read of a global that the sandbox does not define: a
+// finding unless the file assigns it somewhere.
+type globalRead struct {
+	name   string
+	line   int
+	locals []string
+}
+
+type checker struct {
+	api      *API
+	defined  map[string]bool  // globals the file assigns
+	added    map[string]*node // rc paths the file assigns
+	reads    []globalRead
+	findings []Finding
+}
+
+func (c *checker) block(stmts []ast.Stmt, s *scope) {
+	for _, st := range stmts {
+		c.stmt(st, s)
+	}
+}
+
+func (c *checker) stmt(st ast.Stmt, s *scope) {
+	switch st := st.(type) {
+	case *ast.AssignStmt:
+		for _, e := range st.Rhs {
+			c.expr(e, s)
+		}
+		for _, e := range st.Lhs {
+			c.assign(e, s)
+		}
+	case *ast.LocalAssignStmt:
+		if len(st.Names) == 1 && len(st.Exprs) == 1 {
+			if fn, ok := st.Exprs[0].(*ast.FunctionExpr); ok { // local function f: f is in scope in its body
+				s.vars[st.Names[0]] = &local{}
+				c.function(fn, s)
+				return
+			}
+		}
+		nodes := make([]*node, len(st.Exprs))
+		for i, e := range st.Exprs {
+			nodes[i] = c.expr(e, s)
+		}
+		for i, name := range st.Names {
+			l := &local{}
+			if i < len(nodes) {
+				l.node = nodes[i]
+			}
+			s.vars[name] = l
+		}
+	case *ast.FuncCallStmt:
+		c.expr(st.Expr, s)
+	case *ast.DoBlockStmt:
+		c.block(st.Stmts, newScope(s))
+	case *ast.WhileStmt:
+		c.expr(st.Condition, s)
+		c.block(st.Stmts, newScope(s))
+	case *ast.RepeatStmt:
+		inner := newScope(s) // the condition sees the body's locals
+		c.block(st.Stmts, inner)
+		c.expr(st.Condition, inner)
+	case *ast.IfStmt:
+		c.expr(st.Condition, s)
+		c.block(st.Then, newScope(s))
+		c.block(st.Else, newScope(s))
+	case *ast.NumberForStmt:
+		c.expr(st.Init, s)
+		c.expr(st.Limit, s)
+		if st.Step != nil {
+			c.expr(st.Step, s)
+		}
+		inner := newScope(s)
+		inner.vars[st.Name] = &local{}
+		c.block(st.Stmts, inner)
+	case *ast.GenericForStmt:
+		for _, e := range st.Exprs {
+			c.expr(e, s)
+		}
+		inner := newScope(s)
+		for _, name := range st.Names {
+			inner.vars[name] = &local{}
+		}
+		c.block(st.Stmts, inner)
+	case *ast.FuncDefStmt:
+		if st.Name.Receiver != nil { // function a.b:m() end
+			if n := c.expr(st.Name.Receiver, s); n != nil && n.children != nil {
+				c.define(n, st.Name.Method)
+			}
+		} else {
+			c.assign(st.Name.Func, s)
+		}
+		c.function(st.Func, s)
+	case *ast.ReturnStmt:
+		for _, e := range st.Exprs {
+			c.expr(e, s)
+		}
+	}
+}
+
+// assign walks e as the target of an assignment.
+func (c *checker) assign(e ast.Expr, s *scope) {
+	switch e := e.(type) {
+	case *ast.IdentExpr:
+		if l := s.lookup(e.Value); l != nil {
+			l.node = nil // no longer known to be an rc value
+			return
+		}
+		c.defined[e.Value] = true
+	case *ast.AttrGetExpr:
+		obj := c.expr(e.Object, s)
+		key, isConst := e.Key.(*ast.StringExpr)
+		if !isConst {
+			c.expr(e.Key, s)
+			return
+		}
+		if id, ok := e.Object.(*ast.IdentExpr); ok && id.Value == "_G" && s.lookup("_G") == nil {
+			c.defined[key.Value] = true
+		}
+		if obj != nil && obj.children != nil {
+			c.define(obj, key.Value)
+		}
+	default:
+		c.expr(e, s)
+	}
+}
+
+// define records that the file gives the rc table n a key.
+func (c *checker) define(n *node, key string) {
+	path := n.path + "." + key
+	if _, ok := n.children[key]; !ok && c.added[path] == nil {
+		c.added[path] = &node{path: path}
+	}
+}
+
+// child returns n's key, or nil when neither the API nor the file has it.
+func (c *checker) child(n *node, key string) *node {
+	if ch, ok := n.children[key]; ok {
+		return ch
+	}
+	return c.added[n.path+"."+key]
+}
+
+func (c *checker) function(fn *ast.FunctionExpr, s *scope) {
+	inner := newScope(s)
+	for _, name := range fn.ParList.Names {
+		inner.vars[name] = &local{}
+	}
+	c.block(fn.Stmts, inner)
+}
+
+// expr walks e and returns the rc value it denotes, or nil.
+func (c *checker) expr(e ast.Expr, s *scope) *node {
+	switch e := e.(type) {
+	case *ast.IdentExpr:
+		if l := s.lookup(e.Value); l != nil {
+			return l.node
+		}
+		if e.Value == "rc" && c.api.rc != nil && c.api.globals["rc"] {
+			return c.api.rc
+		}
+		if !c.api.globals[e.Value] {
+			c.reads = append(c.reads, globalRead{name: e.Value, line: e.Line(), locals: s.visible()})
+		}
+	case *ast.AttrGetExpr:
+		obj := c.expr(e.Object, s)
+		key, isConst := e.Key.(*ast.StringExpr)
+		if !isConst {
+			c.expr(e.Key, s)
+			return nil
+		}
+		if obj == nil || obj.children == nil {
+			return nil
+		}
+		if ch := c.child(obj, key.Value); ch != nil {
+			return ch
+		}
+		c.missing(obj, key.Value, lineOf(e.Key, e))
+	case *ast.FuncCallExpr:
+		var fn *node
+		if e.Receiver != nil {
+			if recv := c.expr(e.Receiver, s); recv != nil && recv.children != nil && c.child(recv, e.Method) == nil {
+				c.missing(recv, e.Method, e.Line())
+			}
+		} else {
+			fn = c.expr(e.Func, s)
+		}
+		for _, arg := range e.Args {
+			c.expr(arg, s)
+		}
+		if fn != nil && len(e.Args) > 0 {
+			c.triggerArg(fn.path, e.Args[0])
+		}
+	case *ast.TableExpr:
+		for _, f := range e.Fields {
+			if f.Key != nil {
+				c.expr(f.Key, s)
+			}
+			c.expr(f.Value, s)
+		}
+	case *ast.LogicalOpExpr:
+		c.expr(e.Lhs, s)
+		c.expr(e.Rhs, s)
+	case *ast.RelationalOpExpr:
+		c.expr(e.Lhs, s)
+		c.expr(e.Rhs, s)
+	case *ast.StringConcatOpExpr:
+		c.expr(e.Lhs, s)
+		c.expr(e.Rhs, s)
+	case *ast.ArithmeticOpExpr:
+		c.expr(e.Lhs, s)
+		c.expr(e.Rhs, s)
+	case *ast.UnaryMinusOpExpr:
+		c.expr(e.Expr, s)
+	case *ast.UnaryNotOpExpr:
+		c.expr(e.Expr, s)
+	case *ast.UnaryLenOpExpr:
+		c.expr(e.Expr, s)
+	case *ast.FunctionExpr:
+		c.function(e, s)
+	}
+	return nil
+}
+
+func lineOf(e ast.Expr, fallback ast.Expr) int {
+	if l := e.Line(); l > 0 {
+		return l
+	}
+	return fallback.Line()
+}
+
+func (c *checker) missing(n *node, key string, line int) {
+	keys := slices.Clone(n.keys)
+	for path := range c.added {
+		if strings.HasPrefix(path, n.path+".") && !strings.Contains(path[len(n.path)+1:], ".") {
+			keys = append(keys, path[len(n.path)+1:])
+		}
+	}
+	c.findings = append(c.findings, Finding{
+		Line: line, Kind: KindRCPath, Name: n.path + "." + key,
+		Message: luabind.MissingKeyMessage(n.path, keys, key),
+	})
+}
+
+// triggerArg checks the first argument of a call of rc.every or rc.cron
+// when it is a constant.
+func (c *checker) triggerArg(fn string, arg ast.Expr) {
+	v, ok := constant(arg)
+	if !ok {
+		return
+	}
+	var err error
+	switch fn {
+	case "rc.every":
+		_, err = luabind.ParseInterval(v, c.api.minEvery)
+	case "rc.cron":
+		if spec, isString := v.(lua.LString); isString {
+			_, err = luabind.ParseCron(string(spec))
+		}
+	default:
+		return
+	}
+	if err != nil {
+		c.findings = append(c.findings, Finding{
+			Line: arg.Line(), Kind: KindTriggerArg,
+			Message: fmt.Sprintf("bad argument #1 to %s (%v)", fn, err),
+		})
+	}
+}
+
+// constant returns the value of a string or number literal (a negated
+// number too).
+func constant(e ast.Expr) (lua.LValue, bool) {
+	switch e := e.(type) {
+	case *ast.StringExpr:
+		return lua.LString(e.Value), true
+	case *ast.NumberExpr:
+		if f, err := strconv.ParseFloat(e.Value, 64); err == nil {
+			return lua.LNumber(f), true
+		}
+		if i, err := strconv.ParseInt(e.Value, 0, 64); err == nil {
+			return lua.LNumber(i), true
+		}
+	case *ast.UnaryMinusOpExpr:
+		if n, ok := constant(e.Expr); ok {
+			if f, isNum := n.(lua.LNumber); isNum {
+				return -f, true
+			}
+		}
+	}
+	return nil, false
+}
+
+// ignoreRE matches an ignore comment; group 1 is what it silences.
+var ignoreRE = regexp.MustCompile(`--\s*rclua:\s*ignore\b([^\n]*)`)
+
+// ignores maps a line to what its comment silences (an empty list: all).
+type ignores map[int][]string
+
+// ignoreComments finds the ignore comments of src, by line. It reads the
+// text, not the tokens: such a comment inside a long string counts too.
+func ignoreComments(src []byte) ignores {
+	out := ignores{}
+	for i, line := range strings.Split(string(src), "\n") {
+		if m := ignoreRE.FindStringSubmatch(line); m != nil {
+			out[i+1] = strings.FieldsFunc(m[1], func(r rune) bool { return r == ' ' || r == ',' || r == '\t' || r == '\r' })
+		}
+	}
+	return out
+}
+
+func (ig ignores) silences(f Finding) bool {
+	what, ok := ig[f.Line]
+	if !ok {
+		return false
+	}
+	return len(what) == 0 || slices.Contains(what, f.Kind) || (f.Name != "" && slices.Contains(what, f.Name))
+}

@@ -1,0 +1,218 @@
+package lint_test
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/rs/zerolog"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	lua "github.com/yuin/gopher-lua"
+
+	"github.com/rclua/rclua/luabind"
+	"github.com/rclua/rclua/runtime/lint"
+	"github.com/rclua/rclua/runtime/sandbox"
+)
+
+// realAPI reads the API from a real sandbox state with the offline rc
+// module, as rclua check does; extra changes the state first.
+func realAPI(t testing.TB, extra func(L *lua.LState)) *lint.API {
+	t.Helper()
+	L := sandbox.New(sandbox.Options{})
+	t.Cleanup(L.Close)
+	luabind.Offline(zerolog.Nop()).Open(L, nil)
+	if extra != nil {
+		extra(L)
+	}
+	return lint.FromState(L, luabind.DefaultMinInterval)
+}
+
+// findings checks src and renders each finding "line: kind: message".
+func findings(t *testing.T, api *lint.API, src string) []string {
+	t.Helper()
+	fs, err := api.Check("s.lua", []byte(src))
+	require.NoError(t, err)
+	var out []string
+	for _, f := range fs {
+		out = append(out, fmt.Sprintf("%d: %s: %s", f.Line, f.Kind, f.Message))
+	}
+	return out
+}
+
+func TestRCPathMissing(t *testing.T) {
+	t.Parallel()
+	api := realAPI(t, nil)
+	got := findings(t, api, `
+rc.on("subscription", function(action, sub)
+  rc.subscriptions.raed(sub.rid)
+end)
+local s = rc.subscriptions
+local function later() s.getOne("r") end
+rc.chat:postMessage{text = "x"}
+local x = rc["users"]["infos"]
+`)
+	require.Len(t, got, 4, "%q", got)
+	assert.Equal(t, "3: rc-path: "+luabind.MissingKeyMessage("rc.subscriptions", []string{"get", "get_one", "read", "unread"}, "raed"), got[0], "in a handler, with the strict table's message")
+	assert.Contains(t, got[0], "did you mean rc.subscriptions.read?")
+	assert.Contains(t, got[1], "6: rc-path: rc.subscriptions.getOne does not exist (did you mean rc.subscriptions.get_one?", "through a local alias")
+	assert.Contains(t, got[2], "7: rc-path: rc.chat.postMessage does not exist (did you mean rc.chat.post_message?", "a method call on an rc table")
+	assert.Contains(t, got[3], "8: rc-path: rc.users.infos does not exist (did you mean rc.users.info?", "constant string keys")
+}
+
+func TestRCPathPresent(t *testing.T) {
+	t.Parallel()
+	api := realAPI(t, nil)
+	assert.Empty(t, findings(t, api, `
+rc.on("subscription", function(action, sub)
+  rc.subscriptions.read(sub.rid)
+  local one = rc.subscriptions.get_one(sub.rid)
+  local j = rc.json.encode({}); local n = rc.json.null
+end)
+local s = rc.subscriptions
+s.get_one("r")
+rc.hear("x", function(msg) msg:reply("y"); msg:nothing_checked() end)
+local h = rc.every("5m", function() end)
+h:stop(); h:whatever()
+local re = rc.re.compile("a"); re:match("a"); re:nope()
+rc.helpers = {}
+rc.helpers.anything()
+function rc.chat.shout() end
+rc.chat.shout()
+function rc.log:mine() end
+rc.log:mine()
+local key = "raed"
+local f = rc.subscriptions[key]
+s = {}
+s.raed()
+local rc = {}
+rc.anything = 1
+print(rc.subscriptions)
+`), "methods on values, computed keys, keys the file assigns, a local alias reassigned and a shadowed rc are not checked")
+}
+
+// TestRCPathsFromTheRealTable: a namespace added to the state (as rc.store
+// will be) is known to the check without a list of its own.
+func TestRCPathsFromTheRealTable(t *testing.T) {
+	t.Parallel()
+	api := realAPI(t, func(L *lua.LState) {
+		rcT := L.GetGlobal("rc").(*lua.LTable)
+		store := L.NewTable()
+		store.RawSetString("get", L.NewFunction(func(*lua.LState) int { return 0 }))
+		rcT.RawSetString("store", store)
+		L.SetGlobal("extra_global", lua.LTrue)
+	})
+	assert.Contains(t, api.Paths(), "rc.store.get")
+	assert.Contains(t, api.Paths(), "rc.chat.post_message")
+	assert.Empty(t, findings(t, api, "rc.store.get('k'); print(extra_global)"))
+	got := findings(t, api, "rc.store.gte('k')")
+	require.Len(t, got, 1)
+	assert.Contains(t, got[0], "rc.store.gte does not exist (did you mean rc.store.get?")
+	assert.Len(t, findings(t, realAPI(t, nil), "rc.store.get('k'); print(extra_global)"), 2, "without them, both are findings")
+}
+
+func TestUndefinedGlobal(t *testing.T) {
+	t.Parallel()
+	api := realAPI(t, nil)
+	got := findings(t, api, `
+local count = 0
+rc.every("1m", function()
+  count = conut + 1
+  undefined_fn()
+end)
+print(io, require, loadfile)
+`)
+	require.Len(t, got, 2, "%q", got)
+	assert.Equal(t, "4: undefined-global: undefined global conut (did you mean count?)", got[0], "a typo of a local")
+	assert.Equal(t, "5: undefined-global: undefined global undefined_fn", got[1])
+	// io, require and loadfile are globals of the sandbox (stubs that
+	// raise): not findings.
+}
+
+func TestDefinedGlobals(t *testing.T) {
+	t.Parallel()
+	api := realAPI(t, nil)
+	assert.Empty(t, findings(t, api, `
+local function fact(n) if n <= 1 then return 1 end return n * fact(n - 1) end
+rc.every("1m", function() helper(); counter = (counter or 0) + 1; print(_G.other, viaG) end)
+function helper() return string.format("%d", fact(3)), os.time(), table.concat({}), math.max(1, 2) end
+_G.viaG = 1
+for i = 1, 3 do print(i) end
+for k, v in pairs({}) do print(k, v, ipairs, select, type, tostring, pcall, error, unpack, setmetatable) end
+repeat local done = true until done
+local a, b = 1
+print(a, b, coroutine, load, loadstring, _VERSION)
+`), "locals, for variables, recursive local functions, globals assigned anywhere, sandbox globals")
+}
+
+func TestTriggerArgs(t *testing.T) {
+	t.Parallel()
+	api := realAPI(t, nil)
+	got := findings(t, api, `
+rc.every("5x", function() end)
+rc.every(0.5, function() end)
+rc.on("subscription", function()
+  rc.cron("61 * * * *", function() end)
+end)
+local every = rc.every
+every("-1s", function() end)
+`)
+	require.Len(t, got, 4, "%q", got)
+	assert.Equal(t, `2: trigger-arg: bad argument #1 to rc.every (bad interval "5x": want a duration such as "5m" or seconds)`, got[0])
+	assert.Equal(t, `3: trigger-arg: bad argument #1 to rc.every (interval 500ms is below the minimum of 1s)`, got[1])
+	assert.Contains(t, got[2], `5: trigger-arg: bad argument #1 to rc.cron (bad cron spec "61 * * * *":`, "in a handler")
+	assert.Contains(t, got[3], `8: trigger-arg: bad argument #1 to rc.every (interval -1s is below`, "through an alias")
+
+	assert.Empty(t, findings(t, api, `
+rc.every("5m", function() end)
+rc.every(60, function() end)
+rc.every(0x10, function() end)
+rc.cron("0 9 * * 1-5", function() end)
+rc.cron("CRON_TZ=Europe/Berlin 30 8 * * *", function() end)
+rc.cron("@hourly", function() end)
+local d = "bad"
+rc.every(d, function() end)
+rc.every(d .. "x", function() end)
+`), "good constants; arguments that are not constants are left to the load")
+}
+
+func TestIgnoreComments(t *testing.T) {
+	t.Parallel()
+	api := realAPI(t, nil)
+	src := `
+foo() -- rclua: ignore foo
+foo() -- rclua: ignore undefined-global
+foo() -- rclua: ignore
+foo() -- rclua: ignore bar
+rc.every("5x", f) -- rclua: ignore trigger-arg, undefined-global
+rc.chat.nope() -- rclua: ignore rc.chat.nope
+rc.chat.nope() -- rclua: ignore rc-path
+rc.chat.nope() -- rclua: ignore trigger-arg
+-- rclua: ignore
+foo()
+`
+	got := findings(t, api, src)
+	require.Len(t, got, 3, "%q", got)
+	assert.True(t, strings.HasPrefix(got[0], "5: undefined-global: undefined global foo"), "another name does not silence it")
+	assert.True(t, strings.HasPrefix(got[1], "9: rc-path:"), "another kind does not silence it")
+	assert.True(t, strings.HasPrefix(got[2], "11: undefined-global:"), "a comment silences its own line only")
+}
+
+func TestCheckRefusesWhatDoesNotParse(t *testing.T) {
+	t.Parallel()
+	_, err := realAPI(t, nil).Check("bad.lua", []byte("local = 1"))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "bad.lua")
+}
+
+// TestConfigIsData: rc.config is the script's settings, whatever keys its
+// section has, so paths below it are not checked; rc.config itself and its
+// neighbours still are.
+func TestConfigIsData(t *testing.T) {
+	t.Parallel()
+	api := realAPI(t, nil)
+	assert.Empty(t, findings(t, api, `local o = rc.config.owner; print(o, rc.config.rooms.general, rc.secret("k"))`))
+	got := findings(t, api, `print(rc.confg.owner)`)
+	require.Len(t, got, 1)
+	assert.Contains(t, got[0], "rc.confg does not exist (did you mean rc.config?")
+}

@@ -35,7 +35,8 @@ func checkContext(L *lua.LState) {
 
 // installLibrary replaces string.format, string.rep, string.upper,
 // string.lower, table.sort, table.insert, rawset, math.random and
-// math.randomseed (each present) with the bounded versions below.
+// math.randomseed (each present) with the bounded versions below, and
+// assert with one that takes an error object.
 func installLibrary(L *lua.LState) {
 	if str, ok := L.GetGlobal("string").(*lua.LTable); ok {
 		str.RawSetString("format", L.NewFunction(strFormat))
@@ -50,9 +51,35 @@ func installLibrary(L *lua.LState) {
 	if _, ok := L.GetGlobal("rawset").(*lua.LFunction); ok {
 		L.SetGlobal("rawset", L.NewFunction(rawSet))
 	}
+	if _, ok := L.GetGlobal("assert").(*lua.LFunction); ok {
+		L.SetGlobal("assert", L.NewFunction(assertValue))
+	}
 	if m, ok := L.GetGlobal("math").(*lua.LTable); ok {
 		installRandom(L, m)
 	}
+}
+
+// assertValue is assert(v [, message]) returning all its arguments when v
+// is true, raising "assertion failed!" or the string (or number) message
+// with the caller's position as Lua 5.1 does, and any other message as it
+// is (Lua 5.2's rule, where gopher-lua and Lua 5.1 raise "bad argument #2
+// to assert (string expected, got table)"): so assert(rc.chat.post_message
+// {...}) raises the call's err table, whose tostring is its message, and
+// the script's file:line is added where the error is reported.
+func assertValue(L *lua.LState) int {
+	L.CheckAny(1)
+	if lua.LVAsBool(L.Get(1)) {
+		return L.GetTop()
+	}
+	switch msg := L.Get(2).(type) {
+	case *lua.LNilType:
+		L.RaiseError("assertion failed!")
+	case lua.LString, lua.LNumber:
+		L.RaiseError("%s", lua.LVAsString(msg))
+	default:
+		L.Error(msg, 0)
+	}
+	return 0
 }
 
 // strRep is string.rep(s, n [, sep]) refusing results above

@@ -414,3 +414,27 @@ assert(not ok and err:find("dead"), err)
 assert(not pcall(coroutine.resume, 1) and not pcall(coroutine.status, {}) and not pcall(coroutine.wrap, 1))
 assert(coroutine.status(co) == "dead")`, 10*time.Second))
 }
+
+// TestAssertTakesAnErrorObject: assert(v, err) with an error table (what
+// every rc call returns on failure) raises the table itself, while string
+// and number messages and the default keep Lua 5.1's form with the
+// caller's position, and a true v returns every argument.
+func TestAssertTakesAnErrorObject(t *testing.T) {
+	t.Parallel()
+	err := runSnippet(t, `
+local e = setmetatable({message = "boom"}, {__tostring = function(x) return x.message end})
+local ok, got = pcall(function() assert(nil, e) end)
+if ok or got ~= e then error("the error object itself: " .. tostring(got), 0) end
+ok, got = pcall(function() assert(false, "x") end)
+if got ~= "t.lua:5: x" then error("string message: " .. tostring(got), 0) end
+ok, got = pcall(function() assert(false) end)
+if got ~= "t.lua:7: assertion failed!" then error("default: " .. tostring(got), 0) end
+ok, got = pcall(function() assert(false, 42) end)
+if got ~= "t.lua:9: 42" then error("number message: " .. tostring(got), 0) end
+local a, b, c = assert(1, 2, 3)
+if a ~= 1 or b ~= 2 or c ~= 3 then error("returns its arguments", 0) end
+ok, got = pcall(assert)
+if ok or not tostring(got):find("bad argument #1") then error("no argument: " .. tostring(got), 0) end
+`, time.Second, false)
+	require.NoError(t, err)
+}

@@ -67,6 +67,9 @@ type Module struct {
 	Users         Users
 	Rooms         Rooms
 	API           API
+	// Store is the script's own namespace of the persistent store
+	// (rc.store); nil makes rc.store's calls fail ("unavailable").
+	Store Store
 	// Logger is the script's logger, used by rc.log.* and print.
 	Logger zerolog.Logger
 	// MinInterval is the shortest interval rc.every accepts; zero means
@@ -111,10 +114,12 @@ type binding struct {
 	errMeta    *lua.LTable
 	handleMeta *lua.LTable // of the handles registrations return
 	reMeta     *lua.LTable // of rc.re objects
+	inUpdate   bool        // an rc.store.update function runs
 }
 
 // Open installs the global table rc into L (rc.subscriptions, rc.chat,
-// rc.users, rc.rooms, rc.me, rc.get, rc.post, rc.log, rc.json, rc.re and
+// rc.users, rc.rooms, rc.me, rc.get, rc.post, rc.log, rc.json, rc.re,
+// rc.store and
 // the triggers rc.on, rc.every, rc.cron, rc.hear, rc.respond, which hand
 // their registrations to h, returning handles) and
 // replaces the global print with one that logs at info level. With a nil h
@@ -139,6 +144,7 @@ func (m *Module) Open(L *lua.LState, h Host) {
 	rcT.RawSetString("log", b.logTable(L))
 	rcT.RawSetString("json", b.jsonTable(L))
 	rcT.RawSetString("re", b.reTable(L))
+	rcT.RawSetString("store", b.storeTable(L))
 	b.installTriggers(L, rcT)
 	b.installMessages(L)
 	setStrict(L, rcT, "rc")

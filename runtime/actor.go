@@ -489,7 +489,7 @@ func (a *actor) load(ctx context.Context, req *loadRequest) {
 	v := &version{id: a.nextID, hash: req.hash, stop: make(chan struct{})}
 	v.L = sandbox.New(sandbox.Options{Unsafe: a.h.cfg.Unsafe})
 	v.reg = newRegistry(modeRun, a.log)
-	a.h.env.openState(v.L, a.h.cfg, a.log, v.reg)
+	a.h.env.openScript(v.L, a.h.cfg, a.st.name, a.log, v.reg)
 	err := runChunkGuarded(ctx, v.L, a.chunk, req.content, a.h.cfg.LoadTimeout, a.guard, kindLoad)
 	v.reg.loading = false
 	if err != nil {

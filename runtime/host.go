@@ -16,6 +16,7 @@ import (
 
 	"github.com/rclua/rclua/luabind"
 	"github.com/rclua/rclua/runtime/source"
+	"github.com/rclua/rclua/runtime/store"
 	"github.com/rclua/rclua/runtime/watch"
 )
 
@@ -28,6 +29,10 @@ type Deps struct {
 	// Sources feed rc.on handlers. The host runs each one while some
 	// running script listens to one of its kinds.
 	Sources []source.Source
+	// Store, when set, gives each script its namespace (the script's
+	// name) as rc.store, the same across reloads. The host does not close
+	// it.
+	Store store.Store
 }
 
 // env is what the host gives every script state.
@@ -35,16 +40,27 @@ type env struct {
 	// module is the rc table's services; nil gives scripts an rc table
 	// whose calls to the server all fail ("unavailable").
 	module *luabind.Module
+	// store, when set, gives each script its namespace, by name.
+	store store.Store
 	// extra, when set, installs more globals after rc (tests).
 	extra func(L *lua.LState)
 }
 
 // openState installs the rc table into L for a script logging to log,
-// with reg as its triggers' host.
+// with reg as its triggers' host, without a store namespace of its own.
 func (e env) openState(L *lua.LState, cfg Config, log zerolog.Logger, reg luabind.Host) {
+	e.openScript(L, cfg, "", log, reg)
+}
+
+// openScript is openState for the script called name: with a store, its
+// rc.store is the namespace name.
+func (e env) openScript(L *lua.LState, cfg Config, name string, log zerolog.Logger, reg luabind.Host) {
 	m := luabind.Module{}
 	if e.module != nil {
 		m = *e.module
+	}
+	if e.store != nil && name != "" {
+		m.Store = e.store.Namespace(name)
 	}
 	m.Logger = log
 	m.MinInterval = cfg.minEvery
@@ -87,7 +103,7 @@ type sourceRunner struct {
 // is reported by Run. The error is reserved for configurations New may
 // reject in the future; it is always nil now.
 func New(cfg Config, deps Deps, log zerolog.Logger) (*Host, error) {
-	return newHost(cfg, env{module: deps.Module}, deps.Sources, log), nil
+	return newHost(cfg, env{module: deps.Module, store: deps.Store}, deps.Sources, log), nil
 }
 
 func newHost(cfg Config, e env, sources []source.Source, log zerolog.Logger) *Host {

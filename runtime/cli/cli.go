@@ -9,6 +9,7 @@
 //	rclua run [flags]          the daemon: load ./scripts, run their triggers, hot-reload edits
 //	rclua exec [flags] FILE    run one script's top level against the server, then exit
 //	rclua check PATH...        compile and load scripts offline (for a rules repository's CI)
+//	rclua store list|get|delete   inspect or clean the scripts' persistent state (storecmd.go)
 //	rclua version              print the version
 //
 // Every command takes --help. Configuration comes from flags and the
@@ -108,6 +109,7 @@ Usage:
   rclua run [flags]          run the daemon (scripts folder default ./scripts)
   rclua exec [flags] FILE    run one script's top level against the server and exit
   rclua check PATH...        compile and load scripts (files or folders) offline; exit 1 on any error
+  rclua store list|get|delete [SCRIPT [KEY]]   inspect or clean the scripts' rc.store state
   rclua version              print the version
 
 Run "rclua COMMAND --help" for a command's flags and environment.
@@ -135,6 +137,8 @@ func dispatch(ctx context.Context, args []string, getenv func(string) string, st
 		return cmdExec(ctx, rest, getenv, stdout, stderr)
 	case "check":
 		return cmdCheck(ctx, rest, getenv, stdout, stderr)
+	case "store":
+		return cmdStore(ctx, rest, getenv, stdout, stderr)
 	case "version", "-version", "--version":
 		return cmdVersion(rest, stdout, stderr)
 	case "help", "-h", "-help", "--help":

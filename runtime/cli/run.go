@@ -60,6 +60,8 @@ type runOptions struct {
 	devAddr         string
 	devActivity     time.Duration
 	log             logFlags
+	state           stateFlags
+	stateDir        string // resolved absolute state dir; "" with --dev: a temporary one
 }
 
 // runFlags returns the flag set of "rclua run" and the options it fills;
@@ -82,6 +84,7 @@ func runFlags(getenv func(string) string) (*flag.FlagSet, *runOptions) {
 	fs.StringVar(&o.devAddr, "dev-addr", "", "address of the --dev server (default 127.0.0.1:3000, or a free port if that is busy)")
 	durationVar(fs, &o.devActivity, "dev-activity", defaultDevActivity, "with --dev, the `duration` between two messages of the demo users, at least 100ms")
 	o.log.register(fs, getenv)
+	o.state.register(fs, getenv, true)
 	return fs, o
 }
 
@@ -118,7 +121,11 @@ func cmdRun(ctx context.Context, args []string, getenv func(string) string, stdo
 		checkEvents(o.events),
 		logErr,
 		checkScriptsDir(o.scripts),
+		checkStoreLimit(o.state.limit),
 	}
+	var stateErr error
+	o.stateDir, stateErr = resolveStateDir(o.state.dir, getenv, o.scripts, o.dev)
+	errs = append(errs, stateErr)
 	var (
 		baseURL string
 		creds   credentials
@@ -218,6 +225,15 @@ func daemon(ctx context.Context, o runOptions, baseURL string, creds credentials
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
 
+	// The store first: its file lock keeps a second daemon off the state
+	// dir before it connects to anything.
+	db, closeStore, err := openStore(o.stateDir, o.state.storeOptions())
+	if err != nil {
+		return err
+	}
+	defer closeStore()
+	log.Info().Str("state_dir", filepath.Dir(db.Path())).Msg("store opened")
+
 	var dev *devServer
 	if o.dev {
 		var err error
@@ -273,7 +289,7 @@ func daemon(ctx context.Context, o runOptions, baseURL string, creds credentials
 	})
 	module := luabind.FromClient(client, log)
 	module.Bot = rc.UserRef{ID: me.ID, Username: me.Username} // the message triggers know the bot's messages
-	deps := runtime.Deps{Module: module, Sources: []source.Source{events}}
+	deps := runtime.Deps{Module: module, Sources: []source.Source{events}, Store: db}
 	host, err := runtime.New(cfg, deps, log)
 	if err != nil {
 		return fmt.Errorf("script host: %w", err)

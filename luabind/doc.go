@@ -12,7 +12,7 @@
 // arguments. One file holds each rc namespace, as package rc has one per
 // service: subscriptions.go, chat.go, users.go (and rc.me), rooms.go,
 // api.go (rc.get, rc.post), log.go (rc.log, print), json.go (rc.json),
-// re.go (rc.re), triggers.go (rc.on, rc.every, rc.cron, handles),
+// re.go (rc.re), store.go (rc.store), triggers.go (rc.on, rc.every, rc.cron, handles),
 // message.go (message events, msg's methods, rc.hear, rc.respond);
 // limits.go bounds what they build. apidoc.go describes the whole API
 // (APIDoc: the reference below is its Ref lines, a test keeps both and the
@@ -51,6 +51,12 @@
 //	re:gmatch(s)                      -> iterator          (each call: the next match's values, as re:match)
 //	re:gsub(s, repl [, n])            -> string, count     (repl: string with %0-%9, table or function)
 //	re:source()                       -> expr
+//	rc.store.get(key)                 -> value | nil | nil, err
+//	rc.store.set(key, value [, {ttl = "1h" | seconds}]) -> true | nil, err (a nil value deletes)
+//	rc.store.delete(key)              -> true | nil, err
+//	rc.store.incr(key [, n])          -> new | nil, err    (adds n, default 1, to a number; absent is 0)
+//	rc.store.update(key, fn)          -> new | nil, err    (fn(old) -> new; nil deletes; one atomic read-modify-write)
+//	rc.store.keys([prefix])           -> {key, ...} | nil, err (sorted, an array)
 //	rc.on("subscription", fn)         -> handle            (fn(action, sub); action: "inserted", "updated", "removed")
 //	rc.on("message", fn)              -> handle            (fn(msg, action); action: "created", "updated")
 //	rc.hear(pattern, fn)              -> handle            (fn(msg, captures...): a new message whose text matches)
@@ -88,7 +94,7 @@
 // option key ({updatedsince = ...}), both channel and room_id.
 //
 // The API tables (rc, rc.subscriptions, rc.chat, rc.users, rc.rooms,
-// rc.log, rc.json, rc.re, and the methods of rc.re objects and of handles)
+// rc.log, rc.json, rc.re, rc.store, and the methods of rc.re objects and of handles)
 // are strict: reading a name they lack raises, where it is read,
 // an error that names it, suggests the name meant (the snake_case form of
 // a camelCase name, or a near spelling) and lists the table's keys, sorted:
@@ -103,7 +109,9 @@
 // status, or 0 when there was no answer; err.error is the server's "error"
 // text and err.error_type its "errorType" ("" when absent); for status 0,
 // error_type is "canceled", "timeout", "transport", "decode" (a malformed
-// response) or "unavailable" (the host gave the Module no such service). A
+// response) or "unavailable" (the host gave the Module no such service);
+// rc.store's failures have "limit" (a bound of the store), "type" (incr of
+// a value that is no number) or "store" (the store itself failed). A
 // rate limit (status 429) has err.retry_after, the seconds to wait (rounded
 // up). tostring(err) and "..." .. err give err.message. So a script tells
 // "not subscribed" (nil without err) from "rate limited" (err.status ==
@@ -194,6 +202,30 @@
 // UTF-8, functions, cycles and nesting deeper than 200; response bodies
 // above 32 MiB are refused. See luajson for the details, including which
 // strings share memory with a response body.
+//
+// # Store
+//
+// rc.store is the script's own namespace of the host's persistent store
+// (Module.Store; runtime gives each script the namespace of its name, kept
+// across reloads and restarts). Values go through the JSON conversion
+// above, so get returns what set was given as rc.json.decode(rc.json.encode(v))
+// would: rc.json.null stays (and differs from an absent key, nil),
+// integers stay integers, an empty table comes back {} and rc.json.array()
+// []. A value JSON cannot hold (a function, userdata, a cycle, NaN) raises
+// with the caller's file:line; a key, value or total past the store's
+// bounds returns nil, err (error_type "limit") and changes nothing, from
+// set, incr and update alike. A ttl ("1h", or seconds, more than 0 and at
+// most 100 years) makes the key vanish after it; incr and update keep a
+// key's expiry, set without ttl clears it.
+//
+// update(key, fn) reads, calls fn(old) and writes with no other write to
+// the namespace in between (two states sharing one namespace never lose
+// an increment). fn runs under the call's deadline; when it raises (or the
+// deadline ends it), update raises the same error and writes nothing. fn
+// must not yield (it raises "attempt to yield across a C-call boundary")
+// nor write to rc.store (it raises: return the new value instead); reads
+// inside fn are fine. Each write is durable when it returns (see
+// runtime/store).
 //
 // # Limits
 //

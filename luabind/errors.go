@@ -54,7 +54,8 @@ func (b *binding) errMessage(L *lua.LState, v lua.LValue) string {
 //
 // status is 0 for transport and context errors; error_type is then
 // "canceled", "timeout", "decode" (a malformed response), "unavailable"
-// (the Module lacks the service) or "transport".
+// (the Module lacks the service) or "transport", or the error's own
+// ErrorType() when it has one (rc.store's "limit", "type", "store").
 func (b *binding) errorTable(L *lua.LState, err error) *lua.LTable {
 	tb := L.CreateTable(0, 6)
 	tb.Metatable = b.errMeta
@@ -76,6 +77,11 @@ func (b *binding) errorTable(L *lua.LState, err error) *lua.LTable {
 	}
 	tb.RawSetString("status", lua.LNumber(0))
 	tb.RawSetString("error", lua.LString(err.Error()))
+	var typed interface{ ErrorType() string } // rc.store's errors
+	if errors.As(err, &typed) {
+		tb.RawSetString("error_type", lua.LString(typed.ErrorType()))
+		return tb
+	}
 	var se *luajson.SyntaxError
 	var le *luajson.LimitError
 	switch {

@@ -67,6 +67,9 @@ type Module struct {
 	Users         Users
 	Rooms         Rooms
 	API           API
+	// Store is the script's own namespace of the persistent store
+	// (rc.store); nil makes rc.store's calls fail ("unavailable").
+	Store Store
 	// Logger is the script's logger, used by rc.log.* and print.
 	Logger zerolog.Logger
 	// MinInterval is the shortest interval rc.every accepts; zero means
@@ -121,11 +124,12 @@ type binding struct {
 	errMeta    *lua.LTable
 	handleMeta *lua.LTable // of the handles registrations return
 	reMeta     *lua.LTable // of rc.re objects
+	inUpdate   bool        // an rc.store.update function runs
 }
 
 // Open installs the global table rc into L (rc.subscriptions, rc.chat,
 // rc.users, rc.rooms, rc.me, rc.get, rc.post, rc.log, rc.json, rc.re,
-// rc.config, rc.secret and
+// rc.config, rc.secret, rc.store and
 // the triggers rc.on, rc.every, rc.cron, rc.hear, rc.respond, which hand
 // their registrations to h, returning handles) and
 // replaces the global print with one that logs at info level, and pairs
@@ -153,6 +157,7 @@ func (m *Module) Open(L *lua.LState, h Host) {
 	rcT.RawSetString("re", b.reTable(L))
 	rcT.RawSetString("config", b.configTable(L))
 	rcT.RawSetString("secret", L.NewFunction(b.secret))
+	rcT.RawSetString("store", b.storeTable(L))
 	b.installTriggers(L, rcT)
 	b.installMessages(L)
 	setStrict(L, rcT, "rc")

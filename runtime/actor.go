@@ -579,7 +579,7 @@ func (a *actor) load(ctx context.Context, req *loadRequest) {
 	mods := newModules(a.h.cfg.ScriptsDir)
 	v.L = sandbox.New(sandbox.Options{Unsafe: a.h.cfg.Unsafe, Modules: mods.find})
 	v.reg = newRegistry(modeRun, a.log)
-	a.h.env.openState(v.L, a.h.cfg, a.log, v.reg, a.h.sectionOf(a.st.name), a.secrets)
+	a.h.env.openState(v.L, a.h.cfg, a.st.name, a.log, v.reg, a.h.sectionOf(a.st.name), a.secrets)
 	err := redactErr(a.secrets, runChunkGuarded(ctx, v.L, a.chunk, req.content, a.h.cfg.LoadTimeout, a.guard, kindLoad))
 	v.reg.loading = false
 	a.mu.Lock()

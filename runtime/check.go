@@ -15,13 +15,14 @@ import (
 	"github.com/rclua/rclua/luabind"
 	"github.com/rclua/rclua/runtime/lint"
 	"github.com/rclua/rclua/runtime/sandbox"
+	"github.com/rclua/rclua/runtime/store"
 	"github.com/rclua/rclua/runtime/watch"
 )
 
 // Check compiles and loads every given script (a folder stands for its
 // *.lua files, see ScriptFiles) in the sandbox, with luabind's offline
-// module, whose every call fails with "no network in check mode". It
-// then reads its whole syntax tree with package lint: rc paths that do not
+// module, whose every call fails with "no network in check mode", and an
+// rc.store in memory, empty at the start of the check. It then reads its whole syntax tree with package lint: rc paths that do not
 // exist, globals read but never defined and constant rc.every and rc.cron
 // arguments they refuse, in handlers too. It returns one error per
 // failing script or unusable path and one per finding, each
@@ -34,7 +35,9 @@ import (
 func Check(ctx context.Context, paths []string, cfg Config) []error {
 	cfg = cfg.withDefaults()
 	// Secrets: placeholders for the names the settings allow.
-	e := env{module: luabind.Offline(zerolog.Nop()), secrets: secretSource{placeholder: true}}
+	mem := store.OpenMemory(store.Options{SweepEvery: -1})
+	defer mem.Close()
+	e := env{module: luabind.Offline(zerolog.Nop()), secrets: secretSource{placeholder: true}, store: mem}
 	api := checkAPI(cfg, e)
 	files, errs := ScriptFiles(paths)
 	errs = append(errs, checkModules(files)...)
@@ -170,6 +173,6 @@ func errorLine(path, msg string) int {
 func checkAPI(cfg Config, e env) *lint.API {
 	L := sandbox.New(sandbox.Options{Unsafe: cfg.Unsafe})
 	defer L.Close()
-	e.openState(L, cfg, zerolog.Nop(), newRegistry(modeCheck, zerolog.Nop()), nil, nil)
+	e.openState(L, cfg, "", zerolog.Nop(), newRegistry(modeCheck, zerolog.Nop()), nil, nil)
 	return lint.FromState(L, cfg.minEvery)
 }

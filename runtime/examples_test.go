@@ -108,7 +108,7 @@ func loadScript(t *testing.T, s *rctest.Server, path string) *harness {
 	h := &harness{t: t, L: sandbox.New(sandbox.Options{Modules: newModules(dir).find}), reg: newRegistry(modeRun, zerolog.Nop())}
 	t.Cleanup(h.L.Close)
 	name := scriptBaseName(filepath.Base(path))
-	env{module: luabind.FromClient(botClient(t, s), zerolog.Nop())}.openState(h.L, cfg, zerolog.Nop(), h.reg, set.section(name), nil)
+	env{module: luabind.FromClient(botClient(t, s), zerolog.Nop())}.openState(h.L, cfg, name, zerolog.Nop(), h.reg, set.section(name), nil)
 	content, err := os.ReadFile(path)
 	require.NoError(t, err)
 	require.NoError(t, runChunk(context.Background(), h.L, filepath.Base(path), content, cfg.LoadTimeout), "load %s", path)

@@ -15,7 +15,8 @@ import (
 )
 
 // Exec runs the top level of one script in the sandbox with the rc table
-// of m (nil: no server), then closes it. Triggers the script registers are
+// of m (nil: no server; m.Store is its rc.store, which the caller picks:
+// the namespace of the script's name for rclua exec), then closes it. Triggers the script registers are
 // validated and logged as ignored. The error carries "file:line: message".
 func Exec(ctx context.Context, path string, cfg Config, m *luabind.Module, log zerolog.Logger) error {
 	cfg = cfg.withDefaults()
@@ -26,6 +27,12 @@ func Exec(ctx context.Context, path string, cfg Config, m *luabind.Module, log z
 		return fmt.Errorf("runtime: exec: %w", err)
 	}
 	return runOnce(ctx, path, content, cfg, newEnv(cfg, m, nil), modeExec, log)
+}
+
+// ScriptName is the name a script goes by in logs, Status and the store:
+// its file name without the extension ("hello.lua" -> "hello").
+func ScriptName(path string) string {
+	return scriptBaseName(filepath.Base(path))
 }
 
 // runOnce loads one script in a fresh sandbox and closes it.
@@ -43,7 +50,7 @@ func runOnce(ctx context.Context, path string, content []byte, cfg Config, e env
 	mods := newModules(dir)
 	L := sandbox.New(sandbox.Options{Unsafe: cfg.Unsafe, Modules: mods.find})
 	defer L.Close()
-	e.openState(L, cfg, log, newRegistry(mode, log), set.section(name), secrets)
+	e.openState(L, cfg, name, log, newRegistry(mode, log), set.section(name), secrets)
 	k := kindCheck
 	if mode == modeExec {
 		k = kindExec

@@ -17,6 +17,7 @@ import (
 
 	"github.com/rclua/rclua/luabind"
 	"github.com/rclua/rclua/runtime/source"
+	"github.com/rclua/rclua/runtime/store"
 	"github.com/rclua/rclua/runtime/watch"
 )
 
@@ -35,6 +36,10 @@ type Deps struct {
 	// Observer, when set, is told of handler calls, events, loads, back-offs
 	// and memory-watchdog stops (metrics). Nil: nobody is.
 	Observer Observer
+	// Store, when set, gives each script its namespace (the script's
+	// name) as rc.store, the same across reloads. The host does not close
+	// it.
+	Store store.Store
 }
 
 // env is what the host gives every script state.
@@ -42,6 +47,8 @@ type env struct {
 	// module is the rc table's services; nil gives scripts an rc table
 	// whose calls to the server all fail ("unavailable").
 	module *luabind.Module
+	// store, when set, gives each script its namespace, by name.
+	store store.Store
 	// extra, when set, installs more globals after rc (tests).
 	extra func(L *lua.LState)
 	// secrets is where rc.secret reads from.
@@ -58,12 +65,16 @@ func newEnv(cfg Config, module *luabind.Module, getenv func(string) string) env 
 }
 
 // openState installs the rc table into L for a script logging to log,
-// with reg as its triggers' host, config as its rc.config and secrets
-// answering its rc.secret.
-func (e env) openState(L *lua.LState, cfg Config, log zerolog.Logger, reg luabind.Host, config map[string]any, secrets *luabind.Secrets) {
+// with reg as its triggers' host, config as its rc.config, secrets
+// answering its rc.secret and, with a store, the namespace name (the
+// script's name; "" for none) as its rc.store.
+func (e env) openState(L *lua.LState, cfg Config, name string, log zerolog.Logger, reg luabind.Host, config map[string]any, secrets *luabind.Secrets) {
 	m := luabind.Module{}
 	if e.module != nil {
 		m = *e.module
+	}
+	if e.store != nil && name != "" {
+		m.Store = e.store.Namespace(name)
 	}
 	m.Logger = log
 	m.MinInterval = cfg.minEvery
@@ -113,7 +124,9 @@ type sourceRunner struct {
 // is reported by Run. The error is reserved for configurations New may
 // reject in the future; it is always nil now.
 func New(cfg Config, deps Deps, log zerolog.Logger) (*Host, error) {
-	h := newHost(cfg, newEnv(cfg, deps.Module, deps.Getenv), deps.Sources, log)
+	e := newEnv(cfg, deps.Module, deps.Getenv)
+	e.store = deps.Store
+	h := newHost(cfg, e, deps.Sources, log)
 	if deps.Observer != nil {
 		h.obs = deps.Observer
 	}

@@ -14,6 +14,7 @@
 //	rclua reload|disable|enable SCRIPT   control the running daemon over its socket
 //	rclua init [DIR]           write a starter folder
 //	rclua types [DIR]          write the LuaLS definition file of the rc API
+//	rclua store list|get|delete   inspect or clean the scripts' persistent state (storecmd.go)
 //	rclua version              print the version
 //
 // The daemon serves a read-only admin HTTP endpoint (admin.go: /healthz,
@@ -126,6 +127,7 @@ Usage:
   rclua enable SCRIPT        start a disabled script again
   rclua init [DIR]           write a starter folder (a script, its test, settings, editor and luacheck files)
   rclua types [DIR]          write the LuaLS definition file of the rc API (DIR default ./types)
+  rclua store list|get|delete [SCRIPT [KEY]]   inspect or clean the scripts' rc.store state
   rclua version              print the version
 
 Run "rclua COMMAND --help" for a command's flags and environment.
@@ -161,6 +163,8 @@ func dispatch(ctx context.Context, args []string, getenv func(string) string, st
 		return cmdTypes(rest, stdout, stderr)
 	case "init":
 		return cmdInit(rest, stdout, stderr)
+	case "store":
+		return cmdStore(ctx, rest, getenv, stdout, stderr)
 	case "version", "-version", "--version":
 		return cmdVersion(rest, stdout, stderr)
 	case "help", "-h", "-help", "--help":

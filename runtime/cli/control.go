@@ -237,8 +237,11 @@ default state folder beside it.
 // cmdControl runs status, reload, disable or enable.
 func cmdControl(ctx context.Context, cmd string, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := newFlagSet(cmd, controlHelp)
-	var stateDir, scripts string
-	stateDirFlag(fs, &stateDir, getenv)
+	var (
+		state   stateFlags
+		scripts string
+	)
+	state.register(fs, getenv, false)
 	fs.StringVar(&scripts, "scripts", envOr(getenv, envScripts, defaultScripts), "the daemon's scripts folder, to find its default state folder (env "+envScripts+")")
 	asJSON := false
 	if cmd == "status" {
@@ -254,7 +257,7 @@ func cmdControl(ctx context.Context, cmd string, args []string, getenv func(stri
 	case (cmd == "disable" || cmd == "enable") && len(names) != 1:
 		return usagef("%s: name one script, e.g. rclua %s greeter (see rclua %s --help)", cmd, cmd, cmd)
 	}
-	dir, _, err := resolveStateDir(stateDir, getenv, scripts, false)
+	dir, err := resolveStateDir(state.dir, getenv, scripts, false)
 	if err != nil {
 		return err
 	}

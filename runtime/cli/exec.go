@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/rclua/rclua/luabind"
@@ -32,8 +33,9 @@ const defaultExecTimeout = time.Minute
 type execOptions struct {
 	url        string
 	timeout    time.Duration
-	secretsDir string
 	log        logFlags
+	secretsDir string
+	state      stateFlags
 }
 
 // execFlags returns the flag set of "rclua exec" and the options it fills.
@@ -44,6 +46,7 @@ func execFlags(getenv func(string) string) (*flag.FlagSet, *execOptions) {
 	durationVar(fs, &o.timeout, "timeout", defaultExecTimeout, "`duration` allowed for the script's top level")
 	secretsDirVar(fs, &o.secretsDir, getenv)
 	o.log.register(fs, getenv)
+	o.state.register(fs, getenv, true)
 	return fs, o
 }
 
@@ -58,7 +61,12 @@ func cmdExec(ctx context.Context, args []string, getenv func(string) string, std
 	path := fs.Arg(0)
 	log, logErr := o.log.newLogger(stderr)
 	baseURL, creds, connErr := loadConnection(getenv, o.url)
+	// The script's folder stands for the scripts folder: exec of
+	// scripts/x.lua shares x's state with the daemon of scripts/.
+	stateDir, stateErr := resolveStateDir(o.state.dir, getenv, filepath.Dir(path), false)
 	if err := problems(
+		stateErr,
+		checkStoreLimit(o.state.limit),
 		checkDurations(durationRule{name: "timeout", d: o.timeout}),
 		logErr,
 		checkScriptFile("exec", path),
@@ -66,6 +74,11 @@ func cmdExec(ctx context.Context, args []string, getenv func(string) string, std
 	); err != nil {
 		return err
 	}
+	db, closeStore, err := openStore(stateDir, o.state.storeOptions())
+	if err != nil {
+		return err
+	}
+	defer closeStore()
 	keeper := newAuthKeeper(creds, baseURL, log)
 	client, err := newClient(baseURL, creds, true, keeper)
 	if err != nil {
@@ -78,7 +91,9 @@ func cmdExec(ctx context.Context, args []string, getenv func(string) string, std
 		return fmt.Errorf("cannot reach the Rocket.Chat server at %s: %w", baseURL, err)
 	}
 	cfg := runtime.Config{LoadTimeout: o.timeout, HandlerTimeout: o.timeout, SecretsDir: o.secretsDir}
-	err = runtime.Exec(ctx, path, cfg, luabind.FromClient(client, log), log)
+	module := luabind.FromClient(client, log)
+	module.Store = db.Namespace(runtime.ScriptName(path)) // the daemon's namespace for this script
+	err = runtime.Exec(ctx, path, cfg, module, log)
 	if lost := keeper.failed(); lost != nil {
 		return lost // the server refused the credentials during the run: exit status 3
 	}

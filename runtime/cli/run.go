@@ -64,8 +64,9 @@ type runOptions struct {
 	secretsDir      string
 	adminAddr       string
 	explicitAdmin   bool // --admin-addr or its variable was given
-	stateDir        string
 	log             logFlags
+	state           stateFlags
+	stateDir        string // resolved absolute state dir; "" with --dev: a temporary one
 }
 
 // runFlags returns the flag set of "rclua run" and the options it fills;
@@ -89,8 +90,8 @@ func runFlags(getenv func(string) string) (*flag.FlagSet, *runOptions) {
 	durationVar(fs, &o.devActivity, "dev-activity", defaultDevActivity, "with --dev, the `duration` between two messages of the demo users, at least 100ms")
 	secretsDirVar(fs, &o.secretsDir, getenv)
 	fs.StringVar(&o.adminAddr, "admin-addr", envOr(getenv, envAdminAddr, defaultAdminAddr), "`host:port` of the admin HTTP endpoint (/healthz, /readyz, /metrics, /status), or off (env "+envAdminAddr+")")
-	stateDirFlag(fs, &o.stateDir, getenv)
 	o.log.register(fs, getenv)
+	o.state.register(fs, getenv, true)
 	return fs, o
 }
 
@@ -128,7 +129,11 @@ func cmdRun(ctx context.Context, args []string, getenv func(string) string, stdo
 		logErr,
 		checkScriptsDir(o.scripts),
 		checkAdminAddr(o.adminAddr),
+		checkStoreLimit(o.state.limit),
 	}
+	var stateErr error
+	o.stateDir, stateErr = resolveStateDir(o.state.dir, getenv, o.scripts, o.dev)
+	errs = append(errs, stateErr)
 	var (
 		baseURL string
 		creds   credentials
@@ -155,13 +160,6 @@ func cmdRun(ctx context.Context, args []string, getenv func(string) string, stdo
 		log.Info().Msg("--dev: ignoring RC_URL and the credentials in the environment")
 	}
 	o.explicitAdmin = flagWasSet(fs, "admin-addr") || getenv(envAdminAddr) != ""
-	if !o.dev || o.stateDir != "" { // --dev's default is a fresh folder (daemon)
-		dir, _, err := resolveStateDir(o.stateDir, getenv, o.scripts, false)
-		if err != nil {
-			return err
-		}
-		o.stateDir = dir
-	}
 	return daemon(ctx, *o, baseURL, creds, log)
 }
 
@@ -236,6 +234,15 @@ func daemon(ctx context.Context, o runOptions, baseURL string, creds credentials
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
 
+	// The store first: its file lock keeps a second daemon off the state
+	// dir before it connects to anything.
+	db, closeStore, err := openStore(o.stateDir, o.state.storeOptions())
+	if err != nil {
+		return err
+	}
+	defer closeStore()
+	log.Info().Str("state_dir", filepath.Dir(db.Path())).Msg("store opened")
+
 	var dev *devServer
 	if o.dev {
 		var err error
@@ -276,14 +283,7 @@ func daemon(ctx context.Context, o runOptions, baseURL string, creds credentials
 	if err != nil {
 		return fmt.Errorf("scripts folder: %w", err)
 	}
-	stateDir, cleanState, err := resolveStateDir(o.stateDir, func(string) string { return "" }, scriptsDir, o.dev)
-	if err != nil {
-		return err
-	}
-	defer cleanState()
-	if err := ensureStateDir(stateDir); err != nil {
-		return err
-	}
+	stateDir := filepath.Dir(db.Path()) // --dev's temporary one too
 	disabled, err := loadDisabled(stateDir)
 	if err != nil {
 		return err
@@ -310,7 +310,7 @@ func daemon(ctx context.Context, o runOptions, baseURL string, creds credentials
 	})
 	module := luabind.FromClient(client, log)
 	module.Bot = rc.UserRef{ID: me.ID, Username: me.Username} // the message triggers know the bot's messages
-	deps := runtime.Deps{Module: module, Sources: []source.Source{events}, Observer: mets}
+	deps := runtime.Deps{Module: module, Sources: []source.Source{events}, Observer: mets, Store: db}
 	host, err := runtime.New(cfg, deps, log)
 	if err != nil {
 		return fmt.Errorf("script host: %w", err)

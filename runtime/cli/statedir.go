@@ -6,66 +6,99 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/rclua/rclua/runtime/store"
 )
 
-// envStateDir is the default of --state-dir.
-const envStateDir = "RCLUA_STATE_DIR"
+// Environment of the state dir.
+const (
+	envStateDir     = "RCLUA_STATE_DIR"
+	envSystemdState = "STATE_DIRECTORY" // set by systemd for StateDirectory=
+)
 
-// stateDirName is the state folder beside the scripts folder by default.
-const stateDirName = ".rclua-state"
+// defaultStateName is the state dir's name beside the scripts folder when
+// nothing else names one: <parent of scripts>/.rclua-state.
+const defaultStateName = ".rclua-state"
 
-// stateDirFlag registers --state-dir on fs; resolveStateDir turns what it
-// holds into the folder.
-func stateDirFlag(fs *flag.FlagSet, p *string, getenv func(string) string) {
-	fs.StringVar(p, "state-dir", getenv(envStateDir), "the daemon's state `folder`: the control socket, the disabled scripts (env "+envStateDir+"; default $STATE_DIRECTORY under systemd, else "+stateDirName+" beside the scripts folder)")
+// defaultStoreLimit is --store-limit's default (see store.DefaultMaxTotalBytes).
+const defaultStoreLimit = byteSize(store.DefaultMaxTotalBytes)
+
+// stateFlags are --state-dir and --store-limit.
+type stateFlags struct {
+	dir   string
+	limit byteSize
 }
 
-// resolveStateDir returns the state folder, as an absolute path: dir
-// (--state-dir or RCLUA_STATE_DIR) when set; else, with dev, a fresh
-// temporary folder (cleanup removes it); else systemd's $STATE_DIRECTORY
-// (StateDirectory=, the first of a list); else stateDirName beside the
-// scripts folder. It does not create the folder (see ensureStateDir).
-func resolveStateDir(dir string, getenv func(string) string, scripts string, dev bool) (path string, cleanup func(), err error) {
-	cleanup = func() {}
+func (s *stateFlags) register(fs *flag.FlagSet, getenv func(string) string, withLimit bool) {
+	fs.StringVar(&s.dir, "state-dir", getenv(envStateDir), "folder of the persistent state, rc.store and the event cursors (env "+envStateDir+
+		"; default $"+envSystemdState+" when systemd sets it, else "+defaultStateName+" beside the scripts folder; --dev: a temporary one)")
+	s.limit = defaultStoreLimit
+	if withLimit {
+		fs.Var(&s.limit, "store-limit", "the `size` of one script's rc.store keys and values together (e.g. 1MiB, 16MiB)")
+	}
+}
+
+// checkStoreLimit refuses "off" and sizes too small for one value.
+func checkStoreLimit(b byteSize) error {
+	if b < 1<<10 {
+		return usagef("--store-limit %s: want a size of at least 1KiB such as 1MiB (there is no off)", b.String())
+	}
+	return nil
+}
+
+// storeOptions are the store's options for --store-limit.
+func (s *stateFlags) storeOptions() store.Options {
+	return store.Options{MaxTotalBytes: int64(s.limit)}
+}
+
+// resolveStateDir returns the absolute state dir: given (--state-dir or
+// RCLUA_STATE_DIR) when set; "" with --dev (the caller makes a temporary
+// one); $STATE_DIRECTORY (its first entry) when systemd sets it; else
+// .rclua-state in the parent of scriptsDir.
+func resolveStateDir(given string, getenv func(string) string, scriptsDir string, dev bool) (string, error) {
+	dir := given
 	switch {
 	case dir != "":
+		if strings.TrimSpace(dir) != dir {
+			return "", usagef("state dir %q has white space around it: set --state-dir (or %s) to the folder's name", dir, envStateDir)
+		}
 	case dev:
-		tmp, err := os.MkdirTemp("", "rclua-dev-state-")
-		if err != nil {
-			return "", cleanup, fmt.Errorf("state folder for --dev: %w", err)
-		}
-		return tmp, func() { os.RemoveAll(tmp) }, nil
-	case getenv("STATE_DIRECTORY") != "":
-		dir, _, _ = strings.Cut(getenv("STATE_DIRECTORY"), ":")
+		return "", nil
+	case getenv(envSystemdState) != "":
+		dir, _, _ = strings.Cut(getenv(envSystemdState), ":")
 	default:
-		abs, err := filepath.Abs(scripts)
+		abs, err := filepath.Abs(scriptsDir)
 		if err != nil {
-			return "", cleanup, fmt.Errorf("state folder: %w", err)
+			return "", fmt.Errorf("state dir: %w", err)
 		}
-		dir = filepath.Join(filepath.Dir(abs), stateDirName)
-	}
-	if strings.TrimSpace(dir) != dir {
-		return "", cleanup, usagef("state folder %q has white space around it: set --state-dir (or %s) to the folder's name", dir, envStateDir)
+		dir = filepath.Join(filepath.Dir(abs), defaultStateName)
 	}
 	abs, err := filepath.Abs(dir)
 	if err != nil {
-		return "", cleanup, fmt.Errorf("state folder: %w", err)
+		return "", fmt.Errorf("state dir: %w", err)
 	}
-	return abs, cleanup, nil
+	if fi, err := os.Stat(abs); err == nil && !fi.IsDir() {
+		return "", usagef("state dir %s is not a folder: set --state-dir (or %s) to a folder", abs, envStateDir)
+	}
+	return abs, nil
 }
 
-// ensureStateDir creates the state folder (only its owner may enter a new
-// one) and refuses one that is not a folder.
-func ensureStateDir(dir string) error {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return usagef("state folder %s cannot be created: %v (set --state-dir or %s)", dir, pathErr(err), envStateDir)
+// openStore opens the store of dir (a temporary one, removed by the
+// returned cleanup, when dir is ""), refusing clearly when another rclua
+// holds it.
+func openStore(dir string, opts store.Options) (*store.DB, func(), error) {
+	cleanup := func() {}
+	if dir == "" {
+		tmp, err := os.MkdirTemp("", "rclua-dev-state-")
+		if err != nil {
+			return nil, nil, fmt.Errorf("temporary state dir: %w", err)
+		}
+		dir, cleanup = tmp, func() { _ = os.RemoveAll(tmp) }
 	}
-	st, err := os.Stat(dir)
+	db, err := store.Open(dir, opts)
 	if err != nil {
-		return usagef("state folder: %v", err)
+		cleanup()
+		return nil, nil, err
 	}
-	if !st.IsDir() {
-		return usagef("state folder %s is not a folder (set --state-dir or %s)", dir, envStateDir)
-	}
-	return nil
+	return db, func() { _ = db.Close(); cleanup() }, nil
 }

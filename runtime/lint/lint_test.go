@@ -91,24 +91,24 @@ print(rc.subscriptions)
 `), "methods on values, computed keys, keys the file assigns, a local alias reassigned and a shadowed rc are not checked")
 }
 
-// TestRCPathsFromTheRealTable: a namespace added to the state (as rc.store
-// will be) is known to the check without a list of its own.
+// TestRCPathsFromTheRealTable: a namespace added to the state (as every new one
+// is) is known to the check without a list of its own.
 func TestRCPathsFromTheRealTable(t *testing.T) {
 	t.Parallel()
 	api := realAPI(t, func(L *lua.LState) {
 		rcT := L.GetGlobal("rc").(*lua.LTable)
-		store := L.NewTable()
-		store.RawSetString("get", L.NewFunction(func(*lua.LState) int { return 0 }))
-		rcT.RawSetString("store", store)
+		widgets := L.NewTable()
+		widgets.RawSetString("get", L.NewFunction(func(*lua.LState) int { return 0 }))
+		rcT.RawSetString("widgets", widgets)
 		L.SetGlobal("extra_global", lua.LTrue)
 	})
-	assert.Contains(t, api.Paths(), "rc.store.get")
+	assert.Contains(t, api.Paths(), "rc.widgets.get")
 	assert.Contains(t, api.Paths(), "rc.chat.post_message")
-	assert.Empty(t, findings(t, api, "rc.store.get('k'); print(extra_global)"))
-	got := findings(t, api, "rc.store.gte('k')")
+	assert.Empty(t, findings(t, api, "rc.widgets.get('k'); print(extra_global)"))
+	got := findings(t, api, "rc.widgets.gte('k')")
 	require.Len(t, got, 1)
-	assert.Contains(t, got[0], "rc.store.gte does not exist (did you mean rc.store.get?")
-	assert.Len(t, findings(t, realAPI(t, nil), "rc.store.get('k'); print(extra_global)"), 2, "without them, both are findings")
+	assert.Contains(t, got[0], "rc.widgets.gte does not exist (did you mean rc.widgets.get?")
+	assert.Len(t, findings(t, realAPI(t, nil), "rc.widgets.get('k'); print(extra_global)"), 2, "without them, both are findings")
 }
 
 func TestUndefinedGlobal(t *testing.T) {

@@ -70,7 +70,7 @@
 //	t.reads()     {{room =, read_threads = true (absent when not asked)}, {room =, unread = true}, ...}
 //	t.logs()      {{level = "info", message =, <fields>...}, ...} (print logs at info)
 //	t.errors()    messages of the handlers that failed since the last call ("file:line: ...")
-//	t.store(key)  reserved for rc.store (not in this build: it raises)
+//	t.store(key)                 the value the script's rc.store holds under key (nil: none)
 //
 // Asserting (msg, when given, starts the failure's message):
 //

@@ -132,10 +132,6 @@ end
 function test_unknown_user()
   t.post { room = "#general", text = "hi", user = "mallory" }
 end
-
-function test_store_is_reserved()
-  t.store("x")
-end
 `)
 	r := results(t, path, Options{})
 	deep := r["test_deep"]
@@ -154,7 +150,6 @@ end
 		"test_set_time_backwards": "is before the clock's now",
 		"test_unknown_option":     `t.post: unknown option "usr"`,
 		"test_unknown_user":       `unknown user "mallory"`,
-		"test_store_is_reserved":  "rc.store is not available",
 	} {
 		assert.False(t, r[name].Passed, name)
 		assert.Contains(t, r[name].Failure, want, name)
@@ -208,4 +203,36 @@ end
 `)
 	r := results(t, path, Options{})
 	assert.True(t, r["test_x"].Passed, "%+v", r["test_x"])
+}
+
+// TestStoreIsInspectable: t.store reads what the script's rc.store holds,
+// each test starts with an empty store, and expiries follow the fake clock.
+func TestStoreIsInspectable(t *testing.T) {
+	t.Parallel()
+	path := files(t, `
+rc.hear("^!count$", function(msg)
+  local n = rc.store.incr("n")
+  rc.store.set("last", {by = msg.u.username, n = n}, {ttl = "1h"})
+end)
+`, `
+function test_counts()
+  t.eq(t.store("n"), nil, "empty at the start")
+  t.post { room = "#general", user = "bob", text = "!count" }
+  t.post { room = "#general", user = "alice", text = "!count" }
+  t.eq(t.store("n"), 2)
+  t.eq(t.store("last"), {by = "alice", n = 2})
+  t.advance("59m")
+  t.eq(t.store("last").n, 2, "not expired yet")
+  t.advance("2m")
+  t.eq(t.store("last"), nil, "expired on the fake clock")
+end
+
+function test_fresh_store()
+  t.eq(t.store("n"), nil, "a fresh store per test")
+end
+`)
+	r := results(t, path, Options{})
+	for _, name := range []string{"test_counts", "test_fresh_store"} {
+		assert.True(t, r[name].Passed, "%s: %+v", name, r[name])
+	}
 }

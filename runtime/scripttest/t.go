@@ -391,12 +391,26 @@ func (r *runner) tErrors(L *lua.LState) int {
 	return 1
 }
 
-// tStore is t.store(key): the script's stored value of key. rc.store is
-// not in this build yet; the place is kept for it.
+// tStore is t.store(key): the value the script's rc.store holds under key
+// (as rc.store.get would return it: nil when absent or expired on the fake
+// clock), so a test asserts on what the script remembered.
 func (r *runner) tStore(L *lua.LState) int {
-	r.world(L, "t.store")
-	fail(L, "t.store: rc.store is not available in this build yet")
-	return 0
+	w := r.world(L, "t.store")
+	key := L.CheckString(1)
+	raw, ok, err := w.space.Get(L.Context(), key)
+	if err != nil {
+		fail(L, "t.store: %v", err)
+	}
+	if !ok {
+		L.Push(lua.LNil)
+		return 1
+	}
+	v, err := luajson.DecodeBytes(L, raw)
+	if err != nil {
+		fail(L, "t.store: %s: %v", key, err)
+	}
+	L.Push(v)
+	return 1
 }
 
 // msgPrefix is an assertion's message argument at i, followed by ": ".

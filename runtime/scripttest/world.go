@@ -20,6 +20,7 @@ import (
 	"github.com/rclua/rclua/runtime"
 	"github.com/rclua/rclua/runtime/sandbox"
 	"github.com/rclua/rclua/runtime/source"
+	"github.com/rclua/rclua/runtime/store"
 )
 
 // Limits of one test.
@@ -44,7 +45,9 @@ type world struct {
 	faults *faults    // of the script's client
 	http   *http.Transport
 	script *runtime.Script
-	logs   bytes.Buffer // the script's log lines, JSON
+	store  *store.DB       // in memory, on the fake clock: the script's rc.store
+	space  store.Namespace // the script's namespace of store
+	logs   bytes.Buffer    // the script's log lines, JSON
 
 	timers []timer
 	cursor time.Time       // subscription changes up to here were delivered
@@ -116,9 +119,13 @@ func newWorld(ctx context.Context, start time.Time, path string, content []byte,
 	m.Chat = &chatRecorder{Chat: scriptClient.Chat, w: w}
 	m.Subscriptions = &subsRecorder{Subscriptions: scriptClient.Subscriptions, w: w}
 	m.Bot = rc.UserRef{ID: rctest.BotUserID, Username: rctest.BotUsername}
+	w.store = store.OpenMemory(store.Options{Now: w.clock, SweepEvery: -1}) // expiries on the fake clock
+	w.space = w.store.Namespace(runtime.ScriptName(path))
+	m.Store = w.space
 	log := zerolog.New(&w.logs)
 	s, err := runtime.LoadScript(ctx, path, content, cfg, sandbox.Options{Clock: w.clock}, m, log)
 	if err != nil {
+		w.store.Close()
 		w.srv.Close()
 		return nil, err
 	}
@@ -156,6 +163,7 @@ func (w *world) close() {
 	if w.script != nil {
 		w.script.Close()
 	}
+	w.store.Close()
 	w.srv.Close()
 	w.http.CloseIdleConnections()
 }

@@ -1,0 +1,90 @@
+package cli
+
+import (
+	"os"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/rclua/rclua/rc/rctest"
+)
+
+// countLua counts its loads in rc.store and logs the count.
+const countLua = `local n = assert(rc.store.incr("loads"))
+print("loads " .. n)
+`
+
+// TestE2EStoreStateDir: the built daemon keeps rc.store in --state-dir
+// across a restart; a second daemon on the same state dir exits at once
+// naming it; rclua store cannot read while a daemon holds the lock, and
+// lists, gets and deletes once it stopped.
+func TestE2EStoreStateDir(t *testing.T) {
+	t.Parallel()
+	s := rctest.NewServer()
+	defer s.Close()
+	dir, state := t.TempDir(), filepath.Join(t.TempDir(), "state")
+	writeScript(t, filepath.Join(dir, "count.lua"), countLua)
+	args := []string{"run", "--scripts", dir, "--state-dir", state, "--log-format", "json", "--shutdown-timeout", "2s"}
+
+	a := startChild(t, botEnv(s), args...)
+	waitForText(t, a.stderr, "loads 1", 15*time.Second)
+
+	code, _, stderr := runChild(t, botEnv(s), args...)
+	assert.Equal(t, 1, code, "a second daemon: %s", stderr)
+	assert.Contains(t, stderr, "another rclua holds the state dir")
+	assert.Contains(t, stderr, state, "names the dir")
+	assert.NotContains(t, stderr, "connecting", "it stops before connecting")
+
+	code, _, stderr = runChild(t, nil, "store", "list", "--state-dir", state, "count")
+	assert.Equal(t, 1, code, "store list while the daemon runs: %s", stderr)
+	assert.Contains(t, stderr, "another rclua holds the state dir")
+
+	require.NoError(t, a.cmd.Process.Signal(syscall.SIGTERM))
+	require.Equal(t, 0, a.wait(t, 15*time.Second), a.stderr.String())
+
+	code, stdout, stderr := runChild(t, nil, "store", "get", "--state-dir", state, "count", "loads")
+	require.Equal(t, 0, code, stderr)
+	assert.Equal(t, "1\n", stdout)
+	code, stdout, _ = runChild(t, nil, "store", "list", "--state-dir", state)
+	require.Equal(t, 0, code)
+	assert.Regexp(t, `count\s+1`, stdout)
+
+	b := startChild(t, botEnv(s), args...)
+	waitForText(t, b.stderr, "loads 2", 15*time.Second)
+	require.NoError(t, b.cmd.Process.Signal(syscall.SIGTERM))
+	require.Equal(t, 0, b.wait(t, 15*time.Second), b.stderr.String())
+
+	code, stdout, _ = runChild(t, nil, "store", "list", "--state-dir", state, "count")
+	require.Equal(t, 0, code)
+	assert.Regexp(t, `"loads"\s+1\s+never`, stdout)
+	code, _, stderr = runChild(t, nil, "store", "delete", "--state-dir", state, "--all", "count")
+	require.Equal(t, 0, code, stderr)
+	code, _, stderr = runChild(t, nil, "store", "get", "--state-dir", state, "count", "loads")
+	assert.Equal(t, 1, code)
+	assert.Contains(t, stderr, `script "count" has no key "loads"`)
+}
+
+// TestE2EExecRemembers: rclua exec uses the real store (the script's
+// namespace), so a cron-run script counts across runs.
+func TestE2EExecRemembers(t *testing.T) {
+	t.Parallel()
+	s := rctest.NewServer()
+	defer s.Close()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "scripts", "count.lua")
+	require.NoError(t, os.Mkdir(filepath.Dir(path), 0o755))
+	writeScript(t, path, countLua)
+	for i, want := range []string{"loads 1", "loads 2"} {
+		code, stdout, stderr := runChild(t, botEnv(s), "exec", "--log-format", "json", path)
+		require.Equal(t, 0, code, "run %d: %s", i, stderr)
+		assert.Contains(t, stdout+stderr, want, "run %d", i)
+	}
+	// The default state dir is beside the scripts folder.
+	code, stdout, stderr := runChild(t, nil, "store", "get", "--state-dir", filepath.Join(dir, ".rclua-state"), "count", "loads")
+	require.Equal(t, 0, code, stderr)
+	assert.Equal(t, "2\n", stdout)
+}

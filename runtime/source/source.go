@@ -47,6 +47,13 @@ type Event struct {
 	// is shared by every script that receives the event: nobody may change
 	// it.
 	Raw []byte
+	// Handled, when not nil, is called once (from any goroutine) when
+	// every script the event was given to is done with it: it ran its
+	// handlers on it, or on a later state of the same object it merged
+	// into, or the script stopped. It is never called for an event the
+	// host's shutdown dropped. A source that saves a cursor (Cursors)
+	// saves only what was handled, so nothing is lost to a restart.
+	Handled func()
 }
 
 // Emit hands one event to the host. It blocks while a script that listens

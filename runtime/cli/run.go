@@ -261,7 +261,10 @@ func daemon(ctx context.Context, o runOptions, baseURL string, creds credentials
 		ShutdownTimeout: o.shutdownTimeout,
 		MemoryLimit:     int64(o.memoryLimit),
 	}
-	events := eventSource(o, baseURL, client, me.ID, source.PollOptions{
+	// cursors keeps the event cursors across restarts: the store's (nil:
+	// a restart starts with a silent baseline).
+	var cursors source.Cursors
+	events := eventSource(o, baseURL, client, me.ID, cursors, source.PollOptions{
 		Interval: o.pollInterval, Log: log,
 		// The keeper decides when the credentials are lost (a refused
 		// token, a refused new login, sessions ended again and again); the
@@ -337,8 +340,14 @@ func daemon(ctx context.Context, o runOptions, baseURL string, creds credentials
 // eventSource is the source of rc.on events --events names: a Poll, or a
 // Realtime logging in with the client's current token through its HTTP
 // client (TLS and proxy settings), polling as its fallback for auto, with
-// the messages of every room but the bot's (botID) own.
-func eventSource(o runOptions, baseURL string, client *rc.Client, botID string, poll source.PollOptions) source.Source {
+// the messages of every room but the bot's (botID) own. cursors, when not
+// nil, keeps its cursor across restarts, for this server and bot only: a
+// restart catches up within --catch-up.
+func eventSource(o runOptions, baseURL string, client *rc.Client, botID string, cursors source.Cursors, poll source.PollOptions) source.Source {
+	if cursors != nil {
+		poll.Cursors, poll.CursorName = cursors, source.CursorName(baseURL, botID)
+	}
+	poll.CatchUp = o.catchUp
 	if o.events == eventsPoll {
 		return source.NewPoll(client.Subscriptions, poll)
 	}

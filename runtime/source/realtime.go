@@ -48,7 +48,7 @@ type RealtimeOptions struct {
 	History MessageHistory
 	// CatchUp bounds how far back the catch-up of messages goes after a
 	// gap (--catch-up); older messages are skipped, with one log line.
-	// Default 5m.
+	// Default 5m. It is Poll.CatchUp too when that is zero.
 	CatchUp time.Duration
 	// Poll configures the REST side: Interval while falling back,
 	// Overlap, MaxBackoff, Log, and Fatal, which also judges a login the
@@ -105,6 +105,13 @@ const (
 // of the gap less the overlap but at most CatchUp back (older ones are
 // skipped, with a warning), each delivered once, before the events that
 // follow. Polling delivers no messages.
+//
+// With Poll.Cursors, the state is saved as Poll's is, with the message
+// cursor: when messages stopped being delivered (the start of an open gap,
+// or the time of the state), the rooms changed during an open gap, and the
+// messages emitted within the overlap. A Run that finds it starts with a
+// gap open since then: the subscriptions and the messages are caught up as
+// after a reconnection, within CatchUp.
 type Realtime struct {
 	subs  Subscriptions
 	opts  RealtimeOptions
@@ -145,7 +152,8 @@ func (r *Realtime) State() string { return r.state.Load().(string) }
 
 // Run connects, emits events until ctx ends and returns nil then, or
 // returns the error that ends it (a refused login Fatal judges final, a
-// fatal REST failure). Every Run starts with a baseline.
+// fatal REST failure). A Run starts with a baseline, or from the saved
+// cursor (Poll.Cursors).
 func (r *Realtime) Run(ctx context.Context, emit Emit) error {
 	defer r.state.Store(StateConnecting)
 	defer r.log.Debug().Msg("realtime events stopped")

@@ -28,12 +28,14 @@ func TestEventHandledOnceEveryScriptIsDone(t *testing.T) {
 	g := newGatedEnv()
 	src := newTestSource(source.KindSubscription)
 	th := startHostEnv(t, Config{}, g.env(), []source.Source{src}, map[string]string{"c.lua": gatedScript, "l.lua": listener})
+	t.Cleanup(g.open) // before the shutdown, even when the test fails
 	th.logs.eventually(t, waitFor, func() bool { on, _ := src.running(); return on }, "the source runs")
 
 	var block, a1, a2 handledCount
 	require.True(t, src.send(block.event(source.ActionUpdated, "block", 0)))
 	th.logs.eventually(t, waitFor, func() bool { return len(g.records()) == 1 && th.events("updated", "block") == 1 }, "both scripts have it")
 	require.True(t, src.send(a1.event(source.ActionUpdated, "A", 1)))
+	th.logs.eventually(t, waitFor, func() bool { return th.events("updated", "A") == 1 }, "l handled the first")
 	require.True(t, src.send(a2.event(source.ActionUpdated, "A", 2)))
 	th.logs.eventually(t, waitFor, func() bool { return th.events("updated", "A") == 2 }, "l handled both")
 	assert.Zero(t, block.n.Load(), "c is still running its handler")

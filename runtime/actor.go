@@ -3,6 +3,7 @@ package runtime
 import (
 	"bytes"
 	"context"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -24,6 +25,32 @@ type message struct {
 	trigger int32         // tick: index into version.timers
 	src     uint8         // event: the number of its source (Host.sourceName)
 	done    chan struct{} // optional: closed after handling (benchmarks)
+	// acks are the events whose source asked to know when they were
+	// handled (source.Event.Handled): this one's, and those of the
+	// queued events it replaced (coalesce).
+	acks []*handled
+}
+
+// handled counts down the scripts an event with a source.Event.Handled
+// callback was given to and is not yet done with.
+type handled struct {
+	left atomic.Int64
+	fn   func()
+}
+
+func (h *handled) done() {
+	if h.left.Add(-1) == 0 {
+		h.fn()
+	}
+}
+
+// ack tells the sources of m's events that this script is done with them:
+// it ran its handlers on them, or stopped for good. A message dropped by
+// the host's shutdown is not acknowledged.
+func (m message) ack() {
+	for _, h := range m.acks {
+		h.done()
+	}
 }
 
 // eventKey is what an event is about, for coalescing: its kind and id.
@@ -138,6 +165,8 @@ func (q *mailbox) coalesce(m message) (replaced message, merged bool) {
 	default:
 		return message{}, false
 	}
+	// m carries the replaced event's state forward: handling m handles it.
+	m.acks = append(slices.Clip(slot.acks), m.acks...)
 	replaced, *slot = *slot, m
 	return replaced, true
 }
@@ -206,9 +235,11 @@ type actor struct {
 	// space, when not nil, is closed once half the queue's places are
 	// free again: the senders waiting for a place (enqueue) try again.
 	// ended is set once the actor took its last message: enqueue then
-	// returns at once.
+	// returns at once; stopped, with it, when the script stopped while
+	// the host runs on (not the shutdown).
 	space   chan struct{}
 	ended   bool
+	stopped bool
 	waiting bool // a sender waited since the queue was last empty (logged once)
 
 	// owned by the actor goroutine
@@ -302,7 +333,11 @@ func (a *actor) enqueue(ctx context.Context, m message) bool {
 	for {
 		a.mu.Lock()
 		if a.ended {
+			stopped := a.stopped
 			a.mu.Unlock()
+			if stopped {
+				m.ack() // the script is gone: nothing is left to handle it
+			}
 			m.release()
 			return false
 		}
@@ -371,7 +406,7 @@ func (a *actor) take() (message, bool) {
 func (a *actor) run(ctx context.Context) {
 	calls := context.WithoutCancel(ctx)
 	defer func() {
-		a.drain() // first: a sender waiting for a place goes at once
+		a.drain(ctx.Err() == nil) // first: a sender waiting for a place goes at once
 		a.mu.Lock()
 		p, evicted := a.pending, a.evicted
 		a.pending, a.evicted = nil, nil
@@ -525,9 +560,12 @@ func (a *actor) evictVersion(msg string) {
 
 // drain ends the queue: it drops the messages left, releasing their
 // waiters, and makes every enqueue, waiting or later, return false.
-func (a *actor) drain() {
+// stopped is set when the script stopped while the host runs on: the
+// dropped events are then acknowledged (nothing will handle them), unlike
+// those the shutdown drops.
+func (a *actor) drain(stopped bool) {
 	a.mu.Lock()
-	a.ended = true
+	a.ended, a.stopped = true, stopped
 	var left []message
 	for m, ok := a.queue.take(); ok; m, ok = a.queue.take() {
 		left = append(left, m)
@@ -543,6 +581,9 @@ func (a *actor) drain() {
 	a.st.queued.Store(0)
 	a.st.held.Store(0)
 	for _, m := range left {
+		if stopped {
+			m.ack()
+		}
 		a.dropped(m)
 	}
 }
@@ -675,10 +716,12 @@ func (a *actor) startTimers(v *version) {
 func (a *actor) handle(ctx context.Context, m message) {
 	v := a.cur
 	if v == nil {
+		m.ack() // no version is left to handle it
 		a.dropped(m)
 		return
 	}
 	defer m.release()
+	defer m.ack()
 	if m.ev == nil { // a timer tick
 		if m.version != v.id || int(m.trigger) >= len(v.reg.timers) {
 			return // a timer of a replaced version

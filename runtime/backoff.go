@@ -71,6 +71,7 @@ func (a *actor) hold(m message) {
 		a.log.Warn().Int("held_events", b.held.n).Str("kind", m.ev.Kind).
 			Msg("backed-off script: too many events held that cannot merge; dropping further ones until the pause ends")
 	}
+	m.ack() // nothing will handle it: its source may move on
 	a.dropped(m)
 }
 
@@ -139,6 +140,7 @@ func (a *actor) resetBackoff(why string) {
 func (a *actor) disable() {
 	a.resetBackoff("disabled")
 	for m, ok := a.back.held.take(); ok; m, ok = a.back.held.take() {
+		m.ack() // a disabled script does not see them
 		a.dropped(m)
 	}
 	a.st.held.Store(0)

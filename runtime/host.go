@@ -332,7 +332,8 @@ func (h *Host) sourceName(i uint8) string {
 // that listens to its kind. It waits while a target's
 // queue is full (see actor.enqueue), so a slow script slows its sources
 // down rather than losing events; a script that stops meanwhile is
-// skipped. It returns ctx's error if ctx ends first.
+// skipped. It returns ctx's error if ctx ends first. An event's Handled
+// is called once every target is done with it (see source.Event).
 func (h *Host) dispatch(ctx context.Context, src uint8, ev source.Event) error {
 	h.mu.Lock()
 	targets := make([]*actor, 0, len(h.actors))
@@ -342,9 +343,18 @@ func (h *Host) dispatch(ctx context.Context, src uint8, ev source.Event) error {
 		}
 	}
 	h.mu.Unlock()
+	var acks []*handled
+	if ev.Handled != nil {
+		if len(targets) == 0 {
+			ev.Handled()
+			return ctx.Err()
+		}
+		acks = []*handled{{fn: ev.Handled}}
+		acks[0].left.Store(int64(len(targets)))
+	}
 	shared := &ev
 	for _, a := range targets {
-		if !a.enqueue(ctx, message{ev: shared, src: src}) {
+		if !a.enqueue(ctx, message{ev: shared, src: src, acks: acks}) {
 			h.obs.Event(h.sourceName(src), ev.Kind, EventDropped)
 		}
 	}

@@ -77,7 +77,7 @@ func runFlags(getenv func(string) string) (*flag.FlagSet, *runOptions) {
 	fs.StringVar(&o.url, "url", "", "Rocket.Chat server address (env "+envURL+")")
 	fs.StringVar(&o.scripts, "scripts", envOr(getenv, envScripts, defaultScripts), "scripts folder (env "+envScripts+")")
 	fs.StringVar(&o.events, "events", envOr(getenv, envEvents, defaultEvents), "how rc.on handlers learn of changes: auto (the realtime API, or polling when the server does not upgrade to a websocket), realtime or poll (env "+envEvents+")")
-	durationVar(fs, &o.catchUp, "catch-up", defaultCatchUp, "how far back (a `duration`) the messages missed while the realtime API was disconnected are still delivered; older ones are skipped")
+	durationVar(fs, &o.catchUp, "catch-up", defaultCatchUp, "how far back (a `duration`) the changes and messages missed while the realtime API was disconnected, or rclua stopped, are still delivered; older ones are skipped")
 	durationVar(fs, &o.pollInterval, "poll-interval", defaultPollInterval, "`duration` between two polls of the subscriptions for rc.on handlers, at least 1s (--dev lowers the default to 2s)")
 	durationVar(fs, &o.debounce, "debounce", defaultDebounce, "`duration` of quiet after a file change before reloading it")
 	durationVar(fs, &o.loadTimeout, "load-timeout", defaultLoadTimeout, "`duration` allowed for a script's top level at load")
@@ -298,7 +298,9 @@ func daemon(ctx context.Context, o runOptions, baseURL string, creds credentials
 		MemoryLimit:     int64(o.memoryLimit),
 		SecretsDir:      o.secretsDir,
 	}
-	events := eventSource(o, baseURL, client, me.ID, source.PollOptions{
+	// The event cursors live in the store, so a restart catches up on what
+	// changed while the daemon was down (within --catch-up).
+	events := eventSource(o, baseURL, client, me.ID, db, source.PollOptions{
 		Interval: o.pollInterval, Log: log,
 		// The keeper decides when the credentials are lost (a refused
 		// token, a refused new login, sessions ended again and again); the
@@ -396,8 +398,14 @@ func daemon(ctx context.Context, o runOptions, baseURL string, creds credentials
 // eventSource is the source of rc.on events --events names: a Poll, or a
 // Realtime logging in with the client's current token through its HTTP
 // client (TLS and proxy settings), polling as its fallback for auto, with
-// the messages of every room but the bot's (botID) own.
-func eventSource(o runOptions, baseURL string, client *rc.Client, botID string, poll source.PollOptions) source.Source {
+// the messages of every room but the bot's (botID) own. cursors, when not
+// nil, keeps its cursor across restarts, for this server and bot only: a
+// restart catches up within --catch-up.
+func eventSource(o runOptions, baseURL string, client *rc.Client, botID string, cursors source.Cursors, poll source.PollOptions) source.Source {
+	if cursors != nil {
+		poll.Cursors, poll.CursorName = cursors, source.CursorName(baseURL, botID)
+	}
+	poll.CatchUp = o.catchUp
 	if o.events == eventsPoll {
 		return source.NewPoll(client.Subscriptions, poll)
 	}

@@ -6,7 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"hash/maphash"
+	"hash/fnv"
 	"sync/atomic"
 	"time"
 
@@ -32,6 +32,18 @@ type PollOptions struct {
 	// itself decides when they are lost (the daemon stops on its own then).
 	Fatal func(error) bool
 	Log   zerolog.Logger
+	// Cursors keeps the cursor across restarts under CursorName (see
+	// CursorName); nil (or an empty CursorName): every Run starts with a
+	// silent baseline.
+	Cursors    Cursors
+	CursorName string
+	// CursorEvery is the least time between two saves of the cursor;
+	// default DefaultCursorEvery.
+	CursorEvery time.Duration
+	// CatchUp bounds how far back the first poll after a restart delivers
+	// changes (--catch-up); older ones are skipped and counted in one log
+	// line. Default DefaultCatchUp.
+	CatchUp time.Duration
 }
 
 // Defaults of PollOptions.
@@ -67,6 +79,16 @@ const (
 // a rate limit (rc.Error 429) waits RetryAfter, or until Reset, at least
 // one interval. Emitting waits for the host (see Emit), so a burst larger
 // than a script's queue delays the next poll instead of losing events.
+//
+// With Cursors, the state (the cursor, the ids known and the versions
+// emitted within the overlap) is saved once the events emitted before it
+// are handled (Event.Handled), at most once per CursorEvery, and when Run
+// ends. A Run that finds a saved state starts from it instead of a
+// baseline: its first poll delivers, once each, the changes made since,
+// except those older than CatchUp, which are skipped and counted in one
+// log line. So a restart loses no change: an event handled after the last
+// save (a crash, a handler still running at shutdown) is delivered again
+// (at least once); one handled before it is not (exactly once otherwise).
 type Poll struct {
 	subs   Subscriptions
 	opts   PollOptions
@@ -140,6 +162,9 @@ func NewPoll(subs Subscriptions, opts PollOptions) *Poll {
 		opts.MaxBackoff = DefaultMaxBackoff
 	}
 	opts.MaxBackoff = max(opts.MaxBackoff, opts.Interval)
+	if opts.CatchUp <= 0 {
+		opts.CatchUp = DefaultCatchUp
+	}
 	if opts.Fatal == nil {
 		opts.Fatal = func(err error) bool { return errors.Is(err, rc.ErrUnauthorized) }
 	}
@@ -150,14 +175,26 @@ func NewPoll(subs Subscriptions, opts PollOptions) *Poll {
 // Kinds returns KindSubscription.
 func (p *Poll) Kinds() []string { return []string{KindSubscription} }
 
-// Run polls until ctx ends; it returns nil then. Every Run starts with a
-// baseline. A 401 (rc.ErrUnauthorized: credentials the client could not
+// Run polls until ctx ends; it returns nil then. A Run starts with a
+// baseline, or from the saved cursor (Cursors). A 401 (rc.ErrUnauthorized: credentials the client could not
 // renew) ends Run with that error; every other failure is retried.
 func (p *Poll) Run(ctx context.Context, emit Emit) error {
 	st := newPollState(p)
 	defer p.opts.Log.Debug().Msg("subscription polling stopped")
+	if sv := p.saver(); sv != nil {
+		if s := sv.load(); s != nil {
+			st.restore(s)
+		}
+		stop := sv.start(ctx)
+		defer stop()
+		emit = sv.track(emit)
+		st.offer = func() { sv.offer(st.snapshot(nil)) }
+	}
 	for {
 		wait := st.poll(ctx, emit)
+		if st.baselined && st.fails == 0 && st.offer != nil {
+			st.offer()
+		}
 		if st.fatal != nil {
 			return st.fatal
 		}
@@ -172,6 +209,14 @@ func (p *Poll) Run(ctx context.Context, emit Emit) error {
 		case <-t.C:
 		}
 	}
+}
+
+// saver is the saver of the cursor, nil without Cursors.
+func (p *Poll) saver() *cursorSaver {
+	if p.opts.Cursors == nil || p.opts.CursorName == "" {
+		return nil
+	}
+	return newCursorSaver(p.opts.Cursors, p.opts.CursorName, p.opts.CursorEvery, p.opts.Log)
 }
 
 // seenKey identifies one version of one subscription (or one deletion).
@@ -189,7 +234,6 @@ type pollState struct {
 	cursor    time.Time
 	known     map[string]time.Time // id -> the newest _updatedAt emitted or baselined
 	seen      map[seenKey]bool
-	seed      maphash.Seed
 	fails     int
 	warned    bool  // a stamp ahead of the server's clock was logged
 	fatal     error // a failure polling again cannot fix: Run returns it
@@ -200,10 +244,15 @@ type pollState struct {
 	// after the baseline return, until its owner clears it (Realtime
 	// catches their messages up after a gap).
 	rooms map[string]bool
+	// restored is set from a saved cursor until the first poll, which
+	// skips the changes older than the catch-up window.
+	restored bool
+	// offer, when not nil, hands the state to the cursor's saver.
+	offer func()
 }
 
 func newPollState(p *Poll) *pollState {
-	return &pollState{p: p, known: map[string]time.Time{}, seen: map[seenKey]bool{}, seed: maphash.MakeSeed()}
+	return &pollState{p: p, known: map[string]time.Time{}, seen: map[seenKey]bool{}}
 }
 
 // version returns the key of s's version and its JSON: the server's bytes
@@ -223,7 +272,9 @@ func (st *pollState) version(s *rc.Subscription) (seenKey, []byte, error) {
 	if err := canon.Canonicalize(); err != nil {
 		return seenKey{}, nil, fmt.Errorf("subscription %s: %w", s.ID, err)
 	}
-	return seenKey{s.ID, s.UpdatedAt.UnixNano(), maphash.Bytes(st.seed, canon)}, raw, nil
+	h := fnv.New64a() // stable across restarts: the versions seen are saved with the cursor
+	_, _ = h.Write(canon)
+	return seenKey{s.ID, s.UpdatedAt.UnixNano(), h.Sum64()}, raw, nil
 }
 
 // newest is the latest stamp of a response and whose it is.
@@ -276,6 +327,19 @@ func (st *pollState) poll(ctx context.Context, emit Emit) time.Duration {
 		st.server, st.serverAt = res.ServerTime, time.Now()
 	}
 	var last newest
+	var floor time.Time // a restart's catch-up: older changes are skipped
+	skipped := 0
+	if st.restored {
+		st.restored = false
+		floor = st.serverNow().Add(-o.CatchUp)
+		from := st.cursor
+		defer func() {
+			if skipped > 0 {
+				o.Log.Warn().Int("skipped", skipped).Stringer("catch_up", o.CatchUp).Time("cursor", from).
+					Msg("subscription changes made while stopped are older than the catch-up window (--catch-up): skipped")
+			}
+		}()
+	}
 	if !st.baselined {
 		for _, s := range res.Update {
 			if s == nil {
@@ -296,10 +360,10 @@ func (st *pollState) poll(ctx context.Context, emit Emit) time.Duration {
 		if s == nil {
 			continue
 		}
-		if st.rooms != nil {
+		last.see(s.UpdatedAt, s.ID)
+		if st.rooms != nil && !s.UpdatedAt.Before(floor) {
 			st.rooms[s.RoomID] = true
 		}
-		last.see(s.UpdatedAt, s.ID)
 		k, raw, err := st.version(s)
 		if err != nil {
 			o.Log.Error().Err(err).Str("subscription", s.ID).Msg("cannot encode the subscription: event skipped")
@@ -309,6 +373,11 @@ func (st *pollState) poll(ctx context.Context, emit Emit) time.Duration {
 			continue
 		}
 		st.seen[k] = true
+		if s.UpdatedAt.Before(floor) {
+			skipped++
+			st.known[s.ID] = s.UpdatedAt
+			continue
+		}
 		action := ActionInserted
 		if _, ok := st.known[s.ID]; ok {
 			action = ActionUpdated
@@ -331,6 +400,10 @@ func (st *pollState) poll(ctx context.Context, emit Emit) time.Duration {
 			continue // never seen alive since the baseline: nothing to report
 		}
 		delete(st.known, r.ID)
+		if r.DeletedAt.Before(floor) {
+			skipped++
+			continue
+		}
 		if emit(ctx, Event{Kind: KindSubscription, Action: ActionRemoved, ID: r.ID, Raw: removedJSON(r)}) != nil {
 			return 0
 		}

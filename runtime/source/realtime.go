@@ -48,7 +48,7 @@ type RealtimeOptions struct {
 	History MessageHistory
 	// CatchUp bounds how far back the catch-up of messages goes after a
 	// gap (--catch-up); older messages are skipped, with one log line.
-	// Default 5m.
+	// Default 5m. It is Poll.CatchUp too when that is zero.
 	CatchUp time.Duration
 	// Poll configures the REST side: Interval while falling back,
 	// Overlap, MaxBackoff, Log, and Fatal, which also judges a login the
@@ -105,6 +105,13 @@ const (
 // of the gap less the overlap but at most CatchUp back (older ones are
 // skipped, with a warning), each delivered once, before the events that
 // follow. Polling delivers no messages.
+//
+// With Poll.Cursors, the state is saved as Poll's is, with the message
+// cursor: when messages stopped being delivered (the start of an open gap,
+// or the time of the state), the rooms changed during an open gap, and the
+// messages emitted within the overlap. A Run that finds it starts with a
+// gap open since then: the subscriptions and the messages are caught up as
+// after a reconnection, within CatchUp.
 type Realtime struct {
 	subs  Subscriptions
 	opts  RealtimeOptions
@@ -126,6 +133,9 @@ func NewRealtime(subs Subscriptions, opts RealtimeOptions) *Realtime {
 	}
 	if opts.CatchUp <= 0 {
 		opts.CatchUp = DefaultCatchUp
+	}
+	if opts.Poll.CatchUp <= 0 {
+		opts.Poll.CatchUp = opts.CatchUp
 	}
 	log := opts.Poll.Log.With().Str("component", "realtime-events").Logger()
 	r := &Realtime{subs: subs, opts: opts, poll: NewPoll(subs, opts.Poll), log: log}
@@ -154,13 +164,24 @@ func (r *Realtime) Newest() time.Time { return r.poll.Newest() }
 
 // Run connects, emits events until ctx ends and returns nil then, or
 // returns the error that ends it (a refused login Fatal judges final, a
-// fatal REST failure). Every Run starts with a baseline.
+// fatal REST failure). A Run starts with a baseline, or from the saved
+// cursor (Poll.Cursors).
 func (r *Realtime) Run(ctx context.Context, emit Emit) error {
 	defer r.state.Store(StateConnecting)
 	defer r.log.Debug().Msg("realtime events stopped")
 	run := &rtRun{r: r, emit: emit, st: newPollState(r.poll), ms: newMsgState(r.opts.UserID, r.opts.CatchUp)}
 	st := run.st
 	st.rooms = map[string]bool{}
+	if sv := r.poll.saver(); sv != nil {
+		if s := sv.load(); s != nil {
+			st.restore(s)
+			run.restoreMessages(s)
+		}
+		stop := sv.start(ctx)
+		defer stop()
+		run.sv, run.emit = sv, sv.track(emit)
+		defer run.save() // before stop: its last state is saved if handled
+	}
 	polling := false // the fallback's warning was logged
 	refused := 0     // logins refused in a row
 	for attempt := 1; ; attempt++ {
@@ -186,7 +207,7 @@ func (r *Realtime) Run(ctx context.Context, emit Emit) error {
 			// The REST client may hold a session the server ended: a REST
 			// query renews it (or finds it lost: Fatal then), and the
 			// first refusal in a row is tried again with its token at once.
-			if st.poll(ctx, emit); st.fatal != nil {
+			if st.poll(ctx, run.emit); st.fatal != nil {
 				return st.fatal
 			}
 			if refused++; refused == 1 {
@@ -241,6 +262,19 @@ type rtRun struct {
 	// nothing is to catch up: the next successful sync catches up the
 	// messages of the rooms whose subscription changed since.
 	gap time.Time
+	// sv saves the state (nil without Cursors); dirty is set when events
+	// came since the state was last offered to it.
+	sv    *cursorSaver
+	dirty bool
+}
+
+// save offers the state to the saver, once there is one to save.
+func (run *rtRun) save() {
+	if run.sv == nil || !run.st.baselined || run.ms.since.IsZero() {
+		return
+	}
+	run.dirty = false
+	run.sv.offer(run.st.snapshot(run.savedMessages()))
 }
 
 // lost records the start of a gap, unless one is open already.
@@ -284,10 +318,20 @@ func (run *rtRun) serve(ctx context.Context, c *realtime.Client) error {
 	}
 	timer := time.NewTimer(r.opts.Resync)
 	defer timer.Stop()
+	var saveC <-chan time.Time // offers the state to the saver now and then
+	if run.sv != nil {
+		t := time.NewTicker(run.sv.every)
+		defer t.Stop()
+		saveC = t.C
+	}
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
+		case <-saveC:
+			if run.dirty {
+				run.save()
+			}
 		case <-timer.C:
 			wait, _ := run.sync(ctx)
 			if st.fatal != nil || ctx.Err() != nil {
@@ -312,6 +356,7 @@ func (run *rtRun) serve(ctx context.Context, c *realtime.Client) error {
 // handle handles one event of the client; timer is the next sync's.
 func (run *rtRun) handle(ctx context.Context, ev *realtime.Event, timer *time.Timer) {
 	r := run.r
+	run.dirty = true
 	switch {
 	case ev.Kind == realtime.Ready && ev.Seq > 1:
 		// A reconnection, subscribed again: catch up on the gap before
@@ -363,6 +408,7 @@ func (run *rtRun) sync(ctx context.Context) (time.Duration, bool) {
 	}
 	clear(st.rooms) // what changed before a gap needs no catch-up
 	ms.prune(now)
+	run.save()
 	return run.r.opts.Resync, true
 }
 
@@ -417,6 +463,7 @@ func (run *rtRun) pollFor(ctx context.Context, d time.Duration) {
 			run.ms.since = st.serverNow().Add(-run.r.poll.opts.Overlap)
 		}
 		run.lost()
+		run.save()
 		left := time.Until(end)
 		if st.fatal != nil || ctx.Err() != nil || left <= 0 {
 			return

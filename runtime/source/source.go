@@ -7,6 +7,15 @@
 // Today there is one source, Poll: subscriptions.get?updatedSince= on an
 // interval. A source gets a client and an emit function; it knows nothing
 // of scripts, Lua or the host.
+//
+// Cursors: with a Cursors store (PollOptions.Cursors, the daemon's state
+// store), Poll and Realtime save their cursors, keyed by server and user
+// (CursorName), once the events they cover were handled (Event.Handled),
+// at most once per CursorEvery. A Run that finds a saved cursor catches
+// up instead of taking a baseline: the changes since are delivered once
+// each, those older than the catch-up window skipped and counted in one
+// log line. An event handled after the last save is delivered again after
+// a crash (at least once); nothing is lost.
 package source
 
 import "context"
@@ -47,6 +56,13 @@ type Event struct {
 	// is shared by every script that receives the event: nobody may change
 	// it.
 	Raw []byte
+	// Handled, when not nil, is called once (from any goroutine) when
+	// every script the event was given to is done with it: it ran its
+	// handlers on it, or on a later state of the same object it merged
+	// into, or the script stopped. It is never called for an event the
+	// host's shutdown dropped. A source that saves a cursor (Cursors)
+	// saves only what was handled, so nothing is lost to a restart.
+	Handled func()
 }
 
 // Emit hands one event to the host. It blocks while a script that listens

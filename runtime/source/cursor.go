@@ -1,0 +1,351 @@
+package source
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+)
+
+// Cursors keeps the sources' cursors across restarts; the daemon's store
+// (runtime/store) implements it. LoadCursor returns ok false for a name
+// never saved.
+type Cursors interface {
+	LoadCursor(name string) (data []byte, ok bool, err error)
+	SaveCursor(name string, data []byte) error
+}
+
+// DefaultCursorEvery is the least time between two saves of a cursor.
+const DefaultCursorEvery = time.Second
+
+// CursorName is the name a source's cursor is kept under for the user
+// userID of the server at serverURL: a cursor is never reused for another
+// server or another user.
+func CursorName(serverURL, userID string) string {
+	return "events " + userID + " " + strings.TrimRight(serverURL, "/")
+}
+
+// MemCursors is an in-memory Cursors (tests, `rclua check`); the zero
+// value is ready. It keeps a copy of what it is given.
+type MemCursors struct {
+	mu    sync.Mutex
+	m     map[string][]byte
+	saves int
+}
+
+// LoadCursor returns a copy of the data saved under name.
+func (c *MemCursors) LoadCursor(name string) ([]byte, bool, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	d, ok := c.m[name]
+	return bytes.Clone(d), ok, nil
+}
+
+// SaveCursor keeps a copy of data under name.
+func (c *MemCursors) SaveCursor(name string, data []byte) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil {
+		c.m = map[string][]byte{}
+	}
+	c.m[name] = bytes.Clone(data)
+	c.saves++
+	return nil
+}
+
+// Saves returns how many times SaveCursor was called.
+func (c *MemCursors) Saves() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.saves
+}
+
+// savedCursor is what a source keeps under its CursorName (JSON). Times
+// are UnixNano of the server's clock.
+type savedCursor struct {
+	V int `json:"v"`
+	// Cursor is Poll's cursor: the newest _updatedAt/_deletedAt emitted.
+	Cursor int64 `json:"cursor"`
+	// Known are the subscriptions known (id -> newest _updatedAt), which
+	// tell "inserted" from "updated" and which removals to report.
+	Known map[string]int64 `json:"known"`
+	// Seen are the versions emitted within the overlap behind the cursor.
+	Seen []savedSeen `json:"seen,omitempty"`
+	// Messages is the realtime source's message cursor (nil from Poll).
+	Messages *savedMessages `json:"messages,omitempty"`
+}
+
+// savedSeen is a seenKey.
+type savedSeen struct {
+	ID  string `json:"i"`
+	TS  int64  `json:"t"`
+	Sum uint64 `json:"h"`
+}
+
+// savedMessages is where the messages stand.
+type savedMessages struct {
+	// Since is when the messages stopped being delivered: the start of an
+	// open gap, else when the state was taken.
+	Since int64 `json:"since"`
+	// Rooms are the rooms whose subscription changed during the open gap.
+	Rooms []string `json:"rooms,omitempty"`
+	// Latest are the newest versions (ts, stamp) emitted of the messages
+	// the catch-up could return again.
+	Latest map[string][2]int64 `json:"latest,omitempty"`
+}
+
+const cursorVersion = 1
+
+// snapshot is the state of st (with ms, the messages, when not nil).
+func (st *pollState) snapshot(ms *savedMessages) []byte {
+	s := savedCursor{V: cursorVersion, Cursor: st.cursor.UnixNano(), Known: make(map[string]int64, len(st.known)), Messages: ms}
+	for id, at := range st.known {
+		s.Known[id] = at.UnixNano()
+	}
+	for k := range st.seen {
+		s.Seen = append(s.Seen, savedSeen{k.id, k.ts, k.sum})
+	}
+	slices.SortFunc(s.Seen, func(a, b savedSeen) int { // stable bytes: an unchanged state is not saved again
+		if c := strings.Compare(a.ID, b.ID); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(a.TS, b.TS); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.Sum, b.Sum)
+	})
+	b, _ := json.Marshal(s) // strings and numbers only: cannot fail
+	return b
+}
+
+// restore sets st from a saved cursor: the next poll is a catch-up, not a
+// baseline.
+func (st *pollState) restore(s *savedCursor) {
+	st.baselined, st.restored = true, true
+	st.cursor = time.Unix(0, s.Cursor).UTC()
+	for id, at := range s.Known {
+		st.known[id] = time.Unix(0, at).UTC()
+	}
+	for _, k := range s.Seen {
+		st.seen[seenKey{id: k.ID, ts: k.TS, sum: k.Sum}] = true
+	}
+}
+
+// decodeCursor reads saved data.
+func decodeCursor(data []byte) (*savedCursor, error) {
+	var s savedCursor
+	if err := json.Unmarshal(data, &s); err != nil {
+		return nil, err
+	}
+	if s.V != cursorVersion {
+		return nil, fmt.Errorf("format version %d, want %d", s.V, cursorVersion)
+	}
+	return &s, nil
+}
+
+// cursorSaver saves a source's state once the events emitted before it are
+// handled, at most once per every. Events are tracked in epochs: the
+// state offered at the end of an epoch is saved once that epoch's events,
+// and all earlier ones', are handled (Event.Handled).
+type cursorSaver struct {
+	store Cursors
+	name  string
+	every time.Duration
+	log   zerolog.Logger
+	ready chan struct{} // cap 1: a state became saveable
+
+	mu     sync.Mutex
+	epochs []*epoch // oldest first; the last one is open
+	last   []byte   // the state offered last
+	failed bool     // a save failed: logged once until one succeeds
+}
+
+// epoch is the events emitted between two states offered.
+type epoch struct {
+	events, open int    // emitted, not yet handled
+	state        []byte // the state offered when it closed
+}
+
+func newCursorSaver(store Cursors, name string, every time.Duration, log zerolog.Logger) *cursorSaver {
+	if every <= 0 {
+		every = DefaultCursorEvery
+	}
+	return &cursorSaver{store: store, name: name, every: every, log: log, ready: make(chan struct{}, 1), epochs: []*epoch{{}}}
+}
+
+// load returns the saved state, nil when there is none or it cannot be
+// used (logged).
+func (sv *cursorSaver) load() *savedCursor {
+	data, ok, err := sv.store.LoadCursor(sv.name)
+	if err != nil {
+		sv.log.Error().Err(err).Msg("cannot read the saved event cursor: starting with a baseline (changes made while stopped are not delivered)")
+		return nil
+	}
+	if !ok {
+		return nil
+	}
+	s, err := decodeCursor(data)
+	if err != nil {
+		sv.log.Error().Err(err).Msg("the saved event cursor is unreadable: starting with a baseline (changes made while stopped are not delivered)")
+		return nil
+	}
+	sv.last = data
+	return s
+}
+
+// track wraps emit: every event it emits is tracked.
+func (sv *cursorSaver) track(emit Emit) Emit {
+	return func(ctx context.Context, ev Event) error {
+		sv.mu.Lock()
+		e := sv.epochs[len(sv.epochs)-1]
+		e.events++
+		e.open++
+		sv.mu.Unlock()
+		var once sync.Once
+		ev.Handled = func() {
+			once.Do(func() {
+				sv.mu.Lock()
+				e.open--
+				ready := sv.saveable()
+				sv.mu.Unlock()
+				if ready {
+					sv.signal()
+				}
+			})
+		}
+		return emit(ctx, ev)
+	}
+}
+
+// offer closes the epoch with state, which is saved once its events are
+// handled. A state equal to the last one is ignored.
+func (sv *cursorSaver) offer(state []byte) {
+	sv.mu.Lock()
+	if bytes.Equal(state, sv.last) {
+		sv.mu.Unlock()
+		return
+	}
+	sv.last = state
+	if n := len(sv.epochs); sv.epochs[n-1].events == 0 && n > 1 {
+		sv.epochs[n-2].state = state // no event since the last state: it covers the same ones
+	} else {
+		sv.epochs[n-1].state = state
+		sv.epochs = append(sv.epochs, &epoch{})
+	}
+	ready := sv.saveable()
+	sv.mu.Unlock()
+	if ready {
+		sv.signal()
+	}
+}
+
+func (sv *cursorSaver) saveable() bool { return len(sv.epochs) > 1 && sv.epochs[0].open == 0 }
+
+func (sv *cursorSaver) signal() {
+	select {
+	case sv.ready <- struct{}{}:
+	default:
+	}
+}
+
+// flush saves the newest saveable state, if any.
+func (sv *cursorSaver) flush() {
+	sv.mu.Lock()
+	var state []byte
+	for sv.saveable() {
+		state = sv.epochs[0].state
+		sv.epochs = sv.epochs[1:]
+	}
+	sv.mu.Unlock()
+	if state == nil {
+		return
+	}
+	if err := sv.store.SaveCursor(sv.name, state); err != nil {
+		if !sv.failed {
+			sv.log.Error().Err(err).Msg("cannot save the event cursor: a restart may deliver some changes again")
+		}
+		sv.failed = true
+		return
+	}
+	if sv.failed {
+		sv.log.Info().Msg("event cursor saved again")
+	}
+	sv.failed = false
+}
+
+// start saves states as they become saveable, at most once per every,
+// until the returned stop is called; stop saves the last saveable state.
+func (sv *cursorSaver) start(ctx context.Context) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-sv.ready:
+			}
+			sv.flush()
+			if sleep(ctx, sv.every) != nil {
+				return
+			}
+		}
+	}()
+	return func() {
+		cancel()
+		<-done
+		sv.flush()
+	}
+}
+
+// savedMessages is the message state of run for a snapshot.
+func (run *rtRun) savedMessages() *savedMessages {
+	st, ms := run.st, run.ms
+	out := &savedMessages{}
+	since := run.gap
+	if since.IsZero() {
+		since = st.serverNow()
+		if !ms.since.IsZero() && since.Before(ms.since) {
+			since = ms.since
+		}
+	} else {
+		out.Rooms = slices.Sorted(maps.Keys(st.rooms))
+	}
+	out.Since = since.UnixNano()
+	floor := since.Add(-run.r.poll.opts.Overlap)
+	for id, v := range ms.latest {
+		if !v.stamp.Before(floor) {
+			if out.Latest == nil {
+				out.Latest = map[string][2]int64{}
+			}
+			out.Latest[id] = [2]int64{v.ts.UnixNano(), v.stamp.UnixNano()}
+		}
+	}
+	return out
+}
+
+// restoreMessages sets run's message state from a saved cursor: a gap is
+// open since the saved time (the subscription cursor's without one).
+func (run *rtRun) restoreMessages(s *savedCursor) {
+	m := s.Messages
+	if m == nil {
+		m = &savedMessages{Since: s.Cursor}
+	}
+	run.gap = time.Unix(0, m.Since).UTC()
+	for _, rid := range m.Rooms {
+		run.st.rooms[rid] = true
+	}
+	run.ms.since = run.gap.Add(-run.r.poll.opts.Overlap)
+	for id, v := range m.Latest {
+		run.ms.latest[id] = msgVersion{ts: time.Unix(0, v[0]).UTC(), stamp: time.Unix(0, v[1]).UTC()}
+	}
+}

@@ -3,7 +3,9 @@
 -- What it does: every `interval` it lists the rooms with new messages
 -- (mentions first, then the most unread) and sends the list to the owner as
 -- one direct message. When no room has new messages, or nothing changed
--- since the last digest, it sends nothing.
+-- since the last digest, it sends nothing. The last digest sent is kept in
+-- rc.store, so an edit of this file (a reload) or a daemon restart does not
+-- send the same digest again.
 --
 -- "New messages" is the subscription's `alert` flag. `unread` counts only
 -- what the server counts: on default settings mentions, @all/@here and
@@ -13,6 +15,7 @@
 --
 -- rc calls: rc.every(interval, ...), rc.subscriptions.get(),
 -- rc.chat.post_message{channel = "@owner", ...}, rc.log.info/warn,
+-- rc.store.get/set ("last_digest"),
 -- rc.config (owner, interval, max_rooms), require("rooms") (lib/rooms.lua).
 --
 -- Expects: `owner` in the [unread_digest] section of rclua.toml is an existing username the bot may send a direct
@@ -23,8 +26,6 @@ local roomlib = require("rooms")
 local owner = rc.config.owner or error("set owner in the [unread_digest] section of rclua.toml")
 local interval = rc.config.interval or "3h" -- a Go duration: "30m", "3h", ...
 local max_rooms = rc.config.max_rooms or 10 -- rooms listed at most; the rest are counted
-
-local last_digest = nil -- the text last sent, not sent again unchanged
 
 local room_label = roomlib.label
 
@@ -84,7 +85,7 @@ local function post_digest()
   end
   local header = "Unread digest: " .. (#rooms == 1 and "1 room" or (#rooms .. " rooms")) .. " with new messages"
   local digest = header .. "\n" .. table.concat(lines, "\n")
-  if digest == last_digest then
+  if digest == rc.store.get("last_digest") then
     return -- the owner has seen this one
   end
   local msg, post_err = rc.chat.post_message { channel = "@" .. owner, text = digest }
@@ -92,7 +93,10 @@ local function post_digest()
     rc.log.warn("could not post the digest", { owner = owner, error = tostring(post_err) })
     return
   end
-  last_digest = digest
+  local _, store_err = rc.store.set("last_digest", digest, { ttl = "168h" })
+  if store_err then
+    rc.log.warn("could not remember the digest", { error = tostring(store_err) })
+  end
   rc.log.info("posted the unread digest", { owner = owner, rooms = #rooms })
 end
 

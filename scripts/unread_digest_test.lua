@@ -36,3 +36,9 @@ function test_a_failing_server_sends_nothing_and_warns()
   t.eq(t.logs()[1].level, "warn")
   t.eq(t.logs()[1].message, "cannot list subscriptions")
 end
+
+function test_the_last_digest_is_remembered_in_the_store()
+  t.eq(t.store("last_digest"), nil)
+  t.advance("3h")
+  t.eq(t.store("last_digest"), t.posted()[1].text, "kept across reloads and restarts")
+end

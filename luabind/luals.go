@@ -9,15 +9,16 @@ import (
 // "---@meta" file: classes, parameters and results of every function,
 // from APIDoc), for editors running the Lua language server: rclua types
 // writes it, and a .luarc.json names it as a library. header is a comment
-// line put after ---@meta (who wrote it).
-func Definitions(header string) string {
+// line put after ---@meta (who wrote it); extra are entries of other
+// globals' tables described the same way (the t table of test files).
+func Definitions(header string, extra ...APIEntry) string {
 	var b strings.Builder
 	b.WriteString("---@meta\n")
 	if header != "" {
 		fmt.Fprintf(&b, "-- %s\n", header)
 	}
 	b.WriteString("-- The Lua API of rclua for Lua language servers. Generated: do not edit.\n\n")
-	entries := APIDoc()
+	entries := append(APIDoc(), extra...)
 	tables := map[string]bool{}
 	for _, e := range entries {
 		if e.Class {

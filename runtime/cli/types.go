@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 
 	"github.com/rclua/rclua/luabind"
+	"github.com/rclua/rclua/runtime/scripttest"
 )
 
 const typesHelp = `rclua types [DIR]
@@ -27,9 +28,10 @@ const (
 	typesDir  = "types"
 )
 
-// definitions is the definition file's content.
+// definitions is the definition file's content: the rc API and the t
+// table of test files.
 func definitions() []byte {
-	return []byte(luabind.Definitions("Written by rclua " + versionString() + " (rclua types)."))
+	return []byte(luabind.Definitions("Written by rclua "+versionString()+" (rclua types).", scripttest.API()...))
 }
 
 // typesFlags returns the flag set of "rclua types" (no flags).

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -92,42 +93,66 @@ type stateful interface {
 }
 
 // daemonState is what the admin endpoint and the control socket read of
-// the running daemon.
+// the running daemon. The admin endpoint serves from before the daemon
+// connects: until attach, the host and the source are nil and the status
+// says the daemon is connecting.
 type daemonState struct {
+	mu         sync.RWMutex // guards host, src, user and scriptsDir once the endpoint serves
 	host       *runtime.Host
-	keeper     *authKeeper
 	src        source.Source
-	server     string
 	user       string
 	scriptsDir string
-	stateDir   string
-	started    time.Time
-	beat       atomic.Int64 // UnixNano of the daemon loop's last heartbeat
-	now        func() time.Time
+
+	keeper   *authKeeper
+	server   string
+	stateDir string
+	started  time.Time
+	beat     atomic.Int64 // UnixNano of the daemon loop's last heartbeat
+	now      func() time.Time
+}
+
+// attach records the script host and the event source once the daemon
+// connected.
+func (d *daemonState) attach(h *runtime.Host, src source.Source, user, scriptsDir string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.host, d.src, d.user, d.scriptsDir = h, src, user, scriptsDir
+}
+
+// attached returns what attach recorded (a nil host before).
+func (d *daemonState) attached() (h *runtime.Host, src source.Source, user, scriptsDir string) {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	return d.host, d.src, d.user, d.scriptsDir
 }
 
 func (d *daemonState) heartbeat() { d.beat.Store(d.now().UnixNano()) }
 
-// healthy reports whether the daemon's loop beat recently.
+// healthy reports whether the daemon's loop beat recently. While it
+// connects (nothing attached yet), the connecting loop is its loop: it
+// retries with a bounded backoff or gives up, so it counts as healthy.
 func (d *daemonState) healthy() (bool, time.Duration) {
+	if h, _, _, _ := d.attached(); h == nil {
+		return true, 0
+	}
 	age := d.now().Sub(time.Unix(0, d.beat.Load()))
 	return age <= staleAfter, age
 }
 
 // source returns the event source's part of the status.
-func (d *daemonState) source(status []runtime.ScriptStatus) sourceDoc {
-	doc := sourceDoc{Name: runtime.SourceName(d.src)}
-	if d.src == nil {
+func (d *daemonState) source(src source.Source, status []runtime.ScriptStatus) sourceDoc {
+	doc := sourceDoc{Name: runtime.SourceName(src)}
+	if src == nil {
 		return doc
 	}
 	for _, s := range status {
 		for _, k := range s.Listens {
-			for _, sk := range d.src.Kinds() {
+			for _, sk := range src.Kinds() {
 				doc.Needed = doc.Needed || k == sk
 			}
 		}
 	}
-	if st, ok := d.src.(stateful); ok {
+	if st, ok := src.(stateful); ok {
 		doc.State = st.State()
 		if t := st.Newest(); !t.IsZero() {
 			doc.Newest = &t
@@ -138,7 +163,7 @@ func (d *daemonState) source(status []runtime.ScriptStatus) sourceDoc {
 		doc.Up = true
 	case source.StatePolling:
 		doc.Up = true
-		if rt, ok := d.src.(*source.Realtime); ok && rt.Polling() != source.StatePolling {
+		if rt, ok := src.(*source.Realtime); ok && rt.Polling() != source.StatePolling {
 			doc.Up = false // the fallback's polls fail, or none ended yet
 			doc.State = rt.Polling()
 		}
@@ -146,17 +171,24 @@ func (d *daemonState) source(status []runtime.ScriptStatus) sourceDoc {
 	return doc
 }
 
-// checks evaluates the readiness rules.
-func (d *daemonState) checks(src sourceDoc) []readyCheck {
+// checks evaluates the readiness rules; h is nil while the daemon
+// connects.
+func (d *daemonState) checks(h *runtime.Host, src sourceDoc) []readyCheck {
 	cred := readyCheck{Name: "credentials", OK: true}
 	if err := d.keeper.failed(); err != nil {
 		cred.OK, cred.Detail = false, err.Error()
+	} else if h == nil {
+		cred.OK, cred.Detail = false, "connecting to the server"
 	}
 	load := readyCheck{Name: "initial_load", OK: true}
-	select {
-	case <-d.host.Loaded():
-	default:
-		load.OK, load.Detail = false, "the scripts are still loading"
+	if h == nil {
+		load.OK, load.Detail = false, "not started: the daemon is connecting"
+	} else {
+		select {
+		case <-h.Loaded():
+		default:
+			load.OK, load.Detail = false, "the scripts are still loading"
+		}
 	}
 	ev := readyCheck{Name: "event_source", OK: true}
 	switch {
@@ -172,20 +204,24 @@ func (d *daemonState) checks(src sourceDoc) []readyCheck {
 
 // status builds the status document.
 func (d *daemonState) status() statusDoc {
-	list := d.host.Status()
+	h, src, user, scriptsDir := d.attached()
+	var list []runtime.ScriptStatus
 	disabled := map[string]bool{}
-	for _, n := range d.host.Disabled() {
-		disabled[n] = true
+	if h != nil {
+		list = h.Status()
+		for _, n := range h.Disabled() {
+			disabled[n] = true
+		}
 	}
 	now := d.now()
 	doc := statusDoc{
-		Version: versionString(), Server: d.server, User: d.user,
-		ScriptsDir: d.scriptsDir, StateDir: d.stateDir, Started: d.started,
+		Version: versionString(), Server: d.server, User: user,
+		ScriptsDir: scriptsDir, StateDir: d.stateDir, Started: d.started,
 		UptimeSeconds: now.Sub(d.started).Seconds(),
-		Source:        d.source(list),
+		Source:        d.source(src, list),
 		Scripts:       make([]scriptDoc, 0, len(list)),
 	}
-	doc.Checks = d.checks(doc.Source)
+	doc.Checks = d.checks(h, doc.Source)
 	doc.Ready = true
 	for _, c := range doc.Checks {
 		doc.Ready = doc.Ready && c.OK

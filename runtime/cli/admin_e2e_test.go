@@ -361,3 +361,34 @@ func scriptOf(t *testing.T, doc statusDoc, name string) scriptDoc {
 	t.Fatalf("no script %s in the status: %+v", name, doc.Scripts)
 	return scriptDoc{}
 }
+
+// TestE2EAdminWhileConnecting: the admin endpoint serves while the daemon
+// is still reaching the server: /healthz is 200 (the process runs its
+// connect loop), /readyz is 503 naming the credentials ("connecting") and
+// the initial load; once the server answers, the daemon becomes ready.
+func TestE2EAdminWhileConnecting(t *testing.T) {
+	t.Parallel()
+	s := rctest.NewServer()
+	defer s.Close()
+	s.Fault("me", rctest.Fault{Status: http.StatusServiceUnavailable})
+	dir := t.TempDir()
+	writeScript(t, filepath.Join(dir, "relay.lua"), relayScript)
+	c := startChild(t, botEnv(s), "run", "--scripts", dir, "--events", "poll", "--poll-interval", "1s",
+		"--admin-addr", "127.0.0.1:0", "--log-format", "json", "--shutdown-timeout", "2s")
+	base := adminURL(t, c)
+	waitForText(t, c.stderr, "cannot reach the Rocket.Chat server; retrying", 15*time.Second)
+	code, _ := get(t, base+"/healthz")
+	assert.Equal(t, http.StatusOK, code, "alive while connecting")
+	code, rb := readyz(t, base)
+	assert.Equal(t, http.StatusServiceUnavailable, code)
+	failing := map[string]string{}
+	for _, f := range rb.Failing {
+		failing[f.Name] = f.Detail
+	}
+	assert.Equal(t, "connecting to the server", failing["credentials"])
+	assert.Contains(t, failing, "initial_load")
+	assert.NotContains(t, c.stderr.String(), "rclua started")
+
+	s.ClearFaults()
+	waitFor(t, 30*time.Second, "ready once connected", func() bool { code, _ := readyz(t, base); return code == http.StatusOK })
+}

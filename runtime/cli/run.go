@@ -255,11 +255,18 @@ func daemon(ctx context.Context, o runOptions, baseURL string, creds credentials
 	}
 
 	// The status and metrics of the running daemon (admin.go).
-	state := &daemonState{server: baseURL, started: time.Now(), now: time.Now}
+	// The admin endpoint serves from here on, so /healthz answers and
+	// /readyz says "connecting" while the server is being reached.
+	stateDir := filepath.Dir(db.Path()) // --dev's temporary one too
+	keeper := newAuthKeeper(creds, baseURL, log)
+	state := &daemonState{server: baseURL, stateDir: stateDir, keeper: keeper, started: time.Now(), now: time.Now}
 	state.heartbeat()
 	mets := newMetrics(state.status)
-	keeper := newAuthKeeper(creds, baseURL, log)
-	state.keeper = keeper
+	stopAdmin, err := serveAdmin(ctx, o.adminAddr, o.explicitAdmin, adminHandler(state, mets), log)
+	if err != nil {
+		return err
+	}
+	defer stopAdmin()
 	client, err := newClient(baseURL, creds, true, keeper, rc.WithObserver(mets.rcObserver()))
 	if err != nil {
 		return err
@@ -283,7 +290,6 @@ func daemon(ctx context.Context, o runOptions, baseURL string, creds credentials
 	if err != nil {
 		return fmt.Errorf("scripts folder: %w", err)
 	}
-	stateDir := filepath.Dir(db.Path()) // --dev's temporary one too
 	disabled, err := loadDisabled(stateDir)
 	if err != nil {
 		return err
@@ -317,18 +323,12 @@ func daemon(ctx context.Context, o runOptions, baseURL string, creds credentials
 	if err != nil {
 		return fmt.Errorf("script host: %w", err)
 	}
-	state.host, state.src, state.user = host, events, me.Username
-	state.scriptsDir, state.stateDir = scriptsDir, stateDir
+	state.attach(host, events, me.Username, scriptsDir)
 	stopControl, err := serveControl(stateDir, controlHandler(state, log), log)
 	if err != nil {
 		return err
 	}
 	defer stopControl()
-	stopAdmin, err := serveAdmin(ctx, o.adminAddr, o.explicitAdmin, adminHandler(state, mets), log)
-	if err != nil {
-		return err
-	}
-	defer stopAdmin()
 	beat := time.NewTicker(beatEvery)
 	defer beat.Stop()
 

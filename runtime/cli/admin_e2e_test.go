@@ -165,6 +165,8 @@ func TestE2EMetricsScrape(t *testing.T) {
 		{"rclua_script_loads_total", map[string]string{"result": "ok"}},
 		{"rclua_scripts", map[string]string{"state": "running"}},
 		{"rclua_event_source_up", map[string]string{"source": "realtime"}},
+		{"rclua_event_source_needed", map[string]string{"source": "realtime"}},
+		{"rclua_scripts_backed_off", nil},
 		{"rclua_event_source_state", map[string]string{"source": "realtime", "state": "realtime"}},
 		{"rclua_event_source_lag_seconds", map[string]string{"source": "realtime"}},
 		{"rclua_ready", nil},
@@ -172,10 +174,13 @@ func TestE2EMetricsScrape(t *testing.T) {
 		{"process_cpu_seconds_total", nil},
 	} {
 		v, ok := value(second, want.name, want.labels)
-		if assert.True(t, ok, "%s%v", want.name, want.labels) && !strings.HasSuffix(want.name, "lag_seconds") && want.name != "process_cpu_seconds_total" {
+		if assert.True(t, ok, "%s%v", want.name, want.labels) && !strings.HasSuffix(want.name, "lag_seconds") &&
+			want.name != "process_cpu_seconds_total" && want.name != "rclua_scripts_backed_off" {
 			assert.Positive(t, v, "%s%v", want.name, want.labels)
 		}
 	}
+	paused, _ := value(second, "rclua_scripts_backed_off", nil)
+	assert.Zero(t, paused, "no script is backed off")
 	v, _ := value(second, "rclua_handler_calls_total", map[string]string{"script": "count"})
 	assert.GreaterOrEqual(t, v, float64(2*len(ids)))
 	for _, path := range []string{"/metrics", "/status", "/readyz"} { // read-only over TCP
@@ -391,4 +396,25 @@ func TestE2EAdminWhileConnecting(t *testing.T) {
 
 	s.ClearFaults()
 	waitFor(t, 30*time.Second, "ready once connected", func() bool { code, _ := readyz(t, base); return code == http.StatusOK })
+}
+
+// TestE2ESourceNotNeeded: with no rc.on handler the event source never
+// starts, so rclua_event_source_up is 0 while rclua_event_source_needed is
+// 0 too (the README's alert needs both) and the daemon is ready.
+func TestE2ESourceNotNeeded(t *testing.T) {
+	t.Parallel()
+	s := rctest.NewServer()
+	defer s.Close()
+	dir := t.TempDir()
+	writeScript(t, filepath.Join(dir, "probe.lua"), probeScript("v1"))
+	c := startChild(t, botEnv(s), "run", "--scripts", dir, "--admin-addr", "127.0.0.1:0", "--log-format", "json", "--shutdown-timeout", "2s")
+	base := adminURL(t, c)
+	waitFor(t, 15*time.Second, "ready", func() bool { code, _ := readyz(t, base); return code == http.StatusOK })
+	fams := scrape(t, base)
+	needed, ok := value(fams, "rclua_event_source_needed", map[string]string{"source": "realtime"})
+	require.True(t, ok)
+	assert.Zero(t, needed)
+	up, ok := value(fams, "rclua_event_source_up", map[string]string{"source": "realtime"})
+	require.True(t, ok)
+	assert.Zero(t, up, "the source does not run without a listener")
 }

@@ -197,8 +197,10 @@ func (s *scriptMetrics) BackOff(step int, until time.Time) {
 type statusCollector struct{ status statusFunc }
 
 var (
-	descScripts   = prometheus.NewDesc("rclua_scripts", "Scripts by state (running, failed, stopped, disabled); backed_off counts running scripts whose triggers are paused.", []string{"state"}, nil)
+	descScripts   = prometheus.NewDesc("rclua_scripts", "Scripts by state (running, failed, stopped, disabled); each script counts once.", []string{"state"}, nil)
+	descPaused    = prometheus.NewDesc("rclua_scripts_backed_off", "Running scripts whose triggers are paused by their back-off.", nil, nil)
 	descBackedOff = prometheus.NewDesc("rclua_script_backed_off", "1 while the script's triggers are paused by its back-off, else 0.", []string{"script"}, nil)
+	descNeeded    = prometheus.NewDesc("rclua_event_source_needed", "1 while a running script listens to the event source's kinds (the source runs only then), else 0.", []string{"source"}, nil)
 	descQueued    = prometheus.NewDesc("rclua_script_queued_events", "Events waiting for the script (queued, or held while backed off).", []string{"script"}, nil)
 	descUp        = prometheus.NewDesc("rclua_event_source_up", "1 while the event source delivers events (realtime connected, or polling successfully), else 0.", []string{"source"}, nil)
 	descState     = prometheus.NewDesc("rclua_event_source_state", "The event source's state: 1 for the current one (connecting, realtime, polling, failing).", []string{"source", "state"}, nil)
@@ -208,7 +210,7 @@ var (
 )
 
 func (c *statusCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descScripts, descBackedOff, descQueued, descUp, descState, descLag, descReady, descUptime} {
+	for _, d := range []*prometheus.Desc{descScripts, descPaused, descBackedOff, descQueued, descNeeded, descUp, descState, descLag, descReady, descUptime} {
 		ch <- d
 	}
 }
@@ -221,14 +223,15 @@ func (c *statusCollector) Collect(ch chan<- prometheus.Metric) {
 	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
 	}
-	states := map[string]int{runtime.StateRunning: 0, runtime.StateFailed: 0, runtime.StateStopped: 0, runtime.StateDisabled: 0, "backed_off": 0}
+	states := map[string]int{runtime.StateRunning: 0, runtime.StateFailed: 0, runtime.StateStopped: 0, runtime.StateDisabled: 0}
+	paused := 0
 	for i := range doc.Scripts {
 		s := &doc.Scripts[i]
 		states[s.State]++
 		off := 0.0
 		if s.BackedOffUntil != nil {
 			off = 1
-			states["backed_off"]++
+			paused++
 		}
 		gauge(descBackedOff, off, s.Name)
 		gauge(descQueued, float64(s.Queued), s.Name)
@@ -236,7 +239,9 @@ func (c *statusCollector) Collect(ch chan<- prometheus.Metric) {
 	for st, n := range states {
 		gauge(descScripts, float64(n), st)
 	}
+	gauge(descPaused, float64(paused))
 	if src := doc.Source; src.Name != "" {
+		gauge(descNeeded, b2f(src.Needed), src.Name)
 		gauge(descUp, b2f(src.Up), src.Name)
 		for _, st := range sourceStates {
 			gauge(descState, b2f(src.State == st), src.Name, st)

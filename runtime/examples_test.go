@@ -19,6 +19,7 @@ import (
 	"github.com/rclua/rclua/rc"
 	"github.com/rclua/rclua/rc/rctest"
 	"github.com/rclua/rclua/runtime/sandbox"
+	"github.com/rclua/rclua/runtime/store"
 	"github.com/rclua/rclua/runtime/source"
 	"github.com/rclua/rclua/runtime/watch"
 )
@@ -108,7 +109,9 @@ func loadScript(t *testing.T, s *rctest.Server, path string) *harness {
 	h := &harness{t: t, L: sandbox.New(sandbox.Options{Modules: newModules(dir).find}), reg: newRegistry(modeRun, zerolog.Nop())}
 	t.Cleanup(h.L.Close)
 	name := scriptBaseName(filepath.Base(path))
-	env{module: luabind.FromClient(botClient(t, s), zerolog.Nop())}.openState(h.L, cfg, name, zerolog.Nop(), h.reg, set.section(name), nil)
+	mem := store.OpenMemory(store.Options{SweepEvery: -1}) // rc.store, as the daemon gives it
+	t.Cleanup(func() { _ = mem.Close() })
+	env{module: luabind.FromClient(botClient(t, s), zerolog.Nop()), store: mem}.openState(h.L, cfg, name, zerolog.Nop(), h.reg, set.section(name), nil)
 	content, err := os.ReadFile(path)
 	require.NoError(t, err)
 	require.NoError(t, runChunk(context.Background(), h.L, filepath.Base(path), content, cfg.LoadTimeout), "load %s", path)

@@ -19,8 +19,8 @@ import (
 	"github.com/rclua/rclua/rc"
 	"github.com/rclua/rclua/rc/rctest"
 	"github.com/rclua/rclua/runtime/sandbox"
-	"github.com/rclua/rclua/runtime/store"
 	"github.com/rclua/rclua/runtime/source"
+	"github.com/rclua/rclua/runtime/store"
 	"github.com/rclua/rclua/runtime/watch"
 )
 

@@ -33,3 +33,38 @@ func TestDecodedTablesBehave(t *testing.T) {
 		assert(encode(e) == '{"x":1}', encode(e))
 	`))
 }
+
+// TestSameShapeTablesStayApart: objects of one shape share their key list
+// (copied on the first key added); adding, removing and re-adding keys in
+// one must never show in another's pairs or lookups.
+func TestSameShapeTablesStayApart(t *testing.T) {
+	t.Parallel()
+	L := newState(t)
+	require.NoError(t, L.DoString(`
+		local list = decode('[{"a":1,"b":2},{"a":3,"b":4},{"a":5,"b":6}]')
+		local x, y, z = list[1], list[2], list[3]
+		local function keys(o)
+			local ks = {}
+			for k in pairs(o) do ks[#ks + 1] = k end
+			return table.concat(ks, ",")
+		end
+		x.c = 7
+		assert(keys(x) == "a,b,c" and keys(y) == "a,b" and keys(z) == "a,b", keys(x) .. " " .. keys(y))
+		y.d = 8
+		y.c = 9
+		assert(keys(y) == "a,b,d,c", keys(y))
+		assert(keys(x) == "a,b,c" and keys(z) == "a,b" and x.d == nil and z.c == nil)
+		z.a = nil
+		assert(keys(z) == "b" and keys(x) == "a,b,c" and x.a == 1 and y.a == 3)
+		z.a = 10
+		assert(keys(z) == "a,b" and z.a == 10, keys(z))
+		-- a repeated member: fewer keys than members
+		local dup = decode('[{"a":1,"a":2,"b":3},{"a":4,"a":5,"b":6}]')
+		dup[1].c = 1
+		dup[2].d = 2
+		assert(keys(dup[1]) == "a,b,c" and keys(dup[2]) == "a,b,d", keys(dup[1]) .. " " .. keys(dup[2]))
+		local again = decode('{"a":0,"b":0}')
+		assert(keys(again) == "a,b", keys(again))
+		assert(encode(x) == '{"a":1,"b":2,"c":7}' and encode(y) == '{"a":3,"b":4,"d":8,"c":9}', encode(y))
+	`))
+}

@@ -5,7 +5,6 @@ package luajson
 import (
 	"maps"
 	"reflect"
-	"slices"
 	"unsafe"
 
 	lua "github.com/yuin/gopher-lua"
@@ -53,8 +52,11 @@ var tableLayoutOK = func() bool {
 
 // newObjectTable returns a table holding ok.names[j] = vals[j] (later
 // duplicates win, as with RawSetString). When shared, ok is a cached
-// template and the table gets copies of its key list and index; otherwise
-// the table takes them.
+// template: the table gets a copy of its key index, and shares its key
+// list, whose capacity is its length (see newObjectKeys), so that the
+// append by which gopher-lua adds a key to one table copies the list and
+// leaves the others alone (gopher-lua never writes to the list in place).
+// Otherwise the table takes both.
 func newObjectTable(L *lua.LState, ok *objectKeys, vals []lua.LValue, shared bool) *lua.LTable {
 	if len(vals) == 0 {
 		return L.CreateTable(0, 0)
@@ -69,7 +71,7 @@ func newObjectTable(L *lua.LState, ok *objectKeys, vals []lua.LValue, shared boo
 		m.strdict[ok.names[j]] = v
 	}
 	if shared {
-		m.keys, m.k2i = slices.Clone(ok.keys), maps.Clone(ok.k2i)
+		m.keys, m.k2i = ok.keys, maps.Clone(ok.k2i)
 	} else {
 		m.keys, m.k2i = ok.keys, ok.k2i
 	}

@@ -493,7 +493,7 @@ func (d *decoder) strValue(s string) lua.LValue {
 			return v
 		}
 	}
-	return lua.LString(d.copyShort(s))
+	return d.boxShort(s)
 }
 
 // str reads a string whose opening quote has been consumed. Strings without

@@ -25,6 +25,7 @@ const (
 	maxInternedLen    = 16
 	maxCopiedLen      = 32   // longer string values are views into the input
 	strArenaSize      = 4096 // bytes of a chunk of copied strings
+	strBoxChunk       = 128  // boxes of copied strings in one chunk
 	maxShapes         = 256  // key lists of objects (see objectKeys)
 	maxShapeKeys      = 64
 	maxShapeLen       = 1024 // bytes of a key list's cache key
@@ -56,7 +57,8 @@ type stateData struct {
 	names    []string
 	buf      []byte
 	shapeKey []byte
-	strArena []byte // bytes of copied short strings (see copyShort)
+	strArena []byte        // bytes of copied short strings (see boxShort)
+	strBoxes []lua.LString // boxes of copied short strings (see boxShort)
 
 	// decodeLimit bounds what one decode builds (SetMaxDecodedSize).
 	decodeLimit int

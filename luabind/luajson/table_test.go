@@ -1,9 +1,11 @@
 package luajson
 
 import (
+	"runtime"
 	"testing"
 
 	"github.com/stretchr/testify/require"
+	lua "github.com/yuin/gopher-lua"
 )
 
 // TestDecodedTablesBehave: tables the decoder builds (through the layout
@@ -66,5 +68,36 @@ func TestSameShapeTablesStayApart(t *testing.T) {
 		local again = decode('{"a":0,"b":0}')
 		assert(keys(again) == "a,b", keys(again))
 		assert(encode(x) == '{"a":1,"b":2,"c":7}' and encode(y) == '{"a":3,"b":4,"d":8,"c":9}', encode(y))
+	`))
+}
+
+// TestShortStringsStayPut: short strings are copied and boxed in chunks
+// the state reuses across decodes (and, by default, boxed in place). They
+// must behave as any Lua string (equality, table keys, concatenation) and
+// survive later decodes and collections unchanged.
+func TestShortStringsStayPut(t *testing.T) {
+	t.Parallel()
+	L := newState(t)
+	L.SetGlobal("gc", L.NewFunction(func(*lua.LState) int { runtime.GC(); return 0 }))
+	require.NoError(t, L.DoString(`
+		local function doc(tag, n)
+			local parts = {}
+			for i = 1, n do parts[i] = string.format('{"id":"%s-%05d-abcdefghij","t":"%s%d"}', tag, i, tag, i % 7) end
+			return "[" .. table.concat(parts, ",") .. "]"
+		end
+		local first = decode(doc("first", 1000))
+		local kept, byid = {}, {}
+		for i, o in ipairs(first) do kept[i] = o.id; byid[o.id] = i end
+		for round = 1, 5 do
+			local other = decode(doc("r" .. round, 1000))
+			assert(other[1000].id == string.format("r%d-01000-abcdefghij", round), other[1000].id)
+			gc()
+		end
+		for i = 1, 1000 do
+			local want = string.format("first-%05d-abcdefghij", i)
+			assert(kept[i] == want and first[i].id == want, tostring(kept[i]) .. " ~= " .. want)
+			assert(byid[want] == i and #kept[i] == #want and kept[i] .. "" == want)
+			assert(first[i].t == "first" .. (i % 7))
+		end
 	`))
 }

@@ -97,11 +97,14 @@ func viewBytes(b []byte) string {
 	return unsafe.String(unsafe.SliceData(b), len(b))
 }
 
-// copyShort copies s (at most maxCopiedLen bytes) into the state's string
-// arena, carved from chunks of strArenaSize bytes: one allocation per
-// hundred-odd short strings rather than one each. A chunk stays alive
-// while any string in it does (4 KiB, not the whole input).
-func (d *decoder) copyShort(s string) string {
+// boxShort copies s (at most maxCopiedLen bytes) into the state's string
+// arena, carved from chunks of strArenaSize bytes, and boxes the copy as a
+// lua.LValue in a slot of the state's box chunk (strBoxChunk slots): one
+// allocation per hundred-odd short strings rather than two each. A chunk
+// stays alive while any string in it does: an arena chunk of 4 KiB, a box
+// chunk of 2 KiB and the arena chunks its other strings use, never the
+// input (long strings, which may view the input, are boxed one by one).
+func (d *decoder) boxShort(s string) lua.LValue {
 	a := d.sd.strArena
 	if len(s) > cap(a)-len(a) {
 		a = make([]byte, 0, strArenaSize)
@@ -109,5 +112,50 @@ func (d *decoder) copyShort(s string) string {
 	start := len(a)
 	a = append(a, s...)
 	d.sd.strArena = a
-	return unsafe.String(&a[start], len(s))
+	if !boxLayoutOK {
+		return lua.LString(unsafe.String(&a[start], len(s)))
+	}
+	b := d.sd.strBoxes
+	if len(b) == cap(b) {
+		b = make([]lua.LString, 0, strBoxChunk)
+	}
+	b = append(b, lua.LString(unsafe.String(&a[start], len(s))))
+	d.sd.strBoxes = b
+	return boxAt(&b[len(b)-1])
 }
+
+// ifaceWords mirrors the two words of a non-empty interface value: its
+// method table and a pointer to its boxed value.
+type ifaceWords struct {
+	tab  unsafe.Pointer
+	data unsafe.Pointer
+}
+
+// stringTab is the method table of an lua.LString in an lua.LValue.
+// Computed once; never written again.
+var stringTab = func() unsafe.Pointer {
+	var v lua.LValue = lua.LString("x")
+	return (*ifaceWords)(unsafe.Pointer(&v)).tab
+}()
+
+// boxAt returns the lua.LValue boxing *p, pointing at p rather than at a
+// fresh copy: *p must never change afterwards.
+func boxAt(p *lua.LString) lua.LValue {
+	var v lua.LValue
+	w := (*ifaceWords)(unsafe.Pointer(&v))
+	w.tab, w.data = stringTab, unsafe.Pointer(p)
+	return v
+}
+
+// boxLayoutOK reports whether boxAt makes values equal to Go's own boxes
+// (checked once when the package loads); otherwise boxShort boxes as Go
+// does.
+var boxLayoutOK = func() bool {
+	if unsafe.Sizeof(lua.LValue(nil)) != unsafe.Sizeof(ifaceWords{}) {
+		return false
+	}
+	s := lua.LString("a box")
+	v := boxAt(&s)
+	got, ok := v.(lua.LString)
+	return ok && got == s && v == lua.LValue(lua.LString("a box")) && v.Type() == lua.LTString && v.String() == "a box"
+}()

@@ -25,6 +25,7 @@ func TestTableLayout(t *testing.T) {
 		"lua.LTable (ltableLayout, newObjectTable, newArrayTable) against the new version's internals, "+
 		"then update tableMirrorVersion", tableMirrorVersion)
 	assert.True(t, tableLayoutOK, "ltableLayout no longer matches lua.LTable: the decoder fell back to the slow path")
+	assert.True(t, boxLayoutOK, "boxAt no longer makes Go's string boxes: short strings are boxed one by one")
 }
 
 // gopherLuaVersion is the version of gopher-lua built into the test binary:

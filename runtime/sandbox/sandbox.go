@@ -92,7 +92,7 @@ func New(opts Options) *lua.LState {
 
 	// os: only the clock functions.
 	full, _ := L.GetGlobal("os").(*lua.LTable)
-	os := L.NewTable()
+	os := L.CreateTable(0, 4)
 	for _, name := range []string{"time", "clock", "date", "difftime"} {
 		if full != nil {
 			os.RawSetString(name, full.RawGetString(name))
@@ -102,7 +102,7 @@ func New(opts Options) *lua.LState {
 	L.SetGlobal("os", os)
 
 	for _, lib := range []string{"io", "debug", "package"} {
-		t := L.NewTable()
+		t := L.CreateTable(0, 0)
 		L.SetMetatable(t, forbidIndex(L, lib))
 		L.SetGlobal(lib, t)
 	}
@@ -122,7 +122,7 @@ func New(opts Options) *lua.LState {
 // Scripts cannot read the registry (debug is withheld), but gopher-lua's
 // own functions do.
 func scrubRegistry(L *lua.LState) {
-	loaded := L.NewTable()
+	loaded := L.CreateTable(0, 6)
 	for _, name := range []string{"_G", "string", "table", "math", "coroutine", "os"} {
 		loaded.RawSetString(name, L.GetGlobal(name))
 	}
@@ -168,7 +168,7 @@ func disabled(L *lua.LState, name string) *lua.LFunction {
 // forbidIndex is a metatable whose __index raises for any missing field
 // and whose __newindex refuses additions.
 func forbidIndex(L *lua.LState, lib string) *lua.LTable {
-	mt := L.NewTable()
+	mt := L.CreateTable(0, 3)
 	mt.RawSetString("__index", L.NewFunction(func(L *lua.LState) int {
 		L.RaiseError("%s.%s is disabled in the sandbox", lib, L.ToString(2))
 		return 0

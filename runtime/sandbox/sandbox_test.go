@@ -7,6 +7,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	lua "github.com/yuin/gopher-lua"
 )
 
 func TestSandboxRefusesEscapes(t *testing.T) {
@@ -96,4 +97,31 @@ func TestSyntaxErrorHasFileLine(t *testing.T) {
 	err = runSnippet(t, "local function f()\n", time.Second, false)
 	require.Error(t, err)
 	assert.True(t, strings.HasPrefix(err.Error(), "t.lua:"), "got %q", err)
+}
+
+// TestCompiledScriptsKeepNoBuffers: a compiled script's functions, nested
+// ones too, keep code and line tables of their own size, not the
+// compiler's 1,024-entry buffers, and still run and report lines.
+func TestCompiledScriptsKeepNoBuffers(t *testing.T) {
+	t.Parallel()
+	L := New(Options{})
+	defer L.Close()
+	fn, err := Compile(L, "small.lua", []byte("local n = 0\nlocal function f(x)\n  return function() n = n + x; error('at three') end\nend\nf(1)()\n"))
+	require.NoError(t, err)
+	var walk func(p *lua.FunctionProto, depth int) int
+	walk = func(p *lua.FunctionProto, depth int) int {
+		assert.Less(t, cap(p.Code), 64, "code of a function at depth %d", depth)
+		assert.Less(t, cap(p.DbgSourcePositions), 64, "line table of a function at depth %d", depth)
+		assert.LessOrEqual(t, cap(p.DbgCalls), 8, "calls of a function at depth %d", depth)
+		n := 1
+		for _, c := range p.FunctionPrototypes {
+			n += walk(c, depth+1)
+		}
+		return n
+	}
+	assert.Equal(t, 3, walk(fn.Proto, 0))
+	L.Push(fn)
+	err = L.PCall(0, 0, nil)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "small.lua:3: at three")
 }

@@ -71,13 +71,9 @@ func dataOf(L *lua.LState) *stateData {
 			return sd
 		}
 	}
-	sd := &stateData{
-		keys:   make(map[string]lua.LValue, 64),
-		vals:   make(map[string]lua.LValue, 64),
-		shapes: make(map[string]*objectKeys, 16),
-
-		decodeLimit: MaxDecodedSize,
-	}
+	// The caches are made by the first decode (see caches): a state that
+	// only uses rc.json.null or encodes does not pay for them.
+	sd := &stateData{decodeLimit: MaxDecodedSize}
 
 	nullMeta := L.CreateTable(0, 3)
 	nullMeta.RawSetString("__tostring", L.NewFunction(func(L *lua.LState) int {
@@ -95,6 +91,15 @@ func dataOf(L *lua.LState) *stateData {
 	holder := &lua.LUserData{Value: sd, Env: L.G.Global, Metatable: lua.LNil}
 	L.G.Registry.RawSetString(registryKey, holder)
 	return sd
+}
+
+// caches makes sd's decoder caches on first use.
+func (sd *stateData) caches() {
+	if sd.keys == nil {
+		sd.keys = make(map[string]lua.LValue, 64)
+		sd.vals = make(map[string]lua.LValue, 64)
+		sd.shapes = make(map[string]*objectKeys, 16)
+	}
 }
 
 // Null returns the null sentinel of L (rc.json.null): the value a JSON

@@ -15,11 +15,12 @@ const (
 	// CallStackSize bounds Lua call depth: deeper recursion raises
 	// "stack overflow".
 	CallStackSize = 200
-	// registry (value stack) sizes, in slots. The grow step is large
+	// registry (value stack) sizes, in slots. The initial size (4 KiB)
+	// holds what an event handler uses; the grow step is large
 	// because gopher-lua grows the registry by a fixed step: a small one
 	// makes pushing many values (unpack of a big table) quadratic and
 	// uninterruptible by the deadline.
-	registrySize     = 1024
+	registrySize     = 256
 	registryMaxSize  = 256 * 1024
 	registryGrowStep = 16 * 1024
 	// maxDateFormat caps the length of an os.date format.

@@ -4,10 +4,11 @@ package luajson
 
 import (
 	"maps"
-	"reflect"
 	"unsafe"
 
 	lua "github.com/yuin/gopher-lua"
+
+	"github.com/rclua/rclua/internal/ltable"
 )
 
 // This file holds the decoder's uses of package unsafe; the purego build
@@ -17,38 +18,10 @@ import (
 // (DecodeBytes) rather than copies.
 const zeroCopy = true
 
-// ltableLayout mirrors the fields of lua.LTable (gopher-lua v1.1.2). The
-// decoder uses it to build a table's hash part at its final size in one
-// step: LTable.RawSetString grows the key list and key index one entry at
-// a time, which is most of the cost of converting a large response. The
-// mirror is used only when tableLayoutOK, checked against lua.LTable by
-// reflection when the package loads; otherwise the decoder falls back to
-// RawSetString (correct, slower), and TestTableLayout fails to flag it.
-type ltableLayout struct {
-	Metatable lua.LValue
-
-	array   []lua.LValue
-	dict    map[lua.LValue]lua.LValue
-	strdict map[string]lua.LValue
-	keys    []lua.LValue
-	k2i     map[lua.LValue]int
-}
-
-// tableLayoutOK reports whether ltableLayout matches lua.LTable field for
-// field (names, types, offsets). Computed once; never written again.
-var tableLayoutOK = func() bool {
-	a, b := reflect.TypeFor[lua.LTable](), reflect.TypeFor[ltableLayout]()
-	if a.Size() != b.Size() || a.NumField() != b.NumField() {
-		return false
-	}
-	for i := range a.NumField() {
-		fa, fb := a.Field(i), b.Field(i)
-		if fa.Name != fb.Name || fa.Type != fb.Type || fa.Offset != fb.Offset {
-			return false
-		}
-	}
-	return true
-}()
+// tableLayoutOK reports whether the decoder builds tables through
+// ltable's mirror of lua.LTable's layout (otherwise it falls back to
+// RawSetString: correct, slower; TestTableLayout fails to flag it).
+var tableLayoutOK = ltable.OK
 
 // newObjectTable returns a table holding ok.names[j] = vals[j] (later
 // duplicates win, as with RawSetString). When shared, ok is a cached
@@ -65,15 +38,15 @@ func newObjectTable(L *lua.LState, ok *objectKeys, vals []lua.LValue, shared boo
 		return newObjectTableSafe(L, ok, vals)
 	}
 	tb := &lua.LTable{Metatable: lua.LNil}
-	m := (*ltableLayout)(unsafe.Pointer(tb))
-	m.strdict = make(map[string]lua.LValue, len(ok.keys))
+	m := ltable.Of(tb)
+	m.Strdict = make(map[string]lua.LValue, len(ok.keys))
 	for j, v := range vals {
-		m.strdict[ok.names[j]] = v
+		m.Strdict[ok.names[j]] = v
 	}
 	if shared {
-		m.keys, m.k2i = ok.keys, maps.Clone(ok.k2i)
+		m.Keys, m.K2i = ok.keys, maps.Clone(ok.k2i)
 	} else {
-		m.keys, m.k2i = ok.keys, ok.k2i
+		m.Keys, m.K2i = ok.keys, ok.k2i
 	}
 	return tb
 }
@@ -84,9 +57,9 @@ func newArrayTable(L *lua.LState, vals []lua.LValue) *lua.LTable {
 		return newArrayTableSafe(L, vals)
 	}
 	tb := &lua.LTable{Metatable: lua.LNil}
-	m := (*ltableLayout)(unsafe.Pointer(tb))
-	m.array = make([]lua.LValue, len(vals))
-	copy(m.array, vals)
+	m := ltable.Of(tb)
+	m.Array = make([]lua.LValue, len(vals))
+	copy(m.Array, vals)
 	return tb
 }
 

@@ -65,7 +65,9 @@ func New(opts Options) *lua.LState {
 		return L
 	}
 	L := lua.NewState(stateOptions(true))
-	openLibraries(L, libraryFields())
+	if !copyLibraries(L) {
+		openLibraries(L, libraryFields())
+	}
 	installBounded(L)
 	protectCalls(L)
 	capResults(L)

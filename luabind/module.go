@@ -158,7 +158,7 @@ type field struct {
 func namespace(L *lua.LState, name string, fields ...field) *lua.LTable {
 	tb := ltable.New(L, len(fields))
 	for _, f := range fields {
-		tb.RawSetString(f.name, L.NewFunction(f.fn))
+		ltable.SetString(tb, f.name, L.NewFunction(f.fn))
 	}
 	setStrict(L, tb, name)
 	return tb

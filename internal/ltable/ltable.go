@@ -67,3 +67,19 @@ func New(L *lua.LState, n int) *lua.LTable {
 	m.K2i = make(map[lua.LValue]int, n)
 	return tb
 }
+
+// SetString is tb.RawSetString(key, v), boxing a new key once where
+// RawSetString boxes it twice (for the key index and the key list).
+func SetString(tb *lua.LTable, key string, v lua.LValue) {
+	m := Of(tb)
+	if m == nil || v == lua.LNil || m.Strdict == nil || m.K2i == nil {
+		tb.RawSetString(key, v)
+		return
+	}
+	m.Strdict[key] = v
+	if _, ok := m.K2i[lua.LString(key)]; !ok {
+		k := lua.LValue(lua.LString(key))
+		m.K2i[k] = len(m.Keys)
+		m.Keys = append(m.Keys, k)
+	}
+}

@@ -81,3 +81,42 @@ func TestReserveEmpty(t *testing.T) {
 		assert(table.concat(ks, ",") == "p,q,r" and z.s == 4, table.concat(ks, ","))
 	`))
 }
+
+// TestSetString: SetString fills a table as RawSetString does (key order,
+// replaced and deleted keys, tables without parts yet), boxing each new
+// key once.
+func TestSetString(t *testing.T) { // not parallel: it counts allocations
+	L := lua.NewState()
+	defer L.Close()
+	one := lua.LValue(lua.LNumber(1))
+	mallocs := func(set func(*lua.LTable, string, lua.LValue)) (*lua.LTable, uint64) {
+		tb := New(L, 3)
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		set(tb, "a", one)
+		set(tb, "b", one)
+		set(tb, "c", one)
+		runtime.ReadMemStats(&after)
+		return tb, after.Mallocs - before.Mallocs
+	}
+	_, raw := mallocs((*lua.LTable).RawSetString)
+	tb, set := mallocs(SetString)
+	if OK {
+		assert.Equal(t, raw-3, set, "one box per key fewer than RawSetString")
+	}
+	SetString(tb, "a", lua.LNumber(2))
+	tb.RawSetString("b", lua.LNil)
+	SetString(tb, "b", lua.LNumber(3))
+	SetString(tb, "d", lua.LNumber(4))
+	SetString(tb, "e", lua.LNil)
+	bare := L.CreateTable(0, 0)
+	SetString(bare, "x", one)
+	L.SetGlobal("t", tb)
+	L.SetGlobal("bare", bare)
+	require.NoError(t, L.DoString(`
+		local ks = {}
+		for k, v in pairs(t) do ks[#ks + 1] = k .. "=" .. v end
+		assert(table.concat(ks, ",") == "a=2,b=3,c=1,d=4", table.concat(ks, ","))
+		assert(bare.x == 1 and next(bare) == "x")
+	`))
+}

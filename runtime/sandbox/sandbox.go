@@ -183,9 +183,9 @@ func countKeys(tb *lua.LTable) int {
 // Scripts cannot read the registry (debug is withheld), but gopher-lua's
 // own functions do.
 func scrubRegistry(L *lua.LState) {
-	loaded := L.CreateTable(0, 6)
+	loaded := ltable.New(L, 6)
 	for _, name := range []string{"_G", "string", "table", "math", "coroutine", "os"} {
-		loaded.RawSetString(name, L.GetGlobal(name))
+		ltable.SetString(loaded, name, L.GetGlobal(name))
 	}
 	L.Get(lua.RegistryIndex).(*lua.LTable).RawSetString("_LOADED", loaded)
 }
@@ -229,16 +229,16 @@ func disabled(L *lua.LState, name string) *lua.LFunction {
 // forbidIndex is a metatable whose __index raises for any missing field
 // and whose __newindex refuses additions.
 func forbidIndex(L *lua.LState, lib string) *lua.LTable {
-	mt := L.CreateTable(0, 3)
-	mt.RawSetString("__index", L.NewFunction(func(L *lua.LState) int {
+	mt := ltable.New(L, 3)
+	ltable.SetString(mt, "__index", L.NewFunction(func(L *lua.LState) int {
 		L.RaiseError("%s.%s is disabled in the sandbox", lib, L.ToString(2))
 		return 0
 	}))
-	mt.RawSetString("__newindex", L.NewFunction(func(L *lua.LState) int {
+	ltable.SetString(mt, "__newindex", L.NewFunction(func(L *lua.LState) int {
 		L.RaiseError("%s is read-only in the sandbox", lib)
 		return 0
 	}))
-	mt.RawSetString("__metatable", lua.LString("locked"))
+	ltable.SetString(mt, "__metatable", lua.LString("locked"))
 	return mt
 }
 

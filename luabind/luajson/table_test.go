@@ -101,3 +101,23 @@ func TestShortStringsStayPut(t *testing.T) {
 		end
 	`))
 }
+
+// TestSmallArraysGrow: arrays of one and two elements (made with their
+// table in one piece by default) take appends, inserts, removals and
+// holes like any sequence, and stay apart from one another.
+func TestSmallArraysGrow(t *testing.T) {
+	t.Parallel()
+	L := newState(t)
+	require.NoError(t, L.DoString(`
+		local d = decode('[[1],[2,3],[4,5,6],[]]')
+		local one, two = d[1], d[2]
+		for i = 2, 40 do one[i] = i end
+		table.insert(two, 1, 0)
+		assert(#one == 40 and one[1] == 1 and one[40] == 40, #one)
+		assert(#two == 3 and two[1] == 0 and two[2] == 2 and two[3] == 3)
+		table.remove(two)
+		two[1] = nil
+		assert(two[2] == 2 and d[3][3] == 6 and #d[4] == 0)
+		assert(encode(decode('[[7],[8,9]]')) == '[[7],[8,9]]')
+	`))
+}

@@ -56,11 +56,32 @@ func newArrayTable(L *lua.LState, vals []lua.LValue) *lua.LTable {
 	if !tableLayoutOK {
 		return newArrayTableSafe(L, vals)
 	}
-	tb := &lua.LTable{Metatable: lua.LNil}
-	m := ltable.Of(tb)
-	m.Array = make([]lua.LValue, len(vals))
-	copy(m.Array, vals)
+	var tb *lua.LTable
+	var arr []lua.LValue
+	switch len(vals) {
+	case 0:
+		return &lua.LTable{Metatable: lua.LNil}
+	case 1: // the most common arrays ("roles":["owner"], md paragraphs) in one allocation
+		a := &smallArray[[1]lua.LValue]{}
+		tb, arr = &a.tb, a.vals[:]
+	case 2:
+		a := &smallArray[[2]lua.LValue]{}
+		tb, arr = &a.tb, a.vals[:]
+	default:
+		tb, arr = &lua.LTable{}, make([]lua.LValue, len(vals))
+	}
+	tb.Metatable = lua.LNil
+	copy(arr, vals)
+	ltable.Of(tb).Array = arr
 	return tb
+}
+
+// smallArray is a table and the backing array of its array part, made in
+// one allocation. The table grows as any other (append moves its array
+// part out); the object stays alive as long as the table does.
+type smallArray[A any] struct {
+	tb   lua.LTable
+	vals A
 }
 
 // viewBytes views b as a string without copying it: DecodeBytes' caller

@@ -167,3 +167,14 @@ func TestStatesShareNothing(t *testing.T) {
 	assert.NotSame(t, a.GetMetatable(lua.LString("")), b.GetMetatable(lua.LString("")))
 	assert.Same(t, a.GetGlobal("string"), a.GetMetatable(lua.LString("")).(*lua.LTable).RawGetString("__index"))
 }
+
+// BenchmarkNew measures one fresh sandboxed state, without the rc module
+// (runtime's BenchmarkNewState adds it).
+//
+//	go test -run='^$' -bench=BenchmarkNew -benchmem -count=5 ./runtime/sandbox/
+func BenchmarkNew(b *testing.B) {
+	b.ReportAllocs()
+	for b.Loop() {
+		New(Options{}).Close()
+	}
+}

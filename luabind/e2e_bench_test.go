@@ -59,11 +59,30 @@ func BenchmarkGetEndToEndFloor(b *testing.B) {
 // many bodies the peak is above the live result ("over-live-bodies", the
 // figure issue 14 bounds by 2). The body is rctest's, served canned by a
 // plain HTTP server (with its length), so that the heap measured is the
-// client's alone, as in a daemon whose server is elsewhere. Each result
-// is assigned to a global, so the previous one is alive during each call.
+// client's alone, as in a daemon whose server is elsewhere. In "global"
+// each result is assigned to a global, so the previous one is alive during
+// each call; in "local" it is a local of the loop's body.
 //
 //	go test -run='^$' -bench=GetLoopHeap -count=5 ./luabind/
 func BenchmarkGetLoopHeap(b *testing.B) {
+	b.Run("global", func(b *testing.B) {
+		benchGetLoopHeap(b, `for i = 1, 20 do
+			result = assert(rc.subscriptions.get())
+			assert(#result.update >= 5000)
+		end`)
+	})
+	b.Run("local", func(b *testing.B) {
+		benchGetLoopHeap(b, `for i = 1, 20 do
+			local r = assert(rc.subscriptions.get())
+			assert(#r.update >= 5000)
+			if i == 20 then result = r end
+		end`)
+	})
+}
+
+// benchGetLoopHeap is BenchmarkGetLoopHeap of loop, which must leave one
+// result in the global result.
+func benchGetLoopHeap(b *testing.B, loop string) {
 	body := cannedBody(b)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
@@ -83,11 +102,7 @@ func BenchmarkGetLoopHeap(b *testing.B) {
 		L.SetGlobal("result", lua.LNil)
 		settleHeap()
 		stop := samplePeakHeap()
-		if err := L.DoString(`
-			for i = 1, 20 do
-				result = assert(rc.subscriptions.get())
-				assert(#result.update >= 5000)
-			end`); err != nil {
+		if err := L.DoString(loop); err != nil {
 			b.Fatal(err)
 		}
 		peak = stop()

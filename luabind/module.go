@@ -9,6 +9,7 @@ import (
 	"github.com/rs/zerolog"
 	lua "github.com/yuin/gopher-lua"
 
+	"github.com/rclua/rclua/internal/ltable"
 	"github.com/rclua/rclua/rc"
 )
 
@@ -175,9 +176,9 @@ type field struct {
 // namespace returns the strict API table called name ("rc.chat") holding
 // fields, in that order.
 func namespace(L *lua.LState, name string, fields ...field) *lua.LTable {
-	tb := L.CreateTable(0, len(fields))
+	tb := ltable.New(L, len(fields))
 	for _, f := range fields {
-		tb.RawSetString(f.name, L.NewFunction(f.fn))
+		ltable.SetString(tb, f.name, L.NewFunction(f.fn))
 	}
 	setStrict(L, tb, name)
 	return tb

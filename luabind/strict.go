@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	lua "github.com/yuin/gopher-lua"
+
+	"github.com/rclua/rclua/internal/ltable"
 )
 
 // setStrict gives tb, the API table called name ("rc", "rc.chat"), a
@@ -19,8 +21,8 @@ import (
 // table are read and listed like the others. rawget(tb, key) still reads
 // without raising (feature detection).
 func setStrict(L *lua.LState, tb *lua.LTable, name string) {
-	mt := L.CreateTable(0, 1)
-	mt.RawSetString("__index", L.NewFunction(func(L *lua.LState) int {
+	mt := ltable.New(L, 1)
+	ltable.SetString(mt, "__index", L.NewFunction(func(L *lua.LState) int {
 		tb, ok := L.Get(1).(*lua.LTable)
 		if !ok {
 			return 0

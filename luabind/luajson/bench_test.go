@@ -62,3 +62,43 @@ func BenchmarkEncodeSubscriptions(b *testing.B) {
 		}
 	}
 }
+
+// benchMessage is a message as Rocket.Chat's stream delivers it (the
+// runtime's BenchmarkHearDispatch sends the same one).
+const benchMessage = `{"_id":"kJ3ZsbW7TLSsyXc9Q","rid":"GENERAL","msg":"@rclua.bot deploy staging v1.4.2 please","ts":"2024-07-03T09:46:40.123Z",` +
+	`"u":{"_id":"rcluaAliceUser001","username":"alice","name":"Alice Doe"},` +
+	`"mentions":[{"_id":"rcluaBotUser00001","username":"rclua.bot","name":"rclua Bot","type":"user"}],"channels":[],` +
+	`"tmid":"q8PBxW2yYmGBrHnhR","md":[{"type":"PARAGRAPH","value":[{"type":"PLAIN_TEXT","value":"deploy staging v1.4.2 please"}]}],` +
+	`"_updatedAt":"2024-07-03T09:46:40.123Z"}`
+
+// BenchmarkDecodeMessage converts one chat message into Lua tables, as
+// every message event does.
+//
+//	go test -run='^$' -bench=DecodeMessage -benchmem ./luabind/luajson/
+func BenchmarkDecodeMessage(b *testing.B) {
+	body := []byte(benchMessage)
+	L := lua.NewState(lua.Options{SkipOpenLibs: true})
+	defer L.Close()
+	b.SetBytes(int64(len(body)))
+	b.ReportAllocs()
+	for b.Loop() {
+		v, err := DecodeBytes(L, body)
+		if err != nil || v.Type() != lua.LTTable {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkDecodeMessageEncodingJSON is the floor: the same message into
+// map[string]any with encoding/json.
+func BenchmarkDecodeMessageEncodingJSON(b *testing.B) {
+	body := []byte(benchMessage)
+	b.SetBytes(int64(len(body)))
+	b.ReportAllocs()
+	for b.Loop() {
+		var out map[string]any
+		if err := json.Unmarshal(body, &out); err != nil || len(out) != 10 {
+			b.Fatal(err)
+		}
+	}
+}

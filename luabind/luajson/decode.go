@@ -150,6 +150,7 @@ func newDecoder(L *lua.LState, sd *stateData, s string) (decoder, error) {
 	if len(s) > MaxDecodeSize {
 		return decoder{}, ErrTooLarge
 	}
+	sd.caches()
 	d := decoder{L: L, sd: sd, s: s, stack: sd.stack[:0], names: sd.names[:0], buf: sd.buf[:0],
 		ctx: L.Context(), next: min(checkEvery, sd.decodeLimit), limit: sd.decodeLimit}
 	d.ws()
@@ -493,7 +494,7 @@ func (d *decoder) strValue(s string) lua.LValue {
 			return v
 		}
 	}
-	return lua.LString(d.copyShort(s))
+	return d.boxShort(s)
 }
 
 // str reads a string whose opening quote has been consumed. Strings without

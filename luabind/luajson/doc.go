@@ -36,9 +36,11 @@
 // show at most 64 bytes of a key (Clip).
 //
 // Strings of up to 32 bytes (ids, times, names) are copied out of a
-// decoded document; longer strings (message text) share memory with it,
-// so keeping such a string from a large response keeps the response's
-// text alive until the string is collected.
+// decoded document (by default into 4 KiB chunks, and boxed as Lua values
+// in chunks of 128: keeping one keeps its chunks, never the document);
+// longer strings (message text) share memory with it, so keeping such a
+// string from a large response keeps the response's text alive until the
+// string is collected.
 //
 // # Caches
 //
@@ -51,9 +53,12 @@
 // # Build tags
 //
 // By default the decoder builds a table's hash part at its final size
-// through a mirror of lua.LTable's layout (checked against the real type
-// by reflection at start-up; on a mismatch it falls back to the safe
-// path), and DecodeBytes views the input without copying it. Built with
+// through a mirror of lua.LTable's layout (internal/ltable, checked
+// against the real type by reflection at start-up; on a mismatch it falls
+// back to the safe path); objects of one shape share their key list (a
+// table's own copy is made by the first key added to it), arrays of one or
+// two values are made with their table in one allocation, and DecodeBytes
+// views the input without copying it. Built with
 // the purego tag (go build -tags purego), the package uses no unsafe code:
 // tables are filled through gopher-lua's API and the input is copied. Both
 // builds give the same values.

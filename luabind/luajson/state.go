@@ -25,6 +25,7 @@ const (
 	maxInternedLen    = 16
 	maxCopiedLen      = 32   // longer string values are views into the input
 	strArenaSize      = 4096 // bytes of a chunk of copied strings
+	strBoxChunk       = 128  // boxes of copied strings in one chunk
 	maxShapes         = 256  // key lists of objects (see objectKeys)
 	maxShapeKeys      = 64
 	maxShapeLen       = 1024 // bytes of a key list's cache key
@@ -56,7 +57,8 @@ type stateData struct {
 	names    []string
 	buf      []byte
 	shapeKey []byte
-	strArena []byte // bytes of copied short strings (see copyShort)
+	strArena []byte        // bytes of copied short strings (see boxShort)
+	strBoxes []lua.LString // boxes of copied short strings (see boxShort)
 
 	// decodeLimit bounds what one decode builds (SetMaxDecodedSize).
 	decodeLimit int
@@ -69,13 +71,9 @@ func dataOf(L *lua.LState) *stateData {
 			return sd
 		}
 	}
-	sd := &stateData{
-		keys:   make(map[string]lua.LValue, 64),
-		vals:   make(map[string]lua.LValue, 64),
-		shapes: make(map[string]*objectKeys, 16),
-
-		decodeLimit: MaxDecodedSize,
-	}
+	// The caches are made by the first decode (see caches): a state that
+	// only uses rc.json.null or encodes does not pay for them.
+	sd := &stateData{decodeLimit: MaxDecodedSize}
 
 	nullMeta := L.CreateTable(0, 3)
 	nullMeta.RawSetString("__tostring", L.NewFunction(func(L *lua.LState) int {
@@ -93,6 +91,15 @@ func dataOf(L *lua.LState) *stateData {
 	holder := &lua.LUserData{Value: sd, Env: L.G.Global, Metatable: lua.LNil}
 	L.G.Registry.RawSetString(registryKey, holder)
 	return sd
+}
+
+// caches makes sd's decoder caches on first use.
+func (sd *stateData) caches() {
+	if sd.keys == nil {
+		sd.keys = make(map[string]lua.LValue, 64)
+		sd.vals = make(map[string]lua.LValue, 64)
+		sd.shapes = make(map[string]*objectKeys, 16)
+	}
 }
 
 // Null returns the null sentinel of L (rc.json.null): the value a JSON

@@ -1,6 +1,8 @@
 package luajson
 
 import (
+	"slices"
+
 	lua "github.com/yuin/gopher-lua"
 )
 
@@ -29,6 +31,7 @@ func newObjectKeys(names []string, intern func(string) (string, lua.LValue)) *ob
 			ok.keys = append(ok.keys, bk)
 		}
 	}
+	ok.keys = slices.Clip(ok.keys) // shared by tables: see newObjectTable
 	return ok
 }
 

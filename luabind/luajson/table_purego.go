@@ -37,5 +37,5 @@ func newArrayTable(L *lua.LState, vals []lua.LValue) *lua.LTable {
 // viewBytes returns b as a string: a copy in this build.
 func viewBytes(b []byte) string { return string(b) }
 
-// copyShort copies s.
-func (d *decoder) copyShort(s string) string { return strings.Clone(s) }
+// boxShort boxes a copy of s.
+func (d *decoder) boxShort(s string) lua.LValue { return lua.LString(strings.Clone(s)) }

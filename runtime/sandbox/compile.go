@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	lua "github.com/yuin/gopher-lua"
@@ -32,6 +33,7 @@ func Compile(L *lua.LState, name string, content []byte) (*lua.LFunction, error)
 	}
 	fn, err := L.Load(bytes.NewReader(content), name)
 	if err == nil {
+		compact(fn.Proto, MaxNesting+1)
 		return fn, nil
 	}
 	var perr *parse.Error
@@ -51,4 +53,25 @@ func Compile(L *lua.LState, name string, content []byte) (*lua.LFunction, error)
 		return nil, &SyntaxError{Msg: fmt.Sprintf("%s: %s", name, strings.TrimSpace(aerr.Cause.Error()))}
 	}
 	return nil, &SyntaxError{Msg: fmt.Sprintf("%s: %s", name, strings.TrimSpace(err.Error()))}
+}
+
+// compact gives the slices of p and of the functions it defines, down to
+// depth levels, their exact size: gopher-lua's compiler leaves every
+// function's code and line table in buffers of 1,024 entries (12 KiB),
+// which a loaded script would keep for its lifetime. Nothing writes to a
+// prototype after compilation, so the copies are all that is kept.
+func compact(p *lua.FunctionProto, depth int) {
+	if p == nil || depth == 0 {
+		return
+	}
+	p.Code = slices.Clone(p.Code)
+	p.Constants = slices.Clone(p.Constants)
+	p.FunctionPrototypes = slices.Clone(p.FunctionPrototypes)
+	p.DbgSourcePositions = slices.Clone(p.DbgSourcePositions)
+	p.DbgLocals = slices.Clone(p.DbgLocals)
+	p.DbgCalls = slices.Clone(p.DbgCalls)
+	p.DbgUpvalues = slices.Clone(p.DbgUpvalues)
+	for _, child := range p.FunctionPrototypes {
+		compact(child, depth-1)
+	}
 }

@@ -40,7 +40,7 @@ func installCoroutines(L *lua.LState, co *lua.LTable) {
 	// then takes it for not started and dereferences nil on the next
 	// resume. Such a coroutine never runs Lua code again, so its
 	// environment is free to mark it.
-	emptied := L.NewTable()
+	emptied := L.CreateTable(0, 0)
 	run := func(L *lua.LState, th *lua.LState) int {
 		if th.Env == emptied {
 			// As in Lua 5.1: the yield returns the arguments of this

@@ -2,9 +2,12 @@ package sandbox
 
 import (
 	"fmt"
+	"sync"
 	"time"
 
 	lua "github.com/yuin/gopher-lua"
+
+	"github.com/rclua/rclua/internal/ltable"
 )
 
 // Limits of every state New returns.
@@ -16,11 +19,12 @@ const (
 	// CallStackSize bounds Lua call depth: deeper recursion raises
 	// "stack overflow".
 	CallStackSize = 200
-	// registry (value stack) sizes, in slots. The grow step is large
+	// registry (value stack) sizes, in slots. The initial size (4 KiB)
+	// holds what an event handler uses; the grow step is large
 	// because gopher-lua grows the registry by a fixed step: a small one
 	// makes pushing many values (unpack of a big table) quadratic and
 	// uninterruptible by the deadline.
-	registrySize     = 1024
+	registrySize     = 256
 	registryMaxSize  = 256 * 1024
 	registryGrowStep = 16 * 1024
 	// maxDateFormat caps the length of an os.date format.
@@ -78,20 +82,8 @@ func New(opts Options) *lua.LState {
 		return L
 	}
 	L := lua.NewState(stateOptions(true))
-	for _, lib := range []struct {
-		name string
-		fn   lua.LGFunction
-	}{
-		{lua.BaseLibName, lua.OpenBase},
-		{lua.TabLibName, lua.OpenTable},
-		{lua.StringLibName, lua.OpenString},
-		{lua.MathLibName, lua.OpenMath},
-		{lua.CoroutineLibName, lua.OpenCoroutine},
-		{lua.OsLibName, lua.OpenOs},
-	} {
-		L.Push(L.NewFunction(lib.fn))
-		L.Push(lua.LString(lib.name))
-		L.Call(1, 0)
+	if !copyLibraries(L) {
+		openLibraries(L, libraryFields())
 	}
 	installBounded(L)
 	protectCalls(L)
@@ -109,7 +101,7 @@ func New(opts Options) *lua.LState {
 
 	// os: only the clock functions.
 	full, _ := L.GetGlobal("os").(*lua.LTable)
-	os := L.NewTable()
+	os := L.CreateTable(0, 4)
 	for _, name := range []string{"time", "clock", "date", "difftime"} {
 		if full != nil {
 			os.RawSetString(name, full.RawGetString(name))
@@ -119,7 +111,7 @@ func New(opts Options) *lua.LState {
 	L.SetGlobal("os", os)
 
 	for _, lib := range []string{"io", "debug", "package"} {
-		t := L.NewTable()
+		t := L.CreateTable(0, 0)
 		L.SetMetatable(t, forbidIndex(L, lib))
 		L.SetGlobal(lib, t)
 	}
@@ -137,15 +129,84 @@ func New(opts Options) *lua.LState {
 	return L
 }
 
+// libraries are the gopher-lua libraries New opens.
+func libraries() []struct {
+	name string
+	fn   lua.LGFunction
+} {
+	return []struct {
+		name string
+		fn   lua.LGFunction
+	}{
+		{lua.BaseLibName, lua.OpenBase},
+		{lua.TabLibName, lua.OpenTable},
+		{lua.StringLibName, lua.OpenString},
+		{lua.MathLibName, lua.OpenMath},
+		{lua.CoroutineLibName, lua.OpenCoroutine},
+		{lua.OsLibName, lua.OpenOs},
+	}
+}
+
+// globalsRoom is the room New reserves in the globals table beyond what
+// the libraries set: the sandbox's and the rc module's globals.
+const globalsRoom = 16
+
+// openLibraries opens the libraries in L. When fields is not nil (it
+// holds how many fields each library sets, "_G" for the base library),
+// each library's table is made beforehand at its final size, so that
+// gopher-lua fills it (RegisterModule fills an existing global table)
+// without growing it key by key.
+func openLibraries(L *lua.LState, fields map[string]int) {
+	if fields != nil {
+		ltable.Reserve(L.G.Global, fields["_G"]+globalsRoom)
+	}
+	for _, lib := range libraries() {
+		if n, ok := fields[lib.name]; ok && lib.name != lua.BaseLibName {
+			L.SetGlobal(lib.name, ltable.New(L, n))
+		}
+		L.Push(L.NewFunction(lib.fn))
+		L.Push(lua.LString(lib.name))
+		L.Call(1, 0)
+	}
+}
+
+// libraryFields returns how many fields each library New opens sets in
+// its table ("_G" for the base library), counted once on a state of its
+// own; nil when tables cannot be sized (see package ltable).
+var libraryFields = sync.OnceValue(func() map[string]int {
+	if !ltable.OK {
+		return nil
+	}
+	L := lua.NewState(lua.Options{SkipOpenLibs: true})
+	defer L.Close()
+	openLibraries(L, nil)
+	fields := map[string]int{"_G": countKeys(L.G.Global)}
+	for _, lib := range libraries() {
+		if tb, ok := L.GetGlobal(lib.name).(*lua.LTable); ok && lib.name != lua.BaseLibName {
+			fields[lib.name] = countKeys(tb)
+		}
+	}
+	return fields
+})
+
+// countKeys returns the number of keys of tb's hash part.
+func countKeys(tb *lua.LTable) int {
+	n := 0
+	for k, _ := tb.Next(lua.LNil); k != lua.LNil; k, _ = tb.Next(k) {
+		n++
+	}
+	return n
+}
+
 // scrubRegistry replaces the registry's _LOADED, where lua.Open* left the
 // full libraries (the os table with execute, exit and getenv), with the
 // libraries require returns: no registry entry holds a withheld table.
 // Scripts cannot read the registry (debug is withheld), but gopher-lua's
 // own functions do.
 func scrubRegistry(L *lua.LState) {
-	loaded := L.NewTable()
+	loaded := ltable.New(L, 6)
 	for _, name := range []string{"_G", "string", "table", "math", "coroutine", "os"} {
-		loaded.RawSetString(name, L.GetGlobal(name))
+		ltable.SetString(loaded, name, L.GetGlobal(name))
 	}
 	L.Get(lua.RegistryIndex).(*lua.LTable).RawSetString("_LOADED", loaded)
 }
@@ -189,16 +250,16 @@ func disabled(L *lua.LState, name string) *lua.LFunction {
 // forbidIndex is a metatable whose __index raises for any missing field
 // and whose __newindex refuses additions.
 func forbidIndex(L *lua.LState, lib string) *lua.LTable {
-	mt := L.NewTable()
-	mt.RawSetString("__index", L.NewFunction(func(L *lua.LState) int {
+	mt := ltable.New(L, 3)
+	ltable.SetString(mt, "__index", L.NewFunction(func(L *lua.LState) int {
 		L.RaiseError("%s.%s is disabled in the sandbox", lib, L.ToString(2))
 		return 0
 	}))
-	mt.RawSetString("__newindex", L.NewFunction(func(L *lua.LState) int {
+	ltable.SetString(mt, "__newindex", L.NewFunction(func(L *lua.LState) int {
 		L.RaiseError("%s is read-only in the sandbox", lib)
 		return 0
 	}))
-	mt.RawSetString("__metatable", lua.LString("locked"))
+	ltable.SetString(mt, "__metatable", lua.LString("locked"))
 	return mt
 }
 

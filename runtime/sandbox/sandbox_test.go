@@ -7,6 +7,9 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	lua "github.com/yuin/gopher-lua"
+
+	"github.com/rclua/rclua/internal/ltable"
 )
 
 func TestSandboxRefusesEscapes(t *testing.T) {
@@ -96,4 +99,82 @@ func TestSyntaxErrorHasFileLine(t *testing.T) {
 	err = runSnippet(t, "local function f()\n", time.Second, false)
 	require.Error(t, err)
 	assert.True(t, strings.HasPrefix(err.Error(), "t.lua:"), "got %q", err)
+}
+
+// TestCompiledScriptsKeepNoBuffers: a compiled script's functions, nested
+// ones too, keep code and line tables of their own size, not the
+// compiler's 1,024-entry buffers, and still run and report lines.
+func TestCompiledScriptsKeepNoBuffers(t *testing.T) {
+	t.Parallel()
+	L := New(Options{})
+	defer L.Close()
+	fn, err := Compile(L, "small.lua", []byte("local n = 0\nlocal function f(x)\n  return function() n = n + x; error('at three') end\nend\nf(1)()\n"))
+	require.NoError(t, err)
+	var walk func(p *lua.FunctionProto, depth int) int
+	walk = func(p *lua.FunctionProto, depth int) int {
+		assert.Less(t, cap(p.Code), 64, "code of a function at depth %d", depth)
+		assert.Less(t, cap(p.DbgSourcePositions), 64, "line table of a function at depth %d", depth)
+		assert.LessOrEqual(t, cap(p.DbgCalls), 8, "calls of a function at depth %d", depth)
+		n := 1
+		for _, c := range p.FunctionPrototypes {
+			n += walk(c, depth+1)
+		}
+		return n
+	}
+	assert.Equal(t, 3, walk(fn.Proto, 0))
+	L.Push(fn)
+	err = L.PCall(0, 0, nil)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "small.lua:3: at three")
+}
+
+// TestStatesShareNothing: states copy their libraries from one template
+// (by default), yet no table, function or environment is shared: what a
+// script changes in its libraries, or reaches through them, is its own.
+func TestStatesShareNothing(t *testing.T) {
+	t.Parallel()
+	_, copied := libraryTemplate()
+	assert.Equal(t, ltable.OK, copied, "states copy their libraries whenever tables can be copied")
+	a, b := New(Options{}), New(Options{})
+	defer a.Close()
+	defer b.Close()
+	require.NoError(t, a.DoString(`
+		string.shout = function(s) return s:upper() .. "!" end
+		table.insert = nil
+		math.pi = 3
+		_G.mine = true
+		marker = {}
+		getfenv(print).marked = marker
+		assert(("a"):shout() == "A!")
+	`))
+	require.NoError(t, b.DoString(`
+		assert(string.shout == nil and ("a").shout == nil, "string table shared")
+		assert(type(table.insert) == "function", "table table shared")
+		assert(math.pi > 3.14, "math table shared")
+		assert(mine == nil and marked == nil, "globals shared")
+		assert(getfenv(print) == _G and _G._G == _G, "functions keep the template's environment")
+		local n = 0
+		for k, v in ipairs({10, 20}) do n = n + 1 end
+		for _, v in ipairs({1, 2}) do n = n + v end
+		assert(n == 5, n)
+		for k in pairs({x = 1}) do assert(k == "x") end
+		assert(("%d"):format(7) == "7" and ("abc"):gmatch(".")() == "a")
+	`))
+	for _, name := range []string{"print", "pairs", "ipairs"} {
+		assert.NotSame(t, a.GetGlobal(name), b.GetGlobal(name), name)
+	}
+	assert.NotSame(t, a.GetGlobal("string"), b.GetGlobal("string"))
+	assert.NotSame(t, a.GetMetatable(lua.LString("")), b.GetMetatable(lua.LString("")))
+	assert.Same(t, a.GetGlobal("string"), a.GetMetatable(lua.LString("")).(*lua.LTable).RawGetString("__index"))
+}
+
+// BenchmarkNew measures one fresh sandboxed state, without the rc module
+// (runtime's BenchmarkNewState adds it).
+//
+//	go test -run='^$' -bench=BenchmarkNew -benchmem -count=5 ./runtime/sandbox/
+func BenchmarkNew(b *testing.B) {
+	b.ReportAllocs()
+	for b.Loop() {
+		New(Options{}).Close()
+	}
 }

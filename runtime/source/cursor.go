@@ -92,8 +92,9 @@ type savedSeen struct {
 
 // savedMessages is where the messages stand.
 type savedMessages struct {
-	// Since is when the messages stopped being delivered: the start of an
-	// open gap, else when the state was taken.
+	// Since is where the messages stand: the start of an open gap, else
+	// the newest stamp of a message read (or the start of the last sync
+	// that caught up), never the clock's now. A restart catches up from it.
 	Since int64 `json:"since"`
 	// Rooms are the rooms whose subscription changed during the open gap.
 	Rooms []string `json:"rooms,omitempty"`
@@ -313,9 +314,11 @@ func (run *rtRun) savedMessages() *savedMessages {
 	out := &savedMessages{}
 	since := run.gap
 	if since.IsZero() {
-		since = st.serverNow()
-		if !ms.since.IsZero() && since.Before(ms.since) {
-			since = ms.since
+		// Never the clock: a message the stream has not given yet (back
+		// pressure) is after the position, and caught up from it.
+		since = ms.pos
+		if since.IsZero() {
+			since = ms.since.Add(run.r.poll.opts.Overlap)
 		}
 	} else {
 		out.Rooms = slices.Sorted(maps.Keys(st.rooms))

@@ -2,6 +2,8 @@ package source
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -102,4 +104,65 @@ func (s *rtServer) messageTS(t *testing.T, id string) time.Time {
 	}
 	t.Fatalf("no message %s", id)
 	return time.Time{}
+}
+
+// savedIndex is the i of the state {"i":i} saved under "x", -1 for none.
+func savedIndex(t *testing.T, c *MemCursors) int {
+	t.Helper()
+	data, ok, err := c.LoadCursor("x")
+	require.NoError(t, err)
+	if !ok {
+		return -1
+	}
+	var s struct{ I int }
+	require.NoError(t, json.Unmarshal(data, &s))
+	return s.I
+}
+
+// TestCursorSaverEpochsBounded: while one event stays unhandled (a paused
+// script), 10,000 states offered, each after an event handled at once,
+// hold a bounded number of epochs and bytes; nothing is saved past the
+// unhandled event, and once it is handled the newest state is saved. A
+// second event held in a later epoch (whose state was merged) still keeps
+// every state after it unsaved until it is handled.
+func TestCursorSaverEpochsBounded(t *testing.T) {
+	t.Parallel()
+	const n, late = 10000, 5000
+	c := &MemCursors{}
+	sv := newCursorSaver(c, "x", time.Hour, zerolog.Nop())
+	first, second := &handler{}, &handler{}
+	ctx := context.Background()
+	first.hold.Store(true)
+	require.NoError(t, sv.track(first.emit)(ctx, Event{ID: "first"}))
+	h := &handler{}
+	maxHeld, maxBytes := 0, 0
+	for i := range n {
+		emit := sv.track(h.emit)
+		if i == late {
+			second.hold.Store(true)
+			emit = sv.track(second.emit)
+		}
+		require.NoError(t, emit(ctx, Event{ID: "e"}))
+		sv.offer(fmt.Appendf(nil, `{"i":%d}`, i))
+		sv.flush()
+		sv.mu.Lock()
+		held, bytes := len(sv.epochs), 0
+		for _, e := range sv.epochs {
+			bytes += len(e.state)
+		}
+		sv.mu.Unlock()
+		maxHeld, maxBytes = max(maxHeld, held), max(maxBytes, bytes)
+	}
+	const bound = 16 // a small fixed number, whatever the number of offers
+	assert.LessOrEqual(t, maxHeld, bound, "epochs held while the first event is unhandled")
+	assert.LessOrEqual(t, maxBytes, bound*len(`{"i":9999}`), "state bytes held")
+	assert.Equal(t, -1, savedIndex(t, c), "nothing saved past an unhandled event")
+
+	first.release()
+	sv.flush()
+	got := savedIndex(t, c)
+	assert.Less(t, got, late, "not past the second unhandled event")
+	second.release()
+	sv.flush()
+	assert.Equal(t, n-1, savedIndex(t, c), "the newest state, once every event is handled")
 }

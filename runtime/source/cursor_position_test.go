@@ -166,3 +166,30 @@ func TestCursorSaverEpochsBounded(t *testing.T) {
 	sv.flush()
 	assert.Equal(t, n-1, savedIndex(t, c), "the newest state, once every event is handled")
 }
+
+// TestPollRunResumesInTheSameProcess: with Cursors, a second Run of the
+// same Poll (a listener back after a period with none) resumes from the
+// cursor the first saved: the change made between the Runs is delivered,
+// once, and the one handled in the first Run is not.
+func TestPollRunResumesInTheSameProcess(t *testing.T) {
+	t.Parallel()
+	s := newRTServer(t)
+	c := &MemCursors{}
+	name := CursorName(s.srv.URL, rctest.BotUserID)
+	p := s.cursorPoll(c, zerolog.Nop(), rctest.BotUserID)
+	ops, random := s.subID(t, rctest.OpsRoomID), s.subID(t, rctest.RandomRoomID)
+
+	first := runPollWith(t, p, &handler{})
+	waitUntil(t, "the baseline saved", func() bool { return saved(t, c, name) != nil })
+	s.mention(t, rctest.OpsRoomID)
+	waitUntil(t, "ops", func() bool { return first.h.count(ActionUpdated, ops) == 1 })
+	first.stop()
+
+	s.mention(t, rctest.RandomRoomID) // nobody listens
+
+	second := runPollWith(t, p, &handler{})
+	waitUntil(t, "the change made between the Runs", func() bool { return second.h.count(ActionUpdated, random) == 1 })
+	s.waitPolls(t, 3)
+	assert.Zero(t, second.h.count(ActionUpdated, ops), "handled in the first Run")
+	assert.Len(t, second.h.all(), 1)
+}

@@ -107,8 +107,10 @@ const (
 // follow. Polling delivers no messages.
 //
 // With Poll.Cursors, the state is saved as Poll's is, with the message
-// cursor: when messages stopped being delivered (the start of an open gap,
-// or the time of the state), the rooms changed during an open gap, and the
+// cursor: where the messages stand (the start of an open gap, else the
+// newest message read from the stream or a catch-up: never the clock, so
+// the messages a slow handler left unread in the client are after it and
+// caught up at a restart), the rooms changed during an open gap, and the
 // messages emitted within the overlap. A Run that finds it starts with a
 // gap open since then: the subscriptions and the messages are caught up as
 // after a reconnection, within CatchUp.

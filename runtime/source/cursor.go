@@ -92,8 +92,9 @@ type savedSeen struct {
 
 // savedMessages is where the messages stand.
 type savedMessages struct {
-	// Since is when the messages stopped being delivered: the start of an
-	// open gap, else when the state was taken.
+	// Since is where the messages stand: the start of an open gap, else
+	// the newest stamp of a message read (or the start of the last sync
+	// that caught up), never the clock's now. A restart catches up from it.
 	Since int64 `json:"since"`
 	// Rooms are the rooms whose subscription changed during the open gap.
 	Rooms []string `json:"rooms,omitempty"`
@@ -154,7 +155,9 @@ func decodeCursor(data []byte) (*savedCursor, error) {
 // cursorSaver saves a source's state once the events emitted before it are
 // handled, at most once per every. Events are tracked in epochs: the
 // state offered at the end of an epoch is saved once that epoch's events,
-// and all earlier ones', are handled (Event.Handled).
+// and all earlier ones', are handled (Event.Handled). At most maxEpochs
+// are kept (merge): an event left unhandled for hours holds a few states,
+// not one per offer.
 type cursorSaver struct {
 	store Cursors
 	name  string
@@ -172,7 +175,21 @@ type cursorSaver struct {
 type epoch struct {
 	events, open int    // emitted, not yet handled
 	state        []byte // the state offered when it closed
+	into         *epoch // merged into that one (its events are counted there)
 }
+
+// root is the epoch e's events are counted in now.
+func (e *epoch) root() *epoch {
+	for e.into != nil {
+		e = e.into
+	}
+	return e
+}
+
+// maxEpochs bounds the epochs a saver keeps, so the states held while an
+// event stays unhandled (a slow handler, a paused script) are at most
+// maxEpochs-1 whatever the number of offers.
+const maxEpochs = 8
 
 func newCursorSaver(store Cursors, name string, every time.Duration, log zerolog.Logger) *cursorSaver {
 	if every <= 0 {
@@ -213,7 +230,7 @@ func (sv *cursorSaver) track(emit Emit) Emit {
 		ev.Handled = func() {
 			once.Do(func() {
 				sv.mu.Lock()
-				e.open--
+				e.root().open--
 				ready := sv.saveable()
 				sv.mu.Unlock()
 				if ready {
@@ -239,12 +256,30 @@ func (sv *cursorSaver) offer(state []byte) {
 	} else {
 		sv.epochs[n-1].state = state
 		sv.epochs = append(sv.epochs, &epoch{})
+		sv.merge()
 	}
 	ready := sv.saveable()
 	sv.mu.Unlock()
 	if ready {
 		sv.signal()
 	}
+}
+
+// merge keeps at most maxEpochs epochs: past that, the two newest closed
+// ones become one, with the later state, saved once the events of both
+// are handled. Saving waits longer then, never saves a state early, and
+// the oldest epochs (handled first) keep their own states.
+func (sv *cursorSaver) merge() {
+	n := len(sv.epochs)
+	if n <= maxEpochs {
+		return
+	}
+	a, b := sv.epochs[n-3], sv.epochs[n-2]
+	a.events += b.events
+	a.open += b.open
+	a.state = b.state
+	b.into, b.state = a, nil
+	sv.epochs = append(sv.epochs[:n-2], sv.epochs[n-1])
 }
 
 func (sv *cursorSaver) saveable() bool { return len(sv.epochs) > 1 && sv.epochs[0].open == 0 }
@@ -313,9 +348,11 @@ func (run *rtRun) savedMessages() *savedMessages {
 	out := &savedMessages{}
 	since := run.gap
 	if since.IsZero() {
-		since = st.serverNow()
-		if !ms.since.IsZero() && since.Before(ms.since) {
-			since = ms.since
+		// Never the clock: a message the stream has not given yet (back
+		// pressure) is after the position, and caught up from it.
+		since = ms.pos
+		if since.IsZero() {
+			since = ms.since.Add(run.r.poll.opts.Overlap)
 		}
 	} else {
 		out.Rooms = slices.Sorted(maps.Keys(st.rooms))

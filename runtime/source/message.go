@@ -25,7 +25,13 @@ type msgState struct {
 	// since is the start of the Run on the server's clock (the baseline's
 	// Date, less the overlap): older messages are not new. Zero before the
 	// baseline.
-	since  time.Time
+	since time.Time
+	// pos is the message position: the newest stamp of a message read
+	// (from the stream or a catch-up), or the server's clock when a sync
+	// that left nothing to catch up began (the baseline, the end of a gap).
+	// Every message stamped before it, less the overlap, was read; it
+	// moves only when something is read, never with the clock alone.
+	pos    time.Time
 	latest map[string]msgVersion
 }
 
@@ -47,11 +53,19 @@ func stamp(m *rc.Message) time.Time {
 	return m.TS
 }
 
+// read moves the position to t when it is later.
+func (ms *msgState) read(t time.Time) {
+	if t.After(ms.pos) {
+		ms.pos = t
+	}
+}
+
 // offer emits m unless it is the bot's, a version already emitted or
 // older than one, with ActionCreated the first time a message created
 // since floor (the later of since and now - window) is seen, else
 // ActionUpdated. now is the server's clock.
 func (ms *msgState) offer(ctx context.Context, emit Emit, m *rc.Message, now time.Time) error {
+	ms.read(stamp(m))
 	if m.ID == "" || (ms.botID != "" && m.User.ID == ms.botID) {
 		return nil
 	}

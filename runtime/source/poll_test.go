@@ -215,7 +215,8 @@ func TestPollExactlyOnce(t *testing.T) {
 	}
 }
 
-// TestPollRunStartsAfresh: every Run of one Poll begins with a baseline:
+// TestPollRunStartsAfresh: without Cursors, every Run of one Poll begins
+// with a baseline:
 // what changed before it, or between two Runs, is not emitted.
 func TestPollRunStartsAfresh(t *testing.T) {
 	t.Parallel()

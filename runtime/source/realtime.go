@@ -107,8 +107,10 @@ const (
 // follow. Polling delivers no messages.
 //
 // With Poll.Cursors, the state is saved as Poll's is, with the message
-// cursor: when messages stopped being delivered (the start of an open gap,
-// or the time of the state), the rooms changed during an open gap, and the
+// cursor: where the messages stand (the start of an open gap, else the
+// newest message read from the stream or a catch-up: never the clock, so
+// the messages a slow handler left unread in the client are after it and
+// caught up at a restart), the rooms changed during an open gap, and the
 // messages emitted within the overlap. A Run that finds it starts with a
 // gap open since then: the subscriptions and the messages are caught up as
 // after a reconnection, within CatchUp.
@@ -277,10 +279,17 @@ func (run *rtRun) save() {
 	run.sv.offer(run.st.snapshot(run.savedMessages()))
 }
 
-// lost records the start of a gap, unless one is open already.
-func (run *rtRun) lost() {
-	if run.gap.IsZero() && run.st.baselined {
-		run.gap = run.st.serverNow()
+// lost records the start of a gap, unless one is open already: the
+// server's clock when everything the stream sent was read, or (unread is
+// set: the client was dropped with events left in it) the message
+// position, so that the catch-up covers what was never read.
+func (run *rtRun) lost(unread bool) {
+	if !run.gap.IsZero() || !run.st.baselined {
+		return
+	}
+	run.gap = run.st.serverNow()
+	if unread && !run.ms.pos.IsZero() && run.ms.pos.Before(run.gap) {
+		run.gap = run.ms.pos
 	}
 }
 
@@ -290,7 +299,8 @@ func (run *rtRun) lost() {
 func (run *rtRun) serve(ctx context.Context, c *realtime.Client) error {
 	r, st := run.r, run.st
 	defer c.Close()
-	defer run.lost()
+	drained := false // the client's events were read to the end
+	defer func() { run.lost(!drained) }()
 	if _, err := c.SubscribeSubscriptionChanges(ctx); err != nil {
 		return fmt.Errorf("realtime events: subscribing to subscriptions-changed: %w", err)
 	}
@@ -340,6 +350,7 @@ func (run *rtRun) serve(ctx context.Context, c *realtime.Client) error {
 			timer.Reset(wait)
 		case ev, ok := <-c.Events():
 			if !ok {
+				drained = true
 				if err := c.Err(); err != nil {
 					return err
 				}
@@ -366,7 +377,7 @@ func (run *rtRun) handle(ctx context.Context, ev *realtime.Event, timer *time.Ti
 		wait, _ := run.sync(ctx)
 		timer.Reset(wait)
 	case ev.Kind == realtime.Disconnected:
-		run.lost()
+		run.lost(false) // what the stream sent before is read
 		r.state.Store(StateConnecting)
 		r.log.Debug().Err(ev.Err).Msg("realtime events disconnected: reconnecting")
 	case ev.IsSubscriptionChange():
@@ -380,6 +391,7 @@ func (run *rtRun) handle(ctx context.Context, ev *realtime.Event, timer *time.Ti
 			return
 		}
 		if room != nil && !room.Participant {
+			run.ms.read(stamp(m))
 			return // a public room the bot is not in
 		}
 		r.poll.health.see(m.UpdatedAt)
@@ -392,19 +404,25 @@ func (run *rtRun) handle(ctx context.Context, ev *realtime.Event, timer *time.Ti
 // it succeeded and how long to wait before the next.
 func (run *rtRun) sync(ctx context.Context) (time.Duration, bool) {
 	st, ms := run.st, run.ms
+	began := time.Now()
 	wait := st.poll(ctx, run.emit)
 	if st.fatal != nil || ctx.Err() != nil || st.fails > 0 {
 		return wait, false
 	}
 	now := st.serverNow()
+	// The server's clock when this sync began: the stream was up by then,
+	// so a message after it is the stream's to deliver.
+	start := now.Add(-time.Since(began))
 	if ms.since.IsZero() {
 		ms.since = now.Add(-run.r.poll.opts.Overlap)
+		ms.read(start)
 	}
 	if !run.gap.IsZero() {
 		if !run.catchUpMessages(ctx, now) {
 			return wait, false
 		}
 		run.gap = time.Time{}
+		ms.read(start)
 	}
 	clear(st.rooms) // what changed before a gap needs no catch-up
 	ms.prune(now)
@@ -462,7 +480,7 @@ func (run *rtRun) pollFor(ctx context.Context, d time.Duration) {
 		if run.ms.since.IsZero() && st.baselined && st.fails == 0 {
 			run.ms.since = st.serverNow().Add(-run.r.poll.opts.Overlap)
 		}
-		run.lost()
+		run.lost(false)
 		run.save()
 		left := time.Until(end)
 		if st.fatal != nil || ctx.Err() != nil || left <= 0 {

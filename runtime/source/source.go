@@ -14,7 +14,9 @@
 // at most once per CursorEvery. A Run that finds a saved cursor catches
 // up instead of taking a baseline: the changes since are delivered once
 // each, those older than the catch-up window skipped and counted in one
-// log line. An event handled after the last save is delivered again after
+// log line. That holds for a Run started again in the same process too
+// (a listener back after none): it resumes from the cursor the last Run
+// saved. An event handled after the last save is delivered again after
 // a crash (at least once); nothing is lost.
 package source
 
@@ -79,9 +81,12 @@ type Source interface {
 	Kinds() []string
 	// Run emits events until ctx ends, then returns nil. It passes its
 	// own ctx to emit and waits for emit: a source never drops an event
-	// because a script is slow, it slows down instead. Each Run starts
-	// afresh: the host stops a source when its last listener goes and runs
-	// it again when one comes back. A non-nil error returned while ctx is
+	// because a script is slow, it slows down instead. The host stops a
+	// source when its last listener goes and runs it again when one comes
+	// back. Without Cursors each Run starts afresh, with a baseline; with
+	// them a Run resumes from the saved cursor, in the same process as
+	// after a restart: the changes made while nobody listened are
+	// delivered, within the catch-up window. A non-nil error returned while ctx is
 	// alive means the source cannot go on (for a source that logs in, a
 	// login refused for good): the host stops and returns it. Poll does
 	// on a 401 only: it backs off and retries every other failure.

@@ -59,6 +59,11 @@ func TestRealtimeCursorBehindUnreadMessages(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("the first message never reached emit")
 	}
+	// The server stamps messages to the millisecond: the unread ones come
+	// a millisecond after the handled one, so a position at the handled
+	// one is strictly behind them.
+	slowTS := s.messageTS(t, slow)
+	waitUntil(t, "a millisecond past the handled message", func() bool { return time.Since(slowTS) > 2*time.Millisecond })
 	var unread []string
 	for range 20 {
 		unread = append(unread, s.post(t, rctest.BobUsername, rctest.OpsRoomID, "queued @"+rctest.BotUsername))

@@ -15,8 +15,10 @@
 // # Bounds
 //
 // A key is at most Options.MaxKeyBytes (512), a value's JSON at most
-// MaxValueBytes (256 KiB), and a namespace's keys and values together at
-// most MaxTotalBytes (1 MiB, rclua's --store-limit). A write past a bound
+// MaxValueBytes (256 KiB), and a namespace's keys and values together, each
+// key counting EntryOverhead (128) bytes more, at most MaxTotalBytes (1
+// MiB, rclua's --store-limit): so 1 MiB holds at most 7,700 keys however
+// small they are. A write past a bound
 // fails with a *LimitError (error_type "limit" in Lua) and changes nothing;
 // before refusing for the total, the write deletes the namespace's expired
 // keys.
@@ -42,8 +44,10 @@
 //
 // The DB is the file's only writer (see below), so a namespace's entries
 // are read into memory on first use and kept in step with every commit:
-// reads need no transaction. A namespace costs its --store-limit of memory
-// at most.
+// reads need no transaction. A namespace costs about its --store-limit of
+// memory at most, and takes about as much of the file, which grows in
+// steps and does not shrink when keys are deleted (bbolt reuses the room).
+// BenchmarkEntryCost measures both per entry.
 //
 // # The file lock
 //

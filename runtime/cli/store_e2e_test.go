@@ -3,6 +3,7 @@ package cli
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -87,4 +88,54 @@ func TestE2EExecRemembers(t *testing.T) {
 	code, stdout, stderr := runChild(t, nil, "store", "get", "--state-dir", filepath.Join(dir, ".rclua-state"), "count", "loads")
 	require.Equal(t, 0, code, stderr)
 	assert.Equal(t, "2\n", stdout)
+}
+
+// TestE2EExecWhileDaemonRuns: with a daemon holding the state dir, exec
+// of a script that does not use rc.store succeeds, and one that does gets
+// nil, err (error_type "unavailable", naming the dir) from every rc.store
+// call, the rest of its top level running; the daemon's state is
+// untouched.
+func TestE2EExecWhileDaemonRuns(t *testing.T) {
+	t.Parallel()
+	s := rctest.NewServer()
+	defer s.Close()
+	dir, state := t.TempDir(), filepath.Join(t.TempDir(), "state")
+	writeScript(t, filepath.Join(dir, "count.lua"), countLua)
+	a := startChild(t, botEnv(s), "run", "--scripts", dir, "--state-dir", state, "--log-format", "json", "--shutdown-timeout", "2s")
+	waitForText(t, a.stderr, "loads 1", 15*time.Second)
+
+	other := t.TempDir()
+	plain := filepath.Join(other, "plain.lua")
+	writeScript(t, plain, `print("plain ran")`)
+	code, stdout, stderr := runChild(t, botEnv(s), "exec", "--state-dir", state, "--log-format", "json", plain)
+	assert.Equal(t, 0, code, "exec without rc.store while the daemon runs: %s", stderr)
+	assert.Contains(t, stdout+stderr, "plain ran")
+
+	uses := filepath.Join(other, "count.lua")
+	writeScript(t, uses, `
+for _, call in ipairs({
+  function() return rc.store.get("loads") end,
+  function() return rc.store.incr("loads") end,
+  function() return rc.store.set("k", 1) end,
+  function() return rc.store.delete("k") end,
+  function() return rc.store.keys() end,
+  function() return rc.store.update("k", function() return 1 end) end,
+}) do
+  local v, err = call()
+  assert(v == nil and err, "a store call succeeded")
+  print("store: " .. err.error_type .. ": " .. err.message)
+end
+print("after the store")
+`)
+	code, stdout, stderr = runChild(t, botEnv(s), "exec", "--state-dir", state, "--log-format", "json", uses)
+	require.Equal(t, 0, code, "exec with rc.store while the daemon runs: %s", stderr)
+	out := stdout + stderr
+	assert.Equal(t, 6, strings.Count(out, "store: unavailable: the state dir "+state+" is held by a running rclua daemon"), out)
+	assert.Contains(t, out, "after the store")
+
+	require.NoError(t, a.cmd.Process.Signal(syscall.SIGTERM))
+	require.Equal(t, 0, a.wait(t, 15*time.Second), a.stderr.String())
+	code, stdout, stderr = runChild(t, nil, "store", "get", "--state-dir", state, "count", "loads")
+	require.Equal(t, 0, code, stderr)
+	assert.Equal(t, "1\n", stdout, "exec changed nothing")
 }

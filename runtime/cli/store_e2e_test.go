@@ -139,3 +139,34 @@ print("after the store")
 	require.Equal(t, 0, code, stderr)
 	assert.Equal(t, "1\n", stdout, "exec changed nothing")
 }
+
+// TestE2EStoreNoStateCreatesNothing: rclua store on a state dir that has
+// no store.db (a mistyped --state-dir or --scripts) fails with "no state
+// in D" for every verb, delete and delete --all included, and creates
+// neither the dir nor the file.
+func TestE2EStoreNoStateCreatesNothing(t *testing.T) {
+	t.Parallel()
+	root := t.TempDir()
+	missing := filepath.Join(root, "typo")
+	empty := filepath.Join(root, "empty")
+	require.NoError(t, os.Mkdir(empty, 0o700))
+	for _, args := range [][]string{
+		{"list"}, {"list", "s"}, {"get", "s", "k"}, {"delete", "s", "k"}, {"delete", "--all", "s"},
+	} {
+		for _, dir := range []string{missing, empty} {
+			code, _, stderr := runChild(t, nil, append([]string{"store", args[0], "--state-dir", dir}, args[1:]...)...)
+			assert.Equal(t, 1, code, "%v in %s: %s", args, dir, stderr)
+			assert.Contains(t, stderr, "no state in "+dir, "%v", args)
+			_, err := os.Stat(filepath.Join(dir, "store.db"))
+			assert.ErrorIs(t, err, os.ErrNotExist, "%v made a store in %s", args, dir)
+		}
+		// The default state dir beside a mistyped --scripts.
+		code, _, stderr := runChild(t, nil, append([]string{"store", args[0], "--scripts", filepath.Join(root, "scirpts")}, args[1:]...)...)
+		assert.Equal(t, 1, code, "%v: %s", args, stderr)
+		assert.Contains(t, stderr, "no state in "+filepath.Join(root, ".rclua-state"))
+	}
+	_, err := os.Stat(missing)
+	assert.ErrorIs(t, err, os.ErrNotExist, "the missing dir was made")
+	_, err = os.Stat(filepath.Join(root, ".rclua-state"))
+	assert.ErrorIs(t, err, os.ErrNotExist, "the default dir was made")
+}

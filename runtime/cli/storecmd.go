@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"strconv"
 	"text/tabwriter"
 	"time"
@@ -65,6 +67,11 @@ func cmdStore(ctx context.Context, args []string, getenv func(string) string, st
 	dir, err := resolveStateDir(state.dir, getenv, *scripts, false)
 	if err != nil {
 		return err
+	}
+	// Only a daemon (or exec) makes a store: a mistyped --scripts or
+	// --state-dir must not create one, delete included.
+	if _, err := os.Stat(filepath.Join(dir, store.FileName)); errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("store %s: no state in %s (it has no %s): give the daemon's --state-dir, or the --scripts it runs with", verb, dir, store.FileName)
 	}
 	db, err := store.Open(dir, store.Options{ReadOnly: verb != "delete", SweepEvery: -1})
 	if err != nil {

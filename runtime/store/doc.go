@@ -34,10 +34,18 @@
 // # Durability and concurrency
 //
 // Every Set, Delete, Update and SaveCursor is one bbolt transaction,
-// committed with fsync before it returns: a kill -9, a crash or a power
-// loss loses nothing a call returned for (TestKill9LosesNothingSetReturnedFor
-// kills a writing child). The fsync is most of a write's cost (see
-// BenchmarkSet). Writes to one namespace are serialised by a lock of its
+// committed before it returns. What holds:
+//   - A kill -9 or a crash of rclua loses nothing a call returned for: the
+//     commit is in the file (TestKill9LosesNothingSetReturnedFor kills a
+//     writing child and reopens the file).
+//   - A power loss or an OS crash loses nothing a call returned for as far
+//     as the disk honours fsync: bbolt fsyncs the file at each commit
+//     (fdatasync on Linux), and Open fsyncs the state dir once it created
+//     store.db in it, and the parent of each folder it made, so the new
+//     file's name is durable too (TestNewFileIsSyncedInItsFolder checks the
+//     calls; a power cut itself is not tested).
+//
+// The fsync is most of a write's cost (see BenchmarkSet). Writes to one namespace are serialised by a lock of its
 // own, held from Update's read through its write: fn runs outside bbolt's
 // single write transaction, so a slow update function stalls its own
 // namespace only. Waiting for that lock ends with the call's context.

@@ -84,7 +84,8 @@ type Options struct {
 	// Now is the clock of expiries; default time.Now (tests inject one).
 	Now func() time.Time
 
-	noSync bool // skip bbolt's fsync (benchmarks only: what durability costs)
+	noSync  bool                   // skip bbolt's fsync (benchmarks only: what durability costs)
+	syncDir func(dir string) error // fsyncs a folder; default syncDir (tests record the calls)
 }
 
 func (o Options) withDefaults() Options {
@@ -108,6 +109,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Now == nil {
 		o.Now = time.Now
+	}
+	if o.syncDir == nil {
+		o.syncDir = syncDir
 	}
 	return o
 }

@@ -165,7 +165,8 @@ func TestStoreRaisesForWhatJSONCannotHold(t *testing.T) {
 }
 
 func TestStoreLimitsReturnNilErr(t *testing.T) {
-	opts := store.Options{MaxKeyBytes: 16, MaxValueBytes: 64, MaxTotalBytes: 100}
+	// Room for 100 bytes of keys and values in three keys.
+	opts := store.Options{MaxKeyBytes: 16, MaxValueBytes: 64, MaxTotalBytes: 100 + 3*store.EntryOverhead}
 	dbs(t, opts, func(t *testing.T, db *store.DB) {
 		mustLua(t, storeState(t, db, "s"), `
 local function refused(what, ok, err)

@@ -20,6 +20,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/rclua/rclua/runtime"
+	"github.com/rclua/rclua/runtime/store"
 )
 
 // The state folder's files.
@@ -145,6 +146,44 @@ func controlHandler(d *daemonState, log zerolog.Logger) http.Handler {
 	}
 	act("/disable", true, persist(d.host.Disable, "disabled"))
 	act("/enable", true, persist(d.host.Enable, "enabled"))
+	return mux
+}
+
+// withStoreRoutes adds to the control socket's handler h its read-only
+// store routes, which rclua store list and get use while the daemon holds
+// the store's lock: GET /store/list (the scripts with state), GET
+// /store/list?script=S (S's live keys) and GET /store/get?script=S&key=K
+// (K's value). There are no write routes.
+func withStoreRoutes(h http.Handler, db *store.DB) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/", h)
+	rd := fileReader{db}
+	reply := func(w http.ResponseWriter, v any, err error) {
+		if err != nil {
+			writeJSON(w, http.StatusInternalServerError, controlReply{Error: err.Error()})
+			return
+		}
+		writeJSON(w, http.StatusOK, v)
+	}
+	mux.HandleFunc("GET /store/list", func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		if !q.Has("script") {
+			v, err := rd.scripts(r.Context())
+			reply(w, v, err)
+			return
+		}
+		v, err := rd.entries(r.Context(), q.Get("script"))
+		reply(w, v, err)
+	})
+	mux.HandleFunc("GET /store/get", func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		if q.Get("script") == "" || q.Get("key") == "" {
+			writeJSON(w, http.StatusBadRequest, controlReply{Error: "give script and key"})
+			return
+		}
+		v, err := rd.value(r.Context(), q.Get("script"), q.Get("key"))
+		reply(w, v, err)
+	})
 	return mux
 }
 

@@ -2,15 +2,18 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/rclua/rclua/luabind"
 	"github.com/rclua/rclua/runtime"
+	"github.com/rclua/rclua/runtime/store"
 )
 
 const execHelp = `rclua exec [flags] FILE
@@ -19,6 +22,12 @@ Runs one script's top level against the server once and exits: for cron
 jobs and one-off automation. Triggers the script registers (rc.on,
 rc.every, rc.cron) are reported as ignored. Exit status 0 on success; on a
 Lua error, 1 with the error and its file:line.
+
+rc.store is the script's namespace in the state dir, found as "rclua run"
+finds it (the default is beside the script's folder), so a cron-run script
+remembers. The store opens on the first rc.store call; while a daemon runs
+on that state dir, rc.store calls return nil, err (error_type
+"unavailable") and a script that does not use rc.store runs as usual.
 
 The server and credentials come from the environment as for "rclua run"
 (RC_URL, RC_USER_ID + RC_TOKEN or RC_USER + RC_PASSWORD / RC_PASSWORD_FILE,
@@ -74,11 +83,10 @@ func cmdExec(ctx context.Context, args []string, getenv func(string) string, std
 	); err != nil {
 		return err
 	}
-	db, closeStore, err := openStore(stateDir, o.state.storeOptions())
-	if err != nil {
-		return err
-	}
-	defer closeStore()
+	// The store opens on the script's first rc.store call: a script that
+	// does not use it runs while a daemon holds the state dir.
+	st := &lazyStore{dir: stateDir, opts: o.state.storeOptions(), name: runtime.ScriptName(path)}
+	defer st.close()
 	keeper := newAuthKeeper(creds, baseURL, log)
 	client, err := newClient(baseURL, creds, true, keeper)
 	if err != nil {
@@ -92,7 +100,7 @@ func cmdExec(ctx context.Context, args []string, getenv func(string) string, std
 	}
 	cfg := runtime.Config{LoadTimeout: o.timeout, HandlerTimeout: o.timeout, SecretsDir: o.secretsDir}
 	module := luabind.FromClient(client, log)
-	module.Store = db.Namespace(runtime.ScriptName(path)) // the daemon's namespace for this script
+	module.Store = st // the daemon's namespace for this script
 	err = runtime.Exec(ctx, path, cfg, module, log)
 	if lost := keeper.failed(); lost != nil {
 		return lost // the server refused the credentials during the run: exit status 3
@@ -103,6 +111,100 @@ func cmdExec(ctx context.Context, args []string, getenv func(string) string, std
 	}
 	return nil
 }
+
+// lazyStore is exec's rc.store: the namespace name of the store in dir,
+// opened on the first call. When a daemon holds the state dir, every call
+// fails with an unavailableError.
+type lazyStore struct {
+	dir  string
+	opts store.Options
+	name string
+
+	once sync.Once
+	db   *store.DB
+	ns   store.Namespace
+	err  error
+}
+
+// open opens the store once and returns the namespace or why there is
+// none.
+func (l *lazyStore) open() (store.Namespace, error) {
+	l.once.Do(func() {
+		db, err := store.Open(l.dir, l.opts)
+		switch {
+		case errors.Is(err, store.ErrLocked):
+			l.err = &unavailableError{dir: l.dir, err: err}
+		case err != nil:
+			l.err = err
+		default:
+			l.db, l.ns = db, db.Namespace(l.name)
+		}
+	})
+	return l.ns, l.err
+}
+
+// close closes the store if it was opened.
+func (l *lazyStore) close() {
+	l.once.Do(func() {}) // no open after the run
+	if l.db != nil {
+		_ = l.db.Close()
+	}
+}
+
+func (l *lazyStore) Get(ctx context.Context, key string) ([]byte, bool, error) {
+	ns, err := l.open()
+	if err != nil {
+		return nil, false, err
+	}
+	return ns.Get(ctx, key)
+}
+
+func (l *lazyStore) Set(ctx context.Context, key string, value []byte, ttl time.Duration) error {
+	ns, err := l.open()
+	if err != nil {
+		return err
+	}
+	return ns.Set(ctx, key, value, ttl)
+}
+
+func (l *lazyStore) Delete(ctx context.Context, key string) error {
+	ns, err := l.open()
+	if err != nil {
+		return err
+	}
+	return ns.Delete(ctx, key)
+}
+
+func (l *lazyStore) Update(ctx context.Context, key string, fn func(old []byte) ([]byte, error)) error {
+	ns, err := l.open()
+	if err != nil {
+		return err
+	}
+	return ns.Update(ctx, key, fn)
+}
+
+func (l *lazyStore) Keys(ctx context.Context, prefix string) ([]string, error) {
+	ns, err := l.open()
+	if err != nil {
+		return nil, err
+	}
+	return ns.Keys(ctx, prefix)
+}
+
+// unavailableError is exec's rc.store error while a daemon holds the
+// state dir: error_type "unavailable" in the script's err.
+type unavailableError struct {
+	dir string
+	err error // wraps store.ErrLocked
+}
+
+func (e *unavailableError) Error() string {
+	return "the state dir " + e.dir + " is held by a running rclua daemon: rc.store is unavailable to rclua exec while it runs (stop the daemon, or give exec another --state-dir)"
+}
+func (e *unavailableError) Unwrap() error { return e.err }
+
+// ErrorType is "unavailable", the error_type the script sees.
+func (e *unavailableError) ErrorType() string { return "unavailable" }
 
 // checkScriptFile refuses a script path that is missing or not a regular
 // file: a folder, or a device or a pipe, which reading would never end.

@@ -324,7 +324,7 @@ func daemon(ctx context.Context, o runOptions, baseURL string, creds credentials
 		return fmt.Errorf("script host: %w", err)
 	}
 	state.attach(host, events, me.Username, scriptsDir)
-	stopControl, err := serveControl(stateDir, controlHandler(state, log), log)
+	stopControl, err := serveControl(stateDir, withStoreRoutes(controlHandler(state, log), db), log)
 	if err != nil {
 		return err
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/rclua/rclua/runtime/store"
@@ -34,7 +35,7 @@ func (s *stateFlags) register(fs *flag.FlagSet, getenv func(string) string, with
 		"; default $"+envSystemdState+" when systemd sets it, else "+defaultStateName+" beside the scripts folder; --dev: a temporary one)")
 	s.limit = defaultStoreLimit
 	if withLimit {
-		fs.Var(&s.limit, "store-limit", "the `size` of one script's rc.store keys and values together (e.g. 1MiB, 16MiB)")
+		fs.Var(&s.limit, "store-limit", "the `size` of one script's rc.store keys and values together, each key counting "+strconv.Itoa(store.EntryOverhead)+" bytes more (e.g. 1MiB, 16MiB)")
 	}
 }
 

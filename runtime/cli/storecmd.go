@@ -5,6 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
+	"os"
+	"path/filepath"
 	"strconv"
 	"text/tabwriter"
 	"time"
@@ -24,10 +27,9 @@ $STATE_DIRECTORY, else .rclua-state beside --scripts).
   rclua store delete SCRIPT KEY    deletes one key
   rclua store delete --all SCRIPT  deletes all of SCRIPT's state (a deleted script's file keeps it)
 
-A running daemon holds the store's file lock exclusively, and bbolt's
-read-only open needs a shared one: list and get, like delete, fail at once
-while a daemon runs on the same state dir ("another rclua holds ..."). Stop
-it (or inspect a copy of store.db in another folder with --state-dir).
+While a daemon runs on the state dir it holds the store's file lock: list
+and get then ask it through its control socket (control.sock, which only
+its user can open), and show the same; delete is refused until it stops.
 `
 
 func cmdStore(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -66,29 +68,39 @@ func cmdStore(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
-	db, err := store.Open(dir, store.Options{ReadOnly: verb != "delete", SweepEvery: -1})
-	if err != nil {
-		return err
+	// Only a daemon (or exec) makes a store: a mistyped --scripts or
+	// --state-dir must not create one, delete included.
+	if _, err := os.Stat(filepath.Join(dir, store.FileName)); errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("store %s: no state in %s (it has no %s): give the daemon's --state-dir, or the --scripts it runs with", verb, dir, store.FileName)
 	}
-	defer db.Close()
+	db, err := store.Open(dir, store.Options{ReadOnly: verb != "delete", SweepEvery: -1})
+	var rd storeReader
+	switch {
+	case errors.Is(err, store.ErrLocked) && verb == "delete":
+		return fmt.Errorf("store delete: a running rclua daemon holds the state dir %s: stop it first to delete (list and get work while it runs)", dir)
+	case errors.Is(err, store.ErrLocked):
+		// The daemon serves list and get on its control socket.
+		rd = daemonReader{c: newControlClient(dir), locked: err}
+	case err != nil:
+		return err
+	default:
+		defer db.Close()
+		rd = fileReader{db}
+	}
 	switch {
 	case verb == "list" && fs.NArg() == 0:
-		names, err := db.Names()
+		scripts, err := rd.scripts(ctx)
 		if err != nil {
 			return err
 		}
 		w := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(w, "SCRIPT\tKEYS")
-		for _, name := range names {
-			es, err := db.List(ctx, name, "")
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(w, "%s\t%d\n", name, len(es))
+		for _, s := range scripts {
+			fmt.Fprintf(w, "%s\t%d\n", s.Name, s.Keys)
 		}
 		return w.Flush()
 	case verb == "list":
-		es, err := db.List(ctx, fs.Arg(0), "")
+		es, err := rd.entries(ctx, fs.Arg(0))
 		if err != nil {
 			return err
 		}
@@ -96,21 +108,21 @@ func cmdStore(ctx context.Context, args []string, getenv func(string) string, st
 		fmt.Fprintln(w, "KEY\tBYTES\tEXPIRES")
 		for _, e := range es {
 			exp := "never"
-			if !e.Expires.IsZero() {
+			if e.Expires != nil {
 				exp = e.Expires.UTC().Format(time.RFC3339)
 			}
-			fmt.Fprintf(w, "%s\t%d\t%s\n", strconv.Quote(e.Key), e.Size, exp)
+			fmt.Fprintf(w, "%s\t%d\t%s\n", strconv.Quote(e.Key), e.Bytes, exp)
 		}
 		return w.Flush()
 	case verb == "get":
-		v, ok, err := db.Namespace(fs.Arg(0)).Get(ctx, fs.Arg(1))
+		v, err := rd.value(ctx, fs.Arg(0), fs.Arg(1))
 		if err != nil {
 			return err
 		}
-		if !ok {
+		if !v.Found {
 			return fmt.Errorf("store get: script %q has no key %q", fs.Arg(0), fs.Arg(1))
 		}
-		_, err = fmt.Fprintf(stdout, "%s\n", v)
+		_, err = fmt.Fprintf(stdout, "%s\n", v.Value)
 		return err
 	case all:
 		found, err := db.Drop(ctx, fs.Arg(0))
@@ -129,4 +141,102 @@ func cmdStore(ctx context.Context, args []string, getenv func(string) string, st
 		}
 		return ns.Delete(ctx, fs.Arg(1))
 	}
+}
+
+// storeScript is a line of rclua store list: a script with state.
+type storeScript struct {
+	Name string `json:"name"`
+	Keys int    `json:"keys"`
+}
+
+// storeEntry is a line of rclua store list SCRIPT: one live key.
+type storeEntry struct {
+	Key     string     `json:"key"`
+	Bytes   int        `json:"bytes"`             // of its JSON value
+	Expires *time.Time `json:"expires,omitempty"` // nil: never
+}
+
+// storeValue is rclua store get's answer: the key's JSON text, when found.
+type storeValue struct {
+	Found bool   `json:"found"`
+	Value string `json:"value,omitempty"`
+}
+
+// storeReader is what rclua store list and get read: the store's file
+// (fileReader), or, while a daemon holds its lock, the daemon's control
+// socket (daemonReader).
+type storeReader interface {
+	scripts(ctx context.Context) ([]storeScript, error)
+	entries(ctx context.Context, script string) ([]storeEntry, error)
+	value(ctx context.Context, script, key string) (storeValue, error)
+}
+
+// fileReader reads an open store: rclua store's own, or the daemon's when
+// it serves the control socket's /store routes.
+type fileReader struct{ db *store.DB }
+
+func (r fileReader) scripts(ctx context.Context) ([]storeScript, error) {
+	names, err := r.db.Names()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]storeScript, 0, len(names))
+	for _, name := range names {
+		es, err := r.db.List(ctx, name, "")
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, storeScript{Name: name, Keys: len(es)})
+	}
+	return out, nil
+}
+
+func (r fileReader) entries(ctx context.Context, script string) ([]storeEntry, error) {
+	es, err := r.db.List(ctx, script, "")
+	if err != nil {
+		return nil, err
+	}
+	out := make([]storeEntry, 0, len(es))
+	for _, e := range es {
+		se := storeEntry{Key: e.Key, Bytes: e.Size}
+		if !e.Expires.IsZero() {
+			se.Expires = &e.Expires
+		}
+		out = append(out, se)
+	}
+	return out, nil
+}
+
+func (r fileReader) value(ctx context.Context, script, key string) (storeValue, error) {
+	v, ok, err := r.db.Namespace(script).Get(ctx, key)
+	return storeValue{Found: ok, Value: string(v)}, err
+}
+
+// daemonReader asks the daemon that holds the store's lock (locked, the
+// error of the open) through its control socket.
+type daemonReader struct {
+	c      *controlClient
+	locked error
+}
+
+func (r daemonReader) get(ctx context.Context, path string, q url.Values, out any) error {
+	if err := r.c.get(ctx, path+"?"+q.Encode(), out); err != nil {
+		return fmt.Errorf("%w; asking the daemon through its control socket failed: %w", r.locked, err)
+	}
+	return nil
+}
+
+func (r daemonReader) scripts(ctx context.Context) ([]storeScript, error) {
+	var out []storeScript
+	return out, r.get(ctx, "/store/list", nil, &out)
+}
+
+func (r daemonReader) entries(ctx context.Context, script string) ([]storeEntry, error) {
+	var out []storeEntry
+	return out, r.get(ctx, "/store/list", url.Values{"script": {script}}, &out)
+}
+
+func (r daemonReader) value(ctx context.Context, script, key string) (storeValue, error) {
+	var out storeValue
+	return out, r.get(ctx, "/store/get", url.Values{"script": {script}, "key": {key}}, &out)
 }

@@ -28,12 +28,24 @@ var (
 // opts.ReadOnly, expired keys are swept before it returns.
 func Open(dir string, opts Options) (*DB, error) {
 	opts = opts.withDefaults()
+	path := filepath.Join(dir, FileName)
+	// The new entries a power loss could forget: the file's in dir, and
+	// each folder's that MkdirAll makes in its parent.
+	var synced []string
 	if !opts.ReadOnly {
+		for p := dir; filepath.Dir(p) != p; p = filepath.Dir(p) {
+			if _, err := os.Stat(p); !errors.Is(err, os.ErrNotExist) {
+				break
+			}
+			synced = append(synced, filepath.Dir(p))
+		}
 		if err := os.MkdirAll(dir, 0o700); err != nil {
 			return nil, fmt.Errorf("store: state dir: %w", err)
 		}
+		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+			synced = append(synced, dir)
+		}
 	}
-	path := filepath.Join(dir, FileName)
 	if opts.ReadOnly {
 		if _, err := os.Stat(path); err != nil {
 			return nil, fmt.Errorf("store: no store in %s: %w", dir, err)
@@ -64,6 +76,15 @@ func Open(dir string, opts Options) (*DB, error) {
 			return nil, fmt.Errorf("store: init %s: %w", path, err)
 		}
 	}
+	// bbolt fsyncs the file at each commit, not the folder that names
+	// it: without this, a power loss right after the first writes could
+	// lose the whole new file.
+	for _, p := range synced {
+		if err := opts.syncDir(p); err != nil {
+			_ = db.Close()
+			return nil, fmt.Errorf("store: sync %s: %w", p, err)
+		}
+	}
 	d := newDB(&boltBackend{db: db}, opts, path)
 	if !opts.ReadOnly {
 		if _, err := d.Sweep(context.Background()); err != nil {
@@ -83,6 +104,19 @@ func hasBuckets(db *bolt.DB) bool {
 		return nil
 	})
 	return ok
+}
+
+// syncDir fsyncs the folder dir, making the entries in it durable.
+func syncDir(dir string) error {
+	f, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = f.Sync()
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // Path returns the store's file ("" in memory).

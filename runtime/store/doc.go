@@ -15,8 +15,10 @@
 // # Bounds
 //
 // A key is at most Options.MaxKeyBytes (512), a value's JSON at most
-// MaxValueBytes (256 KiB), and a namespace's keys and values together at
-// most MaxTotalBytes (1 MiB, rclua's --store-limit). A write past a bound
+// MaxValueBytes (256 KiB), and a namespace's keys and values together, each
+// key counting EntryOverhead (128) bytes more, at most MaxTotalBytes (1
+// MiB, rclua's --store-limit): so 1 MiB holds at most 7,700 keys however
+// small they are. A write past a bound
 // fails with a *LimitError (error_type "limit" in Lua) and changes nothing;
 // before refusing for the total, the write deletes the namespace's expired
 // keys.
@@ -32,18 +34,28 @@
 // # Durability and concurrency
 //
 // Every Set, Delete, Update and SaveCursor is one bbolt transaction,
-// committed with fsync before it returns: a kill -9, a crash or a power
-// loss loses nothing a call returned for (TestKill9LosesNothingSetReturnedFor
-// kills a writing child). The fsync is most of a write's cost (see
-// BenchmarkSet). Writes to one namespace are serialised by a lock of its
+// committed before it returns. What holds:
+//   - A kill -9 or a crash of rclua loses nothing a call returned for: the
+//     commit is in the file (TestKill9LosesNothingSetReturnedFor kills a
+//     writing child and reopens the file).
+//   - A power loss or an OS crash loses nothing a call returned for as far
+//     as the disk honours fsync: bbolt fsyncs the file at each commit
+//     (fdatasync on Linux), and Open fsyncs the state dir once it created
+//     store.db in it, and the parent of each folder it made, so the new
+//     file's name is durable too (TestNewFileIsSyncedInItsFolder checks the
+//     calls; a power cut itself is not tested).
+//
+// The fsync is most of a write's cost (see BenchmarkSet). Writes to one namespace are serialised by a lock of its
 // own, held from Update's read through its write: fn runs outside bbolt's
 // single write transaction, so a slow update function stalls its own
 // namespace only. Waiting for that lock ends with the call's context.
 //
 // The DB is the file's only writer (see below), so a namespace's entries
 // are read into memory on first use and kept in step with every commit:
-// reads need no transaction. A namespace costs its --store-limit of memory
-// at most.
+// reads need no transaction. A namespace costs about its --store-limit of
+// memory at most, and takes about as much of the file, which grows in
+// steps and does not shrink when keys are deleted (bbolt reuses the room).
+// BenchmarkEntryCost measures both per entry.
 //
 // # The file lock
 //

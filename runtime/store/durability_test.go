@@ -3,8 +3,10 @@ package store
 import (
 	"bufio"
 	"context"
+	"errors"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"syscall"
 	"testing"
@@ -84,4 +86,36 @@ func writeForever(dir string) {
 		os.Stdout.WriteString(s + "\n")
 	}
 	os.Exit(4)
+}
+
+// TestNewFileIsSyncedInItsFolder: bbolt fsyncs the file, not the folders
+// naming it; Open fsyncs the state dir once store.db is in it, and the
+// parent of each folder it made, so a power loss cannot forget a new
+// store. An existing store needs none.
+func TestNewFileIsSyncedInItsFolder(t *testing.T) {
+	root := t.TempDir()
+	dir := filepath.Join(root, "a", "state")
+	var synced []string
+	opts := Options{syncDir: func(p string) error {
+		synced = append(synced, p)
+		if p == dir {
+			_, err := os.Stat(filepath.Join(dir, FileName))
+			assert.NoError(t, err, "the dir is synced once the file is in it")
+		}
+		return syncDir(p)
+	}}
+	d, err := Open(dir, opts)
+	require.NoError(t, err)
+	require.NoError(t, d.Close())
+	assert.ElementsMatch(t, []string{dir, filepath.Join(root, "a"), root}, synced)
+
+	synced = nil
+	d, err = Open(dir, opts)
+	require.NoError(t, err)
+	require.NoError(t, d.Close())
+	assert.Empty(t, synced, "an existing store")
+
+	opts.syncDir = func(string) error { return errors.New("disk gone") }
+	_, err = Open(filepath.Join(root, "b"), opts)
+	assert.ErrorContains(t, err, "disk gone", "a failed sync fails the open")
 }

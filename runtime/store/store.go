@@ -54,10 +54,11 @@ const (
 	// DefaultMaxValueBytes bounds one value's JSON: a quarter of the
 	// default total, so that one value cannot take a script's whole room.
 	DefaultMaxValueBytes = 256 << 10
-	// DefaultMaxTotalBytes bounds a script's keys and values together
-	// (--store-limit): 1 MiB holds ten thousand 100-byte entries (seen
-	// ids, counters, digests), far more than an automation keeps, while
-	// 100 scripts at their limit still make a 100 MiB file.
+	// DefaultMaxTotalBytes bounds a script's keys and values together,
+	// each key counting EntryOverhead more (--store-limit): 1 MiB holds
+	// 4,500 entries of 100 bytes or 7,700 counters (seen ids, digests),
+	// more than an automation keeps, while 100 scripts at their limit
+	// take about 100 MiB of memory and of file.
 	DefaultMaxTotalBytes = 1 << 20
 	// DefaultSweepEvery is how often an open DB deletes expired keys.
 	DefaultSweepEvery = 10 * time.Minute
@@ -70,7 +71,7 @@ const (
 type Options struct {
 	MaxKeyBytes   int   // longest key; default DefaultMaxKeyBytes
 	MaxValueBytes int   // longest value (JSON bytes); default DefaultMaxValueBytes, at most MaxTotalBytes
-	MaxTotalBytes int64 // a namespace's keys plus values; default DefaultMaxTotalBytes
+	MaxTotalBytes int64 // a namespace's keys plus values plus EntryOverhead per key; default DefaultMaxTotalBytes
 	// SweepEvery is the period of the goroutine that deletes expired
 	// keys; default DefaultSweepEvery, negative: no sweeper (expired keys
 	// are still invisible, and swept on open and when a write needs room).
@@ -83,7 +84,8 @@ type Options struct {
 	// Now is the clock of expiries; default time.Now (tests inject one).
 	Now func() time.Time
 
-	noSync bool // skip bbolt's fsync (benchmarks only: what durability costs)
+	noSync  bool                   // skip bbolt's fsync (benchmarks only: what durability costs)
+	syncDir func(dir string) error // fsyncs a folder; default syncDir (tests record the calls)
 }
 
 func (o Options) withDefaults() Options {
@@ -107,6 +109,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Now == nil {
 		o.Now = time.Now
+	}
+	if o.syncDir == nil {
+		o.syncDir = syncDir
 	}
 	return o
 }
@@ -138,7 +143,7 @@ func (e *LimitError) Error() string {
 	case "value":
 		return fmt.Sprintf("store: the value of %q is %d bytes of JSON, more than the limit of %d", e.Key, e.Size, e.Limit)
 	}
-	return fmt.Sprintf("store: writing %q would make the script's keys and values %d bytes, more than its limit of %d (--store-limit)", e.Key, e.Size, e.Limit)
+	return fmt.Sprintf("store: writing %q would make the script's keys and values %d bytes (counting %d per key), more than its limit of %d (--store-limit)", e.Key, e.Size, EntryOverhead, e.Limit)
 }
 
 // ErrorType is "limit": the error_type a script sees in its err table.
@@ -212,7 +217,7 @@ type space struct {
 
 	mu    sync.RWMutex
 	vals  map[string][]byte // the entries (header and JSON) by key; nil until loaded
-	total int64             // bytes of keys and values, expired ones included
+	total int64             // entrySize of the entries, expired ones included
 }
 
 func newDB(be backend, opts Options, path string) *DB {
@@ -552,13 +557,22 @@ func entry(value []byte, exp int64) []byte {
 	return b
 }
 
-// entrySize is what an entry counts toward its namespace's total: its key
-// and its JSON.
+// EntryOverhead is what each key counts toward its namespace's total
+// beyond its own bytes and its value's JSON: its expiry, its slot in the
+// namespace's map in memory and its element in the bbolt file. Measured
+// (BenchmarkEntryCost): about 105 bytes of heap and of file per entry of
+// a 6-byte key and the value 1, about 97 beyond the bytes for 100-byte
+// values; rounded up, so that --store-limit bounds a namespace's memory
+// and its part of the file however small its entries are.
+const EntryOverhead = 128
+
+// entrySize is what an entry counts toward its namespace's total: its key,
+// its JSON and EntryOverhead.
 func entrySize(k, v []byte) int64 {
 	if v == nil {
 		return 0
 	}
-	return int64(len(k) + len(v) - headerLen)
+	return int64(len(k)+len(v)-headerLen) + EntryOverhead
 }
 
 // nsHandle is DB.Namespace's value.

@@ -157,7 +157,8 @@ func TestTTL(t *testing.T) {
 
 func TestLimits(t *testing.T) {
 	c := newClock()
-	opts := Options{MaxKeyBytes: 8, MaxValueBytes: 10, MaxTotalBytes: 30, Now: c.Now, SweepEvery: -1}
+	// Room for 30 bytes of keys and values in four keys.
+	opts := Options{MaxKeyBytes: 8, MaxValueBytes: 10, MaxTotalBytes: 30 + 4*EntryOverhead, Now: c.Now, SweepEvery: -1}
 	backends(t, opts, func(t *testing.T, d *DB) {
 		ctx := context.Background()
 		n := d.Namespace("s")
@@ -179,7 +180,7 @@ func TestLimits(t *testing.T) {
 		_, ok := get(t, n, "k")
 		assert.False(t, ok, "nothing written")
 
-		// 3 entries of 1+9 bytes fill the 30; the fourth is refused.
+		// 3 entries of 1+9 bytes fill the 30; a fourth key is refused.
 		for _, k := range []string{"a", "b", "c"} {
 			require.NoError(t, n.Set(ctx, k, []byte("123456789"), 0), k)
 		}
@@ -214,7 +215,7 @@ func TestLimits(t *testing.T) {
 
 func TestLimitsKeptAcrossReopen(t *testing.T) {
 	dir := t.TempDir()
-	opts := Options{MaxTotalBytes: 20}
+	opts := Options{MaxTotalBytes: 20 + 2*EntryOverhead}
 	d, err := Open(dir, opts)
 	require.NoError(t, err)
 	ctx := context.Background()
@@ -428,4 +429,55 @@ func TestLimitErrorClipsTheKey(t *testing.T) {
 	require.Error(t, err)
 	assert.Less(t, len(err.Error()), 200, "a huge key makes a short message")
 	assert.Contains(t, err.Error(), "...")
+}
+
+// TestManyTinyKeysAreBounded: tiny keys with the value 1 cannot pass the
+// total by being small: each counts EntryOverhead, so the loop is refused
+// at limit/(key+value+EntryOverhead) keys, by Set and by Update, and the
+// count holds after a reopen.
+func TestManyTinyKeysAreBounded(t *testing.T) {
+	const limit = 64 << 10
+	const perKey = 7 + 1 + EntryOverhead // "k000000", 1
+	opts := Options{MaxTotalBytes: limit, SweepEvery: -1}
+	key := func(i int) string { return "k" + strconv.Itoa(1_000_000 + i)[1:] }
+	fillUp := func(t *testing.T, n Namespace) int {
+		ctx := context.Background()
+		for i := 0; ; i++ {
+			err := n.Set(ctx, key(i), []byte("1"), 0)
+			if err == nil {
+				continue
+			}
+			var le *LimitError
+			require.ErrorAs(t, err, &le, "set %d", i)
+			assert.Equal(t, "total", le.What)
+			assert.Contains(t, err.Error(), "counting 128 per key")
+			err = n.Update(ctx, key(i+1), func([]byte) ([]byte, error) { return []byte("1"), nil })
+			require.ErrorAs(t, err, &le, "a new key through update")
+			return i
+		}
+	}
+	backends(t, opts, func(t *testing.T, d *DB) {
+		assert.Equal(t, limit/perKey, fillUp(t, d.Namespace("s")), "keys that fit")
+	})
+	t.Run("reopen", func(t *testing.T) {
+		dir := t.TempDir()
+		d, err := Open(dir, opts)
+		require.NoError(t, err)
+		ctx := context.Background()
+		for i := range limit / perKey / 2 {
+			require.NoError(t, d.Namespace("s").Set(ctx, key(i), []byte("1"), 0))
+		}
+		require.NoError(t, d.Close())
+		d, err = Open(dir, opts)
+		require.NoError(t, err)
+		defer d.Close()
+		// The keys already there count at load: the loop goes on from the
+		// half written before and stops at the same count.
+		n := d.Namespace("s")
+		ctx = context.Background()
+		i := limit / perKey / 2
+		for ; n.Set(ctx, key(i), []byte("1"), 0) == nil; i++ {
+		}
+		assert.Equal(t, limit/perKey, i, "keys that fit across a reopen")
+	})
 }

@@ -262,7 +262,7 @@ func newActor(h *Host, st *scriptState, chunk string) *actor {
 		sizes:   make(chan sizeRequest),
 		queue:   mailbox{buf: make([]message, h.cfg.QueueLen), last: map[eventKey]uint64{}},
 		obs:     h.obs.Script(st.name),
-		back:    backoff{held: mailbox{last: map[eventKey]uint64{}}},
+		back:    backoff{held: newHoldSet()},
 	}
 }
 
@@ -450,7 +450,7 @@ func (a *actor) run(ctx context.Context) {
 		if !paused {
 			// Events held during a back-off go first: they came before.
 			if m, ok := a.back.held.take(); ok {
-				a.st.held.Store(int64(a.back.held.n))
+				a.st.held.Store(int64(a.back.held.len()))
 				a.handle(calls, m)
 				continue
 			}

@@ -177,10 +177,21 @@
 // (errors or deadline stops) has its triggers paused, 1 minute at first
 // and twice as long at each further run of failures, up to 1 hour,
 // jittered; each step is logged once and shows in Status (BackoffStep,
-// BackedOffUntil). Ticks are skipped while paused; events are taken from
-// the queue and held, merged as the queue merges them, and handled when
-// the pause ends, so nothing is lost and the sources never wait for a
-// paused script. A successful call, a reload or Enable resets it.
+// BackedOffUntil). Ticks are skipped while paused. Events are taken from
+// the queue and held, one per object (kind and id), in the order the
+// objects first came, with the newest state: inserted then updated is
+// inserted; inserted then removed is nothing (the script never saw it);
+// removed then inserted or updated is updated; anything then removed is
+// removed. So the hold is bounded by the distinct objects, no subscription
+// change is lost and the sources never wait for a paused script. Message
+// events (and events without an id) arriving while paused are dropped,
+// counted as EventDropped and logged once per pause: a paused rc.respond
+// must not answer hour-old commands. Every event is acknowledged
+// (source.Event.Handled) as it enters the hold or is dropped, so a pause
+// does not hold back the sources' saved cursors; a restart during a pause
+// therefore loses the held events (the script sees the newest state of
+// an object at its next change or resync). A successful call, a reload
+// or Enable resets it.
 // Host.Reload reloads named scripts from disk; Host.Disable stops a
 // script until Host.Enable (Config.Disabled gives the set at start; the
 // command persists it).

@@ -50,8 +50,9 @@ func TestEventHandledOnceEveryScriptIsDone(t *testing.T) {
 }
 
 // TestEventDroppedAtShutdownIsNotHandled: an event still queued when the
-// host shuts down is never reported handled (a source saving its cursor
-// then delivers it again after the restart).
+// host shuts down, or whose handler the shutdown grace cut off, is never
+// reported handled (a source saving its cursor then delivers it again
+// after the restart).
 func TestEventDroppedAtShutdownIsNotHandled(t *testing.T) {
 	t.Parallel()
 	g := newGatedEnv()
@@ -64,5 +65,7 @@ func TestEventDroppedAtShutdownIsNotHandled(t *testing.T) {
 	require.True(t, src.send(queued.event(source.ActionUpdated, "X", 1)))
 	th.shutdown()
 	assert.Zero(t, queued.n.Load(), "dropped by the shutdown: not handled")
+	assert.Zero(t, block.n.Load(), "its handler was cut off by the shutdown grace: not handled")
+	assert.Equal(t, 1, th.logs.count("handler failed", "error", "c.lua:4: stopped: the daemon is shutting down"), "the handler was cut off")
 	assert.Equal(t, []string{"updated block 0"}, g.records())
 }

@@ -230,6 +230,7 @@ type actor struct {
 	tried    *modules     // the modules the newest load looked for
 	running  *modules     // the modules the running version looked for
 	stopping bool
+	reset    bool          // set by requestReset: end the back-off (Enable)
 	evict    string        // set by requestEvict: close the running version with this error
 	evicted  chan struct{} // closed once that is done
 	queue    mailbox
@@ -311,6 +312,15 @@ func (a *actor) requestReload() bool {
 	}
 	a.requestLoad(&loadRequest{content: latest.content, hash: latest.hash, forced: true})
 	return true
+}
+
+// requestReset asks the actor to forget its failures and end its
+// back-off, if any (Enable of a script that is not disabled).
+func (a *actor) requestReset() {
+	a.mu.Lock()
+	a.reset = true
+	a.mu.Unlock()
+	a.poke()
 }
 
 // requestStop asks the actor to close its version and end.
@@ -425,9 +435,12 @@ func (a *actor) run(ctx context.Context) {
 			return
 		}
 		a.mu.Lock()
-		req, stop, evict, evicted := a.pending, a.stopping, a.evict, a.evicted
-		a.pending, a.evict, a.evicted = nil, "", nil
+		req, stop, evict, evicted, reset := a.pending, a.stopping, a.evict, a.evicted, a.reset
+		a.pending, a.evict, a.evicted, a.reset = nil, "", nil, false
 		a.mu.Unlock()
+		if reset {
+			a.resetBackoff("enabled")
+		}
 		if evicted != nil {
 			a.evictVersion(evict)
 			close(evicted)

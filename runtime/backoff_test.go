@@ -348,3 +348,25 @@ func TestBackoffDropsMessagesAndAcksAtHoldTime(t *testing.T) {
 	assert.Equal(t, int32(1), s1.n.Load(), "not acknowledged twice")
 	assert.Equal(t, int32(1), s2.n.Load(), "not acknowledged twice")
 }
+
+// TestEnableEndsBackoff: Enable of a script that is backed off, not
+// disabled, ends the pause at once without reloading it: the held events
+// are handled, and the script runs its triggers again.
+func TestEnableEndsBackoff(t *testing.T) {
+	t.Parallel()
+	obs := newRecObserver()
+	th, g, src := pauseScript(t, 4, obs)
+	require.True(t, src.send(subEvent(source.ActionUpdated, "held", 1)))
+	th.waitStatus("f", "an event held", func(s ScriptStatus) bool { return s.Queued == 1 })
+
+	require.NoError(t, th.h.Enable("f"))
+	st := th.waitStatus("f", "reset", func(s ScriptStatus) bool { return s.BackoffStep == 0 })
+	assert.True(t, st.BackedOffUntil.IsZero())
+	th.logs.eventually(t, waitFor, func() bool { return len(g.records()) == 1 }, "the held event")
+	require.True(t, src.send(subEvent(source.ActionUpdated, "after", 2)))
+	th.logs.eventually(t, waitFor, func() bool { return len(g.records()) == 2 }, "a new event")
+	assert.Equal(t, []string{"updated held 1", "updated after 2"}, g.records())
+	assert.Equal(t, 1, th.logs.count("back-off reset: triggers resume", "reason", "enabled"))
+	assert.Equal(t, 1, obs.get(obs.reloads, "f ok"), "not reloaded: only the start")
+	assert.Empty(t, th.h.Disabled())
+}

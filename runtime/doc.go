@@ -35,8 +35,10 @@
 // rc types never reach the actors. Deps.Sources are started by the host
 // while at least one running script has an rc.on handler for one of their
 // kinds, and stopped when the last such script stops listening (its file
-// removed, or a new version without the handler); a source started again
-// begins afresh. A source whose Run fails (rather than ending with its
+// removed, or a new version without the handler), never before the
+// initial load is over, so what a source emits at its start (the catch-up
+// after a restart) reaches every script, however slow its top level; a
+// source started again begins afresh. A source whose Run fails (rather than ending with its
 // context) stops the host: Run returns its error. Handlers get their
 // arguments from luabind.EventArgs, a fresh conversion of Raw for each.
 // rc.hear and rc.respond are handlers of "message" events (luabind

@@ -362,9 +362,17 @@ func (h *Host) dispatch(ctx context.Context, src uint8, ev source.Event) error {
 }
 
 // runSource runs r's source while some script listens to its kinds, until
-// ctx ends. It returns the error of a source that cannot go on.
+// ctx ends. It first waits for the initial load: what a source emits at
+// its start (the catch-up after a restart) reaches every script, not only
+// the quickest to load. It returns the error of a source that cannot go
+// on.
 func (h *Host) runSource(ctx context.Context, i int, r *sourceRunner) error {
 	log := h.log.With().Strs("kinds", r.kinds).Logger()
+	select {
+	case <-h.loaded:
+	case <-ctx.Done():
+		return nil
+	}
 	for {
 		for !h.listening(r.kinds) {
 			select {

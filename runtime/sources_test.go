@@ -146,3 +146,40 @@ func TestSourceErrorOnStopIsNotFatal(t *testing.T) {
 	th.logs.eventually(t, waitFor, func() bool { on, runs := src.running(); return on && runs == 2 }, "the host still runs it again")
 	assert.Zero(t, th.logs.count("event source failed: stopping"), "no failure")
 }
+
+// startSource emits its events as soon as it runs (as a catch-up after a
+// restart does), then waits for its end.
+type startSource struct{ events []source.Event }
+
+func (s *startSource) Kinds() []string { return []string{source.KindSubscription} }
+
+func (s *startSource) Run(ctx context.Context, emit source.Emit) error {
+	for _, ev := range s.events {
+		if err := emit(ctx, ev); err != nil {
+			return nil
+		}
+	}
+	<-ctx.Done()
+	return nil
+}
+
+// TestSourceStartsAfterTheInitialLoad: a source starts only once every
+// script of the initial scan is loaded, so the events it emits at its
+// start (the catch-up after a restart) reach a script whose top level is
+// slow too, not only the quickest one, and are reported handled once both
+// handled them.
+func TestSourceStartsAfterTheInitialLoad(t *testing.T) {
+	t.Parallel()
+	var handled handledCount
+	src := &startSource{events: []source.Event{handled.event(source.ActionUpdated, "caught-up", 1)}}
+	th := startHost(t, Config{}, src, map[string]string{
+		"fast.lua": listener,
+		"slow.lua": `local t0 = os.clock()
+while os.clock() - t0 < 0.3 do end
+` + listener,
+	})
+	th.logs.eventually(t, waitFor, func() bool { return th.logs.count("event", "id", "caught-up") == 2 }, "both scripts to handle the event")
+	assert.Equal(t, 1, th.logs.count("event", "id", "caught-up", "script", "slow"), "the slow script got it")
+	assert.Equal(t, 1, th.logs.count("event", "id", "caught-up", "script", "fast"), "the fast script got it")
+	th.logs.eventually(t, waitFor, func() bool { return handled.n.Load() == 1 }, "the event acknowledged")
+}

@@ -198,6 +198,11 @@
 // script until Host.Enable (Config.Disabled gives the set at start; the
 // command persists it).
 //
+// Host.Alive is the host's liveness stamp: a probe owned by Run takes
+// the host's lock and has each source runner answer from its loop about
+// every second; a lock held for good or a source that does not return
+// once stopped leaves the stamp stale (the command's /healthz uses it).
+//
 // # Shutdown
 //
 // When Run's context ends the watcher and the sources stop, actors take no

@@ -3,6 +3,7 @@ package runtime
 import (
 	"bytes"
 	"context"
+	"errors"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -229,6 +230,7 @@ type actor struct {
 	tried    *modules     // the modules the newest load looked for
 	running  *modules     // the modules the running version looked for
 	stopping bool
+	reset    bool          // set by requestReset: end the back-off (Enable)
 	evict    string        // set by requestEvict: close the running version with this error
 	evicted  chan struct{} // closed once that is done
 	queue    mailbox
@@ -262,7 +264,7 @@ func newActor(h *Host, st *scriptState, chunk string) *actor {
 		sizes:   make(chan sizeRequest),
 		queue:   mailbox{buf: make([]message, h.cfg.QueueLen), last: map[eventKey]uint64{}},
 		obs:     h.obs.Script(st.name),
-		back:    backoff{held: mailbox{last: map[eventKey]uint64{}}},
+		back:    backoff{held: newHoldSet()},
 	}
 }
 
@@ -310,6 +312,15 @@ func (a *actor) requestReload() bool {
 	}
 	a.requestLoad(&loadRequest{content: latest.content, hash: latest.hash, forced: true})
 	return true
+}
+
+// requestReset asks the actor to forget its failures and end its
+// back-off, if any (Enable of a script that is not disabled).
+func (a *actor) requestReset() {
+	a.mu.Lock()
+	a.reset = true
+	a.mu.Unlock()
+	a.poke()
 }
 
 // requestStop asks the actor to close its version and end.
@@ -424,9 +435,12 @@ func (a *actor) run(ctx context.Context) {
 			return
 		}
 		a.mu.Lock()
-		req, stop, evict, evicted := a.pending, a.stopping, a.evict, a.evicted
-		a.pending, a.evict, a.evicted = nil, "", nil
+		req, stop, evict, evicted, reset := a.pending, a.stopping, a.evict, a.evicted, a.reset
+		a.pending, a.evict, a.evicted, a.reset = nil, "", nil, false
 		a.mu.Unlock()
+		if reset {
+			a.resetBackoff("enabled")
+		}
 		if evicted != nil {
 			a.evictVersion(evict)
 			close(evicted)
@@ -450,7 +464,7 @@ func (a *actor) run(ctx context.Context) {
 		if !paused {
 			// Events held during a back-off go first: they came before.
 			if m, ok := a.back.held.take(); ok {
-				a.st.held.Store(int64(a.back.held.n))
+				a.st.held.Store(int64(a.back.held.len()))
 				a.handle(calls, m)
 				continue
 			}
@@ -721,7 +735,12 @@ func (a *actor) handle(ctx context.Context, m message) {
 		return
 	}
 	defer m.release()
-	defer m.ack()
+	cut := false // a handler was stopped by the shutdown: the source delivers it again after the restart
+	defer func() {
+		if !cut {
+			m.ack()
+		}
+	}()
 	if m.ev == nil { // a timer tick
 		if m.version != v.id || int(m.trigger) >= len(v.reg.timers) {
 			return // a timer of a replaced version
@@ -743,12 +762,16 @@ func (a *actor) handle(ctx context.Context, m message) {
 			a.log.Error().Err(err).Str("trigger", t.label).Msg("cannot convert the event for Lua")
 			continue
 		}
-		a.call(ctx, v, t, args...)
+		if a.call(ctx, v, t, args...) {
+			cut = true
+		}
 	}
 }
 
-// call runs one handler under the handler deadline and accounts for it.
-func (a *actor) call(ctx context.Context, v *version, t trigger, args ...lua.LValue) {
+// call runs one handler under the handler deadline and accounts for it;
+// it reports whether the host stopped the call at the end of the shutdown
+// grace (the event is then not done with).
+func (a *actor) call(ctx context.Context, v *version, t trigger, args ...lua.LValue) (shutdown bool) {
 	a.st.runs.Add(1)
 	start := time.Now()
 	err := redactErr(a.secrets, pcallGuarded(ctx, v.L, a.h.cfg.HandlerTimeout, a.guard, kindHandler, t.Fn, args...))
@@ -758,27 +781,31 @@ func (a *actor) call(ctx context.Context, v *version, t trigger, args ...lua.LVa
 		a.afterCall(outcome)
 	}()
 	if err == nil {
-		return
+		return false
 	}
 	a.st.setError(err.Error())
 	se, _ := err.(*scriptError)
+	// A call the shutdown stopped fails with context.Canceled (explainStop);
+	// calls run under a context that is never cancelled otherwise.
+	shutdown = se != nil && !se.Memory && errors.Is(se, context.Canceled)
 	if se != nil && se.Memory {
 		outcome = CallMemory
 		a.st.errors.Add(1)
 		a.log.Error().Str("trigger", t.label).Str("memory_limit", a.h.mem.limitText).
 			Stringer("took", since(start)).Str("error", err.Error()).Msg("handler stopped: memory limit exceeded")
-		return
+		return false
 	}
 	if se != nil && se.Timeout {
 		outcome = CallTimeout
 		a.st.timeouts.Add(1)
 		a.log.Error().Str("trigger", t.label).Stringer("timeout", a.h.cfg.HandlerTimeout).
 			Stringer("took", since(start)).Str("error", err.Error()).Msg("handler stopped at its deadline")
-		return
+		return false
 	}
 	outcome = CallError
 	a.st.errors.Add(1)
 	logScriptError(a.log.Error().Str("trigger", t.label), err, "handler failed")
+	return shutdown
 }
 
 // since is the time elapsed from start as logged in "took" fields.

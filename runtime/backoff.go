@@ -1,8 +1,11 @@
 package runtime
 
 import (
+	"container/list"
 	"math/rand/v2"
 	"time"
+
+	"github.com/rclua/rclua/runtime/source"
 )
 
 // backoff is an actor's record of failing calls: Config.BackoffAfter
@@ -12,10 +15,77 @@ type backoff struct {
 	fails int       // failed calls in a row
 	step  int       // pauses since the last success, reload or Enable
 	until time.Time // zero: not paused
-	// held keeps the events taken from the queue while paused, merged as
-	// the queue merges them, for the handlers to see when the pause ends.
-	held    mailbox
-	dropped bool // an event was dropped in this pause (logged once)
+	// held keeps the newest state of each object whose events were taken
+	// from the queue while paused, for the handlers to see when the pause
+	// ends.
+	held    holdSet
+	dropped bool // a message event was dropped in this pause (logged once)
+}
+
+// holdSet is what a paused script keeps of the events taken from its queue:
+// the newest state of each object, in the order the objects first came.
+// It is bounded by the distinct objects and never drops a subscription
+// event; see actor.hold.
+type holdSet struct {
+	order *list.List                 // of eventKey, oldest first
+	at    map[eventKey]*list.Element // the element of each held object
+	msgs  map[eventKey]message
+}
+
+func newHoldSet() holdSet {
+	return holdSet{order: list.New(), at: map[eventKey]*list.Element{}, msgs: map[eventKey]message{}}
+}
+
+// len is the number of objects held.
+func (s *holdSet) len() int { return len(s.msgs) }
+
+// merge folds m (an event with an id) into the hold: the object's held
+// event takes m's state, under the action the script must see: inserted
+// then removed is nothing (the script never saw it); held inserted stays
+// inserted; held removed or updated, then inserted or updated, is
+// updated; anything then removed is removed. It returns the message m
+// replaced or cancelled (to release) and whether there was one.
+func (s *holdSet) merge(m message) (old message, merged bool) {
+	key, _ := m.coalesceKey()
+	old, merged = s.msgs[key]
+	if !merged {
+		s.msgs[key] = m
+		s.at[key] = s.order.PushBack(key)
+		return message{}, false
+	}
+	action := source.ActionUpdated
+	switch {
+	case m.ev.Action == source.ActionRemoved && old.ev.Action == source.ActionInserted:
+		s.order.Remove(s.at[key])
+		delete(s.at, key)
+		delete(s.msgs, key)
+		return old, true
+	case m.ev.Action == source.ActionRemoved:
+		action = source.ActionRemoved
+	case old.ev.Action == source.ActionInserted:
+		action = source.ActionInserted
+	}
+	if m.ev.Action != action {
+		ev := *m.ev // shared with the other scripts: copied, not changed
+		ev.Action = action
+		m.ev = &ev
+	}
+	s.msgs[key] = m
+	return old, true
+}
+
+// take removes and returns the event of the object held longest; ok is
+// false when nothing is held.
+func (s *holdSet) take() (m message, ok bool) {
+	e := s.order.Front()
+	if e == nil {
+		return message{}, false
+	}
+	key := s.order.Remove(e).(eventKey)
+	m = s.msgs[key]
+	delete(s.at, key)
+	delete(s.msgs, key)
+	return m, true
 }
 
 // paused reports whether the triggers are paused now; it ends a pause
@@ -31,21 +101,19 @@ func (a *actor) paused() bool {
 	b.until, b.dropped = time.Time{}, false
 	a.st.setBackoff(b.step, time.Time{})
 	a.obs.BackOff(b.step, time.Time{})
-	a.log.Info().Int("step", b.step).Int("held_events", b.held.n).Msg("back-off over: triggers resume")
+	a.log.Info().Int("step", b.step).Int("held_events", b.held.len()).Msg("back-off over: triggers resume")
 	return false
 }
 
-// heldMax bounds the events held during a pause that could not merge and
-// are not the first of their object (see mailbox.firstOf): like the
-// queue, the hold is bounded by the distinct objects plus this.
-func (a *actor) heldMax() int { return a.h.cfg.QueueLen }
-
-// hold keeps m, taken from the queue while the triggers are paused: a
-// tick is dropped (a paused timer does not fire); an event merges into
-// the held event of the same object where the queue would merge it, and
-// is otherwise kept, so the handlers see every object's newest state when
-// the pause ends. Past heldMax events that could not merge it is dropped
-// (counted, logged once per pause).
+// hold keeps m, taken from the queue while the triggers are paused. A
+// tick is dropped (a paused timer does not fire). An event about an object
+// merges into the hold (see holdSet.merge), so the handlers see each
+// object's newest state when the pause ends. A message event, or one
+// without an id, is dropped (counted, logged once per pause): a paused
+// rc.respond must not answer hour-old commands. Whatever enters the hold
+// or is dropped is acknowledged at once, so a pause does not hold back the
+// sources' cursors (a restart during a pause thus loses the held events:
+// the script sees the newest state at its next event or resync).
 func (a *actor) hold(m message) {
 	b := &a.back
 	if m.ev == nil {
@@ -55,24 +123,23 @@ func (a *actor) hold(m message) {
 		m.release()
 		return
 	}
-	if old, merged := b.held.coalesce(m); merged {
+	m.ack()
+	m.acks = nil // acknowledged: handling it later must not count it again
+	if _, ok := m.coalesceKey(); !ok || m.ev.Kind == source.KindMessage {
+		if !b.dropped {
+			b.dropped = true
+			a.log.Warn().Str("kind", m.ev.Kind).
+				Msg("backed-off script: dropping the message events (and events without an id) that arrive until the pause ends")
+		}
+		a.dropped(m)
+		return
+	}
+	if old, merged := b.held.merge(m); merged {
 		old.release()
 		a.st.coalesced.Add(1)
 		a.h.obs.Event(a.h.sourceName(m.src), m.ev.Kind, EventCoalesced)
-		return
 	}
-	if b.held.events < a.heldMax() || b.held.firstOf(m) {
-		b.held.put(m)
-		a.st.held.Store(int64(b.held.n))
-		return
-	}
-	if !b.dropped {
-		b.dropped = true
-		a.log.Warn().Int("held_events", b.held.n).Str("kind", m.ev.Kind).
-			Msg("backed-off script: too many events held that cannot merge; dropping further ones until the pause ends")
-	}
-	m.ack() // nothing will handle it: its source may move on
-	a.dropped(m)
+	a.st.held.Store(int64(b.held.len()))
 }
 
 // afterCall counts a handler call's outcome towards the back-off: a
@@ -130,7 +197,7 @@ func (a *actor) resetBackoff(why string) {
 	a.st.setBackoff(0, time.Time{})
 	if wasPaused {
 		a.obs.BackOff(0, time.Time{})
-		a.log.Info().Str("reason", why).Int("held_events", b.held.n).Msg("back-off reset: triggers resume")
+		a.log.Info().Str("reason", why).Int("held_events", b.held.len()).Msg("back-off reset: triggers resume")
 	}
 }
 
@@ -140,8 +207,7 @@ func (a *actor) resetBackoff(why string) {
 func (a *actor) disable() {
 	a.resetBackoff("disabled")
 	for m, ok := a.back.held.take(); ok; m, ok = a.back.held.take() {
-		m.ack() // a disabled script does not see them
-		a.dropped(m)
+		a.dropped(m) // acknowledged when held
 	}
 	a.st.held.Store(0)
 	if a.cur != nil {

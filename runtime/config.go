@@ -41,9 +41,10 @@ type Config struct {
 	Disabled []string
 
 	// Unexported knobs, defaulted like the others; tests lower them.
-	minEvery time.Duration // smallest rc.every interval; default 1s
-	memEvery time.Duration // heap sampling period of the memory watchdog; default 25ms
-	memRead  func() uint64 // the watchdog's heap reading; default the Go heap (tests replace it)
+	minEvery   time.Duration // smallest rc.every interval; default 1s
+	memEvery   time.Duration // heap sampling period of the memory watchdog; default 25ms
+	aliveEvery time.Duration // period of the liveness probe (Host.Alive); default 1s
+	memRead    func() uint64 // the watchdog's heap reading; default the Go heap (tests replace it)
 	// backoffMin and backoffMax bound a back-off's pause; default 1m and 1h.
 	backoffMin, backoffMax time.Duration
 }
@@ -82,6 +83,7 @@ func (c Config) withDefaults() Config {
 	def(&c.minEvery, luabind.DefaultMinInterval)
 	def(&c.ShutdownTimeout, DefaultShutdownTimeout)
 	def(&c.memEvery, 25*time.Millisecond)
+	def(&c.aliveEvery, time.Second)
 	if c.BackoffAfter == 0 {
 		c.BackoffAfter = DefaultBackoffAfter
 	}

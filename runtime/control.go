@@ -108,7 +108,8 @@ func (h *Host) Disable(name string) error {
 }
 
 // Enable loads a disabled script from disk again; its back-off, if any,
-// starts afresh. Enabling a script that is not disabled does nothing.
+// starts afresh. Enabling a script that is not disabled ends its
+// back-off, if any, and does nothing else.
 func (h *Host) Enable(name string) error {
 	a, file, err := h.actorNamed(name)
 	if err != nil {
@@ -118,6 +119,7 @@ func (h *Host) Enable(name string) error {
 	was := h.disabled[file]
 	h.mu.Unlock()
 	if !was {
+		a.requestReset()
 		return nil
 	}
 	req, err := readLoad(a.st.path)

@@ -35,8 +35,10 @@
 // rc types never reach the actors. Deps.Sources are started by the host
 // while at least one running script has an rc.on handler for one of their
 // kinds, and stopped when the last such script stops listening (its file
-// removed, or a new version without the handler); a source started again
-// begins afresh. A source whose Run fails (rather than ending with its
+// removed, or a new version without the handler), never before the
+// initial load is over, so what a source emits at its start (the catch-up
+// after a restart) reaches every script, however slow its top level; a
+// source started again begins afresh. A source whose Run fails (rather than ending with its
 // context) stops the host: Run returns its error. Handlers get their
 // arguments from luabind.EventArgs, a fresh conversion of Raw for each.
 // rc.hear and rc.respond are handlers of "message" events (luabind
@@ -177,13 +179,29 @@
 // (errors or deadline stops) has its triggers paused, 1 minute at first
 // and twice as long at each further run of failures, up to 1 hour,
 // jittered; each step is logged once and shows in Status (BackoffStep,
-// BackedOffUntil). Ticks are skipped while paused; events are taken from
-// the queue and held, merged as the queue merges them, and handled when
-// the pause ends, so nothing is lost and the sources never wait for a
-// paused script. A successful call, a reload or Enable resets it.
+// BackedOffUntil). Ticks are skipped while paused. Events are taken from
+// the queue and held, one per object (kind and id), in the order the
+// objects first came, with the newest state: inserted then updated is
+// inserted; inserted then removed is nothing (the script never saw it);
+// removed then inserted or updated is updated; anything then removed is
+// removed. So the hold is bounded by the distinct objects, no subscription
+// change is lost and the sources never wait for a paused script. Message
+// events (and events without an id) arriving while paused are dropped,
+// counted as EventDropped and logged once per pause: a paused rc.respond
+// must not answer hour-old commands. Every event is acknowledged
+// (source.Event.Handled) as it enters the hold or is dropped, so a pause
+// does not hold back the sources' saved cursors; a restart during a pause
+// therefore loses the held events (the script sees the newest state of
+// an object at its next change or resync). A successful call, a reload
+// or Enable resets it.
 // Host.Reload reloads named scripts from disk; Host.Disable stops a
 // script until Host.Enable (Config.Disabled gives the set at start; the
 // command persists it).
+//
+// Host.Alive is the host's liveness stamp: a probe owned by Run takes
+// the host's lock and has each source runner answer from its loop about
+// every second; a lock held for good or a source that does not return
+// once stopped leaves the stamp stale (the command's /healthz uses it).
 //
 // # Shutdown
 //

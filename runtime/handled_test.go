@@ -1,6 +1,9 @@
 package runtime
 
 import (
+	"context"
+	"os"
+	"path/filepath"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -50,8 +53,9 @@ func TestEventHandledOnceEveryScriptIsDone(t *testing.T) {
 }
 
 // TestEventDroppedAtShutdownIsNotHandled: an event still queued when the
-// host shuts down is never reported handled (a source saving its cursor
-// then delivers it again after the restart).
+// host shuts down, or whose handler the shutdown grace cut off, is never
+// reported handled (a source saving its cursor then delivers it again
+// after the restart).
 func TestEventDroppedAtShutdownIsNotHandled(t *testing.T) {
 	t.Parallel()
 	g := newGatedEnv()
@@ -64,5 +68,103 @@ func TestEventDroppedAtShutdownIsNotHandled(t *testing.T) {
 	require.True(t, src.send(queued.event(source.ActionUpdated, "X", 1)))
 	th.shutdown()
 	assert.Zero(t, queued.n.Load(), "dropped by the shutdown: not handled")
+	assert.Zero(t, block.n.Load(), "its handler was cut off by the shutdown grace: not handled")
+	assert.Equal(t, 1, th.logs.count("handler failed", "error", "c.lua:4: stopped: the daemon is shutting down"), "the handler was cut off")
 	assert.Equal(t, []string{"updated block 0"}, g.records())
+}
+
+// tracked is a message of an update of id whose one ack counts in h, as
+// dispatch makes it for one target.
+func tracked(h *handledCount, id string) message {
+	ev := h.event(source.ActionUpdated, id, 0)
+	ack := &handled{fn: ev.Handled}
+	ack.left.Store(1)
+	return message{ev: &ev, acks: []*handled{ack}}
+}
+
+// actorOf returns the running actor of the script file name.
+func (th *testHost) actorOf(file string) *actor {
+	th.h.mu.Lock()
+	defer th.h.mu.Unlock()
+	a := th.h.actors[file]
+	require.NotNil(th.t, a, file)
+	return a
+}
+
+// blockThenQueue starts c.lua (gatedScript) behind src, blocks its handler
+// and queues a tracked update of X behind it.
+func blockThenQueue(t *testing.T, g *gatedEnv, src *testSource, th *testHost, queued *handledCount) {
+	t.Helper()
+	th.logs.eventually(t, waitFor, func() bool { on, _ := src.running(); return on }, "the source runs")
+	require.True(t, src.send(subEvent(source.ActionUpdated, "block", 0)))
+	th.logs.eventually(t, waitFor, func() bool { return len(g.records()) == 1 }, "the blocking handler")
+	require.True(t, src.send(queued.event(source.ActionUpdated, "X", 1)))
+	th.waitStatus("c", "X queued", func(s ScriptStatus) bool { return s.Queued == 1 })
+}
+
+// TestRemovedScriptAcksItsQueue: an event queued for a script whose file
+// is removed is reported handled when the script stops (nothing will
+// handle it), without being handled; one enqueued to the stopped actor
+// afterwards is reported handled at once.
+func TestRemovedScriptAcksItsQueue(t *testing.T) {
+	t.Parallel()
+	g := newGatedEnv()
+	src := newTestSource(source.KindSubscription)
+	th := startHostEnv(t, Config{}, g.env(), []source.Source{src}, map[string]string{"c.lua": gatedScript})
+	t.Cleanup(g.open)
+	var queued, late handledCount
+	blockThenQueue(t, g, src, th, &queued)
+	a := th.actorOf("c.lua")
+
+	require.NoError(t, os.Remove(filepath.Join(th.dir, "c.lua")))
+	th.logs.eventually(t, waitFor, func() bool { return th.logs.count("script file removed: stopping") == 1 }, "the removal")
+	assert.Zero(t, queued.n.Load(), "still queued behind the running handler")
+	g.open()
+	th.waitStatus("c", "stopped", func(s ScriptStatus) bool { return s.State == StateStopped })
+	th.logs.eventually(t, waitFor, func() bool { return queued.n.Load() == 1 }, "the dropped event acknowledged")
+	assert.Equal(t, []string{"updated block 0"}, g.records(), "X was not handled")
+
+	assert.False(t, a.enqueue(context.Background(), tracked(&late, "late")), "the actor has stopped")
+	assert.Equal(t, int32(1), late.n.Load(), "an event for a stopped script is acknowledged at once")
+	assert.Equal(t, int32(1), queued.n.Load(), "acknowledged once")
+}
+
+// TestDisableAcksQueuedEvents: Disable of a script with an event queued
+// reports it handled without handling it (the disabled script has no
+// running version left).
+func TestDisableAcksQueuedEvents(t *testing.T) {
+	t.Parallel()
+	g := newGatedEnv()
+	src := newTestSource(source.KindSubscription)
+	th := startHostEnv(t, Config{}, g.env(), []source.Source{src}, map[string]string{"c.lua": gatedScript})
+	t.Cleanup(g.open)
+	var queued handledCount
+	blockThenQueue(t, g, src, th, &queued)
+
+	require.NoError(t, th.h.Disable("c"))
+	g.open()
+	th.waitStatus("c", "disabled", func(s ScriptStatus) bool { return s.State == StateDisabled })
+	th.logs.eventually(t, waitFor, func() bool { return queued.n.Load() == 1 }, "the queued event acknowledged")
+	assert.Equal(t, []string{"updated block 0"}, g.records(), "X was not handled")
+}
+
+// TestEvictedScriptAcksEvents: an event reaching a script whose running
+// version the memory watchdog closed (no version runs) is reported
+// handled, once, without a handler running.
+func TestEvictedScriptAcksEvents(t *testing.T) {
+	t.Parallel()
+	g := newGatedEnv()
+	th := startHostEnv(t, Config{}, g.env(), nil, map[string]string{"c.lua": gatedScript})
+	a := th.actorOf("c.lua")
+	select {
+	case <-a.requestEvict("test: evicted"):
+	case <-time.After(waitFor):
+		t.Fatal("the version was not closed")
+	}
+	var ev handledCount
+	require.True(t, a.enqueue(context.Background(), tracked(&ev, "X")))
+	th.logs.eventually(t, waitFor, func() bool { return ev.n.Load() == 1 }, "the event acknowledged")
+	st, _ := th.status("c")
+	assert.Zero(t, st.Runs, "no handler ran")
+	assert.Empty(t, g.records())
 }

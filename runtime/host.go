@@ -98,6 +98,7 @@ type Host struct {
 	obs     Observer  // never nil
 
 	started  atomic.Bool
+	alive    atomic.Int64 // UnixNano of the last round of Run's liveness probe (see Alive)
 	loaded   chan struct{}
 	loadOnce sync.Once
 	actorWG  sync.WaitGroup
@@ -116,7 +117,8 @@ type sourceRunner struct {
 	src   source.Source
 	name  string // SourceName(src)
 	kinds []string
-	wake  chan struct{} // cap 1: listeners may have changed
+	wake  chan struct{}      // cap 1: listeners may have changed
+	ping  chan chan struct{} // the liveness probe: the runner closes what it receives
 }
 
 // New returns a host for the scripts of cfg.ScriptsDir. Zero Config fields
@@ -154,7 +156,7 @@ func newHost(cfg Config, e env, sources []source.Source, log zerolog.Logger) *Ho
 	h.watcher = watch.New(h.cfg.ScriptsDir, watch.Options{Debounce: h.cfg.Debounce, Rescan: h.cfg.Rescan,
 		Files: []string{SettingsFile}, Log: log})
 	for _, src := range sources {
-		h.sources = append(h.sources, &sourceRunner{src: src, name: SourceName(src), kinds: src.Kinds(), wake: make(chan struct{}, 1)})
+		h.sources = append(h.sources, &sourceRunner{src: src, name: SourceName(src), kinds: src.Kinds(), wake: make(chan struct{}, 1), ping: make(chan chan struct{})})
 	}
 	if h.cfg.MemoryLimit > 0 {
 		h.mem = newMemWatch(h.cfg.MemoryLimit, log, func() int {
@@ -256,6 +258,49 @@ func (h *Host) closeCalls() {
 	defer h.mu.Unlock()
 	for a := range h.live {
 		a.guard.close(errShutdown)
+	}
+}
+
+// Alive returns when the host last showed it is not stuck: while Run runs,
+// a probe goes round about every second, taking the host's lock and
+// waiting for each event source's runner to answer from its loop, and
+// stamps the time once all did. A lock held for good, or a source that
+// does not return once stopped, stops the stamp; the command's /healthz
+// answers 503 once it is stale. Zero before Run.
+func (h *Host) Alive() time.Time {
+	if n := h.alive.Load(); n != 0 {
+		return time.Unix(0, n)
+	}
+	return time.Time{}
+}
+
+// probe stamps h.alive every cfg.aliveEvery, after a round in which it
+// took the host's lock and every source runner answered, until ctx ends.
+func (h *Host) probe(ctx context.Context) {
+	t := time.NewTicker(h.cfg.aliveEvery)
+	defer t.Stop()
+	for {
+		h.mu.Lock()
+		h.mu.Unlock() //nolint:staticcheck // an empty critical section: the lock can be taken
+		for _, r := range h.sources {
+			p := make(chan struct{})
+			select {
+			case r.ping <- p:
+			case <-ctx.Done():
+				return
+			}
+			select {
+			case <-p:
+			case <-ctx.Done():
+				return
+			}
+		}
+		h.alive.Store(time.Now().UnixNano())
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			return
+		}
 	}
 }
 
@@ -362,15 +407,30 @@ func (h *Host) dispatch(ctx context.Context, src uint8, ev source.Event) error {
 }
 
 // runSource runs r's source while some script listens to its kinds, until
-// ctx ends. It returns the error of a source that cannot go on.
+// ctx ends. It first waits for the initial load: what a source emits at
+// its start (the catch-up after a restart) reaches every script, not only
+// the quickest to load. It returns the error of a source that cannot go
+// on.
 func (h *Host) runSource(ctx context.Context, i int, r *sourceRunner) error {
 	log := h.log.With().Strs("kinds", r.kinds).Logger()
+	for loaded := false; !loaded; {
+		select {
+		case <-h.loaded:
+			loaded = true
+		case p := <-r.ping:
+			close(p)
+		case <-ctx.Done():
+			return nil
+		}
+	}
 	for {
 		for !h.listening(r.kinds) {
 			select {
 			case <-ctx.Done():
 				return nil
 			case <-r.wake:
+			case p := <-r.ping:
+				close(p)
 			}
 		}
 		runCtx, stop := context.WithCancel(ctx)
@@ -389,6 +449,8 @@ func (h *Host) runSource(ctx context.Context, i int, r *sourceRunner) error {
 			case err = <-done:
 				ended = true
 				break wait
+			case p := <-r.ping:
+				close(p)
 			case <-ctx.Done():
 				break wait
 			}
@@ -396,6 +458,8 @@ func (h *Host) runSource(ctx context.Context, i int, r *sourceRunner) error {
 		stop()
 		if !ended {
 			// The host stopped it: whatever it returns answers the stop.
+			// Until then the runner answers no probe: a source that never
+			// returns leaves the host stuck (see Alive).
 			<-done
 			if ctx.Err() != nil {
 				return nil
@@ -413,11 +477,17 @@ func (h *Host) runSource(ctx context.Context, i int, r *sourceRunner) error {
 		// broken source cannot spin.
 		log.Warn().Msg("event source stopped on its own: restarting it")
 		t := time.NewTimer(time.Second)
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			t.Stop()
-			return nil
+	pause:
+		for {
+			select {
+			case <-t.C:
+				break pause
+			case p := <-r.ping:
+				close(p)
+			case <-ctx.Done():
+				t.Stop()
+				return nil
+			}
 		}
 	}
 }
@@ -611,6 +681,12 @@ func (h *Host) Run(ctx context.Context) error {
 			h.mem.run(memCtx, h.cfg.memEvery)
 		}()
 	}
+	h.alive.Store(time.Now().UnixNano())
+	srcWG.Add(1)
+	go func() {
+		defer srcWG.Done()
+		h.probe(runCtx)
+	}()
 	for i, r := range h.sources {
 		srcWG.Add(1)
 		go func() {

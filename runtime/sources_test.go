@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -145,4 +146,96 @@ func TestSourceErrorOnStopIsNotFatal(t *testing.T) {
 	renameOver(t, path, listener)
 	th.logs.eventually(t, waitFor, func() bool { on, runs := src.running(); return on && runs == 2 }, "the host still runs it again")
 	assert.Zero(t, th.logs.count("event source failed: stopping"), "no failure")
+}
+
+// startSource emits its events as soon as it runs (as a catch-up after a
+// restart does), then waits for its end.
+type startSource struct{ events []source.Event }
+
+func (s *startSource) Kinds() []string { return []string{source.KindSubscription} }
+
+func (s *startSource) Run(ctx context.Context, emit source.Emit) error {
+	for _, ev := range s.events {
+		if err := emit(ctx, ev); err != nil {
+			return nil
+		}
+	}
+	<-ctx.Done()
+	return nil
+}
+
+// TestSourceStartsAfterTheInitialLoad: a source starts only once every
+// script of the initial scan is loaded, so the events it emits at its
+// start (the catch-up after a restart) reach a script whose top level is
+// slow too, not only the quickest one, and are reported handled once both
+// handled them.
+func TestSourceStartsAfterTheInitialLoad(t *testing.T) {
+	t.Parallel()
+	var handled handledCount
+	src := &startSource{events: []source.Event{handled.event(source.ActionUpdated, "caught-up", 1)}}
+	th := startHost(t, Config{}, src, map[string]string{
+		"fast.lua": listener,
+		"slow.lua": `local t0 = os.clock()
+while os.clock() - t0 < 0.3 do end
+` + listener,
+	})
+	th.logs.eventually(t, waitFor, func() bool { return th.logs.count("event", "id", "caught-up") == 2 }, "both scripts to handle the event")
+	assert.Equal(t, 1, th.logs.count("event", "id", "caught-up", "script", "slow"), "the slow script got it")
+	assert.Equal(t, 1, th.logs.count("event", "id", "caught-up", "script", "fast"), "the fast script got it")
+	th.logs.eventually(t, waitFor, func() bool { return handled.n.Load() == 1 }, "the event acknowledged")
+}
+
+// stuckSource is a source that, once stopped, does not return until
+// release is closed.
+type stuckSource struct {
+	release chan struct{}
+	asked   chan struct{} // closed once its Run's context ended
+	once    sync.Once
+}
+
+func (s *stuckSource) Kinds() []string { return []string{source.KindSubscription} }
+
+func (s *stuckSource) Run(ctx context.Context, _ source.Emit) error {
+	<-ctx.Done()
+	s.once.Do(func() { close(s.asked) })
+	<-s.release
+	return nil
+}
+
+// TestAliveGoesStaleWhenASourceIsStuck: Alive advances while the host's
+// loops go round; once a source runner is stuck (its source does not
+// return after the host stopped it) it stops advancing, and it resumes
+// once the source returns.
+func TestAliveGoesStaleWhenASourceIsStuck(t *testing.T) {
+	t.Parallel()
+	src := &stuckSource{release: make(chan struct{}), asked: make(chan struct{})}
+	th := startHost(t, Config{aliveEvery: time.Millisecond}, src, map[string]string{"l.lua": listener})
+	t.Cleanup(func() {
+		select {
+		case <-src.release:
+		default:
+			close(src.release)
+		}
+	})
+	start := th.h.Alive()
+	require.False(t, start.IsZero(), "stamped when Run starts")
+	th.logs.eventually(t, waitFor, func() bool { return th.h.Alive().After(start) }, "Alive to advance")
+
+	require.NoError(t, os.Remove(filepath.Join(th.dir, "l.lua"))) // nobody listens: the host stops the source
+	select {
+	case <-src.asked:
+	case <-time.After(waitFor):
+		t.Fatal("the source was not stopped")
+	}
+	// window is an observation period (a healthy probe stamps about 50
+	// times in it), not synchronisation; the first lets a round already
+	// past the runner finish.
+	window := func() { <-time.After(50 * time.Millisecond) }
+	window()
+	stuck := th.h.Alive()
+	window()
+	assert.Equal(t, stuck, th.h.Alive(), "no stamp while a source runner is stuck")
+
+	close(src.release)
+	th.logs.eventually(t, waitFor, func() bool { return th.h.Alive().After(stuck) }, "Alive to advance again")
 }

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"syscall"
 	"text/tabwriter"
 	"time"
@@ -133,8 +134,13 @@ func controlHandler(d *daemonState, log zerolog.Logger) http.Handler {
 		}
 		return "reloading " + strings.Join(names, ", "), nil
 	})
+	// persistMu makes each change and the save of the set it leads to one
+	// step: two requests at once cannot save an older set last.
+	var persistMu sync.Mutex
 	persist := func(change func(string) error, what string) func([]string) (string, error) {
 		return func(names []string) (string, error) {
+			persistMu.Lock()
+			defer persistMu.Unlock()
 			if err := change(names[0]); err != nil {
 				return "", err
 			}

@@ -336,6 +336,15 @@ func daemon(ctx context.Context, o runOptions, baseURL string, creds credentials
 	defer stopHost()
 	done := make(chan error, 1)
 	go func() { done <- host.Run(hostCtx) }()
+	// The loop's beat is the host's own liveness stamp once it has one, so
+	// /healthz goes stale when the host is stuck, not only this loop.
+	hostBeat := func() {
+		if alive := host.Alive(); !alive.IsZero() {
+			state.beat.Store(alive.UnixNano())
+			return
+		}
+		state.heartbeat()
+	}
 
 	// stopErr is why the daemon stops on its own: the credentials were
 	// lost (exit status 3). nil: a signal stops it (exit status 0).
@@ -344,7 +353,7 @@ func daemon(ctx context.Context, o runOptions, baseURL string, creds credentials
 		loading = false
 		select {
 		case <-beat.C:
-			state.heartbeat()
+			hostBeat()
 			loading = true
 		case <-host.Loaded():
 			logStartup(log, baseURL, me.Username, scriptsDir, host.Status())
@@ -362,7 +371,7 @@ func daemon(ctx context.Context, o runOptions, baseURL string, creds credentials
 	for ctx.Err() == nil && stopErr == nil {
 		select {
 		case <-beat.C:
-			state.heartbeat()
+			hostBeat()
 		case <-hup:
 			log.Info().Msg("SIGHUP: reloading every script")
 			host.ReloadAll()

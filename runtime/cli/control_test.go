@@ -1,0 +1,66 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/rs/zerolog"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/rclua/rclua/runtime"
+)
+
+// TestControlDisableEnableConcurrentSaves: many disable and enable
+// requests at once through the control handler leave disabled.json equal
+// to the host's set after each round: no request saves an older set last.
+func TestControlDisableEnableConcurrentSaves(t *testing.T) {
+	t.Parallel()
+	dir, stateDir := t.TempDir(), t.TempDir()
+	const n = 12
+	for i := range n {
+		require.NoError(t, os.WriteFile(filepath.Join(dir, fmt.Sprintf("s%d.lua", i)), []byte(`rc.log.info("hi")`), 0o644))
+	}
+	host, err := runtime.New(runtime.Config{ScriptsDir: dir, MemoryLimit: -1}, runtime.Deps{}, zerolog.Nop())
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- host.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	<-host.Loaded()
+	h := controlHandler(&daemonState{host: host, stateDir: stateDir}, zerolog.Nop())
+
+	post := func(path string, i int) {
+		req := httptest.NewRequest(http.MethodPost, path, strings.NewReader(fmt.Sprintf(`{"scripts":["s%d"]}`, i)))
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		assert.Equal(t, http.StatusOK, rec.Code, "%s s%d: %s", path, i, rec.Body.String())
+	}
+	round := func(path string, want func(i int) bool) {
+		var wg sync.WaitGroup
+		for i := range n {
+			if want(i) {
+				wg.Go(func() { post(path, i) })
+			}
+		}
+		wg.Wait()
+		saved, err := loadDisabled(stateDir)
+		require.NoError(t, err)
+		assert.ElementsMatch(t, host.Disabled(), saved, "after %s: the file is the host's set", path)
+	}
+	for range 3 {
+		round("/disable", func(int) bool { return true })
+		require.Len(t, host.Disabled(), n)
+		round("/enable", func(i int) bool { return i%2 == 0 })
+		require.Len(t, host.Disabled(), n/2)
+		round("/enable", func(int) bool { return true })
+		require.Empty(t, host.Disabled())
+	}
+}

@@ -22,7 +22,9 @@ import (
 	"github.com/rclua/rclua/runtime/source"
 )
 
-const waitFor = 10 * time.Second
+// waitFor bounds the wait for a condition: generous, since -race on two
+// busy cores slows loads tenfold (a passing test never waits it out).
+const waitFor = 30 * time.Second
 const tick = 5 * time.Millisecond
 
 // logSink captures zerolog JSON lines.

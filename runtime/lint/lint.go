@@ -25,10 +25,14 @@
 //     string or number literal) that they refuse, checked with luabind's
 //     own parsers (luabind.ParseInterval, luabind.ParseCron) and reported
 //     with their message.
+//   - config-write: an assignment into rc.config (rc.config.owner = x,
+//     or through a local given rc.config or a table of it): each read of
+//     rc.config is a fresh copy of the settings, so the assignment would
+//     change that copy only.
 //
 // A comment "-- rclua: ignore WHAT" on a line silences that line's
 // findings named by WHAT: one or more kind names (rc-path,
-// undefined-global, trigger-arg) or names (the global's name, or the rc
+// undefined-global, trigger-arg, config-write) or names (the global's name, or the rc
 // path as reported: rc.subscriptions.raed), separated by spaces or commas;
 // with no WHAT it silences every finding on the line.
 package lint
@@ -51,15 +55,16 @@ import (
 
 // The kinds of finding, also the names a "-- rclua: ignore" comment takes.
 const (
-	KindRCPath     = "rc-path"
-	KindGlobal     = "undefined-global"
-	KindTriggerArg = "trigger-arg"
+	KindRCPath      = "rc-path"
+	KindGlobal      = "undefined-global"
+	KindTriggerArg  = "trigger-arg"
+	KindConfigWrite = "config-write"
 )
 
 // Finding is one problem found in a script.
 type Finding struct {
 	Line    int
-	Kind    string // KindRCPath, KindGlobal or KindTriggerArg
+	Kind    string // KindRCPath, KindGlobal, KindTriggerArg or KindConfigWrite
 	Name    string // the global's name, or the rc path ("rc.chat.x"); "" for a trigger argument
 	Message string // without file and line
 }
@@ -80,6 +85,7 @@ type node struct {
 	path     string
 	children map[string]*node // nil for a value that is not a table
 	keys     []string
+	data     bool // rc.config or a value below it: the settings, read-only
 }
 
 // FromState reads the globals of L (a state built as scripts get it:
@@ -97,6 +103,13 @@ func FromState(L *lua.LState, minEvery time.Duration) *API {
 	sort.Strings(a.names)
 	if tb, ok := g.RawGetString("rc").(*lua.LTable); ok {
 		a.rc = walk("rc", tb, map[*lua.LTable]bool{})
+		for _, k := range luabind.ComputedFields() { // rc.config: made at each read, data
+			if _, ok := a.rc.children[k]; !ok {
+				a.rc.children[k] = &node{path: "rc." + k, data: true}
+				a.rc.keys = append(a.rc.keys, k)
+			}
+		}
+		sort.Strings(a.rc.keys)
 	}
 	return a
 }
@@ -124,9 +137,8 @@ func walk(path string, tb *lua.LTable, seen map[*lua.LTable]bool) *node {
 
 // isAPITable reports whether tb is a table of the API (a strict table,
 // whose metatable's __index is the function that raises for a missing key,
-// or a plain table), not data the script reads through a proxy, such as
-// rc.config (read-only, its __index the settings): below data, paths are
-// not checked.
+// or a plain table), not data behind a proxy (a table whose __index is a
+// table): below data, paths are not checked.
 func isAPITable(tb *lua.LTable) bool {
 	mt, ok := tb.Metatable.(*lua.LTable)
 	if !ok {
@@ -339,6 +351,13 @@ func (c *checker) assign(e ast.Expr, s *scope) {
 		key, isConst := e.Key.(*ast.StringExpr)
 		if !isConst {
 			c.expr(e.Key, s)
+			if obj != nil && obj.data {
+				c.readOnly(obj.path+"[...]", e.Line())
+			}
+			return
+		}
+		if obj != nil && obj.data {
+			c.readOnly(obj.path+"."+key.Value, e.Line())
 			return
 		}
 		if id, ok := e.Object.(*ast.IdentExpr); ok && id.Value == "_G" && s.lookup("_G") == nil {
@@ -395,6 +414,9 @@ func (c *checker) expr(e ast.Expr, s *scope) *node {
 		if !isConst {
 			c.expr(e.Key, s)
 			return nil
+		}
+		if obj != nil && obj.data {
+			return &node{path: obj.path + "." + key.Value, data: true}
 		}
 		if obj == nil || obj.children == nil {
 			return nil
@@ -454,6 +476,15 @@ func lineOf(e ast.Expr, fallback ast.Expr) int {
 		return l
 	}
 	return fallback.Line()
+}
+
+// readOnly reports an assignment into rc.config, which would change only
+// a copy of the settings.
+func (c *checker) readOnly(path string, line int) {
+	c.findings = append(c.findings, Finding{
+		Line: line, Kind: KindConfigWrite, Name: path,
+		Message: path + " is read-only (each read of rc.config is a fresh copy of the settings: change the settings file)",
+	})
 }
 
 func (c *checker) missing(n *node, key string, line int) {

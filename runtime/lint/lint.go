@@ -326,9 +326,10 @@ func (c *checker) stmt(st ast.Stmt, s *scope) {
 			if n := c.expr(st.Name.Receiver, s); n != nil && n.children != nil {
 				c.define(n, st.Name.Method)
 			}
-		} else {
-			c.assign(st.Name.Func, s)
+			c.function(st.Func, s, "self") // the method's implicit first parameter
+			return
 		}
+		c.assign(st.Name.Func, s)
 		c.function(st.Func, s)
 	case *ast.ReturnStmt:
 		for _, e := range st.Exprs {
@@ -387,8 +388,13 @@ func (c *checker) child(n *node, key string) *node {
 	return c.added[n.path+"."+key]
 }
 
-func (c *checker) function(fn *ast.FunctionExpr, s *scope) {
+// function walks fn's body in a scope of its parameters, implicit ones
+// (a method's self) first.
+func (c *checker) function(fn *ast.FunctionExpr, s *scope, implicit ...string) {
 	inner := newScope(s)
+	for _, name := range implicit {
+		inner.vars[name] = &local{}
+	}
 	for _, name := range fn.ParList.Names {
 		inner.vars[name] = &local{}
 	}

@@ -243,3 +243,26 @@ c.owner = "x"
 rc.config.x = 1 -- rclua: ignore config-write
 `))
 }
+
+// TestMethodSelf: a method's body reads its implicit self (function
+// M:get(), also nested and on rc tables); an undefined global in a method
+// is still reported, and self outside a method is a global like another.
+func TestMethodSelf(t *testing.T) {
+	t.Parallel()
+	api := realAPI(t, nil)
+	assert.Empty(t, findings(t, api, `
+local M = {x = 1}
+function M:get() return self.x end
+function M.sub:deep() return function() return self end end
+function rc.log:mine() return self end
+return M
+`))
+	got := findings(t, api, `
+local M = {}
+function M:get() return self.x + missing_value end
+function M.plain() return self end
+`)
+	require.Len(t, got, 2, "%q", got)
+	assert.Equal(t, "3: undefined-global: undefined global missing_value", got[0])
+	assert.Equal(t, "4: undefined-global: undefined global self", got[1], "a function defined with . has no self")
+}

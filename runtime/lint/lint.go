@@ -17,7 +17,8 @@
 //     function's result), methods on values (msg:reply, re:match,
 //     handle:stop: they are not rc paths).
 //   - undefined-global: a global read that no statement of the file
-//     assigns (x = ..., function x() end, _G.x = ...) and that is not one
+//     assigns (x = ..., function x() end, _G.x = ...), nor of a module it
+//     requires by a constant name (CheckModules), and that is not one
 //     of the sandbox's globals (taken from a real state, rc included), with
 //     "did you mean" among the locals in scope and the globals: a typo of
 //     a local is the commonest bug in Lua.
@@ -169,12 +170,27 @@ func (a *API) Paths() []string {
 // line order, without those its ignore comments silence. A source that
 // does not parse is an error (rclua check reports the compiler's).
 func (a *API) Check(name string, src []byte) ([]Finding, error) {
+	return a.CheckModules(name, src, nil)
+}
+
+// ModuleSource returns the source of the module that require(name) loads,
+// or false when there is none (or it cannot be read).
+type ModuleSource func(name string) ([]byte, bool)
+
+// CheckModules is Check, with the globals that the modules src requires
+// assign counted as defined: the modules named by a constant string
+// (require("util")), and those they require in turn, their sources given
+// by find. A module that does not parse defines nothing here.
+func (a *API) CheckModules(name string, src []byte, find ModuleSource) ([]Finding, error) {
 	stmts, err := parse.Parse(strings.NewReader(string(src)), name)
 	if err != nil {
 		return nil, fmt.Errorf("lint: %s: %w", name, err)
 	}
-	c := &checker{api: a, defined: map[string]bool{}, added: map[string]*node{}}
+	c := a.newChecker()
 	c.block(stmts, newScope(nil))
+	if find != nil {
+		c.addModuleGlobals(find)
+	}
 	for _, r := range c.reads {
 		if c.defined[r.name] {
 			continue
@@ -195,6 +211,39 @@ func (a *API) Check(name string, src []byte) ([]Finding, error) {
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Line < out[j].Line })
 	return out, nil
+}
+
+func (a *API) newChecker() *checker {
+	return &checker{api: a, defined: map[string]bool{}, added: map[string]*node{}, requires: map[string]bool{}}
+}
+
+// addModuleGlobals counts as defined the globals assigned by the modules
+// c's file requires, transitively.
+func (c *checker) addModuleGlobals(find ModuleSource) {
+	seen := map[string]bool{}
+	queue := sortedKeys(c.requires)
+	for len(queue) > 0 {
+		mod := queue[0]
+		queue = queue[1:]
+		if seen[mod] {
+			continue
+		}
+		seen[mod] = true
+		src, ok := find(mod)
+		if !ok {
+			continue
+		}
+		stmts, err := parse.Parse(strings.NewReader(string(src)), mod)
+		if err != nil {
+			continue
+		}
+		mc := c.api.newChecker()
+		mc.block(stmts, newScope(nil))
+		for g := range mc.defined {
+			c.defined[g] = true
+		}
+		queue = append(queue, sortedKeys(mc.requires)...)
+	}
 }
 
 func sortedKeys(m map[string]bool) []string {
@@ -252,6 +301,7 @@ type checker struct {
 	added    map[string]*node // rc paths the file assigns
 	reads    []globalRead
 	findings []Finding
+	requires map[string]bool // modules required by a constant name
 }
 
 func (c *checker) block(stmts []ast.Stmt, s *scope) {
@@ -439,6 +489,11 @@ func (c *checker) expr(e ast.Expr, s *scope) *node {
 			}
 		} else {
 			fn = c.expr(e.Func, s)
+			if id, ok := e.Func.(*ast.IdentExpr); ok && id.Value == "require" && s.lookup("require") == nil && len(e.Args) > 0 {
+				if mod, ok := e.Args[0].(*ast.StringExpr); ok {
+					c.requires[mod.Value] = true
+				}
+			}
 		}
 		for _, arg := range e.Args {
 			c.expr(arg, s)

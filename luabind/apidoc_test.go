@@ -26,7 +26,7 @@ func boundNames(t *testing.T) map[string]string {
 			name := prefix + k.String()
 			if sub, ok := v.(*lua.LTable); ok {
 				if mt, ok := sub.Metatable.(*lua.LTable); ok && mt.RawGetString("__index").Type() == lua.LTTable {
-					out[name] = "table" // data behind a read-only proxy (rc.config), not a namespace
+					out[name] = "table" // data behind a proxy, not a namespace
 					return
 				}
 				walk(name+".", sub)
@@ -35,7 +35,11 @@ func boundNames(t *testing.T) map[string]string {
 			out[name] = v.Type().String()
 		})
 	}
-	walk("rc.", L.GetGlobal("rc").(*lua.LTable))
+	rcT := L.GetGlobal("rc").(*lua.LTable)
+	walk("rc.", rcT)
+	for _, k := range ComputedFields() { // made at each read (rc.config)
+		out["rc."+k] = L.GetField(rcT, k).Type().String()
+	}
 	require.Equal(t, lua.LTFunction, L.GetGlobal("print").Type())
 	out["print"] = "function"
 	require.Equal(t, lua.LTFunction, L.GetGlobal("require").Type()) // the sandbox's lib/ loader in a script's state

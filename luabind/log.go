@@ -83,6 +83,10 @@ func (b *binding) logField(L *lua.LState, ev *zerolog.Event, size *budget, k str
 	case lua.LString:
 		ev.Str(k, b.redact(string(v)))
 	case lua.LNumber:
+		if text := v.String(); b.redact(text) != text { // a secret's digits
+			ev.Str(k, b.redact(text))
+			return
+		}
 		// Integral values in int64's range log as integers; the
 		// conversion of anything outside it would be undefined.
 		if f := float64(v); f == math.Trunc(f) && f >= -(1<<63) && f < 1<<63 {
@@ -98,7 +102,7 @@ func (b *binding) logField(L *lua.LState, ev *zerolog.Event, size *budget, k str
 		switch {
 		case err == nil:
 			size.add(len(raw))
-			ev.RawJSON(k, []byte(b.redact(string(raw))))
+			ev.RawJSON(k, b.m.Secrets.redactJSON(raw))
 		case errors.As(err, &ee): // not JSON (a function in it, a cycle): its address
 			ev.Str(k, v.String())
 		default: // too large, or past the deadline

@@ -84,7 +84,7 @@ type Module struct {
 	// the bot's own and rc.respond matches nothing.
 	Bot rc.UserRef
 	// Config is the script's settings, its section of the settings file:
-	// rc.config (read-only). Values are strings, int64, float64, bools,
+	// rc.config (a fresh copy at each read). Values are strings, int64, float64, bools,
 	// time.Time, []any and map[string]any (what a TOML decoder gives).
 	Config map[string]any
 	// Secrets answers rc.secret and redacts the values it gave from
@@ -134,7 +134,7 @@ type binding struct {
 // the triggers rc.on, rc.every, rc.cron, rc.hear, rc.respond, which hand
 // their registrations to h, returning handles) and
 // replaces the global print with one that logs at info level, and pairs
-// and ipairs with ones honouring __pairs and __ipairs (rc.config). With a nil h
+// and ipairs with ones honouring __pairs and __ipairs. With a nil h
 // the triggers raise "no host runs triggers here". The Module is copied:
 // later changes to m do not reach L. Reading a missing key of rc or of its
 // subtables raises an error naming it (see setStrict).
@@ -156,12 +156,11 @@ func (m *Module) Open(L *lua.LState, h Host) {
 	rcT.RawSetString("log", b.logTable(L))
 	rcT.RawSetString("json", b.jsonTable(L))
 	rcT.RawSetString("re", b.reTable(L))
-	rcT.RawSetString("config", b.configTable(L))
 	rcT.RawSetString("secret", L.NewFunction(b.secret))
 	rcT.RawSetString("store", b.storeTable(L))
 	b.installTriggers(L, rcT)
 	b.installMessages(L)
-	setStrict(L, rcT, "rc")
+	setStrict(L, rcT, "rc", computed{"config", b.configCopy})
 	L.SetGlobal("rc", rcT)
 	L.SetGlobal("print", L.NewFunction(b.print))
 	installIterators(L)

@@ -1,11 +1,18 @@
 package luabind
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
+	"slices"
+	"sort"
+	"strconv"
 	"strings"
 	"sync"
 
 	lua "github.com/yuin/gopher-lua"
+
+	"github.com/rclua/rclua/luabind/luajson"
 )
 
 // Secrets gives one script its secrets (rc.secret) and remembers every
@@ -19,50 +26,132 @@ type Secrets struct {
 	Lookup func(name string) (string, error)
 
 	mu     sync.Mutex
-	values []string // longest first
+	values []string // the values handed out
+	forms  []string // the values and their quoted forms, longest first
 }
 
 // Redacted replaces a secret's value in redacted text.
 const Redacted = "[redacted]"
 
-// Redact returns text with every secret value handed out so far (and its
-// JSON-escaped form) replaced by Redacted. A nil Secrets returns text.
+// Redact returns text with every secret value handed out so far replaced
+// by Redacted: the value itself and the forms quoting gives it (the inside
+// of its JSON string as rc.json.encode writes it and as Go's encoding/json
+// does, with HTML escapes, and of string.format's %q and Go's %q). A nil
+// Secrets returns text.
 func (s *Secrets) Redact(text string) string {
 	if s == nil {
 		return text
 	}
 	s.mu.Lock()
-	values := s.values
+	forms := s.forms
 	s.mu.Unlock()
-	for _, v := range values {
-		if strings.Contains(text, v) {
-			text = strings.ReplaceAll(text, v, Redacted)
-		}
-		if q, _ := json.Marshal(v); len(q) > 2 && string(q[1:len(q)-1]) != v {
-			text = strings.ReplaceAll(text, string(q[1:len(q)-1]), Redacted)
+	for _, f := range forms {
+		if strings.Contains(text, f) {
+			text = strings.ReplaceAll(text, f, Redacted)
 		}
 	}
 	return text
 }
 
-// remember records v as a value to redact.
+// active reports whether any value is to be redacted.
+func (s *Secrets) active() bool {
+	if s == nil {
+		return false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.forms) > 0
+}
+
+// remember records v as a value to redact, with its quoted forms.
 func (s *Secrets) remember(v string) {
 	if v == "" {
 		return
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for _, known := range s.values {
-		if known == v {
-			return
+	if slices.Contains(s.values, v) {
+		return
+	}
+	s.values = append(s.values, v)
+	forms := slices.Clone(s.forms)
+	for _, f := range quotedForms(v) {
+		if f != "" && !slices.Contains(forms, f) {
+			forms = append(forms, f)
 		}
 	}
-	// Longest first: a value containing another is replaced whole.
-	i := 0
-	for i < len(s.values) && len(s.values[i]) >= len(v) {
-		i++
+	// Longest first: a form containing another is replaced whole.
+	sort.SliceStable(forms, func(i, j int) bool { return len(forms[i]) > len(forms[j]) })
+	s.forms = forms // a new slice: Redact reads the old one unlocked
+}
+
+// quotedForms returns v and the insides of the quoted strings that
+// rc.json.encode, encoding/json (HTML-escaped), the sandbox's
+// string.format("%q") (Lua 5.1's) and Go's %q (errors of the host) make
+// of it.
+func quotedForms(v string) []string {
+	inside := func(q string) string {
+		if len(q) < 2 {
+			return ""
+		}
+		return q[1 : len(q)-1]
 	}
-	s.values = append(s.values[:i], append([]string{v}, s.values[i:]...)...)
+	lq := strings.NewReplacer(`"`, `\"`, `\`, `\\`, "\n", "\\\n", "\r", `\r`, "\x00", `\000`).Replace(v)
+	out := []string{v, lq, inside(strconv.Quote(v)), inside(strconv.QuoteToASCII(v))}
+	if raw, err := luajson.Encode(context.Background(), lua.LString(v)); err == nil {
+		out = append(out, inside(string(raw)))
+	}
+	if raw, err := json.Marshal(v); err == nil {
+		out = append(out, inside(string(raw)))
+	}
+	return out
+}
+
+// redactJSON returns raw, a JSON text, with every string (keys too) and
+// number that holds a secret redacted in the decoded value, encoded again
+// (without HTML escapes): replacing inside the text itself could break
+// it. A number holding a secret becomes a string.
+func (s *Secrets) redactJSON(raw []byte) []byte {
+	if !s.active() {
+		return raw
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return []byte(strconv.Quote(Redacted)) // not reached: raw is luajson's
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(s.redactValue(v)); err != nil {
+		return []byte(strconv.Quote(Redacted))
+	}
+	return bytes.TrimRight(buf.Bytes(), "\n")
+}
+
+func (s *Secrets) redactValue(v any) any {
+	switch v := v.(type) {
+	case string:
+		return s.Redact(v)
+	case json.Number:
+		if r := s.Redact(string(v)); r != string(v) {
+			return r
+		}
+		return v
+	case []any:
+		for i, e := range v {
+			v[i] = s.redactValue(e)
+		}
+		return v
+	case map[string]any:
+		out := make(map[string]any, len(v))
+		for k, e := range v {
+			out[s.Redact(k)] = s.redactValue(e)
+		}
+		return out
+	}
+	return v
 }
 
 // secret is

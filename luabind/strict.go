@@ -19,18 +19,32 @@ import (
 // miss: reading an existing key costs nothing more. The message is built
 // at error time from the table's own keys, so keys a script adds to an API
 // table are read and listed like the others. rawget(tb, key) still reads
-// without raising (feature detection).
-func setStrict(L *lua.LState, tb *lua.LTable, name string) {
+// without raising (feature detection). The keys of extra are made by
+// their function at each read (rc.config) unless the table has them.
+func setStrict(L *lua.LState, tb *lua.LTable, name string, extra ...computed) {
 	mt := ltable.New(L, 1)
 	ltable.SetString(mt, "__index", L.NewFunction(func(L *lua.LState) int {
 		tb, ok := L.Get(1).(*lua.LTable)
 		if !ok {
 			return 0
 		}
-		L.RaiseError("%s", missingKeyMessage(name, tb, L.Get(2)))
+		key := L.Get(2)
+		for _, c := range extra {
+			if key == lua.LString(c.name) {
+				L.Push(c.value(L))
+				return 1
+			}
+		}
+		L.RaiseError("%s", missingKeyMessage(name, tb, key, extra))
 		return 0
 	}))
 	tb.Metatable = mt
+}
+
+// computed is a key of an API table whose value is made at each read.
+type computed struct {
+	name  string
+	value func(L *lua.LState) lua.LValue
 }
 
 // maxListedKeys bounds the keys a missing-key message lists and looks
@@ -42,8 +56,11 @@ const maxListedKeys = 64
 // missingKeyMessage is the error for reading key from tb, the API table
 // called name: "rc.chat.postMessage does not exist (did you mean
 // rc.chat.post_message? rc.chat has: post_message)".
-func missingKeyMessage(name string, tb *lua.LTable, key lua.LValue) string {
+func missingKeyMessage(name string, tb *lua.LTable, key lua.LValue, extra []computed) string {
 	var keys []string
+	for _, c := range extra {
+		keys = append(keys, c.name)
+	}
 	for k, _ := tb.Next(lua.LNil); k != lua.LNil; k, _ = tb.Next(k) {
 		if s, ok := k.(lua.LString); ok {
 			if len(keys) == maxListedKeys {

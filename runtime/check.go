@@ -22,16 +22,20 @@ import (
 // Check compiles and loads every given script (a folder stands for its
 // *.lua files, see ScriptFiles) in the sandbox, with luabind's offline
 // module, whose every call fails with "no network in check mode", and an
-// rc.store in memory, empty at the start of the check. It then reads its whole syntax tree with package lint: rc paths that do not
-// exist, globals read but never defined and constant rc.every and rc.cron
-// arguments they refuse, in handlers too. It returns one error per
-// failing script or unusable path and one per finding, each
-// "file:line: message", in file and line order; nil when all pass. A
-// script that does not compile has only its syntax error; a finding on the
-// line where the load failed is not repeated. The modules of the lib/ folder
-// beside the scripts are compiled too (each syntax error reported as
-// "lib/name.lua:line: message"), and a script requiring a missing or
-// broken module fails.
+// rc.store in memory, empty at the start of the check. It then reads its
+// whole syntax tree with package lint: rc paths that do not exist, globals
+// read but never defined (a global that a module the script requires by a
+// constant name assigns is defined) and constant rc.every and rc.cron
+// arguments they refuse, in handlers too. It returns one error per failing
+// script or unusable path and one per finding, each "file:line: message",
+// in file and line order; nil when all pass. A script that does not
+// compile has only its syntax error; a finding on the line where the load
+// failed is not repeated. A settings file that does not parse is reported
+// once, and the scripts of its folder are then checked without being
+// loaded. The modules of the lib/ folder beside the scripts (a symlinked
+// lib/ too) are compiled and read by the lint as well (each finding
+// "lib/name.lua:line: message"), a module named as a standard library is
+// refused, and a script requiring a missing or broken module fails.
 func Check(ctx context.Context, paths []string, cfg Config) []error {
 	cfg = cfg.withDefaults()
 	// Secrets: placeholders for the names the settings allow.
@@ -40,27 +44,42 @@ func Check(ctx context.Context, paths []string, cfg Config) []error {
 	e := env{module: luabind.Offline(zerolog.Nop()), secrets: secretSource{placeholder: true}, store: mem}
 	api := checkAPI(cfg, e)
 	files, errs := ScriptFiles(paths)
-	errs = append(errs, checkModules(files)...)
-	errs = append(errs, checkSettings(files)...)
+	errs = append(errs, checkModules(api, files)...)
+	settingsErrs, broken := checkSettings(files)
+	errs = append(errs, settingsErrs...)
 	for _, p := range files {
 		content, err := watch.ReadScript(p)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", p, pathErr(err)))
 			continue
 		}
-		loadErr := runOnce(ctx, p, content, cfg, e, modeCheck, zerolog.Nop())
+		var loadErr error
+		if !broken[filepath.Dir(p)] { // it would fail on the settings, reported once above
+			loadErr = runOnce(ctx, p, content, cfg, e, modeCheck, zerolog.Nop())
+		}
 		var syntax *sandbox.SyntaxError
 		if errors.As(loadErr, &syntax) {
 			errs = append(errs, loadErr) // the parser would fail the same way, or the source is beyond the limits
 			continue
 		}
-		errs = append(errs, scriptFindings(api, p, content, loadErr)...)
+		errs = append(errs, scriptFindings(api, p, content, loadErr, moduleSource(filepath.Dir(p)))...)
 	}
 	return errs
 }
 
-// checkModules compiles every module of the lib/ folders beside files.
-func checkModules(files []string) []error {
+// moduleSource finds the modules of the lib/ folder beside the scripts in
+// dir as require does, for the lint.
+func moduleSource(dir string) lint.ModuleSource {
+	mods := newModules(dir)
+	return func(name string) ([]byte, bool) {
+		_, src, err := mods.find(name)
+		return src, err == nil
+	}
+}
+
+// checkModules compiles and lints every module of the lib/ folders beside
+// files, following a symlinked lib/ as the daemon's watcher does.
+func checkModules(api *lint.API, files []string) []error {
 	var errs []error
 	seen := map[string]bool{}
 	for _, f := range files {
@@ -69,21 +88,33 @@ func checkModules(files []string) []error {
 			continue
 		}
 		seen[dir] = true
-		root := filepath.Join(dir, LibDir)
+		lib := filepath.Join(dir, LibDir)
+		root, err := filepath.EvalSymlinks(lib) // WalkDir does not descend a symlinked root
+		if err != nil {
+			continue // no lib/
+		}
 		_ = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 			if err != nil || d.IsDir() || !watch.IsScript(d.Name()) {
 				return nil
 			}
+			rel, _ := filepath.Rel(root, p)
+			shown := filepath.Join(lib, rel) // named as the scripts see it
 			content, err := watch.ReadScript(p)
 			if err != nil {
-				errs = append(errs, fmt.Errorf("%s: %w", p, pathErr(err)))
+				errs = append(errs, fmt.Errorf("%s: %w", shown, pathErr(err)))
+				return nil
+			}
+			if name := strings.TrimSuffix(filepath.ToSlash(rel), ".lua"); sandbox.IsLibraryName(name) {
+				errs = append(errs, fmt.Errorf("%s: a module cannot be named %s: require(%q) is the standard library, never this file", shown, name, name))
 				return nil
 			}
 			L := sandbox.New(sandbox.Options{})
 			defer L.Close()
-			if _, err := sandbox.Compile(L, p, content); err != nil {
+			if _, err := sandbox.Compile(L, shown, content); err != nil {
 				errs = append(errs, err)
+				return nil
 			}
+			errs = append(errs, scriptFindings(api, shown, content, nil, moduleSource(dir))...)
 			return nil
 		})
 	}
@@ -92,9 +123,10 @@ func checkModules(files []string) []error {
 
 // checkSettings parses the settings file of every folder holding files
 // and reports a section naming no script of its folder (a typo would
-// leave a script without its settings).
-func checkSettings(files []string) []error {
-	var errs []error
+// leave a script without its settings); broken holds the folders whose
+// settings file does not parse.
+func checkSettings(files []string) (errs []error, broken map[string]bool) {
+	broken = map[string]bool{}
 	seen := map[string]bool{}
 	for _, f := range files {
 		dir := filepath.Dir(f)
@@ -105,6 +137,7 @@ func checkSettings(files []string) []error {
 		set, err := readSettings(dir)
 		if err != nil {
 			errs = append(errs, err)
+			broken[dir] = true
 			continue
 		}
 		scripts, _ := ScriptFiles([]string{dir})
@@ -123,13 +156,14 @@ func checkSettings(files []string) []error {
 			}
 		}
 	}
-	return errs
+	return errs, broken
 }
 
 // scriptFindings returns loadErr (when not nil) and the findings of the
-// script at path, in line order, without those on loadErr's line.
-func scriptFindings(api *lint.API, path string, content []byte, loadErr error) []error {
-	findings, err := api.Check(path, content)
+// script (or module) at path, in line order, without those on loadErr's
+// line; find gives the modules it requires.
+func scriptFindings(api *lint.API, path string, content []byte, loadErr error, find lint.ModuleSource) []error {
+	findings, err := api.CheckModules(path, content, find)
 	if err != nil { // it compiled, so it parses: not reached
 		findings = nil
 	}

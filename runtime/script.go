@@ -22,10 +22,11 @@ import (
 // decides when a timer is due and calls Tick. A Script is used by one
 // goroutine at a time.
 type Script struct {
-	L   *lua.LState
-	reg *registry
-	cfg Config
-	log zerolog.Logger
+	L       *lua.LState
+	reg     *registry
+	cfg     Config
+	log     zerolog.Logger
+	secrets *luabind.Secrets // redacted from its handlers' errors
 }
 
 // LoadScript compiles content as path (the chunk name of its file:line
@@ -50,7 +51,7 @@ func LoadScript(ctx context.Context, path string, content []byte, cfg Config, op
 	// process's environment.
 	e := newEnv(cfg, m, func(string) string { return "" })
 	secrets := e.secrets.secretsFor(name, func() []string { return set.allowedSecrets(name) })
-	s := &Script{L: sandbox.New(opts), reg: newRegistry(modeRun, log), cfg: cfg, log: log}
+	s := &Script{L: sandbox.New(opts), reg: newRegistry(modeRun, log), cfg: cfg, log: log, secrets: secrets}
 	e.openState(s.L, cfg, name, log, s.reg, set.section(name), secrets)
 	err = redactErr(secrets, runChunkGuarded(ctx, s.L, path, content, cfg.LoadTimeout, nil, kindLoad))
 	s.reg.loading = false
@@ -114,9 +115,9 @@ func (s *Script) Tick(ctx context.Context, i int) error {
 }
 
 // call runs one handler under the handler deadline and logs its failure
-// as actor.call does.
+// as actor.call does, the script's secrets redacted.
 func (s *Script) call(ctx context.Context, t trigger, args ...lua.LValue) error {
-	err := pcallGuarded(ctx, s.L, s.cfg.HandlerTimeout, nil, kindHandler, t.Fn, args...)
+	err := redactErr(s.secrets, pcallGuarded(ctx, s.L, s.cfg.HandlerTimeout, nil, kindHandler, t.Fn, args...))
 	if err == nil {
 		return nil
 	}

@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"context"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 	lua "github.com/yuin/gopher-lua"
 
+	"github.com/rclua/rclua/luabind"
 	"github.com/rclua/rclua/runtime/sandbox"
 )
 
@@ -63,4 +65,25 @@ rc.cron("0 9 * * *", function() while true do end end)
 	_, err = LoadScript(context.Background(), "late.lua", []byte("rc.on(\"nope\", print)"), Config{}, sandbox.Options{}, nil, zerolog.Nop())
 	require.Error(t, err)
 	assert.True(t, strings.HasPrefix(err.Error(), "late.lua:1:"), "%q", err)
+}
+
+// TestScriptRedactsHandlerErrors: a handler's error holding a secret the
+// script read is returned and logged redacted, as the daemon's actor does.
+func TestScriptRedactsHandlerErrors(t *testing.T) {
+	t.Parallel()
+	dir, secrets := t.TempDir(), t.TempDir()
+	writeFile(t, filepath.Join(secrets, "api_key"), "s3cr3t-value\n")
+	writeFile(t, filepath.Join(dir, SettingsFile), "[s]\nsecrets = [\"api_key\"]\n")
+	logs := &logSink{}
+	s, err := LoadScript(context.Background(), filepath.Join(dir, "s.lua"), []byte(`
+local key = assert(rc.secret("api_key"))
+rc.on("subscription", function() error("failed with " .. key) end)
+`), Config{SecretsDir: secrets}, sandbox.Options{}, nil, zerolog.New(logs))
+	require.NoError(t, err)
+	defer s.Close()
+	errs := s.Handle(context.Background(), "subscription", "inserted", []byte(`{"rid":"r"}`))
+	require.Len(t, errs, 1)
+	assert.Contains(t, errs[0].Error(), "failed with "+luabind.Redacted)
+	assert.NotContains(t, errs[0].Error(), "s3cr3t")
+	assert.NotContains(t, logs.String(), "s3cr3t")
 }

@@ -41,3 +41,17 @@ end)
 	assert.Equal(t, 0, code, "%s%s", stdout, stderr)
 	assert.Empty(t, stdout)
 }
+
+// TestE2ECheckBrokenSettingsOnce: in the built binary, a settings file
+// that does not parse is one line of check's output, not one per script.
+func TestE2ECheckBrokenSettingsOnce(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "rclua.toml"), []byte("[a\n"), 0o644))
+	for _, n := range []string{"a", "b", "c"} {
+		require.NoError(t, os.WriteFile(filepath.Join(dir, n+".lua"), []byte("rc.log.info('x')\n"), 0o644))
+	}
+	code, stdout, stderr := runChild(t, nil, "check", dir)
+	assert.Equal(t, 1, code, "%s%s", stdout, stderr)
+	assert.Equal(t, 1, strings.Count(stdout+stderr, "rclua.toml:"), "%s%s", stdout, stderr)
+}

@@ -54,7 +54,7 @@ func cmdTest(ctx context.Context, args []string, getenv func(string) string, std
 	if err := parseFlags(f.fs, args, stdout, stderr); err != nil {
 		return err
 	}
-	var opts scripttest.Options
+	opts := scripttest.Options{Output: stderr} // a test file's print: stdout keeps the results
 	if f.run != "" {
 		re, err := regexp.Compile(f.run)
 		if err != nil {

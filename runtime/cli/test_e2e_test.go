@@ -70,3 +70,32 @@ end
 	code, stdout, stderr = runChild(t, nil, "test", examplesDir)
 	assert.Equal(t, 0, code, "the example scripts' tests pass: %s%s", stdout, stderr)
 }
+
+// TestE2ETestPrintKeepsJSON: print in a test file (at its top level and in
+// a test) goes to stderr, so that --json's stdout stays one JSON object per
+// line; the script's own print is still its log, seen by t.logs.
+func TestE2ETestPrintKeepsJSON(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "p.lua"), []byte(`print("from the script")`+"\n"), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "p_test.lua"), []byte(`print("top level")
+function test_print()
+  print("debugging", 42, {})
+  t.eq(t.logs()[1].message, "from the script")
+end
+`), 0o644))
+	code, stdout, stderr := runChild(t, nil, "test", "--json", dir)
+	assert.Equal(t, 0, code, "%s%s", stdout, stderr)
+	lines := strings.Split(strings.TrimSpace(stdout), "\n")
+	require.Len(t, lines, 1, "only the result on stdout: %q", stdout)
+	var rec testRecord
+	require.NoError(t, json.Unmarshal([]byte(lines[0]), &rec), lines[0])
+	assert.Equal(t, "pass", rec.Result)
+	assert.Contains(t, stderr, "top level\n")
+	assert.Contains(t, stderr, "debugging\t42\ttable: ")
+
+	code, stdout, stderr = runChild(t, nil, "test", dir)
+	assert.Equal(t, 0, code, "%s%s", stdout, stderr)
+	assert.NotContains(t, stdout, "debugging")
+	assert.Contains(t, stderr, "debugging")
+}

@@ -17,7 +17,8 @@
 //     function's result), methods on values (msg:reply, re:match,
 //     handle:stop: they are not rc paths).
 //   - undefined-global: a global read that no statement of the file
-//     assigns (x = ..., function x() end, _G.x = ...) and that is not one
+//     assigns (x = ..., function x() end, _G.x = ...), nor of a module it
+//     requires by a constant name (CheckModules), and that is not one
 //     of the sandbox's globals (taken from a real state, rc included), with
 //     "did you mean" among the locals in scope and the globals: a typo of
 //     a local is the commonest bug in Lua.
@@ -25,10 +26,14 @@
 //     string or number literal) that they refuse, checked with luabind's
 //     own parsers (luabind.ParseInterval, luabind.ParseCron) and reported
 //     with their message.
+//   - config-write: an assignment into rc.config (rc.config.owner = x,
+//     or through a local given rc.config or a table of it): each read of
+//     rc.config is a fresh copy of the settings, so the assignment would
+//     change that copy only.
 //
 // A comment "-- rclua: ignore WHAT" on a line silences that line's
 // findings named by WHAT: one or more kind names (rc-path,
-// undefined-global, trigger-arg) or names (the global's name, or the rc
+// undefined-global, trigger-arg, config-write) or names (the global's name, or the rc
 // path as reported: rc.subscriptions.raed), separated by spaces or commas;
 // with no WHAT it silences every finding on the line.
 package lint
@@ -51,15 +56,16 @@ import (
 
 // The kinds of finding, also the names a "-- rclua: ignore" comment takes.
 const (
-	KindRCPath     = "rc-path"
-	KindGlobal     = "undefined-global"
-	KindTriggerArg = "trigger-arg"
+	KindRCPath      = "rc-path"
+	KindGlobal      = "undefined-global"
+	KindTriggerArg  = "trigger-arg"
+	KindConfigWrite = "config-write"
 )
 
 // Finding is one problem found in a script.
 type Finding struct {
 	Line    int
-	Kind    string // KindRCPath, KindGlobal or KindTriggerArg
+	Kind    string // KindRCPath, KindGlobal, KindTriggerArg or KindConfigWrite
 	Name    string // the global's name, or the rc path ("rc.chat.x"); "" for a trigger argument
 	Message string // without file and line
 }
@@ -80,6 +86,7 @@ type node struct {
 	path     string
 	children map[string]*node // nil for a value that is not a table
 	keys     []string
+	data     bool // rc.config or a value below it: the settings, read-only
 }
 
 // FromState reads the globals of L (a state built as scripts get it:
@@ -97,6 +104,13 @@ func FromState(L *lua.LState, minEvery time.Duration) *API {
 	sort.Strings(a.names)
 	if tb, ok := g.RawGetString("rc").(*lua.LTable); ok {
 		a.rc = walk("rc", tb, map[*lua.LTable]bool{})
+		for _, k := range luabind.ComputedFields() { // rc.config: made at each read, data
+			if _, ok := a.rc.children[k]; !ok {
+				a.rc.children[k] = &node{path: "rc." + k, data: true}
+				a.rc.keys = append(a.rc.keys, k)
+			}
+		}
+		sort.Strings(a.rc.keys)
 	}
 	return a
 }
@@ -124,9 +138,8 @@ func walk(path string, tb *lua.LTable, seen map[*lua.LTable]bool) *node {
 
 // isAPITable reports whether tb is a table of the API (a strict table,
 // whose metatable's __index is the function that raises for a missing key,
-// or a plain table), not data the script reads through a proxy, such as
-// rc.config (read-only, its __index the settings): below data, paths are
-// not checked.
+// or a plain table), not data behind a proxy (a table whose __index is a
+// table): below data, paths are not checked.
 func isAPITable(tb *lua.LTable) bool {
 	mt, ok := tb.Metatable.(*lua.LTable)
 	if !ok {
@@ -157,12 +170,27 @@ func (a *API) Paths() []string {
 // line order, without those its ignore comments silence. A source that
 // does not parse is an error (rclua check reports the compiler's).
 func (a *API) Check(name string, src []byte) ([]Finding, error) {
+	return a.CheckModules(name, src, nil)
+}
+
+// ModuleSource returns the source of the module that require(name) loads,
+// or false when there is none (or it cannot be read).
+type ModuleSource func(name string) ([]byte, bool)
+
+// CheckModules is Check, with the globals that the modules src requires
+// assign counted as defined: the modules named by a constant string
+// (require("util")), and those they require in turn, their sources given
+// by find. A module that does not parse defines nothing here.
+func (a *API) CheckModules(name string, src []byte, find ModuleSource) ([]Finding, error) {
 	stmts, err := parse.Parse(strings.NewReader(string(src)), name)
 	if err != nil {
 		return nil, fmt.Errorf("lint: %s: %w", name, err)
 	}
-	c := &checker{api: a, defined: map[string]bool{}, added: map[string]*node{}}
+	c := a.newChecker()
 	c.block(stmts, newScope(nil))
+	if find != nil {
+		c.addModuleGlobals(find)
+	}
 	for _, r := range c.reads {
 		if c.defined[r.name] {
 			continue
@@ -183,6 +211,39 @@ func (a *API) Check(name string, src []byte) ([]Finding, error) {
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Line < out[j].Line })
 	return out, nil
+}
+
+func (a *API) newChecker() *checker {
+	return &checker{api: a, defined: map[string]bool{}, added: map[string]*node{}, requires: map[string]bool{}}
+}
+
+// addModuleGlobals counts as defined the globals assigned by the modules
+// c's file requires, transitively.
+func (c *checker) addModuleGlobals(find ModuleSource) {
+	seen := map[string]bool{}
+	queue := sortedKeys(c.requires)
+	for len(queue) > 0 {
+		mod := queue[0]
+		queue = queue[1:]
+		if seen[mod] {
+			continue
+		}
+		seen[mod] = true
+		src, ok := find(mod)
+		if !ok {
+			continue
+		}
+		stmts, err := parse.Parse(strings.NewReader(string(src)), mod)
+		if err != nil {
+			continue
+		}
+		mc := c.api.newChecker()
+		mc.block(stmts, newScope(nil))
+		for g := range mc.defined {
+			c.defined[g] = true
+		}
+		queue = append(queue, sortedKeys(mc.requires)...)
+	}
 }
 
 func sortedKeys(m map[string]bool) []string {
@@ -240,6 +301,7 @@ type checker struct {
 	added    map[string]*node // rc paths the file assigns
 	reads    []globalRead
 	findings []Finding
+	requires map[string]bool // modules required by a constant name
 }
 
 func (c *checker) block(stmts []ast.Stmt, s *scope) {
@@ -314,9 +376,10 @@ func (c *checker) stmt(st ast.Stmt, s *scope) {
 			if n := c.expr(st.Name.Receiver, s); n != nil && n.children != nil {
 				c.define(n, st.Name.Method)
 			}
-		} else {
-			c.assign(st.Name.Func, s)
+			c.function(st.Func, s, "self") // the method's implicit first parameter
+			return
 		}
+		c.assign(st.Name.Func, s)
 		c.function(st.Func, s)
 	case *ast.ReturnStmt:
 		for _, e := range st.Exprs {
@@ -339,6 +402,13 @@ func (c *checker) assign(e ast.Expr, s *scope) {
 		key, isConst := e.Key.(*ast.StringExpr)
 		if !isConst {
 			c.expr(e.Key, s)
+			if obj != nil && obj.data {
+				c.readOnly(obj.path+"[...]", e.Line())
+			}
+			return
+		}
+		if obj != nil && obj.data {
+			c.readOnly(obj.path+"."+key.Value, e.Line())
 			return
 		}
 		if id, ok := e.Object.(*ast.IdentExpr); ok && id.Value == "_G" && s.lookup("_G") == nil {
@@ -368,8 +438,13 @@ func (c *checker) child(n *node, key string) *node {
 	return c.added[n.path+"."+key]
 }
 
-func (c *checker) function(fn *ast.FunctionExpr, s *scope) {
+// function walks fn's body in a scope of its parameters, implicit ones
+// (a method's self) first.
+func (c *checker) function(fn *ast.FunctionExpr, s *scope, implicit ...string) {
 	inner := newScope(s)
+	for _, name := range implicit {
+		inner.vars[name] = &local{}
+	}
 	for _, name := range fn.ParList.Names {
 		inner.vars[name] = &local{}
 	}
@@ -396,6 +471,9 @@ func (c *checker) expr(e ast.Expr, s *scope) *node {
 			c.expr(e.Key, s)
 			return nil
 		}
+		if obj != nil && obj.data {
+			return &node{path: obj.path + "." + key.Value, data: true}
+		}
 		if obj == nil || obj.children == nil {
 			return nil
 		}
@@ -411,6 +489,11 @@ func (c *checker) expr(e ast.Expr, s *scope) *node {
 			}
 		} else {
 			fn = c.expr(e.Func, s)
+			if id, ok := e.Func.(*ast.IdentExpr); ok && id.Value == "require" && s.lookup("require") == nil && len(e.Args) > 0 {
+				if mod, ok := e.Args[0].(*ast.StringExpr); ok {
+					c.requires[mod.Value] = true
+				}
+			}
 		}
 		for _, arg := range e.Args {
 			c.expr(arg, s)
@@ -454,6 +537,15 @@ func lineOf(e ast.Expr, fallback ast.Expr) int {
 		return l
 	}
 	return fallback.Line()
+}
+
+// readOnly reports an assignment into rc.config, which would change only
+// a copy of the settings.
+func (c *checker) readOnly(path string, line int) {
+	c.findings = append(c.findings, Finding{
+		Line: line, Kind: KindConfigWrite, Name: path,
+		Message: path + " is read-only (each read of rc.config is a fresh copy of the settings: change the settings file)",
+	})
 }
 
 func (c *checker) missing(n *node, key string, line int) {

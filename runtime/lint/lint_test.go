@@ -216,3 +216,53 @@ func TestConfigIsData(t *testing.T) {
 	require.Len(t, got, 1)
 	assert.Contains(t, got[0], "rc.confg does not exist (did you mean rc.config?")
 }
+
+// TestConfigWrite: an assignment into rc.config, directly, through a
+// local alias or a table of it, or with a computed key, is a finding (it
+// would change a copy only); reading it, and a local rebound to another
+// table, are not.
+func TestConfigWrite(t *testing.T) {
+	t.Parallel()
+	api := realAPI(t, nil)
+	got := findings(t, api, `
+rc.config.owner = "x"
+local c = rc.config
+c.rooms[1] = "x"
+local r = c.rooms
+r.extra = 1
+`)
+	require.Len(t, got, 3, "%q", got)
+	assert.Equal(t, "2: config-write: rc.config.owner is read-only (each read of rc.config is a fresh copy of the settings: change the settings file)", got[0])
+	assert.Contains(t, got[1], "4: config-write: rc.config.rooms[...] is read-only")
+	assert.Contains(t, got[2], "6: config-write: rc.config.rooms.extra is read-only")
+	assert.Empty(t, findings(t, api, `
+local c = rc.config
+print(c.owner, rc.config.rooms[1], #rc.config.rooms, next(rc.config))
+c = {}
+c.owner = "x"
+rc.config.x = 1 -- rclua: ignore config-write
+`))
+}
+
+// TestMethodSelf: a method's body reads its implicit self (function
+// M:get(), also nested and on rc tables); an undefined global in a method
+// is still reported, and self outside a method is a global like another.
+func TestMethodSelf(t *testing.T) {
+	t.Parallel()
+	api := realAPI(t, nil)
+	assert.Empty(t, findings(t, api, `
+local M = {x = 1}
+function M:get() return self.x end
+function M.sub:deep() return function() return self end end
+function rc.log:mine() return self end
+return M
+`))
+	got := findings(t, api, `
+local M = {}
+function M:get() return self.x + missing_value end
+function M.plain() return self end
+`)
+	require.Len(t, got, 2, "%q", got)
+	assert.Equal(t, "3: undefined-global: undefined global missing_value", got[0])
+	assert.Equal(t, "4: undefined-global: undefined global self", got[1], "a function defined with . has no self")
+}

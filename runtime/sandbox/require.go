@@ -3,6 +3,7 @@ package sandbox
 import (
 	"errors"
 	"io/fs"
+	"slices"
 	"strings"
 
 	lua "github.com/yuin/gopher-lua"
@@ -14,8 +15,19 @@ import (
 // script as "require "name": <error>".
 type ModuleFinder func(name string) (chunk string, src []byte, err error)
 
-// builtinModules are the names require returns the open library for.
-var builtinModules = []string{"string", "table", "math", "coroutine", "os", "rc"}
+// globalModules are the libraries (and rc) that are globals of the
+// sandbox, and withheldModules the standard ones it withholds: require
+// refuses both names, as lib/ modules and otherwise.
+var (
+	globalModules   = []string{"string", "table", "math", "coroutine", "os", "rc", "_G"}
+	withheldModules = []string{"io", "debug", "package", "channel"}
+)
+
+// IsLibraryName reports whether name is a standard library's (or rc's),
+// which require never loads from lib/.
+func IsLibraryName(name string) bool {
+	return slices.Contains(globalModules, name) || slices.Contains(withheldModules, name)
+}
 
 // requirer is one state's require: its cache (package.loaded as Lua 5.1
 // has it, kept in Go since package is withheld) and the chain of modules
@@ -27,8 +39,9 @@ type requirer struct {
 	loading  []string
 }
 
-// installRequire sets the global require of L: the open libraries by
-// name, then the modules find returns, each compiled through Compile (the
+// installRequire sets the global require of L: the modules find returns
+// (a standard library's name is refused; under unsafe it is gopher-lua's
+// own require's, never lib/'s), each compiled through Compile (the
 // source limits of a script) and run once per state with its name as
 // argument. A module returning nothing is cached as true.
 func installRequire(L *lua.LState, find ModuleFinder, fallback *lua.LFunction) {
@@ -38,14 +51,14 @@ func installRequire(L *lua.LState, find ModuleFinder, fallback *lua.LFunction) {
 
 func (r *requirer) require(L *lua.LState) int {
 	name := L.CheckString(1)
-	if r.fallback == nil {
-		for _, b := range builtinModules {
-			if name == b {
-				if v := L.GetGlobal(name); v != lua.LNil {
-					L.Push(v)
-					return 1
-				}
-			}
+	if IsLibraryName(name) {
+		switch {
+		case r.fallback != nil: // unsafe: the library itself, never a lib/ module shadowing it
+			return r.callFallback(L, name)
+		case slices.Contains(globalModules, name):
+			L.RaiseError("require %q: %s is already a global of the sandbox; require loads modules of lib/ only", name, name)
+		default:
+			L.RaiseError("require %q: %s is withheld by the sandbox; require loads modules of lib/ only", name, name)
 		}
 	}
 	if v, ok := r.loaded[name]; ok {

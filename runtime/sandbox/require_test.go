@@ -116,3 +116,20 @@ func TestRequireUnsafeTriesLibFirst(t *testing.T) {
 	mods := mapModules(map[string]string{"util": `return 42`}, nil)
 	require.NoError(t, runWithModules(t, `assert(require("util") == 42); assert(require("string") == string)`, mods, true))
 }
+
+// TestRequireLibraryNamesNeverLoadLib: a standard library's name is
+// refused with an error naming lib/, even when lib/ has a module of that
+// name, and under unsafe it is the library, never the lib/ module.
+func TestRequireLibraryNamesNeverLoadLib(t *testing.T) {
+	t.Parallel()
+	finds := map[string]int{}
+	mods := mapModules(map[string]string{"string": `return "shadow"`, "os": `return "shadow"`, "io": `return "shadow"`}, finds)
+	for _, name := range []string{"string", "os", "io"} {
+		err := runWithModules(t, `require("`+name+`")`, mods, false)
+		require.Error(t, err, name)
+		assert.Contains(t, err.Error(), "require loads modules of lib/ only", name)
+	}
+	require.NoError(t, runWithModules(t, `assert(require("string") == string and require("os") == os, "the libraries")
+assert(type(require("io").open) == "function")`, mods, true))
+	assert.Empty(t, finds, "lib/ is never asked for a library's name")
+}

@@ -57,7 +57,6 @@ local co = coroutine.wrap(function() coroutine.yield(1) end)
 assert(co() == 1)
 assert(loadstring("return 1")() == 1)
 assert(pcall(error, "x") == false)
-assert(require("string") == string)
 assert(("x"):rep(3, ",") == "x,x,x")
 `
 	require.NoError(t, runSnippet(t, code, time.Second, false))

@@ -11,7 +11,8 @@
 // # A test file
 //
 // A test file is Lua in a sandboxed state of its own, with one global of
-// rclua's, t. Its top level runs once; then every global function named
+// rclua's, t; its print writes a line to Options.Output. Its top level
+// runs once; then every global function named
 // test_* is one test, run in the order they are defined, each with a fresh
 // fake server (seeded as rc/rctest documents: the bot rclua.bot, users
 // alice, bob, carol and admin, rooms general, random, ops, ...), a fresh

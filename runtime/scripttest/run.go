@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -36,6 +37,11 @@ type Options struct {
 	Config runtime.Config
 	// Timeout bounds each test function; zero means DefaultTimeout.
 	Timeout time.Duration
+	// Output receives what the test file itself prints (print's
+	// arguments through tostring, tab-separated, one line per call); nil
+	// discards it. rclua test gives its stderr, so that stdout keeps
+	// only results (one JSON object per line with --json).
+	Output io.Writer
 }
 
 // Result is one test's outcome.
@@ -136,6 +142,7 @@ func RunFile(ctx context.Context, path string, opts Options) ([]Result, error) {
 	r.L = sandbox.New(sandbox.Options{Clock: r.now})
 	defer r.L.Close()
 	r.L.SetGlobal("t", r.table())
+	r.L.SetGlobal("print", r.L.NewFunction(r.print))
 	fn, err := sandbox.Compile(r.L, path, content)
 	if err != nil {
 		return nil, err
@@ -155,6 +162,22 @@ func RunFile(ctx context.Context, path string, opts Options) ([]Result, error) {
 		out = append(out, r.runTest(ctx, tf.name, tf.fn))
 	}
 	return out, nil
+}
+
+// print is the test file's print: a line to Options.Output.
+func (r *runner) print(L *lua.LState) int {
+	var sb strings.Builder
+	for i := 1; i <= L.GetTop(); i++ {
+		if i > 1 {
+			sb.WriteByte('\t')
+		}
+		sb.WriteString(L.ToStringMeta(L.Get(i)).String())
+	}
+	sb.WriteByte('\n')
+	if r.opts.Output != nil {
+		_, _ = io.WriteString(r.opts.Output, sb.String())
+	}
+	return 0
 }
 
 type testFunc struct {

@@ -31,13 +31,15 @@ type Script struct {
 
 // LoadScript compiles content as path (the chunk name of its file:line
 // messages) and runs its top level in a new state made with opts (Unsafe
-// is taken from cfg), with the rc table of m (nil: no server) logging to
-// log, under cfg's load timeout. As in the daemon, require loads from
-// the lib/ folder beside path, rc.config is the script's section of the
-// settings file there, and rc.secret reads cfg.SecretsDir (never the
-// process's environment). A failing top level is an error
+// is taken from cfg), with the rc table of deps.Module (nil: no server)
+// logging to log, under cfg's load timeout (deps.Sources, Observer and
+// Store are not used: give the Module its Store). As in the daemon,
+// require loads from the lib/ folder beside path, rc.config is the
+// script's section of the settings file there, and rc.secret reads
+// deps.Getenv (nil: an empty environment, never the process's) and
+// cfg.SecretsDir. A failing top level is an error
 // "file:line: message" and leaves nothing open.
-func LoadScript(ctx context.Context, path string, content []byte, cfg Config, opts sandbox.Options, m *luabind.Module, log zerolog.Logger) (*Script, error) {
+func LoadScript(ctx context.Context, path string, content []byte, cfg Config, opts sandbox.Options, deps Deps, log zerolog.Logger) (*Script, error) {
 	cfg = cfg.withDefaults()
 	dir := filepath.Dir(path) // require and settings: the lib/ and rclua.toml beside the script
 	set, err := readSettings(dir)
@@ -47,9 +49,13 @@ func LoadScript(ctx context.Context, path string, content []byte, cfg Config, op
 	name := scriptBaseName(filepath.Base(path))
 	opts.Unsafe = cfg.Unsafe
 	opts.Modules = newModules(dir).find
-	// Secrets come from cfg.SecretsDir only: a test never reads the
-	// process's environment.
-	e := newEnv(cfg, m, func(string) string { return "" })
+	// Secrets come from deps.Getenv and cfg.SecretsDir only: a test never
+	// reads the process's environment.
+	getenv := deps.Getenv
+	if getenv == nil {
+		getenv = func(string) string { return "" }
+	}
+	e := newEnv(cfg, deps.Module, getenv)
 	secrets := e.secrets.secretsFor(name, func() []string { return set.allowedSecrets(name) })
 	s := &Script{L: sandbox.New(opts), reg: newRegistry(modeRun, log), cfg: cfg, log: log, secrets: secrets}
 	e.openState(s.L, cfg, name, log, s.reg, set.section(name), secrets)

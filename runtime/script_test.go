@@ -32,7 +32,7 @@ local h
 h = rc.every("5m", function() calls[#calls+1] = "tick " .. os.time(); h:stop() end)
 rc.cron("0 9 * * *", function() while true do end end)
 `), Config{HandlerTimeout: 50 * time.Millisecond}, sandbox.Options{Clock: func() time.Time { return now }},
-		nil, zerolog.New(logs))
+		Deps{}, zerolog.New(logs))
 	require.NoError(t, err)
 	defer s.Close()
 
@@ -62,7 +62,7 @@ rc.cron("0 9 * * *", function() while true do end end)
 	assert.Contains(t, err.Error(), "s.lua:7: stopped: the handler ran longer than the handler timeout (50ms)")
 	assert.Equal(t, 1, logs.count("handler stopped at its deadline"))
 
-	_, err = LoadScript(context.Background(), "late.lua", []byte("rc.on(\"nope\", print)"), Config{}, sandbox.Options{}, nil, zerolog.Nop())
+	_, err = LoadScript(context.Background(), "late.lua", []byte("rc.on(\"nope\", print)"), Config{}, sandbox.Options{}, Deps{}, zerolog.Nop())
 	require.Error(t, err)
 	assert.True(t, strings.HasPrefix(err.Error(), "late.lua:1:"), "%q", err)
 }
@@ -78,7 +78,7 @@ func TestScriptRedactsHandlerErrors(t *testing.T) {
 	s, err := LoadScript(context.Background(), filepath.Join(dir, "s.lua"), []byte(`
 local key = assert(rc.secret("api_key"))
 rc.on("subscription", function() error("failed with " .. key) end)
-`), Config{SecretsDir: secrets}, sandbox.Options{}, nil, zerolog.New(logs))
+`), Config{SecretsDir: secrets}, sandbox.Options{}, Deps{}, zerolog.New(logs))
 	require.NoError(t, err)
 	defer s.Close()
 	errs := s.Handle(context.Background(), "subscription", "inserted", []byte(`{"rid":"r"}`))

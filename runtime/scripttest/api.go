@@ -9,6 +9,8 @@ func API() []luabind.APIEntry {
 	return []luabind.APIEntry{
 		{Name: "t.Posted", Class: true, Doc: "A message the script posted.", Fields: []string{"room: string", "text: string", "thread?: string"}},
 		{Name: "t.start", Params: []string{"time: string", "zone?: string"}, Doc: `Where each test's clock starts ("2026-12-07T08:00:00" in zone, default UTC); top level only.`},
+		{Name: "t.secret", Params: []string{"name: string", "value: string"},
+			Doc: `A secret the script finds as rc.secret(name), if its section of rclua.toml allows the name; top level only.`},
 		{Name: "t.post", Params: []string{"msg: {room: string, text: string, user?: string, thread?: string}"}, Returns: []string{"rc.Message msg"},
 			Doc: `A user (default alice) posts in room ("#general", "@user"); the script's handlers run before it returns.`},
 		{Name: "t.subscribe", Params: []string{"room: string"}, Doc: `The bot joins room: an "inserted" subscription event.`},

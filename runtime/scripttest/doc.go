@@ -46,6 +46,8 @@
 //
 //	t.start(time [, zone])      where each test's clock starts: "2026-12-07T08:00:00" in zone
 //	                            ("Europe/Berlin"; default UTC), or with Z or an offset
+//	t.secret(name, value)       the script's rc.secret(name) finds value (if its section of
+//	                            rclua.toml allows name); no other environment reaches a test
 //
 // Acting:
 //

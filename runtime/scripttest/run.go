@@ -108,7 +108,8 @@ type runner struct {
 	content []byte // the script under test
 	opts    Options
 	start   time.Time
-	w       *world // nil outside a test
+	secrets map[string]string // t.secret's, by name
+	w       *world            // nil outside a test
 	L       *lua.LState
 }
 
@@ -209,7 +210,7 @@ func (r *runner) runTest(ctx context.Context, name string, fn *lua.LFunction) (r
 	began := time.Now()
 	res = Result{File: r.file, Name: name}
 	defer func() { res.Duration = time.Since(began) }()
-	w, err := newWorld(ctx, r.start, r.script, r.content, r.opts.Config)
+	w, err := newWorld(ctx, r.start, r.script, r.content, r.opts.Config, r.secrets)
 	if err != nil {
 		res.Where, res.Failure = splitWhere("the script under test did not load: " + err.Error())
 		if strings.HasPrefix(err.Error(), r.script+":") {

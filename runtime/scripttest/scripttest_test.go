@@ -236,3 +236,39 @@ end
 		assert.True(t, r[name].Passed, "%s: %+v", name, r[name])
 	}
 }
+
+// TestSecretsGivenByTheTestFile: t.secret at the top level gives the
+// script a secret as the daemon's environment would, only for a name its
+// section allows, redacted from its logs; inside a test it is refused.
+func TestSecretsGivenByTheTestFile(t *testing.T) {
+	t.Parallel()
+	path := files(t, `
+local key = assert(rc.secret("api_key"))
+local _, other = rc.secret("other")
+rc.hear("^!key$", function(msg)
+  rc.log.info("using " .. key, { key = key, other = tostring(other) })
+end)
+`, `
+t.secret("api_key", "k-123-secret")
+t.secret("other", "not-allowed-value")
+
+function test_the_script_has_its_secret()
+  t.post { room = "#general", text = "!key" }
+  local line = t.logs()[#t.logs()]
+  t.ne(line.message, "using k-123-secret", "redacted")
+  t.contains(line.message, "using ")
+  t.ne(line.key, "k-123-secret")
+  t.contains(line.other, "not allowed")
+end
+
+function test_secret_is_top_level_only()
+  t.secret("api_key", "x")
+end
+`)
+	require.NoError(t, os.WriteFile(filepath.Join(filepath.Dir(path), "rclua.toml"), []byte("[s]\nsecrets = [\"api_key\"]\n"), 0o644))
+	r := results(t, path, Options{})
+	assert.True(t, r["test_the_script_has_its_secret"].Passed, "%+v", r["test_the_script_has_its_secret"])
+	top := r["test_secret_is_top_level_only"]
+	assert.False(t, top.Passed)
+	assert.Contains(t, top.Failure, "t.secret: only at the test file's top level")
+}

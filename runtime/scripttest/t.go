@@ -20,6 +20,7 @@ func (r *runner) table() *lua.LTable {
 	L := r.L
 	fns := map[string]lua.LGFunction{
 		"start":                r.tStart,
+		"secret":               r.tSecret,
 		"post":                 r.tPost,
 		"subscribe":            r.tSubscribe,
 		"subscription_changed": r.tSubscriptionChanged,
@@ -114,6 +115,23 @@ func (r *runner) tStart(L *lua.LState) int {
 		fail(L, "t.start: %v", err)
 	}
 	r.start = at
+	return 0
+}
+
+// tSecret is t.secret(name, value): at the test file's top level, a
+// secret every test's script finds as rc.secret(name) finds it in the
+// daemon (as if RCLUA_SECRET_<NAME> were set): only a name the script's
+// section of rclua.toml allows is handed out, and the value is redacted
+// from what the script logs.
+func (r *runner) tSecret(L *lua.LState) int {
+	if r.w != nil {
+		fail(L, "t.secret: only at the test file's top level (the script reads its secrets as it loads)")
+	}
+	name, value := L.CheckString(1), L.CheckString(2)
+	if r.secrets == nil {
+		r.secrets = map[string]string{}
+	}
+	r.secrets[name] = value
 	return 0
 }
 

@@ -89,7 +89,7 @@ func (w *world) clock() time.Time { return w.now }
 
 // newWorld starts a fresh fake server on the clock at start and loads the
 // script (path, content) against it.
-func newWorld(ctx context.Context, start time.Time, path string, content []byte, cfg runtime.Config) (*world, error) {
+func newWorld(ctx context.Context, start time.Time, path string, content []byte, cfg runtime.Config, secrets map[string]string) (*world, error) {
 	w := &world{now: start, known: map[string]bool{}, rooms: map[string]string{}, tokens: map[string][2]string{}}
 	w.srv = rctest.NewServer(rctest.WithClock(w.clock))
 	bot, err := rc.New(w.srv.URL, rc.WithToken(rctest.BotUserID, rctest.BotToken))
@@ -123,7 +123,15 @@ func newWorld(ctx context.Context, start time.Time, path string, content []byte,
 	w.space = w.store.Namespace(runtime.ScriptName(path))
 	m.Store = w.space
 	log := zerolog.New(&w.logs)
-	s, err := runtime.LoadScript(ctx, path, content, cfg, sandbox.Options{Clock: w.clock}, m, log)
+	// The script's environment holds only the secrets t.secret gave.
+	getenv := func(k string) string {
+		name, ok := strings.CutPrefix(k, runtime.SecretEnvPrefix)
+		if !ok {
+			return ""
+		}
+		return secrets[strings.ToLower(name)]
+	}
+	s, err := runtime.LoadScript(ctx, path, content, cfg, sandbox.Options{Clock: w.clock}, runtime.Deps{Module: m, Getenv: getenv}, log)
 	if err != nil {
 		w.store.Close()
 		w.srv.Close()

@@ -70,6 +70,11 @@ func (m message) coalesceKey() (key eventKey, ok bool) {
 // that grows only past Config.QueueLen events by timer ticks (at most one
 // per timer). Messages are numbered from 0 in the order they were put;
 // message number n sits at buf[(head + n - taken) % len(buf)].
+// initialQueueCap is the places a mailbox starts with: it grows (doubling)
+// as events queue up, so an idle script does not hold Config.QueueLen
+// places (16 KiB at the default) it never uses.
+const initialQueueCap = 8
+
 type mailbox struct {
 	buf    []message
 	head   int    // index of the oldest message
@@ -262,7 +267,7 @@ func newActor(h *Host, st *scriptState, chunk string) *actor {
 		wake:    make(chan struct{}, 1),
 		guard:   h.mem.guard(),
 		sizes:   make(chan sizeRequest),
-		queue:   mailbox{buf: make([]message, h.cfg.QueueLen), last: map[eventKey]uint64{}},
+		queue:   mailbox{buf: make([]message, min(h.cfg.QueueLen, initialQueueCap)), last: map[eventKey]uint64{}},
 		obs:     h.obs.Script(st.name),
 		back:    backoff{held: newHoldSet()},
 	}

@@ -326,20 +326,29 @@ func serveAdmin(ctx context.Context, addr string, explicit bool, h http.Handler,
 		}
 		return noop, fmt.Errorf("admin endpoint: %w", err)
 	}
+	stop = serveHTTP(ln, h, "admin endpoint", log)
+	log.Info().Str("admin_addr", ln.Addr().String()).Msg("admin endpoint: /healthz /readyz /metrics /status")
+	return stop, nil
+}
+
+// serveHTTP serves h on ln from a goroutine of its own (what names it in
+// the log line of a failure) until the returned stop, which lets requests
+// in flight finish for a second, closes the rest and returns once the
+// goroutine ended.
+func serveHTTP(ln net.Listener, h http.Handler, what string, log zerolog.Logger) (stop func()) {
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			log.Error().Err(err).Msg("admin endpoint stopped")
+			log.Error().Err(err).Msg(what + " stopped")
 		}
 	}()
-	log.Info().Str("admin_addr", ln.Addr().String()).Msg("admin endpoint: /healthz /readyz /metrics /status")
 	return func() {
 		sctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
 		_ = srv.Shutdown(sctx)
 		_ = srv.Close()
 		<-done
-	}, nil
+	}
 }

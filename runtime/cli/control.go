@@ -216,21 +216,10 @@ func serveControl(stateDir string, h http.Handler, log zerolog.Logger) (stop fun
 	if err != nil {
 		return nil, fmt.Errorf("control socket: %w", err)
 	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			log.Error().Err(err).Msg("control socket stopped")
-		}
-	}()
+	serving := serveHTTP(ln, h, "control socket", log)
 	log.Debug().Str("socket", path).Msg("control socket listening")
 	return func() {
-		sctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		defer cancel()
-		_ = srv.Shutdown(sctx)
-		_ = srv.Close()
-		<-done
+		serving()
 		_ = os.Remove(path)
 	}, nil
 }

@@ -64,7 +64,7 @@
 //	rc.every(interval, fn)            -> handle            (interval: "30s", "5m", "3h" or seconds; at least 1s)
 //	rc.cron(spec, fn)                 -> handle            (five fields, "0 9 * * 1-5"; optional "CRON_TZ=Zone " prefix)
 //	handle:stop()                     -> nothing           (the trigger never fires again)
-//	rc.config                         -- this script's settings: its [section] of rclua.toml, read-only
+//	rc.config                         -- this script's settings: a fresh copy of its [section] of rclua.toml
 //	rc.secret(name)                   -> string | nil, err (a secret its section allows: secrets = {"name"})
 //	require("name")                   -> module            (lib/name.lua of the scripts folder; "sub.name": lib/sub/name.lua)
 //	msg:reply(text | {text = s, attachments = {...}, thread = bool})

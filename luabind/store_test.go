@@ -175,7 +175,7 @@ local function refused(what, ok, err)
   return tostring(err)
 end
 local long_key = string.rep("k", 17)
-assert(refused("set key", rc.store.set(long_key, 1)):find("17 bytes, more than the limit of 16", 1, true))
+assert(refused("set key", rc.store.set(long_key, 1)):find("a key of 17 bytes is more than the limit of 16", 1, true))
 refused("get key", rc.store.get(long_key))
 refused("incr key", rc.store.incr(long_key))
 refused("update key", rc.store.update(long_key, function() return 1 end))

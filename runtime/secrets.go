@@ -23,7 +23,10 @@ const SecretEnvPrefix = "RCLUA_SECRET_"
 
 var secretName = regexp.MustCompile(`^[a-z][a-z0-9_]{0,63}$`)
 
-func checkSecretName(name string) error {
+// CheckSecretName refuses a name rc.secret would never find: a secret's
+// name is lower-case letters, digits and _, starting with a letter, at
+// most 64 bytes.
+func CheckSecretName(name string) error {
 	if !secretName.MatchString(name) {
 		return fmt.Errorf("%q is not a secret name (lower-case letters, digits and _, starting with a letter, at most 64)", clipName(name))
 	}
@@ -93,7 +96,7 @@ func (s secretSource) read(name string) (string, error) {
 // allowed lists at the time of the call.
 func (s secretSource) secretsFor(name string, allowed func() []string) *luabind.Secrets {
 	return &luabind.Secrets{Lookup: func(secret string) (string, error) {
-		if err := checkSecretName(secret); err != nil {
+		if err := CheckSecretName(secret); err != nil {
 			return "", err
 		}
 		if !slices.Contains(allowed(), secret) {

@@ -67,7 +67,7 @@ func checkSecretList(v any) error {
 		if !ok {
 			return fmt.Errorf("%v is not a string", e)
 		}
-		if err := checkSecretName(s); err != nil {
+		if err := CheckSecretName(s); err != nil {
 			return err
 		}
 	}

@@ -26,10 +26,12 @@
 //     string or number literal) that they refuse, checked with luabind's
 //     own parsers (luabind.ParseInterval, luabind.ParseCron) and reported
 //     with their message.
-//   - config-write: an assignment into rc.config (rc.config.owner = x,
-//     or through a local given rc.config or a table of it): each read of
-//     rc.config is a fresh copy of the settings, so the assignment would
-//     change that copy only.
+//   - config-write: an assignment through rc.config itself
+//     (rc.config.owner = x, rc.config.rooms[1] = x): each read of rc.config
+//     is a fresh copy of the settings, so the assignment changes a copy
+//     that is gone at once. Through a local holding a copy
+//     (local c = rc.config; c.x = c.x or 1) the local keeps the change:
+//     not a finding.
 //
 // A comment "-- rclua: ignore WHAT" on a line silences that line's
 // findings named by WHAT: one or more kind names (rc-path,
@@ -400,14 +402,18 @@ func (c *checker) assign(e ast.Expr, s *scope) {
 	case *ast.AttrGetExpr:
 		obj := c.expr(e.Object, s)
 		key, isConst := e.Key.(*ast.StringExpr)
+		// A write through rc.config itself changes a copy that is gone at
+		// once; through a local holding a copy, the local keeps it (a
+		// default filled in): only the first is a finding.
+		direct := obj != nil && obj.data && rootedAtRC(e.Object, s)
 		if !isConst {
 			c.expr(e.Key, s)
-			if obj != nil && obj.data {
+			if direct {
 				c.readOnly(obj.path+"[...]", e.Line())
 			}
 			return
 		}
-		if obj != nil && obj.data {
+		if direct {
 			c.readOnly(obj.path+"."+key.Value, e.Line())
 			return
 		}
@@ -419,6 +425,21 @@ func (c *checker) assign(e ast.Expr, s *scope) {
 		}
 	default:
 		c.expr(e, s)
+	}
+}
+
+// rootedAtRC reports whether e reads the global rc itself (rc.config,
+// rc.config.rooms, ...), not a local.
+func rootedAtRC(e ast.Expr, s *scope) bool {
+	for {
+		switch x := e.(type) {
+		case *ast.AttrGetExpr:
+			e = x.Object
+		case *ast.IdentExpr:
+			return x.Value == "rc" && s.lookup("rc") == nil
+		default:
+			return false
+		}
 	}
 }
 

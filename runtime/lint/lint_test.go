@@ -217,30 +217,32 @@ func TestConfigIsData(t *testing.T) {
 	assert.Contains(t, got[0], "rc.confg does not exist (did you mean rc.config?")
 }
 
-// TestConfigWrite: an assignment into rc.config, directly, through a
-// local alias or a table of it, or with a computed key, is a finding (it
-// would change a copy only); reading it, and a local rebound to another
-// table, are not.
+// TestConfigWrite: an assignment through rc.config itself, with a
+// constant or a computed key, is a finding (it changes a copy that is gone
+// at once); reading it, and writing a local copy (a default filled in: the
+// local keeps it), are not.
 func TestConfigWrite(t *testing.T) {
 	t.Parallel()
 	api := realAPI(t, nil)
 	got := findings(t, api, `
 rc.config.owner = "x"
-local c = rc.config
-c.rooms[1] = "x"
-local r = c.rooms
-r.extra = 1
+rc.config.rooms[1] = "x"
+rc.config.rooms.extra = 1
 `)
 	require.Len(t, got, 3, "%q", got)
 	assert.Equal(t, "2: config-write: rc.config.owner is read-only (each read of rc.config is a fresh copy of the settings: change the settings file)", got[0])
-	assert.Contains(t, got[1], "4: config-write: rc.config.rooms[...] is read-only")
-	assert.Contains(t, got[2], "6: config-write: rc.config.rooms.extra is read-only")
+	assert.Contains(t, got[1], "3: config-write: rc.config.rooms[...] is read-only")
+	assert.Contains(t, got[2], "4: config-write: rc.config.rooms.extra is read-only")
 	assert.Empty(t, findings(t, api, `
 local c = rc.config
+c.interval = c.interval or "5m"
+c.rooms[1] = "x"
+local r = c.rooms
+r.extra = 1
 print(c.owner, rc.config.rooms[1], #rc.config.rooms, next(rc.config))
-c = {}
-c.owner = "x"
 rc.config.x = 1 -- rclua: ignore config-write
+local rc = { config = {} }
+rc.config.y = 2
 `))
 }
 

@@ -272,3 +272,13 @@ end
 	assert.False(t, top.Passed)
 	assert.Contains(t, top.Failure, "t.secret: only at the test file's top level")
 }
+
+// TestSecretNameChecked: t.secret refuses a name rc.secret would never
+// find (upper case), instead of the script seeing "not set".
+func TestSecretNameChecked(t *testing.T) {
+	t.Parallel()
+	path := files(t, "rc.every('1h', function() end)\n", "t.secret(\"API_KEY\", \"v\")\nfunction test_x() end\n")
+	_, err := RunFile(context.Background(), path, Options{})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), `t.secret: "API_KEY" is not a secret name`)
+}

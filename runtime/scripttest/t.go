@@ -13,6 +13,7 @@ import (
 
 	"github.com/rclua/rclua/luabind/luajson"
 	"github.com/rclua/rclua/rc/rctest"
+	"github.com/rclua/rclua/runtime"
 )
 
 // table builds the t table of the test file's state.
@@ -128,6 +129,9 @@ func (r *runner) tSecret(L *lua.LState) int {
 		fail(L, "t.secret: only at the test file's top level (the script reads its secrets as it loads)")
 	}
 	name, value := L.CheckString(1), L.CheckString(2)
+	if err := runtime.CheckSecretName(name); err != nil {
+		fail(L, "t.secret: %v", err)
+	}
 	if r.secrets == nil {
 		r.secrets = map[string]string{}
 	}

@@ -131,7 +131,7 @@ var (
 // LimitError is a write refused by a bound of Options.
 type LimitError struct {
 	What  string // "key", "value" or "total"
-	Key   string // clipped
+	Key   string // the key (empty for a key over the limit: its length is in Size)
 	Size  int64  // the size the write would have
 	Limit int64
 }
@@ -139,7 +139,7 @@ type LimitError struct {
 func (e *LimitError) Error() string {
 	switch e.What {
 	case "key":
-		return fmt.Sprintf("store: key %q is %d bytes, more than the limit of %d", e.Key, e.Size, e.Limit)
+		return fmt.Sprintf("store: a key of %d bytes is more than the limit of %d", e.Size, e.Limit)
 	case "value":
 		return fmt.Sprintf("store: the value of %q is %d bytes of JSON, more than the limit of %d", e.Key, e.Size, e.Limit)
 	}
@@ -586,7 +586,9 @@ func (n *nsHandle) checkKey(key string) error {
 		return ErrEmptyKey
 	}
 	if len(key) > n.d.opts.MaxKeyBytes {
-		return &LimitError{What: "key", Key: clip(key), Size: int64(len(key)), Limit: int64(n.d.opts.MaxKeyBytes)}
+		// Not even a part of the key: a shortened key would hide a secret
+		// in it from the redaction, which matches whole values.
+		return &LimitError{What: "key", Size: int64(len(key)), Limit: int64(n.d.opts.MaxKeyBytes)}
 	}
 	return nil
 }
@@ -679,16 +681,20 @@ func (n *nsHandle) write(ctx context.Context, key string, change func(old []byte
 		return nil // nothing to delete
 	}
 	if value != nil && len(value) > n.d.opts.MaxValueBytes {
-		return &LimitError{What: "value", Key: clip(key), Size: int64(len(value)), Limit: int64(n.d.opts.MaxValueBytes)}
+		return &LimitError{What: "value", Key: key, Size: int64(len(value)), Limit: int64(n.d.opts.MaxValueBytes)}
 	}
 	var e []byte
 	if value != nil {
 		e = entry(value, exp)
 	}
+	before := total
 	total += entrySize(k, e) - entrySize(k, old)
 	var swept [][]byte
 	err = n.d.be.update(n.name, func(b bucket) error {
-		if total > n.d.opts.MaxTotalBytes && e != nil {
+		// Only a write that grows the namespace past its limit is refused:
+		// one over it already (a lowered --store-limit, an older file) may
+		// still shrink a value or delete.
+		if total > n.d.opts.MaxTotalBytes && e != nil && total > before {
 			dead, freed, err := n.d.sweepBucket(b)
 			if err != nil {
 				return err
@@ -699,7 +705,7 @@ func (n *nsHandle) write(ctx context.Context, key string, change func(old []byte
 			}
 			total -= freed
 			if total > n.d.opts.MaxTotalBytes {
-				return &LimitError{What: "total", Key: clip(key), Size: total, Limit: n.d.opts.MaxTotalBytes}
+				return &LimitError{What: "total", Key: key, Size: total, Limit: n.d.opts.MaxTotalBytes}
 			}
 		}
 		if e == nil {

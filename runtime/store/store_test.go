@@ -167,7 +167,8 @@ func TestLimits(t *testing.T) {
 		err := n.Set(ctx, "123456789", []byte("1"), 0)
 		require.ErrorAs(t, err, &le, "a 9-byte key")
 		assert.Equal(t, "key", le.What)
-		assert.Contains(t, err.Error(), "9 bytes, more than the limit of 8")
+		assert.Contains(t, err.Error(), "a key of 9 bytes is more than the limit of 8")
+		assert.NotContains(t, err.Error(), "123456789", "no part of the key (it may hold a secret)")
 		_, _, err = n.Get(ctx, "123456789")
 		assert.ErrorAs(t, err, &le, "get of a too long key")
 
@@ -422,13 +423,22 @@ func TestSweeperRuns(t *testing.T) {
 	}, 10*time.Second, time.Millisecond, "the sweeper deletes the expired key")
 }
 
-func TestLimitErrorClipsTheKey(t *testing.T) {
-	d := OpenMemory(Options{})
+// TestLimitErrorsHoldNoClippedKey: a too long key is named by its length
+// only (a shortened key would carry part of a secret past the redaction,
+// which matches whole values); the other limits name the whole key,
+// which is at most MaxKeyBytes.
+func TestLimitErrorsHoldNoClippedKey(t *testing.T) {
+	d := OpenMemory(Options{MaxValueBytes: 4})
 	defer d.Close()
-	err := d.Namespace("s").Set(context.Background(), strings.Repeat("é", 1000), []byte("1"), 0)
+	ctx := context.Background()
+	err := d.Namespace("s").Set(ctx, strings.Repeat("é", 1000), []byte("1"), 0)
 	require.Error(t, err)
-	assert.Less(t, len(err.Error()), 200, "a huge key makes a short message")
-	assert.Contains(t, err.Error(), "...")
+	assert.NotContains(t, err.Error(), "é")
+	assert.Contains(t, err.Error(), "a key of 2000 bytes")
+	key := "tok:" + strings.Repeat("s", 100) + ":seen"
+	err = d.Namespace("s").Set(ctx, key, []byte(`"12345"`), 0)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), key, "the whole key, as the redaction can match it")
 }
 
 // TestManyTinyKeysAreBounded: tiny keys with the value 1 cannot pass the
@@ -480,4 +490,33 @@ func TestManyTinyKeysAreBounded(t *testing.T) {
 		}
 		assert.Equal(t, limit/perKey, i, "keys that fit across a reopen")
 	})
+}
+
+// TestOverTheLimitMayShrink: a namespace already over its limit (the
+// limit lowered, or an older file counted otherwise) refuses a write that
+// grows it, but not one that shrinks a value or deletes a key.
+func TestOverTheLimitMayShrink(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	d, err := Open(dir, Options{MaxTotalBytes: 1 << 20})
+	require.NoError(t, err)
+	big := []byte(`"` + strings.Repeat("x", 400) + `"`)
+	for _, k := range []string{"a", "b", "c"} {
+		require.NoError(t, d.Namespace("s").Set(ctx, k, big, 0))
+	}
+	require.NoError(t, d.Close())
+	d, err = Open(dir, Options{MaxTotalBytes: 1 << 10}) // now over it
+	require.NoError(t, err)
+	defer d.Close()
+	n := d.Namespace("s")
+	var le *LimitError
+	assert.ErrorAs(t, n.Set(ctx, "d", []byte("1"), 0), &le, "a new key grows it: refused")
+	assert.ErrorAs(t, n.Set(ctx, "a", append(big, ' '), 0), &le, "a bigger value: refused")
+	require.NoError(t, n.Set(ctx, "a", []byte("1"), 0), "a smaller value is taken")
+	require.NoError(t, n.Update(ctx, "b", func([]byte) ([]byte, error) { return []byte("2"), nil }), "so is a smaller update")
+	require.NoError(t, n.Delete(ctx, "c"))
+	v, ok, err := n.Get(ctx, "a")
+	require.NoError(t, err)
+	assert.True(t, ok)
+	assert.Equal(t, "1", string(v))
 }

@@ -58,7 +58,7 @@ func (e *storeError) ErrorType() string {
 type errNotNumber struct{ key string }
 
 func (e errNotNumber) Error() string {
-	return fmt.Sprintf("rc.store.incr: the value of %q is not a number", clip(e.key))
+	return fmt.Sprintf("rc.store.incr: the value of %q is not a number", e.key)
 }
 func (e errNotNumber) ErrorType() string { return "type" }
 
@@ -122,7 +122,7 @@ func (b *binding) storeGet(L *lua.LState) int {
 	}
 	v, err := luajson.DecodeBytes(L, raw)
 	if err != nil {
-		return b.storeFail(L, fmt.Errorf("rc.store.get: the value of %q: %w", clip(key), err))
+		return b.storeFail(L, fmt.Errorf("rc.store.get: the value of %q: %w", key, err))
 	}
 	L.Push(v)
 	return 1
@@ -281,7 +281,7 @@ func (b *binding) storeUpdate(L *lua.LState) int {
 		if old != nil {
 			v, err := luajson.DecodeBytes(L, old)
 			if err != nil {
-				return nil, fmt.Errorf("rc.store.update: the value of %q: %w", clip(key), err)
+				return nil, fmt.Errorf("rc.store.update: the value of %q: %w", key, err)
 			}
 			oldV = v
 		}

@@ -112,10 +112,12 @@ type daemonState struct {
 }
 
 // attach records the script host and the event source once the daemon
-// connected.
+// connected, with a fresh beat: the one taken before a long connect would
+// make /healthz stale until the loop's first tick.
 func (d *daemonState) attach(h *runtime.Host, src source.Source, user, scriptsDir string) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	d.heartbeat()
 	d.host, d.src, d.user, d.scriptsDir = h, src, user, scriptsDir
 }
 

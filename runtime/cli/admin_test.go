@@ -104,3 +104,24 @@ func TestAdminAddrChecked(t *testing.T) {
 	stop()
 	assert.True(t, strings.HasPrefix(defaultAdminAddr, "127.0.0.1:"), "loopback by default")
 }
+
+// TestHealthzAfterALongConnect: the beat taken before a connect that
+// lasted longer than staleAfter does not make /healthz 503 once the host
+// is attached: attach beats.
+func TestHealthzAfterALongConnect(t *testing.T) {
+	t.Parallel()
+	d, m := testDaemon(t)
+	host := d.host
+	now := time.Now()
+	d.now = func() time.Time { return now }
+	d.host = nil // connecting
+	d.heartbeat()
+	srv := httptest.NewServer(adminHandler(d, m))
+	defer srv.Close()
+	now = now.Add(3 * staleAfter) // a connect that retried for long
+	code, _ := get(t, srv.URL+"/healthz")
+	assert.Equal(t, http.StatusOK, code, "connecting is alive")
+	d.attach(host, nil, "bot", "scripts")
+	code, body := get(t, srv.URL+"/healthz")
+	assert.Equal(t, http.StatusOK, code, "just attached: %s", body)
+}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -312,7 +313,8 @@ func TestBackoffHoldMergesActions(t *testing.T) {
 // during a pause are dropped (counted, logged once), not answered when it
 // ends; every event taken into the hold, or dropped there, is reported
 // handled at once, while the pause goes on, and not a second time when it
-// is handled after the pause.
+// is handled after the pause (with one script a second acknowledgement
+// would not show: TestBackoffHeldEventAckedOnceWithTwoScripts checks it).
 func TestBackoffDropsMessagesAndAcksAtHoldTime(t *testing.T) {
 	t.Parallel()
 	obs := newRecObserver()
@@ -343,6 +345,46 @@ func TestBackoffDropsMessagesAndAcksAtHoldTime(t *testing.T) {
 	assert.Equal(t, []string{"updated s 2", "msg m3"}, g.records(), "held messages are not answered after the pause")
 	assert.Equal(t, int32(1), s1.n.Load(), "not acknowledged twice")
 	assert.Equal(t, int32(1), s2.n.Load(), "not acknowledged twice")
+}
+
+// TestBackoffHeldEventAckedOnceWithTwoScripts: an event given to two
+// scripts, a paused and b busy in its handler, is acknowledged by a when
+// a holds it and not again when a handles it after the pause: its
+// Handled waits for b, so a source's cursor never passes an event b has
+// not handled. With one script a second acknowledgement would go
+// unnoticed (the countdown passes zero without firing again).
+func TestBackoffHeldEventAckedOnceWithTwoScripts(t *testing.T) {
+	t.Parallel()
+	g := newGatedEnv()
+	src := newTestSource(source.KindSubscription)
+	cfg := Config{BackoffAfter: 1, backoffMin: time.Hour}
+	busy := `rc.on("subscription", function(action, sub)
+  record("b", action, sub._id)
+  if sub._id == "x" then gate() end
+end)`
+	th := startHostEnv(t, cfg, g.env(), []source.Source{src}, map[string]string{"a.lua": failing, "b.lua": busy})
+	t.Cleanup(g.open) // before the shutdown, even when the test fails
+	th.logs.eventually(t, waitFor, func() bool { r, _ := src.running(); return r }, "the source to run")
+
+	require.True(t, src.send(subEvent(source.ActionUpdated, "bad", 0)))
+	th.waitStatus("a", "a backed off", func(s ScriptStatus) bool { return s.BackoffStep == 1 })
+	var x handledCount
+	require.True(t, src.send(x.event(source.ActionUpdated, "x", 1)))
+	th.waitStatus("a", "x held by a", func(s ScriptStatus) bool { return s.Queued == 1 })
+	th.logs.eventually(t, waitFor, func() bool { return slices.Contains(g.records(), "b updated x") }, "b running its handler on x")
+
+	require.NoError(t, th.h.Reload("a"))
+	th.logs.eventually(t, waitFor, func() bool { return slices.Contains(g.records(), "updated x 1") }, "a handling the held x")
+	// a handles its messages one after the other: once it has handled y, it
+	// is done with x (x's acknowledgement, if any, came before).
+	require.True(t, src.send(subEvent(source.ActionUpdated, "y", 2)))
+	th.logs.eventually(t, waitFor, func() bool { return slices.Contains(g.records(), "updated y 2") }, "a handling y")
+	assert.Zero(t, x.n.Load(), "b is still running its handler on x: not handled")
+
+	g.open()
+	th.logs.eventually(t, waitFor, func() bool { return x.n.Load() == 1 }, "x handled once b is done")
+	th.logs.eventually(t, waitFor, func() bool { return slices.Contains(g.records(), "b updated y") }, "b handling y")
+	assert.Equal(t, int32(1), x.n.Load(), "handled once")
 }
 
 // TestEnableEndsBackoff: Enable of a script that is backed off, not

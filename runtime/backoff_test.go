@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -307,6 +308,45 @@ func TestBackoffHoldMergesActions(t *testing.T) {
 	require.NoError(t, th.h.Reload("f"))
 	th.logs.eventually(t, waitFor, func() bool { return len(g.records()) == 2 }, "the held events")
 	assert.Equal(t, []string{"updated back 5", "inserted new 2"}, g.records())
+}
+
+// TestBackoffHoldReleasesCancelledEvents: an insertion and a removal of
+// one object that cancel out in the hold are both released (their waiters
+// are told) and both counted as coalesced, so delivered events still add
+// up to those handled, coalesced and dropped.
+func TestBackoffHoldReleasesCancelledEvents(t *testing.T) {
+	t.Parallel()
+	obs := newRecObserver()
+	th, g, src := pauseScript(t, 4, obs)
+	a := th.actorOf("f.lua")
+	send := func(action string) chan struct{} {
+		ev := subEvent(action, "gone", 1)
+		done := make(chan struct{})
+		require.True(t, a.enqueue(context.Background(), message{ev: &ev, done: done}))
+		return done
+	}
+	inserted := send(source.ActionInserted)
+	removed := send(source.ActionRemoved)
+	for what, done := range map[string]chan struct{}{"the insertion": inserted, "the removal": removed} {
+		select {
+		case <-done:
+		case <-time.After(waitFor):
+			t.Fatalf("%s was never released", what)
+		}
+	}
+	st, _ := th.status("f")
+	assert.Equal(t, 0, st.Queued, "nothing held")
+	assert.Equal(t, uint64(2), st.Coalesced, "both count as coalesced")
+	delivered := obs.get(obs.events, "source subscription delivered")
+	assert.Equal(t, 3, delivered, "bad, then the insertion and the removal")
+	assert.Equal(t, delivered, obs.get(obs.calls, "f subscription error")+
+		obs.get(obs.events, "source subscription coalesced")+obs.get(obs.events, "source subscription dropped"),
+		"every delivered event is handled, coalesced or dropped")
+
+	require.NoError(t, th.h.Reload("f"))
+	require.True(t, src.send(subEvent(source.ActionUpdated, "after", 2)))
+	th.logs.eventually(t, waitFor, func() bool { return len(g.records()) == 1 }, "an event after the pause")
+	assert.Equal(t, []string{"updated after 2"}, g.records(), "the cancelled object is never shown")
 }
 
 // TestBackoffDropsMessagesAndAcksAtHoldTime: message events arriving

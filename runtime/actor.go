@@ -18,8 +18,8 @@ import (
 )
 
 // message is one item of an actor's mailbox: an event from a source, or
-// (ev nil) a timer tick. It is small: every actor's mailbox holds
-// Config.QueueLen of them from the start.
+// (ev nil) a timer tick. It is small: a mailbox starts with
+// initialQueueCap places of them and doubles as it fills.
 type message struct {
 	ev      *source.Event // shared by every actor it was dispatched to: read-only
 	version uint64        // tick: the version whose timer fired
@@ -66,15 +66,16 @@ func (m message) coalesceKey() (key eventKey, ok bool) {
 	return eventKey{m.ev.Kind, m.ev.ID}, true
 }
 
-// mailbox is an actor's queue of messages, oldest first: a ring buffer
-// that grows only past Config.QueueLen events by timer ticks (at most one
-// per timer). Messages are numbered from 0 in the order they were put;
-// message number n sits at buf[(head + n - taken) % len(buf)].
-// initialQueueCap is the places a mailbox starts with: it grows (doubling)
-// as events queue up, so an idle script does not hold Config.QueueLen
-// places (16 KiB at the default) it never uses.
+// initialQueueCap is the places a mailbox starts with (or Config.QueueLen
+// if smaller): it doubles as messages queue up, so an idle script does not
+// hold Config.QueueLen places (16 KiB at the default) it never uses.
 const initialQueueCap = 8
 
+// mailbox is an actor's queue of messages, oldest first: a ring buffer of
+// initialQueueCap places at first, doubled whenever a message is put into
+// a full one (enqueue bounds what is put: see firstOf). Messages are
+// numbered from 0 in the order they were put; message number n sits at
+// buf[(head + n - taken) % len(buf)].
 type mailbox struct {
 	buf    []message
 	head   int    // index of the oldest message

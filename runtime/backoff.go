@@ -44,14 +44,16 @@ func (s *holdSet) len() int { return len(s.msgs) }
 // then removed is nothing (the script never saw it); held inserted stays
 // inserted; held removed or updated, then inserted or updated, is
 // updated; anything then removed is removed. It returns the message m
-// replaced or cancelled (to release) and whether there was one.
-func (s *holdSet) merge(m message) (old message, merged bool) {
+// replaced or cancelled (to release) and whether there was one; cancelled
+// reports that m cancelled it out (inserted then removed): m is not held
+// either, and is the caller's to release too.
+func (s *holdSet) merge(m message) (old message, merged, cancelled bool) {
 	key, _ := m.coalesceKey()
 	old, merged = s.msgs[key]
 	if !merged {
 		s.msgs[key] = m
 		s.at[key] = s.order.PushBack(key)
-		return message{}, false
+		return message{}, false, false
 	}
 	action := source.ActionUpdated
 	switch {
@@ -59,7 +61,7 @@ func (s *holdSet) merge(m message) (old message, merged bool) {
 		s.order.Remove(s.at[key])
 		delete(s.at, key)
 		delete(s.msgs, key)
-		return old, true
+		return old, true, true
 	case m.ev.Action == source.ActionRemoved:
 		action = source.ActionRemoved
 	case old.ev.Action == source.ActionInserted:
@@ -71,7 +73,7 @@ func (s *holdSet) merge(m message) (old message, merged bool) {
 		m.ev = &ev
 	}
 	s.msgs[key] = m
-	return old, true
+	return old, true, false
 }
 
 // take removes and returns the event of the object held longest; ok is
@@ -108,7 +110,9 @@ func (a *actor) paused() bool {
 // hold keeps m, taken from the queue while the triggers are paused. A
 // tick is dropped (a paused timer does not fire). An event about an object
 // merges into the hold (see holdSet.merge), so the handlers see each
-// object's newest state when the pause ends. A message event, or one
+// object's newest state when the pause ends; an event a merge leaves
+// unhandled (the one replaced, or both of an insertion and its removal)
+// is released and counted as coalesced. A message event, or one
 // without an id, is dropped (counted, logged once per pause): a paused
 // rc.respond must not answer hour-old commands. Whatever enters the hold
 // or is dropped is acknowledged at once, so a pause does not hold back the
@@ -134,12 +138,23 @@ func (a *actor) hold(m message) {
 		a.dropped(m)
 		return
 	}
-	if old, merged := b.held.merge(m); merged {
-		old.release()
-		a.st.coalesced.Add(1)
-		a.h.obs.Event(a.h.sourceName(m.src), m.ev.Kind, EventCoalesced)
+	old, merged, cancelled := b.held.merge(m)
+	if merged {
+		a.heldCoalesced(old)
+	}
+	if cancelled { // m goes with the insertion it cancelled: never handled either
+		a.heldCoalesced(m)
 	}
 	a.st.held.Store(int64(b.held.len()))
+}
+
+// heldCoalesced accounts for m, an event that left the hold without being
+// handled because a later event about its object merged with it, and
+// releases it.
+func (a *actor) heldCoalesced(m message) {
+	a.st.coalesced.Add(1)
+	a.h.obs.Event(a.h.sourceName(m.src), m.ev.Kind, EventCoalesced)
+	m.release()
 }
 
 // afterCall counts a handler call's outcome towards the back-off: a

@@ -1,9 +1,11 @@
 package runtime
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -308,11 +310,51 @@ func TestBackoffHoldMergesActions(t *testing.T) {
 	assert.Equal(t, []string{"updated back 5", "inserted new 2"}, g.records())
 }
 
+// TestBackoffHoldReleasesCancelledEvents: an insertion and a removal of
+// one object that cancel out in the hold are both released (their waiters
+// are told) and both counted as coalesced, so delivered events still add
+// up to those handled, coalesced and dropped.
+func TestBackoffHoldReleasesCancelledEvents(t *testing.T) {
+	t.Parallel()
+	obs := newRecObserver()
+	th, g, src := pauseScript(t, 4, obs)
+	a := th.actorOf("f.lua")
+	send := func(action string) chan struct{} {
+		ev := subEvent(action, "gone", 1)
+		done := make(chan struct{})
+		require.True(t, a.enqueue(context.Background(), message{ev: &ev, done: done}))
+		return done
+	}
+	inserted := send(source.ActionInserted)
+	removed := send(source.ActionRemoved)
+	for what, done := range map[string]chan struct{}{"the insertion": inserted, "the removal": removed} {
+		select {
+		case <-done:
+		case <-time.After(waitFor):
+			t.Fatalf("%s was never released", what)
+		}
+	}
+	st, _ := th.status("f")
+	assert.Equal(t, 0, st.Queued, "nothing held")
+	assert.Equal(t, uint64(2), st.Coalesced, "both count as coalesced")
+	delivered := obs.get(obs.events, "source subscription delivered")
+	assert.Equal(t, 3, delivered, "bad, then the insertion and the removal")
+	assert.Equal(t, delivered, obs.get(obs.calls, "f subscription error")+
+		obs.get(obs.events, "source subscription coalesced")+obs.get(obs.events, "source subscription dropped"),
+		"every delivered event is handled, coalesced or dropped")
+
+	require.NoError(t, th.h.Reload("f"))
+	require.True(t, src.send(subEvent(source.ActionUpdated, "after", 2)))
+	th.logs.eventually(t, waitFor, func() bool { return len(g.records()) == 1 }, "an event after the pause")
+	assert.Equal(t, []string{"updated after 2"}, g.records(), "the cancelled object is never shown")
+}
+
 // TestBackoffDropsMessagesAndAcksAtHoldTime: message events arriving
 // during a pause are dropped (counted, logged once), not answered when it
 // ends; every event taken into the hold, or dropped there, is reported
 // handled at once, while the pause goes on, and not a second time when it
-// is handled after the pause.
+// is handled after the pause (with one script a second acknowledgement
+// would not show: TestBackoffHeldEventAckedOnceWithTwoScripts checks it).
 func TestBackoffDropsMessagesAndAcksAtHoldTime(t *testing.T) {
 	t.Parallel()
 	obs := newRecObserver()
@@ -343,6 +385,46 @@ func TestBackoffDropsMessagesAndAcksAtHoldTime(t *testing.T) {
 	assert.Equal(t, []string{"updated s 2", "msg m3"}, g.records(), "held messages are not answered after the pause")
 	assert.Equal(t, int32(1), s1.n.Load(), "not acknowledged twice")
 	assert.Equal(t, int32(1), s2.n.Load(), "not acknowledged twice")
+}
+
+// TestBackoffHeldEventAckedOnceWithTwoScripts: an event given to two
+// scripts, a paused and b busy in its handler, is acknowledged by a when
+// a holds it and not again when a handles it after the pause: its
+// Handled waits for b, so a source's cursor never passes an event b has
+// not handled. With one script a second acknowledgement would go
+// unnoticed (the countdown passes zero without firing again).
+func TestBackoffHeldEventAckedOnceWithTwoScripts(t *testing.T) {
+	t.Parallel()
+	g := newGatedEnv()
+	src := newTestSource(source.KindSubscription)
+	cfg := Config{BackoffAfter: 1, backoffMin: time.Hour}
+	busy := `rc.on("subscription", function(action, sub)
+  record("b", action, sub._id)
+  if sub._id == "x" then gate() end
+end)`
+	th := startHostEnv(t, cfg, g.env(), []source.Source{src}, map[string]string{"a.lua": failing, "b.lua": busy})
+	t.Cleanup(g.open) // before the shutdown, even when the test fails
+	th.logs.eventually(t, waitFor, func() bool { r, _ := src.running(); return r }, "the source to run")
+
+	require.True(t, src.send(subEvent(source.ActionUpdated, "bad", 0)))
+	th.waitStatus("a", "a backed off", func(s ScriptStatus) bool { return s.BackoffStep == 1 })
+	var x handledCount
+	require.True(t, src.send(x.event(source.ActionUpdated, "x", 1)))
+	th.waitStatus("a", "x held by a", func(s ScriptStatus) bool { return s.Queued == 1 })
+	th.logs.eventually(t, waitFor, func() bool { return slices.Contains(g.records(), "b updated x") }, "b running its handler on x")
+
+	require.NoError(t, th.h.Reload("a"))
+	th.logs.eventually(t, waitFor, func() bool { return slices.Contains(g.records(), "updated x 1") }, "a handling the held x")
+	// a handles its messages one after the other: once it has handled y, it
+	// is done with x (x's acknowledgement, if any, came before).
+	require.True(t, src.send(subEvent(source.ActionUpdated, "y", 2)))
+	th.logs.eventually(t, waitFor, func() bool { return slices.Contains(g.records(), "updated y 2") }, "a handling y")
+	assert.Zero(t, x.n.Load(), "b is still running its handler on x: not handled")
+
+	g.open()
+	th.logs.eventually(t, waitFor, func() bool { return x.n.Load() == 1 }, "x handled once b is done")
+	th.logs.eventually(t, waitFor, func() bool { return slices.Contains(g.records(), "b updated y") }, "b handling y")
+	assert.Equal(t, int32(1), x.n.Load(), "handled once")
 }
 
 // TestEnableEndsBackoff: Enable of a script that is backed off, not

@@ -38,8 +38,10 @@
 // removed, or a new version without the handler), never before the
 // initial load is over, so what a source emits at its start (the catch-up
 // after a restart) reaches every script, however slow its top level; a
-// source started again begins afresh. A source whose Run fails (rather than ending with its
-// context) stops the host: Run returns its error. Handlers get their
+// source started again (a listener back after none) resumes from the
+// cursor it saved when it has one (see package source), else begins
+// afresh. A source whose Run fails (rather than ending with its context)
+// stops the host: Run returns its error. Handlers get their
 // arguments from luabind.EventArgs, a fresh conversion of Raw for each.
 // rc.hear and rc.respond are handlers of "message" events (luabind
 // filters and matches inside them). A handle's stop (registry.Register's

@@ -42,7 +42,7 @@ type ScriptStatus struct {
 	Errors         uint64 // handler calls that raised an error (timeouts excluded)
 	Timeouts       uint64 // handler calls stopped at their deadline
 	Waits          uint64 // times a source waited for a place in the script's full queue (backpressure; nothing is dropped)
-	Coalesced      uint64 // updates merged into a queued event of the same object (it is handled once, in the newest state)
+	Coalesced      uint64 // events merged into a queued or held event of the same object (handled once, in the newest state); a held insertion and removal that cancelled count 2
 }
 
 // scriptState is the shared, concurrently readable part of one script's

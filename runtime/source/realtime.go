@@ -110,7 +110,9 @@ const (
 // cursor: where the messages stand (the start of an open gap, else the
 // newest message read from the stream or a catch-up: never the clock, so
 // the messages a slow handler left unread in the client are after it and
-// caught up at a restart), the rooms changed during an open gap, and the
+// caught up at a restart), the rooms whose messages a restart catches up
+// (those changed during an open gap, else those changed at or after the
+// position less the overlap, whose messages may still be unread), and the
 // messages emitted within the overlap. A Run that finds it starts with a
 // gap open since then: the subscriptions and the messages are caught up as
 // after a reconnection, within CatchUp.
@@ -173,7 +175,7 @@ func (r *Realtime) Run(ctx context.Context, emit Emit) error {
 	defer r.log.Debug().Msg("realtime events stopped")
 	run := &rtRun{r: r, emit: emit, st: newPollState(r.poll), ms: newMsgState(r.opts.UserID, r.opts.CatchUp)}
 	st := run.st
-	st.rooms = map[string]bool{}
+	st.rooms = map[string]time.Time{}
 	if sv := r.poll.saver(); sv != nil {
 		if s := sv.load(); s != nil {
 			st.restore(s)
@@ -424,10 +426,20 @@ func (run *rtRun) sync(ctx context.Context) (time.Duration, bool) {
 		run.gap = time.Time{}
 		ms.read(start)
 	}
-	clear(st.rooms) // what changed before a gap needs no catch-up
+	run.pruneRooms()
 	ms.prune(now)
 	run.save()
 	return run.r.opts.Resync, true
+}
+
+// pruneRooms forgets the rooms whose subscription last changed before the
+// message position less the overlap: their messages were read. The others
+// stay (and are saved): their messages may still wait unread in the
+// client (a slow handler), and a restart catches them up from the
+// position.
+func (run *rtRun) pruneRooms() {
+	floor := run.ms.pos.Add(-run.r.poll.opts.Overlap)
+	maps.DeleteFunc(run.st.rooms, func(_ string, at time.Time) bool { return at.Before(floor) })
 }
 
 // catchUpMessages emits the messages of the rooms whose subscription a

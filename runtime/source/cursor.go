@@ -96,7 +96,9 @@ type savedMessages struct {
 	// the newest stamp of a message read (or the start of the last sync
 	// that caught up), never the clock's now. A restart catches up from it.
 	Since int64 `json:"since"`
-	// Rooms are the rooms whose subscription changed during the open gap.
+	// Rooms are the rooms whose subscription changed during the open gap,
+	// or (without one) at or after Since less the overlap: a restart
+	// catches their messages up from Since.
 	Rooms []string `json:"rooms,omitempty"`
 	// Latest are the newest versions (ts, stamp) emitted of the messages
 	// the catch-up could return again.
@@ -354,7 +356,8 @@ func (run *rtRun) savedMessages() *savedMessages {
 		if since.IsZero() {
 			since = ms.since.Add(run.r.poll.opts.Overlap)
 		}
-	} else {
+	}
+	if len(st.rooms) > 0 {
 		out.Rooms = slices.Sorted(maps.Keys(st.rooms))
 	}
 	out.Since = since.UnixNano()
@@ -379,7 +382,7 @@ func (run *rtRun) restoreMessages(s *savedCursor) {
 	}
 	run.gap = time.Unix(0, m.Since).UTC()
 	for _, rid := range m.Rooms {
-		run.st.rooms[rid] = true
+		run.st.rooms[rid] = time.Time{} // caught up from the gap: pruned after
 	}
 	run.ms.since = run.gap.Add(-run.r.poll.opts.Overlap)
 	for id, v := range m.Latest {

@@ -198,3 +198,105 @@ func TestPollRunResumesInTheSameProcess(t *testing.T) {
 	assert.Zero(t, second.h.count(ActionUpdated, ops), "handled in the first Run")
 	assert.Len(t, second.h.all(), 1)
 }
+
+// TestRealtimeCursorKeepsRoomsOfUnreadMessagesAcrossResync (a reviewer's
+// reproduction): a slow handler holds the stream while messages pile up
+// unread in one room; a later change in another room, polled by a resync,
+// moves the subscription cursor past the first room's change; the daemon
+// stops. The saved state still names the first room (its subscription
+// changed after the message position less the overlap), so the restart
+// catches its unread messages up: every one is delivered.
+func TestRealtimeCursorKeepsRoomsOfUnreadMessagesAcrossResync(t *testing.T) {
+	t.Parallel()
+	s := newRTServer(t)
+	c := &MemCursors{}
+	name := CursorName(s.srv.URL, rctest.BotUserID)
+	mk := func() *Realtime {
+		r := s.tightRealtime(c)
+		r.opts.Resync = 20 * time.Millisecond
+		return r
+	}
+	// past reports whether a saved state has the subscription cursor past
+	// the ops room's last change (by more than the 1ms overlap).
+	var opsAt atomic.Int64
+	past := func() bool {
+		sc := saved(t, c, name)
+		return opsAt.Load() != 0 && sc != nil && sc.Messages != nil && sc.Cursor > opsAt.Load()+int64(time.Millisecond)
+	}
+	src := mk()
+	first := &handler{}
+	var n atomic.Int32
+	release, entered := make(chan struct{}), make(chan struct{})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		done <- src.Run(ctx, func(ctx context.Context, ev Event) error {
+			if ev.Kind == KindMessage {
+				switch k := n.Add(1); {
+				case k == 1:
+					close(entered)
+					<-release
+				case !past():
+					// A slow handler: the source's loop runs its resync
+					// between two messages, with the others unread, until
+					// the cursor passes the ops room (the server's whole-
+					// second Date caps it: up to a second).
+					time.Sleep(100 * time.Millisecond)
+				default:
+					<-ctx.Done() // the rest stay unread until the stop
+				}
+			}
+			return first.emit(ctx, ev)
+		})
+	}()
+	waitUntil(t, "stream and baseline", func() bool { return src.State() == StateRealtime && saved(t, c, name) != nil })
+	slow := s.post(t, rctest.BobUsername, rctest.OpsRoomID, "slow @"+rctest.BotUsername)
+	select {
+	case <-entered:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the first message never reached emit")
+	}
+	slowTS := s.messageTS(t, slow)
+	waitUntil(t, "a millisecond past the handled message", func() bool { return time.Since(slowTS) > 2*time.Millisecond })
+	var unread []string
+	for range 20 {
+		unread = append(unread, s.post(t, rctest.BobUsername, rctest.OpsRoomID, "queued @"+rctest.BotUsername))
+	}
+	ops := s.subUpdatedAt(t, rctest.OpsRoomID)
+	waitUntil(t, "a millisecond past the ops room's change", func() bool { return time.Since(ops) > 2*time.Millisecond })
+	unread = append(unread, s.post(t, rctest.BobUsername, rctest.RandomRoomID, "later @"+rctest.BotUsername))
+	opsAt.Store(ops.UnixNano())
+	close(release)
+	waitUntil(t, "a resync moving the subscription cursor past the ops room", past)
+	cancel()
+	select {
+	case err := <-done:
+		require.NoError(t, err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run did not return")
+	}
+	sc := saved(t, c, name)
+	require.NotNil(t, sc.Messages)
+	assert.Contains(t, sc.Messages.Rooms, rctest.OpsRoomID, "the room with unread messages is saved")
+	assert.LessOrEqual(t, sc.Messages.Since, s.messageTS(t, unread[len(unread)-2]).UnixNano(), "the position is not past the ops room's last message")
+
+	firstGot := map[string]bool{}
+	for _, ev := range ofKind(&first.collector, KindMessage) {
+		firstGot[ev.ID] = true
+	}
+	second := runPollWith(t, mk(), &handler{})
+	missing := func() []string {
+		var out []string
+		for _, id := range unread {
+			if !firstGot[id] && messages(&second.h.collector, ActionCreated, id) == 0 {
+				out = append(out, id)
+			}
+		}
+		return out
+	}
+	waitUntil(t, "every message unread at the stop, after the restart", func() bool { return len(missing()) == 0 })
+	for _, id := range unread {
+		assert.LessOrEqual(t, messages(&second.h.collector, ActionCreated, id), 1, "at most once after the restart")
+	}
+}

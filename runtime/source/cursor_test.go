@@ -397,3 +397,49 @@ func TestRealtimeRestartSkipsOlderThanTheWindow(t *testing.T) {
 	assert.Equal(t, 1, logs.count(`"skipped":1`), logs.buf.String())
 	assert.Equal(t, 1, logs.count("the gap is longer than the catch-up window"))
 }
+
+// TestRealtimeRestartAfterQuietPeriodNoFalseWarning: an hour with no
+// message (the server's clock moved on, resyncs saw it), then a stop with
+// nothing unread and a restart: the position is the stop, not the last
+// message an hour back, so no "the gap is longer than the catch-up window"
+// warning, and the message posted while stopped is still delivered once.
+func TestRealtimeRestartAfterQuietPeriodNoFalseWarning(t *testing.T) {
+	t.Parallel()
+	var offset atomic.Int64
+	srv := rctest.NewServer(rctest.WithClock(func() time.Time { return time.Now().Add(time.Duration(offset.Load())) }))
+	t.Cleanup(srv.Close)
+	client, err := rc.New(srv.URL, rc.WithToken(rctest.BotUserID, rctest.BotToken))
+	require.NoError(t, err)
+	t.Cleanup(client.HTTPClient().CloseIdleConnections)
+	s := &rtServer{srv: srv, client: client}
+	c := &MemCursors{}
+	name := CursorName(s.srv.URL, rctest.BotUserID)
+	mk := func(log zerolog.Logger) *Realtime {
+		r := s.cursorRealtime(c, log)
+		r.opts.Resync = 20 * time.Millisecond
+		return r
+	}
+	src := mk(zerolog.Nop())
+	first := runPollWith(t, src, &handler{})
+	waitUntil(t, "stream and baseline", func() bool { return src.State() == StateRealtime && saved(t, c, name) != nil })
+	last := s.post(t, rctest.BobUsername, rctest.OpsRoomID, "last before the quiet hour @"+rctest.BotUsername)
+	waitUntil(t, "last handled and saved", func() bool { return savedMessage(t, c, name, last) })
+	offset.Store(int64(time.Hour))
+	p := s.polls()
+	waitUntil(t, "two resyncs in the quiet hour", func() bool { return s.polls() >= p+2 })
+	first.stop()
+	sc := saved(t, c, name)
+	require.NotNil(t, sc.Messages)
+	assert.Greater(t, sc.Messages.Since, s.messageTS(t, last).Add(30*time.Minute).UnixNano(), "the position moved on with nothing unread")
+
+	inOps := s.post(t, rctest.BobUsername, rctest.OpsRoomID, "while stopped @"+rctest.BotUsername)
+	logs := &logBuf{}
+	src = mk(zerolog.New(logs))
+	second := runPollWith(t, src, &handler{})
+	waitUntil(t, "caught up", func() bool { return messages(&second.h.collector, ActionCreated, inOps) == 1 })
+	waitUntil(t, "the stream", func() bool { return src.State() == StateRealtime })
+	after := s.post(t, rctest.BobUsername, rctest.RandomRoomID, "after")
+	waitUntil(t, "after", func() bool { return messages(&second.h.collector, ActionCreated, after) == 1 })
+	assert.Zero(t, messages(&second.h.collector, ActionCreated, last), "handled before the stop")
+	assert.Zero(t, logs.count("the gap is longer than the catch-up window"), logs.buf.String())
+}

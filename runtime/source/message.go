@@ -28,9 +28,10 @@ type msgState struct {
 	since time.Time
 	// pos is the message position: the newest stamp of a message read
 	// (from the stream or a catch-up), or the server's clock when a sync
-	// that left nothing to catch up began (the baseline, the end of a gap).
-	// Every message stamped before it, less the overlap, was read; it
-	// moves only when something is read, never with the clock alone.
+	// that left nothing to catch up began (the baseline, the end of a gap,
+	// a resync with nothing unread in the client), or at a stop with
+	// nothing unread. Every message stamped before it, less the overlap,
+	// was read; it never moves with the clock while events wait unread.
 	pos    time.Time
 	latest map[string]msgVersion
 }

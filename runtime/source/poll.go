@@ -241,9 +241,11 @@ type pollState struct {
 	// (monotonic) time it came: serverNow's estimate of the server clock.
 	server, serverAt time.Time
 	// rooms, when not nil, gathers the rooms of the subscriptions polls
-	// after the baseline return, until its owner clears it (Realtime
-	// catches their messages up after a gap).
-	rooms map[string]bool
+	// after the baseline return, each with the newest _updatedAt returned
+	// (zero: restored, unknown), until its owner prunes them (Realtime
+	// catches their messages up after a gap). One entry per room: bounded
+	// by the subscriptions.
+	rooms map[string]time.Time
 	// restored is set from a saved cursor until the first poll, which
 	// skips the changes older than the catch-up window.
 	restored bool
@@ -361,8 +363,8 @@ func (st *pollState) poll(ctx context.Context, emit Emit) time.Duration {
 			continue
 		}
 		last.see(s.UpdatedAt, s.ID)
-		if st.rooms != nil && !s.UpdatedAt.Before(floor) {
-			st.rooms[s.RoomID] = true
+		if at, ok := st.rooms[s.RoomID]; st.rooms != nil && !s.UpdatedAt.Before(floor) && (!ok || s.UpdatedAt.After(at)) {
+			st.rooms[s.RoomID] = s.UpdatedAt
 		}
 		k, raw, err := st.version(s)
 		if err != nil {

@@ -108,9 +108,13 @@ const (
 //
 // With Poll.Cursors, the state is saved as Poll's is, with the message
 // cursor: where the messages stand (the start of an open gap, else the
-// newest message read from the stream or a catch-up: never the clock, so
-// the messages a slow handler left unread in the client are after it and
-// caught up at a restart), the rooms changed during an open gap, and the
+// newest message read from the stream or a catch-up, or the clock at a
+// resync or a stop that finds nothing unread in the client: never the
+// clock while events wait there, so the messages a slow handler left
+// unread are after it and caught up at a restart, while a restart after a
+// quiet period starts from the stop), the rooms whose messages a restart catches up
+// (those changed during an open gap, else those changed at or after the
+// position less the overlap, whose messages may still be unread), and the
 // messages emitted within the overlap. A Run that finds it starts with a
 // gap open since then: the subscriptions and the messages are caught up as
 // after a reconnection, within CatchUp.
@@ -173,7 +177,7 @@ func (r *Realtime) Run(ctx context.Context, emit Emit) error {
 	defer r.log.Debug().Msg("realtime events stopped")
 	run := &rtRun{r: r, emit: emit, st: newPollState(r.poll), ms: newMsgState(r.opts.UserID, r.opts.CatchUp)}
 	st := run.st
-	st.rooms = map[string]bool{}
+	st.rooms = map[string]time.Time{}
 	if sv := r.poll.saver(); sv != nil {
 		if s := sv.load(); s != nil {
 			st.restore(s)
@@ -268,6 +272,18 @@ type rtRun struct {
 	// came since the state was last offered to it.
 	sv    *cursorSaver
 	dirty bool
+	// drained, while a client serves, reports whether it holds no event
+	// unread: every message it was sent is read.
+	drained func() bool
+}
+
+// drainedClient reports whether c holds no event unread: none waits in
+// its channel or for room in it.
+func drainedClient(c *realtime.Client) func() bool {
+	return func() bool {
+		s := c.Stats()
+		return s.Received == s.Delivered && len(c.Events()) == 0
+	}
 }
 
 // save offers the state to the saver, once there is one to save.
@@ -310,6 +326,8 @@ func (run *rtRun) serve(ctx context.Context, c *realtime.Client) error {
 	if run.ms.botID == "" {
 		run.ms.botID = c.UserID()
 	}
+	run.drained = drainedClient(c)
+	defer func() { run.drained = nil }()
 	r.state.Store(StateRealtime)
 	r.log.Debug().Msg("realtime events connected")
 	// The baseline (or the catch-up of the gap before this client) comes
@@ -337,6 +355,11 @@ func (run *rtRun) serve(ctx context.Context, c *realtime.Client) error {
 	for {
 		select {
 		case <-ctx.Done():
+			if run.gap.IsZero() && run.drained() {
+				// A stop with nothing unread: the position is now, so a
+				// restart after a quiet period catches up from the stop.
+				run.ms.read(st.serverNow())
+			}
 			return nil
 		case <-saveC:
 			if run.dirty {
@@ -423,11 +446,25 @@ func (run *rtRun) sync(ctx context.Context) (time.Duration, bool) {
 		}
 		run.gap = time.Time{}
 		ms.read(start)
+	} else if run.drained != nil && run.drained() {
+		// Nothing waits unread in the client: every message sent before
+		// the sync began was read.
+		ms.read(start)
 	}
-	clear(st.rooms) // what changed before a gap needs no catch-up
+	run.pruneRooms()
 	ms.prune(now)
 	run.save()
 	return run.r.opts.Resync, true
+}
+
+// pruneRooms forgets the rooms whose subscription last changed before the
+// message position less the overlap: their messages were read. The others
+// stay (and are saved): their messages may still wait unread in the
+// client (a slow handler), and a restart catches them up from the
+// position.
+func (run *rtRun) pruneRooms() {
+	floor := run.ms.pos.Add(-run.r.poll.opts.Overlap)
+	maps.DeleteFunc(run.st.rooms, func(_ string, at time.Time) bool { return at.Before(floor) })
 }
 
 // catchUpMessages emits the messages of the rooms whose subscription a

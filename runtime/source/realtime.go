@@ -484,6 +484,14 @@ func (run *rtRun) catchUpMessages(ctx context.Context, now time.Time) bool {
 	}
 	for _, rid := range slices.Sorted(maps.Keys(st.rooms)) {
 		res, err := r.opts.History.SyncMessages(ctx, rid, from)
+		if re := (*rc.Error)(nil); errors.As(err, &re) && (re.Type == "error-not-allowed" || re.Type == "error-room-not-found") {
+			// The bot left the room, or it is gone: nothing to catch up,
+			// and asking again would hold the catch-up (and the gap) for ever.
+			r.log.Warn().Str("room", rid).Str("error_type", re.Type).
+				Msg("messages catch-up: the bot cannot read this room any more: skipped")
+			delete(st.rooms, rid)
+			continue
+		}
 		if err != nil {
 			if ctx.Err() == nil && r.poll.opts.Fatal(err) {
 				st.fatal = fmt.Errorf("messages catch-up: %w", err)

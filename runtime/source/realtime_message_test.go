@@ -234,3 +234,42 @@ func TestRealtimeMessageFlood(t *testing.T) {
 		require.Equal(t, ActionCreated, ev.Action)
 	}
 }
+
+// refusingHistory answers chat.syncMessages as the server does for a
+// room the bot may no longer read (it left it): 400 error-not-allowed.
+type refusingHistory struct {
+	MessageHistory
+	room string
+}
+
+func (h refusingHistory) SyncMessages(ctx context.Context, roomID string, lastUpdate time.Time) (*rc.SyncMessagesResult, error) {
+	if roomID == h.room {
+		return nil, &rc.Error{Endpoint: "chat.syncMessages", Status: 400, Message: "Not allowed", Type: "error-not-allowed"}
+	}
+	return h.MessageHistory.SyncMessages(ctx, roomID, lastUpdate)
+}
+
+// TestRealtimeCatchUpSkipsARoomItMayNotRead: a room the catch-up may not
+// read any more (the bot left it) is skipped with a warning, and the other
+// rooms' messages still arrive: the catch-up does not ask again for ever.
+func TestRealtimeCatchUpSkipsARoomItMayNotRead(t *testing.T) {
+	t.Parallel()
+	s := newRTServer(t)
+	logs := &logBuf{}
+	o := s.messageOpts(zerolog.New(logs))
+	o.History = refusingHistory{MessageHistory: s.client.Chat, room: rctest.DMAliceRoomID}
+	r := runRealtime(t, NewRealtime(s.client.Subscriptions, o))
+	r.connected(t, s, 1)
+
+	s.srv.RefuseUpgrade(true)
+	require.Equal(t, 1, s.srv.DropSessions())
+	waitUntil(t, "disconnected", func() bool { return r.src.State() == StateConnecting })
+	inDM := s.post(t, rctest.AliceUsername, rctest.DMAliceRoomID, "a DM during the gap") // sorts before ops
+	inOps := s.post(t, rctest.BobUsername, rctest.OpsRoomID, "during @"+rctest.BotUsername)
+	s.srv.RefuseUpgrade(false)
+
+	r.connected(t, s, 2)
+	waitUntil(t, "the other room's message", func() bool { return messages(r.got, ActionCreated, inOps) == 1 })
+	assert.Zero(t, messages(r.got, ActionCreated, inDM))
+	assert.Equal(t, 1, logs.count("the bot cannot read this room any more: skipped"))
+}

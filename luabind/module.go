@@ -9,7 +9,7 @@ import (
 	"github.com/rs/zerolog"
 	lua "github.com/yuin/gopher-lua"
 
-	"github.com/rclua/rclua/internal/ltable"
+	"github.com/rclua/rclua/luabind/luajson/ltable"
 	"github.com/rclua/rclua/rc"
 )
 

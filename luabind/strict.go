@@ -9,7 +9,7 @@ import (
 
 	lua "github.com/yuin/gopher-lua"
 
-	"github.com/rclua/rclua/internal/ltable"
+	"github.com/rclua/rclua/luabind/luajson/ltable"
 )
 
 // setStrict gives tb, the API table called name ("rc", "rc.chat"), a

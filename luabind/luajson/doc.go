@@ -53,7 +53,7 @@
 // # Build tags
 //
 // By default the decoder builds a table's hash part at its final size
-// through a mirror of lua.LTable's layout (internal/ltable, checked
+// through a mirror of lua.LTable's layout (luabind/luajson/ltable, checked
 // against the real type by reflection at start-up; on a mismatch it falls
 // back to the safe path); objects of one shape share their key list (a
 // table's own copy is made by the first key added to it), arrays of one or

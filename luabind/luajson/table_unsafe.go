@@ -8,7 +8,7 @@ import (
 
 	lua "github.com/yuin/gopher-lua"
 
-	"github.com/rclua/rclua/internal/ltable"
+	"github.com/rclua/rclua/luabind/luajson/ltable"
 )
 
 // This file holds the decoder's uses of package unsafe; the purego build

@@ -16,13 +16,13 @@ import (
 )
 
 // tableMirrorVersion is the gopher-lua version whose lua.LTable the
-// mirror in internal/ltable (Layout) was reviewed against.
+// mirror in luabind/luajson/ltable (Layout) was reviewed against.
 const tableMirrorVersion = "v1.1.2"
 
 func TestTableLayout(t *testing.T) {
 	t.Parallel()
 	assert.Equal(t, tableMirrorVersion, gopherLuaVersion(t), "gopher-lua is no longer %s: re-review table_unsafe.go's mirror of "+
-		"lua.LTable (internal/ltable's Layout, luajson's newObjectTable, newArrayTable) against the new version's internals, "+
+		"lua.LTable (luabind/luajson/ltable's Layout, luajson's newObjectTable, newArrayTable) against the new version's internals, "+
 		"then update tableMirrorVersion", tableMirrorVersion)
 	assert.True(t, tableLayoutOK, "ltable.Layout no longer matches lua.LTable: the decoder fell back to the slow path")
 	assert.True(t, boxLayoutOK, "boxAt no longer makes Go's string boxes: short strings are boxed one by one")

@@ -38,7 +38,7 @@
 // process, each state getting its own tables and functions (the same Go
 // functions, its own environment and upvalues) and sharing only immutable
 // values (boxed keys, strings, numbers); built with the purego tag (no
-// unsafe, see internal/ltable) it opens them in each state, at their final
+// unsafe, see luabind/luajson/ltable) it opens them in each state, at their final
 // size. The value stack starts at 256 slots (4 KiB) and grows by 16Ki
 // slots up to its bound. Compile gives a script's functions code and line
 // tables of their own size (gopher-lua's compiler leaves 1,024-entry

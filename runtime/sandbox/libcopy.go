@@ -7,7 +7,7 @@ import (
 
 	lua "github.com/yuin/gopher-lua"
 
-	"github.com/rclua/rclua/internal/ltable"
+	"github.com/rclua/rclua/luabind/luajson/ltable"
 )
 
 // Opening gopher-lua's libraries in a state fills their tables one key at

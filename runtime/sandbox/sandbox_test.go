@@ -9,7 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 	lua "github.com/yuin/gopher-lua"
 
-	"github.com/rclua/rclua/internal/ltable"
+	"github.com/rclua/rclua/luabind/luajson/ltable"
 )
 
 func TestSandboxRefusesEscapes(t *testing.T) {

@@ -654,3 +654,49 @@ func TestDDPEditIsSentAgain(t *testing.T) {
 	_, next, _ := d.msgEvent()
 	assert.Equal(t, "next", next["msg"], "the same text sent nothing")
 }
+
+// TestDDPLeavingDetachesRoomMessages: leaving a room silently detaches the
+// user's stream-room-messages subscription to it (facts §6.1), a public
+// channel's too, which anyone may read: no nosub, and no further message.
+func TestDDPLeavingDetachesRoomMessages(t *testing.T) {
+	t.Parallel()
+	s := startServer(t)
+	d := dialDDP(t, s)
+	d.connect()
+	d.login(BotToken)
+	d.sub("r", streamRoomMessages, RandomRoomID)
+	_, err := s.PostMessage(AliceUsername, RandomRoomID, "while a member")
+	require.NoError(t, err)
+	ev, msg, _ := d.msgEvent()
+	assert.Equal(t, RandomRoomID, ev)
+	assert.Equal(t, "while a member", msg["msg"])
+	require.NoError(t, s.RemoveSubscription(BotUsername, RandomRoomID))
+	_, err = s.PostMessage(AliceUsername, RandomRoomID, "after the bot left")
+	require.NoError(t, err)
+	d.send(map[string]any{"msg": "ping", "id": "end"})
+	assert.Equal(t, map[string]any{"msg": "pong", "id": "end"}, d.next(), "nothing (not even a nosub) after leaving")
+}
+
+// TestDDPReactionResendsTheMessage: a reaction changes the message, and
+// the server sends every change of a message on its room's stream, as it
+// does an edit (the message whole, with its new reactions and _updatedAt).
+func TestDDPReactionResendsTheMessage(t *testing.T) {
+	t.Parallel()
+	s := startServer(t)
+	d := dialDDP(t, s)
+	d.connect()
+	d.login(BotToken)
+	d.sub("g", streamRoomMessages, GeneralRoomID)
+	posted, err := s.PostMessage(AliceUsername, GeneralRoomID, "react to me")
+	require.NoError(t, err)
+	_, first, _ := d.msgEvent()
+	require.Equal(t, posted.ID, first["_id"])
+	bot := botClient(t, s)
+	r := bot.post("/api/v1/chat.react", map[string]any{"messageId": posted.ID, "emoji": "eyes"})
+	require.Equal(t, 200, r.status, "%s", r.body)
+	ev, again, _ := d.msgEvent()
+	assert.Equal(t, GeneralRoomID, ev)
+	assert.Equal(t, posted.ID, again["_id"])
+	assert.Contains(t, again["reactions"], ":eyes:")
+	assert.NotEqual(t, first["_updatedAt"], again["_updatedAt"])
+}

@@ -3,6 +3,7 @@ package rctest
 import (
 	"bytes"
 	"io"
+	"slices"
 	"sync"
 	"time"
 
@@ -137,6 +138,13 @@ func (s *Server) sendSubscriptionEvent(sub *subscription, action string) {
 	for _, sess := range s.ddp.sessions {
 		if sess.uid != sub.uid {
 			continue
+		}
+		if action == actionRemoved {
+			// Leaving a room silently detaches the user's subscription to
+			// its messages (facts §6.1), a public channel's too.
+			sess.subs = slices.DeleteFunc(sess.subs, func(ds DDPSub) bool {
+				return ds.Name == streamRoomMessages && ds.EventName == sub.rid
+			})
 		}
 		for _, ds := range sess.subs {
 			if ds.Name != streamNotifyUser || ds.EventName != eventName {

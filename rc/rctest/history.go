@@ -8,8 +8,9 @@ import (
 // chatSyncMessages: GET /api/v1/chat.syncMessages in its lastUpdate mode:
 // the room's messages whose _updatedAt is strictly after lastUpdate,
 // newest first, and no deletions (rctest records none). The cursor mode
-// (next/previous with type) is not served: 400 as when both are missing.
-// The error texts are UNVERIFIED imitations with the documented codes.
+// (next/previous with type) is not served: a 400 that says so, not the
+// server's "param is missing". The error texts are UNVERIFIED imitations
+// with the documented codes.
 func (s *Server) chatSyncMessages(c *reqCtx) {
 	rid := c.query.Get("roomId")
 	if rid == "" {
@@ -17,6 +18,10 @@ func (s *Server) chatSyncMessages(c *reqCtx) {
 		return
 	}
 	v := c.query.Get("lastUpdate")
+	if v == "" && c.query.Get("type") != "" {
+		c.meteorError("rctest-cursor-mode-not-served", "rctest serves chat.syncMessages' lastUpdate mode only, not its cursor mode (type, next, previous)", nil)
+		return
+	}
 	if v == "" {
 		c.meteorError("error-param-required", `The required "lastUpdate" or "type" param is missing`, nil)
 		return

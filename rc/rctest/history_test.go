@@ -49,6 +49,7 @@ func TestChatSyncMessages(t *testing.T) {
 	}{
 		"no roomId":     {q("lastUpdate", "2024-01-01T00:00:00.000Z"), "error-invalid-params"},
 		"no lastUpdate": {q("roomId", RandomRoomID), "error-param-required"},
+		"cursor mode":   {q("roomId", RandomRoomID, "type", "UPDATED", "next", "0"), "rctest-cursor-mode-not-served"},
 		"bad date":      {q("roomId", RandomRoomID, "lastUpdate", "soon"), "error-lastUpdate-param-invalid"},
 		"not a member":  {q("roomId", OpsRoomID, "lastUpdate", "2024-01-01T00:00:00.000Z"), "error-not-allowed"},
 	} {

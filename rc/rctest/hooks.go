@@ -27,8 +27,10 @@ func (s *Server) SetSubscriptionUpdatedAt(username, roomID string, at time.Time)
 }
 
 // TouchSubscriptions changes every subscription of username in the same
-// instant, as a burst of activity would: each gets one more unread, alert
-// set and _updatedAt now. It returns the ids of the subscriptions changed,
+// instant: each gets one more unread, alert set and _updatedAt now. It is
+// an artificial burst for tests of pollers and queues, not what messages
+// do (facts §2.7: a plain channel message counts no unread, and an alerted
+// subscription is not touched; PostMessage follows those rules). It returns the ids of the subscriptions changed,
 // in creation order. With WithSubscriptions(n) it changes n+ of them at
 // once, which no sequence of PostMessage calls does within one poll.
 func (s *Server) TouchSubscriptions(username string) ([]string, error) {

@@ -136,6 +136,7 @@ func (s *Server) chatReact(c *reqCtx) {
 		m.reactions = append(m.reactions, reaction{emoji: emoji, usernames: []string{c.user.username}})
 	}
 	m.updatedAt = c.now
+	s.st.emitMessage(m) // the real server sends every change of a message on its streams
 	c.success(nil)
 }
 

@@ -297,14 +297,9 @@ func (a *actor) requestLoad(req *loadRequest) {
 // whether it did.
 func (a *actor) requestModuleReload(name string) bool {
 	a.mu.Lock()
-	latest := a.latest
 	dep := a.tried.dependsOn(name) || a.running.dependsOn(name)
 	a.mu.Unlock()
-	if !dep || latest == nil {
-		return false
-	}
-	a.requestLoad(&loadRequest{content: latest.content, hash: latest.hash, forced: true})
-	return true
+	return dep && a.requestReload()
 }
 
 // requestReload asks the actor to load its newest content again (its

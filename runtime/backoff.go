@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"time"
 
+	"github.com/rclua/rclua/rc"
 	"github.com/rclua/rclua/runtime/source"
 )
 
@@ -27,17 +28,16 @@ type backoff struct {
 // It is bounded by the distinct objects and never drops a subscription
 // event; see actor.hold.
 type holdSet struct {
-	order *list.List                 // of eventKey, oldest first
+	order *list.List                 // of message, by the object's first arrival
 	at    map[eventKey]*list.Element // the element of each held object
-	msgs  map[eventKey]message
 }
 
 func newHoldSet() holdSet {
-	return holdSet{order: list.New(), at: map[eventKey]*list.Element{}, msgs: map[eventKey]message{}}
+	return holdSet{order: list.New(), at: map[eventKey]*list.Element{}}
 }
 
 // len is the number of objects held.
-func (s *holdSet) len() int { return len(s.msgs) }
+func (s *holdSet) len() int { return len(s.at) }
 
 // merge folds m (an event with an id) into the hold: the object's held
 // event takes m's state, under the action the script must see: inserted
@@ -49,18 +49,17 @@ func (s *holdSet) len() int { return len(s.msgs) }
 // either, and is the caller's to release too.
 func (s *holdSet) merge(m message) (old message, merged, cancelled bool) {
 	key, _ := m.coalesceKey()
-	old, merged = s.msgs[key]
+	el, merged := s.at[key]
 	if !merged {
-		s.msgs[key] = m
-		s.at[key] = s.order.PushBack(key)
+		s.at[key] = s.order.PushBack(m)
 		return message{}, false, false
 	}
+	old = el.Value.(message)
 	action := source.ActionUpdated
 	switch {
 	case m.ev.Action == source.ActionRemoved && old.ev.Action == source.ActionInserted:
-		s.order.Remove(s.at[key])
+		s.order.Remove(el)
 		delete(s.at, key)
-		delete(s.msgs, key)
 		return old, true, true
 	case m.ev.Action == source.ActionRemoved:
 		action = source.ActionRemoved
@@ -72,7 +71,7 @@ func (s *holdSet) merge(m message) (old message, merged, cancelled bool) {
 		ev.Action = action
 		m.ev = &ev
 	}
-	s.msgs[key] = m
+	el.Value = m
 	return old, true, false
 }
 
@@ -83,10 +82,9 @@ func (s *holdSet) take() (m message, ok bool) {
 	if e == nil {
 		return message{}, false
 	}
-	key := s.order.Remove(e).(eventKey)
-	m = s.msgs[key]
+	m = s.order.Remove(e).(message)
+	key, _ := m.coalesceKey()
 	delete(s.at, key)
-	delete(s.msgs, key)
 	return m, true
 }
 
@@ -192,12 +190,7 @@ func (a *actor) afterCall(outcome string) {
 // step up to backoffMax, less up to a fifth of it at random (jitter), so
 // scripts failing together do not resume together.
 func (a *actor) backoffPause(step int) time.Duration {
-	lo, hi := a.h.cfg.backoffMin, a.h.cfg.backoffMax
-	d := lo
-	for i := 1; i < step && d < hi; i++ {
-		d *= 2
-	}
-	d = min(d, hi)
+	d := rc.Backoff{Min: a.h.cfg.backoffMin, Max: a.h.cfg.backoffMax}.Nominal(step)
 	if j := int64(d / 5); j > 0 {
 		d -= time.Duration(rand.Int64N(j))
 	}

@@ -20,7 +20,7 @@ import (
 // validated and logged as ignored. The error carries "file:line: message".
 func Exec(ctx context.Context, path string, cfg Config, m *luabind.Module, log zerolog.Logger) error {
 	cfg = cfg.withDefaults()
-	log = log.With().Str("script", scriptBaseName(filepath.Base(path))).Logger()
+	log = log.With().Str("script", ScriptName(path)).Logger()
 	content, err := watch.ReadScript(path)
 	if err != nil {
 		log.Error().Err(err).Msg("cannot read the script") // logged like a script's failure
@@ -45,7 +45,7 @@ func runOnce(ctx context.Context, path string, content []byte, cfg Config, e env
 		}
 		return err
 	}
-	name := scriptBaseName(filepath.Base(path))
+	name := ScriptName(path)
 	secrets := e.secrets.secretsFor(name, func() []string { return set.allowedSecrets(name) })
 	mods := newModules(dir)
 	L := sandbox.New(sandbox.Options{Unsafe: cfg.Unsafe, Modules: mods.find})

@@ -6,7 +6,6 @@ import (
 	"io/fs"
 	"path/filepath"
 	"regexp"
-	"sort"
 	"strings"
 	"sync"
 
@@ -99,16 +98,4 @@ func (m *modules) dependsOn(name string) bool {
 	defer m.mu.Unlock()
 	_, ok := m.deps[name]
 	return ok
-}
-
-// list returns the module files looked for, sorted.
-func (m *modules) list() []string {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	out := make([]string, 0, len(m.deps))
-	for d := range m.deps {
-		out = append(out, d)
-	}
-	sort.Strings(out)
-	return out
 }

@@ -46,7 +46,7 @@ func LoadScript(ctx context.Context, path string, content []byte, cfg Config, op
 	if err != nil {
 		return nil, err
 	}
-	name := scriptBaseName(filepath.Base(path))
+	name := ScriptName(path)
 	opts.Unsafe = cfg.Unsafe
 	opts.Modules = newModules(dir).find
 	// Secrets come from deps.Getenv and cfg.SecretsDir only: a test never

@@ -25,7 +25,7 @@ type settings map[string]map[string]any
 // errors read "name:line: message".
 func parseSettings(name string, content []byte) (settings, error) {
 	var raw map[string]any
-	md, err := toml.Decode(string(content), &raw)
+	_, err := toml.Decode(string(content), &raw)
 	if err != nil {
 		var pe toml.ParseError
 		if errors.As(err, &pe) {
@@ -51,7 +51,6 @@ func parseSettings(name string, content []byte) (settings, error) {
 		}
 		out[k] = sec
 	}
-	_ = md
 	return out, nil
 }
 

@@ -19,7 +19,7 @@ const (
 type ScriptStatus struct {
 	Name      string    // file name without ".lua"
 	Path      string    // path of the file
-	State     string    // StateRunning, StateFailed or StateStopped
+	State     string    // StateRunning, StateFailed, StateStopped or StateDisabled
 	Hash      string    // sha256 (hex) of the running version's content
 	LoadedAt  time.Time // when the running version was loaded
 	LastError string    // last load or handler error ("file:line: message")

@@ -6,8 +6,9 @@
 -- reported once: the script remembers the mention count it last saw per
 -- room and only reports an increase.
 --
--- An event is a snapshot taken at poll time, and events can queue up: a
--- burst of mentions gives one snapshot per poll, and a snapshot can be
+-- An event is a snapshot of the subscription as the server sent it, and
+-- events can queue up: a burst of mentions gives one snapshot per change
+-- (or per poll, when polling), and a snapshot can be
 -- older than what the script already knows (after a reload, or after a
 -- room was read). So when a snapshot's count differs from the one
 -- remembered, the script re-reads the subscription and trusts only its

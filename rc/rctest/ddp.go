@@ -524,7 +524,7 @@ func (s *Server) ddpSub(d *ddpSession, id, name, event string) {
 	case event != myMessages: // "__my_messages__" is open to anyone
 		s.mu.Lock()
 		r := s.st.rooms[event]
-		ok := uid != "" && r != nil && (r.t == "c" || s.st.sub(uid, r.id) != nil)
+		ok := uid != "" && r != nil && s.st.canAccess(uid, r)
 		s.mu.Unlock()
 		if !ok {
 			refusal = meteorError("not-allowed", "Not allowed")

@@ -34,7 +34,7 @@ func (s *Server) chatSyncMessages(c *reqCtx) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	r := s.st.rooms[rid]
-	if r == nil || (r.t != "c" && s.st.sub(c.user.id, rid) == nil) {
+	if r == nil || !s.st.canAccess(c.user.id, r) {
 		c.meteorError("error-not-allowed", "Not allowed", nil)
 		return
 	}

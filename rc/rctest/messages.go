@@ -52,10 +52,11 @@ func oneOf(m map[string]any, branches ...schema) (int, []string) {
 	return i, msgs
 }
 
-// canAccess reports whether u may see room r: a public channel, or a room
-// u is a member of (canAccessRoom with the default permissions).
-func (st *state) canAccess(u *user, r *room) bool {
-	return r.t == "c" || st.sub(u.id, r.id) != nil
+// canAccess reports whether the user uid may see room r: a public
+// channel, or a room the user is a member of (canAccessRoom with the
+// default permissions).
+func (st *state) canAccess(uid string, r *room) bool {
+	return r.t == "c" || st.sub(uid, r.id) != nil
 }
 
 // moderates reports whether u has, in room r, the permissions the default
@@ -120,7 +121,7 @@ func (s *Server) chatReact(c *reqCtx) {
 		c.success(nil)
 		return
 	}
-	if r := s.st.rooms[m.rid]; r == nil || !s.st.canAccess(c.user, r) {
+	if r := s.st.rooms[m.rid]; r == nil || !s.st.canAccess(c.user.id, r) {
 		c.meteorError("not-authorized", "Not Authorized", obj{{"method", "setReaction"}})
 		return
 	}
@@ -168,7 +169,7 @@ func (s *Server) chatUpdate(c *reqCtx) {
 				obj{{"method", "updateMessage"}, {"action", "Message_editing"}})
 			return
 		}
-		if !s.st.canAccess(c.user, r) {
+		if !s.st.canAccess(c.user.id, r) {
 			c.meteorError("error-not-allowed", "Not allowed", obj{{"method", "canSendMessage"}})
 			return
 		}
@@ -212,7 +213,7 @@ func (s *Server) chatDelete(c *reqCtx) {
 		c.fail(`Unauthorized. You must have the permission "force-delete-message" to delete other's message as them.`)
 		return
 	}
-	if !c.user.hasRole("admin") && (!s.st.canAccess(c.user, r) || (m.uid != c.user.id && !s.st.moderates(c.user, r))) {
+	if !c.user.hasRole("admin") && (!s.st.canAccess(c.user.id, r) || (m.uid != c.user.id && !s.st.moderates(c.user, r))) {
 		c.meteorError("error-action-not-allowed", "Not allowed", nil)
 		return
 	}
@@ -309,7 +310,7 @@ func (s *Server) roomsInfo(c *reqCtx) {
 		c.meteorError("error-room-not-found", `The required "roomId" or "roomName" param provided does not match any channel`, nil)
 		return
 	}
-	if !s.st.canAccess(c.user, r) {
+	if !s.st.canAccess(c.user.id, r) {
 		c.respond(http.StatusBadRequest, obj{{"success", false}, {"error", "not-allowed"}, {"errorType", "Not Allowed"}}.bytes())
 		return
 	}

@@ -300,11 +300,10 @@ func checkAdminAddr(addr string) error {
 	if addr == "off" {
 		return nil
 	}
-	host, port, err := net.SplitHostPort(addr)
+	_, port, err := net.SplitHostPort(addr)
 	if err != nil || port == "" {
 		return usagef("--admin-addr %q: want host:port (e.g. %s; port 0 for a free one) or off (or %s)", addr, defaultAdminAddr, envAdminAddr)
 	}
-	_ = host
 	return nil
 }
 

@@ -16,7 +16,7 @@ import (
 // it. Labels are bounded sets only: a script's name (a file of the scripts
 // folder), a trigger or event kind, a source, an outcome, a REST endpoint
 // of knownEndpoints (any other is "other": scripts choose the endpoints of
-// rc.api) and a status class. No room, user, message or id.
+// rc.get and rc.post) and a status class. No room, user, message or id.
 type metrics struct {
 	reg *prometheus.Registry
 

@@ -228,15 +228,18 @@ func (r daemonReader) get(ctx context.Context, path string, q url.Values, out an
 
 func (r daemonReader) scripts(ctx context.Context) ([]storeScript, error) {
 	var out []storeScript
-	return out, r.get(ctx, "/store/list", nil, &out)
+	err := r.get(ctx, "/store/list", nil, &out)
+	return out, err
 }
 
 func (r daemonReader) entries(ctx context.Context, script string) ([]storeEntry, error) {
 	var out []storeEntry
-	return out, r.get(ctx, "/store/list", url.Values{"script": {script}}, &out)
+	err := r.get(ctx, "/store/list", url.Values{"script": {script}}, &out)
+	return out, err
 }
 
 func (r daemonReader) value(ctx context.Context, script, key string) (storeValue, error) {
 	var out storeValue
-	return out, r.get(ctx, "/store/get", url.Values{"script": {script}, "key": {key}}, &out)
+	err := r.get(ctx, "/store/get", url.Values{"script": {script}, "key": {key}}, &out)
+	return out, err
 }

@@ -66,11 +66,11 @@ func (ms *msgState) read(t time.Time) {
 // since floor (the later of since and now - window) is seen, else
 // ActionUpdated. now is the server's clock.
 func (ms *msgState) offer(ctx context.Context, emit Emit, m *rc.Message, now time.Time) error {
-	ms.read(stamp(m))
+	at := stamp(m)
+	ms.read(at)
 	if m.ID == "" || (ms.botID != "" && m.User.ID == ms.botID) {
 		return nil
 	}
-	at := stamp(m)
 	prev, seen := ms.latest[m.ID]
 	if seen && !at.After(prev.stamp) {
 		return nil

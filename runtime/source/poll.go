@@ -201,12 +201,8 @@ func (p *Poll) Run(ctx context.Context, emit Emit) error {
 		if ctx.Err() != nil { // the timer below would race ctx.Done
 			return nil
 		}
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if sleep(ctx, wait) != nil {
 			return nil
-		case <-t.C:
 		}
 	}
 }

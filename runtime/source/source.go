@@ -4,8 +4,9 @@
 // and stopped by the host (runtime) while some script listens to one of
 // its kinds.
 //
-// Today there is one source, Poll: subscriptions.get?updatedSince= on an
-// interval. A source gets a client and an emit function; it knows nothing
+// Two sources: Realtime (the DDP streams, with the REST catch-up after
+// every reconnect, falling back to polling) and Poll
+// (subscriptions.get?updatedSince= on an interval). A source gets a client and an emit function; it knows nothing
 // of scripts, Lua or the host.
 //
 // Cursors: with a Cursors store (PollOptions.Cursors, the daemon's state

@@ -128,13 +128,6 @@ type boltBackend struct{ db *bolt.DB }
 // read transaction.
 type boltBucket struct{ b *bolt.Bucket }
 
-func (b boltBucket) get(k []byte) []byte {
-	if b.b == nil {
-		return nil
-	}
-	return b.b.Get(k)
-}
-
 func (b boltBucket) put(k, v []byte) error { return b.b.Put(k, v) }
 func (b boltBucket) del(k []byte) error    { return b.b.Delete(k) }
 

@@ -20,8 +20,6 @@ func newMemory() *memory {
 
 type memBucket map[string][]byte
 
-func (b memBucket) get(k []byte) []byte { return b[string(k)] }
-
 func (b memBucket) put(k, v []byte) error {
 	b[string(k)] = append([]byte(nil), v...)
 	return nil

@@ -185,7 +185,6 @@ type backend interface {
 // bucket is one namespace inside a transaction. Slices it returns are
 // valid until the transaction ends.
 type bucket interface {
-	get(key []byte) []byte
 	put(key, value []byte) error
 	del(key []byte) error
 	// scan calls fn for each key starting with prefix, in byte order.
@@ -235,11 +234,6 @@ func newDB(be backend, opts Options, path string) *DB {
 // tests).
 func OpenMemory(opts Options) *DB {
 	return newDB(newMemory(), opts.withDefaults(), "")
-}
-
-// Limits returns the bounds in force.
-func (d *DB) Limits() (maxKey, maxValue int, maxTotal int64) {
-	return d.opts.MaxKeyBytes, d.opts.MaxValueBytes, d.opts.MaxTotalBytes
 }
 
 // Close stops the sweeper and closes the backend. It is safe to call more

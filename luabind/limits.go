@@ -55,3 +55,11 @@ func (b *budget) add(n int) {
 // clip is how error messages show a string a script gave: at most 64
 // bytes of it (luajson.Clip).
 func clip(s string) string { return luajson.Clip(s) }
+
+// check raises as add does when n more bytes would exceed the limit,
+// without counting them.
+func (b *budget) check(n int) {
+	if b.n+n > maxStringBytes {
+		b.L.RaiseError("%s: %s exceeds the limit of %d bytes", b.fn, b.what, maxStringBytes)
+	}
+}

@@ -385,7 +385,7 @@ func reGsub(L *lua.LState) int {
 			break
 		}
 		count++
-		piece, keep := r.replacement(L, s, loc, repl)
+		piece, keep := r.replacement(L, s, loc, repl, size)
 		if keep {
 			piece = s[loc[0]:loc[1]]
 		}
@@ -403,7 +403,7 @@ func reGsub(L *lua.LState) int {
 
 // replacement is what re:gsub puts for the match loc of s; keep reports
 // that the match stays.
-func (r *regex) replacement(L *lua.LState, s string, loc []int, repl lua.LValue) (piece string, keep bool) {
+func (r *regex) replacement(L *lua.LState, s string, loc []int, repl lua.LValue, size *budget) (piece string, keep bool) {
 	var v lua.LValue
 	switch rp := repl.(type) {
 	case lua.LString:
@@ -431,6 +431,7 @@ func (r *regex) replacement(L *lua.LState, s string, loc []int, repl lua.LValue)
 				L.RaiseError("re:gsub: invalid capture index %%%d in the replacement (the expression has %d groups)", i, r.ncap)
 			}
 			if loc[2*i] >= 0 {
+				size.check(b.Len() + loc[2*i+1] - loc[2*i])
 				b.WriteString(s[loc[2*i]:loc[2*i+1]])
 			}
 		}

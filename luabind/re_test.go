@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"regexp"
+	goruntime "runtime"
 	"strings"
 	"testing"
 
@@ -167,4 +168,19 @@ return rc.re.compile("a"):gsub(s, string.rep("b", 17))`)
 	err = e.L.PCall(0, 2, nil)
 	require.Error(t, err, "a done context stops the replacement loop")
 	assert.Contains(t, err.Error(), "context canceled")
+}
+
+// TestREGsubOneBigReplacement: one match whose replacement repeats its
+// capture many times is refused while it is built, not after: the cap
+// holds for a single piece as for many small ones (this call built
+// 1.65 GB before the check moved into the loop).
+func TestREGsubOneBigReplacement(t *testing.T) { // not parallel: it reads the process's allocations
+	e := newLuaEnv(t)
+	var before, after goruntime.MemStats
+	goruntime.ReadMemStats(&before)
+	msg := runChunk(t, e.L, "one.lua", `local s = string.rep("x", 1048576)
+return rc.re.compile(".+"):gsub(s, ("%0"):rep(300))`)
+	goruntime.ReadMemStats(&after)
+	assert.Equal(t, fmt.Sprintf("one.lua:2: re:gsub: result exceeds the limit of %d bytes", maxStringBytes), msg)
+	assert.Less(t, after.TotalAlloc-before.TotalAlloc, uint64(400<<20), "refused while building, not after 300 MiB")
 }

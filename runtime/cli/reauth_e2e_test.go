@@ -137,6 +137,9 @@ func TestE2EExpiredSessionLogsInAgain(t *testing.T) {
 	env := []string{"RC_URL=" + s.URL, "RC_USER=" + rctest.BotUsername, "RC_PASSWORD_FILE=" + pwFile}
 	c := startChild(t, env, "run", "--scripts", dir, "--events", "poll", "--poll-interval", "1s", "--log-format", "json", "--shutdown-timeout", "2s")
 	waitForText(t, c.stderr, "rclua started", 15*time.Second)
+	// A change before the baseline is part of it, not an event: the second
+	// poll starts after the first (the baseline) ended.
+	waitFor(t, 10*time.Second, "the baseline", func() bool { return endpointCount(s, "subscriptions.get") >= 2 })
 	mentionInRandom(t, s, "one")
 	waitFor(t, 10*time.Second, "the first event", func() bool { return posted(s, "event 1") == 1 })
 	require.Equal(t, 1, endpointCount(s, "login"))

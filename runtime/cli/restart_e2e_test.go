@@ -31,19 +31,10 @@ end)
 		"--poll-interval", "1s", "--admin-addr", "off", "--log-format", "json"}
 	saw := func(out, rid string) int { return strings.Count(out, `"rid":"`+rid+`"`) }
 
-	polls := func() int {
-		n := 0
-		for _, r := range s.Requests() {
-			if r.Endpoint == "subscriptions.get" {
-				n++
-			}
-		}
-		return n
-	}
 	first := startChild(t, botEnv(s), args...)
 	waitForText(t, first.stderr, "rclua started", 15*time.Second)
 	// The first poll is the baseline: a change must come after it.
-	waitFor(t, 10*time.Second, "the baseline poll", func() bool { return polls() >= 2 }) // the second starts after the first ended
+	waitFor(t, 10*time.Second, "the baseline poll", func() bool { return endpointCount(s, "subscriptions.get") >= 2 }) // the second starts after the first ended
 	_, err := s.PostMessage(rctest.AliceUsername, rctest.RandomRoomID, "@"+rctest.BotUsername+" one")
 	require.NoError(t, err)
 	waitFor(t, 10*time.Second, "the first run sees #random change", func() bool { return saw(first.stderr.String(), rctest.RandomRoomID) == 1 })

@@ -74,26 +74,3 @@ func configTable(L *lua.LState, m map[string]any) *lua.LTable {
 	}
 	return tb
 }
-
-// installIterators replaces pairs and ipairs with versions honouring a
-// __pairs or __ipairs metamethod (as Lua 5.2 does).
-func installIterators(L *lua.LState) {
-	for _, name := range []string{"pairs", "ipairs"} {
-		orig, ok := L.GetGlobal(name).(*lua.LFunction)
-		if !ok {
-			continue
-		}
-		meta := "__" + name
-		L.SetGlobal(name, L.NewFunction(func(L *lua.LState) int {
-			fn := orig
-			if mm, ok := L.GetMetaField(L.Get(1), meta).(*lua.LFunction); ok {
-				fn = mm
-			}
-			arg := L.Get(1)
-			L.Push(fn)
-			L.Push(arg)
-			L.Call(1, 3)
-			return 3
-		}))
-	}
-}

@@ -163,7 +163,6 @@ func (m *Module) Open(L *lua.LState, h Host) {
 	setStrict(L, rcT, "rc", computed{"config", b.configCopy})
 	L.SetGlobal("rc", rcT)
 	L.SetGlobal("print", L.NewFunction(b.print))
-	installIterators(L)
 }
 
 // field is one function of an API table: its Lua name and its Go body.

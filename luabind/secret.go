@@ -172,15 +172,7 @@ func (b *binding) secret(L *lua.LState) int {
 		v, err = b.m.Secrets.Lookup(name)
 	}
 	if err != nil {
-		tb := L.CreateTable(0, 4)
-		tb.Metatable = b.errMeta
-		tb.RawSetString("status", lua.LNumber(0))
-		tb.RawSetString("error", lua.LString(err.Error()))
-		tb.RawSetString("error_type", lua.LString("secret"))
-		tb.RawSetString("message", lua.LString(err.Error()))
-		L.Push(lua.LNil)
-		L.Push(tb)
-		return 2
+		return b.fail(L, secretError{err})
 	}
 	b.m.Secrets.remember(v)
 	L.Push(lua.LString(v))
@@ -189,3 +181,8 @@ func (b *binding) secret(L *lua.LState) int {
 
 // redact is Module.Secrets.Redact.
 func (b *binding) redact(s string) string { return b.m.Secrets.Redact(s) }
+
+// secretError is rc.secret's failure: error_type "secret".
+type secretError struct{ error }
+
+func (secretError) ErrorType() string { return "secret" }

@@ -128,7 +128,7 @@ func walk(path string, tb *lua.LTable, seen map[*lua.LTable]bool) *node {
 			continue
 		}
 		child := &node{path: path + "." + string(s)}
-		if sub, ok := v.(*lua.LTable); ok && !seen[sub] && isAPITable(sub) {
+		if sub, ok := v.(*lua.LTable); ok && !seen[sub] {
 			child = walk(child.path, sub, seen)
 		}
 		n.children[string(s)] = child
@@ -136,19 +136,6 @@ func walk(path string, tb *lua.LTable, seen map[*lua.LTable]bool) *node {
 	}
 	sort.Strings(n.keys)
 	return n
-}
-
-// isAPITable reports whether tb is a table of the API (a strict table,
-// whose metatable's __index is the function that raises for a missing key,
-// or a plain table), not data behind a proxy (a table whose __index is a
-// table): below data, paths are not checked.
-func isAPITable(tb *lua.LTable) bool {
-	mt, ok := tb.Metatable.(*lua.LTable)
-	if !ok {
-		return true
-	}
-	_, ok = mt.RawGetString("__index").(*lua.LFunction)
-	return ok
 }
 
 // Paths returns every rc path of the API ("rc", "rc.chat",

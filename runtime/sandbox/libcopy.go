@@ -28,7 +28,7 @@ var libraryTemplate = sync.OnceValues(func() (template, bool) {
 		return template{}, false
 	}
 	L := lua.NewState(lua.Options{SkipOpenLibs: true})
-	openLibraries(L, nil)
+	openLibraries(L)
 	t := template{globals: L.G.Global}
 	t.strMeta, _ = L.GetMetatable(lua.LString("")).(*lua.LTable)
 	if t.strMeta == nil || !clipKeys(t.globals, map[*lua.LTable]bool{}) {

@@ -2,7 +2,6 @@ package sandbox
 
 import (
 	"fmt"
-	"sync"
 	"time"
 
 	lua "github.com/yuin/gopher-lua"
@@ -83,7 +82,7 @@ func New(opts Options) *lua.LState {
 	}
 	L := lua.NewState(stateOptions(true))
 	if !copyLibraries(L) {
-		openLibraries(L, libraryFields())
+		openLibraries(L)
 	}
 	installBounded(L)
 	protectCalls(L)
@@ -147,55 +146,13 @@ func libraries() []struct {
 	}
 }
 
-// globalsRoom is the room New reserves in the globals table beyond what
-// the libraries set: the sandbox's and the rc module's globals.
-const globalsRoom = 16
-
-// openLibraries opens the libraries in L. When fields is not nil (it
-// holds how many fields each library sets, "_G" for the base library),
-// each library's table is made beforehand at its final size, so that
-// gopher-lua fills it (RegisterModule fills an existing global table)
-// without growing it key by key.
-func openLibraries(L *lua.LState, fields map[string]int) {
-	if fields != nil {
-		ltable.Reserve(L.G.Global, fields["_G"]+globalsRoom)
-	}
+// openLibraries opens the libraries in L.
+func openLibraries(L *lua.LState) {
 	for _, lib := range libraries() {
-		if n, ok := fields[lib.name]; ok && lib.name != lua.BaseLibName {
-			L.SetGlobal(lib.name, ltable.New(L, n))
-		}
 		L.Push(L.NewFunction(lib.fn))
 		L.Push(lua.LString(lib.name))
 		L.Call(1, 0)
 	}
-}
-
-// libraryFields returns how many fields each library New opens sets in
-// its table ("_G" for the base library), counted once on a state of its
-// own; nil when tables cannot be sized (see package ltable).
-var libraryFields = sync.OnceValue(func() map[string]int {
-	if !ltable.OK {
-		return nil
-	}
-	L := lua.NewState(lua.Options{SkipOpenLibs: true})
-	defer L.Close()
-	openLibraries(L, nil)
-	fields := map[string]int{"_G": countKeys(L.G.Global)}
-	for _, lib := range libraries() {
-		if tb, ok := L.GetGlobal(lib.name).(*lua.LTable); ok && lib.name != lua.BaseLibName {
-			fields[lib.name] = countKeys(tb)
-		}
-	}
-	return fields
-})
-
-// countKeys returns the number of keys of tb's hash part.
-func countKeys(tb *lua.LTable) int {
-	n := 0
-	for k, _ := tb.Next(lua.LNil); k != lua.LNil; k, _ = tb.Next(k) {
-		n++
-	}
-	return n
 }
 
 // scrubRegistry replaces the registry's _LOADED, where lua.Open* left the

@@ -2,17 +2,11 @@ package scripttest
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"strings"
 
 	lua "github.com/yuin/gopher-lua"
 )
-
-type rawJSON = json.RawMessage
-
-func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
-func jsonMarshal(v any) ([]byte, error)   { return json.Marshal(v) }
 
 // ctxOf is the test state's context (the test's deadline).
 func ctxOf(L *lua.LState) context.Context {

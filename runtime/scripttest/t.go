@@ -2,6 +2,7 @@ package scripttest
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"sort"
@@ -14,6 +15,7 @@ import (
 	"github.com/rclua/rclua/luabind/luajson"
 	"github.com/rclua/rclua/rc/rctest"
 	"github.com/rclua/rclua/runtime"
+	"github.com/rclua/rclua/runtime/source"
 )
 
 // table builds the t table of the test file's state.
@@ -198,7 +200,7 @@ func (w *world) roomID(L *lua.LState, fn, room string) string {
 				ID string `json:"_id"`
 			} `json:"room"`
 		}
-		if jsonUnmarshal(body, &res) == nil && res.Room.ID != "" {
+		if json.Unmarshal(body, &res) == nil && res.Room.ID != "" {
 			return res.Room.ID
 		}
 	}
@@ -230,12 +232,12 @@ func (r *runner) tSubscriptionChanged(L *lua.LState) int {
 		fail(L, "%s: %v", fn, err)
 	}
 	var res struct {
-		Subscription rawJSON `json:"subscription"`
+		Subscription json.RawMessage `json:"subscription"`
 	}
-	if err := jsonUnmarshal(body, &res); err != nil || len(res.Subscription) == 0 || string(res.Subscription) == "null" {
+	if err := json.Unmarshal(body, &res); err != nil || len(res.Subscription) == 0 || string(res.Subscription) == "null" {
 		fail(L, "%s: the bot has no subscription of %s", fn, L.CheckString(1))
 	}
-	w.handlerFailed(w.script.Handle(ctxOf(L), "subscription", "updated", res.Subscription))
+	w.handlerFailed(w.script.Handle(ctxOf(L), source.KindSubscription, source.ActionUpdated, res.Subscription))
 	r.settle(L, w, fn)
 	return 0
 }
@@ -311,7 +313,7 @@ func (r *runner) tFail(L *lua.LState) int {
 		fail(L, "t.fail: status %d is not an HTTP error status (400-599)", status)
 	}
 	msg := L.OptString(3, http.StatusText(status))
-	body, _ := jsonMarshal(map[string]any{"success": false, "error": msg})
+	body, _ := json.Marshal(map[string]any{"success": false, "error": msg})
 	times := L.OptInt(4, 0)
 	if times < 0 {
 		fail(L, "t.fail: times %d: want a count of requests, or nothing for every request", times)

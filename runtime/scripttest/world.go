@@ -57,7 +57,6 @@ type world struct {
 	reactions []reaction
 	reads     []readCall
 	errors    []string          // handler failures not yet returned by t.errors()
-	seen      int               // handler failures t.errors() returned
 	rooms     map[string]string // room id -> label ("#general", "@alice")
 	tokens    map[string][2]string
 }

@@ -42,18 +42,23 @@ const (
 const heldMemoryMsg = "heap still over the memory limit after stopping the running handlers: the memory is held by loaded scripts"
 
 // memWatch is the state of the host's memory watchdog. The decision state
-// is owned by the watchdog goroutine; running, busy, pending and freed are
+// is owned by the watchdog goroutine; running, started, awake, busy, pending and freed are
 // shared with the actors' guards.
 //
 // Only Lua calls (handlers and loads) grow the heap much, so the watchdog
-// samples only while at least one runs: an idle host has no wake-ups.
+// samples only while calls run: it wakes when a call starts while it
+// sleeps, and sleeps again after a whole interval without calls, so that
+// an idle host has no wake-ups and a stream of short calls does not wake
+// it once per call.
 type memWatch struct {
 	limit     uint64
 	limitText string // "1.0 GiB"
 	log       zerolog.Logger
 
 	running atomic.Int64  // guarded calls running now
-	busy    chan struct{} // cap 1: running went from 0 to 1
+	started atomic.Uint64 // guarded calls started so far
+	awake   atomic.Bool   // the watchdog samples (its ticker runs)
+	busy    chan struct{} // cap 1: a call started while the watchdog slept
 	pending atomic.Int64  // stopped calls that have not unwound yet
 	freed   chan struct{} // cap 1: the last stopped call unwound
 
@@ -104,9 +109,13 @@ func (w *memWatch) guard() *callGuard {
 	return &callGuard{w: w}
 }
 
-// callStarted counts a running call and wakes an idle watchdog.
+// callStarted counts a running call and wakes a sleeping watchdog. The
+// watchdog's way to sleep (see run) pairs with the order here: running
+// is counted before awake is read.
 func (w *memWatch) callStarted() {
-	if w.running.Add(1) == 1 {
+	w.running.Add(1)
+	w.started.Add(1)
+	if !w.awake.Load() {
 		select {
 		case w.busy <- struct{}{}:
 		default:
@@ -124,31 +133,28 @@ func (w *memWatch) unwound() {
 	}
 }
 
-// run samples the heap every interval while a call runs, until ctx ends.
-// While no call runs it waits for one without waking up.
+// run samples the heap every interval while calls run, until ctx ends.
+// It goes to sleep after an interval in which no call ran, and sleeps
+// without waking up until a call starts.
 func (w *memWatch) run(ctx context.Context, every time.Duration) {
 	t := time.NewTicker(every)
 	t.Stop()
 	defer t.Stop()
-	ticking := false
+	var lastStarted uint64 // w.started at the previous tick
 	for {
-		if active := w.running.Load() > 0; active != ticking {
-			if active {
-				t.Reset(every)
-			} else {
-				t.Stop()
-			}
-			ticking = active
-		}
 		var tick <-chan time.Time
-		if ticking {
+		if w.awake.Load() {
 			tick = t.C
 		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-w.busy:
-			// A call started: the loop starts the ticker.
+			if !w.awake.Load() {
+				w.awake.Store(true)
+				t.Reset(every)
+				lastStarted = w.started.Load()
+			}
 		case <-w.freed:
 			// The stopped calls unwound: their memory is garbage now.
 			w.free()
@@ -157,6 +163,20 @@ func (w *memWatch) run(ctx context.Context, every time.Duration) {
 			w.check()
 		case <-tick:
 			w.check()
+			started := w.started.Load()
+			if started == lastStarted && w.running.Load() == 0 {
+				// Sleep; a call that started before awake went false and
+				// still runs is seen by the second look at running (it
+				// counted itself before it read awake), any later one
+				// wakes the watchdog through busy.
+				w.awake.Store(false)
+				if w.running.Load() == 0 {
+					t.Stop()
+				} else {
+					w.awake.Store(true)
+				}
+			}
+			lastStarted = started
 		}
 	}
 }

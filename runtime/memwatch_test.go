@@ -393,3 +393,51 @@ func TestItem5EvictsTheLargestWhileAnotherIsBusy(t *testing.T) {
 	assert.Equal(t, 1, th.logs.count("script stopped: its state holds the heap over the memory limit", "script", "big"))
 	assert.Zero(t, th.logs.count("script stopped: its state holds the heap over the memory limit", "script", "small"))
 }
+
+// TestMemWatchSamplesShortCalls: a stream of calls each shorter than the
+// sampling interval is sampled while it lasts (a flood of short handlers
+// that each keep a little memory grows the heap as surely as one long
+// call); after an interval without calls the watchdog sleeps, and the
+// next call wakes it again.
+func TestMemWatchSamplesShortCalls(t *testing.T) {
+	t.Parallel()
+	w := newMemWatch(1<<40, zerolog.Nop(), func() int { return 0 })
+	var reads atomic.Int64
+	w.read = func() uint64 { reads.Add(1); return 0 }
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); w.run(ctx, 5*time.Millisecond) }()
+	defer func() { cancel(); <-done }()
+
+	call := func() {
+		g := w.guard()
+		g.set(func() {})
+		g.clear()
+	}
+	require.Eventually(t, func() bool {
+		call()
+		return reads.Load() >= 3
+	}, waitFor, time.Millisecond, "samples during a stream of short calls")
+	require.Eventually(t, func() bool { return !w.awake.Load() }, waitFor, tick, "the watchdog sleeps after an interval without calls")
+	slept := reads.Load()
+	call()
+	require.Eventually(t, func() bool { return reads.Load() > slept }, waitFor, tick, "a call wakes the sleeping watchdog")
+}
+
+// TestMemWatchWakesOnlyWhenAsleep: a call start signals the watchdog only
+// while it sleeps, not once per call.
+func TestMemWatchWakesOnlyWhenAsleep(t *testing.T) {
+	t.Parallel()
+	w := newMemWatch(1<<40, zerolog.Nop(), func() int { return 0 })
+	w.awake.Store(true)
+	for range 100 {
+		g := w.guard()
+		g.set(func() {})
+		g.clear()
+	}
+	assert.Zero(t, len(w.busy), "awake: no signal")
+	assert.EqualValues(t, 100, w.started.Load())
+	w.awake.Store(false)
+	w.guard().set(func() {})
+	assert.Equal(t, 1, len(w.busy), "asleep: the call signals")
+}

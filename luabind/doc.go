@@ -52,7 +52,7 @@
 //	re:gsub(s, repl [, n])            -> string, count     (repl: string with %0-%9, table or function)
 //	re:source()                       -> expr
 //	rc.store.get(key)                 -> value | nil | nil, err
-//	rc.store.set(key, value [, {ttl = "1h" | seconds}]) -> true | nil, err (a nil value deletes)
+//	rc.store.set(key, value [, {ttl = "1h" | "7d" | seconds}]) -> true | nil, err (a nil value deletes)
 //	rc.store.delete(key)              -> true | nil, err
 //	rc.store.incr(key [, n])          -> new | nil, err    (adds n, default 1, to a number; absent is 0)
 //	rc.store.update(key, fn)          -> new | nil, err    (fn(old) -> new; nil deletes; one atomic read-modify-write)
@@ -61,7 +61,7 @@
 //	rc.on("message", fn)              -> handle            (fn(msg, action); action: "created", "updated")
 //	rc.hear(pattern, fn)              -> handle            (fn(msg, captures...): a new message whose text matches)
 //	rc.respond(pattern, fn)           -> handle            (the same for one addressed to the bot, mention stripped)
-//	rc.every(interval, fn)            -> handle            (interval: "30s", "5m", "3h" or seconds; at least 1s)
+//	rc.every(interval, fn)            -> handle            (interval: "30s", "5m", "3h", "1d" or seconds; at least 1s)
 //	rc.cron(spec, fn)                 -> handle            (five fields, "0 9 * * 1-5"; optional "CRON_TZ=Zone " prefix)
 //	handle:stop()                     -> nothing           (the trigger never fires again)
 //	rc.config                         -- this script's settings: a fresh copy of its [section] of rclua.toml
@@ -131,7 +131,7 @@
 //	rc.on("message", function(msg, action) end)      -- action: created, updated
 //	rc.hear(pattern, function(msg, ...) end)         -- pattern: a Lua pattern or an rc.re object
 //	rc.respond(pattern, function(msg, ...) end)
-//	rc.every(interval, fn)  -- "5m" (Go duration) or seconds; at least Module.MinInterval (1s)
+//	rc.every(interval, fn)  -- "5m" (Go duration, "1d12h" with days; see ParseDuration) or seconds; at least Module.MinInterval (1s)
 //	rc.cron(spec, fn)       -- robfig/cron standard spec, @hourly etc., CRON_TZ=Zone prefix
 //
 // A bad argument (an unknown event, a bad interval, spec or pattern, a
@@ -214,7 +214,7 @@
 // []. A value JSON cannot hold (a function, userdata, a cycle, NaN) raises
 // with the caller's file:line; a key, value or total past the store's
 // bounds returns nil, err (error_type "limit") and changes nothing, from
-// set, incr and update alike. A ttl ("1h", or seconds, more than 0 and at
+// set, incr and update alike. A ttl ("1h", "7d", or seconds, more than 0 and at
 // most 100 years) makes the key vanish after it; incr and update keep a
 // key's expiry, set without ttl clears it.
 //

@@ -27,10 +27,6 @@ type Store interface {
 	Keys(ctx context.Context, prefix string) ([]string, error)
 }
 
-// maxTTL bounds a ttl: far beyond any cache, far from overflowing a Unix
-// time in nanoseconds.
-const maxTTL = 100 * 365 * 24 * time.Hour
-
 // storeError is a failed rc.store call: err.message is the store's, and
 // error_type is the store's own when it has one ("limit"), else "timeout"
 // or "canceled" for the call's context, else "store".
@@ -167,27 +163,15 @@ func (b *binding) storeSet(L *lua.LState) int {
 	return 1
 }
 
-// checkTTL converts a ttl option: a Go duration string or seconds, more
-// than zero and at most maxTTL.
+// checkTTL converts a ttl option (see ParseDuration): more than zero and
+// at most MaxDuration.
 func checkTTL(L *lua.LState, n int, fn string, v lua.LValue) time.Duration {
-	var d time.Duration
-	switch v := v.(type) {
-	case lua.LString:
-		var err error
-		if d, err = time.ParseDuration(string(v)); err != nil {
-			argError(L, n, fn, fmt.Sprintf("ttl: bad duration %q: want one such as \"1h\" or seconds", clip(string(v))))
-		}
-	case lua.LNumber:
-		f := float64(v)
-		if math.IsNaN(f) || f*float64(time.Second) > float64(maxTTL) {
-			argError(L, n, fn, fmt.Sprintf("ttl: %v is not a number of seconds up to 100 years", v))
-		}
-		d = time.Duration(f * float64(time.Second))
-	default:
-		argError(L, n, fn, "ttl: a duration string such as \"1h\" or seconds expected, got "+typeName(v))
+	d, err := ParseDuration(v, "ttl")
+	if err == nil && d <= 0 {
+		err = fmt.Errorf("ttl %v is out of range: more than 0, at most 100 years", d)
 	}
-	if d <= 0 || d > maxTTL {
-		argError(L, n, fn, fmt.Sprintf("ttl: %v is out of range: more than 0, at most 100 years", d))
+	if err != nil {
+		argError(L, n, fn, err.Error())
 	}
 	return d
 }

@@ -149,9 +149,9 @@ func TestStoreRaisesForWhatJSONCannotHold(t *testing.T) {
 		{"update returns a function", `rc.store.update("k", function() return print end)`, "store_test.lua:1: bad argument #2 to rc.store.update (cannot store the value fn returned"},
 		{"key not a string", `rc.store.set(1, 2)`, "store_test.lua:1: bad argument #1 to rc.store.set (string expected, got number)"},
 		{"empty key", `rc.store.get("")`, "store_test.lua:1: bad argument #1 to rc.store.get (the key must not be empty)"},
-		{"bad ttl", `rc.store.set("k", 1, {ttl = "soon"})`, `ttl: bad duration "soon"`},
-		{"negative ttl", `rc.store.set("k", 1, {ttl = -1})`, "ttl: -1s is out of range"},
-		{"huge ttl", `rc.store.set("k", 1, {ttl = 1e300})`, "ttl: 1e+300 is not a number of seconds"},
+		{"bad ttl", `rc.store.set("k", 1, {ttl = "soon"})`, `bad ttl "soon": want a duration such as`},
+		{"negative ttl", `rc.store.set("k", 1, {ttl = -1})`, "ttl -1s is out of range: more than 0"},
+		{"huge ttl", `rc.store.set("k", 1, {ttl = 1e300})`, "ttl of 1e+300 seconds is out of range: at most 100 years"},
 		{"unknown option", `rc.store.set("k", 1, {tll = 5})`, `unknown option "tll"`},
 		{"incr by a string", `rc.store.incr("k", "1")`, "bad argument #2 to rc.store.incr (number expected, got string)"},
 		{"incr by nan", `rc.store.incr("k", 0/0)`, "n must be a finite number"},
@@ -210,7 +210,8 @@ func TestStoreTTL(t *testing.T) {
 assert(rc.store.set("hour", 1, {ttl = "1h"}))
 assert(rc.store.set("secs", 2, {ttl = 90}))
 assert(rc.store.set("ever", 3))
-assert(rc.store.set("frac", 4, {ttl = 0.5}))`)
+assert(rc.store.set("frac", 4, {ttl = 0.5}))
+assert(rc.store.set("days", 5, {ttl = "1d12h"}))`)
 	advance(time.Second)
 	mustLua(t, L, `assert(rc.store.get("frac") == nil, "0.5s passed")
 assert(rc.store.get("secs") == 2)
@@ -219,10 +220,14 @@ assert(rc.store.incr("secs") == 3, "incr keeps the ttl")`)
 	mustLua(t, L, `assert(rc.store.get("secs") == nil, "90s passed")
 assert(rc.store.get("hour") == 1)
 local k = rc.store.keys()
-assert(#k == 2 and k[1] == "ever" and k[2] == "hour", rc.json.encode(k))
+assert(#k == 3 and k[1] == "days" and k[2] == "ever" and k[3] == "hour", rc.json.encode(k))
 assert(rc.store.incr("secs") == 1, "an expired key counts as absent")`)
 	advance(time.Hour)
 	mustLua(t, L, `assert(rc.store.get("hour") == nil and rc.store.get("ever") == 3)`)
+	advance(34 * time.Hour) // 35h and 91s since the set
+	mustLua(t, L, `assert(rc.store.get("days") == 5, "a ttl in days")`)
+	advance(time.Hour)
+	mustLua(t, L, `assert(rc.store.get("days") == nil, "1d12h passed")`)
 }
 
 func TestStoreIncrAndUpdate(t *testing.T) {

@@ -287,21 +287,13 @@ func (b *binding) every(L *lua.LState) int {
 	return b.register(L, Trigger{Kind: Every, Interval: d, Fn: f})
 }
 
-// ParseInterval is rc.every's reading of its interval v: a Go duration
-// string ("30s", "5m", "3h") or a number of seconds, at least min. The
-// error is the reason rc.every gives ("bad interval ...").
+// ParseInterval is rc.every's reading of its interval v (see
+// ParseDuration), at least min. The error is the reason rc.every gives
+// ("bad interval ...").
 func ParseInterval(v lua.LValue, min time.Duration) (time.Duration, error) {
-	var d time.Duration
-	switch v := v.(type) {
-	case lua.LString:
-		var err error
-		if d, err = time.ParseDuration(string(v)); err != nil {
-			return 0, fmt.Errorf("bad interval %q: want a duration such as \"5m\" or seconds", clip(string(v)))
-		}
-	case lua.LNumber:
-		d = time.Duration(float64(v) * float64(time.Second))
-	default:
-		return 0, errors.New("interval expected (a duration string such as \"5m\" or seconds), got " + typeName(v))
+	d, err := ParseDuration(v, "interval")
+	if err != nil {
+		return 0, err
 	}
 	if d < min {
 		return 0, fmt.Errorf("interval %v is below the minimum of %v", d, min)

@@ -41,8 +41,10 @@ func TestTriggersReachTheHost(t *testing.T) {
 rc.on("subscription", f)
 rc.every("5m", f)
 rc.every(90, f)
-rc.cron("CRON_TZ=Europe/Berlin 0 9 * * 1-5", f)`))
-	require.Len(t, h.got, 4)
+rc.cron("CRON_TZ=Europe/Berlin 0 9 * * 1-5", f)
+rc.every("1d12h", f)`))
+	require.Len(t, h.got, 5)
+	assert.Equal(t, 36*time.Hour, h.got[4].Interval, "days, as rc.store's ttl and t.advance read them")
 	assert.Equal(t, Trigger{Kind: On, Event: "subscription", Fn: h.got[0].Fn, Where: "t.lua:2"}, h.got[0])
 	assert.Equal(t, "on subscription (t.lua:2)", h.got[0].Label())
 	assert.Equal(t, 5*time.Minute, h.got[1].Interval)
@@ -66,11 +68,13 @@ func TestTriggerArgumentErrors(t *testing.T) {
 		{`rc.on("reaction", function() end)`, `bad argument #1 to rc.on (unknown event "reaction" (known: "subscription", "message"))`},
 		{`rc.on(1, function() end)`, "bad argument #1 to rc.on (string expected, got number)"},
 		{`rc.on("subscription", 1)`, "bad argument #2 to rc.on (function expected, got number)"},
-		{`rc.every("5 minutes", function() end)`, `bad argument #1 to rc.every (bad interval "5 minutes": want a duration such as "5m" or seconds)`},
+		{`rc.every("5 minutes", function() end)`, `bad argument #1 to rc.every (bad interval "5 minutes": want a duration such as "90s", "5m", "1h30m", "2d" or seconds)`},
 		{`rc.every("500ms", function() end)`, "bad argument #1 to rc.every (interval 500ms is below the minimum of 1s)"},
 		{`rc.every(-1, function() end)`, "bad argument #1 to rc.every (interval -1s is below the minimum of 1s)"},
 		{`rc.every(rc.json.null, function() end)`, "bad argument #1 to rc.every (interval expected (a duration string such as \"5m\" or seconds), got rc.json.null)"},
 		{`rc.every("1m")`, "bad argument #2 to rc.every (function expected, got nil)"},
+		{`rc.every(0/0, function() end)`, "bad argument #1 to rc.every (interval of NaN seconds is out of range: at most 100 years)"},
+		{`rc.every("36501d", function() end)`, `bad argument #1 to rc.every (bad interval "36501d"`},
 		{`rc.cron("61 * * * *", function() end)`, `bad argument #1 to rc.cron (bad cron spec "61 * * * *":`},
 		{`rc.cron("0 9 * * 1-5", "f")`, "bad argument #2 to rc.cron (function expected, got string)"},
 	} {

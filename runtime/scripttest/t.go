@@ -6,12 +6,12 @@ import (
 	"fmt"
 	"net/http"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
 	lua "github.com/yuin/gopher-lua"
 
+	"github.com/rclua/rclua/luabind"
 	"github.com/rclua/rclua/luabind/luajson"
 	"github.com/rclua/rclua/rc/rctest"
 	"github.com/rclua/rclua/runtime"
@@ -76,27 +76,6 @@ func parseTime(s string, zone *time.Location) (time.Time, error) {
 		}
 	}
 	return time.Time{}, fmt.Errorf("bad time %q: want \"2026-12-07T09:00:00\" (in the test's zone) or with Z or an offset", s)
-}
-
-// parseDuration reads "90s", "1h30m", "2d" or a number of seconds.
-func parseDuration(v lua.LValue) (time.Duration, error) {
-	switch v := v.(type) {
-	case lua.LNumber:
-		return time.Duration(float64(v) * float64(time.Second)), nil
-	case lua.LString:
-		s := string(v)
-		if days, ok := strings.CutSuffix(s, "d"); ok {
-			if n, err := strconv.Atoi(days); err == nil {
-				return time.Duration(n) * 24 * time.Hour, nil
-			}
-		}
-		d, err := time.ParseDuration(s)
-		if err != nil {
-			return 0, fmt.Errorf("bad duration %q: want \"90s\", \"1h30m\", \"2d\" or seconds", s)
-		}
-		return d, nil
-	}
-	return 0, fmt.Errorf("duration expected (\"1h\" or seconds), got %s", v.Type())
 }
 
 // tStart is t.start(time [, zone]): at the test file's top level, where
@@ -265,7 +244,7 @@ func (r *runner) settle(L *lua.LState, w *world, fn string) {
 // due on the way.
 func (r *runner) tAdvance(L *lua.LState) int {
 	w := r.world(L, "t.advance")
-	d, err := parseDuration(L.Get(1))
+	d, err := luabind.ParseDuration(L.Get(1), "duration")
 	if err != nil || d < 0 {
 		if err == nil {
 			err = fmt.Errorf("negative duration %v: the clock only moves forward", d)

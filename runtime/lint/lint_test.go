@@ -158,7 +158,7 @@ local every = rc.every
 every("-1s", function() end)
 `)
 	require.Len(t, got, 4, "%q", got)
-	assert.Equal(t, `2: trigger-arg: bad argument #1 to rc.every (bad interval "5x": want a duration such as "5m" or seconds)`, got[0])
+	assert.Equal(t, `2: trigger-arg: bad argument #1 to rc.every (bad interval "5x": want a duration such as "90s", "5m", "1h30m", "2d" or seconds)`, got[0])
 	assert.Equal(t, `3: trigger-arg: bad argument #1 to rc.every (interval 500ms is below the minimum of 1s)`, got[1])
 	assert.Contains(t, got[2], `5: trigger-arg: bad argument #1 to rc.cron (bad cron spec "61 * * * *":`, "in a handler")
 	assert.Contains(t, got[3], `8: trigger-arg: bad argument #1 to rc.every (interval -1s is below`, "through an alias")

@@ -20,7 +20,9 @@ import (
 // copied), and only immutable values (the boxed keys, strings and
 // numbers, the key lists, which gopher-lua only appends to) are shared.
 // What holds per-state data is made in each state after the copy
-// (installStateful, the clock, require).
+// (installStateful, the clock, require). The template keeps, for each
+// table, the list of its entries as the copier makes them (a table of
+// the copy, a function, a value), so that a copy is one pass over slices.
 
 // libraryTemplate returns the template, kept read-only for the process's
 // lifetime; ok is false when tables cannot be copied (see package ltable)
@@ -36,142 +38,175 @@ var libraryTemplate = sync.OnceValues(func() (*template, bool) {
 	scrubRegistry(L)
 	strMeta, _ := L.GetMetatable(lua.LString("")).(*lua.LTable)
 	loaded, _ := L.Get(lua.RegistryIndex).(*lua.LTable).RawGetString("_LOADED").(*lua.LTable)
-	t := &template{index: map[*lua.LTable]int{}}
-	if strMeta == nil || loaded == nil || !t.add(L.G.Global) || !t.add(strMeta) || !t.add(loaded) {
+	b := templateBuilder{t: &template{}, tables: map[*lua.LTable]int{}, funcs: map[*lua.LFunction]int{}}
+	if strMeta == nil || loaded == nil {
 		return nil, false
 	}
-	t.strMeta, t.loaded = t.index[strMeta], t.index[loaded]
-	t.seen = nil
-	return t, true
+	_, ok1 := b.table(L.G.Global)
+	strMetaAt, ok2 := b.table(strMeta)
+	loadedAt, ok3 := b.table(loaded)
+	if !ok1 || !ok2 || !ok3 {
+		return nil, false
+	}
+	b.t.strMeta, b.t.loaded = strMetaAt, loadedAt
+	return b.t, true
 })
 
-// template is what libraryTemplate keeps of its state: its tables in the
-// order the copier fills them, and what the copier needs to know of the
-// functions they hold.
+// template is what libraryTemplate keeps of its state: its tables, and
+// for each how the copier makes its copy.
 type template struct {
-	tables  []*lua.LTable       // the globals first
-	index   map[*lua.LTable]int // position of each table in tables
-	strMeta int                 // position of the string metatable
-	loaded  int                 // position of the registry's _LOADED
-	funcs   int                 // function values, each copied (closures' upvalues too)
-	// aliases are the fields holding a function another field holds
-	// (string.gfind is string.gmatch): their copies are made the same.
-	aliases []alias
-	seen    map[*lua.LFunction]field // while adding: where each function was found
+	tables  []*lua.LTable // the globals first
+	plans   []tablePlan   // by position in tables
+	strMeta int           // position of the string metatable
+	loaded  int           // position of the registry's _LOADED
+	funcs   int           // distinct functions without upvalues
 }
 
-// field is a string key of one of the template's tables.
-type field struct {
-	table int
+// tablePlan is how to copy one template table.
+type tablePlan struct {
+	meta   int     // position of the metatable, -1 for none
+	array  []entry // the array part
+	fields []entry // the string keys present, in key order
+	keys   []lua.LValue
+	k2i    map[lua.LValue]int
+}
+
+// entry is one value of a template table as its copy holds it: the copy
+// of table table, of function fn (its upvalues ups), or value itself.
+type entry struct {
 	key   string
+	table int // position of a table, or -1
+	fn    int // number of a function, or -1
+	gofn  lua.LGFunction
+	ups   []entry // a closure's upvalues: functions
+	value lua.LValue
 }
 
-// alias is a field holding the function first found in another.
-type alias struct{ at, of field }
+// templateBuilder builds a template from a state's tables.
+type templateBuilder struct {
+	t      *template
+	tables map[*lua.LTable]int    // position of each table added
+	funcs  map[*lua.LFunction]int // number of each function without upvalues
+}
 
-// add adds tb and the tables it holds (values and metatables) to t and
-// gives their key lists a capacity equal to their length, so that copies
-// may share them (gopher-lua only appends to a key list, which then
-// moves); false if a table holds what the copier does not copy.
-func (t *template) add(tb *lua.LTable) bool {
-	if _, ok := t.index[tb]; ok {
-		return true
+// table adds tb and the tables it holds (values and metatables) and
+// returns its position. Copies share the key lists (gopher-lua only
+// appends to them, which then moves: their capacity is clipped to their
+// length); false if a table holds what the copier does not copy.
+func (b *templateBuilder) table(tb *lua.LTable) (int, bool) {
+	if at, ok := b.tables[tb]; ok {
+		return at, true
 	}
-	at := len(t.tables)
-	t.index[tb] = at
-	t.tables = append(t.tables, tb)
+	at := len(b.t.tables)
+	b.tables[tb] = at
+	b.t.tables = append(b.t.tables, tb)
+	b.t.plans = append(b.t.plans, tablePlan{})
 	m := ltable.Of(tb)
 	if len(m.Dict) > 0 {
-		return false
+		return 0, false
 	}
 	m.Keys = slices.Clip(m.Keys)
+	p := tablePlan{meta: -1, keys: m.Keys, k2i: m.K2i}
 	switch mt := m.Metatable.(type) {
 	case *lua.LTable:
-		if !t.add(mt) {
-			return false
+		var ok bool
+		if p.meta, ok = b.table(mt); !ok {
+			return 0, false
 		}
 	case *lua.LNilType:
 	default:
-		return false
+		return 0, false
 	}
 	for _, v := range m.Array {
-		if !t.addValue(v, field{table: -1}) {
-			return false
+		e, ok := b.entry(v)
+		if !ok {
+			return 0, false
 		}
+		p.array = append(p.array, e)
 	}
-	for k, v := range m.Strdict {
-		if !t.addValue(v, field{at, k}) {
-			return false
+	for _, k := range m.Keys {
+		ks, ok := k.(lua.LString)
+		if !ok {
+			return 0, false
 		}
+		v, present := m.Strdict[string(ks)]
+		if !present { // set to nil: the key stays in the list
+			continue
+		}
+		e, ok := b.entry(v)
+		if !ok {
+			return 0, false
+		}
+		e.key = string(ks)
+		p.fields = append(p.fields, e)
 	}
-	return true
+	if len(p.fields) != len(m.Strdict) {
+		return 0, false
+	}
+	b.t.plans[at] = p
+	return at, true
 }
 
-// addValue adds v, found at f (table -1: not a field), to t.
-func (t *template) addValue(v lua.LValue, f field) bool {
+// entry returns how the copier makes v.
+func (b *templateBuilder) entry(v lua.LValue) (entry, bool) {
+	e := entry{table: -1, fn: -1}
 	switch v := v.(type) {
 	case *lua.LTable:
-		return t.add(v)
+		at, ok := b.table(v)
+		e.table = at
+		return e, ok
 	case *lua.LFunction:
 		if !v.IsG {
-			return false
+			return e, false
 		}
-		if !t.addFunction(v, f) {
-			return false
+		e.gofn = v.GFunction
+		if len(v.Upvalues) == 0 {
+			n, ok := b.funcs[v]
+			if !ok {
+				n = b.t.funcs
+				b.funcs[v] = n
+				b.t.funcs++
+			}
+			e.fn = n
+			return e, true
 		}
 		for _, uv := range v.Upvalues {
 			up, ok := uv.Value().(*lua.LFunction)
-			if !ok || !up.IsG || len(up.Upvalues) > 0 || !t.addFunction(up, field{table: -1}) {
-				return false
+			if !ok || len(up.Upvalues) > 0 {
+				return e, false
 			}
+			ue, ok := b.entry(up)
+			if !ok {
+				return e, false
+			}
+			e.ups = append(e.ups, ue)
 		}
-		return true
+		return e, true
 	case lua.LString, lua.LNumber, lua.LBool, *lua.LNilType:
-		return true
+		e.value = v
+		return e, true
 	}
-	return false
-}
-
-// addFunction counts fn, found at f; false if fn was found before and
-// either place is not a field.
-func (t *template) addFunction(fn *lua.LFunction, f field) bool {
-	t.funcs++
-	if t.seen == nil {
-		t.seen = map[*lua.LFunction]field{}
-	}
-	first, ok := t.seen[fn]
-	if !ok {
-		t.seen[fn] = f
-		return true
-	}
-	if first.table < 0 || f.table < 0 {
-		return false
-	}
-	t.aliases = append(t.aliases, alias{at: f, of: first})
-	return true
+	return e, false
 }
 
 // copyLibraries fills L, a state without libraries, with copies of the
-// template's globals, string metatable and registry's _LOADED; false (L untouched) when there
-// is no template. The copies of the tables and of the functions are each
-// allocated at once.
+// template's globals, string metatable and registry's _LOADED; false (L
+// untouched) when there is no template. The copies of the tables and of
+// the functions are each allocated at once.
 func copyLibraries(L *lua.LState) bool {
 	t, ok := libraryTemplate()
 	if !ok {
 		return false
 	}
-	c := copier{L: L, t: t, copies: make([]*lua.LTable, len(t.tables)), funcs: make([]lua.LFunction, t.funcs)}
+	c := copier{L: L, copies: make([]*lua.LTable, len(t.tables)), funcs: make([]lua.LFunction, t.funcs)}
 	c.copies[0] = L.G.Global
 	tables := make([]lua.LTable, len(t.tables)-1)
 	for i := range tables {
 		tables[i].Metatable = lua.LNil
 		c.copies[i+1] = &tables[i]
 	}
-	for i, src := range t.tables {
-		c.fill(c.copies[i], src)
-	}
-	for _, a := range t.aliases {
-		ltable.Of(c.copies[a.at.table]).Strdict[a.at.key] = c.copies[a.of.table].RawGetString(a.of.key)
+	for i := range t.plans {
+		c.fill(c.copies[i], &t.plans[i])
 	}
 	L.SetMetatable(lua.LString(""), c.copies[t.strMeta])
 	L.Get(lua.RegistryIndex).(*lua.LTable).RawSetString("_LOADED", c.copies[t.loaded])
@@ -181,63 +216,52 @@ func copyLibraries(L *lua.LState) bool {
 // copier copies the template's values into L.
 type copier struct {
 	L      *lua.LState
-	t      *template
 	copies []*lua.LTable   // the copy of each template table, by position
-	funcs  []lua.LFunction // room for the functions still to copy
+	funcs  []lua.LFunction // the copy of each function, by number, made on first use
 }
 
-func (c *copier) value(v lua.LValue) lua.LValue {
-	switch v := v.(type) {
-	case *lua.LTable:
-		return c.copies[c.t.index[v]]
-	case *lua.LFunction:
-		if len(v.Upvalues) == 0 {
-			return c.function(v.GFunction)
+// value returns the copy e describes.
+func (c *copier) value(e *entry) lua.LValue {
+	switch {
+	case e.table >= 0:
+		return c.copies[e.table]
+	case e.fn >= 0:
+		f := &c.funcs[e.fn]
+		if f.GFunction == nil {
+			*f = lua.LFunction{IsG: true, Env: c.L.Env, GFunction: e.gofn}
 		}
-		ups := make([]lua.LValue, len(v.Upvalues))
-		for i, uv := range v.Upvalues {
-			ups[i] = c.function(uv.Value().(*lua.LFunction).GFunction)
+		return f
+	case e.gofn != nil:
+		ups := make([]lua.LValue, len(e.ups))
+		for i := range e.ups {
+			ups[i] = c.value(&e.ups[i])
 		}
-		return c.L.NewClosure(v.GFunction, ups...)
-	default: // immutable: strings, numbers, booleans, nil
-		return v
+		return c.L.NewClosure(e.gofn, ups...)
 	}
+	return e.value
 }
 
-// function returns a new function of L without upvalues (what
-// L.NewFunction(fn) returns), from the room made for them.
-func (c *copier) function(fn lua.LGFunction) *lua.LFunction {
-	var f *lua.LFunction
-	if len(c.funcs) > 0 {
-		f, c.funcs = &c.funcs[0], c.funcs[1:]
-	} else {
-		f = new(lua.LFunction)
+// fill gives dst, an empty table, the copy p describes: its metatable,
+// its entries in the template's key order.
+func (c *copier) fill(dst *lua.LTable, p *tablePlan) {
+	d := ltable.Of(dst)
+	if p.meta >= 0 {
+		d.Metatable = c.copies[p.meta]
 	}
-	*f = lua.LFunction{IsG: true, Env: c.L.Env, GFunction: fn}
-	return f
-}
-
-// fill gives dst, an empty table, copies of src's metatable and entries,
-// in src's key order.
-func (c *copier) fill(dst, src *lua.LTable) {
-	d, s := ltable.Of(dst), ltable.Of(src)
-	if s.Metatable != lua.LNil {
-		d.Metatable = c.value(s.Metatable)
-	}
-	if len(s.Array) > 0 {
-		d.Array = make([]lua.LValue, len(s.Array))
-		for i, v := range s.Array {
-			d.Array[i] = c.value(v)
+	if len(p.array) > 0 {
+		d.Array = make([]lua.LValue, len(p.array))
+		for i := range p.array {
+			d.Array[i] = c.value(&p.array[i])
 		}
 	}
-	if len(s.Keys) == 0 {
+	if len(p.keys) == 0 {
 		return // gopher-lua makes the hash parts on the first key
 	}
 	if d.Strdict == nil || len(d.Strdict) > 0 {
-		d.Strdict = make(map[string]lua.LValue, len(s.Strdict))
+		d.Strdict = make(map[string]lua.LValue, len(p.fields))
 	} // else: the globals' empty map lua.NewState made, sized for them
-	for k, v := range s.Strdict {
-		d.Strdict[k] = c.value(v)
+	for i := range p.fields {
+		d.Strdict[p.fields[i].key] = c.value(&p.fields[i])
 	}
-	d.Keys, d.K2i = s.Keys, maps.Clone(s.K2i)
+	d.Keys, d.K2i = p.keys, maps.Clone(p.k2i)
 }

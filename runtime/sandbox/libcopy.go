@@ -38,28 +38,32 @@ var libraryTemplate = sync.OnceValues(func() (*template, bool) {
 	scrubRegistry(L)
 	strMeta, _ := L.GetMetatable(lua.LString("")).(*lua.LTable)
 	loaded, _ := L.Get(lua.RegistryIndex).(*lua.LTable).RawGetString("_LOADED").(*lua.LTable)
-	b := templateBuilder{t: &template{}, tables: map[*lua.LTable]int{}, funcs: map[*lua.LFunction]int{}}
 	if strMeta == nil || loaded == nil {
 		return nil, false
 	}
+	// A registry of its own size: lua.NewState's is sized for 32 keys
+	// (2 KiB for the life of the state), a sandbox's holds two or three.
+	registry := L.NewTable()
+	registry.RawSetString("_LOADED", loaded)
+	b := templateBuilder{t: &template{}, tables: map[*lua.LTable]int{}, funcs: map[*lua.LFunction]int{}}
 	_, ok1 := b.table(L.G.Global)
 	strMetaAt, ok2 := b.table(strMeta)
-	loadedAt, ok3 := b.table(loaded)
+	registryAt, ok3 := b.table(registry)
 	if !ok1 || !ok2 || !ok3 {
 		return nil, false
 	}
-	b.t.strMeta, b.t.loaded = strMetaAt, loadedAt
+	b.t.strMeta, b.t.registry = strMetaAt, registryAt
 	return b.t, true
 })
 
 // template is what libraryTemplate keeps of its state: its tables, and
 // for each how the copier makes its copy.
 type template struct {
-	tables  []*lua.LTable // the globals first
-	plans   []tablePlan   // by position in tables
-	strMeta int           // position of the string metatable
-	loaded  int           // position of the registry's _LOADED
-	funcs   int           // distinct functions without upvalues
+	tables   []*lua.LTable // the globals first
+	plans    []tablePlan   // by position in tables
+	strMeta  int           // position of the string metatable
+	registry int           // position of the registry (its _LOADED only)
+	funcs    int           // distinct functions without upvalues
 }
 
 // tablePlan is how to copy one template table.
@@ -189,8 +193,8 @@ func (b *templateBuilder) entry(v lua.LValue) (entry, bool) {
 	return e, false
 }
 
-// copyLibraries fills L, a state without libraries, with copies of the
-// template's globals, string metatable and registry's _LOADED; false (L
+// copyLibraries fills L, a fresh state without libraries, with copies of
+// the template's globals, string metatable and registry; false (L
 // untouched) when there is no template. The copies of the tables and of
 // the functions are each allocated at once.
 func copyLibraries(L *lua.LState) bool {
@@ -209,7 +213,7 @@ func copyLibraries(L *lua.LState) bool {
 		c.fill(c.copies[i], &t.plans[i])
 	}
 	L.SetMetatable(lua.LString(""), c.copies[t.strMeta])
-	L.Get(lua.RegistryIndex).(*lua.LTable).RawSetString("_LOADED", c.copies[t.loaded])
+	L.Replace(lua.RegistryIndex, c.copies[t.registry])
 	return true
 }
 
@@ -257,9 +261,10 @@ func (c *copier) fill(dst *lua.LTable, p *tablePlan) {
 	if len(p.keys) == 0 {
 		return // gopher-lua makes the hash parts on the first key
 	}
-	if d.Strdict == nil || len(d.Strdict) > 0 {
-		d.Strdict = make(map[string]lua.LValue, len(p.fields))
-	} // else: the globals' empty map lua.NewState made, sized for them
+	// A map of its own size, also for the globals: the empty one
+	// lua.NewState made them is sized for 64 keys, twice the memory for
+	// the whole life of the state.
+	d.Strdict = make(map[string]lua.LValue, len(p.fields))
 	for i := range p.fields {
 		d.Strdict[p.fields[i].key] = c.value(&p.fields[i])
 	}

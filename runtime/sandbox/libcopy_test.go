@@ -171,6 +171,7 @@ rawset(os, "execute", 2)
 rawset(os, "time", nil)
 string.format = nil
 string.extra = 1
+extra_global = 1
 table.extra, math.extra, coroutine.extra = 1, 1, 1
 pcall = nil
 unpack = 3
@@ -183,18 +184,23 @@ assert(rawget(io, "open") == nil and rawget(debug, "getinfo") == nil and rawget(
 assert(not pcall(function() return io.open end), "io.open raises")
 assert(rawget(os, "execute") == nil and type(os.time) == "function")
 assert(type(string.format) == "function" and string.extra == nil)
-assert(table.extra == nil and math.extra == nil and coroutine.extra == nil)
+assert(table.extra == nil and math.extra == nil and coroutine.extra == nil and extra_global == nil)
 assert(type(pcall) == "function" and type(unpack) == "function" and type(newproxy) == "function")
 assert(("x"):upper() == "X")
 `
 	var wg sync.WaitGroup
 	scripts := map[string]string{"fresh.lua": fresh, "mutate.lua": mutate, "fresh-again.lua": fresh}
-	errs := make(chan error, 8*len(scripts))
+	errs := make(chan error, 16*len(scripts))
 	for range 8 {
 		wg.Go(func() {
 			for name, code := range scripts {
 				L := New(Options{})
 				errs <- runChunk(context.Background(), L, name, []byte(code), 5*time.Second)
+				// Call adds its handler to the registry (a new key).
+				L.Push(L.NewFunction(func(*lua.LState) int { return 0 }))
+				if f := Call(L, 0, 0); f != nil {
+					errs <- fmt.Errorf("%s: Call: %v", name, f.Value)
+				}
 				L.Close()
 			}
 		})

@@ -168,10 +168,14 @@ func keepError(L *lua.LState) int {
 	return 1
 }
 
-// upvalueFunction is the running Go closure's first upvalue, a function.
-func upvalueFunction(L *lua.LState) *lua.LFunction {
-	fn, _ := L.Get(lua.UpvalueIndex(1)).(*lua.LFunction)
-	return fn
+// errorHandler is the error handler of the running pcall or xpcall: its
+// upvalue, or a new keepError should it have none (a nil handler would
+// take gopher-lua's unbounded traceback).
+func errorHandler(L *lua.LState) *lua.LFunction {
+	if fn, ok := L.Get(lua.UpvalueIndex(1)).(*lua.LFunction); ok {
+		return fn
+	}
+	return L.NewFunction(keepError)
 }
 
 // protectedCall is pcall(f, ...).
@@ -183,7 +187,7 @@ func protectedCall(L *lua.LState) int {
 		L.Push(lua.LString("attempt to call a " + v.Type().String() + " value"))
 		return 2
 	}
-	if err := L.PCall(L.GetTop()-1, lua.MultRet, upvalueFunction(L)); err != nil {
+	if err := L.PCall(L.GetTop()-1, lua.MultRet, errorHandler(L)); err != nil {
 		L.Push(lua.LFalse)
 		L.Push(errorValue(err))
 		return 2
@@ -196,7 +200,7 @@ func protectedCall(L *lua.LState) int {
 func protectedXCall(L *lua.LState) int {
 	fn := L.CheckFunction(1)
 	user := L.CheckFunction(2)
-	keep := upvalueFunction(L)
+	keep := errorHandler(L)
 	// The script's handler runs protected itself: an error in it (or
 	// the deadline passing while it runs) gives its error, not a
 	// traceback.

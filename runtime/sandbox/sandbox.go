@@ -84,19 +84,18 @@ func New(opts Options) *lua.LState {
 	return newSandboxed(opts, true)
 }
 
-// newSandboxed is New without Unsafe; with copy false, or without a
-// template, it opens and restricts the libraries in the new state instead
-// of copying them (tests compare the two).
-func newSandboxed(opts Options, copy bool) *lua.LState {
+// newSandboxed is New without Unsafe; with fromTemplate false, or without
+// a template, it opens and restricts the libraries in the new state
+// instead of copying them (tests compare the two).
+func newSandboxed(opts Options, fromTemplate bool) *lua.LState {
 	L := lua.NewState(stateOptions(true))
-	if !copy || !copyLibraries(L) {
+	if !fromTemplate || !copyLibraries(L) {
 		openLibraries(L)
 		restrict(L)
 		scrubRegistry(L)
 	}
 	installStateful(L)
-	if opts.Clock != nil {
-		os, _ := L.GetGlobal("os").(*lua.LTable)
+	if os, ok := L.GetGlobal("os").(*lua.LTable); ok && opts.Clock != nil {
 		date, _ := os.RawGetString("date").(*lua.LFunction)
 		installClock(L, os, opts.Clock, date)
 	}
@@ -110,7 +109,7 @@ func newSandboxed(opts Options, copy bool) *lua.LState {
 // template New copies (see libcopy.go), and so is scrubRegistry's
 // _LOADED. None of the Go functions it installs holds mutable data: each
 // is a plain function, or a closure over immutable values (a name, a
-// library's Go function). require is a placeholder New replaces.
+// library's Go function).
 func restrict(L *lua.LState) {
 	installStateless(L)
 	protectCalls(L)
@@ -119,7 +118,7 @@ func restrict(L *lua.LState) {
 	// module is Lua 5.0's module system (deprecated since 5.2): it reads
 	// the registry's _LOADED, which every lua.Open* fills with the full
 	// library (os with execute and exit), and sets the caller's
-	// environment to what it finds there.
+	// environment to what it finds there. require is a placeholder here.
 	for _, name := range []string{"dofile", "loadfile", "collectgarbage", "module", "require"} {
 		L.SetGlobal(name, disabled(L, name))
 	}

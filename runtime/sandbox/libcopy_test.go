@@ -18,7 +18,7 @@ import (
 )
 
 // describe returns what L holds, by path from the globals, the string
-// metatable and the registry's _LOADED: each table's keys, metatable and
+// metatable and the registry: each table's keys, metatable and
 // values, each function's Go code, upvalues and whether its environment is
 // L's globals; a value reached again is described by its first path.
 func describe(L *lua.LState) map[string]string {
@@ -54,7 +54,7 @@ func describe(L *lua.LState) map[string]string {
 	}
 	walk("_G", L.G.Global)
 	walk("<string metatable>", L.GetMetatable(lua.LString("")))
-	walk("<registry>._LOADED", L.GetField(L.Get(lua.RegistryIndex), "_LOADED"))
+	walk("<registry>", L.Get(lua.RegistryIndex))
 	return out
 }
 

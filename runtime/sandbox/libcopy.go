@@ -11,133 +11,262 @@ import (
 )
 
 // Opening gopher-lua's libraries in a state fills their tables one key at
-// a time (two boxes per key, key lists grown step by step): most of the
-// cost of a fresh state. New instead copies them from a template state
-// opened once per process: every table gets its own parts, every function
-// is made anew in the new state (same Go function, the new state's
-// environment, its upvalues copied), and only immutable values (the boxed
-// keys, strings and numbers) are shared.
+// a time (two boxes per key, key lists grown step by step), and restrict
+// then builds the same replacements and stubs in every state: most of the
+// cost of a fresh state. New instead copies them from a template state,
+// opened and restricted once per process: every table gets its own parts
+// (its metatable copied too), every function is made anew in the new
+// state (same Go function, the new state's environment, its upvalues
+// copied), and only immutable values (the boxed keys, strings and
+// numbers, the key lists, which gopher-lua only appends to) are shared.
+// What holds per-state data is made in each state after the copy
+// (installStateful, the clock, require). The template keeps, for each
+// table, the list of its entries as the copier makes them (a table of
+// the copy, a function, a value), so that a copy is one pass over slices.
 
-// libraryTemplate returns the globals and string metatable of a state with
-// the libraries opened, kept read-only for the process's lifetime; ok is
-// false when tables cannot be copied (see package ltable) or the template
-// holds a value copyLibraries does not handle, and New then opens the
-// libraries in each state.
-var libraryTemplate = sync.OnceValues(func() (template, bool) {
+// libraryTemplate returns the template, kept read-only for the process's
+// lifetime; ok is false when tables cannot be copied (see package ltable)
+// or the template holds a value the copier does not handle, and New then
+// opens and restricts the libraries in each state.
+var libraryTemplate = sync.OnceValues(func() (*template, bool) {
 	if !ltable.OK {
-		return template{}, false
+		return nil, false
 	}
 	L := lua.NewState(lua.Options{SkipOpenLibs: true})
 	openLibraries(L)
-	t := template{globals: L.G.Global}
-	t.strMeta, _ = L.GetMetatable(lua.LString("")).(*lua.LTable)
-	if t.strMeta == nil || !clipKeys(t.globals, map[*lua.LTable]bool{}) {
-		return template{}, false
+	restrict(L)
+	scrubRegistry(L)
+	strMeta, _ := L.GetMetatable(lua.LString("")).(*lua.LTable)
+	loaded, _ := L.Get(lua.RegistryIndex).(*lua.LTable).RawGetString("_LOADED").(*lua.LTable)
+	if strMeta == nil || loaded == nil {
+		return nil, false
 	}
-	return t, true
+	// A registry of its own size: lua.NewState's is sized for 32 keys
+	// (2 KiB for the life of the state), a sandbox's holds two or three.
+	registry := L.NewTable()
+	registry.RawSetString("_LOADED", loaded)
+	b := templateBuilder{t: &template{}, tables: map[*lua.LTable]int{}, funcs: map[*lua.LFunction]int{}}
+	_, ok1 := b.table(L.G.Global)
+	strMetaAt, ok2 := b.table(strMeta)
+	registryAt, ok3 := b.table(registry)
+	if !ok1 || !ok2 || !ok3 {
+		return nil, false
+	}
+	b.t.strMeta, b.t.registry = strMetaAt, registryAt
+	return b.t, true
 })
 
-// template is what libraryTemplate keeps of its state.
+// template is what libraryTemplate keeps of its state: its tables, and
+// for each how the copier makes its copy.
 type template struct {
-	globals *lua.LTable
-	strMeta *lua.LTable
+	tables   []*lua.LTable // the globals first
+	plans    []tablePlan   // by position in tables
+	strMeta  int           // position of the string metatable
+	registry int           // position of the registry (its _LOADED only)
+	funcs    int           // distinct functions without upvalues
 }
 
-// clipKeys gives the key lists of tb and the tables it holds a capacity
-// equal to their length, so that copies may share them (gopher-lua only
-// appends to a key list, which then moves); false if a table holds what
-// copyValue does not copy.
-func clipKeys(tb *lua.LTable, seen map[*lua.LTable]bool) bool {
-	if seen[tb] {
-		return true
+// tablePlan is how to copy one template table.
+type tablePlan struct {
+	meta   int     // position of the metatable, -1 for none
+	array  []entry // the array part
+	fields []entry // the string keys present, in key order
+	keys   []lua.LValue
+	k2i    map[lua.LValue]int
+}
+
+// entry is one value of a template table as its copy holds it: the copy
+// of table table, of function fn (its upvalues ups), or value itself.
+type entry struct {
+	key   string
+	table int // position of a table, or -1
+	fn    int // number of a function, or -1
+	gofn  lua.LGFunction
+	ups   []entry // a closure's upvalues: functions
+	value lua.LValue
+}
+
+// templateBuilder builds a template from a state's tables.
+type templateBuilder struct {
+	t      *template
+	tables map[*lua.LTable]int    // position of each table added
+	funcs  map[*lua.LFunction]int // number of each function without upvalues
+}
+
+// table adds tb and the tables it holds (values and metatables) and
+// returns its position. Copies share the key lists (gopher-lua only
+// appends to them, which then moves: their capacity is clipped to their
+// length); false if a table holds what the copier does not copy.
+func (b *templateBuilder) table(tb *lua.LTable) (int, bool) {
+	if at, ok := b.tables[tb]; ok {
+		return at, true
 	}
-	seen[tb] = true
+	at := len(b.t.tables)
+	b.tables[tb] = at
+	b.t.tables = append(b.t.tables, tb)
+	b.t.plans = append(b.t.plans, tablePlan{})
 	m := ltable.Of(tb)
-	if len(m.Dict) > 0 || m.Metatable != lua.LNil {
-		return false
+	if len(m.Dict) > 0 {
+		return 0, false
 	}
 	m.Keys = slices.Clip(m.Keys)
-	for _, v := range slices.Concat(m.Array, slices.Collect(maps.Values(m.Strdict))) {
-		switch v := v.(type) {
-		case *lua.LTable:
-			if !clipKeys(v, seen) {
-				return false
-			}
-		case *lua.LFunction:
-			if !v.IsG {
-				return false
-			}
-			for _, uv := range v.Upvalues {
-				if f, ok := uv.Value().(*lua.LFunction); !ok || !f.IsG || len(f.Upvalues) > 0 {
-					return false
-				}
-			}
-		case lua.LString, lua.LNumber, lua.LBool, *lua.LNilType:
-		default:
-			return false
+	p := tablePlan{meta: -1, keys: m.Keys, k2i: m.K2i}
+	switch mt := m.Metatable.(type) {
+	case *lua.LTable:
+		var ok bool
+		if p.meta, ok = b.table(mt); !ok {
+			return 0, false
 		}
+	case *lua.LNilType:
+	default:
+		return 0, false
 	}
-	return true
+	for _, v := range m.Array {
+		e, ok := b.entry(v)
+		if !ok {
+			return 0, false
+		}
+		p.array = append(p.array, e)
+	}
+	for _, k := range m.Keys {
+		ks, ok := k.(lua.LString)
+		if !ok {
+			return 0, false
+		}
+		v, present := m.Strdict[string(ks)]
+		if !present { // set to nil: the key stays in the list
+			continue
+		}
+		e, ok := b.entry(v)
+		if !ok {
+			return 0, false
+		}
+		e.key = string(ks)
+		p.fields = append(p.fields, e)
+	}
+	if len(p.fields) != len(m.Strdict) {
+		return 0, false
+	}
+	b.t.plans[at] = p
+	return at, true
 }
 
-// copyLibraries fills L, a state without libraries, with copies of the
-// template's globals and string metatable; false (L untouched) when there
-// is no template.
+// entry returns how the copier makes v.
+func (b *templateBuilder) entry(v lua.LValue) (entry, bool) {
+	e := entry{table: -1, fn: -1}
+	switch v := v.(type) {
+	case *lua.LTable:
+		at, ok := b.table(v)
+		e.table = at
+		return e, ok
+	case *lua.LFunction:
+		if !v.IsG {
+			return e, false
+		}
+		e.gofn = v.GFunction
+		if len(v.Upvalues) == 0 {
+			n, ok := b.funcs[v]
+			if !ok {
+				n = b.t.funcs
+				b.funcs[v] = n
+				b.t.funcs++
+			}
+			e.fn = n
+			return e, true
+		}
+		for _, uv := range v.Upvalues {
+			up, ok := uv.Value().(*lua.LFunction)
+			if !ok || len(up.Upvalues) > 0 {
+				return e, false
+			}
+			ue, ok := b.entry(up)
+			if !ok {
+				return e, false
+			}
+			e.ups = append(e.ups, ue)
+		}
+		return e, true
+	case lua.LString, lua.LNumber, lua.LBool, *lua.LNilType:
+		e.value = v
+		return e, true
+	}
+	return e, false
+}
+
+// copyLibraries fills L, a fresh state without libraries, with copies of
+// the template's globals, string metatable and registry; false (L
+// untouched) when there is no template. The copies of the tables and of
+// the functions are each allocated at once.
 func copyLibraries(L *lua.LState) bool {
 	t, ok := libraryTemplate()
 	if !ok {
 		return false
 	}
-	c := copier{L: L, tables: make(map[*lua.LTable]*lua.LTable, 8)}
-	c.tables[t.globals] = L.G.Global
-	c.fill(L.G.Global, t.globals)
-	L.SetMetatable(lua.LString(""), c.value(t.strMeta))
+	c := copier{L: L, copies: make([]*lua.LTable, len(t.tables)), funcs: make([]lua.LFunction, t.funcs)}
+	c.copies[0] = L.G.Global
+	tables := make([]lua.LTable, len(t.tables)-1)
+	for i := range tables {
+		tables[i].Metatable = lua.LNil
+		c.copies[i+1] = &tables[i]
+	}
+	for i := range t.plans {
+		c.fill(c.copies[i], &t.plans[i])
+	}
+	L.SetMetatable(lua.LString(""), c.copies[t.strMeta])
+	L.Replace(lua.RegistryIndex, c.copies[t.registry])
 	return true
 }
 
-// copier copies template values into L, each table once.
+// copier copies the template's values into L.
 type copier struct {
 	L      *lua.LState
-	tables map[*lua.LTable]*lua.LTable // template table -> its copy
+	copies []*lua.LTable   // the copy of each template table, by position
+	funcs  []lua.LFunction // the copy of each function, by number, made on first use
 }
 
-func (c *copier) value(v lua.LValue) lua.LValue {
-	switch v := v.(type) {
-	case *lua.LTable:
-		if cp, ok := c.tables[v]; ok {
-			return cp
+// value returns the copy e describes.
+func (c *copier) value(e *entry) lua.LValue {
+	switch {
+	case e.table >= 0:
+		return c.copies[e.table]
+	case e.fn >= 0:
+		f := &c.funcs[e.fn]
+		if f.GFunction == nil {
+			*f = lua.LFunction{IsG: true, Env: c.L.Env, GFunction: e.gofn}
 		}
-		cp := &lua.LTable{Metatable: lua.LNil}
-		c.tables[v] = cp
-		c.fill(cp, v)
-		return cp
-	case *lua.LFunction:
-		if len(v.Upvalues) == 0 {
-			return c.L.NewFunction(v.GFunction)
+		return f
+	case e.gofn != nil:
+		ups := make([]lua.LValue, len(e.ups))
+		for i := range e.ups {
+			ups[i] = c.value(&e.ups[i])
 		}
-		ups := make([]lua.LValue, len(v.Upvalues))
-		for i, uv := range v.Upvalues {
-			ups[i] = c.value(uv.Value())
-		}
-		return c.L.NewClosure(v.GFunction, ups...)
-	default: // immutable: strings, numbers, booleans, nil
-		return v
+		return c.L.NewClosure(e.gofn, ups...)
 	}
+	return e.value
 }
 
-// fill gives dst, an empty table, copies of src's entries, in src's key
-// order.
-func (c *copier) fill(dst, src *lua.LTable) {
-	d, s := ltable.Of(dst), ltable.Of(src)
-	if len(s.Array) > 0 {
-		d.Array = make([]lua.LValue, len(s.Array))
-		for i, v := range s.Array {
-			d.Array[i] = c.value(v)
+// fill gives dst, an empty table, the copy p describes: its metatable,
+// its entries in the template's key order.
+func (c *copier) fill(dst *lua.LTable, p *tablePlan) {
+	d := ltable.Of(dst)
+	if p.meta >= 0 {
+		d.Metatable = c.copies[p.meta]
+	}
+	if len(p.array) > 0 {
+		d.Array = make([]lua.LValue, len(p.array))
+		for i := range p.array {
+			d.Array[i] = c.value(&p.array[i])
 		}
 	}
-	d.Strdict = make(map[string]lua.LValue, len(s.Strdict))
-	for k, v := range s.Strdict {
-		d.Strdict[k] = c.value(v)
+	if len(p.keys) == 0 {
+		return // gopher-lua makes the hash parts on the first key
 	}
-	d.Keys, d.K2i = s.Keys, maps.Clone(s.K2i)
+	// A map of its own size, also for the globals: the empty one
+	// lua.NewState made them is sized for 64 keys, twice the memory for
+	// the whole life of the state.
+	d.Strdict = make(map[string]lua.LValue, len(p.fields))
+	for i := range p.fields {
+		d.Strdict[p.fields[i].key] = c.value(&p.fields[i])
+	}
+	d.Keys, d.K2i = p.keys, maps.Clone(p.k2i)
 }

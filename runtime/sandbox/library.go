@@ -34,9 +34,9 @@ func checkContext(L *lua.LState) {
 }
 
 // installLibrary replaces string.format, string.rep, string.upper,
-// string.lower, table.sort, table.insert, rawset, math.random and
-// math.randomseed (each present) with the bounded versions below, and
-// assert with one that takes an error object.
+// string.lower, table.sort, table.insert and rawset (each present) with
+// the bounded versions below, and assert with one that takes an error
+// object. None holds per-state data (installRandom's do).
 func installLibrary(L *lua.LState) {
 	if str, ok := L.GetGlobal("string").(*lua.LTable); ok {
 		str.RawSetString("format", L.NewFunction(strFormat))
@@ -53,9 +53,6 @@ func installLibrary(L *lua.LState) {
 	}
 	if _, ok := L.GetGlobal("assert").(*lua.LFunction); ok {
 		L.SetGlobal("assert", L.NewFunction(assertValue))
-	}
-	if m, ok := L.GetGlobal("math").(*lua.LTable); ok {
-		installRandom(L, m)
 	}
 }
 

@@ -153,55 +153,77 @@ func frameLine(d *lua.Debug) string {
 // protectCalls replaces pcall and xpcall with versions whose failures
 // take no traceback: gopher-lua's take the whole (unbounded) one and drop
 // it, so a script catching an endless tail call stopped at its deadline
-// spent gigabytes on text nobody reads.
+// spent gigabytes on text nobody reads. Their error handler, which keeps
+// the error value alone, is their upvalue: a function of the state, made
+// with them (and copied with them from New's template).
 func protectCalls(L *lua.LState) {
-	keep := L.NewFunction(func(L *lua.LState) int {
-		L.SetTop(1)
+	L.SetGlobal("pcall", L.NewClosure(protectedCall, L.NewFunction(keepError)))
+	L.SetGlobal("xpcall", L.NewClosure(protectedXCall, L.NewFunction(keepError)))
+}
+
+// keepError is the error handler of pcall and xpcall: the error value,
+// without a traceback.
+func keepError(L *lua.LState) int {
+	L.SetTop(1)
+	return 1
+}
+
+// errorHandler is the error handler of the running pcall or xpcall: its
+// upvalue, or a new keepError should it have none (a nil handler would
+// take gopher-lua's unbounded traceback).
+func errorHandler(L *lua.LState) *lua.LFunction {
+	if fn, ok := L.Get(lua.UpvalueIndex(1)).(*lua.LFunction); ok {
+		return fn
+	}
+	return L.NewFunction(keepError)
+}
+
+// protectedCall is pcall(f, ...).
+func protectedCall(L *lua.LState) int {
+	L.CheckAny(1)
+	v := L.Get(1)
+	if v.Type() != lua.LTFunction && L.GetMetaField(v, "__call").Type() != lua.LTFunction {
+		L.Push(lua.LFalse)
+		L.Push(lua.LString("attempt to call a " + v.Type().String() + " value"))
+		return 2
+	}
+	if err := L.PCall(L.GetTop()-1, lua.MultRet, errorHandler(L)); err != nil {
+		L.Push(lua.LFalse)
+		L.Push(errorValue(err))
+		return 2
+	}
+	L.Insert(lua.LTrue, 1)
+	return L.GetTop()
+}
+
+// protectedXCall is xpcall(f, handler).
+func protectedXCall(L *lua.LState) int {
+	fn := L.CheckFunction(1)
+	user := L.CheckFunction(2)
+	keep := errorHandler(L)
+	// The script's handler runs protected itself: an error in it (or
+	// the deadline passing while it runs) gives its error, not a
+	// traceback.
+	handler := L.NewFunction(func(L *lua.LState) int {
+		v := L.Get(1)
+		L.SetTop(0)
+		L.Push(user)
+		L.Push(v)
+		if err := L.PCall(1, 1, keep); err != nil {
+			L.SetTop(0)
+			L.Push(errorValue(err))
+		}
 		return 1
 	})
-	L.SetGlobal("pcall", L.NewFunction(func(L *lua.LState) int {
-		L.CheckAny(1)
-		v := L.Get(1)
-		if v.Type() != lua.LTFunction && L.GetMetaField(v, "__call").Type() != lua.LTFunction {
-			L.Push(lua.LFalse)
-			L.Push(lua.LString("attempt to call a " + v.Type().String() + " value"))
-			return 2
-		}
-		if err := L.PCall(L.GetTop()-1, lua.MultRet, keep); err != nil {
-			L.Push(lua.LFalse)
-			L.Push(errorValue(err))
-			return 2
-		}
-		L.Insert(lua.LTrue, 1)
-		return L.GetTop()
-	}))
-	L.SetGlobal("xpcall", L.NewFunction(func(L *lua.LState) int {
-		fn := L.CheckFunction(1)
-		user := L.CheckFunction(2)
-		// The script's handler runs protected itself: an error in it (or
-		// the deadline passing while it runs) gives its error, not a
-		// traceback.
-		handler := L.NewFunction(func(L *lua.LState) int {
-			v := L.Get(1)
-			L.SetTop(0)
-			L.Push(user)
-			L.Push(v)
-			if err := L.PCall(1, 1, keep); err != nil {
-				L.SetTop(0)
-				L.Push(errorValue(err))
-			}
-			return 1
-		})
-		top := L.GetTop()
-		L.Push(fn)
-		if err := L.PCall(0, lua.MultRet, handler); err != nil {
-			L.Push(lua.LFalse)
-			L.Push(errorValue(err))
-			return 2
-		}
-		L.Insert(lua.LTrue, top+1)
-		return L.GetTop() - top
-	}))
+	top := L.GetTop()
+	L.Push(fn)
+	if err := L.PCall(0, lua.MultRet, handler); err != nil {
+		L.Push(lua.LFalse)
+		L.Push(errorValue(err))
+		return 2
+	}
+	L.Insert(lua.LTrue, top+1)
+	return L.GetTop() - top
 }
 
 // errorValue is the Lua value of a PCall error.

@@ -9,9 +9,11 @@ import (
 // the value stack's last slot left gopher-lua no slot for the error
 // handler: the "registry overflow" then escaped every pcall and left the
 // state unusable. With the room made first, a request too big for the
-// stack fails cleanly, before anything is pushed.
+// stack fails cleanly, before anything is pushed. The wrappers hold only
+// the originals' Go functions.
 func capResults(L *lua.LState) {
-	if unpack, ok := L.GetGlobal("unpack").(*lua.LFunction); ok {
+	if fn, ok := L.GetGlobal("unpack").(*lua.LFunction); ok {
+		unpack := fn.GFunction
 		L.SetGlobal("unpack", L.NewFunction(func(L *lua.LState) int {
 			t := L.CheckTable(1)
 			i := L.OptInt(2, 1)
@@ -19,14 +21,15 @@ func capResults(L *lua.LState) {
 			if i <= j {
 				ensureSlots(L, uint64(j)-uint64(i)+1)
 			}
-			return unpack.GFunction(L)
+			return unpack(L)
 		}))
 	}
 	str, ok := L.GetGlobal("string").(*lua.LTable)
 	if !ok {
 		return
 	}
-	if byteFn, ok := str.RawGetString("byte").(*lua.LFunction); ok {
+	if fn, ok := str.RawGetString("byte").(*lua.LFunction); ok {
+		byteFn := fn.GFunction
 		str.RawSetString("byte", L.NewFunction(func(L *lua.LState) int {
 			s := L.CheckString(1)
 			i := L.OptInt(2, 1)
@@ -41,7 +44,7 @@ func capResults(L *lua.LState) {
 			if i, j = max(i, 1), min(j, n); i <= j {
 				ensureSlots(L, uint64(j-i+1))
 			}
-			return byteFn.GFunction(L)
+			return byteFn(L)
 		}))
 	}
 }

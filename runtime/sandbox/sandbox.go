@@ -71,7 +71,8 @@ type Options struct {
 func New(opts Options) *lua.LState {
 	if opts.Unsafe {
 		L := lua.NewState(stateOptions(false))
-		installBounded(L)
+		installStateless(L)
+		installStateful(L)
 		protectCalls(L)
 		capResults(L)
 		if opts.Modules != nil {
@@ -80,19 +81,45 @@ func New(opts Options) *lua.LState {
 		}
 		return L
 	}
+	return newSandboxed(opts, true)
+}
+
+// newSandboxed is New without Unsafe; with fromTemplate false, or without
+// a template, it opens and restricts the libraries in the new state
+// instead of copying them (tests compare the two).
+func newSandboxed(opts Options, fromTemplate bool) *lua.LState {
 	L := lua.NewState(stateOptions(true))
-	if !copyLibraries(L) {
+	if !fromTemplate || !copyLibraries(L) {
 		openLibraries(L)
+		restrict(L)
+		scrubRegistry(L)
 	}
-	installBounded(L)
+	installStateful(L)
+	if os, ok := L.GetGlobal("os").(*lua.LTable); ok && opts.Clock != nil {
+		date, _ := os.RawGetString("date").(*lua.LFunction)
+		installClock(L, os, opts.Clock, date)
+	}
+	installRequire(L, opts.Modules, nil)
+	return L
+}
+
+// restrict turns L, a state with the libraries open, into the sandbox's
+// environment but for what holds per-state data (installStateful, the
+// clock, require): the same in every state, it is built once in the
+// template New copies (see libcopy.go), and so is scrubRegistry's
+// _LOADED. None of the Go functions it installs holds mutable data: each
+// is a plain function, or a closure over immutable values (a name, a
+// library's Go function).
+func restrict(L *lua.LState) {
+	installStateless(L)
 	protectCalls(L)
 	capResults(L)
 
 	// module is Lua 5.0's module system (deprecated since 5.2): it reads
 	// the registry's _LOADED, which every lua.Open* fills with the full
 	// library (os with execute and exit), and sets the caller's
-	// environment to what it finds there.
-	for _, name := range []string{"dofile", "loadfile", "collectgarbage", "module"} {
+	// environment to what it finds there. require is a placeholder here.
+	for _, name := range []string{"dofile", "loadfile", "collectgarbage", "module", "require"} {
 		L.SetGlobal(name, disabled(L, name))
 	}
 	L.SetGlobal("_printregs", lua.LNil)
@@ -106,6 +133,9 @@ func New(opts Options) *lua.LState {
 			os.RawSetString(name, full.RawGetString(name))
 		}
 	}
+	if date, ok := os.RawGetString("date").(*lua.LFunction); ok {
+		os.RawSetString("date", capDate(L, date.GFunction))
+	}
 	L.SetMetatable(os, forbidIndex(L, "os"))
 	L.SetGlobal("os", os)
 
@@ -114,18 +144,6 @@ func New(opts Options) *lua.LState {
 		L.SetMetatable(t, forbidIndex(L, lib))
 		L.SetGlobal(lib, t)
 	}
-	if full != nil {
-		if date, ok := full.RawGetString("date").(*lua.LFunction); ok {
-			os.RawSetString("date", capDate(L, date))
-		}
-	}
-	if opts.Clock != nil {
-		date, _ := os.RawGetString("date").(*lua.LFunction)
-		installClock(L, os, opts.Clock, date)
-	}
-	installRequire(L, opts.Modules, nil)
-	scrubRegistry(L)
-	return L
 }
 
 // libraries are the gopher-lua libraries New opens.
@@ -220,37 +238,46 @@ func forbidIndex(L *lua.LState, lib string) *lua.LTable {
 	return mt
 }
 
-// capDate wraps os.date to refuse absurdly long formats (the result is
-// built in one Go call the deadline cannot interrupt).
-func capDate(L *lua.LState, date *lua.LFunction) *lua.LFunction {
+// capDate wraps date, os.date's Go function, to refuse absurdly long
+// formats (the result is built in one Go call the deadline cannot
+// interrupt).
+func capDate(L *lua.LState, date lua.LGFunction) *lua.LFunction {
 	return L.NewFunction(func(L *lua.LState) int {
 		if s, ok := L.Get(1).(lua.LString); ok && len(s) > maxDateFormat {
 			L.ArgError(1, fmt.Sprintf("os.date: format of %d bytes exceeds the limit of %d bytes", len(s), maxDateFormat))
 		}
-		return date.GFunction(L)
+		return date(L)
 	})
 }
 
-// installBounded replaces the library functions whose work or output a
-// deadline or the string cap does not bound, or that panic with Go text:
-// string.rep, string.format, string.gsub, table.concat (capped at
-// MaxStringBytes), string.find, match, gmatch, gfind, gsub (package
-// luapattern, which checks the deadline as it matches), string.upper and
-// lower, table.sort, table.insert, rawset, math.random and randomseed (see
-// installLibrary), coroutine.resume, wrap and yield (see
-// installCoroutines), and load and loadstring (see installLoad).
-func installBounded(L *lua.LState) {
+// installStateless replaces the library functions whose work or output a
+// deadline or the string cap does not bound, or that panic with Go text,
+// with versions that hold no per-state data: string.rep, string.format,
+// string.gsub, table.concat (capped at MaxStringBytes), string.find,
+// match, gmatch, gfind, gsub (package luapattern, which checks the
+// deadline as it matches), string.upper and lower, table.sort,
+// table.insert and rawset (see installLibrary), and load and loadstring
+// (see installLoad).
+func installStateless(L *lua.LState) {
 	if tab, ok := L.GetGlobal("table").(*lua.LTable); ok {
 		tab.RawSetString("concat", L.NewFunction(tableConcat))
 	}
+	installLibrary(L)
+	installLoad(L)
+	if str, ok := L.GetGlobal("string").(*lua.LTable); ok {
+		installPatterns(L, str)
+	}
+}
+
+// installStateful replaces the library functions whose replacements hold
+// per-state data, made anew in every state: coroutine.resume, wrap and
+// yield (a nesting counter and a marker table, see installCoroutines),
+// and math.random and randomseed (a generator, see installRandom).
+func installStateful(L *lua.LState) {
 	if co, ok := L.GetGlobal("coroutine").(*lua.LTable); ok {
 		installCoroutines(L, co)
 	}
-	installLibrary(L)
-	installLoad(L)
-	str, ok := L.GetGlobal("string").(*lua.LTable)
-	if !ok {
-		return
+	if m, ok := L.GetGlobal("math").(*lua.LTable); ok {
+		installRandom(L, m)
 	}
-	installPatterns(L, str)
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -682,7 +683,12 @@ func TestDDPLeavingDetachesRoomMessages(t *testing.T) {
 // does an edit (the message whole, with its new reactions and _updatedAt).
 func TestDDPReactionResendsTheMessage(t *testing.T) {
 	t.Parallel()
-	s := startServer(t)
+	// A clock that moves only when told: at the server's millisecond
+	// precision, a post and a reaction on the real clock may share one
+	// _updatedAt.
+	var mu sync.Mutex
+	now := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
+	s := startServer(t, WithClock(func() time.Time { mu.Lock(); defer mu.Unlock(); return now }))
 	d := dialDDP(t, s)
 	d.connect()
 	d.login(BotToken)
@@ -692,11 +698,16 @@ func TestDDPReactionResendsTheMessage(t *testing.T) {
 	_, first, _ := d.msgEvent()
 	require.Equal(t, posted.ID, first["_id"])
 	bot := botClient(t, s)
+	mu.Lock()
+	now = now.Add(time.Second)
+	mu.Unlock()
 	r := bot.post("/api/v1/chat.react", map[string]any{"messageId": posted.ID, "emoji": "eyes"})
 	require.Equal(t, 200, r.status, "%s", r.body)
 	ev, again, _ := d.msgEvent()
 	assert.Equal(t, GeneralRoomID, ev)
 	assert.Equal(t, posted.ID, again["_id"])
 	assert.Contains(t, again["reactions"], ":eyes:")
-	assert.NotEqual(t, first["_updatedAt"], again["_updatedAt"])
+	ejsonDate := func(t time.Time) any { return map[string]any{"$date": float64(t.UnixMilli())} }
+	assert.Equal(t, ejsonDate(now.Add(-time.Second)), first["_updatedAt"], "the post's time")
+	assert.Equal(t, ejsonDate(now), again["_updatedAt"], "the reaction's time")
 }

@@ -126,6 +126,7 @@ type binding struct {
 	handleMeta *lua.LTable // of the handles registrations return
 	reMeta     *lua.LTable // of rc.re objects
 	inUpdate   bool        // an rc.store.update function runs
+	large      largeDecodes
 }
 
 // Open installs the global table rc into L (rc.subscriptions, rc.chat,

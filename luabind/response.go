@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	goruntime "runtime"
+	"runtime/metrics"
 
 	lua "github.com/yuin/gopher-lua"
 
@@ -26,7 +27,7 @@ func (b *binding) fail(L *lua.LState, err error) int {
 // pushObject decodes a response body that must be a JSON object, drops its
 // "success" key and pushes it.
 func (b *binding) pushObject(L *lua.LState, endpoint string, body []byte) int {
-	v, err := decodeResponse(L, endpoint, body)
+	v, err := b.decodeResponse(L, endpoint, body)
 	if err != nil {
 		return b.fail(L, err)
 	}
@@ -67,7 +68,7 @@ func (b *binding) pushMember(L *lua.LState, endpoint string, body []byte, key st
 
 // pushBody decodes any JSON body and pushes it.
 func (b *binding) pushBody(L *lua.LState, endpoint string, body []byte) int {
-	v, err := decodeResponse(L, endpoint, body)
+	v, err := b.decodeResponse(L, endpoint, body)
 	if err != nil {
 		return b.fail(L, err)
 	}
@@ -76,9 +77,21 @@ func (b *binding) pushBody(L *lua.LState, endpoint string, body []byte) int {
 }
 
 // decodeResponse decodes a response body of endpoint, handed over by the
+// client, wrapping a failure with the endpoint; a large one after
+// collecting the garbage when that pays (see largeDecodes).
+func (b *binding) decodeResponse(L *lua.LState, endpoint string, body []byte) (lua.LValue, error) {
+	if len(body) < largeBody {
+		return decodeBody(L, endpoint, body)
+	}
+	before := b.large.before(len(body))
+	v, err := decodeBody(L, endpoint, body)
+	b.large.after(before)
+	return v, err
+}
+
+// decodeBody decodes a response body of endpoint, handed over by the
 // client, wrapping a failure with the endpoint.
-func decodeResponse(L *lua.LState, endpoint string, body []byte) (lua.LValue, error) {
-	collectBeforeLargeDecode(len(body))
+func decodeBody(L *lua.LState, endpoint string, body []byte) (lua.LValue, error) {
 	v, err := luajson.DecodeBytes(L, body)
 	if err != nil {
 		return lua.LNil, fmt.Errorf("luabind: %s: decoding the response: %w", endpoint, err)
@@ -105,18 +118,89 @@ func jsonKind(v lua.LValue) string {
 }
 
 // largeBody is the size from which a response body is decoded only after
-// a GC. A decoded response takes about 7 times its body, so a script
-// calling rc.subscriptions.get() of thousands of rooms in a loop (or
-// every minute) would otherwise keep its dead previous results until the
-// pacer's next cycle: the heap peaked about 9 bodies over the live one
-// instead of 1 (BenchmarkGetLoopHeap/local), for a loop of such calls
-// about 15% slower. Responses this large are rare: a get of about 1,500
-// subscriptions, a long history.
+// collecting the heap's garbage, when there is much of it. A decoded
+// response takes about 7 times its body, so a script calling
+// rc.subscriptions.get() of thousands of rooms in a loop would otherwise
+// keep its dead previous results until the pacer's next cycle: the heap
+// peaked about 9 bodies over the live one instead of 1
+// (BenchmarkGetLoopHeap/local). Responses this large are rare: a get of
+// about 1,500 subscriptions, a long history.
 const largeBody = 1 << 20
 
-// collectBeforeLargeDecode runs a GC first if a body of n bytes is large.
-func collectBeforeLargeDecode(n int) {
-	if n >= largeBody {
-		goruntime.GC()
+// largeDecodes is what a state remembers of its last large decode, to
+// decide whether the next one collects the garbage first: the GC cycles
+// completed when it ended, and the bytes allocated while it ran (about
+// its result).
+type largeDecodes struct {
+	cycles uint64
+	added  uint64
+}
+
+// heapStats is what the decision reads of the heap, without stopping the
+// world.
+type heapStats struct {
+	objects uint64 // heap objects, live or not yet freed
+	live    uint64 // the live heap at the last GC
+	cycles  uint64 // GCs completed
+	allocs  uint64 // bytes allocated since the process started
+}
+
+func readHeap() (heapStats, bool) {
+	s := []metrics.Sample{
+		{Name: "/memory/classes/heap/objects:bytes"},
+		{Name: "/gc/heap/live:bytes"},
+		{Name: "/gc/cycles/total:gc-cycles"},
+		{Name: "/gc/heap/allocs:bytes"},
 	}
+	metrics.Read(s)
+	for _, v := range s {
+		if v.Value.Kind() != metrics.KindUint64 {
+			return heapStats{}, false
+		}
+	}
+	return heapStats{s[0].Value.Uint64(), s[1].Value.Uint64(), s[2].Value.Uint64(), s[3].Value.Uint64()}, true
+}
+
+// shouldCollect is the decision: the garbage is at least the body and
+// half the live heap. The garbage is what the heap holds beyond the live
+// heap of the last GC, plus the previous large decode's result unless a
+// GC that began after it ended has completed (the GC running when it
+// ended, if any, saw that result live, while the script may have dropped
+// it since). A GC costs in proportion to the
+// live heap; with that much garbage the pacer (GOGC=100) would run one
+// within about as much allocation again, so collecting at most doubles
+// the rate of GCs, and in a daemon whose scripts hold far more than a
+// result it does not run.
+func (d *largeDecodes) shouldCollect(body uint64, h heapStats) bool {
+	var garbage uint64
+	if h.objects > h.live {
+		garbage = h.objects - h.live
+	}
+	if h.cycles < d.cycles+2 {
+		garbage += d.added
+	}
+	return garbage >= body && garbage >= h.live/2
+}
+
+// before runs a GC first if shouldCollect says so, and returns the heap
+// before the decode of a body of n bytes.
+func (d *largeDecodes) before(n int) heapStats {
+	h, ok := readHeap()
+	if ok && d.shouldCollect(uint64(n), h) {
+		goruntime.GC()
+		h, ok = readHeap()
+	}
+	if !ok {
+		return heapStats{}
+	}
+	return h
+}
+
+// after records the decode that began with before's heap.
+func (d *largeDecodes) after(before heapStats) {
+	h, ok := readHeap()
+	if !ok || before.allocs == 0 {
+		return
+	}
+	d.cycles, d.added = h.cycles, h.allocs-before.allocs
 }

@@ -1,10 +1,11 @@
 package luabind
 
 import (
+	"errors"
 	"fmt"
 	"math"
+	"regexp"
 	"strconv"
-	"strings"
 	"time"
 
 	lua "github.com/yuin/gopher-lua"
@@ -32,16 +33,20 @@ func ParseDuration(v lua.LValue, what string) (time.Duration, error) {
 	case lua.LString:
 		s := string(v)
 		d, err := parseDays(s)
-		if err != nil {
+		if err != nil && !errors.Is(err, errDurationRange) {
 			return 0, fmt.Errorf("bad %s %q: want a duration such as \"90s\", \"5m\", \"1h30m\", \"2d\" or seconds", what, clip(s))
 		}
-		if d > MaxDuration || d < -MaxDuration {
+		if err != nil || d > MaxDuration || d < -MaxDuration {
 			return 0, fmt.Errorf("%s %q is out of range: at most 100 years", what, clip(s))
 		}
 		return d, nil
 	}
 	return 0, fmt.Errorf("%s expected (a duration string such as \"5m\" or seconds), got %s", what, typeName(v))
 }
+
+// errDurationRange is parseDays' error for a well-formed duration too
+// long for time.Duration or MaxDuration.
+var errDurationRange = errors.New("duration out of range")
 
 // parseDays is time.ParseDuration of s, which may start with a whole
 // number of days ("2d", "1d12h").
@@ -51,19 +56,41 @@ func parseDays(s string) (time.Duration, error) {
 		i++
 	}
 	if i == 0 || i == len(s) || s[i] != 'd' {
-		return time.ParseDuration(s)
+		return parseGo(s)
 	}
-	days, err := strconv.ParseInt(s[:i], 10, 64)
-	if err != nil || days > int64(MaxDuration/(24*time.Hour)) {
-		return 0, fmt.Errorf("days out of range: %q", s[:i])
+	d := MaxDuration + 1
+	if days, err := strconv.ParseInt(s[:i], 10, 64); err == nil && days <= int64(MaxDuration/(24*time.Hour)) {
+		d = time.Duration(days) * 24 * time.Hour
 	}
-	d := time.Duration(days) * 24 * time.Hour
 	if rest := s[i+1:]; rest != "" {
-		r, err := time.ParseDuration(rest)
-		if err != nil || r < 0 || r > MaxDuration || strings.HasPrefix(rest, "+") {
-			return 0, fmt.Errorf("bad duration after the days: %q", rest)
+		if rest[0] == '-' || rest[0] == '+' {
+			return 0, fmt.Errorf("signed duration after the days: %q", rest)
 		}
-		d += r
+		r, err := parseGo(rest)
+		if err != nil {
+			return 0, err
+		}
+		d += min(r, MaxDuration+1)
+	}
+	if d > MaxDuration {
+		return 0, errDurationRange
 	}
 	return d, nil
 }
+
+// parseGo is time.ParseDuration, failing with errDurationRange for a
+// well-formed duration it cannot hold (one that parses with each run of
+// digits made "1").
+func parseGo(s string) (time.Duration, error) {
+	d, err := time.ParseDuration(s)
+	if err == nil {
+		return d, nil
+	}
+	if _, err2 := time.ParseDuration(digitRuns.ReplaceAllString(s, "1")); err2 == nil {
+		return 0, errDurationRange
+	}
+	return 0, err
+}
+
+// digitRuns matches each run of decimal digits.
+var digitRuns = regexp.MustCompile(`[0-9]+`)

@@ -70,3 +70,26 @@ func TestParseDuration(t *testing.T) {
 		}
 	}
 }
+
+// TestParseDurationSaysWhy: a duration too long for the limit says so;
+// one that is no duration says what would be.
+func TestParseDurationSaysWhy(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]string{
+		"36501d":                `ttl "36501d" is out of range: at most 100 years`,
+		"99999999999999999999d": `ttl "99999999999999999999d" is out of range`,
+		"2562048h":              `ttl "2562048h" is out of range`,
+		"876001h":               `ttl "876001h" is out of range`,
+		"36500d1ns":             `ttl "36500d1ns" is out of range`,
+		"1d99999999999h":        `ttl "1d99999999999h" is out of range`,
+		"soon":                  `bad ttl "soon": want a duration such as "90s", "5m", "1h30m", "2d" or seconds`,
+		"1d1d":                  `bad ttl "1d1d": want`,
+		"1d-5m":                 `bad ttl "1d-5m": want`,
+		"5 minutes":             `bad ttl "5 minutes": want`,
+	} {
+		_, err := ParseDuration(lua.LString(in), "ttl")
+		if assert.Error(t, err, in) {
+			assert.Contains(t, err.Error(), want, in)
+		}
+	}
+}

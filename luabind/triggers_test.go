@@ -74,7 +74,7 @@ func TestTriggerArgumentErrors(t *testing.T) {
 		{`rc.every(rc.json.null, function() end)`, "bad argument #1 to rc.every (interval expected (a duration string such as \"5m\" or seconds), got rc.json.null)"},
 		{`rc.every("1m")`, "bad argument #2 to rc.every (function expected, got nil)"},
 		{`rc.every(0/0, function() end)`, "bad argument #1 to rc.every (interval of NaN seconds is out of range: at most 100 years)"},
-		{`rc.every("36501d", function() end)`, `bad argument #1 to rc.every (bad interval "36501d"`},
+		{`rc.every("36501d", function() end)`, `bad argument #1 to rc.every (interval "36501d" is out of range: at most 100 years)`},
 		{`rc.cron("61 * * * *", function() end)`, `bad argument #1 to rc.cron (bad cron spec "61 * * * *":`},
 		{`rc.cron("0 9 * * 1-5", "f")`, "bad argument #2 to rc.cron (function expected, got string)"},
 	} {

@@ -13,15 +13,19 @@ import (
 
 	"github.com/rclua/rclua/luabind"
 	"github.com/rclua/rclua/runtime"
+	"github.com/rclua/rclua/runtime/sandbox"
 	"github.com/rclua/rclua/runtime/store"
+	"github.com/rclua/rclua/runtime/watch"
 )
 
 const execHelp = `rclua exec [flags] FILE
 
 Runs one script's top level against the server once and exits: for cron
 jobs and one-off automation. Triggers the script registers (rc.on,
-rc.every, rc.cron) are reported as ignored. Exit status 0 on success; on a
-Lua error, 1 with the error and its file:line.
+rc.every, rc.cron) are reported as ignored. The script is compiled before
+the server is reached: a syntax error is reported whatever the server's
+state. Exit status 0 on success; on a Lua error, 1 with the error and its
+file:line. A test file (*_test.lua) is refused: rclua test runs those.
 
 rc.store is the script's namespace in the state dir, found as "rclua run"
 finds it (the default is beside the script's folder), so a cron-run script
@@ -87,6 +91,12 @@ func cmdExec(ctx context.Context, args []string, getenv func(string) string, std
 	// does not use it runs while a daemon holds the state dir.
 	st := &lazyStore{dir: stateDir, opts: o.state.storeOptions(), name: runtime.ScriptName(path)}
 	defer st.close()
+	// A script that does not compile fails before the server is asked:
+	// its file:line, not "cannot reach", whatever the server's state.
+	if err := compileScript(path); err != nil {
+		log.Error().Str("script", runtime.ScriptName(path)).Str("error", err.Error()).Msg("script failed")
+		return &scriptError{path: path, err: err}
+	}
 	keeper := newAuthKeeper(creds, baseURL, log)
 	client, err := newClient(baseURL, creds, true, keeper)
 	if err != nil {
@@ -206,13 +216,30 @@ func (e *unavailableError) Unwrap() error { return e.err }
 // ErrorType is "unavailable", the error_type the script sees.
 func (e *unavailableError) ErrorType() string { return "unavailable" }
 
-// checkScriptFile refuses a script path that is missing or not a regular
-// file: a folder, or a device or a pipe, which reading would never end.
+// compileScript reads and compiles the script at path in a sandbox state
+// of its own, as the host does before running it: the error of a script
+// that does not compile is its "file:line: message".
+func compileScript(path string) error {
+	content, err := watch.ReadScript(path)
+	if err != nil {
+		return fmt.Errorf("cannot read the script: %w", err)
+	}
+	L := sandbox.New(sandbox.Options{})
+	defer L.Close()
+	_, err = sandbox.Compile(L, path, content)
+	return err
+}
+
+// checkScriptFile refuses a script path that is missing, not a regular
+// file (a folder, or a device or a pipe, which reading would never end)
+// or a test file (rclua test runs those).
 func checkScriptFile(cmd, path string) error {
 	fi, err := os.Stat(path)
 	switch {
 	case err != nil:
 		return usagef("%s: %v", cmd, err)
+	case !fi.IsDir() && watch.IsTest(fi.Name()):
+		return usagef("%s: %s: a test file, not a script (run it with rclua test)", cmd, path)
 	case fi.IsDir():
 		return usagef("%s: %s is a folder: give one script file", cmd, path)
 	case !fi.Mode().IsRegular():

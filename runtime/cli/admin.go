@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -47,7 +48,18 @@ type statusDoc struct {
 	Ready         bool         `json:"ready"`
 	Checks        []readyCheck `json:"checks"`
 	Source        sourceDoc    `json:"event_source"`
-	Scripts       []scriptDoc  `json:"scripts"`
+	// Connecting is set while the daemon is still reaching the server
+	// (nothing loaded yet: Scripts is empty).
+	Connecting *connectingDoc `json:"connecting,omitempty"`
+	Scripts    []scriptDoc    `json:"scripts"`
+}
+
+// connectingDoc is the state of a daemon still reaching the server.
+type connectingDoc struct {
+	Since       time.Time  `json:"since"`
+	Attempts    int        `json:"attempts"`             // failed so far
+	LastError   string     `json:"last_error,omitempty"` // never a secret
+	LastErrorAt *time.Time `json:"last_error_at,omitempty"`
 }
 
 // readyCheck is one readiness rule and whether it holds.
@@ -103,12 +115,42 @@ type daemonState struct {
 	user       string
 	scriptsDir string
 
+	attempts  int       // failed connection attempts, guarded by mu
+	lastErr   string    // the last one's error, secrets redacted
+	lastErrAt time.Time // when it failed
+
+	// persistMu makes each change of the disabled set and its save one
+	// step, and keeps a change queued while connecting (control.go) from
+	// falling between the daemon's read of the set and attach.
+	persistMu sync.Mutex
+
 	keeper   *authKeeper
 	server   string
 	stateDir string
 	started  time.Time
 	beat     atomic.Int64 // UnixNano of the daemon loop's last heartbeat
 	now      func() time.Time
+}
+
+// connectFailed records a failed connection attempt; secrets are the
+// strings to redact from its error (a password can be echoed by a proxy).
+func (d *daemonState) connectFailed(attempt int, err error, secrets ...string) {
+	msg := err.Error()
+	for _, s := range secrets {
+		if len(s) >= 4 {
+			msg = strings.ReplaceAll(msg, s, "[redacted]")
+		}
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.attempts, d.lastErr, d.lastErrAt = attempt, msg, d.now()
+}
+
+// connecting returns the connection state while nothing is attached.
+func (d *daemonState) connecting() *connectingDoc {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	return &connectingDoc{Since: d.started, Attempts: d.attempts, LastError: d.lastErr, LastErrorAt: timePtr(d.lastErrAt)}
 }
 
 // attach records the script host and the event source once the daemon
@@ -119,6 +161,20 @@ func (d *daemonState) attach(h *runtime.Host, src source.Source, user, scriptsDi
 	defer d.mu.Unlock()
 	d.heartbeat()
 	d.host, d.src, d.user, d.scriptsDir = h, src, user, scriptsDir
+}
+
+// attachNew attaches the host newHost makes (with src and user), holding
+// persistMu meanwhile: newHost reads the disabled set, which no control
+// request changes until the host is attached.
+func (d *daemonState) attachNew(newHost func() (*runtime.Host, error), src source.Source, user string) (*runtime.Host, error) {
+	d.persistMu.Lock()
+	defer d.persistMu.Unlock()
+	h, err := newHost()
+	if err != nil {
+		return nil, err
+	}
+	d.attach(h, src, user, d.scriptsDir)
+	return h, nil
 }
 
 // attached returns what attach recorded (a nil host before).
@@ -222,6 +278,9 @@ func (d *daemonState) status() statusDoc {
 		UptimeSeconds: now.Sub(d.started).Seconds(),
 		Source:        d.source(src, list),
 		Scripts:       make([]scriptDoc, 0, len(list)),
+	}
+	if h == nil {
+		doc.Connecting = d.connecting()
 	}
 	doc.Checks = d.checks(h, doc.Source)
 	doc.Ready = true

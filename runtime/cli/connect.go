@@ -116,8 +116,9 @@ func connectBackoff() rc.Backoff { return rc.Backoff{Min: time.Second, Max: time
 
 // connect authenticates, retrying an unreachable or failing server with
 // backoff until it answers or ctx ends. A refused login is returned at once.
-// It returns (nil, nil) when ctx ends first.
-func connect(ctx context.Context, c *rc.Client, creds credentials, baseURL string, b rc.Backoff, log zerolog.Logger) (*rc.User, error) {
+// It returns (nil, nil) when ctx ends first. failed, when not nil, is told
+// of each attempt that failed and is retried.
+func connect(ctx context.Context, c *rc.Client, creds credentials, baseURL string, b rc.Backoff, log zerolog.Logger, failed func(attempt int, err error)) (*rc.User, error) {
 	for attempt := 1; ; attempt++ {
 		u, err := authenticate(ctx, c, creds)
 		if err == nil {
@@ -131,6 +132,9 @@ func connect(ctx context.Context, c *rc.Client, creds credentials, baseURL strin
 		}
 		if fatal := fatalAuthError(err, creds, baseURL); fatal != nil {
 			return nil, fatal
+		}
+		if failed != nil {
+			failed(attempt, err)
 		}
 		wait := b.Delay(attempt)
 		log.Warn().Err(err).Str("server", baseURL).Int("attempt", attempt).Stringer("retry_in", wait.Round(time.Millisecond)).

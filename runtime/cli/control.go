@@ -13,7 +13,6 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"sync"
 	"syscall"
 	"text/tabwriter"
 	"time"
@@ -22,6 +21,7 @@ import (
 
 	"github.com/rclua/rclua/runtime"
 	"github.com/rclua/rclua/runtime/store"
+	"github.com/rclua/rclua/runtime/watch"
 )
 
 // The state folder's files.
@@ -94,8 +94,17 @@ type controlReply struct {
 	Done  string `json:"done,omitempty"`
 }
 
+// notReadyError is a control request's error while the daemon connects
+// or loads its scripts: 503, and the command exits 1.
+type notReadyError struct{ msg string }
+
+func (e *notReadyError) Error() string { return e.msg }
+
 // controlHandler serves the control socket: GET /status, POST /reload,
-// /disable, /enable.
+// /disable, /enable. It serves from before the daemon reached the server:
+// until the scripts are loaded, reload is refused (*notReadyError), and
+// before the host is attached, enable and disable change the saved set,
+// which the load applies.
 func controlHandler(d *daemonState, log zerolog.Logger) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /status", func(w http.ResponseWriter, r *http.Request) {
@@ -115,8 +124,11 @@ func controlHandler(d *daemonState, log zerolog.Logger) http.Handler {
 			done, err := do(req.Scripts)
 			if err != nil {
 				code := http.StatusInternalServerError
-				if errors.Is(err, runtime.ErrUnknownScript) {
+				switch {
+				case errors.Is(err, runtime.ErrUnknownScript):
 					code = http.StatusNotFound
+				case errors.As(err, new(*notReadyError)):
+					code = http.StatusServiceUnavailable
 				}
 				writeJSON(w, code, controlReply{Error: err.Error()})
 				return
@@ -126,7 +138,11 @@ func controlHandler(d *daemonState, log zerolog.Logger) http.Handler {
 		})
 	}
 	act("/reload", false, func(names []string) (string, error) {
-		if err := d.host.Reload(names...); err != nil {
+		h, err := d.loadedHost()
+		if err != nil {
+			return "", err
+		}
+		if err := h.Reload(names...); err != nil {
 			return "", err
 		}
 		if len(names) == 0 {
@@ -134,25 +150,83 @@ func controlHandler(d *daemonState, log zerolog.Logger) http.Handler {
 		}
 		return "reloading " + strings.Join(names, ", "), nil
 	})
-	// persistMu makes each change and the save of the set it leads to one
-	// step: two requests at once cannot save an older set last.
-	var persistMu sync.Mutex
-	persist := func(change func(string) error, what string) func([]string) (string, error) {
+	persist := func(disable bool, what string) func([]string) (string, error) {
 		return func(names []string) (string, error) {
-			persistMu.Lock()
-			defer persistMu.Unlock()
+			d.persistMu.Lock()
+			defer d.persistMu.Unlock()
+			h, _, _, _ := d.attached()
+			if h == nil {
+				return d.queueDisabled(names[0], disable, what)
+			}
+			if _, err := d.loadedHost(); err != nil {
+				return "", err
+			}
+			change := h.Enable
+			if disable {
+				change = h.Disable
+			}
 			if err := change(names[0]); err != nil {
 				return "", err
 			}
-			if err := saveDisabled(d.stateDir, d.host.Disabled()); err != nil {
+			if err := saveDisabled(d.stateDir, h.Disabled()); err != nil {
 				return "", fmt.Errorf("%s %s, but %w: a restart will not remember it", what, names[0], err)
 			}
 			return what + " " + names[0], nil
 		}
 	}
-	act("/disable", true, persist(d.host.Disable, "disabled"))
-	act("/enable", true, persist(d.host.Enable, "enabled"))
+	act("/disable", true, persist(true, "disabled"))
+	act("/enable", true, persist(false, "enabled"))
 	return mux
+}
+
+// loadedHost returns the script host once its scripts are loaded, else
+// a *notReadyError saying what the daemon is doing.
+func (d *daemonState) loadedHost() (*runtime.Host, error) {
+	h, _, _, _ := d.attached()
+	if h == nil {
+		return nil, &notReadyError{"the daemon is connecting to " + d.server + "; try again once it is ready (rclua status shows its state)"}
+	}
+	select {
+	case <-h.Loaded():
+		return h, nil
+	default:
+		return nil, &notReadyError{"the daemon is loading its scripts; try again once it is ready"}
+	}
+}
+
+// queueDisabled disables or enables the script name in the saved set
+// while the daemon connects (persistMu held, no host yet): the load
+// applies it. The name must be a script of the scripts folder.
+func (d *daemonState) queueDisabled(name string, disable bool, what string) (string, error) {
+	name = strings.TrimSuffix(name, ".lua")
+	file := filepath.Join(d.scriptsDir, name+".lua")
+	if strings.ContainsAny(name, `/\`) || !watch.IsScript(name+".lua") {
+		return "", fmt.Errorf("%q is not a script name (want a file name of the scripts folder, with or without .lua): %w", name, runtime.ErrUnknownScript)
+	}
+	if fi, err := os.Stat(file); err != nil || !fi.Mode().IsRegular() {
+		return "", fmt.Errorf("script %q: %w in %s (no %s)", name, runtime.ErrUnknownScript, d.scriptsDir, filepath.Base(file))
+	}
+	set, err := loadDisabled(d.stateDir)
+	if err != nil {
+		return "", err
+	}
+	kept := set[:0:0]
+	for _, n := range set {
+		if n != name {
+			kept = append(kept, n)
+		}
+	}
+	if disable {
+		kept = append(kept, name)
+		sort.Strings(kept)
+	}
+	if err := saveDisabled(d.stateDir, kept); err != nil {
+		return "", err
+	}
+	if disable {
+		return fmt.Sprintf("%s %s (saved: the daemon is still connecting to %s and will not load it)", what, name, d.server), nil
+	}
+	return fmt.Sprintf("%s %s (saved: the daemon is still connecting to %s and will load it)", what, name, d.server), nil
 }
 
 // withStoreRoutes adds to the control socket's handler h its read-only
@@ -262,6 +336,10 @@ state folder, which only the daemon's user can open):
   reload    load the named scripts (all with none) from disk again
   disable   stop a script and keep it stopped, across restarts, until enable
   enable    load a disabled script again
+
+The socket answers while the daemon is still reaching the server: status
+then says so (server, since when, last error), reload is refused, and
+disable and enable are saved at once and apply when the scripts load.
 
 Find the daemon with the same --state-dir (or RCLUA_STATE_DIR, or
 $STATE_DIRECTORY) it runs with, or the same --scripts when it uses the
@@ -405,8 +483,20 @@ func printStatus(w io.Writer, doc statusDoc) {
 	if !doc.Source.Needed {
 		src += " (no script listens)"
 	}
-	fmt.Fprintf(w, "rclua %s  server %s  user %s  up %s  %s\n", doc.Version, doc.Server, doc.User,
+	user := doc.User
+	if user == "" {
+		user = "-"
+	}
+	fmt.Fprintf(w, "rclua %s  server %s  user %s  up %s  %s\n", doc.Version, doc.Server, user,
 		(time.Duration(doc.UptimeSeconds) * time.Second).String(), ready)
+	if c := doc.Connecting; c != nil {
+		fmt.Fprintf(w, "connecting to %s since %s (%d failed attempts)", doc.Server, c.Since.Local().Format(time.DateTime), c.Attempts)
+		if c.LastError != "" {
+			fmt.Fprintf(w, "; last error at %s: %s", c.LastErrorAt.Local().Format(time.TimeOnly), c.LastError)
+		}
+		fmt.Fprintf(w, "\nscripts: %s  state: %s\nno script is loaded until the server answers\n", doc.ScriptsDir, doc.StateDir)
+		return
+	}
 	fmt.Fprintf(w, "event source: %s\nscripts: %s  state: %s\n\n", src, doc.ScriptsDir, doc.StateDir)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "SCRIPT\tSTATE\tVERSION\tSINCE\tCALLS\tERRORS\tTIMEOUTS\tQUEUED\tTRIGGERS")

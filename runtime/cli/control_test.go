@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/assert"
@@ -63,4 +64,21 @@ func TestControlDisableEnableConcurrentSaves(t *testing.T) {
 		round("/enable", func(int) bool { return true })
 		require.Empty(t, host.Disabled())
 	}
+}
+
+// TestConnectingStatusRedacts: the last connection error the status shows
+// while connecting never holds a secret, even when the error quotes one.
+func TestConnectingStatusRedacts(t *testing.T) {
+	t.Parallel()
+	d := &daemonState{server: "https://chat.example.com", keeper: newAuthKeeper(credentials{}, "https://chat.example.com", zerolog.Nop()),
+		started: time.Now(), now: time.Now}
+	d.connectFailed(2, fmt.Errorf("proxy said: bad password %s", secretToken), "", secretToken)
+	doc := d.status()
+	require.NotNil(t, doc.Connecting)
+	assert.Equal(t, 2, doc.Connecting.Attempts)
+	assert.Equal(t, "proxy said: bad password [redacted]", doc.Connecting.LastError)
+	var buf strings.Builder
+	printStatus(&buf, doc)
+	assert.Contains(t, buf.String(), "connecting to https://chat.example.com since ")
+	assert.NotContains(t, buf.String(), secretToken)
 }

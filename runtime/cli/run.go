@@ -258,8 +258,12 @@ func daemon(ctx context.Context, o runOptions, baseURL string, creds credentials
 	// The admin endpoint serves from here on, so /healthz answers and
 	// /readyz says "connecting" while the server is being reached.
 	stateDir := filepath.Dir(db.Path()) // --dev's temporary one too
+	scriptsDir, err := filepath.Abs(o.scripts)
+	if err != nil {
+		return fmt.Errorf("scripts folder: %w", err)
+	}
 	keeper := newAuthKeeper(creds, baseURL, log)
-	state := &daemonState{server: baseURL, stateDir: stateDir, keeper: keeper, started: time.Now(), now: time.Now}
+	state := &daemonState{server: baseURL, stateDir: stateDir, scriptsDir: scriptsDir, keeper: keeper, started: time.Now(), now: time.Now}
 	state.heartbeat()
 	mets := newMetrics(state.status)
 	stopAdmin, err := serveAdmin(ctx, o.adminAddr, o.explicitAdmin, adminHandler(state, mets), log)
@@ -267,12 +271,22 @@ func daemon(ctx context.Context, o runOptions, baseURL string, creds credentials
 		return err
 	}
 	defer stopAdmin()
+	// The control socket too: rclua status says "connecting" (and why)
+	// while the server is being reached, enable and disable are saved for
+	// the load, and rclua store reads the store, open already.
+	stopControl, err := serveControl(stateDir, withStoreRoutes(controlHandler(state, log), db), log)
+	if err != nil {
+		return err
+	}
+	defer stopControl()
 	client, err := newClient(baseURL, creds, true, keeper, rc.WithObserver(mets.rcObserver()))
 	if err != nil {
 		return err
 	}
 	log.Info().Str("server", baseURL).Str("auth", creds.String()).Str("version", versionString()).Msg("connecting")
-	me, err := connect(ctx, client, creds, baseURL, connectBackoff(), log)
+	me, err := connect(ctx, client, creds, baseURL, connectBackoff(), log, func(attempt int, err error) {
+		state.connectFailed(attempt, err, creds.token, creds.password, creds.totp)
+	})
 	if err != nil {
 		return err
 	}
@@ -286,16 +300,7 @@ func daemon(ctx context.Context, o runOptions, baseURL string, creds credentials
 		}
 	}()
 
-	scriptsDir, err := filepath.Abs(o.scripts)
-	if err != nil {
-		return fmt.Errorf("scripts folder: %w", err)
-	}
-	disabled, err := loadDisabled(stateDir)
-	if err != nil {
-		return err
-	}
 	cfg := runtime.Config{
-		Disabled:        disabled,
 		ScriptsDir:      scriptsDir,
 		Debounce:        o.debounce,
 		LoadTimeout:     o.loadTimeout,
@@ -319,16 +324,23 @@ func daemon(ctx context.Context, o runOptions, baseURL string, creds credentials
 	module := luabind.FromClient(client, log)
 	module.Bot = rc.UserRef{ID: me.ID, Username: me.Username} // the message triggers know the bot's messages
 	deps := runtime.Deps{Module: module, Sources: []source.Source{events}, Observer: mets, Store: db}
-	host, err := runtime.New(cfg, deps, log)
-	if err != nil {
-		return fmt.Errorf("script host: %w", err)
-	}
-	state.attach(host, events, me.Username, scriptsDir)
-	stopControl, err := serveControl(stateDir, withStoreRoutes(controlHandler(state, log), db), log)
+	// The disabled set is read as the host is attached, with no change
+	// of it in between: one queued while connecting applies at the load.
+	host, err := state.attachNew(func() (*runtime.Host, error) {
+		disabled, err := loadDisabled(stateDir)
+		if err != nil {
+			return nil, err
+		}
+		cfg.Disabled = disabled
+		host, err := runtime.New(cfg, deps, log)
+		if err != nil {
+			return nil, fmt.Errorf("script host: %w", err)
+		}
+		return host, nil
+	}, events, me.Username)
 	if err != nil {
 		return err
 	}
-	defer stopControl()
 	beat := time.NewTicker(beatEvery)
 	defer beat.Stop()
 

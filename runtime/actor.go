@@ -662,7 +662,7 @@ func (a *actor) load(ctx context.Context, req *loadRequest) {
 	a.startTimers(v)
 	a.st.setLoaded(req.hash, time.Now())
 	a.st.setListens(v.reg.kinds())
-	a.st.setTriggers(v.reg.labels())
+	a.st.setTriggers(v.reg.labels(), v.reg.firstLabels())
 	a.h.obs.Reload(a.st.name, LoadOK)
 	a.resetBackoff("reloaded")
 	a.h.listenersChanged()

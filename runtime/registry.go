@@ -95,6 +95,16 @@ func (r *registry) kinds() []string {
 	return out
 }
 
+// firstLabels returns, for each event kind the script handles, the label
+// of the trigger registered first for it.
+func (r *registry) firstLabels() map[string]string {
+	out := make(map[string]string, len(r.handlers))
+	for k, list := range r.handlers {
+		out[k] = list[0].label
+	}
+	return out
+}
+
 // labels returns the labels of the triggers registered, timers last.
 func (r *registry) labels() []string {
 	var out []string

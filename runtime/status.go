@@ -30,6 +30,10 @@ type ScriptStatus struct {
 	Triggers []string
 	// Listens are the event kinds the running version handles.
 	Listens []string
+	// FirstHandlers holds, for each kind in Listens, the label of the
+	// trigger the running version registered first for it, e.g.
+	// "message": `hear "^!ping" (a.lua:3)`. Read-only.
+	FirstHandlers map[string]string
 	// Queued is how many messages wait for the script: in its queue and,
 	// while backed off, held.
 	Queued int
@@ -57,6 +61,7 @@ type scriptState struct {
 	lastError string
 	errorAt   time.Time
 	triggers  []string
+	first     map[string]string // FirstHandlers, never changed once set
 	step      int
 	until     time.Time
 
@@ -96,7 +101,7 @@ func (s *scriptState) snapshot() ScriptStatus {
 	return ScriptStatus{
 		Name: s.name, Path: s.path, State: s.state, Hash: s.hash,
 		LoadedAt: s.loadedAt, LastError: s.lastError, LastErrorAt: s.errorAt,
-		Triggers: s.triggers, Listens: listens,
+		Triggers: s.triggers, Listens: listens, FirstHandlers: s.first,
 		Queued:      int(s.queued.Load() + s.held.Load()),
 		BackoffStep: s.step, BackedOffUntil: s.until,
 		Runs: s.runs.Load(), Errors: s.errors.Load(),
@@ -125,7 +130,7 @@ func (s *scriptState) setEvicted(msg string) {
 	defer s.mu.Unlock()
 	s.state, s.lastError, s.errorAt = StateFailed, msg, time.Now()
 	s.listens.Store(nil)
-	s.triggers = nil
+	s.triggers, s.first = nil, nil
 }
 
 // setLoadFailed records a failed load; a running version keeps running.
@@ -144,11 +149,12 @@ func (s *scriptState) setError(msg string) {
 	s.lastError, s.errorAt = msg, time.Now()
 }
 
-// setTriggers records the running version's trigger labels.
-func (s *scriptState) setTriggers(labels []string) {
+// setTriggers records the running version's trigger labels, and the first
+// of each event kind.
+func (s *scriptState) setTriggers(labels []string, first map[string]string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.triggers = labels
+	s.triggers, s.first = labels, first
 }
 
 // setBackoff records the back-off step and the end of its pause (zero:
@@ -164,7 +170,7 @@ func (s *scriptState) setDisabled() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.state, s.hash = StateDisabled, ""
-	s.triggers = nil
+	s.triggers, s.first = nil, nil
 	s.listens.Store(nil)
 }
 
@@ -172,6 +178,6 @@ func (s *scriptState) setStopped() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.state = StateStopped
-	s.triggers = nil
+	s.triggers, s.first = nil, nil
 	s.listens.Store(nil)
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -94,6 +95,45 @@ type scriptDoc struct {
 	Disabled       bool       `json:"disabled"`
 	BackoffStep    int        `json:"backoff_step,omitempty"`
 	BackedOffUntil *time.Time `json:"backed_off_until,omitempty"`
+	// Note says what does not work as the script expects: its message
+	// triggers while the event source cannot deliver messages.
+	Note string `json:"note,omitempty"`
+}
+
+// messageNote is why a script's message triggers never fire.
+type messageNote struct {
+	trigger string // the first message trigger's label, with its file:line
+	why     string
+}
+
+func (n messageNote) String() string {
+	return "its message triggers never fire (first: " + n.trigger + "): " + n.why
+}
+
+// messageNotes returns a note for each script of list with a message
+// trigger while src cannot deliver messages: --events poll, or auto
+// polling because the realtime API is unavailable (the notes go when it
+// is back).
+func messageNotes(src source.Source, list []runtime.ScriptStatus) map[string]messageNote {
+	if src == nil {
+		return nil
+	}
+	why := ""
+	if !slices.Contains(src.Kinds(), source.KindMessage) {
+		why = "--events poll polls the subscriptions and cannot deliver messages: run with --events auto or realtime"
+	} else if st, ok := src.(stateful); ok && st.State() == source.StatePolling {
+		why = "the realtime API is unavailable and --events auto fell back to polling, which cannot deliver messages (until realtime is back)"
+	}
+	if why == "" {
+		return nil
+	}
+	notes := map[string]messageNote{}
+	for _, s := range list {
+		if slices.Contains(s.Listens, source.KindMessage) {
+			notes[s.Name] = messageNote{trigger: s.FirstHandlers[source.KindMessage], why: why}
+		}
+	}
+	return notes
 }
 
 // stateful is an event source that tells its state (source.Realtime,
@@ -287,12 +327,16 @@ func (d *daemonState) status() statusDoc {
 	for _, c := range doc.Checks {
 		doc.Ready = doc.Ready && c.OK
 	}
+	notes := messageNotes(src, list)
 	for _, s := range list {
 		sd := scriptDoc{
 			Name: s.Name, State: s.State, Hash: s.Hash, Triggers: s.Triggers,
 			LastError: s.LastError, Calls: s.Runs, Errors: s.Errors, Timeouts: s.Timeouts,
 			Queued: s.Queued, Disabled: disabled[s.Name], BackoffStep: s.BackoffStep,
 			LoadedAt: timePtr(s.LoadedAt), LastErrorAt: timePtr(s.LastErrorAt),
+		}
+		if n, ok := notes[s.Name]; ok {
+			sd.Note = n.String()
 		}
 		if s.BackedOffUntil.After(now) {
 			sd.BackedOffUntil = timePtr(s.BackedOffUntil)

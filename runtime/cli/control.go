@@ -525,6 +525,9 @@ func printStatus(w io.Writer, doc statusDoc) {
 			}
 			fmt.Fprintf(w, "\n%s: last error%s: %s", s.Name, at, s.LastError)
 		}
+		if s.Note != "" {
+			fmt.Fprintf(w, "\n%s: note: %s", s.Name, s.Note)
+		}
 	}
 	if len(scripts) > 0 {
 		fmt.Fprintln(w)

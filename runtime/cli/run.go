@@ -358,6 +358,25 @@ func daemon(ctx context.Context, o runOptions, baseURL string, creds credentials
 		state.heartbeat()
 	}
 
+	// Each script whose message triggers cannot fire is warned of once,
+	// and told when they can again (auto back to realtime).
+	noted := map[string]messageNote{}
+	warnNotes := func() {
+		_, src, _, _ := state.attached()
+		notes := messageNotes(src, host.Status())
+		for name, n := range notes {
+			if noted[name] != n {
+				log.Warn().Str("script", name).Str("trigger", n.trigger).Str("why", n.why).Msg("this script's message triggers never fire")
+			}
+		}
+		for name := range noted {
+			if _, ok := notes[name]; !ok {
+				log.Info().Str("script", name).Msg("this script's message triggers fire again")
+			}
+		}
+		noted = notes
+	}
+
 	// stopErr is why the daemon stops on its own: the credentials were
 	// lost (exit status 3). nil: a signal stops it (exit status 0).
 	var stopErr error
@@ -369,6 +388,7 @@ func daemon(ctx context.Context, o runOptions, baseURL string, creds credentials
 			loading = true
 		case <-host.Loaded():
 			logStartup(log, baseURL, me.Username, scriptsDir, host.Status())
+			warnNotes()
 			if dev != nil {
 				dev.startActivity(o.devActivity)
 			}
@@ -384,6 +404,7 @@ func daemon(ctx context.Context, o runOptions, baseURL string, creds credentials
 		select {
 		case <-beat.C:
 			hostBeat()
+			warnNotes()
 		case <-hup:
 			log.Info().Msg("SIGHUP: reloading every script")
 			host.ReloadAll()

@@ -1,0 +1,74 @@
+package cli
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/rclua/rclua/rc/rctest"
+)
+
+// hearScript has its first message trigger on line 3, after a
+// subscription one; the hear on line 4 sorts first among the labels, but
+// registration order decides which the note names.
+const hearScript = `-- pinger
+rc.on("subscription", function() end)
+rc.respond("hello", function(msg) msg:reply("hi") end)
+rc.hear("^!ping$", function(msg) msg:reply("pong") end)
+`
+
+// TestE2EPollWarnsOfMessageTriggers: with --events poll, a script with
+// message triggers is warned of once (its first message trigger's
+// file:line and why), and status and /status carry the note; a script
+// without message triggers gets none.
+func TestE2EPollWarnsOfMessageTriggers(t *testing.T) {
+	t.Parallel()
+	s := rctest.NewServer()
+	defer s.Close()
+	dir := t.TempDir()
+	writeScript(t, filepath.Join(dir, "pinger.lua"), hearScript)
+	writeScript(t, filepath.Join(dir, "relay.lua"), relayScript)
+	env := append(botEnv(s), "RCLUA_STATE_DIR="+filepath.Join(t.TempDir(), "st"))
+	c := startChild(t, env, "run", "--scripts", dir, "--events", "poll", "--poll-interval", "1s",
+		"--admin-addr", "127.0.0.1:0", "--log-format", "json", "--shutdown-timeout", "2s")
+	base := adminURL(t, c)
+	waitForText(t, c.stderr, "this script's message triggers never fire", 15*time.Second)
+	out := c.stderr.String()
+	assert.Regexp(t, `"script":"pinger"[^\n]*"trigger":"respond \\"hello\\" \(pinger\.lua:3\)"[^\n]*"why":"--events poll`, out)
+	assert.NotContains(t, out, `"script":"relay","trigger"`, "no warning for a script without message triggers")
+
+	doc := statusJSON(t, env)
+	assert.Equal(t, `its message triggers never fire (first: respond "hello" (pinger.lua:3)): --events poll polls the subscriptions and cannot deliver messages: run with --events auto or realtime`,
+		scriptOf(t, doc, "pinger").Note)
+	assert.Empty(t, scriptOf(t, doc, "relay").Note)
+	code, text, stderr := runChild(t, env, "status")
+	require.Equal(t, 0, code, stderr)
+	assert.Contains(t, text, "pinger: note: its message triggers never fire")
+	code, body := get(t, base+"/status")
+	require.Equal(t, 200, code)
+	assert.Contains(t, string(body), `"note": "its message triggers never fire`)
+
+	// Once per script: later beats do not repeat it.
+	waitFor(t, 10*time.Second, "a few beats", func() bool { return endpointCount(s, "subscriptions.get") >= 3 })
+	assert.Equal(t, 1, strings.Count(c.stderr.String(), "message triggers never fire\""), "one warning:\n%s", c.stderr.String())
+}
+
+// TestE2EAutoFallbackNotesMessageTriggers: --events auto polling because
+// the server refuses the websocket upgrade notes the message triggers too.
+func TestE2EAutoFallbackNotesMessageTriggers(t *testing.T) {
+	t.Parallel()
+	s := rctest.NewServer()
+	defer s.Close()
+	s.RefuseUpgrade(true)
+	dir := t.TempDir()
+	writeScript(t, filepath.Join(dir, "pinger.lua"), hearScript)
+	env := append(botEnv(s), "RCLUA_STATE_DIR="+filepath.Join(t.TempDir(), "st"))
+	c := startChild(t, env, "run", "--scripts", dir, "--poll-interval", "1s", "--admin-addr", "off", "--log-format", "json", "--shutdown-timeout", "2s")
+	waitForText(t, c.stderr, "this script's message triggers never fire", 15*time.Second)
+	assert.Contains(t, c.stderr.String(), `"why":"the realtime API is unavailable and --events auto fell back to polling`)
+	assert.Contains(t, scriptOf(t, statusJSON(t, env), "pinger").Note, "fell back to polling")
+}

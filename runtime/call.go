@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/rs/zerolog"
 	lua "github.com/yuin/gopher-lua"
@@ -235,11 +237,17 @@ func errorMessage(L *lua.LState, f *sandbox.Failure) string {
 
 // describeErrorValue is the text of an error value that is not a string or
 // a number: its __tostring result when it has one that works, else its
-// type.
+// type, and for a table its first fields (error{message = ..., code = ...}
+// is a common way to raise).
 func describeErrorValue(L *lua.LState, v lua.LValue) string {
 	desc := fmt.Sprintf("error object is a %s value", v.Type())
 	mt := L.GetMetaField(v, "__tostring")
 	if mt == lua.LNil {
+		if tb, ok := v.(*lua.LTable); ok {
+			if fields := describeFields(tb); fields != "" {
+				return desc + ": " + fields
+			}
+		}
 		return desc
 	}
 	L.Push(mt)
@@ -259,6 +267,67 @@ func describeErrorValue(L *lua.LState, v lua.LValue) string {
 		return desc + " (its __tostring returned no string)"
 	}
 	return string(s)
+}
+
+// Bounds of describeFields: the fields shown and the bytes of a string.
+const (
+	maxErrorFields   = 8
+	maxErrorFieldLen = 200
+)
+
+// describeFields shows tb's first fields, raw (no metamethod runs),
+// "{message = "disk full", code = 3, details = <table>}": strings quoted
+// and clipped, numbers and booleans as they are, other values by type;
+// "" for an empty table.
+func describeFields(tb *lua.LTable) string {
+	var b strings.Builder
+	n := 0
+	for k, v := tb.Next(lua.LNil); k != lua.LNil; k, v = tb.Next(k) {
+		if n == maxErrorFields {
+			b.WriteString(", ...")
+			break
+		}
+		if n > 0 {
+			b.WriteString(", ")
+		}
+		n++
+		switch k := k.(type) {
+		case lua.LString:
+			b.WriteString(clipText(string(k), maxErrorFieldLen))
+		default:
+			fmt.Fprintf(&b, "[%s]", describeField(k))
+		}
+		b.WriteString(" = ")
+		b.WriteString(describeField(v))
+	}
+	if n == 0 {
+		return ""
+	}
+	return "{" + b.String() + "}"
+}
+
+// describeField is one value of describeFields.
+func describeField(v lua.LValue) string {
+	switch v := v.(type) {
+	case lua.LString:
+		return strconv.Quote(clipText(string(v), maxErrorFieldLen))
+	case lua.LNumber, lua.LBool:
+		return v.String()
+	default:
+		return "<" + v.Type().String() + ">"
+	}
+}
+
+// clipText cuts s to at most n bytes, on a UTF-8 boundary, marking the cut.
+func clipText(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	i := n
+	for i > 0 && !utf8.RuneStart(s[i]) {
+		i--
+	}
+	return s[:i] + "..."
 }
 
 // explainStop rewrites the message of a call stopped by a context: the

@@ -42,8 +42,8 @@ const (
 const heldMemoryMsg = "heap still over the memory limit after stopping the running handlers: the memory is held by loaded scripts"
 
 // memWatch is the state of the host's memory watchdog. The decision state
-// is owned by the watchdog goroutine; running, started, awake, busy, pending and freed are
-// shared with the actors' guards.
+// is owned by the watchdog goroutine; running, started, awake, busy,
+// pending and freed are shared with the actors' guards.
 //
 // Only Lua calls (handlers and loads) grow the heap much, so the watchdog
 // samples only while calls run: it wakes when a call starts while it

@@ -28,16 +28,9 @@ var secretName = regexp.MustCompile(`^[a-z][a-z0-9_]{0,63}$`)
 // most 64 bytes.
 func CheckSecretName(name string) error {
 	if !secretName.MatchString(name) {
-		return fmt.Errorf("%q is not a secret name (lower-case letters, digits and _, starting with a letter, at most 64)", clipName(name))
+		return fmt.Errorf("%q is not a secret name (lower-case letters, digits and _, starting with a letter, at most 64)", clipText(name, 64))
 	}
 	return nil
-}
-
-func clipName(s string) string {
-	if len(s) > 70 {
-		return s[:64] + "..."
-	}
-	return s
 }
 
 // secretSource reads secrets: from the environment first, then from a

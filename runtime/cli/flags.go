@@ -83,14 +83,16 @@ func hasFlags(fs *flag.FlagSet) bool {
 	return n > 0
 }
 
-// parseFlags parses args. On -h/--help it prints the usage to stdout and
-// returns flag.ErrHelp (which run turns into success); a bad flag, or a
-// flag given twice (the flag package would keep the last one silently),
-// is a usage error.
+// parseFlags parses args, whose flags may come before, between or after
+// the arguments (everything after "--" is an argument). On -h/--help it
+// prints the usage to stdout and returns flag.ErrHelp (which run turns
+// into success); a bad flag, or a flag given twice (the flag package would
+// keep the last one silently), is a usage error.
 func parseFlags(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) error {
 	fs.SetOutput(io.Discard)
+	ordered := flagsFirst(fs, args)
 	restore := refuseRepeats(fs)
-	err := fs.Parse(args)
+	err := fs.Parse(ordered)
 	twice := restore()
 	if errors.Is(err, flag.ErrHelp) {
 		fs.SetOutput(stdout)
@@ -107,6 +109,45 @@ func parseFlags(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) error
 		return usagef("%s: %v (see rclua %s --help)", fs.Name(), err, fs.Name())
 	}
 	return nil
+}
+
+// flagsFirst returns args with the flags first, then "--" and the
+// arguments in their order, so that "rclua reload hello --state-dir S"
+// reads as "rclua reload --state-dir S hello" (the flag package stops at
+// the first argument, and would take --state-dir for a script's name). A
+// flag's value is the next arg unless the flag is boolean or written
+// --name=value; an unknown flag stays where Parse reports it, and "-" is
+// an argument (standard input).
+func flagsFirst(fs *flag.FlagSet, args []string) []string {
+	var flags, rest []string
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			rest = append(rest, args[i+1:]...)
+			break
+		}
+		if len(a) < 2 || a[0] != '-' {
+			rest = append(rest, a)
+			continue
+		}
+		flags = append(flags, a)
+		name, _, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		f := fs.Lookup(name)
+		if hasValue || f == nil {
+			continue
+		}
+		if b, ok := f.Value.(interface{ IsBoolFlag() bool }); ok && b.IsBoolFlag() {
+			continue
+		}
+		if i+1 < len(args) {
+			i++
+			flags = append(flags, args[i])
+		}
+	}
+	if len(rest) == 0 {
+		return flags
+	}
+	return append(append(flags, "--"), rest...)
 }
 
 // errRepeated fails the second Set of a flag (see refuseRepeats).

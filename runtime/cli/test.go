@@ -20,7 +20,8 @@ beside it: each test_* function runs against a fresh in-process fake
 Rocket.Chat and a fake clock, offline (no server, no credentials, no
 network, no real time). Prints "--- FAIL: name (file:line)" and the message
 for each failed test, "ok" or "FAIL" per file, and a summary line
-"N passed, M failed"; exits 1 if any test fails, 2 on a usage error.
+"N passed, M failed"; exits 1 if any test fails or --run matches no test,
+2 on a usage error.
 `
 
 // testFlags is the flag set of "rclua test".
@@ -123,6 +124,11 @@ func cmdTest(ctx context.Context, args []string, getenv func(string) string, std
 	fmt.Fprintf(summary, "%d passed, %d failed\n", passed, failed)
 	if failed > 0 {
 		return fmt.Errorf("test: %d test(s) failed", failed)
+	}
+	if passed == 0 && f.run != "" {
+		// A selection that selects nothing is a mistake (a typo in the
+		// pattern), not a success: CI must not go green running nothing.
+		return fmt.Errorf("test: no test matched --run %q", f.run)
 	}
 	return nil
 }

@@ -3,7 +3,7 @@
 // in handlers, which the load never runs, are found before the daemon
 // meets them on every event.
 //
-// It reports three kinds of finding, each one "file:line: message" line:
+// It reports these kinds of finding, each one "file:line: message" line:
 //
 //   - rc-path: an rc.<...> path that does not exist, anywhere in the file
 //     (handlers too), with the strict tables' message and "did you mean"
@@ -32,10 +32,14 @@
 //     that is gone at once. Through a local holding a copy
 //     (local c = rc.config; c.x = c.x or 1) the local keeps the change:
 //     not a finding.
+//   - trigger-in-handler: a trigger registration (rc.on, rc.every,
+//     rc.cron, rc.hear, rc.respond) inside a function literal given to
+//     one: handlers run after the load, when registering raises. Not
+//     followed: a handler defined elsewhere and passed by name.
 //
 // A comment "-- rclua: ignore WHAT" on a line silences that line's
 // findings named by WHAT: one or more kind names (rc-path,
-// undefined-global, trigger-arg, config-write) or names (the global's name, or the rc
+// undefined-global, trigger-arg, config-write, trigger-in-handler) or names (the global's name, or the rc
 // path as reported: rc.subscriptions.raed), separated by spaces or commas;
 // with no WHAT it silences every finding on the line.
 package lint
@@ -62,12 +66,17 @@ const (
 	KindGlobal      = "undefined-global"
 	KindTriggerArg  = "trigger-arg"
 	KindConfigWrite = "config-write"
+	KindLateTrigger = "trigger-in-handler"
 )
+
+// triggerFuncs are the rc functions that register a trigger: only the
+// load (a script's top level) may call them.
+var triggerFuncs = map[string]bool{"rc.on": true, "rc.every": true, "rc.cron": true, "rc.hear": true, "rc.respond": true}
 
 // Finding is one problem found in a script.
 type Finding struct {
 	Line    int
-	Kind    string // KindRCPath, KindGlobal, KindTriggerArg or KindConfigWrite
+	Kind    string // KindRCPath, KindGlobal, KindTriggerArg, KindConfigWrite or KindLateTrigger
 	Name    string // the global's name, or the rc path ("rc.chat.x"); "" for a trigger argument
 	Message string // without file and line
 }
@@ -291,6 +300,7 @@ type checker struct {
 	reads    []globalRead
 	findings []Finding
 	requires map[string]bool // modules required by a constant name
+	handler  string          // the trigger whose handler literal is being walked ("": none)
 }
 
 func (c *checker) block(stmts []ast.Stmt, s *scope) {
@@ -503,7 +513,20 @@ func (c *checker) expr(e ast.Expr, s *scope) *node {
 				}
 			}
 		}
+		isTrigger := fn != nil && triggerFuncs[fn.path]
+		if isTrigger && c.handler != "" {
+			c.findings = append(c.findings, Finding{
+				Line: e.Line(), Kind: KindLateTrigger, Name: fn.path,
+				Message: fmt.Sprintf("%s in a handler of %s: triggers are registered only while the script loads (its top level); this call would raise each time the handler runs", fn.path, c.handler),
+			})
+		}
 		for _, arg := range e.Args {
+			if f, ok := arg.(*ast.FunctionExpr); ok && isTrigger && c.handler == "" {
+				c.handler = fn.path
+				c.function(f, s)
+				c.handler = ""
+				continue
+			}
 			c.expr(arg, s)
 		}
 		if fn != nil && len(e.Args) > 0 {

@@ -2,6 +2,7 @@ package lint_test
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -157,6 +158,7 @@ end)
 local every = rc.every
 every("-1s", function() end)
 `)
+	got = slices.DeleteFunc(got, func(f string) bool { return strings.Contains(f, "trigger-in-handler") }) // see TestTriggerInHandler
 	require.Len(t, got, 4, "%q", got)
 	assert.Equal(t, `2: trigger-arg: bad argument #1 to rc.every (bad interval "5x": want a duration such as "90s", "5m", "1h30m", "2d" or seconds)`, got[0])
 	assert.Equal(t, `3: trigger-arg: bad argument #1 to rc.every (interval 500ms is below the minimum of 1s)`, got[1])
@@ -221,6 +223,45 @@ func TestConfigIsData(t *testing.T) {
 // constant or a computed key, is a finding (it changes a copy that is gone
 // at once); reading it, and writing a local copy (a default filled in: the
 // local keeps it), are not.
+// TestTriggerInHandler: a trigger registered inside a handler literal (it
+// would raise on every run of the handler) is a finding, through an alias
+// and at any depth of the handler's body; registering from the top level,
+// from a function the top level calls, or from a handler's handler's
+// first trigger only, is not doubled.
+func TestTriggerInHandler(t *testing.T) {
+	t.Parallel()
+	api := realAPI(t, nil)
+	got := findings(t, api, `
+rc.on("message", function(msg)
+  rc.every("1d", function() end)
+  if msg then
+    local r = rc.respond
+    r("x", function() end)
+  end
+end)
+rc.every("1h", function()
+  local function later() rc.cron("0 9 * * *", function() end) end
+  later()
+end)
+`)
+	require.Len(t, got, 3, "%q", got)
+	assert.Equal(t, "3: trigger-in-handler: rc.every in a handler of rc.on: triggers are registered only while the script loads (its top level); this call would raise each time the handler runs", got[0])
+	assert.Contains(t, got[1], "6: trigger-in-handler: rc.respond in a handler of rc.on")
+	assert.Contains(t, got[2], "10: trigger-in-handler: rc.cron in a handler of rc.every", "in a function defined in the handler")
+	assert.Empty(t, findings(t, api, `
+local function setup(every)
+  rc.every(every, function() rc.log.info("tick") end)
+end
+setup("1h")
+local h = rc.hear("^!stop$", function(msg) end)
+rc.on("message", function(msg) h:stop() end)
+rc.every("1d", function() -- rclua: ignore trigger-in-handler
+end)
+`), "the top level, a function it calls, a handle stopped in a handler")
+	got = findings(t, api, `rc.on("message", function() rc.every("1d", function() end) end) -- rclua: ignore trigger-in-handler`)
+	assert.Empty(t, got, "ignored by kind")
+}
+
 func TestConfigWrite(t *testing.T) {
 	t.Parallel()
 	api := realAPI(t, nil)

@@ -124,6 +124,11 @@
 //     password, resume, code and digest values are redacted at any depth
 //     (JSON or form; a login body that parses as neither is not recorded),
 //     and never header token values.
+//   - The action log (Actions) holds what successful chat.postMessage,
+//     chat.react, subscriptions.read and subscriptions.unread requests did,
+//     as the server applied them (room resolved from any target spelling,
+//     reaction added or removed), numbered; it keeps at least the latest
+//     10,000. The helpers log nothing.
 //   - Seeded ids are fixed constants; generated ids (subscriptions,
 //     messages) are deterministic Meteor-like 17-character strings; tokens
 //     are random, except the fixed demo personal access tokens BotToken and

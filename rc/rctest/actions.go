@@ -10,7 +10,8 @@ type ActionKind string
 
 // The kinds of Action.
 const (
-	// ActionPost: chat.postMessage posted a message (one per target).
+	// ActionPost: chat.postMessage (one per target) or chat.sendMessage
+	// posted a message.
 	ActionPost ActionKind = "post"
 	// ActionReact: chat.react added the user's reaction (or found it).
 	ActionReact ActionKind = "react"
@@ -29,7 +30,7 @@ const maxActionLog = 10000
 
 // Action is one change a REST request made, as the server applied it
 // (whatever parameter spelling the request used): a successful
-// chat.postMessage, chat.react, subscriptions.read or subscriptions.unread.
+// chat.postMessage, chat.sendMessage, chat.react, subscriptions.read or subscriptions.unread.
 // A request that succeeded without changing anything (shouldReact as the
 // reaction already is, an unread from a message already unread) is
 // logged too; failed requests and the test helpers (PostMessage, ...)

@@ -20,6 +20,9 @@ local acts = {
   post_dm = function(m) return rc.post("chat.postMessage", {channel = "@bob", text = "z"}) end,
   post_many = function(m) return rc.post("chat.postMessage", {channel = {"#general", "#random"}, text = "both"}) end,
   post_thread = function(m) return rc.post("chat.postMessage", {roomId = m.rid, tmid = m._id, text = "t"}) end,
+  send = function(m) return rc.post("chat.sendMessage", {message = {rid = "rcluaRandomRoom01", msg = "sent"}}) end,
+  send_thread = function(m) return rc.post("chat.sendMessage", {message = {rid = m.rid, msg = "sent in", tmid = m._id}}) end,
+  send_bad_room = function(m) return rc.post("chat.sendMessage", {message = {rid = "nowhere", msg = "x"}}) end,
   post_bad_room = function(m) return rc.post("chat.postMessage", {channel = "#nowhere", text = "x"}) end,
   post_no_target = function(m) return rc.post("chat.postMessage", {text = "x"}) end,
   get_post = function(m) return rc.get("chat.postMessage", {channel = "#general", text = "x"}) end,
@@ -78,6 +81,8 @@ function test_posts()
   act("post_dm")
   act("post_many")
   local m2 = act("post_thread", "#random")
+  act("send")
+  local m3 = act("send_thread")
   t.eq(t.posted(), {
     { room = "#random", text = "typed" },
     { room = "#random", text = "by id" },
@@ -89,12 +94,15 @@ function test_posts()
     { room = "#general", text = "both" },
     { room = "#random", text = "both" },
     { room = "#random", text = "t", thread = m2._id },
+    { room = "#random", text = "sent" },
+    { room = "#general", text = "sent in", thread = m3._id },
   })
 end
 
 function test_failed_posts_are_not_recorded()
   act("post_bad_room"); failed("post_bad_room")
   act("post_no_target"); failed("post_no_target")
+  act("send_bad_room"); failed("send_bad_room")
   act("get_post"); failed("get_post")
   t.fail("chat.postMessage", 500, "down")
   act("post_channel"); failed("post_channel")

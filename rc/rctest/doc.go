@@ -14,7 +14,8 @@
 //
 //   - Routes (/api/v1/<endpoint>, /api/info), methods, parameter names and
 //     body shapes of login, logout (POST and GET), me, info,
-//     subscriptions.get/getOne/read/unread, chat.postMessage, chat.react,
+//     subscriptions.get/getOne/read/unread, chat.postMessage,
+//     chat.sendMessage, chat.react,
 //     chat.update, chat.delete, rooms.info and users.info.
 //     POST bodies are JSON or form-urlencoded (curl -d / --data-urlencode)
 //     on every route, as the 8.x router parses them; a form value is a
@@ -111,6 +112,12 @@
 //     X-Forwarded-For). Unread counting has no user highlights, team
 //     mentions, tshow (a thread reply also sent to the room) or imported
 //     messages; Unread_Count_DM and Unread_Count_Omni stay all_messages.
+//   - chat.sendMessage ({message: {rid, msg, _id, tmid, alias, emoji,
+//     avatar, attachments}, previewUrls}) posts as chat.postMessage does
+//     (joining a public channel, the client's _id when given); its error
+//     texts (missing rid, a system type t, an unknown room, a taken _id)
+//     are UNVERIFIED imitations, and its own 5-per-second limit is not
+//     reproduced.
 //   - chat.postMessage error texts for an unknown target ("[invalid-channel]"),
 //     a missing impersonation permission ("Not enough permission
 //     [error-not-allowed]") and a bad tmid are UNVERIFIED guesses with the
@@ -124,6 +131,11 @@
 //     password, resume, code and digest values are redacted at any depth
 //     (JSON or form; a login body that parses as neither is not recorded),
 //     and never header token values.
+//   - The action log (Actions) holds what successful chat.postMessage,
+//     chat.sendMessage, chat.react, subscriptions.read and subscriptions.unread requests did,
+//     as the server applied them (room resolved from any target spelling,
+//     reaction added or removed), numbered; it keeps at least the latest
+//     10,000. The helpers log nothing.
 //   - Seeded ids are fixed constants; generated ids (subscriptions,
 //     messages) are deterministic Meteor-like 17-character strings; tokens
 //     are random, except the fixed demo personal access tokens BotToken and

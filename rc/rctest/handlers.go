@@ -420,6 +420,7 @@ func (s *Server) subscriptionsRead(c *reqCtx) {
 	}
 	// Unread threads keep the room alerted unless they are read too.
 	sub.markRead(sub.alert && len(sub.tunread) > 0 && !readThreads, readThreads, c.now)
+	s.logAction(Action{Kind: ActionRead, UserID: c.user.id, RoomID: rid, ReadThreads: readThreads})
 	c.success(nil)
 }
 
@@ -451,6 +452,7 @@ func (s *Server) subscriptionsUnread(c *reqCtx) {
 		if sub := s.st.sub(c.user.id, rid); sub != nil {
 			setAsUnread(sub, last.ts, c.now)
 		}
+		s.logAction(Action{Kind: ActionUnread, UserID: c.user.id, RoomID: rid})
 		c.success(nil)
 		return
 	}
@@ -465,6 +467,7 @@ func (s *Server) subscriptionsUnread(c *reqCtx) {
 		c.meteorError("error-subscription-not-found", "Subscription not found", unreadDetails())
 		return
 	}
+	s.logAction(Action{Kind: ActionUnread, UserID: c.user.id, MessageID: id})
 	if !m.ts.Before(sub.ls) {
 		c.success(nil)
 		return
@@ -563,6 +566,7 @@ func (s *Server) chatPostMessage(c *reqCtx) {
 			return
 		}
 		last, lastTarget = m, t
+		s.logAction(Action{Kind: ActionPost, UserID: c.user.id, RoomID: m.rid, MessageID: m.id, Text: m.msg, ThreadID: m.tmid})
 	}
 	c.success(obj{{"ts", last.ts.UnixMilli()}, {"channel", lastTarget}, {"message", s.st.messageObj(last)}})
 }

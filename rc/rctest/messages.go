@@ -31,10 +31,11 @@ var knownEmoji = map[string]bool{
 
 // messageRoutes are the routes of this file, looked up by lookupRoute.
 var messageRoutes = map[string]route{
-	"POST chat.react":  {h: (*Server).chatReact, auth: true, limited: true},
-	"POST chat.update": {h: (*Server).chatUpdate, auth: true, limited: true},
-	"POST chat.delete": {h: (*Server).chatDelete, auth: true, limited: true},
-	"GET rooms.info":   {h: (*Server).roomsInfo, auth: true, limited: true},
+	"POST chat.react":       {h: (*Server).chatReact, auth: true, limited: true},
+	"POST chat.sendMessage": {h: (*Server).chatSendMessage, auth: true, limited: true},
+	"POST chat.update":      {h: (*Server).chatUpdate, auth: true, limited: true},
+	"POST chat.delete":      {h: (*Server).chatDelete, auth: true, limited: true},
+	"GET rooms.info":        {h: (*Server).roomsInfo, auth: true, limited: true},
 }
 
 // legacyInvalidParams writes the failure of an addRoute route's
@@ -118,6 +119,11 @@ func (s *Server) chatReact(c *reqCtx) {
 	i := slices.IndexFunc(m.reactions, func(r reaction) bool { return r.emoji == emoji })
 	already := i >= 0 && slices.Contains(m.reactions[i].usernames, c.user.username)
 	if should != nil && *should == already && len(m.reactions) > 0 {
+		kind := ActionReact // nothing to change: the user's reaction is as asked
+		if !already {
+			kind = ActionUnreact
+		}
+		s.logAction(Action{Kind: kind, UserID: c.user.id, RoomID: m.rid, MessageID: m.id, Emoji: emoji})
 		c.success(nil)
 		return
 	}
@@ -125,8 +131,10 @@ func (s *Server) chatReact(c *reqCtx) {
 		c.meteorError("not-authorized", "Not Authorized", obj{{"method", "setReaction"}})
 		return
 	}
+	kind := ActionReact
 	switch {
 	case already:
+		kind = ActionUnreact
 		m.reactions[i].usernames = slices.DeleteFunc(m.reactions[i].usernames, func(n string) bool { return n == c.user.username })
 		if len(m.reactions[i].usernames) == 0 {
 			m.reactions = slices.Delete(m.reactions, i, i+1)
@@ -138,6 +146,7 @@ func (s *Server) chatReact(c *reqCtx) {
 	}
 	m.updatedAt = c.now
 	s.st.emitMessage(m) // the real server sends every change of a message on its streams
+	s.logAction(Action{Kind: kind, UserID: c.user.id, RoomID: m.rid, MessageID: m.id, Emoji: emoji})
 	c.success(nil)
 }
 

@@ -197,13 +197,15 @@ type Server struct {
 
 	cfg config
 
-	mu       stateMu // its Unlock sends the state's changes to the DDP sessions (events.go)
-	st       state
-	ddp      ddpHub
-	faults   map[string]*faultState
-	requests []Request // a ring of at most cfg.maxRequests entries
-	reqHead  int       // index of the oldest entry once the ring is full
-	limits   map[string]*window
+	mu        stateMu // its Unlock sends the state's changes to the DDP sessions (events.go)
+	st        state
+	ddp       ddpHub
+	faults    map[string]*faultState
+	requests  []Request // a ring of at most cfg.maxRequests entries
+	reqHead   int       // index of the oldest entry once the ring is full
+	actions   []Action  // the action log (actions.go)
+	actionSeq uint64    // the Seq of the latest action
+	limits    map[string]*window
 
 	done      chan struct{}
 	closeOnce sync.Once

@@ -376,6 +376,7 @@ func addUnique(list []string, v string) []string {
 }
 
 type newMessage struct {
+	id                               string // chosen by the client; "" for a new one
 	text, tmid, alias, emoji, avatar string
 	attachments                      json.RawMessage
 }
@@ -392,8 +393,11 @@ func (st *state) postMessage(sender *user, r *room, nm newMessage, now time.Time
 			return nil, fmt.Errorf("thread message %q not found in room", nm.tmid)
 		}
 	}
+	if nm.id == "" {
+		nm.id = st.newID()
+	}
 	m := &message{
-		id: st.newID(), rid: r.id, msg: nm.text, uid: sender.id, ts: now, updatedAt: now,
+		id: nm.id, rid: r.id, msg: nm.text, uid: sender.id, ts: now, updatedAt: now,
 		tmid: nm.tmid, alias: nm.alias, emoji: nm.emoji, avat: nm.avatar, attachments: nm.attachments,
 		channels: []string{},
 	}

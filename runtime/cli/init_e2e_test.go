@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -125,4 +126,117 @@ func TestE2ETypes(t *testing.T) {
 	got, err := os.ReadFile(mine)
 	require.NoError(t, err)
 	assert.Equal(t, "-- my own\n", string(got))
+}
+
+// tree lists the entries under dir (symbolic links not followed), by
+// slash-separated path.
+func tree(t *testing.T, dir string) []string {
+	t.Helper()
+	var out []string
+	require.NoError(t, filepath.WalkDir(dir, func(p string, _ fs.DirEntry, err error) error {
+		if err != nil || p == dir {
+			return err
+		}
+		rel, err := filepath.Rel(dir, p)
+		out = append(out, filepath.ToSlash(rel))
+		return err
+	}))
+	return out
+}
+
+// TestE2EInitRefusesWhatIsNotAFolder: a folder init needs (types/,
+// scripts/, DIR, a parent of DIR) that is a dangling symbolic link, a
+// link to a file or a file is refused up front, naming it, and nothing
+// is written; a dangling link where a file goes counts as existing.
+// Once it is moved away, init works.
+func TestE2EInitRefusesWhatIsNotAFolder(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		name  string
+		setup func(dir string) error
+		arg   string // init's folder, under dir
+		want  string
+	}{
+		{"types dangling link", func(d string) error { return os.Symlink("/nonexistent", filepath.Join(d, "types")) },
+			".", "types is a symbolic link to /nonexistent, which does not exist"},
+		{"types a file", func(d string) error { return os.WriteFile(filepath.Join(d, "types"), []byte("x"), 0o644) },
+			".", "types is a file, not a folder"},
+		{"scripts a link to a file", func(d string) error {
+			if err := os.WriteFile(filepath.Join(d, "f"), []byte("x"), 0o644); err != nil {
+				return err
+			}
+			return os.Symlink("f", filepath.Join(d, "scripts"))
+		}, ".", "scripts is a symbolic link to f, which is not a folder"},
+		{"DIR a file", func(d string) error { return os.WriteFile(filepath.Join(d, "rules"), []byte("x"), 0o644) },
+			"rules", "rules is a file, not a folder"},
+		{"below a file", func(d string) error { return os.WriteFile(filepath.Join(d, "rules"), []byte("x"), 0o644) },
+			"rules/a/b", "rules is a file, not a folder"},
+		{"parent of DIR a dangling link", func(d string) error { return os.Symlink("/nonexistent", filepath.Join(d, "link")) },
+			"link/rules", "link is a symbolic link to /nonexistent, which does not exist"},
+		{"a dangling link as a file", func(d string) error { return os.Symlink("/nonexistent", filepath.Join(d, ".luacheckrc")) },
+			".", "not overwriting .luacheckrc"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			require.NoError(t, c.setup(dir))
+			before := tree(t, dir)
+			code, out := runChildIn(t, dir, nil, "init", c.arg)
+			assert.Equal(t, 1, code, out)
+			assert.Contains(t, out, c.want)
+			assert.Contains(t, out, "nothing written")
+			assert.NotContains(t, out, "wrote ")
+			assert.Equal(t, before, tree(t, dir), "nothing written")
+		})
+	}
+	dir := t.TempDir()
+	require.NoError(t, os.Symlink("/nonexistent", filepath.Join(dir, "types")))
+	code, out := runChildIn(t, dir, nil, "init", ".")
+	require.Equal(t, 1, code, out)
+	require.NoError(t, os.Remove(filepath.Join(dir, "types")))
+	code, out = runChildIn(t, dir, nil, "init", ".")
+	assert.Equal(t, 0, code, "the refused init left nothing in the way: %s", out)
+	for _, p := range starterPaths {
+		assert.FileExists(t, filepath.Join(dir, p))
+	}
+}
+
+// TestE2EInitRemovesWhatItWrote: a write failing part way (the file size
+// limit lets the three small scripts/ files through and stops the
+// definition file) leaves nothing: the files written, the partial one,
+// and the folders init created (DIR too when it made it); the folder
+// given stays. A second init then works.
+func TestE2EInitRemovesWhatItWrote(t *testing.T) {
+	t.Parallel()
+	require.Greater(t, len(definitions()), 2048, "the definition file outgrows the limit")
+	for _, f := range starterFiles()[:3] {
+		require.Less(t, len(f.content), 512, "%s fits the limit: the failure comes after it", f.path)
+	}
+	bin := rcluaBinary(t)
+	limited := func(dir string) (int, string) {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		// ulimit -f counts 512- or 1024-byte blocks: either way between.
+		cmd := exec.CommandContext(ctx, "sh", "-c", `ulimit -f 1 && exec "$0" init "$1"`, bin, dir)
+		cmd.Env = childEnv(nil)
+		out, err := cmd.CombinedOutput()
+		var ee *exec.ExitError
+		require.ErrorAs(t, err, &ee, "%s", out)
+		return ee.ExitCode(), string(out)
+	}
+	root := t.TempDir()
+	code, out := limited(root)
+	assert.Equal(t, 1, code, out)
+	assert.Contains(t, out, filepath.Join(root, "types", "rclua.d.lua"), "it failed at the fourth file")
+	assert.Contains(t, out, "nothing written")
+	assert.Empty(t, tree(t, root), "the folder given is as it was")
+
+	code, out = limited(filepath.Join(root, "new", "rules"))
+	assert.Equal(t, 1, code, out)
+	assert.Empty(t, tree(t, root), "the folders init made are gone")
+
+	code, stdout, stderr := runChild(t, nil, "init", root)
+	assert.Equal(t, 0, code, "nothing left in the way: %s%s", stdout, stderr)
+	for _, p := range starterPaths {
+		assert.FileExists(t, filepath.Join(root, p))
+	}
 }

@@ -66,11 +66,15 @@
 //	                            status and {"success":false,"error":error}: times of them,
 //	                            or all until the test ends; a 429 resets in a minute
 //
-// Inspecting (what the script did that the server accepted, oldest first):
+// Inspecting (what the script did that the server accepted, oldest first;
+// the records come from the fake server's action log for the script's own
+// requests, so every route counts: rc.chat.*, rc.subscriptions.*,
+// msg:reply, msg:react, rc.post with any spelling the server accepts):
 //
 //	t.posted()    {{room = "#general" | "@alice", text =, thread = tmid (absent outside one)}, ...}
 //	t.reactions() {{message = id, emoji = "rocket", removed = true (absent when added)}, ...}
-//	t.reads()     {{room =, read_threads = true (absent when not asked)}, {room =, unread = true}, ...}
+//	t.reads()     {{room =, read_threads = true (absent when not asked)}, {room =, unread = true},
+//	              {message = id, unread = true} (unread from a message), ...}
 //	t.logs()      {{level = "info", message =, <fields>...}, ...} (print logs at info)
 //	t.errors()    messages of the handlers that failed since the last call ("file:line: ...")
 //	t.store(key)                 the value the script's rc.store holds under key (nil: none)

@@ -10,7 +10,7 @@ import (
 	"time"
 )
 
-// faults is the transport of the script's client: an endpoint t.fail
+// faults is the transport of the script's client under its recorder: an endpoint t.fail
 // names is answered with its error as the server would send it, without
 // reaching the server; everything else goes to the fake server. Only the
 // script's requests fail: the users of t.post and the harness's own

@@ -318,7 +318,8 @@ func list[T any](L *lua.LState, rows []T, row func(*lua.LTable, T)) int {
 // outside a thread)}.
 func (r *runner) tPosted(L *lua.LState) int {
 	w := r.world(L, "t.posted")
-	return list(L, w.posted, func(tb *lua.LTable, m postedMsg) {
+	posted, _, _ := w.rec.records()
+	return list(L, posted, func(tb *lua.LTable, m postedMsg) {
 		tb.RawSetString("room", lua.LString(w.roomLabel(ctxOf(L), m.rid)))
 		tb.RawSetString("text", lua.LString(m.text))
 		if m.thread != "" {
@@ -331,7 +332,8 @@ func (r *runner) tPosted(L *lua.LState) int {
 // emoji = "rocket", removed = true (absent when added)}.
 func (r *runner) tReactions(L *lua.LState) int {
 	w := r.world(L, "t.reactions")
-	return list(L, w.reactions, func(tb *lua.LTable, x reaction) {
+	_, reactions, _ := w.rec.records()
+	return list(L, reactions, func(tb *lua.LTable, x reaction) {
 		tb.RawSetString("message", lua.LString(x.id))
 		tb.RawSetString("emoji", lua.LString(strings.Trim(x.emoji, ":")))
 		if !x.on {
@@ -345,7 +347,8 @@ func (r *runner) tReactions(L *lua.LState) int {
 // unread = true}, or {message = id, unread = true}).
 func (r *runner) tReads(L *lua.LState) int {
 	w := r.world(L, "t.reads")
-	return list(L, w.reads, func(tb *lua.LTable, x readCall) {
+	_, _, reads := w.rec.records()
+	return list(L, reads, func(tb *lua.LTable, x readCall) {
 		if x.rid != "" {
 			tb.RawSetString("room", lua.LString(w.roomLabel(ctxOf(L), x.rid)))
 		}

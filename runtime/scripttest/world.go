@@ -42,7 +42,8 @@ type world struct {
 	now    time.Time // the fake clock, in the test's zone
 	srv    *rctest.Server
 	bot    *rc.Client // the harness's client, as the bot
-	faults *faults    // of the script's client
+	faults *faults    // of the script's client, under rec
+	rec    *recorder  // the script's client's transport: what it did
 	http   *http.Transport
 	script *runtime.Script
 	store  *store.DB       // in memory, on the fake clock: the script's rc.store
@@ -53,12 +54,9 @@ type world struct {
 	cursor time.Time       // subscription changes up to here were delivered
 	known  map[string]bool // subscription ids the script has seen exist
 
-	posted    []postedMsg
-	reactions []reaction
-	reads     []readCall
-	errors    []string          // handler failures not yet returned by t.errors()
-	rooms     map[string]string // room id -> label ("#general", "@alice")
-	tokens    map[string][2]string
+	errors []string          // handler failures not yet returned by t.errors()
+	rooms  map[string]string // room id -> label ("#general", "@alice")
+	tokens map[string][2]string
 }
 
 // timer is one rc.every or rc.cron trigger of the script with its next
@@ -99,8 +97,9 @@ func newWorld(ctx context.Context, start time.Time, path string, content []byte,
 	w.bot = bot
 	w.http = &http.Transport{}
 	w.faults = &faults{base: w.http, left: map[string]*fault{}}
+	w.rec = &recorder{base: w.faults, srv: w.srv}
 	scriptClient, err := rc.New(w.srv.URL, rc.WithToken(rctest.BotUserID, rctest.BotToken),
-		rc.WithHTTPClient(&http.Client{Transport: w.faults}))
+		rc.WithHTTPClient(&http.Client{Transport: w.rec}))
 	if err != nil {
 		w.srv.Close()
 		return nil, fmt.Errorf("scripttest: the script's client: %w", err)
@@ -115,8 +114,6 @@ func newWorld(ctx context.Context, start time.Time, path string, content []byte,
 		w.known[s.id] = true
 	}
 	m := luabind.FromClient(scriptClient, zerolog.Nop())
-	m.Chat = &chatRecorder{Chat: scriptClient.Chat, w: w}
-	m.Subscriptions = &subsRecorder{Subscriptions: scriptClient.Subscriptions, w: w}
 	m.Bot = rc.UserRef{ID: rctest.BotUserID, Username: rctest.BotUsername}
 	w.store = store.OpenMemory(store.Options{Now: w.clock, SweepEvery: -1}) // expiries on the fake clock
 	w.space = w.store.Namespace(runtime.ScriptName(path))
@@ -377,67 +374,4 @@ func (w *world) roomLabel(ctx context.Context, rid string) string {
 	}
 	w.rooms[rid] = label
 	return label
-}
-
-// chatRecorder records the messages the script posted and its reactions.
-type chatRecorder struct {
-	luabind.Chat
-	w *world
-}
-
-func (c *chatRecorder) PostMessageRaw(ctx context.Context, m *rc.PostMessage) ([]byte, error) {
-	body, err := c.Chat.PostMessageRaw(ctx, m)
-	if err == nil {
-		var res struct {
-			Message struct {
-				ID   string `json:"_id"`
-				RID  string `json:"rid"`
-				Msg  string `json:"msg"`
-				TMID string `json:"tmid"`
-			} `json:"message"`
-		}
-		if json.Unmarshal(body, &res) == nil {
-			c.w.posted = append(c.w.posted, postedMsg{res.Message.ID, res.Message.RID, res.Message.Msg, res.Message.TMID})
-		}
-	}
-	return body, err
-}
-
-func (c *chatRecorder) React(ctx context.Context, r *rc.Reaction) error {
-	err := c.Chat.React(ctx, r)
-	if err == nil {
-		on := r.ShouldReact == nil || *r.ShouldReact
-		c.w.reactions = append(c.w.reactions, reaction{r.MessageID, r.Emoji, on})
-	}
-	return err
-}
-
-// subsRecorder records the rooms the script marked read or unread.
-type subsRecorder struct {
-	luabind.Subscriptions
-	w *world
-}
-
-func (s *subsRecorder) Read(ctx context.Context, roomID string, opts *rc.ReadOptions) error {
-	err := s.Subscriptions.Read(ctx, roomID, opts)
-	if err == nil {
-		s.w.reads = append(s.w.reads, readCall{rid: roomID, readThreads: opts != nil && opts.ReadThreads})
-	}
-	return err
-}
-
-func (s *subsRecorder) Unread(ctx context.Context, roomID string) error {
-	err := s.Subscriptions.Unread(ctx, roomID)
-	if err == nil {
-		s.w.reads = append(s.w.reads, readCall{rid: roomID, unread: true})
-	}
-	return err
-}
-
-func (s *subsRecorder) UnreadFromMessage(ctx context.Context, messageID string) error {
-	err := s.Subscriptions.UnreadFromMessage(ctx, messageID)
-	if err == nil {
-		s.w.reads = append(s.w.reads, readCall{unread: true, firstUnread: messageID})
-	}
-	return err
 }

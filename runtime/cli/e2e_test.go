@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -241,6 +242,14 @@ func TestE2EDev(t *testing.T) {
 	}
 	waitForText(t, c.stderr, "alerted the owner", 20*time.Second)
 	assert.Regexp(t, `"script":"mention_alert"[^\n]*"message":"alerted the owner"`, c.stderr.String(), "script log lines carry the script's name")
+	// The temporary state dir is named, with the command that reaches the
+	// daemon through it (a plain "rclua status" looks in ./.rclua-state).
+	m := regexp.MustCompile(`--dev: control this daemon with: rclua status --state-dir (\S+) `).FindStringSubmatch(c.stderr.String())
+	if assert.NotNil(t, m, "the control hint") {
+		code, stdout, stderr := runChild(t, nil, "status", "--state-dir", m[1])
+		assert.Equal(t, 0, code, "%s%s", stdout, stderr)
+		assert.Contains(t, stdout, "mention_alert", "the status of the --dev daemon")
+	}
 	require.NoError(t, c.cmd.Process.Signal(syscall.SIGINT))
 	assert.Equal(t, 0, c.wait(t, 10*time.Second), "SIGINT exits 0")
 }

@@ -252,6 +252,10 @@ func daemon(ctx context.Context, o runOptions, baseURL string, creds credentials
 		}
 		defer dev.close()
 		baseURL, creds = dev.url(), dev.credentials()
+		if o.stateDir == "" { // a temporary state dir: the control commands need its name
+			log.Info().Msg("--dev: control this daemon with: rclua status --state-dir " + filepath.Dir(db.Path()) +
+				" (and reload, disable, enable, store with the same --state-dir)")
+		}
 	}
 
 	// The status and metrics of the running daemon (admin.go).

@@ -511,30 +511,9 @@ func (s *Server) chatPostMessage(c *reqCtx) {
 		return
 	}
 	var nm newMessage
-	for _, f := range []struct {
-		key string
-		dst *string
-	}{{"text", &nm.text}, {"alias", &nm.alias}, {"emoji", &nm.emoji}, {"avatar", &nm.avatar}, {"tmid", &nm.tmid}} {
-		if v, ok := p[f.key]; ok {
-			str, ok := coerceString(v)
-			if !ok {
-				c.invalidParams("invalid-params", []string{"must be string"})
-				return
-			}
-			*f.dst = str
-		}
-	}
-	if a, ok := p["attachments"]; ok && a != nil {
-		if _, isArr := a.([]any); !isArr {
-			c.invalidParams("invalid-params", []string{"must be array"})
-			return
-		}
-		raw, err := json.Marshal(a)
-		if err != nil {
-			c.fail("Invalid attachments")
-			return
-		}
-		nm.attachments = raw
+	if !c.messageFields(p, false, []stringField{{"text", &nm.text}, {"alias", &nm.alias}, {"emoji", &nm.emoji}, {"avatar", &nm.avatar}, {"tmid", &nm.tmid}}) ||
+		!c.messageAttachments(p, &nm) {
+		return
 	}
 	if len([]rune(nm.text)) > maxMessageSize {
 		c.meteorError("error-message-size-exceeded", "Message size exceeds Message_MaxAllowedSize", nil)
@@ -626,4 +605,51 @@ func (s *Server) usersInfo(c *reqCtx) {
 		return
 	}
 	c.success(obj{{"user", o}})
+}
+
+// stringField is a string field of a request body and where it goes.
+type stringField struct {
+	key string
+	dst *string
+}
+
+// messageFields reads the string fields of a message body from src (a
+// number is taken as its text, as the server's coercion does); a value of
+// another type, or null unless nullOK, is answered "must be string" and
+// false returned.
+func (c *reqCtx) messageFields(src map[string]any, nullOK bool, fields []stringField) bool {
+	for _, f := range fields {
+		v, ok := src[f.key]
+		if !ok || (nullOK && v == nil) {
+			continue
+		}
+		str, ok := coerceString(v)
+		if !ok {
+			c.invalidParams("invalid-params", []string{"must be string"})
+			return false
+		}
+		*f.dst = str
+	}
+	return true
+}
+
+// messageAttachments reads src's attachments (absent or null: none) into
+// nm; anything but an array is answered "must be array" and false
+// returned.
+func (c *reqCtx) messageAttachments(src map[string]any, nm *newMessage) bool {
+	a, ok := src["attachments"]
+	if !ok || a == nil {
+		return true
+	}
+	if _, isArr := a.([]any); !isArr {
+		c.invalidParams("invalid-params", []string{"must be array"})
+		return false
+	}
+	raw, err := json.Marshal(a)
+	if err != nil {
+		c.fail("Invalid attachments")
+		return false
+	}
+	nm.attachments = raw
+	return true
 }

@@ -1,9 +1,5 @@
 package rctest
 
-import (
-	"encoding/json"
-)
-
 // chatSendMessage: POST /api/v1/chat.sendMessage, {message: {rid, msg,
 // _id, tmid, alias, emoji, avatar, attachments}, previewUrls}: one room
 // by id, the client may choose the message's _id; a system message type
@@ -24,31 +20,10 @@ func (s *Server) chatSendMessage(c *reqCtx) {
 	}
 	var rid, id, t string
 	var nm newMessage
-	for _, f := range []struct {
-		key string
-		dst *string
-	}{{"rid", &rid}, {"_id", &id}, {"t", &t}, {"msg", &nm.text}, {"tmid", &nm.tmid},
-		{"alias", &nm.alias}, {"emoji", &nm.emoji}, {"avatar", &nm.avatar}} {
-		if v, ok := in[f.key]; ok && v != nil {
-			str, ok := coerceString(v)
-			if !ok {
-				c.invalidParams("invalid-params", []string{"must be string"})
-				return
-			}
-			*f.dst = str
-		}
-	}
-	if a, ok := in["attachments"]; ok && a != nil {
-		if _, isArr := a.([]any); !isArr {
-			c.invalidParams("invalid-params", []string{"must be array"})
-			return
-		}
-		raw, err := json.Marshal(a)
-		if err != nil {
-			c.fail("Invalid attachments")
-			return
-		}
-		nm.attachments = raw
+	if !c.messageFields(in, true, []stringField{{"rid", &rid}, {"_id", &id}, {"t", &t}, {"msg", &nm.text}, {"tmid", &nm.tmid},
+		{"alias", &nm.alias}, {"emoji", &nm.emoji}, {"avatar", &nm.avatar}}) ||
+		!c.messageAttachments(in, &nm) {
+		return
 	}
 	switch {
 	case rid == "":

@@ -75,53 +75,15 @@ var replacedOriginals = map[string][]string{
 // following table keys and values, metatables, function environments and
 // upvalues, and userdata metatables and environments.
 func reachable(L *lua.LState) []*lua.LFunction {
-	seen := map[lua.LValue]bool{}
-	var fns []*lua.LFunction
-	var visit func(v lua.LValue)
-	visit = func(v lua.LValue) {
-		switch x := v.(type) {
-		case *lua.LTable:
-			if seen[x] {
-				return
-			}
-			seen[x] = true
-			x.ForEach(func(k, v lua.LValue) { visit(k); visit(v) })
-			visit(x.Metatable)
-		case *lua.LFunction:
-			if seen[x] {
-				return
-			}
-			seen[x] = true
-			fns = append(fns, x)
-			visit(x.Env)
-			for _, uv := range x.Upvalues {
-				if uv != nil {
-					visit(uv.Value())
-				}
-			}
-		case *lua.LUserData:
-			if seen[x] {
-				return
-			}
-			seen[x] = true
-			visit(x.Metatable)
-			visit(x.Env)
-			if lv, ok := x.Value.(lua.LValue); ok {
-				visit(lv)
-			}
-		case *lua.LState:
-			if seen[x] {
-				return
-			}
-			seen[x] = true
-			visit(x.Env)
-		}
-	}
-	visit(L.Get(lua.RegistryIndex))
-	visit(L.Get(lua.GlobalsIndex))
-	visit(L.Env)
+	roots := []lua.LValue{L.Get(lua.RegistryIndex), L.Get(lua.GlobalsIndex), L.Env}
 	for _, v := range []lua.LValue{lua.LString(""), lua.LNumber(0), lua.LTrue, lua.LNil, L.NewFunction(func(*lua.LState) int { return 0 }), L} {
-		visit(L.GetMetatable(v))
+		roots = append(roots, L.GetMetatable(v))
+	}
+	var fns []*lua.LFunction
+	for v := range objects(roots...) {
+		if fn, ok := v.(*lua.LFunction); ok {
+			fns = append(fns, fn)
+		}
 	}
 	return fns
 }

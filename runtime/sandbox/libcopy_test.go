@@ -83,40 +83,46 @@ func TestCopyMatchesRestrict(t *testing.T) {
 	}
 }
 
-// objects returns every table, function and userdata reachable from
-// roots: keys, values, metatables, environments and upvalues.
+// objects returns every table, function, userdata and thread reachable
+// from roots: table keys and values, metatables, function environments
+// and upvalues, userdata metatables, environments and Go-held Lua values,
+// a thread's environment.
 func objects(roots ...lua.LValue) map[lua.LValue]bool {
 	seen := map[lua.LValue]bool{}
 	var visit func(v lua.LValue)
 	visit = func(v lua.LValue) {
-		switch x := v.(type) {
-		case *lua.LTable:
-			if seen[x] {
+		switch v.(type) {
+		case *lua.LTable, *lua.LFunction, *lua.LUserData, *lua.LState:
+			if seen[v] {
 				return
 			}
-			seen[x] = true
+			seen[v] = true
+		}
+		switch x := v.(type) {
+		case *lua.LTable:
 			x.ForEach(func(k, v lua.LValue) { visit(k); visit(v) })
 			visit(x.Metatable)
 		case *lua.LFunction:
-			if seen[x] {
-				return
-			}
-			seen[x] = true
 			visit(x.Env)
 			for _, uv := range x.Upvalues {
-				visit(uv.Value())
+				if uv != nil {
+					visit(uv.Value())
+				}
 			}
 		case *lua.LUserData:
-			if seen[x] {
-				return
-			}
-			seen[x] = true
 			visit(x.Metatable)
+			visit(x.Env)
+			if lv, ok := x.Value.(lua.LValue); ok {
+				visit(lv)
+			}
+		case *lua.LState:
 			visit(x.Env)
 		}
 	}
 	for _, r := range roots {
-		visit(r)
+		if r != nil {
+			visit(r)
+		}
 	}
 	return seen
 }

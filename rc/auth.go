@@ -60,6 +60,7 @@ func (c *Client) login(ctx context.Context, user, password, code string) error {
 		return err
 	}
 	r.auth = false
+	r.secrets = []string{password, code}
 	data, err := c.do(ctx, r)
 	if err != nil {
 		return err

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -290,6 +291,7 @@ type request struct {
 	body     []byte // nil: no body
 	auth     bool
 	cred     *credentials // when set, used instead of the client's current ones
+	secrets  []string     // what the body carries that an error must not show (a login's password)
 	date     time.Time    // set by once: the last response's Date header (zero if none)
 	renewed  bool         // the credentials were renewed once for this request
 }
@@ -437,7 +439,13 @@ func (c *Client) once(ctx context.Context, r *request) (data []byte, retryable b
 		return nil, ctx.Err() == nil, c.transportError(ctx, r, err)
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 || successFalse(data) {
-		return nil, false, newError(r.endpoint, resp.StatusCode, resp.Header, data, c.now())
+		e := newError(r.endpoint, resp.StatusCode, resp.Header, data, c.now())
+		secrets := r.secrets
+		if r.auth && r.cred != nil {
+			secrets = append(slices.Clip(secrets), r.cred.token)
+		}
+		e.redact(secrets) // a proxy or a server may echo the request
+		return nil, false, e
 	}
 	return data, false, nil
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -147,6 +148,57 @@ func newError(endpoint string, status int, h http.Header, body []byte, now time.
 		e.Reset, e.RetryAfter = rateLimitReset(h, e.Message, now)
 	}
 	return e
+}
+
+// redact replaces every non-empty secret in e's texts (the message, the
+// type and the details' strings), as it is and as JSON escapes it (a body
+// echoed into a snippet), with "[redacted]".
+func (e *Error) redact(secrets []string) {
+	var forms []string
+	for _, s := range secrets {
+		if s == "" {
+			continue
+		}
+		forms = append(forms, s)
+		for _, html := range []bool{true, false} { // "<" as is, or as \u003c
+			var b strings.Builder
+			enc := json.NewEncoder(&b)
+			enc.SetEscapeHTML(html)
+			if enc.Encode(s) == nil {
+				q := strings.TrimSuffix(b.String(), "\n")
+				if esc := q[1 : len(q)-1]; esc != s && !slices.Contains(forms, esc) {
+					forms = append(forms, esc)
+				}
+			}
+		}
+	}
+	if len(forms) == 0 {
+		return
+	}
+	hide := func(t string) string {
+		for _, f := range forms {
+			t = strings.ReplaceAll(t, f, "[redacted]")
+		}
+		return t
+	}
+	e.Message, e.Type = hide(e.Message), hide(e.Type)
+	var walk func(v any) any
+	walk = func(v any) any {
+		switch v := v.(type) {
+		case string:
+			return hide(v)
+		case map[string]any:
+			for k, x := range v {
+				v[k] = walk(x)
+			}
+		case []any:
+			for i, x := range v {
+				v[i] = walk(x)
+			}
+		}
+		return v
+	}
+	walk(e.Details)
 }
 
 // rateLimitReset reads when a rate-limit window resets. X-RateLimit-Reset

@@ -55,6 +55,15 @@ func TestE2EPollWarnsOfMessageTriggers(t *testing.T) {
 	// Once per script: later beats do not repeat it.
 	waitFor(t, 10*time.Second, "a few beats", func() bool { return endpointCount(s, "subscriptions.get") >= 3 })
 	assert.Equal(t, 1, strings.Count(c.stderr.String(), "message triggers never fire\""), "one warning:\n%s", c.stderr.String())
+
+	// Disabling the script ends its note, but its triggers do not "fire
+	// again": the source still cannot deliver messages.
+	code, _, stderr = runChild(t, env, "disable", "pinger")
+	require.Equal(t, 0, code, stderr)
+	waitFor(t, 10*time.Second, "the note gone", func() bool { return scriptOf(t, statusJSON(t, env), "pinger").Note == "" })
+	polls := endpointCount(s, "subscriptions.get")
+	waitFor(t, 10*time.Second, "beats after the disable", func() bool { return endpointCount(s, "subscriptions.get") >= polls+2 })
+	assert.NotContains(t, c.stderr.String(), "fire again", "the source never came back")
 }
 
 // TestE2EAutoFallbackNotesMessageTriggers: --events auto polling because

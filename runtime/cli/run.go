@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -367,15 +368,18 @@ func daemon(ctx context.Context, o runOptions, baseURL string, creds credentials
 	noted := map[string]messageNote{}
 	warnNotes := func() {
 		_, src, _, _ := state.attached()
-		notes := messageNotes(src, host.Status())
+		list := host.Status()
+		notes := messageNotes(src, list)
 		for name, n := range notes {
 			if noted[name] != n {
 				log.Warn().Str("script", name).Str("trigger", n.trigger).Str("why", n.why).Msg("this script's message triggers never fire")
 			}
 		}
-		for name := range noted {
-			if _, ok := notes[name]; !ok {
-				log.Info().Str("script", name).Msg("this script's message triggers fire again")
+		if len(notes) == 0 { // the source delivers messages (again)
+			for _, st := range list {
+				if _, was := noted[st.Name]; was && slices.Contains(st.Listens, source.KindMessage) {
+					log.Info().Str("script", st.Name).Msg("this script's message triggers fire again")
+				}
 			}
 		}
 		noted = notes

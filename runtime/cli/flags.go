@@ -116,8 +116,11 @@ func parseFlags(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) error
 // reads as "rclua reload --state-dir S hello" (the flag package stops at
 // the first argument, and would take --state-dir for a script's name). A
 // flag's value is the next arg unless the flag is boolean or written
-// --name=value; an unknown flag stays where Parse reports it, and "-" is
-// an argument (standard input).
+// --name=value. After the first argument, only the command's own flags
+// are flags: anything else starting with "-" is an argument as before
+// ("rclua store get hello -counter" reads the key -counter); before it,
+// an unknown flag is left for Parse to report. "-" is an argument
+// (standard input).
 func flagsFirst(fs *flag.FlagSet, args []string) []string {
 	var flags, rest []string
 	for i := 0; i < len(args); i++ {
@@ -130,9 +133,13 @@ func flagsFirst(fs *flag.FlagSet, args []string) []string {
 			rest = append(rest, a)
 			continue
 		}
-		flags = append(flags, a)
 		name, _, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
 		f := fs.Lookup(name)
+		if f == nil && len(rest) > 0 {
+			rest = append(rest, a)
+			continue
+		}
+		flags = append(flags, a)
 		if hasValue || f == nil {
 			continue
 		}

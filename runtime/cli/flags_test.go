@@ -14,7 +14,9 @@ import (
 // TestFlagsAnywhere: flags may follow the arguments (the help's
 // "cmd [flags] ARGS" is one order, not the only one); a flag's value is
 // never taken for an argument nor an argument for a value; "--" ends the
-// flags; unknown flags and repeats are still refused.
+// flags; after an argument, what is not one of the command's flags is an
+// argument (a store key "-counter"); before, unknown flags and repeats
+// are still refused.
 func TestFlagsAnywhere(t *testing.T) {
 	t.Parallel()
 	parse := func(args ...string) (*flag.FlagSet, *string, *bool, *time.Duration, error) {
@@ -40,6 +42,8 @@ func TestFlagsAnywhere(t *testing.T) {
 		{[]string{"a", "--", "--dev", "-"}, "", false, time.Second, []string{"a", "--dev", "-"}},
 		{[]string{"-", "--dev"}, "", true, time.Second, []string{"-"}},
 		{[]string{"--state-dir", "--dev"}, "--dev", false, time.Second, nil},
+		{[]string{"hello", "-counter", "--dev"}, "", true, time.Second, []string{"hello", "-counter"}},
+		{[]string{"a", "-5", "--state-dir", "S", "--x=1"}, "S", false, time.Second, []string{"a", "-5", "--x=1"}},
 		{nil, "", false, time.Second, nil},
 	} {
 		fs, dir, dev, d, err := parse(tc.args...)
@@ -56,7 +60,7 @@ func TestFlagsAnywhere(t *testing.T) {
 		}
 	}
 	for _, args := range [][]string{
-		{"a", "--bogus"},
+		{"--bogus", "a"},
 		{"a", "--dev", "b", "--dev"},
 		{"a", "--state-dir", "S", "--state-dir", "T"},
 		{"a", "--load-timeout"},

@@ -33,8 +33,9 @@ const maxActionLog = 10000
 // chat.postMessage, chat.sendMessage, chat.react, subscriptions.read or subscriptions.unread.
 // A request that succeeded without changing anything (shouldReact as the
 // reaction already is, an unread from a message already unread) is
-// logged too; failed requests and the test helpers (PostMessage, ...)
-// log none.
+// logged too; refused requests and the test helpers (PostMessage, ...)
+// log none, and a chat.postMessage to several rooms that fails at one
+// keeps the posts made before it (the server posts room by room).
 type Action struct {
 	// Seq numbers the actions 1, 2, ... in the order they were applied.
 	Seq    uint64

@@ -114,10 +114,12 @@
 //     messages; Unread_Count_DM and Unread_Count_Omni stay all_messages.
 //   - chat.sendMessage ({message: {rid, msg, _id, tmid, alias, emoji,
 //     avatar, attachments}, previewUrls}) posts as chat.postMessage does
-//     (joining a public channel, the client's _id when given); its error
-//     texts (missing rid, a system type t, an unknown room, a taken _id)
-//     are UNVERIFIED imitations, and its own 5-per-second limit is not
-//     reproduced.
+//     (the client's _id when given). UNVERIFIED: that it joins a public
+//     channel the sender is not in (as chat.postMessage does), and its
+//     error texts (missing rid, a system type t, an unknown room, a taken
+//     _id). Its own limit of 5 per second (facts §4) is not reproduced: it
+//     counts in the default limiter of WithRateLimit like the other
+//     limited routes.
 //   - chat.postMessage error texts for an unknown target ("[invalid-channel]"),
 //     a missing impersonation permission ("Not enough permission
 //     [error-not-allowed]") and a bad tmid are UNVERIFIED guesses with the

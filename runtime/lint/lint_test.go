@@ -219,15 +219,11 @@ func TestConfigIsData(t *testing.T) {
 	assert.Contains(t, got[0], "rc.confg does not exist (did you mean rc.config?")
 }
 
-// TestConfigWrite: an assignment through rc.config itself, with a
-// constant or a computed key, is a finding (it changes a copy that is gone
-// at once); reading it, and writing a local copy (a default filled in: the
-// local keeps it), are not.
 // TestTriggerInHandler: a trigger registered inside a handler literal (it
-// would raise on every run of the handler) is a finding, through an alias
-// and at any depth of the handler's body; registering from the top level,
-// from a function the top level calls, or from a handler's handler's
-// first trigger only, is not doubled.
+// would raise on every run of the handler) is a finding, through an alias,
+// at any depth of the handler's body, once per call in nested handlers;
+// registering from the top level or from a function the top level calls
+// is not, and an ignore comment silences it.
 func TestTriggerInHandler(t *testing.T) {
 	t.Parallel()
 	api := realAPI(t, nil)
@@ -255,13 +251,25 @@ end
 setup("1h")
 local h = rc.hear("^!stop$", function(msg) end)
 rc.on("message", function(msg) h:stop() end)
-rc.every("1d", function() -- rclua: ignore trigger-in-handler
-end)
 `), "the top level, a function it calls, a handle stopped in a handler")
+	got = findings(t, api, `
+rc.on("message", function()
+  rc.every("1m", function()
+    rc.cron("0 9 * * *", function() end)
+  end)
+end)
+`)
+	require.Len(t, got, 2, "one finding per registration in nested handlers: %q", got)
+	assert.Contains(t, got[0], "3: trigger-in-handler: rc.every in a handler of rc.on")
+	assert.Contains(t, got[1], "4: trigger-in-handler: rc.cron in a handler of rc.on")
 	got = findings(t, api, `rc.on("message", function() rc.every("1d", function() end) end) -- rclua: ignore trigger-in-handler`)
 	assert.Empty(t, got, "ignored by kind")
 }
 
+// TestConfigWrite: an assignment through rc.config itself, with a
+// constant or a computed key, is a finding (it changes a copy that is gone
+// at once); reading it, and writing a local copy (a default filled in: the
+// local keeps it), are not.
 func TestConfigWrite(t *testing.T) {
 	t.Parallel()
 	api := realAPI(t, nil)

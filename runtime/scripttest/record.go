@@ -13,7 +13,9 @@ import (
 // (rctest's action log): every route by which a script acts, typed
 // functions, msg:reply and msg:react or rc.post with any spelling the
 // server accepts, lands in the same records. A request t.fail answers
-// never reaches the server and records nothing, nor does a failed one.
+// never reaches the server and records nothing, nor does a refused one;
+// a post to several rooms failing part way keeps the posts the server
+// made.
 type recorder struct {
 	base http.RoundTripper
 	srv  *rctest.Server

@@ -25,6 +25,7 @@ local acts = {
   send_bad_room = function(m) return rc.post("chat.sendMessage", {message = {rid = "nowhere", msg = "x"}}) end,
   post_bad_room = function(m) return rc.post("chat.postMessage", {channel = "#nowhere", text = "x"}) end,
   post_no_target = function(m) return rc.post("chat.postMessage", {text = "x"}) end,
+  post_many_partly = function(m) return rc.post("chat.postMessage", {channel = {"#general", "#nowhere"}, text = "first only"}) end,
   get_post = function(m) return rc.get("chat.postMessage", {channel = "#general", text = "x"}) end,
 
   typed_react = function(m) return rc.chat.react{message_id = m._id, emoji = "rocket"} end,
@@ -57,8 +58,9 @@ end)
 // TestRecordersSeeEveryRoute: whichever route the script acts by (typed
 // functions, msg:reply and msg:react, rc.post with each spelling the
 // server accepts), t.posted, t.reactions and t.reads show what the server
-// applied; failed requests, those t.fail answers and rc.get record
-// nothing, nor do the users' posts (the bot's too).
+// applied; refused requests, those t.fail answers and rc.get record
+// nothing, nor do the users' posts (the bot's too); a post to several
+// rooms failing part way keeps the posts the server made.
 func TestRecordersSeeEveryRoute(t *testing.T) {
 	t.Parallel()
 	path := files(t, recordScript, `
@@ -109,6 +111,11 @@ function test_failed_posts_are_not_recorded()
   act("reply"); failed("reply")
   t.post { room = "#general", text = "as the bot itself", user = "rclua.bot" }
   t.eq(t.posted(), {})
+end
+
+function test_a_post_failing_part_way_keeps_what_was_posted()
+  act("post_many_partly"); failed("post_many_partly")
+  t.eq(t.posted(), { { room = "#general", text = "first only" } }, "as the server, which posted to the first room")
 end
 
 function test_reactions()
@@ -165,7 +172,7 @@ function test_failed_reads_are_not_recorded()
 end
 `)
 	r := results(t, path, Options{})
-	for _, name := range []string{"test_posts", "test_failed_posts_are_not_recorded", "test_reactions",
+	for _, name := range []string{"test_posts", "test_failed_posts_are_not_recorded", "test_a_post_failing_part_way_keeps_what_was_posted", "test_reactions",
 		"test_failed_reactions_are_not_recorded", "test_reads", "test_failed_reads_are_not_recorded"} {
 		require.Contains(t, r, name)
 		assert.True(t, r[name].Passed, "%s: %+v", name, r[name])

@@ -137,13 +137,15 @@ func (a *actor) hold(m message) {
 		return
 	}
 	old, merged, cancelled := b.held.merge(m)
+	// The count first: a release tells a waiter the event is done, and
+	// what it reads of the status then must agree.
+	a.st.held.Store(int64(b.held.len()))
 	if merged {
 		a.heldCoalesced(old)
 	}
 	if cancelled { // m goes with the insertion it cancelled: never handled either
 		a.heldCoalesced(m)
 	}
-	a.st.held.Store(int64(b.held.len()))
 }
 
 // heldCoalesced accounts for m, an event that left the hold without being

@@ -482,6 +482,9 @@ func (run *rtRun) catchUpMessages(ctx context.Context, now time.Time) bool {
 			Msg("the gap is longer than the catch-up window (--catch-up): older messages are not delivered")
 		from = floor
 	}
+	// Every room first, then the messages in the order they were posted,
+	// across the rooms: a handler sees them as the users wrote them.
+	var all []*rc.Message
 	for _, rid := range slices.Sorted(maps.Keys(st.rooms)) {
 		res, err := r.opts.History.SyncMessages(ctx, rid, from)
 		if re := (*rc.Error)(nil); errors.As(err, &re) && (re.Type == "error-not-allowed" || re.Type == "error-room-not-found") {
@@ -500,15 +503,23 @@ func (run *rtRun) catchUpMessages(ctx context.Context, now time.Time) bool {
 			}
 			return false
 		}
-		msgs := slices.Clone(res.Updated)
-		slices.SortStableFunc(msgs, func(a, b *rc.Message) int { return a.TS.Compare(b.TS) })
-		for _, m := range msgs {
-			if m == nil {
-				continue
+		// The server lists a room newest first: reversed, messages of one
+		// millisecond keep the order they were posted in.
+		for _, m := range slices.Backward(res.Updated) {
+			if m != nil {
+				all = append(all, m)
 			}
-			if ms.offer(ctx, run.emit, m, now) != nil {
-				return false
-			}
+		}
+	}
+	slices.SortStableFunc(all, func(a, b *rc.Message) int {
+		if c := a.TS.Compare(b.TS); c != 0 {
+			return c
+		}
+		return stamp(a).Compare(stamp(b))
+	})
+	for _, m := range all {
+		if ms.offer(ctx, run.emit, m, now) != nil {
+			return false
 		}
 	}
 	return true

@@ -3,6 +3,8 @@ package source
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -127,6 +129,63 @@ func TestRealtimeMessageCatchUp(t *testing.T) {
 	assert.Equal(t, before, ids[0])
 	assert.ElementsMatch(t, []string{inOps, inDM}, ids[1:3])
 	assert.Equal(t, after, ids[3], "the catch-up came before the events after it")
+}
+
+// TestRealtimeMessageCatchUpOrder: the messages caught up after a gap come
+// in the order they were posted, across rooms and within one millisecond
+// of one room (the server lists a room newest first).
+func TestRealtimeMessageCatchUpOrder(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	var frozen time.Time // the server's clock stands still while set
+	clock := func() time.Time {
+		mu.Lock()
+		defer mu.Unlock()
+		if !frozen.IsZero() {
+			return frozen
+		}
+		return time.Now()
+	}
+	freeze := func(on bool) {
+		mu.Lock()
+		defer mu.Unlock()
+		frozen = time.Time{}
+		if on {
+			frozen = time.Now()
+		}
+	}
+	// nextMilli waits until the server's clock is in a later millisecond
+	// than the last message posted.
+	nextMilli := func() {
+		last := clock().Truncate(time.Millisecond)
+		waitUntil(t, "a later millisecond", func() bool { return clock().Truncate(time.Millisecond).After(last) })
+	}
+	s := newRTServer(t, rctest.WithClock(clock))
+	r := runRealtime(t, NewRealtime(s.client.Subscriptions, s.messageOpts(zerolog.Nop())))
+	r.connected(t, s, 1)
+	s.srv.RefuseUpgrade(true)
+	require.Equal(t, 1, s.srv.DropSessions())
+	waitUntil(t, "disconnected", func() bool { return r.src.State() == StateConnecting })
+	var posted []string
+	for round := range 3 {
+		freeze(true) // five messages of one millisecond in one room...
+		for i := range 5 {
+			posted = append(posted, s.post(t, rctest.BobUsername, rctest.OpsRoomID, fmt.Sprintf("ops %d.%d @%s", round, i, rctest.BotUsername)))
+		}
+		freeze(false)
+		nextMilli()
+		// ...then one in a room listed before it
+		posted = append(posted, s.post(t, rctest.AliceUsername, rctest.DMAliceRoomID, fmt.Sprintf("dm %d", round)))
+		nextMilli()
+	}
+	s.srv.RefuseUpgrade(false)
+	r.connected(t, s, 2)
+	waitUntil(t, "the catch-up", func() bool { return len(ofKind(r.got, KindMessage)) >= len(posted) })
+	var got []string
+	for _, ev := range ofKind(r.got, KindMessage) {
+		got = append(got, ev.ID)
+	}
+	assert.Equal(t, posted, got, "the order they were posted in")
 }
 
 // TestRealtimeMessageCatchUpWindow: after a gap longer than the catch-up

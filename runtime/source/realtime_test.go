@@ -44,9 +44,9 @@ type rtServer struct {
 	client *rc.Client
 }
 
-func newRTServer(t *testing.T) *rtServer {
+func newRTServer(t *testing.T, opts ...rctest.Option) *rtServer {
 	t.Helper()
-	srv := rctest.NewServer()
+	srv := rctest.NewServer(opts...)
 	t.Cleanup(srv.Close)
 	client, err := rc.New(srv.URL, rc.WithToken(rctest.BotUserID, rctest.BotToken))
 	require.NoError(t, err)

@@ -255,8 +255,8 @@ assert(ok == nil and err.status == 400)`))
 		`last:react()`:                         `bad argument #1 to msg:react (emoji: string expected, got nil)`,
 		`last:react("")`:                       `bad argument #1 to msg:react (emoji must not be empty)`,
 		`last.reply(last, 1)`:                  `bad argument #1 to msg:reply (text or table expected, got number)`,
-		`last.rid = nil; last:reply("x")`:    `msg:reply: the message has no rid`,
-		`last._id = nil; last:react("eyes")`: `msg:react: the message has no _id`,
+		`last.rid = nil; last:reply("x")`:      `msg:reply: the message has no rid`,
+		`last._id = nil; last:react("eyes")`:   `msg:react: the message has no _id`,
 		`local m = {rid = "R"}; m.reply = last.reply; m:reply{text = "x", thread = true}`: `msg:reply: the message has no _id to reply in its thread`,
 	} {
 		e.fire(t, "created", message(t, nil))

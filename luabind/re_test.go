@@ -135,7 +135,7 @@ func TestREMethods(t *testing.T) {
 		assert.Equal(t, tc.want, strings.Join(parts, " "), tc.src)
 	}
 	for src, want := range map[string]string{
-		`rc.re.compile("(a)"):gsub("a", "%2")`:                   "re:gsub: invalid capture index %2 in the replacement (the expression has 1 groups)",
+		`rc.re.compile("(a)"):gsub("a", "%2")`: "re:gsub: invalid capture index %2 in the replacement (the expression has 1 groups)",
 		// Lua's numbering for methods: self is "bad self", the first argument after it #1.
 		`rc.re.compile("a"):gsub({}, "b")`:                       "bad argument #1 to re:gsub (string expected, got table)",
 		`rc.re.compile("a"):gsub("a", true)`:                     "bad argument #2 to re:gsub (string, table or function expected, got boolean)",

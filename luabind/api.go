@@ -4,23 +4,26 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/url"
+	"strings"
 
 	lua "github.com/yuin/gopher-lua"
 
 	"github.com/rclua/rclua/luabind/luajson"
+	"github.com/rclua/rclua/rc"
 )
 
 // get is
 //
 //	rc.get(endpoint [, query]) -> body | nil, err
 //
-// endpoint is given without "/api/v1/" ("channels.info"); query values are
+// endpoint is given without "/api/v1/" ("channels.info"; a leading "/",
+// the prefix, a query or a URL raises, see rc.CheckEndpoint); query values are
 // strings, numbers, booleans or sequences of them. The whole decoded body
 // is returned. The query's keys and values, counted with a separator each,
 // are at most 16 MiB.
 func (b *binding) get(L *lua.LState) int {
 	const fn = "rc.get"
-	endpoint := checkID(L, 1, fn, "endpoint")
+	endpoint := checkEndpoint(L, fn)
 	var query url.Values
 	if tb := optTable(L, 2, fn, "query"); tb != nil {
 		query = url.Values{}
@@ -79,7 +82,7 @@ func queryValue(L *lua.LState, fn, key string, v lua.LValue) string {
 // body is returned.
 func (b *binding) post(L *lua.LState) int {
 	const fn = "rc.post"
-	endpoint := checkID(L, 1, fn, "endpoint")
+	endpoint := checkEndpoint(L, fn)
 	raw := json.RawMessage("{}")
 	switch v := L.Get(2).(type) {
 	case *lua.LNilType:
@@ -100,6 +103,17 @@ func (b *binding) post(L *lua.LState) int {
 		return b.fail(L, err)
 	}
 	return b.pushBody(L, endpoint, body)
+}
+
+// checkEndpoint returns argument 1 of fn, an endpoint name the client
+// accepts: a malformed one is the script's mistake and raises with the
+// client's reason, not nil, err.
+func checkEndpoint(L *lua.LState, fn string) string {
+	endpoint := checkID(L, 1, fn, "endpoint")
+	if err := rc.CheckEndpoint(endpoint); err != nil {
+		argError(L, 1, fn, strings.TrimPrefix(err.Error(), "rc: "))
+	}
+	return endpoint
 }
 
 // keyName renders a table key in an error message: quoted when a string.

@@ -3,6 +3,7 @@ package luabind
 import (
 	"fmt"
 	"math"
+	"strings"
 	"time"
 
 	lua "github.com/yuin/gopher-lua"
@@ -12,10 +13,21 @@ import (
 
 // The argument checks of every rc function: each raises, on misuse, "bad
 // argument #n to fn (msg)", which gopher-lua prefixes with the calling
-// script's file:line. fn is the function's full Lua name (rc.chat.post_message).
+// script's file:line. fn is the function's full Lua name (rc.chat.post_message),
+// written with a colon for a method (msg:reply, re:match, handle:stop).
+// n is always the stack index of the argument.
 
-// argError raises "file:line: bad argument #n to fn (msg)".
+// argError raises "file:line: bad argument #n to fn (msg)". For a method
+// (fn holds a colon) it numbers as Lua's luaL_argerror does: self, stack
+// index 1, is "calling fn on bad self (msg)", and the first argument after
+// it is #1.
 func argError(L *lua.LState, n int, fn, msg string) {
+	if strings.Contains(fn, ":") {
+		if n == 1 {
+			L.RaiseError("calling %s on bad self (%s)", fn, msg)
+		}
+		n--
+	}
 	L.RaiseError("bad argument #%d to %s (%s)", n, fn, msg)
 }
 

@@ -91,7 +91,11 @@
 // Misuse raises a Lua error carrying the script's file:line, such as
 // "script.lua:3: bad argument #1 to rc.subscriptions.get_one (room_id must
 // not be empty)": a wrong argument type, a missing or empty id, an unknown
-// option key ({updatedsince = ...}), both channel and room_id.
+// option key ({updatedsince = ...}), both channel and room_id, an endpoint
+// of rc.get or rc.post the client refuses (a query, a URL, a leading "/"
+// or the "api/v1/" prefix: give "me", not "/api/v1/me"). Methods number
+// their arguments as Lua does: in msg:reply{...} the table is #1, and a
+// wrong self reads "calling msg:reply on bad self (...)".
 //
 // The API tables (rc, rc.subscriptions, rc.chat, rc.users, rc.rooms,
 // rc.log, rc.json, rc.re, rc.store, and the methods of rc.re objects and of handles)

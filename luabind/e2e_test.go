@@ -209,3 +209,43 @@ func TestEndToEndMessageCalls(t *testing.T) {
 	}
 	assert.Equal(t, asked.ID, pong.ThreadID, "msg:reply in a thread on the message")
 }
+
+// TestEndToEndMalformedEndpointRaises: a malformed endpoint given to
+// rc.get or rc.post is the script's mistake: it raises with the script's
+// file:line and the client's reason before any request, while a
+// well-formed endpoint the server refuses still returns nil, err.
+func TestEndToEndMalformedEndpointRaises(t *testing.T) {
+	t.Parallel()
+	s := rctest.NewServer()
+	defer s.Close()
+	L := e2eState(t, s)
+	for src, want := range map[string]string{
+		`rc.get("rooms.info?roomId=X")`:                `bad argument #1 to rc.get (invalid endpoint "rooms.info?roomId=X": only letters, digits and . _ - / are allowed (query parameters go in the query argument))`,
+		`rc.get("https://chat.example.com/api/v1/me")`: `bad argument #1 to rc.get (invalid endpoint "https://chat.example.com/api/v1/me": give the endpoint's name, not a URL (the server's address is configured))`,
+		`rc.get("/api/v1/me")`:                         `bad argument #1 to rc.get (invalid endpoint "/api/v1/me": give it without the "/api/v1/" prefix ("me"))`,
+		`rc.get("api/v1/me")`:                          `bad argument #1 to rc.get (invalid endpoint "api/v1/me": give it without the "api/v1/" prefix ("me"))`,
+		`rc.get("/me")`:                                `bad argument #1 to rc.get (invalid endpoint "/me": give it without the leading "/" ("me"))`,
+		`rc.post("/api/v1/chat.react", {})`:            `bad argument #1 to rc.post (invalid endpoint "/api/v1/chat.react": give it without the "/api/v1/" prefix ("chat.react"))`,
+		`rc.post("/chat.react")`:                       `bad argument #1 to rc.post (invalid endpoint "/chat.react": give it without the leading "/" ("chat.react"))`,
+		`rc.post("chat.react?x=1")`:                    `bad argument #1 to rc.post (invalid endpoint "chat.react?x=1": only letters`,
+		`rc.post("../chat.react")`:                     `bad argument #1 to rc.post (invalid endpoint "../chat.react")`,
+		`rc.get("")`:                                   `bad argument #1 to rc.get (endpoint must not be empty)`,
+		`rc.post("/")`:                                 `bad argument #1 to rc.post (empty endpoint)`,
+		`local f = rc.get; f("/api/v1/me")`:            `bad argument #1 to rc.get (invalid endpoint "/api/v1/me"`,
+	} {
+		assert.Contains(t, runChunk(t, L, "bad.lua", src), "bad.lua:1: "+want, src)
+	}
+	assert.Empty(t, s.Requests(), "a malformed endpoint never reaches the server")
+
+	require.Empty(t, runChunk(t, L, "ok.lua", `
+		local body, err = rc.get("no.such.endpoint")
+		assert(body == nil and err.status == 404, "a server-side failure is nil, err: " .. tostring(err and err.status))
+		body, err = rc.post("no.such.endpoint", {})
+		assert(body == nil and err.status == 404, "post: " .. tostring(err and err.status))
+		assert(rc.get("me").username == "rclua.bot")`))
+	var paths []string
+	for _, r := range s.Requests() {
+		paths = append(paths, r.Method+" "+r.Path)
+	}
+	assert.Equal(t, []string{"GET /api/v1/no.such.endpoint", "POST /api/v1/no.such.endpoint", "GET /api/v1/me"}, paths)
+}

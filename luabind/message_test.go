@@ -243,13 +243,20 @@ fake.fail_next("server")
 local ok, err = last:reply("x")
 assert(ok == nil and err.status == 400)`))
 	for src, want := range map[string]string{
-		`last.reply("pong")`:                 `bad argument #1 to msg:reply (message table expected (call it as msg:reply(...)), got string)`,
-		`last:reply(1)`:                      `bad argument #2 to msg:reply (text or table expected, got number)`,
-		`last:reply{text = "x", thread = 1}`: `bad argument #2 to msg:reply (thread: boolean expected, got number)`,
-		`last:reply{txt = "x"}`:              `bad argument #2 to msg:reply (unknown option "txt")`,
-		`last:react()`:                       `bad argument #2 to msg:react (emoji: string expected, got nil)`,
-		`last.rid = nil; last:reply("x")`:    `msg:reply: the message has no rid`,
-		`last._id = nil; last:react("eyes")`: `msg:react: the message has no _id`,
+		// Lua's numbering for methods: self is "bad self", the first argument after it #1.
+		`last.reply("pong")`:                   `calling msg:reply on bad self (message table expected (call it as msg:reply(...)), got string)`,
+		`last.react()`:                         `calling msg:react on bad self (message table expected (call it as msg:react(...)), got nil)`,
+		`last:reply(1)`:                        `bad argument #1 to msg:reply (text or table expected, got number)`,
+		`last:reply{text = "x", thread = 1}`:   `bad argument #1 to msg:reply (thread: boolean expected, got number)`,
+		`last:reply{text = "x", thred = true}`: `bad argument #1 to msg:reply (unknown option "thred")`,
+		`last:reply{text = 1}`:                 `bad argument #1 to msg:reply (text: string expected, got number)`,
+		`last:reply{attachments = 1}`:          `bad argument #1 to msg:reply (attachments: table expected, got number)`,
+		`last:reply{[1] = "x"}`:                `bad argument #1 to msg:reply (unknown option 1 (option keys are strings))`,
+		`last:react()`:                         `bad argument #1 to msg:react (emoji: string expected, got nil)`,
+		`last:react("")`:                       `bad argument #1 to msg:react (emoji must not be empty)`,
+		`last.reply(last, 1)`:                  `bad argument #1 to msg:reply (text or table expected, got number)`,
+		`last.rid = nil; last:reply("x")`:      `msg:reply: the message has no rid`,
+		`last._id = nil; last:react("eyes")`:   `msg:react: the message has no _id`,
 		`local m = {rid = "R"}; m.reply = last.reply; m:reply{text = "x", thread = true}`: `msg:reply: the message has no _id to reply in its thread`,
 	} {
 		e.fire(t, "created", message(t, nil))
@@ -276,7 +283,9 @@ handles[4]:stop()
 handles[2]:stop()`))
 	assert.Equal(t, []int{0, 1, 0, 1, 0}, e.host.stops, "each stop reaches the host once")
 	assert.Contains(t, runChunk(t, e.L, "bad.lua", `handles[1].stop()`),
-		"bad.lua:1: bad argument #1 to handle:stop (a trigger's handle expected (call it as handle:stop()), got nil)")
+		"bad.lua:1: calling handle:stop on bad self (a trigger's handle expected (call it as handle:stop()), got nil)")
+	assert.Contains(t, runChunk(t, e.L, "bad.lua", `handles[1].stop(handles[2].stop)`),
+		"bad.lua:1: calling handle:stop on bad self (a trigger's handle expected (call it as handle:stop()), got function)")
 	assert.Contains(t, runChunk(t, e.L, "bad.lua", `handles[1]:Stop()`),
 		"bad.lua:1: handle.Stop does not exist (did you mean handle.stop? handle has: stop)")
 }

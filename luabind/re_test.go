@@ -135,14 +135,23 @@ func TestREMethods(t *testing.T) {
 		assert.Equal(t, tc.want, strings.Join(parts, " "), tc.src)
 	}
 	for src, want := range map[string]string{
-		`rc.re.compile("(a)"):gsub("a", "%2")`:                   "re:gsub: invalid capture index %2 in the replacement (the expression has 1 groups)",
-		`rc.re.compile("a"):gsub("a", true)`:                     "bad argument #3 to re:gsub (string, table or function expected, got boolean)",
+		`rc.re.compile("(a)"):gsub("a", "%2")`: "re:gsub: invalid capture index %2 in the replacement (the expression has 1 groups)",
+		// Lua's numbering for methods: self is "bad self", the first argument after it #1.
+		`rc.re.compile("a"):gsub({}, "b")`:                       "bad argument #1 to re:gsub (string expected, got table)",
+		`rc.re.compile("a"):gsub("a", true)`:                     "bad argument #2 to re:gsub (string, table or function expected, got boolean)",
 		`rc.re.compile("a"):gsub("a", function() return {} end)`: "re:gsub: invalid replacement value (a table)",
-		`rc.re.compile("a"):gsub("a", "b", "x")`:                 "bad argument #4 to re:gsub (number expected, got string)",
-		`rc.re.compile("a"):match({})`:                           "bad argument #2 to re:match (string expected, got table)",
-		`rc.re.compile("a"):find("a", "x")`:                      "bad argument #3 to re:find (number expected, got string)",
-		`local r = rc.re.compile("a"); r.match("a")`:             "bad argument #1 to re:match (an rc.re object expected (call it as re:match(...)), got string)",
-		`rc.re.compile("a").source()`:                            "bad argument #1 to re:source (an rc.re object expected",
+		`rc.re.compile("a"):gsub("a", "b", "x")`:                 "bad argument #3 to re:gsub (number expected, got string)",
+		`rc.re.compile("a").gsub("a", "b")`:                      "calling re:gsub on bad self (an rc.re object expected (call it as re:gsub(...)), got string)",
+		`rc.re.compile("a"):match({})`:                           "bad argument #1 to re:match (string expected, got table)",
+		`rc.re.compile("a"):match("a", true)`:                    "bad argument #2 to re:match (number expected, got boolean)",
+		`local r = rc.re.compile("a"); r.match("a")`:             "calling re:match on bad self (an rc.re object expected (call it as re:match(...)), got string)",
+		`rc.re.compile("a"):find()`:                              "bad argument #1 to re:find (string expected, got nil)",
+		`rc.re.compile("a"):find("a", "x")`:                      "bad argument #2 to re:find (number expected, got string)",
+		`rc.re.compile("a").find({})`:                            "calling re:find on bad self (an rc.re object expected (call it as re:find(...)), got table)",
+		`rc.re.compile("a"):gmatch(false)`:                       "bad argument #1 to re:gmatch (string expected, got boolean)",
+		`rc.re.compile("a").gmatch("a")`:                         "calling re:gmatch on bad self (an rc.re object expected (call it as re:gmatch(...)), got string)",
+		`rc.re.compile("a").source()`:                            "calling re:source on bad self (an rc.re object expected (call it as re:source(...)), got nil)",
+		`local r = rc.re.compile("a"); r.match(r, {})`:           "bad argument #1 to re:match (string expected, got table)",
 	} {
 		msg := runChunk(t, e.L, "bad.lua", src)
 		assert.Contains(t, msg, "bad.lua:1: "+want, src)

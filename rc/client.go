@@ -226,7 +226,8 @@ func (c *Client) setCredentials(cr *credentials) {
 
 // Get calls GET /api/v1/<endpoint> with the query parameters and decodes
 // the response body into out with encoding/json (out may be nil). The
-// endpoint is given without the prefix, e.g. "channels.list".
+// endpoint is given without the prefix, e.g. "channels.list"; one
+// CheckEndpoint refuses fails before any I/O.
 //
 // Endpoint: GET /api/v1/{endpoint}
 func (c *Client) Get(ctx context.Context, endpoint string, query url.Values, out any) error {
@@ -316,12 +317,37 @@ func (c *Client) newRequest(method, endpoint string, query url.Values, body any)
 	return r, nil
 }
 
-// checkEndpoint validates an endpoint name such as "subscriptions.get" or
-// "livechat/room"; a leading "/" is dropped.
+// CheckEndpoint reports why endpoint is not a name Get, Post, GetRaw and
+// PostRaw accept, nil when it is one. An endpoint is given as it follows
+// "/api/v1/" ("subscriptions.get", "livechat/room"): letters, digits and
+// . _ - /, with no leading "/", no "api/v1/" prefix, no query and no URL.
+// The error names the endpoint and what to give instead; it is checked
+// before any I/O.
+func CheckEndpoint(endpoint string) error {
+	_, err := checkEndpoint(endpoint)
+	return err
+}
+
+// checkEndpoint validates an endpoint name (see CheckEndpoint) and
+// returns it.
 func checkEndpoint(ep string) (string, error) {
-	ep = strings.TrimPrefix(ep, "/")
-	if ep == "" {
+	rest := strings.TrimLeft(ep, "/")
+	if rest == "" {
 		return "", errors.New("rc: empty endpoint")
+	}
+	if strings.Contains(ep, "://") {
+		return "", fmt.Errorf("rc: invalid endpoint %q: give the endpoint's name, not a URL (the server's address is configured)", ep)
+	}
+	const v1 = "api/v1" // apiPrefix without its slashes
+	if len(rest) >= len(v1) && strings.EqualFold(rest[:len(v1)], v1) && (len(rest) == len(v1) || rest[len(v1)] == '/') {
+		name := strings.TrimLeft(rest[len(v1):], "/")
+		if name == "" {
+			return "", fmt.Errorf("rc: invalid endpoint %q: give the endpoint's name without the %q prefix (\"me\")", ep, ep)
+		}
+		return "", fmt.Errorf("rc: invalid endpoint %q: give it without the %q prefix (%q)", ep, ep[:len(ep)-len(name)], name)
+	}
+	if rest != ep {
+		return "", fmt.Errorf("rc: invalid endpoint %q: give it without the leading %q (%q)", ep, ep[:len(ep)-len(rest)], rest)
 	}
 	for i := 0; i < len(ep); i++ {
 		b := ep[i]

@@ -3,6 +3,7 @@ package rc
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -243,6 +244,20 @@ func TestBadInputBeforeIO(t *testing.T) {
 		{"post empty endpoint", func() error { return c.Post(ctx, "/", nil, nil) }, "empty endpoint"},
 		{"getRaw endpoint with query", func() error { _, err := c.GetRaw(ctx, "x.get?a=1", nil); return err }, "invalid endpoint"},
 		{"postRaw dot dot", func() error { _, err := c.PostRaw(ctx, "../x", nil); return err }, "invalid endpoint"},
+		{"get /api/v1/ prefix", func() error { return c.Get(ctx, "/api/v1/me", nil, nil) },
+			`rc: invalid endpoint "/api/v1/me": give it without the "/api/v1/" prefix ("me")`},
+		{"getRaw api/v1/ prefix", func() error { _, err := c.GetRaw(ctx, "api/v1/rooms.info", nil); return err },
+			`rc: invalid endpoint "api/v1/rooms.info": give it without the "api/v1/" prefix ("rooms.info")`},
+		{"post API/V1 prefix, any case", func() error { return c.Post(ctx, "API/V1/chat.react", nil, nil) },
+			`give it without the "API/V1/" prefix ("chat.react")`},
+		{"postRaw bare prefix", func() error { _, err := c.PostRaw(ctx, "/api/v1/", nil); return err },
+			`rc: invalid endpoint "/api/v1/": give the endpoint's name`},
+		{"get leading slash", func() error { return c.Get(ctx, "/me", nil, nil) },
+			`rc: invalid endpoint "/me": give it without the leading "/" ("me")`},
+		{"getRaw leading slashes", func() error { _, err := c.GetRaw(ctx, "//me", nil); return err },
+			`give it without the leading "//" ("me")`},
+		{"getRaw URL", func() error { _, err := c.GetRaw(ctx, "https://chat.example.com/api/v1/me", nil); return err },
+			`rc: invalid endpoint "https://chat.example.com/api/v1/me": give the endpoint's name, not a URL`},
 		{"post raw invalid json", func() error { _, err := c.PostRaw(ctx, "x", []byte("{")); return err }, "not valid JSON"},
 		{"post unencodable", func() error { return c.Post(ctx, "x", func() {}, nil) }, "encoding request body"},
 		{"login empty user", func() error { return c.Login(ctx, "", "pw") }, "empty user"},
@@ -285,5 +300,18 @@ func TestBodyCap(t *testing.T) {
 			_, err = c.Me(context.Background())
 			assert.NoError(t, err, "a body under the cap is read")
 		})
+	}
+}
+
+func TestCheckEndpoint(t *testing.T) {
+	t.Parallel()
+	for _, ep := range []string{"me", "subscriptions.get", "livechat/room", "api.info", "api/v10/x", "apiv1/x"} {
+		assert.NoError(t, CheckEndpoint(ep), ep)
+	}
+	for _, ep := range []string{"", "/", "/me", "api/v1", "Api/v1/me", "rooms.info?roomId=X", "http://h/x", "a//b", "a/../b"} {
+		err := CheckEndpoint(ep)
+		if assert.Error(t, err, ep) && ep != "" && ep != "/" {
+			assert.Contains(t, err.Error(), fmt.Sprintf("rc: invalid endpoint %q", ep))
+		}
 	}
 }

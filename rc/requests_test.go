@@ -233,7 +233,7 @@ func TestRequests(t *testing.T) {
 		{
 			name: "raw post without body", method: "POST", path: "/users.setStatus",
 			response: `{"success":true}`,
-			call:     func(ctx context.Context, c *Client) (any, error) { return c.PostRaw(ctx, "/users.setStatus", nil) },
+			call:     func(ctx context.Context, c *Client) (any, error) { return c.PostRaw(ctx, "users.setStatus", nil) },
 		},
 	}
 	for _, tt := range tests {

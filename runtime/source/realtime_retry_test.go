@@ -151,3 +151,36 @@ func TestRealtimeRetryDefaults(t *testing.T) {
 	r = NewRealtime(nil, RealtimeOptions{RetryMin: time.Minute, Retry: 30 * time.Second})
 	assert.Equal(t, 30*time.Second, r.opts.RetryMin, "RetryMin is at most Retry")
 }
+
+// TestRealtimeFallbackBackoffStartsOver: once realtime works again, a
+// later fallback (here: logins refused twice after a drop, which a
+// renewal does not fix) waits RetryMin again, not the wait the previous
+// fallback had reached; each fallback logs its warning once.
+func TestRealtimeFallbackBackoffStartsOver(t *testing.T) {
+	t.Parallel()
+	s := newRTServer(t)
+	s.srv.RefuseUpgrade(true)
+	logs := &logBuf{}
+	opts := s.options(zerolog.New(logs))
+	const first = 20 * time.Millisecond
+	opts.Fallback, opts.RetryMin = true, first
+	opts.Poll.Fatal = func(error) bool { return false }
+	dials := s.countDials(&opts)
+	r := runRealtime(t, NewRealtime(s.client.Subscriptions, opts))
+	waitUntil(t, "four tries of realtime", func() bool { return dials.n.Load() >= 4 })
+	s.srv.RefuseUpgrade(false)
+	r.connected(t, s, 1)
+	before := fallbackWaits(t, logs)
+	require.GreaterOrEqual(t, len(before), 4)
+	require.Greater(t, before[len(before)-1], first, "the first fallback's waits had grown")
+
+	s.srv.RefuseLogins(2)
+	require.Equal(t, 1, s.srv.DropSessions())
+	waitUntil(t, "the second fallback, and realtime back", func() bool {
+		return logs.count("realtime events restored") == 2 && r.src.State() == StateRealtime
+	})
+	after := fallbackWaits(t, logs)[len(before):]
+	require.NotEmpty(t, after)
+	assert.LessOrEqual(t, after[0], first, "the second fallback starts from RetryMin")
+	assert.Equal(t, 2, logs.count("realtime events unavailable: polling subscriptions.get instead"), "one warning per fallback")
+}

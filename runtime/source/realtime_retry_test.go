@@ -84,9 +84,10 @@ func TestRealtimeFallbackRetriesSoon(t *testing.T) {
 	src := NewRealtime(s.client.Subscriptions, opts)
 	require.Equal(t, DefaultRealtimeRetry, src.opts.Retry, "the cap is the default")
 	r := runRealtime(t, src)
-	waitUntil(t, "polling, realtime tried again twice", func() bool {
-		return r.src.State() == StatePolling && dials.n.Load() >= 3
+	waitUntil(t, "polling, realtime tried again twice and refused", func() bool {
+		return r.src.State() == StatePolling && logs.count("realtime events still unavailable") >= 2
 	})
+	require.GreaterOrEqual(t, dials.n.Load(), int64(3))
 
 	s.srv.RefuseUpgrade(false)
 	r.connected(t, s, 1) // within waitUntil's 30s: far under the cap
@@ -165,9 +166,8 @@ func TestRealtimeFallbackBackoffStartsOver(t *testing.T) {
 	const first = 20 * time.Millisecond
 	opts.Fallback, opts.RetryMin = true, first
 	opts.Poll.Fatal = func(error) bool { return false }
-	dials := s.countDials(&opts)
 	r := runRealtime(t, NewRealtime(s.client.Subscriptions, opts))
-	waitUntil(t, "four tries of realtime", func() bool { return dials.n.Load() >= 4 })
+	waitUntil(t, "four tries of realtime refused", func() bool { return logs.count("realtime events still unavailable") >= 3 })
 	s.srv.RefuseUpgrade(false)
 	r.connected(t, s, 1)
 	before := fallbackWaits(t, logs)

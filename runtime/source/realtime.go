@@ -29,11 +29,17 @@ type RealtimeOptions struct {
 	// with the REST client's, a backoff in tests.
 	Dial []realtime.Option
 	// Fallback polls subscriptions.get while the realtime API cannot be
-	// reached (--events auto), trying it again every Retry; false keeps
-	// trying the realtime API only (--events realtime).
+	// reached (--events auto), trying it again with a backoff from
+	// RetryMin to Retry; false keeps trying the realtime API only
+	// (--events realtime).
 	Fallback bool
-	// Retry is how often realtime is tried again while polling; default
-	// 5m.
+	// RetryMin is the wait before realtime is first tried again once
+	// polling; each failed try doubles it (with jitter: rc.Backoff), up to
+	// Retry, and a connection that works starts it over. Default 10s, at
+	// most Retry.
+	RetryMin time.Duration
+	// Retry is the longest wait between tries of realtime while polling;
+	// default 5m.
 	Retry time.Duration
 	// Resync is how often, while the stream is up, a REST query of the
 	// subscriptions changed since the cursor runs: it catches what a
@@ -58,9 +64,10 @@ type RealtimeOptions struct {
 
 // Defaults of RealtimeOptions.
 const (
-	DefaultRealtimeRetry  = 5 * time.Minute
-	DefaultRealtimeResync = 5 * time.Minute
-	dialTimeout           = 30 * time.Second
+	DefaultRealtimeRetryMin = 10 * time.Second
+	DefaultRealtimeRetry    = 5 * time.Minute
+	DefaultRealtimeResync   = 5 * time.Minute
+	dialTimeout             = 30 * time.Second
 )
 
 // The states of a Realtime source (Realtime.State).
@@ -94,7 +101,9 @@ const (
 // When the realtime API cannot be reached (a proxy without websockets,
 // a dial failure) and Fallback is set, it polls with the same state, so
 // nothing is lost or doubled across the switch, logs once why, and tries
-// realtime again every Retry. A login the realtime API refuses ends Run
+// realtime again after RetryMin, then after waits doubling up to Retry
+// (jittered, rc.Backoff) while it still fails; once it works, the next
+// fallback starts from RetryMin again. A login the realtime API refuses ends Run
 // with the error when Poll.Fatal says so; else (a password session the
 // REST client renews) a REST query runs, which renews it, and it connects
 // again with the new token.
@@ -134,6 +143,10 @@ func NewRealtime(subs Subscriptions, opts RealtimeOptions) *Realtime {
 	if opts.Retry <= 0 {
 		opts.Retry = DefaultRealtimeRetry
 	}
+	if opts.RetryMin <= 0 {
+		opts.RetryMin = DefaultRealtimeRetryMin
+	}
+	opts.RetryMin = min(opts.RetryMin, opts.Retry)
 	if opts.Resync <= 0 {
 		opts.Resync = DefaultRealtimeResync
 	}
@@ -225,15 +238,18 @@ func (r *Realtime) Run(ctx context.Context, emit Emit) error {
 			return nil
 		}
 		if r.opts.Fallback {
+			// attempt counts the failed tries since the last connection
+			// that worked: the wait doubles from RetryMin up to Retry.
+			wait := rc.Backoff{Min: r.opts.RetryMin, Max: r.opts.Retry}.Delay(attempt)
 			if !polling {
 				polling = true
-				r.log.Warn().Err(err).Stringer("poll_interval", r.poll.opts.Interval).Stringer("retry_in", r.opts.Retry).
+				r.log.Warn().Err(err).Stringer("poll_interval", r.poll.opts.Interval).Stringer("retry_in", wait.Round(time.Millisecond)).
 					Msg("realtime events unavailable: polling subscriptions.get instead, trying realtime again now and then")
 			} else {
-				r.log.Debug().Err(err).Stringer("retry_in", r.opts.Retry).Msg("realtime events still unavailable: polling on")
+				r.log.Debug().Err(err).Stringer("retry_in", wait.Round(time.Millisecond)).Msg("realtime events still unavailable: polling on")
 			}
 			r.state.Store(StatePolling)
-			if run.pollFor(ctx, r.opts.Retry); st.fatal != nil {
+			if run.pollFor(ctx, wait); st.fatal != nil {
 				return st.fatal
 			}
 			continue

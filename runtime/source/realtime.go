@@ -39,7 +39,8 @@ type RealtimeOptions struct {
 	// most Retry.
 	RetryMin time.Duration
 	// Retry is the longest wait between tries of realtime while polling;
-	// default 5m.
+	// default 5m, or half of CatchUp when that is less, so that a try that
+	// works comes while the outage's messages can be caught up.
 	Retry time.Duration
 	// Resync is how often, while the stream is up, a REST query of the
 	// subscriptions changed since the cursor runs: it catches what a
@@ -140,19 +141,21 @@ var _ Source = (*Realtime)(nil)
 // NewRealtime returns a realtime source of the server at opts.URL; subs
 // is the REST side for the baseline, the catch-ups and the fallback.
 func NewRealtime(subs Subscriptions, opts RealtimeOptions) *Realtime {
-	if opts.Retry <= 0 {
-		opts.Retry = DefaultRealtimeRetry
-	}
-	if opts.RetryMin <= 0 {
-		opts.RetryMin = DefaultRealtimeRetryMin
-	}
-	opts.RetryMin = min(opts.RetryMin, opts.Retry)
 	if opts.Resync <= 0 {
 		opts.Resync = DefaultRealtimeResync
 	}
 	if opts.CatchUp <= 0 {
 		opts.CatchUp = DefaultCatchUp
 	}
+	if opts.Retry <= 0 {
+		// Below the catch-up window: a try that works comes while the
+		// messages of the outage's first minutes can still be caught up.
+		opts.Retry = min(DefaultRealtimeRetry, opts.CatchUp/2)
+	}
+	if opts.RetryMin <= 0 {
+		opts.RetryMin = DefaultRealtimeRetryMin
+	}
+	opts.RetryMin = min(opts.RetryMin, opts.Retry)
 	if opts.Poll.CatchUp <= 0 {
 		opts.Poll.CatchUp = opts.CatchUp
 	}

@@ -82,7 +82,7 @@ func TestRealtimeFallbackRetriesSoon(t *testing.T) {
 	opts.Fallback, opts.RetryMin = true, 20*time.Millisecond
 	dials := s.countDials(&opts)
 	src := NewRealtime(s.client.Subscriptions, opts)
-	require.Equal(t, DefaultRealtimeRetry, src.opts.Retry, "the cap is the default")
+	require.Equal(t, DefaultCatchUp/2, src.opts.Retry, "the cap is the default: half the catch-up window")
 	r := runRealtime(t, src)
 	waitUntil(t, "polling, realtime tried again twice and refused", func() bool {
 		return r.src.State() == StatePolling && logs.count("realtime events still unavailable") >= 2
@@ -146,7 +146,12 @@ func TestRealtimeRetryDefaults(t *testing.T) {
 	t.Parallel()
 	r := NewRealtime(nil, RealtimeOptions{})
 	assert.Equal(t, 10*time.Second, r.opts.RetryMin)
-	assert.Equal(t, 5*time.Minute, r.opts.Retry)
+	assert.Equal(t, 150*time.Second, r.opts.Retry, "half the default catch-up window (5m)")
+	r = NewRealtime(nil, RealtimeOptions{CatchUp: time.Hour})
+	assert.Equal(t, 5*time.Minute, r.opts.Retry, "at most 5m")
+	r = NewRealtime(nil, RealtimeOptions{CatchUp: 10 * time.Second})
+	assert.Equal(t, 5*time.Second, r.opts.Retry)
+	assert.Equal(t, 5*time.Second, r.opts.RetryMin, "at most Retry")
 	r = NewRealtime(nil, RealtimeOptions{Retry: 100 * time.Millisecond})
 	assert.Equal(t, 100*time.Millisecond, r.opts.RetryMin)
 	r = NewRealtime(nil, RealtimeOptions{RetryMin: time.Minute, Retry: 30 * time.Second})

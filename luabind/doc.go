@@ -92,8 +92,9 @@
 // "script.lua:3: bad argument #1 to rc.subscriptions.get_one (room_id must
 // not be empty)": a wrong argument type, a missing or empty id, an unknown
 // option key ({updatedsince = ...}), both channel and room_id, an endpoint
-// of rc.get or rc.post the client refuses (a query, a URL, a leading "/"
-// or the "api/v1/" prefix: give "me", not "/api/v1/me"). Methods number
+// of rc.get or rc.post the client refuses (a query, a URL, or the
+// "api/v1/" prefix: give "me", not "/api/v1/me"; a leading "/" is
+// dropped). Methods number
 // their arguments as Lua does: in msg:reply{...} the table is #1, and a
 // wrong self reads "calling msg:reply on bad self (...)".
 //

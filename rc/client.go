@@ -320,7 +320,8 @@ func (c *Client) newRequest(method, endpoint string, query url.Values, body any)
 // CheckEndpoint reports why endpoint is not a name Get, Post, GetRaw and
 // PostRaw accept, nil when it is one. An endpoint is given as it follows
 // "/api/v1/" ("subscriptions.get", "livechat/room"): letters, digits and
-// . _ - /, with no leading "/", no "api/v1/" prefix, no query and no URL.
+// . _ - / (a leading "/" is dropped), with no "api/v1/" prefix, no query
+// and no URL.
 // The error names the endpoint and what to give instead; it is checked
 // before any I/O.
 func CheckEndpoint(endpoint string) error {
@@ -346,9 +347,7 @@ func checkEndpoint(ep string) (string, error) {
 		}
 		return "", fmt.Errorf("rc: invalid endpoint %q: give it without the %q prefix (%q)", ep, ep[:len(ep)-len(name)], name)
 	}
-	if rest != ep {
-		return "", fmt.Errorf("rc: invalid endpoint %q: give it without the leading %q (%q)", ep, ep[:len(ep)-len(rest)], rest)
-	}
+	ep = rest // a leading "/" is dropped ("/me" is "me")
 	for i := 0; i < len(ep); i++ {
 		b := ep[i]
 		switch {

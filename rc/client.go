@@ -464,12 +464,16 @@ func (c *Client) once(ctx context.Context, r *request) (data []byte, retryable b
 		return nil, ctx.Err() == nil, c.transportError(ctx, r, err)
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 || successFalse(data) {
-		e := newError(r.endpoint, resp.StatusCode, resp.Header, data, c.now())
+		// A proxy or a server may echo the request: its secrets never
+		// reach the error, found in the body as sent and in its decoded
+		// strings.
 		secrets := r.secrets
 		if r.auth && r.cred != nil {
 			secrets = append(slices.Clip(secrets), r.cred.token)
 		}
-		e.redact(secrets) // a proxy or a server may echo the request
+		forms := secretForms(secrets)
+		e := newError(r.endpoint, resp.StatusCode, resp.Header, redactBody(data, forms), c.now())
+		e.redact(forms)
 		return nil, false, e
 	}
 	return data, false, nil

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"html"
 	"net/http"
 	"regexp"
 	"slices"
@@ -150,28 +151,54 @@ func newError(endpoint string, status int, h http.Header, body []byte, now time.
 	return e
 }
 
-// redact replaces every non-empty secret in e's texts (the message, the
-// type and the details' strings), as it is and as JSON escapes it (a body
-// echoed into a snippet), with "[redacted]".
-func (e *Error) redact(secrets []string) {
+// minSecret is the shortest secret redact replaces: a shorter one would
+// blank every occurrence of common text (and so show what it is).
+const minSecret = 4
+
+// secretForms returns the forms in which each secret (of at least
+// minSecret bytes) can appear in a response that echoes the request: as
+// it is, JSON-escaped (with and without "<" as \u003c) and HTML-escaped.
+func secretForms(secrets []string) []string {
 	var forms []string
-	for _, s := range secrets {
-		if s == "" {
-			continue
-		}
-		forms = append(forms, s)
-		for _, html := range []bool{true, false} { // "<" as is, or as \u003c
-			var b strings.Builder
-			enc := json.NewEncoder(&b)
-			enc.SetEscapeHTML(html)
-			if enc.Encode(s) == nil {
-				q := strings.TrimSuffix(b.String(), "\n")
-				if esc := q[1 : len(q)-1]; esc != s && !slices.Contains(forms, esc) {
-					forms = append(forms, esc)
-				}
-			}
+	add := func(f string) {
+		if f != "" && !slices.Contains(forms, f) {
+			forms = append(forms, f)
 		}
 	}
+	for _, s := range secrets {
+		if len(s) < minSecret {
+			continue
+		}
+		add(s)
+		for _, escapeHTML := range []bool{true, false} {
+			var b strings.Builder
+			enc := json.NewEncoder(&b)
+			enc.SetEscapeHTML(escapeHTML)
+			if enc.Encode(s) == nil {
+				q := strings.TrimSuffix(b.String(), "\n")
+				add(q[1 : len(q)-1])
+			}
+		}
+		add(html.EscapeString(s))
+	}
+	return forms
+}
+
+// redactBody replaces the secrets' forms in a response body before it is
+// read for an error (its snippet cuts and squeezes text, so a secret
+// could no longer be found in it).
+func redactBody(body []byte, forms []string) []byte {
+	for _, f := range forms {
+		body = bytes.ReplaceAll(body, []byte(f), []byte("[redacted]"))
+	}
+	return body
+}
+
+// redact replaces the secrets' forms in e's message, type and details'
+// strings (decoded from the body's JSON, so unescaped) with "[redacted]".
+// A secret is at least minSecret bytes, so a server's code such as
+// "totp-required" keeps matching in practice.
+func (e *Error) redact(forms []string) {
 	if len(forms) == 0 {
 		return
 	}

@@ -3,6 +3,7 @@ package rc
 import (
 	"context"
 	"encoding/json"
+	"html"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -57,4 +58,41 @@ func TestErrorsNeverShowTheCredentials(t *testing.T) {
 	assert.Equal(t, "bad token [redacted]", e.Message)
 	assert.Equal(t, "x-[redacted]", e.Type)
 	assert.Equal(t, map[string]any{"got": []any{"[redacted]"}}, e.Details)
+}
+
+// TestRedactionBeforeTheSnippet: a secret across the snippet's cut (120
+// characters), inside white space the snippet squeezes, or HTML-escaped
+// never shows; a secret shorter than 4 bytes is not replaced in the text
+// (it would blank common letters, and so show itself), so a server's code
+// keeps matching.
+func TestRedactionBeforeTheSnippet(t *testing.T) {
+	t.Parallel()
+	const password = "two  spaces\tand <&> 'quotes'"
+	page := func(body string) string {
+		return "<html><body>" + strings.Repeat("x", 100) + " " + body + " " + html.EscapeString(body) + "</body></html>"
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var in map[string]any
+		_ = json.NewDecoder(r.Body).Decode(&in)
+		pw, _ := in["password"].(string)
+		if strings.HasSuffix(r.URL.Path, "/login") && pw == "abc" {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusUnauthorized)
+			_, _ = io.WriteString(w, `{"status":"error","error":"totp-required","message":"TOTP Required abc"}`)
+			return
+		}
+		w.WriteHeader(http.StatusBadGateway)
+		_, _ = io.WriteString(w, page(pw))
+	}))
+	defer srv.Close()
+	c, err := New(srv.URL)
+	require.NoError(t, err)
+	err = c.Login(context.Background(), "bot", password)
+	require.Error(t, err)
+	for _, part := range []string{"two", "spaces", "quotes", "&lt;", "&#39;"} {
+		assert.NotContains(t, err.Error(), part, "a part of the password: %v", err)
+	}
+	err = c.Login(context.Background(), "bot", "abc")
+	assert.ErrorIs(t, err, ErrTOTPRequired, "the server's code still matches")
+	assert.Contains(t, err.Error(), "TOTP Required abc", "a 3-byte secret is not blanked in the text")
 }

@@ -135,7 +135,7 @@ func flagsFirst(fs *flag.FlagSet, args []string) []string {
 		}
 		name, _, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
 		f := fs.Lookup(name)
-		if f == nil && len(rest) > 0 {
+		if f == nil && len(rest) > 0 && name != "h" && name != "help" { // help is asked for anywhere
 			rest = append(rest, a)
 			continue
 		}

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"flag"
+	"io"
 	"os"
 	"path/filepath"
 	"testing"
@@ -24,7 +25,7 @@ func TestFlagsAnywhere(t *testing.T) {
 		dir := fs.String("state-dir", "", "")
 		dev := fs.Bool("dev", false, "")
 		d := fs.Duration("load-timeout", time.Second, "")
-		err := parseFlags(fs, args, os.Stdout, os.Stderr)
+		err := parseFlags(fs, args, io.Discard, io.Discard)
 		return fs, dir, dev, d, err
 	}
 	for _, tc := range []struct {
@@ -68,6 +69,10 @@ func TestFlagsAnywhere(t *testing.T) {
 	} {
 		_, _, _, _, err := parse(args...)
 		assert.Error(t, err, "%q", args)
+	}
+	for _, args := range [][]string{{"a", "--help"}, {"a", "-h"}, {"-help", "a"}} {
+		_, _, _, _, err := parse(args...)
+		assert.ErrorIs(t, err, flag.ErrHelp, "help anywhere: %q", args)
 	}
 }
 

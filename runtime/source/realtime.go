@@ -149,8 +149,10 @@ func NewRealtime(subs Subscriptions, opts RealtimeOptions) *Realtime {
 	}
 	if opts.Retry <= 0 {
 		// Below the catch-up window: a try that works comes while the
-		// messages of the outage's first minutes can still be caught up.
-		opts.Retry = min(DefaultRealtimeRetry, opts.CatchUp/2)
+		// messages of the outage's first minutes can still be caught up;
+		// never below the first wait (a tiny --catch-up must not make the
+		// fallback dial in a loop).
+		opts.Retry = max(min(DefaultRealtimeRetry, opts.CatchUp/2), DefaultRealtimeRetryMin)
 	}
 	if opts.RetryMin <= 0 {
 		opts.RetryMin = DefaultRealtimeRetryMin
@@ -214,8 +216,14 @@ func (r *Realtime) Run(ctx context.Context, emit Emit) error {
 				r.log.Info().Msg("realtime events restored: polling stopped")
 				polling = false
 			}
-			attempt, refused = 0, 0
+			run.synced = false
 			err = run.serve(ctx, c)
+			if run.synced {
+				// A connection that worked (its first sync done): the
+				// waits start over. One failing before, a subscription
+				// refused each time, keeps backing off.
+				attempt, refused = 0, 0
+			}
 		}
 		switch {
 		case ctx.Err() != nil:
@@ -294,6 +302,9 @@ type rtRun struct {
 	// drained, while a client serves, reports whether it holds no event
 	// unread: every message it was sent is read.
 	drained func() bool
+	// synced reports that the client being served did its first sync: the
+	// connection worked (Run's waits start over).
+	synced bool
 }
 
 // drainedClient reports whether c holds no event unread: none waits in
@@ -357,6 +368,7 @@ func (run *rtRun) serve(ctx context.Context, c *realtime.Client) error {
 			return nil
 		}
 		if ok {
+			run.synced = true
 			break
 		}
 		if sleep(ctx, wait) != nil {
@@ -501,8 +513,9 @@ func (run *rtRun) catchUpMessages(ctx context.Context, now time.Time) bool {
 			Msg("the gap is longer than the catch-up window (--catch-up): older messages are not delivered")
 		from = floor
 	}
-	// Every room first, then the messages in the order they were posted,
-	// across the rooms: a handler sees them as the users wrote them.
+	// Every room first, then the messages in the order they were posted
+	// (ts; within a millisecond, the server's order), across the rooms: a
+	// handler sees them as the users wrote them.
 	var all []*rc.Message
 	for _, rid := range slices.Sorted(maps.Keys(st.rooms)) {
 		res, err := r.opts.History.SyncMessages(ctx, rid, from)
@@ -530,12 +543,7 @@ func (run *rtRun) catchUpMessages(ctx context.Context, now time.Time) bool {
 			}
 		}
 	}
-	slices.SortStableFunc(all, func(a, b *rc.Message) int {
-		if c := a.TS.Compare(b.TS); c != 0 {
-			return c
-		}
-		return stamp(a).Compare(stamp(b))
-	})
+	slices.SortStableFunc(all, func(a, b *rc.Message) int { return a.TS.Compare(b.TS) })
 	for _, m := range all {
 		if ms.offer(ctx, run.emit, m, now) != nil {
 			return false

@@ -149,9 +149,13 @@ func TestRealtimeRetryDefaults(t *testing.T) {
 	assert.Equal(t, 150*time.Second, r.opts.Retry, "half the default catch-up window (5m)")
 	r = NewRealtime(nil, RealtimeOptions{CatchUp: time.Hour})
 	assert.Equal(t, 5*time.Minute, r.opts.Retry, "at most 5m")
-	r = NewRealtime(nil, RealtimeOptions{CatchUp: 10 * time.Second})
-	assert.Equal(t, 5*time.Second, r.opts.Retry)
-	assert.Equal(t, 5*time.Second, r.opts.RetryMin, "at most Retry")
+	r = NewRealtime(nil, RealtimeOptions{CatchUp: 30 * time.Second})
+	assert.Equal(t, 15*time.Second, r.opts.Retry)
+	for _, c := range []time.Duration{time.Nanosecond, time.Second, 10 * time.Second} {
+		r = NewRealtime(nil, RealtimeOptions{CatchUp: c})
+		assert.Equal(t, 10*time.Second, r.opts.Retry, "never below the first wait (--catch-up %v)", c)
+		assert.Equal(t, 10*time.Second, r.opts.RetryMin, "--catch-up %v", c)
+	}
 	r = NewRealtime(nil, RealtimeOptions{Retry: 100 * time.Millisecond})
 	assert.Equal(t, 100*time.Millisecond, r.opts.RetryMin)
 	r = NewRealtime(nil, RealtimeOptions{RetryMin: time.Minute, Retry: 30 * time.Second})

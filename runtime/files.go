@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 
 	"github.com/rclua/rclua/runtime/watch"
 )
@@ -17,6 +18,32 @@ import (
 // files skipped, see watch.IsScript), sorted. A missing path, a test file
 // given by name, or a folder without scripts, is an error naming it.
 func ScriptFiles(paths []string) (files []string, errs []error) {
+	return expandFiles(paths, watch.IsScript, func(p string) error {
+		if watch.IsTest(filepath.Base(p)) {
+			return fmt.Errorf("%s: a test file, not a script (run it with rclua test)", p)
+		}
+		return nil
+	}, "no *.lua scripts in this folder")
+}
+
+// TestFiles expands paths into test files (rclua test): a file stands for
+// itself (it must be named *_test.lua); a folder for its *_test.lua files
+// (not recursive, dotfiles skipped), sorted. A missing path, or a folder
+// without tests, is an error naming it.
+func TestFiles(paths []string) (files []string, errs []error) {
+	isTest := func(name string) bool { return watch.IsTest(name) && !strings.HasPrefix(name, ".") }
+	return expandFiles(paths, isTest, func(p string) error {
+		if !watch.IsTest(filepath.Base(p)) {
+			return fmt.Errorf("%s: not a test file (a test file is named *%s)", p, watch.TestSuffix)
+		}
+		return nil
+	}, "no *"+watch.TestSuffix+" files in this folder")
+}
+
+// expandFiles expands paths: a file stands for itself unless refuse
+// gives an error for it; a folder for its files (not recursive) whose
+// name wants, sorted, or the error none when it has none.
+func expandFiles(paths []string, wants func(name string) bool, refuse func(path string) error, none string) (files []string, errs []error) {
 	for _, p := range paths {
 		fi, err := os.Stat(p)
 		if err != nil {
@@ -24,8 +51,8 @@ func ScriptFiles(paths []string) (files []string, errs []error) {
 			continue
 		}
 		if !fi.IsDir() {
-			if watch.IsTest(filepath.Base(p)) {
-				errs = append(errs, fmt.Errorf("%s: a test file, not a script (run it with rclua test)", p))
+			if err := refuse(p); err != nil {
+				errs = append(errs, err)
 				continue
 			}
 			files = append(files, p)
@@ -36,18 +63,18 @@ func ScriptFiles(paths []string) (files []string, errs []error) {
 			errs = append(errs, fmt.Errorf("%s: %w", p, pathErr(err)))
 			continue
 		}
-		var names []string
+		var found []string
 		for _, e := range entries {
-			if !e.IsDir() && watch.IsScript(e.Name()) {
-				names = append(names, filepath.Join(p, e.Name()))
+			if !e.IsDir() && wants(e.Name()) {
+				found = append(found, filepath.Join(p, e.Name()))
 			}
 		}
-		if len(names) == 0 {
-			errs = append(errs, fmt.Errorf("%s: no *.lua scripts in this folder", p))
+		if len(found) == 0 {
+			errs = append(errs, fmt.Errorf("%s: %s", p, none))
 			continue
 		}
-		sort.Strings(names)
-		files = append(files, names...)
+		sort.Strings(found)
+		files = append(files, found...)
 	}
 	return files, errs
 }

@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"time"
 
+	"github.com/rclua/rclua/runtime"
 	"github.com/rclua/rclua/runtime/scripttest"
 )
 
@@ -67,7 +68,7 @@ func cmdTest(ctx context.Context, args []string, getenv func(string) string, std
 	if len(paths) == 0 {
 		paths = []string{f.scripts}
 	}
-	files, errs := scripttest.TestFiles(paths)
+	files, errs := runtime.TestFiles(paths)
 	if len(errs) > 0 { // nothing runs: a path mistake is a usage error
 		for i, err := range errs {
 			errs[i] = usagef("test: %v", err)

@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/rclua/rclua/runtime"
 )
 
 // BenchmarkExampleTests runs the example scripts' tests (scripts/*_test.lua)
@@ -13,7 +15,7 @@ import (
 //
 //	go test -run '^$' -bench ExampleTests -benchmem ./runtime/scripttest/
 func BenchmarkExampleTests(b *testing.B) {
-	files, errs := TestFiles([]string{filepath.Join("..", "..", "scripts")})
+	files, errs := runtime.TestFiles([]string{filepath.Join("..", "..", "scripts")})
 	if len(errs) > 0 {
 		b.Fatal(errs)
 	}

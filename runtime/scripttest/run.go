@@ -2,12 +2,8 @@ package scripttest
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
-	"io/fs"
-	"os"
-	"path/filepath"
 	"regexp"
 	"sort"
 	"strings"
@@ -58,46 +54,6 @@ type Result struct {
 // foo.lua in the same folder.
 func ScriptOf(testFile string) string {
 	return strings.TrimSuffix(testFile, watch.TestSuffix) + ".lua"
-}
-
-// TestFiles expands paths into test files: a file stands for itself
-// (it must be named *_test.lua); a folder for its *_test.lua files (not
-// recursive), sorted. A missing path, or a folder without tests, is an
-// error naming it.
-func TestFiles(paths []string) (files []string, errs []error) {
-	for _, p := range paths {
-		fi, err := os.Stat(p)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", p, pathErr(err)))
-			continue
-		}
-		if !fi.IsDir() {
-			if !watch.IsTest(filepath.Base(p)) {
-				errs = append(errs, fmt.Errorf("%s: not a test file (a test file is named *%s)", p, watch.TestSuffix))
-				continue
-			}
-			files = append(files, p)
-			continue
-		}
-		entries, err := os.ReadDir(p)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", p, pathErr(err)))
-			continue
-		}
-		var found []string
-		for _, e := range entries {
-			if !e.IsDir() && watch.IsTest(e.Name()) && !strings.HasPrefix(e.Name(), ".") {
-				found = append(found, filepath.Join(p, e.Name()))
-			}
-		}
-		if len(found) == 0 {
-			errs = append(errs, fmt.Errorf("%s: no *%s files in this folder", p, watch.TestSuffix))
-			continue
-		}
-		sort.Strings(found)
-		files = append(files, found...)
-	}
-	return files, errs
 }
 
 // runner runs the tests of one file: it owns the test file's state and
@@ -273,13 +229,4 @@ func splitWhere(msg string) (where, rest string) {
 		return msg[m[2]:m[3]], msg[m[1]:]
 	}
 	return "", msg
-}
-
-// pathErr drops the path an *fs.PathError repeats, since callers name it.
-func pathErr(err error) error {
-	var pe *fs.PathError
-	if errors.As(err, &pe) {
-		return pe.Err
-	}
-	return err
 }

@@ -207,10 +207,12 @@
 //
 // # Shutdown
 //
-// When Run's context ends the watcher and the sources stop, actors take no
-// further events or loads (queued ones are dropped), and a running handler
-// may finish until its deadline or Config.ShutdownTimeout (10s), whichever
-// comes first; then it is stopped. Run returns once every goroutine it
+// When Run's context ends the watcher stops, actors take no further events
+// or loads (queued ones are dropped, never reported handled), and a
+// running handler may finish until its deadline or Config.ShutdownTimeout
+// (10s), whichever comes first; then it is stopped. The sources stop once
+// every actor has ended, so the events handled in the grace are in the
+// cursors they save as they stop. Run returns once every goroutine it
 // started has ended.
 //
 // Exec runs one script's top level once (triggers are logged as ignored);

@@ -73,6 +73,57 @@ func TestEventDroppedAtShutdownIsNotHandled(t *testing.T) {
 	assert.Equal(t, []string{"updated block 0"}, g.records())
 }
 
+// TestShutdownSourcesOutliveTheScripts: in the shutdown the sources run
+// until every script has ended, so a handler that finishes in the grace
+// is reported handled before its source saves its cursor and stops; an
+// event a source emits meanwhile, when no running script listens to its
+// kind any more, is not reported handled (nobody handled it: a restart
+// delivers it).
+func TestShutdownSourcesOutliveTheScripts(t *testing.T) {
+	t.Parallel()
+	g := newGatedEnv()
+	subs, msgs := newTestSource(source.KindSubscription), newTestSource(source.KindMessage)
+	th := startHostEnv(t, Config{ShutdownTimeout: time.Minute}, g.env(), []source.Source{subs, msgs},
+		map[string]string{"c.lua": gatedScript, "m.lua": `rc.on("message", function(msg) record(msg._id) end)`})
+	t.Cleanup(g.open)
+	th.logs.eventually(t, waitFor, func() bool {
+		a, _ := subs.running()
+		b, _ := msgs.running()
+		return a && b
+	}, "both sources run")
+	var block, late handledCount
+	require.True(t, subs.send(block.event(source.ActionUpdated, "block", 0)))
+	th.logs.eventually(t, waitFor, func() bool { return len(g.records()) == 1 }, "the blocking handler")
+
+	// An emit of the message source that is still going on when its
+	// listener stops (the source stops when the last one has).
+	msgs.mu.Lock()
+	emitLate := msgs.emit
+	msgs.mu.Unlock()
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		th.shutdown()
+	}()
+	th.waitStatus("m", "stopped by the shutdown", func(s ScriptStatus) bool { return s.State == StateStopped })
+	on, _ := subs.running()
+	assert.True(t, on, "the source runs while a handler finishes in the grace")
+	ev := source.Event{Kind: source.KindMessage, Action: source.ActionCreated, ID: "late",
+		Raw: []byte(`{"_id":"late","rid":"r","msg":"late","u":{"_id":"u","username":"bob"}}`), Handled: func() { late.n.Add(1) }}
+	require.NoError(t, emitLate(context.Background(), ev))
+	g.open()
+	select {
+	case <-stopped:
+	case <-time.After(waitFor):
+		t.Fatal("the host did not stop")
+	}
+	assert.Equal(t, int32(1), block.n.Load(), "finished in the grace: handled, before the sources stopped")
+	assert.Zero(t, late.n.Load(), "emitted in the shutdown, handled by nobody: not reported handled")
+	on, _ = subs.running()
+	assert.False(t, on, "the sources stop once the scripts ended")
+	assert.Equal(t, []string{"updated block 0"}, g.records())
+}
+
 // tracked is a message of an update of id whose one ack counts in h, as
 // dispatch makes it for one target.
 func tracked(h *handledCount, id string) message {

@@ -98,6 +98,7 @@ type Host struct {
 	obs     Observer  // never nil
 
 	started  atomic.Bool
+	running  context.Context // Run's own: ended once the shutdown began (set before Run starts anything)
 	alive    atomic.Int64 // UnixNano of the last round of Run's liveness probe (see Alive)
 	loaded   chan struct{}
 	loadOnce sync.Once
@@ -391,7 +392,13 @@ func (h *Host) dispatch(ctx context.Context, src uint8, ev source.Event) error {
 	var acks []*handled
 	if ev.Handled != nil {
 		if len(targets) == 0 {
-			ev.Handled()
+			// Nobody listens: the event is done with. Not in the
+			// shutdown, where the scripts are stopping (and listen to
+			// nothing): the event is then not handled, and a restart
+			// delivers it.
+			if h.running == nil || h.running.Err() == nil {
+				ev.Handled()
+			}
 			return ctx.Err()
 		}
 		acks = []*handled{{fn: ev.Handled}}
@@ -666,6 +673,12 @@ func (h *Host) Run(ctx context.Context) error {
 	}
 	runCtx, stopRun := context.WithCancel(ctx)
 	defer stopRun()
+	h.running = runCtx
+	// The sources outlive runCtx until the actors ended: the events the
+	// scripts finish handling in the shutdown grace are in the cursors
+	// the sources save as they stop.
+	srcCtx, stopSources := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopSources()
 
 	var (
 		memWG, srcWG sync.WaitGroup
@@ -691,7 +704,7 @@ func (h *Host) Run(ctx context.Context) error {
 		srcWG.Add(1)
 		go func() {
 			defer srcWG.Done()
-			if err := h.runSource(runCtx, i, r); err != nil {
+			if err := h.runSource(srcCtx, i, r); err != nil {
 				fatalMu.Lock()
 				if fatal == nil {
 					fatal = err
@@ -711,6 +724,7 @@ func (h *Host) Run(ctx context.Context) error {
 	grace := time.AfterFunc(h.cfg.ShutdownTimeout, h.closeCalls)
 	h.actorWG.Wait()
 	grace.Stop()
+	stopSources()
 	memStop() // the watchdog guards calls until the last actor ended
 	memWG.Wait()
 	srcWG.Wait()

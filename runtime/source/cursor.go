@@ -116,7 +116,14 @@ func (st *pollState) snapshot(ms *savedMessages) []byte {
 	for k := range st.seen {
 		s.Seen = append(s.Seen, savedSeen{k.id, k.ts, k.sum})
 	}
-	slices.SortFunc(s.Seen, func(a, b savedSeen) int { // stable bytes: an unchanged state is not saved again
+	sortSeen(s.Seen)        // stable bytes: an unchanged state is not saved again
+	b, _ := json.Marshal(s) // strings and numbers only: cannot fail
+	return b
+}
+
+// sortSeen sorts versions by id, time and hash.
+func sortSeen(seen []savedSeen) {
+	slices.SortFunc(seen, func(a, b savedSeen) int {
 		if c := strings.Compare(a.ID, b.ID); c != 0 {
 			return c
 		}
@@ -125,8 +132,6 @@ func (st *pollState) snapshot(ms *savedMessages) []byte {
 		}
 		return cmp.Compare(a.Sum, b.Sum)
 	})
-	b, _ := json.Marshal(s) // strings and numbers only: cannot fail
-	return b
 }
 
 // restore sets st from a saved cursor: the next poll is a catch-up, not a
@@ -159,17 +164,24 @@ func decodeCursor(data []byte) (*savedCursor, error) {
 // state offered at the end of an epoch is saved once that epoch's events,
 // and all earlier ones', are handled (Event.Handled). At most maxEpochs
 // are kept (merge): an event left unhandled for hours holds a few states,
-// not one per offer.
+// not one per offer. The events handled after the newest saveable state
+// (in an epoch some other event of which is not handled yet: a backlog
+// cut off by a stop) are saved as positions added to that state, so a
+// restart does not deliver them again.
 type cursorSaver struct {
 	store Cursors
 	name  string
 	every time.Duration
 	log   zerolog.Logger
-	ready chan struct{} // cap 1: a state became saveable
+	ready chan struct{} // cap 1: a state became saveable, or an event was handled
 
 	mu     sync.Mutex
 	epochs []*epoch // oldest first; the last one is open
 	last   []byte   // the state offered last
+	base   []byte   // the newest saveable state (the one loaded before any): the positions are added to it
+	saved  []byte   // what was saved last (or loaded)
+	seq    uint64   // events emitted
+	marks  int      // positions held by the epochs
 	failed bool     // a save failed: logged once until one succeeds
 }
 
@@ -178,6 +190,83 @@ type epoch struct {
 	events, open int    // emitted, not yet handled
 	state        []byte // the state offered when it closed
 	into         *epoch // merged into that one (its events are counted there)
+	done         []mark // positions of the events handled, unordered
+}
+
+// mark is a handled event's position with its place in the emission
+// order.
+type mark struct {
+	seq uint64
+	pos position
+}
+
+// position is the version of the object an event reports, which a saved
+// state records once the event is handled: a restart that catches up from
+// a state older than the event then skips it (the poll's and the stream's
+// seen versions, the messages' latest versions).
+type position struct {
+	kind   uint8  // posNone, posSubscription, posRemoved or posMessage
+	id     string // the subscription's or message's _id
+	at, ts int64  // UnixNano: _updatedAt (a removal's _deletedAt), and a message's ts
+	sum    uint64 // a subscription version's hash (seenKey.sum)
+}
+
+// Kinds of positions.
+const (
+	posNone uint8 = iota
+	posSubscription
+	posRemoved
+	posMessage
+)
+
+// maxMarks bounds the positions a saver holds: past it, an event handled
+// after the newest saveable state is not recorded, and a restart may
+// deliver it again (at least once, as after a crash).
+const maxMarks = 1 << 14
+
+// withMarks returns state with the positions of marks (in emission order)
+// added: the ids known, the versions seen and the messages' latest
+// versions. A state that is not a saved cursor is returned as it is.
+func withMarks(state []byte, marks []mark) []byte {
+	s, err := decodeCursor(state)
+	if err != nil {
+		return state
+	}
+	slices.SortFunc(marks, func(a, b mark) int { return cmp.Compare(a.seq, b.seq) })
+	seen := make(map[savedSeen]bool, len(s.Seen)+len(marks))
+	for _, k := range s.Seen {
+		seen[k] = true
+	}
+	if s.Known == nil {
+		s.Known = map[string]int64{}
+	}
+	for _, m := range marks {
+		p := m.pos
+		switch p.kind {
+		case posSubscription:
+			if at, ok := s.Known[p.id]; !ok || at < p.at {
+				s.Known[p.id] = p.at
+			}
+			seen[savedSeen{ID: p.id, TS: p.at, Sum: p.sum}] = true
+		case posRemoved:
+			delete(s.Known, p.id)
+			seen[savedSeen{ID: "-" + p.id, TS: p.at}] = true
+		case posMessage:
+			if s.Messages == nil {
+				s.Messages = &savedMessages{Since: s.Cursor} // as restoreMessages reads a state without one
+			}
+			if s.Messages.Latest == nil {
+				s.Messages.Latest = map[string][2]int64{}
+			}
+			if v, ok := s.Messages.Latest[p.id]; !ok || v[1] < p.at {
+				s.Messages.Latest[p.id] = [2]int64{p.ts, p.at}
+			}
+		}
+	}
+	s.Seen = slices.AppendSeq(s.Seen[:0], maps.Keys(seen))
+	sortSeen(s.Seen)
+	b, _ := json.Marshal(s) // strings and numbers only: cannot fail
+	return b
 }
 
 // root is the epoch e's events are counted in now.
@@ -216,7 +305,7 @@ func (sv *cursorSaver) load() *savedCursor {
 		sv.log.Error().Err(err).Msg("the saved event cursor is unreadable: starting with a baseline (changes made while stopped are not delivered)")
 		return nil
 	}
-	sv.last = data
+	sv.last, sv.base, sv.saved = data, data, data
 	return s
 }
 
@@ -227,21 +316,28 @@ func (sv *cursorSaver) track(emit Emit) Emit {
 		e := sv.epochs[len(sv.epochs)-1]
 		e.events++
 		e.open++
+		sv.seq++
+		m := mark{seq: sv.seq, pos: ev.pos}
 		sv.mu.Unlock()
 		var once sync.Once
 		ev.Handled = func() {
-			once.Do(func() {
-				sv.mu.Lock()
-				e.root().open--
-				ready := sv.saveable()
-				sv.mu.Unlock()
-				if ready {
-					sv.signal()
-				}
-			})
+			once.Do(func() { sv.handled(e, m) })
 		}
 		return emit(ctx, ev)
 	}
+}
+
+// handled counts an event of epoch e handled and records its position.
+func (sv *cursorSaver) handled(e *epoch, m mark) {
+	sv.mu.Lock()
+	r := e.root()
+	r.open--
+	if m.pos.kind != posNone && sv.marks < maxMarks { // needed until r's state is saved
+		r.done = append(r.done, m)
+		sv.marks++
+	}
+	sv.mu.Unlock()
+	sv.signal()
 }
 
 // offer closes the epoch with state, which is saved once its events are
@@ -280,7 +376,8 @@ func (sv *cursorSaver) merge() {
 	a.events += b.events
 	a.open += b.open
 	a.state = b.state
-	b.into, b.state = a, nil
+	a.done = append(a.done, b.done...)
+	b.into, b.state, b.done = a, nil, nil
 	sv.epochs = append(sv.epochs[:n-2], sv.epochs[n-1])
 }
 
@@ -293,16 +390,28 @@ func (sv *cursorSaver) signal() {
 	}
 }
 
-// flush saves the newest saveable state, if any.
+// flush saves the newest saveable state, if any, with the positions of
+// the events handled after it, unless that was saved already.
 func (sv *cursorSaver) flush() {
 	sv.mu.Lock()
-	var state []byte
 	for sv.saveable() {
-		state = sv.epochs[0].state
+		sv.marks -= len(sv.epochs[0].done)
+		sv.base = sv.epochs[0].state
 		sv.epochs = sv.epochs[1:]
 	}
+	var marks []mark
+	for _, e := range sv.epochs {
+		marks = append(marks, e.done...)
+	}
+	state, saved := sv.base, sv.saved
 	sv.mu.Unlock()
 	if state == nil {
+		return
+	}
+	if len(marks) > 0 {
+		state = withMarks(state, marks)
+	}
+	if bytes.Equal(state, saved) {
 		return
 	}
 	if err := sv.store.SaveCursor(sv.name, state); err != nil {
@@ -312,6 +421,9 @@ func (sv *cursorSaver) flush() {
 		sv.failed = true
 		return
 	}
+	sv.mu.Lock()
+	sv.saved = state
+	sv.mu.Unlock()
 	if sv.failed {
 		sv.log.Info().Msg("event cursor saved again")
 	}

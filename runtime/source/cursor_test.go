@@ -20,6 +20,7 @@ import (
 type handler struct {
 	collector
 	hold    atomic.Bool
+	holdIf  func(Event) bool // when not nil, also holds the events it selects
 	mu      sync.Mutex
 	pending []func()
 }
@@ -29,7 +30,7 @@ func (h *handler) emit(ctx context.Context, ev Event) error {
 	if ev.Handled == nil {
 		return nil
 	}
-	if h.hold.Load() {
+	if h.hold.Load() || (h.holdIf != nil && h.holdIf(ev)) {
 		h.mu.Lock()
 		h.pending = append(h.pending, ev.Handled)
 		h.mu.Unlock()

@@ -80,7 +80,8 @@ func (ms *msgState) offer(ctx context.Context, emit Emit, m *rc.Message, now tim
 		action = ActionCreated
 	}
 	ms.latest[m.ID] = msgVersion{ts: m.TS, stamp: at}
-	return emit(ctx, Event{Kind: KindMessage, Action: action, ID: m.ID, Raw: bytes.Clone(m.Raw)})
+	pos := position{kind: posMessage, id: m.ID, at: at.UnixNano(), ts: m.TS.UnixNano()}
+	return emit(ctx, Event{Kind: KindMessage, Action: action, ID: m.ID, Raw: bytes.Clone(m.Raw), pos: pos})
 }
 
 // floor is the oldest creation time of a message that is new: the later of

@@ -82,8 +82,8 @@ const (
 //
 // With Cursors, the state (the cursor, the ids known and the versions
 // emitted within the overlap) is saved once the events emitted before it
-// are handled (Event.Handled), at most once per CursorEvery, and when Run
-// ends. A Run that finds a saved state starts from it instead of a
+// are handled (Event.Handled), with the versions of the events handled
+// after it, at most once per CursorEvery, and when Run ends. A Run that finds a saved state starts from it instead of a
 // baseline: its first poll delivers, once each, the changes made since,
 // except those older than CatchUp, which are skipped and counted in one
 // log line. So a restart loses no change: an event handled after the last
@@ -220,6 +220,16 @@ type seenKey struct {
 	id  string
 	ts  int64  // UnixNano of _updatedAt (or _deletedAt)
 	sum uint64 // hash of the raw JSON (0 for a deletion)
+}
+
+// position is the version k, as the cursor saver records it.
+func (k seenKey) position() position {
+	return position{kind: posSubscription, id: k.id, at: k.ts, sum: k.sum}
+}
+
+// removedPosition is the position of a removal.
+func removedPosition(r rc.RemovedSubscription) position {
+	return position{kind: posRemoved, id: r.ID, at: r.DeletedAt.UnixNano()}
 }
 
 // pollState is one Run's memory: the cursor, the ids known since the
@@ -383,7 +393,7 @@ func (st *pollState) poll(ctx context.Context, emit Emit) time.Duration {
 		st.known[s.ID] = s.UpdatedAt
 		// raw may be a view into the whole response body: a copy, so that
 		// a string a handler keeps does not keep every subscription alive.
-		if emit(ctx, Event{Kind: KindSubscription, Action: action, ID: s.ID, Raw: bytes.Clone(raw)}) != nil {
+		if emit(ctx, Event{Kind: KindSubscription, Action: action, ID: s.ID, Raw: bytes.Clone(raw), pos: k.position()}) != nil {
 			return 0 // ctx ended: Run returns
 		}
 	}
@@ -402,7 +412,7 @@ func (st *pollState) poll(ctx context.Context, emit Emit) time.Duration {
 			skipped++
 			continue
 		}
-		if emit(ctx, Event{Kind: KindSubscription, Action: ActionRemoved, ID: r.ID, Raw: removedJSON(r)}) != nil {
+		if emit(ctx, Event{Kind: KindSubscription, Action: ActionRemoved, ID: r.ID, Raw: removedJSON(r), pos: removedPosition(r)}) != nil {
 			return 0
 		}
 	}

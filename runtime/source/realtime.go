@@ -611,7 +611,7 @@ func (st *pollState) stream(ctx context.Context, emit Emit, ev *realtime.Event) 
 		r := rc.RemovedSubscription{ID: sub.ID, DeletedAt: at}
 		st.seen[seenKey{id: "-" + r.ID, ts: r.DeletedAt.UnixNano()}] = true
 		delete(st.known, sub.ID)
-		_ = emit(ctx, Event{Kind: KindSubscription, Action: ActionRemoved, ID: r.ID, Raw: removedJSON(r)})
+		_ = emit(ctx, Event{Kind: KindSubscription, Action: ActionRemoved, ID: r.ID, Raw: removedJSON(r), pos: removedPosition(r)})
 		return nil
 	}
 	k, raw, err := st.version(sub)
@@ -629,6 +629,6 @@ func (st *pollState) stream(ctx context.Context, emit Emit, ev *realtime.Event) 
 	}
 	st.known[sub.ID] = sub.UpdatedAt
 	st.p.health.see(sub.UpdatedAt)
-	_ = emit(ctx, Event{Kind: KindSubscription, Action: out, ID: sub.ID, Raw: bytes.Clone(raw)})
+	_ = emit(ctx, Event{Kind: KindSubscription, Action: out, ID: sub.ID, Raw: bytes.Clone(raw), pos: k.position()})
 	return nil
 }

@@ -11,8 +11,8 @@
 //
 // Cursors: with a Cursors store (PollOptions.Cursors, the daemon's state
 // store), Poll and Realtime save their cursors, keyed by server and user
-// (CursorName), once the events they cover were handled (Event.Handled),
-// at most once per CursorEvery. A Run that finds a saved cursor catches
+// (CursorName), covering the events handled (Event.Handled) and no
+// other, at most once per CursorEvery and when Run ends. A Run that finds a saved cursor catches
 // up instead of taking a baseline: the changes since are delivered once
 // each, those older than the catch-up window skipped and counted in one
 // log line. That holds for a Run started again in the same process too
@@ -66,6 +66,9 @@ type Event struct {
 	// host's shutdown dropped. A source that saves a cursor (Cursors)
 	// saves only what was handled, so nothing is lost to a restart.
 	Handled func()
+	// pos is the version of the object the event reports, as the cursor
+	// saver records it once the event is handled (zero: none).
+	pos position
 }
 
 // Emit hands one event to the host. It blocks while a script that listens

@@ -1,0 +1,156 @@
+package source
+
+import (
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/rclua/rclua/rc/rctest"
+)
+
+// TestPollCleanStopKeepsWhatWasHandled: a restart's catch-up emits three
+// changes in one poll (one saved state covers them all); the script
+// handles two of them (an update and a removal) and the daemon stops
+// cleanly while the third waits. The next start delivers the third once
+// and neither of the two handled: the state saved at the stop records
+// them though the state after the poll was not saveable.
+func TestPollCleanStopKeepsWhatWasHandled(t *testing.T) {
+	t.Parallel()
+	s := newRTServer(t)
+	c := &MemCursors{}
+	name := CursorName(s.srv.URL, rctest.BotUserID)
+	ops, random, general := s.subID(t, rctest.OpsRoomID), s.subID(t, rctest.RandomRoomID), s.subID(t, rctest.GeneralRoomID)
+
+	first := runPollWith(t, s.cursorPoll(c, zerolog.Nop(), rctest.BotUserID), &handler{})
+	waitUntil(t, "the baseline saved", func() bool { return saved(t, c, name) != nil })
+	first.stop()
+
+	s.mention(t, rctest.OpsRoomID)
+	s.mention(t, rctest.RandomRoomID)
+	require.NoError(t, s.srv.RemoveSubscription(rctest.BotUsername, rctest.GeneralRoomID))
+
+	busy := &handler{holdIf: func(ev Event) bool { return ev.ID == random }}
+	second := runPollWith(t, s.cursorPoll(c, zerolog.Nop(), rctest.BotUserID), busy)
+	waitUntil(t, "the three changes", func() bool { return len(busy.all()) == 3 })
+	waitUntil(t, "the handled ones saved", func() bool {
+		sc := saved(t, c, name)
+		_, generalKnown := sc.Known[general]
+		return s.savedCovers(t, c, name, rctest.OpsRoomID) && !generalKnown
+	})
+	assert.False(t, s.savedCovers(t, c, name, rctest.RandomRoomID), "the change still waiting is not saved")
+	second.stop() // the script never got to random: a clean stop cut it off
+
+	third := runPollWith(t, s.cursorPoll(c, zerolog.Nop(), rctest.BotUserID), &handler{})
+	waitUntil(t, "random delivered again", func() bool { return third.h.count(ActionUpdated, random) == 1 })
+	s.waitPolls(t, 3)
+	assert.Zero(t, third.h.count(ActionUpdated, ops), "handled before the stop: not again")
+	assert.Zero(t, third.h.count(ActionRemoved, general), "handled before the stop: not again")
+	assert.Len(t, third.h.all(), 1, "%v", third.h.all())
+
+	// The removal is remembered as one: #general coming back is an
+	// insertion, not an update of a subscription still thought alive.
+	require.NoError(t, s.srv.AddSubscription(rctest.BotUsername, rctest.GeneralRoomID))
+	readded := s.subID(t, rctest.GeneralRoomID)
+	waitUntil(t, "#general again", func() bool { return third.h.count(ActionInserted, readded) == 1 })
+}
+
+// TestRealtimeCleanStopKeepsHandledMessages: messages posted while the
+// daemon was down are caught up at the next start; the script handles
+// some and the daemon stops cleanly with the others still waiting. The
+// start after that delivers each waiting message once and no handled one
+// again.
+func TestRealtimeCleanStopKeepsHandledMessages(t *testing.T) {
+	t.Parallel()
+	s := newRTServer(t)
+	c := &MemCursors{}
+	name := CursorName(s.srv.URL, rctest.BotUserID)
+	src := s.cursorRealtime(c, zerolog.Nop())
+	first := runPollWith(t, src, &handler{})
+	waitUntil(t, "stream and baseline", func() bool { return src.State() == StateRealtime && saved(t, c, name) != nil })
+	first.stop()
+
+	var ids []string
+	for i := range 10 {
+		ids = append(ids, s.post(t, rctest.BobUsername, rctest.OpsRoomID, fmt.Sprintf("backlog %d @%s", i, rctest.BotUsername)))
+	}
+	handled, waiting := ids[:6], ids[6:]
+	busy := &handler{holdIf: func(ev Event) bool { return ev.Kind == KindMessage && slices.Contains(waiting, ev.ID) }}
+	src = s.cursorRealtime(c, zerolog.Nop())
+	second := runPollWith(t, src, busy)
+	waitUntil(t, "the backlog caught up", func() bool { return len(ofKind(&busy.collector, KindMessage)) == len(ids) })
+	waitUntil(t, "the handled ones saved", func() bool {
+		for _, id := range handled {
+			if !savedMessage(t, c, name, id) {
+				return false
+			}
+		}
+		return true
+	})
+	for _, id := range waiting {
+		assert.False(t, savedMessage(t, c, name, id), "waiting: not saved")
+	}
+	second.stop()
+
+	src = s.cursorRealtime(c, zerolog.Nop())
+	third := runPollWith(t, src, &handler{})
+	waitUntil(t, "the waiting messages", func() bool {
+		return len(ofKind(&third.h.collector, KindMessage)) >= len(waiting)
+	})
+	waitUntil(t, "the stream", func() bool { return src.State() == StateRealtime })
+	after := s.post(t, rctest.BobUsername, rctest.RandomRoomID, "after")
+	waitUntil(t, "after", func() bool { return messages(&third.h.collector, ActionCreated, after) == 1 })
+	for _, id := range waiting {
+		assert.Equal(t, 1, messages(&third.h.collector, ActionCreated, id), "cut off by the stop: delivered once")
+	}
+	for _, id := range handled {
+		assert.Zero(t, messages(&third.h.collector, ActionCreated, id), "handled before the stop: not again")
+	}
+	assert.Len(t, ofKind(&third.h.collector, KindMessage), len(waiting)+1)
+}
+
+// TestCursorSaverMarksBounded: while one event stays unhandled, the
+// positions of the events handled after it are kept up to maxMarks, not
+// without limit; past it a restart may deliver some again (never fewer).
+// Once the first event is handled, the state saved is the newest and the
+// positions held are released.
+func TestCursorSaverMarksBounded(t *testing.T) {
+	t.Parallel()
+	c := &MemCursors{}
+	sv := newCursorSaver(c, "x", time.Hour, zerolog.Nop())
+	base := (&pollState{known: map[string]time.Time{}, seen: map[seenKey]bool{}, cursor: time.Unix(1, 0)}).snapshot(nil)
+	sv.offer(base)
+	sv.flush()
+	first := &handler{}
+	first.hold.Store(true)
+	ctx := t.Context()
+	require.NoError(t, sv.track(first.emit)(ctx, Event{ID: "first", pos: position{kind: posSubscription, id: "first", at: 2}}))
+	h := &handler{}
+	const n = maxMarks + 100
+	for i := range n {
+		id := fmt.Sprint("s", i)
+		require.NoError(t, sv.track(h.emit)(ctx, Event{ID: id, pos: position{kind: posSubscription, id: id, at: int64(3 + i)}}))
+		if i%1000 == 0 {
+			sv.offer(fmt.Appendf(nil, `{"v":1,"cursor":%d}`, 3+i))
+		}
+	}
+	sv.flush()
+	sc := saved(t, c, "x")
+	assert.Len(t, sc.Known, maxMarks, "positions held up to the bound")
+	assert.NotContains(t, sc.Known, "first", "the unhandled event is not saved")
+	sv.mu.Lock()
+	assert.Equal(t, maxMarks, sv.marks)
+	sv.mu.Unlock()
+
+	first.release()
+	sv.offer([]byte(`{"v":1,"cursor":99999}`))
+	sv.flush()
+	assert.Equal(t, int64(99999), saved(t, c, "x").Cursor, "the newest state once all are handled")
+	sv.mu.Lock()
+	assert.Zero(t, sv.marks, "positions released with their epochs")
+	sv.mu.Unlock()
+}

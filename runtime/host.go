@@ -99,7 +99,7 @@ type Host struct {
 
 	started  atomic.Bool
 	running  context.Context // Run's own: ended once the shutdown began (set before Run starts anything)
-	alive    atomic.Int64 // UnixNano of the last round of Run's liveness probe (see Alive)
+	alive    atomic.Int64    // UnixNano of the last round of Run's liveness probe (see Alive)
 	loaded   chan struct{}
 	loadOnce sync.Once
 	actorWG  sync.WaitGroup

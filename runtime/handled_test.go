@@ -4,12 +4,14 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	lua "github.com/yuin/gopher-lua"
 
 	"github.com/rclua/rclua/runtime/source"
 )
@@ -122,6 +124,49 @@ func TestShutdownSourcesOutliveTheScripts(t *testing.T) {
 	on, _ = subs.running()
 	assert.False(t, on, "the sources stop once the scripts ended")
 	assert.Equal(t, []string{"updated block 0"}, g.records())
+}
+
+// TestShutdownSourcesStopAfterTheGrace: a call that ignores its stop (a
+// Go function deaf to its context) does not keep the sources, and so the
+// last save of their cursors, waiting past the grace: they stop shortly
+// after it, though the script has not ended.
+func TestShutdownSourcesStopAfterTheGrace(t *testing.T) {
+	t.Parallel()
+	release := make(chan struct{})
+	var once sync.Once
+	free := func() { once.Do(func() { close(release) }) }
+	t.Cleanup(free)
+	entered := make(chan struct{}, 1)
+	e := env{extra: func(L *lua.LState) {
+		L.SetGlobal("deaf", L.NewFunction(func(*lua.LState) int {
+			entered <- struct{}{}
+			<-release
+			return 0
+		}))
+	}}
+	src := newTestSource(source.KindSubscription)
+	th := startHostEnv(t, Config{ShutdownTimeout: 50 * time.Millisecond}, e, []source.Source{src},
+		map[string]string{"d.lua": `rc.on("subscription", function() deaf() end)`})
+	th.logs.eventually(t, waitFor, func() bool { on, _ := src.running(); return on }, "the source runs")
+	require.True(t, src.send(subEvent(source.ActionUpdated, "x", 0)))
+	select {
+	case <-entered:
+	case <-time.After(waitFor):
+		t.Fatal("the handler never ran")
+	}
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		th.shutdown()
+	}()
+	th.logs.eventually(t, waitFor, func() bool { on, _ := src.running(); return !on }, "the source stopped though the call runs on")
+	select {
+	case <-stopped:
+		t.Fatal("the host returned while a call still runs")
+	default:
+	}
+	free()
+	<-stopped
 }
 
 // tracked is a message of an update of id whose one ack counts in h, as

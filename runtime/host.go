@@ -661,6 +661,10 @@ func (s *watchSink) Scanned(context.Context) {
 // the shutdown grace, to finish. Run may be called once. It returns an
 // error when the scripts folder cannot be watched, or when an event source
 // cannot go on (the host then stops as if ctx had ended).
+// sourcesMargin is how long after the shutdown grace the sources stop
+// when a call does not end.
+const sourcesMargin = 300 * time.Millisecond
+
 func (h *Host) Run(ctx context.Context) error {
 	defer h.markLoaded()
 	if !h.started.CompareAndSwap(false, true) {
@@ -705,6 +709,12 @@ func (h *Host) Run(ctx context.Context) error {
 		go func() {
 			defer srcWG.Done()
 			if err := h.runSource(srcCtx, i, r); err != nil {
+				if runCtx.Err() != nil {
+					// In the shutdown (the sources run until the scripts
+					// ended): what stopped this one no longer matters.
+					h.log.Debug().Err(err).Strs("kinds", r.kinds).Msg("event source failed in the shutdown")
+					return
+				}
 				fatalMu.Lock()
 				if fatal == nil {
 					fatal = err
@@ -722,8 +732,13 @@ func (h *Host) Run(ctx context.Context) error {
 	// Shutdown: actors see runCtx end and stop after their running call;
 	// a call still running after the grace is stopped.
 	grace := time.AfterFunc(h.cfg.ShutdownTimeout, h.closeCalls)
+	// The sources save their cursors as they stop: after the scripts
+	// ended, or shortly after the grace when a call does not stop (the
+	// command exits a second after it).
+	late := time.AfterFunc(h.cfg.ShutdownTimeout+sourcesMargin, stopSources)
 	h.actorWG.Wait()
 	grace.Stop()
+	late.Stop()
 	stopSources()
 	memStop() // the watchdog guards calls until the last actor ended
 	memWG.Wait()

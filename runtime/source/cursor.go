@@ -182,6 +182,7 @@ type cursorSaver struct {
 	saved  []byte   // what was saved last (or loaded)
 	seq    uint64   // events emitted
 	marks  int      // positions held by the epochs
+	dirty  bool     // a position was recorded since the last flush
 	failed bool     // a save failed: logged once until one succeeds
 }
 
@@ -332,12 +333,16 @@ func (sv *cursorSaver) handled(e *epoch, m mark) {
 	sv.mu.Lock()
 	r := e.root()
 	r.open--
+	changed := sv.saveable()
 	if m.pos.kind != posNone && sv.marks < maxMarks { // needed until r's state is saved
 		r.done = append(r.done, m)
 		sv.marks++
+		sv.dirty, changed = true, true
 	}
 	sv.mu.Unlock()
-	sv.signal()
+	if changed {
+		sv.signal()
+	}
 }
 
 // offer closes the epoch with state, which is saved once its events are
@@ -394,11 +399,18 @@ func (sv *cursorSaver) signal() {
 // the events handled after it, unless that was saved already.
 func (sv *cursorSaver) flush() {
 	sv.mu.Lock()
+	popped := false
 	for sv.saveable() {
 		sv.marks -= len(sv.epochs[0].done)
 		sv.base = sv.epochs[0].state
 		sv.epochs = sv.epochs[1:]
+		popped = true
 	}
+	if !popped && !sv.dirty && !sv.failed {
+		sv.mu.Unlock()
+		return // nothing new since the last flush
+	}
+	sv.dirty = false
 	var marks []mark
 	for _, e := range sv.epochs {
 		marks = append(marks, e.done...)

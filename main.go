@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	_ "time/tzdata" // CRON_TZ= and t.start's zones on a machine without a zone database (a scratch container)
 
 	"github.com/rclua/rclua/runtime/cli"
 )

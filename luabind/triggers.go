@@ -303,8 +303,10 @@ func ParseInterval(v lua.LValue, min time.Duration) (time.Duration, error) {
 
 // ParseCron is rc.cron's reading of its spec: a standard five-field cron
 // spec (robfig/cron's ParseStandard: also @hourly and the like, and an
-// optional CRON_TZ=Zone prefix), at most 256 bytes. The error is the
-// reason rc.cron gives ("bad cron spec ...").
+// optional CRON_TZ=Zone prefix), at most 256 bytes. A spec of fields is a
+// *Schedule (daylight saving time as Vixie cron has it), "@every d" a
+// constant delay. The error is the reason rc.cron gives ("bad cron spec
+// ...").
 func ParseCron(spec string) (cron.Schedule, error) {
 	if len(spec) > maxCronSpec { // cron's errors quote the spec
 		return nil, fmt.Errorf("bad cron spec %q: longer than %d bytes", clip(spec), maxCronSpec)
@@ -313,7 +315,7 @@ func ParseCron(spec string) (cron.Schedule, error) {
 	if err != nil {
 		return nil, fmt.Errorf("bad cron spec %q: %w", spec, err)
 	}
-	return sched, nil
+	return newSchedule(spec, sched), nil
 }
 
 // maxCronSpec is the longest spec rc.cron accepts (real ones are a few

@@ -82,6 +82,43 @@ end
 	}
 }
 
+// TestCronAcrossDaylightSavingTime: in the test's zone, a daily job at a
+// time the clock skips (02:30 in Paris on the last Sunday of March) runs
+// at the change that day, and one at a time the clock repeats (the last
+// Sunday of October) runs once, as in the daemon.
+func TestCronAcrossDaylightSavingTime(t *testing.T) {
+	t.Parallel()
+	path := files(t, `
+rc.cron("30 2 * * *", function() rc.log.info(os.date("!%d %H:%M")) end)
+`, `
+t.start("2026-03-28T00:00:00", "Europe/Paris")
+
+local function fired(from)
+  local got = {}
+  for i, l in ipairs(t.logs()) do
+    if i > (from or 0) then got[#got + 1] = l.message end
+  end
+  return got
+end
+
+function test_spring()
+  t.set_time("2026-03-30T12:00:00")
+  t.eq(fired(), { "28 01:30", "29 01:00", "30 00:30" }) -- UTC
+end
+
+function test_autumn()
+  t.set_time("2026-10-24T12:00:00")
+  local before = #t.logs()
+  t.set_time("2026-10-26T12:00:00")
+  t.eq(fired(before), { "25 00:30", "26 01:30" })
+end
+`)
+	r := results(t, path, Options{})
+	for _, name := range []string{"test_spring", "test_autumn"} {
+		assert.True(t, r[name].Passed, "%+v", r[name])
+	}
+}
+
 // TestFailuresNameTheTestFileLine: a failed assertion gives the test
 // file's file:line and both values (tables compared deeply and shown);
 // a Lua error in a test, an unexpected handler failure (with the script's

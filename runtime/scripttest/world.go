@@ -153,13 +153,11 @@ func newWorld(ctx context.Context, start time.Time, path string, content []byte,
 // (CRON_TZ= or TZ=): the daemon reads such specs in the process's zone,
 // a test in its own.
 func inZone(t luabind.Trigger, zone *time.Location) cron.Schedule {
-	spec, ok := t.Schedule.(*cron.SpecSchedule)
+	s, ok := t.Schedule.(*luabind.Schedule)
 	if !ok || strings.HasPrefix(t.Spec, "CRON_TZ=") || strings.HasPrefix(t.Spec, "TZ=") {
 		return t.Schedule
 	}
-	c := *spec
-	c.Location = zone
-	return &c
+	return s.In(zone)
 }
 
 // close ends the world: the script's state, then the server.

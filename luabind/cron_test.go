@@ -1,0 +1,111 @@
+package luabind
+
+import (
+	"testing"
+	"time"
+
+	"github.com/robfig/cron/v3"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// fires returns the first n times sched fires after from.
+func fires(t *testing.T, spec, from string, n int) []string {
+	t.Helper()
+	sched, err := ParseCron(spec)
+	require.NoError(t, err)
+	at, err := time.Parse(time.RFC3339, from)
+	require.NoError(t, err)
+	var out []string
+	for range n {
+		at = sched.Next(at)
+		out = append(out, at.UTC().Format(time.RFC3339))
+	}
+	return out
+}
+
+// Europe/Paris in 2026: the clock goes from 02:00 CET to 03:00 CEST on 29
+// March (01:00Z) and from 03:00 CEST back to 02:00 CET on 25 October
+// (01:00Z).
+
+// TestCronSkippedTimeFiresAtTheChange: a daily job at a time the clock
+// skips runs at the change that day (as with Vixie cron), once, then as
+// usual; robfig/cron alone skips the day.
+func TestCronSkippedTimeFiresAtTheChange(t *testing.T) {
+	assert.Equal(t, []string{"2026-03-28T01:30:00Z", "2026-03-29T01:00:00Z", "2026-03-30T00:30:00Z"},
+		fires(t, "CRON_TZ=Europe/Paris 30 2 * * *", "2026-03-27T12:00:00Z", 3))
+	assert.Equal(t, []string{"2026-03-28T01:15:00Z", "2026-03-28T01:45:00Z", "2026-03-29T01:00:00Z", "2026-03-30T00:15:00Z"},
+		fires(t, "CRON_TZ=Europe/Paris 15,45 2 * * *", "2026-03-27T12:00:00Z", 4), "two skipped times: one run at the change")
+	// Weekdays only: Sunday 29 March is not one, so nothing at the change.
+	assert.Equal(t, []string{"2026-03-27T01:30:00Z", "2026-03-30T00:30:00Z"},
+		fires(t, "CRON_TZ=Europe/Paris 30 2 * * 1-5", "2026-03-26T12:00:00Z", 2))
+}
+
+// TestCronRepeatedTimeFiresOnce: a job at a time the clock goes back over
+// runs the first time only.
+func TestCronRepeatedTimeFiresOnce(t *testing.T) {
+	assert.Equal(t, []string{"2026-10-24T00:30:00Z", "2026-10-25T00:30:00Z", "2026-10-26T01:30:00Z"},
+		fires(t, "CRON_TZ=Europe/Paris 30 2 * * *", "2026-10-23T12:00:00Z", 3))
+	assert.Equal(t, []string{"2026-10-25T00:15:00Z", "2026-10-25T00:45:00Z", "2026-10-26T01:15:00Z"},
+		fires(t, "CRON_TZ=Europe/Paris 15,45 2 * * *", "2026-10-24T12:00:00Z", 3))
+	// From inside the repeated hour, after the first 02:30: the second is
+	// not a run either.
+	assert.Equal(t, []string{"2026-10-26T01:30:00Z"}, fires(t, "CRON_TZ=Europe/Paris 30 2 * * *", "2026-10-25T00:40:00Z", 1))
+}
+
+// TestCronWildcardsFollowTheClock: a spec with a wildcard minute or hour
+// runs by the clock as it is: every quarter of the repeated hour, and
+// nothing in the skipped one.
+func TestCronWildcardsFollowTheClock(t *testing.T) {
+	assert.Equal(t, []string{"2026-10-25T00:30:00Z", "2026-10-25T01:00:00Z", "2026-10-25T01:30:00Z", "2026-10-25T02:00:00Z"},
+		fires(t, "CRON_TZ=Europe/Paris */30 * * * *", "2026-10-25T00:15:00Z", 4))
+	assert.Equal(t, []string{"2026-03-29T00:30:00Z", "2026-03-29T01:00:00Z", "2026-03-29T01:30:00Z"},
+		fires(t, "CRON_TZ=Europe/Paris */30 * * * *", "2026-03-29T00:15:00Z", 3))
+	assert.Equal(t, []string{"2026-10-25T00:00:00Z", "2026-10-25T01:00:00Z", "2026-10-25T02:00:00Z"},
+		fires(t, "CRON_TZ=Europe/Paris @hourly", "2026-10-24T23:30:00Z", 3))
+}
+
+// TestCronMidnightChange: where the clock skips midnight (Chile moves
+// from 00:00 to 01:00), @daily runs at the change that day.
+func TestCronMidnightChange(t *testing.T) {
+	loc, err := time.LoadLocation("America/Santiago")
+	require.NoError(t, err)
+	// The first change forward after 1 August 2026.
+	_, change := time.Date(2026, 8, 1, 12, 0, 0, 0, loc).ZoneBounds()
+	require.False(t, change.IsZero())
+	_, before := change.Add(-time.Second).Zone()
+	_, after := change.Zone()
+	require.Greater(t, after, before, "a change forward")
+	require.Equal(t, 1, change.In(loc).Hour(), "midnight is skipped")
+	day := change.Add(-36 * time.Hour).UTC().Format(time.RFC3339)
+	got := fires(t, "CRON_TZ=America/Santiago @daily", day, 2)
+	assert.Equal(t, change.UTC().Format(time.RFC3339), got[1], "the day without a midnight runs at the change")
+}
+
+// TestCronFixedTimes: which specs the daylight-saving rules apply to.
+func TestCronFixedTimes(t *testing.T) {
+	for spec, want := range map[string]bool{
+		"0 9 * * 1-5": true, "30 2 * * *": true, "0,30 9-17 * * *": true, "CRON_TZ=Europe/Paris 0 9 * * *": true,
+		"@daily": true, "@weekly": true, "@midnight": true,
+		"*/5 * * * *": false, "0 * * * *": false, "0 */2 * * *": false, "* 9 * * *": false, "@hourly": false,
+		"CRON_TZ=Europe/Paris */5 9 * * *": false,
+	} {
+		assert.Equal(t, want, fixedTimes(spec), spec)
+	}
+	sched, err := ParseCron("@every 90s")
+	require.NoError(t, err)
+	_, ok := sched.(cron.ConstantDelaySchedule)
+	assert.True(t, ok, "@every is a constant delay: %T", sched)
+}
+
+// TestCronIn: a schedule read in another zone keeps its rules.
+func TestCronIn(t *testing.T) {
+	sched, err := ParseCron("30 2 * * *")
+	require.NoError(t, err)
+	paris, err := time.LoadLocation("Europe/Paris")
+	require.NoError(t, err)
+	s := sched.(*Schedule).In(paris)
+	assert.Equal(t, paris, s.Location())
+	at := s.Next(time.Date(2026, 3, 28, 12, 0, 0, 0, time.UTC))
+	assert.Equal(t, "2026-03-29T01:00:00Z", at.UTC().Format(time.RFC3339))
+}

@@ -53,3 +53,26 @@ func TestE2EExecCompilesFirst(t *testing.T) {
 	assert.Equal(t, 3, code, "a refused token: %s", stderr)
 	assert.NotContains(t, stderr, secretToken)
 }
+
+// TestE2EDateInTheLocalZone: the daemon's os.date (no fake clock) gives
+// the process's zone (TZ), with its own abbreviation, offset and "*t"'s
+// isdst, in summer and in winter.
+func TestE2EDateInTheLocalZone(t *testing.T) {
+	t.Parallel()
+	s := rctest.NewServer()
+	defer s.Close()
+	script := filepath.Join(t.TempDir(), "zone.lua")
+	require.NoError(t, os.WriteFile(script, []byte(`
+local summer = os.time{year = 2026, month = 7, day = 1, hour = 12}
+local winter = os.time{year = 2026, month = 1, day = 15, hour = 12}
+rc.log.info("zone", {
+  summer = os.date("%H:%M %Z %z", summer), summer_dst = os.date("*t", summer).isdst,
+  winter = os.date("%H:%M %Z %z", winter), winter_dst = os.date("*t", winter).isdst,
+})
+`), 0o644))
+	code, _, stderr := runChild(t, append(botEnv(s), "TZ=Europe/Paris"), "exec", "--log-format", "json", script)
+	require.Equal(t, 0, code, stderr)
+	for _, want := range []string{`"summer":"12:00 CEST +0200"`, `"summer_dst":true`, `"winter":"12:00 CET +0100"`, `"winter_dst":false`} {
+		assert.Contains(t, stderr, want)
+	}
+}

@@ -9,10 +9,8 @@ import (
 )
 
 // installClock makes os.time, os.date and os.clock of L read now instead
-// of the real clock (see Options.Clock). date is the state's os.date
-// (already capped): it formats, given a time; installClock only chooses
-// the time and the zone.
-func installClock(L *lua.LState, os *lua.LTable, now func() time.Time, date *lua.LFunction) {
+// of the real clock (see Options.Clock), in now's zone.
+func installClock(L *lua.LState, os *lua.LTable, now func() time.Time) {
 	start := now()
 	os.RawSetString("time", L.NewFunction(func(L *lua.LState) int {
 		tb, ok := L.Get(1).(*lua.LTable)
@@ -42,7 +40,28 @@ func installClock(L *lua.LState, os *lua.LTable, now func() time.Time, date *lua
 		L.Push(lua.LNumber(t.Unix()))
 		return 1
 	}))
-	os.RawSetString("date", L.NewFunction(func(L *lua.LState) int {
+	os.RawSetString("date", capDate(L, zonedDate(now)))
+	os.RawSetString("clock", L.NewFunction(func(L *lua.LState) int {
+		L.Push(lua.LNumber(now().Sub(start).Seconds()))
+		return 1
+	}))
+}
+
+// rawDate is gopher-lua's os.date, which formats in the process's zone,
+// or in UTC with "!", and whose "*t" says isdst = false whatever the zone.
+var rawDate = func() lua.LGFunction {
+	L := lua.NewState(lua.Options{SkipOpenLibs: true})
+	defer L.Close()
+	lua.OpenOs(L)
+	return L.GetField(L.GetGlobal("os"), "date").(*lua.LFunction).GFunction
+}()
+
+// zonedDate is os.date reading the time from now, in now's zone: the
+// wall clock of the time is formatted by gopher-lua's as if in UTC, with
+// the zone's own %Z (its abbreviation: "CEST") and %z ("+0200") and "*t"'s
+// isdst. With "!" the time is UTC.
+func zonedDate(now func() time.Time) lua.LGFunction {
+	return func(L *lua.LState) int {
 		format := "%c"
 		if L.GetTop() >= 1 {
 			format = L.CheckString(1)
@@ -55,21 +74,47 @@ func installClock(L *lua.LState, os *lua.LTable, now func() time.Time, date *lua
 		format = strings.TrimLeft(format, "!")
 		if utc {
 			t = t.UTC()
+		} else {
+			format = zoneFields(format, t)
 		}
-		// gopher-lua's os.date formats in the process's zone, or in UTC
-		// with "!": the wall clock of t is formatted as UTC.
 		_, offset := t.Zone()
 		L.SetTop(0)
-		L.Push(date)
 		L.Push(lua.LString("!" + format))
 		L.Push(lua.LNumber(t.Unix() + int64(offset)))
-		L.Call(2, 1)
-		return 1
-	}))
-	os.RawSetString("clock", L.NewFunction(func(L *lua.LState) int {
-		L.Push(lua.LNumber(now().Sub(start).Seconds()))
-		return 1
-	}))
+		n := rawDate(L)
+		if format == "*t" && n == 1 {
+			if tb, ok := L.Get(-1).(*lua.LTable); ok {
+				tb.RawSetString("isdst", lua.LBool(t.IsDST()))
+			}
+		}
+		return n
+	}
+}
+
+// zoneFields replaces the %Z and %z of a strftime format with t's zone
+// abbreviation and offset.
+func zoneFields(format string, t time.Time) string {
+	if !strings.Contains(format, "%Z") && !strings.Contains(format, "%z") {
+		return format
+	}
+	var b strings.Builder
+	for i := 0; i < len(format); i++ {
+		if format[i] != '%' || i+1 == len(format) {
+			b.WriteByte(format[i])
+			continue
+		}
+		i++
+		switch format[i] {
+		case 'Z':
+			b.WriteString(strings.ReplaceAll(t.Format("MST"), "%", "%%"))
+		case 'z':
+			b.WriteString(t.Format("-0700"))
+		default:
+			b.WriteByte('%')
+			b.WriteByte(format[i])
+		}
+	}
+	return b.String()
 }
 
 // parseInt reads a date table's numeric string field ("09").

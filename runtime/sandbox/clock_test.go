@@ -70,3 +70,33 @@ func TestRealClockByDefault(t *testing.T) {
 	assert.GreaterOrEqual(t, got, before)
 	assert.LessOrEqual(t, got, time.Now().Unix())
 }
+
+// TestDateZone: os.date gives the zone of the time it formats: its
+// abbreviation (%Z) and offset (%z), in summer and in winter, and "*t"'s
+// isdst, with a clock (rclua test's zone) as with the real one; "!" is
+// UTC, and a literal "%%Z" stays one.
+func TestDateZone(t *testing.T) {
+	t.Parallel()
+	paris, err := time.LoadLocation("Europe/Paris")
+	require.NoError(t, err)
+	now := time.Date(2026, 7, 1, 9, 0, 0, 0, paris)
+	L := New(Options{Clock: func() time.Time { return now }})
+	defer L.Close()
+	require.NoError(t, runChunk(context.Background(), L, "zone.lua", []byte(`
+summer = os.date("%H:%M %Z %z")
+summer_dst = os.date("*t").isdst
+winter = os.date("%H:%M %Z %z", os.time{year = 2026, month = 1, day = 15, hour = 9})
+winter_dst = os.date("*t", os.time{year = 2026, month = 1, day = 15}).isdst
+utc = os.date("!%H:%M %Z %z")
+utc_dst = os.date("!*t").isdst
+literal = os.date("%%Z %%z %%%Z")
+`), time.Second))
+	g := func(name string) lua.LValue { return L.GetGlobal(name) }
+	assert.Equal(t, lua.LString("09:00 CEST +0200"), g("summer"))
+	assert.Equal(t, lua.LTrue, g("summer_dst"))
+	assert.Equal(t, lua.LString("09:00 CET +0100"), g("winter"))
+	assert.Equal(t, lua.LFalse, g("winter_dst"))
+	assert.Equal(t, lua.LString("07:00 UTC +0000"), g("utc"))
+	assert.Equal(t, lua.LFalse, g("utc_dst"))
+	assert.Equal(t, lua.LString("%Z %z %CEST"), g("literal"))
+}

@@ -96,8 +96,7 @@ func newSandboxed(opts Options, fromTemplate bool) *lua.LState {
 	}
 	installStateful(L)
 	if os, ok := L.GetGlobal("os").(*lua.LTable); ok && opts.Clock != nil {
-		date, _ := os.RawGetString("date").(*lua.LFunction)
-		installClock(L, os, opts.Clock, date)
+		installClock(L, os, opts.Clock)
 	}
 	installRequire(L, opts.Modules, nil)
 	return L
@@ -133,9 +132,7 @@ func restrict(L *lua.LState) {
 			os.RawSetString(name, full.RawGetString(name))
 		}
 	}
-	if date, ok := os.RawGetString("date").(*lua.LFunction); ok {
-		os.RawSetString("date", capDate(L, date.GFunction))
-	}
+	os.RawSetString("date", capDate(L, zonedDate(time.Now)))
 	L.SetMetatable(os, forbidIndex(L, "os"))
 	L.SetGlobal("os", os)
 

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -373,4 +374,36 @@ func TestE2EChildEnvironmentIsolated(t *testing.T) {
 	code, _, stderr := runChild(t, nil, "exec", good)
 	assert.Equal(t, 2, code, "exec with an empty environment: %s", stderr)
 	assert.Contains(t, stderr, "nothing configured", "the machine's RC_URL must not reach the child")
+}
+
+// TestE2EDevKeptStateDirHasNoStaleCursor: two --dev runs on one kept
+// state dir and one address: the second's fake server is a new one, so it
+// starts with a baseline, not from the first's cursor (whose catch-up
+// would read the new server's seed as changes made while stopped), while
+// the scripts' store is kept.
+func TestE2EDevKeptStateDirHasNoStaleCursor(t *testing.T) {
+	t.Parallel()
+	dir, state := t.TempDir(), t.TempDir()
+	writeScript(t, filepath.Join(dir, "w.lua"), `
+rc.store.incr("starts")
+rc.log.info("starts", { n = rc.store.get("starts") })
+rc.on("subscription", function(action, sub) rc.log.info("saw", { action = action }) end)
+`)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := l.Addr().String()
+	require.NoError(t, l.Close())
+	args := []string{"run", "--dev", "--dev-addr", addr, "--dev-activity", "100ms", "--poll-interval", "1s",
+		"--scripts", dir, "--state-dir", state, "--log-format", "json", "--log-level", "debug", "--admin-addr", "off"}
+	for i, want := range []string{`"n":1`, `"n":2`} {
+		c := startChild(t, nil, args...)
+		waitForText(t, c.stderr, `"message":"saw"`, 20*time.Second)
+		// Past the first second: a cursor was saved, if one is.
+		waitFor(t, 10*time.Second, "more events", func() bool { return strings.Count(c.stderr.String(), `"message":"saw"`) >= 3 })
+		require.NoError(t, c.cmd.Process.Signal(syscall.SIGTERM))
+		require.Equal(t, 0, c.wait(t, 15*time.Second), c.stderr.String())
+		out := c.stderr.String()
+		assert.Contains(t, out, want, "run %d: the store is kept", i+1)
+		assert.Contains(t, out, "subscriptions baseline taken", "run %d: a new fake server, a baseline:\n%s", i+1, out)
+	}
 }

@@ -315,8 +315,15 @@ func daemon(ctx context.Context, o runOptions, baseURL string, creds credentials
 		SecretsDir:      o.secretsDir,
 	}
 	// The event cursors live in the store, so a restart catches up on what
-	// changed while the daemon was down (within --catch-up).
-	events := eventSource(o, baseURL, client, me.ID, db, source.PollOptions{
+	// changed while the daemon was down (within --catch-up). Not with
+	// --dev: every start has a new fake server, which a cursor of the last
+	// one does not describe (in memory, a source started again in this
+	// process still resumes).
+	var cursors source.Cursors = db
+	if o.dev {
+		cursors = &source.MemCursors{}
+	}
+	events := eventSource(o, baseURL, client, me.ID, cursors, source.PollOptions{
 		Interval: o.pollInterval, Log: log,
 		// The keeper decides when the credentials are lost (a refused
 		// token, a refused new login, sessions ended again and again); the

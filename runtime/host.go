@@ -601,7 +601,7 @@ func (h *Host) settingsChanged(c watch.Change) {
 		}
 	}
 	sort.Strings(names)
-	h.log.Info().Str("file", SettingsFile).Strs("sections_changed", changed).Strs("scripts", names).
+	h.log.Info().Str("file", SettingsFile).Strs("sections_changed", changed).Strs("reloaded", names).
 		Msg("settings loaded")
 }
 

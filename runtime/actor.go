@@ -213,6 +213,7 @@ type version struct {
 	// timer whose handler is slower than its period has at most one tick
 	// queued, so it cannot fill the queue and crowd out other events.
 	queued []atomic.Bool
+	next   []timerNext // when timer i ticks next, for the status
 }
 
 // actor owns one script: its goroutine is the only one touching the Lua
@@ -663,6 +664,7 @@ func (a *actor) load(ctx context.Context, req *loadRequest) {
 	a.st.setLoaded(req.hash, time.Now())
 	a.st.setListens(v.reg.kinds())
 	a.st.setTriggers(v.reg.labels(), v.reg.firstLabels())
+	a.st.timers.Store(&v.next)
 	a.h.obs.Reload(a.st.name, LoadOK)
 	a.resetBackoff("reloaded")
 	a.h.listenersChanged()
@@ -692,14 +694,17 @@ func (a *actor) closeVersion(v *version) {
 // when the version closes.
 func (a *actor) startTimers(v *version) {
 	v.queued = make([]atomic.Bool, len(v.reg.timers))
+	v.next = make([]timerNext, len(v.reg.timers))
 	for i, t := range v.reg.timers {
+		v.next[i].label = t.label
 		v.timers.Add(1)
 		go func() {
 			defer v.timers.Done()
+			defer v.next[i].next.Store(0)
 			for {
+				now := time.Now()
 				var d time.Duration
 				if t.Schedule != nil {
-					now := time.Now()
 					next := t.Schedule.Next(now)
 					if next.IsZero() {
 						return
@@ -708,6 +713,7 @@ func (a *actor) startTimers(v *version) {
 				} else {
 					d = t.Interval
 				}
+				v.next[i].next.Store(now.Add(d).UnixNano())
 				tm := time.NewTimer(d)
 				select {
 				case <-v.stop:

@@ -34,6 +34,9 @@ type ScriptStatus struct {
 	// trigger the running version registered first for it, e.g.
 	// "message": `hear "^!ping" (a.lua:3)`. Read-only.
 	FirstHandlers map[string]string
+	// Timers are the running version's rc.every and rc.cron triggers, in
+	// the order they were registered, each with when it fires next.
+	Timers []TimerStatus
 	// Queued is how many messages wait for the script: in its queue and,
 	// while backed off, held.
 	Queued int
@@ -47,6 +50,18 @@ type ScriptStatus struct {
 	Timeouts       uint64 // handler calls stopped at their deadline
 	Waits          uint64 // times a source waited for a place in the script's full queue (backpressure; nothing is dropped)
 	Coalesced      uint64 // events merged into a queued or held event of the same object (handled once, in the newest state); a held insertion and removal that cancelled count 2
+}
+
+// TimerStatus is one rc.every or rc.cron trigger of a running version.
+type TimerStatus struct {
+	Trigger string    // its label, e.g. `cron "0 9 * * 1-5" (a.lua:3)`
+	Next    time.Time // when it fires next (its tick is then queued); zero once stopped (handle:stop(), or a spec that never fires again)
+}
+
+// timerNext is where a timer goroutine records its next tick.
+type timerNext struct {
+	label string
+	next  atomic.Int64 // UnixNano; 0: stopped
 }
 
 // scriptState is the shared, concurrently readable part of one script's
@@ -67,7 +82,8 @@ type scriptState struct {
 
 	queued, held                             atomic.Int64 // messages in the queue; held while backed off
 	runs, errors, timeouts, waits, coalesced atomic.Uint64
-	listens                                  atomic.Pointer[[]string] // event kinds the running version handles
+	listens                                  atomic.Pointer[[]string]    // event kinds the running version handles
+	timers                                   atomic.Pointer[[]timerNext] // the running version's timers
 }
 
 // listensTo reports whether the running version has an rc.on handler of
@@ -98,8 +114,20 @@ func (s *scriptState) snapshot() ScriptStatus {
 		listens = append(listens, (*k)...)
 		sort.Strings(listens)
 	}
+	var timers []TimerStatus
+	if tn := s.timers.Load(); tn != nil {
+		for i := range *tn {
+			t := &(*tn)[i]
+			ts := TimerStatus{Trigger: t.label}
+			if n := t.next.Load(); n != 0 {
+				ts.Next = time.Unix(0, n)
+			}
+			timers = append(timers, ts)
+		}
+	}
 	return ScriptStatus{
-		Name: s.name, Path: s.path, State: s.state, Hash: s.hash,
+		Timers: timers,
+		Name:   s.name, Path: s.path, State: s.state, Hash: s.hash,
 		LoadedAt: s.loadedAt, LastError: s.lastError, LastErrorAt: s.errorAt,
 		Triggers: s.triggers, Listens: listens, FirstHandlers: s.first,
 		Queued:      int(s.queued.Load() + s.held.Load()),
@@ -130,6 +158,7 @@ func (s *scriptState) setEvicted(msg string) {
 	defer s.mu.Unlock()
 	s.state, s.lastError, s.errorAt = StateFailed, msg, time.Now()
 	s.listens.Store(nil)
+	s.timers.Store(nil)
 	s.triggers, s.first = nil, nil
 }
 
@@ -172,6 +201,7 @@ func (s *scriptState) setDisabled() {
 	s.state, s.hash = StateDisabled, ""
 	s.triggers, s.first = nil, nil
 	s.listens.Store(nil)
+	s.timers.Store(nil)
 }
 
 func (s *scriptState) setStopped() {
@@ -180,4 +210,5 @@ func (s *scriptState) setStopped() {
 	s.state = StateStopped
 	s.triggers, s.first = nil, nil
 	s.listens.Store(nil)
+	s.timers.Store(nil)
 }

@@ -55,6 +55,11 @@ type statusDoc struct {
 	Scripts    []scriptDoc    `json:"scripts"`
 }
 
+// now is when the daemon made the document.
+func (d statusDoc) now() time.Time {
+	return d.Started.Add(time.Duration(d.UptimeSeconds * float64(time.Second)))
+}
+
 // connectingDoc is the state of a daemon still reaching the server.
 type connectingDoc struct {
 	Since       time.Time  `json:"since"`
@@ -86,6 +91,7 @@ type scriptDoc struct {
 	Hash           string     `json:"hash,omitempty"`
 	LoadedAt       *time.Time `json:"loaded_at,omitempty"`
 	Triggers       []string   `json:"triggers"`
+	Timers         []timerDoc `json:"timers,omitempty"`
 	LastError      string     `json:"last_error,omitempty"`
 	LastErrorAt    *time.Time `json:"last_error_at,omitempty"`
 	Calls          uint64     `json:"calls"`
@@ -98,6 +104,13 @@ type scriptDoc struct {
 	// Note says what does not work as the script expects: its message
 	// triggers while the event source cannot deliver messages.
 	Note string `json:"note,omitempty"`
+}
+
+// timerDoc is one rc.every or rc.cron trigger of a script and its next
+// tick (absent once stopped).
+type timerDoc struct {
+	Trigger string     `json:"trigger"`
+	Next    *time.Time `json:"next,omitempty"`
 }
 
 // messageNote is why a script's message triggers never fire.
@@ -334,6 +347,9 @@ func (d *daemonState) status() statusDoc {
 			LastError: s.LastError, Calls: s.Runs, Errors: s.Errors, Timeouts: s.Timeouts,
 			Queued: s.Queued, Disabled: disabled[s.Name], BackoffStep: s.BackoffStep,
 			LoadedAt: timePtr(s.LoadedAt), LastErrorAt: timePtr(s.LastErrorAt),
+		}
+		for _, t := range s.Timers {
+			sd.Timers = append(sd.Timers, timerDoc{Trigger: t.Trigger, Next: timePtr(t.Next)})
 		}
 		if n, ok := notes[s.Name]; ok {
 			sd.Note = n.String()

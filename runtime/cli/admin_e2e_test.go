@@ -303,6 +303,11 @@ func TestE2EControl(t *testing.T) {
 	assert.Contains(t, out, "user "+rctest.BotUsername)
 	assert.Regexp(t, `probe\s+running\s+[0-9a-f]{12}`, out)
 	assert.Contains(t, out, "every 1s (probe.lua:3)")
+	assert.Regexp(t, `probe: next every 1s \(probe\.lua:3\) at \d{4}-\d\d-\d\d \d\d:\d\d:\d\d \(in [01]s\)`, out, "when the timer ticks next")
+	if pt := scriptOf(t, statusJSON(t, env), "probe").Timers; assert.Len(t, pt, 1) && assert.NotNil(t, pt[0].Next) {
+		assert.Equal(t, "every 1s (probe.lua:3)", pt[0].Trigger)
+		assert.WithinDuration(t, time.Now(), *pt[0].Next, 2*time.Second)
+	}
 
 	code, out, stderr = runChild(t, env, "reload", "probe")
 	require.Equal(t, 0, code, stderr)

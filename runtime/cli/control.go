@@ -518,6 +518,12 @@ func printStatus(w io.Writer, doc statusDoc) {
 	}
 	tw.Flush()
 	for _, s := range scripts {
+		for _, t := range s.Timers {
+			if t.Next != nil {
+				fmt.Fprintf(w, "\n%s: next %s at %s (in %s)", s.Name, t.Trigger, t.Next.Local().Format(time.DateTime),
+					max(0, t.Next.Sub(doc.now())).Round(time.Second))
+			}
+		}
 		if s.LastError != "" {
 			at := ""
 			if s.LastErrorAt != nil {

@@ -40,6 +40,11 @@ type Deps struct {
 	// name) as rc.store, the same across reloads. The host does not close
 	// it.
 	Store store.Store
+	// Settings, when not nil, is the script's section of settings
+	// (rc.config and its secrets allow-list) instead of the settings
+	// file's, checked with CheckSection. Only LoadScript reads it
+	// (runtime/scripttest's t.config); the host reads the file.
+	Settings map[string]any
 }
 
 // env is what the host gives every script state.

@@ -35,18 +35,24 @@ type Script struct {
 // logging to log, under cfg's load timeout (deps.Sources, Observer and
 // Store are not used: give the Module its Store). As in the daemon,
 // require loads from the lib/ folder beside path, rc.config is the
-// script's section of the settings file there, and rc.secret reads
+// script's section of the settings file there (or deps.Settings, when
+// not nil: the file is then not read), and rc.secret reads
 // deps.Getenv (nil: an empty environment, never the process's) and
 // cfg.SecretsDir. A failing top level is an error
 // "file:line: message" and leaves nothing open.
 func LoadScript(ctx context.Context, path string, content []byte, cfg Config, opts sandbox.Options, deps Deps, log zerolog.Logger) (*Script, error) {
 	cfg = cfg.withDefaults()
 	dir := filepath.Dir(path) // require and settings: the lib/ and rclua.toml beside the script
-	set, err := readSettings(dir)
-	if err != nil {
+	name := ScriptName(path)
+	set := settings{name: deps.Settings}
+	var err error
+	if deps.Settings != nil {
+		if err := CheckSection(deps.Settings); err != nil {
+			return nil, fmt.Errorf("%s: settings: %w", path, err)
+		}
+	} else if set, err = readSettings(dir); err != nil {
 		return nil, err
 	}
-	name := ScriptName(path)
 	opts.Unsafe = cfg.Unsafe
 	opts.Modules = newModules(dir).find
 	// Secrets come from deps.Getenv and cfg.SecretsDir only: a test never

@@ -87,3 +87,34 @@ rc.on("subscription", function() error("failed with " .. key) end)
 	assert.NotContains(t, errs[0].Error(), "s3cr3t")
 	assert.NotContains(t, logs.String(), "s3cr3t")
 }
+
+// TestScriptSettingsGivenByTheCaller: Deps.Settings is the script's
+// section instead of the settings file's (which is then not read, even
+// broken), its secrets key the allow-list of rc.secret; a section the
+// settings file's reader would refuse is refused.
+func TestScriptSettingsGivenByTheCaller(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, SettingsFile), "[s]\nme = \"file\"\nnot toml\n")
+	path := filepath.Join(dir, "s.lua")
+	code := []byte(`me = rc.config.me; key = rc.secret("api_key")`)
+	getenv := func(k string) string {
+		if k == SecretEnvPrefix+"API_KEY" {
+			return "v"
+		}
+		return ""
+	}
+	_, err := LoadScript(context.Background(), path, code, Config{}, sandbox.Options{}, Deps{Getenv: getenv}, zerolog.Nop())
+	assert.ErrorContains(t, err, SettingsFile, "without Deps.Settings the file is read")
+
+	s, err := LoadScript(context.Background(), path, code, Config{}, sandbox.Options{},
+		Deps{Getenv: getenv, Settings: map[string]any{"me": "given", "secrets": []any{"api_key"}}}, zerolog.Nop())
+	require.NoError(t, err)
+	defer s.Close()
+	assert.Equal(t, "given", s.L.GetGlobal("me").String())
+	assert.Equal(t, "v", s.L.GetGlobal("key").String())
+
+	_, err = LoadScript(context.Background(), path, code, Config{}, sandbox.Options{},
+		Deps{Settings: map[string]any{"secrets": "api_key"}}, zerolog.Nop())
+	assert.ErrorContains(t, err, path+": settings: secrets: must be an array of secret names")
+}

@@ -44,14 +44,25 @@ func parseSettings(name string, content []byte) (settings, error) {
 		if !ok {
 			return nil, fmt.Errorf("%s: %q = ... is outside any section: every setting goes under its script's [name]", name, k)
 		}
-		if v, ok := sec[secretsKey]; ok {
-			if err := checkSecretList(v); err != nil {
-				return nil, fmt.Errorf("%s: [%s] %s: %w", name, k, secretsKey, err)
-			}
+		if err := CheckSection(sec); err != nil {
+			return nil, fmt.Errorf("%s: [%s] %w", name, k, err)
 		}
 		out[k] = sec
 	}
 	return out, nil
+}
+
+// CheckSection checks a script's section of settings (what rc.config
+// returns) as the settings file's reader does: its secrets key, when
+// present, is an array of secret names. runtime/scripttest checks the
+// sections of t.config with it.
+func CheckSection(sec map[string]any) error {
+	if v, ok := sec[secretsKey]; ok {
+		if err := checkSecretList(v); err != nil {
+			return fmt.Errorf("%s: %w", secretsKey, err)
+		}
+	}
+	return nil
 }
 
 // checkSecretList checks a section's secrets value: an array of secret

@@ -42,12 +42,21 @@
 //
 // # The t table
 //
-// Setup (top level only):
+// Setup (top level only, but t.config):
 //
 //	t.start(time [, zone])      where each test's clock starts: "2026-12-07T08:00:00" in zone
 //	                            ("Europe/Berlin"; default UTC), or with Z or an offset
 //	t.secret(name, value)       the script's rc.secret(name) finds value (if its section of
-//	                            rclua.toml allows name); no other environment reaches a test
+//	                            rclua.toml, or t.config's, allows name); no other environment
+//	                            reaches a test
+//	t.config(settings)          the script's section of settings, as rc.config returns it,
+//	                            instead of rclua.toml's (which is then not read), secrets
+//	                            allow-list included: at the top level for every test; inside
+//	                            a test for that test, the script then loaded again with it
+//	                            (as t.restart; a failing top level raises its error and keeps
+//	                            the running state, as the daemon's reload). Values are what
+//	                            rclua.toml holds: strings, numbers, booleans, arrays (keys
+//	                            1..n) and tables with string keys; anything else is refused
 //
 // Acting:
 //
@@ -65,6 +74,14 @@
 //	                            the script's requests to endpoint ("chat.postMessage") get
 //	                            status and {"success":false,"error":error}: times of them,
 //	                            or all until the test ends; a 429 resets in a minute
+//	t.store(key, value)         seeds the script's rc.store as rc.store.set(key, value) would
+//	                            (the same conversion and limits; no expiry; nil deletes)
+//	t.restart()                 the daemon restarts: the script's state is closed and the
+//	                            script loaded again (its top level runs, its timers start
+//	                            from the clock's now); the store, the server, the clock (it
+//	                            does not move) and the records below (posts, logs, errors)
+//	                            stay. A failing top level raises its error, and the
+//	                            functions that drive the script refuse until it loads
 //
 // Inspecting (what the script did that the server accepted, oldest first;
 // the records come from the fake server's action log for the script's own
@@ -77,7 +94,7 @@
 //	              {message = id, unread = true} (unread from a message), ...}
 //	t.logs()      {{level = "info", message =, <fields>...}, ...} (print logs at info)
 //	t.errors()    messages of the handlers that failed since the last call ("file:line: ...")
-//	t.store(key)                 the value the script's rc.store holds under key (nil: none)
+//	t.store(key)  the value the script's rc.store holds under key (nil: none or expired)
 //
 // Asserting (msg, when given, starts the failure's message):
 //

@@ -24,6 +24,8 @@ func (r *runner) table() *lua.LTable {
 	fns := map[string]lua.LGFunction{
 		"start":                r.tStart,
 		"secret":               r.tSecret,
+		"config":               r.tConfig,
+		"restart":              r.tRestart,
 		"post":                 r.tPost,
 		"subscribe":            r.tSubscribe,
 		"subscription_changed": r.tSubscriptionChanged,
@@ -61,6 +63,17 @@ func (r *runner) world(L *lua.LState, fn string) *world {
 		fail(L, "%s: only inside a test_* function", fn)
 	}
 	return r.w
+}
+
+// running returns the running test's world for fn, a t function that
+// drives the script; it raises when there is no test or when the script
+// is down (a t.restart whose load failed).
+func (r *runner) running(L *lua.LState, fn string) *world {
+	w := r.world(L, fn)
+	if w.script == nil {
+		fail(L, "%s: the script under test is not running: it did not load at t.restart (%s)", fn, w.down)
+	}
+	return w
 }
 
 // parseTime reads a time as tests write it: "2026-12-07T09:00:00" (in
@@ -144,7 +157,7 @@ func options(L *lua.LState, fn string, allowed ...string) map[string]string {
 
 // tPost is t.post{room =, text =, user = "alice", thread = msg_id}.
 func (r *runner) tPost(L *lua.LState) int {
-	w := r.world(L, "t.post")
+	w := r.running(L, "t.post")
 	o := options(L, "t.post", "room", "text", "user", "thread")
 	if o["room"] == "" || o["text"] == "" {
 		fail(L, "t.post: room and text are required")
@@ -190,7 +203,7 @@ func (w *world) roomID(L *lua.LState, fn, room string) string {
 // tSubscribe is t.subscribe(room): the bot joins room (its subscription
 // is inserted).
 func (r *runner) tSubscribe(L *lua.LState) int {
-	w := r.world(L, "t.subscribe")
+	w := r.running(L, "t.subscribe")
 	rid := w.roomID(L, "t.subscribe", L.CheckString(1))
 	if err := w.srv.AddSubscription(rctest.BotUsername, rid); err != nil {
 		fail(L, "t.subscribe: %v", err)
@@ -204,7 +217,7 @@ func (r *runner) tSubscribe(L *lua.LState) int {
 // "updated" event (a snapshot delivered again, as after a reconnect).
 func (r *runner) tSubscriptionChanged(L *lua.LState) int {
 	const fn = "t.subscription_changed"
-	w := r.world(L, fn)
+	w := r.running(L, fn)
 	rid := w.roomID(L, fn, L.CheckString(1))
 	body, err := w.bot.Subscriptions.GetOneRaw(ctxOf(L), rid)
 	if err != nil {
@@ -225,7 +238,7 @@ func (r *runner) tSubscriptionChanged(L *lua.LState) int {
 // room (its subscription is removed).
 func (r *runner) tSubscriptionRemoved(L *lua.LState) int {
 	const fn = "t.subscription_removed"
-	w := r.world(L, fn)
+	w := r.running(L, fn)
 	rid := w.roomID(L, fn, L.CheckString(1))
 	if err := w.srv.RemoveSubscription(rctest.BotUsername, rid); err != nil {
 		fail(L, "%s: %v", fn, err)
@@ -243,7 +256,7 @@ func (r *runner) settle(L *lua.LState, w *world, fn string) {
 // tAdvance is t.advance(duration): the clock moves on, firing the timers
 // due on the way.
 func (r *runner) tAdvance(L *lua.LState) int {
-	w := r.world(L, "t.advance")
+	w := r.running(L, "t.advance")
 	d, err := luabind.ParseDuration(L.Get(1), "duration")
 	if err != nil || d < 0 {
 		if err == nil {
@@ -260,7 +273,7 @@ func (r *runner) tAdvance(L *lua.LState) int {
 // tSetTime is t.set_time(time): the clock moves on to time, firing the
 // timers due on the way.
 func (r *runner) tSetTime(L *lua.LState) int {
-	w := r.world(L, "t.set_time")
+	w := r.running(L, "t.set_time")
 	at, err := parseTime(L.CheckString(1), w.now.Location())
 	if err != nil {
 		fail(L, "t.set_time: %v", err)
@@ -397,15 +410,43 @@ func (r *runner) tErrors(L *lua.LState) int {
 	return 1
 }
 
-// tStore is t.store(key): the value the script's rc.store holds under key
-// (as rc.store.get would return it: nil when absent or expired on the fake
-// clock), so a test asserts on what the script remembered.
+// tStore is t.store(key [, value]). With one argument, the value the
+// script's rc.store holds under key (as rc.store.get would return it: nil
+// when absent or expired on the fake clock), so a test asserts on what the
+// script remembered. With two, it seeds the store as rc.store.set(key,
+// value) would (the same conversion and limits, no expiry; nil deletes).
 func (r *runner) tStore(L *lua.LState) int {
-	w := r.world(L, "t.store")
+	const fn = "t.store"
+	w := r.world(L, fn)
+	n := L.GetTop()
+	if n < 1 || n > 2 {
+		fail(L, "%s: %d arguments: t.store(key) reads, t.store(key, value) seeds the store", fn, n)
+	}
 	key := L.CheckString(1)
-	raw, ok, err := w.space.Get(L.Context(), key)
+	if key == "" {
+		fail(L, "%s: the key must not be empty", fn)
+	}
+	ctx := ctxOf(L)
+	if n == 2 {
+		var err error
+		if v := L.Get(2); v == lua.LNil {
+			err = w.space.Delete(ctx, key)
+		} else {
+			var raw []byte
+			if raw, err = luajson.Encode(ctx, v); err != nil {
+				err = fmt.Errorf("cannot store the value of %q: %w", key, err)
+			} else {
+				err = w.space.Set(ctx, key, raw, 0)
+			}
+		}
+		if err != nil {
+			fail(L, "%s: %v", fn, err)
+		}
+		return 0
+	}
+	raw, ok, err := w.space.Get(ctx, key)
 	if err != nil {
-		fail(L, "t.store: %v", err)
+		fail(L, "%s: %v", fn, err)
 	}
 	if !ok {
 		L.Push(lua.LNil)
@@ -413,10 +454,29 @@ func (r *runner) tStore(L *lua.LState) int {
 	}
 	v, err := luajson.DecodeBytes(L, raw)
 	if err != nil {
-		fail(L, "t.store: %s: %v", key, err)
+		fail(L, "%s: %s: %v", fn, key, err)
 	}
 	L.Push(v)
 	return 1
+}
+
+// tRestart is t.restart(): the daemon restarts. The script's state is
+// closed and the script loaded again (its top level runs again, its
+// timers start again from the clock's now); the store, the fake server,
+// the clock (which does not move) and what the test recorded (t.posted,
+// t.logs, t.errors...) stay. When the top level fails, t.restart raises
+// its error and the script stays down: the t functions that drive it
+// refuse, until a t.restart or t.config loads it.
+func (r *runner) tRestart(L *lua.LState) int {
+	const fn = "t.restart"
+	w := r.world(L, fn)
+	if L.GetTop() != 0 {
+		fail(L, "%s: takes no arguments", fn)
+	}
+	if err := w.reload(ctxOf(L), true); err != nil {
+		fail(L, "%s: the script under test did not load again: %v", fn, err)
+	}
+	return 0
 }
 
 // msgPrefix is an assertion's message argument at i, followed by ": ".

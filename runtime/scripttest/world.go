@@ -45,7 +45,10 @@ type world struct {
 	faults *faults    // of the script's client, under rec
 	rec    *recorder  // the script's client's transport: what it did
 	http   *http.Transport
-	script *runtime.Script
+	script *runtime.Script // nil after a t.restart whose load failed
+	down   string          // why script is nil: the failed load's error
+	load   func(ctx context.Context) (*runtime.Script, error)
+	deps   runtime.Deps    // of load: deps.Settings is t.config's section (nil: rclua.toml's)
 	store  *store.DB       // in memory, on the fake clock: the script's rc.store
 	space  store.Namespace // the script's namespace of store
 	logs   bytes.Buffer    // the script's log lines, JSON
@@ -85,8 +88,9 @@ type readCall struct {
 func (w *world) clock() time.Time { return w.now }
 
 // newWorld starts a fresh fake server on the clock at start and loads the
-// script (path, content) against it.
-func newWorld(ctx context.Context, start time.Time, path string, content []byte, cfg runtime.Config, secrets map[string]string) (*world, error) {
+// script (path, content) against it, with settings as its section of
+// settings (nil: its section of rclua.toml).
+func newWorld(ctx context.Context, start time.Time, path string, content []byte, cfg runtime.Config, secrets map[string]string, settings map[string]any) (*world, error) {
 	w := &world{now: start, known: map[string]bool{}, rooms: map[string]string{}, tokens: map[string][2]string{}}
 	w.srv = rctest.NewServer(rctest.WithClock(w.clock))
 	bot, err := rc.New(w.srv.URL, rc.WithToken(rctest.BotUserID, rctest.BotToken))
@@ -127,26 +131,63 @@ func newWorld(ctx context.Context, start time.Time, path string, content []byte,
 		}
 		return secrets[strings.ToLower(name)]
 	}
-	s, err := runtime.LoadScript(ctx, path, content, cfg, sandbox.Options{Clock: w.clock}, runtime.Deps{Module: m, Getenv: getenv}, log)
+	w.deps = runtime.Deps{Module: m, Getenv: getenv, Settings: settings}
+	w.load = func(ctx context.Context) (*runtime.Script, error) {
+		return runtime.LoadScript(ctx, path, content, cfg, sandbox.Options{Clock: w.clock}, w.deps, log)
+	}
+	s, err := w.load(ctx)
 	if err != nil {
 		w.store.Close()
 		w.srv.Close()
 		return nil, err
 	}
-	w.script = s
-	for _, t := range s.Timers() {
-		tm := timer{trig: t}
-		if t.Kind == luabind.Cron {
-			tm.sch = inZone(t, start.Location())
-			tm.next = tm.sch.Next(start)
-		} else {
-			tm.next = start.Add(t.Interval)
-		}
-		w.timers = append(w.timers, tm)
-	}
+	w.started(s)
 	w.cursor = w.now
 	w.now = w.now.Add(step)
 	return w, w.settle(ctx)
+}
+
+// started makes s the script under test and starts its timers from the
+// clock's now (rc.every: one interval on; rc.cron: its next time).
+func (w *world) started(s *runtime.Script) {
+	w.script, w.down = s, ""
+	w.timers = w.timers[:0]
+	for _, t := range s.Timers() {
+		tm := timer{trig: t}
+		if t.Kind == luabind.Cron {
+			tm.sch = inZone(t, w.now.Location())
+			tm.next = tm.sch.Next(w.now)
+		} else {
+			tm.next = w.now.Add(t.Interval)
+		}
+		w.timers = append(w.timers, tm)
+	}
+}
+
+// reload loads the script again in a fresh state (with w.deps), as the
+// daemon does on a restart (restart) or on a change of its settings: the
+// fake server, the store, the clock, the subscriptions the script has
+// seen and what the test recorded stay; the top level runs again and the
+// timers start again from now. A failed load keeps the running state on a
+// settings change, as the daemon's reload does; on a restart the old state
+// is closed first, so the script is then down (see world.down).
+func (w *world) reload(ctx context.Context, restart bool) error {
+	if restart && w.script != nil {
+		w.script.Close()
+		w.script, w.timers = nil, nil
+	}
+	s, err := w.load(ctx)
+	if err != nil {
+		if w.script == nil {
+			w.down = err.Error()
+		}
+		return err
+	}
+	if w.script != nil {
+		w.script.Close()
+	}
+	w.started(s)
+	return w.settle(ctx)
 }
 
 // inZone is t's schedule, read in zone unless its spec names one

@@ -177,14 +177,21 @@ func (r *runner) runTest(ctx context.Context, name string, fn *lua.LFunction) (r
 		return res
 	}
 	r.w = w
+	w.caller = func() string { return strings.TrimSuffix(r.L.Where(1), ":") }
 	defer func() { w.close(); r.w = nil }()
 	if msg := r.call(ctx, fn); msg != "" {
 		res.Where, res.Failure = splitWhere(msg)
 		return res
 	}
 	if len(w.errors) > 0 {
-		res.Where, res.Failure = splitWhere(w.errors[0])
-		res.Failure = "a handler of the script failed: " + res.Failure
+		// The test's line that made the handler run; the script's
+		// file:line is in the message.
+		first := w.errors[0]
+		res.Where, res.Failure = first.at, "a handler of the script failed: "+first.msg
+		if first.at == "" {
+			res.Where, res.Failure = splitWhere(first.msg)
+			res.Failure = "a handler of the script failed: " + res.Failure
+		}
 		if n := len(w.errors); n > 1 {
 			res.Failure += fmt.Sprintf(" (and %d more; call t.errors() to expect them)", n-1)
 		} else {

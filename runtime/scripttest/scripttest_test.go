@@ -179,8 +179,8 @@ end
 	assert.Equal(t, path+":13", r["test_lua_error"].Where)
 	u := r["test_unexpected_handler_failure"]
 	assert.False(t, u.Passed)
-	assert.Equal(t, filepath.Join(filepath.Dir(path), "s.lua")+":3", u.Where, "the script's file:line")
-	assert.Contains(t, u.Failure, "a handler of the script failed: exploded")
+	assert.Equal(t, path+":17", u.Where, "the test's line that made the handler run")
+	assert.Contains(t, u.Failure, "a handler of the script failed: "+filepath.Join(filepath.Dir(path), "s.lua")+":3: exploded", "the script's file:line")
 	assert.True(t, r["test_expected_handler_failure"].Passed, "%+v", r["test_expected_handler_failure"])
 	for name, want := range map[string]string{
 		"test_refusals":           "the clock only moves forward",

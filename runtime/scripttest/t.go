@@ -403,7 +403,7 @@ func (r *runner) tErrors(L *lua.LState) int {
 	w := r.world(L, "t.errors")
 	out := L.CreateTable(len(w.errors), 0)
 	for _, e := range w.errors {
-		out.Append(lua.LString(e))
+		out.Append(lua.LString(e.msg))
 	}
 	w.errors = nil
 	L.Push(out)

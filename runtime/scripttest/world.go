@@ -57,7 +57,8 @@ type world struct {
 	cursor time.Time       // subscription changes up to here were delivered
 	known  map[string]bool // subscription ids the script has seen exist
 
-	errors []string          // handler failures not yet returned by t.errors()
+	errors []handlerFailure  // not yet returned by t.errors()
+	caller func() string     // the test file's "file:line" running a t function ("" when unknown)
 	rooms  map[string]string // room id -> label ("#general", "@alice")
 	tokens map[string][2]string
 }
@@ -211,10 +212,22 @@ func (w *world) close() {
 	w.http.CloseIdleConnections()
 }
 
-// handlerFailed records the errors of handlers.
+// handlerFailure is the error of a handler and the test file's line whose
+// t function made it run.
+type handlerFailure struct {
+	msg string // "file:line: message", of the script
+	at  string // "file:line" of the test file; "" when unknown
+}
+
+// handlerFailed records the errors of handlers, with the test file's
+// line that made them run.
 func (w *world) handlerFailed(errs []error) {
 	for _, err := range errs {
-		w.errors = append(w.errors, err.Error())
+		f := handlerFailure{msg: err.Error()}
+		if w.caller != nil {
+			f.at = w.caller()
+		}
+		w.errors = append(w.errors, f)
 	}
 }
 

@@ -42,3 +42,10 @@ function test_the_last_digest_is_remembered_in_the_store()
   t.advance("3h")
   t.eq(t.store("last_digest"), t.posted()[1].text, "kept across reloads and restarts")
 end
+
+function test_a_restart_does_not_send_the_same_digest_again()
+  t.advance("3h")
+  t.restart() -- the daemon restarted: a fresh state, the same store
+  t.advance("3h")
+  t.eq(#t.posted(), 1, "the digest is unchanged: not sent again")
+end

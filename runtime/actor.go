@@ -797,7 +797,7 @@ func (a *actor) call(ctx context.Context, v *version, t trigger, args ...lua.LVa
 	shutdown = se != nil && !se.Memory && errors.Is(se, context.Canceled)
 	if se != nil && se.Memory {
 		outcome = CallMemory
-		a.st.errors.Add(1)
+		a.st.memory.Add(1)
 		a.log.Error().Str("trigger", t.label).Str("memory_limit", a.h.mem.limitText).
 			Stringer("took", since(start)).Str("error", err.Error()).Msg("handler stopped: memory limit exceeded")
 		return false

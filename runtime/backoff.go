@@ -169,7 +169,7 @@ func (a *actor) afterCall(outcome string) {
 			a.resetBackoff("a handler succeeded")
 		}
 		return
-	case CallError, CallTimeout:
+	case CallError, CallTimeout, CallMemory: // a handler stopped by the memory limit on every run fails too
 	default:
 		return
 	}

@@ -112,7 +112,11 @@ func TestShutdownSourcesOutliveTheScripts(t *testing.T) {
 	assert.True(t, on, "the source runs while a handler finishes in the grace")
 	ev := source.Event{Kind: source.KindMessage, Action: source.ActionCreated, ID: "late",
 		Raw: []byte(`{"_id":"late","rid":"r","msg":"late","u":{"_id":"u","username":"bob"}}`), Handled: func() { late.n.Add(1) }}
-	require.NoError(t, emitLate(context.Background(), ev))
+	// It waits (the source is held until it is stopped) and is not
+	// reported handled.
+	lateCtx, cancelLate := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancelLate()
+	assert.ErrorIs(t, emitLate(lateCtx, ev), context.DeadlineExceeded, "held until its context ends")
 	g.open()
 	select {
 	case <-stopped:

@@ -386,6 +386,9 @@ func (h *Host) sourceName(i uint8) string {
 // skipped. It returns ctx's error if ctx ends first. An event's Handled
 // is called once every target is done with it (see source.Event).
 func (h *Host) dispatch(ctx context.Context, src uint8, ev source.Event) error {
+	if h.shuttingDown() {
+		return holdSource(ctx)
+	}
 	h.mu.Lock()
 	targets := make([]*actor, 0, len(h.actors))
 	for _, a := range h.actors {
@@ -401,9 +404,10 @@ func (h *Host) dispatch(ctx context.Context, src uint8, ev source.Event) error {
 			// shutdown, where the scripts are stopping (and listen to
 			// nothing): the event is then not handled, and a restart
 			// delivers it.
-			if h.running == nil || h.running.Err() == nil {
-				ev.Handled()
+			if h.shuttingDown() {
+				return holdSource(ctx)
 			}
+			ev.Handled()
 			return ctx.Err()
 		}
 		acks = []*handled{{fn: ev.Handled}}
@@ -415,6 +419,21 @@ func (h *Host) dispatch(ctx context.Context, src uint8, ev source.Event) error {
 			h.obs.Event(h.sourceName(src), ev.Kind, EventDropped)
 		}
 	}
+	if h.shuttingDown() {
+		return holdSource(ctx)
+	}
+	return ctx.Err()
+}
+
+// shuttingDown reports whether Run's shutdown began.
+func (h *Host) shuttingDown() bool { return h.running != nil && h.running.Err() != nil }
+
+// holdSource is an emit in the shutdown: the scripts take no more events
+// (one emitted now is never reported handled, so a restart delivers it),
+// and the source waits until it is stopped, once the scripts ended, then
+// returns as from a stop.
+func holdSource(ctx context.Context) error {
+	<-ctx.Done()
 	return ctx.Err()
 }
 

@@ -67,6 +67,7 @@ type memWatch struct {
 	gc      func()        // a full, blocking GC
 	free    func()        // GC and return memory to the OS
 	stopAll func() int    // stop every running call; how many were stopped
+	soft    func() int64  // Go's soft memory limit (debug.SetMemoryLimit)
 	// evictLargest closes the running version of the script whose state
 	// holds the most, if it holds at least least bytes (nil: never); reason
 	// words its error from its size. It returns the script's name ("": none).
@@ -76,9 +77,11 @@ type memWatch struct {
 	// Owned by the watchdog goroutine.
 	lastGC, lastStop time.Time
 	lastEvict        time.Time
-	over             bool   // in an episode above the limit with calls stopped
-	held             bool   // this episode's "memory is held" warning was logged
-	stopped          uint64 // calls stopped in this episode
+	collected        time.Time // when the calls stopped last unwound and were collected
+	lastHeap         uint64    // the heap at the previous sample
+	over             bool      // in an episode above the limit with calls stopped
+	held             bool      // this episode's "memory is held" warning was logged
+	stopped          uint64    // calls stopped in this episode
 }
 
 func newMemWatch(limit int64, log zerolog.Logger, stopAll func() int) *memWatch {
@@ -97,6 +100,7 @@ func newMemWatch(limit int64, log zerolog.Logger, stopAll func() int) *memWatch 
 			return sample[0].Value.Uint64()
 		},
 		gc:      goruntime.GC,
+		soft:    func() int64 { return debug.SetMemoryLimit(-1) },
 		free:    debug.FreeOSMemory,
 		stopAll: stopAll,
 		clock:   time.Now,
@@ -141,6 +145,7 @@ func (w *memWatch) run(ctx context.Context, every time.Duration) {
 	t.Stop()
 	defer t.Stop()
 	var lastStarted uint64 // w.started at the previous tick
+	fast := false          // sampling at the near-limit period
 	for {
 		var tick <-chan time.Time
 		if w.awake.Load() {
@@ -152,17 +157,24 @@ func (w *memWatch) run(ctx context.Context, every time.Duration) {
 		case <-w.busy:
 			if !w.awake.Load() {
 				w.awake.Store(true)
-				t.Reset(every)
+				t.Reset(w.period(every, fast))
 				lastStarted = w.started.Load()
 			}
 		case <-w.freed:
 			// The stopped calls unwound: their memory is garbage now.
 			w.free()
 			w.lastGC = w.clock()
+			w.collected = w.lastGC
 			// Sample now: the host may be idle, with no tick to come.
 			w.check()
 		case <-tick:
 			w.check()
+			// Near the limit, sample more often: a call allocating fast
+			// passes it by less before it is stopped.
+			if near := w.lastHeap > w.limit/2; near != fast {
+				fast = near
+				t.Reset(w.period(every, fast))
+			}
 			started := w.started.Load()
 			if started == lastStarted && w.running.Load() == 0 {
 				// Sleep; a call that started before awake went false and
@@ -181,13 +193,26 @@ func (w *memWatch) run(ctx context.Context, every time.Duration) {
 	}
 }
 
+// period is the sampling period: every, or a fifth of it (at least a
+// millisecond) while the heap is near the limit (fast).
+func (w *memWatch) period(every time.Duration, fast bool) time.Duration {
+	if !fast {
+		return every
+	}
+	return max(every/5, time.Millisecond)
+}
+
 // check is one sample: over the limit, it first collects garbage (at most
 // every memGCGap) and, if the heap is still over, stops every running
-// call. While stopped calls unwind (at most memSettle) it stops nothing
-// more.
+// call. Far over the limit (by a quarter) it stops them first: a call
+// allocating that fast would go on growing the heap for as long as a
+// blocking collection takes (the daemon sets Go's soft memory limit to the
+// same figure, so garbage seldom takes the heap that far). While stopped
+// calls unwind (at most memSettle) it stops nothing more.
 func (w *memWatch) check() {
 	now := w.clock()
 	heap := w.read()
+	w.lastHeap = heap
 	if heap <= w.limit {
 		if w.over {
 			w.over = false
@@ -201,16 +226,26 @@ func (w *memWatch) check() {
 	if w.pending.Load() > 0 && now.Sub(w.lastStop) < memSettle {
 		return // stopped calls are unwinding; their memory goes next
 	}
-	if now.Sub(w.lastGC) >= memGCGap {
+	// Far over the limit, or over it while Go's soft memory limit is at
+	// or under it (the daemon sets it so; the GC then collects before the
+	// heap gets there), the heap is live memory a call is growing.
+	far := heap >= w.limit+w.limit/4 || w.soft() <= int64(w.limit)
+	if !far && now.Sub(w.lastGC) >= memGCGap {
 		w.gc() // may take long: the clock is read again after it
 		now = w.clock()
 		w.lastGC = now
 		if heap = w.read(); heap <= w.limit {
+			w.lastHeap = heap
 			return // it was garbage
 		}
+		w.lastHeap = heap
 	}
 	recent := !w.lastStop.IsZero() && now.Sub(w.lastStop) < memRecent
-	if recent && w.evictLargest != nil && now.Sub(w.lastEvict) >= memEvictGap {
+	// Far over, the running calls go first, before any measurement of the
+	// scripts (which waits up to measureWait for a busy one while its call
+	// keeps allocating); a heap still over with none running is measured.
+	stopFirst := far && w.running.Load() > 0
+	if recent && !stopFirst && w.evictLargest != nil && now.Sub(w.lastEvict) >= memEvictGap {
 		// Calls were stopped and collected, and the heap is (again) over:
 		// loaded state holds it. Stopping more handlers would hit scripts
 		// that hold nothing; the one holding the most goes instead. (The
@@ -235,10 +270,12 @@ func (w *memWatch) check() {
 	if n == 0 {
 		return
 	}
-	if w.over && !w.held {
+	if w.over && !w.held && w.collected.After(w.lastStop) {
 		// Calls were stopped, unwound and collected, and the heap is still
 		// over: what holds it is loaded state (a script's globals or
-		// upvalues), which stopping handlers cannot free.
+		// upvalues), which stopping handlers cannot free. (Before the
+		// stopped calls are collected, their memory is still counted:
+		// nothing can be said yet.)
 		w.held = true
 		w.log.Warn().Uint64("heap_bytes", heap).Str("memory_limit", w.limitText).
 			Str("hint", "handlers of every script fail while the heap stays over; find the script whose globals or upvalues grow: a reload or a restart frees them").

@@ -40,6 +40,7 @@ func (f *fakeMem) watch(limit int64, log zerolog.Logger) *memWatch {
 // TestMemWatchDecision: under the limit nothing happens; over it garbage
 // is collected first and calls are stopped only if the heap stays over;
 // confirming GCs are rate-limited; calls being unwound are given time.
+// (Far over the limit, calls are stopped first: TestMemWatchFarOverStopsFirst.)
 func TestMemWatchDecision(t *testing.T) {
 	t.Parallel()
 	logs := &logSink{}
@@ -54,19 +55,19 @@ func TestMemWatchDecision(t *testing.T) {
 	assert.Equal(t, 0, f.gcs, "under the limit: no GC")
 	assert.Equal(t, 0, f.stops, "under the limit: nothing stopped")
 
-	f.heap = []uint64{1500, 600} // garbage: gone after the GC
+	f.heap = []uint64{1200, 600} // garbage: gone after the GC
 	at(10 * time.Millisecond)
 	assert.Equal(t, 1, f.gcs, "over the limit: GC first")
 	assert.Equal(t, 0, f.stops, "garbage only: nothing stopped")
 
-	f.heap = []uint64{1500, 1400} // live: still over after a GC
+	f.heap = []uint64{1200, 1100} // live: still over after a GC
 	at(2 * time.Second)
 	assert.Equal(t, 2, f.gcs)
 	assert.Equal(t, 1, f.stops, "still over after GC: calls stopped")
 	assert.Equal(t, 1, logs.count("heap over the memory limit: running handlers and loads stopped", "memory_limit", "1000 B"))
 
 	w.pending.Store(1) // the stopped call has not unwound yet
-	f.heap = []uint64{1400}
+	f.heap = []uint64{1100}
 	at(2*time.Second + 25*time.Millisecond)
 	assert.Equal(t, 1, f.stops, "stopped calls unwinding: nothing more stopped")
 	assert.Equal(t, 2, f.gcs, "stopped calls unwinding: no GC")
@@ -82,6 +83,77 @@ func TestMemWatchDecision(t *testing.T) {
 	assert.Equal(t, 1, logs.count("heap back under the memory limit", "calls_stopped", "2"))
 	at(4 * time.Second)
 	assert.Equal(t, 1, logs.count("heap back under the memory limit"), "logged once")
+}
+
+// TestMemWatchFarOverStopsFirst: a heap a quarter or more over the limit
+// is not garbage a collection would free (Go's soft memory limit collects
+// before that) but a call growing it fast: the calls are stopped at once,
+// without the blocking collection during which the call would go on; the
+// collection comes once they unwound.
+func TestMemWatchFarOverStopsFirst(t *testing.T) {
+	t.Parallel()
+	f := &fakeMem{heap: []uint64{1250}, stopping: 1}
+	w := f.watch(1000, zerolog.Nop())
+	w.check()
+	assert.Equal(t, 1, f.stops, "far over: stopped")
+	assert.Equal(t, 0, f.gcs, "without a collection first")
+
+	f2 := &fakeMem{heap: []uint64{1249, 1249}, stopping: 1}
+	w2 := f2.watch(1000, zerolog.Nop())
+	w2.check()
+	assert.Equal(t, 1, f2.gcs, "just under a quarter over: a collection first")
+	assert.Equal(t, 1, f2.stops, "then stopped, still over")
+
+	// With Go's soft memory limit at the watchdog's (the daemon's setting)
+	// a heap over it at all is live: stopped first.
+	f3 := &fakeMem{heap: []uint64{1001}, stopping: 1}
+	w3 := f3.watch(1000, zerolog.Nop())
+	w3.soft = func() int64 { return 1000 }
+	w3.check()
+	assert.Equal(t, []int{0, 1}, []int{f3.gcs, f3.stops}, "soft limit set: stopped without a collection")
+
+	// In a later episode (within memRecent of a stop), far over with a
+	// call running: the call is stopped before the scripts are measured
+	// (a measurement waits for a busy script while its call allocates).
+	f4 := &fakeMem{heap: []uint64{1300}, stopping: 1}
+	w4 := f4.watch(1000, zerolog.Nop())
+	measured := 0
+	w4.evictLargest = func(int64, func(string) string) (string, int64) { measured++; return "", 0 }
+	w4.lastStop = time.Now().Add(-5 * time.Second)
+	w4.running.Store(1)
+	w4.check()
+	assert.Equal(t, []int{0, 1}, []int{measured, f4.stops}, "the running call first")
+	w4.running.Store(0)
+	w4.check()
+	assert.Equal(t, 1, measured, "none running: the scripts are measured")
+}
+
+// TestMemWatchHeldOnlyAfterCollection: the warning that loaded scripts
+// hold the memory comes only when the calls stopped earlier in the
+// episode have unwound and been collected and the heap is still over;
+// not while their memory may still be counted (a handler that allocates
+// on every run and is stopped each time holds nothing).
+func TestMemWatchHeldOnlyAfterCollection(t *testing.T) {
+	t.Parallel()
+	logs := &logSink{}
+	f := &fakeMem{heap: []uint64{1100}, stopping: 1}
+	w := f.watch(1000, zerolog.New(logs))
+	t0 := time.Now()
+	now := t0
+	w.clock = func() time.Time { return now }
+	at := func(d time.Duration) { now = t0.Add(d); w.check() }
+
+	at(0)
+	require.Equal(t, 1, f.stops)
+	at(2 * time.Second) // still over, stopped again: nothing collected since the first stop
+	require.Equal(t, 2, f.stops)
+	assert.Zero(t, logs.count(heldMemoryMsg), "not concluded before the stopped calls were collected")
+
+	now = t0.Add(3 * time.Second)
+	w.collected = now // the stopped calls unwound; the watchdog collected (run's freed branch)
+	at(3*time.Second + time.Millisecond)
+	assert.Equal(t, 3, f.stops)
+	assert.Equal(t, 1, logs.count(heldMemoryMsg), "over after the collection: held")
 }
 
 // TestCallGuard: the host and the watchdog stop only a registered call,
@@ -223,7 +295,7 @@ end)`,
 	before, _ := th.status("other")
 	th.waitStatus("other", "runs while the hog runs", func(s ScriptStatus) bool { return s.Runs >= before.Runs+5 })
 
-	th.logs.eventually(t, slowWait, func() bool { s, _ := th.status("hog"); return s.Errors >= 1 }, "the hog's memory error")
+	th.logs.eventually(t, slowWait, func() bool { s, _ := th.status("hog"); return s.MemoryStops >= 1 }, "the hog's memory error")
 	st, _ := th.status("hog")
 	assert.Equal(t, StateRunning, st.State)
 	assert.EqualValues(t, 0, st.Timeouts, "not a timeout")
@@ -236,13 +308,13 @@ end)`,
 	th.logs.eventually(t, waitFor, func() bool { return th.logs.count("hog call 2", "script", "hog") == 1 }, "the hog's next event")
 	th.logs.eventually(t, slowWait, func() bool { return heapNow() < testMemLimit }, "the memory returned")
 	st, _ = th.status("hog")
-	assert.EqualValues(t, 1, st.Errors, "only the hogging call failed")
+	assert.EqualValues(t, 1, st.MemoryStops, "only the hogging call failed")
 
 	mid, _ := th.status("other")
 	th.waitStatus("other", "runs after the stop", func(s ScriptStatus) bool { return s.Runs >= mid.Runs+5 })
 	// The watchdog stops every call running at that moment: the other
 	// script's tiny handler is hit only if it ran in that instant.
-	assert.LessOrEqual(t, mid.Errors, uint64(1))
+	assert.LessOrEqual(t, mid.MemoryStops, uint64(1))
 	assert.Equal(t, StateRunning, mid.State)
 }
 
@@ -310,7 +382,7 @@ func TestItem5HeldMemoryStopsOtherScriptsHandlers(t *testing.T) {
 		"held.lua": "big = {}\nfor i = 1, 1000 do big[i] = {i} end\n",
 		"busy.lua": "rc.every(0.01, function() local t0 = os.clock() while os.clock() - t0 < 0.05 do end end)",
 	})
-	th.waitStatus("busy", "stopped twice", func(s ScriptStatus) bool { return s.Errors >= 2 })
+	th.waitStatus("busy", "stopped twice", func(s ScriptStatus) bool { return s.MemoryStops >= 2 })
 	th.logs.eventually(t, waitFor, func() bool {
 		return th.logs.count(heldMemoryMsg) == 1
 	}, "the held-memory warning")
@@ -319,14 +391,14 @@ func TestItem5HeldMemoryStopsOtherScriptsHandlers(t *testing.T) {
 	assert.True(t, strings.HasSuffix(busy.LastError, "memory limit exceeded (96.0 MiB heap): handler stopped"), busy.LastError)
 	held, _ := th.status("held")
 	assert.Equal(t, StateRunning, held.State)
-	assert.Zero(t, held.Errors, "the idle holder is not stopped")
+	assert.Zero(t, held.MemoryStops, "the idle holder is not stopped")
 
 	over.Store(false)
 	th.logs.eventually(t, waitFor, func() bool { return th.logs.count("heap back under the memory limit") == 1 }, "the episode ends")
 	mid, _ := th.status("busy")
 	th.waitStatus("busy", "runs again", func(s ScriptStatus) bool { return s.Runs >= mid.Runs+3 })
 	end, _ := th.status("busy")
-	assert.Equal(t, mid.Errors, end.Errors, "no more memory errors")
+	assert.Equal(t, mid.MemoryStops, end.MemoryStops, "no more memory errors")
 	assert.Equal(t, 1, th.logs.count(heldMemoryMsg), "warned once")
 }
 
@@ -356,7 +428,7 @@ end)`,
 	assert.Equal(t, StateRunning, busy.State)
 	th.waitStatus("busy", "runs after", func(s ScriptStatus) bool { return s.Runs >= busy.Runs+5 })
 	after, _ := th.status("busy")
-	assert.LessOrEqual(t, after.Errors, uint64(2), "the busy script is not stopped again and again")
+	assert.LessOrEqual(t, after.MemoryStops, uint64(2), "the busy script is not stopped again and again")
 	assert.Zero(t, th.logs.count(heldMemoryMsg), "the holder was found: %s", th.logs)
 
 	writeFile(t, filepath.Join(th.dir, "hog.lua"), `rc.log.info("hog fixed")`)
@@ -440,4 +512,19 @@ func TestMemWatchWakesOnlyWhenAsleep(t *testing.T) {
 	w.awake.Store(false)
 	w.guard().set(func() {})
 	assert.Equal(t, 1, len(w.busy), "asleep: the call signals")
+}
+
+// TestMemoryStopsBackOff: a script whose handlers the memory limit stops
+// run after run is backed off like one whose handlers fail, and the stops
+// are counted apart from its errors.
+func TestMemoryStopsBackOff(t *testing.T) {
+	t.Parallel()
+	cfg := Config{MemoryLimit: testMemLimit, BackoffAfter: 3, memRead: func() uint64 { return 2 * testMemLimit }}
+	th := startHost(t, cfg, nil, map[string]string{
+		"busy.lua": "rc.every(0.01, function() local t0 = os.clock() while os.clock() - t0 < 0.05 do end end)",
+	})
+	st := th.waitStatus("busy", "backed off", func(s ScriptStatus) bool { return s.BackoffStep >= 1 })
+	assert.GreaterOrEqual(t, st.MemoryStops, uint64(3))
+	assert.Zero(t, st.Errors, "memory stops are not errors")
+	assert.Equal(t, 1, th.logs.count("script keeps failing: triggers paused (events are held; a success, a reload or rclua enable resets it)", "script", "busy"))
 }

@@ -46,8 +46,9 @@ type ScriptStatus struct {
 	BackoffStep    int
 	BackedOffUntil time.Time
 	Runs           uint64 // handler calls
-	Errors         uint64 // handler calls that raised an error (timeouts excluded)
+	Errors         uint64 // handler calls that raised an error (timeouts and memory stops excluded)
 	Timeouts       uint64 // handler calls stopped at their deadline
+	MemoryStops    uint64 // handler calls the memory watchdog stopped (--memory-limit)
 	Waits          uint64 // times a source waited for a place in the script's full queue (backpressure; nothing is dropped)
 	Coalesced      uint64 // events merged into a queued or held event of the same object (handled once, in the newest state); a held insertion and removal that cancelled count 2
 }
@@ -80,10 +81,10 @@ type scriptState struct {
 	step      int
 	until     time.Time
 
-	queued, held                             atomic.Int64 // messages in the queue; held while backed off
-	runs, errors, timeouts, waits, coalesced atomic.Uint64
-	listens                                  atomic.Pointer[[]string]    // event kinds the running version handles
-	timers                                   atomic.Pointer[[]timerNext] // the running version's timers
+	queued, held                                     atomic.Int64 // messages in the queue; held while backed off
+	runs, errors, timeouts, memory, waits, coalesced atomic.Uint64
+	listens                                          atomic.Pointer[[]string]    // event kinds the running version handles
+	timers                                           atomic.Pointer[[]timerNext] // the running version's timers
 }
 
 // listensTo reports whether the running version has an rc.on handler of
@@ -133,7 +134,7 @@ func (s *scriptState) snapshot() ScriptStatus {
 		Queued:      int(s.queued.Load() + s.held.Load()),
 		BackoffStep: s.step, BackedOffUntil: s.until,
 		Runs: s.runs.Load(), Errors: s.errors.Load(),
-		Timeouts: s.timeouts.Load(), Waits: s.waits.Load(),
+		Timeouts: s.timeouts.Load(), MemoryStops: s.memory.Load(), Waits: s.waits.Load(),
 		Coalesced: s.coalesced.Load(),
 	}
 }

@@ -97,6 +97,7 @@ type scriptDoc struct {
 	Calls          uint64     `json:"calls"`
 	Errors         uint64     `json:"errors"`
 	Timeouts       uint64     `json:"timeouts"`
+	MemoryStops    uint64     `json:"memory_stops"`
 	Queued         int        `json:"queued"`
 	Disabled       bool       `json:"disabled"`
 	BackoffStep    int        `json:"backoff_step,omitempty"`
@@ -344,7 +345,7 @@ func (d *daemonState) status() statusDoc {
 	for _, s := range list {
 		sd := scriptDoc{
 			Name: s.Name, State: s.State, Hash: s.Hash, Triggers: s.Triggers,
-			LastError: s.LastError, Calls: s.Runs, Errors: s.Errors, Timeouts: s.Timeouts,
+			LastError: s.LastError, Calls: s.Runs, Errors: s.Errors, Timeouts: s.Timeouts, MemoryStops: s.MemoryStops,
 			Queued: s.Queued, Disabled: disabled[s.Name], BackoffStep: s.BackoffStep,
 			LoadedAt: timePtr(s.LoadedAt), LastErrorAt: timePtr(s.LastErrorAt),
 		}

@@ -499,7 +499,7 @@ func printStatus(w io.Writer, doc statusDoc) {
 	}
 	fmt.Fprintf(w, "event source: %s\nscripts: %s  state: %s\n\n", src, doc.ScriptsDir, doc.StateDir)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "SCRIPT\tSTATE\tVERSION\tSINCE\tCALLS\tERRORS\tTIMEOUTS\tQUEUED\tTRIGGERS")
+	fmt.Fprintln(tw, "SCRIPT\tSTATE\tVERSION\tSINCE\tCALLS\tERRORS\tTIMEOUTS\tMEMORY\tQUEUED\tTRIGGERS")
 	scripts := append([]scriptDoc(nil), doc.Scripts...)
 	sort.Slice(scripts, func(i, j int) bool { return scripts[i].Name < scripts[j].Name })
 	for _, s := range scripts {
@@ -514,7 +514,7 @@ func printStatus(w io.Writer, doc statusDoc) {
 		if s.LoadedAt != nil {
 			since = s.LoadedAt.Local().Format(time.DateTime)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%s\n", s.Name, state, hash, since, s.Calls, s.Errors, s.Timeouts, s.Queued, strings.Join(s.Triggers, ", "))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%s\n", s.Name, state, hash, since, s.Calls, s.Errors, s.Timeouts, s.MemoryStops, s.Queued, strings.Join(s.Triggers, ", "))
 	}
 	tw.Flush()
 	for _, s := range scripts {

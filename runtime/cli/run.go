@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
@@ -59,6 +60,7 @@ type runOptions struct {
 	handlerTimeout  time.Duration
 	shutdownTimeout time.Duration
 	memoryLimit     byteSize
+	goMemLimit      bool // GOMEMLIMIT is set: Go's soft memory limit is the user's
 	dev             bool
 	devAddr         string
 	devActivity     time.Duration
@@ -85,6 +87,7 @@ func runFlags(getenv func(string) string) (*flag.FlagSet, *runOptions) {
 	durationVar(fs, &o.handlerTimeout, "handler-timeout", defaultHandlerTimeout, "`duration` allowed for each handler call")
 	durationVar(fs, &o.shutdownTimeout, "shutdown-timeout", defaultShutdownTimeout, "on SIGINT/SIGTERM, the `duration` running handlers may take to finish")
 	o.memoryLimit = defaultMemoryLimit
+	o.goMemLimit = getenv("GOMEMLIMIT") != ""
 	fs.Var(&o.memoryLimit, "memory-limit", "Go heap `size` above which running handlers are stopped (e.g. 512MiB, 2GiB, or off; at least 16MiB)")
 	fs.BoolVar(&o.dev, "dev", false, "run against a fake Rocket.Chat server started in the process")
 	fs.StringVar(&o.devAddr, "dev-addr", "", "address of the --dev server (default 127.0.0.1:3000, or a free port if that is busy)")
@@ -305,6 +308,13 @@ func daemon(ctx context.Context, o runOptions, baseURL string, creds credentials
 		}
 	}()
 
+	if o.memoryLimit > 0 && !o.goMemLimit {
+		// Go's soft memory limit at the same figure: the GC works harder
+		// as the heap nears it, so a heap the watchdog finds over it is
+		// live memory, stopped at once, rather than garbage a blocking
+		// collection must first rule out while a call keeps allocating.
+		defer debug.SetMemoryLimit(debug.SetMemoryLimit(int64(o.memoryLimit)))
+	}
 	cfg := runtime.Config{
 		ScriptsDir:      scriptsDir,
 		Debounce:        o.debounce,

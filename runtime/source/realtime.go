@@ -42,6 +42,13 @@ type RealtimeOptions struct {
 	// default 5m, or half of CatchUp when that is less, so that a try that
 	// works comes while the outage's messages can be caught up.
 	Retry time.Duration
+	// Outage is how long a lost connection may stay down, while the
+	// client reconnects by itself, before it counts as an outage: with
+	// Fallback the source then polls as when the first connection fails
+	// (at once when a reconnection's upgrade is refused); without, one
+	// warning is logged and it keeps reconnecting. A connection back
+	// sooner is a blip, logged at debug only. Default 10s.
+	Outage time.Duration
 	// Resync is how often, while the stream is up, a REST query of the
 	// subscriptions changed since the cursor runs: it catches what a
 	// stream may have missed without a disconnection and moves the cursor
@@ -68,6 +75,7 @@ const (
 	DefaultRealtimeRetryMin = 10 * time.Second
 	DefaultRealtimeRetry    = 5 * time.Minute
 	DefaultRealtimeResync   = 5 * time.Minute
+	DefaultRealtimeOutage   = 10 * time.Second
 	dialTimeout             = 30 * time.Second
 )
 
@@ -104,7 +112,13 @@ const (
 // nothing is lost or doubled across the switch, logs once why, and tries
 // realtime again after RetryMin, then after waits doubling up to Retry
 // (jittered, rc.Backoff) while it still fails; once it works, the next
-// fallback starts from RetryMin again. A login the realtime API refuses ends Run
+// fallback starts from RetryMin again. A connection lost later is the
+// same once it cannot come back: the client reconnects by itself, and
+// when a reconnection's upgrade is refused, or the connection stays down
+// for Outage, Fallback polls as above; without Fallback it keeps
+// reconnecting, with one warning once the connection has been down for
+// Outage and an info line when it is back. A connection back within
+// Outage is logged at debug only. A login the realtime API refuses ends Run
 // with the error when Poll.Fatal says so; else (a password session the
 // REST client renews) a REST query runs, which renews it, and it connects
 // again with the new token.
@@ -143,6 +157,9 @@ var _ Source = (*Realtime)(nil)
 func NewRealtime(subs Subscriptions, opts RealtimeOptions) *Realtime {
 	if opts.Resync <= 0 {
 		opts.Resync = DefaultRealtimeResync
+	}
+	if opts.Outage <= 0 {
+		opts.Outage = DefaultRealtimeOutage
 	}
 	if opts.CatchUp <= 0 {
 		opts.CatchUp = DefaultCatchUp
@@ -207,6 +224,7 @@ func (r *Realtime) Run(ctx context.Context, emit Emit) error {
 		defer run.save() // before stop: its last state is saved if handled
 	}
 	polling := false // the fallback's warning was logged
+	failing := false // the warning of a failed dial was logged (no Fallback)
 	refused := 0     // logins refused in a row
 	for attempt := 1; ; attempt++ {
 		r.state.Store(StateConnecting)
@@ -215,6 +233,10 @@ func (r *Realtime) Run(ctx context.Context, emit Emit) error {
 			if polling {
 				r.log.Info().Msg("realtime events restored: polling stopped")
 				polling = false
+			}
+			if failing {
+				r.log.Info().Msg("realtime events connected")
+				failing = false
 			}
 			run.synced = false
 			err = run.serve(ctx, c)
@@ -266,7 +288,12 @@ func (r *Realtime) Run(ctx context.Context, emit Emit) error {
 			continue
 		}
 		wait := rc.Backoff{Min: time.Second, Max: r.poll.opts.MaxBackoff}.Delay(attempt)
-		r.log.Warn().Err(err).Stringer("retry_in", wait.Round(time.Millisecond)).Msg("realtime events unavailable: connecting again")
+		if !failing {
+			failing = true
+			r.log.Warn().Err(err).Stringer("retry_in", wait.Round(time.Millisecond)).Msg("realtime events unavailable: connecting again")
+		} else {
+			r.log.Debug().Err(err).Stringer("retry_in", wait.Round(time.Millisecond)).Msg("realtime events still unavailable: connecting again")
+		}
 		if sleep(ctx, wait) != nil {
 			return nil
 		}
@@ -305,6 +332,82 @@ type rtRun struct {
 	// synced reports that the client being served did its first sync: the
 	// connection worked (Run's waits start over).
 	synced bool
+	// down is the lost connection of the client being served, while it
+	// reconnects by itself.
+	down outage
+}
+
+// outage is a lost connection of the client being served while the
+// client reconnects by itself.
+type outage struct {
+	since  time.Time   // when the connection was lost; zero while up
+	err    error       // the last error: the loss's, then each failed try's
+	tries  int         // the failed tries to reconnect
+	warned bool        // logged as an outage (no Fallback)
+	long   *time.Timer // fires once it has lasted Outage
+}
+
+// disconnected records a Disconnected event of the client being served:
+// the loss of its connection, or a failed try to reconnect. It returns
+// the error that ends serve for the fallback: with Fallback, a refused
+// upgrade (the server or a proxy passes no websocket now).
+func (run *rtRun) disconnected(ev *realtime.Event) error {
+	r, d := run.r, &run.down
+	if d.since.IsZero() {
+		d.since = time.Now()
+		d.long.Reset(r.opts.Outage)
+		r.log.Debug().Err(ev.Err).Msg("realtime events disconnected: reconnecting")
+	} else {
+		d.tries++
+		r.log.Debug().Err(ev.Err).Int("tries", d.tries).Msg("realtime events: reconnecting failed")
+	}
+	if ev.Err != nil {
+		d.err = ev.Err
+	}
+	if r.opts.Fallback && errors.Is(ev.Err, realtime.ErrUpgradeRefused) {
+		return run.outageErr()
+	}
+	return nil
+}
+
+// longOutage is the connection lost for Outage: with Fallback, the error
+// that ends serve for the fallback; else a warning, once.
+func (run *rtRun) longOutage() error {
+	r, d := run.r, &run.down
+	if d.since.IsZero() {
+		return nil
+	}
+	if r.opts.Fallback {
+		return run.outageErr()
+	}
+	d.warned = true
+	r.log.Warn().Err(d.err).Time("since", d.since).Int("tries", d.tries).
+		Msg("realtime events disconnected: no events until the connection is back; reconnecting")
+	return nil
+}
+
+// outageErr says why the lost connection is given up.
+func (run *rtRun) outageErr() error {
+	d := &run.down
+	down := time.Since(d.since).Round(time.Millisecond)
+	if d.err == nil {
+		return fmt.Errorf("realtime events: connection lost %s ago, %d tries to reconnect failed", down, d.tries)
+	}
+	return fmt.Errorf("realtime events: connection lost %s ago, %d tries to reconnect failed: %w", down, d.tries, d.err)
+}
+
+// reconnected ends the outage: the client is connected and subscribed
+// again. Only an outage that was warned about is logged at info.
+func (run *rtRun) reconnected(seq int) {
+	r, d := run.r, &run.down
+	if d.warned {
+		r.log.Info().Int("connection", seq).Stringer("down_for", time.Since(d.since).Round(time.Millisecond)).
+			Int("tries", d.tries).Msg("realtime events reconnected: catching up")
+	} else {
+		r.log.Debug().Int("connection", seq).Msg("realtime events reconnected: catching up")
+	}
+	d.long.Stop()
+	*d = outage{long: d.long}
 }
 
 // drainedClient reports whether c holds no event unread: none waits in
@@ -377,6 +480,9 @@ func (run *rtRun) serve(ctx context.Context, c *realtime.Client) error {
 	}
 	timer := time.NewTimer(r.opts.Resync)
 	defer timer.Stop()
+	run.down = outage{long: time.NewTimer(r.opts.Outage)}
+	run.down.long.Stop()
+	defer run.down.long.Stop()
 	var saveC <-chan time.Time // offers the state to the saver now and then
 	if run.sv != nil {
 		t := time.NewTicker(run.sv.every)
@@ -402,6 +508,10 @@ func (run *rtRun) serve(ctx context.Context, c *realtime.Client) error {
 				return nil
 			}
 			timer.Reset(wait)
+		case <-run.down.long.C:
+			if err := run.longOutage(); err != nil {
+				return err
+			}
 		case ev, ok := <-c.Events():
 			if !ok {
 				drained = true
@@ -410,16 +520,21 @@ func (run *rtRun) serve(ctx context.Context, c *realtime.Client) error {
 				}
 				return errors.New("realtime events: the client stopped")
 			}
-			run.handle(ctx, &ev, timer)
+			err := run.handle(ctx, &ev, timer)
 			if st.fatal != nil || ctx.Err() != nil {
 				return nil
+			}
+			if err != nil {
+				return err
 			}
 		}
 	}
 }
 
-// handle handles one event of the client; timer is the next sync's.
-func (run *rtRun) handle(ctx context.Context, ev *realtime.Event, timer *time.Timer) {
+// handle handles one event of the client; timer is the next sync's. It
+// returns the error that ends serve: the connection given up for the
+// fallback.
+func (run *rtRun) handle(ctx context.Context, ev *realtime.Event, timer *time.Timer) error {
 	r := run.r
 	run.dirty = true
 	switch {
@@ -427,13 +542,13 @@ func (run *rtRun) handle(ctx context.Context, ev *realtime.Event, timer *time.Ti
 		// A reconnection, subscribed again: catch up on the gap before
 		// the events that follow (a failure retries on the timer).
 		r.state.Store(StateRealtime)
-		r.log.Debug().Int("connection", ev.Seq).Msg("realtime events reconnected: catching up")
+		run.reconnected(ev.Seq)
 		wait, _ := run.sync(ctx)
 		timer.Reset(wait)
 	case ev.Kind == realtime.Disconnected:
 		run.lost(false) // what the stream sent before is read
 		r.state.Store(StateConnecting)
-		r.log.Debug().Err(ev.Err).Msg("realtime events disconnected: reconnecting")
+		return run.disconnected(ev)
 	case ev.IsSubscriptionChange():
 		if err := run.st.stream(ctx, run.emit, ev); err != nil {
 			r.log.Error().Err(err).Msg("cannot read a subscriptions-changed event: skipped (the next catch-up has it)")
@@ -442,15 +557,16 @@ func (run *rtRun) handle(ctx context.Context, ev *realtime.Event, timer *time.Ti
 		m, room, err := ev.Message()
 		if err != nil {
 			r.log.Error().Err(err).Msg("cannot read a message event: skipped")
-			return
+			return nil
 		}
 		if room != nil && !room.Participant {
 			run.ms.read(stamp(m))
-			return // a public room the bot is not in
+			return nil // a public room the bot is not in
 		}
 		r.poll.health.see(m.UpdatedAt)
 		_ = run.ms.offer(ctx, run.emit, m, run.st.serverNow())
 	}
+	return nil
 }
 
 // sync runs a REST query of the subscriptions (the baseline, a catch-up,

@@ -5,7 +5,8 @@
 // its kinds.
 //
 // Two sources: Realtime (the DDP streams, with the REST catch-up after
-// every reconnect, falling back to polling) and Poll
+// every reconnect, falling back to polling when the realtime API cannot be
+// reached or a lost connection does not come back) and Poll
 // (subscriptions.get?updatedSince= on an interval). A source gets a client and an emit function; it knows nothing
 // of scripts, Lua or the host.
 //

@@ -1,0 +1,242 @@
+package source
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/rclua/rclua/rc/rctest"
+	"github.com/rclua/rclua/rc/realtime"
+)
+
+// downDials is a transport that counts the websocket dials (GET
+// /websocket) it carries and fails them with a network error while down
+// is set, as a network that lost its route to the server.
+type downDials struct {
+	base http.RoundTripper
+	down atomic.Bool
+	n    atomic.Int64
+}
+
+func (d *downDials) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.URL.Path == "/websocket" {
+		d.n.Add(1)
+		if d.down.Load() {
+			return nil, errors.New("test: network unreachable")
+		}
+	}
+	return d.base.RoundTrip(req)
+}
+
+// downDials makes opts dial the realtime API through a downDials over a
+// copy of the REST client's HTTP client.
+func (s *rtServer) downDials(opts *RealtimeOptions) *downDials {
+	hc := *s.client.HTTPClient()
+	d := &downDials{base: hc.Transport}
+	if d.base == nil {
+		d.base = http.DefaultTransport
+	}
+	hc.Transport = d
+	opts.Dial = append(opts.Dial, realtime.WithHTTPClient(&hc))
+	return d
+}
+
+// once asserts that every (kind, action, id) c got came once.
+func once(t *testing.T, c *collector) {
+	t.Helper()
+	seen := map[string]int{}
+	for _, ev := range c.all() {
+		seen[fmt.Sprintf("%s %s %s", ev.Kind, ev.Action, ev.ID)]++
+	}
+	for k, n := range seen {
+		assert.Equal(t, 1, n, "%s delivered once", k)
+	}
+}
+
+const fallbackWarning = "realtime events unavailable: polling subscriptions.get instead"
+
+// TestRealtimeDropRefusedFallsBack: under auto, a connection dropped
+// whose reconnection's upgrade is refused (a proxy that stops passing
+// websockets) falls back to polling, with one warning saying why: a
+// subscription change made after the drop is delivered by polling, and
+// the message posted with it is caught up once realtime is back ("events
+// restored"); across both switches nothing is lost or doubled, and the
+// stream delivers again afterwards.
+func TestRealtimeDropRefusedFallsBack(t *testing.T) {
+	t.Parallel()
+	s := newRTServer(t)
+	logs := &logBuf{}
+	opts := s.messageOpts(zerolog.New(logs).Level(zerolog.InfoLevel))
+	opts.Fallback, opts.RetryMin, opts.Retry = true, 20*time.Millisecond, 100*time.Millisecond
+	r := runRealtime(t, NewRealtime(s.client.Subscriptions, opts))
+	r.connected(t, s, 1)
+	random, ops := s.subID(t, rctest.RandomRoomID), s.subID(t, rctest.OpsRoomID)
+	s.mention(t, rctest.RandomRoomID)
+	waitUntil(t, "updated random by the stream", func() bool { return r.got.count(ActionUpdated, random) == 1 })
+
+	s.srv.RefuseUpgrade(true)
+	require.Equal(t, 1, s.srv.DropSessions())
+	waitUntil(t, "polling", func() bool { return r.src.State() == StatePolling })
+	assert.Equal(t, 1, logs.count(fallbackWarning), "one warning")
+	assert.Equal(t, 1, logs.count("websocket upgrade refused"), "it says why")
+	assert.Equal(t, 1, logs.count("connection lost"), "it says the connection was lost")
+
+	msg := s.post(t, rctest.BobUsername, rctest.OpsRoomID, "after the drop @"+rctest.BotUsername)
+	require.NoError(t, s.srv.AddSubscription(rctest.BotUsername, rctest.NoSubRoomID))
+	nosub := s.subID(t, rctest.NoSubRoomID)
+	waitUntil(t, "the changes by polling", func() bool {
+		return r.got.count(ActionUpdated, ops) == 1 && r.got.count(ActionInserted, nosub) == 1
+	})
+	assert.Empty(t, s.srv.Sessions(), "polling, no websocket")
+
+	s.srv.RefuseUpgrade(false)
+	waitUntil(t, "realtime restored, the message caught up", func() bool {
+		return logs.count("realtime events restored") == 1 && r.src.State() == StateRealtime &&
+			messages(r.got, ActionCreated, msg) == 1
+	})
+	general := s.subID(t, rctest.GeneralRoomID)
+	later := s.post(t, rctest.BobUsername, rctest.GeneralRoomID, "later @"+rctest.BotUsername)
+	waitUntil(t, "the stream again", func() bool {
+		return messages(r.got, ActionCreated, later) == 1 && r.got.count(ActionUpdated, general) == 1
+	})
+	once(t, r.got)
+	assert.Len(t, ofKind(r.got, KindSubscription), 4, "random, ops, nosub, general")
+	assert.Len(t, ofKind(r.got, KindMessage), 3, "random's mention, msg, later")
+	assert.Equal(t, 1, logs.count(fallbackWarning), "one warning all along")
+}
+
+// TestRealtimeDropUnreachableFallsBack: under auto, a connection dropped
+// whose reconnections keep failing with a network error (not a refused
+// upgrade) falls back once it has been down for Outage, after the
+// client's own tries: polling delivers, and realtime comes back.
+func TestRealtimeDropUnreachableFallsBack(t *testing.T) {
+	t.Parallel()
+	s := newRTServer(t)
+	logs := &logBuf{}
+	opts := s.options(zerolog.New(logs).Level(zerolog.InfoLevel))
+	opts.Fallback, opts.RetryMin, opts.Retry = true, 20*time.Millisecond, 100*time.Millisecond
+	opts.Outage = 300 * time.Millisecond
+	dials := s.downDials(&opts)
+	r := runRealtime(t, NewRealtime(s.client.Subscriptions, opts))
+	r.connected(t, s, 1)
+
+	dials.down.Store(true)
+	require.Equal(t, 1, s.srv.DropSessions())
+	waitUntil(t, "polling", func() bool { return r.src.State() == StatePolling })
+	assert.GreaterOrEqual(t, dials.n.Load(), int64(3), "the client tried to reconnect before the fallback")
+	assert.Equal(t, 1, logs.count(fallbackWarning))
+	assert.Equal(t, 1, logs.count("test: network unreachable"), "it says why")
+
+	ops := s.subID(t, rctest.OpsRoomID)
+	s.mention(t, rctest.OpsRoomID)
+	waitUntil(t, "updated ops by polling", func() bool { return r.got.count(ActionUpdated, ops) == 1 })
+	dials.down.Store(false)
+	waitUntil(t, "realtime restored", func() bool {
+		return logs.count("realtime events restored") == 1 && r.src.State() == StateRealtime
+	})
+	random := s.subID(t, rctest.RandomRoomID)
+	s.mention(t, rctest.RandomRoomID)
+	waitUntil(t, "updated random by the stream", func() bool { return r.got.count(ActionUpdated, random) == 1 })
+	once(t, r.got)
+	assert.Len(t, ofKind(r.got, KindSubscription), 2, "ops, random")
+}
+
+// TestRealtimeLongOutageWarnsOnce: under realtime (no fallback), a
+// connection down for longer than Outage logs one warning with the last
+// error (never the token), however many tries fail after it, does not
+// poll, and logs one info line when it is back; the stream then
+// delivers, and the gap is caught up.
+func TestRealtimeLongOutageWarnsOnce(t *testing.T) {
+	t.Parallel()
+	s := newRTServer(t)
+	logs := &logBuf{}
+	opts := s.options(zerolog.New(logs).Level(zerolog.InfoLevel))
+	opts.Outage = 50 * time.Millisecond
+	dials := s.countDials(&opts)
+	r := runRealtime(t, NewRealtime(s.client.Subscriptions, opts))
+	r.connected(t, s, 1)
+
+	s.srv.RefuseUpgrade(true)
+	require.Equal(t, 1, s.srv.DropSessions())
+	const warning = "realtime events disconnected: no events until the connection is back"
+	waitUntil(t, "the warning", func() bool { return logs.count(warning) == 1 })
+	polls, tried := s.polls(), dials.n.Load()
+	ops := s.subID(t, rctest.OpsRoomID)
+	s.mention(t, rctest.OpsRoomID)
+	waitUntil(t, "five more tries", func() bool { return dials.n.Load() >= tried+5 })
+	assert.Equal(t, 1, logs.count(warning), "one warning per outage")
+	assert.Equal(t, 1, logs.count("websocket upgrade refused"), "the warning gives the last error")
+	assert.Equal(t, polls, s.polls(), "no polling")
+	assert.Equal(t, StateConnecting, r.src.State())
+	assert.Zero(t, r.got.count(ActionUpdated, ops))
+
+	s.srv.RefuseUpgrade(false)
+	waitUntil(t, "reconnected, the gap caught up", func() bool {
+		return logs.count("realtime events reconnected") == 1 && r.got.count(ActionUpdated, ops) == 1
+	})
+	random := s.subID(t, rctest.RandomRoomID)
+	s.mention(t, rctest.RandomRoomID)
+	waitUntil(t, "updated random by the stream", func() bool { return r.got.count(ActionUpdated, random) == 1 })
+	once(t, r.got)
+	assert.Equal(t, 1, logs.count(warning))
+	assert.Zero(t, logs.count(fallbackWarning), "never polls")
+	assert.NotContains(t, logs.buf.String(), rctest.BotToken, "no secret in the logs")
+}
+
+// TestRealtimeBlipIsQuiet: under either mode, a drop that reconnects
+// within Outage (here after two failed tries) logs nothing at info or
+// above and does not fall back: the stream delivers again.
+func TestRealtimeBlipIsQuiet(t *testing.T) {
+	t.Parallel()
+	for _, fallback := range []bool{true, false} {
+		t.Run(fmt.Sprintf("fallback=%v", fallback), func(t *testing.T) {
+			t.Parallel()
+			s := newRTServer(t)
+			logs := &logBuf{}
+			opts := s.options(zerolog.New(logs).Level(zerolog.InfoLevel))
+			opts.Fallback = fallback
+			opts.Outage = time.Minute // a blip, however slow the machine
+			dials := s.downDials(&opts)
+			r := runRealtime(t, NewRealtime(s.client.Subscriptions, opts))
+			r.connected(t, s, 1)
+
+			dials.down.Store(true)
+			require.Equal(t, 1, s.srv.DropSessions())
+			waitUntil(t, "two failed tries", func() bool { return dials.n.Load() >= 3 })
+			dials.down.Store(false)
+			r.connected(t, s, 2)
+			random := s.subID(t, rctest.RandomRoomID)
+			s.mention(t, rctest.RandomRoomID)
+			waitUntil(t, "updated random by the stream", func() bool { return r.got.count(ActionUpdated, random) == 1 })
+			assert.Equal(t, 2, s.polls(), "the baseline and the catch-up: no polling")
+			logs.mu.Lock()
+			defer logs.mu.Unlock()
+			assert.Empty(t, logs.buf.String(), "nothing at info or above")
+		})
+	}
+}
+
+// TestRealtimeFirstConnectWarnsOnce: under realtime, a first connection
+// that keeps failing logs one warning, not one per try, and one info
+// line once it connects.
+func TestRealtimeFirstConnectWarnsOnce(t *testing.T) {
+	t.Parallel()
+	s := newRTServer(t)
+	s.srv.RefuseUpgrade(true)
+	logs := &logBuf{}
+	opts := s.options(zerolog.New(logs).Level(zerolog.InfoLevel))
+	dials := s.countDials(&opts)
+	r := runRealtime(t, NewRealtime(s.client.Subscriptions, opts))
+	waitUntil(t, "two tries refused", func() bool { return dials.n.Load() >= 2 })
+	s.srv.RefuseUpgrade(false)
+	r.connected(t, s, 1)
+	assert.Equal(t, 1, logs.count("realtime events unavailable: connecting again"), "one warning")
+	assert.Equal(t, 1, logs.count("realtime events connected"))
+}

@@ -781,7 +781,9 @@ func (a *actor) handle(ctx context.Context, m message) {
 func (a *actor) call(ctx context.Context, v *version, t trigger, args ...lua.LValue) (shutdown bool) {
 	a.st.runs.Add(1)
 	start := time.Now()
-	err := redactErr(a.secrets, pcallGuarded(ctx, v.L, a.h.cfg.HandlerTimeout, a.guard, kindHandler, t.Fn, args...))
+	k := kindHandler
+	k.label, k.start = t.label, start
+	err := redactErr(a.secrets, pcallGuarded(ctx, v.L, a.h.cfg.HandlerTimeout, a.guard, k, t.Fn, args...))
 	outcome := CallOK
 	defer func() {
 		a.obs.Call(triggerKind(t), outcome, time.Since(start))

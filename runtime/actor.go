@@ -608,7 +608,19 @@ func (a *actor) drain(stopped bool) {
 // top level ran without error; otherwise the old version keeps running.
 func (a *actor) load(ctx context.Context, req *loadRequest) {
 	if a.h.isDisabled(a.chunk) {
+		// An operator's deliberate act (rclua disable, or disabled.json at
+		// start): INFO, and a repeat (disable again, an edit, a reload)
+		// says the script was disabled already.
+		already := a.st.snapshot().State == StateDisabled
 		a.disable()
+		switch {
+		case !already:
+			a.log.Info().Msg("script disabled: its triggers are stopped until rclua enable")
+		case req.content == nil: // Host.Disable's request
+			a.log.Info().Msg("script already disabled: its triggers stay stopped until rclua enable")
+		default:
+			a.log.Info().Msg("script already disabled: its file is not loaded until rclua enable")
+		}
 		return
 	}
 	if a.cur != nil {

@@ -122,6 +122,9 @@ func controlHandler(d *daemonState, log zerolog.Logger) http.Handler {
 				writeJSON(w, http.StatusBadRequest, controlReply{Error: "name one script"})
 				return
 			}
+			for i, n := range req.Scripts { // "a.lua" is script "a": replies and logs name what is stored
+				req.Scripts[i] = strings.TrimSuffix(n, ".lua")
+			}
 			done, err := do(req.Scripts)
 			if err != nil {
 				code := http.StatusInternalServerError

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -35,4 +36,35 @@ func TestE2EStatusSourceHeader(t *testing.T) {
 	waitFor(t, 15*time.Second, "no listener", func() bool { return !statusJSON(t, env).Source.Needed })
 	_, out, _ = runChild(t, env, "status")
 	assert.Regexp(t, `\nevent source: realtime \([a-z]+; no script listens\)\n`, out)
+}
+
+// TestE2EControlRepliesWithStoredName: a script named by its file name
+// ("probe.lua") is replied to, and saved, as the script's name ("probe"),
+// for disable, enable and reload alike.
+func TestE2EControlRepliesWithStoredName(t *testing.T) {
+	t.Parallel()
+	s := rctest.NewServer()
+	defer s.Close()
+	dir := t.TempDir()
+	state := filepath.Join(t.TempDir(), "st")
+	writeScript(t, filepath.Join(dir, "probe.lua"), probeScript("v1"))
+	env := append(botEnv(s), "RCLUA_STATE_DIR="+state)
+	c := startChild(t, env, "run", "--scripts", dir, "--admin-addr", "off", "--log-format", "json", "--shutdown-timeout", "2s")
+	waitForText(t, c.stderr, "rclua started", 15*time.Second)
+
+	code, out, stderr := runChild(t, env, "disable", "probe.lua")
+	require.Equal(t, 0, code, stderr)
+	assert.Equal(t, "disabled probe\n", out)
+	data, err := os.ReadFile(filepath.Join(state, "disabled.json"))
+	require.NoError(t, err)
+	assert.JSONEq(t, `{"disabled":["probe"]}`, string(data), "the reply names what is stored")
+	waitForText(t, c.stderr, `"scripts":["probe"],"time"`, 5*time.Second)
+	assert.NotContains(t, c.stderr.String(), `"scripts":["probe.lua"]`, "the log names it as stored too")
+
+	code, out, stderr = runChild(t, env, "enable", "probe.lua")
+	require.Equal(t, 0, code, stderr)
+	assert.Equal(t, "enabled probe\n", out)
+	code, out, stderr = runChild(t, env, "reload", "probe.lua")
+	require.Equal(t, 0, code, stderr)
+	assert.Equal(t, "reloading probe\n", out)
 }

@@ -3,6 +3,7 @@ package cli
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -67,4 +68,27 @@ func TestE2EControlRepliesWithStoredName(t *testing.T) {
 	code, out, stderr = runChild(t, env, "reload", "probe.lua")
 	require.Equal(t, 0, code, stderr)
 	assert.Equal(t, "reloading probe\n", out)
+}
+
+// TestE2EErrorsNameNoPackage: a refused control request's message is the
+// daemon's own words after "rclua: ", with no internal package name
+// ("rclua: runtime: ...") in front, for disable, enable and reload.
+func TestE2EErrorsNameNoPackage(t *testing.T) {
+	t.Parallel()
+	s := rctest.NewServer()
+	defer s.Close()
+	dir := t.TempDir()
+	state := filepath.Join(t.TempDir(), "st")
+	writeScript(t, filepath.Join(dir, "probe.lua"), probeScript("v1"))
+	env := append(botEnv(s), "RCLUA_STATE_DIR="+state)
+	c := startChild(t, env, "run", "--scripts", dir, "--admin-addr", "off", "--log-format", "json", "--shutdown-timeout", "2s")
+	waitForText(t, c.stderr, "rclua started", 15*time.Second)
+	for _, cmd := range []string{"disable", "enable", "reload"} {
+		code, _, stderr := runChild(t, env, cmd, "nope")
+		assert.Equal(t, 1, code, cmd)
+		assert.Equal(t, `rclua: script "nope": no such script in `+dir+" (scripts: probe)\n", stderr, cmd)
+		code, _, stderr = runChild(t, env, cmd, "a/b")
+		assert.Equal(t, 1, code, cmd)
+		assert.True(t, strings.HasPrefix(stderr, `rclua: "a/b" is not a script name`), "%s: %s", cmd, stderr)
+	}
 }

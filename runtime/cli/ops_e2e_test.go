@@ -92,3 +92,34 @@ func TestE2EErrorsNameNoPackage(t *testing.T) {
 		assert.True(t, strings.HasPrefix(stderr, `rclua: "a/b" is not a script name`), "%s: %s", cmd, stderr)
 	}
 }
+
+// TestE2EDisabledStatusHasNoLoadTime: a disabled script has no running
+// version: status shows "-" for both VERSION and SINCE (and the JSON has
+// neither hash nor loaded_at), not the hash gone and the old load time
+// kept; enabling it shows both again.
+func TestE2EDisabledStatusHasNoLoadTime(t *testing.T) {
+	t.Parallel()
+	s := rctest.NewServer()
+	defer s.Close()
+	dir := t.TempDir()
+	state := filepath.Join(t.TempDir(), "st")
+	writeScript(t, filepath.Join(dir, "probe.lua"), probeScript("v1"))
+	env := append(botEnv(s), "RCLUA_STATE_DIR="+state)
+	c := startChild(t, env, "run", "--scripts", dir, "--admin-addr", "off", "--log-format", "json", "--shutdown-timeout", "2s")
+	waitForText(t, c.stderr, "rclua started", 15*time.Second)
+	_, out, _ := runChild(t, env, "status")
+	assert.Regexp(t, `\nprobe\s+running\s+[0-9a-f]{12}\s+\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\s`, out)
+
+	code, _, stderr := runChild(t, env, "disable", "probe")
+	require.Equal(t, 0, code, stderr)
+	waitFor(t, 10*time.Second, "disabled", func() bool { return scriptOf(t, statusJSON(t, env), "probe").State == "disabled" })
+	p := scriptOf(t, statusJSON(t, env), "probe")
+	assert.Empty(t, p.Hash)
+	assert.Nil(t, p.LoadedAt, "no running version, no load time")
+	_, out, _ = runChild(t, env, "status")
+	assert.Regexp(t, `\nprobe\s+disabled\s+-\s+-\s+\d`, out, "VERSION and SINCE both -")
+
+	code, _, stderr = runChild(t, env, "enable", "probe")
+	require.Equal(t, 0, code, stderr)
+	waitFor(t, 10*time.Second, "running", func() bool { return scriptOf(t, statusJSON(t, env), "probe").LoadedAt != nil })
+}

@@ -415,6 +415,36 @@ func topLevelSuccessFalse(body []byte) bool {
 	return top.Success != nil && !*top.Success
 }
 
+// requestError is a request's failure without an answer of the server (a
+// transport failure, a context that ended, a retry wait cut short): err
+// is the whole error, whose text names the method and the endpoint;
+// RequestOf reads them.
+type requestError struct {
+	method, endpoint string
+	err              error
+}
+
+func (e *requestError) Error() string { return e.err.Error() }
+func (e *requestError) Unwrap() error { return e.err }
+
+// failed marks err as a failure of r without the server's answer.
+func (r *request) failed(err error) error {
+	return &requestError{method: r.method, endpoint: r.endpoint, err: err}
+}
+
+// RequestOf returns the method ("GET", "POST") and the endpoint name
+// (never a URL or a query) of the request err is a failure of, when no
+// answer of the server came: a transport failure, a context that ended
+// during the request, a retry wait cut short. ok is false for any other
+// error; an *Error has its Endpoint.
+func RequestOf(err error) (method, endpoint string, ok bool) {
+	var re *requestError
+	if errors.As(err, &re) {
+		return re.method, re.endpoint, true
+	}
+	return "", "", false
+}
+
 // apiError is a client-side error before any I/O; it exists to give such
 // errors one format.
 func apiError(endpoint, format string, args ...any) error {

@@ -299,3 +299,56 @@ func TestTimeout(t *testing.T) {
 	require.Error(t, err)
 	assert.ErrorIs(t, err, context.DeadlineExceeded)
 }
+
+// TestRequestOf: a failure without the server's answer (the caller's
+// deadline during the request, a retry wait cut short) names its method
+// and endpoint, never the query; the server's
+// own answer (*Error) and client-side refusals do not.
+func TestRequestOf(t *testing.T) {
+	t.Parallel()
+	c, mux, _ := setup(t, WithRetry(RetryPolicy{MaxRateLimitWait: time.Hour}))
+	release := make(chan struct{})
+	t.Cleanup(func() { close(release) })
+	mux.HandleFunc("/hang", func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	})
+	mux.HandleFunc("/limited", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Retry-After", "60")
+		writeJSON(w, 429, `{"success":false,"error":"slow down"}`)
+	})
+	mux.HandleFunc("/bad", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, 400, `{"success":false,"error":"nope"}`)
+	})
+
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	_, err := c.GetRaw(ctx, "hang", map[string][]string{"roomName": {"hushhush"}})
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	m, ep, ok := RequestOf(err)
+	assert.True(t, ok)
+	assert.Equal(t, "GET hang", m+" "+ep)
+	assert.NotContains(t, err.Error(), "hushhush")
+
+	ctx2, cancel2 := context.WithCancel(context.Background())
+	waiting := make(chan struct{})
+	c.sleep = func(ctx context.Context, d time.Duration) error {
+		close(waiting)
+		return sleepContext(ctx, d)
+	}
+	go func() { <-waiting; cancel2() }()
+	_, err = c.PostRaw(ctx2, "limited", map[string]int{"a": 1})
+	require.ErrorIs(t, err, context.Canceled)
+	m, ep, ok = RequestOf(err)
+	assert.True(t, ok, "a retry wait cut short: %v", err)
+	assert.Equal(t, "POST limited", m+" "+ep)
+
+	_, err = c.GetRaw(context.Background(), "bad", nil)
+	_, _, ok = RequestOf(err)
+	assert.False(t, ok, "the server answered: an *Error")
+	_, err = c.GetRaw(context.Background(), "x?y=1", nil)
+	_, _, ok = RequestOf(err)
+	assert.False(t, ok, "refused before any I/O")
+}

@@ -404,13 +404,19 @@ func explainStop(se *scriptError, ctx, cctx context.Context, stopped error, time
 		return
 	}
 	// The raised text is the context's own error: the call's
-	// ("deadline exceeded", "context canceled") or the parent's.
+	// ("deadline exceeded", "context canceled") or the parent's, with
+	// luabind's note of the request it cut short, if any: "context
+	// deadline exceeded (waiting for GET subscriptions.get)".
 	for _, raised := range []error{cctx.Err(), ctx.Err()} {
 		if raised == nil {
 			continue
 		}
-		if prefix, ok := strings.CutSuffix(se.Msg, raised.Error()); ok {
-			se.Msg, se.cause = prefix+"stopped: "+reason, cause
+		msg, note := se.Msg, ""
+		if i := strings.LastIndex(msg, raised.Error()+" (waiting for "); i >= 0 && strings.HasSuffix(msg, ")") {
+			msg, note = msg[:i+len(raised.Error())], msg[i+len(raised.Error()):]
+		}
+		if prefix, ok := strings.CutSuffix(msg, raised.Error()); ok {
+			se.Msg, se.cause = prefix+"stopped: "+reason+note, cause
 			return
 		}
 	}

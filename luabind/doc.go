@@ -246,4 +246,10 @@
 // (error_type "decode"); a request body, log line, print or query raises.
 // The same functions look at the call's deadline as they go. Error
 // messages show at most 64 bytes of a key or value the script gave.
+//
+// A request that the call's own context ends (its deadline, the host
+// stopping it) raises instead of returning nil, err, since the call
+// cannot go on: "context deadline exceeded (waiting for GET
+// rooms.info)", the method and endpoint only (never the query or body),
+// at the line of the call; the host rewords the first part.
 package luabind

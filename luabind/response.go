@@ -9,6 +9,7 @@ import (
 	lua "github.com/yuin/gopher-lua"
 
 	"github.com/rclua/rclua/luabind/luajson"
+	"github.com/rclua/rclua/rc"
 )
 
 // Malformed responses: errorTable reports them as error_type "decode".
@@ -17,8 +18,16 @@ var (
 	errNoMember  = errors.New("response lacks the member")
 )
 
-// fail returns nil, err to Lua.
+// fail returns nil, err to Lua. When err is the call's own context ending
+// during a request, it raises instead, naming the request (never its
+// query): the call stops there anyway (the VM raises at its next
+// instruction), and the stop can then say what it waited for.
 func (b *binding) fail(L *lua.LState, err error) int {
+	if ctx := L.Context(); ctx != nil && ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+		if method, endpoint, ok := rc.RequestOf(err); ok {
+			L.RaiseError("%v (waiting for %s %s)", ctx.Err(), method, endpoint)
+		}
+	}
 	L.Push(lua.LNil)
 	L.Push(b.errorTable(L, err))
 	return 2

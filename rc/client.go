@@ -406,8 +406,8 @@ func (c *Client) do(ctx context.Context, r *request) ([]byte, error) {
 			c.obs.RateLimitWait(r.endpoint, wait)
 		}
 		if serr := c.sleep(ctx, wait); serr != nil {
-			return nil, fmt.Errorf("rc: %s %s: waiting %s to retry: %w (last error: %w)",
-				r.method, r.endpoint, wait.Round(time.Millisecond), serr, err)
+			return nil, r.failed(fmt.Errorf("rc: %s %s: waiting %s to retry: %w (last error: %w)",
+				r.method, r.endpoint, wait.Round(time.Millisecond), serr, err))
 		}
 	}
 }
@@ -416,7 +416,7 @@ func (c *Client) do(ctx context.Context, r *request) ([]byte, error) {
 // (connection, timeout of the attempt, truncated body).
 func (c *Client) once(ctx context.Context, r *request) (data []byte, retryable bool, err error) {
 	if err := ctx.Err(); err != nil {
-		return nil, false, fmt.Errorf("rc: %s %s: %w", r.method, r.endpoint, err)
+		return nil, false, r.failed(fmt.Errorf("rc: %s %s: %w", r.method, r.endpoint, err))
 	}
 	actx := ctx
 	if c.timeout > 0 {
@@ -486,7 +486,7 @@ func (c *Client) transportError(ctx context.Context, r *request, err error) erro
 	if cerr := ctx.Err(); cerr != nil && !errors.Is(err, cerr) {
 		err = fmt.Errorf("%w: %w", cerr, err)
 	}
-	return fmt.Errorf("rc: %s %s: %w", r.method, r.endpoint, err)
+	return r.failed(fmt.Errorf("rc: %s %s: %w", r.method, r.endpoint, err))
 }
 
 // unwrapURLError drops *url.Error's URL (it holds the query) and keeps the

@@ -233,7 +233,25 @@ func (e *Error) redact(forms []string) {
 // seconds is taken as seconds). The body's "wait N seconds" text is relative,
 // so it is immune to clock skew: it is used when there is no header, and
 // wins when the two disagree by more than the text's rounding.
+//
+// Retry-After (RFC 9110 §10.2.3: delta-seconds or an HTTP-date) is what a
+// proxy in front of the server (nginx, Cloudflare) sends; Rocket.Chat itself
+// never does (rocketchat-api.md §4). When it comes with the server's own
+// reset, the later of the two wins: each is a limiter saying when it lets
+// the request through (the proxy's and the server's), so a retry before
+// the later one fails again at one of them; and a proxy rarely adds
+// Retry-After to the server's 429, so in practice there is only one.
 func rateLimitReset(h http.Header, msg string, now time.Time) (time.Time, time.Duration) {
+	reset, after := serverReset(h, msg, now)
+	if ra, ok := retryAfter(h, now); ok && (reset.IsZero() || ra > after) {
+		return now.Add(ra), ra
+	}
+	return reset, after
+}
+
+// serverReset reads Rocket.Chat's own signals: X-RateLimit-Reset and the
+// body's "wait N seconds" (see rateLimitReset).
+func serverReset(h http.Header, msg string, now time.Time) (time.Time, time.Duration) {
 	textAfter := time.Duration(-1)
 	if m := waitSecondsRE.FindStringSubmatch(msg); m != nil {
 		if n, err := strconv.Atoi(m[1]); err == nil {
@@ -259,6 +277,38 @@ func rateLimitReset(h http.Header, msg string, now time.Time) (time.Time, time.D
 	}
 	return time.Time{}, 0
 }
+
+// retryAfter reads a Retry-After header: delta-seconds, or an HTTP-date.
+// A date is taken relative to the response's Date header when there is
+// one (both are on the responder's clock, so skew cancels out), else to
+// now. A date in the past is a wait of 0; a value that is neither form is
+// ignored.
+func retryAfter(h http.Header, now time.Time) (time.Duration, bool) {
+	v := strings.TrimSpace(h.Get("Retry-After"))
+	if v == "" {
+		return 0, false
+	}
+	if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+		if n < 0 {
+			return 0, false
+		}
+		return time.Duration(min(n, maxRetryAfterSeconds)) * time.Second, true
+	}
+	at, err := http.ParseTime(v)
+	if err != nil {
+		return 0, false
+	}
+	from := now
+	if d, err := http.ParseTime(h.Get("Date")); err == nil {
+		from = d
+	}
+	return max(at.Sub(from), 0), true
+}
+
+// maxRetryAfterSeconds bounds a delta-seconds Retry-After so that it fits
+// a time.Duration; any value near it is far past every wait the client
+// accepts (RetryPolicy.MaxRateLimitWait).
+const maxRetryAfterSeconds = 1 << 32
 
 // maxTextSkew is how far X-RateLimit-Reset may be from the rounded-up
 // "wait N seconds" before the clocks are taken to disagree.
@@ -363,6 +413,36 @@ func topLevelSuccessFalse(body []byte) bool {
 		return false
 	}
 	return top.Success != nil && !*top.Success
+}
+
+// requestError is a request's failure without an answer of the server (a
+// transport failure, a context that ended, a retry wait cut short): err
+// is the whole error, whose text names the method and the endpoint;
+// RequestOf reads them.
+type requestError struct {
+	method, endpoint string
+	err              error
+}
+
+func (e *requestError) Error() string { return e.err.Error() }
+func (e *requestError) Unwrap() error { return e.err }
+
+// failed marks err as a failure of r without the server's answer.
+func (r *request) failed(err error) error {
+	return &requestError{method: r.method, endpoint: r.endpoint, err: err}
+}
+
+// RequestOf returns the method ("GET", "POST") and the endpoint name
+// (never a URL or a query) of the request err is a failure of, when no
+// answer of the server came: a transport failure, a context that ended
+// during the request, a retry wait cut short. ok is false for any other
+// error; an *Error has its Endpoint.
+func RequestOf(err error) (method, endpoint string, ok bool) {
+	var re *requestError
+	if errors.As(err, &re) {
+		return re.method, re.endpoint, true
+	}
+	return "", "", false
 }
 
 // apiError is a client-side error before any I/O; it exists to give such

@@ -211,6 +211,53 @@ func TestRateLimitReset(t *testing.T) {
 	}
 }
 
+func TestRateLimitRetryAfter(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	ms := func(d time.Duration) string { return strconv.FormatInt(now.Add(d).UnixMilli(), 10) }
+	date := func(t time.Time) string { return t.Format(http.TimeFormat) }
+	tests := []struct {
+		name      string
+		h         map[string]string
+		msg       string
+		wantAfter time.Duration
+		wantZero  bool // no reset known
+	}{
+		{"delta seconds", map[string]string{"Retry-After": "5"}, "", 5 * time.Second, false},
+		{"delta seconds, spaces", map[string]string{"Retry-After": " 12 "}, "", 12 * time.Second, false},
+		{"zero", map[string]string{"Retry-After": "0"}, "", 0, false},
+		{"http-date against now", map[string]string{"Retry-After": date(now.Add(30 * time.Second))}, "", 30 * time.Second, false},
+		{"http-date against a skewed Date", map[string]string{
+			"Retry-After": date(now.Add(-time.Hour + 20*time.Second)), "Date": date(now.Add(-time.Hour)),
+		}, "", 20 * time.Second, false},
+		{"http-date in the past", map[string]string{"Retry-After": date(now.Add(-time.Minute))}, "", 0, false},
+		{"later than X-RateLimit-Reset: Retry-After", map[string]string{"Retry-After": "5", "X-RateLimit-Reset": ms(time.Second)}, "", 5 * time.Second, false},
+		{"earlier than X-RateLimit-Reset: the reset", map[string]string{"Retry-After": "1", "X-RateLimit-Reset": ms(3 * time.Second)}, "", 3 * time.Second, false},
+		{"later than the text", map[string]string{"Retry-After": "9"}, "You must wait 2 seconds", 9 * time.Second, false},
+		{"earlier than the text", map[string]string{"Retry-After": "1"}, "You must wait 2 seconds", 2 * time.Second, false},
+		{"negative ignored", map[string]string{"Retry-After": "-5"}, "", 0, true},
+		{"garbage ignored", map[string]string{"Retry-After": "soon"}, "", 0, true},
+		{"garbage ignored, reset kept", map[string]string{"Retry-After": "soon", "X-RateLimit-Reset": ms(2 * time.Second)}, "", 2 * time.Second, false},
+		{"huge does not overflow", map[string]string{"Retry-After": "99999999999999999999"}, "", 0, true},
+		{"huge int64 clamped", map[string]string{"Retry-After": "9223372036854775807"}, "", time.Duration(maxRetryAfterSeconds) * time.Second, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := http.Header{}
+			for k, v := range tt.h {
+				h.Set(k, v)
+			}
+			reset, after := rateLimitReset(h, tt.msg, now)
+			assert.Equal(t, tt.wantAfter, after)
+			if tt.wantZero {
+				assert.True(t, reset.IsZero(), "no reset known: %v", reset)
+			} else {
+				assert.True(t, now.Add(tt.wantAfter).Equal(reset), "reset: want %v, got %v", now.Add(tt.wantAfter), reset)
+			}
+		})
+	}
+}
+
 func TestBadInputBeforeIO(t *testing.T) {
 	t.Parallel()
 	c, _, _ := setup(t) // the catch-all fails the test on any request

@@ -154,7 +154,9 @@ const (
 //
 // A 429 (rate limited) is retried for any method, since the server did
 // nothing: the client waits until the window resets (X-RateLimit-Reset, or
-// the "wait N seconds" text), plus up to MinBackoff of jitter, unless that is
+// the "wait N seconds" text, or a proxy's Retry-After, the later of the
+// server's reset and Retry-After when both are present), plus up to
+// MinBackoff of jitter, unless that is
 // later than MaxRateLimitWait or than the context's deadline, in which case
 // the error is returned at once. A 5xx or a transport failure is retried
 // only for GET, after an exponential backoff from MinBackoff up to

@@ -25,6 +25,7 @@ func TestRetry(t *testing.T) {
 		failures  []int // statuses answered before a success; 0 drops the connection
 		resetIn   time.Duration
 		text429   string // 429 body's "error"; with it, no X-RateLimit-Reset header is sent
+		retryA    string // a proxy's Retry-After on each 429, when not ""
 		wantCalls int
 		wantErr   bool
 		checkWait func(t *testing.T, waits []time.Duration)
@@ -58,6 +59,40 @@ func TestRetry(t *testing.T) {
 				assert.True(t, waits[0] >= 50*time.Millisecond && waits[0] <= 100*time.Millisecond, "backoff %v", waits[0])
 			},
 		},
+		{
+			// The on-call trial: a proxy's Retry-After: 5 on chat.postMessage
+			// was ignored for the server's 1 s reset.
+			name: "429 Retry-After later than the reset wins", policy: &testPolicy, method: "POST", failures: []int{429, 429},
+			resetIn: time.Second, retryA: "5", wantCalls: 3,
+			checkWait: func(t *testing.T, waits []time.Duration) {
+				require.Len(t, waits, 2)
+				for _, w := range waits {
+					assert.GreaterOrEqual(t, w, 5*time.Second, "waits the Retry-After")
+					assert.Less(t, w, 5*time.Second+testPolicy.MinBackoff)
+				}
+			},
+		},
+		{
+			name: "429 reset later than Retry-After wins", policy: &testPolicy, method: "GET", failures: []int{429},
+			resetIn: 4 * time.Second, retryA: "1", wantCalls: 2,
+			checkWait: func(t *testing.T, waits []time.Duration) {
+				require.Len(t, waits, 1)
+				assert.GreaterOrEqual(t, waits[0], 4*time.Second, "waits the server's reset")
+			},
+		},
+		{
+			name: "429 Retry-After only (proxy body)", policy: &testPolicy, method: "POST", failures: []int{429},
+			text429: "Too Many Requests", retryA: "7", wantCalls: 2,
+			checkWait: func(t *testing.T, waits []time.Duration) {
+				require.Len(t, waits, 1)
+				assert.GreaterOrEqual(t, waits[0], 7*time.Second)
+				assert.Less(t, waits[0], 7*time.Second+testPolicy.MinBackoff)
+			},
+		},
+		{name: "429 Retry-After beyond MaxRateLimitWait", policy: &testPolicy, method: "GET", failures: []int{429},
+			resetIn: time.Second, retryA: "3600", wantCalls: 1, wantErr: true},
+		{name: "429 huge Retry-After", policy: &testPolicy, method: "GET", failures: []int{429},
+			text429: "slow down", retryA: "99999999999999999", wantCalls: 1, wantErr: true},
 		{name: "one attempt means no retry", policy: &RetryPolicy{MaxAttempts: 1, MinBackoff: time.Millisecond, MaxBackoff: time.Millisecond, MaxRateLimitWait: time.Minute},
 			method: "GET", failures: []int{503}, wantCalls: 1, wantErr: true},
 		{name: "429 POST retried too", policy: &testPolicy, method: "POST", failures: []int{429, 429}, resetIn: time.Second, wantCalls: 3},
@@ -98,6 +133,9 @@ func TestRetry(t *testing.T) {
 					require.NoError(t, err)
 					conn.Close()
 				case 429:
+					if tt.retryA != "" {
+						w.Header().Set("Retry-After", tt.retryA)
+					}
 					if tt.text429 != "" {
 						writeJSON(w, 429, mustJSON(t, map[string]any{"success": false, "error": tt.text429}))
 						break
@@ -204,6 +242,26 @@ func TestRetryDeadlineTooShort(t *testing.T) {
 	assert.Equal(t, int32(1), calls.Load())
 }
 
+// TestRetryAfterDeadlineTooShort: a Retry-After, like the server's reset,
+// is never waited past the call's deadline.
+func TestRetryAfterDeadlineTooShort(t *testing.T) {
+	t.Parallel()
+	c, mux, _ := setup(t, WithRetry(RetryPolicy{MaxRateLimitWait: time.Hour}))
+	var calls atomic.Int32
+	mux.HandleFunc("/x", func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		w.Header().Set("Retry-After", "600")
+		writeJSON(w, 429, `{"success":false,"error":"slow down"}`)
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	begin := time.Now()
+	_, err := c.PostRaw(ctx, "x", map[string]int{"a": 1})
+	assert.ErrorIs(t, err, ErrRateLimited)
+	assert.Less(t, time.Since(begin), 5*time.Second, "no wait that outlives the context")
+	assert.Equal(t, int32(1), calls.Load())
+}
+
 func TestContextCanceledIsNotError(t *testing.T) {
 	t.Parallel()
 	c, mux, _ := setup(t)
@@ -240,4 +298,57 @@ func TestTimeout(t *testing.T) {
 	_, err := c.GetRaw(context.Background(), "x", nil)
 	require.Error(t, err)
 	assert.ErrorIs(t, err, context.DeadlineExceeded)
+}
+
+// TestRequestOf: a failure without the server's answer (the caller's
+// deadline during the request, a retry wait cut short) names its method
+// and endpoint, never the query; the server's
+// own answer (*Error) and client-side refusals do not.
+func TestRequestOf(t *testing.T) {
+	t.Parallel()
+	c, mux, _ := setup(t, WithRetry(RetryPolicy{MaxRateLimitWait: time.Hour}))
+	release := make(chan struct{})
+	t.Cleanup(func() { close(release) })
+	mux.HandleFunc("/hang", func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	})
+	mux.HandleFunc("/limited", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Retry-After", "60")
+		writeJSON(w, 429, `{"success":false,"error":"slow down"}`)
+	})
+	mux.HandleFunc("/bad", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, 400, `{"success":false,"error":"nope"}`)
+	})
+
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	_, err := c.GetRaw(ctx, "hang", map[string][]string{"roomName": {"hushhush"}})
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	m, ep, ok := RequestOf(err)
+	assert.True(t, ok)
+	assert.Equal(t, "GET hang", m+" "+ep)
+	assert.NotContains(t, err.Error(), "hushhush")
+
+	ctx2, cancel2 := context.WithCancel(context.Background())
+	waiting := make(chan struct{})
+	c.sleep = func(ctx context.Context, d time.Duration) error {
+		close(waiting)
+		return sleepContext(ctx, d)
+	}
+	go func() { <-waiting; cancel2() }()
+	_, err = c.PostRaw(ctx2, "limited", map[string]int{"a": 1})
+	require.ErrorIs(t, err, context.Canceled)
+	m, ep, ok = RequestOf(err)
+	assert.True(t, ok, "a retry wait cut short: %v", err)
+	assert.Equal(t, "POST limited", m+" "+ep)
+
+	_, err = c.GetRaw(context.Background(), "bad", nil)
+	_, _, ok = RequestOf(err)
+	assert.False(t, ok, "the server answered: an *Error")
+	_, err = c.GetRaw(context.Background(), "x?y=1", nil)
+	_, _, ok = RequestOf(err)
+	assert.False(t, ok, "refused before any I/O")
 }

@@ -608,7 +608,19 @@ func (a *actor) drain(stopped bool) {
 // top level ran without error; otherwise the old version keeps running.
 func (a *actor) load(ctx context.Context, req *loadRequest) {
 	if a.h.isDisabled(a.chunk) {
+		// An operator's deliberate act (rclua disable, or disabled.json at
+		// start): INFO, and a repeat (disable again, an edit, a reload)
+		// says the script was disabled already.
+		already := a.st.snapshot().State == StateDisabled
 		a.disable()
+		switch {
+		case !already:
+			a.log.Info().Msg("script disabled: its triggers are stopped until rclua enable")
+		case req.content == nil: // Host.Disable's request
+			a.log.Info().Msg("script already disabled: its triggers stay stopped until rclua enable")
+		default:
+			a.log.Info().Msg("script already disabled: its file is not loaded until rclua enable")
+		}
 		return
 	}
 	if a.cur != nil {
@@ -781,7 +793,9 @@ func (a *actor) handle(ctx context.Context, m message) {
 func (a *actor) call(ctx context.Context, v *version, t trigger, args ...lua.LValue) (shutdown bool) {
 	a.st.runs.Add(1)
 	start := time.Now()
-	err := redactErr(a.secrets, pcallGuarded(ctx, v.L, a.h.cfg.HandlerTimeout, a.guard, kindHandler, t.Fn, args...))
+	k := kindHandler
+	k.label, k.start = t.label, start
+	err := redactErr(a.secrets, pcallGuarded(ctx, v.L, a.h.cfg.HandlerTimeout, a.guard, k, t.Fn, args...))
 	outcome := CallOK
 	defer func() {
 		a.obs.Call(triggerKind(t), outcome, time.Since(start))

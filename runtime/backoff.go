@@ -213,7 +213,7 @@ func (a *actor) resetBackoff(why string) {
 
 // disable closes the running version of a script Host.Disable stopped:
 // its triggers stop and events for it are no longer dispatched; held
-// events are dropped.
+// events are dropped. load logs it.
 func (a *actor) disable() {
 	a.resetBackoff("disabled")
 	for m, ok := a.back.held.take(); ok; m, ok = a.back.held.take() {
@@ -226,5 +226,4 @@ func (a *actor) disable() {
 	}
 	a.st.setDisabled()
 	a.h.listenersChanged()
-	a.log.Warn().Msg("script disabled: its triggers are stopped until rclua enable")
 }

@@ -1,10 +1,12 @@
 package runtime
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -39,9 +41,11 @@ func (e *scriptError) Unwrap() error { return e.cause }
 // by its deadline or by its parent context fails with "file:line: stopped:
 // <reason>" instead of gopher-lua's "context deadline exceeded".
 type callKind struct {
-	what    string // "handler" or "load": names the call in memory errors
-	overran string // the reason at the deadline, completed by " (<timeout>)"
-	ended   string // the reason when the parent context ended or the host stopped the call
+	what    string    // "handler" or "load": names the call in memory errors
+	label   string    // the handler's trigger label, for Host.Running ("" for a load)
+	start   time.Time // when the handler's call started (zero: now), for Host.Running
+	overran string    // the reason at the deadline, completed by " (<timeout>)"
+	ended   string    // the reason when the parent context ended or the host stopped the call
 }
 
 // Call kinds of the daemon, of exec and of check.
@@ -75,14 +79,20 @@ type callGuard struct {
 	cancel context.CancelFunc // of the running call; nil when idle
 	cause  error              // why the running call was stopped; nil while it was not
 	closed error              // set by close: every later call is stopped at once
+	label  string             // the running call's trigger label ("" for a load)
+	since  time.Time          // when the running call started
 }
 
 // set registers the running call's cancel func; the watchdog samples the
 // heap while at least one call is registered. After close, the call is
 // stopped at once.
-func (g *callGuard) set(cancel context.CancelFunc) {
+func (g *callGuard) set(cancel context.CancelFunc) { g.setCall(cancel, "", time.Time{}) }
+
+// setCall is set for a call that Host.Running names by label (a trigger's
+// label; "" for a script's top level), started at start.
+func (g *callGuard) setCall(cancel context.CancelFunc, label string, start time.Time) {
 	g.mu.Lock()
-	g.cancel, g.cause = cancel, nil
+	g.cancel, g.cause, g.label, g.since = cancel, nil, label, start
 	if g.closed != nil {
 		g.cause = g.closed
 		cancel()
@@ -107,6 +117,42 @@ func (g *callGuard) clear() error {
 		}
 	}
 	return cause
+}
+
+// running returns the running call's label and start; ok false when
+// idle.
+func (g *callGuard) running() (label string, since time.Time, ok bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.label, g.since, g.cancel != nil
+}
+
+// RunningCall is a call a script runs now: one of its handlers, or its top
+// level while it loads.
+type RunningCall struct {
+	Script  string    // the script's name
+	Trigger string    // the handler's trigger label, e.g. `every 5m0s (a.lua:9)`; "load" for the top level
+	Since   time.Time // when the call started
+}
+
+// Running returns the calls the scripts run now, sorted by script name:
+// what a shutdown waits for. Reading it costs a lock per script.
+func (h *Host) Running() []RunningCall {
+	h.mu.Lock()
+	var calls []RunningCall
+	for a := range h.live {
+		if label, since, ok := a.guard.running(); ok {
+			if label == "" {
+				label = "load"
+			}
+			calls = append(calls, RunningCall{Script: a.st.name, Trigger: label, Since: since})
+		}
+	}
+	h.mu.Unlock()
+	slices.SortFunc(calls, func(x, y RunningCall) int {
+		return cmp.Or(cmp.Compare(x.Script, y.Script), x.Since.Compare(y.Since))
+	})
+	return calls
 }
 
 // stop cancels the running call, if any, with cause; it reports whether it
@@ -174,7 +220,11 @@ func pcallGuarded(ctx context.Context, L *lua.LState, timeout time.Duration, g *
 	cctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	if g != nil {
-		g.set(cancel)
+		start := k.start
+		if start.IsZero() { // a load: the handler's caller has the time already (a clock read costs as much as the guard)
+			start = time.Now()
+		}
+		g.setCall(cancel, k.label, start)
 		defer func() { // runs last, after the recover below
 			if cause := g.clear(); err != nil && cause == errMemoryCap {
 				err = g.w.memoryError(err, k.what)
@@ -354,13 +404,19 @@ func explainStop(se *scriptError, ctx, cctx context.Context, stopped error, time
 		return
 	}
 	// The raised text is the context's own error: the call's
-	// ("deadline exceeded", "context canceled") or the parent's.
+	// ("deadline exceeded", "context canceled") or the parent's, with
+	// luabind's note of the request it cut short, if any: "context
+	// deadline exceeded (waiting for GET subscriptions.get)".
 	for _, raised := range []error{cctx.Err(), ctx.Err()} {
 		if raised == nil {
 			continue
 		}
-		if prefix, ok := strings.CutSuffix(se.Msg, raised.Error()); ok {
-			se.Msg, se.cause = prefix+"stopped: "+reason, cause
+		msg, note := se.Msg, ""
+		if i := strings.LastIndex(msg, raised.Error()+" (waiting for "); i >= 0 && strings.HasSuffix(msg, ")") {
+			msg, note = msg[:i+len(raised.Error())], msg[i+len(raised.Error()):]
+		}
+		if prefix, ok := strings.CutSuffix(msg, raised.Error()); ok {
+			se.Msg, se.cause = prefix+"stopped: "+reason+note, cause
 			return
 		}
 	}

@@ -35,7 +35,7 @@ func (h *Host) isDisabled(file string) bool {
 func (h *Host) actorNamed(name string) (*actor, string, error) {
 	file := scriptFileName(name)
 	if strings.ContainsAny(name, `/\`) || !watch.IsScript(file) {
-		return nil, "", fmt.Errorf("runtime: %q is not a script name (want a file name of the scripts folder, with or without .lua): %w", name, ErrUnknownScript)
+		return nil, "", fmt.Errorf("%q is not a script name (want a file name of the scripts folder, with or without .lua): %w", name, ErrUnknownScript)
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -47,7 +47,7 @@ func (h *Host) actorNamed(name string) (*actor, string, error) {
 		names = append(names, scriptBaseName(f))
 	}
 	sort.Strings(names)
-	return nil, "", fmt.Errorf("runtime: script %q: %w in %s (scripts: %s)", name, ErrUnknownScript, h.cfg.ScriptsDir, strings.Join(names, ", "))
+	return nil, "", fmt.Errorf("script %q: %w in %s (scripts: %s)", name, ErrUnknownScript, h.cfg.ScriptsDir, strings.Join(names, ", "))
 }
 
 // Reload loads the named scripts from disk again, even when their content
@@ -85,7 +85,7 @@ func (h *Host) Reload(names ...string) error {
 func readLoad(path string) (*loadRequest, error) {
 	content, err := watch.ReadScript(path)
 	if err != nil {
-		return nil, fmt.Errorf("runtime: reading %s: %w", path, err)
+		return nil, fmt.Errorf("reading %s: %w", path, err)
 	}
 	sum := sha256.Sum256(content)
 	return &loadRequest{content: content, hash: hex.EncodeToString(sum[:]), forced: true}, nil

@@ -169,7 +169,8 @@
 // to luabind for rc.log and print). Lua errors are logged with "error"
 // (file:line: message) and "traceback"; every successful load or reload
 // and every failed load logs one line. Status lists every script seen,
-// with stopped ones kept.
+// with stopped ones kept; Running names the calls running now (script,
+// trigger label, start): what a shutdown waits for.
 //
 // # Observer, back-off and control
 //

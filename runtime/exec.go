@@ -24,7 +24,7 @@ func Exec(ctx context.Context, path string, cfg Config, m *luabind.Module, log z
 	content, err := watch.ReadScript(path)
 	if err != nil {
 		log.Error().Err(err).Msg("cannot read the script") // logged like a script's failure
-		return fmt.Errorf("runtime: exec: %w", err)
+		return fmt.Errorf("exec: %w", err)
 	}
 	return runOnce(ctx, path, content, cfg, newEnv(cfg, m, nil), modeExec, log)
 }

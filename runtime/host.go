@@ -695,9 +695,9 @@ func (h *Host) Run(ctx context.Context) error {
 		return errors.New("runtime: Run called more than once")
 	}
 	if fi, err := os.Stat(h.cfg.ScriptsDir); err != nil {
-		return fmt.Errorf("runtime: scripts folder: %w", err)
+		return fmt.Errorf("scripts folder: %w", err)
 	} else if !fi.IsDir() {
-		return fmt.Errorf("runtime: scripts folder %s is not a directory", h.cfg.ScriptsDir)
+		return fmt.Errorf("scripts folder %s is not a directory", h.cfg.ScriptsDir)
 	}
 	runCtx, stopRun := context.WithCancel(ctx)
 	defer stopRun()
@@ -768,10 +768,10 @@ func (h *Host) Run(ctx context.Context) error {
 	memWG.Wait()
 	srcWG.Wait()
 	if fatal != nil { // every runner ended: no more writes
-		fatal = fmt.Errorf("runtime: event source: %w", fatal)
+		fatal = fmt.Errorf("event source: %w", fatal)
 	}
 	if werr != nil {
-		return errors.Join(fmt.Errorf("runtime: %w", werr), fatal)
+		return errors.Join(fmt.Errorf("scripts folder: %w", werr), fatal)
 	}
 	h.log.Info().Msg("script host stopped")
 	return fatal

@@ -90,7 +90,7 @@ func (s *Script) Handle(ctx context.Context, kind, action string, raw []byte) []
 		}
 		args, err := luabind.EventArgs(s.L, kind, action, raw)
 		if err != nil {
-			return append(errs, fmt.Errorf("runtime: %s: %w", t.label, err))
+			return append(errs, fmt.Errorf("%s: %w", t.label, err))
 		}
 		if err := s.call(ctx, t, args...); err != nil {
 			errs = append(errs, err)

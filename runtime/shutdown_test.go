@@ -147,3 +147,43 @@ func TestConfigDefaults(t *testing.T) {
 	assert.Equal(t, time.Second, set.Debounce)
 	assert.Equal(t, 3, set.QueueLen)
 }
+
+// TestRunningNamesTheCalls: Host.Running names each script's running call
+// (a handler by its trigger's label, a top level still loading as
+// "load"), not the idle scripts, and nothing once the calls ended.
+func TestRunningNamesTheCalls(t *testing.T) {
+	t.Parallel()
+	th := startHost(t, Config{HandlerTimeout: time.Minute, LoadTimeout: time.Minute, ShutdownTimeout: 100 * time.Millisecond}, nil,
+		map[string]string{
+			"busy.lua": "rc.every(\"10ms\", function()\n  while true do end\nend)\n",
+			"idle.lua": `rc.on("subscription", function() end)`,
+		})
+	th.logs.eventually(t, waitFor, func() bool { return len(th.h.Running()) == 1 }, "the busy handler to run")
+	got := th.h.Running()
+	require.Len(t, got, 1, "the idle script runs nothing")
+	assert.Equal(t, "busy", got[0].Script)
+	assert.Equal(t, "every 10ms (busy.lua:1)", got[0].Trigger)
+	assert.WithinDuration(t, time.Now(), got[0].Since, waitFor)
+
+	writeFile(t, th.dir+"/loading.lua", "while true do end\n")
+	th.logs.eventually(t, waitFor, func() bool { return len(th.h.Running()) == 2 }, "the top level to run")
+	got = th.h.Running()
+	assert.Equal(t, []string{"busy", "loading"}, []string{got[0].Script, got[1].Script}, "sorted by script")
+	assert.Equal(t, "load", got[1].Trigger)
+
+	th.shutdown() // the grace ends both calls
+	assert.Empty(t, th.h.Running())
+}
+
+// BenchmarkCallGuardHandler is the guard's cost on every handler call,
+// with the trigger's label and start recorded for Host.Running (compare
+// BenchmarkCallGuard, which records neither).
+func BenchmarkCallGuardHandler(b *testing.B) {
+	g := newMemWatch(1<<30, zerolog.Nop(), nil).guard()
+	cancel := func() {}
+	start := time.Now()
+	for b.Loop() {
+		g.setCall(cancel, "every 1s (a.lua:1)", start)
+		g.clear()
+	}
+}

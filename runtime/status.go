@@ -199,7 +199,7 @@ func (s *scriptState) setBackoff(step int, until time.Time) {
 func (s *scriptState) setDisabled() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.state, s.hash = StateDisabled, ""
+	s.state, s.hash, s.loadedAt = StateDisabled, "", time.Time{} // no running version: no hash, no load time
 	s.triggers, s.first = nil, nil
 	s.listens.Store(nil)
 	s.timers.Store(nil)

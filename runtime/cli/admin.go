@@ -70,7 +70,7 @@ type connectingDoc struct {
 
 // readyCheck is one readiness rule and whether it holds.
 type readyCheck struct {
-	Name   string `json:"name"` // credentials, initial_load, event_source
+	Name   string `json:"name"` // credentials, initial_load, event_source, stopping
 	OK     bool   `json:"ok"`
 	Detail string `json:"detail,omitempty"`
 }
@@ -183,8 +183,13 @@ type daemonState struct {
 	stateDir string
 	started  time.Time
 	beat     atomic.Int64 // UnixNano of the daemon loop's last heartbeat
+	stopping atomic.Bool  // the shutdown began (beginStop)
 	now      func() time.Time
 }
+
+// beginStop records that the shutdown began: from now on the daemon is not
+// ready (the "stopping" check), while running handlers finish.
+func (d *daemonState) beginStop() { d.stopping.Store(true) }
 
 // connectFailed records a failed connection attempt; secrets are the
 // strings to redact from its error (a password can be echoed by a proxy).
@@ -311,7 +316,11 @@ func (d *daemonState) checks(h *runtime.Host, src sourceDoc) []readyCheck {
 	default:
 		ev.Detail = fmt.Sprintf("%s: %s", src.Name, src.State)
 	}
-	return []readyCheck{cred, load, ev}
+	stop := readyCheck{Name: "stopping", OK: true}
+	if d.stopping.Load() {
+		stop.OK, stop.Detail = false, "the daemon is stopping: no new events, running handlers finish"
+	}
+	return []readyCheck{cred, load, ev, stop}
 }
 
 // status builds the status document.

@@ -20,6 +20,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/rclua/rclua/runtime"
+	"github.com/rclua/rclua/runtime/source"
 	"github.com/rclua/rclua/runtime/store"
 	"github.com/rclua/rclua/runtime/watch"
 )
@@ -120,6 +121,9 @@ func controlHandler(d *daemonState, log zerolog.Logger) http.Handler {
 			if one && len(req.Scripts) != 1 {
 				writeJSON(w, http.StatusBadRequest, controlReply{Error: "name one script"})
 				return
+			}
+			for i, n := range req.Scripts { // "a.lua" is script "a": replies and logs name what is stored
+				req.Scripts[i] = strings.TrimSuffix(n, ".lua")
 			}
 			done, err := do(req.Scripts)
 			if err != nil {
@@ -467,6 +471,28 @@ func (c *controlClient) do(req *http.Request, out any) error {
 	return json.Unmarshal(data, out)
 }
 
+// sourceState is the event source's state for the status header, in
+// parentheses after its name: "realtime (connected)", "realtime (polling:
+// realtime unavailable; no script listens)".
+func sourceState(s sourceDoc) string {
+	var parts []string
+	switch {
+	case s.State == source.StateRealtime:
+		parts = append(parts, "connected")
+	case s.State == source.StatePolling && s.Name == "realtime": // --events auto fell back
+		parts = append(parts, "polling: realtime unavailable")
+	case s.State != "":
+		parts = append(parts, s.State)
+	}
+	if !s.Needed {
+		parts = append(parts, "no script listens")
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return " (" + strings.Join(parts, "; ") + ")"
+}
+
 // printStatus writes doc for people.
 func printStatus(w io.Writer, doc statusDoc) {
 	ready := "ready"
@@ -479,10 +505,7 @@ func printStatus(w io.Writer, doc statusDoc) {
 		}
 		ready = "NOT READY: " + strings.Join(failing, "; ")
 	}
-	src := doc.Source.Name + " " + doc.Source.State
-	if !doc.Source.Needed {
-		src += " (no script listens)"
-	}
+	src := doc.Source.Name + sourceState(doc.Source)
 	user := doc.User
 	if user == "" {
 		user = "-"

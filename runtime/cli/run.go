@@ -444,7 +444,9 @@ func daemon(ctx context.Context, o runOptions, baseURL string, creds credentials
 	if stopErr != nil {
 		log.Error().Err(stopErr).Msg("the server refused the credentials: stopping")
 	}
-	log.Info().Stringer("shutdown_timeout", o.shutdownTimeout).Msg("stopping: no new events; letting running handlers finish")
+	state.beginStop()
+	log.Info().Stringer("shutdown_timeout", o.shutdownTimeout).Strs("running", runningCalls(host)).
+		Msg("stopping: no new events; letting running handlers finish")
 	stopHost()
 	// The host cancels handlers still running after the shutdown timeout;
 	// the margin covers closing their states and the watcher.
@@ -457,9 +459,21 @@ func daemon(ctx context.Context, o runOptions, baseURL string, creds credentials
 		}
 		log.Info().Msg("stopped")
 	case <-t.C:
-		log.Warn().Stringer("shutdown_timeout", o.shutdownTimeout).Msg("handlers still running after the shutdown timeout; exiting anyway")
+		log.Warn().Stringer("shutdown_timeout", o.shutdownTimeout).Strs("running", runningCalls(host)).
+			Msg("handlers still running after the shutdown timeout; exiting anyway")
 	}
 	return stopErr
+}
+
+// runningCalls names the calls the scripts run now, for the shutdown's
+// log lines: "script: trigger (for 2s)".
+func runningCalls(h *runtime.Host) []string {
+	calls := h.Running()
+	names := make([]string, 0, len(calls))
+	for _, c := range calls {
+		names = append(names, fmt.Sprintf("%s: %s (for %s)", c.Script, c.Trigger, time.Since(c.Since).Round(time.Second)))
+	}
+	return names
 }
 
 // eventSource is the source of rc.on events --events names: a Poll, or a

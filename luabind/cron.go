@@ -10,7 +10,7 @@ import (
 // Schedule is rc.cron's schedule of a spec of fields (not "@every"):
 // robfig/cron's, with the rules of Vixie cron (Debian's cron(8)) where
 // daylight saving time moves the clock, for a spec at fixed times (neither
-// its minute nor its hour field starts with "*", and not @hourly): a time
+// its minute nor its hour field starts with "*" or "?", and not @hourly): a time
 // the clock skips when it moves forward fires at the change, and a time
 // the clock repeats when it moves back fires once, the first time. A spec
 // with a wildcard there follows the clock as it is ("*/15 * * * *" fires
@@ -45,7 +45,8 @@ func fixedTimes(spec string) bool {
 		return spec != "@hourly"
 	}
 	f := strings.Fields(spec)
-	return len(f) >= 2 && !strings.HasPrefix(f[0], "*") && !strings.HasPrefix(f[1], "*")
+	wild := func(field string) bool { return strings.HasPrefix(field, "*") || strings.HasPrefix(field, "?") }
+	return len(f) >= 2 && !wild(f[0]) && !wild(f[1])
 }
 
 // Location is the zone the schedule reads its fields in.
@@ -58,9 +59,9 @@ func (s *Schedule) In(loc *time.Location) *Schedule {
 	return &Schedule{spec: &c, fixed: s.fixed}
 }
 
-// maxRepeats bounds the repeated times skipped in a row (an hour of a
-// fixed-times spec fires at most 60 times).
-const maxRepeats = 64
+// maxRepeats bounds the repeated times skipped in a row: a spec fires at
+// most 60 times an hour, and no zone goes back more than two hours.
+const maxRepeats = 3 * 60
 
 // Next returns the first time after t the schedule fires, the zero time
 // if none.

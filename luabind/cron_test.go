@@ -1,6 +1,7 @@
 package luabind
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -82,13 +83,33 @@ func TestCronMidnightChange(t *testing.T) {
 	assert.Equal(t, change.UTC().Format(time.RFC3339), got[1], "the day without a midnight runs at the change")
 }
 
+// TestCronTwoHourChange: where the clock goes back two hours
+// (Antarctica/Troll, from +02 to +00), a spec firing every minute of the
+// repeated hours fires each of them once: all 120 repeats are skipped.
+func TestCronTwoHourChange(t *testing.T) {
+	loc, err := time.LoadLocation("Antarctica/Troll")
+	require.NoError(t, err)
+	_, back := time.Date(2026, 8, 1, 12, 0, 0, 0, loc).ZoneBounds()
+	require.False(t, back.IsZero())
+	_, before := back.Add(-time.Second).Zone()
+	_, after := back.Zone()
+	require.Equal(t, 2*3600, before-after, "a change back by two hours")
+	wall := back.Add(-time.Minute).In(loc) // the last minute before the change
+	spec := fmt.Sprintf("CRON_TZ=Antarctica/Troll 0-59 %d,%d * * *", wall.Hour()-1, wall.Hour()) // every minute, but fixed times (no "*")
+	got := fires(t, spec, back.Add(-2*time.Minute).UTC().Format(time.RFC3339), 2)
+	assert.Equal(t, back.Add(-time.Minute).UTC().Format(time.RFC3339), got[0])
+	first, err := time.Parse(time.RFC3339, got[1])
+	require.NoError(t, err)
+	assert.False(t, first.Before(back.Add(2*time.Hour)), "no repeated minute fires again: %s", got[1])
+}
+
 // TestCronFixedTimes: which specs the daylight-saving rules apply to.
 func TestCronFixedTimes(t *testing.T) {
 	for spec, want := range map[string]bool{
 		"0 9 * * 1-5": true, "30 2 * * *": true, "0,30 9-17 * * *": true, "CRON_TZ=Europe/Paris 0 9 * * *": true,
 		"@daily": true, "@weekly": true, "@midnight": true,
 		"*/5 * * * *": false, "0 * * * *": false, "0 */2 * * *": false, "* 9 * * *": false, "@hourly": false,
-		"CRON_TZ=Europe/Paris */5 9 * * *": false,
+		"CRON_TZ=Europe/Paris */5 9 * * *": false, "? 2 * * *": false, "0 ? * * *": false,
 	} {
 		assert.Equal(t, want, fixedTimes(spec), spec)
 	}

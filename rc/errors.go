@@ -288,7 +288,11 @@ func retryAfter(h http.Header, now time.Time) (time.Duration, bool) {
 	if v == "" {
 		return 0, false
 	}
-	if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+	n, err := strconv.ParseInt(v, 10, 64)
+	if errors.Is(err, strconv.ErrRange) && n > 0 {
+		n, err = maxRetryAfterSeconds, nil // too many digits: a very long wait (RFC 9111 §1.2.2), not none
+	}
+	if err == nil {
 		if n < 0 {
 			return 0, false
 		}

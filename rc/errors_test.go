@@ -238,7 +238,8 @@ func TestRateLimitRetryAfter(t *testing.T) {
 		{"negative ignored", map[string]string{"Retry-After": "-5"}, "", 0, true},
 		{"garbage ignored", map[string]string{"Retry-After": "soon"}, "", 0, true},
 		{"garbage ignored, reset kept", map[string]string{"Retry-After": "soon", "X-RateLimit-Reset": ms(2 * time.Second)}, "", 2 * time.Second, false},
-		{"huge does not overflow", map[string]string{"Retry-After": "99999999999999999999"}, "", 0, true},
+		{"huge is a very long wait, without overflow", map[string]string{"Retry-After": "99999999999999999999"}, "", time.Duration(maxRetryAfterSeconds) * time.Second, false},
+		{"hugely negative ignored", map[string]string{"Retry-After": "-99999999999999999999"}, "", 0, true},
 		{"huge int64 clamped", map[string]string{"Retry-After": "9223372036854775807"}, "", time.Duration(maxRetryAfterSeconds) * time.Second, false},
 	}
 	for _, tt := range tests {

@@ -243,8 +243,10 @@ func (w *memWatch) check() {
 	recent := !w.lastStop.IsZero() && now.Sub(w.lastStop) < memRecent
 	// Far over, the running calls go first, before any measurement of the
 	// scripts (which waits up to measureWait for a busy one while its call
-	// keeps allocating); a heap still over with none running is measured.
-	stopFirst := far && w.running.Load() > 0
+	// keeps allocating): at the start of an episode, and until the calls
+	// stopped in it unwound and were collected; a heap still over then is
+	// held, and measured.
+	stopFirst := far && w.running.Load() > 0 && (!w.over || !w.collected.After(w.lastStop))
 	if recent && !stopFirst && w.evictLargest != nil && now.Sub(w.lastEvict) >= memEvictGap {
 		// Calls were stopped and collected, and the heap is (again) over:
 		// loaded state holds it. Stopping more handlers would hit scripts

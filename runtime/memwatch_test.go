@@ -123,9 +123,11 @@ func TestMemWatchFarOverStopsFirst(t *testing.T) {
 	w4.running.Store(1)
 	w4.check()
 	assert.Equal(t, []int{0, 1}, []int{measured, f4.stops}, "the running call first")
-	w4.running.Store(0)
+	// Once the calls stopped in the episode unwound and were collected, a
+	// heap still far over is held: measured, though a call runs.
+	w4.collected = time.Now()
 	w4.check()
-	assert.Equal(t, 1, measured, "none running: the scripts are measured")
+	assert.Equal(t, 1, measured, "after the collection: the scripts are measured")
 }
 
 // TestMemWatchHeldOnlyAfterCollection: the warning that loaded scripts

@@ -68,11 +68,12 @@ local winter = os.time{year = 2026, month = 1, day = 15, hour = 12}
 rc.log.info("zone", {
   summer = os.date("%H:%M %Z %z", summer), summer_dst = os.date("*t", summer).isdst,
   winter = os.date("%H:%M %Z %z", winter), winter_dst = os.date("*t", winter).isdst,
+  default = os.date(nil, summer),
 })
 `), 0o644))
 	code, _, stderr := runChild(t, append(botEnv(s), "TZ=Europe/Paris"), "exec", "--log-format", "json", script)
 	require.Equal(t, 0, code, stderr)
-	for _, want := range []string{`"summer":"12:00 CEST +0200"`, `"summer_dst":true`, `"winter":"12:00 CET +0100"`, `"winter_dst":false`} {
+	for _, want := range []string{`"summer":"12:00 CEST +0200"`, `"summer_dst":true`, `"winter":"12:00 CET +0100"`, `"winter_dst":false`, `"default":"01 Jul 26 12:00 CEST"`} {
 		assert.Contains(t, stderr, want)
 	}
 }

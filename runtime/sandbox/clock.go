@@ -62,10 +62,7 @@ var rawDate = func() lua.LGFunction {
 // isdst. With "!" the time is UTC.
 func zonedDate(now func() time.Time) lua.LGFunction {
 	return func(L *lua.LState) int {
-		format := "%c"
-		if L.GetTop() >= 1 {
-			format = L.CheckString(1)
-		}
+		format := L.OptString(1, "%c") // nil is the default, as in Lua
 		t := now()
 		if L.GetTop() >= 2 && L.Get(2) != lua.LNil {
 			t = time.Unix(L.CheckInt64(2), 0).In(t.Location())
@@ -92,9 +89,10 @@ func zonedDate(now func() time.Time) lua.LGFunction {
 }
 
 // zoneFields replaces the %Z and %z of a strftime format with t's zone
-// abbreviation and offset.
+// abbreviation and offset, and %c (gopher-lua's "02 Jan 06 15:04 MST",
+// the default format) with its text in t's zone.
 func zoneFields(format string, t time.Time) string {
-	if !strings.Contains(format, "%Z") && !strings.Contains(format, "%z") {
+	if !strings.Contains(format, "%Z") && !strings.Contains(format, "%z") && !strings.Contains(format, "%c") {
 		return format
 	}
 	var b strings.Builder
@@ -109,6 +107,8 @@ func zoneFields(format string, t time.Time) string {
 			b.WriteString(strings.ReplaceAll(t.Format("MST"), "%", "%%"))
 		case 'z':
 			b.WriteString(t.Format("-0700"))
+		case 'c':
+			b.WriteString(strings.ReplaceAll(t.Format("02 Jan 06 15:04 MST"), "%", "%%"))
 		default:
 			b.WriteByte('%')
 			b.WriteByte(format[i])

@@ -90,6 +90,8 @@ winter_dst = os.date("*t", os.time{year = 2026, month = 1, day = 15}).isdst
 utc = os.date("!%H:%M %Z %z")
 utc_dst = os.date("!*t").isdst
 literal = os.date("%%Z %%z %%%Z")
+default = os.date()
+c = os.date("%c", os.time{year = 2026, month = 1, day = 15, hour = 9})
 `), time.Second))
 	g := func(name string) lua.LValue { return L.GetGlobal(name) }
 	assert.Equal(t, lua.LString("09:00 CEST +0200"), g("summer"))
@@ -99,4 +101,6 @@ literal = os.date("%%Z %%z %%%Z")
 	assert.Equal(t, lua.LString("07:00 UTC +0000"), g("utc"))
 	assert.Equal(t, lua.LFalse, g("utc_dst"))
 	assert.Equal(t, lua.LString("%Z %z %CEST"), g("literal"))
+	assert.Equal(t, lua.LString("01 Jul 26 09:00 CEST"), g("default"), "the default format (%c) names the zone")
+	assert.Equal(t, lua.LString("15 Jan 26 09:00 CET"), g("c"))
 }

@@ -94,8 +94,9 @@ func TestCronTwoHourChange(t *testing.T) {
 	_, before := back.Add(-time.Second).Zone()
 	_, after := back.Zone()
 	require.Equal(t, 2*3600, before-after, "a change back by two hours")
-	wall := back.Add(-time.Minute).In(loc)                                                       // the last minute before the change
-	spec := fmt.Sprintf("CRON_TZ=Antarctica/Troll 0-59 %d,%d * * *", wall.Hour()-1, wall.Hour()) // every minute, but fixed times (no "*")
+	// Every minute of the two hours before the change, at fixed times (no "*").
+	wall := back.Add(-time.Minute).In(loc)
+	spec := fmt.Sprintf("CRON_TZ=Antarctica/Troll 0-59 %d,%d * * *", wall.Hour()-1, wall.Hour())
 	got := fires(t, spec, back.Add(-2*time.Minute).UTC().Format(time.RFC3339), 2)
 	assert.Equal(t, back.Add(-time.Minute).UTC().Format(time.RFC3339), got[0])
 	first, err := time.Parse(time.RFC3339, got[1])

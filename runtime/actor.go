@@ -797,9 +797,10 @@ func (a *actor) call(ctx context.Context, v *version, t trigger, args ...lua.LVa
 	k.label, k.start = t.label, start
 	err := redactErr(a.secrets, pcallGuarded(ctx, v.L, a.h.cfg.HandlerTimeout, a.guard, k, t.Fn, args...))
 	outcome := CallOK
+	alone := false // stopped by the memory limit, the only call running
 	defer func() {
 		a.obs.Call(triggerKind(t), outcome, time.Since(start))
-		a.afterCall(outcome)
+		a.afterCall(outcome, alone)
 	}()
 	if err == nil {
 		return false
@@ -810,7 +811,7 @@ func (a *actor) call(ctx context.Context, v *version, t trigger, args ...lua.LVa
 	// calls run under a context that is never cancelled otherwise.
 	shutdown = se != nil && !se.Memory && errors.Is(se, context.Canceled)
 	if se != nil && se.Memory {
-		outcome = CallMemory
+		outcome, alone = CallMemory, se.alone
 		a.st.memory.Add(1)
 		a.log.Error().Str("trigger", t.label).Str("memory_limit", a.h.mem.limitText).
 			Stringer("took", since(start)).Str("error", err.Error()).Msg("handler stopped: memory limit exceeded")

@@ -158,10 +158,12 @@ func (a *actor) heldCoalesced(m message) {
 }
 
 // afterCall counts a handler call's outcome towards the back-off: a
-// success resets it; an error or a deadline stop counts (a memory stop
-// does not: the watchdog stops every running call, whoever holds the
-// heap); Config.BackoffAfter failures in a row pause the triggers.
-func (a *actor) afterCall(outcome string) {
+// success resets it; an error or a deadline stop counts, and a memory stop
+// when the call was the only one running (alone: the one that grew the
+// heap; the watchdog stops every running call, whoever holds the heap, so
+// the others' stops do not count); Config.BackoffAfter failures in a row
+// pause the triggers.
+func (a *actor) afterCall(outcome string, alone bool) {
 	b := &a.back
 	switch outcome {
 	case CallOK:
@@ -169,7 +171,11 @@ func (a *actor) afterCall(outcome string) {
 			a.resetBackoff("a handler succeeded")
 		}
 		return
-	case CallError, CallTimeout, CallMemory: // a handler stopped by the memory limit on every run fails too
+	case CallError, CallTimeout:
+	case CallMemory:
+		if !alone {
+			return
+		}
 	default:
 		return
 	}

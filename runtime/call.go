@@ -26,6 +26,7 @@ type scriptError struct {
 	Traceback string
 	Timeout   bool
 	Memory    bool  // stopped by the memory watchdog
+	alone     bool  // Memory, and it was the only call running then
 	cause     error // context.DeadlineExceeded or context.Canceled when a deadline or shutdown stopped the call
 }
 
@@ -64,6 +65,10 @@ var (
 var (
 	errShutdown  = errors.New("runtime: the daemon is shutting down")
 	errMemoryCap = errors.New("runtime: memory limit exceeded")
+	// errMemoryAlone is errMemoryCap for the only call running when the
+	// watchdog stopped the calls: the one that grew the heap (only Lua
+	// calls grow it much), which counts toward its script's back-off.
+	errMemoryAlone = fmt.Errorf("%w (the only call running)", errMemoryCap)
 )
 
 // callGuard lets the host stop the call (handler or top level) an actor is
@@ -112,7 +117,7 @@ func (g *callGuard) clear() error {
 	g.mu.Unlock()
 	if g.w != nil {
 		g.w.running.Add(-1)
-		if cause == errMemoryCap {
+		if errors.Is(cause, errMemoryCap) {
 			g.w.unwound()
 		}
 	}
@@ -164,11 +169,18 @@ func (g *callGuard) stop(cause error) bool {
 		return false
 	}
 	g.cause = cause
-	if cause == errMemoryCap && g.w != nil {
+	if errors.Is(cause, errMemoryCap) && g.w != nil {
 		g.w.pending.Add(1)
 	}
 	g.cancel()
 	return true
+}
+
+// busy reports whether a call is registered and not stopped yet.
+func (g *callGuard) busy() bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.cancel != nil && g.cause == nil
 }
 
 // stoppedBy returns why the running call was stopped (nil: it was not).
@@ -226,8 +238,10 @@ func pcallGuarded(ctx context.Context, L *lua.LState, timeout time.Duration, g *
 		}
 		g.setCall(cancel, k.label, start)
 		defer func() { // runs last, after the recover below
-			if cause := g.clear(); err != nil && cause == errMemoryCap {
-				err = g.w.memoryError(err, k.what)
+			if cause := g.clear(); err != nil && errors.Is(cause, errMemoryCap) {
+				me := g.w.memoryError(err, k.what)
+				me.alone = cause == errMemoryAlone
+				err = me
 			}
 		}()
 	}

@@ -183,6 +183,17 @@ func newHost(cfg Config, e env, sources []source.Source, log zerolog.Logger) *Ho
 func (h *Host) stopRunningCalls(cause error) int {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if cause == errMemoryCap {
+		busy := 0
+		for a := range h.live {
+			if a.guard.busy() {
+				busy++
+			}
+		}
+		if busy == 1 {
+			cause = errMemoryAlone
+		}
+	}
 	n := 0
 	for a := range h.live {
 		if a.guard.stop(cause) {

@@ -17,6 +17,9 @@ import (
 // reading it does not stop the world.
 const heapMetric = "/memory/classes/heap/objects:bytes"
 
+// liveMetric is the heap the last GC marked live.
+const liveMetric = "/gc/heap/live:bytes"
+
 // Memory watchdog timing. A confirming GC runs at most every memGCGap;
 // stopped calls get memSettle to unwind before the watchdog stops more.
 const (
@@ -67,7 +70,7 @@ type memWatch struct {
 	gc      func()        // a full, blocking GC
 	free    func()        // GC and return memory to the OS
 	stopAll func() int    // stop every running call; how many were stopped
-	soft    func() int64  // Go's soft memory limit (debug.SetMemoryLimit)
+	live    func() uint64 // the heap the last GC found live
 	// evictLargest closes the running version of the script whose state
 	// holds the most, if it holds at least least bytes (nil: never); reason
 	// words its error from its size. It returns the script's name ("": none).
@@ -86,6 +89,7 @@ type memWatch struct {
 
 func newMemWatch(limit int64, log zerolog.Logger, stopAll func() int) *memWatch {
 	sample := []metrics.Sample{{Name: heapMetric}}
+	liveSample := []metrics.Sample{{Name: liveMetric}}
 	return &memWatch{
 		limit:     uint64(limit),
 		limitText: formatBytes(uint64(limit)),
@@ -99,8 +103,14 @@ func newMemWatch(limit int64, log zerolog.Logger, stopAll func() int) *memWatch 
 			}
 			return sample[0].Value.Uint64()
 		},
-		gc:      goruntime.GC,
-		soft:    func() int64 { return debug.SetMemoryLimit(-1) },
+		gc: goruntime.GC,
+		live: func() uint64 {
+			metrics.Read(liveSample)
+			if liveSample[0].Value.Kind() != metrics.KindUint64 {
+				return 0
+			}
+			return liveSample[0].Value.Uint64()
+		},
 		free:    debug.FreeOSMemory,
 		stopAll: stopAll,
 		clock:   time.Now,
@@ -204,10 +214,9 @@ func (w *memWatch) period(every time.Duration, fast bool) time.Duration {
 
 // check is one sample: over the limit, it first collects garbage (at most
 // every memGCGap) and, if the heap is still over, stops every running
-// call. Far over the limit (by a quarter) it stops them first: a call
-// allocating that fast would go on growing the heap for as long as a
-// blocking collection takes (the daemon sets Go's soft memory limit to the
-// same figure, so garbage seldom takes the heap that far). While stopped
+// call. Far over the limit (by a quarter), or with the last GC's live
+// heap over it, it stops them first: a call allocating that fast would go
+// on growing the heap for as long as a blocking collection takes. While stopped
 // calls unwind (at most memSettle) it stops nothing more.
 func (w *memWatch) check() {
 	now := w.clock()
@@ -226,34 +235,48 @@ func (w *memWatch) check() {
 	if w.pending.Load() > 0 && now.Sub(w.lastStop) < memSettle {
 		return // stopped calls are unwinding; their memory goes next
 	}
-	// Far over the limit, or over it while Go's soft memory limit is at
-	// or under it (the daemon sets it so; the GC then collects before the
-	// heap gets there), the heap is live memory a call is growing.
-	far := heap >= w.limit+w.limit/4 || w.soft() <= int64(w.limit)
+	// Far over the limit, or over it with the last GC's live heap over it
+	// too (with the daemon's soft memory limit the GC runs often near the
+	// limit), the heap is live memory a call is growing: no collection
+	// would bring it under.
+	far := heap >= w.limit+w.limit/4 || w.live() > w.limit
 	if !far && now.Sub(w.lastGC) >= memGCGap {
-		w.gc() // may take long: the clock is read again after it
+		var wait func()
+		heap, far, wait = w.collect() // may take long: the clock is read again after it
+		defer wait()                  // after the stop below, if the heap went far over meanwhile
 		now = w.clock()
 		w.lastGC = now
-		if heap = w.read(); heap <= w.limit {
-			w.lastHeap = heap
+		w.lastHeap = heap
+		if heap <= w.limit {
 			return // it was garbage
 		}
-		w.lastHeap = heap
 	}
 	recent := !w.lastStop.IsZero() && now.Sub(w.lastStop) < memRecent
-	// Far over, the running calls go first, before any measurement of the
-	// scripts (which waits up to measureWait for a busy one while its call
-	// keeps allocating): at the start of an episode, and until the calls
-	// stopped in it unwound and were collected; a heap still over then is
-	// held, and measured.
-	stopFirst := far && w.running.Load() > 0 && (!w.over || !w.collected.After(w.lastStop))
-	if recent && !stopFirst && w.evictLargest != nil && now.Sub(w.lastEvict) >= memEvictGap {
+	// Calls stopped earlier in this episode unwound and were collected, and
+	// the heap is still over: what holds it is loaded state (a script's
+	// globals or upvalues), which stopping handlers cannot free. (Before
+	// the stopped calls are collected, their memory is still counted:
+	// nothing can be said yet.)
+	held := w.over && w.collected.After(w.lastStop)
+	// The running calls go first, always: nothing grows the heap while the
+	// scripts are measured below (a measurement waits up to measureWait
+	// for a busy script, whose call is unwinding now).
+	n := w.stopAll()
+	if n > 0 {
+		w.lastStop = now
+		w.stopped += uint64(n)
+		if !w.over {
+			w.over = true
+			w.log.Warn().Uint64("heap_bytes", heap).Str("memory_limit", w.limitText).Int("calls_stopped", n).
+				Msg("heap over the memory limit: running handlers and loads stopped")
+		}
+	}
+	if recent && w.evictLargest != nil && now.Sub(w.lastEvict) >= memEvictGap {
 		// Calls were stopped and collected, and the heap is (again) over:
-		// loaded state holds it. Stopping more handlers would hit scripts
-		// that hold nothing; the one holding the most goes instead. (The
-		// first time over, the running calls are stopped first: they are
-		// what grows the heap fastest, and a busy script cannot be
-		// measured.)
+		// loaded state may hold it. Stopping more handlers would hit
+		// scripts that hold nothing; the one holding the most goes
+		// instead. (The first time over, only the running calls are
+		// stopped: they are what grows the heap fastest.)
 		w.lastEvict = now
 		name, _ := w.evictLargest(int64(w.limit/16), func(size string) string {
 			return fmt.Sprintf("memory limit exceeded (%s heap): the script's state holds %s, the most of any script; it was stopped (edit its file or send SIGHUP to load it again)", w.limitText, size)
@@ -268,27 +291,41 @@ func (w *memWatch) check() {
 			return
 		}
 	}
-	n := w.stopAll()
-	if n == 0 {
-		return
-	}
-	if w.over && !w.held && w.collected.After(w.lastStop) {
-		// Calls were stopped, unwound and collected, and the heap is still
-		// over: what holds it is loaded state (a script's globals or
-		// upvalues), which stopping handlers cannot free. (Before the
-		// stopped calls are collected, their memory is still counted:
-		// nothing can be said yet.)
+	if n > 0 && held && !w.held {
 		w.held = true
 		w.log.Warn().Uint64("heap_bytes", heap).Str("memory_limit", w.limitText).
 			Str("hint", "handlers of every script fail while the heap stays over; find the script whose globals or upvalues grow: a reload or a restart frees them").
 			Msg(heldMemoryMsg)
 	}
-	w.lastStop = now
-	w.stopped += uint64(n)
-	if !w.over {
-		w.over = true
-		w.log.Warn().Uint64("heap_bytes", heap).Str("memory_limit", w.limitText).Int("calls_stopped", n).
-			Msg("heap over the memory limit: running handlers and loads stopped")
+}
+
+// memGCSample is how often the heap is read while a confirming collection
+// runs.
+const memGCSample = 2 * time.Millisecond
+
+// collect runs a full collection and returns the heap after it. It keeps
+// reading the heap meanwhile: a call allocating fast during the collection
+// takes the heap far over the limit (a quarter), and collect then returns
+// at once, with far set, the heap of that moment and wait, which waits for
+// the collection to end (call it after stopping the calls).
+func (w *memWatch) collect() (heap uint64, far bool, wait func()) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		w.gc()
+	}()
+	wait = func() { <-done }
+	t := time.NewTicker(memGCSample)
+	defer t.Stop()
+	for {
+		select {
+		case <-done:
+			return w.read(), false, wait
+		case <-t.C:
+			if h := w.read(); h >= w.limit+w.limit/4 {
+				return h, true, wait
+			}
+		}
 	}
 }
 

@@ -34,6 +34,7 @@ func (f *fakeMem) watch(limit int64, log zerolog.Logger) *memWatch {
 	}
 	w.gc = func() { f.gcs++ }
 	w.free = func() {}
+	w.live = func() uint64 { return 0 } // the real one is the test process's
 	return w
 }
 
@@ -85,9 +86,10 @@ func TestMemWatchDecision(t *testing.T) {
 	assert.Equal(t, 1, logs.count("heap back under the memory limit"), "logged once")
 }
 
-// TestMemWatchFarOverStopsFirst: a heap a quarter or more over the limit
-// is not garbage a collection would free (Go's soft memory limit collects
-// before that) but a call growing it fast: the calls are stopped at once,
+// TestMemWatchFarOverStopsFirst: a heap a quarter or more over the limit,
+// or over it when the last GC found more than the limit live, is not
+// garbage a collection would free but a call growing it: the calls are
+// stopped at once,
 // without the blocking collection during which the call would go on; the
 // collection comes once they unwound.
 func TestMemWatchFarOverStopsFirst(t *testing.T) {
@@ -104,30 +106,29 @@ func TestMemWatchFarOverStopsFirst(t *testing.T) {
 	assert.Equal(t, 1, f2.gcs, "just under a quarter over: a collection first")
 	assert.Equal(t, 1, f2.stops, "then stopped, still over")
 
-	// With Go's soft memory limit at the watchdog's (the daemon's setting)
-	// a heap over it at all is live: stopped first.
+	// The last GC found more than the limit live: a heap over it at all
+	// is live, stopped first; with less live it is collected first.
 	f3 := &fakeMem{heap: []uint64{1001}, stopping: 1}
 	w3 := f3.watch(1000, zerolog.Nop())
-	w3.soft = func() int64 { return 1000 }
+	w3.live = func() uint64 { return 1001 }
 	w3.check()
-	assert.Equal(t, []int{0, 1}, []int{f3.gcs, f3.stops}, "soft limit set: stopped without a collection")
+	assert.Equal(t, []int{0, 1}, []int{f3.gcs, f3.stops}, "live over the limit: stopped without a collection")
+	f5 := &fakeMem{heap: []uint64{1001, 900}, stopping: 1}
+	w5 := f5.watch(1000, zerolog.Nop())
+	w5.live = func() uint64 { return 700 }
+	w5.check()
+	assert.Equal(t, []int{1, 0}, []int{f5.gcs, f5.stops}, "little live: garbage, collected, nothing stopped")
 
-	// In a later episode (within memRecent of a stop), far over with a
-	// call running: the call is stopped before the scripts are measured
-	// (a measurement waits for a busy script while its call allocates).
-	f4 := &fakeMem{heap: []uint64{1300}, stopping: 1}
-	w4 := f4.watch(1000, zerolog.Nop())
-	measured := 0
-	w4.evictLargest = func(int64, func(string) string) (string, int64) { measured++; return "", 0 }
+	// In a later episode (within memRecent of a stop), the running calls
+	// are stopped before the scripts are measured (a measurement waits for
+	// a busy script while its call would go on allocating).
+	var order []string
+	w4 := newMemWatch(1000, zerolog.Nop(), func() int { order = append(order, "stop"); return 1 })
+	w4.read, w4.gc, w4.free, w4.live = func() uint64 { return 1300 }, func() {}, func() {}, func() uint64 { return 0 }
+	w4.evictLargest = func(int64, func(string) string) (string, int64) { order = append(order, "measure"); return "", 0 }
 	w4.lastStop = time.Now().Add(-5 * time.Second)
-	w4.running.Store(1)
 	w4.check()
-	assert.Equal(t, []int{0, 1}, []int{measured, f4.stops}, "the running call first")
-	// Once the calls stopped in the episode unwound and were collected, a
-	// heap still far over is held: measured, though a call runs.
-	w4.collected = time.Now()
-	w4.check()
-	assert.Equal(t, 1, measured, "after the collection: the scripts are measured")
+	assert.Equal(t, []string{"stop", "measure"}, order)
 }
 
 // TestMemWatchHeldOnlyAfterCollection: the warning that loaded scripts

@@ -183,6 +183,7 @@ type cursorSaver struct {
 	seq    uint64   // events emitted
 	marks  int      // positions held by the epochs
 	dirty  bool     // a position was recorded since the last flush
+	capped bool     // a position was not recorded for maxMarks (logged once)
 	failed bool     // a save failed: logged once until one succeeds
 }
 
@@ -334,12 +335,21 @@ func (sv *cursorSaver) handled(e *epoch, m mark) {
 	r := e.root()
 	r.open--
 	changed := sv.saveable()
-	if m.pos.kind != posNone && sv.marks < maxMarks { // needed until r's state is saved
-		r.done = append(r.done, m)
-		sv.marks++
-		sv.dirty, changed = true, true
+	capped := false
+	if m.pos.kind != posNone {
+		if sv.marks < maxMarks { // needed until r's state is saved
+			r.done = append(r.done, m)
+			sv.marks++
+			sv.dirty, changed = true, true
+		} else if !sv.capped {
+			sv.capped, capped = true, true
+		}
 	}
 	sv.mu.Unlock()
+	if capped {
+		sv.log.Warn().Int("positions", maxMarks).
+			Msg("too many events handled behind one still waiting: the ones handled from now on are not recorded, and a restart may deliver them again (logged once)")
+	}
 	if changed {
 		sv.signal()
 	}

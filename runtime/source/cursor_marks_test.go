@@ -116,7 +116,8 @@ func TestRealtimeCleanStopKeepsHandledMessages(t *testing.T) {
 func TestCursorSaverMarksBounded(t *testing.T) {
 	t.Parallel()
 	c := &MemCursors{}
-	sv := newCursorSaver(c, "x", time.Hour, zerolog.Nop())
+	logs := &logBuf{}
+	sv := newCursorSaver(c, "x", time.Hour, zerolog.New(logs))
 	base := (&pollState{known: map[string]time.Time{}, seen: map[seenKey]bool{}, cursor: time.Unix(1, 0)}).snapshot(nil)
 	sv.offer(base)
 	sv.flush()
@@ -145,6 +146,7 @@ func TestCursorSaverMarksBounded(t *testing.T) {
 	require.NoError(t, sv.track(h.emit)(ctx, Event{ID: "more", pos: position{kind: posSubscription, id: "more", at: 1 << 40}}))
 	sv.flush()
 	assert.Equal(t, saves, c.Saves(), "nothing new: not saved again")
+	assert.Equal(t, 1, logs.count("too many events handled behind one still waiting"), "the first one not recorded is logged, once")
 
 	first.release()
 	sv.offer([]byte(`{"v":1,"cursor":99999}`))

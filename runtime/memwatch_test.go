@@ -531,3 +531,24 @@ func TestMemoryStopsBackOff(t *testing.T) {
 	assert.Zero(t, st.Errors, "memory stops are not errors")
 	assert.Equal(t, 1, th.logs.count("script keeps failing: triggers paused (events are held; a success, a reload or rclua enable resets it)", "script", "busy"))
 }
+
+// TestMemoryStopsBesideAnotherDoNotBackOff: handlers stopped together (two
+// scripts running when the heap is over) do not count toward the back-off:
+// the watchdog cannot tell which grew the heap.
+func TestMemoryStopsBesideAnotherDoNotBackOff(t *testing.T) {
+	t.Parallel()
+	cfg := Config{MemoryLimit: testMemLimit, BackoffAfter: 2, memRead: func() uint64 { return 2 * testMemLimit }}
+	th := startHost(t, cfg, nil, map[string]string{
+		"a.lua": "rc.every(0.01, function() while true do end end)",
+		"b.lua": "rc.every(0.01, function() while true do end end)",
+	})
+	th.waitStatus("a", "stopped several times", func(s ScriptStatus) bool { return s.MemoryStops >= 6 })
+	for _, name := range []string{"a", "b"} {
+		st, _ := th.status(name)
+		if st.MemoryStops >= 6 {
+			// Some stops may have found one script alone (the other between
+			// calls): at most those count, never all of them.
+			assert.Less(t, st.BackoffStep, int(st.MemoryStops)/2, "%s: %+v", name, st)
+		}
+	}
+}

@@ -240,10 +240,12 @@ func (r *Realtime) Run(ctx context.Context, emit Emit) error {
 			}
 			run.synced = false
 			err = run.serve(ctx, c)
-			if run.synced {
-				// A connection that worked (its first sync done): the
-				// waits start over. One failing before, a subscription
-				// refused each time, keeps backing off.
+			if run.synced && time.Since(run.syncedAt) >= r.opts.Outage {
+				// A connection that worked (its first sync done, then up
+				// for Outage): the waits start over. One failing before, a
+				// subscription refused each time, or one lost at once each
+				// time (a proxy passing the first upgrade and refusing the
+				// reconnection's), keeps backing off.
 				attempt, refused = 0, 0
 			}
 		}
@@ -331,7 +333,8 @@ type rtRun struct {
 	drained func() bool
 	// synced reports that the client being served did its first sync: the
 	// connection worked (Run's waits start over).
-	synced bool
+	synced   bool
+	syncedAt time.Time // when synced was set
 	// down is the lost connection of the client being served, while it
 	// reconnects by itself.
 	down outage
@@ -471,7 +474,7 @@ func (run *rtRun) serve(ctx context.Context, c *realtime.Client) error {
 			return nil
 		}
 		if ok {
-			run.synced = true
+			run.synced, run.syncedAt = true, time.Now()
 			break
 		}
 		if sleep(ctx, wait) != nil {

@@ -162,10 +162,11 @@ func TestRealtimeRetryDefaults(t *testing.T) {
 	assert.Equal(t, 30*time.Second, r.opts.RetryMin, "RetryMin is at most Retry")
 }
 
-// TestRealtimeFallbackBackoffStartsOver: once realtime works again, a
-// later fallback (here: logins refused twice after a drop, which a
-// renewal does not fix) waits RetryMin again, not the wait the previous
-// fallback had reached; each fallback logs its warning once.
+// TestRealtimeFallbackBackoffStartsOver: once realtime works again (a
+// connection up for Outage), a later fallback (here: logins refused twice
+// after a drop, which a renewal does not fix) waits RetryMin again, not
+// the wait the previous fallback had reached; each fallback logs its
+// warning once.
 func TestRealtimeFallbackBackoffStartsOver(t *testing.T) {
 	t.Parallel()
 	s := newRTServer(t)
@@ -173,12 +174,14 @@ func TestRealtimeFallbackBackoffStartsOver(t *testing.T) {
 	logs := &logBuf{}
 	opts := s.options(zerolog.New(logs))
 	const first = 20 * time.Millisecond
-	opts.Fallback, opts.RetryMin = true, first
+	opts.Fallback, opts.RetryMin, opts.Outage = true, first, 50*time.Millisecond
 	opts.Poll.Fatal = func(error) bool { return false }
 	r := runRealtime(t, NewRealtime(s.client.Subscriptions, opts))
 	waitUntil(t, "four tries of realtime refused", func() bool { return logs.count("realtime events still unavailable") >= 3 })
 	s.srv.RefuseUpgrade(false)
 	r.connected(t, s, 1)
+	up := time.Now()
+	waitUntil(t, "the connection up for Outage", func() bool { return time.Since(up) > 2*opts.Outage })
 	before := fallbackWaits(t, logs)
 	require.GreaterOrEqual(t, len(before), 4)
 	require.Greater(t, before[len(before)-1], first, "the first fallback's waits had grown")
@@ -192,4 +195,33 @@ func TestRealtimeFallbackBackoffStartsOver(t *testing.T) {
 	require.NotEmpty(t, after)
 	assert.LessOrEqual(t, after[0], first, "the second fallback starts from RetryMin")
 	assert.Equal(t, 2, logs.count("realtime events unavailable: polling subscriptions.get instead"), "one warning per fallback")
+}
+
+// TestRealtimeFallbackBriefConnectionKeepsBackingOff: a connection lost at
+// once after its first sync (a proxy that passes the first upgrade and
+// refuses the reconnection's) does not start the fallback's waits over:
+// they keep growing, so a flapping proxy is not tried every RetryMin.
+func TestRealtimeFallbackBriefConnectionKeepsBackingOff(t *testing.T) {
+	t.Parallel()
+	s := newRTServer(t)
+	s.srv.RefuseUpgrade(true)
+	logs := &logBuf{}
+	opts := s.options(zerolog.New(logs))
+	const first = 20 * time.Millisecond
+	opts.Fallback, opts.RetryMin, opts.Outage = true, first, time.Hour
+	opts.Poll.Fatal = func(error) bool { return false }
+	r := runRealtime(t, NewRealtime(s.client.Subscriptions, opts))
+	waitUntil(t, "four tries of realtime refused", func() bool { return logs.count("realtime events still unavailable") >= 3 })
+	s.srv.RefuseUpgrade(false)
+	r.connected(t, s, 1)
+	before := fallbackWaits(t, logs)
+	grown := before[len(before)-1]
+	require.Greater(t, grown, first, "the first fallback's waits had grown")
+
+	// Lost at once: the reconnection's upgrade is refused.
+	s.srv.RefuseUpgrade(true)
+	require.Equal(t, 1, s.srv.DropSessions())
+	waitUntil(t, "the second fallback", func() bool { return len(fallbackWaits(t, logs)) > len(before) })
+	after := fallbackWaits(t, logs)[len(before):]
+	assert.Greater(t, after[0], grown/2, "the waits go on from where they were (less a jitter of up to a half), not from RetryMin")
 }

@@ -111,8 +111,8 @@ const (
 // a dial failure) and Fallback is set, it polls with the same state, so
 // nothing is lost or doubled across the switch, logs once why, and tries
 // realtime again after RetryMin, then after waits doubling up to Retry
-// (jittered, rc.Backoff) while it still fails; once it works, the next
-// fallback starts from RetryMin again. A connection lost later is the
+// (jittered, rc.Backoff) while it still fails; once a connection has
+// worked for Outage, the next fallback starts from RetryMin again. A connection lost later is the
 // same once it cannot come back: the client reconnects by itself, and
 // when a reconnection's upgrade is refused, or the connection stays down
 // for Outage, Fallback polls as above; without Fallback it keeps

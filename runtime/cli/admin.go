@@ -86,25 +86,33 @@ type sourceDoc struct {
 
 // scriptDoc is one script's part of the status.
 type scriptDoc struct {
-	Name           string     `json:"name"`
-	State          string     `json:"state"`
-	Hash           string     `json:"hash,omitempty"`
-	LoadedAt       *time.Time `json:"loaded_at,omitempty"`
-	Triggers       []string   `json:"triggers"`
-	Timers         []timerDoc `json:"timers,omitempty"`
-	LastError      string     `json:"last_error,omitempty"`
-	LastErrorAt    *time.Time `json:"last_error_at,omitempty"`
-	Calls          uint64     `json:"calls"`
-	Errors         uint64     `json:"errors"`
-	Timeouts       uint64     `json:"timeouts"`
-	MemoryStops    uint64     `json:"memory_stops"`
-	Queued         int        `json:"queued"`
-	Disabled       bool       `json:"disabled"`
-	BackoffStep    int        `json:"backoff_step,omitempty"`
-	BackedOffUntil *time.Time `json:"backed_off_until,omitempty"`
+	Name     string     `json:"name"`
+	State    string     `json:"state"`
+	Hash     string     `json:"hash,omitempty"`
+	LoadedAt *time.Time `json:"loaded_at,omitempty"`
+	Triggers []string   `json:"triggers"`
+	Timers   []timerDoc `json:"timers,omitempty"`
+	// Running is the call the script runs now (a handler, or "load").
+	Running        *runningDoc `json:"running,omitempty"`
+	LastError      string      `json:"last_error,omitempty"`
+	LastErrorAt    *time.Time  `json:"last_error_at,omitempty"`
+	Calls          uint64      `json:"calls"`
+	Errors         uint64      `json:"errors"`
+	Timeouts       uint64      `json:"timeouts"`
+	MemoryStops    uint64      `json:"memory_stops"`
+	Queued         int         `json:"queued"`
+	Disabled       bool        `json:"disabled"`
+	BackoffStep    int         `json:"backoff_step,omitempty"`
+	BackedOffUntil *time.Time  `json:"backed_off_until,omitempty"`
 	// Note says what does not work as the script expects: its message
 	// triggers while the event source cannot deliver messages.
 	Note string `json:"note,omitempty"`
+}
+
+// runningDoc is a call a script runs now.
+type runningDoc struct {
+	Trigger string    `json:"trigger"` // the handler's trigger label, or "load"
+	Since   time.Time `json:"since"`
 }
 
 // timerDoc is one rc.every or rc.cron trigger of a script and its next
@@ -328,10 +336,14 @@ func (d *daemonState) status() statusDoc {
 	h, src, user, scriptsDir := d.attached()
 	var list []runtime.ScriptStatus
 	disabled := map[string]bool{}
+	running := map[string]runtime.RunningCall{}
 	if h != nil {
 		list = h.Status()
 		for _, n := range h.Disabled() {
 			disabled[n] = true
+		}
+		for _, c := range h.Running() {
+			running[c.Script] = c
 		}
 	}
 	now := d.now()
@@ -360,6 +372,9 @@ func (d *daemonState) status() statusDoc {
 		}
 		for _, t := range s.Timers {
 			sd.Timers = append(sd.Timers, timerDoc{Trigger: t.Trigger, Next: timePtr(t.Next)})
+		}
+		if c, ok := running[s.Name]; ok {
+			sd.Running = &runningDoc{Trigger: c.Trigger, Since: c.Since}
 		}
 		if n, ok := notes[s.Name]; ok {
 			sd.Note = n.String()

@@ -541,6 +541,9 @@ func printStatus(w io.Writer, doc statusDoc) {
 	}
 	tw.Flush()
 	for _, s := range scripts {
+		if r := s.Running; r != nil {
+			fmt.Fprintf(w, "\n%s: running %s for %s", s.Name, r.Trigger, max(0, doc.now().Sub(r.Since)).Round(time.Millisecond))
+		}
 		for _, t := range s.Timers {
 			if t.Next != nil {
 				fmt.Fprintf(w, "\n%s: next %s at %s (in %s)", s.Name, t.Trigger, t.Next.Local().Format(time.DateTime),

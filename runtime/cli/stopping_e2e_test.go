@@ -54,6 +54,11 @@ end)
 	code, out, stderr := runChild(t, env, "status")
 	assert.Equal(t, 0, code, stderr)
 	assert.Contains(t, out, "NOT READY: stopping (the daemon is stopping", "status says stopping")
+	assert.Regexp(t, `slow: running every 1s \(slow\.lua:3\) for \d`, out, "status names the handler still running")
+	if r := scriptOf(t, statusJSON(t, env), "slow").Running; assert.NotNil(t, r) {
+		assert.Equal(t, "every 1s (slow.lua:3)", r.Trigger)
+		assert.WithinDuration(t, time.Now(), r.Since, 10*time.Second)
+	}
 	assert.Zero(t, posted(s, "handler finished"), "all of this while the handler still ran")
 
 	assert.Equal(t, 0, c.wait(t, 25*time.Second), "exit 0 after SIGTERM; output:\n%s", c.stderr.String())

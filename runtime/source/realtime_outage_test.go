@@ -1,10 +1,7 @@
 package source
 
 import (
-	"errors"
 	"fmt"
-	"net/http"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -13,40 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/rclua/rclua/rc/rctest"
-	"github.com/rclua/rclua/rc/realtime"
 )
-
-// downDials is a transport that counts the websocket dials (GET
-// /websocket) it carries and fails them with a network error while down
-// is set, as a network that lost its route to the server.
-type downDials struct {
-	base http.RoundTripper
-	down atomic.Bool
-	n    atomic.Int64
-}
-
-func (d *downDials) RoundTrip(req *http.Request) (*http.Response, error) {
-	if req.URL.Path == "/websocket" {
-		d.n.Add(1)
-		if d.down.Load() {
-			return nil, errors.New("test: network unreachable")
-		}
-	}
-	return d.base.RoundTrip(req)
-}
-
-// downDials makes opts dial the realtime API through a downDials over a
-// copy of the REST client's HTTP client.
-func (s *rtServer) downDials(opts *RealtimeOptions) *downDials {
-	hc := *s.client.HTTPClient()
-	d := &downDials{base: hc.Transport}
-	if d.base == nil {
-		d.base = http.DefaultTransport
-	}
-	hc.Transport = d
-	opts.Dial = append(opts.Dial, realtime.WithHTTPClient(&hc))
-	return d
-}
 
 // once asserts that every (kind, action, id) c got came once.
 func once(t *testing.T, c *collector) {
@@ -123,7 +87,7 @@ func TestRealtimeDropUnreachableFallsBack(t *testing.T) {
 	opts := s.options(zerolog.New(logs).Level(zerolog.InfoLevel))
 	opts.Fallback, opts.RetryMin, opts.Retry = true, 20*time.Millisecond, 100*time.Millisecond
 	opts.Outage = 300 * time.Millisecond
-	dials := s.downDials(&opts)
+	dials := s.countDials(&opts)
 	r := runRealtime(t, NewRealtime(s.client.Subscriptions, opts))
 	r.connected(t, s, 1)
 
@@ -203,7 +167,7 @@ func TestRealtimeBlipIsQuiet(t *testing.T) {
 			opts := s.options(zerolog.New(logs).Level(zerolog.InfoLevel))
 			opts.Fallback = fallback
 			opts.Outage = time.Minute // a blip, however slow the machine
-			dials := s.downDials(&opts)
+			dials := s.countDials(&opts)
 			r := runRealtime(t, NewRealtime(s.client.Subscriptions, opts))
 			r.connected(t, s, 1)
 

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"sync/atomic"
 	"testing"
@@ -18,15 +19,20 @@ import (
 )
 
 // countUpgrades is a transport counting the websocket dials (GET
-// /websocket) it carries.
+// /websocket) it carries; while down is set it fails them with a network
+// error, as a network that lost its route to the server.
 type countUpgrades struct {
 	base http.RoundTripper
 	n    atomic.Int64
+	down atomic.Bool
 }
 
 func (c *countUpgrades) RoundTrip(req *http.Request) (*http.Response, error) {
 	if req.URL.Path == "/websocket" {
 		c.n.Add(1)
+		if c.down.Load() {
+			return nil, errors.New("test: network unreachable")
+		}
 	}
 	return c.base.RoundTrip(req)
 }

@@ -2,6 +2,7 @@ package luabind
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/url"
 	"strings"
@@ -105,15 +106,43 @@ func (b *binding) post(L *lua.LState) int {
 	return b.pushBody(L, endpoint, body)
 }
 
-// checkEndpoint returns argument 1 of fn, an endpoint name the client
-// accepts: a malformed one is the script's mistake and raises with the
-// client's reason, not nil, err.
+// checkEndpoint returns argument 1 of fn, an endpoint name rc.get and
+// rc.post take (CheckEndpoint): a malformed or refused one is the
+// script's mistake and raises with the reason, not nil, err.
 func checkEndpoint(L *lua.LState, fn string) string {
 	endpoint := checkID(L, 1, fn, "endpoint")
-	if err := rc.CheckEndpoint(endpoint); err != nil {
-		argError(L, 1, fn, strings.TrimPrefix(err.Error(), "rc: "))
+	if err := CheckEndpoint(endpoint); err != nil {
+		argError(L, 1, fn, err.Error())
 	}
 	return endpoint
+}
+
+// sessionEndpoints are the endpoints that end or replace the daemon's own
+// credentials: logout with a personal access token deletes the token
+// (facts §1.4: it lives in the same list as login tokens), users.logout
+// and users.removeOtherTokens remove login tokens, the personal access
+// token endpoints remove or replace one, and login makes a session rclua
+// does not manage. Keys are lower case: routes are matched without case.
+var sessionEndpoints = map[string]bool{
+	"login": true, "logout": true, "users.logout": true, "users.removeothertokens": true,
+	"users.removepersonalaccesstoken": true, "users.regeneratepersonalaccesstoken": true,
+	"method.call/logout": true, "method.callanon/logout": true,
+	"method.call/removeothertokens": true, "method.callanon/removeothertokens": true,
+}
+
+// CheckEndpoint reports why rc.get and rc.post refuse endpoint, nil when
+// they take it: a name the client refuses (rc.CheckEndpoint: a path, a
+// query, an /api/v1/ prefix), or one that would end or replace the
+// daemon's own credentials (rclua manages its session; a script calling
+// logout would delete the daemon's personal access token).
+func CheckEndpoint(endpoint string) error {
+	if err := rc.CheckEndpoint(endpoint); err != nil {
+		return errors.New(strings.TrimPrefix(err.Error(), "rc: "))
+	}
+	if sessionEndpoints[strings.ToLower(strings.TrimPrefix(endpoint, "/"))] {
+		return fmt.Errorf("endpoint %q is refused: it would end or replace the daemon's own session or token (rclua manages its login; logout with a personal access token deletes the token)", endpoint)
+	}
+	return nil
 }
 
 // keyName renders a table key in an error message: quoted when a string.

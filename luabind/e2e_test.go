@@ -210,6 +210,30 @@ func TestEndToEndMessageCalls(t *testing.T) {
 	assert.Equal(t, asked.ID, pong.ThreadID, "msg:reply in a thread on the message")
 }
 
+// TestEndToEndSessionEndpointsRefused: rc.get and rc.post refuse the
+// endpoints that would end or replace the daemon's own credentials
+// (logout with a personal access token deletes the token, facts §1.4),
+// in every spelling a route matches, before any request: the bot's token
+// keeps working.
+func TestEndToEndSessionEndpointsRefused(t *testing.T) {
+	t.Parallel()
+	s := rctest.NewServer()
+	defer s.Close()
+	L := e2eState(t, s)
+	for _, src := range []string{
+		`rc.post("logout")`, `rc.get("logout")`, `rc.post("/logout")`, `rc.post("LogOut")`, `rc.post("login", {user = "x", password = "y"})`,
+		`rc.post("users.logout", {userId = "me"})`, `rc.post("users.removeOtherTokens")`,
+		`rc.post("users.removePersonalAccessToken", {tokenName = "rclua"})`, `rc.post("users.regeneratePersonalAccessToken", {tokenName = "rclua"})`,
+		`rc.post("method.call/logout", {message = "{}"})`, `local p = rc.post; p("logout")`,
+	} {
+		got := runChunk(t, L, "bad.lua", src)
+		assert.Contains(t, got, "bad.lua:1: bad argument #1 to rc.", src)
+		assert.Contains(t, got, "is refused: it would end or replace the daemon's own session or token", src)
+	}
+	assert.Empty(t, s.Requests(), "no refused endpoint reaches the server")
+	require.Empty(t, runChunk(t, L, "ok.lua", `assert(rc.get("me").username == "rclua.bot", "the token still works")`))
+}
+
 // TestEndToEndMalformedEndpointRaises: a malformed endpoint given to
 // rc.get or rc.post is the script's mistake: it raises with the script's
 // file:line and the client's reason before any request, while a

@@ -26,6 +26,9 @@
 //     string or number literal) that they refuse, checked with luabind's
 //     own parsers (luabind.ParseInterval, luabind.ParseCron) and reported
 //     with their message.
+//   - endpoint: a constant first argument of rc.get or rc.post that they
+//     refuse (luabind.CheckEndpoint: a path, a query, an endpoint that
+//     would end the daemon's own session).
 //   - config-write: an assignment through rc.config itself
 //     (rc.config.owner = x, rc.config.rooms[1] = x): each read of rc.config
 //     is a fresh copy of the settings, so the assignment changes a copy
@@ -67,6 +70,7 @@ const (
 	KindTriggerArg  = "trigger-arg"
 	KindConfigWrite = "config-write"
 	KindLateTrigger = "trigger-in-handler"
+	KindEndpoint    = "endpoint"
 )
 
 // triggerFuncs are the rc functions that register a trigger: only the
@@ -593,14 +597,19 @@ func (c *checker) missing(n *node, key string, line int) {
 }
 
 // triggerArg checks the first argument of a call of rc.every or rc.cron
-// when it is a constant.
+// (trigger-arg), or rc.get or rc.post (endpoint), when it is a constant.
 func (c *checker) triggerArg(fn string, arg ast.Expr) {
 	v, ok := constant(arg)
 	if !ok {
 		return
 	}
 	var err error
+	kind := KindTriggerArg
 	switch fn {
+	case "rc.get", "rc.post":
+		if name, isString := v.(lua.LString); isString {
+			kind, err = KindEndpoint, luabind.CheckEndpoint(string(name))
+		}
 	case "rc.every":
 		_, err = luabind.ParseInterval(v, c.api.minEvery)
 	case "rc.cron":
@@ -612,7 +621,7 @@ func (c *checker) triggerArg(fn string, arg ast.Expr) {
 	}
 	if err != nil {
 		c.findings = append(c.findings, Finding{
-			Line: arg.Line(), Kind: KindTriggerArg,
+			Line: arg.Line(), Kind: kind,
 			Message: fmt.Sprintf("bad argument #1 to %s (%v)", fn, err),
 		})
 	}

@@ -146,6 +146,33 @@ print(a, b, coroutine, load, loadstring, _VERSION)
 `), "locals, for variables, recursive local functions, globals assigned anywhere, sandbox globals")
 }
 
+// TestEndpointArgs: a constant endpoint rc.get or rc.post refuses (a
+// path, a query, one that would end the daemon's session) is a finding,
+// in handlers and through an alias; a good one, or a computed one, is not.
+func TestEndpointArgs(t *testing.T) {
+	t.Parallel()
+	api := realAPI(t, nil)
+	got := findings(t, api, `
+rc.get("/api/v1/me")
+rc.on("message", function()
+  rc.post("logout")
+end)
+local post = rc.post
+post("rooms.info?roomId=1", {})
+`)
+	require.Len(t, got, 3, "%q", got)
+	assert.Equal(t, `2: endpoint: bad argument #1 to rc.get (invalid endpoint "/api/v1/me": give it without the "/api/v1/" prefix ("me"))`, got[0])
+	assert.Contains(t, got[1], `4: endpoint: bad argument #1 to rc.post (endpoint "logout" is refused: it would end or replace the daemon's own session`, "in a handler")
+	assert.Contains(t, got[2], `7: endpoint: bad argument #1 to rc.post (invalid endpoint "rooms.info?roomId=1"`, "through an alias")
+
+	assert.Empty(t, findings(t, api, `
+rc.get("me")
+rc.post("chat.postMessage", {channel = "#general", text = "hi"})
+local name = "lo" .. "gout"
+rc.post(name)
+`))
+}
+
 func TestTriggerArgs(t *testing.T) {
 	t.Parallel()
 	api := realAPI(t, nil)

@@ -3,6 +3,7 @@ package luabind
 import (
 	"context"
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 
@@ -236,6 +237,30 @@ func TestLogHugeNumbers(t *testing.T) {
 	assert.Equal(t, "9007199254740992", string(got["exact"]))
 	assert.Equal(t, "1.5", string(got["frac"]))
 	assert.Equal(t, "-3", string(got["neg"]))
+}
+
+// TestLogReservedKeys: fields named as the keys every line has (level,
+// message, time, script) cannot forge them: they are logged as
+// field.<name>, and each key of the line appears once; other names (error)
+// are kept as given.
+func TestLogReservedKeys(t *testing.T) {
+	t.Parallel()
+	e := newLuaEnv(t)
+	e.run(t, `rc.log.info("m", {level = "error", message = "spoof", time = "then", script = "other", error = "e"})`)
+	lines := e.logs.lines()
+	require.Len(t, lines, 1)
+	for _, key := range []string{`"level":`, `"message":`, `"script":`, `"field.level":`, `"field.message":`, `"field.script":`, `"field.time":`} {
+		assert.LessOrEqual(t, strings.Count(lines[0], key), 1, "%s once in %s", key, lines[0])
+	}
+	var got map[string]any
+	require.NoError(t, json.Unmarshal([]byte(lines[0]), &got), lines[0])
+	assert.Equal(t, "info", got["level"])
+	assert.Equal(t, "m", got["message"])
+	assert.Equal(t, "error", got["field.level"])
+	assert.Equal(t, "spoof", got["field.message"])
+	assert.Equal(t, "other", got["field.script"])
+	assert.Equal(t, "then", got["field.time"])
+	assert.Equal(t, "e", got["error"], "not reserved")
 }
 
 // TestNilServices: a Module without services answers nil, err.

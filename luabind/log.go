@@ -76,9 +76,20 @@ func scalarSize(v lua.LValue) int {
 	return 8
 }
 
-// logField adds the field k = v to ev, counting a table's JSON in size.
+// reservedLogKeys are the keys every line of a script's log has already:
+// a field of that name would repeat the key, and a reader keeping the last
+// one would take the line for another level, script or message.
+var reservedLogKeys = map[string]bool{
+	zerolog.LevelFieldName: true, zerolog.MessageFieldName: true, zerolog.TimestampFieldName: true, "script": true,
+}
+
+// logField adds the field k = v to ev, counting a table's JSON in size. A
+// reserved key is logged as "field.<key>".
 func (b *binding) logField(L *lua.LState, ev *zerolog.Event, size *budget, k string, v lua.LValue) {
 	k = b.redact(k)
+	if reservedLogKeys[k] {
+		k = "field." + k
+	}
 	switch v := v.(type) {
 	case lua.LString:
 		ev.Str(k, b.redact(string(v)))

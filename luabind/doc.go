@@ -39,7 +39,7 @@
 //	rc.me()                                                     -> user | nil, err
 //	rc.get(endpoint [, query])        -> body | nil, err   (query: strings, numbers, booleans, sequences)
 //	rc.post(endpoint [, body])        -> body | nil, err   (body: a table, encoded as JSON; {} when absent)
-//	rc.log.debug(msg [, fields])      -> nothing           (also rc.log.info, rc.log.warn, rc.log.error)
+//	rc.log.debug(msg [, fields])      -> nothing           (also rc.log.info, rc.log.warn, rc.log.error; a field named level, message, time or script is logged as field.<name>)
 //	print(...)                        -> nothing           (logs at info, arguments joined by tabs)
 //	rc.json.encode(v)                 -> string | nil, err
 //	rc.json.decode(s)                 -> value | nil, err

@@ -26,6 +26,12 @@
 //     string or number literal) that they refuse, checked with luabind's
 //     own parsers (luabind.ParseInterval, luabind.ParseCron) and reported
 //     with their message.
+//   - library-field: a field of a standard library table (string,
+//     table, math, os, ...) that the sandbox's has not, or of a withheld
+//     one (io, debug, package: "disabled in the sandbox"); a field the
+//     file assigns, and a test of whether a field exists (a condition, an
+//     operand of and, or, not, a comparison with nil: for rc paths too),
+//     are not findings.
 //   - endpoint: a constant first argument of rc.get or rc.post that they
 //     refuse (luabind.CheckEndpoint: a path, a query, an endpoint that
 //     would end the daemon's own session).
@@ -71,6 +77,7 @@ const (
 	KindConfigWrite = "config-write"
 	KindLateTrigger = "trigger-in-handler"
 	KindEndpoint    = "endpoint"
+	KindLibrary     = "library-field"
 )
 
 // triggerFuncs are the rc functions that register a trigger: only the
@@ -90,8 +97,9 @@ type Finding struct {
 // Check calls.
 type API struct {
 	globals  map[string]bool
-	names    []string // the globals, sorted, for "did you mean"
-	rc       *node    // nil when the state has no rc table
+	names    []string         // the globals, sorted, for "did you mean"
+	rc       *node            // nil when the state has no rc table
+	libs     map[string]*node // the other global tables: string, table, os, io, ...
 	minEvery time.Duration
 }
 
@@ -102,18 +110,30 @@ type node struct {
 	children map[string]*node // nil for a value that is not a table
 	keys     []string
 	data     bool // rc.config or a value below it: the settings, read-only
+	// disabled is set for a library table whose every other key raises
+	// "<lib>.<key> is disabled in the sandbox" (os, io, debug, package).
+	disabled bool
 }
 
 // FromState reads the globals of L (a state built as scripts get it:
 // sandbox.New and the rc module opened) and walks its rc table; minEvery
 // is the shortest rc.every interval the daemon accepts.
 func FromState(L *lua.LState, minEvery time.Duration) *API {
-	a := &API{globals: map[string]bool{}, minEvery: minEvery}
+	a := &API{globals: map[string]bool{}, libs: map[string]*node{}, minEvery: minEvery}
 	g := L.G.Global
-	for k, _ := g.Next(lua.LNil); k != lua.LNil; k, _ = g.Next(k) {
+	for k, v := g.Next(lua.LNil); k != lua.LNil; k, v = g.Next(k) {
 		if s, ok := k.(lua.LString); ok {
 			a.globals[string(s)] = true
 			a.names = append(a.names, string(s))
+			if tb, ok := v.(*lua.LTable); ok && s != "rc" && s != "_G" {
+				n := walk(string(s), tb, map[*lua.LTable]bool{})
+				if mt, ok := tb.Metatable.(*lua.LTable); ok {
+					_, n.disabled = mt.RawGetString("__index").(*lua.LFunction)
+				}
+				// string.__index is metatable plumbing: not listed as a field.
+				n.keys = slices.DeleteFunc(n.keys, func(k string) bool { return strings.HasPrefix(k, "__") })
+				a.libs[string(s)] = n
+			}
 		}
 	}
 	sort.Strings(a.names)
@@ -299,6 +319,7 @@ type globalRead struct {
 
 type checker struct {
 	api      *API
+	probing  bool             // walking a test of whether a field exists (probe)
 	defined  map[string]bool  // globals the file assigns
 	added    map[string]*node // rc paths the file assigns
 	reads    []globalRead
@@ -346,14 +367,14 @@ func (c *checker) stmt(st ast.Stmt, s *scope) {
 	case *ast.DoBlockStmt:
 		c.block(st.Stmts, newScope(s))
 	case *ast.WhileStmt:
-		c.expr(st.Condition, s)
+		c.probe(st.Condition, s)
 		c.block(st.Stmts, newScope(s))
 	case *ast.RepeatStmt:
 		inner := newScope(s) // the condition sees the body's locals
 		c.block(st.Stmts, inner)
 		c.expr(st.Condition, inner)
 	case *ast.IfStmt:
-		c.expr(st.Condition, s)
+		c.probe(st.Condition, s)
 		c.block(st.Then, newScope(s))
 		c.block(st.Else, newScope(s))
 	case *ast.NumberForStmt:
@@ -473,6 +494,18 @@ func (c *checker) function(fn *ast.FunctionExpr, s *scope, implicit ...string) {
 	c.block(fn.Stmts, inner)
 }
 
+// probe walks e where a missing field is a test of whether it exists (a
+// condition, an operand of and, or, not, a comparison with nil): when e is a field read
+// itself, its absence is no finding (the rest of e is walked as usual).
+func (c *checker) probe(e ast.Expr, s *scope) *node {
+	if _, ok := e.(*ast.AttrGetExpr); !ok || c.probing {
+		return c.expr(e, s)
+	}
+	c.probing = true
+	defer func() { c.probing = false }()
+	return c.expr(e, s)
+}
+
 // expr walks e and returns the rc value it denotes, or nil.
 func (c *checker) expr(e ast.Expr, s *scope) *node {
 	switch e := e.(type) {
@@ -482,6 +515,9 @@ func (c *checker) expr(e ast.Expr, s *scope) *node {
 		}
 		if e.Value == "rc" && c.api.rc != nil && c.api.globals["rc"] {
 			return c.api.rc
+		}
+		if n := c.api.libs[e.Value]; n != nil {
+			return n
 		}
 		if !c.api.globals[e.Value] {
 			c.reads = append(c.reads, globalRead{name: e.Value, line: e.Line(), locals: s.visible()})
@@ -544,9 +580,16 @@ func (c *checker) expr(e ast.Expr, s *scope) *node {
 			c.expr(f.Value, s)
 		}
 	case *ast.LogicalOpExpr:
-		c.expr(e.Lhs, s)
-		c.expr(e.Rhs, s)
+		c.probe(e.Lhs, s)
+		c.probe(e.Rhs, s)
 	case *ast.RelationalOpExpr:
+		_, lnil := e.Lhs.(*ast.NilExpr)
+		_, rnil := e.Rhs.(*ast.NilExpr)
+		if lnil || rnil { // x == nil, x ~= nil: a test of whether x exists
+			c.probe(e.Lhs, s)
+			c.probe(e.Rhs, s)
+			break
+		}
 		c.expr(e.Lhs, s)
 		c.expr(e.Rhs, s)
 	case *ast.StringConcatOpExpr:
@@ -558,7 +601,7 @@ func (c *checker) expr(e ast.Expr, s *scope) *node {
 	case *ast.UnaryMinusOpExpr:
 		c.expr(e.Expr, s)
 	case *ast.UnaryNotOpExpr:
-		c.expr(e.Expr, s)
+		c.probe(e.Expr, s)
 	case *ast.UnaryLenOpExpr:
 		c.expr(e.Expr, s)
 	case *ast.FunctionExpr:
@@ -584,6 +627,17 @@ func (c *checker) readOnly(path string, line int) {
 }
 
 func (c *checker) missing(n *node, key string, line int) {
+	if c.probing {
+		return // if string.x then ..., local f = table.unpack or unpack: a test, not a use
+	}
+	if n.path != "rc" && !strings.HasPrefix(n.path, "rc.") {
+		msg := n.path + "." + key + " is disabled in the sandbox"
+		if !n.disabled {
+			msg = luabind.MissingKeyMessage(n.path, n.keys, key)
+		}
+		c.findings = append(c.findings, Finding{Line: line, Kind: KindLibrary, Name: n.path + "." + key, Message: msg})
+		return
+	}
 	keys := slices.Clone(n.keys)
 	for path := range c.added {
 		if strings.HasPrefix(path, n.path+".") && !strings.Contains(path[len(n.path)+1:], ".") {

@@ -344,3 +344,38 @@ function M.plain() return self end
 	assert.Equal(t, "3: undefined-global: undefined global missing_value", got[0])
 	assert.Equal(t, "4: undefined-global: undefined global self", got[1], "a function defined with . has no self")
 }
+
+// TestLibraryFields: a field of a standard library table that the sandbox
+// does not have is a finding, with "did you mean" (string.fromat), or,
+// for a library the sandbox withholds, that it is disabled there (io,
+// os.exit); through a local too. A field the file adds (function
+// string.trim), a test of whether one exists (if ..., or, and, not) and
+// the fields that exist are not.
+func TestLibraryFields(t *testing.T) {
+	t.Parallel()
+	api := realAPI(t, nil)
+	got := findings(t, api, `
+local s = string.fromat("%d", 1)
+local u = table.unpack({1})
+io.write("x")
+os.exit(1)
+local str = string
+str.uper("x")
+`)
+	require.Len(t, got, 5, "%q", got)
+	assert.Contains(t, got[0], `2: library-field: string.fromat does not exist (did you mean string.format?`)
+	assert.NotContains(t, got[0], "__index", "metatable plumbing is not listed")
+	assert.Contains(t, got[1], `3: library-field: table.unpack does not exist`)
+	assert.Equal(t, `4: library-field: io.write is disabled in the sandbox`, got[2])
+	assert.Equal(t, `5: library-field: os.exit is disabled in the sandbox`, got[3])
+	assert.Contains(t, got[4], `7: library-field: string.uper does not exist (did you mean string.upper?`, "through a local")
+
+	assert.Empty(t, findings(t, api, `
+local f = string.format("%d", math.huge > 1 and 1 or 0)
+local unpack = table.unpack or unpack
+if string.trim == nil then end
+if not table.pack then end
+function string.trim(x) return (x:gsub("^%s+", "")) end
+print(string.trim(" a"), os.time(), os.date("%Y"), coroutine.wrap, f, unpack)
+`))
+}

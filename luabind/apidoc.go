@@ -87,7 +87,7 @@ rc.subscriptions.unread{first_unread_message = msg_id}      -> true | nil, err`}
 			Doc: "POST /api/v1/<endpoint> with body as JSON: the whole decoded body.",
 			Ref: `rc.post(endpoint [, body])        -> body | nil, err   (body: a table, encoded as JSON; {} when absent)`},
 		{Name: "rc.log.debug", Params: []string{"msg: string", "fields?: table<string, any>"}, Doc: "Logs at debug level, with fields.",
-			Ref: `rc.log.debug(msg [, fields])      -> nothing           (also rc.log.info, rc.log.warn, rc.log.error)`},
+			Ref: `rc.log.debug(msg [, fields])      -> nothing           (also rc.log.info, rc.log.warn, rc.log.error; a field named level, message, time or script is logged as field.<name>)`},
 		{Name: "rc.log.info", Params: []string{"msg: string", "fields?: table<string, any>"}, Doc: "Logs at info level, with fields."},
 		{Name: "rc.log.warn", Params: []string{"msg: string", "fields?: table<string, any>"}, Doc: "Logs at warn level, with fields."},
 		{Name: "rc.log.error", Params: []string{"msg: string", "fields?: table<string, any>"}, Doc: "Logs at error level, with fields."},

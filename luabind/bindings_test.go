@@ -378,3 +378,23 @@ func TestLogMisuseAtDisabledLevel(t *testing.T) {
 	require.NoError(t, L.DoString(`rc.log.debug("x", {a = 1})`))
 	assert.Empty(t, buf.lines(), "nothing logged below the level")
 }
+
+// TestExtraArgumentsRaise: a function of the rc table called with more
+// arguments than it takes raises, naming the first extra one, instead of
+// ignoring it (rc.json.encode has no options); calls within it work.
+func TestExtraArgumentsRaise(t *testing.T) {
+	t.Parallel()
+	e := newLuaEnv(t)
+	for src, want := range map[string]string{
+		`rc.json.encode({}, {indent = 2})`:      "bad argument #2 to rc.json.encode (unexpected argument: rc.json.encode takes 1 argument)",
+		`rc.me(1)`:                              "bad argument #1 to rc.me (unexpected argument: rc.me takes no arguments)",
+		`rc.subscriptions.unread("R", {x = 1})`: "bad argument #2 to rc.subscriptions.unread (unexpected argument: rc.subscriptions.unread takes 1 argument)",
+		`rc.log.info("m", {}, 3)`:               "bad argument #3 to rc.log.info (unexpected argument: rc.log.info takes 2 arguments)",
+		`local f = rc.get; f("me", {}, true)`:   "bad argument #3 to rc.get (unexpected argument: rc.get takes 2 arguments)",
+	} {
+		err := e.L.DoString(src)
+		require.Error(t, err, src)
+		assert.Contains(t, err.Error(), want, src)
+	}
+	e.run(t, `assert(rc.json.encode({1}) == "[1]"); rc.log.info("m", {a = 1}); rc.me()`)
+}

@@ -3,7 +3,10 @@ package luabind
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/url"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -151,19 +154,62 @@ func (m *Module) Open(L *lua.LState, h Host) {
 	rcT.RawSetString("chat", b.chatTable(L))
 	rcT.RawSetString("users", b.usersTable(L))
 	rcT.RawSetString("rooms", b.roomsTable(L))
-	rcT.RawSetString("me", L.NewFunction(b.me))
-	rcT.RawSetString("get", L.NewFunction(b.get))
-	rcT.RawSetString("post", L.NewFunction(b.post))
+	rcT.RawSetString("me", L.NewFunction(bounded("rc.me", b.me)))
+	rcT.RawSetString("get", L.NewFunction(bounded("rc.get", b.get)))
+	rcT.RawSetString("post", L.NewFunction(bounded("rc.post", b.post)))
 	rcT.RawSetString("log", b.logTable(L))
 	rcT.RawSetString("json", b.jsonTable(L))
 	rcT.RawSetString("re", b.reTable(L))
-	rcT.RawSetString("secret", L.NewFunction(b.secret))
+	rcT.RawSetString("secret", L.NewFunction(bounded("rc.secret", b.secret)))
 	rcT.RawSetString("store", b.storeTable(L))
 	b.installTriggers(L, rcT)
 	b.installMessages(L)
 	setStrict(L, rcT, "rc", computed{"config", b.configCopy})
 	L.SetGlobal("rc", rcT)
 	L.SetGlobal("print", L.NewFunction(b.print))
+}
+
+// arity is the most arguments each function of APIDoc takes (absent: any
+// number, "..." in its parameters). Built once; never written again.
+var arity = func() map[string]int {
+	out := map[string]int{}
+	for _, e := range APIDoc() {
+		if e.Class || e.Type != "" || strings.Contains(e.Name, ":") {
+			continue
+		}
+		if slices.ContainsFunc(e.Params, func(p string) bool { return strings.HasPrefix(p, "...") }) {
+			continue
+		}
+		out[e.Name] = len(e.Params)
+	}
+	return out
+}()
+
+// bounded is fn, the function name of the API, refusing more arguments
+// than it takes: rc.json.encode(v, {indent = 2}) raises instead of
+// ignoring the options it does not have.
+func bounded(name string, fn lua.LGFunction) lua.LGFunction {
+	n, ok := arity[name]
+	if !ok {
+		return fn
+	}
+	return func(L *lua.LState) int {
+		if L.GetTop() > n {
+			argError(L, n+1, name, fmt.Sprintf("unexpected argument: %s takes %s", name, plural(n, "argument")))
+		}
+		return fn(L)
+	}
+}
+
+// plural is "n thing" or "n things" ("no things" for 0).
+func plural(n int, thing string) string {
+	switch n {
+	case 0:
+		return "no " + thing + "s"
+	case 1:
+		return "1 " + thing
+	}
+	return fmt.Sprintf("%d %ss", n, thing)
 }
 
 // field is one function of an API table: its Lua name and its Go body.
@@ -177,7 +223,7 @@ type field struct {
 func namespace(L *lua.LState, name string, fields ...field) *lua.LTable {
 	tb := ltable.New(L, len(fields))
 	for _, f := range fields {
-		ltable.SetString(tb, f.name, L.NewFunction(f.fn))
+		ltable.SetString(tb, f.name, L.NewFunction(bounded(name+"."+f.name, f.fn)))
 	}
 	setStrict(L, tb, name)
 	return tb

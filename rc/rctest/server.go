@@ -484,9 +484,17 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotFound, obj{{"success", false}, {"error", "Resource not found"}}.bytes())
 		return
 	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, s.cfg.maxBodySize))
+	body, err := io.ReadAll(io.LimitReader(r.Body, s.cfg.maxBodySize+1))
 	if err != nil {
 		writeJSON(w, http.StatusBadRequest, failureBody("Invalid body"))
+		return
+	}
+	if int64(len(body)) > s.cfg.maxBodySize {
+		// Read the rest (within reason), so that the client, still
+		// writing, reads the answer rather than a reset connection.
+		_, _ = io.Copy(io.Discard, io.LimitReader(r.Body, maxDrain))
+		writeJSON(w, http.StatusRequestEntityTooLarge, failureBody(fmt.Sprintf(
+			"rctest: request body larger than %d MiB (the fake server's limit)", s.cfg.maxBodySize>>20)))
 		return
 	}
 	query, qerr := url.ParseQuery(r.URL.RawQuery)
@@ -522,6 +530,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	writeJSON(w, c.status, c.out)
 }
+
+// maxDrain is how much of a request body past the limit the server reads
+// before it answers 413.
+const maxDrain = 64 << 20
 
 var unauthorizedBody = []byte(`{"success":false,"error":"You must be logged in to do this.","status":"error","message":"You must be logged in to do this."}`)
 

@@ -639,3 +639,31 @@ func TestMembershipFollowsSubscriptions(t *testing.T) {
 	assert.Equal(t, AliceUsername, bot.Name)
 	assert.Equal(t, BotUsername, alice.Name)
 }
+
+// TestRequestBodyLimit: a request body over 8 MiB is answered 413 with a
+// body saying so, whether it comes with a Content-Length or chunked, and
+// nothing of it is applied; one of exactly 8 MiB is read whole (here the
+// route's own size check answers).
+func TestRequestBodyLimit(t *testing.T) {
+	t.Parallel()
+	s := startServer(t)
+	bot := botClient(t, s)
+	before := len(s.Messages(GeneralRoomID))
+	post := func(size int, chunked bool) response {
+		t.Helper()
+		head := `{"channel":"#general","text":"`
+		text := strings.Repeat("a", size-len(head)-2)
+		var rd io.Reader = strings.NewReader(head + text + `"}`)
+		if chunked {
+			rd = io.MultiReader(rd) // no length known: sent chunked
+		}
+		return bot.post("/api/v1/chat.postMessage", rd)
+	}
+	const tooLarge = `{"success":false,"error":"rctest: request body larger than 8 MiB (the fake server's limit)"}`
+	wantBody(t, post(8<<20+1, false), 413, tooLarge)
+	wantBody(t, post(15<<20, false), 413, tooLarge)
+	wantBody(t, post(15<<20, true), 413, tooLarge)
+	wantBody(t, post(8<<20, false), 400,
+		`{"success":false,"error":"Message size exceeds Message_MaxAllowedSize [error-message-size-exceeded]","errorType":"error-message-size-exceeded"}`)
+	assert.Len(t, s.Messages(GeneralRoomID), before, "nothing posted")
+}

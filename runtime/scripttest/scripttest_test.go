@@ -242,6 +242,27 @@ end
 	assert.True(t, r["test_x"].Passed, "%+v", r["test_x"])
 }
 
+// TestBotMayImpersonate: the test server's bot has the bot role, as
+// --dev's and a real bot account: post_message's alias and avatar work.
+func TestBotMayImpersonate(t *testing.T) {
+	t.Parallel()
+	path := files(t, `
+rc.hear("^hi", function(msg)
+  local m, err = rc.chat.post_message{room_id = msg.rid, text = "hello", alias = "Deploy", avatar = "https://example.com/a.png"}
+  if err then error(tostring(err)) end
+  rc.log.info("posted", {alias = m.alias, avatar = m.avatar})
+end)
+`, `function test_x()
+  t.post { room = "#general", text = "hi" }
+  t.eq(t.posted(), {{room = "#general", text = "hello"}})
+  t.eq(t.logs()[1].alias, "Deploy")
+  t.eq(t.logs()[1].avatar, "https://example.com/a.png")
+end
+`)
+	r := results(t, path, Options{})
+	assert.True(t, r["test_x"].Passed, "%+v", r["test_x"])
+}
+
 // TestStoreIsInspectable: t.store reads what the script's rc.store holds,
 // each test starts with an empty store, and expiries follow the fake clock.
 func TestStoreIsInspectable(t *testing.T) {

@@ -428,34 +428,47 @@ type route struct {
 	limited bool // under the default rate limiter
 }
 
+// coreRoutes are the routes of handlers.go, by "METHOD endpoint";
+// messageRoutes (messages.go) holds the others.
+var coreRoutes = map[string]route{
+	"POST login":                {h: (*Server).login, limited: true},
+	"POST logout":               {h: (*Server).logout, auth: true, limited: true},
+	"GET logout":                {h: (*Server).logout, auth: true, limited: true},
+	"GET me":                    {h: (*Server).me, auth: true, limited: true},
+	"GET info":                  {h: (*Server).info},
+	"GET subscriptions.get":     {h: (*Server).subscriptionsGet, auth: true, limited: true},
+	"GET subscriptions.getOne":  {h: (*Server).subscriptionsGetOne, auth: true, limited: true},
+	"POST subscriptions.read":   {h: (*Server).subscriptionsRead, auth: true, limited: true},
+	"POST subscriptions.unread": {h: (*Server).subscriptionsUnread, auth: true, limited: true},
+	"POST chat.postMessage":     {h: (*Server).chatPostMessage, auth: true, limited: true},
+	"GET chat.syncMessages":     {h: (*Server).chatSyncMessages, auth: true, limited: true},
+	"GET users.info":            {h: (*Server).usersInfo, auth: true, limited: true},
+}
+
 // lookupRoute returns the route for method and endpoint.
 func lookupRoute(method, endpoint string) (route, bool) {
-	switch method + " " + endpoint {
-	case "POST login":
-		return route{h: (*Server).login, limited: true}, true
-	case "POST logout", "GET logout":
-		return route{h: (*Server).logout, auth: true, limited: true}, true
-	case "GET me":
-		return route{h: (*Server).me, auth: true, limited: true}, true
-	case "GET info":
-		return route{h: (*Server).info}, true
-	case "GET subscriptions.get":
-		return route{h: (*Server).subscriptionsGet, auth: true, limited: true}, true
-	case "GET subscriptions.getOne":
-		return route{h: (*Server).subscriptionsGetOne, auth: true, limited: true}, true
-	case "POST subscriptions.read":
-		return route{h: (*Server).subscriptionsRead, auth: true, limited: true}, true
-	case "POST subscriptions.unread":
-		return route{h: (*Server).subscriptionsUnread, auth: true, limited: true}, true
-	case "POST chat.postMessage":
-		return route{h: (*Server).chatPostMessage, auth: true, limited: true}, true
-	case "GET chat.syncMessages":
-		return route{h: (*Server).chatSyncMessages, auth: true, limited: true}, true
-	case "GET users.info":
-		return route{h: (*Server).usersInfo, auth: true, limited: true}, true
+	if rt, ok := coreRoutes[method+" "+endpoint]; ok {
+		return rt, true
 	}
 	rt, ok := messageRoutes[method+" "+endpoint]
 	return rt, ok
+}
+
+// Endpoints returns the endpoints the server serves under /api/v1/
+// ("chat.postMessage", "me", ...), sorted, each once whatever its
+// methods. (The server's version is /api/info, outside them.)
+func Endpoints() []string {
+	var out []string
+	for _, routes := range []map[string]route{coreRoutes, messageRoutes} {
+		for k := range routes {
+			_, endpoint, _ := strings.Cut(k, " ")
+			if endpoint != "info" && !slices.Contains(out, endpoint) {
+				out = append(out, endpoint)
+			}
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // ServeHTTP implements http.Handler.

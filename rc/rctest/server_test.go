@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -666,4 +667,27 @@ func TestRequestBodyLimit(t *testing.T) {
 	wantBody(t, post(8<<20, false), 400,
 		`{"success":false,"error":"Message size exceeds Message_MaxAllowedSize [error-message-size-exceeded]","errorType":"error-message-size-exceeded"}`)
 	assert.Len(t, s.Messages(GeneralRoomID), before, "nothing posted")
+}
+
+// TestEndpointsAreServed: every endpoint Endpoints lists is served (by
+// GET or POST, not the 404 of an unknown one), and an unknown one is not
+// listed.
+func TestEndpointsAreServed(t *testing.T) {
+	t.Parallel()
+	s := startServer(t)
+	bot := botClient(t, s)
+	eps := Endpoints()
+	assert.Contains(t, eps, "chat.postMessage")
+	assert.Contains(t, eps, "rooms.info")
+	assert.NotContains(t, eps, "info", "/api/info is not under /api/v1/")
+	assert.True(t, slices.IsSorted(eps))
+	notFound := `{"success":false,"error":"Resource not found"}`
+	for _, ep := range eps {
+		if ep == "logout" {
+			continue // would end the bot's session; served by both methods
+		}
+		get, post := bot.get("/api/v1/"+ep), bot.post("/api/v1/"+ep, map[string]any{})
+		assert.False(t, string(get.body) == notFound && string(post.body) == notFound, "%s is served", ep)
+	}
+	assert.JSONEq(t, notFound, string(bot.get("/api/v1/chat.nope").body), "an unknown endpoint")
 }

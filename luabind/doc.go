@@ -116,7 +116,10 @@
 // error_type is "canceled", "timeout", "transport", "decode" (a malformed
 // response) or "unavailable" (the host gave the Module no such service);
 // rc.store's failures have "limit" (a bound of the store), "type" (incr of
-// a value that is no number) or "store" (the store itself failed). A
+// a value that is no number) or "store" (the store itself failed);
+// rc.json.encode's and rc.json.decode's "json" (a value JSON cannot hold,
+// bad JSON, a limit), their message naming the function: "rc.json.encode:
+// f: cannot encode a function". A
 // rate limit (status 429) has err.retry_after, the seconds to wait (rounded
 // up). tostring(err) and "..." .. err give err.message. So a script tells
 // "not subscribed" (nil without err) from "rate limited" (err.status ==
@@ -242,8 +245,8 @@
 // decode (rc.json.decode, every response, an event) at most an estimated
 // 320 MiB of tables, which any response the client accepts fits and a 32
 // MiB array of empty tables does not. Past its limit, rc.json.encode and
-// rc.json.decode return nil, err and a call's response gives nil, err
-// (error_type "decode"); a request body, log line, print or query raises.
+// rc.json.decode return nil, err (error_type "json") and a call's response
+// gives nil, err (error_type "decode"); a request body, log line, print or query raises.
 // The same functions look at the call's deadline as they go. Error
 // messages show at most 64 bytes of a key or value the script gave.
 //

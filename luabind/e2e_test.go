@@ -174,6 +174,9 @@ func TestEndToEndMessageCalls(t *testing.T) {
 		assert(none == nil and err.status == 400 and err.error_type == "", tostring(err))
 		assert(err.error == "The room id provided does not match where the message is from.")
 		assert(rc.chat.delete{room_id = GENERAL, message_id = mine._id} == true)
+		none, err = rc.chat.delete{room_id = GENERAL, message_id = mine._id}
+		assert(none == nil and err.status == 400 and err.error_type == "", "deleted already: " .. tostring(err))
+		assert(err.error == 'No message found with the id of "' .. mine._id .. '".', err.error)
 
 		local room = assert(rc.rooms.info{room_name = "#general"})
 		assert(room._id == GENERAL and room.t == "c" and room.usersCount > 0)

@@ -1,6 +1,10 @@
 package luabind
 
 import (
+	"context"
+	"errors"
+	"strings"
+
 	lua "github.com/yuin/gopher-lua"
 
 	"github.com/rclua/rclua/luabind/luajson"
@@ -20,11 +24,13 @@ func (b *binding) jsonTable(L *lua.LState) *lua.LTable {
 // jsonEncode is
 //
 //	rc.json.encode(v) -> string | nil, err
+//
+// err is an error table (jsonError).
 func (b *binding) jsonEncode(L *lua.LState) int {
 	raw, err := luajson.Encode(ctxOf(L), L.Get(1))
 	if err != nil {
 		L.Push(lua.LNil)
-		L.Push(lua.LString(err.Error()))
+		L.Push(b.errorTable(L, &jsonError{fn: "rc.json.encode", err: err}))
 		return 2
 	}
 	L.Push(lua.LString(raw))
@@ -44,7 +50,7 @@ func (b *binding) jsonDecode(L *lua.LState) int {
 	v, err := luajson.Decode(L, string(s))
 	if err != nil {
 		L.Push(lua.LNil)
-		L.Push(lua.LString(err.Error()))
+		L.Push(b.errorTable(L, &jsonError{fn: "rc.json.decode", err: err}))
 		return 2
 	}
 	L.Push(v)
@@ -68,4 +74,31 @@ func (b *binding) jsonArray(L *lua.LState) int {
 	}
 	L.Push(tb)
 	return 1
+}
+
+// jsonError is the error of rc.json.encode and rc.json.decode, which
+// becomes the same err table as every rc function's: status 0,
+// error_type "json" ("canceled" or "timeout" when the call's context
+// ended the conversion), message "rc.json.encode: f: cannot encode a
+// function" (luajson's message, its "json: " prefix replaced by fn).
+type jsonError struct {
+	fn  string // "rc.json.encode"
+	err error  // luajson's
+}
+
+func (e *jsonError) Error() string {
+	return e.fn + ": " + strings.TrimPrefix(e.err.Error(), "json: ")
+}
+
+func (e *jsonError) Unwrap() error { return e.err }
+
+// ErrorType is err.error_type (errorTable).
+func (e *jsonError) ErrorType() string {
+	switch {
+	case errors.Is(e.err, context.Canceled):
+		return "canceled"
+	case errors.Is(e.err, context.DeadlineExceeded):
+		return "timeout"
+	}
+	return "json"
 }

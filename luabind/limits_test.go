@@ -87,7 +87,8 @@ func TestDecodeRoutesCountWhatTheyBuild(t *testing.T) {
 	e.run(t, `
 		local bomb = "[" .. string.rep('{"a":0},', 4999) .. '{"a":0}]'
 		local v, err = rc.json.decode(bomb)
-		assert(v == nil and err:find("json: decoded value exceeds the limit of 1048576 bytes", 1, true), err)
+		assert(v == nil and err.error_type == "json" and
+			err.message:find("rc.json.decode: decoded value exceeds the limit of 1048576 bytes", 1, true), tostring(err))
 
 		local calls = {
 			["rc.get"] = function() return rc.get("x") end,
@@ -142,7 +143,10 @@ func TestDecodeRoutesStopAtTheDeadline(t *testing.T) {
 	require.Empty(t, msg)
 	require.Len(t, out, 2)
 	assert.Equal(t, lua.LNil, out[0])
-	assert.Contains(t, out[1].String(), "context canceled")
+	errT = out[1].(*lua.LTable)
+	assert.Equal(t, lua.LString("canceled"), errT.RawGetString("error_type"), "a stop, not bad JSON")
+	assert.Contains(t, errT.RawGetString("message").String(), "rc.json.decode: decoding stopped at offset")
+	assert.Contains(t, errT.RawGetString("message").String(), "context canceled")
 }
 
 // TestEncodeRoutesBoundTheirOutput: every route from Lua values to text
@@ -158,7 +162,7 @@ func TestEncodeRoutesBoundTheirOutput(t *testing.T) {
 		local dag = {}
 		for i = 1, 40 do dag = {dag, dag} end
 		local s, err = rc.json.encode(dag)
-		assert(s == nil and err == "json: encoded text exceeds the limit of 16777216 bytes", err)
+		assert(s == nil and err.message == "rc.json.encode: encoded text exceeds the limit of 16777216 bytes", tostring(err))
 
 		-- The other routes share the encoder: one string twenty times over
 		-- is quicker to refuse than 2^40 leaves.
@@ -202,7 +206,9 @@ func TestEncodeRoutesStopAtTheDeadline(t *testing.T) {
 	out, msg := goCall(t, e.L, "rc.json.encode", list)
 	require.Empty(t, msg)
 	require.Len(t, out, 2)
-	assert.Equal(t, "json: encoding stopped: context canceled", out[1].String())
+	errT := out[1].(*lua.LTable)
+	assert.Equal(t, lua.LString("rc.json.encode: encoding stopped: context canceled"), errT.RawGetString("message"))
+	assert.Equal(t, lua.LString("canceled"), errT.RawGetString("error_type"))
 
 	post := e.L.NewTable()
 	post.RawSetString("channel", lua.LString("#a"))

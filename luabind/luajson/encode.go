@@ -14,16 +14,48 @@ import (
 // EncodeError is an error of Encode, naming where in the value it
 // occurred (a path such as `attachments[1].fields`).
 type EncodeError struct {
-	Path string
+	Path string // the whole path, each key clipped (Clip)
 	Msg  string
+
+	elems []string // Path's elements, innermost first
 }
 
 // Error returns "json: <path>: <what>", or "json: <what>" at the top level.
+// A path of more than 5 elements shows its first 2 and last 3 around the
+// number left out: "json: a.a ... (195 more) ... a.a.a: nesting deeper
+// than 200". Path keeps the whole of it.
 func (e *EncodeError) Error() string {
 	if e.Path == "" {
 		return "json: " + e.Msg
 	}
-	return "json: " + e.Path + ": " + e.Msg
+	return "json: " + e.shownPath() + ": " + e.Msg
+}
+
+// shownPath is Path, or its ends when it has more than shownHead +
+// shownTail elements.
+func (e *EncodeError) shownPath() string {
+	const shownHead, shownTail = 2, 3
+	n := len(e.elems)
+	if n <= shownHead+shownTail {
+		return e.Path
+	}
+	var head, tail string
+	for i := n - 1; i >= n-shownHead; i-- {
+		head = joinPath(head, e.elems[i])
+	}
+	for i := shownTail - 1; i >= 0; i-- {
+		tail = joinPath(tail, e.elems[i])
+	}
+	return fmt.Sprintf("%s ... (%d more) ... %s", head, n-shownHead-shownTail, tail)
+}
+
+// joinPath appends elem to path: after a dot unless elem is an index or
+// quoted key, or path is empty.
+func joinPath(path, elem string) string {
+	if path == "" || elem[0] == '[' {
+		return path + elem
+	}
+	return path + "." + elem
 }
 
 // MaxEncodeSize is the longest JSON text Encode makes: 16 MiB, the bound
@@ -96,6 +128,7 @@ func pathErr(err error, elem string) error {
 		} else {
 			ee.Path = elem + "." + ee.Path
 		}
+		ee.elems = append(ee.elems, elem)
 	}
 	return err
 }

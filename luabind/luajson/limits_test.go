@@ -155,6 +155,36 @@ func TestEncodeStopsAtTheDeadline(t *testing.T) {
 	assert.NoError(t, err)
 }
 
+// TestEncodeErrorsCapThePath: a path of 200 levels shows its ends and
+// how many levels it leaves out, not all of them; Path keeps them all.
+func TestEncodeErrorsCapThePath(t *testing.T) {
+	t.Parallel()
+	L := newState(t)
+	require.NoError(t, L.DoString(`
+		deep = {}
+		local cur = deep
+		for i = 1, 250 do cur.a = {} cur = cur.a end
+		list = {}
+		cur = list
+		for i = 1, 9 do cur[1] = {} cur = cur[1] end
+		cur[1] = print
+		six = {a = {b = {c = {d = {e = {f = print}}}}}}
+		five = {a = {b = {c = {d = {e = print}}}}}
+	`))
+	_, err := Encode(context.Background(), L.GetGlobal("deep"))
+	var ee *EncodeError
+	require.ErrorAs(t, err, &ee)
+	assert.Equal(t, "json: a.a ... (195 more) ... a.a.a: nesting deeper than 200", err.Error())
+	assert.Equal(t, strings.TrimSuffix(strings.Repeat("a.", 200), "."), ee.Path, "Path is whole")
+
+	_, err = Encode(context.Background(), L.GetGlobal("list"))
+	assert.EqualError(t, err, "json: [1][1] ... (5 more) ... [1][1][1]: cannot encode a function")
+	_, err = Encode(context.Background(), L.GetGlobal("six"))
+	assert.EqualError(t, err, "json: a.b ... (1 more) ... d.e.f: cannot encode a function")
+	_, err = Encode(context.Background(), L.GetGlobal("five"))
+	assert.EqualError(t, err, "json: a.b.c.d.e: cannot encode a function", "five elements are shown whole")
+}
+
 // TestEncodeErrorsClipKeys: an error names at most 64 bytes of each key
 // of its path, so 200 levels of a 64 KB key make a short message, not a
 // 13 MB one.

@@ -10,12 +10,29 @@ local function roundtrip(t, s, want)
   t:eq(out, want or s, "round trip of " .. s)
 end
 
+-- json_err checks that err is the error table every rc function returns,
+-- from fn, with a message containing want.
+local function json_err(t, err, fn, want)
+  if type(err) ~= "table" then
+    t:error("err of " .. fn .. " is a " .. type(err) .. ", not a table: " .. tostring(err))
+    return
+  end
+  t:eq(err.status, 0, "status of " .. fn)
+  t:eq(err.error_type, "json", "error_type of " .. fn)
+  t:eq(err.error, err.message)
+  t:eq(tostring(err), err.message, "tostring(err)")
+  if string.sub(err.message, 1, #fn + 2) ~= fn .. ": " then
+    t:error("message does not name " .. fn .. ": " .. err.message)
+  end
+  if not string.find(err.message, want, 1, true) then
+    t:error("error " .. err .. " does not contain: " .. want)
+  end
+end
+
 local function encode_fails(t, v, want)
   local s, err = rc.json.encode(v)
   t:eq(s, nil, "encode should fail: " .. want)
-  if err and not string.find(err, want, 1, true) then
-    t:error("error " .. err .. " does not contain: " .. want)
-  end
+  json_err(t, err, "rc.json.encode", want)
 end
 
 function test_round_trips(t)
@@ -105,7 +122,9 @@ function test_encode_errors(t)
   local deep = {}
   local cur = deep
   for i = 1, 250 do cur.x = {} cur = cur.x end
-  encode_fails(t, deep, "nesting deeper than 200")
+  encode_fails(t, deep, "rc.json.encode: x.x ... (195 more) ... x.x.x: nesting deeper than 200")
+  local _, err = rc.json.encode(deep)
+  t:eq(#err.message < 100, true, "the path is capped: " .. #err.message .. " bytes")
   local arr = rc.json.array()
   arr.k = 1
   encode_fails(t, arr, 'table marked as an array has string key "k"')
@@ -124,16 +143,14 @@ function test_decode_errors(t)
   for _, s in ipairs(cases) do
     local v, err = rc.json.decode(s)
     t:eq(v, nil, "decode should fail: " .. s)
-    if type(err) ~= "string" or not string.find(err, "^json: ") then
-      t:error("bad error for " .. s .. ": " .. tostring(err))
-    end
+    json_err(t, err, "rc.json.decode", " at offset ")
   end
   local ok = pcall(rc.json.decode, 12)
   t:eq(ok, false, "decode(12) raises")
   local deep = string.rep("[", 201) .. string.rep("]", 201)
   local v, err = rc.json.decode(deep)
   t:eq(v, nil)
-  t:eq(string.find(err, "nesting deeper than 200", 1, true) ~= nil, true, err)
+  json_err(t, err, "rc.json.decode", "nesting deeper than 200")
   local ok200 = rc.json.decode(string.rep("[", 200) .. string.rep("]", 200))
   t:eq(type(ok200), "table", "200 levels are fine")
 end
@@ -146,5 +163,6 @@ function test_big_input_bound(t)
   local big = '"' .. string.rep("a", 32 * 1024 * 1024) .. '"'
   local v, err = rc.json.decode(big)
   t:eq(v, nil)
-  t:eq(err, "json: input larger than 32 MiB")
+  json_err(t, err, "rc.json.decode", "input larger than 32 MiB")
+  t:eq(err.message, "rc.json.decode: input larger than 32 MiB")
 end

@@ -92,9 +92,12 @@
 //
 // # What is simplified
 //
-//   - Only the endpoints above exist; any other path answers 404
-//     {"success":false,"error":"Resource not found"} (the real text is
-//     UNVERIFIED). The realtime API is described below.
+//   - A request body over 8 MiB is answered 413 {"success":false,"error":
+//     "rctest: request body larger than 8 MiB (the fake server's limit)"}
+//     (the facts page gives no limit of the real server's).
+//   - Only the endpoints above exist (Endpoints lists them); any other
+//     path answers 404 {"success":false,"error":"Resource not found"} (the
+//     real text is UNVERIFIED). The realtime API is described below.
 //   - Permissions are reduced to roles: admin/bot/app bypass the rate
 //     limiter, bot/app may impersonate; admins and a room's owners and
 //     moderators edit and delete anyone's message there, others their own.

@@ -98,6 +98,8 @@ func (c *tclient) do(method, path string, body any, hdr ...string) response {
 	case nil:
 	case string:
 		rd, ct = strings.NewReader(b), "application/json"
+	case io.Reader:
+		rd, ct = b, "application/json"
 	default:
 		data, err := json.Marshal(b)
 		require.NoError(c.t, err)

@@ -428,34 +428,47 @@ type route struct {
 	limited bool // under the default rate limiter
 }
 
+// coreRoutes are the routes of handlers.go, by "METHOD endpoint";
+// messageRoutes (messages.go) holds the others.
+var coreRoutes = map[string]route{
+	"POST login":                {h: (*Server).login, limited: true},
+	"POST logout":               {h: (*Server).logout, auth: true, limited: true},
+	"GET logout":                {h: (*Server).logout, auth: true, limited: true},
+	"GET me":                    {h: (*Server).me, auth: true, limited: true},
+	"GET info":                  {h: (*Server).info},
+	"GET subscriptions.get":     {h: (*Server).subscriptionsGet, auth: true, limited: true},
+	"GET subscriptions.getOne":  {h: (*Server).subscriptionsGetOne, auth: true, limited: true},
+	"POST subscriptions.read":   {h: (*Server).subscriptionsRead, auth: true, limited: true},
+	"POST subscriptions.unread": {h: (*Server).subscriptionsUnread, auth: true, limited: true},
+	"POST chat.postMessage":     {h: (*Server).chatPostMessage, auth: true, limited: true},
+	"GET chat.syncMessages":     {h: (*Server).chatSyncMessages, auth: true, limited: true},
+	"GET users.info":            {h: (*Server).usersInfo, auth: true, limited: true},
+}
+
 // lookupRoute returns the route for method and endpoint.
 func lookupRoute(method, endpoint string) (route, bool) {
-	switch method + " " + endpoint {
-	case "POST login":
-		return route{h: (*Server).login, limited: true}, true
-	case "POST logout", "GET logout":
-		return route{h: (*Server).logout, auth: true, limited: true}, true
-	case "GET me":
-		return route{h: (*Server).me, auth: true, limited: true}, true
-	case "GET info":
-		return route{h: (*Server).info}, true
-	case "GET subscriptions.get":
-		return route{h: (*Server).subscriptionsGet, auth: true, limited: true}, true
-	case "GET subscriptions.getOne":
-		return route{h: (*Server).subscriptionsGetOne, auth: true, limited: true}, true
-	case "POST subscriptions.read":
-		return route{h: (*Server).subscriptionsRead, auth: true, limited: true}, true
-	case "POST subscriptions.unread":
-		return route{h: (*Server).subscriptionsUnread, auth: true, limited: true}, true
-	case "POST chat.postMessage":
-		return route{h: (*Server).chatPostMessage, auth: true, limited: true}, true
-	case "GET chat.syncMessages":
-		return route{h: (*Server).chatSyncMessages, auth: true, limited: true}, true
-	case "GET users.info":
-		return route{h: (*Server).usersInfo, auth: true, limited: true}, true
+	if rt, ok := coreRoutes[method+" "+endpoint]; ok {
+		return rt, true
 	}
 	rt, ok := messageRoutes[method+" "+endpoint]
 	return rt, ok
+}
+
+// Endpoints returns the endpoints the server serves under /api/v1/
+// ("chat.postMessage", "me", ...), sorted, each once whatever its
+// methods. (The server's version is /api/info, outside them.)
+func Endpoints() []string {
+	var out []string
+	for _, routes := range []map[string]route{coreRoutes, messageRoutes} {
+		for k := range routes {
+			_, endpoint, _ := strings.Cut(k, " ")
+			if endpoint != "info" && !slices.Contains(out, endpoint) {
+				out = append(out, endpoint)
+			}
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // ServeHTTP implements http.Handler.
@@ -484,9 +497,17 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotFound, obj{{"success", false}, {"error", "Resource not found"}}.bytes())
 		return
 	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, s.cfg.maxBodySize))
+	body, err := io.ReadAll(io.LimitReader(r.Body, s.cfg.maxBodySize+1))
 	if err != nil {
 		writeJSON(w, http.StatusBadRequest, failureBody("Invalid body"))
+		return
+	}
+	if int64(len(body)) > s.cfg.maxBodySize {
+		// Read the rest (within reason), so that the client, still
+		// writing, reads the answer rather than a reset connection.
+		_, _ = io.Copy(io.Discard, io.LimitReader(r.Body, maxDrain))
+		writeJSON(w, http.StatusRequestEntityTooLarge, failureBody(fmt.Sprintf(
+			"rctest: request body larger than %d MiB (the fake server's limit)", s.cfg.maxBodySize>>20)))
 		return
 	}
 	query, qerr := url.ParseQuery(r.URL.RawQuery)
@@ -522,6 +543,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	writeJSON(w, c.status, c.out)
 }
+
+// maxDrain is how much of a request body past the limit the server reads
+// before it answers 413.
+const maxDrain = 64 << 20
 
 var unauthorizedBody = []byte(`{"success":false,"error":"You must be logged in to do this.","status":"error","message":"You must be logged in to do this."}`)
 

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -638,4 +639,55 @@ func TestMembershipFollowsSubscriptions(t *testing.T) {
 	alice, _ := s.Subscription(AliceUsername, DMAliceRoomID)
 	assert.Equal(t, AliceUsername, bot.Name)
 	assert.Equal(t, BotUsername, alice.Name)
+}
+
+// TestRequestBodyLimit: a request body over 8 MiB is answered 413 with a
+// body saying so, whether it comes with a Content-Length or chunked, and
+// nothing of it is applied; one of exactly 8 MiB is read whole (here the
+// route's own size check answers).
+func TestRequestBodyLimit(t *testing.T) {
+	t.Parallel()
+	s := startServer(t)
+	bot := botClient(t, s)
+	before := len(s.Messages(GeneralRoomID))
+	post := func(size int, chunked bool) response {
+		t.Helper()
+		head := `{"channel":"#general","text":"`
+		text := strings.Repeat("a", size-len(head)-2)
+		var rd io.Reader = strings.NewReader(head + text + `"}`)
+		if chunked {
+			rd = io.MultiReader(rd) // no length known: sent chunked
+		}
+		return bot.post("/api/v1/chat.postMessage", rd)
+	}
+	const tooLarge = `{"success":false,"error":"rctest: request body larger than 8 MiB (the fake server's limit)"}`
+	wantBody(t, post(8<<20+1, false), 413, tooLarge)
+	wantBody(t, post(15<<20, false), 413, tooLarge)
+	wantBody(t, post(15<<20, true), 413, tooLarge)
+	wantBody(t, post(8<<20, false), 400,
+		`{"success":false,"error":"Message size exceeds Message_MaxAllowedSize [error-message-size-exceeded]","errorType":"error-message-size-exceeded"}`)
+	assert.Len(t, s.Messages(GeneralRoomID), before, "nothing posted")
+}
+
+// TestEndpointsAreServed: every endpoint Endpoints lists is served (by
+// GET or POST, not the 404 of an unknown one), and an unknown one is not
+// listed.
+func TestEndpointsAreServed(t *testing.T) {
+	t.Parallel()
+	s := startServer(t)
+	bot := botClient(t, s)
+	eps := Endpoints()
+	assert.Contains(t, eps, "chat.postMessage")
+	assert.Contains(t, eps, "rooms.info")
+	assert.NotContains(t, eps, "info", "/api/info is not under /api/v1/")
+	assert.True(t, slices.IsSorted(eps))
+	notFound := `{"success":false,"error":"Resource not found"}`
+	for _, ep := range eps {
+		if ep == "logout" {
+			continue // would end the bot's session; served by both methods
+		}
+		get, post := bot.get("/api/v1/"+ep), bot.post("/api/v1/"+ep, map[string]any{})
+		assert.False(t, string(get.body) == notFound && string(post.body) == notFound, "%s is served", ep)
+	}
+	assert.JSONEq(t, notFound, string(bot.get("/api/v1/chat.nope").body), "an unknown endpoint")
 }

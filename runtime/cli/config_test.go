@@ -348,3 +348,13 @@ func TestByteSizeFlag(t *testing.T) {
 		assert.Equal(t, want, in.String())
 	}
 }
+
+// TestConsoleEscape: the console's escaping, rune by rune: controls,
+// format characters, private use above U+FFFF (a surrogate pair in JSON)
+// and bytes that are not UTF-8; letters of any script stay.
+func TestConsoleEscape(t *testing.T) {
+	assert.Equal(t, "café 日本 ok", consoleEscape("café 日本 ok", false, false), "readable text untouched")
+	assert.Equal(t, `a\tb\n\r\x1b\x7f\u009b\u202e\U000f0000\xff`, consoleEscape("a\tb\n\r\x1b\x7f\u009b\u202e\U000f0000\xff", false, false))
+	assert.Equal(t, "a\tb\\n", consoleEscape("a\tb\n", true, false), "keepTab")
+	assert.Equal(t, `"\u007f\u202e\udb80\udc00"`, consoleEscape("\"\x7f\u202e\U000f0000\"", false, true), "JSON escapes")
+}

@@ -48,10 +48,13 @@ func startDev(addr string, log zerolog.Logger) (*devServer, error) {
 	if !explicit {
 		addr = defaultDevAddr
 	}
-	srv, err := rctest.Listen(addr)
+	// The bot role, as a real bot account has: alias and avatar
+	// (message-impersonate), no rate limit (facts page §4, §5).
+	bot := rctest.WithBotRoles("bot")
+	srv, err := rctest.Listen(addr, bot)
 	if err != nil && !explicit && errors.Is(err, syscall.EADDRINUSE) {
 		log.Info().Str("addr", addr).Msg("--dev: address busy; using a free port")
-		srv, err = rctest.Listen("127.0.0.1:0")
+		srv, err = rctest.Listen("127.0.0.1:0", bot)
 	}
 	if err != nil && explicit && errors.Is(err, syscall.EADDRINUSE) {
 		return nil, &addrInUseError{addr: addr, err: err}

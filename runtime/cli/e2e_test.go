@@ -255,6 +255,30 @@ func TestE2EDev(t *testing.T) {
 	assert.Equal(t, 0, c.wait(t, 10*time.Second), "SIGINT exits 0")
 }
 
+// TestE2EDevBot: the --dev bot has the bot role, so post_message's alias
+// and avatar work as they do for a real bot account (facts page §5); a
+// 15 MiB post gets the fake server's 413, not a misleading validation
+// error about a missing channel.
+func TestE2EDevBot(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	writeScript(t, filepath.Join(dir, "imp.lua"), `
+local m, err = rc.chat.post_message{channel = "#general", text = "hi", alias = "Deploy", avatar = "https://example.com/a.png"}
+if m then rc.log.info("impersonated", {alias = m.alias, avatar = m.avatar}) else rc.log.error("refused", {err = err}) end
+local big, berr = rc.chat.post_message{channel = "#general", text = string.rep("a", 15 * 1024 * 1024)}
+rc.log.info("big post", {status = berr and berr.status, err = berr and berr.error})
+`)
+	c := startChild(t, nil, "run", "--dev", "--dev-addr", "127.0.0.1:0", "--scripts", dir,
+		"--log-format", "json", "--shutdown-timeout", "3s")
+	waitForText(t, c.stderr, "rclua started", 15*time.Second)
+	out := c.stderr.String()
+	assert.Regexp(t, `"alias":"Deploy","avatar":"https://example.com/a.png"[^\n]*"message":"impersonated"`, out)
+	assert.NotContains(t, out, "refused")
+	assert.Regexp(t, `"status":413,"err":"rctest: request body larger than 8 MiB \(the fake server's limit\)"[^\n]*"message":"big post"`, out)
+	require.NoError(t, c.cmd.Process.Signal(syscall.SIGINT))
+	assert.Equal(t, 0, c.wait(t, 10*time.Second), "SIGINT exits 0")
+}
+
 func TestE2EExec(t *testing.T) {
 	t.Parallel()
 	s := rctest.NewServer()

@@ -42,3 +42,42 @@ func TestE2EExecFailurePrintedOnce(t *testing.T) {
 		})
 	}
 }
+
+// TestE2EConsoleEscapesControlCharacters: in the console format, what a
+// script logs (rc.log's message, field names and values, tables in them,
+// print's output, an error's message) reaches the terminal with its
+// control characters and other non-printing runes escaped, never raw;
+// readable text, tabs between print's arguments included, stays as is.
+// The JSON format keeps the text itself (JSON-escaped).
+func TestE2EConsoleEscapesControlCharacters(t *testing.T) {
+	t.Parallel()
+	s := rctest.NewServer()
+	defer s.Close()
+	script := filepath.Join(t.TempDir(), "esc.lua")
+	require.NoError(t, os.WriteFile(script, []byte(`
+rc.log.info("msg \27[31mred\7 caf\195\169 \230\151\165\n12:00:00 ERR forged", {text = "\27[31mred", ["k\27[1m"] = "v",
+  t = {a = "\27[2J", b = "\127 \194\155 \226\128\174"}})
+rc.log.warn("fields", {error = {x = "\226\128\174rtl"}})
+print("p\27[2J", "tab\255")
+error("bad \27[5m news")
+`), 0o644))
+	code, _, stderr := runChild(t, botEnv(s), "exec", "--log-format", "console", script)
+	assert.Equal(t, 1, code, stderr)
+	for _, raw := range []string{"\x1b", "\x07", "\x7f", "\u009b", "\u202e", "\xff", "\n12:00:00 ERR forged"} {
+		assert.NotContains(t, stderr, raw, "%q raw on the console:\n%s", raw, stderr)
+	}
+	for _, want := range []string{
+		`msg \x1b[31mred\x07 café 日\n12:00:00 ERR forged`,
+		`k\x1b[1m=v`,
+		`text="\x1b[31mred"`,
+		`t={"a":"\u001b[2J","b":"\u007f \u009b \u202e"}`,
+		`error={"x":"\u202ertl"}`,
+		"p\\x1b[2J\ttab\uFFFD", // the log's JSON had made the byte a U+FFFD
+		`bad \x1b[5m news`,
+	} {
+		assert.Contains(t, stderr, want, "escaped on the console")
+	}
+
+	_, _, stderr = runChild(t, botEnv(s), "exec", "--log-format", "json", script)
+	assert.Contains(t, stderr, `"message":"msg \u001b[31mred\u0007 café 日\n12:00:00 ERR forged"`, "JSON keeps the text")
+}

@@ -74,7 +74,9 @@
 //	t.fail(endpoint, status [, error [, times]])
 //	                            the script's requests to endpoint ("chat.postMessage") get
 //	                            status and {"success":false,"error":error}: times of them,
-//	                            or all until the test ends; a 429 resets in a minute
+//	                            or all until the test ends; a 429 resets in a minute. An
+//	                            endpoint the fake server does not serve (rctest.Endpoints)
+//	                            fails the test, naming the closest or the served ones
 //	t.store(key, value)         seeds the script's rc.store as rc.store.set(key, value) would
 //	                            (the same conversion and limits; no expiry; nil deletes)
 //	t.restart()                 the daemon restarts: the script's state is closed and the

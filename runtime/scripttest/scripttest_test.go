@@ -242,6 +242,53 @@ end
 	assert.True(t, r["test_x"].Passed, "%+v", r["test_x"])
 }
 
+// TestBotMayImpersonate: the test server's bot has the bot role, as
+// --dev's and a real bot account: post_message's alias and avatar work.
+func TestBotMayImpersonate(t *testing.T) {
+	t.Parallel()
+	path := files(t, `
+rc.hear("^hi", function(msg)
+  local m, err = rc.chat.post_message{room_id = msg.rid, text = "hello", alias = "Deploy", avatar = "https://example.com/a.png"}
+  if err then error(tostring(err)) end
+  rc.log.info("posted", {alias = m.alias, avatar = m.avatar})
+end)
+`, `function test_x()
+  t.post { room = "#general", text = "hi" }
+  t.eq(t.posted(), {{room = "#general", text = "hello"}})
+  t.eq(t.logs()[1].alias, "Deploy")
+  t.eq(t.logs()[1].avatar, "https://example.com/a.png")
+end
+`)
+	r := results(t, path, Options{})
+	assert.True(t, r["test_x"].Passed, "%+v", r["test_x"])
+}
+
+// TestFailRefusesUnknownEndpoints: t.fail of an endpoint the test server
+// does not serve (which no request would reach, so a test would pass
+// without testing anything) fails the test, naming the closest endpoint
+// (another case, the /api/v1/ prefix) or the served ones.
+func TestFailRefusesUnknownEndpoints(t *testing.T) {
+	t.Parallel()
+	path := files(t, `rc.log.info("loaded")`, `
+function test_nope() t.fail("chat.nope", 500) end
+function test_case() t.fail("chat.postmessage", 500) end
+function test_prefix() t.fail("/api/v1/chat.postMessage", 500) end
+function test_served() t.fail("subscriptions.getOne", 500) t.fail("logout", 503, "down", 1) end
+`)
+	r := results(t, path, Options{})
+	assert.True(t, r["test_served"].Passed, "%+v", r["test_served"])
+	for name, want := range map[string]string{
+		"test_nope":   `t.fail: unknown endpoint "chat.nope": the test server serves chat.delete, chat.postMessage, `,
+		"test_case":   `t.fail: unknown endpoint "chat.postmessage" (did you mean chat.postMessage?)`,
+		"test_prefix": `t.fail: unknown endpoint "/api/v1/chat.postMessage" (did you mean chat.postMessage?)`,
+	} {
+		assert.False(t, r[name].Passed, name)
+		assert.Contains(t, r[name].Failure, want, name)
+		assert.Equal(t, path+":"+map[string]string{"test_nope": "2", "test_case": "3", "test_prefix": "4"}[name], r[name].Where, name)
+	}
+	assert.Contains(t, r["test_nope"].Failure, "users.info", "every served endpoint is named")
+}
+
 // TestStoreIsInspectable: t.store reads what the script's rc.store holds,
 // each test starts with an empty store, and expiries follow the fake clock.
 func TestStoreIsInspectable(t *testing.T) {

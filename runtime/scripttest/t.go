@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -296,10 +297,24 @@ func (r *runner) tNow(L *lua.LState) int {
 // tFail is t.fail(endpoint, status [, error [, times]]): the script's
 // requests to endpoint are answered with status and
 // {"success":false,"error":error} (times requests; absent: until the
-// test ends). A 429 carries X-RateLimit-Reset a minute ahead.
+// test ends). A 429 carries X-RateLimit-Reset a minute ahead. An
+// endpoint rctest does not serve is refused: no request of the script
+// could reach it, so the test would pass without testing the failure.
 func (r *runner) tFail(L *lua.LState) int {
 	w := r.world(L, "t.fail")
 	endpoint := L.CheckString(1)
+	if known := rctest.Endpoints(); !slices.Contains(known, endpoint) {
+		// A fault for an endpoint the server does not serve would let a
+		// test pass without testing anything.
+		bare := strings.TrimPrefix(strings.TrimPrefix(endpoint, "/"), "api/v1/")
+		if !slices.Contains(known, bare) {
+			bare = luabind.Suggest(bare, known)
+		}
+		if bare != "" {
+			fail(L, "t.fail: unknown endpoint %q (did you mean %s?)", endpoint, bare)
+		}
+		fail(L, "t.fail: unknown endpoint %q: the test server serves %s", endpoint, strings.Join(known, ", "))
+	}
 	status := L.CheckInt(2)
 	if status < 400 || status > 599 {
 		fail(L, "t.fail: status %d is not an HTTP error status (400-599)", status)

@@ -93,7 +93,7 @@ func (w *world) clock() time.Time { return w.now }
 // settings (nil: its section of rclua.toml).
 func newWorld(ctx context.Context, start time.Time, path string, content []byte, cfg runtime.Config, secrets map[string]string, settings map[string]any) (*world, error) {
 	w := &world{now: start, known: map[string]bool{}, rooms: map[string]string{}, tokens: map[string][2]string{}}
-	w.srv = rctest.NewServer(rctest.WithClock(w.clock))
+	w.srv = rctest.NewServer(rctest.WithClock(w.clock), rctest.WithBotRoles("bot")) // as --dev's bot
 	bot, err := rc.New(w.srv.URL, rc.WithToken(rctest.BotUserID, rctest.BotToken))
 	if err != nil {
 		w.srv.Close()

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"path"
 	"strings"
 
 	lua "github.com/yuin/gopher-lua"
@@ -96,6 +97,7 @@ func (b *binding) post(L *lua.LState) int {
 	default:
 		argError(L, 2, fn, "body: table expected, got "+typeName(v))
 	}
+	checkMethodBody(L, fn, endpoint, raw)
 	if b.m.API == nil {
 		return b.fail(L, errUnavailable)
 	}
@@ -139,10 +141,45 @@ func CheckEndpoint(endpoint string) error {
 	if err := rc.CheckEndpoint(endpoint); err != nil {
 		return errors.New(strings.TrimPrefix(err.Error(), "rc: "))
 	}
-	if sessionEndpoints[strings.ToLower(strings.TrimPrefix(endpoint, "/"))] {
+	if sessionEndpoints[routeOf(endpoint)] {
 		return fmt.Errorf("endpoint %q is refused: it would end or replace the daemon's own session or token (rclua manages its login; logout with a personal access token deletes the token)", endpoint)
 	}
 	return nil
+}
+
+// routeOf is the route a valid endpoint name reaches, as a router matches
+// it: lower case, without the slashes around it or "." segments
+// ("//LogOut/" and "./logout" are "logout").
+func routeOf(endpoint string) string {
+	return strings.ToLower(strings.Trim(path.Clean("/"+endpoint), "/"))
+}
+
+// sessionMethods are the methods method.call and method.callAnon would
+// run, named in their body's message, that end or replace the daemon's
+// credentials.
+var sessionMethods = map[string]bool{
+	"logout": true, "removeothertokens": true,
+	"personalaccesstokens:removetoken": true, "personalaccesstokens:regeneratetoken": true,
+}
+
+// checkMethodBody refuses a body of method.call or method.callAnon whose
+// message (the DDP method call, as JSON) names a session method.
+func checkMethodBody(L *lua.LState, fn, endpoint string, body []byte) {
+	if r := routeOf(endpoint); !strings.HasPrefix(r, "method.call") {
+		return
+	}
+	var b struct {
+		Message string `json:"message"`
+	}
+	if json.Unmarshal(body, &b) != nil {
+		return
+	}
+	var m struct {
+		Method string `json:"method"`
+	}
+	if json.Unmarshal([]byte(b.Message), &m) == nil && sessionMethods[strings.ToLower(m.Method)] {
+		argError(L, 2, fn, fmt.Sprintf("body: the method %q is refused: it would end or replace the daemon's own session or token", m.Method))
+	}
 }
 
 // keyName renders a table key in an error message: quoted when a string.

@@ -213,6 +213,11 @@ func (a *API) CheckModules(name string, src []byte, find ModuleSource) ([]Findin
 	if find != nil {
 		c.addModuleGlobals(find)
 	}
+	for _, f := range c.libMisses {
+		if c.added[f.Name] == nil {
+			c.findings = append(c.findings, f)
+		}
+	}
 	for _, r := range c.reads {
 		if c.defined[r.name] {
 			continue
@@ -263,6 +268,11 @@ func (c *checker) addModuleGlobals(find ModuleSource) {
 		mc.block(stmts, newScope(nil))
 		for g := range mc.defined {
 			c.defined[g] = true
+		}
+		for p, n := range mc.added { // string.startswith = ...: a field of a shared library table
+			if c.added[p] == nil {
+				c.added[p] = n
+			}
 		}
 		queue = append(queue, sortedKeys(mc.requires)...)
 	}
@@ -318,14 +328,15 @@ type globalRead struct {
 }
 
 type checker struct {
-	api      *API
-	probing  bool             // walking a test of whether a field exists (probe)
-	defined  map[string]bool  // globals the file assigns
-	added    map[string]*node // rc paths the file assigns
-	reads    []globalRead
-	findings []Finding
-	requires map[string]bool // modules required by a constant name
-	handler  string          // the trigger whose handler literal is being walked ("": none)
+	api       *API
+	libMisses []Finding        // library-field findings, unless a required module adds the field
+	probing   bool             // walking a test of whether a field exists (probe)
+	defined   map[string]bool  // globals the file assigns
+	added     map[string]*node // rc paths the file assigns
+	reads     []globalRead
+	findings  []Finding
+	requires  map[string]bool // modules required by a constant name
+	handler   string          // the trigger whose handler literal is being walked ("": none)
 }
 
 func (c *checker) block(stmts []ast.Stmt, s *scope) {
@@ -495,7 +506,8 @@ func (c *checker) function(fn *ast.FunctionExpr, s *scope, implicit ...string) {
 }
 
 // probe walks e where a missing field is a test of whether it exists (a
-// condition, an operand of and, or, not, a comparison with nil): when e is a field read
+// condition, an operand of and, or, not, a comparison with nil, the
+// argument of type): when e is a field read
 // itself, its absence is no finding (the rest of e is walked as usual).
 func (c *checker) probe(e ast.Expr, s *scope) *node {
 	if _, ok := e.(*ast.AttrGetExpr); !ok || c.probing {
@@ -547,6 +559,10 @@ func (c *checker) expr(e ast.Expr, s *scope) *node {
 			}
 		} else {
 			fn = c.expr(e.Func, s)
+			if id, ok := e.Func.(*ast.IdentExpr); ok && id.Value == "type" && s.lookup("type") == nil && len(e.Args) == 1 {
+				c.probe(e.Args[0], s) // type(table.unpack) == "function": a test of whether it exists
+				return nil
+			}
 			if id, ok := e.Func.(*ast.IdentExpr); ok && id.Value == "require" && s.lookup("require") == nil && len(e.Args) > 0 {
 				if mod, ok := e.Args[0].(*ast.StringExpr); ok {
 					c.requires[mod.Value] = true
@@ -635,7 +651,9 @@ func (c *checker) missing(n *node, key string, line int) {
 		if !n.disabled {
 			msg = luabind.MissingKeyMessage(n.path, n.keys, key)
 		}
-		c.findings = append(c.findings, Finding{Line: line, Kind: KindLibrary, Name: n.path + "." + key, Message: msg})
+		// Reported once the modules required are read: one may add it
+		// (function string.startswith in lib/util.lua).
+		c.libMisses = append(c.libMisses, Finding{Line: line, Kind: KindLibrary, Name: n.path + "." + key, Message: msg})
 		return
 	}
 	keys := slices.Clone(n.keys)

@@ -377,5 +377,16 @@ if string.trim == nil then end
 if not table.pack then end
 function string.trim(x) return (x:gsub("^%s+", "")) end
 print(string.trim(" a"), os.time(), os.date("%Y"), coroutine.wrap, f, unpack)
+if type(table.unpack) == "function" then end
 `))
+
+	// A field a required module adds to a library table is no finding;
+	// one it does not add still is.
+	util := []byte("function string.startswith(s, p) return s:sub(1, #p) == p end\nreturn {}")
+	fs, err := api.CheckModules("s.lua", []byte(`require("util")
+print(string.startswith("ab", "a"), string.endswith("ab", "b"))
+`), func(name string) ([]byte, bool) { return util, name == "util" })
+	require.NoError(t, err)
+	require.Len(t, fs, 1, "%+v", fs)
+	assert.Equal(t, "string.endswith", fs[0].Name)
 }

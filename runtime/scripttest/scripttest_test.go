@@ -263,30 +263,39 @@ end
 	assert.True(t, r["test_x"].Passed, "%+v", r["test_x"])
 }
 
-// TestFailRefusesUnknownEndpoints: t.fail of an endpoint the test server
-// does not serve (which no request would reach, so a test would pass
-// without testing anything) fails the test, naming the closest endpoint
-// (another case, the /api/v1/ prefix) or the served ones.
+// TestFailRefusesUnknownEndpoints: t.fail of a name no request of the
+// script can have (a near miss of a served endpoint, the /api/v1/ prefix)
+// fails the test, naming the closest endpoint; an endpoint the test server
+// does not serve is accepted, and its fault answers the script (the
+// fault comes first).
 func TestFailRefusesUnknownEndpoints(t *testing.T) {
 	t.Parallel()
-	path := files(t, `rc.log.info("loaded")`, `
-function test_nope() t.fail("chat.nope", 500) end
+	path := files(t, `rc.hear("^members$", function()
+  local _, err = rc.get("channels.members", {roomId = "GENERAL"})
+  rc.log.info("members", {status = err and err.status})
+end)`, `
+function test_typo() t.fail("chat.postMesage", 500) end
 function test_case() t.fail("chat.postmessage", 500) end
 function test_prefix() t.fail("/api/v1/chat.postMessage", 500) end
 function test_served() t.fail("subscriptions.getOne", 500) t.fail("logout", 503, "down", 1) end
+function test_unserved()
+  t.fail("channels.members", 429)
+  t.post { room = "#general", text = "members" }
+  t.eq(t.logs()[1].status, 429)
+end
 `)
 	r := results(t, path, Options{})
 	assert.True(t, r["test_served"].Passed, "%+v", r["test_served"])
+	assert.True(t, r["test_unserved"].Passed, "%+v", r["test_unserved"])
 	for name, want := range map[string]string{
-		"test_nope":   `t.fail: unknown endpoint "chat.nope": the test server serves chat.delete, chat.postMessage, `,
+		"test_typo":   `t.fail: unknown endpoint "chat.postMesage" (did you mean chat.postMessage?)`,
 		"test_case":   `t.fail: unknown endpoint "chat.postmessage" (did you mean chat.postMessage?)`,
 		"test_prefix": `t.fail: unknown endpoint "/api/v1/chat.postMessage" (did you mean chat.postMessage?)`,
 	} {
 		assert.False(t, r[name].Passed, name)
 		assert.Contains(t, r[name].Failure, want, name)
-		assert.Equal(t, path+":"+map[string]string{"test_nope": "2", "test_case": "3", "test_prefix": "4"}[name], r[name].Where, name)
+		assert.Equal(t, path+":"+map[string]string{"test_typo": "2", "test_case": "3", "test_prefix": "4"}[name], r[name].Where, name)
 	}
-	assert.Contains(t, r["test_nope"].Failure, "users.info", "every served endpoint is named")
 }
 
 // TestStoreIsInspectable: t.store reads what the script's rc.store holds,

@@ -14,6 +14,7 @@ import (
 
 	"github.com/rclua/rclua/luabind"
 	"github.com/rclua/rclua/luabind/luajson"
+	"github.com/rclua/rclua/rc"
 	"github.com/rclua/rclua/rc/rctest"
 	"github.com/rclua/rclua/runtime"
 	"github.com/rclua/rclua/runtime/source"
@@ -297,23 +298,27 @@ func (r *runner) tNow(L *lua.LState) int {
 // tFail is t.fail(endpoint, status [, error [, times]]): the script's
 // requests to endpoint are answered with status and
 // {"success":false,"error":error} (times requests; absent: until the
-// test ends). A 429 carries X-RateLimit-Reset a minute ahead. An
-// endpoint rctest does not serve is refused: no request of the script
-// could reach it, so the test would pass without testing the failure.
+// test ends), before the test server sees them: an endpoint it does not
+// serve (rc.get("channels.members")) can fail too. A 429 carries
+// X-RateLimit-Reset a minute ahead. A name no request of the script can
+// have is refused: one with the /api/v1/ prefix, and a near miss of an
+// endpoint the server serves (another case, a typo), which would let the
+// test pass without testing the failure.
 func (r *runner) tFail(L *lua.LState) int {
 	w := r.world(L, "t.fail")
 	endpoint := L.CheckString(1)
 	if known := rctest.Endpoints(); !slices.Contains(known, endpoint) {
-		// A fault for an endpoint the server does not serve would let a
-		// test pass without testing anything.
 		bare := strings.TrimPrefix(strings.TrimPrefix(endpoint, "/"), "api/v1/")
+		near := bare
 		if !slices.Contains(known, bare) {
-			bare = luabind.Suggest(bare, known)
+			near = luabind.Suggest(bare, known)
 		}
-		if bare != "" {
-			fail(L, "t.fail: unknown endpoint %q (did you mean %s?)", endpoint, bare)
+		if near != "" {
+			fail(L, "t.fail: unknown endpoint %q (did you mean %s?)", endpoint, near)
 		}
-		fail(L, "t.fail: unknown endpoint %q: the test server serves %s", endpoint, strings.Join(known, ", "))
+		if err := rc.CheckEndpoint(endpoint); err != nil || bare != endpoint {
+			fail(L, "t.fail: endpoint %q: give it as the script's requests name it (%q)", endpoint, bare)
+		}
 	}
 	status := L.CheckInt(2)
 	if status < 400 || status > 599 {

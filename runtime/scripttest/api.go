@@ -23,7 +23,7 @@ func API() []luabind.APIEntry {
 		{Name: "t.set_time", Params: []string{"time: string"}, Doc: "The fake clock moves forward to time, firing the timers due."},
 		{Name: "t.now", Returns: []string{"integer seconds"}, Doc: "The fake clock, Unix seconds (as os.time())."},
 		{Name: "t.fail", Params: []string{"endpoint: string", "status: integer", "error?: string", "times?: integer"},
-			Doc: `The script's requests to endpoint ("chat.postMessage") fail with status (times of them, or all); an endpoint the test server does not serve is refused.`},
+			Doc: `The script's requests to endpoint ("chat.postMessage") fail with status (times of them, or all), served by the test server or not; a near miss of a served endpoint is refused.`},
 		{Name: "t.posted", Returns: []string{"t.Posted[] posted"}, Doc: "The messages the script posted (by any route the server accepted), oldest first."},
 		{Name: "t.reactions", Returns: []string{"{message: string, emoji: string, removed?: boolean}[] reactions"}, Doc: "The reactions the script added or removed."},
 		{Name: "t.reads", Returns: []string{"{room?: string, message?: string, read_threads?: boolean, unread?: boolean}[] reads"}, Doc: "The rooms the script marked read or unread (message: unread from that message)."},

@@ -74,9 +74,10 @@
 //	t.fail(endpoint, status [, error [, times]])
 //	                            the script's requests to endpoint ("chat.postMessage") get
 //	                            status and {"success":false,"error":error}: times of them,
-//	                            or all until the test ends; a 429 resets in a minute. An
-//	                            endpoint the fake server does not serve (rctest.Endpoints)
-//	                            fails the test, naming the closest or the served ones
+//	                            or all until the test ends; a 429 resets in a minute. The
+//	                            fault answers first: an endpoint the fake server does not
+//	                            serve can fail too; a near miss of one it serves
+//	                            (rctest.Endpoints) fails the test, naming it
 //	t.store(key, value)         seeds the script's rc.store as rc.store.set(key, value) would
 //	                            (the same conversion and limits; no expiry; nil deletes)
 //	t.restart()                 the daemon restarts: the script's state is closed and the

@@ -81,7 +81,7 @@ type memWatch struct {
 	lastGC, lastStop time.Time
 	lastEvict        time.Time
 	collected        time.Time // when the calls stopped last unwound and were collected
-	lastHeap         uint64    // the heap at the previous sample
+	lastHeap         uint64    // the heap at the last sample (near half the limit: sampled faster)
 	over             bool      // in an episode above the limit with calls stopped
 	held             bool      // this episode's "memory is held" warning was logged
 	stopped          uint64    // calls stopped in this episode

@@ -78,14 +78,17 @@ func (b *binding) storeFail(L *lua.LState, err error) int {
 // storeKey checks argument 1, the key, and that fn may run: a write
 // inside an rc.store.update function would wait for the update's own lock.
 func (b *binding) storeKey(L *lua.LState, fn string, write bool) string {
-	key := checkArgString(L, 1, fn)
+	key, ok := L.Get(1).(lua.LString)
+	if !ok {
+		argError(L, 1, fn, "key: string expected, got "+typeName(L.Get(1)))
+	}
 	if key == "" {
 		argError(L, 1, fn, "the key must not be empty")
 	}
 	if write && b.inUpdate {
 		L.RaiseError("%s cannot be called inside an rc.store.update function (return the new value instead)", fn)
 	}
-	return key
+	return string(key)
 }
 
 // encodeValue converts argument n to JSON for fn: a value JSON cannot hold

@@ -147,7 +147,7 @@ func TestStoreRaisesForWhatJSONCannotHold(t *testing.T) {
 		{"nan", `rc.store.set("k", 0/0)`, "store_test.lua:1: bad argument #2"},
 		{"mixed keys", `rc.store.set("k", {1, a = 2})`, "store_test.lua:1: bad argument #2"},
 		{"update returns a function", `rc.store.update("k", function() return print end)`, "store_test.lua:1: bad argument #2 to rc.store.update (cannot store the value fn returned"},
-		{"key not a string", `rc.store.set(1, 2)`, "store_test.lua:1: bad argument #1 to rc.store.set (string expected, got number)"},
+		{"key not a string", `rc.store.set(1, 2)`, "store_test.lua:1: bad argument #1 to rc.store.set (key: string expected, got number)"},
 		{"empty key", `rc.store.get("")`, "store_test.lua:1: bad argument #1 to rc.store.get (the key must not be empty)"},
 		{"bad ttl", `rc.store.set("k", 1, {ttl = "soon"})`, `bad ttl "soon": want a duration such as`},
 		{"negative ttl", `rc.store.set("k", 1, {ttl = -1})`, "ttl -1s is out of range: more than 0"},

@@ -133,6 +133,11 @@ func TestE2EMetricsScrape(t *testing.T) {
 	ids, err := s.TouchSubscriptions(rctest.BotUsername)
 	require.NoError(t, err)
 	require.Greater(t, len(ids), 60)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("daemon output:\n%s", c.stderr.String())
+		}
+	})
 	waitFor(t, 20*time.Second, "the first round handled", func() bool { return handled() >= float64(len(ids)) })
 	first := scrape(t, base)
 	n1, _ := rcluaSeries(first)

@@ -20,6 +20,9 @@ type APIEntry struct {
 	Params []string
 	// Returns are a function's results, "type [name]".
 	Returns []string
+	// Overloads are more precise signatures of the function for the
+	// editor, LuaLS "fun(...): ..." types (rc.on's handler by event).
+	Overloads []string
 	// Fields are a class's fields, "name: type".
 	Fields []string
 	// Doc is one line for the editor.
@@ -132,6 +135,10 @@ rc.subscriptions.unread{first_unread_message = msg_id}      -> true | nil, err`}
 			Doc: "This script's keys (starting with prefix), sorted.",
 			Ref: `rc.store.keys([prefix])           -> {key, ...} | nil, err (sorted, an array)`},
 		{Name: "rc.on", Params: []string{`event: "subscription"|"message"`, "fn: fun(a: any, b: any)"}, Returns: []string{"rc.Handle handle"},
+			Overloads: []string{
+				`fun(event: "subscription", fn: fun(action: "inserted"|"updated"|"removed", sub: rc.Subscription)): rc.Handle`,
+				`fun(event: "message", fn: fun(msg: rc.Message, action: "created"|"updated")): rc.Handle`,
+			},
 			Doc: `Runs fn(action, sub) on subscription changes, fn(msg, action) on message events.`,
 			Ref: `rc.on("subscription", fn)         -> handle            (fn(action, sub); action: "inserted", "updated", "removed")
 rc.on("message", fn)              -> handle            (fn(msg, action); action: "created", "updated")`},

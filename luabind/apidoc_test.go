@@ -141,6 +141,8 @@ func TestDefinitions(t *testing.T) {
 		"---@type userdata\nrc.json.null = nil\n",
 		"rc.subscriptions = {}\n",
 		"function print(...) end\n",
+		// rc.on's handler is typed by event: msg:reply completes in rc.on("message", ...).
+		"---@overload fun(event: \"message\", fn: fun(msg: rc.Message, action: \"created\"|\"updated\")): rc.Handle\nfunction rc.on(event, fn) end\n",
 	} {
 		assert.Contains(t, defs, want)
 	}

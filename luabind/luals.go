@@ -57,6 +57,9 @@ func Definitions(header string, extra ...APIEntry) string {
 		for _, r := range e.Returns {
 			fmt.Fprintf(&b, "---@return %s\n", r)
 		}
+		for _, o := range e.Overloads {
+			fmt.Fprintf(&b, "---@overload %s\n", o)
+		}
 		name := e.Name
 		if isMethod {
 			name = classVar(class) + ":" + method

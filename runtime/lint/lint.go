@@ -32,6 +32,9 @@
 //     file assigns, and a test of whether a field exists (a condition, an
 //     operand of and, or, not, a comparison with nil: for rc paths too),
 //     are not findings.
+//   - call-arg: a literal argument of an rc function that its parameter,
+//     as luabind.APIDoc documents it, does not take (its kind, an unknown
+//     key of a literal options table), or one past the last (args.go).
 //   - endpoint: a constant first argument of rc.get or rc.post that they
 //     refuse (luabind.CheckEndpoint: a path, a query, an endpoint that
 //     would end the daemon's own session).
@@ -78,6 +81,7 @@ const (
 	KindLateTrigger = "trigger-in-handler"
 	KindEndpoint    = "endpoint"
 	KindLibrary     = "library-field"
+	KindCallArg     = "call-arg"
 )
 
 // triggerFuncs are the rc functions that register a trigger: only the
@@ -587,6 +591,9 @@ func (c *checker) expr(e ast.Expr, s *scope) *node {
 		}
 		if fn != nil && len(e.Args) > 0 {
 			c.triggerArg(fn.path, e.Args[0])
+		}
+		if fn != nil && e.Receiver == nil {
+			c.callArgs(fn.path, e)
 		}
 	case *ast.TableExpr:
 		for _, f := range e.Fields {

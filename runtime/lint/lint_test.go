@@ -390,3 +390,52 @@ print(string.startswith("ab", "a"), string.endswith("ab", "b"))
 	require.Len(t, fs, 1, "%+v", fs)
 	assert.Equal(t, "string.endswith", fs[0].Name)
 }
+
+// TestCallArgs: a literal argument of an rc function that its documented
+// parameter does not take (a number for a room id, a string for an
+// options table), an unknown key of a literal options table, and an
+// argument past the last are findings, in handlers and through an alias;
+// the calls the README shows, computed arguments and a trailing call's
+// values are not.
+func TestCallArgs(t *testing.T) {
+	t.Parallel()
+	api := realAPI(t, nil)
+	got := findings(t, api, `
+rc.subscriptions.get_one(42)
+rc.on("message", function(msg)
+  rc.chat.post_message{chanel = "#general", text = "x"}
+end)
+local post = rc.chat.post_message
+post("hi")
+rc.subscriptions.read("R", {threads = true})
+rc.me(1)
+rc.store.incr("k", "x")
+`)
+	require.Len(t, got, 6, "%q", got)
+	assert.Equal(t, `2: call-arg: bad argument #1 to rc.subscriptions.get_one (room_id: string expected, got number)`, got[0])
+	assert.Equal(t, `4: call-arg: bad argument #1 to rc.chat.post_message (unknown option "chanel" (did you mean channel?))`, got[1])
+	assert.Equal(t, `7: call-arg: bad argument #1 to rc.chat.post_message (msg: table expected, got string)`, got[2])
+	assert.Equal(t, `8: call-arg: bad argument #2 to rc.subscriptions.read (unknown option "threads" (known: read_threads))`, got[3])
+	assert.Equal(t, `9: call-arg: bad argument #1 to rc.me (unexpected argument: rc.me takes no arguments)`, got[4])
+	assert.Equal(t, `10: call-arg: bad argument #2 to rc.store.incr (n: number expected, got string)`, got[5])
+
+	assert.Empty(t, findings(t, api, `
+rc.log.info(42)
+rc.log.info("m", {a = 1, room = "x"})
+rc.store.set("k", {1, 2}, {ttl = "1h"})
+rc.store.set("k", nil)
+rc.get("me", {roomId = "x"})
+rc.subscriptions.unread({first_unread_message = "m"})
+rc.subscriptions.unread("R")
+rc.subscriptions.get()
+rc.subscriptions.get{updated_since = 0}
+local t = {}
+rc.chat.post_message(t)
+rc.chat.post_message{channel = "#general", text = "hi", attachments = {{text = "a"}}}
+rc.rooms.info{room_name = "general"}
+rc.json.encode(nil)
+print(rc.json.decode(rc.json.encode({})))
+rc.every("1m", function() end)
+local function f(...) return rc.chat.react(...) end
+`))
+}

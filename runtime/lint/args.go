@@ -1,0 +1,191 @@
+package lint
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/yuin/gopher-lua/ast"
+
+	"github.com/rclua/rclua/luabind"
+)
+
+// param is what a parameter of an rc function takes, read from its
+// APIDoc type: the kinds of value a literal argument may be, and the keys
+// of an options table when its type is one table shape.
+type param struct {
+	name     string
+	optional bool
+	any      bool            // a class, any: not checked
+	kinds    map[string]bool // string, number, boolean, table, function, nil
+	keys     []string        // the shape's keys; nil: not checked
+}
+
+// callSpecs are the parameters of every function of the rc table (not
+// methods, not variadic ones). Built once; never written again.
+var callSpecs = func() map[string][]param {
+	out := map[string][]param{}
+	for _, e := range luabind.APIDoc() {
+		if e.Class || e.Type != "" || strings.Contains(e.Name, ":") || !strings.HasPrefix(e.Name, "rc.") {
+			continue
+		}
+		var ps []param
+		variadic := false
+		for _, p := range e.Params {
+			name, typ, _ := strings.Cut(p, ": ")
+			if name == "..." {
+				variadic = true
+				break
+			}
+			ps = append(ps, parseParam(name, typ))
+		}
+		if !variadic {
+			out[e.Name] = ps
+		}
+	}
+	return out
+}()
+
+// parseParam reads a LuaLS type of APIDoc ("string|number",
+// "{channel?: string, text?: string}", "fun(): any", "rc.Re").
+func parseParam(name, typ string) param {
+	p := param{name: strings.TrimSuffix(name, "?"), optional: strings.HasSuffix(name, "?"), kinds: map[string]bool{}}
+	shapes := 0
+	for _, alt := range splitTop(typ, '|') {
+		alt = strings.TrimSpace(alt)
+		switch {
+		case alt == "any" || strings.Contains(alt, ".") && !strings.HasPrefix(alt, "{"):
+			p.any = true
+		case alt == "string" || strings.HasPrefix(alt, `"`):
+			p.kinds["string"] = true
+		case alt == "number" || alt == "integer":
+			p.kinds["number"] = true
+		case alt == "boolean" || alt == "true" || alt == "false":
+			p.kinds["boolean"] = true
+		case alt == "nil":
+			p.kinds["nil"] = true
+		case strings.HasPrefix(alt, "fun("):
+			p.kinds["function"] = true
+		case strings.HasPrefix(alt, "{") && strings.HasSuffix(alt, "}"):
+			p.kinds["table"] = true
+			shapes++
+			for _, f := range splitTop(alt[1:len(alt)-1], ',') {
+				key, _, _ := strings.Cut(strings.TrimSpace(f), ":")
+				p.keys = append(p.keys, strings.TrimSuffix(strings.TrimSpace(key), "?"))
+			}
+		default: // table, table<...>, T[], (a|b)[]
+			p.kinds["table"] = true
+			shapes = 2 // any keys
+		}
+	}
+	if shapes != 1 {
+		p.keys = nil
+	}
+	return p
+}
+
+// splitTop splits s at sep outside braces, parentheses and angle brackets.
+func splitTop(s string, sep byte) []string {
+	var out []string
+	depth, start := 0, 0
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case '{', '(', '<':
+			depth++
+		case '}', ')', '>':
+			depth--
+		case sep:
+			if depth == 0 {
+				out = append(out, s[start:i])
+				start = i + 1
+			}
+		}
+	}
+	return append(out, s[start:])
+}
+
+// literalKind is the kind of value a literal expression is ("" for one
+// that is not a literal).
+func literalKind(e ast.Expr) string {
+	switch e.(type) {
+	case *ast.StringExpr:
+		return "string"
+	case *ast.NumberExpr, *ast.UnaryMinusOpExpr:
+		return "number"
+	case *ast.TrueExpr, *ast.FalseExpr:
+		return "boolean"
+	case *ast.NilExpr:
+		return "nil"
+	case *ast.TableExpr:
+		return "table"
+	case *ast.FunctionExpr:
+		return "function"
+	}
+	return ""
+}
+
+// callArgs checks the literal arguments of a call of the rc function fn
+// against its documented parameters: their number, the kind of each, and
+// the keys of an options table given as a literal.
+func (c *checker) callArgs(fn string, call *ast.FuncCallExpr) {
+	ps, ok := callSpecs[fn]
+	if !ok {
+		return
+	}
+	bad := func(line, n int, msg string) {
+		c.findings = append(c.findings, Finding{Line: line, Kind: KindCallArg, Name: fn,
+			Message: fmt.Sprintf("bad argument #%d to %s (%s)", n, fn, msg)})
+	}
+	args := call.Args
+	if n := len(args); n > len(ps) && !multiValued(args[n-1]) {
+		takes := fmt.Sprintf("%d arguments", len(ps))
+		switch len(ps) {
+		case 0:
+			takes = "no arguments"
+		case 1:
+			takes = "1 argument"
+		}
+		bad(args[len(ps)].Line(), len(ps)+1, fmt.Sprintf("unexpected argument: %s takes %s", fn, takes))
+	}
+	for i, arg := range args {
+		if i >= len(ps) {
+			break
+		}
+		p, kind := ps[i], literalKind(arg)
+		if p.any || kind == "" || p.kinds[kind] || kind == "nil" && p.optional {
+			continue
+		}
+		kinds := make([]string, 0, len(p.kinds))
+		for k := range p.kinds {
+			kinds = append(kinds, k)
+		}
+		slices.Sort(kinds)
+		bad(arg.Line(), i+1, fmt.Sprintf("%s: %s expected, got %s", p.name, strings.Join(kinds, "|"), kind))
+	}
+	for i, arg := range args {
+		tb, isTable := arg.(*ast.TableExpr)
+		if i >= len(ps) || !isTable || ps[i].keys == nil {
+			continue
+		}
+		for _, f := range tb.Fields {
+			key, isString := f.Key.(*ast.StringExpr)
+			if !isString || slices.Contains(ps[i].keys, key.Value) {
+				continue
+			}
+			msg := fmt.Sprintf("unknown option %q (known: %s)", key.Value, strings.Join(ps[i].keys, ", "))
+			if near := luabind.Suggest(key.Value, ps[i].keys); near != "" {
+				msg = fmt.Sprintf("unknown option %q (did you mean %s?)", key.Value, near)
+			}
+			bad(lineOf(f.Key, arg), i+1, msg)
+		}
+	}
+}
+
+// multiValued reports whether e may give several values (a call, ...).
+func multiValued(e ast.Expr) bool {
+	switch e.(type) {
+	case *ast.FuncCallExpr, *ast.Comma3Expr:
+		return true
+	}
+	return false
+}

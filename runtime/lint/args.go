@@ -18,6 +18,7 @@ type param struct {
 	optional bool
 	any      bool            // a class, any: not checked
 	kinds    map[string]bool // string, number, boolean, table, function, nil
+	names    []string        // the classes it takes (rc.Re), for the message
 	keys     []string        // the shape's keys; nil: not checked
 }
 
@@ -54,8 +55,14 @@ func parseParam(name, typ string) param {
 	for _, alt := range splitTop(typ, '|') {
 		alt = strings.TrimSpace(alt)
 		switch {
-		case alt == "any" || strings.Contains(alt, ".") && !strings.HasPrefix(alt, "{"):
+		case strings.HasPrefix(alt, "fun("):
+			p.kinds["function"] = true
+		case alt == "any":
 			p.any = true
+		case strings.Contains(alt, ".") && !strings.HasPrefix(alt, "{"):
+			p.kinds["table"] = true // a class (rc.Re): an object no literal is, a table at most
+			p.names = append(p.names, alt)
+			shapes = 2
 		case alt == "string" || strings.HasPrefix(alt, `"`):
 			p.kinds["string"] = true
 		case alt == "number" || alt == "integer":
@@ -64,8 +71,6 @@ func parseParam(name, typ string) param {
 			p.kinds["boolean"] = true
 		case alt == "nil":
 			p.kinds["nil"] = true
-		case strings.HasPrefix(alt, "fun("):
-			p.kinds["function"] = true
 		case strings.HasPrefix(alt, "{") && strings.HasSuffix(alt, "}"):
 			p.kinds["table"] = true
 			shapes++
@@ -137,7 +142,7 @@ func (c *checker) callArgs(fn string, call *ast.FuncCallExpr) {
 			Message: fmt.Sprintf("bad argument #%d to %s (%s)", n, fn, msg)})
 	}
 	args := call.Args
-	if n := len(args); n > len(ps) && !multiValued(args[n-1]) {
+	if n := len(args); n > len(ps) && (!multiValued(args[n-1]) || n-1 > len(ps)) {
 		takes := fmt.Sprintf("%d arguments", len(ps))
 		switch len(ps) {
 		case 0:
@@ -157,10 +162,12 @@ func (c *checker) callArgs(fn string, call *ast.FuncCallExpr) {
 		}
 		kinds := make([]string, 0, len(p.kinds))
 		for k := range p.kinds {
-			kinds = append(kinds, k)
+			if k != "table" || len(p.names) == 0 || p.keys != nil {
+				kinds = append(kinds, k)
+			}
 		}
 		slices.Sort(kinds)
-		bad(arg.Line(), i+1, fmt.Sprintf("%s: %s expected, got %s", p.name, strings.Join(kinds, "|"), kind))
+		bad(arg.Line(), i+1, fmt.Sprintf("%s: %s expected, got %s", p.name, strings.Join(append(kinds, p.names...), "|"), kind))
 	}
 	for i, arg := range args {
 		tb, isTable := arg.(*ast.TableExpr)
@@ -169,8 +176,8 @@ func (c *checker) callArgs(fn string, call *ast.FuncCallExpr) {
 		}
 		for _, f := range tb.Fields {
 			key, isString := f.Key.(*ast.StringExpr)
-			if !isString || slices.Contains(ps[i].keys, key.Value) {
-				continue
+			if _, isNil := f.Value.(*ast.NilExpr); isNil || !isString || slices.Contains(ps[i].keys, key.Value) {
+				continue // a nil field is not in the table
 			}
 			msg := fmt.Sprintf("unknown option %q (known: %s)", key.Value, strings.Join(ps[i].keys, ", "))
 			if near := luabind.Suggest(key.Value, ps[i].keys); near != "" {

@@ -195,21 +195,24 @@ func bounded(name string, fn lua.LGFunction) lua.LGFunction {
 	}
 	return func(L *lua.LState) int {
 		if L.GetTop() > n {
-			argError(L, n+1, name, fmt.Sprintf("unexpected argument: %s takes %s", name, plural(n, "argument")))
+			argError(L, n+1, name, ExtraArgMessage(name, n))
 		}
 		return fn(L)
 	}
 }
 
-// plural is "n thing" or "n things" ("no things" for 0).
-func plural(n int, thing string) string {
+// ExtraArgMessage is the reason an argument past the last of fn, which
+// takes n, is refused: "unexpected argument: rc.me takes no arguments"
+// (rclua check words its finding the same).
+func ExtraArgMessage(fn string, n int) string {
+	takes := fmt.Sprintf("%d arguments", n)
 	switch n {
 	case 0:
-		return "no " + thing + "s"
+		takes = "no arguments"
 	case 1:
-		return "1 " + thing
+		takes = "1 argument"
 	}
-	return fmt.Sprintf("%d %ss", n, thing)
+	return "unexpected argument: " + fn + " takes " + takes
 }
 
 // field is one function of an API table: its Lua name and its Go body.

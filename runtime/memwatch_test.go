@@ -38,6 +38,15 @@ func (f *fakeMem) watch(limit int64, log zerolog.Logger) *memWatch {
 	return w
 }
 
+// stepper gives w a fake clock starting at t0; at(d) sets it to t0+d and
+// takes one sample.
+func stepper(w *memWatch) (t0 time.Time, at func(d time.Duration)) {
+	t0 = time.Now()
+	now := t0
+	w.clock = func() time.Time { return now }
+	return t0, func(d time.Duration) { now = t0.Add(d); w.check() }
+}
+
 // TestMemWatchDecision: under the limit nothing happens; over it garbage
 // is collected first and calls are stopped only if the heap stays over;
 // confirming GCs are rate-limited; calls being unwound are given time.
@@ -47,10 +56,7 @@ func TestMemWatchDecision(t *testing.T) {
 	logs := &logSink{}
 	f := &fakeMem{heap: []uint64{100}, stopping: 1}
 	w := f.watch(1000, zerolog.New(logs))
-	t0 := time.Now()
-	now := t0
-	w.clock = func() time.Time { return now }
-	at := func(d time.Duration) { now = t0.Add(d); w.check() }
+	_, at := stepper(w)
 
 	at(0)
 	assert.Equal(t, 0, f.gcs, "under the limit: no GC")
@@ -141,10 +147,7 @@ func TestMemWatchHeldOnlyAfterCollection(t *testing.T) {
 	logs := &logSink{}
 	f := &fakeMem{heap: []uint64{1100}, stopping: 1}
 	w := f.watch(1000, zerolog.New(logs))
-	t0 := time.Now()
-	now := t0
-	w.clock = func() time.Time { return now }
-	at := func(d time.Duration) { now = t0.Add(d); w.check() }
+	t0, at := stepper(w)
 
 	at(0)
 	require.Equal(t, 1, f.stops)
@@ -152,8 +155,7 @@ func TestMemWatchHeldOnlyAfterCollection(t *testing.T) {
 	require.Equal(t, 2, f.stops)
 	assert.Zero(t, logs.count(heldMemoryMsg), "not concluded before the stopped calls were collected")
 
-	now = t0.Add(3 * time.Second)
-	w.collected = now // the stopped calls unwound; the watchdog collected (run's freed branch)
+	w.collected = t0.Add(3 * time.Second) // the stopped calls unwound; the watchdog collected (run's freed branch)
 	at(3*time.Second + time.Millisecond)
 	assert.Equal(t, 3, f.stops)
 	assert.Equal(t, 1, logs.count(heldMemoryMsg), "over after the collection: held")

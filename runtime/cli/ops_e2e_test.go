@@ -44,14 +44,8 @@ func TestE2EStatusSourceHeader(t *testing.T) {
 // for disable, enable and reload alike.
 func TestE2EControlRepliesWithStoredName(t *testing.T) {
 	t.Parallel()
-	s := rctest.NewServer()
-	defer s.Close()
-	dir := t.TempDir()
-	state := filepath.Join(t.TempDir(), "st")
-	writeScript(t, filepath.Join(dir, "probe.lua"), probeScript("v1"))
-	env := append(botEnv(s), "RCLUA_STATE_DIR="+state)
-	c := startChild(t, env, "run", "--scripts", dir, "--admin-addr", "off", "--log-format", "json", "--shutdown-timeout", "2s")
-	waitForText(t, c.stderr, "rclua started", 15*time.Second)
+	d := startProbeDaemon(t)
+	state, env, c := d.state, d.env, d.c
 
 	code, out, stderr := runChild(t, env, "disable", "probe.lua")
 	require.Equal(t, 0, code, stderr)
@@ -75,14 +69,8 @@ func TestE2EControlRepliesWithStoredName(t *testing.T) {
 // ("rclua: runtime: ...") in front, for disable, enable and reload.
 func TestE2EErrorsNameNoPackage(t *testing.T) {
 	t.Parallel()
-	s := rctest.NewServer()
-	defer s.Close()
-	dir := t.TempDir()
-	state := filepath.Join(t.TempDir(), "st")
-	writeScript(t, filepath.Join(dir, "probe.lua"), probeScript("v1"))
-	env := append(botEnv(s), "RCLUA_STATE_DIR="+state)
-	c := startChild(t, env, "run", "--scripts", dir, "--admin-addr", "off", "--log-format", "json", "--shutdown-timeout", "2s")
-	waitForText(t, c.stderr, "rclua started", 15*time.Second)
+	d := startProbeDaemon(t)
+	dir, env := d.dir, d.env
 	for _, cmd := range []string{"disable", "enable", "reload"} {
 		code, _, stderr := runChild(t, env, cmd, "nope")
 		assert.Equal(t, 1, code, cmd)
@@ -99,14 +87,8 @@ func TestE2EErrorsNameNoPackage(t *testing.T) {
 // kept; enabling it shows both again.
 func TestE2EDisabledStatusHasNoLoadTime(t *testing.T) {
 	t.Parallel()
-	s := rctest.NewServer()
-	defer s.Close()
-	dir := t.TempDir()
-	state := filepath.Join(t.TempDir(), "st")
-	writeScript(t, filepath.Join(dir, "probe.lua"), probeScript("v1"))
-	env := append(botEnv(s), "RCLUA_STATE_DIR="+state)
-	c := startChild(t, env, "run", "--scripts", dir, "--admin-addr", "off", "--log-format", "json", "--shutdown-timeout", "2s")
-	waitForText(t, c.stderr, "rclua started", 15*time.Second)
+	d := startProbeDaemon(t)
+	env := d.env
 	_, out, _ := runChild(t, env, "status")
 	assert.Regexp(t, `\nprobe\s+running\s+[0-9a-f]{12}\s+\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\s`, out)
 
@@ -122,4 +104,25 @@ func TestE2EDisabledStatusHasNoLoadTime(t *testing.T) {
 	code, _, stderr = runChild(t, env, "enable", "probe")
 	require.Equal(t, 0, code, stderr)
 	waitFor(t, 10*time.Second, "running", func() bool { return scriptOf(t, statusJSON(t, env), "probe").LoadedAt != nil })
+}
+
+// probeDaemon is a daemon running probe.lua (probeScript("v1")) against
+// its own rctest, with a state folder of its own.
+type probeDaemon struct {
+	dir, state string   // the scripts and state folders
+	env        []string // the daemon's environment: what reaches its control socket
+	c          *child
+}
+
+// startProbeDaemon starts a probeDaemon and waits until it has started.
+func startProbeDaemon(t *testing.T) probeDaemon {
+	t.Helper()
+	s := rctest.NewServer()
+	t.Cleanup(s.Close)
+	d := probeDaemon{dir: t.TempDir(), state: filepath.Join(t.TempDir(), "st")}
+	writeScript(t, filepath.Join(d.dir, "probe.lua"), probeScript("v1"))
+	d.env = append(botEnv(s), "RCLUA_STATE_DIR="+d.state)
+	d.c = startChild(t, d.env, "run", "--scripts", d.dir, "--admin-addr", "off", "--log-format", "json", "--shutdown-timeout", "2s")
+	waitForText(t, d.c.stderr, "rclua started", 15*time.Second)
+	return d
 }

@@ -143,14 +143,7 @@ func (c *checker) callArgs(fn string, call *ast.FuncCallExpr) {
 	}
 	args := call.Args
 	if n := len(args); n > len(ps) && (!multiValued(args[n-1]) || n-1 > len(ps)) {
-		takes := fmt.Sprintf("%d arguments", len(ps))
-		switch len(ps) {
-		case 0:
-			takes = "no arguments"
-		case 1:
-			takes = "1 argument"
-		}
-		bad(args[len(ps)].Line(), len(ps)+1, fmt.Sprintf("unexpected argument: %s takes %s", fn, takes))
+		bad(args[len(ps)].Line(), len(ps)+1, luabind.ExtraArgMessage(fn, len(ps)))
 	}
 	for i, arg := range args {
 		if i >= len(ps) {

@@ -175,22 +175,13 @@ func TestRealtimeRetryDefaults(t *testing.T) {
 // warning once.
 func TestRealtimeFallbackBackoffStartsOver(t *testing.T) {
 	t.Parallel()
-	s := newRTServer(t)
-	s.srv.RefuseUpgrade(true)
-	logs := &logBuf{}
-	opts := s.options(zerolog.New(logs))
-	const first = 20 * time.Millisecond
-	opts.Fallback, opts.RetryMin, opts.Outage = true, first, 50*time.Millisecond
-	opts.Poll.Fatal = func(error) bool { return false }
-	r := runRealtime(t, NewRealtime(s.client.Subscriptions, opts))
-	waitUntil(t, "four tries of realtime refused", func() bool { return logs.count("realtime events still unavailable") >= 3 })
-	s.srv.RefuseUpgrade(false)
-	r.connected(t, s, 1)
+	const outage = 50 * time.Millisecond
+	s, logs, r := grownFallback(t, outage)
 	up := time.Now()
-	waitUntil(t, "the connection up for Outage", func() bool { return time.Since(up) > 2*opts.Outage })
+	waitUntil(t, "the connection up for Outage", func() bool { return time.Since(up) > 2*outage })
 	before := fallbackWaits(t, logs)
 	require.GreaterOrEqual(t, len(before), 4)
-	require.Greater(t, before[len(before)-1], first, "the first fallback's waits had grown")
+	require.Greater(t, before[len(before)-1], fallbackFirst, "the first fallback's waits had grown")
 
 	s.srv.RefuseLogins(2)
 	require.Equal(t, 1, s.srv.DropSessions())
@@ -199,7 +190,7 @@ func TestRealtimeFallbackBackoffStartsOver(t *testing.T) {
 	})
 	after := fallbackWaits(t, logs)[len(before):]
 	require.NotEmpty(t, after)
-	assert.LessOrEqual(t, after[0], first, "the second fallback starts from RetryMin")
+	assert.LessOrEqual(t, after[0], fallbackFirst, "the second fallback starts from RetryMin")
 	assert.Equal(t, 2, logs.count("realtime events unavailable: polling subscriptions.get instead"), "one warning per fallback")
 }
 
@@ -209,20 +200,10 @@ func TestRealtimeFallbackBackoffStartsOver(t *testing.T) {
 // they keep growing, so a flapping proxy is not tried every RetryMin.
 func TestRealtimeFallbackBriefConnectionKeepsBackingOff(t *testing.T) {
 	t.Parallel()
-	s := newRTServer(t)
-	s.srv.RefuseUpgrade(true)
-	logs := &logBuf{}
-	opts := s.options(zerolog.New(logs))
-	const first = 20 * time.Millisecond
-	opts.Fallback, opts.RetryMin, opts.Outage = true, first, time.Hour
-	opts.Poll.Fatal = func(error) bool { return false }
-	r := runRealtime(t, NewRealtime(s.client.Subscriptions, opts))
-	waitUntil(t, "four tries of realtime refused", func() bool { return logs.count("realtime events still unavailable") >= 3 })
-	s.srv.RefuseUpgrade(false)
-	r.connected(t, s, 1)
+	s, logs, _ := grownFallback(t, time.Hour)
 	before := fallbackWaits(t, logs)
 	grown := before[len(before)-1]
-	require.Greater(t, grown, first, "the first fallback's waits had grown")
+	require.Greater(t, grown, fallbackFirst, "the first fallback's waits had grown")
 
 	// Lost at once: the reconnection's upgrade is refused.
 	s.srv.RefuseUpgrade(true)
@@ -230,4 +211,25 @@ func TestRealtimeFallbackBriefConnectionKeepsBackingOff(t *testing.T) {
 	waitUntil(t, "the second fallback", func() bool { return len(fallbackWaits(t, logs)) > len(before) })
 	after := fallbackWaits(t, logs)[len(before):]
 	assert.Greater(t, after[0], grown/2, "the waits go on from where they were (less a jitter of up to a half), not from RetryMin")
+}
+
+// fallbackFirst is grownFallback's RetryMin.
+const fallbackFirst = 20 * time.Millisecond
+
+// grownFallback runs an auto Realtime (RetryMin fallbackFirst, Outage
+// outage) whose upgrades are refused until its fallback's waits have grown
+// (three retries), then lets it connect.
+func grownFallback(t *testing.T, outage time.Duration) (*rtServer, *logBuf, *running) {
+	t.Helper()
+	s := newRTServer(t)
+	s.srv.RefuseUpgrade(true)
+	logs := &logBuf{}
+	opts := s.options(zerolog.New(logs))
+	opts.Fallback, opts.RetryMin, opts.Outage = true, fallbackFirst, outage
+	opts.Poll.Fatal = func(error) bool { return false }
+	r := runRealtime(t, NewRealtime(s.client.Subscriptions, opts))
+	waitUntil(t, "four tries of realtime refused", func() bool { return logs.count("realtime events still unavailable") >= 3 })
+	s.srv.RefuseUpgrade(false)
+	r.connected(t, s, 1)
+	return s, logs, r
 }

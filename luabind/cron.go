@@ -12,7 +12,9 @@ import (
 // daylight saving time moves the clock, for a spec at fixed times (neither
 // its minute nor its hour field starts with "*" or "?", and not @hourly): a time
 // the clock skips when it moves forward fires at the change, and a time
-// the clock repeats when it moves back fires once, the first time. A spec
+// the clock repeats when it moves back fires once, the first time (and
+// the second time if the schedule starts inside the repeated hour, after
+// the first: a daemon started then, like Vixie cron, has not run it). A spec
 // with a wildcard there follows the clock as it is ("*/15 * * * *" fires
 // every quarter of an hour of the repeated hour too). robfig/cron alone
 // skips the first (a daily "30 2 * * *" in Europe/Paris never runs on the
@@ -64,23 +66,25 @@ func (s *Schedule) In(loc *time.Location) *Schedule {
 const maxRepeats = 3 * 60
 
 // Next returns the first time after t the schedule fires, the zero time
-// if none.
+// if none. t is when the schedule started or last fired: a time the clock
+// repeats is skipped only if the clock went back after t (the schedule
+// was running at the first one).
 func (s *Schedule) Next(t time.Time) time.Time {
 	if !s.fixed {
 		return s.spec.Next(t)
 	}
-	n := s.spec.Next(t)
+	from, n := t, s.spec.Next(t)
 	for range maxRepeats {
 		if n.IsZero() {
 			return n
 		}
-		if at, ok := s.skipped(t, n); ok {
+		if at, ok := s.skipped(from, n); ok {
 			return at
 		}
-		if !s.repeated(n) {
+		if !s.repeated(t, n) {
 			return n
 		}
-		t, n = n, s.spec.Next(n)
+		from, n = n, s.spec.Next(n)
 	}
 	return n
 }
@@ -111,12 +115,12 @@ func (s *Schedule) skipped(t, n time.Time) (time.Time, bool) {
 }
 
 // repeated reports whether n is the second time its wall clock comes: it
-// falls in the hour (or so) the clock went back over, and the schedule
-// fired at the same wall clock before the change.
-func (s *Schedule) repeated(n time.Time) bool {
+// falls in the hour (or so) the clock went back over after since, and the
+// schedule fired at the same wall clock before the change.
+func (s *Schedule) repeated(since, n time.Time) bool {
 	n = n.In(s.spec.Location)
 	start, _ := n.ZoneBounds()
-	if start.IsZero() {
+	if start.IsZero() || !since.Before(start) {
 		return false
 	}
 	_, now := n.Zone()

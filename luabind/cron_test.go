@@ -52,6 +52,13 @@ func TestCronRepeatedTimeFiresOnce(t *testing.T) {
 	// From inside the repeated hour, after the first 02:30: the second is
 	// not a run either.
 	assert.Equal(t, []string{"2026-10-26T01:30:00Z"}, fires(t, "CRON_TZ=Europe/Paris 30 2 * * *", "2026-10-25T00:40:00Z", 1))
+	// Started inside the repeated hour, after the change (02:10 the second
+	// time, 01:10Z): the first 02:30 came before the start, so the second
+	// is the day's run (Vixie cron started then runs it too).
+	assert.Equal(t, []string{"2026-10-25T01:30:00Z", "2026-10-26T01:30:00Z"},
+		fires(t, "CRON_TZ=Europe/Paris 30 2 * * *", "2026-10-25T01:10:00Z", 2))
+	assert.Equal(t, []string{"2026-10-25T01:45:00Z", "2026-10-26T01:15:00Z"},
+		fires(t, "CRON_TZ=Europe/Paris 15,45 2 * * *", "2026-10-25T01:20:00Z", 2), "only the times still to come")
 }
 
 // TestCronWildcardsFollowTheClock: a spec with a wildcard minute or hour

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/url"
+	"time"
 )
 
 func (o RoomInfoOptions) query() (url.Values, error) {
@@ -49,4 +50,38 @@ func (s *RoomsService) InfoRaw(ctx context.Context, opts RoomInfoOptions) ([]byt
 		return nil, err
 	}
 	return s.client.GetRaw(ctx, "rooms.info", q)
+}
+
+// RoomsResult is the answer of rooms.get.
+type RoomsResult struct {
+	// Update are the rooms the user is a member of (subscribed to), those
+	// changed after the time asked when one was given: a room changes
+	// with every message posted in it (its message count and last
+	// message), whatever that does to the user's subscription.
+	Update []*Room `json:"update"`
+	// Remove are the rooms deleted after the time asked.
+	Remove []RemovedRoom `json:"remove"`
+}
+
+// RemovedRoom is an entry of rooms.get's "remove" list.
+type RemovedRoom struct {
+	ID        string    `json:"_id"`
+	DeletedAt time.Time `json:"_deletedAt"`
+}
+
+// Get returns the rooms the user is a member of; with a non-zero
+// updatedSince only those changed (or deleted) after it, on the server's
+// clock.
+//
+// Endpoint: GET /api/v1/rooms.get
+func (s *RoomsService) Get(ctx context.Context, updatedSince time.Time) (*RoomsResult, error) {
+	var q url.Values
+	if !updatedSince.IsZero() {
+		q = url.Values{"updatedSince": {updatedSince.UTC().Format(updatedSinceLayout)}}
+	}
+	out := new(RoomsResult)
+	if err := s.client.Get(ctx, "rooms.get", q, out); err != nil {
+		return nil, err
+	}
+	return out, nil
 }

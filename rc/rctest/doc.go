@@ -16,7 +16,7 @@
 //     body shapes of login, logout (POST and GET), me, info,
 //     subscriptions.get/getOne/read/unread, chat.postMessage,
 //     chat.sendMessage, chat.react,
-//     chat.update, chat.delete, rooms.info and users.info.
+//     chat.update, chat.delete, rooms.info, rooms.get and users.info.
 //     POST bodies are JSON or form-urlencoded (curl -d / --data-urlencode)
 //     on every route, as the 8.x router parses them; a form value is a
 //     string, coerced like JSON strings.
@@ -64,6 +64,15 @@
 //     error-roomid-param-not-provided, error-room-not-found, and the route's
 //     own {"error":"not-allowed","errorType":"Not Allowed"} for a room the
 //     user may not see.
+//   - rooms.get (facts §5): {update: the rooms the user has a subscription
+//     to, remove: []}; with updatedSince (strictly after, as
+//     subscriptions.get) only the rooms changed since: a room's _updatedAt
+//     is its creation or its last message, a thread reply too (the room's
+//     msgs counts it), whatever the message did to subscriptions. UNVERIFIED
+//     on the real server: that a thread-only reply changes the room's
+//     _updatedAt, and the error text of an invalid updatedSince
+//     (error-updatedSince-param-invalid); rooms are never deleted here, so
+//     remove stays empty.
 //   - What a message does to subscriptions (facts page §2.7), for the
 //     route and the PostMessage helper alike: a mention of a member gives
 //     userMentions+1; @all/@here, when no user is mentioned, gives every

@@ -36,6 +36,7 @@ var messageRoutes = map[string]route{
 	"POST chat.update":      {h: (*Server).chatUpdate, auth: true, limited: true},
 	"POST chat.delete":      {h: (*Server).chatDelete, auth: true, limited: true},
 	"GET rooms.info":        {h: (*Server).roomsInfo, auth: true, limited: true},
+	"GET rooms.get":         {h: (*Server).roomsGet, auth: true, limited: true},
 }
 
 // legacyInvalidParams writes the failure of an addRoute route's
@@ -330,6 +331,46 @@ func (s *Server) roomsInfo(c *reqCtx) {
 	c.success(o)
 }
 
+// roomsGet: GET /api/v1/rooms.get?updatedSince=: the rooms the user has
+// a subscription to, changed after updatedSince when given (strictly, as
+// subscriptions.get). A room changes with every message posted in it,
+// thread replies too (its msgs count). remove is always empty: rooms are
+// never deleted here.
+func (s *Server) roomsGet(c *reqCtx) {
+	var since time.Time
+	if v := c.query.Get("updatedSince"); v != "" {
+		t, ok := parseJSDate(v)
+		if !ok {
+			c.meteorError("error-updatedSince-param-invalid", `The "updatedSince" query parameter must be a valid date.`, nil)
+			return
+		}
+		since = t
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	update := []obj{}
+	for _, sub := range s.st.subList[c.user.id] {
+		r := s.st.rooms[sub.rid]
+		if r == nil || !r.updated().After(since) {
+			continue
+		}
+		update = append(update, s.st.roomObj(r))
+	}
+	c.success(obj{{"update", update}, {"remove", []obj{}}})
+}
+
+// updated is r's _updatedAt: its creation, or the last message posted in
+// it (a thread reply too).
+func (r *room) updated() time.Time {
+	t := r.ts
+	for _, u := range []time.Time{r.lm, r.changed} {
+		if u.After(t) {
+			t = u
+		}
+	}
+	return t
+}
+
 // roomObj renders r as an IRoom.
 func (st *state) roomObj(r *room) obj {
 	members := st.members(r)
@@ -360,10 +401,8 @@ func (st *state) roomObj(r *room) obj {
 	}
 	o = append(o, field{"msgs", len(r.msgs)}, field{"usersCount", len(members)}, field{"ts", jsTime(r.ts)},
 		field{"ro", false}, field{"default", r.id == GeneralRoomID}, field{"sysMes", true})
-	updated := r.ts
 	if !r.lm.IsZero() {
 		o = append(o, field{"lm", jsTime(r.lm)})
-		updated = r.lm
 	}
-	return append(o, field{"_updatedAt", jsTime(updated)})
+	return append(o, field{"_updatedAt", jsTime(r.updated())})
 }

@@ -132,6 +132,7 @@ type visitor struct {
 type room struct {
 	id, t, name, fname, prid string
 	ts, lm                   time.Time
+	changed                  time.Time  // the last message, a thread reply too (updated)
 	msgs                     []*message // membership is the rooms' subscriptions (state.subs)
 	v                        *visitor
 }
@@ -414,6 +415,7 @@ func (st *state) postMessage(sender *user, r *room, nm newMessage, now time.Time
 	}
 	st.msgs[m.id] = m
 	r.msgs = append(r.msgs, m)
+	r.changed = now
 	st.emitMessage(m)
 	if parent != nil {
 		st.threadReply(sender, r, parent, mentioned, group, now)

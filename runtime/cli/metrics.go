@@ -45,7 +45,7 @@ var knownEndpoints = map[string]bool{
 	"login": true, "logout": true, "me": true,
 	"chat.postMessage": true, "chat.update": true, "chat.delete": true, "chat.react": true, "chat.syncMessages": true,
 	"subscriptions.get": true, "subscriptions.getOne": true, "subscriptions.read": true, "subscriptions.unread": true,
-	"rooms.info": true, "users.info": true, "channels.list": true,
+	"rooms.info": true, "rooms.get": true, "users.info": true, "channels.list": true,
 }
 
 // newMetrics returns the registry, with the Go and process collectors and

@@ -498,6 +498,7 @@ func eventSource(o runOptions, baseURL string, client *rc.Client, botID string, 
 		Fallback: o.events == eventsAuto,
 		UserID:   botID,
 		History:  client.Chat,
+		Rooms:    client.Rooms,
 		CatchUp:  o.catchUp,
 		Poll:     poll,
 	})

@@ -17,6 +17,12 @@ type MessageHistory interface {
 	SyncMessages(ctx context.Context, roomID string, lastUpdate time.Time) (*rc.SyncMessagesResult, error)
 }
 
+// RoomChanges lists the rooms of the bot changed after a time (rooms.get;
+// *rc.RoomsService implements it).
+type RoomChanges interface {
+	Get(ctx context.Context, updatedSince time.Time) (*rc.RoomsResult, error)
+}
+
 // msgState is one Run's memory of messages: the versions emitted, by id,
 // within the catch-up window.
 type msgState struct {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"net/http"
 	"slices"
 	"sync/atomic"
 	"time"
@@ -60,6 +61,12 @@ type RealtimeOptions struct {
 	// History catches messages up after a gap (nil: no catch-up of
 	// messages); (*rc.Client).Chat.
 	History MessageHistory
+	// Rooms lists the rooms changed during a gap, whose messages the
+	// catch-up reads beside those of the rooms whose subscription changed:
+	// a plain message in a room where the bot is already alerted changes
+	// the room, not the subscription (nil: only the latter);
+	// (*rc.Client).Rooms.
+	Rooms RoomChanges
 	// CatchUp bounds how far back the catch-up of messages goes after a
 	// gap (--catch-up); older messages are skipped, with one log line.
 	// Default 5m. It is Poll.CatchUp too when that is zero.
@@ -124,8 +131,9 @@ const (
 // again with the new token.
 //
 // After a gap (a reconnection, or polling), once the subscriptions are
-// caught up, the messages of the rooms whose subscription changed during
-// the gap are caught up with chat.syncMessages (History), from the start
+// caught up, the messages of the rooms that changed during the gap (those
+// Rooms lists, and those whose subscription changed) are caught up with
+// chat.syncMessages (History), from the start
 // of the gap less the overlap but at most CatchUp back (older ones are
 // skipped, with a warning), each delivered once, before the events that
 // follow. Polling delivers no messages.
@@ -335,6 +343,8 @@ type rtRun struct {
 	// connection worked (Run's waits start over).
 	synced   bool
 	syncedAt time.Time // when synced was set
+	// noRooms is set once the server answered 404 to rooms.get.
+	noRooms bool
 	// down is the lost connection of the client being served, while it
 	// reconnects by itself.
 	down outage
@@ -617,9 +627,8 @@ func (run *rtRun) pruneRooms() {
 	maps.DeleteFunc(run.st.rooms, func(_ string, at time.Time) bool { return at.Before(floor) })
 }
 
-// catchUpMessages emits the messages of the rooms whose subscription a
-// poll returned during the gap, changed since the gap began (less the
-// overlap), at most the catch-up window back; it reports false when a query failed
+// catchUpMessages emits the messages of the rooms changed since the gap
+// began (less the overlap; changedRooms), at most the catch-up window back; it reports false when a query failed
 // (the next sync tries again).
 func (run *rtRun) catchUpMessages(ctx context.Context, now time.Time) bool {
 	r, st, ms := run.r, run.st, run.ms
@@ -635,8 +644,12 @@ func (run *rtRun) catchUpMessages(ctx context.Context, now time.Time) bool {
 	// Every room first, then the messages in the order they were posted
 	// (ts; within a millisecond, the server's order), across the rooms: a
 	// handler sees them as the users wrote them.
+	rooms, ok := run.changedRooms(ctx, from)
+	if !ok {
+		return false
+	}
 	var all []*rc.Message
-	for _, rid := range slices.Sorted(maps.Keys(st.rooms)) {
+	for _, rid := range rooms {
 		res, err := r.opts.History.SyncMessages(ctx, rid, from)
 		if re := (*rc.Error)(nil); errors.As(err, &re) && (re.Type == "error-not-allowed" || re.Type == "error-room-not-found") {
 			// The bot left the room, or it is gone: nothing to catch up,
@@ -669,6 +682,37 @@ func (run *rtRun) catchUpMessages(ctx context.Context, now time.Time) bool {
 		}
 	}
 	return true
+}
+
+// changedRooms returns the rooms to catch the messages of up from from:
+// those whose subscription changed, and those rooms.get (Rooms) lists as
+// changed since from. It reports false when the query failed (the next
+// sync tries again). A server without rooms.get (404) is warned about
+// once, and the subscriptions' rooms are read alone from then on.
+func (run *rtRun) changedRooms(ctx context.Context, from time.Time) ([]string, bool) {
+	r, st := run.r, run.st
+	set := maps.Clone(st.rooms)
+	if r.opts.Rooms != nil && !run.noRooms {
+		res, err := r.opts.Rooms.Get(ctx, from)
+		if re := (*rc.Error)(nil); errors.As(err, &re) && re.Status == http.StatusNotFound {
+			r.log.Warn().Err(err).Msg("messages catch-up: the server has no rooms.get: only the rooms whose subscription changed are caught up")
+			run.noRooms = true
+		} else if err != nil {
+			if ctx.Err() == nil && r.poll.opts.Fatal(err) {
+				st.fatal = fmt.Errorf("messages catch-up: %w", err)
+			} else if ctx.Err() == nil {
+				r.log.Warn().Err(err).Msg("messages catch-up: listing the rooms changed failed: retrying")
+			}
+			return nil, false
+		} else {
+			for _, room := range res.Update {
+				if room != nil && room.ID != "" {
+					set[room.ID] = room.UpdatedAt
+				}
+			}
+		}
+	}
+	return slices.Sorted(maps.Keys(set)), true
 }
 
 // pollFor polls for d (the fallback), until ctx ends or the REST side

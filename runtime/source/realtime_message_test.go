@@ -29,6 +29,7 @@ func (s *rtServer) post(t *testing.T, username, room, text string) string {
 func (s *rtServer) messageOpts(log zerolog.Logger) RealtimeOptions {
 	o := s.options(log)
 	o.History = s.client.Chat
+	o.Rooms = s.client.Rooms
 	return o
 }
 
@@ -331,4 +332,72 @@ func TestRealtimeCatchUpSkipsARoomItMayNotRead(t *testing.T) {
 	waitUntil(t, "the other room's message", func() bool { return messages(r.got, ActionCreated, inOps) == 1 })
 	assert.Zero(t, messages(r.got, ActionCreated, inDM))
 	assert.Equal(t, 1, logs.count("the bot cannot read this room any more: skipped"))
+}
+
+// TestRealtimeMessageCatchUpAlertedRoom: a plain message posted during a
+// gap in a room where the bot is already alerted changes the room, not the
+// bot's subscription (facts §2.7): it is caught up (rooms.get lists the
+// room), once. Without the room list it is lost once the subscription's
+// last change is older than the overlap (the second gap here); a server
+// without rooms.get (404) is warned about once, and the rooms whose
+// subscription changed are still caught up.
+func TestRealtimeMessageCatchUpAlertedRoom(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name  string
+		rooms func(s *rtServer) RoomChanges
+		plain int // deliveries of the second gap's plain message
+	}{
+		{"rooms.get", func(s *rtServer) RoomChanges { return s.client.Rooms }, 1},
+		{"no rooms.get", func(*rtServer) RoomChanges { return notFoundRooms{} }, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var offset atomic.Int64 // the server's clock runs ahead by it
+			s := newRTServer(t, rctest.WithClock(func() time.Time { return time.Now().Add(time.Duration(offset.Load())) }))
+			logs := &logBuf{}
+			o := s.messageOpts(zerolog.New(logs))
+			o.Rooms = tc.rooms(s)
+			r := runRealtime(t, NewRealtime(s.client.Subscriptions, o))
+			r.connected(t, s, 1)
+			first := s.post(t, rctest.BobUsername, rctest.RandomRoomID, "alerts the bot")
+			waitUntil(t, "first", func() bool { return messages(r.got, ActionCreated, first) == 1 })
+			before, ok := s.srv.Subscription(rctest.BotUsername, rctest.RandomRoomID)
+			require.True(t, ok)
+			require.True(t, before.Alert)
+			offset.Store(int64(time.Minute)) // the subscription's change is now older than the overlap
+
+			var plains []string
+			for round := 1; round <= 2; round++ {
+				s.srv.RefuseUpgrade(true)
+				require.Equal(t, 1, s.srv.DropSessions())
+				waitUntil(t, "disconnected", func() bool { return r.src.State() == StateConnecting })
+				plains = append(plains, s.post(t, rctest.BobUsername, rctest.RandomRoomID, "plain, during the gap"))
+				mention := s.post(t, rctest.BobUsername, rctest.OpsRoomID, "during @"+rctest.BotUsername)
+				after, _ := s.srv.Subscription(rctest.BotUsername, rctest.RandomRoomID)
+				require.Equal(t, before.UpdatedAt, after.UpdatedAt, "the alerted subscription did not change")
+				s.srv.RefuseUpgrade(false)
+
+				r.connected(t, s, 1+round)
+				waitUntil(t, "the mention", func() bool { return messages(r.got, ActionCreated, mention) == 1 })
+				marker := s.post(t, rctest.AliceUsername, rctest.DMAliceRoomID, "after")
+				waitUntil(t, "after", func() bool { return messages(r.got, ActionCreated, marker) == 1 })
+			}
+			// The first gap still had the room from the subscription's
+			// change (within the overlap of the messages read).
+			assert.Equal(t, 1, messages(r.got, ActionCreated, plains[0]), "the first gap's plain message")
+			assert.Equal(t, tc.plain, messages(r.got, ActionCreated, plains[1]), "the second gap's plain message")
+			assert.Equal(t, 1, messages(r.got, ActionCreated, first), "never again")
+			if tc.plain == 0 {
+				assert.Equal(t, 1, logs.count("the server has no rooms.get"), "warned once")
+			}
+		})
+	}
+}
+
+// notFoundRooms is a server without rooms.get.
+type notFoundRooms struct{}
+
+func (notFoundRooms) Get(context.Context, time.Time) (*rc.RoomsResult, error) {
+	return nil, &rc.Error{Endpoint: "rooms.get", Status: 404, Message: "Resource not found"}
 }

@@ -405,6 +405,11 @@ func explainStop(se *scriptError, ctx, cctx context.Context, stopped error, time
 	var cause error
 	var reason string
 	switch {
+	case errors.Is(ctx.Err(), context.DeadlineExceeded):
+		// The parent's deadline (exec's, which bounds the whole run)
+		// is the call's timeout too.
+		cause, reason = context.DeadlineExceeded, fmt.Sprintf("%s (%v)", k.overran, timeout)
+		se.Timeout = true
 	case ctx.Err() != nil:
 		cause, reason = ctx.Err(), k.ended
 	case errors.Is(stopped, errShutdown):

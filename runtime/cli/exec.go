@@ -24,14 +24,18 @@ Runs one script's top level against the server once and exits: for cron
 jobs and one-off automation. Triggers the script registers (rc.on,
 rc.every, rc.cron) are reported as ignored. The script is compiled before
 the server is reached: a syntax error is reported whatever the server's
-state. Exit status 0 on success; on a Lua error, 1 with the error and its
-file:line. A test file (*_test.lua) is refused: rclua test runs those.
+state. --timeout bounds the whole run: the login check, the top level and
+the wait for the state dir. Exit status 0 on success; on a Lua error, 1
+with the error and its file:line. A test file (*_test.lua) is refused:
+rclua test runs those. The output is the log, on stderr (print is a log
+line).
 
 rc.store is the script's namespace in the state dir, found as "rclua run"
 finds it (the default is beside the script's folder), so a cron-run script
 remembers. The store opens on the first rc.store call; while a daemon runs
 on that state dir, rc.store calls return nil, err (error_type
 "unavailable") and a script that does not use rc.store runs as usual.
+Another exec (or rclua store) holding it is waited for, within --timeout.
 
 The server and credentials come from the environment as for "rclua run"
 (RC_URL, RC_USER_ID + RC_TOKEN or RC_USER + RC_PASSWORD / RC_PASSWORD_FILE,
@@ -56,7 +60,7 @@ func execFlags(getenv func(string) string) (*flag.FlagSet, *execOptions) {
 	fs := newFlagSet("exec", execHelp)
 	o := &execOptions{}
 	fs.StringVar(&o.url, "url", "", "Rocket.Chat server address (env "+envURL+")")
-	durationVar(fs, &o.timeout, "timeout", defaultExecTimeout, "`duration` allowed for the script's top level")
+	durationVar(fs, &o.timeout, "timeout", defaultExecTimeout, "`duration` allowed for the whole run (login check, top level, state dir lock)")
 	secretsDirVar(fs, &o.secretsDir, getenv)
 	o.log.register(fs, getenv)
 	o.state.register(fs, getenv, true)
@@ -97,25 +101,35 @@ func cmdExec(ctx context.Context, args []string, getenv func(string) string, std
 		log.Error().Str("script", runtime.ScriptName(path)).Str("error", err.Error()).Msg("script failed")
 		return &scriptError{path: path, err: err}
 	}
+	// --timeout bounds the whole run: the login check, the script's top
+	// level (which is stopped with its file:line when the time is up) and
+	// the wait for the store's lock; a password session's logout after
+	// it gets a few seconds of its own.
+	runCtx, cancel := context.WithTimeout(ctx, o.timeout)
+	defer cancel()
+	st.deadline, _ = runCtx.Deadline()
 	keeper := newAuthKeeper(creds, baseURL, log)
 	client, err := newClient(baseURL, creds, true, keeper)
 	if err != nil {
 		return err
 	}
-	if _, err := authenticate(ctx, client, creds); err != nil {
+	if _, err := authenticate(runCtx, client, creds); err != nil {
 		if fatal := fatalAuthError(err, creds, baseURL); fatal != nil {
 			return fatal
+		}
+		if ctx.Err() == nil && errors.Is(runCtx.Err(), context.DeadlineExceeded) {
+			return fmt.Errorf("cannot reach the Rocket.Chat server at %s within the exec timeout (%v): %w", baseURL, o.timeout, err)
 		}
 		return fmt.Errorf("cannot reach the Rocket.Chat server at %s: %w", baseURL, err)
 	}
 	cfg := runtime.Config{LoadTimeout: o.timeout, HandlerTimeout: o.timeout, SecretsDir: o.secretsDir}
 	module := luabind.FromClient(client, log)
 	module.Store = st // the daemon's namespace for this script
-	err = runtime.Exec(ctx, path, cfg, module, log)
+	err = runtime.Exec(runCtx, path, cfg, module, log)
 	if lost := keeper.failed(); lost != nil {
 		return lost // the server refused the credentials during the run: exit status 3
 	}
-	logout(ctx, client, creds, log)
+	logout(ctx, client, creds, log) // bounded by itself (5s), after the run's time
 	if err != nil {
 		return &scriptError{path: path, err: err}
 	}
@@ -129,6 +143,9 @@ type lazyStore struct {
 	dir  string
 	opts store.Options
 	name string
+	// deadline bounds the wait for the lock while a short-lived rclua (an
+	// exec, rclua store) holds it: the end of the run.
+	deadline time.Time
 
 	once sync.Once
 	db   *store.DB
@@ -140,10 +157,10 @@ type lazyStore struct {
 // none.
 func (l *lazyStore) open() (store.Namespace, error) {
 	l.once.Do(func() {
-		db, err := store.Open(l.dir, l.opts)
+		db, daemon, err := openWaiting(l.dir, l.opts, l.deadline, nil)
 		switch {
 		case errors.Is(err, store.ErrLocked):
-			l.err = &unavailableError{dir: l.dir, err: err}
+			l.err = &unavailableError{dir: l.dir, daemon: daemon, err: err}
 		case err != nil:
 			l.err = err
 		default:
@@ -201,15 +218,19 @@ func (l *lazyStore) Keys(ctx context.Context, prefix string) ([]string, error) {
 	return ns.Keys(ctx, prefix)
 }
 
-// unavailableError is exec's rc.store error while a daemon holds the
-// state dir: error_type "unavailable" in the script's err.
+// unavailableError is exec's rc.store error while another rclua holds
+// the state dir: error_type "unavailable" in the script's err.
 type unavailableError struct {
-	dir string
-	err error // wraps store.ErrLocked
+	dir    string
+	daemon bool  // a daemon holds it (else an rclua that did not end in time)
+	err    error // wraps store.ErrLocked
 }
 
 func (e *unavailableError) Error() string {
-	return "the state dir " + e.dir + " is held by a running rclua daemon: rc.store is unavailable to rclua exec while it runs (stop the daemon, or give exec another --state-dir)"
+	if e.daemon {
+		return "the state dir " + e.dir + " is held by a running rclua daemon: rc.store is unavailable to rclua exec while it runs (stop the daemon, or give exec another --state-dir)"
+	}
+	return "the state dir " + e.dir + " is held by another rclua (an rclua exec or rclua store that did not end within this run's --timeout): rc.store is unavailable"
 }
 func (e *unavailableError) Unwrap() error { return e.err }
 

@@ -3,7 +3,9 @@ package cli
 import (
 	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -76,4 +78,66 @@ rc.log.info("zone", {
 	for _, want := range []string{`"summer":"12:00 CEST +0200"`, `"summer_dst":true`, `"winter":"12:00 CET +0100"`, `"winter_dst":false`, `"default":"01 Jul 26 12:00 CEST"`} {
 		assert.Contains(t, stderr, want)
 	}
+}
+
+// TestE2EExecTimeoutBoundsTheRun: --timeout bounds the whole run, not
+// only the top level: a server that never answers the login check fails
+// the run at the timeout (its retries of 30 s each took 91 s), and a
+// script started late is stopped when the run's time is up, with its
+// file:line and the timeout given.
+func TestE2EExecTimeoutBoundsTheRun(t *testing.T) {
+	t.Parallel()
+	s := rctest.NewServer()
+	defer s.Close()
+	dir := t.TempDir()
+	loop := filepath.Join(dir, "loop.lua")
+	require.NoError(t, os.WriteFile(loop, []byte("local n = 0\nwhile true do n = n + 1 end\n"), 0o644))
+
+	s.Fault("me", rctest.Fault{Delay: time.Hour})
+	code, _, stderr := runChild(t, botEnv(s), "exec", "--timeout", "1s", loop)
+	assert.Equal(t, 1, code, "the login check hangs: %s", stderr)
+	assert.Contains(t, stderr, "cannot reach the Rocket.Chat server at "+s.URL+" within the exec timeout (1s)")
+
+	// The login check takes most of the time: the top level gets the rest.
+	s.ClearFaults()
+	s.Fault("me", rctest.Fault{Delay: 600 * time.Millisecond})
+	code, _, stderr = runChild(t, botEnv(s), "exec", "--timeout", "1s", loop)
+	assert.Equal(t, 1, code, "the loop: %s", stderr)
+	assert.Contains(t, stderr, "loop.lua:2: stopped: the top level ran longer than the exec timeout (1s)")
+}
+
+// TestE2EExecWaitsForAnotherExec: two runs of a cron script that overlap
+// share its rc.store: the second waits for the first to release the state
+// dir (within its --timeout) instead of failing, so neither run's count
+// is lost; a daemon started while an exec holds the state dir waits for
+// it too, and then runs with what the exec stored.
+func TestE2EExecWaitsForAnotherExec(t *testing.T) {
+	t.Parallel()
+	s := rctest.NewServer()
+	defer s.Close()
+	dir, state := t.TempDir(), filepath.Join(t.TempDir(), "state")
+	hold := filepath.Join(dir, "count.lua")
+	require.NoError(t, os.WriteFile(hold, []byte(`local n = assert(rc.store.incr("runs"))
+print("run " .. n)
+local until_ = os.time() + 3 -- hold the state dir a while
+while os.time() < until_ do end
+`), 0o644))
+	args := []string{"exec", "--state-dir", state, "--log-format", "json", "--timeout", "20s", hold}
+
+	first := startChild(t, botEnv(s), args...)
+	waitForText(t, first.stderr, "run 1", 15*time.Second)
+	code, stdout, stderr := runChild(t, botEnv(s), args...)
+	assert.Equal(t, 0, code, "the second run: %s", stderr)
+	assert.Contains(t, stdout+stderr, "run 2", "it waited for the first run's lock")
+	assert.NotContains(t, stdout+stderr, "unavailable")
+	assert.Equal(t, 0, first.wait(t, 20*time.Second), first.stderr.String())
+
+	third := startChild(t, botEnv(s), args...)
+	waitForText(t, third.stderr, "run 3", 15*time.Second)
+	daemon := startChild(t, botEnv(s), "run", "--scripts", dir, "--state-dir", state, "--log-format", "json", "--shutdown-timeout", "2s")
+	waitForText(t, daemon.stderr, "holds the state dir: waiting for it", 15*time.Second)
+	assert.Equal(t, 0, third.wait(t, 20*time.Second), third.stderr.String())
+	waitForText(t, daemon.stderr, "run 4", 20*time.Second)
+	require.NoError(t, daemon.cmd.Process.Signal(syscall.SIGTERM))
+	assert.Equal(t, 0, daemon.wait(t, 15*time.Second), daemon.stderr.String())
 }

@@ -1,12 +1,17 @@
 package cli
 
 import (
+	"errors"
 	"flag"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
+
+	"github.com/rs/zerolog"
 
 	"github.com/rclua/rclua/runtime/store"
 )
@@ -86,8 +91,8 @@ func resolveStateDir(given string, getenv func(string) string, scriptsDir string
 
 // openStore opens the store of dir (a temporary one, removed by the
 // returned cleanup, when dir is ""), refusing clearly when another rclua
-// holds it.
-func openStore(dir string, opts store.Options) (*store.DB, func(), error) {
+// daemon holds it (a short-lived rclua is waited for up to lockWait).
+func openStore(dir string, opts store.Options, log zerolog.Logger) (*store.DB, func(), error) {
 	cleanup := func() {}
 	if dir == "" {
 		tmp, err := os.MkdirTemp("", "rclua-dev-state-")
@@ -96,10 +101,50 @@ func openStore(dir string, opts store.Options) (*store.DB, func(), error) {
 		}
 		dir, cleanup = tmp, func() { _ = os.RemoveAll(tmp) }
 	}
-	db, err := store.Open(dir, opts)
+	db, _, err := openWaiting(dir, opts, time.Now().Add(lockWait), func() {
+		log.Info().Str("state_dir", dir).Stringer("wait", lockWait).
+			Msg("another rclua (an exec or rclua store: no daemon answers on its control socket) holds the state dir: waiting for it")
+	})
 	if err != nil {
 		cleanup()
 		return nil, nil, err
 	}
 	return db, func() { _ = db.Close(); cleanup() }, nil
+}
+
+// lockWait is how long rclua run waits for the state dir's lock while a
+// short-lived rclua (an exec from cron, rclua store) holds it.
+const lockWait = 10 * time.Second
+
+// openWaiting opens the store of dir. While another rclua holds its lock
+// and no daemon answers on the state dir's control socket (an exec or
+// rclua store, which end soon), it waits for the lock until deadline,
+// calling waiting once; a daemon's lock fails at once, with daemon true.
+func openWaiting(dir string, opts store.Options, deadline time.Time, waiting func()) (db *store.DB, daemon bool, err error) {
+	for first := true; ; first = false {
+		db, err := store.Open(dir, opts) // waits opts.LockTimeout for the lock
+		if !errors.Is(err, store.ErrLocked) {
+			return db, false, err
+		}
+		if daemonAnswers(dir) {
+			return nil, true, err
+		}
+		if !time.Now().Before(deadline) {
+			return nil, false, err
+		}
+		if first && waiting != nil {
+			waiting()
+		}
+	}
+}
+
+// daemonAnswers reports whether a daemon answers on the control socket
+// of stateDir.
+func daemonAnswers(stateDir string) bool {
+	c, err := net.DialTimeout("unix", filepath.Join(stateDir, controlSocket), time.Second)
+	if err != nil {
+		return false
+	}
+	_ = c.Close()
+	return true
 }

@@ -134,8 +134,8 @@ func (n messageNote) String() string {
 
 // messageNotes returns a note for each script of list with a message
 // trigger while src cannot deliver messages: --events poll, or auto
-// polling because the realtime API is unavailable (the notes go when it
-// is back).
+// polling without a message catch-up (the daemon's has one: its polls
+// deliver messages too).
 func messageNotes(src source.Source, list []runtime.ScriptStatus) map[string]messageNote {
 	if src == nil {
 		return nil
@@ -143,7 +143,7 @@ func messageNotes(src source.Source, list []runtime.ScriptStatus) map[string]mes
 	why := ""
 	if !slices.Contains(src.Kinds(), source.KindMessage) {
 		why = "--events poll polls the subscriptions and cannot deliver messages: run with --events auto or realtime"
-	} else if st, ok := src.(stateful); ok && st.State() == source.StatePolling {
+	} else if rt, ok := src.(*source.Realtime); ok && rt.State() == source.StatePolling && !rt.PollsMessages() {
 		why = "the realtime API is unavailable and --events auto fell back to polling, which cannot deliver messages (until realtime is back)"
 	}
 	if why == "" {

@@ -66,9 +66,12 @@ func TestE2EPollWarnsOfMessageTriggers(t *testing.T) {
 	assert.NotContains(t, c.stderr.String(), "fire again", "the source never came back")
 }
 
-// TestE2EAutoFallbackNotesMessageTriggers: --events auto polling because
-// the server refuses the websocket upgrade notes the message triggers too.
-func TestE2EAutoFallbackNotesMessageTriggers(t *testing.T) {
+// TestE2EAutoFallbackPollsMessages: --events auto polling because the
+// server refuses the websocket upgrade (a proxy without websockets) still
+// answers messages, from its polls: "!ping" gets its "pong" once, a plain
+// message in a room where the bot is already alerted too, and no script
+// is noted as deaf.
+func TestE2EAutoFallbackPollsMessages(t *testing.T) {
 	t.Parallel()
 	s := rctest.NewServer()
 	defer s.Close()
@@ -77,7 +80,29 @@ func TestE2EAutoFallbackNotesMessageTriggers(t *testing.T) {
 	writeScript(t, filepath.Join(dir, "pinger.lua"), hearScript)
 	env := append(botEnv(s), "RCLUA_STATE_DIR="+filepath.Join(t.TempDir(), "st"))
 	c := startChild(t, env, "run", "--scripts", dir, "--poll-interval", "1s", "--admin-addr", "off", "--log-format", "json", "--shutdown-timeout", "2s")
-	waitForText(t, c.stderr, "this script's message triggers never fire", 15*time.Second)
-	assert.Contains(t, c.stderr.String(), `"why":"the realtime API is unavailable and --events auto fell back to polling`)
-	assert.Contains(t, scriptOf(t, statusJSON(t, env), "pinger").Note, "fell back to polling")
+	waitForText(t, c.stderr, "polling subscriptions.get instead", 15*time.Second)
+	waitForText(t, c.stderr, "rclua started", 15*time.Second)
+
+	pongs := func() int {
+		n := 0
+		for _, m := range s.Messages(rctest.RandomRoomID) {
+			if m.Username == rctest.BotUsername && m.Text == "pong" {
+				n++
+			}
+		}
+		return n
+	}
+	// The first !ping alerts the bot in #random; the second changes no
+	// subscription of the bot's (§2.7): only the room changes.
+	_, err := s.PostMessage(rctest.AliceUsername, rctest.RandomRoomID, "!ping")
+	require.NoError(t, err)
+	waitFor(t, 15*time.Second, "the first pong", func() bool { return pongs() == 1 })
+	_, err = s.PostMessage(rctest.BobUsername, rctest.RandomRoomID, "!ping")
+	require.NoError(t, err)
+	waitFor(t, 15*time.Second, "the second pong", func() bool { return pongs() == 2 })
+	polls := endpointCount(s, "subscriptions.get")
+	waitFor(t, 10*time.Second, "more polls", func() bool { return endpointCount(s, "subscriptions.get") >= polls+2 })
+	assert.Equal(t, 2, pongs(), "each !ping answered once")
+	assert.NotContains(t, c.stderr.String(), "never fire")
+	assert.Empty(t, scriptOf(t, statusJSON(t, env), "pinger").Note)
 }

@@ -15,10 +15,11 @@ import (
 )
 
 // TestMessageNotesFollowRealtime: a real auto source (source.Realtime with
-// its fallback) against rctest: while the server refuses the websocket
-// upgrade and it polls, a script with a message trigger has a note naming
-// it; once realtime is back the note goes, and a script without one never
-// has a note.
+// its fallback, without a message catch-up) against rctest: while the
+// server refuses the websocket upgrade and it polls, a script with a
+// message trigger has a note naming it; once realtime is back the note
+// goes, and a script without one never has a note. With the catch-up (as
+// the daemon runs it) polling delivers messages: no note.
 func TestMessageNotesFollowRealtime(t *testing.T) {
 	t.Parallel()
 	s := rctest.NewServer()
@@ -49,6 +50,19 @@ func TestMessageNotesFollowRealtime(t *testing.T) {
 	s.RefuseUpgrade(false)
 	waitFor(t, 10*time.Second, "realtime back", func() bool { return rt.State() == source.StateRealtime })
 	assert.Empty(t, messageNotes(rt, list), "the note goes once realtime is back")
+
+	// The daemon's auto source polls the messages too: no note.
+	s.RefuseUpgrade(true)
+	withHistory := source.NewRealtime(client.Subscriptions, source.RealtimeOptions{
+		URL: s.URL, Token: func() string { return rctest.BotToken }, UserID: rctest.BotUserID,
+		Fallback: true, Retry: time.Hour, History: client.Chat, Rooms: client.Rooms, Poll: source.PollOptions{Interval: time.Second},
+	})
+	ctx2, cancel2 := context.WithCancel(context.Background())
+	done2 := make(chan error, 1)
+	go func() { done2 <- withHistory.Run(ctx2, func(context.Context, source.Event) error { return nil }) }()
+	t.Cleanup(func() { cancel2(); <-done2 })
+	waitFor(t, 10*time.Second, "the fallback", func() bool { return withHistory.State() == source.StatePolling })
+	assert.Empty(t, messageNotes(withHistory, list), "polling with the message catch-up delivers messages")
 
 	poll := source.NewPoll(client.Subscriptions, source.PollOptions{Interval: time.Second})
 	assert.Contains(t, messageNotes(poll, list)["pinger"].why, "--events poll")

@@ -136,7 +136,7 @@ const (
 // chat.syncMessages (History), from the start
 // of the gap less the overlap but at most CatchUp back (older ones are
 // skipped, with a warning), each delivered once, before the events that
-// follow. Polling delivers no messages.
+// follow. While polling, the same catch-up runs after every poll.
 //
 // With Poll.Cursors, the state is saved as Poll's is, with the message
 // cursor: where the messages stand (the start of an open gap, else the
@@ -206,6 +206,10 @@ func (r *Realtime) Name() string { return "realtime" }
 // Poll.State): while State is StatePolling, StateFailing means that the
 // polls fail.
 func (r *Realtime) Polling() string { return r.poll.State() }
+
+// PollsMessages reports whether message events come while polling
+// (History is set): after every poll, from the rooms that changed.
+func (r *Realtime) PollsMessages() bool { return r.opts.History != nil }
 
 // Newest returns the newest server _updatedAt of the subscriptions and
 // messages the source saw, zero before any (see Poll.Newest).
@@ -716,8 +720,10 @@ func (run *rtRun) changedRooms(ctx context.Context, from time.Time) ([]string, b
 }
 
 // pollFor polls for d (the fallback), until ctx ends or the REST side
-// fails for good (st.fatal). Messages are not polled: the gap they leave
-// is caught up when the stream is back, within the catch-up window.
+// fails for good (st.fatal). After each poll that worked, the messages
+// of the rooms changed since the previous one are caught up (as after a
+// gap, which moves on to the start of this round): while polling,
+// message events come at the poll's pace.
 func (run *rtRun) pollFor(ctx context.Context, d time.Duration) {
 	st := run.st
 	end := time.Now().Add(d)
@@ -727,6 +733,15 @@ func (run *rtRun) pollFor(ctx context.Context, d time.Duration) {
 			run.ms.since = st.serverNow().Add(-run.r.poll.opts.Overlap)
 		}
 		run.lost(false)
+		if st.fatal == nil && ctx.Err() == nil && st.fails == 0 && !run.gap.IsZero() && run.r.opts.History != nil {
+			start := st.serverNow() // what is posted later is the next round's
+			if run.catchUpMessages(ctx, start) {
+				run.gap = start
+				run.ms.read(start)
+				run.pruneRooms()
+				run.ms.prune(start)
+			}
+		}
 		run.save()
 		left := time.Until(end)
 		if st.fatal != nil || ctx.Err() != nil || left <= 0 {

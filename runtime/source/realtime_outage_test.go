@@ -1,6 +1,7 @@
 package source
 
 import (
+	"context"
 	"fmt"
 	"testing"
 	"time"
@@ -9,6 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/rclua/rclua/rc"
 	"github.com/rclua/rclua/rc/rctest"
 )
 
@@ -203,4 +205,50 @@ func TestRealtimeFirstConnectWarnsOnce(t *testing.T) {
 	r.connected(t, s, 1)
 	assert.Equal(t, 1, logs.count("realtime events unavailable: connecting again"), "one warning")
 	assert.Equal(t, 1, logs.count("realtime events connected"))
+}
+
+// TestRealtimeFallbackPollsMessages: while auto polls (the upgrade refused
+// from the start: a proxy without websockets), message events still come,
+// at the poll's pace: a mention, a DM and a plain message in a room where
+// the bot is already alerted (which changes no subscription, §2.7), each
+// created once, and an edit as updated; once realtime is back, the stream
+// delivers and nothing polled comes again.
+func TestRealtimeFallbackPollsMessages(t *testing.T) {
+	t.Parallel()
+	s := newRTServer(t)
+	s.srv.RefuseUpgrade(true)
+	opts := s.messageOpts(zerolog.Nop())
+	opts.Fallback, opts.RetryMin, opts.Retry = true, 20*time.Millisecond, 100*time.Millisecond
+	src := NewRealtime(s.client.Subscriptions, opts)
+	r := runRealtime(t, src)
+	waitUntil(t, "polling", func() bool { return src.State() == StatePolling && s.polls() >= 2 })
+
+	first := s.post(t, rctest.BobUsername, rctest.RandomRoomID, "alerts the bot")
+	mention := s.post(t, rctest.BobUsername, rctest.OpsRoomID, "hello @"+rctest.BotUsername)
+	dm := s.post(t, rctest.AliceUsername, rctest.DMAliceRoomID, "a DM")
+	waitUntil(t, "the first round", func() bool {
+		return messages(r.got, ActionCreated, first) == 1 && messages(r.got, ActionCreated, mention) == 1 &&
+			messages(r.got, ActionCreated, dm) == 1
+	})
+	before, _ := s.srv.Subscription(rctest.BotUsername, rctest.RandomRoomID)
+	plain := s.post(t, rctest.BobUsername, rctest.RandomRoomID, "plain, in the alerted room")
+	after, _ := s.srv.Subscription(rctest.BotUsername, rctest.RandomRoomID)
+	require.Equal(t, before.UpdatedAt, after.UpdatedAt, "the alerted subscription did not change")
+	waitUntil(t, "the plain message by polling", func() bool { return messages(r.got, ActionCreated, plain) == 1 })
+
+	alice, err := rc.New(s.srv.URL, rc.WithToken(rctest.AliceUserID, rctest.AliceToken))
+	require.NoError(t, err)
+	defer alice.HTTPClient().CloseIdleConnections()
+	_, err = alice.Chat.Update(context.Background(), &rc.UpdateMessage{RoomID: rctest.DMAliceRoomID, MessageID: dm, Text: "a DM, edited"})
+	require.NoError(t, err)
+	waitUntil(t, "the edit", func() bool { return messages(r.got, ActionUpdated, dm) == 1 })
+	assert.Empty(t, s.srv.Sessions(), "polling, no websocket")
+	polled := len(ofKind(r.got, KindMessage))
+
+	s.srv.RefuseUpgrade(false)
+	r.connected(t, s, 1)
+	later := s.post(t, rctest.BobUsername, rctest.GeneralRoomID, "later @"+rctest.BotUsername)
+	waitUntil(t, "the stream", func() bool { return messages(r.got, ActionCreated, later) == 1 })
+	assert.Len(t, ofKind(r.got, KindMessage), polled+1, "nothing polled comes again at the switch")
+	once(t, r.got)
 }

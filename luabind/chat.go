@@ -56,6 +56,7 @@ func (b *binding) chatPostMessage(L *lua.LState) int {
 	case msg.Channel == "" && msg.RoomID == "":
 		argError(L, 1, fn, "channel or room_id is required")
 	}
+	checkPostSize(L, fn, msg)
 	if b.m.Chat == nil {
 		return b.fail(L, errUnavailable)
 	}
@@ -154,6 +155,7 @@ func (b *binding) chatUpdate(L *lua.LState) int {
 	if !hasText {
 		argError(L, 1, fn, "text is required")
 	}
+	newBudget(L, fn, "the text as JSON").check(jsonLen(u.Text))
 	if b.m.Chat == nil {
 		return b.fail(L, errUnavailable)
 	}

@@ -1,9 +1,12 @@
 package luabind
 
 import (
+	"unicode/utf8"
+
 	lua "github.com/yuin/gopher-lua"
 
 	"github.com/rclua/rclua/luabind/luajson"
+	"github.com/rclua/rclua/rc"
 )
 
 // maxStringBytes caps what one rc function builds from a script's values
@@ -62,4 +65,45 @@ func (b *budget) check(n int) {
 	if b.n+n > maxStringBytes {
 		b.L.RaiseError("%s: %s exceeds the limit of %d bytes", b.fn, b.what, maxStringBytes)
 	}
+}
+
+// jsonLen is how many bytes s takes as a JSON string, quotes included,
+// as the rc client encodes it (HTML characters not escaped): a control
+// character is 6 bytes (\u0001), an invalid UTF-8 byte too (\ufffd), so a
+// string within the cap can make a request body six times its size.
+func jsonLen(s string) int {
+	n := 2
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			switch {
+			case c == '"' || c == '\\' || c == '\n' || c == '\r' || c == '\t' || c == '\b' || c == '\f':
+				n += 2
+			case c < 0x20:
+				n += 6
+			default:
+				n++
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && size == 1:
+			n += 6
+		case r == '\u2028' || r == '\u2029':
+			n += 6
+		default:
+			n += size
+		}
+		i += size
+	}
+	return n
+}
+
+// checkPostSize raises when the body of chat.postMessage that post makes
+// would pass the cap as JSON: its strings escaped, with the attachments.
+func checkPostSize(L *lua.LState, fn string, post *rc.PostMessage) {
+	b := newBudget(L, fn, "the message as JSON (text, alias, emoji, avatar and attachments together)")
+	b.check(jsonLen(post.Text) + jsonLen(post.Alias) + jsonLen(post.Emoji) + jsonLen(post.Avatar) + len(post.RawAttachments))
 }

@@ -127,6 +127,7 @@ func (b *binding) msgReply(L *lua.LState) int {
 		}
 		post.ThreadID = tmid
 	}
+	checkPostSize(L, fn, post)
 	if b.m.Chat == nil {
 		return b.fail(L, errUnavailable)
 	}

@@ -3,6 +3,7 @@ package luabind
 import (
 	"context"
 	"encoding/json"
+	"strings"
 	"testing"
 
 	"github.com/rs/zerolog"
@@ -326,4 +327,41 @@ func TestHearPatternDeadline(t *testing.T) {
 	err = e.L.CallByParam(lua.P{Fn: e.host.got[0].Fn, Protect: true}, args...)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "context canceled")
+}
+
+// TestMessageBodiesAreCountedAsJSON: a message's body is bounded by what
+// it takes as JSON, not by its strings' lengths: 3 MiB of control
+// characters are 18 MiB escaped, and text and attachments count together;
+// msg:reply, rc.chat.post_message and rc.chat.update refuse before any
+// request, and the same text in plain letters goes.
+func TestMessageBodiesAreCountedAsJSON(t *testing.T) {
+	t.Parallel()
+	e := newMsgEnv(t, testBot, `rc.on("message", function(msg) last = msg end)`)
+	e.fire(t, "created", message(t, nil))
+	require.Empty(t, runChunk(t, e.L, "big.lua", limitsPrelude+`
+local ctl = string.rep("\1", 3 * 1024 * 1024)
+local half = string.rep("x", 9 * 1024 * 1024)
+local calls = fake.count()
+raises("msg:reply: the message as JSON (text, alias, emoji, avatar and attachments together) exceeds the limit of 16777216 bytes", last.reply, last, ctl)
+raises("rc.chat.post_message: the message as JSON", rc.chat.post_message, {channel = "#a", text = ctl})
+raises("rc.chat.post_message: the message as JSON", rc.chat.post_message, {channel = "#a", text = half, attachments = {{text = half}}})
+raises("rc.chat.update: the text as JSON exceeds the limit", rc.chat.update, {room_id = "r", message_id = "m", text = ctl})
+assert(fake.count() == calls, "nothing was sent")
+assert(last:reply(string.rep("x", 3 * 1024 * 1024)))
+assert(rc.chat.post_message{channel = "#a", text = half})
+assert(fake.count() == calls + 2)
+`))
+}
+
+// TestJSONLen: jsonLen is the length encoding/json gives a string, HTML
+// characters unescaped (as the rc client sends it).
+func TestJSONLen(t *testing.T) {
+	t.Parallel()
+	for _, s := range []string{"", "plain", "a\"b\\c", "\n\r\t\b\f", "\x00\x01\x1f", "<>&", "é€😀", "\xff\xfe", "\u2028\u2029", "mixed \x01 é \xff <"} {
+		var buf strings.Builder
+		enc := json.NewEncoder(&buf)
+		enc.SetEscapeHTML(false)
+		require.NoError(t, enc.Encode(s))
+		assert.Equal(t, len(strings.TrimSuffix(buf.String(), "\n")), jsonLen(s), "%q", s)
+	}
 }

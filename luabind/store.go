@@ -40,6 +40,8 @@ func (e *storeError) ErrorType() string {
 	switch {
 	case errors.As(e.err, &typed):
 		return typed.ErrorType()
+	case errors.Is(e.err, luajson.ErrEncodedTooLarge):
+		return "limit" // far past the store's value bound, refused while encoding
 	case errors.Is(e.err, context.DeadlineExceeded):
 		return "timeout"
 	case errors.Is(e.err, context.Canceled):
@@ -99,6 +101,9 @@ func encodeValue(L *lua.LState, n int, fn string, v lua.LValue) ([]byte, error) 
 	var ee *luajson.EncodeError
 	if errors.As(err, &ee) {
 		argError(L, n, fn, "cannot store the value: "+err.Error())
+	}
+	if errors.Is(err, luajson.ErrEncodedTooLarge) {
+		err = fmt.Errorf("%s: the value is more than %d bytes of JSON, far more than the store's value limit: %w", fn, luajson.MaxEncodeSize, err)
 	}
 	return raw, err
 }

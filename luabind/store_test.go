@@ -194,6 +194,12 @@ refused("incr total", rc.store.incr("c222", 1e15)) -- 4 + 16 bytes: 102
 assert(rc.store.incr("n") == 2, "incr within the total")
 assert(rc.store.delete("a"))
 assert(rc.store.set("c", string.rep("x", 37)), "room after a delete")
+-- Past the encoder's own cap (16 MiB of JSON) the refusal is a limit too,
+-- by set and by update, for one string or two.
+local huge = string.rep("x", 12 * 1024 * 1024)
+assert(refused("set huge", rc.store.set("h", {huge, huge})):find("far more than the store's value limit", 1, true))
+refused("set huge concat", rc.store.set("h", huge .. huge))
+refused("update huge", rc.store.update("h", function() return {huge, huge} end))
 `)
 	})
 }

@@ -312,6 +312,9 @@ func (c *Client) newRequest(method, endpoint string, query url.Values, body any)
 		if err != nil {
 			return nil, fmt.Errorf("rc: %s: encoding request body: %w", ep, err)
 		}
+		if len(b) > MaxRequestBody {
+			return nil, fmt.Errorf("rc: %s: request body of %d bytes: %w", ep, len(b), ErrRequestTooLarge)
+		}
 		r.body = b
 	}
 	return r, nil
@@ -376,7 +379,15 @@ func encodeBody(body any) ([]byte, error) {
 		}
 		return b, nil
 	default:
-		return json.Marshal(body)
+		// Not json.Marshal: it escapes < > & as \u003c..., six bytes
+		// each, which the server does not need.
+		var buf bytes.Buffer
+		enc := json.NewEncoder(&buf)
+		enc.SetEscapeHTML(false)
+		if err := enc.Encode(body); err != nil {
+			return nil, err
+		}
+		return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
 	}
 }
 

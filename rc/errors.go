@@ -32,6 +32,14 @@ var (
 	ErrTOTPRequired = errors.New("rc: two-factor code required")
 )
 
+// MaxRequestBody is the largest request body the client sends, as JSON:
+// a longer one fails before any request with ErrRequestTooLarge.
+const MaxRequestBody = 16 << 20
+
+// ErrRequestTooLarge is the error (wrapped) of a request whose JSON body
+// is longer than MaxRequestBody; nothing is sent.
+var ErrRequestTooLarge = fmt.Errorf("rc: request body longer than %d bytes", MaxRequestBody)
+
 // Error is a failure the server reported: a non-2xx status, or a 2xx whose
 // body says "success": false. Use errors.Is with ErrUnauthorized,
 // ErrForbidden, ErrRateLimited or ErrTOTPRequired, or errors.As to read the

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -346,4 +347,28 @@ func TestIntegrationScale(t *testing.T) {
 		ids[sub.ID] = true
 	}
 	assert.Len(t, ids, len(res.Update))
+}
+
+// TestRequestBodyBound: a JSON body longer than MaxRequestBody fails
+// before any request (3 MiB of control characters are 18 MiB as JSON);
+// < > & are sent as they are, not as six-byte escapes.
+func TestRequestBodyBound(t *testing.T) {
+	t.Parallel()
+	s := rctest.NewServer()
+	defer s.Close()
+	c, err := rc.New(s.URL, rc.WithToken(rctest.BotUserID, rctest.BotToken))
+	require.NoError(t, err)
+	ctx := context.Background()
+
+	_, err = c.Chat.PostMessage(ctx, &rc.PostMessage{RoomID: rctest.RandomRoomID, Text: strings.Repeat("\x01", 3<<20)})
+	require.ErrorIs(t, err, rc.ErrRequestTooLarge)
+	assert.ErrorContains(t, err, "chat.postMessage")
+	assert.Empty(t, s.Requests(), "nothing was sent")
+
+	_, err = c.Chat.PostMessage(ctx, &rc.PostMessage{RoomID: rctest.RandomRoomID, Text: "a <b> & c"})
+	require.NoError(t, err)
+	reqs := s.Requests()
+	require.Len(t, reqs, 1)
+	assert.Contains(t, string(reqs[0].Body), `"text":"a <b> & c"`)
+	assert.Equal(t, "a <b> & c", s.Messages(rctest.RandomRoomID)[len(s.Messages(rctest.RandomRoomID))-1].Text)
 }

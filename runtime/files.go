@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/rclua/rclua/runtime/watch"
@@ -22,8 +23,23 @@ func ScriptFiles(paths []string) (files []string, errs []error) {
 		if watch.IsTest(filepath.Base(p)) {
 			return fmt.Errorf("%s: a test file, not a script (run it with rclua test)", p)
 		}
+		return badName(filepath.Dir(p), filepath.Base(p))
+	}, func(dir, name string) error {
+		if strings.HasSuffix(name, ".lua") {
+			return badName(dir, name)
+		}
 		return nil
 	}, "no *.lua scripts in this folder")
+}
+
+// badName is the error of a script file whose name the daemon refuses
+// (watch.BadName), the name quoted: nil for a good one.
+func badName(dir, name string) error {
+	if !watch.BadName(name) {
+		return nil
+	}
+	return fmt.Errorf("%s: the script file name %s has control or format characters: the daemon does not load it (rename it)",
+		dir, strconv.Quote(name))
 }
 
 // TestFiles expands paths into test files (rclua test): a file stands for
@@ -37,13 +53,14 @@ func TestFiles(paths []string) (files []string, errs []error) {
 			return fmt.Errorf("%s: not a test file (a test file is named *%s)", p, watch.TestSuffix)
 		}
 		return nil
-	}, "no *"+watch.TestSuffix+" files in this folder")
+	}, nil, "no *"+watch.TestSuffix+" files in this folder")
 }
 
 // expandFiles expands paths: a file stands for itself unless refuse
 // gives an error for it; a folder for its files (not recursive) whose
-// name wants, sorted, or the error none when it has none.
-func expandFiles(paths []string, wants func(name string) bool, refuse func(path string) error, none string) (files []string, errs []error) {
+// name wants, sorted, or the error none when it has none. flag, when not
+// nil, reports a folder's entry that is an error of its own.
+func expandFiles(paths []string, wants func(name string) bool, refuse func(path string) error, flag func(dir, name string) error, none string) (files []string, errs []error) {
 	for _, p := range paths {
 		fi, err := os.Stat(p)
 		if err != nil {
@@ -67,6 +84,10 @@ func expandFiles(paths []string, wants func(name string) bool, refuse func(path 
 		for _, e := range entries {
 			if !e.IsDir() && wants(e.Name()) {
 				found = append(found, filepath.Join(p, e.Name()))
+			} else if flag != nil && !e.IsDir() {
+				if err := flag(p, e.Name()); err != nil {
+					errs = append(errs, err)
+				}
 			}
 		}
 		if len(found) == 0 {

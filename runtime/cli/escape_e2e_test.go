@@ -3,7 +3,9 @@ package cli
 import (
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -154,4 +156,43 @@ func TestE2EHostileEditKeepsRunning(t *testing.T) {
 		t.Fatalf("the daemon died: %s", c.stderr.String())
 	default:
 	}
+}
+
+// TestE2EScriptNamesCannotCommandTheTerminal: a script file whose name
+// holds an escape sequence, a newline or a right-to-left override is not
+// loaded (one warning each, the name escaped), so no status table, store
+// listing or metric label ever prints it; rclua check names it quoted as
+// an error. A good script beside them runs.
+func TestE2EScriptNamesCannotCommandTheTerminal(t *testing.T) {
+	t.Parallel()
+	s := rctest.NewServer()
+	defer s.Close()
+	dir := t.TempDir()
+	bad := []string{"esc\x1b[31mred.lua", "nl\nname.lua", "rtl\u202eaul.lua"}
+	for _, name := range bad {
+		writeScript(t, filepath.Join(dir, name), `print("bad ran")`)
+	}
+	writeScript(t, filepath.Join(dir, "good.lua"), `print("good ran")`)
+	state := filepath.Join(t.TempDir(), "st")
+
+	code, stdout, stderr := runChild(t, nil, "check", dir)
+	assert.Equal(t, 1, code, "check: %s", stderr)
+	for _, name := range bad {
+		assert.Contains(t, stdout+stderr, strconv.Quote(name)+" has control or format characters")
+		assert.NotContains(t, stdout+stderr, name, "never raw")
+	}
+
+	c := startChild(t, append(botEnv(s), "RCLUA_STATE_DIR="+state), "run", "--scripts", dir, "--log-format", "json", "--admin-addr", "off", "--shutdown-timeout", "2s")
+	waitForText(t, c.stderr, "good ran", 15*time.Second)
+	code, stdout, stderr = runChild(t, nil, "status", "--state-dir", state)
+	require.Equal(t, 0, code, stderr)
+	assert.Contains(t, stdout, "good")
+	assert.NotContains(t, stdout, "\x1b", "no escape sequence in the status table")
+	assert.NotContains(t, stdout, "\u202e")
+	require.NoError(t, c.cmd.Process.Signal(syscall.SIGTERM))
+	require.Equal(t, 0, c.wait(t, 15*time.Second), c.stderr.String())
+	out := c.stderr.String()
+	assert.NotContains(t, out, "bad ran")
+	assert.Equal(t, len(bad), strings.Count(out, "a script file name with control or format characters is not loaded"), out)
+	assert.NotContains(t, out, "\x1b", "the log escapes the names")
 }

@@ -32,6 +32,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/fsnotify/fsnotify"
 	"github.com/rs/zerolog"
@@ -101,6 +103,7 @@ type Watcher struct {
 	sink     Sink
 	pending  map[string]time.Time // name -> quiet-period deadline
 	reported map[string]string    // name -> hash last reported
+	badNames map[string]bool      // *.lua files not loaded for their name (BadName), warned of
 	libRoot  string               // LibDir with symlinks resolved, as last scanned
 }
 
@@ -141,13 +144,15 @@ func (w *Watcher) Run(ctx context.Context, sink Sink) error {
 		return fmt.Errorf("watch: %s: %w", w.dir, err)
 	}
 	w.fw, w.sink = fw, sink
-	w.pending, w.reported = map[string]time.Time{}, map[string]string{}
+	w.pending, w.reported, w.badNames = map[string]time.Time{}, map[string]string{}, map[string]bool{}
 	w.loop(ctx)
 	return nil
 }
 
 // IsScript reports whether a file name is a script: *.lua, not a
-// dotfile, not an editor temp or swap file, not a test (IsTest).
+// dotfile, not an editor temp or swap file, not a test (IsTest), and
+// without characters that would reach a terminal as commands
+// (BadName).
 func IsScript(name string) bool {
 	if !strings.HasSuffix(name, ".lua") || len(name) == len(".lua") {
 		return false
@@ -155,12 +160,31 @@ func IsScript(name string) bool {
 	switch {
 	case IsTest(name): // run by rclua test, never by the daemon
 		return false
+	case BadName(name):
+		return false
 	case strings.HasPrefix(name, "."), // dotfiles, .#lock, .x.swp
 		strings.HasPrefix(name, "#"), // emacs autosave
 		strings.HasSuffix(name, "~"):
 		return false
 	}
 	return true
+}
+
+// BadName reports whether a file name holds what no script name may: a
+// control character (an escape sequence, a newline), a Unicode format
+// character (a right-to-left override) or invalid UTF-8. A script's name
+// is printed by rclua status, rclua store and the logs, and labels its
+// metrics: such a file is not loaded (the watcher warns once).
+func BadName(name string) bool {
+	if !utf8.ValidString(name) {
+		return true
+	}
+	for _, r := range name {
+		if unicode.IsControl(r) || unicode.Is(unicode.Cf, r) {
+			return true
+		}
+	}
+	return false
 }
 
 // TestSuffix ends the name of a script's test file: foo_test.lua tests
@@ -322,6 +346,11 @@ func (w *Watcher) scan(ctx context.Context, force bool) {
 	}
 	for _, e := range entries {
 		if !IsScript(e.Name()) {
+			if strings.HasSuffix(e.Name(), ".lua") && BadName(e.Name()) && !w.badNames[e.Name()] {
+				w.badNames[e.Name()] = true
+				w.opts.Log.Warn().Str("file", e.Name()).
+					Msg("a script file name with control or format characters is not loaded: rename it")
+			}
 			continue
 		}
 		present[e.Name()] = true

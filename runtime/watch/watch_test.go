@@ -166,6 +166,11 @@ func TestIsScript(t *testing.T) {
 		".a.lua": false, ".#a.lua": false, "#a.lua#": false, "a.lua~": false, "a.lua.swp": false,
 		".lua": false, "a.txt": false, "4913": false, "..data": false,
 		"a_test.lua": false, "_test.lua": true, "a_test.lua.swp": false, "test.lua": true,
+		// Names a terminal would take as commands (BadName); other
+		// Unicode is fine.
+		"esc\x1b[31mred.lua": false, "nl\nname.lua": false, "tab\t.lua": false, "rtl\u202eaul.lua": false,
+		"zw\u200bsp.lua": false, "bad\xffutf8.lua": false, "del\x7f.lua": false,
+		"été.lua": true, "日本.lua": true, "emoji😀.lua": true,
 	} {
 		assert.Equal(t, want, IsScript(name), name)
 	}

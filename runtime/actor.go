@@ -201,7 +201,8 @@ func (r *loadRequest) finish() {
 }
 
 // version is one loaded generation of a script: its own Lua state and
-// the triggers its top level registered. Only the actor touches L.
+// the triggers its top level registered. Only the actor touches L (and a
+// trial's goroutine, until its top level returned).
 type version struct {
 	id     uint64
 	L      *lua.LState
@@ -216,6 +217,23 @@ type version struct {
 	next   []timerNext // when timer i ticks next, for the status
 }
 
+// trial is a load whose top level runs on a goroutine of its own while
+// the running version goes on handling events (see load); the actor
+// takes its outcome once done is closed. Until then only that goroutine
+// touches v.L.
+type trial struct {
+	req   *loadRequest
+	v     *version
+	mods  *modules
+	start time.Time
+	err   error         // the top level's, set before done is closed
+	done  chan struct{} // closed when the top level returned
+}
+
+// guards are the actor's call guards: its handlers' (and first load's),
+// and its trials'.
+func (a *actor) guards() [2]*callGuard { return [2]*callGuard{a.guard, a.loadGuard} }
+
 // actor owns one script: its goroutine is the only one touching the Lua
 // states of the script's versions.
 type actor struct {
@@ -225,6 +243,9 @@ type actor struct {
 	chunk string        // chunk name used in file:line messages
 	wake  chan struct{} // cap 1: a message, a load or a stop request arrived
 	guard *callGuard    // the running call, for the host and the memory watchdog
+	// loadGuard is guard for the top level of a new version that runs
+	// beside the running one (a trial: see load).
+	loadGuard *callGuard
 	// secrets answers the script's rc.secret (every version) and redacts
 	// what it gave from the errors the host logs.
 	secrets *luabind.Secrets
@@ -253,6 +274,7 @@ type actor struct {
 
 	// owned by the actor goroutine
 	cur    *version
+	trial  *trial // a new version's top level running beside cur, nil when none
 	nextID uint64
 	obs    ScriptObserver
 	back   backoff
@@ -267,7 +289,8 @@ func newActor(h *Host, st *scriptState, chunk string) *actor {
 		log:     h.log.With().Str("script", st.name).Logger(),
 		chunk:   chunk,
 		wake:    make(chan struct{}, 1),
-		guard:   h.mem.guard(),
+		guard:     h.mem.guard(),
+		loadGuard: h.mem.guard(),
 		sizes:   make(chan sizeRequest),
 		queue:   mailbox{buf: make([]message, min(h.cfg.QueueLen, initialQueueCap)), last: map[eventKey]uint64{}},
 		obs:     h.obs.Script(st.name),
@@ -420,6 +443,7 @@ func (a *actor) run(ctx context.Context) {
 	calls := context.WithoutCancel(ctx)
 	defer func() {
 		a.drain(ctx.Err() == nil) // first: a sender waiting for a place goes at once
+		a.endTrial(ctx.Err() == nil)
 		a.mu.Lock()
 		p, evicted := a.pending, a.evicted
 		a.pending, a.evicted = nil, nil
@@ -436,9 +460,23 @@ func (a *actor) run(ctx context.Context) {
 		if ctx.Err() != nil {
 			return
 		}
+		if t := a.trial; t != nil {
+			select {
+			case <-t.done:
+				a.trial = nil
+				a.loaded(t.req, t.v, t.mods, t.start, t.err)
+				t.req.finish()
+				continue
+			default:
+			}
+		}
 		a.mu.Lock()
-		req, stop, evict, evicted, reset := a.pending, a.stopping, a.evict, a.evicted, a.reset
-		a.pending, a.evict, a.evicted, a.reset = nil, "", nil, false
+		var req *loadRequest
+		if a.trial == nil { // a load asked for meanwhile waits for the trial's end
+			req, a.pending = a.pending, nil
+		}
+		stop, evict, evicted, reset := a.stopping, a.evict, a.evicted, a.reset
+		a.evict, a.evicted, a.reset = "", nil, false
 		a.mu.Unlock()
 		if reset {
 			a.resetBackoff("enabled")
@@ -453,7 +491,6 @@ func (a *actor) run(ctx context.Context) {
 		}
 		if req != nil {
 			a.load(calls, req)
-			req.finish()
 			continue
 		}
 		select { // a measurement goes before the next message: a busy actor answers too
@@ -606,7 +643,18 @@ func (a *actor) drain(stopped bool) {
 
 // load builds a new version in a fresh state and swaps it in only if its
 // top level ran without error; otherwise the old version keeps running.
+// With a version running, the top level runs on a goroutine of its own
+// (a trial, guarded by loadGuard) while the actor goes on handling events
+// with the running version; run takes the outcome when it is done, and a
+// load asked for meanwhile waits for it. The request is finished once its
+// outcome is taken (or the actor ended).
 func (a *actor) load(ctx context.Context, req *loadRequest) {
+	trying := false // the request is finished when its trial is (see run)
+	defer func() {
+		if !trying {
+			req.finish()
+		}
+	}()
 	if a.h.isDisabled(a.chunk) {
 		// An operator's deliberate act (rclua disable, or disabled.json at
 		// start): INFO, and a repeat (disable again, an edit, a reload)
@@ -649,8 +697,53 @@ func (a *actor) load(ctx context.Context, req *loadRequest) {
 	v.L = sandbox.New(sandbox.Options{Unsafe: a.h.cfg.Unsafe, Modules: mods.find})
 	v.reg = newRegistry(modeRun, a.log)
 	a.h.env.openState(v.L, a.h.cfg, a.st.name, a.log, v.reg, a.h.sectionOf(a.st.name), a.secrets)
-	err := redactErr(a.secrets, runChunkGuarded(ctx, v.L, a.chunk, req.content, a.h.cfg.LoadTimeout, a.guard, kindLoad))
+	if a.cur == nil {
+		// Nothing runs: the top level runs here, as a handler would.
+		a.loaded(req, v, mods, start, a.runTop(ctx, v, req, a.guard))
+		return
+	}
+	// A version runs: it goes on handling the events and ticks while the
+	// new top level runs (a slow or broken edit does not hold it up); the
+	// loop takes the outcome (loaded) once the trial is done.
+	t := &trial{req: req, v: v, mods: mods, start: start, done: make(chan struct{})}
+	a.trial, trying = t, true
+	go func() {
+		t.err = a.runTop(ctx, v, req, a.loadGuard)
+		close(t.done)
+		a.poke()
+	}()
+}
+
+// runTop runs the top level of req's content in v's state, under g.
+func (a *actor) runTop(ctx context.Context, v *version, req *loadRequest, g *callGuard) error {
+	err := redactErr(a.secrets, runChunkGuarded(ctx, v.L, a.chunk, req.content, a.h.cfg.LoadTimeout, g, kindLoad))
 	v.reg.loading = false
+	return err
+}
+
+// endTrial ends a trial still running when the actor ends: stopped at
+// once when the script stopped (its file removed), else (the shutdown)
+// left to finish as a handler would, within the grace. Its version is
+// closed, never swapped in.
+func (a *actor) endTrial(stopped bool) {
+	t := a.trial
+	if t == nil {
+		return
+	}
+	a.trial = nil
+	if stopped {
+		a.loadGuard.stop(errShutdown)
+	}
+	<-t.done
+	t.v.L.Close()
+	t.req.finish()
+}
+
+// loaded takes the outcome of req's load into v (err from its top level,
+// which started at start): v replaces the running version if its top
+// level ran without error, else it is closed and the running version
+// goes on.
+func (a *actor) loaded(req *loadRequest, v *version, mods *modules, start time.Time, err error) {
 	a.mu.Lock()
 	a.tried = mods
 	if err == nil {

@@ -75,8 +75,9 @@ var (
 // running: at the end of the shutdown grace, and when the memory watchdog
 // finds the heap over the limit. The call's own context carries its
 // deadline; the guard cancels it and remembers why (one context per call:
-// this is every handler's hot path). Each actor has one; only the actor
-// sets and clears it, the host and the watchdog stop it.
+// this is every handler's hot path). Each actor has two (its handlers',
+// its trial loads'); only the goroutine running the call sets and clears
+// it, the host and the watchdog stop it.
 type callGuard struct {
 	w *memWatch // nil when the watchdog is off
 
@@ -146,11 +147,13 @@ func (h *Host) Running() []RunningCall {
 	h.mu.Lock()
 	var calls []RunningCall
 	for a := range h.live {
-		if label, since, ok := a.guard.running(); ok {
-			if label == "" {
-				label = "load"
+		for _, g := range a.guards() {
+			if label, since, ok := g.running(); ok {
+				if label == "" {
+					label = "load"
+				}
+				calls = append(calls, RunningCall{Script: a.st.name, Trigger: label, Since: since})
 			}
-			calls = append(calls, RunningCall{Script: a.st.name, Trigger: label, Since: since})
 		}
 	}
 	h.mu.Unlock()

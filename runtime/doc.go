@@ -132,8 +132,12 @@
 // (SIGHUP) reloads every script even with unchanged content.
 //
 // A load builds a fresh state, opens the bindings, runs the top level and
-// only on success replaces the running version: the actor runs one thing
-// at a time, so a handler of the old version that is running finishes
+// only on success replaces the running version. With a version running,
+// the new top level runs on a goroutine of its own (a trial, with a call
+// guard of its own) while the actor goes on handling events and ticks
+// with the running version, so a slow or looping edit never holds the
+// script up; the swap happens on the actor's goroutine, between two
+// handlers, so a handler of the old version that is running finishes
 // (within its deadline) before the old state closes; a reload never
 // cancels it. The old version's timers stop, and queued events go to the
 // new version. A failed load keeps the old version running (state stays

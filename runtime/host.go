@@ -186,8 +186,10 @@ func (h *Host) stopRunningCalls(cause error) int {
 	if cause == errMemoryCap {
 		busy := 0
 		for a := range h.live {
-			if a.guard.busy() {
-				busy++
+			for _, g := range a.guards() {
+				if g.busy() {
+					busy++
+				}
 			}
 		}
 		if busy == 1 {
@@ -196,8 +198,10 @@ func (h *Host) stopRunningCalls(cause error) int {
 	}
 	n := 0
 	for a := range h.live {
-		if a.guard.stop(cause) {
-			n++
+		for _, g := range a.guards() {
+			if g.stop(cause) {
+				n++
+			}
 		}
 	}
 	return n
@@ -274,7 +278,9 @@ func (h *Host) closeCalls() {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for a := range h.live {
-		a.guard.close(errShutdown)
+		for _, g := range a.guards() {
+			g.close(errShutdown)
+		}
 	}
 }
 

@@ -1,0 +1,116 @@
+package runtime
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/rclua/rclua/runtime/source"
+)
+
+// TestReloadTrialKeepsTheRunningVersion: while an edit's top level runs
+// (here it waits on a gate, as one waiting on a slow server does), the
+// running version goes on: its events are handled and its timer ticks,
+// by it and not by the new one; once the new top level returns, the new
+// version takes over. A load asked for meanwhile runs after it, once.
+func TestReloadTrialKeepsTheRunningVersion(t *testing.T) {
+	t.Parallel()
+	g := newGatedEnv()
+	src := newTestSource(source.KindSubscription)
+	th := startHostEnv(t, Config{LoadTimeout: time.Minute}, g.env(), []source.Source{src}, map[string]string{
+		"s.lua": `rc.on("subscription", function(_, sub) record("v1", sub._id) end)
+rc.every("10ms", function() record("tick1") end)`,
+	})
+	wait(t, "the source runs", func() bool { ok, _ := src.running(); return ok })
+	require.True(t, src.send(subEvent(source.ActionUpdated, "a", 1)))
+	wait(t, "v1 has a", func() bool { return g.count("v1 a") == 1 })
+
+	renameOver(t, filepath.Join(th.dir, "s.lua"), `record("v2 loading"); gate()
+rc.on("subscription", function(_, sub) record("v2", sub._id) end)`)
+	wait(t, "the trial runs", func() bool { return g.count("v2 loading") == 1 })
+	ticks := g.count("tick1")
+	require.True(t, src.send(subEvent(source.ActionUpdated, "b", 1)))
+	wait(t, "v1 has b during the trial", func() bool { return g.count("v1 b") == 1 })
+	wait(t, "v1 ticks during the trial", func() bool { return g.count("tick1") >= ticks+3 })
+	st, _ := th.status("s")
+	assert.Equal(t, hashOf(`rc.on("subscription", function(_, sub) record("v1", sub._id) end)
+rc.every("10ms", function() record("tick1") end)`), st.Hash, "v1 still runs")
+
+	g.open()
+	th.waitStatus("s", "v2 loaded", func(s ScriptStatus) bool { return len(s.Timers) == 0 && s.Hash != st.Hash })
+	require.True(t, src.send(subEvent(source.ActionUpdated, "c", 1)))
+	wait(t, "v2 has c", func() bool { return g.count("v2 c") == 1 })
+	assert.Zero(t, g.count("v1 c"), "v1 is gone")
+	assert.Zero(t, g.count("v2 b"), "b was v1's")
+	assert.Equal(t, 1, g.count("v2 loading"), "one top level run")
+}
+
+// TestReloadTrialThatFailsKeepsRunning: an edit whose top level loops
+// until the load timeout fails with its file:line, and the running
+// version handled the events that came meanwhile and runs on; removing
+// the file during a trial stops the script at once (the trial stopped).
+func TestReloadTrialThatFailsKeepsRunning(t *testing.T) {
+	t.Parallel()
+	g := newGatedEnv()
+	src := newTestSource(source.KindSubscription)
+	th := startHostEnv(t, Config{LoadTimeout: 2 * time.Second}, g.env(), []source.Source{src}, map[string]string{
+		"s.lua": `rc.on("subscription", function(_, sub) record("v1", sub._id) end)`,
+	})
+	wait(t, "the source runs", func() bool { ok, _ := src.running(); return ok })
+	renameOver(t, filepath.Join(th.dir, "s.lua"), "record(\"looping\")\nwhile true do end\n")
+	wait(t, "the trial runs", func() bool { return g.count("looping") == 1 })
+	require.True(t, src.send(subEvent(source.ActionUpdated, "a", 1)))
+	wait(t, "v1 has a during the trial", func() bool { return g.count("v1 a") == 1 })
+	th.logs.eventually(t, waitFor, func() bool { return th.logs.count("script load failed", "script", "s") == 1 }, "the failure")
+	assert.Contains(t, th.logs.String(), "s.lua:2: stopped: the top level ran longer than the load timeout")
+	require.True(t, src.send(subEvent(source.ActionUpdated, "b", 1)))
+	wait(t, "v1 runs on", func() bool { return g.count("v1 b") == 1 })
+
+	renameOver(t, filepath.Join(th.dir, "s.lua"), "record(\"looping again\")\nwhile true do end\n")
+	wait(t, "the second trial runs", func() bool { return g.count("looping again") == 1 })
+	require.NoError(t, os.Remove(filepath.Join(th.dir, "s.lua")))
+	th.waitStatus("s", "stopped", func(s ScriptStatus) bool { return s.State == StateStopped })
+	assert.Empty(t, th.h.Running(), "the trial was stopped with the script")
+}
+
+// wait polls cond until it holds, failing the test after waitFor.
+func wait(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	if !waitUntil(waitFor, cond) {
+		t.Fatalf("timed out waiting for %s", what)
+	}
+}
+
+// count is how many records equal r.
+func (g *gatedEnv) count(r string) int {
+	n := 0
+	for _, x := range g.records() {
+		if x == r {
+			n++
+		}
+	}
+	return n
+}
+
+// TestReloadTrialAtShutdown: a trial still running at the shutdown is
+// given the grace as a handler is, then stopped: Run returns, and the new
+// version never replaced the old one.
+func TestReloadTrialAtShutdown(t *testing.T) {
+	t.Parallel()
+	g := newGatedEnv()
+	th := startHostEnv(t, Config{LoadTimeout: time.Minute, ShutdownTimeout: 200 * time.Millisecond}, g.env(), nil, map[string]string{
+		"s.lua": `record("v1")`,
+	})
+	renameOver(t, filepath.Join(th.dir, "s.lua"), `record("v2 loading"); gate(); record("v2 loaded")`)
+	wait(t, "the trial runs", func() bool { return g.count("v2 loading") == 1 })
+	running := th.h.Running()
+	require.Len(t, running, 1)
+	assert.Equal(t, "load", running[0].Trigger)
+	th.shutdown()
+	assert.Zero(t, g.count("v2 loaded"), "stopped at the end of the grace")
+	assert.Equal(t, 0, th.logs.count("script reloaded"), "never swapped in")
+}

@@ -283,18 +283,18 @@ type actor struct {
 func newActor(h *Host, st *scriptState, chunk string) *actor {
 	name := st.name
 	return &actor{
-		secrets: h.env.secrets.secretsFor(name, func() []string { return h.allowedSecrets(name) }),
-		h:       h,
-		st:      st,
-		log:     h.log.With().Str("script", st.name).Logger(),
-		chunk:   chunk,
-		wake:    make(chan struct{}, 1),
+		secrets:   h.env.secrets.secretsFor(name, func() []string { return h.allowedSecrets(name) }),
+		h:         h,
+		st:        st,
+		log:       h.log.With().Str("script", st.name).Logger(),
+		chunk:     chunk,
+		wake:      make(chan struct{}, 1),
 		guard:     h.mem.guard(),
 		loadGuard: h.mem.guard(),
-		sizes:   make(chan sizeRequest),
-		queue:   mailbox{buf: make([]message, min(h.cfg.QueueLen, initialQueueCap)), last: map[eventKey]uint64{}},
-		obs:     h.obs.Script(st.name),
-		back:    backoff{held: newHoldSet()},
+		sizes:     make(chan sizeRequest),
+		queue:     mailbox{buf: make([]message, min(h.cfg.QueueLen, initialQueueCap)), last: map[eventKey]uint64{}},
+		obs:       h.obs.Script(st.name),
+		back:      backoff{held: newHoldSet()},
 	}
 }
 

@@ -44,8 +44,14 @@ func checkID(L *lua.LState, n int, fn, name string) string {
 	return checkIDValue(L, n, fn, name, L.Get(n))
 }
 
+// maxIDBytes bounds an id, a name or an emoji a script gives (a room id
+// is 17 to 34 bytes, a room or user name rarely passes 100): a string
+// within the 16 MiB cap would otherwise make a request many times its
+// size once escaped (JSON, a URL).
+const maxIDBytes = 1024
+
 // checkIDValue returns v, an option or argument n, which must be a
-// non-empty string.
+// non-empty string of at most maxIDBytes.
 func checkIDValue(L *lua.LState, n int, fn, name string, v lua.LValue) string {
 	s, ok := v.(lua.LString)
 	if !ok {
@@ -53,6 +59,9 @@ func checkIDValue(L *lua.LState, n int, fn, name string, v lua.LValue) string {
 	}
 	if s == "" {
 		argError(L, n, fn, name+" must not be empty")
+	}
+	if len(s) > maxIDBytes {
+		argError(L, n, fn, fmt.Sprintf("%s: %d bytes, more than the %d an id or a name may have", name, len(s), maxIDBytes))
 	}
 	return string(s)
 }

@@ -114,7 +114,8 @@
 // status, or 0 when there was no answer; err.error is the server's "error"
 // text and err.error_type its "errorType" ("" when absent); for status 0,
 // error_type is "canceled", "timeout", "transport", "decode" (a malformed
-// response) or "unavailable" (the host gave the Module no such service);
+// response), "limit" (a request body over rc.MaxRequestBody, never sent)
+// or "unavailable" (the host gave the Module no such service);
 // rc.store's failures have "limit" (a bound of the store), "type" (incr of
 // a value that is no number) or "store" (the store itself failed);
 // rc.json.encode's and rc.json.decode's "json" (a value JSON cannot hold,

@@ -54,7 +54,8 @@ func (b *binding) errMessage(L *lua.LState, v lua.LValue) string {
 //
 // status is 0 for transport and context errors; error_type is then
 // "canceled", "timeout", "decode" (a malformed response), "unavailable"
-// (the Module lacks the service) or "transport", or the error's own
+// (the Module lacks the service), "limit" (a request body over
+// rc.MaxRequestBody, never sent) or "transport", or the error's own
 // ErrorType() when it has one (rc.store's "limit", "type", "store").
 func (b *binding) errorTable(L *lua.LState, err error) *lua.LTable {
 	tb := L.CreateTable(0, 6)
@@ -90,6 +91,8 @@ func (b *binding) errorTable(L *lua.LState, err error) *lua.LTable {
 		tb.RawSetString("error_type", lua.LString("decode"))
 	case errors.Is(err, errUnavailable):
 		tb.RawSetString("error_type", lua.LString("unavailable"))
+	case errors.Is(err, rc.ErrRequestTooLarge):
+		tb.RawSetString("error_type", lua.LString("limit"))
 	case errors.Is(err, context.Canceled):
 		tb.RawSetString("error_type", lua.LString("canceled"))
 	case errors.Is(err, context.DeadlineExceeded):

@@ -80,6 +80,8 @@ func (f *fake) failure(ctx context.Context, kind, endpoint string) error {
 		return &rc.Error{Endpoint: endpoint, Status: 401, Message: "You must be logged in to do this."}
 	case "transport":
 		return fmt.Errorf("rc: %s: %w", endpoint, io.ErrUnexpectedEOF)
+	case "too_large": // the client's own refusal of a body over rc.MaxRequestBody
+		return fmt.Errorf("rc: %s: request body of %d bytes: %w", endpoint, rc.MaxRequestBody+1, rc.ErrRequestTooLarge)
 	case "canceled":
 		return fmt.Errorf("rc: %s: %w", endpoint, context.Canceled)
 	case "slow":

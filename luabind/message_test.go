@@ -346,10 +346,24 @@ raises("msg:reply: the message as JSON (text, alias, emoji, avatar and attachmen
 raises("rc.chat.post_message: the message as JSON", rc.chat.post_message, {channel = "#a", text = ctl})
 raises("rc.chat.post_message: the message as JSON", rc.chat.post_message, {channel = "#a", text = half, attachments = {{text = half}}})
 raises("rc.chat.update: the text as JSON exceeds the limit", rc.chat.update, {room_id = "r", message_id = "m", text = ctl})
+-- An id, a name or an emoji is short: a long one would be escaped many
+-- times over by any route.
+local id = string.rep("\1", 1025)
+raises("channel: 1025 bytes, more than the 1024 an id or a name may have", rc.chat.post_message, {channel = id, text = "x"})
+raises("tmid: 1025 bytes", rc.chat.post_message, {room_id = "r", tmid = id, text = "x"})
+raises("message_id: 1025 bytes", rc.chat.update, {room_id = "r", message_id = id, text = "x"})
+raises("emoji: 1025 bytes", last.react, last, id)
+raises("room_id: 1025 bytes", rc.subscriptions.read, id)
+raises("room_name: 1025 bytes", rc.rooms.info, {room_name = id})
 assert(fake.count() == calls, "nothing was sent")
 assert(last:reply(string.rep("x", 3 * 1024 * 1024)))
 assert(rc.chat.post_message{channel = "#a", text = half})
 assert(fake.count() == calls + 2)
+-- Just under the cap, the body's keys can still pass it: the client
+-- refuses it before sending, a limit too.
+fake.fail_next("too_large")
+local m, err = rc.chat.post_message{channel = "#a", text = half}
+assert(m == nil and err.error_type == "limit" and err.status == 0, tostring(err))
 `))
 }
 

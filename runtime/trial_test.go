@@ -114,3 +114,25 @@ func TestReloadTrialAtShutdown(t *testing.T) {
 	assert.Zero(t, g.count("v2 loaded"), "stopped at the end of the grace")
 	assert.Equal(t, 0, th.logs.count("script reloaded"), "never swapped in")
 }
+
+// TestModuleEditTrialKeepsTheRunningVersion: a module edit reloads its
+// dependents through the same trial: while the module's new top level
+// runs (it waits on a gate), the running version handles the events.
+func TestModuleEditTrialKeepsTheRunningVersion(t *testing.T) {
+	t.Parallel()
+	g := newGatedEnv()
+	src := newTestSource(source.KindSubscription)
+	th := startHostEnv(t, Config{LoadTimeout: time.Minute}, g.env(), []source.Source{src}, map[string]string{
+		"s.lua":     `local m = require("m"); rc.on("subscription", function(_, sub) record(m.v, sub._id) end)`,
+		"lib/m.lua": `return {v = "m1"}`,
+	})
+	wait(t, "the source runs", func() bool { ok, _ := src.running(); return ok })
+	writeFile(t, filepath.Join(th.dir, "lib", "m.lua"), `record("m2 loading"); gate(); return {v = "m2"}`)
+	wait(t, "the trial runs", func() bool { return g.count("m2 loading") == 1 })
+	require.True(t, src.send(subEvent(source.ActionUpdated, "a", 1)))
+	wait(t, "the running version has a", func() bool { return g.count("m1 a") == 1 })
+	g.open()
+	th.logs.eventually(t, waitFor, func() bool { return th.logs.count("script reloaded", "script", "s") == 1 }, "the reload")
+	require.True(t, src.send(subEvent(source.ActionUpdated, "b", 1)))
+	wait(t, "the new version has b", func() bool { return g.count("m2 b") == 1 })
+}

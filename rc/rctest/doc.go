@@ -67,10 +67,13 @@
 //   - rooms.get (facts §5): {update: the rooms the user has a subscription
 //     to, remove: []}; with updatedSince (strictly after, as
 //     subscriptions.get) only the rooms changed since: a room's _updatedAt
-//     is its creation or its last message, a thread reply too (the room's
-//     msgs counts it), whatever the message did to subscriptions. UNVERIFIED
-//     on the real server: that a thread-only reply changes the room's
-//     _updatedAt, and the error text of an invalid updatedSince
+//     is its creation, its last message, a thread reply too (the room's
+//     msgs counts it), or an edit or a reaction of its last message (the
+//     room's lastMessage copy), whatever the message did to subscriptions;
+//     an edit of an older message changes no room. UNVERIFIED on the real
+//     server: that every such update of the room document bumps its
+//     _updatedAt (the models' default), that a thread-only reply changes
+//     the room, and the error text of an invalid updatedSince
 //     (error-updatedSince-param-invalid); rooms are never deleted here, so
 //     remove stays empty.
 //   - What a message does to subscriptions (facts page §2.7), for the

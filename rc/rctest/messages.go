@@ -146,6 +146,7 @@ func (s *Server) chatReact(c *reqCtx) {
 		m.reactions = append(m.reactions, reaction{emoji: emoji, usernames: []string{c.user.username}})
 	}
 	m.updatedAt = c.now
+	s.st.lastMessageChanged(m, c.now)
 	s.st.emitMessage(m) // the real server sends every change of a message on its streams
 	s.logAction(Action{Kind: kind, UserID: c.user.id, RoomID: m.rid, MessageID: m.id, Emoji: emoji})
 	c.success(nil)
@@ -189,6 +190,7 @@ func (s *Server) chatUpdate(c *reqCtx) {
 		}
 		m.msg, m.mentions = text, s.st.mentionsOf(text)
 		m.editedAt, m.editedBy, m.updatedAt = c.now, c.user.id, c.now
+		s.st.lastMessageChanged(m, c.now)
 		s.st.emitMessage(m) // §6: an edit is the whole message again on the streams
 	}
 	c.success(obj{{"message", s.st.messageObj(m)}})
@@ -359,8 +361,26 @@ func (s *Server) roomsGet(c *reqCtx) {
 	c.success(obj{{"update", update}, {"remove", []obj{}}})
 }
 
+// lastMessageChanged records that m changed at now (an edit, a
+// reaction): when m is its room's last message (the room keeps a copy,
+// lastMessage), the room changes too.
+func (st *state) lastMessageChanged(m *message, now time.Time) {
+	r := st.rooms[m.rid]
+	if r == nil {
+		return
+	}
+	for _, x := range slices.Backward(r.msgs) {
+		if x.tmid == "" {
+			if x == m {
+				r.changed = now
+			}
+			return
+		}
+	}
+}
+
 // updated is r's _updatedAt: its creation, or the last message posted in
-// it (a thread reply too).
+// it (a thread reply too), or an edit or a reaction of its last message.
 func (r *room) updated() time.Time {
 	t := r.ts
 	for _, u := range []time.Time{r.lm, r.changed} {

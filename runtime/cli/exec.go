@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"time"
 
@@ -154,10 +155,10 @@ type lazyStore struct {
 }
 
 // open opens the store once and returns the namespace or why there is
-// none.
-func (l *lazyStore) open() (store.Namespace, error) {
+// none; the wait for another rclua's lock ends with ctx (the call's).
+func (l *lazyStore) open(ctx context.Context) (store.Namespace, error) {
 	l.once.Do(func() {
-		db, daemon, err := openWaiting(l.dir, l.opts, l.deadline, nil)
+		db, daemon, err := openWaiting(ctx, l.dir, l.opts, l.deadline, nil)
 		switch {
 		case errors.Is(err, store.ErrLocked):
 			l.err = &unavailableError{dir: l.dir, daemon: daemon, err: err}
@@ -179,7 +180,7 @@ func (l *lazyStore) close() {
 }
 
 func (l *lazyStore) Get(ctx context.Context, key string) ([]byte, bool, error) {
-	ns, err := l.open()
+	ns, err := l.open(ctx)
 	if err != nil {
 		return nil, false, err
 	}
@@ -187,7 +188,7 @@ func (l *lazyStore) Get(ctx context.Context, key string) ([]byte, bool, error) {
 }
 
 func (l *lazyStore) Set(ctx context.Context, key string, value []byte, ttl time.Duration) error {
-	ns, err := l.open()
+	ns, err := l.open(ctx)
 	if err != nil {
 		return err
 	}
@@ -195,7 +196,7 @@ func (l *lazyStore) Set(ctx context.Context, key string, value []byte, ttl time.
 }
 
 func (l *lazyStore) Delete(ctx context.Context, key string) error {
-	ns, err := l.open()
+	ns, err := l.open(ctx)
 	if err != nil {
 		return err
 	}
@@ -203,7 +204,7 @@ func (l *lazyStore) Delete(ctx context.Context, key string) error {
 }
 
 func (l *lazyStore) Update(ctx context.Context, key string, fn func(old []byte) ([]byte, error)) error {
-	ns, err := l.open()
+	ns, err := l.open(ctx)
 	if err != nil {
 		return err
 	}
@@ -211,7 +212,7 @@ func (l *lazyStore) Update(ctx context.Context, key string, fn func(old []byte) 
 }
 
 func (l *lazyStore) Keys(ctx context.Context, prefix string) ([]string, error) {
-	ns, err := l.open()
+	ns, err := l.open(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -261,6 +262,8 @@ func checkScriptFile(cmd, path string) error {
 		return usagef("%s: %v", cmd, err)
 	case !fi.IsDir() && watch.IsTest(fi.Name()):
 		return usagef("%s: %s: a test file, not a script (run it with rclua test)", cmd, path)
+	case watch.BadName(fi.Name()):
+		return usagef("%s: the script file name %s has control or format characters: rename it", cmd, strconv.Quote(fi.Name()))
 	case fi.IsDir():
 		return usagef("%s: %s is a folder: give one script file", cmd, path)
 	case !fi.Mode().IsRegular():

@@ -141,3 +141,28 @@ while os.time() < until_ do end
 	require.NoError(t, daemon.cmd.Process.Signal(syscall.SIGTERM))
 	assert.Equal(t, 0, daemon.wait(t, 15*time.Second), daemon.stderr.String())
 }
+
+// TestE2ELockWaitEndsOnSignal: a daemon waiting for the state dir that a
+// long exec holds stops waiting at SIGINT, and exits at once.
+func TestE2ELockWaitEndsOnSignal(t *testing.T) {
+	t.Parallel()
+	s := rctest.NewServer()
+	defer s.Close()
+	dir, state := t.TempDir(), filepath.Join(t.TempDir(), "state")
+	hold := filepath.Join(dir, "hold.lua")
+	require.NoError(t, os.WriteFile(hold, []byte(`assert(rc.store.set("k", 1))
+print("holding")
+local until_ = os.time() + 60
+while os.time() < until_ do end
+`), 0o644))
+	holder := startChild(t, botEnv(s), "exec", "--state-dir", state, "--log-format", "json", "--timeout", "90s", hold)
+	defer func() { _ = holder.cmd.Process.Kill(); holder.wait(t, 15*time.Second) }()
+	waitForText(t, holder.stderr, "holding", 15*time.Second)
+
+	daemon := startChild(t, botEnv(s), "run", "--scripts", t.TempDir(), "--state-dir", state, "--log-format", "json")
+	waitForText(t, daemon.stderr, "holds the state dir: waiting for it", 15*time.Second)
+	require.NoError(t, daemon.cmd.Process.Signal(syscall.SIGINT))
+	code := daemon.wait(t, 8*time.Second) // before the 10 s lock wait ends: it stopped for the signal
+	assert.NotEqual(t, 0, code, daemon.stderr.String())
+	assert.Contains(t, daemon.stderr.String(), "stopped waiting for it")
+}

@@ -240,7 +240,7 @@ func daemon(ctx context.Context, o runOptions, baseURL string, creds credentials
 
 	// The store first: its file lock keeps a second daemon off the state
 	// dir before it connects to anything.
-	db, closeStore, err := openStore(o.stateDir, o.state.storeOptions(), log)
+	db, closeStore, err := openStore(ctx, o.stateDir, o.state.storeOptions(), log)
 	if err != nil {
 		return err
 	}

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -92,7 +93,7 @@ func resolveStateDir(given string, getenv func(string) string, scriptsDir string
 // openStore opens the store of dir (a temporary one, removed by the
 // returned cleanup, when dir is ""), refusing clearly when another rclua
 // daemon holds it (a short-lived rclua is waited for up to lockWait).
-func openStore(dir string, opts store.Options, log zerolog.Logger) (*store.DB, func(), error) {
+func openStore(ctx context.Context, dir string, opts store.Options, log zerolog.Logger) (*store.DB, func(), error) {
 	cleanup := func() {}
 	if dir == "" {
 		tmp, err := os.MkdirTemp("", "rclua-dev-state-")
@@ -101,7 +102,7 @@ func openStore(dir string, opts store.Options, log zerolog.Logger) (*store.DB, f
 		}
 		dir, cleanup = tmp, func() { _ = os.RemoveAll(tmp) }
 	}
-	db, _, err := openWaiting(dir, opts, time.Now().Add(lockWait), func() {
+	db, _, err := openWaiting(ctx, dir, opts, time.Now().Add(lockWait), func() {
 		log.Info().Str("state_dir", dir).Stringer("wait", lockWait).
 			Msg("another rclua (an exec or rclua store: no daemon answers on its control socket) holds the state dir: waiting for it")
 	})
@@ -118,18 +119,20 @@ const lockWait = 10 * time.Second
 
 // openWaiting opens the store of dir. While another rclua holds its lock
 // and no daemon answers on the state dir's control socket (an exec or
-// rclua store, which end soon), it waits for the lock until deadline,
-// calling waiting once; a daemon's lock fails at once, with daemon true.
-func openWaiting(dir string, opts store.Options, deadline time.Time, waiting func()) (db *store.DB, daemon bool, err error) {
+// rclua store, which end soon), it waits for the lock until deadline or
+// ctx's end, calling waiting once; a daemon's lock fails at once, with
+// daemon true.
+func openWaiting(ctx context.Context, dir string, opts store.Options, deadline time.Time, waiting func()) (*store.DB, bool, error) {
 	for first := true; ; first = false {
 		db, err := store.Open(dir, opts) // waits opts.LockTimeout for the lock
-		if !errors.Is(err, store.ErrLocked) {
+		switch {
+		case !errors.Is(err, store.ErrLocked):
 			return db, false, err
-		}
-		if daemonAnswers(dir) {
+		case daemonAnswers(dir):
 			return nil, true, err
-		}
-		if !time.Now().Before(deadline) {
+		case ctx.Err() != nil:
+			return nil, false, fmt.Errorf("%w (stopped waiting for it: %w)", err, ctx.Err())
+		case !time.Now().Before(deadline):
 			return nil, false, err
 		}
 		if first && waiting != nil {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/rclua/rclua/runtime/store"
+	"github.com/rclua/rclua/runtime/watch"
 )
 
 const storeHelp = `rclua store list|get|delete [flags] [SCRIPT [KEY]]
@@ -96,7 +97,7 @@ func cmdStore(ctx context.Context, args []string, getenv func(string) string, st
 		w := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(w, "SCRIPT\tKEYS")
 		for _, s := range scripts {
-			fmt.Fprintf(w, "%s\t%d\n", s.Name, s.Keys)
+			fmt.Fprintf(w, "%s\t%d\n", shownName(s.Name), s.Keys)
 		}
 		return w.Flush()
 	case verb == "list":
@@ -242,4 +243,14 @@ func (r daemonReader) value(ctx context.Context, script, key string) (storeValue
 	var out storeValue
 	err := r.get(ctx, "/store/get", url.Values{"script": {script}, "key": {key}}, &out)
 	return out, err
+}
+
+// shownName is a script's name as the CLI prints it: quoted when it holds
+// what a terminal would take as commands (watch.BadName: a state left by
+// an older rclua that loaded such a file).
+func shownName(name string) string {
+	if watch.BadName(name) {
+		return strconv.Quote(name)
+	}
+	return name
 }

@@ -252,11 +252,45 @@ type pollState struct {
 	// catches their messages up after a gap). One entry per room: bounded
 	// by the subscriptions.
 	rooms map[string]time.Time
+	// roomOf (with rooms) is the room of each subscription seen alive,
+	// joined when the bot joined each room (the subscription's ts), and
+	// left the rooms whose subscription was removed since (a room joined
+	// again is not): a catch-up reads no room the bot left, nor a message
+	// from before it joined, as the stream gives none of those.
+	roomOf map[string]string
+	joined map[string]time.Time
+	left   map[string]bool
 	// restored is set from a saved cursor until the first poll, which
 	// skips the changes older than the catch-up window.
 	restored bool
 	// offer, when not nil, hands the state to the cursor's saver.
 	offer func()
+}
+
+// alive records s's room as one the bot is in (Realtime's state only).
+func (st *pollState) alive(s *rc.Subscription) {
+	if st.rooms == nil || s.RoomID == "" {
+		return
+	}
+	if st.roomOf == nil {
+		st.roomOf, st.joined, st.left = map[string]string{}, map[string]time.Time{}, map[string]bool{}
+	}
+	st.roomOf[s.ID] = s.RoomID
+	if !s.TS.IsZero() {
+		st.joined[s.RoomID] = s.TS
+	}
+	delete(st.left, s.RoomID)
+}
+
+// gone records that the subscription id was removed: its room, when
+// known, is one the bot left.
+func (st *pollState) gone(id string) {
+	if rid, ok := st.roomOf[id]; ok {
+		delete(st.roomOf, id)
+		delete(st.rooms, rid)
+		delete(st.joined, rid)
+		st.left[rid] = true
+	}
 }
 
 func newPollState(p *Poll) *pollState {
@@ -354,6 +388,7 @@ func (st *pollState) poll(ctx context.Context, emit Emit) time.Duration {
 				continue
 			}
 			st.known[s.ID] = s.UpdatedAt
+			st.alive(s)
 			last.see(s.UpdatedAt, s.ID)
 			if k, _, err := st.version(s); err == nil {
 				st.seen[k] = true
@@ -369,6 +404,7 @@ func (st *pollState) poll(ctx context.Context, emit Emit) time.Duration {
 			continue
 		}
 		last.see(s.UpdatedAt, s.ID)
+		st.alive(s)
 		if at, ok := st.rooms[s.RoomID]; st.rooms != nil && !s.UpdatedAt.Before(floor) && (!ok || s.UpdatedAt.After(at)) {
 			st.rooms[s.RoomID] = s.UpdatedAt
 		}
@@ -404,6 +440,7 @@ func (st *pollState) poll(ctx context.Context, emit Emit) time.Duration {
 			continue
 		}
 		st.seen[k] = true
+		st.gone(r.ID)
 		if _, ok := st.known[r.ID]; !ok {
 			continue // never seen alive since the baseline: nothing to report
 		}

@@ -334,7 +334,8 @@ type rtRun struct {
 	ms   *msgState
 	// gap is when the stream was lost (the server's clock), zero while
 	// nothing is to catch up: the next successful sync catches up the
-	// messages of the rooms whose subscription changed since.
+	// messages of the rooms changed since (changedRooms). While polling it
+	// is the start of the last round of messages read.
 	gap time.Time
 	// sv saves the state (nil without Cursors); dirty is set when events
 	// came since the state was last offered to it.
@@ -347,8 +348,12 @@ type rtRun struct {
 	// connection worked (Run's waits start over).
 	synced   bool
 	syncedAt time.Time // when synced was set
-	// noRooms is set once the server answered 404 to rooms.get.
-	noRooms bool
+	// roomsRefused counts rooms.get's refusals in a row; after
+	// maxRoomsRefusals it is not asked before noRoomsUntil (roomsWarned:
+	// that was logged).
+	roomsRefused int
+	noRoomsUntil time.Time
+	roomsWarned  bool
 	// down is the lost connection of the client being served, while it
 	// reconnects by itself.
 	down outage
@@ -664,17 +669,16 @@ func (run *rtRun) catchUpMessages(ctx context.Context, now time.Time) bool {
 			continue
 		}
 		if err != nil {
-			if ctx.Err() == nil && r.poll.opts.Fatal(err) {
-				st.fatal = fmt.Errorf("messages catch-up: %w", err)
-			} else if ctx.Err() == nil {
-				r.log.Warn().Err(err).Str("room", rid).Msg("messages catch-up failed: retrying")
-			}
+			run.queryFailed(ctx, err, r.log.Warn().Str("room", rid), "messages catch-up failed: retrying")
 			return false
 		}
 		// The server lists a room newest first: reversed, messages of one
-		// millisecond keep the order they were posted in.
+		// millisecond keep the order they were posted in. A message from
+		// before the bot joined the room is none of its (a room joined
+		// again after the bot left it).
+		joined := st.joined[rid]
 		for _, m := range slices.Backward(res.Updated) {
-			if m != nil {
+			if m != nil && !m.TS.Before(joined) {
 				all = append(all, m)
 			}
 		}
@@ -688,27 +692,70 @@ func (run *rtRun) catchUpMessages(ctx context.Context, now time.Time) bool {
 	return true
 }
 
+// queryFailed records the failure of a catch-up's query: fatal (as
+// Poll.Fatal judges it) ends the Run, anything else is logged with ev and
+// the query is tried at the next sync. Nothing is logged once ctx ended.
+func (run *rtRun) queryFailed(ctx context.Context, err error, ev *zerolog.Event, msg string) {
+	switch {
+	case ctx.Err() != nil:
+		ev.Discard()
+	case run.r.poll.opts.Fatal(err):
+		ev.Discard()
+		run.st.fatal = fmt.Errorf("messages catch-up: %w", err)
+	default:
+		ev.Err(err).Msg(msg)
+	}
+}
+
+// maxRoomsRefusals is how many refusals of rooms.get in a row the catch-up
+// retries before it does without for a while (Resync).
+const maxRoomsRefusals = 3
+
 // changedRooms returns the rooms to catch the messages of up from from:
 // those whose subscription changed, and those rooms.get (Rooms) lists as
-// changed since from. It reports false when the query failed (the next
-// sync tries again). A server without rooms.get (404) is warned about
-// once, and the subscriptions' rooms are read alone from then on.
+// changed since from; never one the bot left (its subscription removed),
+// whose messages the stream would not give either. It reports false when the query failed (the next
+// sync tries again). A refusal of rooms.get (a 4xx but 401 and 429: an
+// old server's 404, a proxy's 403, a deploy's blip) is retried like a
+// failure; after maxRoomsRefusals in a row, the subscriptions' rooms are
+// read alone until Resync has passed (warned about once, and told when
+// rooms.get answers again).
 func (run *rtRun) changedRooms(ctx context.Context, from time.Time) ([]string, bool) {
 	r, st := run.r, run.st
 	set := maps.Clone(st.rooms)
-	if r.opts.Rooms != nil && !run.noRooms {
+	if r.opts.Rooms != nil && !time.Now().Before(run.noRoomsUntil) {
 		res, err := r.opts.Rooms.Get(ctx, from)
-		if re := (*rc.Error)(nil); errors.As(err, &re) && re.Status == http.StatusNotFound {
-			r.log.Warn().Err(err).Msg("messages catch-up: the server has no rooms.get: only the rooms whose subscription changed are caught up")
-			run.noRooms = true
-		} else if err != nil {
-			if ctx.Err() == nil && r.poll.opts.Fatal(err) {
-				st.fatal = fmt.Errorf("messages catch-up: %w", err)
-			} else if ctx.Err() == nil {
-				r.log.Warn().Err(err).Msg("messages catch-up: listing the rooms changed failed: retrying")
+		switch re := (*rc.Error)(nil); {
+		case errors.As(err, &re) && re.Status >= 400 && re.Status < 500 &&
+			re.Status != http.StatusUnauthorized && re.Status != http.StatusTooManyRequests:
+			// An old server without it (404), a proxy's allow list (403),
+			// or a blip of a deploy: asked again a few times (the gap
+			// stays open), then left alone for a while, since asking on
+			// would hold every catch-up.
+			if run.roomsRefused++; run.roomsRefused < maxRoomsRefusals {
+				ev := r.log.Debug()
+				if run.roomsRefused == 1 {
+					ev = r.log.Warn()
+				}
+				ev.Err(err).Msg("messages catch-up: rooms.get refused: retrying")
+				return nil, false
 			}
+			run.roomsRefused = 0
+			run.noRoomsUntil = time.Now().Add(r.opts.Resync)
+			if !run.roomsWarned {
+				run.roomsWarned = true
+				r.log.Warn().Err(err).Stringer("retry_in", r.opts.Resync).
+					Msg("messages catch-up: the server refuses rooms.get: only the rooms whose subscription changed are caught up until it answers")
+			}
+		case err != nil:
+			run.queryFailed(ctx, err, r.log.Warn(), "messages catch-up: listing the rooms changed failed: retrying")
 			return nil, false
-		} else {
+		default:
+			run.roomsRefused = 0
+			if run.roomsWarned {
+				run.roomsWarned = false
+				r.log.Info().Msg("messages catch-up: rooms.get answers again")
+			}
 			for _, room := range res.Update {
 				if room != nil && room.ID != "" {
 					set[room.ID] = room.UpdatedAt
@@ -716,6 +763,7 @@ func (run *rtRun) changedRooms(ctx context.Context, from time.Time) ([]string, b
 			}
 		}
 	}
+	maps.DeleteFunc(set, func(rid string, _ time.Time) bool { return st.left[rid] }) // the bot left it
 	return slices.Sorted(maps.Keys(set)), true
 }
 
@@ -729,13 +777,18 @@ func (run *rtRun) pollFor(ctx context.Context, d time.Duration) {
 	end := time.Now().Add(d)
 	for {
 		wait := st.poll(ctx, run.emit)
+		baseline := false // this poll took the baseline: no message before it is new
 		if run.ms.since.IsZero() && st.baselined && st.fails == 0 {
 			run.ms.since = st.serverNow().Add(-run.r.poll.opts.Overlap)
+			baseline = true
 		}
 		run.lost(false)
 		if st.fatal == nil && ctx.Err() == nil && st.fails == 0 && !run.gap.IsZero() && run.r.opts.History != nil {
 			start := st.serverNow() // what is posted later is the next round's
-			if run.catchUpMessages(ctx, start) {
+			if baseline {
+				run.gap = start
+				run.ms.read(start)
+			} else if run.catchUpMessages(ctx, start) {
 				run.gap = start
 				run.ms.read(start)
 				run.pruneRooms()
@@ -778,6 +831,7 @@ func (st *pollState) stream(ctx context.Context, emit Emit, ev *realtime.Event) 
 		return nil
 	}
 	if action == ActionRemoved {
+		st.gone(sub.ID)
 		prev, ok := st.known[sub.ID]
 		if !ok {
 			return nil // never seen alive since the baseline
@@ -792,6 +846,7 @@ func (st *pollState) stream(ctx context.Context, emit Emit, ev *realtime.Event) 
 		_ = emit(ctx, Event{Kind: KindSubscription, Action: ActionRemoved, ID: r.ID, Raw: removedJSON(r), pos: removedPosition(r)})
 		return nil
 	}
+	st.alive(sub)
 	k, raw, err := st.version(sub)
 	if err != nil {
 		return err

@@ -3,6 +3,7 @@ package source
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -210,12 +211,13 @@ func TestRealtimeFirstConnectWarnsOnce(t *testing.T) {
 // TestRealtimeFallbackPollsMessages: while auto polls (the upgrade refused
 // from the start: a proxy without websockets), message events still come,
 // at the poll's pace: a mention, a DM and a plain message in a room where
-// the bot is already alerted (which changes no subscription, §2.7), each
-// created once, and an edit as updated; once realtime is back, the stream
-// delivers and nothing polled comes again.
+// the bot is already alerted, whose subscription it does not change
+// (§2.7), so that only rooms.get tells it; each created once, an edit as
+// updated. Once realtime is back, the stream delivers and nothing polled comes again.
 func TestRealtimeFallbackPollsMessages(t *testing.T) {
 	t.Parallel()
-	s := newRTServer(t)
+	var offset atomic.Int64 // the server's clock runs ahead by it
+	s := newRTServer(t, rctest.WithClock(func() time.Time { return time.Now().Add(time.Duration(offset.Load())) }))
 	s.srv.RefuseUpgrade(true)
 	opts := s.messageOpts(zerolog.Nop())
 	opts.Fallback, opts.RetryMin, opts.Retry = true, 20*time.Millisecond, 100*time.Millisecond
@@ -230,6 +232,14 @@ func TestRealtimeFallbackPollsMessages(t *testing.T) {
 		return messages(r.got, ActionCreated, first) == 1 && messages(r.got, ActionCreated, mention) == 1 &&
 			messages(r.got, ActionCreated, dm) == 1
 	})
+	// Later, another room's change moves the cursor: #random's change is
+	// then older than the overlap, so only the room tells of a new
+	// message there.
+	offset.Store(int64(time.Minute))
+	later := s.post(t, rctest.BobUsername, rctest.OpsRoomID, "later @"+rctest.BotUsername)
+	waitUntil(t, "the later mention", func() bool { return messages(r.got, ActionCreated, later) == 1 })
+	polls := s.polls()
+	waitUntil(t, "rounds after it", func() bool { return s.polls() >= polls+3 })
 	before, _ := s.srv.Subscription(rctest.BotUsername, rctest.RandomRoomID)
 	plain := s.post(t, rctest.BobUsername, rctest.RandomRoomID, "plain, in the alerted room")
 	after, _ := s.srv.Subscription(rctest.BotUsername, rctest.RandomRoomID)
@@ -247,8 +257,41 @@ func TestRealtimeFallbackPollsMessages(t *testing.T) {
 
 	s.srv.RefuseUpgrade(false)
 	r.connected(t, s, 1)
-	later := s.post(t, rctest.BobUsername, rctest.GeneralRoomID, "later @"+rctest.BotUsername)
-	waitUntil(t, "the stream", func() bool { return messages(r.got, ActionCreated, later) == 1 })
+	last := s.post(t, rctest.BobUsername, rctest.GeneralRoomID, "last @"+rctest.BotUsername)
+	waitUntil(t, "the stream", func() bool { return messages(r.got, ActionCreated, last) == 1 })
 	assert.Len(t, ofKind(r.got, KindMessage), polled+1, "nothing polled comes again at the switch")
-	once(t, r.got)
+	for _, ev := range ofKind(r.got, KindMessage) {
+		assert.Equal(t, 1, messages(r.got, ev.Action, ev.ID), "message %s %s once", ev.Action, ev.ID)
+	}
+}
+
+// TestRealtimeFallbackSkipsALeftRoom: while polling, a public channel the
+// bot left (its subscription removed) is not read, as the stream gives no
+// message of a room the bot is not in; joined again, it is.
+func TestRealtimeFallbackSkipsALeftRoom(t *testing.T) {
+	t.Parallel()
+	s := newRTServer(t)
+	s.srv.RefuseUpgrade(true)
+	opts := s.messageOpts(zerolog.Nop())
+	opts.Fallback, opts.RetryMin, opts.Retry = true, time.Hour, time.Hour
+	src := NewRealtime(s.client.Subscriptions, opts)
+	r := runRealtime(t, src)
+	waitUntil(t, "polling", func() bool { return src.State() == StatePolling && s.polls() >= 2 })
+	random := s.subID(t, rctest.RandomRoomID)
+	first := s.post(t, rctest.BobUsername, rctest.RandomRoomID, "while a member")
+	waitUntil(t, "the member's message", func() bool { return messages(r.got, ActionCreated, first) == 1 })
+
+	require.NoError(t, s.srv.RemoveSubscription(rctest.BotUsername, rctest.RandomRoomID))
+	waitUntil(t, "the removal", func() bool { return r.got.count(ActionRemoved, random) == 1 })
+	left := s.post(t, rctest.BobUsername, rctest.RandomRoomID, "after the bot left")
+	marker := s.post(t, rctest.AliceUsername, rctest.DMAliceRoomID, "a DM after it")
+	waitUntil(t, "the DM", func() bool { return messages(r.got, ActionCreated, marker) == 1 })
+	polls := s.polls()
+	waitUntil(t, "more rounds", func() bool { return s.polls() >= polls+2 })
+	assert.Zero(t, messages(r.got, ActionCreated, left), "not a member: not delivered")
+
+	require.NoError(t, s.srv.AddSubscription(rctest.BotUsername, rctest.RandomRoomID))
+	again := s.post(t, rctest.BobUsername, rctest.RandomRoomID, "joined again")
+	waitUntil(t, "the message after joining again", func() bool { return messages(r.got, ActionCreated, again) == 1 })
+	assert.Zero(t, messages(r.got, ActionCreated, left), "still not")
 }

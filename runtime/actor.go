@@ -33,24 +33,29 @@ type message struct {
 }
 
 // handled counts down the scripts an event with a source.Event.Handled
-// callback was given to and is not yet done with.
+// callback was given to and is not yet done with; by (source.Event.
+// HandledBy, may be nil) is told of each but the last.
 type handled struct {
 	left atomic.Int64
 	fn   func()
+	by   func(script string)
 }
 
-func (h *handled) done() {
+// done records that script is done with the event.
+func (h *handled) done(script string) {
 	if h.left.Add(-1) == 0 {
 		h.fn()
+	} else if h.by != nil {
+		h.by(script)
 	}
 }
 
-// ack tells the sources of m's events that this script is done with them:
-// it ran its handlers on them, or stopped for good. A message dropped by
-// the host's shutdown is not acknowledged.
-func (m message) ack() {
+// ack tells the sources of m's events that script is done with them: it
+// ran its handlers on them, or stopped for good. A message dropped by the
+// host's shutdown is not acknowledged.
+func (m message) ack(script string) {
 	for _, h := range m.acks {
-		h.done()
+		h.done(script)
 	}
 }
 
@@ -372,7 +377,7 @@ func (a *actor) enqueue(ctx context.Context, m message) bool {
 			stopped := a.stopped
 			a.mu.Unlock()
 			if stopped {
-				m.ack() // the script is gone: nothing is left to handle it
+				m.ack(a.st.name) // the script is gone: nothing is left to handle it
 			}
 			m.release()
 			return false
@@ -635,7 +640,7 @@ func (a *actor) drain(stopped bool) {
 	a.st.held.Store(0)
 	for _, m := range left {
 		if stopped {
-			m.ack()
+			m.ack(a.st.name)
 		}
 		a.dropped(m)
 	}
@@ -842,7 +847,7 @@ func (a *actor) startTimers(v *version) {
 func (a *actor) handle(ctx context.Context, m message) {
 	v := a.cur
 	if v == nil {
-		m.ack() // no version is left to handle it
+		m.ack(a.st.name) // no version is left to handle it
 		a.dropped(m)
 		return
 	}
@@ -850,7 +855,7 @@ func (a *actor) handle(ctx context.Context, m message) {
 	cut := false // a handler was stopped by the shutdown: the source delivers it again after the restart
 	defer func() {
 		if !cut {
-			m.ack()
+			m.ack(a.st.name)
 		}
 	}()
 	if m.ev == nil { // a timer tick

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -409,7 +410,9 @@ func (h *Host) dispatch(ctx context.Context, src uint8, ev source.Event) error {
 	h.mu.Lock()
 	targets := make([]*actor, 0, len(h.actors))
 	for _, a := range h.actors {
-		if a.st.listensTo(ev.Kind) {
+		// A script done with the event before a restart does not get it
+		// again (source.Event.Done).
+		if a.st.listensTo(ev.Kind) && !slices.Contains(ev.Done, a.st.name) {
 			targets = append(targets, a)
 		}
 	}
@@ -427,7 +430,7 @@ func (h *Host) dispatch(ctx context.Context, src uint8, ev source.Event) error {
 			ev.Handled()
 			return ctx.Err()
 		}
-		acks = []*handled{{fn: ev.Handled}}
+		acks = []*handled{{fn: ev.Handled, by: ev.HandledBy}}
 		acks[0].left.Store(int64(len(targets)))
 	}
 	shared := &ev

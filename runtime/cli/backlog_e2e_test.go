@@ -19,7 +19,8 @@ import (
 // and the daemon is stopped (SIGTERM) in the middle of the backlog. After
 // the restart every command has been answered exactly once: the ones
 // handled before the stop are not delivered again, the ones still queued
-// are caught up.
+// are caught up; a quick script beside it, which had handled all of them
+// when the stop came, gets none of them again.
 func TestE2EStopWithABacklogHandlesEachOnce(t *testing.T) {
 	t.Parallel()
 	s := rctest.NewServer()
@@ -28,6 +29,13 @@ func TestE2EStopWithABacklogHandlesEachOnce(t *testing.T) {
 	writeScript(t, filepath.Join(dir, "jobs.lua"), `
 rc.respond("^job (%d+)$", function(msg, n)
   msg:reply("done " .. n)
+end)
+`)
+	// A quick script beside it: done with every command long before the
+	// slow one, so the stop finds it ahead.
+	writeScript(t, filepath.Join(dir, "fast.lua"), `
+rc.respond("^job (%d+)$", function(msg, n)
+  print("fast " .. n)
 end)
 `)
 	args := []string{"run", "--scripts", dir, "--state-dir", state, "--events", "realtime",
@@ -77,7 +85,10 @@ end)
 	require.NoError(t, second.cmd.Process.Signal(syscall.SIGTERM))
 	require.Equal(t, 0, second.wait(t, 15*time.Second), second.stderr.String())
 	got := replies()
+	logs := first.stderr.String() + second.stderr.String()
 	for i := range jobs {
 		assert.Equal(t, 1, got[fmt.Sprint(i)], "job %d answered once (%d answered before the stop)", i, before)
+		assert.Equal(t, 1, strings.Count(logs, fmt.Sprintf(`"message":"fast %d"`, i)),
+			"job %d handled once by the quick script too: not again after the restart", i)
 	}
 }

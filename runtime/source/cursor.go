@@ -81,6 +81,24 @@ type savedCursor struct {
 	Seen []savedSeen `json:"seen,omitempty"`
 	// Messages is the realtime source's message cursor (nil from Poll).
 	Messages *savedMessages `json:"messages,omitempty"`
+	// Partial are the events after the state that some of the scripts
+	// they went to had handled, with those scripts: a restart that
+	// delivers one again gives it to the others only (Event.Done).
+	Partial []savedPartial `json:"partial,omitempty"`
+}
+
+// savedPartial is a position with the scripts done with its event.
+type savedPartial struct {
+	Kind    uint8    `json:"k"`
+	ID      string   `json:"i"`
+	At      int64    `json:"a"`
+	TS      int64    `json:"t,omitempty"`
+	Sum     uint64   `json:"h,omitempty"`
+	Scripts []string `json:"s"`
+}
+
+func (p savedPartial) position() position {
+	return position{kind: p.Kind, id: p.ID, at: p.At, ts: p.TS, sum: p.Sum}
 }
 
 // savedSeen is a seenKey.
@@ -185,6 +203,18 @@ type cursorSaver struct {
 	dirty  bool     // a position was recorded since the last flush
 	capped bool     // a position was not recorded for maxMarks (logged once)
 	failed bool     // a save failed: logged once until one succeeds
+	// partial are the events some of whose scripts are done with them
+	// (Event.HandledBy), by emission number, until they are handled;
+	// restored are the partial events of the loaded state, until emitted
+	// again (Event.Done). Each at most maxMarks.
+	partial  map[uint64]*partialMark
+	restored map[position][]string
+}
+
+// partialMark is an event some of whose scripts are done with it.
+type partialMark struct {
+	pos     position
+	scripts []string
 }
 
 // epoch is the events emitted between two states offered.
@@ -229,11 +259,12 @@ const maxMarks = 1 << 14
 // withMarks returns state with the positions of marks (in emission order)
 // added: the ids known, the versions seen and the messages' latest
 // versions. A state that is not a saved cursor is returned as it is.
-func withMarks(state []byte, marks []mark) []byte {
+func withMarks(state []byte, marks []mark, partial []savedPartial) []byte {
 	s, err := decodeCursor(state)
 	if err != nil {
 		return state
 	}
+	s.Partial = partial
 	slices.SortFunc(marks, func(a, b mark) int { return cmp.Compare(a.seq, b.seq) })
 	seen := make(map[savedSeen]bool, len(s.Seen)+len(marks))
 	for _, k := range s.Seen {
@@ -308,6 +339,14 @@ func (sv *cursorSaver) load() *savedCursor {
 		return nil
 	}
 	sv.last, sv.base, sv.saved = data, data, data
+	for _, p := range s.Partial {
+		if len(sv.restored) < maxMarks && p.Kind != posNone && len(p.Scripts) > 0 {
+			if sv.restored == nil {
+				sv.restored = map[position][]string{}
+			}
+			sv.restored[p.position()] = p.Scripts
+		}
+	}
 	return s
 }
 
@@ -320,18 +359,66 @@ func (sv *cursorSaver) track(emit Emit) Emit {
 		e.open++
 		sv.seq++
 		m := mark{seq: sv.seq, pos: ev.pos}
+		if done, ok := sv.restored[ev.pos]; ok && ev.pos.kind != posNone {
+			delete(sv.restored, ev.pos)
+			ev.Done = done
+			sv.addPartial(m, done...)
+		}
 		sv.mu.Unlock()
 		var once sync.Once
 		ev.Handled = func() {
 			once.Do(func() { sv.handled(e, m) })
 		}
+		ev.HandledBy = func(script string) { sv.handledBy(m, script) }
 		return emit(ctx, ev)
 	}
+}
+
+// handledBy records that script is done with m's event, which others
+// are not done with yet.
+func (sv *cursorSaver) handledBy(m mark, script string) {
+	if m.pos.kind == posNone {
+		return
+	}
+	sv.mu.Lock()
+	added := sv.addPartial(m, script)
+	sv.mu.Unlock()
+	if added {
+		sv.signal()
+	}
+}
+
+// addPartial adds scripts to m's partial event (sv.mu held); it reports
+// whether that changed what a save writes.
+func (sv *cursorSaver) addPartial(m mark, scripts ...string) bool {
+	p := sv.partial[m.seq]
+	if p == nil {
+		if len(sv.partial) >= maxMarks {
+			return false
+		}
+		if sv.partial == nil {
+			sv.partial = map[uint64]*partialMark{}
+		}
+		p = &partialMark{pos: m.pos}
+		sv.partial[m.seq] = p
+	}
+	added := false
+	for _, s := range scripts {
+		if !slices.Contains(p.scripts, s) {
+			p.scripts = append(p.scripts, s)
+			added = true
+		}
+	}
+	if added {
+		sv.dirty = true
+	}
+	return added
 }
 
 // handled counts an event of epoch e handled and records its position.
 func (sv *cursorSaver) handled(e *epoch, m mark) {
 	sv.mu.Lock()
+	delete(sv.partial, m.seq) // handled by all: its position is the mark's now
 	r := e.root()
 	r.open--
 	changed := sv.saveable()
@@ -425,13 +512,14 @@ func (sv *cursorSaver) flush() {
 	for _, e := range sv.epochs {
 		marks = append(marks, e.done...)
 	}
+	partial := sv.partials()
 	state, saved := sv.base, sv.saved
 	sv.mu.Unlock()
 	if state == nil {
 		return
 	}
-	if len(marks) > 0 {
-		state = withMarks(state, marks)
+	if len(marks) > 0 || len(partial) > 0 || bytes.Contains(state, []byte(`"partial":`)) {
+		state = withMarks(state, marks, partial)
 	}
 	if bytes.Equal(state, saved) {
 		return
@@ -450,6 +538,29 @@ func (sv *cursorSaver) flush() {
 		sv.log.Info().Msg("event cursor saved again")
 	}
 	sv.failed = false
+}
+
+// partials lists the partial events to save (sv.mu held): those of this
+// run not handled yet and those restored not emitted again, sorted (an
+// unchanged set saves the same bytes).
+func (sv *cursorSaver) partials() []savedPartial {
+	var out []savedPartial
+	add := func(p position, scripts []string) {
+		if len(out) < maxMarks {
+			s := slices.Sorted(slices.Values(scripts))
+			out = append(out, savedPartial{Kind: p.kind, ID: p.id, At: p.at, TS: p.ts, Sum: p.sum, Scripts: s})
+		}
+	}
+	for _, p := range sv.partial {
+		add(p.pos, p.scripts)
+	}
+	for p, scripts := range sv.restored {
+		add(p, scripts)
+	}
+	slices.SortFunc(out, func(a, b savedPartial) int {
+		return cmp.Or(cmp.Compare(a.Kind, b.Kind), strings.Compare(a.ID, b.ID), cmp.Compare(a.At, b.At), cmp.Compare(a.TS, b.TS), cmp.Compare(a.Sum, b.Sum))
+	})
+	return out
 }
 
 // start saves states as they become saveable, at most once per every,

@@ -79,7 +79,7 @@ func BenchmarkCursorFlushWithMarks(b *testing.B) {
 	b.ReportAllocs()
 	var n int
 	for b.Loop() {
-		n = len(withMarks(state, marks))
+		n = len(withMarks(state, marks, nil))
 	}
 	b.ReportMetric(float64(n), "bytes/state")
 }

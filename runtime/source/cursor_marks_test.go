@@ -156,3 +156,68 @@ func TestCursorSaverMarksBounded(t *testing.T) {
 	assert.Zero(t, sv.marks, "positions released with their epochs")
 	sv.mu.Unlock()
 }
+
+// TestPollCleanStopRecordsWhoHandled: an event that one script ("fast")
+// is done with while another has not handled it when the daemon stops
+// cleanly is delivered again after the restart with Done naming "fast"
+// (the host then gives it to the others only); the record survives a
+// second restart that stops with the event waiting again, and an event
+// nobody handled comes again with no Done.
+func TestPollCleanStopRecordsWhoHandled(t *testing.T) {
+	t.Parallel()
+	s := newRTServer(t)
+	c := &MemCursors{}
+	name := CursorName(s.srv.URL, rctest.BotUserID)
+	ops, random := s.subID(t, rctest.OpsRoomID), s.subID(t, rctest.RandomRoomID)
+
+	first := runPollWith(t, s.cursorPoll(c, zerolog.Nop(), rctest.BotUserID), &handler{})
+	waitUntil(t, "the baseline saved", func() bool { return saved(t, c, name) != nil })
+	first.stop()
+	s.mention(t, rctest.OpsRoomID)
+	s.mention(t, rctest.RandomRoomID)
+
+	// Both wait for the slow script; the fast one is done with ops.
+	busy := &handler{}
+	busy.hold.Store(true)
+	second := runPollWith(t, s.cursorPoll(c, zerolog.Nop(), rctest.BotUserID), busy)
+	waitUntil(t, "the two changes", func() bool { return len(busy.all()) == 2 })
+	for _, ev := range busy.all() {
+		require.NotNil(t, ev.HandledBy)
+		assert.Empty(t, ev.Done)
+		if ev.ID == ops {
+			ev.HandledBy("fast")
+			ev.HandledBy("fast") // twice is once
+		}
+	}
+	second.stop()
+	sc := saved(t, c, name)
+	require.Len(t, sc.Partial, 1, "%+v", sc.Partial)
+	assert.Equal(t, ops, sc.Partial[0].ID)
+	assert.Equal(t, []string{"fast"}, sc.Partial[0].Scripts)
+
+	// A start that stops again with both still waiting keeps the record
+	// (the event came again with Done, and nobody else handled it).
+	held := &handler{}
+	held.hold.Store(true)
+	third := runPollWith(t, s.cursorPoll(c, zerolog.Nop(), rctest.BotUserID), held)
+	waitUntil(t, "the two again", func() bool { return len(held.all()) == 2 })
+	third.stop()
+	sc = saved(t, c, name)
+	require.Len(t, sc.Partial, 1, "still recorded")
+	assert.Equal(t, []string{"fast"}, sc.Partial[0].Scripts)
+
+	fourth := runPollWith(t, s.cursorPoll(c, zerolog.Nop(), rctest.BotUserID), &handler{})
+	waitUntil(t, "both again", func() bool {
+		return fourth.h.count(ActionUpdated, ops) == 1 && fourth.h.count(ActionUpdated, random) == 1
+	})
+	for _, ev := range fourth.h.all() {
+		switch ev.ID {
+		case ops:
+			assert.Equal(t, []string{"fast"}, ev.Done, "the fast script had it")
+		case random:
+			assert.Empty(t, ev.Done, "nobody had it")
+		}
+	}
+	waitUntil(t, "handled: no partial left", func() bool { return len(saved(t, c, name).Partial) == 0 })
+	fourth.stop()
+}

@@ -19,7 +19,9 @@
 // log line. That holds for a Run started again in the same process too
 // (a listener back after none): it resumes from the cursor the last Run
 // saved. An event handled after the last save is delivered again after
-// a crash (at least once); nothing is lost.
+// a crash (at least once); nothing is lost. An event some of whose
+// scripts were done with it (Event.HandledBy) when Run ended is saved
+// with their names, and delivered again with them in Event.Done.
 package source
 
 import "context"
@@ -67,6 +69,16 @@ type Event struct {
 	// host's shutdown dropped. A source that saves a cursor (Cursors)
 	// saves only what was handled, so nothing is lost to a restart.
 	Handled func()
+	// HandledBy, when not nil, is called (from any goroutine) when one
+	// script the event was given to is done with it while others are not
+	// yet (never for the last: Handled is called then). A source that
+	// saves a cursor records it, so that a restart that delivers the event
+	// again does not give it to that script.
+	HandledBy func(script string)
+	// Done are the scripts that were done with the event before a restart
+	// delivered it again (a clean stop cut a backlog off while other
+	// scripts had not handled it): the host does not give it to them.
+	Done []string
 	// pos is the version of the object the event reports, as the cursor
 	// saver records it once the event is handled (zero: none).
 	pos position

@@ -67,8 +67,20 @@ func exitCode(err error, stderr io.Writer) int {
 	if errors.As(err, &re) {
 		return 3
 	}
+	var ue4 *unreachableError
+	if errors.As(err, &ue4) {
+		return 4
+	}
 	return 1
 }
+
+// unreachableError is exec's failure to reach the server before the
+// script ran (a network error, a 5xx, the timeout): exit status 4, a
+// temporary failure a cron wrapper may retry, unlike a script's error (1).
+type unreachableError struct{ err error }
+
+func (e *unreachableError) Error() string { return e.err.Error() }
+func (e *unreachableError) Unwrap() error { return e.err }
 
 // usageError is a usage or configuration mistake: exit status 2. It holds
 // one message, or several problems found together (see problems).

@@ -27,7 +27,9 @@ rc.every, rc.cron) are reported as ignored. The script is compiled before
 the server is reached: a syntax error is reported whatever the server's
 state. --timeout bounds the whole run: the login check, the top level and
 the wait for the state dir. Exit status 0 on success; on a Lua error, 1
-with the error and its file:line. A test file (*_test.lua) is refused:
+with the error and its file:line; 4 when the server cannot be reached
+before the script runs (a temporary failure: try again later); 2 and 3 as
+for rclua run. A test file (*_test.lua) is refused:
 rclua test runs those. The output is the log, on stderr (print is a log
 line).
 
@@ -118,10 +120,13 @@ func cmdExec(ctx context.Context, args []string, getenv func(string) string, std
 		if fatal := fatalAuthError(err, creds, baseURL); fatal != nil {
 			return fatal
 		}
-		if ctx.Err() == nil && errors.Is(runCtx.Err(), context.DeadlineExceeded) {
-			return fmt.Errorf("cannot reach the Rocket.Chat server at %s within the exec timeout (%v): %w", baseURL, o.timeout, err)
+		if ctx.Err() != nil {
+			return fmt.Errorf("cannot reach the Rocket.Chat server at %s: %w", baseURL, err) // interrupted
 		}
-		return fmt.Errorf("cannot reach the Rocket.Chat server at %s: %w", baseURL, err)
+		if errors.Is(runCtx.Err(), context.DeadlineExceeded) {
+			return &unreachableError{fmt.Errorf("cannot reach the Rocket.Chat server at %s within the exec timeout (%v): %w", baseURL, o.timeout, err)}
+		}
+		return &unreachableError{fmt.Errorf("cannot reach the Rocket.Chat server at %s: %w", baseURL, err)}
 	}
 	cfg := runtime.Config{LoadTimeout: o.timeout, HandlerTimeout: o.timeout, SecretsDir: o.secretsDir}
 	module := luabind.FromClient(client, log)

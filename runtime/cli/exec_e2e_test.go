@@ -49,7 +49,7 @@ func TestE2EExecCompilesFirst(t *testing.T) {
 	// A script that compiles still needs the server: the check does not
 	// hide the connection's errors.
 	code, _, stderr = runChild(t, down, "exec", good)
-	assert.Equal(t, 1, code, "the server down: %s", stderr)
+	assert.Equal(t, 4, code, "the server down: a temporary failure: %s", stderr)
 	assert.Contains(t, stderr, "cannot reach the Rocket.Chat server at http://127.0.0.1:1")
 	code, _, stderr = runChild(t, refused, "exec", good)
 	assert.Equal(t, 3, code, "a refused token: %s", stderr)
@@ -95,14 +95,14 @@ func TestE2EExecTimeoutBoundsTheRun(t *testing.T) {
 
 	s.Fault("me", rctest.Fault{Delay: time.Hour})
 	code, _, stderr := runChild(t, botEnv(s), "exec", "--timeout", "1s", loop)
-	assert.Equal(t, 1, code, "the login check hangs: %s", stderr)
+	assert.Equal(t, 4, code, "the login check hangs: a temporary failure: %s", stderr)
 	assert.Contains(t, stderr, "cannot reach the Rocket.Chat server at "+s.URL+" within the exec timeout (1s)")
 
 	// The login check takes most of the time: the top level gets the rest.
 	s.ClearFaults()
 	s.Fault("me", rctest.Fault{Delay: 600 * time.Millisecond})
 	code, _, stderr = runChild(t, botEnv(s), "exec", "--timeout", "1s", loop)
-	assert.Equal(t, 1, code, "the loop: %s", stderr)
+	assert.Equal(t, 1, code, "the loop is the script's failure: %s", stderr)
 	assert.Contains(t, stderr, "loop.lua:2: stopped: the top level ran longer than the exec timeout (1s)")
 }
 
@@ -165,4 +165,24 @@ while os.time() < until_ do end
 	code := daemon.wait(t, 8*time.Second) // before the 10 s lock wait ends: it stopped for the signal
 	assert.NotEqual(t, 0, code, daemon.stderr.String())
 	assert.Contains(t, daemon.stderr.String(), "stopped waiting for it")
+}
+
+// TestE2EExecServerErrorIsTemporary: a login check the server answers
+// with a 5xx is a temporary failure (4), a script's error is 1.
+func TestE2EExecServerErrorIsTemporary(t *testing.T) {
+	t.Parallel()
+	s := rctest.NewServer()
+	defer s.Close()
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.lua")
+	require.NoError(t, os.WriteFile(bad, []byte("error('half way')\n"), 0o644))
+	code, _, stderr := runChild(t, botEnv(s), "exec", bad)
+	assert.Equal(t, 1, code, "the script's error: %s", stderr)
+	assert.Contains(t, stderr, "bad.lua:1: half way")
+
+	s.Fault("me", rctest.Fault{Status: 503})
+	code, _, stderr = runChild(t, botEnv(s), "exec", "--timeout", "20s", bad)
+	assert.Equal(t, 4, code, "a 503 at the login check: %s", stderr)
+	assert.Contains(t, stderr, "cannot reach the Rocket.Chat server")
+	assert.NotContains(t, stderr, "half way", "the script did not run")
 }

@@ -227,12 +227,24 @@ type version struct {
 // takes its outcome once done is closed. Until then only that goroutine
 // touches v.L.
 type trial struct {
-	req   *loadRequest
-	v     *version
-	mods  *modules
-	start time.Time
-	err   error         // the top level's, set before done is closed
-	done  chan struct{} // closed when the top level returned
+	req    *loadRequest
+	v      *version
+	mods   *modules
+	start  time.Time
+	cancel context.CancelFunc // stops the top level (drop, endTrial)
+	// dropped says why the outcome is not taken (a newer load asked for,
+	// the version evicted); "" takes it. Actor goroutine only.
+	dropped string
+	err     error         // the top level's, set before done is closed
+	done    chan struct{} // closed when the top level returned
+}
+
+// drop stops the trial's top level and discards its outcome, for why.
+func (t *trial) drop(why string) {
+	if t != nil && t.dropped == "" {
+		t.dropped = why
+		t.cancel()
+	}
 }
 
 // guards are the actor's call guards: its handlers' (and first load's),
@@ -469,16 +481,19 @@ func (a *actor) run(ctx context.Context) {
 			select {
 			case <-t.done:
 				a.trial = nil
-				a.loaded(t.req, t.v, t.mods, t.start, t.err)
-				t.req.finish()
+				a.trialDone(t)
 				continue
 			default:
 			}
 		}
 		a.mu.Lock()
 		var req *loadRequest
-		if a.trial == nil { // a load asked for meanwhile waits for the trial's end
+		if a.trial == nil {
 			req, a.pending = a.pending, nil
+		} else if a.pending != nil {
+			// A newer load (an edit, a disable) supersedes the trial: it is
+			// stopped, and the newer one runs once it has returned.
+			a.trial.drop("a newer load was asked for")
 		}
 		stop, evict, evicted, reset := a.stopping, a.evict, a.evicted, a.reset
 		a.evict, a.evicted, a.reset = "", nil, false
@@ -487,6 +502,7 @@ func (a *actor) run(ctx context.Context) {
 			a.resetBackoff("enabled")
 		}
 		if evicted != nil {
+			a.trial.drop("the running version was evicted")
 			a.evictVersion(evict)
 			close(evicted)
 		}
@@ -710,13 +726,35 @@ func (a *actor) load(ctx context.Context, req *loadRequest) {
 	// A version runs: it goes on handling the events and ticks while the
 	// new top level runs (a slow or broken edit does not hold it up); the
 	// loop takes the outcome (loaded) once the trial is done.
-	t := &trial{req: req, v: v, mods: mods, start: start, done: make(chan struct{})}
+	tctx, cancel := context.WithCancel(ctx)
+	t := &trial{req: req, v: v, mods: mods, start: start, cancel: cancel, done: make(chan struct{})}
 	a.trial, trying = t, true
+	a.mu.Lock()
+	a.tried = mods // a module edited while the trial runs reloads the script
+	a.mu.Unlock()
 	go func() {
-		t.err = a.runTop(ctx, v, req, a.loadGuard)
+		defer cancel()
+		t.err = a.runTop(tctx, v, req, a.loadGuard)
 		close(t.done)
 		a.poke()
 	}()
+}
+
+// trialDone takes a finished trial's outcome: it replaces the running
+// version if it loaded, unless it was dropped or the script was disabled
+// meanwhile (its state is then closed, never run).
+func (a *actor) trialDone(t *trial) {
+	defer t.req.finish()
+	why := t.dropped
+	if why == "" && a.h.isDisabled(a.chunk) {
+		why = "the script was disabled"
+	}
+	if why != "" {
+		t.v.L.Close()
+		a.log.Debug().Str("hash", short(t.req.hash)).Str("why", why).Msg("script load dropped")
+		return
+	}
+	a.loaded(t.req, t.v, t.mods, t.start, t.err)
 }
 
 // runTop runs the top level of req's content in v's state, under g.
@@ -737,7 +775,7 @@ func (a *actor) endTrial(stopped bool) {
 	}
 	a.trial = nil
 	if stopped {
-		a.loadGuard.stop(errShutdown)
+		t.cancel() // sticky, even before its call began
 	}
 	<-t.done
 	t.v.L.Close()

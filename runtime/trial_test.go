@@ -136,3 +136,34 @@ func TestModuleEditTrialKeepsTheRunningVersion(t *testing.T) {
 	require.True(t, src.send(subEvent(source.ActionUpdated, "b", 1)))
 	wait(t, "the new version has b", func() bool { return g.count("m2 b") == 1 })
 }
+
+// TestReloadTrialSuperseded: an edit saved while the previous edit's top
+// level still runs stops that trial and loads at once (a fix of a looping
+// edit does not wait for the load timeout); a disable during a trial
+// stops it too, and the new version never runs.
+func TestReloadTrialSuperseded(t *testing.T) {
+	t.Parallel()
+	g := newGatedEnv()
+	src := newTestSource(source.KindSubscription)
+	th := startHostEnv(t, Config{LoadTimeout: time.Hour}, g.env(), []source.Source{src}, map[string]string{
+		"s.lua": `rc.on("subscription", function(_, sub) record("v1", sub._id) end)`,
+	})
+	wait(t, "the source runs", func() bool { ok, _ := src.running(); return ok })
+	path := filepath.Join(th.dir, "s.lua")
+	renameOver(t, path, `record("v2 loading"); gate(); record("v2 past the gate")`)
+	wait(t, "the v2 trial", func() bool { return g.count("v2 loading") == 1 })
+	v3 := `rc.on("subscription", function(_, sub) record("v3", sub._id) end)`
+	renameOver(t, path, v3)
+	th.waitStatus("s", "v3 loaded", func(s ScriptStatus) bool { return s.Hash == hashOf(v3) })
+	require.True(t, src.send(subEvent(source.ActionUpdated, "a", 1)))
+	wait(t, "v3 has a", func() bool { return g.count("v3 a") == 1 })
+
+	renameOver(t, path, `record("v4 loading"); gate(); rc.on("subscription", function() record("v4") end)`)
+	wait(t, "the v4 trial", func() bool { return g.count("v4 loading") == 1 })
+	require.NoError(t, th.h.Disable("s"))
+	th.waitStatus("s", "disabled", func(s ScriptStatus) bool { return s.State == StateDisabled })
+	g.open()
+	assert.Empty(t, th.h.Running(), "the trial was stopped")
+	assert.Zero(t, g.count("v2 past the gate"), "v2 never went on")
+	assert.Equal(t, 1, th.logs.count("script reloaded", "script", "s"), "only v3 was swapped in")
+}

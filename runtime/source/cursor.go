@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"github.com/rclua/rclua/rc"
 )
 
 // Cursors keeps the sources' cursors across restarts; the daemon's store
@@ -121,6 +123,17 @@ type savedMessages struct {
 	// Latest are the newest versions (ts, stamp) emitted of the messages
 	// the catch-up could return again.
 	Latest map[string][2]int64 `json:"latest,omitempty"`
+	// Subs are the bot's subscriptions of Rooms, by room: a removal
+	// after the restart then marks its room left, and a message from
+	// before the bot joined it is not caught up.
+	Subs map[string]savedRoomSub `json:"subs,omitempty"`
+}
+
+// savedRoomSub is the bot's subscription of a room: its id, and when it
+// joined (UnixNano; 0 when unknown).
+type savedRoomSub struct {
+	Sub    string `json:"s"`
+	Joined int64  `json:"j,omitempty"`
 }
 
 const cursorVersion = 1
@@ -604,6 +617,18 @@ func (run *rtRun) savedMessages() *savedMessages {
 	}
 	if len(st.rooms) > 0 {
 		out.Rooms = slices.Sorted(maps.Keys(st.rooms))
+		for sub, rid := range st.roomOf {
+			if _, ok := st.rooms[rid]; ok {
+				if out.Subs == nil {
+					out.Subs = map[string]savedRoomSub{}
+				}
+				rs := savedRoomSub{Sub: sub}
+				if j, ok := st.joined[rid]; ok {
+					rs.Joined = j.UnixNano()
+				}
+				out.Subs[rid] = rs
+			}
+		}
 	}
 	out.Since = since.UnixNano()
 	floor := since.Add(-run.r.poll.opts.Overlap)
@@ -628,6 +653,12 @@ func (run *rtRun) restoreMessages(s *savedCursor) {
 	run.gap = time.Unix(0, m.Since).UTC()
 	for _, rid := range m.Rooms {
 		run.st.rooms[rid] = time.Time{} // caught up from the gap: pruned after
+	}
+	for rid, rs := range m.Subs {
+		run.st.alive(&rc.Subscription{ID: rs.Sub, RoomID: rid})
+		if rs.Joined != 0 {
+			run.st.joined[rid] = time.Unix(0, rs.Joined).UTC()
+		}
 	}
 	run.ms.since = run.gap.Add(-run.r.poll.opts.Overlap)
 	for id, v := range m.Latest {

@@ -285,12 +285,19 @@ func (st *pollState) alive(s *rc.Subscription) {
 // gone records that the subscription id was removed: its room, when
 // known, is one the bot left.
 func (st *pollState) gone(id string) {
-	if rid, ok := st.roomOf[id]; ok {
-		delete(st.roomOf, id)
-		delete(st.rooms, rid)
-		delete(st.joined, rid)
-		st.left[rid] = true
+	rid, ok := st.roomOf[id]
+	if !ok {
+		return
 	}
+	delete(st.roomOf, id)
+	for _, other := range st.roomOf {
+		if other == rid {
+			return // joined again (a new subscription, seen first in the same poll)
+		}
+	}
+	delete(st.rooms, rid)
+	delete(st.joined, rid)
+	st.left[rid] = true
 }
 
 func newPollState(p *Poll) *pollState {

@@ -732,17 +732,21 @@ func (run *rtRun) changedRooms(ctx context.Context, from time.Time) ([]string, b
 			// or a blip of a deploy: asked again a few times (the gap
 			// stays open), then left alone for a while, since asking on
 			// would hold every catch-up.
-			if run.roomsRefused++; run.roomsRefused < maxRoomsRefusals {
-				ev := r.log.Debug()
+			if run.roomsRefused++; run.roomsRefused < maxRoomsRefusals && !run.roomsWarned {
 				if run.roomsRefused == 1 {
-					ev = r.log.Warn()
+					r.log.Warn().Err(err).Msg("messages catch-up: rooms.get refused: retrying")
+				} else {
+					r.log.Debug().Err(err).Int("refusals", run.roomsRefused).Msg("messages catch-up: rooms.get refused again: retrying")
 				}
-				ev.Err(err).Msg("messages catch-up: rooms.get refused: retrying")
 				return nil, false
 			}
+			// Refused maxRoomsRefusals times in a row, or again at the
+			// probe after a pause: left alone for Resync (said once).
 			run.roomsRefused = 0
 			run.noRoomsUntil = time.Now().Add(r.opts.Resync)
-			if !run.roomsWarned {
+			if run.roomsWarned {
+				r.log.Debug().Err(err).Msg("messages catch-up: rooms.get still refused")
+			} else {
 				run.roomsWarned = true
 				r.log.Warn().Err(err).Stringer("retry_in", r.opts.Resync).
 					Msg("messages catch-up: the server refuses rooms.get: only the rooms whose subscription changed are caught up until it answers")

@@ -295,3 +295,75 @@ func TestRealtimeFallbackSkipsALeftRoom(t *testing.T) {
 	waitUntil(t, "the message after joining again", func() bool { return messages(r.got, ActionCreated, again) == 1 })
 	assert.Zero(t, messages(r.got, ActionCreated, left), "still not")
 }
+
+// TestLeftRoomsRejoinedInOnePoll: a room left and joined again between two
+// polls comes in one answer, the new subscription among the updates and
+// the old one among the removals: the room is not marked left (its
+// messages after the rejoin are read), and a room left for good is.
+func TestLeftRoomsRejoinedInOnePoll(t *testing.T) {
+	t.Parallel()
+	st := newPollState(NewPoll(nil, PollOptions{}))
+	st.rooms = map[string]time.Time{}
+	joined := time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
+	st.alive(&rc.Subscription{ID: "s1", RoomID: "R", TS: joined})
+	st.alive(&rc.Subscription{ID: "t1", RoomID: "T", TS: joined})
+	// One poll: the updates first (the new subscription), then the removals.
+	st.alive(&rc.Subscription{ID: "s2", RoomID: "R", TS: joined.Add(time.Hour)})
+	st.gone("s1")
+	st.gone("t1")
+	assert.False(t, st.left["R"], "joined again")
+	assert.Equal(t, joined.Add(time.Hour), st.joined["R"], "since the new subscription")
+	assert.True(t, st.left["T"], "left for good")
+}
+
+// TestLeftRoomsAcrossARestart: the rooms a restart catches up are saved
+// with the bot's subscription of each, so that a removal after the
+// restart still marks its room left and the joined time still filters.
+func TestLeftRoomsAcrossARestart(t *testing.T) {
+	t.Parallel()
+	r := NewRealtime(nil, RealtimeOptions{})
+	before := &rtRun{r: r, st: newPollState(r.poll), ms: newMsgState("bot", time.Minute)}
+	before.st.rooms = map[string]time.Time{}
+	joined := time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
+	before.st.alive(&rc.Subscription{ID: "s1", RoomID: "R", TS: joined})
+	before.st.alive(&rc.Subscription{ID: "s2", RoomID: "Q", TS: joined})
+	before.st.rooms["R"] = joined.Add(time.Minute) // changed: caught up after a restart
+	saved := before.savedMessages()
+	require.Equal(t, map[string]savedRoomSub{"R": {Sub: "s1", Joined: joined.UnixNano()}}, saved.Subs, "only the rooms to catch up")
+
+	after := &rtRun{r: r, st: newPollState(r.poll), ms: newMsgState("bot", time.Minute)}
+	after.st.rooms = map[string]time.Time{}
+	after.restoreMessages(&savedCursor{Messages: saved})
+	assert.Equal(t, joined, after.st.joined["R"])
+	after.st.gone("s1")
+	assert.True(t, after.st.left["R"], "a removal after the restart")
+	_, kept := after.st.rooms["R"]
+	assert.False(t, kept, "not caught up any more")
+}
+
+// TestRealtimeFallbackRoomsRefusedQuietly: a server that always refuses
+// rooms.get, polled: after the first refusals the catch-up does without
+// it, probing it again after each pause without holding a round back or
+// warning again; the mentions still come.
+func TestRealtimeFallbackRoomsRefusedQuietly(t *testing.T) {
+	t.Parallel()
+	s := newRTServer(t)
+	s.srv.RefuseUpgrade(true)
+	logs := &logBuf{}
+	opts := s.messageOpts(zerolog.New(logs))
+	opts.Rooms = refusedRooms{status: 404}
+	opts.Fallback, opts.RetryMin, opts.Retry = true, time.Hour, time.Hour
+	opts.Resync = 30 * time.Millisecond // the pause before a probe
+	src := NewRealtime(s.client.Subscriptions, opts)
+	r := runRealtime(t, src)
+	waitUntil(t, "polling", func() bool { return src.State() == StatePolling && s.polls() >= 2 })
+	for i := range 5 {
+		m := s.post(t, rctest.BobUsername, rctest.OpsRoomID, fmt.Sprintf("mention %d @%s", i, rctest.BotUsername))
+		waitUntil(t, "the mention", func() bool { return messages(r.got, ActionCreated, m) == 1 })
+		polls := s.polls()
+		waitUntil(t, "rounds with probes", func() bool { return s.polls() >= polls+3 })
+	}
+	assert.Equal(t, 1, logs.count("the server refuses rooms.get"), "warned once")
+	assert.Equal(t, 1, logs.count("rooms.get refused: retrying"), "the first refusal only")
+	assert.Greater(t, logs.count("rooms.get still refused"), 0, "probed again after the pauses")
+}

@@ -125,7 +125,10 @@ func TestRealtimeLongOutageWarnsOnce(t *testing.T) {
 	s := newRTServer(t)
 	logs := &logBuf{}
 	opts := s.options(zerolog.New(logs).Level(zerolog.InfoLevel))
-	opts.Outage = 50 * time.Millisecond
+	// Long against the reconnection tries (5 to 20 ms apart): by the
+	// warning, a try has failed with the refusal it names (a loaded
+	// machine once warned with the drop's error, before any try).
+	opts.Outage = 500 * time.Millisecond
 	dials := s.countDials(&opts)
 	r := runRealtime(t, NewRealtime(s.client.Subscriptions, opts))
 	r.connected(t, s, 1)

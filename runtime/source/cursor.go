@@ -97,7 +97,16 @@ type savedPartial struct {
 	TS      int64    `json:"t,omitempty"`
 	Sum     uint64   `json:"h,omitempty"`
 	Scripts []string `json:"s"`
+	// Carried counts the restarts this record was saved through without
+	// its event delivered again (the object changed meanwhile, or it fell
+	// out of the catch-up window): past maxCarried it is dropped.
+	Carried int `json:"c,omitempty"`
 }
+
+// maxCarried is how many restarts a partial record outlives its event's
+// redelivery: a second restart before the first one's catch-up keeps it,
+// a record whose event never comes again goes.
+const maxCarried = 2
 
 func (p savedPartial) position() position {
 	return position{kind: p.Kind, id: p.ID, at: p.At, ts: p.TS, sum: p.Sum}
@@ -221,7 +230,13 @@ type cursorSaver struct {
 	// restored are the partial events of the loaded state, until emitted
 	// again (Event.Done). Each at most maxMarks.
 	partial  map[uint64]*partialMark
-	restored map[position][]string
+	restored map[position]restoredMark
+}
+
+// restoredMark is a loaded partial record.
+type restoredMark struct {
+	scripts []string
+	carried int
 }
 
 // partialMark is an event some of whose scripts are done with it.
@@ -355,9 +370,9 @@ func (sv *cursorSaver) load() *savedCursor {
 	for _, p := range s.Partial {
 		if len(sv.restored) < maxMarks && p.Kind != posNone && len(p.Scripts) > 0 {
 			if sv.restored == nil {
-				sv.restored = map[position][]string{}
+				sv.restored = map[position]restoredMark{}
 			}
-			sv.restored[p.position()] = p.Scripts
+			sv.restored[p.position()] = restoredMark{scripts: p.Scripts, carried: p.Carried}
 		}
 	}
 	return s
@@ -372,10 +387,10 @@ func (sv *cursorSaver) track(emit Emit) Emit {
 		e.open++
 		sv.seq++
 		m := mark{seq: sv.seq, pos: ev.pos}
-		if done, ok := sv.restored[ev.pos]; ok && ev.pos.kind != posNone {
+		if r, ok := sv.restored[ev.pos]; ok && ev.pos.kind != posNone {
 			delete(sv.restored, ev.pos)
-			ev.Done = done
-			sv.addPartial(m, done...)
+			ev.Done = r.scripts
+			sv.addPartial(m, r.scripts...)
 		}
 		sv.mu.Unlock()
 		var once sync.Once
@@ -554,21 +569,24 @@ func (sv *cursorSaver) flush() {
 }
 
 // partials lists the partial events to save (sv.mu held): those of this
-// run not handled yet and those restored not emitted again, sorted (an
-// unchanged set saves the same bytes).
+// run not handled yet and those restored not emitted again (carried once
+// more, up to maxCarried restarts), sorted (an unchanged set saves the
+// same bytes).
 func (sv *cursorSaver) partials() []savedPartial {
 	var out []savedPartial
-	add := func(p position, scripts []string) {
+	add := func(p position, scripts []string, carried int) {
 		if len(out) < maxMarks {
 			s := slices.Sorted(slices.Values(scripts))
-			out = append(out, savedPartial{Kind: p.kind, ID: p.id, At: p.at, TS: p.ts, Sum: p.sum, Scripts: s})
+			out = append(out, savedPartial{Kind: p.kind, ID: p.id, At: p.at, TS: p.ts, Sum: p.sum, Scripts: s, Carried: carried})
 		}
 	}
 	for _, p := range sv.partial {
-		add(p.pos, p.scripts)
+		add(p.pos, p.scripts, 0)
 	}
-	for p, scripts := range sv.restored {
-		add(p, scripts)
+	for p, r := range sv.restored {
+		if r.carried < maxCarried {
+			add(p, r.scripts, r.carried+1)
+		}
 	}
 	slices.SortFunc(out, func(a, b savedPartial) int {
 		return cmp.Or(cmp.Compare(a.Kind, b.Kind), strings.Compare(a.ID, b.ID), cmp.Compare(a.At, b.At), cmp.Compare(a.TS, b.TS), cmp.Compare(a.Sum, b.Sum))

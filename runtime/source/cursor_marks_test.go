@@ -1,6 +1,7 @@
 package source
 
 import (
+	"encoding/json"
 	"fmt"
 	"slices"
 	"testing"
@@ -220,4 +221,33 @@ func TestPollCleanStopRecordsWhoHandled(t *testing.T) {
 	}
 	waitUntil(t, "handled: no partial left", func() bool { return len(saved(t, c, name).Partial) == 0 })
 	fourth.stop()
+}
+
+// TestCursorSaverPartialRecordsExpire: a partial record whose event never
+// comes again (its object changed meanwhile) is carried through at most
+// maxCarried restarts that saved something, then dropped: the saved
+// cursor does not keep it for ever.
+func TestCursorSaverPartialRecordsExpire(t *testing.T) {
+	t.Parallel()
+	c := &MemCursors{}
+	stale := savedPartial{Kind: posSubscription, ID: "gone", At: 5, Sum: 7, Scripts: []string{"fast"}}
+	b, err := json.Marshal(savedCursor{V: cursorVersion, Cursor: 1, Partial: []savedPartial{stale}})
+	require.NoError(t, err)
+	require.NoError(t, c.SaveCursor("x", b))
+	for restart := 1; restart <= maxCarried+1; restart++ {
+		sv := newCursorSaver(c, "x", time.Hour, zerolog.Nop())
+		require.NotNil(t, sv.load())
+		h := &handler{}
+		require.NoError(t, sv.track(h.emit)(t.Context(), Event{ID: "other", pos: position{kind: posSubscription, id: "other", at: int64(10 + restart)}}))
+		sv.offer(fmt.Appendf(nil, `{"v":1,"cursor":%d}`, 10+restart))
+		sv.flush()
+		sc := saved(t, c, "x")
+		if restart <= maxCarried {
+			require.Len(t, sc.Partial, 1, "restart %d: carried", restart)
+			assert.Equal(t, restart, sc.Partial[0].Carried)
+			assert.Equal(t, []string{"fast"}, sc.Partial[0].Scripts)
+		} else {
+			assert.Empty(t, sc.Partial, "restart %d: dropped", restart)
+		}
+	}
 }

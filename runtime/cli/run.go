@@ -81,7 +81,7 @@ func runFlags(getenv func(string) string) (*flag.FlagSet, *runOptions) {
 	fs.StringVar(&o.scripts, "scripts", envOr(getenv, envScripts, defaultScripts), "scripts folder (env "+envScripts+")")
 	fs.StringVar(&o.events, "events", envOr(getenv, envEvents, defaultEvents), "how rc.on handlers learn of changes: auto (the realtime API, or polling when the server does not upgrade to a websocket), realtime or poll (env "+envEvents+")")
 	durationVar(fs, &o.catchUp, "catch-up", defaultCatchUp, "how far back (a `duration`) the changes and messages missed while the realtime API was disconnected, or rclua stopped, are still delivered; older ones are skipped")
-	durationVar(fs, &o.pollInterval, "poll-interval", defaultPollInterval, "`duration` between two polls of the subscriptions for rc.on handlers, at least 1s (--dev lowers the default to 2s)")
+	durationVar(fs, &o.pollInterval, "poll-interval", defaultPollInterval, "`duration` between two polls of the subscriptions for rc.on handlers (and, while --events auto polls, of the messages of the rooms that changed), at least 1s (--dev lowers the default to 2s)")
 	durationVar(fs, &o.debounce, "debounce", defaultDebounce, "`duration` of quiet after a file change before reloading it")
 	durationVar(fs, &o.loadTimeout, "load-timeout", defaultLoadTimeout, "`duration` allowed for a script's top level at load")
 	durationVar(fs, &o.handlerTimeout, "handler-timeout", defaultHandlerTimeout, "`duration` allowed for each handler call")

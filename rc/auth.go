@@ -67,7 +67,7 @@ func (c *Client) login(ctx context.Context, user, password, code string) error {
 	}
 	var lr loginResponse
 	if err := jsonv2.Unmarshal(data, &lr, decodeOpts); err != nil {
-		return fmt.Errorf("rc: login: decoding response: %w", err)
+		return &ResponseError{Endpoint: "login", Err: err}
 	}
 	if lr.Data.UserID == "" || lr.Data.AuthToken == "" {
 		return apiError("login", "response without userId and authToken")
@@ -118,7 +118,7 @@ func (c *Client) Me(ctx context.Context) (*User, error) {
 	}
 	u := new(User)
 	if err := jsonv2.Unmarshal(data, (*userJSON)(u), decodeOpts); err != nil {
-		return nil, fmt.Errorf("rc: me: decoding response: %w", err)
+		return nil, &ResponseError{Endpoint: "me", Err: err}
 	}
 	u.Raw = data
 	return u, nil
@@ -143,7 +143,7 @@ func (c *Client) Info(ctx context.Context) (*ServerInfo, error) {
 	}
 	var info ServerInfo
 	if err := jsonv2.Unmarshal(data, &info, decodeOpts); err != nil {
-		return nil, fmt.Errorf("rc: info: decoding response: %w", err)
+		return nil, &ResponseError{Endpoint: "info", Err: err}
 	}
 	return &info, nil
 }

@@ -50,7 +50,7 @@ func (s *ChatService) PostMessage(ctx context.Context, m *PostMessage) (*Message
 	msg := new(Message)
 	raw, found, err := decodeMember(data, "message", (*messageJSON)(msg))
 	if err != nil {
-		return nil, fmt.Errorf("rc: chat.postMessage: decoding response: %w", err)
+		return nil, &ResponseError{Endpoint: "chat.postMessage", Err: err}
 	}
 	if !found {
 		return nil, fmt.Errorf("rc: chat.postMessage: response without a message")
@@ -122,7 +122,7 @@ func (s *ChatService) Update(ctx context.Context, u *UpdateMessage) (*Message, e
 	msg := new(Message)
 	raw, found, err := decodeMember(data, "message", (*messageJSON)(msg))
 	if err != nil {
-		return nil, fmt.Errorf("rc: chat.update: decoding response: %w", err)
+		return nil, &ResponseError{Endpoint: "chat.update", Err: err}
 	}
 	if !found {
 		return nil, fmt.Errorf("rc: chat.update: response without a message")

@@ -279,7 +279,7 @@ func decodeOut(endpoint string, data []byte, out any) error {
 		return nil
 	}
 	if err := json.Unmarshal(data, out); err != nil {
-		return fmt.Errorf("rc: %s: decoding response: %w", endpoint, err)
+		return &ResponseError{Endpoint: endpoint, Err: err}
 	}
 	return nil
 }

@@ -32,6 +32,19 @@ var (
 	ErrTOTPRequired = errors.New("rc: two-factor code required")
 )
 
+// ResponseError is a successful response whose body is not what the
+// endpoint answers (not JSON, another shape): often the address of
+// something that is not Rocket.Chat's REST API (a proxy's page).
+type ResponseError struct {
+	Endpoint string
+	Err      error
+}
+
+func (e *ResponseError) Error() string {
+	return "rc: " + e.Endpoint + ": decoding response: " + e.Err.Error()
+}
+func (e *ResponseError) Unwrap() error { return e.Err }
+
 // MaxRequestBody is the largest request body the client sends, as JSON:
 // a longer one fails before any request with ErrRequestTooLarge.
 const MaxRequestBody = 16 << 20

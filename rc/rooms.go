@@ -31,7 +31,7 @@ func (s *RoomsService) Info(ctx context.Context, opts RoomInfoOptions) (*Room, e
 	r := new(Room)
 	raw, found, err := decodeMember(data, "room", (*roomJSON)(r))
 	if err != nil {
-		return nil, fmt.Errorf("rc: rooms.info: decoding response: %w", err)
+		return nil, &ResponseError{Endpoint: "rooms.info", Err: err}
 	}
 	if !found {
 		return nil, fmt.Errorf("rc: rooms.info: response without a room")

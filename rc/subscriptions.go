@@ -2,7 +2,6 @@ package rc
 
 import (
 	"context"
-	"fmt"
 	"net/http"
 	"net/url"
 )
@@ -36,7 +35,7 @@ func (s *SubscriptionsService) Get(ctx context.Context, opts *GetSubscriptionsOp
 	}
 	res, err := decodeSubscriptionsResult(data)
 	if err != nil {
-		return nil, fmt.Errorf("rc: subscriptions.get: decoding response: %w", err)
+		return nil, &ResponseError{Endpoint: "subscriptions.get", Err: err}
 	}
 	res.ServerTime = r.date
 	return res, nil
@@ -62,7 +61,7 @@ func (s *SubscriptionsService) GetOne(ctx context.Context, roomID string) (*Subs
 	sub := new(Subscription)
 	raw, found, err := decodeMember(data, "subscription", (*subscriptionJSON)(sub))
 	if err != nil {
-		return nil, fmt.Errorf("rc: subscriptions.getOne: decoding response: %w", err)
+		return nil, &ResponseError{Endpoint: "subscriptions.getOne", Err: err}
 	}
 	if !found {
 		return nil, nil

@@ -29,7 +29,7 @@ func (s *UsersService) Info(ctx context.Context, opts UserInfoOptions) (*User, e
 	u := new(User)
 	raw, found, err := decodeMember(data, "user", (*userJSON)(u))
 	if err != nil {
-		return nil, fmt.Errorf("rc: users.info: decoding response: %w", err)
+		return nil, &ResponseError{Endpoint: "users.info", Err: err}
 	}
 	if !found {
 		return nil, fmt.Errorf("rc: users.info: response without a user")

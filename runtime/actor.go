@@ -41,12 +41,21 @@ type handled struct {
 	by   func(script string)
 }
 
-// done records that script is done with the event.
+// done records that script is done with the event. by is told first,
+// while others are left: a by after the last script's fn would record
+// an event already handled.
 func (h *handled) done(script string) {
+	if h.by != nil && h.left.Load() > 1 {
+		h.by(script)
+	}
+	h.doneQuietly()
+}
+
+// doneQuietly counts script done without telling by: an event a paused
+// script holds (hold), which a restart must give to it again.
+func (h *handled) doneQuietly() {
 	if h.left.Add(-1) == 0 {
 		h.fn()
-	} else if h.by != nil {
-		h.by(script)
 	}
 }
 
@@ -56,6 +65,14 @@ func (h *handled) done(script string) {
 func (m message) ack(script string) {
 	for _, h := range m.acks {
 		h.done(script)
+	}
+}
+
+// ackHeld is ack for a message a paused script holds: the sources may go
+// on, but a restart delivers it to the script again.
+func (m message) ackHeld() {
+	for _, h := range m.acks {
+		h.doneQuietly()
 	}
 }
 

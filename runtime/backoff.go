@@ -125,7 +125,7 @@ func (a *actor) hold(m message) {
 		m.release()
 		return
 	}
-	m.ack(a.st.name)
+	m.ackHeld()
 	m.acks = nil // acknowledged: handling it later must not count it again
 	if _, ok := m.coalesceKey(); !ok || m.ev.Kind == source.KindMessage {
 		if !b.dropped {

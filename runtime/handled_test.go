@@ -268,3 +268,18 @@ func TestEvictedScriptAcksEvents(t *testing.T) {
 	assert.Zero(t, st.Runs, "no handler ran")
 	assert.Empty(t, g.records())
 }
+
+// TestHandledTellsByBeforeTheLast: each script but the last is told to
+// the source (by) before the count goes down, so by never comes after
+// the event's fn; a held event (a paused script) is counted without it,
+// so a restart gives it to that script again.
+func TestHandledTellsByBeforeTheLast(t *testing.T) {
+	t.Parallel()
+	var order []string
+	h := &handled{fn: func() { order = append(order, "fn") }, by: func(s string) { order = append(order, "by "+s) }}
+	h.left.Store(3)
+	h.done("a")
+	h.doneQuietly() // held by a paused script
+	h.done("c")
+	assert.Equal(t, []string{"by a", "fn"}, order)
+}

@@ -2,10 +2,13 @@ package cli
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -13,6 +16,7 @@ import (
 	"time"
 
 	"github.com/rclua/rclua/luabind"
+	"github.com/rclua/rclua/rc"
 	"github.com/rclua/rclua/runtime"
 	"github.com/rclua/rclua/runtime/sandbox"
 	"github.com/rclua/rclua/runtime/store"
@@ -28,8 +32,10 @@ the server is reached: a syntax error is reported whatever the server's
 state. --timeout bounds the whole run: the login check, the top level and
 the wait for the state dir. Exit status 0 on success; on a Lua error, 1
 with the error and its file:line; 4 when the server cannot be reached
-before the script runs (a temporary failure: try again later); 2 and 3 as
-for rclua run. A test file (*_test.lua) is refused:
+before the script runs (a temporary failure: try again later); 3 when it
+refuses the credentials or the address is wrong (no such host, a
+certificate that does not verify, not Rocket.Chat's API); 2 as for rclua
+run. A test file (*_test.lua) is refused:
 rclua test runs those. The output is the log, on stderr (print is a log
 line).
 
@@ -122,6 +128,9 @@ func cmdExec(ctx context.Context, args []string, getenv func(string) string, std
 		}
 		if ctx.Err() != nil {
 			return fmt.Errorf("cannot reach the Rocket.Chat server at %s: %w", baseURL, err) // interrupted
+		}
+		if bad := badAddress(err, baseURL); bad != nil {
+			return bad // retrying would not help: exit status 3
 		}
 		if errors.Is(runCtx.Err(), context.DeadlineExceeded) {
 			return &unreachableError{fmt.Errorf("cannot reach the Rocket.Chat server at %s within the exec timeout (%v): %w", baseURL, o.timeout, err)}
@@ -290,3 +299,24 @@ func (e *scriptError) Error() string {
 	return "exec: " + e.path + ": the script failed (its error is logged above)"
 }
 func (e *scriptError) Unwrap() error { return e.err }
+
+// badAddress is the error (exit status 3) of a login check that failed
+// because of the address itself, which retrying cannot fix: a host name
+// that does not exist, a certificate that does not verify, an answer that
+// is not Rocket.Chat's REST API. nil for anything else.
+func badAddress(err error, baseURL string) error {
+	var dns *net.DNSError
+	var cert *tls.CertificateVerificationError
+	var unknownCA x509.UnknownAuthorityError
+	var host x509.HostnameError
+	var resp *rc.ResponseError
+	switch {
+	case errors.As(err, &dns) && dns.IsNotFound:
+		return refusedf("no such host: check %s (or --url): %w", envURL, err)
+	case errors.As(err, &cert), errors.As(err, &unknownCA), errors.As(err, &host):
+		return refusedf("the server's TLS certificate does not verify for %s: check %s (or --url), or the machine's CA certificates: %w", baseURL, envURL, err)
+	case errors.As(err, &resp):
+		return refusedf("the server at %s does not answer as Rocket.Chat's REST API: check %s (or --url): it is the address you open in a browser, without /api/v1: %w", baseURL, envURL, err)
+	}
+	return nil
+}

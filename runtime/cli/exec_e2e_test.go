@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -185,4 +187,34 @@ func TestE2EExecServerErrorIsTemporary(t *testing.T) {
 	assert.Equal(t, 4, code, "a 503 at the login check: %s", stderr)
 	assert.Contains(t, stderr, "cannot reach the Rocket.Chat server")
 	assert.NotContains(t, stderr, "half way", "the script did not run")
+}
+
+// TestE2EExecBadAddressIsFinal: an address that retrying cannot fix is
+// exit status 3, named: a server whose certificate does not verify, a web
+// server that is not Rocket.Chat's REST API (a page for every path).
+func TestE2EExecBadAddressIsFinal(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	script := filepath.Join(dir, "x.lua")
+	require.NoError(t, os.WriteFile(script, []byte("print('ran')\n"), 0o644))
+	page := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/html")
+		_, _ = w.Write([]byte("<html><body>Welcome</body></html>"))
+	})
+	tlsSrv := httptest.NewTLSServer(page)
+	defer tlsSrv.Close()
+	web := httptest.NewServer(page)
+	defer web.Close()
+	env := func(url string) []string {
+		return []string{"RC_URL=" + url, "RC_USER_ID=" + rctest.BotUserID, "RC_TOKEN=" + secretToken}
+	}
+
+	code, _, stderr := runChild(t, env(tlsSrv.URL), "exec", script)
+	assert.Equal(t, 3, code, "a certificate that does not verify: %s", stderr)
+	assert.Contains(t, stderr, "TLS certificate does not verify")
+	code, _, stderr = runChild(t, env(web.URL), "exec", script)
+	assert.Equal(t, 3, code, "not Rocket.Chat: %s", stderr)
+	assert.Contains(t, stderr, "does not answer as Rocket.Chat's REST API")
+	assert.NotContains(t, stderr, "ran")
+	assert.NotContains(t, stderr, secretToken)
 }

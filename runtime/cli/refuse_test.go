@@ -3,7 +3,9 @@ package cli
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -236,4 +238,14 @@ func TestE2ENothingConfiguredReportsEverything(t *testing.T) {
 	assert.Contains(t, out, "\n  - nothing configured: set RC_URL (or --url)")
 	assert.Contains(t, out, "RC_USER_ID and RC_TOKEN")
 	assert.Contains(t, out, "rclua run --dev")
+}
+
+// TestBadAddress: a host that does not exist is a bad address (exit 3);
+// a resolver that cannot answer, or a refused connection, is not (4).
+func TestBadAddress(t *testing.T) {
+	t.Parallel()
+	notFound := fmt.Errorf("rc: me: %w", &net.DNSError{Err: "no such host", Name: "rc.example.invalid", IsNotFound: true})
+	assert.ErrorContains(t, badAddress(notFound, "http://rc.example.invalid"), "no such host")
+	assert.Nil(t, badAddress(fmt.Errorf("rc: me: %w", &net.DNSError{Err: "server misbehaving", Name: "rc.example.com", IsTemporary: true}), "x"))
+	assert.Nil(t, badAddress(fmt.Errorf("rc: me: %w", syscall.ECONNREFUSED), "x"))
 }

@@ -231,12 +231,20 @@ type cursorSaver struct {
 	// again (Event.Done). Each at most maxMarks.
 	partial  map[uint64]*partialMark
 	restored map[position]restoredMark
+	// partialCapped is set once a partial record was refused at maxMarks
+	// (logged once); basePartial while base is a loaded state holding
+	// partial records (a save rewrites them).
+	partialCapped bool
+	basePartial   bool
 }
 
-// restoredMark is a loaded partial record.
+// restoredMark is a loaded partial record; used once its event came
+// again (a live record takes over: this one is not saved again, but it
+// still gives Done to another emission of the same position).
 type restoredMark struct {
 	scripts []string
 	carried int
+	used    bool
 }
 
 // partialMark is an event some of whose scripts are done with it.
@@ -367,6 +375,7 @@ func (sv *cursorSaver) load() *savedCursor {
 		return nil
 	}
 	sv.last, sv.base, sv.saved = data, data, data
+	sv.basePartial = len(s.Partial) > 0
 	for _, p := range s.Partial {
 		if len(sv.restored) < maxMarks && p.Kind != posNone && len(p.Scripts) > 0 {
 			if sv.restored == nil {
@@ -388,28 +397,34 @@ func (sv *cursorSaver) track(emit Emit) Emit {
 		sv.seq++
 		m := mark{seq: sv.seq, pos: ev.pos}
 		if r, ok := sv.restored[ev.pos]; ok && ev.pos.kind != posNone {
-			delete(sv.restored, ev.pos)
+			r.used = true
+			sv.restored[ev.pos] = r
 			ev.Done = r.scripts
 			sv.addPartial(m, r.scripts...)
 		}
 		sv.mu.Unlock()
-		var once sync.Once
-		ev.Handled = func() {
-			once.Do(func() { sv.handled(e, m) })
+		t := &trackedEvent{e: e, m: m}
+		ev.Handled = func() { sv.handled(t) }
+		if ev.pos.kind != posNone {
+			ev.HandledBy = func(script string) { sv.handledBy(t, script) }
 		}
-		ev.HandledBy = func(script string) { sv.handledBy(m, script) }
 		return emit(ctx, ev)
 	}
 }
 
-// handledBy records that script is done with m's event, which others
+// trackedEvent is an emitted event as the saver follows it; done is set
+// (under sv.mu) once it is handled: a later HandledBy is ignored.
+type trackedEvent struct {
+	e    *epoch
+	m    mark
+	done bool
+}
+
+// handledBy records that script is done with t's event, which others
 // are not done with yet.
-func (sv *cursorSaver) handledBy(m mark, script string) {
-	if m.pos.kind == posNone {
-		return
-	}
+func (sv *cursorSaver) handledBy(t *trackedEvent, script string) {
 	sv.mu.Lock()
-	added := sv.addPartial(m, script)
+	added := !t.done && sv.addPartial(t.m, script)
 	sv.mu.Unlock()
 	if added {
 		sv.signal()
@@ -422,6 +437,11 @@ func (sv *cursorSaver) addPartial(m mark, scripts ...string) bool {
 	p := sv.partial[m.seq]
 	if p == nil {
 		if len(sv.partial) >= maxMarks {
+			if !sv.partialCapped {
+				sv.partialCapped = true
+				sv.log.Warn().Int("events", maxMarks).
+					Msg("too many events some scripts handled and others not yet: the ones from now on are not recorded, and a restart may give them to every script again (logged once)")
+			}
 			return false
 		}
 		if sv.partial == nil {
@@ -443,9 +463,15 @@ func (sv *cursorSaver) addPartial(m mark, scripts ...string) bool {
 	return added
 }
 
-// handled counts an event of epoch e handled and records its position.
-func (sv *cursorSaver) handled(e *epoch, m mark) {
+// handled counts t's event handled (once) and records its position.
+func (sv *cursorSaver) handled(t *trackedEvent) {
 	sv.mu.Lock()
+	if t.done {
+		sv.mu.Unlock()
+		return
+	}
+	t.done = true
+	e, m := t.e, t.m
 	delete(sv.partial, m.seq) // handled by all: its position is the mark's now
 	r := e.root()
 	r.open--
@@ -527,7 +553,7 @@ func (sv *cursorSaver) flush() {
 	popped := false
 	for sv.saveable() {
 		sv.marks -= len(sv.epochs[0].done)
-		sv.base = sv.epochs[0].state
+		sv.base, sv.basePartial = sv.epochs[0].state, false // a source's state: no partial records
 		sv.epochs = sv.epochs[1:]
 		popped = true
 	}
@@ -541,12 +567,12 @@ func (sv *cursorSaver) flush() {
 		marks = append(marks, e.done...)
 	}
 	partial := sv.partials()
-	state, saved := sv.base, sv.saved
+	state, saved, basePartial := sv.base, sv.saved, sv.basePartial
 	sv.mu.Unlock()
 	if state == nil {
 		return
 	}
-	if len(marks) > 0 || len(partial) > 0 || bytes.Contains(state, []byte(`"partial":`)) {
+	if len(marks) > 0 || len(partial) > 0 || basePartial {
 		state = withMarks(state, marks, partial)
 	}
 	if bytes.Equal(state, saved) {
@@ -573,25 +599,28 @@ func (sv *cursorSaver) flush() {
 // more, up to maxCarried restarts), sorted (an unchanged set saves the
 // same bytes).
 func (sv *cursorSaver) partials() []savedPartial {
-	var out []savedPartial
-	add := func(p position, scripts []string, carried int) {
-		if len(out) < maxMarks {
-			s := slices.Sorted(slices.Values(scripts))
-			out = append(out, savedPartial{Kind: p.kind, ID: p.id, At: p.at, TS: p.ts, Sum: p.sum, Scripts: s, Carried: carried})
-		}
+	rec := func(p position, scripts []string, carried int) savedPartial {
+		return savedPartial{Kind: p.kind, ID: p.id, At: p.at, TS: p.ts, Sum: p.sum, Scripts: slices.Sorted(slices.Values(scripts)), Carried: carried}
 	}
+	byPos := func(a, b savedPartial) int {
+		return cmp.Or(cmp.Compare(a.Kind, b.Kind), strings.Compare(a.ID, b.ID), cmp.Compare(a.At, b.At), cmp.Compare(a.TS, b.TS), cmp.Compare(a.Sum, b.Sum))
+	}
+	var live, old []savedPartial
 	for _, p := range sv.partial {
-		add(p.pos, p.scripts, 0)
+		live = append(live, rec(p.pos, p.scripts, 0))
 	}
 	for p, r := range sv.restored {
-		if r.carried < maxCarried {
-			add(p, r.scripts, r.carried+1)
+		if !r.used && r.carried < maxCarried {
+			old = append(old, rec(p, r.scripts, r.carried+1))
 		}
 	}
-	slices.SortFunc(out, func(a, b savedPartial) int {
-		return cmp.Or(cmp.Compare(a.Kind, b.Kind), strings.Compare(a.ID, b.ID), cmp.Compare(a.At, b.At), cmp.Compare(a.TS, b.TS), cmp.Compare(a.Sum, b.Sum))
-	})
-	return out
+	// This run's records first, then the restored ones, each in a fixed
+	// order: past the cap the same ones go, and an unchanged set saves the
+	// same bytes.
+	slices.SortFunc(live, byPos)
+	slices.SortFunc(old, byPos)
+	out := append(live, old...)
+	return out[:min(len(out), maxMarks)]
 }
 
 // start saves states as they become saveable, at most once per every,

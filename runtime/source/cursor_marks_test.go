@@ -1,6 +1,7 @@
 package source
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -250,4 +251,43 @@ func TestCursorSaverPartialRecordsExpire(t *testing.T) {
 			assert.Empty(t, sc.Partial, "restart %d: dropped", restart)
 		}
 	}
+}
+
+// TestCursorSaverHandledByAfterHandled: a script's HandledBy that comes
+// after the event's Handled (the last script was quicker) records
+// nothing: no partial record is left behind for an event the cursor
+// covers.
+func TestCursorSaverHandledByAfterHandled(t *testing.T) {
+	t.Parallel()
+	c := &MemCursors{}
+	sv := newCursorSaver(c, "x", time.Hour, zerolog.Nop())
+	sv.offer([]byte(`{"v":1,"cursor":1}`))
+	var got Event
+	require.NoError(t, sv.track(func(_ context.Context, ev Event) error { got = ev; return nil })(t.Context(),
+		Event{ID: "a", pos: position{kind: posSubscription, id: "a", at: 2}}))
+	got.Handled()
+	got.HandledBy("late")
+	sv.offer([]byte(`{"v":1,"cursor":2}`))
+	sv.flush()
+	assert.Empty(t, saved(t, c, "x").Partial)
+	assert.Empty(t, sv.partial)
+}
+
+// TestCursorSaverDoneForEveryEmission: a position emitted twice after a
+// restart (the stream and a catch-up's overlap) carries Done both times.
+func TestCursorSaverDoneForEveryEmission(t *testing.T) {
+	t.Parallel()
+	c := &MemCursors{}
+	p := savedPartial{Kind: posMessage, ID: "m", At: 5, TS: 4, Scripts: []string{"fast"}}
+	b, err := json.Marshal(savedCursor{V: cursorVersion, Cursor: 1, Partial: []savedPartial{p}})
+	require.NoError(t, err)
+	require.NoError(t, c.SaveCursor("x", b))
+	sv := newCursorSaver(c, "x", time.Hour, zerolog.Nop())
+	require.NotNil(t, sv.load())
+	var dones [][]string
+	emit := sv.track(func(_ context.Context, ev Event) error { dones = append(dones, ev.Done); return nil })
+	for range 2 {
+		require.NoError(t, emit(t.Context(), Event{ID: "m", pos: p.position()}))
+	}
+	assert.Equal(t, [][]string{{"fast"}, {"fast"}}, dones)
 }

@@ -346,6 +346,15 @@ func TestE2EControl(t *testing.T) {
 	assert.True(t, p.Disabled)
 	assert.Equal(t, "running", scriptOf(t, doc, "relay").State)
 	assert.Equal(t, loadedBefore, posted(s, "loaded v1"), "the disabled script did not load")
+	var started map[string]any
+	for _, line := range strings.Split(c.stderr.String(), "\n") {
+		if strings.Contains(line, `"rclua started"`) {
+			require.NoError(t, json.Unmarshal([]byte(line), &started))
+		}
+	}
+	assert.Equal(t, "probe", started["disabled_scripts"], "the start line: %v", started)
+	assert.Nil(t, started["failed_scripts"], "disabled is not failed")
+	assert.Equal(t, "info", started["level"])
 
 	code, out, stderr = runChild(t, env, "enable", "probe")
 	require.Equal(t, 0, code, stderr)

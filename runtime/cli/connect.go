@@ -68,6 +68,12 @@ func authenticate(ctx context.Context, c *rc.Client, creds credentials) (*rc.Use
 	if err != nil {
 		return nil, fmt.Errorf("checking the credentials (me): %w", err)
 	}
+	if u.ID == "" || u.Username == "" {
+		// JSON, but not Rocket.Chat's user (a server answering {} to
+		// every path): no script would get anything right from it.
+		return nil, fmt.Errorf("checking the credentials (me): %w",
+			&rc.ResponseError{Endpoint: "me", Err: errors.New("the answer has no user _id and username")})
+	}
 	return u, nil
 }
 

@@ -190,8 +190,10 @@ func TestE2EExecServerErrorIsTemporary(t *testing.T) {
 }
 
 // TestE2EExecBadAddressIsFinal: an address that retrying cannot fix is
-// exit status 3, named: a server whose certificate does not verify, a web
-// server that is not Rocket.Chat's REST API (a page for every path).
+// exit status 3, named: a server whose certificate does not verify, one
+// answering JSON that is not Rocket.Chat's ({} for every path); a page
+// that is not JSON (a proxy's maintenance page) is retried, as rclua run
+// does: 4.
 func TestE2EExecBadAddressIsFinal(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
@@ -205,6 +207,11 @@ func TestE2EExecBadAddressIsFinal(t *testing.T) {
 	defer tlsSrv.Close()
 	web := httptest.NewServer(page)
 	defer web.Close()
+	empty := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{}`))
+	}))
+	defer empty.Close()
 	env := func(url string) []string {
 		return []string{"RC_URL=" + url, "RC_USER_ID=" + rctest.BotUserID, "RC_TOKEN=" + secretToken}
 	}
@@ -212,8 +219,10 @@ func TestE2EExecBadAddressIsFinal(t *testing.T) {
 	code, _, stderr := runChild(t, env(tlsSrv.URL), "exec", script)
 	assert.Equal(t, 3, code, "a certificate that does not verify: %s", stderr)
 	assert.Contains(t, stderr, "TLS certificate does not verify")
-	code, _, stderr = runChild(t, env(web.URL), "exec", script)
-	assert.Equal(t, 3, code, "not Rocket.Chat: %s", stderr)
+	code, _, stderr = runChild(t, env(web.URL), "exec", "--timeout", "5s", script)
+	assert.Equal(t, 4, code, "a maintenance page: temporary: %s", stderr)
+	code, _, stderr = runChild(t, env(empty.URL), "exec", script)
+	assert.Equal(t, 3, code, "JSON, not Rocket.Chat: %s", stderr)
 	assert.Contains(t, stderr, "does not answer as Rocket.Chat's REST API")
 	assert.NotContains(t, stderr, "ran")
 	assert.NotContains(t, stderr, secretToken)

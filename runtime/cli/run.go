@@ -524,11 +524,14 @@ func hostEnded(err error, keeper *authKeeper) error {
 // logStartup writes the start-up line: server (never a secret), scripts
 // folder and the scripts loaded.
 func logStartup(log zerolog.Logger, server, username, dir string, status []runtime.ScriptStatus) {
-	var loaded, failed []string
+	var loaded, failed, disabled []string
 	for _, s := range status {
-		if s.State == runtime.StateRunning {
+		switch s.State {
+		case runtime.StateRunning:
 			loaded = append(loaded, s.Name)
-		} else {
+		case runtime.StateDisabled: // an operator's choice, not a failure
+			disabled = append(disabled, s.Name)
+		default:
 			failed = append(failed, s.Name)
 		}
 	}
@@ -543,6 +546,9 @@ func logStartup(log zerolog.Logger, server, username, dir string, status []runti
 		Str("scripts", strings.Join(loaded, ","))
 	if len(failed) > 0 {
 		ev = ev.Int("failed", len(failed)).Str("failed_scripts", strings.Join(failed, ","))
+	}
+	if len(disabled) > 0 {
+		ev = ev.Int("disabled", len(disabled)).Str("disabled_scripts", strings.Join(disabled, ","))
 	}
 	ev.Msg("rclua started")
 	if len(status) == 0 {

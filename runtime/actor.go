@@ -48,12 +48,6 @@ func (h *handled) done(script string) {
 	if h.by != nil && h.left.Load() > 1 {
 		h.by(script)
 	}
-	h.doneQuietly()
-}
-
-// doneQuietly counts script done without telling by: an event a paused
-// script holds (hold), which a restart must give to it again.
-func (h *handled) doneQuietly() {
 	if h.left.Add(-1) == 0 {
 		h.fn()
 	}
@@ -65,14 +59,6 @@ func (h *handled) doneQuietly() {
 func (m message) ack(script string) {
 	for _, h := range m.acks {
 		h.done(script)
-	}
-}
-
-// ackHeld is ack for a message a paused script holds: the sources may go
-// on, but a restart delivers it to the script again.
-func (m message) ackHeld() {
-	for _, h := range m.acks {
-		h.doneQuietly()
 	}
 }
 

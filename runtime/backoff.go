@@ -125,8 +125,8 @@ func (a *actor) hold(m message) {
 		m.release()
 		return
 	}
-	m.ackHeld()
-	m.acks = nil // acknowledged: handling it later must not count it again
+	m.ack(a.st.name) // done with, for the sources (and a restart), as the doc above says
+	m.acks = nil     // acknowledged: handling it later must not count it again
 	if _, ok := m.coalesceKey(); !ok || m.ev.Kind == source.KindMessage {
 		if !b.dropped {
 			b.dropped = true

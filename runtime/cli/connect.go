@@ -2,10 +2,13 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"time"
+
+	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/rs/zerolog"
 
@@ -68,11 +71,10 @@ func authenticate(ctx context.Context, c *rc.Client, creds credentials) (*rc.Use
 	if err != nil {
 		return nil, fmt.Errorf("checking the credentials (me): %w", err)
 	}
-	if u.ID == "" || u.Username == "" {
+	if u.ID == "" {
 		// JSON, but not Rocket.Chat's user (a server answering {} to
 		// every path): no script would get anything right from it.
-		return nil, fmt.Errorf("checking the credentials (me): %w",
-			&rc.ResponseError{Endpoint: "me", Err: errors.New("the answer has no user _id and username")})
+		return nil, refusedf("the answer to GET /api/v1/me has no user _id: this is not Rocket.Chat's REST API: check %s (or --url): it is the address you open in a browser, without /api/v1", envURL)
 	}
 	return u, nil
 }
@@ -97,7 +99,17 @@ func refusedf(format string, args ...any) error {
 // into a clear *refusedError; it returns nil for a failure worth retrying
 // (unreachable server, 5xx, rate limit, a body that is not JSON).
 func fatalAuthError(err error, creds credentials, baseURL string) error {
+	var refused *refusedError
+	var resp *rc.ResponseError
+	var syntax *jsontext.SyntacticError
+	var syntaxV1 *json.SyntaxError
 	switch {
+	case errors.As(err, &refused):
+		return err
+	case errors.As(err, &resp) && !errors.As(err, &syntax) && !errors.As(err, &syntaxV1):
+		// JSON of another shape: not Rocket.Chat. (A body that is not
+		// JSON at all, a proxy's maintenance page, is retried.)
+		return refusedf("the server at %s does not answer as Rocket.Chat's REST API: check %s (or --url): it is the address you open in a browser, without /api/v1: %w", baseURL, envURL, err)
 	case errors.Is(err, rc.ErrTOTPRequired):
 		return refusedf("the account needs a two-factor code: set %s (a personal access token, %s + %s, suits a daemon better): %w", envTOTP, envUserID, envToken, err)
 	case errors.Is(err, rc.ErrUnauthorized):

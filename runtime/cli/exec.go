@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -17,10 +16,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/go-json-experiment/json/jsontext"
-
 	"github.com/rclua/rclua/luabind"
-	"github.com/rclua/rclua/rc"
 	"github.com/rclua/rclua/runtime"
 	"github.com/rclua/rclua/runtime/sandbox"
 	"github.com/rclua/rclua/runtime/store"
@@ -39,9 +35,9 @@ with the error and its file:line; 4 when the server cannot be reached
 before the script runs (a temporary failure: try again later); 3 when it
 refuses the credentials or the address is wrong (no such host, a
 certificate that does not verify, plain HTTP for https, JSON that is not
-Rocket.Chat's API; a page that is not JSON is 4); 2 as for rclua run. A test file (*_test.lua) is refused:
-rclua test runs those. The output is the log, on stderr (print is a log
-line).
+Rocket.Chat's API; a page that is not JSON is 4); 2 as for rclua run.
+A test file (*_test.lua) is refused: rclua test runs those. The output
+is the log, on stderr (print is a log line).
 
 rc.store is the script's namespace in the state dir, found as "rclua run"
 finds it (the default is beside the script's folder), so a cron-run script
@@ -307,15 +303,13 @@ func (e *scriptError) Unwrap() error { return e.err }
 // badAddress is the error (exit status 3) of a login check that failed
 // because of the address itself, which retrying cannot fix: a host name
 // that does not exist, a certificate that does not verify, plain HTTP for
-// https, JSON that is not Rocket.Chat's REST API. nil for anything else.
+// https (fatalAuthError has the answers that are not Rocket.Chat's). nil
+// for anything else.
 func badAddress(err error, baseURL string) error {
 	var dns *net.DNSError
 	var cert *tls.CertificateVerificationError
 	var unknownCA x509.UnknownAuthorityError
 	var host x509.HostnameError
-	var resp *rc.ResponseError
-	var syntax *jsontext.SyntacticError
-	var syntaxV1 *json.SyntaxError
 	switch {
 	case errors.As(err, &dns) && dns.IsNotFound:
 		return refusedf("no such host: check %s (or --url): %w", envURL, err)
@@ -323,11 +317,6 @@ func badAddress(err error, baseURL string) error {
 		return refusedf("the server's TLS certificate does not verify for %s: check %s (or --url), or the machine's CA certificates: %w", baseURL, envURL, err)
 	case errors.Is(err, http.ErrSchemeMismatch):
 		return refusedf("the server at %s speaks plain HTTP: check the scheme of %s (or --url): %w", baseURL, envURL, err)
-	case errors.As(err, &resp) && !errors.As(err, &syntax) && !errors.As(err, &syntaxV1):
-		// JSON of another shape: not Rocket.Chat. (A body that is not
-		// JSON at all, a proxy's maintenance page, is retried, as rclua
-		// run does: exit status 4.)
-		return refusedf("the server at %s does not answer as Rocket.Chat's REST API: check %s (or --url): it is the address you open in a browser, without /api/v1: %w", baseURL, envURL, err)
 	}
 	return nil
 }

@@ -223,7 +223,11 @@ func TestE2EExecBadAddressIsFinal(t *testing.T) {
 	assert.Equal(t, 4, code, "a maintenance page: temporary: %s", stderr)
 	code, _, stderr = runChild(t, env(empty.URL), "exec", script)
 	assert.Equal(t, 3, code, "JSON, not Rocket.Chat: %s", stderr)
-	assert.Contains(t, stderr, "does not answer as Rocket.Chat's REST API")
+	assert.Contains(t, stderr, "not Rocket.Chat's REST API")
+	// The daemon too: it stops at once instead of retrying for ever.
+	code, _, stderr = runChild(t, env(empty.URL), "run", "--scripts", dir, "--state-dir", t.TempDir(), "--admin-addr", "off")
+	assert.Equal(t, 3, code, "run against a server that is not Rocket.Chat: %s", stderr)
+	assert.Contains(t, stderr, "not Rocket.Chat's REST API")
 	assert.NotContains(t, stderr, "ran")
 	assert.NotContains(t, stderr, secretToken)
 }

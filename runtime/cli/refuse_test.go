@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -17,6 +18,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/rclua/rclua/rc"
 	"github.com/rclua/rclua/rc/rctest"
 )
 
@@ -248,4 +250,18 @@ func TestBadAddress(t *testing.T) {
 	assert.ErrorContains(t, badAddress(notFound, "http://rc.example.invalid"), "no such host")
 	assert.Nil(t, badAddress(fmt.Errorf("rc: me: %w", &net.DNSError{Err: "server misbehaving", Name: "rc.example.com", IsTemporary: true}), "x"))
 	assert.Nil(t, badAddress(fmt.Errorf("rc: me: %w", syscall.ECONNREFUSED), "x"))
+}
+
+// TestFatalAuthErrorNotRocketChat: JSON of another shape from the login
+// check is the wrong address (refused: exit 3, for run too), a body that
+// is not JSON (a maintenance page) is retried.
+func TestFatalAuthErrorNotRocketChat(t *testing.T) {
+	t.Parallel()
+	creds := credentials{mode: authToken}
+	shape := fmt.Errorf("checking the credentials (me): %w", &rc.ResponseError{Endpoint: "me", Err: &json.UnmarshalTypeError{Value: "array"}})
+	assert.ErrorContains(t, fatalAuthError(shape, creds, "http://x"), "does not answer as Rocket.Chat's REST API")
+	var page json.RawMessage
+	syntax := json.Unmarshal([]byte("<html>"), &page)
+	require.Error(t, syntax)
+	assert.Nil(t, fatalAuthError(fmt.Errorf("checking the credentials (me): %w", &rc.ResponseError{Endpoint: "me", Err: syntax}), creds, "http://x"))
 }

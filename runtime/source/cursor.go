@@ -397,10 +397,11 @@ func (sv *cursorSaver) track(emit Emit) Emit {
 		sv.seq++
 		m := mark{seq: sv.seq, pos: ev.pos}
 		if r, ok := sv.restored[ev.pos]; ok && ev.pos.kind != posNone {
-			r.used = true
-			sv.restored[ev.pos] = r
 			ev.Done = r.scripts
-			sv.addPartial(m, r.scripts...)
+			if sv.addPartial(m, r.scripts...) { // the live record takes over
+				r.used = true
+				sv.restored[ev.pos] = r
+			}
 		}
 		sv.mu.Unlock()
 		t := &trackedEvent{e: e, m: m}

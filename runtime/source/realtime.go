@@ -291,7 +291,7 @@ func (r *Realtime) Run(ctx context.Context, emit Emit) error {
 			if !polling {
 				polling = true
 				r.log.Warn().Err(err).Stringer("poll_interval", r.poll.opts.Interval).Stringer("retry_in", wait.Round(time.Millisecond)).
-					Msg("realtime events unavailable: polling subscriptions.get instead, trying realtime again now and then")
+					Msg("realtime events unavailable: polling subscriptions.get instead (and, for message events, the rooms that changed), trying realtime again now and then")
 			} else {
 				r.log.Debug().Err(err).Stringer("retry_in", wait.Round(time.Millisecond)).Msg("realtime events still unavailable: polling on")
 			}

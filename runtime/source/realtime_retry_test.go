@@ -66,7 +66,7 @@ func fallbackWaits(t *testing.T, logs *logBuf) []time.Duration {
 		}
 		require.NoError(t, json.Unmarshal(sc.Bytes(), &line))
 		switch line.Message {
-		case "realtime events unavailable: polling subscriptions.get instead, trying realtime again now and then",
+		case "realtime events unavailable: polling subscriptions.get instead (and, for message events, the rooms that changed), trying realtime again now and then",
 			"realtime events still unavailable: polling on":
 			d, err := time.ParseDuration(line.RetryIn)
 			require.NoError(t, err, "retry_in of %q", sc.Text())

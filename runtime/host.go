@@ -699,16 +699,16 @@ func (s *watchSink) Scanned(context.Context) {
 	s.h.log.Debug().Str("dir", s.h.cfg.ScriptsDir).Msg("initial load done")
 }
 
+// sourcesMargin is how long after the shutdown grace the sources stop
+// when a call does not end.
+const sourcesMargin = 300 * time.Millisecond
+
 // Run loads every script, watches the folder, runs the event sources while
 // a script listens, and returns when ctx ends and every goroutine it
 // started has ended. Running handlers get until their deadline, at most
 // the shutdown grace, to finish. Run may be called once. It returns an
 // error when the scripts folder cannot be watched, or when an event source
 // cannot go on (the host then stops as if ctx had ended).
-// sourcesMargin is how long after the shutdown grace the sources stop
-// when a call does not end.
-const sourcesMargin = 300 * time.Millisecond
-
 func (h *Host) Run(ctx context.Context) error {
 	defer h.markLoaded()
 	if !h.started.CompareAndSwap(false, true) {

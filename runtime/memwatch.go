@@ -242,8 +242,8 @@ func (w *memWatch) check() {
 	far := heap >= w.limit+w.limit/4 || w.live() > w.limit
 	if !far && now.Sub(w.lastGC) >= memGCGap {
 		var wait func()
-		heap, far, wait = w.collect() // may take long: the clock is read again after it
-		defer wait()                  // after the stop below, if the heap went far over meanwhile
+		heap, wait = w.collect() // may take long: the clock is read again after it
+		defer wait()             // after the stop below, if the heap went far over meanwhile
 		now = w.clock()
 		w.lastGC = now
 		w.lastHeap = heap
@@ -306,9 +306,9 @@ const memGCSample = 2 * time.Millisecond
 // collect runs a full collection and returns the heap after it. It keeps
 // reading the heap meanwhile: a call allocating fast during the collection
 // takes the heap far over the limit (a quarter), and collect then returns
-// at once, with far set, the heap of that moment and wait, which waits for
-// the collection to end (call it after stopping the calls).
-func (w *memWatch) collect() (heap uint64, far bool, wait func()) {
+// at once the heap of that moment and wait, which waits for the
+// collection to end (call it after stopping the calls).
+func (w *memWatch) collect() (heap uint64, wait func()) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -320,10 +320,10 @@ func (w *memWatch) collect() (heap uint64, far bool, wait func()) {
 	for {
 		select {
 		case <-done:
-			return w.read(), false, wait
+			return w.read(), wait
 		case <-t.C:
 			if h := w.read(); h >= w.limit+w.limit/4 {
-				return h, true, wait
+				return h, wait
 			}
 		}
 	}

@@ -335,9 +335,8 @@ func (s *Server) roomsInfo(c *reqCtx) {
 
 // roomsGet: GET /api/v1/rooms.get?updatedSince=: the rooms the user has
 // a subscription to, changed after updatedSince when given (strictly, as
-// subscriptions.get). A room changes with every message posted in it,
-// thread replies too (its msgs count). remove is always empty: rooms are
-// never deleted here.
+// subscriptions.get), by the room's _updatedAt (room.updated). remove is
+// always empty: rooms are never deleted here.
 func (s *Server) roomsGet(c *reqCtx) {
 	var since time.Time
 	if v := c.query.Get("updatedSince"); v != "" {

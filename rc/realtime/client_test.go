@@ -73,8 +73,7 @@ func TestDialUpgradeRefused(t *testing.T) {
 	_, err := Dial(ctx5(t), s.URL, rctest.BotToken)
 	require.Error(t, err)
 	assert.ErrorIs(t, err, ErrUpgradeRefused)
-	assert.Contains(t, err.Error(), "HTTP 400 Bad Request")
-	assert.Contains(t, err.Error(), strings.TrimPrefix(s.URL, "http://")+"/websocket")
+	assert.Equal(t, "realtime: websocket upgrade refused: ws://"+strings.TrimPrefix(s.URL, "http://")+"/websocket: HTTP 400 Bad Request", err.Error())
 
 	// A web server that answers the page instead: refused too.
 	page := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -272,6 +271,7 @@ func TestLoginRefusedAfterReconnectIsFinal(t *testing.T) {
 			assert.Equal(t, 2, s.DDPStats().Logins, "one login, one refused: no retry loop")
 			_, err = c.SubscribeMyMessages(ctx5(t))
 			assert.ErrorIs(t, err, ErrClosed)
+			assert.Equal(t, 1, strings.Count(err.Error(), "realtime:"), err.Error())
 			assert.NoError(t, c.Close())
 		})
 	}
@@ -319,10 +319,12 @@ func TestCallResultAndErrors(t *testing.T) {
 	expect(t, c, Disconnected, 1) // and no reconnection for an hour
 	_, err = c.Call(ctx5(t), "nope")
 	assert.ErrorIs(t, err, ErrNotConnected)
+	assert.Equal(t, "realtime: not connected: nope", err.Error(), "the package's prefix once")
 	assert.False(t, c.Stats().Connected)
 	require.NoError(t, c.Close()) // ends the backoff's wait
 	_, err = c.Call(ctx5(t), "nope")
 	assert.ErrorIs(t, err, ErrClosed)
+	assert.Equal(t, "realtime: client stopped: nope", err.Error())
 	_, ok := <-c.Events()
 	assert.False(t, ok, "events closed")
 	assert.NoError(t, c.Err(), "no error after Close")

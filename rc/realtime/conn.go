@@ -54,7 +54,7 @@ func (c *Client) connect(ctx context.Context) (*conn, error) {
 	ws, resp, err := websocket.Dial(ctx, c.url, &websocket.DialOptions{HTTPClient: c.cfg.hc, HTTPHeader: h})
 	if err != nil {
 		if resp != nil && resp.StatusCode != http.StatusSwitchingProtocols {
-			return nil, fmt.Errorf("realtime: %s: %w: HTTP %s", c.url, ErrUpgradeRefused, resp.Status)
+			return nil, fmt.Errorf("%w: %s: HTTP %s", ErrUpgradeRefused, c.url, resp.Status)
 		}
 		if cerr := ctx.Err(); cerr != nil && !errors.Is(err, cerr) {
 			err = fmt.Errorf("%w: %w", cerr, err)
@@ -291,14 +291,14 @@ func (c *Client) Call(ctx context.Context, method string, params ...any) (json.R
 	c.mu.Unlock()
 	if cn == nil {
 		if c.ctx.Err() != nil {
-			return nil, fmt.Errorf("realtime: %s: %w", method, ErrClosed)
+			return nil, fmt.Errorf("%w: %s", ErrClosed, method)
 		}
-		return nil, fmt.Errorf("realtime: %s: %w", method, ErrNotConnected)
+		return nil, fmt.Errorf("%w: %s", ErrNotConnected, method)
 	}
 	done := cn.addCall(id)
 	if err := cn.write(c.ctx, data); err != nil {
 		cn.dropCall(id)
-		return nil, fmt.Errorf("realtime: %s: %w (%w)", method, ErrConnectionLost, err)
+		return nil, fmt.Errorf("%w: %s (%w)", ErrConnectionLost, method, err)
 	}
 	select {
 	case r := <-done:
@@ -307,8 +307,8 @@ func (c *Client) Call(ctx context.Context, method string, params ...any) (json.R
 			se.Method = method
 			return nil, se
 		}
-		if r.err != nil {
-			return nil, fmt.Errorf("realtime: %s: %w", method, r.err)
+		if r.err != nil { // ErrConnectionLost
+			return nil, fmt.Errorf("%w: %s", r.err, method)
 		}
 		return r.result, nil
 	case <-ctx.Done():

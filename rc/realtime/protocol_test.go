@@ -152,6 +152,7 @@ func TestConnectionLostFailsCalls(t *testing.T) {
 	c := dialToken(t, url, "t", WithBackoff(rc.Backoff{Min: 1 << 40, Max: 1 << 40}))
 	_, err := c.Call(ctx5(t), "slow")
 	assert.ErrorIs(t, err, ErrConnectionLost)
+	assert.Equal(t, "realtime: connection lost before the result: slow", err.Error())
 }
 
 func TestServerErrorFrameIgnored(t *testing.T) {

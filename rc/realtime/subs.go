@@ -69,7 +69,7 @@ func (c *Client) Subscribe(ctx context.Context, stream, eventName string) (*Sub,
 	select {
 	case <-c.ended:
 		c.mu.Unlock()
-		return nil, fmt.Errorf("realtime: subscribe %s %q: %w", stream, eventName, ErrClosed)
+		return nil, fmt.Errorf("%w: subscribe %s %q", ErrClosed, stream, eventName)
 	default:
 	}
 	c.subs[s.id] = s
@@ -94,7 +94,7 @@ func (c *Client) Subscribe(ctx context.Context, stream, eventName string) (*Sub,
 		_ = s.Stop(context.Background())
 		return nil, fmt.Errorf("realtime: subscribe %s %q: %w", stream, eventName, ctx.Err())
 	case <-c.ended:
-		return nil, fmt.Errorf("realtime: subscribe %s %q: %w", stream, eventName, ErrClosed)
+		return nil, fmt.Errorf("%w: subscribe %s %q", ErrClosed, stream, eventName)
 	}
 }
 

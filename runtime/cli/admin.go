@@ -78,7 +78,7 @@ type readyCheck struct {
 // sourceDoc is the event source's part of the status.
 type sourceDoc struct {
 	Name   string     `json:"name"`   // realtime or poll
-	State  string     `json:"state"`  // connecting, realtime, polling, failing
+	State  string     `json:"state"`  // connecting, realtime, polling, failing, idle
 	Up     bool       `json:"up"`     // events arrive
 	Needed bool       `json:"needed"` // a running script listens to its kinds
 	Newest *time.Time `json:"newest_update,omitempty"`
@@ -157,6 +157,10 @@ func messageNotes(src source.Source, list []runtime.ScriptStatus) map[string]mes
 	}
 	return notes
 }
+
+// stateIdle is the state of an event source the host does not run, as no
+// running script listens to its kinds.
+const stateIdle = "idle"
 
 // stateful is an event source that tells its state (source.Realtime,
 // source.Poll).
@@ -283,10 +287,14 @@ func (d *daemonState) source(src source.Source, status []runtime.ScriptStatus) s
 			doc.Newest = &t
 		}
 	}
-	switch doc.State {
-	case source.StateRealtime:
+	switch {
+	case !doc.Needed:
+		// The host runs no source without a listener: what the stopped
+		// source last said ("connecting" before it ever ran) is stale.
+		doc.State = stateIdle
+	case doc.State == source.StateRealtime:
 		doc.Up = true
-	case source.StatePolling:
+	case doc.State == source.StatePolling:
 		doc.Up = true
 		if rt, ok := src.(*source.Realtime); ok && rt.Polling() != source.StatePolling {
 			doc.Up = false // the fallback's polls fail, or none ended yet

@@ -436,4 +436,7 @@ func TestE2ESourceNotNeeded(t *testing.T) {
 	up, ok := value(fams, "rclua_event_source_up", map[string]string{"source": "realtime"})
 	require.True(t, ok)
 	assert.Zero(t, up, "the source does not run without a listener")
+	idle, ok := value(fams, "rclua_event_source_state", map[string]string{"source": "realtime", "state": "idle"})
+	require.True(t, ok)
+	assert.Equal(t, 1.0, idle, "idle, not the never-run source's connecting")
 }

@@ -473,19 +473,18 @@ func (c *controlClient) do(req *http.Request, out any) error {
 
 // sourceState is the event source's state for the status header, in
 // parentheses after its name: "realtime (connected)", "realtime (polling:
-// realtime unavailable; no script listens)".
+// realtime unavailable)", "realtime (idle: no script listens)".
 func sourceState(s sourceDoc) string {
 	var parts []string
 	switch {
+	case !s.Needed:
+		return " (idle: no script listens)"
 	case s.State == source.StateRealtime:
 		parts = append(parts, "connected")
 	case s.State == source.StatePolling && s.Name == "realtime": // --events auto fell back
 		parts = append(parts, "polling: realtime unavailable")
 	case s.State != "":
 		parts = append(parts, s.State)
-	}
-	if !s.Needed {
-		parts = append(parts, "no script listens")
 	}
 	if len(parts) == 0 {
 		return ""

@@ -9,6 +9,7 @@ import (
 
 	"github.com/rclua/rclua/rc"
 	"github.com/rclua/rclua/runtime"
+	"github.com/rclua/rclua/runtime/source"
 )
 
 // metrics is the daemon's Prometheus registry (its own: nothing is
@@ -203,7 +204,7 @@ var (
 	descNeeded    = prometheus.NewDesc("rclua_event_source_needed", "1 while a running script listens to the event source's kinds (the source runs only then), else 0.", []string{"source"}, nil)
 	descQueued    = prometheus.NewDesc("rclua_script_queued_events", "Events waiting for the script (queued, or held while backed off).", []string{"script"}, nil)
 	descUp        = prometheus.NewDesc("rclua_event_source_up", "1 while the event source delivers events (realtime connected, or polling successfully), else 0.", []string{"source"}, nil)
-	descState     = prometheus.NewDesc("rclua_event_source_state", "The event source's state: 1 for the current one (connecting, realtime, polling, failing).", []string{"source", "state"}, nil)
+	descState     = prometheus.NewDesc("rclua_event_source_state", "The event source's state: 1 for the current one (connecting, realtime, polling, failing, idle).", []string{"source", "state"}, nil)
 	descLag       = prometheus.NewDesc("rclua_event_source_lag_seconds", "Now minus the newest server _updatedAt the event source saw (grows while nothing changes).", []string{"source"}, nil)
 	descReady     = prometheus.NewDesc("rclua_ready", "1 while /readyz answers 200, else 0.", nil, nil)
 	descUptime    = prometheus.NewDesc("rclua_uptime_seconds", "Seconds since the daemon started.", nil, nil)
@@ -216,7 +217,7 @@ func (c *statusCollector) Describe(ch chan<- *prometheus.Desc) {
 }
 
 // sourceStates are the states rclua_event_source_state reports.
-var sourceStates = []string{"connecting", "realtime", "polling", "failing"}
+var sourceStates = []string{source.StateConnecting, source.StateRealtime, source.StatePolling, source.StateFailing, stateIdle}
 
 func (c *statusCollector) Collect(ch chan<- prometheus.Metric) {
 	doc := c.status()

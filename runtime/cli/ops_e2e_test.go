@@ -36,7 +36,10 @@ func TestE2EStatusSourceHeader(t *testing.T) {
 	writeScript(t, filepath.Join(dir, "relay.lua"), `rc.log.info("no triggers")`)
 	waitFor(t, 15*time.Second, "no listener", func() bool { return !statusJSON(t, env).Source.Needed })
 	_, out, _ = runChild(t, env, "status")
-	assert.Regexp(t, `\nevent source: realtime \([a-z]+; no script listens\)\n`, out)
+	assert.Contains(t, out, "\nevent source: realtime (idle: no script listens)\n", "not the stopped source's stale state")
+	src := statusJSON(t, env).Source
+	assert.Equal(t, "idle", src.State)
+	assert.False(t, src.Up)
 }
 
 // TestE2EControlRepliesWithStoredName: a script named by its file name

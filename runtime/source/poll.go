@@ -258,6 +258,7 @@ type pollState struct {
 	// again is not): a catch-up reads no room the bot left, nor a message
 	// from before it joined, as the stream gives none of those.
 	roomOf map[string]string
+	subsIn map[string]int // room -> how many of roomOf's subscriptions are in it
 	joined map[string]time.Time
 	left   map[string]bool
 	// restored is set from a saved cursor until the first poll, which
@@ -273,9 +274,16 @@ func (st *pollState) alive(s *rc.Subscription) {
 		return
 	}
 	if st.roomOf == nil {
-		st.roomOf, st.joined, st.left = map[string]string{}, map[string]time.Time{}, map[string]bool{}
+		st.roomOf, st.subsIn = map[string]string{}, map[string]int{}
+		st.joined, st.left = map[string]time.Time{}, map[string]bool{}
 	}
-	st.roomOf[s.ID] = s.RoomID
+	if old, ok := st.roomOf[s.ID]; !ok || old != s.RoomID {
+		if ok {
+			st.unsub(old)
+		}
+		st.roomOf[s.ID] = s.RoomID
+		st.subsIn[s.RoomID]++
+	}
 	if !s.TS.IsZero() {
 		st.joined[s.RoomID] = s.TS
 	}
@@ -290,14 +298,24 @@ func (st *pollState) gone(id string) {
 		return
 	}
 	delete(st.roomOf, id)
-	for _, other := range st.roomOf {
-		if other == rid {
-			return // joined again (a new subscription, seen first in the same poll)
-		}
+	if st.unsub(rid) > 0 {
+		return // joined again (a new subscription, seen first in the same poll)
 	}
 	delete(st.rooms, rid)
 	delete(st.joined, rid)
 	st.left[rid] = true
+}
+
+// unsub counts one subscription less in room rid and returns how many
+// are left.
+func (st *pollState) unsub(rid string) int {
+	n := st.subsIn[rid] - 1
+	if n <= 0 {
+		delete(st.subsIn, rid)
+		return 0
+	}
+	st.subsIn[rid] = n
+	return n
 }
 
 func newPollState(p *Poll) *pollState {

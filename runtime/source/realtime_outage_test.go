@@ -317,6 +317,15 @@ func TestLeftRoomsRejoinedInOnePoll(t *testing.T) {
 	assert.False(t, st.left["R"], "joined again")
 	assert.Equal(t, joined.Add(time.Hour), st.joined["R"], "since the new subscription")
 	assert.True(t, st.left["T"], "left for good")
+
+	// Later polls return s2 again (its room's unread, ...): still one
+	// subscription in R, so its removal leaves R.
+	st.alive(&rc.Subscription{ID: "s2", RoomID: "R", TS: joined.Add(time.Hour)})
+	st.alive(&rc.Subscription{ID: "s2", RoomID: "R", TS: joined.Add(time.Hour)})
+	st.gone("s2")
+	st.gone("s2") // a removal repeated
+	assert.True(t, st.left["R"], "left once its only subscription is removed")
+	assert.Empty(t, st.subsIn, "no count kept for rooms without a subscription")
 }
 
 // TestLeftRoomsAcrossARestart: the rooms a restart catches up are saved

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"path/filepath"
+	"sync"
 
 	"github.com/rs/zerolog"
 
@@ -16,8 +17,11 @@ import (
 
 // Exec runs the top level of one script in the sandbox with the rc table
 // of m (nil: no server; m.Store is its rc.store, which the caller picks:
-// the namespace of the script's name for rclua exec), then closes it. Triggers the script registers are
-// validated and logged as ignored. The error carries "file:line: message".
+// the namespace of the script's name for rclua exec), then closes it.
+// Triggers the script registers are validated and logged as ignored. With
+// cfg.MemoryLimit, the memory watchdog stops the top level once the heap
+// passes it, as it stops a daemon's handlers. The error carries
+// "file:line: message".
 func Exec(ctx context.Context, path string, cfg Config, m *luabind.Module, log zerolog.Logger) error {
 	cfg = cfg.withDefaults()
 	log = log.With().Str("script", ScriptName(path)).Logger()
@@ -52,14 +56,43 @@ func runOnce(ctx context.Context, path string, content []byte, cfg Config, e env
 	defer L.Close()
 	e.openState(L, cfg, name, log, newRegistry(mode, log), set.section(name), secrets)
 	k := kindCheck
+	var g *callGuard
 	if mode == modeExec {
 		k = kindExec
+		if cfg.MemoryLimit > 0 {
+			var stop func()
+			g, stop = watchOne(ctx, cfg, log)
+			defer stop()
+		}
 	}
-	err = redactErr(secrets, runChunkGuarded(ctx, L, path, content, cfg.LoadTimeout, nil, k))
+	err = redactErr(secrets, runChunkGuarded(ctx, L, path, content, cfg.LoadTimeout, g, k))
 	if err != nil && mode == modeExec {
 		logScriptError(log.Error(), err, "script failed")
 	}
 	return err
+}
+
+// watchOne starts a memory watchdog at cfg.MemoryLimit for the one call
+// of the guard it returns (the watchdog stops that call, as it stops the
+// only handler running in a daemon); stop ends the watchdog.
+func watchOne(ctx context.Context, cfg Config, log zerolog.Logger) (g *callGuard, stop func()) {
+	w := newMemWatch(cfg.MemoryLimit, log, func() int {
+		if g.stop(errMemoryAlone) {
+			return 1
+		}
+		return 0
+	})
+	if cfg.memRead != nil {
+		w.read = cfg.memRead
+	}
+	g = w.guard()
+	wctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	var wg sync.WaitGroup
+	wg.Go(func() { w.run(wctx, cfg.memEvery) })
+	return g, func() {
+		cancel()
+		wg.Wait()
+	}
 }
 
 // scriptBaseName is the name a script goes by in logs and Status: its

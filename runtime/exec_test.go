@@ -7,6 +7,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/assert"
@@ -31,6 +32,31 @@ func TestExec(t *testing.T) {
 	err := Exec(context.Background(), bad, Config{}, nil, log)
 	require.Error(t, err)
 	assert.True(t, strings.HasPrefix(err.Error(), bad+":2:"), "file:line: %q", err)
+}
+
+// TestExecMemoryLimit: exec's top level runs under the memory watchdog:
+// over the limit it is stopped with the memory error (a script's
+// file:line first), not left to grow until the timeout or the kernel's
+// OOM killer; with the watchdog off the same reading stops nothing.
+func TestExecMemoryLimit(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	hog := filepath.Join(dir, "hog.lua")
+	writeFile(t, hog, "local t = {}\nwhile true do t[#t % 1000 + 1] = {} end\n")
+	cfg := Config{MemoryLimit: testMemLimit, LoadTimeout: time.Minute, memRead: func() uint64 { return 2 * testMemLimit }}
+	err := Exec(context.Background(), hog, cfg, &luabind.Module{}, zerolog.Nop())
+	var se *scriptError
+	require.ErrorAs(t, err, &se)
+	assert.True(t, se.Memory, "%v", err)
+	assert.Contains(t, err.Error(), "memory limit exceeded (96.0 MiB heap): load stopped")
+	assert.True(t, strings.HasPrefix(err.Error(), hog+":2:"), "where it was stopped: %q", err)
+
+	short := filepath.Join(dir, "short.lua")
+	writeFile(t, short, "local t = {}\nfor i = 1, 100000 do t[i] = {i} end\nrc.log.info(\"built\")\n")
+	logs := &logSink{}
+	cfg.MemoryLimit = -1 // off
+	require.NoError(t, Exec(context.Background(), short, cfg, &luabind.Module{}, zerolog.New(logs)))
+	assert.Equal(t, 1, logs.count("built"))
 }
 
 func TestCheck(t *testing.T) {

@@ -62,6 +62,7 @@ type execOptions struct {
 	log        logFlags
 	secretsDir string
 	state      stateFlags
+	memory     memoryFlags
 }
 
 // execFlags returns the flag set of "rclua exec" and the options it fills.
@@ -71,6 +72,7 @@ func execFlags(getenv func(string) string) (*flag.FlagSet, *execOptions) {
 	fs.StringVar(&o.url, "url", "", "Rocket.Chat server address (env "+envURL+")")
 	durationVar(fs, &o.timeout, "timeout", defaultExecTimeout, "`duration` allowed for the whole run (login check, top level, state dir lock)")
 	secretsDirVar(fs, &o.secretsDir, getenv)
+	o.memory.register(fs, getenv, "the script is")
 	o.log.register(fs, getenv)
 	o.state.register(fs, getenv, true)
 	return fs, o
@@ -93,6 +95,7 @@ func cmdExec(ctx context.Context, args []string, getenv func(string) string, std
 	if err := problems(
 		stateErr,
 		checkStoreLimit(o.state.limit),
+		checkMemoryLimit(o.memory.limit),
 		checkDurations(durationRule{name: "timeout", d: o.timeout}),
 		logErr,
 		checkScriptFile("exec", path),
@@ -137,7 +140,9 @@ func cmdExec(ctx context.Context, args []string, getenv func(string) string, std
 		}
 		return &unreachableError{fmt.Errorf("cannot reach the Rocket.Chat server at %s: %w", baseURL, err)}
 	}
-	cfg := runtime.Config{LoadTimeout: o.timeout, HandlerTimeout: o.timeout, SecretsDir: o.secretsDir}
+	defer o.memory.apply()()
+	cfg := runtime.Config{LoadTimeout: o.timeout, HandlerTimeout: o.timeout, SecretsDir: o.secretsDir,
+		MemoryLimit: int64(o.memory.limit)}
 	module := luabind.FromClient(client, log)
 	module.Store = st // the daemon's namespace for this script
 	err = runtime.Exec(runCtx, path, cfg, module, log)

@@ -108,6 +108,28 @@ func TestE2EExecTimeoutBoundsTheRun(t *testing.T) {
 	assert.Contains(t, stderr, "loop.lua:2: stopped: the top level ran longer than the exec timeout (1s)")
 }
 
+// TestE2EExecMemoryLimit: exec's top level is stopped by the memory
+// watchdog once the heap passes --memory-limit (with its file:line and
+// exit status 1), long before its timeout; a limit below the minimum is
+// refused as for run.
+func TestE2EExecMemoryLimit(t *testing.T) {
+	t.Parallel()
+	s := rctest.NewServer()
+	defer s.Close()
+	hog := filepath.Join(t.TempDir(), "hog.lua")
+	// About 400 MB of tables if nothing stops it, then a loop until the
+	// timeout: without the watchdog the run fails with the timeout's error.
+	require.NoError(t, os.WriteFile(hog, []byte("local t = {}\nfor i = 1, 3000000 do t[i] = {i} end\nwhile true do end\n"), 0o644))
+	code, _, stderr := runChild(t, botEnv(s), "exec", "--memory-limit", "32MiB", "--timeout", "30s", hog)
+	assert.Equal(t, 1, code, stderr)
+	assert.Contains(t, stderr, "hog.lua:2: memory limit exceeded (32.0 MiB heap): load stopped")
+	assert.NotContains(t, stderr, "exec timeout")
+
+	code, _, stderr = runChild(t, botEnv(s), "exec", "--memory-limit", "1MiB", hog)
+	assert.Equal(t, 2, code, stderr)
+	assert.Contains(t, stderr, "memory-limit")
+}
+
 // TestE2EExecWaitsForAnotherExec: two runs of a cron script that overlap
 // share its rc.store: the second waits for the first to release the state
 // dir (within its --timeout) instead of failing, so neither run's count

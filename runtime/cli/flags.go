@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
@@ -313,6 +314,34 @@ func checkDurations(rules ...durationRule) error {
 		}
 	}
 	return problems(errs...)
+}
+
+// memoryFlags is --memory-limit, of run and exec.
+type memoryFlags struct {
+	limit    byteSize // -1: off
+	goMemEnv bool     // GOMEMLIMIT is set: Go's soft memory limit is the user's
+}
+
+// register adds --memory-limit to fs; stopped says what the watchdog
+// stops ("running handlers are").
+func (m *memoryFlags) register(fs *flag.FlagSet, getenv func(string) string, stopped string) {
+	m.limit = defaultMemoryLimit
+	m.goMemEnv = getenv("GOMEMLIMIT") != ""
+	fs.Var(&m.limit, "memory-limit", "Go heap `size` above which "+stopped+" stopped (e.g. 512MiB, 2GiB, or off; at least 16MiB)")
+}
+
+// apply makes the limit Go's soft memory limit too, unless GOMEMLIMIT
+// set one or the watchdog is off, and returns what puts the old one
+// back. The GC works harder as the heap nears the limit, so a heap the
+// watchdog finds over it is live memory, stopped at once, rather than
+// garbage a blocking collection must first rule out while a call keeps
+// allocating.
+func (m *memoryFlags) apply() (restore func()) {
+	if m.limit <= 0 || m.goMemEnv {
+		return func() {}
+	}
+	old := debug.SetMemoryLimit(int64(m.limit))
+	return func() { debug.SetMemoryLimit(old) }
 }
 
 // minMemoryLimit is the smallest --memory-limit: below it the daemon's own

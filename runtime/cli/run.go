@@ -11,7 +11,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
@@ -59,8 +58,7 @@ type runOptions struct {
 	loadTimeout     time.Duration
 	handlerTimeout  time.Duration
 	shutdownTimeout time.Duration
-	memoryLimit     byteSize
-	goMemLimit      bool // GOMEMLIMIT is set: Go's soft memory limit is the user's
+	memory          memoryFlags
 	dev             bool
 	devAddr         string
 	devActivity     time.Duration
@@ -86,9 +84,7 @@ func runFlags(getenv func(string) string) (*flag.FlagSet, *runOptions) {
 	durationVar(fs, &o.loadTimeout, "load-timeout", defaultLoadTimeout, "`duration` allowed for a script's top level at load")
 	durationVar(fs, &o.handlerTimeout, "handler-timeout", defaultHandlerTimeout, "`duration` allowed for each handler call")
 	durationVar(fs, &o.shutdownTimeout, "shutdown-timeout", defaultShutdownTimeout, "on SIGINT/SIGTERM, the `duration` running handlers may take to finish")
-	o.memoryLimit = defaultMemoryLimit
-	o.goMemLimit = getenv("GOMEMLIMIT") != ""
-	fs.Var(&o.memoryLimit, "memory-limit", "Go heap `size` above which running handlers are stopped (e.g. 512MiB, 2GiB, or off; at least 16MiB)")
+	o.memory.register(fs, getenv, "running handlers are")
 	fs.BoolVar(&o.dev, "dev", false, "run against a fake Rocket.Chat server started in the process")
 	fs.StringVar(&o.devAddr, "dev-addr", "", "address of the --dev server (default 127.0.0.1:3000, or a free port if that is busy)")
 	durationVar(fs, &o.devActivity, "dev-activity", defaultDevActivity, "with --dev, the `duration` between two messages of the demo users, at least 100ms")
@@ -128,7 +124,7 @@ func cmdRun(ctx context.Context, args []string, getenv func(string) string, stdo
 			durationRule{name: "shutdown-timeout", d: o.shutdownTimeout},
 			durationRule{name: "dev-activity", d: o.devActivity, min: minDevActivity, why: "each tick posts a message on the fake server"},
 		),
-		checkMemoryLimit(o.memoryLimit),
+		checkMemoryLimit(o.memory.limit),
 		checkEvents(o.events),
 		logErr,
 		checkScriptsDir(o.scripts),
@@ -308,20 +304,14 @@ func daemon(ctx context.Context, o runOptions, baseURL string, creds credentials
 		}
 	}()
 
-	if o.memoryLimit > 0 && !o.goMemLimit {
-		// Go's soft memory limit at the same figure: the GC works harder
-		// as the heap nears it, so a heap the watchdog finds over it is
-		// live memory, stopped at once, rather than garbage a blocking
-		// collection must first rule out while a call keeps allocating.
-		defer debug.SetMemoryLimit(debug.SetMemoryLimit(int64(o.memoryLimit)))
-	}
+	defer o.memory.apply()()
 	cfg := runtime.Config{
 		ScriptsDir:      scriptsDir,
 		Debounce:        o.debounce,
 		LoadTimeout:     o.loadTimeout,
 		HandlerTimeout:  o.handlerTimeout,
 		ShutdownTimeout: o.shutdownTimeout,
-		MemoryLimit:     int64(o.memoryLimit),
+		MemoryLimit:     int64(o.memory.limit),
 		SecretsDir:      o.secretsDir,
 	}
 	// The event cursors live in the store, so a restart catches up on what

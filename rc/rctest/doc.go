@@ -100,7 +100,8 @@
 //     milliseconds) on every limited request, no Retry-After, the 429 body
 //     "... You must wait N seconds before trying this endpoint again.
 //     [error-too-many-requests]"; users with the admin, bot or app role
-//     bypass it.
+//     bypass it, and so do the requests WithRateLimitExempt names (a
+//     test harness's own).
 //
 // # What is simplified
 //

@@ -95,6 +95,30 @@ func TestRateLimitLoginAndBotRoleOption(t *testing.T) {
 	}
 }
 
+// TestRateLimitExempt: requests WithRateLimitExempt reports are never
+// limited nor counted; the others from the same user still are.
+func TestRateLimitExempt(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, WithRateLimit(2, time.Minute),
+		WithRateLimitExempt(func(r *http.Request) bool { return r.Header.Get("X-Harness") == "1" }))
+	c := botClient(t, s)
+	for range 5 {
+		req, err := http.NewRequest(http.MethodGet, s.URL+"/api/v1/subscriptions.get", nil)
+		require.NoError(t, err)
+		req.Header.Set("X-Auth-Token", BotToken)
+		req.Header.Set("X-User-Id", BotUserID)
+		req.Header.Set("X-Harness", "1")
+		res, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		res.Body.Close()
+		assert.Equal(t, 200, res.StatusCode)
+		assert.Empty(t, res.Header.Get("X-RateLimit-Limit"), "not counted")
+	}
+	assert.Equal(t, 200, c.get("/api/v1/subscriptions.get").status)
+	assert.Equal(t, 200, c.get("/api/v1/subscriptions.get").status)
+	assert.Equal(t, 429, c.get("/api/v1/subscriptions.get").status, "the exempt calls took nothing of the window")
+}
+
 func TestNoRateLimitByDefault(t *testing.T) {
 	t.Parallel()
 	s := startServer(t)

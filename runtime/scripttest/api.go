@@ -11,6 +11,8 @@ func API() []luabind.APIEntry {
 		{Name: "t.start", Params: []string{"time: string", "zone?: string"}, Doc: `Where each test's clock starts ("2026-12-07T08:00:00" in zone, default UTC); top level only.`},
 		{Name: "t.secret", Params: []string{"name: string", "value: string"},
 			Doc: `A secret the script finds as rc.secret(name), if its section of rclua.toml allows the name; top level only.`},
+		{Name: "t.account", Params: []string{`kind: "bot"|"user"`},
+			Doc: `The account the script runs as: "bot" (default; never rate limited) or "user" (a personal token: 10 calls per endpoint in 60 s of the fake clock, then 429); top level only.`},
 		{Name: "t.config", Params: []string{"settings: table"},
 			Doc: `The script's section of settings (rc.config), instead of rclua.toml's: at the top level for every test, inside a test for that test (the script is loaded again).`},
 		{Name: "t.restart", Doc: "The daemon restarts: the script is loaded again (top level, timers from now), keeping the store, the server, the clock and the records."},

@@ -66,6 +66,7 @@ type runner struct {
 	start   time.Time
 	secrets map[string]string // t.secret's, by name
 	config  map[string]any    // t.config's at the top level (nil: rclua.toml's section)
+	account string            // t.account's: accountBot ("": the default) or accountUser
 	w       *world            // nil outside a test
 	L       *lua.LState
 }
@@ -167,7 +168,7 @@ func (r *runner) runTest(ctx context.Context, name string, fn *lua.LFunction) (r
 	began := time.Now()
 	res = Result{File: r.file, Name: name}
 	defer func() { res.Duration = time.Since(began) }()
-	w, err := newWorld(ctx, r.start, r.script, r.content, r.opts.Config, r.secrets, r.config)
+	w, err := newWorld(ctx, r.start, r.script, r.content, r.opts.Config, r.secrets, r.config, r.account)
 	if err != nil {
 		res.Where, res.Failure = splitWhere("the script under test did not load: " + err.Error())
 		if strings.HasPrefix(err.Error(), r.script+":") {

@@ -375,3 +375,47 @@ func TestSecretNameChecked(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), `t.secret: "API_KEY" is not a secret name`)
 }
+
+// TestAccountUserIsRateLimited: t.account("user") runs the script as a
+// personal token's account: past 10 calls to one endpoint in 60 s of the
+// fake clock its calls get the server's 429, and the window resets as
+// the fake clock moves; the users' posts and the harness's own reads do
+// not count against the script (another address); a bot account (the
+// default) is never limited; an unknown kind and a call inside a test are
+// refused.
+func TestAccountUserIsRateLimited(t *testing.T) {
+	t.Parallel()
+	script := `
+rc.respond("^ping$", function(msg)
+  local ok, err = msg:reply("pong")
+  if not ok then rc.log.warn("no pong", { error = tostring(err) }) end
+end)
+`
+	body := `
+local function pings(n)
+  for i = 1, n do t.post { room = "@rclua.bot", user = "alice", text = "ping" } end
+end
+
+function test_limited()
+  pings(12)
+  t.eq(#t.posted(), 10, "10 replies in the window")
+  local warned = t.logs()
+  t.eq(#warned, 2)
+  t.contains(warned[1].error, "too many requests")
+  t.advance("61s")
+  pings(1)
+  t.eq(#t.posted(), 11, "a new window")
+end
+`
+	r := results(t, files(t, script, "t.account(\"user\")\n"+body), Options{})
+	assert.True(t, r["test_limited"].Passed, "%+v", r["test_limited"])
+
+	r = results(t, files(t, script, body), Options{})
+	assert.False(t, r["test_limited"].Passed, "a bot is not limited")
+	assert.Contains(t, r["test_limited"].Failure, "10 replies in the window")
+
+	_, err := RunFile(context.Background(), files(t, script, "t.account(\"admin\")\nfunction test_x() end\n"), Options{})
+	assert.ErrorContains(t, err, `s_test.lua:1: t.account: unknown account "admin": want "bot" or "user"`)
+	r = results(t, files(t, script, "function test_inside() t.account(\"user\") end\n"), Options{})
+	assert.Contains(t, r["test_inside"].Failure, "t.account: only at the test file's top level")
+}

@@ -26,6 +26,7 @@ func (r *runner) table() *lua.LTable {
 	fns := map[string]lua.LGFunction{
 		"start":                r.tStart,
 		"secret":               r.tSecret,
+		"account":              r.tAccount,
 		"config":               r.tConfig,
 		"restart":              r.tRestart,
 		"post":                 r.tPost,
@@ -132,6 +133,25 @@ func (r *runner) tSecret(L *lua.LState) int {
 		r.secrets = map[string]string{}
 	}
 	r.secrets[name] = value
+	return 0
+}
+
+// tAccount is t.account(kind): at the test file's top level, the account
+// the script runs as: "bot" (the default, as --dev's: a bot account is
+// never rate limited) or "user" (a user's personal access token: the
+// fake server applies Rocket.Chat's default rate limit to the script's
+// calls, 10 per endpoint and method in 60 s of the fake clock, and
+// refuses alias and avatar).
+func (r *runner) tAccount(L *lua.LState) int {
+	if r.w != nil {
+		fail(L, "t.account: only at the test file's top level (it sets every test's account)")
+	}
+	switch kind := L.CheckString(1); kind {
+	case accountBot, accountUser:
+		r.account = kind
+	default:
+		fail(L, "t.account: unknown account %q: want \"bot\" or \"user\"", kind)
+	}
 	return 0
 }
 

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"time"
@@ -39,19 +40,20 @@ const (
 // client and the script under test. Only the goroutine running the test
 // touches it.
 type world struct {
-	now    time.Time // the fake clock, in the test's zone
-	srv    *rctest.Server
-	bot    *rc.Client // the harness's client, as the bot
-	faults *faults    // of the script's client, under rec
-	rec    *recorder  // the script's client's transport: what it did
-	http   *http.Transport
-	script *runtime.Script // nil after a t.restart whose load failed
-	down   string          // why script is nil: the failed load's error
-	load   func(ctx context.Context) (*runtime.Script, error)
-	deps   runtime.Deps    // of load: deps.Settings is t.config's section (nil: rclua.toml's)
-	store  *store.DB       // in memory, on the fake clock: the script's rc.store
-	space  store.Namespace // the script's namespace of store
-	logs   bytes.Buffer    // the script's log lines, JSON
+	now     time.Time // the fake clock, in the test's zone
+	srv     *rctest.Server
+	bot     *rc.Client      // the harness's client, as the bot
+	faults  *faults         // of the script's client, under rec
+	rec     *recorder       // the script's client's transport: what it did
+	http    *http.Transport // the script's, over loopback
+	harness *http.Client    // the harness's and the users' (inProcess)
+	script  *runtime.Script // nil after a t.restart whose load failed
+	down    string          // why script is nil: the failed load's error
+	load    func(ctx context.Context) (*runtime.Script, error)
+	deps    runtime.Deps    // of load: deps.Settings is t.config's section (nil: rclua.toml's)
+	store   *store.DB       // in memory, on the fake clock: the script's rc.store
+	space   store.Namespace // the script's namespace of store
+	logs    bytes.Buffer    // the script's log lines, JSON
 
 	timers []timer
 	cursor time.Time       // subscription changes up to here were delivered
@@ -91,10 +93,19 @@ func (w *world) clock() time.Time { return w.now }
 // newWorld starts a fresh fake server on the clock at start and loads the
 // script (path, content) against it, with settings as its section of
 // settings (nil: its section of rclua.toml).
-func newWorld(ctx context.Context, start time.Time, path string, content []byte, cfg runtime.Config, secrets map[string]string, settings map[string]any) (*world, error) {
+func newWorld(ctx context.Context, start time.Time, path string, content []byte, cfg runtime.Config, secrets map[string]string, settings map[string]any, account string) (*world, error) {
 	w := &world{now: start, known: map[string]bool{}, rooms: map[string]string{}, tokens: map[string][2]string{}}
-	w.srv = rctest.NewServer(rctest.WithClock(w.clock), rctest.WithBotRoles("bot")) // as --dev's bot
-	bot, err := rc.New(w.srv.URL, rc.WithToken(rctest.BotUserID, rctest.BotToken))
+	if account == accountUser {
+		// A personal token's account: the server's default rate limit
+		// (facts §4: 10 calls per endpoint and method per address in 60 s),
+		// on the fake clock, and no alias or avatar.
+		w.srv = rctest.NewServer(rctest.WithClock(w.clock), rctest.WithRateLimit(10, time.Minute),
+			rctest.WithRateLimitExempt(func(r *http.Request) bool { return r.RemoteAddr == elsewhere }))
+	} else {
+		w.srv = rctest.NewServer(rctest.WithClock(w.clock), rctest.WithBotRoles("bot")) // as --dev's bot
+	}
+	w.harness = &http.Client{Transport: inProcess{w.srv}}
+	bot, err := rc.New(w.srv.URL, rc.WithToken(rctest.BotUserID, rctest.BotToken), rc.WithHTTPClient(w.harness))
 	if err != nil {
 		w.srv.Close()
 		return nil, fmt.Errorf("scripttest: the bot's client: %w", err)
@@ -354,7 +365,40 @@ func (w *world) userClient(ctx context.Context, username string) (*rc.Client, er
 		cred = [2]string{id, token}
 		w.tokens[username] = cred
 	}
-	return rc.New(w.srv.URL, rc.WithToken(cred[0], cred[1]))
+	return rc.New(w.srv.URL, rc.WithToken(cred[0], cred[1]), rc.WithHTTPClient(w.harness))
+}
+
+// The accounts a test's script may run as (t.account).
+const (
+	accountBot  = "bot"  // a bot account, as --dev's (the default): never rate limited
+	accountUser = "user" // a user's personal access token: rate limited
+)
+
+// elsewhere is the address the fake server sees the test's own requests
+// come from (the harness's reads as the bot, the users' posts): one of
+// TEST-NET-1 (RFC 5737), which the script's client (over loopback) cannot
+// have. The rate limit exempts it: it counts the script's calls alone.
+const elsewhere = "192.0.2.1:40000"
+
+// inProcess is the transport of the test's own requests: the fake
+// server's handler serves them in the process, as if from elsewhere.
+type inProcess struct{ h http.Handler }
+
+func (t inProcess) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.Body != nil {
+		defer r.Body.Close()
+	}
+	in := r.Clone(r.Context())
+	in.RemoteAddr = elsewhere
+	in.RequestURI = r.URL.RequestURI()
+	if in.Body == nil {
+		in.Body = http.NoBody // as a server's request has
+	}
+	rec := httptest.NewRecorder()
+	t.h.ServeHTTP(rec, in)
+	res := rec.Result()
+	res.Request = r
+	return res, nil
 }
 
 // channel is the chat.postMessage channel for a room a test names:

@@ -942,6 +942,9 @@ func (a *actor) call(ctx context.Context, v *version, t trigger, args ...lua.LVa
 		a.afterCall(outcome, alone)
 	}()
 	if err == nil {
+		if e := a.log.Debug(); e.Enabled() { // a line per call only at debug: the time is read only then
+			e.Str("trigger", t.label).Stringer("took", since(start)).Msg("handler ran")
+		}
 		return false
 	}
 	a.st.setError(err.Error())

@@ -296,3 +296,20 @@ end)`,
 	assert.LessOrEqual(t, a.queued(), 1, "at most one tick queued")
 	assert.Zero(t, th.logs.count("event queue full: the source waits for the script"), "no wait warning")
 }
+
+// TestHandlerRanLoggedAtDebug: a handler that succeeds leaves a debug
+// line naming its trigger (at info, nothing: one line per call would
+// flood the log), so that --log-level debug shows what ran.
+func TestHandlerRanLoggedAtDebug(t *testing.T) {
+	t.Parallel()
+	th := startHost(t, Config{}, nil, map[string]string{"tick.lua": "rc.every(0.01, function() end)\n"})
+	th.logs.eventually(t, waitFor, func() bool {
+		return th.logs.count("handler ran", "script", "tick", "trigger", "every 10ms (tick.lua:1)") >= 2
+	}, "a debug line per call")
+	for _, e := range th.logs.entries() {
+		if e["message"] == "handler ran" {
+			assert.Equal(t, "debug", e["level"])
+			assert.NotEmpty(t, e["took"])
+		}
+	}
+}

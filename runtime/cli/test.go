@@ -110,12 +110,16 @@ func cmdTest(ctx context.Context, args []string, getenv func(string) string, std
 				fmt.Fprintf(stdout, "--- FAIL: %s (%s)\n    %s\n", r.Name, where, r.Failure)
 			}
 		}
-		if !f.json {
+		switch {
+		case f.json:
+		case len(results) == 0 && f.run != "":
+			fmt.Fprintf(stdout, "ok  \t%s\t[no tests to run]\n", file) // as go test says it
+		default:
 			status := "ok  "
 			if fileFailed {
 				status = "FAIL"
 			}
-			fmt.Fprintf(stdout, "%s\t%s\t%d tests\t%s\n", status, file, len(results), time.Since(began).Round(time.Millisecond))
+			fmt.Fprintf(stdout, "%s\t%s\t%s\t%s\n", status, file, plural(len(results), "test"), time.Since(began).Round(time.Millisecond))
 		}
 	}
 	summary := stdout
@@ -132,4 +136,12 @@ func cmdTest(ctx context.Context, args []string, getenv func(string) string, std
 		return fmt.Errorf("test: no test matched --run %q", f.run)
 	}
 	return nil
+}
+
+// plural is "1 test", "2 tests", "0 tests".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }

@@ -41,8 +41,12 @@ end
 	assert.Contains(t, stdout, "FAIL\t"+filepath.Join(dir, "echo_test.lua")+"\t2 tests")
 	assert.Contains(t, stdout, "1 passed, 1 failed\n")
 
+	write("other.lua", "rc.log.info(\"loaded\")\n")
+	write("other_test.lua", "function test_other() end\n")
 	code, stdout, stderr = runChild(t, []string{"RCLUA_SCRIPTS=" + dir}, "test", "--run", "^test_echo$")
 	assert.Equal(t, 0, code, "the default folder, one test selected: %s%s", stdout, stderr)
+	assert.Contains(t, stdout, "ok  \t"+filepath.Join(dir, "echo_test.lua")+"\t1 test\t")
+	assert.Contains(t, stdout, "ok  \t"+filepath.Join(dir, "other_test.lua")+"\t[no tests to run]\n", "a file without a match says so")
 	assert.Contains(t, stdout, "1 passed, 0 failed\n")
 
 	code, stdout, stderr = runChild(t, nil, "test", "--json", filepath.Join(dir, "echo_test.lua"))

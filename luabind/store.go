@@ -171,13 +171,19 @@ func (b *binding) storeSet(L *lua.LState) int {
 	return 1
 }
 
-// checkTTL converts a ttl option (see ParseDuration): more than zero and
-// at most MaxDuration.
-func checkTTL(L *lua.LState, n int, fn string, v lua.LValue) time.Duration {
+// ParseTTL converts the ttl option of rc.store.set ("1h", seconds; see
+// ParseDuration): more than zero and at most MaxDuration.
+func ParseTTL(v lua.LValue) (time.Duration, error) {
 	d, err := ParseDuration(v, "ttl")
 	if err == nil && d <= 0 {
 		err = fmt.Errorf("ttl %v is out of range: more than 0, at most 100 years", d)
 	}
+	return d, err
+}
+
+// checkTTL is ParseTTL for argument n of fn, raising its error.
+func checkTTL(L *lua.LState, n int, fn string, v lua.LValue) time.Duration {
+	d, err := ParseTTL(v)
 	if err != nil {
 		argError(L, n, fn, err.Error())
 	}

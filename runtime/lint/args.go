@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 
+	lua "github.com/yuin/gopher-lua"
 	"github.com/yuin/gopher-lua/ast"
 
 	"github.com/rclua/rclua/luabind"
@@ -22,12 +23,16 @@ type param struct {
 	keys     []string        // the shape's keys; nil: not checked
 }
 
-// callSpecs are the parameters of every function of the rc table (not
-// methods, not variadic ones). Built once; never written again.
+// callSpecs are the parameters of every function of the rc table and of
+// every method of rc.Message (not variadic ones), by name ("rc.me",
+// "rc.Message:reply"). Built once; never written again.
 var callSpecs = func() map[string][]param {
 	out := map[string][]param{}
 	for _, e := range luabind.APIDoc() {
-		if e.Class || e.Type != "" || strings.Contains(e.Name, ":") || !strings.HasPrefix(e.Name, "rc.") {
+		if e.Class || e.Type != "" || !strings.HasPrefix(e.Name, "rc.") {
+			continue
+		}
+		if class, _, isMethod := strings.Cut(e.Name, ":"); isMethod && class != messageClass {
 			continue
 		}
 		var ps []param
@@ -43,6 +48,21 @@ var callSpecs = func() map[string][]param {
 		if !variadic {
 			out[e.Name] = ps
 		}
+	}
+	return out
+}()
+
+// classMethods are the methods of the classes whose values the check
+// follows (messageClass), sorted. Built once; never written again.
+var classMethods = func() map[string][]string {
+	out := map[string][]string{}
+	for _, e := range luabind.APIDoc() {
+		if class, method, ok := strings.Cut(e.Name, ":"); ok && class == messageClass {
+			out[class] = append(out[class], method)
+		}
+	}
+	for _, ms := range out {
+		slices.Sort(ms)
 	}
 	return out
 }()
@@ -137,12 +157,18 @@ func (c *checker) callArgs(fn string, call *ast.FuncCallExpr) {
 	if !ok {
 		return
 	}
+	// As the function words its error: a method counts its self
+	// (msg:reply's options are argument #2) and goes by its call's name.
+	name, first := fn, 0
+	if _, method, isMethod := strings.Cut(fn, ":"); isMethod {
+		name, first = "msg:"+method, 1
+	}
 	bad := func(line, n int, msg string) {
 		c.findings = append(c.findings, Finding{Line: line, Kind: KindCallArg, Name: fn,
-			Message: fmt.Sprintf("bad argument #%d to %s (%s)", n, fn, msg)})
+			Message: fmt.Sprintf("bad argument #%d to %s (%s)", first+n, name, msg)})
 	}
 	args := call.Args
-	if n := len(args); n > len(ps) && (!multiValued(args[n-1]) || n-1 > len(ps)) {
+	if n := len(args); first == 0 && n > len(ps) && (!multiValued(args[n-1]) || n-1 > len(ps)) { // methods ignore extra arguments
 		bad(args[len(ps)].Line(), len(ps)+1, luabind.ExtraArgMessage(fn, len(ps)))
 	}
 	for i, arg := range args {
@@ -178,7 +204,25 @@ func (c *checker) callArgs(fn string, call *ast.FuncCallExpr) {
 			}
 			bad(lineOf(f.Key, arg), i+1, msg)
 		}
+		for _, f := range tb.Fields {
+			key, isString := f.Key.(*ast.StringExpr)
+			if !isString {
+				continue
+			}
+			check := optionChecks[fn][key.Value]
+			if v, isConst := constant(f.Value); check != nil && isConst {
+				if err := check(v); err != nil {
+					bad(lineOf(f.Value, arg), i+1, err.Error())
+				}
+			}
+		}
 	}
+}
+
+// optionChecks check constant values of options with the parsers the
+// functions use, by function and option. Read-only.
+var optionChecks = map[string]map[string]func(lua.LValue) error{
+	"rc.store.set": {"ttl": func(v lua.LValue) error { _, err := luabind.ParseTTL(v); return err }},
 }
 
 // multiValued reports whether e may give several values (a call, ...).

@@ -14,8 +14,8 @@
 //     (rc.chat:nope()). A key a script assigns (rc.helpers = {}, function
 //     rc.x() end) exists from there on. Not followed: a computed key
 //     (rc[name]), values passed around (a parameter, a table field, a
-//     function's result), methods on values (msg:reply, re:match,
-//     handle:stop: they are not rc paths).
+//     function's result), methods on values (re:match, handle:stop: they
+//     are not rc paths; a message's are checked below).
 //   - undefined-global: a global read that no statement of the file
 //     assigns (x = ..., function x() end, _G.x = ...), nor of a module it
 //     requires by a constant name (CheckModules), and that is not one
@@ -32,9 +32,16 @@
 //     file assigns, and a test of whether a field exists (a condition, an
 //     operand of and, or, not, a comparison with nil: for rc paths too),
 //     are not findings.
-//   - call-arg: a literal argument of an rc function that its parameter,
-//     as luabind.APIDoc documents it, does not take (its kind, an unknown
-//     key of a literal options table), or one past the last (args.go).
+//   - call-arg: a literal argument of an rc function or a message's
+//     method that its parameter, as luabind.APIDoc documents it, does not
+//     take (its kind, an unknown key of a literal options table, a
+//     constant option its parser refuses: rc.store.set's ttl), or one past
+//     the last (not for methods, which ignore it) (args.go).
+//   - message: in a handler of rc.hear, rc.respond or rc.on("message"),
+//     where the first parameter is the message (until it is assigned), a
+//     method call on it that a message has not (msg:replly), and a read
+//     of a field another bot's message has but Rocket.Chat's never
+//     (Hubot's msg.text: the text is msg.msg), which is nil.
 //   - endpoint: a constant first argument of rc.get or rc.post that they
 //     refuse (luabind.CheckEndpoint: a path, a query, an endpoint that
 //     would end the daemon's own session).
@@ -51,7 +58,8 @@
 //
 // A comment "-- rclua: ignore WHAT" on a line silences that line's
 // findings named by WHAT: one or more kind names (rc-path,
-// undefined-global, trigger-arg, config-write, trigger-in-handler) or names (the global's name, or the rc
+// undefined-global, trigger-arg, config-write, trigger-in-handler,
+// message, ...) or names (the global's name, or the rc
 // path as reported: rc.subscriptions.raed), separated by spaces or commas;
 // with no WHAT it silences every finding on the line.
 package lint
@@ -82,6 +90,7 @@ const (
 	KindEndpoint    = "endpoint"
 	KindLibrary     = "library-field"
 	KindCallArg     = "call-arg"
+	KindMessage     = "message"
 )
 
 // triggerFuncs are the rc functions that register a trigger: only the
@@ -91,7 +100,7 @@ var triggerFuncs = map[string]bool{"rc.on": true, "rc.every": true, "rc.cron": t
 // Finding is one problem found in a script.
 type Finding struct {
 	Line    int
-	Kind    string // KindRCPath, KindGlobal, KindTriggerArg, KindConfigWrite or KindLateTrigger
+	Kind    string // one of the Kind constants
 	Name    string // the global's name, or the rc path ("rc.chat.x"); "" for a trigger argument
 	Message string // without file and line
 }
@@ -117,6 +126,10 @@ type node struct {
 	// disabled is set for a library table whose every other key raises
 	// "<lib>.<key> is disabled in the sandbox" (os, io, debug, package).
 	disabled bool
+	// class is set for a value of an rc class whose methods are known
+	// (rc.Message: a handler's msg); its fields are the server's, not
+	// followed.
+	class string
 }
 
 // FromState reads the globals of L (a state built as scripts get it:
@@ -509,6 +522,71 @@ func (c *checker) function(fn *ast.FunctionExpr, s *scope, implicit ...string) {
 	c.block(fn.Stmts, inner)
 }
 
+// handlerParams walks a handler literal whose first parameter is first.
+func (c *checker) handlerParams(fn *ast.FunctionExpr, s *scope, first *node) {
+	inner := newScope(s)
+	for i, name := range fn.ParList.Names {
+		inner.vars[name] = &local{}
+		if i == 0 {
+			inner.vars[name].node = first
+		}
+	}
+	c.block(fn.Stmts, inner)
+}
+
+// messageClass is the class of the msg a message handler gets.
+const messageClass = "rc.Message"
+
+// handlerArg returns the value the first parameter of a handler of the
+// trigger fn, called with args, is known to be: the message for rc.hear,
+// rc.respond and rc.on("message"); nil when not known.
+func handlerArg(fn string, args []ast.Expr) *node {
+	switch fn {
+	case "rc.hear", "rc.respond":
+	case "rc.on":
+		if ev, ok := args[0].(*ast.StringExpr); !ok || ev.Value != "message" {
+			return nil
+		}
+	default:
+		return nil
+	}
+	return &node{path: "msg", class: messageClass}
+}
+
+// hubotFields are the fields of another bot's message object that a
+// Rocket.Chat message has not, with what holds the same.
+var hubotFields = map[string]string{
+	"text":    "msg.msg",
+	"message": "msg.msg (the text), msg.u (the sender)",
+	"user":    "msg.u (msg.u.username, msg.u._id)",
+	"room":    "msg.rid (the room's id)",
+}
+
+// messageField reports a read of a field a message never has that
+// another bot's message object has (Hubot's msg.text): it is nil.
+func (c *checker) messageField(e *ast.AttrGetExpr, key *ast.StringExpr) {
+	if use, ok := hubotFields[key.Value]; ok {
+		c.findings = append(c.findings, Finding{Line: lineOf(e.Key, e), Kind: KindMessage, Name: "msg." + key.Value,
+			Message: fmt.Sprintf("a Rocket.Chat message has no field %q (it is nil): use %s", key.Value, use)})
+	}
+}
+
+// method checks a method call on a value of an rc class: the method
+// exists, and its literal arguments are ones it takes.
+func (c *checker) method(recv *node, call *ast.FuncCallExpr) {
+	name := recv.class + ":" + call.Method
+	if _, ok := callSpecs[name]; ok {
+		c.callArgs(name, call)
+		return
+	}
+	methods := classMethods[recv.class]
+	msg := fmt.Sprintf("%s:%s: a message has no method %s (its methods: %s)", recv.path, call.Method, call.Method, strings.Join(methods, ", "))
+	if near := luabind.Suggest(call.Method, methods); near != "" {
+		msg = fmt.Sprintf("%s:%s: a message has no method %s (did you mean %s:%s?)", recv.path, call.Method, call.Method, recv.path, near)
+	}
+	c.findings = append(c.findings, Finding{Line: call.Line(), Kind: KindMessage, Name: recv.path + ":" + call.Method, Message: msg})
+}
+
 // probe walks e where a missing field is a test of whether it exists (a
 // condition, an operand of and, or, not, a comparison with nil, the
 // argument of type): when e is a field read
@@ -548,6 +626,10 @@ func (c *checker) expr(e ast.Expr, s *scope) *node {
 		if obj != nil && obj.data {
 			return &node{path: obj.path + "." + key.Value, data: true}
 		}
+		if obj != nil && obj.class == messageClass {
+			c.messageField(e, key)
+			return nil
+		}
 		if obj == nil || obj.children == nil {
 			return nil
 		}
@@ -558,7 +640,11 @@ func (c *checker) expr(e ast.Expr, s *scope) *node {
 	case *ast.FuncCallExpr:
 		var fn *node
 		if e.Receiver != nil {
-			if recv := c.expr(e.Receiver, s); recv != nil && recv.children != nil && c.child(recv, e.Method) == nil {
+			recv := c.expr(e.Receiver, s)
+			switch {
+			case recv != nil && recv.class != "":
+				c.method(recv, e)
+			case recv != nil && recv.children != nil && c.child(recv, e.Method) == nil:
 				c.missing(recv, e.Method, e.Line())
 			}
 		} else {
@@ -583,7 +669,11 @@ func (c *checker) expr(e ast.Expr, s *scope) *node {
 		for _, arg := range e.Args {
 			if f, ok := arg.(*ast.FunctionExpr); ok && isTrigger && c.handler == "" {
 				c.handler = fn.path
-				c.function(f, s)
+				if first := handlerArg(fn.path, e.Args); first != nil && len(f.ParList.Names) > 0 {
+					c.handlerParams(f, s, first)
+				} else {
+					c.function(f, s)
+				}
 				c.handler = ""
 				continue
 			}

@@ -72,7 +72,8 @@ rc.on("subscription", function(action, sub)
 end)
 local s = rc.subscriptions
 s.get_one("r")
-rc.hear("x", function(msg) msg:reply("y"); msg:nothing_checked() end)
+rc.hear("x", function(msg) msg:reply("y") end)
+rc.on("subscription", function(msg) msg:nothing_checked(); local t = msg.text end) -- a subscription, not a message
 local h = rc.every("5m", function() end)
 h:stop(); h:whatever()
 local re = rc.re.compile("a"); re:match("a"); re:nope()
@@ -444,4 +445,59 @@ local function f(...) return rc.chat.react(...) end
 rc.chat.post_message{room_id = "r", text = "t", thread = nil}
 rc.get("me", rc.me())
 `))
+}
+
+// TestMessageHandlers: in a handler of rc.hear, rc.respond and
+// rc.on("message"), the first parameter is the message: a method it has
+// not (msg:replly), an option msg:reply does not take (tmid, worded as at
+// run time) and a field another bot's message has but Rocket.Chat's not
+// (Hubot's msg.text) are findings; the same calls on a value not known
+// to be a message, a reassigned msg and a write of msg.text are not.
+func TestMessageHandlers(t *testing.T) {
+	t.Parallel()
+	api := realAPI(t, nil)
+	got := findings(t, api, `
+rc.hear("^ping", function(msg)
+  msg:replly("pong")
+end)
+rc.respond("x", function(m) m:reply { text = "pong", tmid = m._id } end)
+rc.on("message", function(msg, action)
+  if msg.text == "hi" then msg:react("wave") end
+  local who = msg.user
+end)
+rc.hear("y", function(msg)
+  msg:reply { text = "ok", thread = true }
+  msg.text = msg.msg -- a write: the script's own field
+  msg = { text = "x" }; msg:anything()
+end)
+`)
+	assert.Equal(t, []string{
+		`3: message: msg:replly: a message has no method replly (did you mean msg:reply?)`,
+		`5: call-arg: bad argument #2 to msg:reply (unknown option "tmid" (known: text, attachments, thread))`,
+		`7: message: a Rocket.Chat message has no field "text" (it is nil): use msg.msg`,
+		`8: message: a Rocket.Chat message has no field "user" (it is nil): use msg.u (msg.u.username, msg.u._id)`,
+	}, got)
+}
+
+// TestStoreTTLConstant: a constant ttl that rc.store.set refuses is a
+// finding with its run-time message; a good one, a computed one and a
+// ttl of another function are not.
+func TestStoreTTLConstant(t *testing.T) {
+	t.Parallel()
+	api := realAPI(t, nil)
+	got := findings(t, api, `
+rc.every("1h", function()
+  rc.store.set("a", 1, { ttl = "1 day" })
+  rc.store.set("b", 1, { ttl = -5 })
+  rc.store.set("c", 1, { ttl = "36h" })
+  rc.store.set("d", 1, { ttl = 90 })
+  local d = "1 day"
+  rc.store.set("e", 1, { ttl = d })
+end)
+`)
+	require.Len(t, got, 2, "%q", got)
+	_, err := luabind.ParseTTL(lua.LString("1 day"))
+	require.Error(t, err)
+	assert.Equal(t, "3: call-arg: bad argument #3 to rc.store.set ("+err.Error()+")", got[0])
+	assert.True(t, strings.HasPrefix(got[1], "4: call-arg: bad argument #3 to rc.store.set (ttl "), got[1])
 }

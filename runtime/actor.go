@@ -852,35 +852,81 @@ func (a *actor) startTimers(v *version) {
 		go func() {
 			defer v.timers.Done()
 			defer v.next[i].next.Store(0)
-			for {
-				now := time.Now()
-				var d time.Duration
-				if t.Schedule != nil {
-					next := t.Schedule.Next(now)
-					if next.IsZero() {
-						return
-					}
-					d = next.Sub(now)
-				} else {
-					d = t.Interval
-				}
-				v.next[i].next.Store(now.Add(d).UnixNano())
-				tm := time.NewTimer(d)
-				select {
-				case <-v.stop:
-					tm.Stop()
-					return
-				case <-t.stopped:
-					tm.Stop()
-					return
-				case <-tm.C:
-					// A tick never waits: ctx is unused.
-					if v.queued[i].CompareAndSwap(false, true) && !a.enqueue(context.Background(), message{version: v.id, trigger: int32(i)}) {
-						v.queued[i].Store(false)
-					}
-				}
+			if t.Schedule != nil {
+				a.cronTimer(v, i, t)
+			} else {
+				a.everyTimer(v, i, t)
 			}
 		}()
+	}
+}
+
+// everyTimer ticks timer i, an rc.every, each interval of elapsed time
+// (the monotonic clock: a step of the system clock moves nothing).
+func (a *actor) everyTimer(v *version, i int, t trigger) {
+	for {
+		v.next[i].next.Store(time.Now().Add(t.Interval).UnixNano())
+		if !a.timerWait(v, t, t.Interval) {
+			return
+		}
+		a.tick(v, i)
+	}
+}
+
+// cronTimer ticks timer i, an rc.cron, at each time of its schedule by
+// the wall clock, which it reads again at least every cronWake: a step
+// of the system clock (NTP at boot, a resumed VM, date run by hand)
+// moves the wait with it. A step forward past a time ticks it once,
+// late; a step back never ticks a time again, since the next time comes
+// after the later of the clock and the time just ticked.
+func (a *actor) cronTimer(v *version, i int, t trigger) {
+	cfg := &a.h.cfg
+	now := cfg.now()
+	next := t.Schedule.Next(now)
+	for !next.IsZero() {
+		v.next[i].next.Store(next.UnixNano())
+		if !a.timerWait(v, t, min(next.Sub(now), cfg.cronWake)) {
+			return
+		}
+		now = cfg.now()
+		if cfg.timerWoke != nil {
+			cfg.timerWoke(t.label, now)
+		}
+		if now.Before(next) {
+			continue
+		}
+		a.tick(v, i)
+		next = t.Schedule.Next(later(now, next))
+	}
+}
+
+// later returns the later of a and b.
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
+// timerWait waits d; false when the version or the trigger stopped first.
+func (a *actor) timerWait(v *version, t trigger, d time.Duration) bool {
+	tm := time.NewTimer(d)
+	defer tm.Stop()
+	select {
+	case <-v.stop:
+		return false
+	case <-t.stopped:
+		return false
+	case <-tm.C:
+		return true
+	}
+}
+
+// tick queues a run of timer i, unless one is queued already. A tick
+// never waits: ctx is unused.
+func (a *actor) tick(v *version, i int) {
+	if v.queued[i].CompareAndSwap(false, true) && !a.enqueue(context.Background(), message{version: v.id, trigger: int32(i)}) {
+		v.queued[i].Store(false)
 	}
 }
 

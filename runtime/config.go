@@ -41,10 +41,13 @@ type Config struct {
 	Disabled []string
 
 	// Unexported knobs, defaulted like the others; tests lower them.
-	minEvery   time.Duration // smallest rc.every interval; default 1s
-	memEvery   time.Duration // heap sampling period of the memory watchdog; default 25ms
-	aliveEvery time.Duration // period of the liveness probe (Host.Alive); default 1s
-	memRead    func() uint64 // the watchdog's heap reading; default the Go heap (tests replace it)
+	minEvery   time.Duration                     // smallest rc.every interval; default 1s
+	memEvery   time.Duration                     // heap sampling period of the memory watchdog; default 25ms
+	aliveEvery time.Duration                     // period of the liveness probe (Host.Alive); default 1s
+	memRead    func() uint64                     // the watchdog's heap reading; default the Go heap (tests replace it)
+	now        func() time.Time                  // the wall clock of rc.cron; default time.Now
+	cronWake   time.Duration                     // longest wait of an rc.cron timer before it reads the clock again; default 1m
+	timerWoke  func(label string, now time.Time) // called each time an rc.cron timer reads the clock (tests)
 	// backoffMin and backoffMax bound a back-off's pause; default 1m and 1h.
 	backoffMin, backoffMax time.Duration
 }
@@ -84,6 +87,10 @@ func (c Config) withDefaults() Config {
 	def(&c.ShutdownTimeout, DefaultShutdownTimeout)
 	def(&c.memEvery, 25*time.Millisecond)
 	def(&c.aliveEvery, time.Second)
+	def(&c.cronWake, time.Minute)
+	if c.now == nil {
+		c.now = time.Now
+	}
 	if c.BackoffAfter == 0 {
 		c.BackoffAfter = DefaultBackoffAfter
 	}

@@ -24,6 +24,7 @@ type recObserver struct {
 	events   map[string]int // "source kind outcome"
 	reloads  map[string]int // "script result"
 	backoffs []string       // "script step paused|resumed"
+	forgot   []string       // scripts forgotten
 }
 
 func newRecObserver() *recObserver {
@@ -45,6 +46,17 @@ func (o *recObserver) Reload(script, result string) {
 }
 
 func (o *recObserver) MemoryStop(string, int) {}
+func (o *recObserver) Forget(script string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.forgot = append(o.forgot, script)
+}
+
+func (o *recObserver) forgotten() []string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return slices.Clone(o.forgot)
+}
 
 func (o *recObserver) get(m map[string]int, key string) int {
 	o.mu.Lock()

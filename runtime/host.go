@@ -115,6 +115,7 @@ type Host struct {
 	actors   map[string]*actor       // by file name, running actors
 	scripts  map[string]*scriptState // by file name, latest lifetime
 	live     map[*actor]struct{}     // every actor whose goroutine runs (also stopping ones)
+	removed  []removedScript         // scripts whose file was removed, oldest first (at most MaxRemoved)
 	// disabled holds the file names of the scripts Disable stopped.
 	disabled map[string]bool
 }
@@ -566,10 +567,47 @@ func (h *Host) actorFor(ctx context.Context, name string) *actor {
 		a.run(ctx)
 		h.mu.Lock()
 		delete(h.live, a)
+		forgot := h.rememberRemoved(ctx, name, st)
 		h.mu.Unlock()
+		for _, n := range forgot {
+			h.obs.Forget(n)
+		}
 		h.listenersChanged()
 	}()
 	return a
+}
+
+// MaxRemoved is how many scripts whose file was removed the host keeps
+// listing (Status: stopped): beyond, the oldest is forgotten, so that
+// files that come and go (versioned names, a deploy's temporary files)
+// cannot grow the status and the metrics without bound.
+const MaxRemoved = 64
+
+// rememberRemoved records, under h.mu, that the actor of the file name
+// with state st ended: when its file was removed (no actor took the name
+// since), st stays listed among the last MaxRemoved removed scripts. It
+// returns the names of the scripts it forgets.
+func (h *Host) rememberRemoved(ctx context.Context, name string, st *scriptState) (forgot []string) {
+	if ctx.Err() != nil || h.actors[name] != nil || h.scripts[name] != st {
+		return nil // the host stops, or the file came back
+	}
+	h.removed = append(h.removed, removedScript{name, st})
+	for len(h.removed) > MaxRemoved {
+		old := h.removed[0]
+		h.removed = slices.Delete(h.removed, 0, 1)
+		if h.scripts[old.file] == old.st && h.actors[old.file] == nil {
+			delete(h.scripts, old.file)
+			forgot = append(forgot, old.st.name)
+		}
+	}
+	return forgot
+}
+
+// removedScript is a script whose file was removed: its file name and
+// the state the host lists.
+type removedScript struct {
+	file string
+	st   *scriptState
 }
 
 // stopActor stops the actor of name, if any.

@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -13,6 +14,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
+
+	"github.com/rclua/rclua/luabind"
 )
 
 func TestMain(m *testing.M) {
@@ -312,4 +315,40 @@ func TestHandlerRanLoggedAtDebug(t *testing.T) {
 			assert.NotEmpty(t, e["took"])
 		}
 	}
+}
+
+// TestRemovedScriptsAreForgottenPastMaxRemoved: files that come and go
+// (a deploy's versioned names) do not grow the status and the metrics
+// without bound: the last MaxRemoved removed scripts stay listed as
+// stopped, older ones are forgotten (the observer told, so that their
+// series go), and a forgotten name whose file comes back runs again.
+func TestRemovedScriptsAreForgottenPastMaxRemoved(t *testing.T) {
+	t.Parallel()
+	const n = MaxRemoved + 3
+	files := map[string]string{"keep.lua": "rc.log.info('kept')\n"}
+	for i := range n {
+		files[fmt.Sprintf("gen_%03d.lua", i)] = "rc.log.info('gen')\n"
+	}
+	obs := newRecObserver()
+	th := startHostObs(t, Config{}, env{module: &luabind.Module{}}, nil, files, obs)
+	require.Len(t, th.h.Status(), n+1)
+	for i := range n {
+		require.NoError(t, os.Remove(filepath.Join(th.dir, fmt.Sprintf("gen_%03d.lua", i))))
+	}
+	th.logs.eventually(t, waitFor, func() bool { return len(obs.forgotten()) == n-MaxRemoved }, "the oldest forgotten")
+	stopped, running := 0, 0
+	for _, s := range th.h.Status() {
+		switch s.State {
+		case StateStopped:
+			stopped++
+		case StateRunning:
+			running++
+		}
+	}
+	assert.Equal(t, MaxRemoved, stopped, "the last removed stay listed")
+	assert.Equal(t, 1, running)
+	back := obs.forgotten()[0]
+	writeFile(t, filepath.Join(th.dir, back+".lua"), "rc.log.info('back')\n")
+	th.waitStatus(back, "running again", func(s ScriptStatus) bool { return s.State == StateRunning })
+	assert.Len(t, th.h.Status(), MaxRemoved+2)
 }

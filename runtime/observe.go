@@ -23,6 +23,10 @@ type Observer interface {
 	// MemoryStop counts what the memory watchdog did: n running calls
 	// stopped (what "calls"), or one script's state closed (what "evict").
 	MemoryStop(what string, n int)
+	// Forget says that the host no longer lists the script (its file
+	// was removed, and more than MaxRemoved scripts were removed since):
+	// what is kept by its name may go.
+	Forget(script string)
 }
 
 // ScriptObserver is told of one script's handler calls and back-off.
@@ -83,5 +87,6 @@ func (nopObserver) Script(string) ScriptObserver       { return nopObserver{} }
 func (nopObserver) Event(string, string, string)       {}
 func (nopObserver) Reload(string, string)              {}
 func (nopObserver) MemoryStop(string, int)             {}
+func (nopObserver) Forget(string)                      {}
 func (nopObserver) Call(string, string, time.Duration) {}
 func (nopObserver) BackOff(int, time.Time)             {}

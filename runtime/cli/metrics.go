@@ -111,6 +111,15 @@ func (m *metrics) Event(src, kind, outcome string) {
 // Reload counts a load by result.
 func (m *metrics) Reload(_, result string) { m.reloads.WithLabelValues(result).Inc() }
 
+// Forget drops the series of a script the host no longer lists.
+func (m *metrics) Forget(script string) {
+	l := prometheus.Labels{"script": script}
+	m.calls.DeletePartialMatch(l)
+	m.errors.DeletePartialMatch(l)
+	m.duration.DeletePartialMatch(l)
+	m.backoffs.DeletePartialMatch(l)
+}
+
 // MemoryStop counts what the memory watchdog stopped.
 func (m *metrics) MemoryStop(what string, n int) {
 	if n > 0 {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"maps"
 	"sync/atomic"
 	"time"
 
@@ -260,7 +261,9 @@ type pollState struct {
 	roomOf map[string]string
 	subsIn map[string]int // room -> how many of roomOf's subscriptions are in it
 	joined map[string]time.Time
-	left   map[string]bool
+	left   map[string]uint64 // room -> its removal's sequence number (leftSeq), for pruneLeft
+	// leftSeq numbers the removals recorded in left.
+	leftSeq uint64
 	// restored is set from a saved cursor until the first poll, which
 	// skips the changes older than the catch-up window.
 	restored bool
@@ -275,7 +278,7 @@ func (st *pollState) alive(s *rc.Subscription) {
 	}
 	if st.roomOf == nil {
 		st.roomOf, st.subsIn = map[string]string{}, map[string]int{}
-		st.joined, st.left = map[string]time.Time{}, map[string]bool{}
+		st.joined, st.left = map[string]time.Time{}, map[string]uint64{}
 	}
 	if old, ok := st.roomOf[s.ID]; !ok || old != s.RoomID {
 		if ok {
@@ -303,7 +306,24 @@ func (st *pollState) gone(id string) {
 	}
 	delete(st.rooms, rid)
 	delete(st.joined, rid)
-	st.left[rid] = true
+	st.leftSeq++
+	st.left[rid] = st.leftSeq
+	if len(st.left) > maxLeft {
+		st.pruneLeft()
+	}
+}
+
+// maxLeft bounds the rooms the state remembers the bot left: a bot that
+// passes through many rooms (discussions, omnichannel) over months must
+// not grow it for good.
+const maxLeft = 4096
+
+// pruneLeft forgets the rooms left longest ago, down to half of maxLeft.
+// Forgetting one is harmless but for a catch-up that may read a room the
+// bot is no longer in (the server refuses that read).
+func (st *pollState) pruneLeft() {
+	cut := st.leftSeq - maxLeft/2
+	maps.DeleteFunc(st.left, func(_ string, seq uint64) bool { return seq <= cut })
 }
 
 // unsub counts one subscription less in room rid and returns how many

@@ -767,7 +767,7 @@ func (run *rtRun) changedRooms(ctx context.Context, from time.Time) ([]string, b
 			}
 		}
 	}
-	maps.DeleteFunc(set, func(rid string, _ time.Time) bool { return st.left[rid] }) // the bot left it
+	maps.DeleteFunc(set, func(rid string, _ time.Time) bool { _, left := st.left[rid]; return left }) // the bot left it
 	return slices.Sorted(maps.Keys(set)), true
 }
 

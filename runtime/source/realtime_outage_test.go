@@ -314,9 +314,9 @@ func TestLeftRoomsRejoinedInOnePoll(t *testing.T) {
 	st.alive(&rc.Subscription{ID: "s2", RoomID: "R", TS: joined.Add(time.Hour)})
 	st.gone("s1")
 	st.gone("t1")
-	assert.False(t, st.left["R"], "joined again")
+	assert.NotContains(t, st.left, "R", "joined again")
 	assert.Equal(t, joined.Add(time.Hour), st.joined["R"], "since the new subscription")
-	assert.True(t, st.left["T"], "left for good")
+	assert.Contains(t, st.left, "T", "left for good")
 
 	// Later polls return s2 again (its room's unread, ...): still one
 	// subscription in R, so its removal leaves R.
@@ -324,7 +324,7 @@ func TestLeftRoomsRejoinedInOnePoll(t *testing.T) {
 	st.alive(&rc.Subscription{ID: "s2", RoomID: "R", TS: joined.Add(time.Hour)})
 	st.gone("s2")
 	st.gone("s2") // a removal repeated
-	assert.True(t, st.left["R"], "left once its only subscription is removed")
+	assert.Contains(t, st.left, "R", "left once its only subscription is removed")
 	assert.Empty(t, st.subsIn, "no count kept for rooms without a subscription")
 }
 
@@ -348,7 +348,7 @@ func TestLeftRoomsAcrossARestart(t *testing.T) {
 	after.restoreMessages(&savedCursor{Messages: saved})
 	assert.Equal(t, joined, after.st.joined["R"])
 	after.st.gone("s1")
-	assert.True(t, after.st.left["R"], "a removal after the restart")
+	assert.Contains(t, after.st.left, "R", "a removal after the restart")
 	_, kept := after.st.rooms["R"]
 	assert.False(t, kept, "not caught up any more")
 }
@@ -378,4 +378,23 @@ func TestRealtimeFallbackRoomsRefusedQuietly(t *testing.T) {
 	assert.Equal(t, 1, logs.count("the server refuses rooms.get"), "warned once")
 	assert.Equal(t, 1, logs.count("rooms.get refused: retrying"), "the first refusal only")
 	assert.Greater(t, logs.count("rooms.get still refused"), 0, "probed again after the pauses")
+}
+
+// TestLeftRoomsBounded: the rooms the bot left are remembered up to
+// maxLeft: past it the ones left longest ago are forgotten, the latest
+// kept (a bot passing through many rooms grew the map for good).
+func TestLeftRoomsBounded(t *testing.T) {
+	t.Parallel()
+	st := newPollState(NewPoll(nil, PollOptions{}))
+	st.rooms = map[string]time.Time{}
+	for i := range 3 * maxLeft {
+		id := fmt.Sprintf("s%d", i)
+		st.alive(&rc.Subscription{ID: id, RoomID: fmt.Sprintf("R%d", i)})
+		st.gone(id)
+		require.LessOrEqual(t, len(st.left), maxLeft)
+	}
+	assert.Contains(t, st.left, fmt.Sprintf("R%d", 3*maxLeft-1), "the latest kept")
+	assert.Contains(t, st.left, fmt.Sprintf("R%d", 3*maxLeft-maxLeft/2), "the latest half kept")
+	assert.NotContains(t, st.left, "R0", "the oldest forgotten")
+	assert.Empty(t, st.roomOf)
 }

@@ -57,6 +57,8 @@ var (
 		overran: "the handler ran longer than the handler timeout", ended: "the daemon is shutting down"}
 	kindExec = callKind{what: "load",
 		overran: "the top level ran longer than the exec timeout", ended: "interrupted"}
+	kindExecTimer = callKind{what: "handler",
+		overran: "the handler ran longer than the exec timeout", ended: "interrupted"}
 	kindCheck = callKind{what: "load",
 		overran: "the top level ran longer than the load timeout", ended: "interrupted"}
 )

@@ -55,7 +55,7 @@ func Check(ctx context.Context, paths []string, cfg Config) []error {
 		}
 		var loadErr error
 		if !broken[filepath.Dir(p)] { // it would fail on the settings, reported once above
-			loadErr = runOnce(ctx, p, content, cfg, e, modeCheck, zerolog.Nop())
+			loadErr = runOnce(ctx, p, content, cfg, e, modeCheck, false, zerolog.Nop())
 		}
 		var syntax *sandbox.SyntaxError
 		if errors.As(loadErr, &syntax) {

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"path/filepath"
 	"sync"
+	"time"
 
 	"github.com/rs/zerolog"
 
@@ -22,7 +23,7 @@ import (
 // cfg.MemoryLimit, the memory watchdog stops the top level once the heap
 // passes it, as it stops a daemon's handlers. The error carries
 // "file:line: message".
-func Exec(ctx context.Context, path string, cfg Config, m *luabind.Module, log zerolog.Logger) error {
+func Exec(ctx context.Context, path string, cfg Config, m *luabind.Module, opts ExecOptions, log zerolog.Logger) error {
 	cfg = cfg.withDefaults()
 	log = log.With().Str("script", ScriptName(path)).Logger()
 	content, err := watch.ReadScript(path)
@@ -30,7 +31,17 @@ func Exec(ctx context.Context, path string, cfg Config, m *luabind.Module, log z
 		log.Error().Err(err).Msg("cannot read the script") // logged like a script's failure
 		return fmt.Errorf("exec: %w", err)
 	}
-	return runOnce(ctx, path, content, cfg, newEnv(cfg, m, nil), modeExec, log)
+	return runOnce(ctx, path, content, cfg, newEnv(cfg, m, nil), modeExec, opts.FireTimers, log)
+}
+
+// ExecOptions are what Exec does beyond the top level.
+type ExecOptions struct {
+	// FireTimers calls each rc.every and rc.cron handler the script
+	// registered once after its top level, in the order registered (one
+	// its handle stopped is skipped), each under cfg.HandlerTimeout: a
+	// rule's work, run now. The first that fails ends the run with its
+	// error.
+	FireTimers bool
 }
 
 // ScriptName is the name a script goes by in logs, Status and the store:
@@ -39,8 +50,9 @@ func ScriptName(path string) string {
 	return scriptBaseName(filepath.Base(path))
 }
 
-// runOnce loads one script in a fresh sandbox and closes it.
-func runOnce(ctx context.Context, path string, content []byte, cfg Config, e env, mode triggerMode, log zerolog.Logger) error {
+// runOnce loads one script in a fresh sandbox (then, with fire, calls
+// its timers' handlers once: exec) and closes it.
+func runOnce(ctx context.Context, path string, content []byte, cfg Config, e env, mode triggerMode, fire bool, log zerolog.Logger) error {
 	dir := filepath.Dir(path) // require and settings: the lib/ and rclua.toml beside the script
 	set, err := readSettings(dir)
 	if err != nil {
@@ -54,7 +66,9 @@ func runOnce(ctx context.Context, path string, content []byte, cfg Config, e env
 	mods := newModules(dir)
 	L := sandbox.New(sandbox.Options{Unsafe: cfg.Unsafe, Modules: mods.find})
 	defer L.Close()
-	e.openState(L, cfg, name, log, newRegistry(mode, log), set.section(name), secrets)
+	reg := newRegistry(mode, log)
+	reg.fire = fire
+	e.openState(L, cfg, name, log, reg, set.section(name), secrets)
 	k := kindCheck
 	var g *callGuard
 	if mode == modeExec {
@@ -68,6 +82,23 @@ func runOnce(ctx context.Context, path string, content []byte, cfg Config, e env
 	err = redactErr(secrets, runChunkGuarded(ctx, L, path, content, cfg.LoadTimeout, g, k))
 	if err != nil && mode == modeExec {
 		logScriptError(log.Error(), err, "script failed")
+	}
+	reg.loading = false
+	for _, t := range reg.timers {
+		if err != nil {
+			break
+		}
+		if t.isStopped() {
+			continue
+		}
+		kt := kindExecTimer
+		kt.label = t.label
+		start := time.Now()
+		if err = redactErr(secrets, pcallGuarded(ctx, L, cfg.HandlerTimeout, g, kt, t.Fn)); err != nil {
+			logScriptError(log.Error().Str("trigger", t.label), err, "handler failed")
+			break
+		}
+		log.Info().Str("trigger", t.label).Stringer("took", since(start)).Msg("timer fired once")
 	}
 	return err
 }

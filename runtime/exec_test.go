@@ -23,13 +23,13 @@ func TestExec(t *testing.T) {
 	writeFile(t, ok, "rc.log.info(\"ran once\")\nrc.every(\"5m\", function() end)\n")
 	logs := &logSink{}
 	log := zerolog.New(logs)
-	require.NoError(t, Exec(context.Background(), ok, Config{}, &luabind.Module{}, log))
+	require.NoError(t, Exec(context.Background(), ok, Config{}, &luabind.Module{}, ExecOptions{}, log))
 	assert.Equal(t, 1, logs.count("ran once", "script", "once"))
 	assert.Equal(t, 1, logs.count("trigger ignored in exec mode", "trigger", "every 5m0s ("+ok+":2)"))
 
 	bad := filepath.Join(dir, "bad.lua")
 	writeFile(t, bad, "local x = nil\nx.y = 1\n")
-	err := Exec(context.Background(), bad, Config{}, nil, log)
+	err := Exec(context.Background(), bad, Config{}, nil, ExecOptions{}, log)
 	require.Error(t, err)
 	assert.True(t, strings.HasPrefix(err.Error(), bad+":2:"), "file:line: %q", err)
 }
@@ -44,7 +44,7 @@ func TestExecMemoryLimit(t *testing.T) {
 	hog := filepath.Join(dir, "hog.lua")
 	writeFile(t, hog, "local t = {}\nwhile true do t[#t % 1000 + 1] = {} end\n")
 	cfg := Config{MemoryLimit: testMemLimit, LoadTimeout: time.Minute, memRead: func() uint64 { return 2 * testMemLimit }}
-	err := Exec(context.Background(), hog, cfg, &luabind.Module{}, zerolog.Nop())
+	err := Exec(context.Background(), hog, cfg, &luabind.Module{}, ExecOptions{}, zerolog.Nop())
 	var se *scriptError
 	require.ErrorAs(t, err, &se)
 	assert.True(t, se.Memory, "%v", err)
@@ -55,7 +55,7 @@ func TestExecMemoryLimit(t *testing.T) {
 	writeFile(t, short, "local t = {}\nfor i = 1, 100000 do t[i] = {i} end\nrc.log.info(\"built\")\n")
 	logs := &logSink{}
 	cfg.MemoryLimit = -1 // off
-	require.NoError(t, Exec(context.Background(), short, cfg, &luabind.Module{}, zerolog.New(logs)))
+	require.NoError(t, Exec(context.Background(), short, cfg, &luabind.Module{}, ExecOptions{}, zerolog.New(logs)))
 	assert.Equal(t, 1, logs.count("built"))
 }
 
@@ -162,4 +162,48 @@ func TestDaemonIgnoresTestFiles(t *testing.T) {
 	th.logs.eventually(t, waitFor, func() bool { return th.logs.count("real loaded") == 1 }, "the real script")
 	assert.Len(t, th.h.Status(), 1)
 	assert.Zero(t, th.logs.count("test file loaded"))
+}
+
+// TestExecFireTimers: with FireTimers, exec calls each timer's handler
+// once after the top level, in registration order, skipping one its handle
+// stopped, and not the event handlers; a failing handler ends the run
+// with its file:line; without it the timers are only logged as ignored.
+func TestExecFireTimers(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "rule.lua")
+	writeFile(t, path, `rc.log.info("top")
+rc.cron("0 9 * * *", function() rc.log.info("cron") end)
+rc.on("message", function() rc.log.info("message") end)
+rc.every("1h", function() rc.log.info("every") end)
+local h = rc.every("5m", function() rc.log.info("stopped one") end)
+h:stop()
+`)
+	messages := func(logs *logSink) []string {
+		var out []string
+		for _, e := range logs.entries() {
+			if m, _ := e["message"].(string); m == "top" || m == "cron" || m == "every" || m == "message" || m == "stopped one" {
+				out = append(out, m)
+			}
+		}
+		return out
+	}
+	logs := &logSink{}
+	require.NoError(t, Exec(context.Background(), path, Config{}, &luabind.Module{}, ExecOptions{FireTimers: true}, zerolog.New(logs)))
+	assert.Equal(t, []string{"top", "cron", "every"}, messages(logs))
+	assert.Equal(t, 1, logs.count("timer fired once", "trigger", `cron "0 9 * * *" (`+path+":2)"))
+	assert.Equal(t, 1, logs.count("trigger ignored in exec mode", "trigger", "on message ("+path+":3)"))
+
+	logs = &logSink{}
+	require.NoError(t, Exec(context.Background(), path, Config{}, &luabind.Module{}, ExecOptions{}, zerolog.New(logs)))
+	assert.Equal(t, []string{"top"}, messages(logs), "without FireTimers")
+	assert.Equal(t, 4, logs.count("trigger ignored in exec mode"))
+
+	bad := filepath.Join(dir, "bad.lua")
+	writeFile(t, bad, "rc.every(\"1h\", function() local x = nil; return x.y end)\nrc.every(\"2h\", function() rc.log.info(\"after\") end)\n")
+	logs = &logSink{}
+	err := Exec(context.Background(), bad, Config{}, &luabind.Module{}, ExecOptions{FireTimers: true}, zerolog.New(logs))
+	require.Error(t, err)
+	assert.True(t, strings.HasPrefix(err.Error(), bad+":1:"), "%q", err)
+	assert.Zero(t, logs.count("after"), "the run ends at the first failure")
 }

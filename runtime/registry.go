@@ -50,6 +50,7 @@ type registry struct {
 	count    int                  // triggers registered, in every mode
 	handlers map[string][]trigger // rc.on handlers by event kind
 	timers   []trigger            // rc.every and rc.cron
+	fire     bool                 // exec: timers are kept, to be called once after the top level
 }
 
 var _ luabind.Host = (*registry)(nil)
@@ -80,7 +81,14 @@ func (r *registry) Register(t luabind.Trigger) (func(), error) {
 			r.timers = append(r.timers, tr)
 		}
 	case modeExec:
-		r.log.Info().Str("trigger", tr.label).Msg("trigger ignored in exec mode")
+		switch {
+		case r.fire && t.Event == "":
+			r.timers = append(r.timers, tr)
+		case t.Event == "":
+			r.log.Info().Str("trigger", tr.label).Str("hint", "--fire calls it once after the top level").Msg("trigger ignored in exec mode")
+		default:
+			r.log.Info().Str("trigger", tr.label).Msg("trigger ignored in exec mode")
+		}
 	}
 	var once sync.Once
 	return func() { once.Do(func() { close(tr.stopped) }) }, nil

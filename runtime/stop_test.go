@@ -78,7 +78,7 @@ func TestExecAndCheckTimeoutErrors(t *testing.T) {
 	writeFile(t, loop, "while true do end\n")
 	cfg := Config{LoadTimeout: 50 * time.Millisecond}
 
-	err := Exec(context.Background(), loop, cfg, &luabind.Module{}, zerolog.Nop())
+	err := Exec(context.Background(), loop, cfg, &luabind.Module{}, ExecOptions{}, zerolog.Nop())
 	require.Error(t, err)
 	assert.Equal(t, loop+":1: stopped: the top level ran longer than the exec timeout (50ms)", err.Error())
 	assert.ErrorIs(t, err, context.DeadlineExceeded)
@@ -91,7 +91,7 @@ func TestExecAndCheckTimeoutErrors(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	stop := time.AfterFunc(50*time.Millisecond, cancel)
 	defer stop.Stop()
-	err = Exec(ctx, loop, Config{LoadTimeout: time.Minute}, nil, zerolog.Nop())
+	err = Exec(ctx, loop, Config{LoadTimeout: time.Minute}, nil, ExecOptions{}, zerolog.Nop())
 	require.Error(t, err)
 	assert.Equal(t, loop+":1: stopped: interrupted", err.Error())
 	assert.ErrorIs(t, err, context.Canceled)

@@ -286,7 +286,7 @@ func TestE2EExec(t *testing.T) {
 	dir := t.TempDir()
 	good := filepath.Join(dir, "good.lua")
 	require.NoError(t, os.WriteFile(good, []byte(`local msg = assert(rc.chat.post_message { channel = "#general", text = "from exec" })
-rc.every("1m", function() end)
+rc.every("1m", function() assert(rc.chat.post_message { channel = "#general", text = "from the timer" }) end)
 `), 0o644))
 	syntax := filepath.Join(dir, "syntax.lua")
 	require.NoError(t, os.WriteFile(syntax, []byte("local x = 1\nlocal y = = 2\n"), 0o644))
@@ -300,7 +300,17 @@ rc.every("1m", function() end)
 		texts = append(texts, m.Text)
 	}
 	assert.Contains(t, texts, "from exec", "the script ran against the server")
+	assert.NotContains(t, texts, "from the timer")
 	assert.Contains(t, stderr, "ignored", "triggers are reported as ignored in exec mode")
+
+	code, _, stderr = runChild(t, botEnv(s), "exec", "--fire", good)
+	assert.Equal(t, 0, code, "--fire: %s", stderr)
+	texts = nil
+	for _, m := range s.Messages(rctest.GeneralRoomID) {
+		texts = append(texts, m.Text)
+	}
+	assert.Contains(t, texts, "from the timer", "--fire calls the timer's handler once")
+	assert.Contains(t, stderr, "timer fired once")
 
 	code, _, stderr = runChild(t, botEnv(s), "exec", syntax)
 	assert.Equal(t, 1, code, "syntax error")

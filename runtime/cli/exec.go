@@ -27,7 +27,9 @@ const execHelp = `rclua exec [flags] FILE
 
 Runs one script's top level against the server once and exits: for cron
 jobs and one-off automation. Triggers the script registers (rc.on,
-rc.every, rc.cron) are reported as ignored. The script is compiled before
+rc.every, rc.cron) are reported as ignored; with --fire, the rc.every and
+rc.cron handlers are called once after the top level, in the order
+registered (a daemon's rule, run now). The script is compiled before
 the server is reached: a syntax error is reported whatever the server's
 state. --timeout bounds the whole run: the login check, the top level and
 the wait for the state dir. Exit status 0 on success; on a Lua error, 1
@@ -63,6 +65,7 @@ type execOptions struct {
 	secretsDir string
 	state      stateFlags
 	memory     memoryFlags
+	fire       bool
 }
 
 // execFlags returns the flag set of "rclua exec" and the options it fills.
@@ -71,6 +74,7 @@ func execFlags(getenv func(string) string) (*flag.FlagSet, *execOptions) {
 	o := &execOptions{}
 	fs.StringVar(&o.url, "url", "", "Rocket.Chat server address (env "+envURL+")")
 	durationVar(fs, &o.timeout, "timeout", defaultExecTimeout, "`duration` allowed for the whole run (login check, top level, state dir lock)")
+	fs.BoolVar(&o.fire, "fire", false, "after the top level, call each rc.every and rc.cron handler once, in the order registered")
 	secretsDirVar(fs, &o.secretsDir, getenv)
 	o.memory.register(fs, getenv, "the script is")
 	o.log.register(fs, getenv)
@@ -145,7 +149,7 @@ func cmdExec(ctx context.Context, args []string, getenv func(string) string, std
 		MemoryLimit: int64(o.memory.limit)}
 	module := luabind.FromClient(client, log)
 	module.Store = st // the daemon's namespace for this script
-	err = runtime.Exec(runCtx, path, cfg, module, log)
+	err = runtime.Exec(runCtx, path, cfg, module, runtime.ExecOptions{FireTimers: o.fire}, log)
 	if lost := keeper.failed(); lost != nil {
 		return lost // the server refused the credentials during the run: exit status 3
 	}

@@ -18,6 +18,8 @@ func API() []luabind.APIEntry {
 		{Name: "t.restart", Doc: "The daemon restarts: the script is loaded again (top level, timers from now), keeping the store, the server, the clock and the records."},
 		{Name: "t.post", Params: []string{"msg: {room: string, text: string, user?: string, thread?: string}"}, Returns: []string{"rc.Message msg"},
 			Doc: `A user (default alice) posts in room ("#general", "@user"); the script's handlers run before it returns.`},
+		{Name: "t.edit", Params: []string{"msg: rc.Message", "text: string"}, Returns: []string{"rc.Message msg"},
+			Doc: `The author of msg (as t.post returned it) edits it to text; the script's message handlers get it as "updated" (rc.hear and rc.respond skip edits).`},
 		{Name: "t.subscribe", Params: []string{"room: string"}, Doc: `The bot joins room: an "inserted" subscription event.`},
 		{Name: "t.subscription_changed", Params: []string{"room: string"}, Doc: `The bot's subscription of room again: an "updated" event.`},
 		{Name: "t.subscription_removed", Params: []string{"room: string"}, Doc: `The bot leaves room: a "removed" event.`},

@@ -419,3 +419,35 @@ end
 	r = results(t, files(t, script, "function test_inside() t.account(\"user\") end\n"), Options{})
 	assert.Contains(t, r["test_inside"].Failure, "t.account: only at the test file's top level")
 }
+
+// TestEditDeliversUpdated: t.edit has the author edit a message: the
+// script's rc.on("message") handler gets it as "updated" with editedAt
+// and the new text, rc.hear does not fire again on it, and a message
+// that is not one t.post returned is refused.
+func TestEditDeliversUpdated(t *testing.T) {
+	t.Parallel()
+	path := files(t, `
+rc.on("message", function(msg, action)
+  rc.log.info("seen", { action = action, text = msg.msg, edited = msg.editedAt ~= nil })
+end)
+rc.hear("^deploy", function(msg) msg:reply("deploying") end)
+`, `
+function test_edit()
+  local msg = t.post { room = "#general", user = "bob", text = "deploy now" }
+  local edited = t.edit(msg, "deploy later")
+  t.eq(edited.msg, "deploy later")
+  t.eq(#t.posted(), 1, "hear answers the post, not the edit")
+  local logs = t.logs()
+  t.eq(logs[#logs].action, "updated")
+  t.eq(logs[#logs].text, "deploy later")
+  t.eq(logs[#logs].edited, true)
+end
+
+function test_not_a_message()
+  t.edit({ _id = "x" }, "text")
+end
+`)
+	r := results(t, path, Options{})
+	assert.True(t, r["test_edit"].Passed, "%+v", r["test_edit"])
+	assert.Contains(t, r["test_not_a_message"].Failure, "t.edit: a message t.post returned expected")
+}

@@ -30,6 +30,7 @@ func (r *runner) table() *lua.LTable {
 		"config":               r.tConfig,
 		"restart":              r.tRestart,
 		"post":                 r.tPost,
+		"edit":                 r.tEdit,
 		"subscribe":            r.tSubscribe,
 		"subscription_changed": r.tSubscriptionChanged,
 		"subscription_removed": r.tSubscriptionRemoved,
@@ -195,6 +196,35 @@ func (r *runner) tPost(L *lua.LState) int {
 	v, err := luajson.DecodeBytes(L, raw)
 	if err != nil {
 		fail(L, "t.post: %v", err)
+	}
+	L.Push(v)
+	return 1
+}
+
+// tEdit is t.edit(msg, text): the author of msg (a message t.post
+// returned) edits it to text; the script's message handlers get the
+// edited message as "updated" (rc.hear and rc.respond skip edits). It
+// returns the edited message.
+func (r *runner) tEdit(L *lua.LState) int {
+	w := r.running(L, "t.edit")
+	msg := L.CheckTable(1)
+	text := L.CheckString(2)
+	id, _ := msg.RawGetString("_id").(lua.LString)
+	rid, _ := msg.RawGetString("rid").(lua.LString)
+	var author lua.LString
+	if u, ok := msg.RawGetString("u").(*lua.LTable); ok {
+		author, _ = u.RawGetString("username").(lua.LString)
+	}
+	if id == "" || rid == "" || author == "" {
+		fail(L, "t.edit: a message t.post returned expected (with _id, rid and u.username)")
+	}
+	raw, err := w.edit(ctxOf(L), string(author), string(rid), string(id), text)
+	if err != nil {
+		fail(L, "t.edit: %v", err)
+	}
+	v, err := luajson.DecodeBytes(L, raw)
+	if err != nil {
+		fail(L, "t.edit: %v", err)
 	}
 	L.Push(v)
 	return 1

@@ -439,6 +439,33 @@ func (w *world) post(ctx context.Context, username, room, text, thread string) (
 	return res.Message, w.settle(ctx)
 }
 
+// edit has username edit their message id in room rid to text, and
+// delivers the edited message to the script's message handlers as
+// "updated" when the bot is in the room (the stream sends an edit as the
+// whole message, with editedAt), then the subscription changes (none:
+// an edit changes no subscription, facts §2.7). It returns the message as
+// the server stored it.
+func (w *world) edit(ctx context.Context, username, rid, id, text string) (json.RawMessage, error) {
+	c, err := w.userClient(ctx, username)
+	if err != nil {
+		return nil, err
+	}
+	body, err := c.Chat.UpdateRaw(ctx, &rc.UpdateMessage{RoomID: rid, MessageID: id, Text: text})
+	if err != nil {
+		return nil, fmt.Errorf("%s cannot edit %s: %w", username, id, err)
+	}
+	var res struct {
+		Message json.RawMessage
+	}
+	if err := json.Unmarshal(body, &res); err != nil || len(res.Message) == 0 {
+		return nil, fmt.Errorf("chat.update: no message in %s", body)
+	}
+	if _, member := w.srv.Subscription(rctest.BotUsername, rid); member && username != rctest.BotUsername {
+		w.handlerFailed(w.script.Handle(ctx, source.KindMessage, source.ActionUpdated, res.Message))
+	}
+	return res.Message, w.settle(ctx)
+}
+
 // roomLabel names a room as tests do: "#name" for a channel or a group,
 // "@username" for a direct message (the member who is not the bot), the
 // id when the server does not know it.

@@ -877,8 +877,9 @@ func (a *actor) everyTimer(v *version, i int, t trigger) {
 // the wall clock, which it reads again at least every cronWake: a step
 // of the system clock (NTP at boot, a resumed VM, date run by hand)
 // moves the wait with it. A step forward past a time ticks it once,
-// late; a step back never ticks a time again, since the next time comes
-// after the later of the clock and the time just ticked.
+// late. A step back never ticks a time again: the next time is computed
+// only when one ticks (from the clock then, at or after it), never on a
+// wake-up before it.
 func (a *actor) cronTimer(v *version, i int, t trigger) {
 	cfg := &a.h.cfg
 	now := cfg.now()
@@ -896,16 +897,8 @@ func (a *actor) cronTimer(v *version, i int, t trigger) {
 			continue
 		}
 		a.tick(v, i)
-		next = t.Schedule.Next(later(now, next))
+		next = t.Schedule.Next(now)
 	}
-}
-
-// later returns the later of a and b.
-func later(a, b time.Time) time.Time {
-	if a.After(b) {
-		return a
-	}
-	return b
 }
 
 // timerWait waits d; false when the version or the trigger stopped first.

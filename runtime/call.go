@@ -42,7 +42,7 @@ func (e *scriptError) Unwrap() error { return e.cause }
 // by its deadline or by its parent context fails with "file:line: stopped:
 // <reason>" instead of gopher-lua's "context deadline exceeded".
 type callKind struct {
-	what    string    // "handler" or "load": names the call in memory errors
+	what    string    // "handler", "load" or "top level" (exec): names the call in memory errors
 	label   string    // the handler's trigger label, for Host.Running ("" for a load)
 	start   time.Time // when the handler's call started (zero: now), for Host.Running
 	overran string    // the reason at the deadline, completed by " (<timeout>)"
@@ -55,7 +55,7 @@ var (
 		overran: "the top level ran longer than the load timeout", ended: "the daemon is shutting down"}
 	kindHandler = callKind{what: "handler",
 		overran: "the handler ran longer than the handler timeout", ended: "the daemon is shutting down"}
-	kindExec = callKind{what: "load",
+	kindExec = callKind{what: "top level",
 		overran: "the top level ran longer than the exec timeout", ended: "interrupted"}
 	kindExecTimer = callKind{what: "handler",
 		overran: "the handler ran longer than the exec timeout", ended: "interrupted"}
@@ -232,7 +232,7 @@ func pcall(ctx context.Context, L *lua.LState, timeout time.Duration, fn *lua.LF
 // pcallGuarded is pcall with the call's cancel func registered in g (nil:
 // none) while it runs, so the host can stop it, and errors worded for k.
 // The error of a call the memory watchdog stopped is the memory error,
-// naming the call as k.what ("handler" or "load"), with Memory set.
+// naming the call as k.what ("handler", "load", "top level"), with Memory set.
 func pcallGuarded(ctx context.Context, L *lua.LState, timeout time.Duration, g *callGuard, k callKind, fn *lua.LFunction, args ...lua.LValue) (err error) {
 	cctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()

@@ -48,7 +48,7 @@ func TestExecMemoryLimit(t *testing.T) {
 	var se *scriptError
 	require.ErrorAs(t, err, &se)
 	assert.True(t, se.Memory, "%v", err)
-	assert.Contains(t, err.Error(), "memory limit exceeded (96.0 MiB heap): load stopped")
+	assert.Contains(t, err.Error(), "memory limit exceeded (96.0 MiB heap): top level stopped")
 	assert.True(t, strings.HasPrefix(err.Error(), hog+":2:"), "where it was stopped: %q", err)
 
 	short := filepath.Join(dir, "short.lua")

@@ -560,6 +560,7 @@ func (h *Host) actorFor(ctx context.Context, name string) *actor {
 	a := newActor(h, st, name)
 	h.actors[name] = a
 	h.scripts[name] = st
+	h.removed = slices.DeleteFunc(h.removed, func(r removedScript) bool { return r.file == name }) // back: not removed
 	h.live[a] = struct{}{}
 	h.actorWG.Add(1)
 	go func() {
@@ -567,11 +568,12 @@ func (h *Host) actorFor(ctx context.Context, name string) *actor {
 		a.run(ctx)
 		h.mu.Lock()
 		delete(h.live, a)
-		forgot := h.rememberRemoved(ctx, name, st)
-		h.mu.Unlock()
-		for _, n := range forgot {
+		for _, n := range h.rememberRemoved(ctx, name, st) {
+			// Under h.mu: a file of that name coming back now gets its
+			// series after they were dropped, not dropped after.
 			h.obs.Forget(n)
 		}
+		h.mu.Unlock()
 		h.listenersChanged()
 	}()
 	return a

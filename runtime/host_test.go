@@ -352,3 +352,24 @@ func TestRemovedScriptsAreForgottenPastMaxRemoved(t *testing.T) {
 	th.waitStatus(back, "running again", func(s ScriptStatus) bool { return s.State == StateRunning })
 	assert.Len(t, th.h.Status(), MaxRemoved+2)
 }
+
+// TestScriptComingBackIsNotCountedRemoved: a file removed and written
+// again, over and over (a deploy that deletes and copies), takes no place
+// among the MaxRemoved removed scripts: one removed for good stays listed.
+func TestScriptComingBackIsNotCountedRemoved(t *testing.T) {
+	t.Parallel()
+	obs := newRecObserver()
+	th := startHostObs(t, Config{Debounce: time.Millisecond}, env{module: &luabind.Module{}}, nil,
+		map[string]string{"gone.lua": "rc.log.info('x')\n", "flip.lua": "rc.log.info('x')\n"}, obs)
+	require.NoError(t, os.Remove(filepath.Join(th.dir, "gone.lua")))
+	th.waitStatus("gone", "stopped", func(s ScriptStatus) bool { return s.State == StateStopped })
+	for i := range MaxRemoved + 2 {
+		require.NoError(t, os.Remove(filepath.Join(th.dir, "flip.lua")))
+		th.waitStatus("flip", "stopped", func(s ScriptStatus) bool { return s.State == StateStopped })
+		writeFile(t, filepath.Join(th.dir, "flip.lua"), fmt.Sprintf("rc.log.info('%d')\n", i))
+		th.waitStatus("flip", "running", func(s ScriptStatus) bool { return s.State == StateRunning })
+	}
+	_, listed := th.status("gone")
+	assert.True(t, listed, "still listed")
+	assert.Empty(t, obs.forgotten())
+}

@@ -25,7 +25,8 @@ type Observer interface {
 	MemoryStop(what string, n int)
 	// Forget says that the host no longer lists the script (its file
 	// was removed, and more than MaxRemoved scripts were removed since):
-	// what is kept by its name may go.
+	// what is kept by its name may go. It is called with the host's lock
+	// held: it must not call back into the host.
 	Forget(script string)
 }
 

@@ -122,7 +122,7 @@ func TestE2EExecMemoryLimit(t *testing.T) {
 	require.NoError(t, os.WriteFile(hog, []byte("local t = {}\nfor i = 1, 3000000 do t[i] = {i} end\nwhile true do end\n"), 0o644))
 	code, _, stderr := runChild(t, botEnv(s), "exec", "--memory-limit", "32MiB", "--timeout", "30s", hog)
 	assert.Equal(t, 1, code, stderr)
-	assert.Contains(t, stderr, "hog.lua:2: memory limit exceeded (32.0 MiB heap): load stopped")
+	assert.Contains(t, stderr, "hog.lua:2: memory limit exceeded (32.0 MiB heap): top level stopped")
 	assert.NotContains(t, stderr, "exec timeout")
 
 	code, _, stderr = runChild(t, botEnv(s), "exec", "--memory-limit", "1MiB", hog)

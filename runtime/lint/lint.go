@@ -127,9 +127,11 @@ type node struct {
 	// "<lib>.<key> is disabled in the sandbox" (os, io, debug, package).
 	disabled bool
 	// class is set for a value of an rc class whose methods are known
-	// (rc.Message: a handler's msg); its fields are the server's, not
-	// followed.
-	class string
+	// (rc.Message: a handler's msg, path its parameter's name); its
+	// fields are the server's, not followed, but for the ones the script
+	// writes (written).
+	class   string
+	written map[string]bool
 }
 
 // FromState reads the globals of L (a state built as scripts get it:
@@ -473,6 +475,9 @@ func (c *checker) assign(e ast.Expr, s *scope) {
 		if obj != nil && obj.children != nil {
 			c.define(obj, key.Value)
 		}
+		if obj != nil && obj.class != "" {
+			obj.written[key.Value] = true // the script's own field from here on
+		}
 	default:
 		c.expr(e, s)
 	}
@@ -550,24 +555,24 @@ func handlerArg(fn string, args []ast.Expr) *node {
 	default:
 		return nil
 	}
-	return &node{path: "msg", class: messageClass}
+	return &node{path: "msg", class: messageClass, written: map[string]bool{}}
 }
 
 // hubotFields are the fields of another bot's message object that a
 // Rocket.Chat message has not, with what holds the same.
 var hubotFields = map[string]string{
-	"text":    "msg.msg",
-	"message": "msg.msg (the text), msg.u (the sender)",
-	"user":    "msg.u (msg.u.username, msg.u._id)",
-	"room":    "msg.rid (the room's id)",
+	"text":    "%[1]s.msg",
+	"message": "%[1]s.msg (the text), %[1]s.u (the sender)",
+	"user":    "%[1]s.u (%[1]s.u.username, %[1]s.u._id)",
+	"room":    "%[1]s.rid (the room's id)",
 }
 
 // messageField reports a read of a field a message never has that
 // another bot's message object has (Hubot's msg.text): it is nil.
-func (c *checker) messageField(e *ast.AttrGetExpr, key *ast.StringExpr) {
-	if use, ok := hubotFields[key.Value]; ok {
-		c.findings = append(c.findings, Finding{Line: lineOf(e.Key, e), Kind: KindMessage, Name: "msg." + key.Value,
-			Message: fmt.Sprintf("a Rocket.Chat message has no field %q (it is nil): use %s", key.Value, use)})
+func (c *checker) messageField(msg *node, e *ast.AttrGetExpr, key *ast.StringExpr) {
+	if use, ok := hubotFields[key.Value]; ok && !msg.written[key.Value] {
+		c.findings = append(c.findings, Finding{Line: lineOf(e.Key, e), Kind: KindMessage, Name: msg.path + "." + key.Value,
+			Message: fmt.Sprintf("a Rocket.Chat message has no field %q (it is nil): use %s", key.Value, fmt.Sprintf(use, msg.path))})
 	}
 }
 
@@ -627,7 +632,7 @@ func (c *checker) expr(e ast.Expr, s *scope) *node {
 			return &node{path: obj.path + "." + key.Value, data: true}
 		}
 		if obj != nil && obj.class == messageClass {
-			c.messageField(e, key)
+			c.messageField(obj, e, key)
 			return nil
 		}
 		if obj == nil || obj.children == nil {
@@ -670,6 +675,7 @@ func (c *checker) expr(e ast.Expr, s *scope) *node {
 			if f, ok := arg.(*ast.FunctionExpr); ok && isTrigger && c.handler == "" {
 				c.handler = fn.path
 				if first := handlerArg(fn.path, e.Args); first != nil && len(f.ParList.Names) > 0 {
+					first.path = f.ParList.Names[0] // as the script calls it: m:replly
 					c.handlerParams(f, s, first)
 				} else {
 					c.function(f, s)

@@ -467,16 +467,21 @@ rc.on("message", function(msg, action)
 end)
 rc.hear("y", function(msg)
   msg:reply { text = "ok", thread = true }
-  msg.text = msg.msg -- a write: the script's own field
+  msg.text = msg.msg -- a write: the script's own field from here on
+  local t = msg.text
   msg = { text = "x" }; msg:anything()
 end)
+rc.respond("z", function(m) m:replly("x"); return m.room end)
 `)
 	assert.Equal(t, []string{
 		`3: message: msg:replly: a message has no method replly (did you mean msg:reply?)`,
 		`5: call-arg: bad argument #2 to msg:reply (unknown option "tmid" (known: text, attachments, thread))`,
 		`7: message: a Rocket.Chat message has no field "text" (it is nil): use msg.msg`,
 		`8: message: a Rocket.Chat message has no field "user" (it is nil): use msg.u (msg.u.username, msg.u._id)`,
+		`16: message: m:replly: a message has no method replly (did you mean m:reply?)`,
+		`16: message: a Rocket.Chat message has no field "room" (it is nil): use m.rid (the room's id)`,
 	}, got)
+	assert.Empty(t, findings(t, api, `rc.respond("z", function(m) m:replly("x") end) -- rclua: ignore m:replly`+"\n"), "silenced by the name it is reported under")
 }
 
 // TestStoreTTLConstant: a constant ttl that rc.store.set refuses is a

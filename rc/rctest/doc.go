@@ -133,9 +133,10 @@
 //     (the client's _id when given). UNVERIFIED: that it joins a public
 //     channel the sender is not in (as chat.postMessage does), and its
 //     error texts (missing rid, a system type t, an unknown room, a taken
-//     _id). Its own limit of 5 per second (facts §4) is not reproduced: it
-//     counts in the default limiter of WithRateLimit like the other
-//     limited routes.
+//     _id). With WithRateLimit on, it has its own limit, 5 calls per
+//     second (facts §4), instead of the default's; the send-many-messages
+//     permission that bypasses it is taken as the admin, bot and app
+//     roles' (they bypass every limit here).
 //   - chat.postMessage error texts for an unknown target ("[invalid-channel]"),
 //     a missing impersonation permission ("Not enough permission
 //     [error-not-allowed]") and a bad tmid are UNVERIFIED guesses with the

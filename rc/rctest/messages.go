@@ -32,7 +32,7 @@ var knownEmoji = map[string]bool{
 // messageRoutes are the routes of this file, looked up by lookupRoute.
 var messageRoutes = map[string]route{
 	"POST chat.react":       {h: (*Server).chatReact, auth: true, limited: true},
-	"POST chat.sendMessage": {h: (*Server).chatSendMessage, auth: true, limited: true},
+	"POST chat.sendMessage": {h: (*Server).chatSendMessage, auth: true, limited: true, own: &rateRule{5, time.Second}}, // facts §4
 	"POST chat.update":      {h: (*Server).chatUpdate, auth: true, limited: true},
 	"POST chat.delete":      {h: (*Server).chatDelete, auth: true, limited: true},
 	"GET rooms.info":        {h: (*Server).roomsInfo, auth: true, limited: true},

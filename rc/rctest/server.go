@@ -433,7 +433,15 @@ type handler func(s *Server, c *reqCtx)
 type route struct {
 	h       handler
 	auth    bool // authRequired
-	limited bool // under the default rate limiter
+	limited bool // under the rate limiter: the default one, or own
+	own     *rateRule
+}
+
+// rateRule is a route's own rate limit (rateLimiterOptions), in place of
+// the default's while WithRateLimit is on.
+type rateRule struct {
+	calls  int
+	window time.Duration
 }
 
 // coreRoutes are the routes of handlers.go, by "METHOD endpoint";
@@ -538,7 +546,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusUnauthorized, unauthorizedBody)
 		return
 	}
-	if rt.limited && !s.allow(c) {
+	if rt.limited && !s.allow(c, rt.own) {
 		return
 	}
 	if qerr != nil {
@@ -736,10 +744,15 @@ func tooManyText(secs int) string {
 	return fmt.Sprintf("Error, too many requests. Please slow down. You must wait %d seconds before trying this endpoint again. [error-too-many-requests]", secs)
 }
 
-// allow applies the rate limiter; when it refuses, the 429 is written.
-func (s *Server) allow(c *reqCtx) bool {
+// allow applies the rate limiter, with the route's own rule when it has
+// one; when it refuses, the 429 is written.
+func (s *Server) allow(c *reqCtx, own *rateRule) bool {
 	if s.cfg.rateCalls <= 0 || s.cfg.rateWindow <= 0 {
 		return true
+	}
+	calls, span := s.cfg.rateCalls, s.cfg.rateWindow
+	if own != nil {
+		calls, span = own.calls, own.window
 	}
 	if c.user != nil && c.user.hasRole("admin", "bot", "app") {
 		return true
@@ -755,7 +768,7 @@ func (s *Server) allow(c *reqCtx) bool {
 	s.mu.Lock()
 	wd := s.limits[key]
 	if wd == nil || !c.now.Before(wd.reset) {
-		wd = &window{reset: c.now.Add(s.cfg.rateWindow)}
+		wd = &window{reset: c.now.Add(span)}
 		s.limits[key] = wd
 	}
 	wd.count++
@@ -763,10 +776,10 @@ func (s *Server) allow(c *reqCtx) bool {
 	s.mu.Unlock()
 
 	h := c.w.Header()
-	h.Set("X-RateLimit-Limit", strconv.Itoa(s.cfg.rateCalls))
-	h.Set("X-RateLimit-Remaining", strconv.Itoa(max(s.cfg.rateCalls-count, 0)))
+	h.Set("X-RateLimit-Limit", strconv.Itoa(calls))
+	h.Set("X-RateLimit-Remaining", strconv.Itoa(max(calls-count, 0)))
 	h.Set("X-RateLimit-Reset", strconv.FormatInt(reset.UnixMilli(), 10))
-	if count <= s.cfg.rateCalls {
+	if count <= calls {
 		return true
 	}
 	secs := int(math.Ceil(float64(reset.Sub(c.now).Milliseconds()) / 1000))

@@ -95,6 +95,31 @@ func TestRateLimitLoginAndBotRoleOption(t *testing.T) {
 	}
 }
 
+// TestRateLimitSendMessageOwnRule: chat.sendMessage has its own limit
+// (facts §4: 5 per 1000 ms), not the default's: a 6th call in a second is
+// refused even under a generous default, and the next second allows 5
+// more; the default window of the other routes is untouched.
+func TestRateLimitSendMessageOwnRule(t *testing.T) {
+	t.Parallel()
+	clk := newFakeClock()
+	s := startServer(t, WithRateLimit(100, time.Minute), WithClock(clk.Now))
+	c := botClient(t, s)
+	send := func(i int) response {
+		return c.post("/api/v1/chat.sendMessage", map[string]any{"message": map[string]any{"rid": GeneralRoomID, "msg": fmt.Sprintf("m%d", i)}})
+	}
+	for i := range 5 {
+		r := send(i)
+		require.Equal(t, 200, r.status, "call %d: %s", i, r.body)
+		assert.Equal(t, "5", r.header.Get("X-RateLimit-Limit"))
+	}
+	r := send(5)
+	assert.Equal(t, 429, r.status)
+	assert.Contains(t, string(r.body), "You must wait 1 seconds")
+	assert.Equal(t, 200, c.get("/api/v1/subscriptions.get").status, "another route: the default window")
+	clk.Add(time.Second)
+	assert.Equal(t, 200, send(6).status, "a new second")
+}
+
 // TestRateLimitExempt: requests WithRateLimitExempt reports are never
 // limited nor counted; the others from the same user still are.
 func TestRateLimitExempt(t *testing.T) {

@@ -2,6 +2,7 @@ package scripttest
 
 import (
 	"context"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -278,4 +279,18 @@ function test_no_arguments() t.restart(true) end
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), top+":1:")
 	assert.Contains(t, err.Error(), "t.restart: only inside a test_* function")
+}
+
+// TestInProcessAbortIsAnError: a handler that aborts the request (as
+// rctest's dropped-connection fault does) is an error of the harness's
+// request, not a panic of the test run.
+func TestInProcessAbortIsAnError(t *testing.T) {
+	t.Parallel()
+	c := &http.Client{Transport: inProcess{http.HandlerFunc(func(http.ResponseWriter, *http.Request) { panic(http.ErrAbortHandler) })}}
+	res, err := c.Get("http://rctest.invalid/api/v1/me")
+	if res != nil {
+		res.Body.Close()
+	}
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "the server aborted the request")
 }

@@ -384,10 +384,17 @@ const elsewhere = "192.0.2.1:40000"
 // server's handler serves them in the process, as if from elsewhere.
 type inProcess struct{ h http.Handler }
 
-func (t inProcess) RoundTrip(r *http.Request) (*http.Response, error) {
+func (t inProcess) RoundTrip(r *http.Request) (res *http.Response, err error) {
 	if r.Body != nil {
 		defer r.Body.Close()
 	}
+	defer func() {
+		// A handler that aborts (http.ErrAbortHandler: a dropped
+		// connection) is, over HTTP, a failed request, not a crash.
+		if p := recover(); p != nil {
+			res, err = nil, fmt.Errorf("scripttest: %s %s: the server aborted the request: %v", r.Method, r.URL.Path, p)
+		}
+	}()
 	in := r.Clone(r.Context())
 	in.RemoteAddr = elsewhere
 	in.RequestURI = r.URL.RequestURI()
@@ -396,7 +403,7 @@ func (t inProcess) RoundTrip(r *http.Request) (*http.Response, error) {
 	}
 	rec := httptest.NewRecorder()
 	t.h.ServeHTTP(rec, in)
-	res := rec.Result()
+	res = rec.Result()
 	res.Request = r
 	return res, nil
 }

@@ -45,6 +45,8 @@
 //	rc.json.decode(s)                 -> value | nil, err
 //	rc.json.null                      -- the value of a JSON null; encodes as null
 //	rc.json.array([t])                -> t                 (marks t, or a new table, to encode as an array)
+//	rc.time.parse(t)                  -> seconds | nil, err (an ISO-8601 time with a zone, or {["$date"] = ms}; Unix seconds, as os.time())
+//	rc.time.format(seconds)           -> "2024-07-02T18:07:35.267Z" (UTC, milliseconds)
 //	rc.re.compile(expr)               -> re                (RE2 syntax, linear time; raises on a bad expression)
 //	re:match(s [, init])              -> captures... | nil (the groups, false for one not taking part; or the match)
 //	re:find(s [, init])               -> start, end, groups... | nil

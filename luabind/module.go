@@ -149,7 +149,7 @@ func (m *Module) Open(L *lua.LState, h Host) {
 	}
 	b.errMeta = newErrorMeta(L, b)
 
-	rcT := L.CreateTable(0, 16)
+	rcT := L.CreateTable(0, 18)
 	rcT.RawSetString("subscriptions", b.subscriptionsTable(L))
 	rcT.RawSetString("chat", b.chatTable(L))
 	rcT.RawSetString("users", b.usersTable(L))
@@ -160,6 +160,7 @@ func (m *Module) Open(L *lua.LState, h Host) {
 	rcT.RawSetString("log", b.logTable(L))
 	rcT.RawSetString("json", b.jsonTable(L))
 	rcT.RawSetString("re", b.reTable(L))
+	rcT.RawSetString("time", b.timeTable(L))
 	rcT.RawSetString("secret", L.NewFunction(bounded("rc.secret", b.secret)))
 	rcT.RawSetString("store", b.storeTable(L))
 	b.installTriggers(L, rcT)

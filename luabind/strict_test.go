@@ -55,7 +55,7 @@ func TestStrictTriggers(t *testing.T) {
 	require.Empty(t, runChunk(t, L, "probe.lua", `assert(rawget(rc, "on") and rawget(rc, "every") and rawget(rc, "cron"))`))
 	msg := runChunk(t, L, "after.lua", "local x = 1\n\nrc.On('subscription', print)")
 	require.Equal(t, "after.lua:3: rc.On does not exist (did you mean rc.on? "+
-		"rc has: chat, config, cron, every, get, hear, json, log, me, on, post, re, respond, rooms, secret, store, subscriptions, users)", msg)
+		"rc has: chat, config, cron, every, get, hear, json, log, me, on, post, re, respond, rooms, secret, store, subscriptions, time, users)", msg)
 	msg = runChunk(t, L, "after.lua", "rc.evry('1m', print)")
 	require.Contains(t, msg, "after.lua:1: rc.evry does not exist (did you mean rc.every? rc has: chat, config, cron, every,")
 }

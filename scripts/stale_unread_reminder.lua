@@ -14,7 +14,7 @@
 --
 -- rc calls: rc.every(check_every, ...), rc.subscriptions.get(),
 -- rc.chat.post_message{channel = "@owner", ...}, rc.log.info/warn,
--- rc.config (owner, check_every, stale_after), require("rooms").
+-- rc.time.parse, rc.config (owner, check_every, stale_after), require("rooms").
 --
 -- Expects: `owner` in the [stale_unread_reminder] section of rclua.toml is
 -- an existing username the bot may send a direct
@@ -32,26 +32,11 @@ local reminded = {} -- room id -> the last-seen time already reminded about
 
 local text = roomlib.text
 
--- utc_offset is how far the host's local time is ahead of UTC, in seconds.
-local function utc_offset(now)
-  return now - os.time(os.date("!*t", now))
-end
-
--- parse_time turns the server's "2024-07-02T18:07:35.267Z" into Unix seconds.
+-- parse_time turns the server's "2024-07-02T18:07:35.267Z" into Unix
+-- seconds (nil when absent or not a time).
 local function parse_time(s)
   s = text(s)
-  if not s then
-    return nil
-  end
-  local y, mo, d, h, mi, sec = s:match("^(%d+)-(%d+)-(%d+)T(%d+):(%d+):(%d+)")
-  if not y then
-    return nil
-  end
-  local local_reading = os.time {
-    year = tonumber(y), month = tonumber(mo), day = tonumber(d),
-    hour = tonumber(h), min = tonumber(mi), sec = tonumber(sec),
-  }
-  return local_reading + utc_offset(os.time())
+  return s and rc.time.parse(s)
 end
 
 local room_label = roomlib.label

@@ -14,7 +14,7 @@ function test_camel_case_suggests_snake_case(t)
   t:raises(want, function() return rc.log.WARN end)
   want = "rc.json.Decode does not exist (did you mean rc.json.decode? rc.json has: array, decode, encode, null)"
   t:raises(want, function() return rc.json.Decode end)
-  want = "rc.GET does not exist (did you mean rc.get? rc has: chat, config, cron, every, get, hear, json, log, me, on, post, re, respond, rooms, secret, store, subscriptions, users)"
+  want = "rc.GET does not exist (did you mean rc.get? rc has: chat, config, cron, every, get, hear, json, log, me, on, post, re, respond, rooms, secret, store, subscriptions, time, users)"
   t:raises(want, function() return rc.GET end)
   want = "rc.subscriptions.GET_ONE does not exist (did you mean rc.subscriptions.get_one?"
   t:raises(want, function() return rc.subscriptions.GET_ONE end)
@@ -33,7 +33,7 @@ function test_unknown_name_lists_the_keys(t)
   t:raises("rc.users.list does not exist (rc.users has: info)", function() return rc.users.list end)
   t:raises("rc.log.fatal does not exist (rc.log has: debug, error, info, warn)", function() return rc.log.fatal end)
   t:raises("rc.json.stringify does not exist (rc.json has: array, decode, encode, null)", function() return rc.json.stringify end)
-  t:raises("rc.send does not exist (rc has: chat, config, cron, every, get, hear, json, log, me, on, post, re, respond, rooms, secret, store, subscriptions, users)", function() return rc.send end)
+  t:raises("rc.send does not exist (rc has: chat, config, cron, every, get, hear, json, log, me, on, post, re, respond, rooms, secret, store, subscriptions, time, users)", function() return rc.send end)
   t:raises('rc["post message"] does not exist (rc has:', function() return rc["post message"] end)
   t:raises("rc[1] does not exist (rc has:", function() return rc[1] end)
   t:raises("rc.chat[true] does not exist (rc.chat has: delete, post_message, react, update)", function() return rc.chat[true] end)

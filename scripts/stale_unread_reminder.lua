@@ -32,11 +32,12 @@ local reminded = {} -- room id -> the last-seen time already reminded about
 
 local text = roomlib.text
 
--- parse_time turns the server's "2024-07-02T18:07:35.267Z" into Unix
--- seconds (nil when absent or not a time).
+-- parse_time turns the server's "2024-07-02T18:07:35.267Z" into whole
+-- Unix seconds, as os.time() counts them (nil when absent or not a time).
 local function parse_time(s)
   s = text(s)
-  return s and rc.time.parse(s)
+  local t = s and rc.time.parse(s)
+  return t and math.floor(t)
 end
 
 local room_label = roomlib.label

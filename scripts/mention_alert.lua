@@ -17,8 +17,14 @@
 -- it had read, a plain message setting `alert`) cost no request; a plain
 -- channel message in a room already alerted gives no snapshot at all.
 --
+-- The counts reported are kept in rc.store, so a restart (or a reload)
+-- starts from them: a mention made while rclua was down comes, after the
+-- restart, as a change of its subscription and is reported then. Only the
+-- first start, with nothing stored, takes the current counts as reported.
+--
 -- rc calls: rc.on("subscription", ...) for subscription changes,
--- rc.subscriptions.get() once at load (to learn the current counts),
+-- rc.store.get/set("seen") (the counts reported),
+-- rc.subscriptions.get() at the first start (to learn the current counts),
 -- rc.subscriptions.get_one(room_id) when a count changed,
 -- rc.chat.post_message{channel = "@owner", ...}, rc.log.info/warn,
 -- rc.config.owner, require("rooms") (lib/rooms.lua).
@@ -34,7 +40,16 @@
 local roomlib = require("rooms")
 local owner = rc.config.owner or error("set owner in the [mention_alert] section of rclua.toml")
 
-local seen = {} -- room id -> mention count already reported
+local seen = {} -- room id -> mention count already reported (kept in rc.store)
+
+-- save keeps seen for the next load; a failure only costs a repeated
+-- alert after a restart.
+local function save()
+  local ok, err = rc.store.set("seen", seen)
+  if not ok then
+    rc.log.warn("cannot keep the reported counts", { error = tostring(err) })
+  end
+end
 
 -- mentions is sub's count of unread mentions: in a DM every message.
 local function mentions(sub)
@@ -49,6 +64,11 @@ local function room_label(sub)
 end
 
 local function remember_current_counts()
+  local stored = rc.store.get("seen")
+  if type(stored) == "table" then
+    seen = stored -- what was reported before the restart
+    return
+  end
   local result, err = rc.subscriptions.get()
   if not result then
     rc.log.warn("cannot read the current mention counts; counting from zero", { error = tostring(err) })
@@ -57,6 +77,7 @@ local function remember_current_counts()
   for _, sub in ipairs(result.update) do
     seen[sub.rid] = mentions(sub)
   end
+  save()
 end
 
 local function on_subscription(action, sub)
@@ -78,10 +99,12 @@ local function on_subscription(action, sub)
   end
   if not current then
     seen[sub.rid] = nil -- no longer subscribed
+    save()
     return
   end
   local now = mentions(current)
   seen[sub.rid] = now
+  save()
   if now <= before then
     return -- already reported, or the room was read
   end

@@ -37,3 +37,23 @@ function test_a_failed_alert_is_logged()
   local last = t.logs()[#t.logs()]
   t.eq({ last.level, last.message }, { "warn", "could not alert the owner" })
 end
+
+function test_a_mention_missed_while_down_is_alerted_after_a_restart()
+  -- What was reported before rclua stopped: no mention in #general yet
+  -- (the seeded server has one there since).
+  local seen = t.store("seen")
+  seen.GENERAL = 0
+  t.store("seen", seen)
+  t.restart()
+  -- After the restart the daemon delivers the subscriptions that changed
+  -- while it was down.
+  t.subscription_changed("#general")
+  t.eq(t.posted(), { { room = "@alice", text = ":bell: 1 new mention in #general" } })
+end
+
+function test_counts_survive_a_restart()
+  t.post { room = "#general", user = "bob", text = "@rclua.bot one" }
+  t.restart()
+  t.subscription_changed("#general") -- the same count: already reported
+  t.eq(#t.posted(), 1)
+end

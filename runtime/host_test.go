@@ -60,6 +60,7 @@ func TestReloadBrokenEditKeepsOldUntilFixed(t *testing.T) {
 	assert.Equal(t, StateRunning, st.State, "old version still running")
 	assert.Equal(t, hashOf(versionScript("v1")), st.Hash, "old hash kept")
 	assert.True(t, strings.HasPrefix(st.LastError, "a.lua:2:"), "last error has file:line: %q", st.LastError)
+	assert.True(t, st.LoadFailed, "the file is broken, an older version runs")
 	n := th.logs.count("tick v1")
 	th.logs.eventually(t, waitFor, func() bool { return th.logs.count("tick v1") > n+2 }, "old version keeps ticking")
 
@@ -71,7 +72,8 @@ func TestReloadBrokenEditKeepsOldUntilFixed(t *testing.T) {
 	assert.Equal(t, 1, th.logs.count("script load failed", "script", "a"), "broken content not retried")
 
 	writeFile(t, path, versionScript("v3"))
-	th.waitStatus("a", "fixed", func(s ScriptStatus) bool { return s.Hash == hashOf(versionScript("v3")) && s.LastError == "" })
+	st = th.waitStatus("a", "fixed", func(s ScriptStatus) bool { return s.Hash == hashOf(versionScript("v3")) && s.LastError == "" })
+	assert.False(t, st.LoadFailed)
 	th.logs.eventually(t, waitFor, func() bool { return th.logs.count("tick v3") > 0 }, "fixed version runs")
 }
 

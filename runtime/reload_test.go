@@ -21,13 +21,14 @@ func TestItem11UndoingABrokenEditDoesNotReload(t *testing.T) {
 	path := filepath.Join(th.dir, "a.lua")
 
 	writeFile(t, path, "rc.every(\"soon\", function() end)\n")
-	th.waitStatus("a", "load error", func(s ScriptStatus) bool { return s.LastError != "" })
+	th.waitStatus("a", "load error", func(s ScriptStatus) bool { return s.LastError != "" && s.LoadFailed })
 	writeFile(t, path, versionScript("v1"))
 	th.logs.eventually(t, waitFor, func() bool {
 		return th.logs.count("script content is the running version again: nothing to reload", "script", "a") == 1
 	}, "undo recognised")
 	st := th.waitStatus("a", "error cleared", func(s ScriptStatus) bool { return s.LastError == "" })
 	assert.Equal(t, StateRunning, st.State)
+	assert.False(t, st.LoadFailed, "the file holds the running version again")
 	assert.Equal(t, hashOf(versionScript("v1")), st.Hash)
 	assert.Equal(t, 1, th.logs.count("loaded v1"), "the top level ran once")
 	assert.Equal(t, 0, th.logs.count("script reloaded", "script", "a"))

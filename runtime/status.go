@@ -23,6 +23,11 @@ type ScriptStatus struct {
 	Hash      string    // sha256 (hex) of the running version's content
 	LoadedAt  time.Time // when the running version was loaded
 	LastError string    // last load or handler error ("file:line: message")
+	// LoadFailed is set while the file's newest content failed to load:
+	// the running version, if any (State running), is an older one; none
+	// runs with State failed. An edit that loads, or the file back to the
+	// running version, clears it.
+	LoadFailed bool
 	// LastErrorAt is when LastError happened (zero with none).
 	LastErrorAt time.Time
 	// Triggers are the labels of the running version's triggers, e.g.
@@ -76,6 +81,7 @@ type scriptState struct {
 	loadedAt  time.Time
 	lastError string
 	errorAt   time.Time
+	broken    bool // LoadFailed
 	triggers  []string
 	first     map[string]string // FirstHandlers, never changed once set
 	step      int
@@ -129,7 +135,7 @@ func (s *scriptState) snapshot() ScriptStatus {
 	return ScriptStatus{
 		Timers: timers,
 		Name:   s.name, Path: s.path, State: s.state, Hash: s.hash,
-		LoadedAt: s.loadedAt, LastError: s.lastError, LastErrorAt: s.errorAt,
+		LoadedAt: s.loadedAt, LastError: s.lastError, LastErrorAt: s.errorAt, LoadFailed: s.broken,
 		Triggers: s.triggers, Listens: listens, FirstHandlers: s.first,
 		Queued:      int(s.queued.Load() + s.held.Load()),
 		BackoffStep: s.step, BackedOffUntil: s.until,
@@ -142,7 +148,7 @@ func (s *scriptState) snapshot() ScriptStatus {
 func (s *scriptState) setLoaded(hash string, at time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.state, s.hash, s.loadedAt, s.lastError = StateRunning, hash, at, ""
+	s.state, s.hash, s.loadedAt, s.lastError, s.broken = StateRunning, hash, at, "", false
 }
 
 // setCurrent records that the file holds the running version again: a
@@ -150,7 +156,7 @@ func (s *scriptState) setLoaded(hash string, at time.Time) {
 func (s *scriptState) setCurrent() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.state, s.lastError = StateRunning, ""
+	s.state, s.lastError, s.broken = StateRunning, "", false
 }
 
 // setEvicted records that the running version was closed for msg.
@@ -167,7 +173,7 @@ func (s *scriptState) setEvicted(msg string) {
 func (s *scriptState) setLoadFailed(msg string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.lastError, s.errorAt = msg, time.Now()
+	s.lastError, s.errorAt, s.broken = msg, time.Now(), true
 	if s.state != StateRunning {
 		s.state = StateFailed
 	}
@@ -199,7 +205,7 @@ func (s *scriptState) setBackoff(step int, until time.Time) {
 func (s *scriptState) setDisabled() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.state, s.hash, s.loadedAt = StateDisabled, "", time.Time{} // no running version: no hash, no load time
+	s.state, s.hash, s.loadedAt, s.broken = StateDisabled, "", time.Time{}, false // no running version: no hash, no load time
 	s.triggers, s.first = nil, nil
 	s.listens.Store(nil)
 	s.timers.Store(nil)
@@ -208,7 +214,7 @@ func (s *scriptState) setDisabled() {
 func (s *scriptState) setStopped() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.state = StateStopped
+	s.state, s.broken = StateStopped, false
 	s.triggers, s.first = nil, nil
 	s.listens.Store(nil)
 	s.timers.Store(nil)

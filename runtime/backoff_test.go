@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"slices"
 	"sync"
@@ -468,4 +469,16 @@ func TestEnableEndsBackoff(t *testing.T) {
 	assert.Equal(t, 1, th.logs.count("back-off reset: triggers resume", "reason", "enabled"))
 	assert.Equal(t, 1, obs.get(obs.reloads, "f ok"), "not reloaded: only the start")
 	assert.Empty(t, th.h.Disabled())
+}
+
+// TestRemovedScriptIsNotBackedOff: a paused script whose file is removed
+// is stopped, not "backed off" until its pause would have ended (an hour):
+// the status and the back-off gauge let the alert clear.
+func TestRemovedScriptIsNotBackedOff(t *testing.T) {
+	t.Parallel()
+	th, _, _ := pauseScript(t, 4, newRecObserver())
+	require.NoError(t, os.Remove(filepath.Join(th.dir, "f.lua")))
+	st := th.waitStatus("f", "stopped", func(s ScriptStatus) bool { return s.State == StateStopped })
+	assert.Zero(t, st.BackoffStep)
+	assert.True(t, st.BackedOffUntil.IsZero())
 }

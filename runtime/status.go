@@ -215,6 +215,7 @@ func (s *scriptState) setStopped() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.state, s.broken = StateStopped, false
+	s.step, s.until = 0, time.Time{} // nothing runs to be paused
 	s.triggers, s.first = nil, nil
 	s.listens.Store(nil)
 	s.timers.Store(nil)

@@ -27,7 +27,7 @@ type Subscriptions interface {
 type PollOptions struct {
 	Interval   time.Duration // between two polls; default 10s
 	Overlap    time.Duration // of the query window behind the cursor; default 5s
-	MaxBackoff time.Duration // cap of the wait after failed polls; default 5m (at least Interval)
+	MaxBackoff time.Duration // cap of the wait after failed polls; default 1m (at least Interval)
 	// Fatal reports whether a failed poll ends Run with its error; nil: a
 	// 401 (rc.ErrUnauthorized) does. A caller that renews credentials
 	// itself decides when they are lost (the daemon stops on its own then).
@@ -51,7 +51,7 @@ type PollOptions struct {
 const (
 	DefaultPollInterval = 10 * time.Second
 	DefaultPollOverlap  = 5 * time.Second
-	DefaultMaxBackoff   = 5 * time.Minute
+	DefaultMaxBackoff   = time.Minute
 )
 
 // Poll is the event source of rc.on("subscription"): it polls

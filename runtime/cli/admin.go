@@ -53,6 +53,10 @@ type statusDoc struct {
 	// (nothing loaded yet: Scripts is empty).
 	Connecting *connectingDoc `json:"connecting,omitempty"`
 	Scripts    []scriptDoc    `json:"scripts"`
+	// StoreWriteErrors counts the writes of the state dir's store that
+	// its file refused since the start (a full disk, a read-only file
+	// system): rc.store writes that failed, event cursors not saved.
+	StoreWriteErrors uint64 `json:"store_write_errors"`
 }
 
 // now is when the daemon made the document.
@@ -194,6 +198,7 @@ type daemonState struct {
 	keeper   *authKeeper
 	server   string
 	stateDir string
+	store    interface{ WriteErrors() uint64 } // the state dir's store (nil: none)
 	started  time.Time
 	beat     atomic.Int64 // UnixNano of the daemon loop's last heartbeat
 	stopping atomic.Bool  // the shutdown began (beginStop)
@@ -362,6 +367,9 @@ func (d *daemonState) status() statusDoc {
 		UptimeSeconds: now.Sub(d.started).Seconds(),
 		Source:        d.source(src, list),
 		Scripts:       make([]scriptDoc, 0, len(list)),
+	}
+	if d.store != nil {
+		doc.StoreWriteErrors = d.store.WriteErrors()
 	}
 	if h == nil {
 		doc.Connecting = d.connecting()

@@ -519,7 +519,11 @@ func printStatus(w io.Writer, doc statusDoc) {
 		fmt.Fprintf(w, "\nscripts: %s  state: %s\nno script is loaded until the server answers\n", doc.ScriptsDir, doc.StateDir)
 		return
 	}
-	fmt.Fprintf(w, "event source: %s\nscripts: %s  state: %s\n\n", src, doc.ScriptsDir, doc.StateDir)
+	fmt.Fprintf(w, "event source: %s\nscripts: %s  state: %s\n", src, doc.ScriptsDir, doc.StateDir)
+	if doc.StoreWriteErrors > 0 {
+		fmt.Fprintf(w, "state dir: %d writes refused by its file since the start (a full disk? see the log)\n", doc.StoreWriteErrors)
+	}
+	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "SCRIPT\tSTATE\tVERSION\tSINCE\tCALLS\tERRORS\tTIMEOUTS\tMEMORY\tQUEUED\tTRIGGERS")
 	scripts := append([]scriptDoc(nil), doc.Scripts...)

@@ -212,6 +212,7 @@ var (
 	descBackedOff = prometheus.NewDesc("rclua_script_backed_off", "1 while the script's triggers are paused by its back-off, else 0.", []string{"script"}, nil)
 	descNeeded    = prometheus.NewDesc("rclua_event_source_needed", "1 while a running script listens to the event source's kinds (the source runs only then), else 0.", []string{"source"}, nil)
 	descQueued    = prometheus.NewDesc("rclua_script_queued_events", "Events waiting for the script (queued, or held while backed off).", []string{"script"}, nil)
+	descStoreErrs = prometheus.NewDesc("rclua_store_write_errors_total", "Writes of the state dir's store that its file refused (a full disk, a read-only file system): rc.store writes that failed, event cursors not saved.", nil, nil)
 	descBroken    = prometheus.NewDesc("rclua_script_load_failed", "1 while the script file's newest content failed to load (an older version may still run), else 0.", []string{"script"}, nil)
 	descUp        = prometheus.NewDesc("rclua_event_source_up", "1 while the event source delivers events (realtime connected, or polling successfully), else 0.", []string{"source"}, nil)
 	descState     = prometheus.NewDesc("rclua_event_source_state", "The event source's state: 1 for the current one (connecting, realtime, polling, failing, idle).", []string{"source", "state"}, nil)
@@ -221,7 +222,7 @@ var (
 )
 
 func (c *statusCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descScripts, descPaused, descBackedOff, descQueued, descBroken, descNeeded, descUp, descState, descLag, descReady, descUptime} {
+	for _, d := range []*prometheus.Desc{descScripts, descPaused, descBackedOff, descQueued, descBroken, descStoreErrs, descNeeded, descUp, descState, descLag, descReady, descUptime} {
 		ch <- d
 	}
 }
@@ -262,6 +263,7 @@ func (c *statusCollector) Collect(ch chan<- prometheus.Metric) {
 			gauge(descLag, time.Since(*src.Newest).Seconds(), src.Name)
 		}
 	}
+	ch <- prometheus.MustNewConstMetric(descStoreErrs, prometheus.CounterValue, float64(doc.StoreWriteErrors))
 	gauge(descReady, b2f(doc.Ready))
 	gauge(descUptime, doc.UptimeSeconds)
 }

@@ -41,3 +41,19 @@ func TestMetricsForgetDropsTheScriptsSeries(t *testing.T) {
 	assert.Zero(t, series("gone"))
 	assert.Equal(t, 6, series("kept"))
 }
+
+// TestMetricsStoreWriteErrors: the store's refused writes are a counter.
+func TestMetricsStoreWriteErrors(t *testing.T) {
+	t.Parallel()
+	m := newMetrics(func() statusDoc { return statusDoc{StoreWriteErrors: 3} })
+	fams, err := m.reg.Gather()
+	require.NoError(t, err)
+	for _, f := range fams {
+		if f.GetName() == "rclua_store_write_errors_total" {
+			require.Len(t, f.GetMetric(), 1)
+			assert.Equal(t, 3.0, f.GetMetric()[0].GetCounter().GetValue())
+			return
+		}
+	}
+	t.Fatal("no rclua_store_write_errors_total")
+}

@@ -267,7 +267,7 @@ func daemon(ctx context.Context, o runOptions, baseURL string, creds credentials
 		return fmt.Errorf("scripts folder: %w", err)
 	}
 	keeper := newAuthKeeper(creds, baseURL, log)
-	state := &daemonState{server: baseURL, stateDir: stateDir, scriptsDir: scriptsDir, keeper: keeper, started: time.Now(), now: time.Now}
+	state := &daemonState{server: baseURL, stateDir: stateDir, scriptsDir: scriptsDir, keeper: keeper, store: db, started: time.Now(), now: time.Now}
 	state.heartbeat()
 	mets := newMetrics(state.status)
 	stopAdmin, err := serveAdmin(ctx, o.adminAddr, o.explicitAdmin, adminHandler(state, mets), log)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -203,6 +204,8 @@ type DB struct {
 	closed bool
 	spaces map[string]*space
 
+	writeErrors atomic.Uint64 // WriteErrors
+
 	ctx    context.Context // ended by Close: ends the sweeper
 	cancel context.CancelFunc
 	done   chan struct{} // closed when the sweeper has ended
@@ -297,6 +300,7 @@ func (d *DB) Sweep(ctx context.Context) (int, error) {
 			gone, freed, err = d.sweepBucket(b)
 			return err
 		})
+		d.failedWrite(err)
 		if err == nil {
 			sp.forget(gone, freed)
 			n += len(gone)
@@ -360,6 +364,7 @@ func (d *DB) Drop(ctx context.Context, name string) (ok bool, err error) {
 	}
 	defer d.release(sp)
 	ok, err = d.be.drop(name)
+	d.failedWrite(err)
 	if err == nil {
 		sp.mu.Lock()
 		sp.vals, sp.total = nil, 0
@@ -422,7 +427,23 @@ func (d *DB) SaveCursor(name string, data []byte) error {
 	if name == "" {
 		return errors.New("store: the cursor name is empty")
 	}
-	return d.be.saveCursor(name, data)
+	err := d.be.saveCursor(name, data)
+	d.failedWrite(err)
+	return err
+}
+
+// WriteErrors is how many writes the file refused since Open: a value
+// set, deleted or swept by a script, or an event cursor saved, that
+// failed for the file's sake (a full disk, a read-only or failing file
+// system), not for a bound of Options.
+func (d *DB) WriteErrors() uint64 { return d.writeErrors.Load() }
+
+// failedWrite counts err, a write's error, when it is the file's.
+func (d *DB) failedWrite(err error) {
+	var le *LimitError
+	if err != nil && !errors.As(err, &le) && !errors.Is(err, ErrClosed) && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
+		d.writeErrors.Add(1)
+	}
 }
 
 func (d *DB) check() error {
@@ -708,6 +729,7 @@ func (n *nsHandle) write(ctx context.Context, key string, change func(old []byte
 		return b.put(k, e)
 	})
 	if err != nil {
+		n.d.failedWrite(err)
 		return err
 	}
 	sp.mu.Lock()

@@ -116,6 +116,7 @@ type Host struct {
 	scripts  map[string]*scriptState // by file name, latest lifetime
 	live     map[*actor]struct{}     // every actor whose goroutine runs (also stopping ones)
 	removed  []removedScript         // scripts whose file was removed, oldest first (at most MaxRemoved)
+	heard    map[string]bool         // event kinds the last event of went to a script (for the log when none listens)
 	// disabled holds the file names of the scripts Disable stopped.
 	disabled map[string]bool
 }
@@ -417,7 +418,19 @@ func (h *Host) dispatch(ctx context.Context, src uint8, ev source.Event) error {
 			targets = append(targets, a)
 		}
 	}
+	deaf := len(targets) == 0 && h.heard[ev.Kind]
+	if len(targets) > 0 && !h.heard[ev.Kind] {
+		if h.heard == nil {
+			h.heard = map[string]bool{}
+		}
+		h.heard[ev.Kind] = true
+	} else if deaf {
+		h.heard[ev.Kind] = false
+	}
 	h.mu.Unlock()
+	if deaf && !h.shuttingDown() {
+		h.log.Info().Str("kind", ev.Kind).Msg("no running script listens to these events any more: they are dropped, and a script that listens again later does not get them")
+	}
 	var acks []*handled
 	if ev.Handled != nil {
 		if len(targets) == 0 {

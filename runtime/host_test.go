@@ -16,6 +16,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/rclua/rclua/luabind"
+	"github.com/rclua/rclua/runtime/source"
 )
 
 func TestMain(m *testing.M) {
@@ -374,4 +375,34 @@ func TestScriptComingBackIsNotCountedRemoved(t *testing.T) {
 	_, listed := th.status("gone")
 	assert.True(t, listed, "still listed")
 	assert.Empty(t, obs.forgotten())
+}
+
+// TestLastListenerOfAKindGoingIsLogged: while the source runs for
+// another kind, the events of a kind whose last listener went are done
+// with, nobody listening: the log says so once, when the first of them
+// comes, and again after a listener came back and went again.
+func TestLastListenerOfAKindGoingIsLogged(t *testing.T) {
+	t.Parallel()
+	src := newTestSource(source.KindSubscription, source.KindMessage)
+	th := startHost(t, Config{}, src, map[string]string{
+		"subs.lua": `rc.on("subscription", function() end)`,
+		"ping.lua": `rc.on("message", function(msg) rc.log.info("got " .. msg._id) end)`,
+	})
+	th.logs.eventually(t, waitFor, func() bool { r, _ := src.running(); return r }, "the source to run")
+	const deaf = "no running script listens to these events any more: they are dropped, and a script that listens again later does not get them"
+	require.True(t, src.send(msgEvent("m1")))
+	th.logs.eventually(t, waitFor, func() bool { return th.logs.count("got m1") == 1 }, "m1")
+	require.NoError(t, th.h.Disable("ping"))
+	th.waitStatus("ping", "disabled", func(s ScriptStatus) bool { return s.State == StateDisabled })
+	require.True(t, src.send(msgEvent("m2")))
+	require.True(t, src.send(msgEvent("m3")))
+	require.True(t, src.send(subEvent(source.ActionUpdated, "s", 1)))
+	th.logs.eventually(t, waitFor, func() bool { return th.logs.count(deaf, "kind", "message") == 1 }, "the log line")
+	require.NoError(t, th.h.Enable("ping"))
+	th.waitStatus("ping", "running", func(s ScriptStatus) bool { return s.State == StateRunning })
+	require.True(t, src.send(msgEvent("m4")))
+	th.logs.eventually(t, waitFor, func() bool { return th.logs.count("got m4") == 1 }, "m4")
+	assert.Zero(t, th.logs.count("got m2"), "as the README says: not delivered")
+	assert.Equal(t, 1, th.logs.count(deaf), "once per period without a listener")
+	assert.Zero(t, th.logs.count(deaf, "kind", "subscription"))
 }

@@ -101,6 +101,11 @@ func (b *binding) post(L *lua.LState) int {
 	if b.m.API == nil {
 		return b.fail(L, errUnavailable)
 	}
+	if isPost(endpoint) {
+		if err := b.allowPost(fn + " " + endpoint); err != nil {
+			return b.fail(L, err)
+		}
+	}
 	body, err := b.m.API.PostRaw(ctxOf(L), endpoint, raw)
 	if err != nil {
 		return b.fail(L, err)

@@ -60,6 +60,9 @@ func (b *binding) chatPostMessage(L *lua.LState) int {
 	if b.m.Chat == nil {
 		return b.fail(L, errUnavailable)
 	}
+	if err := b.allowPost(fn); err != nil {
+		return b.fail(L, err)
+	}
 	body, err := b.m.Chat.PostMessageRaw(ctxOf(L), msg)
 	if err != nil {
 		return b.fail(L, err)

@@ -131,6 +131,9 @@ func (b *binding) msgReply(L *lua.LState) int {
 	if b.m.Chat == nil {
 		return b.fail(L, errUnavailable)
 	}
+	if err := b.allowPost(fn); err != nil {
+		return b.fail(L, err)
+	}
 	body, err := b.m.Chat.PostMessageRaw(ctxOf(L), post)
 	if err != nil {
 		return b.fail(L, err)

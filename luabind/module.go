@@ -93,6 +93,9 @@ type Module struct {
 	// Secrets answers rc.secret and redacts the values it gave from
 	// rc.log and print. Nil: rc.secret returns nil, err.
 	Secrets *Secrets
+	// Posts bounds the messages the script posts (see PostLimit); nil:
+	// no bound.
+	Posts *PostLimit
 }
 
 // FromClient returns a Module calling the services of c and logging to log.

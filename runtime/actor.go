@@ -720,7 +720,7 @@ func (a *actor) load(ctx context.Context, req *loadRequest) {
 	mods := newModules(a.h.cfg.ScriptsDir)
 	v.L = sandbox.New(sandbox.Options{Unsafe: a.h.cfg.Unsafe, Modules: mods.find})
 	v.reg = newRegistry(modeRun, a.log)
-	a.h.env.openState(v.L, a.h.cfg, a.st.name, a.log, v.reg, a.h.sectionOf(a.st.name), a.secrets)
+	a.h.env.openState(v.L, a.h.cfg, a.st.name, a.log, v.reg, a.h.sectionOf(a.st.name), a.secrets, a.st.posts)
 	if a.cur == nil {
 		// Nothing runs: the top level runs here, as a handler would.
 		a.loaded(req, v, mods, start, a.runTop(ctx, v, req, a.guard))

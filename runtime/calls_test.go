@@ -22,7 +22,7 @@ func runSnippet(t *testing.T, code string, timeout time.Duration, unsafe bool) e
 	L := sandbox.New(sandbox.Options{Unsafe: unsafe})
 	defer L.Close()
 	reg := &registry{mode: modeCheck, loading: true}
-	env{}.openState(L, Config{}.withDefaults(), "", zerolog.Nop(), reg, nil, nil)
+	env{}.openState(L, Config{}.withDefaults(), "", zerolog.Nop(), reg, nil, nil, nil)
 	return runChunk(context.Background(), L, "t.lua", []byte(code), timeout)
 }
 
@@ -104,7 +104,7 @@ func TestTriggersOnlyAtTopLevel(t *testing.T) {
 	L := sandbox.New(sandbox.Options{})
 	defer L.Close()
 	reg := &registry{mode: modeRun, loading: true}
-	env{}.openState(L, Config{}.withDefaults(), "", zerolog.Nop(), reg, nil, nil)
+	env{}.openState(L, Config{}.withDefaults(), "", zerolog.Nop(), reg, nil, nil, nil)
 	require.NoError(t, runChunk(context.Background(), L, "t.lua", []byte(`function later() rc.every("5m", function() end) end`), time.Second))
 	reg.loading = false
 	fn := L.GetGlobal("later").(*lua.LFunction)

@@ -207,6 +207,6 @@ func errorLine(path, msg string) int {
 func checkAPI(cfg Config, e env) *lint.API {
 	L := sandbox.New(sandbox.Options{Unsafe: cfg.Unsafe})
 	defer L.Close()
-	e.openState(L, cfg, "", zerolog.Nop(), newRegistry(modeCheck, zerolog.Nop()), nil, nil)
+	e.openState(L, cfg, "", zerolog.Nop(), newRegistry(modeCheck, zerolog.Nop()), nil, nil, nil)
 	return lint.FromState(L, cfg.minEvery)
 }

@@ -39,6 +39,11 @@ type Config struct {
 	// Disabled names the scripts (file name without ".lua") that start
 	// disabled: see Host.Disable.
 	Disabled []string
+	// PostLimit is how many messages one script may post in a minute, by
+	// any route (luabind.PostLimit, kept across the script's reloads);
+	// past it its posts return nil, err. Zero means DefaultPostLimit;
+	// negative: no limit.
+	PostLimit int
 
 	// Unexported knobs, defaulted like the others; tests lower them.
 	minEvery   time.Duration                     // smallest rc.every interval; default 1s
@@ -63,6 +68,7 @@ const (
 	DefaultQueueLen        = 256
 	DefaultMemoryLimit     = 1 << 30 // 1 GiB
 	DefaultBackoffAfter    = 5
+	DefaultPostLimit       = 60
 	DefaultBackoffMin      = time.Minute
 	DefaultBackoffMax      = time.Hour
 )
@@ -91,6 +97,9 @@ func (c Config) withDefaults() Config {
 	if c.now == nil {
 		c.now = time.Now
 	}
+	if c.PostLimit == 0 {
+		c.PostLimit = DefaultPostLimit
+	}
 	if c.BackoffAfter == 0 {
 		c.BackoffAfter = DefaultBackoffAfter
 	}
@@ -101,4 +110,12 @@ func (c Config) withDefaults() Config {
 		c.MemoryLimit = DefaultMemoryLimit
 	}
 	return c
+}
+
+// newPostLimit returns a script's post limit of c (nil: none).
+func (c Config) newPostLimit() *luabind.PostLimit {
+	if c.PostLimit <= 0 {
+		return nil
+	}
+	return luabind.NewPostLimit(c.PostLimit, time.Minute, c.now)
 }

@@ -111,7 +111,7 @@ func loadScript(t *testing.T, s *rctest.Server, path string) *harness {
 	name := scriptBaseName(filepath.Base(path))
 	mem := store.OpenMemory(store.Options{SweepEvery: -1}) // rc.store, as the daemon gives it
 	t.Cleanup(func() { _ = mem.Close() })
-	env{module: luabind.FromClient(botClient(t, s), zerolog.Nop()), store: mem}.openState(h.L, cfg, name, zerolog.Nop(), h.reg, set.section(name), nil)
+	env{module: luabind.FromClient(botClient(t, s), zerolog.Nop()), store: mem}.openState(h.L, cfg, name, zerolog.Nop(), h.reg, set.section(name), nil, nil)
 	content, err := os.ReadFile(path)
 	require.NoError(t, err)
 	require.NoError(t, runChunk(context.Background(), h.L, filepath.Base(path), content, cfg.LoadTimeout), "load %s", path)

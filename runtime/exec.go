@@ -68,7 +68,7 @@ func runOnce(ctx context.Context, path string, content []byte, cfg Config, e env
 	defer L.Close()
 	reg := newRegistry(mode, log)
 	reg.fire = fire
-	e.openState(L, cfg, name, log, reg, set.section(name), secrets)
+	e.openState(L, cfg, name, log, reg, set.section(name), secrets, cfg.newPostLimit())
 	k := kindCheck
 	var g *callGuard
 	if mode == modeExec {

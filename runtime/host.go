@@ -72,9 +72,10 @@ func newEnv(cfg Config, module *luabind.Module, getenv func(string) string) env 
 
 // openState installs the rc table into L for a script logging to log,
 // with reg as its triggers' host, config as its rc.config, secrets
-// answering its rc.secret and, with a store, the namespace name (the
-// script's name; "" for none) as its rc.store.
-func (e env) openState(L *lua.LState, cfg Config, name string, log zerolog.Logger, reg luabind.Host, config map[string]any, secrets *luabind.Secrets) {
+// answering its rc.secret, posts as its post limit (nil: the module's)
+// and, with a store, the namespace name (the script's name; "" for none)
+// as its rc.store.
+func (e env) openState(L *lua.LState, cfg Config, name string, log zerolog.Logger, reg luabind.Host, config map[string]any, secrets *luabind.Secrets, posts *luabind.PostLimit) {
 	m := luabind.Module{}
 	if e.module != nil {
 		m = *e.module
@@ -86,6 +87,9 @@ func (e env) openState(L *lua.LState, cfg Config, name string, log zerolog.Logge
 	m.MinInterval = cfg.minEvery
 	m.Config = config
 	m.Secrets = secrets
+	if posts != nil {
+		m.Posts = posts
+	}
 	m.Open(L, reg)
 	if e.extra != nil {
 		e.extra(L)
@@ -569,6 +573,7 @@ func (h *Host) actorFor(ctx context.Context, name string) *actor {
 		name:  scriptBaseName(name),
 		path:  filepath.Join(h.cfg.ScriptsDir, name),
 		state: StateFailed,
+		posts: h.cfg.newPostLimit(),
 	}
 	a := newActor(h, st, name)
 	h.actors[name] = a

@@ -16,6 +16,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/rclua/rclua/luabind"
+	"github.com/rclua/rclua/rc/rctest"
 	"github.com/rclua/rclua/runtime/source"
 )
 
@@ -405,4 +406,34 @@ func TestLastListenerOfAKindGoingIsLogged(t *testing.T) {
 	assert.Zero(t, th.logs.count("got m2"), "as the README says: not delivered")
 	assert.Equal(t, 1, th.logs.count(deaf), "once per period without a listener")
 	assert.Zero(t, th.logs.count(deaf, "kind", "subscription"))
+}
+
+// TestPostLimitKeptAcrossReloads: a script's post limit is its own and
+// survives its reloads (each reload's top level posting again cannot
+// reset it), and another script has its own.
+func TestPostLimitKeptAcrossReloads(t *testing.T) {
+	t.Parallel()
+	s := rctest.NewServer()
+	defer s.Close()
+	poster := func(tag string) string {
+		return `for i = 1, 2 do
+  local m, err = rc.chat.post_message { channel = "#general", text = "` + tag + ` " .. i }
+  if not m then rc.log.warn("refused", { error = err.error_type }) end
+end
+`
+	}
+	e := env{module: luabind.FromClient(botClient(t, s), zerolog.Nop())}
+	th := startHostEnv(t, Config{PostLimit: 3}, e, nil, map[string]string{"a.lua": poster("a1"), "b.lua": poster("b1")})
+	th.waitStatus("a", "loaded", func(st ScriptStatus) bool { return st.State == StateRunning })
+	writeFile(t, filepath.Join(th.dir, "a.lua"), poster("a2"))
+	th.logs.eventually(t, waitFor, func() bool { return th.logs.count("refused", "script", "a", "error", "limit") == 1 }, "a's 4th post refused")
+	var texts []string
+	for _, m := range s.Messages(rctest.GeneralRoomID) {
+		texts = append(texts, m.Text)
+	}
+	for _, want := range []string{"a1 1", "a1 2", "a2 1", "b1 1", "b1 2"} {
+		assert.Contains(t, texts, want)
+	}
+	assert.NotContains(t, texts, "a2 2", "past a's limit of 3, reload or not")
+	assert.Zero(t, th.logs.count("refused", "script", "b"), "b has its own limit")
 }

@@ -64,7 +64,7 @@ func LoadScript(ctx context.Context, path string, content []byte, cfg Config, op
 	e := newEnv(cfg, deps.Module, getenv)
 	secrets := e.secrets.secretsFor(name, func() []string { return set.allowedSecrets(name) })
 	s := &Script{L: sandbox.New(opts), reg: newRegistry(modeRun, log), cfg: cfg, log: log, secrets: secrets}
-	e.openState(s.L, cfg, name, log, s.reg, set.section(name), secrets)
+	e.openState(s.L, cfg, name, log, s.reg, set.section(name), secrets, nil) // the Module's post limit: the caller's, on its clock
 	err = redactErr(secrets, runChunkGuarded(ctx, s.L, path, content, cfg.LoadTimeout, nil, kindLoad))
 	s.reg.loading = false
 	if err != nil {

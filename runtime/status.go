@@ -5,6 +5,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/rclua/rclua/luabind"
 )
 
 // Script states reported by Status.
@@ -86,6 +88,7 @@ type scriptState struct {
 	first     map[string]string // FirstHandlers, never changed once set
 	step      int
 	until     time.Time
+	posts     *luabind.PostLimit // its post limit, across its reloads (nil: none)
 
 	queued, held                                     atomic.Int64 // messages in the queue; held while backed off
 	runs, errors, timeouts, memory, waits, coalesced atomic.Uint64

@@ -65,6 +65,7 @@ type execOptions struct {
 	secretsDir string
 	state      stateFlags
 	memory     memoryFlags
+	postLimit  postLimit
 	fire       bool
 }
 
@@ -77,6 +78,7 @@ func execFlags(getenv func(string) string) (*flag.FlagSet, *execOptions) {
 	fs.BoolVar(&o.fire, "fire", false, "after the top level, call each rc.every and rc.cron handler once, in the order registered")
 	secretsDirVar(fs, &o.secretsDir, getenv)
 	o.memory.register(fs, getenv, "the script is")
+	postLimitVar(fs, &o.postLimit)
 	o.log.register(fs, getenv)
 	o.state.register(fs, getenv, true)
 	return fs, o
@@ -146,7 +148,7 @@ func cmdExec(ctx context.Context, args []string, getenv func(string) string, std
 	}
 	defer o.memory.apply()()
 	cfg := runtime.Config{LoadTimeout: o.timeout, HandlerTimeout: o.timeout, SecretsDir: o.secretsDir,
-		MemoryLimit: int64(o.memory.limit)}
+		MemoryLimit: int64(o.memory.limit), PostLimit: int(o.postLimit)}
 	module := luabind.FromClient(client, log)
 	module.Store = st // the daemon's namespace for this script
 	err = runtime.Exec(runCtx, path, cfg, module, runtime.ExecOptions{FireTimers: o.fire}, log)

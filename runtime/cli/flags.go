@@ -356,6 +356,39 @@ func checkMemoryLimit(b byteSize) error {
 	return nil
 }
 
+// postLimit is --post-limit: how many messages a script may post in a
+// minute (at most 100000), or "off" (stored as -1).
+type postLimit int
+
+// maxPostLimit bounds --post-limit: past it, a limit bounds nothing.
+const maxPostLimit = 100000
+
+func (p *postLimit) String() string {
+	if *p < 0 {
+		return "off"
+	}
+	return strconv.Itoa(int(*p))
+}
+
+func (p *postLimit) Set(s string) error {
+	if s == "off" {
+		*p = -1
+		return nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 || n > maxPostLimit {
+		return fmt.Errorf("want a number of messages per minute from 1 to %d, or off", maxPostLimit)
+	}
+	*p = postLimit(n)
+	return nil
+}
+
+// postLimitVar adds --post-limit to fs, with runtime's default.
+func postLimitVar(fs *flag.FlagSet, p *postLimit) {
+	*p = runtime.DefaultPostLimit
+	fs.Var(p, "post-limit", "messages a script may post per minute, by any route (rc.chat.post_message, msg:reply, rc.post), or off")
+}
+
 // byteSize is a size flag: a number with a unit (KiB, MiB, GiB; KB, MB,
 // GB; B), or "off" for no limit, which it stores as -1.
 type byteSize int64

@@ -59,6 +59,7 @@ type runOptions struct {
 	handlerTimeout  time.Duration
 	shutdownTimeout time.Duration
 	memory          memoryFlags
+	postLimit       postLimit
 	dev             bool
 	devAddr         string
 	devActivity     time.Duration
@@ -85,6 +86,7 @@ func runFlags(getenv func(string) string) (*flag.FlagSet, *runOptions) {
 	durationVar(fs, &o.handlerTimeout, "handler-timeout", defaultHandlerTimeout, "`duration` allowed for each handler call")
 	durationVar(fs, &o.shutdownTimeout, "shutdown-timeout", defaultShutdownTimeout, "on SIGINT/SIGTERM, the `duration` running handlers may take to finish")
 	o.memory.register(fs, getenv, "running handlers are")
+	postLimitVar(fs, &o.postLimit)
 	fs.BoolVar(&o.dev, "dev", false, "run against a fake Rocket.Chat server started in the process")
 	fs.StringVar(&o.devAddr, "dev-addr", "", "address of the --dev server (default 127.0.0.1:3000, or a free port if that is busy)")
 	durationVar(fs, &o.devActivity, "dev-activity", defaultDevActivity, "with --dev, the `duration` between two messages of the demo users, at least 100ms")
@@ -312,6 +314,7 @@ func daemon(ctx context.Context, o runOptions, baseURL string, creds credentials
 		HandlerTimeout:  o.handlerTimeout,
 		ShutdownTimeout: o.shutdownTimeout,
 		MemoryLimit:     int64(o.memory.limit),
+		PostLimit:       int(o.postLimit),
 		SecretsDir:      o.secretsDir,
 	}
 	// The event cursors live in the store, so a restart catches up on what

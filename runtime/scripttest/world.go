@@ -131,7 +131,8 @@ func newWorld(ctx context.Context, start time.Time, path string, content []byte,
 	}
 	m := luabind.FromClient(scriptClient, zerolog.Nop())
 	m.Bot = rc.UserRef{ID: rctest.BotUserID, Username: rctest.BotUsername}
-	w.store = store.OpenMemory(store.Options{Now: w.clock, SweepEvery: -1}) // expiries on the fake clock
+	m.Posts = luabind.NewPostLimit(runtime.DefaultPostLimit, time.Minute, w.clock) // as the daemon's, on the fake clock
+	w.store = store.OpenMemory(store.Options{Now: w.clock, SweepEvery: -1})        // expiries on the fake clock
 	w.space = w.store.Namespace(runtime.ScriptName(path))
 	m.Store = w.space
 	log := zerolog.New(&w.logs)

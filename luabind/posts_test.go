@@ -1,0 +1,100 @@
+package luabind
+
+import (
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	lua "github.com/yuin/gopher-lua"
+)
+
+// stepClock is a clock tests move by hand.
+type stepClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *stepClock) get() time.Time      { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
+func (c *stepClock) add(d time.Duration) { c.mu.Lock(); defer c.mu.Unlock(); c.now = c.now.Add(d) }
+
+func TestPostLimitWindow(t *testing.T) {
+	t.Parallel()
+	clk := &stepClock{now: time.Date(2026, 1, 1, 9, 0, 0, 0, time.UTC)}
+	p := NewPostLimit(3, time.Minute, clk.get)
+	for i := range 3 {
+		_, ok, _ := p.take()
+		require.True(t, ok, "post %d", i)
+		clk.add(10 * time.Second)
+	}
+	wait, ok, log := p.take()
+	assert.False(t, ok)
+	assert.True(t, log, "the first refusal is logged")
+	assert.Equal(t, 30*time.Second, wait, "until the oldest of the window is a minute old")
+	_, _, log = p.take()
+	assert.False(t, log, "once per window")
+	clk.add(30 * time.Second)
+	_, ok, _ = p.take()
+	assert.True(t, ok, "the oldest left the window")
+	_, ok, _ = p.take()
+	assert.False(t, ok, "the next two are still in it")
+	clk.add(time.Hour)
+	for range 3 {
+		_, ok, _ = p.take()
+		assert.True(t, ok)
+	}
+}
+
+// TestPostLimitEveryRoute: past the limit every route that posts a
+// message is refused with nil, err (error_type "limit") before the
+// server: rc.chat.post_message, msg:reply, rc.post of chat.postMessage
+// and of chat.sendMessage in any case; rc.post of another endpoint is
+// not counted; one refusal is logged.
+func TestPostLimitEveryRoute(t *testing.T) {
+	t.Parallel()
+	clk := &stepClock{now: time.Date(2026, 1, 1, 9, 0, 0, 0, time.UTC)}
+	f := newFake()
+	L := lua.NewState()
+	defer L.Close()
+	logs := &syncBuffer{}
+	m := f.module()
+	m.Logger = zerolog.New(logs)
+	m.Posts = NewPostLimit(2, time.Minute, clk.get)
+	m.Open(L, nil)
+	require.NoError(t, L.DoString(`
+for i = 1, 5 do assert(rc.post("subscriptions.read", { rid = "R" })) end -- not posts
+assert(rc.chat.post_message { room_id = "R", text = "1" })
+assert(rc.post("chat.sendMessage", { message = { rid = "R", msg = "2" } }))
+results = {}
+function try(name, f)
+  local v, err = f()
+  results[#results + 1] = { name = name, ok = v ~= nil, type = err and err.error_type, message = err and err.message }
+end
+try("post_message", function() return rc.chat.post_message { room_id = "R", text = "3" } end)
+try("Chat.PostMessage", function() return rc.post("Chat.PostMessage", { roomId = "R", text = "4" }) end)
+try("chat.sendMessage", function() return rc.post("chat.sendMessage", { message = { rid = "R", msg = "5" } }) end)
+`))
+	args, err := EventArgs(L, "message", "created", []byte(`{"_id":"M","rid":"R","msg":"!ping","u":{"_id":"U","username":"u"}}`))
+	require.NoError(t, err)
+	L.SetGlobal("msg", args[0])
+	require.NoError(t, L.DoString(`try("msg:reply", function() return msg:reply("6") end)`))
+	results := L.GetGlobal("results").(*lua.LTable)
+	require.Equal(t, 4, results.Len())
+	for i := 1; i <= 4; i++ {
+		r := results.RawGetInt(i).(*lua.LTable)
+		assert.Equal(t, lua.LFalse, r.RawGetString("ok"), r.RawGetString("name").String())
+		assert.Equal(t, "limit", r.RawGetString("type").String())
+		assert.Contains(t, r.RawGetString("message").String(), "refused: the script posted 2 messages in the last 1m0s (the post limit)")
+	}
+	posts := 0
+	for _, c := range f.calls {
+		if c.Method == "chat.postMessage" || (c.Method == "post" && strings.EqualFold(c.Endpoint, "chat.sendMessage")) || strings.EqualFold(c.Endpoint, "chat.postMessage") {
+			posts++
+		}
+	}
+	assert.Equal(t, 2, posts, "the refused posts never reached the server")
+	assert.Equal(t, 1, strings.Count(strings.Join(logs.lines(), "\n"), "post limit reached"), "one refusal logged")
+}

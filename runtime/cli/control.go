@@ -551,7 +551,11 @@ func printStatus(w io.Writer, doc statusDoc) {
 			fmt.Fprintf(w, "\n%s: running %s for %s", s.Name, r.Trigger, max(0, doc.now().Sub(r.Since)).Round(time.Millisecond))
 		}
 		for _, t := range s.Timers {
-			if t.Next != nil {
+			switch {
+			case t.Next == nil:
+			case s.BackedOffUntil != nil: // its ticks wait for the pause's end
+				fmt.Fprintf(w, "\n%s: %s paused until %s (back-off)", s.Name, t.Trigger, s.BackedOffUntil.Local().Format(time.DateTime))
+			default:
 				fmt.Fprintf(w, "\n%s: next %s at %s (in %s)", s.Name, t.Trigger, t.Next.Local().Format(time.DateTime),
 					max(0, t.Next.Sub(doc.now())).Round(time.Second))
 			}

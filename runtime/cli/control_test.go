@@ -82,3 +82,23 @@ func TestConnectingStatusRedacts(t *testing.T) {
 	assert.Contains(t, buf.String(), "connecting to https://chat.example.com since ")
 	assert.NotContains(t, buf.String(), secretToken)
 }
+
+// TestPrintStatusPausedTimers: a backed-off script's timers say they are
+// paused until the back-off ends, not "next ... (in 0s)" (their ticks
+// wait); a running script's say when they fire.
+func TestPrintStatusPausedTimers(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 3, 2, 9, 0, 0, 0, time.Local)
+	until, next := now.Add(30*time.Minute), now.Add(-time.Minute)
+	later := now.Add(time.Hour)
+	doc := statusDoc{Started: now, Ready: true, Scripts: []scriptDoc{
+		{Name: "paused", State: "running", BackoffStep: 2, BackedOffUntil: &until, Timers: []timerDoc{{Trigger: "every 5s (p.lua:1)", Next: &next}}},
+		{Name: "fine", State: "running", Timers: []timerDoc{{Trigger: "every 1h0m0s (f.lua:1)", Next: &later}}},
+	}}
+	var buf strings.Builder
+	printStatus(&buf, doc)
+	out := buf.String()
+	assert.Contains(t, out, "paused: every 5s (p.lua:1) paused until "+until.Format(time.DateTime)+" (back-off)")
+	assert.NotContains(t, out, "paused: next")
+	assert.Contains(t, out, "fine: next every 1h0m0s (f.lua:1) at "+later.Format(time.DateTime)+" (in 1h0m0s)")
+}

@@ -101,7 +101,7 @@ func (b *binding) post(L *lua.LState) int {
 	if b.m.API == nil {
 		return b.fail(L, errUnavailable)
 	}
-	if isPost(endpoint) {
+	if isPost(endpoint, raw) {
 		if err := b.allowPost(fn + " " + endpoint); err != nil {
 			return b.fail(L, err)
 		}
@@ -170,21 +170,31 @@ var sessionMethods = map[string]bool{
 // checkMethodBody refuses a body of method.call or method.callAnon whose
 // message (the DDP method call, as JSON) names a session method.
 func checkMethodBody(L *lua.LState, fn, endpoint string, body []byte) {
+	if m := methodOf(endpoint, body); sessionMethods[m] {
+		argError(L, 2, fn, fmt.Sprintf("body: the method %q is refused: it would end or replace the daemon's own session or token", m))
+	}
+}
+
+// methodOf returns the method a body of method.call or method.callAnon
+// (endpoint) runs, named in its message (the DDP method call, as JSON),
+// lower case; "" for another endpoint or a body without one.
+func methodOf(endpoint string, body []byte) string {
 	if r := routeOf(endpoint); !strings.HasPrefix(r, "method.call") {
-		return
+		return ""
 	}
 	var b struct {
 		Message string `json:"message"`
 	}
 	if json.Unmarshal(body, &b) != nil {
-		return
+		return ""
 	}
 	var m struct {
 		Method string `json:"method"`
 	}
-	if json.Unmarshal([]byte(b.Message), &m) == nil && sessionMethods[strings.ToLower(m.Method)] {
-		argError(L, 2, fn, fmt.Sprintf("body: the method %q is refused: it would end or replace the daemon's own session or token", m.Method))
+	if json.Unmarshal([]byte(b.Message), &m) != nil {
+		return ""
 	}
+	return strings.ToLower(m.Method)
 }
 
 // keyName renders a table key in an error message: quoted when a string.

@@ -120,6 +120,8 @@
 // or "unavailable" (the host gave the Module no such service);
 // rc.store's failures have "limit" (a bound of the store), "type" (incr of
 // a value that is no number) or "store" (the store itself failed);
+// a post past the script's PostLimit "limit" (never sent); rc.time.parse's
+// "time" (a string that is no time it takes);
 // rc.json.encode's and rc.json.decode's "json" (a value JSON cannot hold,
 // bad JSON, a limit), their message naming the function: "rc.json.encode:
 // f: cannot encode a function". A

@@ -2,7 +2,6 @@ package luabind
 
 import (
 	"fmt"
-	"strings"
 	"sync"
 	"time"
 )
@@ -31,7 +30,7 @@ func NewPostLimit(n int, window time.Duration, now func() time.Time) *PostLimit 
 	if now == nil {
 		now = time.Now
 	}
-	return &PostLimit{n: n, window: window, now: now, times: make([]time.Time, 0, n)}
+	return &PostLimit{n: n, window: window, now: now} // the ring grows with the posts: a high n costs nothing unused
 }
 
 // take records a post now, or refuses it with the wait until the next
@@ -68,15 +67,18 @@ type postLimitError struct {
 
 func (e *postLimitError) Error() string {
 	return fmt.Sprintf("%s: refused: the script posted %d messages in the last %s (the post limit); the next is allowed in %s",
-		e.fn, e.n, e.window, e.wait.Round(time.Second))
+		e.fn, e.n, e.window, (e.wait + time.Second - 1).Truncate(time.Second)) // rounded up: never "in 0s"
 }
 
 // ErrorType is err.error_type (errorTable).
 func (e *postLimitError) ErrorType() string { return "limit" }
 
-// postEndpoints are the endpoints that post a message, lower case (rc.post
-// matches endpoints without case, as the server routes them).
-var postEndpoints = map[string]bool{"chat.postmessage": true, "chat.sendmessage": true}
+// postEndpoints are the routes (routeOf) that post a message; commands.run
+// runs a slash command, which may (/me, /shrug).
+var postEndpoints = map[string]bool{"chat.postmessage": true, "chat.sendmessage": true, "commands.run": true}
+
+// postMethods are the methods (methodOf) of method.call that post one.
+var postMethods = map[string]bool{"sendmessage": true, "slashcommand": true}
 
 // allowPost takes one post of fn from the script's limit: nil when it may
 // go, else the error to return (the first refusal of a window is logged).
@@ -97,5 +99,9 @@ func (b *binding) allowPost(fn string) error {
 	return err
 }
 
-// isPost reports whether an rc.post endpoint posts a message.
-func isPost(endpoint string) bool { return postEndpoints[strings.ToLower(endpoint)] }
+// isPost reports whether rc.post of endpoint with body posts a message,
+// however the endpoint is spelt ("/chat.postMessage", "chat.postmessage/")
+// or through method.call.
+func isPost(endpoint string, body []byte) bool {
+	return postEndpoints[routeOf(endpoint)] || postMethods[methodOf(endpoint, body)]
+}

@@ -32,7 +32,7 @@ func (b *binding) timeParse(L *lua.LState) int {
 	switch v := L.Get(1).(type) {
 	case lua.LString:
 		var err error
-		if t, err = time.Parse(time.RFC3339Nano, string(v)); err != nil {
+		if t, err = time.Parse(time.RFC3339Nano, string(v)); err != nil || !inDateRange(float64(t.UnixMilli())) {
 			L.Push(lua.LNil)
 			L.Push(b.errorTable(L, &timeError{fmt.Sprintf("%s: not an ISO-8601 time with a zone (2024-07-02T18:07:35.267Z): %q", fn, clip(string(v)))}))
 			return 2

@@ -711,6 +711,8 @@ func (a *actor) load(ctx context.Context, req *loadRequest) {
 			// trigger.
 			a.log.Warn().Str("running_hash", short(a.cur.hash)).
 				Msg("script file is empty: keeping the running version (delete the file to stop the script)")
+			// A restart would load the empty file: a script without triggers.
+			a.st.setLoadFailed(a.st.path + ": the file is empty: the running version is an older one")
 			return
 		}
 	}
@@ -798,7 +800,14 @@ func (a *actor) loaded(req *loadRequest, v *version, mods *modules, start time.T
 	a.mu.Unlock()
 	if err != nil {
 		v.L.Close()
-		a.st.setLoadFailed(err.Error())
+		if a.cur != nil && req.hash == a.cur.hash {
+			// A forced reload of the running content (SIGHUP, rclua
+			// reload) that failed (a slow server, a timeout): the file is
+			// what runs, not broken.
+			a.st.setError(err.Error())
+		} else {
+			a.st.setLoadFailed(err.Error())
+		}
 		a.h.obs.Reload(a.st.name, LoadFailed)
 		ev := a.log.Error().Str("hash", short(req.hash))
 		if a.cur != nil {

@@ -415,15 +415,20 @@ func (h *Host) dispatch(ctx context.Context, src uint8, ev source.Event) error {
 	}
 	h.mu.Lock()
 	targets := make([]*actor, 0, len(h.actors))
+	listened := false // by a running script, whether or not done with this event
 	for _, a := range h.actors {
+		if !a.st.listensTo(ev.Kind) {
+			continue
+		}
+		listened = true
 		// A script done with the event before a restart does not get it
 		// again (source.Event.Done).
-		if a.st.listensTo(ev.Kind) && !slices.Contains(ev.Done, a.st.name) {
+		if !slices.Contains(ev.Done, a.st.name) {
 			targets = append(targets, a)
 		}
 	}
-	deaf := len(targets) == 0 && h.heard[ev.Kind]
-	if len(targets) > 0 && !h.heard[ev.Kind] {
+	deaf := !listened && h.heard[ev.Kind]
+	if listened && !h.heard[ev.Kind] {
 		if h.heard == nil {
 			h.heard = map[string]bool{}
 		}

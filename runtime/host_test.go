@@ -62,7 +62,7 @@ func TestReloadBrokenEditKeepsOldUntilFixed(t *testing.T) {
 	assert.Equal(t, StateRunning, st.State, "old version still running")
 	assert.Equal(t, hashOf(versionScript("v1")), st.Hash, "old hash kept")
 	assert.True(t, strings.HasPrefix(st.LastError, "a.lua:2:"), "last error has file:line: %q", st.LastError)
-	assert.True(t, st.LoadFailed, "the file is broken, an older version runs")
+	assert.True(t, st.FileBroken, "the file is broken, an older version runs")
 	n := th.logs.count("tick v1")
 	th.logs.eventually(t, waitFor, func() bool { return th.logs.count("tick v1") > n+2 }, "old version keeps ticking")
 
@@ -75,7 +75,7 @@ func TestReloadBrokenEditKeepsOldUntilFixed(t *testing.T) {
 
 	writeFile(t, path, versionScript("v3"))
 	st = th.waitStatus("a", "fixed", func(s ScriptStatus) bool { return s.Hash == hashOf(versionScript("v3")) && s.LastError == "" })
-	assert.False(t, st.LoadFailed)
+	assert.False(t, st.FileBroken)
 	th.logs.eventually(t, waitFor, func() bool { return th.logs.count("tick v3") > 0 }, "fixed version runs")
 }
 
@@ -393,6 +393,12 @@ func TestLastListenerOfAKindGoingIsLogged(t *testing.T) {
 	const deaf = "no running script listens to these events any more: they are dropped, and a script that listens again later does not get them"
 	require.True(t, src.send(msgEvent("m1")))
 	th.logs.eventually(t, waitFor, func() bool { return th.logs.count("got m1") == 1 }, "m1")
+	done := msgEvent("m0")
+	done.Done = []string{"ping"} // redelivered after a restart, ping done with it already
+	require.True(t, src.send(done))
+	require.True(t, src.send(msgEvent("m1b")))
+	th.logs.eventually(t, waitFor, func() bool { return th.logs.count("got m1b") == 1 }, "m1b")
+	assert.Zero(t, th.logs.count(deaf), "ping still listens: an event it was done with is no sign of deafness")
 	require.NoError(t, th.h.Disable("ping"))
 	th.waitStatus("ping", "disabled", func(s ScriptStatus) bool { return s.State == StateDisabled })
 	require.True(t, src.send(msgEvent("m2")))

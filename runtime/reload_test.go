@@ -3,10 +3,13 @@ package runtime
 import (
 	"os"
 	"path/filepath"
+	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	lua "github.com/yuin/gopher-lua"
 
 	"github.com/rclua/rclua/runtime/watch"
 )
@@ -21,14 +24,14 @@ func TestItem11UndoingABrokenEditDoesNotReload(t *testing.T) {
 	path := filepath.Join(th.dir, "a.lua")
 
 	writeFile(t, path, "rc.every(\"soon\", function() end)\n")
-	th.waitStatus("a", "load error", func(s ScriptStatus) bool { return s.LastError != "" && s.LoadFailed })
+	th.waitStatus("a", "load error", func(s ScriptStatus) bool { return s.LastError != "" && s.FileBroken })
 	writeFile(t, path, versionScript("v1"))
 	th.logs.eventually(t, waitFor, func() bool {
 		return th.logs.count("script content is the running version again: nothing to reload", "script", "a") == 1
 	}, "undo recognised")
 	st := th.waitStatus("a", "error cleared", func(s ScriptStatus) bool { return s.LastError == "" })
 	assert.Equal(t, StateRunning, st.State)
-	assert.False(t, st.LoadFailed, "the file holds the running version again")
+	assert.False(t, st.FileBroken, "the file holds the running version again")
 	assert.Equal(t, hashOf(versionScript("v1")), st.Hash)
 	assert.Equal(t, 1, th.logs.count("loaded v1"), "the top level ran once")
 	assert.Equal(t, 0, th.logs.count("script reloaded", "script", "a"))
@@ -57,9 +60,30 @@ func TestItem11EmptyFileKeepsTheRunningVersion(t *testing.T) {
 	}
 	st, _ := th.status("a")
 	assert.Equal(t, hashOf(versionScript("v1")), st.Hash)
+	assert.True(t, st.FileBroken, "a restart would load the empty file: the alert must see it")
+	assert.Contains(t, st.LastError, "the file is empty")
 
 	writeFile(t, path, versionScript("v2"))
 	th.logs.eventually(t, waitFor, func() bool { return th.logs.count("tick v2") > 0 }, "the next content loads")
+	st = th.waitStatus("a", "v2", func(s ScriptStatus) bool { return s.Hash == hashOf(versionScript("v2")) })
+	assert.False(t, st.FileBroken)
+}
+
+// TestForcedReloadFailingIsNoBrokenFile: a reload asked for (SIGHUP) of
+// the content that runs whose top level fails this time (a slow server)
+// records the error, but the file is the running version: not broken.
+func TestForcedReloadFailingIsNoBrokenFile(t *testing.T) {
+	t.Parallel()
+	var loads atomic.Int64
+	e := env{extra: func(L *lua.LState) {
+		L.SetGlobal("loads", L.NewFunction(func(L *lua.LState) int { L.Push(lua.LNumber(loads.Add(1))); return 1 }))
+	}}
+	th := startHostEnv(t, Config{}, e, nil, map[string]string{"a.lua": "if loads() > 1 then error(\"the server is slow\") end\n"})
+	th.waitStatus("a", "running", func(s ScriptStatus) bool { return s.State == StateRunning })
+	th.h.ReloadAll()
+	st := th.waitStatus("a", "the failed reload", func(s ScriptStatus) bool { return strings.Contains(s.LastError, "the server is slow") })
+	assert.Equal(t, StateRunning, st.State)
+	assert.False(t, st.FileBroken, "the file holds the running version")
 }
 
 // TestItem11NewEmptyFileLoads: with no running version there is nothing to

@@ -38,7 +38,9 @@ type Script struct {
 // script's section of the settings file there (or deps.Settings, when
 // not nil: the file is then not read), and rc.secret reads
 // deps.Getenv (nil: an empty environment, never the process's) and
-// cfg.SecretsDir. A failing top level is an error
+// cfg.SecretsDir. Its post limit is deps.Module.Posts (runtime/scripttest's,
+// on its fake clock), else a new one of cfg.PostLimit: a new Script starts
+// a new limit. A failing top level is an error
 // "file:line: message" and leaves nothing open.
 func LoadScript(ctx context.Context, path string, content []byte, cfg Config, opts sandbox.Options, deps Deps, log zerolog.Logger) (*Script, error) {
 	cfg = cfg.withDefaults()
@@ -64,7 +66,11 @@ func LoadScript(ctx context.Context, path string, content []byte, cfg Config, op
 	e := newEnv(cfg, deps.Module, getenv)
 	secrets := e.secrets.secretsFor(name, func() []string { return set.allowedSecrets(name) })
 	s := &Script{L: sandbox.New(opts), reg: newRegistry(modeRun, log), cfg: cfg, log: log, secrets: secrets}
-	e.openState(s.L, cfg, name, log, s.reg, set.section(name), secrets, nil) // the Module's post limit: the caller's, on its clock
+	var posts *luabind.PostLimit // the Module's, on the caller's clock, else cfg's
+	if deps.Module == nil || deps.Module.Posts == nil {
+		posts = cfg.newPostLimit()
+	}
+	e.openState(s.L, cfg, name, log, s.reg, set.section(name), secrets, posts)
 	err = redactErr(secrets, runChunkGuarded(ctx, s.L, path, content, cfg.LoadTimeout, nil, kindLoad))
 	s.reg.loading = false
 	if err != nil {

@@ -25,11 +25,11 @@ type ScriptStatus struct {
 	Hash      string    // sha256 (hex) of the running version's content
 	LoadedAt  time.Time // when the running version was loaded
 	LastError string    // last load or handler error ("file:line: message")
-	// LoadFailed is set while the file's newest content failed to load:
+	// FileBroken is set while the file's newest content failed to load:
 	// the running version, if any (State running), is an older one; none
 	// runs with State failed. An edit that loads, or the file back to the
 	// running version, clears it.
-	LoadFailed bool
+	FileBroken bool
 	// LastErrorAt is when LastError happened (zero with none).
 	LastErrorAt time.Time
 	// Triggers are the labels of the running version's triggers, e.g.
@@ -83,7 +83,7 @@ type scriptState struct {
 	loadedAt  time.Time
 	lastError string
 	errorAt   time.Time
-	broken    bool // LoadFailed
+	broken    bool // FileBroken
 	triggers  []string
 	first     map[string]string // FirstHandlers, never changed once set
 	step      int
@@ -138,7 +138,7 @@ func (s *scriptState) snapshot() ScriptStatus {
 	return ScriptStatus{
 		Timers: timers,
 		Name:   s.name, Path: s.path, State: s.state, Hash: s.hash,
-		LoadedAt: s.loadedAt, LastError: s.lastError, LastErrorAt: s.errorAt, LoadFailed: s.broken,
+		LoadedAt: s.loadedAt, LastError: s.lastError, LastErrorAt: s.errorAt, FileBroken: s.broken,
 		Triggers: s.triggers, Listens: listens, FirstHandlers: s.first,
 		Queued:      int(s.queued.Load() + s.held.Load()),
 		BackoffStep: s.step, BackedOffUntil: s.until,

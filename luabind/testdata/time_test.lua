@@ -19,6 +19,9 @@ function test_parse_refusals(t)
   if not err.message:find('not an ISO-8601 time with a zone', 1, true) then t:error(err.message) end
   v, err = rc.time.parse("2024-07-02T18:07:35") -- no zone: which one?
   t:eq(err.error_type, "time")
+  v, err = rc.time.parse("0000-06-01T00:00:00Z") -- a year rc.time.format refuses
+  t:eq(v, nil)
+  t:eq(err.error_type, "time")
   t:raises("bad argument #1 to rc.time.parse (time string or", rc.time.parse, 42)
   t:raises("without a number $date in range", rc.time.parse, { ["$date"] = "x" })
   t:raises("without a number $date in range", rc.time.parse, { ["$date"] = 1e300 })

@@ -99,7 +99,7 @@ type scriptDoc struct {
 	// Running is the call the script runs now (a handler, or "load").
 	Running        *runningDoc `json:"running,omitempty"`
 	LastError      string      `json:"last_error,omitempty"`
-	LoadFailed     bool        `json:"load_failed"` // the file's newest content failed to load (an older version may run)
+	FileBroken     bool        `json:"file_broken"` // the file's newest content failed to load (an older version may run)
 	LastErrorAt    *time.Time  `json:"last_error_at,omitempty"`
 	Calls          uint64      `json:"calls"`
 	Errors         uint64      `json:"errors"`
@@ -383,7 +383,7 @@ func (d *daemonState) status() statusDoc {
 	for _, s := range list {
 		sd := scriptDoc{
 			Name: s.Name, State: s.State, Hash: s.Hash, Triggers: s.Triggers,
-			LastError: s.LastError, LoadFailed: s.LoadFailed, Calls: s.Runs, Errors: s.Errors, Timeouts: s.Timeouts, MemoryStops: s.MemoryStops,
+			LastError: s.LastError, FileBroken: s.FileBroken, Calls: s.Runs, Errors: s.Errors, Timeouts: s.Timeouts, MemoryStops: s.MemoryStops,
 			Queued: s.Queued, Disabled: disabled[s.Name], BackoffStep: s.BackoffStep,
 			LoadedAt: timePtr(s.LoadedAt), LastErrorAt: timePtr(s.LastErrorAt),
 		}

@@ -533,7 +533,7 @@ func printStatus(w io.Writer, doc statusDoc) {
 		if s.BackedOffUntil != nil {
 			state = fmt.Sprintf("backed off (step %d, until %s)", s.BackoffStep, s.BackedOffUntil.Local().Format(time.TimeOnly))
 		}
-		if s.LoadFailed && s.State == runtime.StateRunning {
+		if s.FileBroken && s.State == runtime.StateRunning {
 			state += " (file broken)" // an older version runs: see the last error
 		}
 		hash, since := "-", "-"

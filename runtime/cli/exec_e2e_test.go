@@ -5,6 +5,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -252,4 +253,33 @@ func TestE2EExecBadAddressIsFinal(t *testing.T) {
 	assert.Contains(t, stderr, "not Rocket.Chat's REST API")
 	assert.NotContains(t, stderr, "ran")
 	assert.NotContains(t, stderr, secretToken)
+}
+
+// TestE2EExecPostLimit: exec's script is held to --post-limit (its third
+// post refused, error_type limit, with the warning), and --post-limit off
+// lifts it.
+func TestE2EExecPostLimit(t *testing.T) {
+	t.Parallel()
+	s := rctest.NewServer()
+	defer s.Close()
+	loop := filepath.Join(t.TempDir(), "loop.lua")
+	require.NoError(t, os.WriteFile(loop, []byte(`for i = 1, 3 do
+  local m, err = rc.chat.post_message { channel = "#general", text = "loop " .. i }
+  if not m then rc.log.warn("refused", { n = i, error_type = err.error_type }) end
+end
+`), 0o644))
+	code, _, stderr := runChild(t, botEnv(s), "exec", "--post-limit", "2", "--log-format", "json", loop)
+	require.Equal(t, 0, code, stderr)
+	assert.Contains(t, stderr, `"n":3,"error_type":"limit"`)
+	assert.Contains(t, stderr, "post limit reached")
+	code, _, stderr = runChild(t, botEnv(s), "exec", "--post-limit", "off", "--log-format", "json", loop)
+	require.Equal(t, 0, code, stderr)
+	assert.NotContains(t, stderr, "refused")
+	n := 0
+	for _, m := range s.Messages(rctest.GeneralRoomID) {
+		if strings.HasPrefix(m.Text, "loop ") {
+			n++
+		}
+	}
+	assert.Equal(t, 5, n, "2 with the limit, 3 without")
 }

@@ -357,11 +357,11 @@ func checkMemoryLimit(b byteSize) error {
 }
 
 // postLimit is --post-limit: how many messages a script may post in a
-// minute (at most 100000), or "off" (stored as -1).
+// minute (at most 10000), or "off" (stored as -1).
 type postLimit int
 
 // maxPostLimit bounds --post-limit: past it, a limit bounds nothing.
-const maxPostLimit = 100000
+const maxPostLimit = 10000
 
 func (p *postLimit) String() string {
 	if *p < 0 {

@@ -213,7 +213,7 @@ var (
 	descNeeded    = prometheus.NewDesc("rclua_event_source_needed", "1 while a running script listens to the event source's kinds (the source runs only then), else 0.", []string{"source"}, nil)
 	descQueued    = prometheus.NewDesc("rclua_script_queued_events", "Events waiting for the script (queued, or held while backed off).", []string{"script"}, nil)
 	descStoreErrs = prometheus.NewDesc("rclua_store_write_errors_total", "Writes of the state dir's store that its file refused (a full disk, a read-only file system): rc.store writes that failed, event cursors not saved.", nil, nil)
-	descBroken    = prometheus.NewDesc("rclua_script_load_failed", "1 while the script file's newest content failed to load (an older version may still run), else 0.", []string{"script"}, nil)
+	descBroken    = prometheus.NewDesc("rclua_script_file_broken", "1 while the script file's newest content failed to load (an older version may still run), else 0.", []string{"script"}, nil)
 	descUp        = prometheus.NewDesc("rclua_event_source_up", "1 while the event source delivers events (realtime connected, or polling successfully), else 0.", []string{"source"}, nil)
 	descState     = prometheus.NewDesc("rclua_event_source_state", "The event source's state: 1 for the current one (connecting, realtime, polling, failing, idle).", []string{"source", "state"}, nil)
 	descLag       = prometheus.NewDesc("rclua_event_source_lag_seconds", "Now minus the newest server _updatedAt the event source saw (grows while nothing changes).", []string{"source"}, nil)
@@ -247,7 +247,7 @@ func (c *statusCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 		gauge(descBackedOff, off, s.Name)
 		gauge(descQueued, float64(s.Queued), s.Name)
-		gauge(descBroken, b2f(s.LoadFailed), s.Name)
+		gauge(descBroken, b2f(s.FileBroken), s.Name)
 	}
 	for st, n := range states {
 		gauge(descScripts, float64(n), st)

@@ -132,7 +132,7 @@ func startProbeDaemon(t *testing.T) probeDaemon {
 
 // TestE2EBrokenFileIsVisible: a broken edit that keeps the old version
 // running shows in rclua status ("running (file broken)"), in /status
-// (load_failed) and in rclua_script_load_failed, which the README's
+// (file_broken) and in rclua_script_file_broken, which the README's
 // RcluaScriptBroken alert reads; a fixing edit clears all three.
 func TestE2EBrokenFileIsVisible(t *testing.T) {
 	t.Parallel()
@@ -145,19 +145,19 @@ func TestE2EBrokenFileIsVisible(t *testing.T) {
 	base := adminURL(t, c)
 	waitForText(t, c.stderr, "rclua started", 15*time.Second)
 	broken := func() float64 {
-		v, _ := value(scrape(t, base), "rclua_script_load_failed", map[string]string{"script": "probe"})
+		v, _ := value(scrape(t, base), "rclua_script_file_broken", map[string]string{"script": "probe"})
 		return v
 	}
 	assert.Zero(t, broken())
 
 	writeScript(t, filepath.Join(dir, "probe.lua"), "rc.every(\"soon\", function() end)\n")
-	waitFor(t, 15*time.Second, "the failed load", func() bool { return statusJSON(t, env).Scripts[0].LoadFailed })
+	waitFor(t, 15*time.Second, "the failed load", func() bool { return statusJSON(t, env).Scripts[0].FileBroken })
 	_, out, _ := runChild(t, env, "status")
 	assert.Contains(t, out, "running (file broken)")
 	assert.Equal(t, 1.0, broken())
 
 	writeScript(t, filepath.Join(dir, "probe.lua"), probeScript("v2"))
-	waitFor(t, 15*time.Second, "the fix", func() bool { return !statusJSON(t, env).Scripts[0].LoadFailed })
+	waitFor(t, 15*time.Second, "the fix", func() bool { return !statusJSON(t, env).Scripts[0].FileBroken })
 	_, out, _ = runChild(t, env, "status")
 	assert.NotContains(t, out, "file broken")
 	assert.Zero(t, broken())

@@ -118,8 +118,8 @@ func TestCommandRefuses(t *testing.T) {
 		{"user information and a bad port", with(token, "RC_URL", "https://bot:"+secretPassword+"@chat.example.com:99999"), run(), []string{"must not contain credentials"}, []string{secretPassword}},
 		{"URL with a trailing newline", with(token, "RC_URL", "https://chat.example.com\n"), run(), []string{"RC_URL (or --url) has white space around it"}, nil},
 		{"--url with a bad port", token, run("--url", "https://chat.example.com:123456"), []string{`invalid port "123456"`}, nil},
-		{"--post-limit 0", token, run("--post-limit", "0"), []string{"want a number of messages per minute from 1 to 100000, or off"}, nil},
-		{"exec --post-limit too big", token, []string{"exec", "--post-limit", "100001", filepath.Join(scripts, "x.lua")}, []string{"flag -post-limit: want a number of messages per minute"}, nil},
+		{"--post-limit 0", token, run("--post-limit", "0"), []string{"want a number of messages per minute from 1 to 10000, or off"}, nil},
+		{"exec --post-limit too big", token, []string{"exec", "--post-limit", "10001", filepath.Join(scripts, "x.lua")}, []string{"flag -post-limit: want a number of messages per minute"}, nil},
 		// Everything wrong at once is reported at once.
 		{"every problem at once", with(token, "RC_URL", "https://chat.example.com:0", "RC_TOKEN", secretToken+"\n"),
 			[]string{"run", "--scripts", filepath.Join(scripts, "missing"), "--poll-interval", "1ms"},

@@ -157,18 +157,19 @@ func (c *checker) callArgs(fn string, call *ast.FuncCallExpr) {
 	if !ok {
 		return
 	}
-	// As the function words its error: a method counts its self
-	// (msg:reply's options are argument #2) and goes by its call's name.
-	name, first := fn, 0
-	if _, method, isMethod := strings.Cut(fn, ":"); isMethod {
-		name, first = "msg:"+method, 1
+	// As the function words its error: a method goes by its call's name
+	// and numbers its arguments after self, as Lua does (msg:reply's
+	// options are argument #1).
+	name, method := fn, false
+	if _, m, isMethod := strings.Cut(fn, ":"); isMethod {
+		name, method = "msg:"+m, true
 	}
 	bad := func(line, n int, msg string) {
 		c.findings = append(c.findings, Finding{Line: line, Kind: KindCallArg, Name: fn,
-			Message: fmt.Sprintf("bad argument #%d to %s (%s)", first+n, name, msg)})
+			Message: fmt.Sprintf("bad argument #%d to %s (%s)", n, name, msg)})
 	}
 	args := call.Args
-	if n := len(args); first == 0 && n > len(ps) && (!multiValued(args[n-1]) || n-1 > len(ps)) { // methods ignore extra arguments
+	if n := len(args); !method && n > len(ps) && (!multiValued(args[n-1]) || n-1 > len(ps)) { // methods ignore extra arguments
 		bad(args[len(ps)].Line(), len(ps)+1, luabind.ExtraArgMessage(fn, len(ps)))
 	}
 	for i, arg := range args {

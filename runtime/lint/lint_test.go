@@ -475,7 +475,7 @@ rc.respond("z", function(m) m:replly("x"); return m.room end)
 `)
 	assert.Equal(t, []string{
 		`3: message: msg:replly: a message has no method replly (did you mean msg:reply?)`,
-		`5: call-arg: bad argument #2 to msg:reply (unknown option "tmid" (known: text, attachments, thread))`,
+		`5: call-arg: bad argument #1 to msg:reply (unknown option "tmid" (known: text, attachments, thread))`,
 		`7: message: a Rocket.Chat message has no field "text" (it is nil): use msg.msg`,
 		`8: message: a Rocket.Chat message has no field "user" (it is nil): use msg.u (msg.u.username, msg.u._id)`,
 		`16: message: m:replly: a message has no method replly (did you mean m:reply?)`,

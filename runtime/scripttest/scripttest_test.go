@@ -451,3 +451,32 @@ end
 	assert.True(t, r["test_edit"].Passed, "%+v", r["test_edit"])
 	assert.Contains(t, r["test_not_a_message"].Failure, "t.edit: a message t.post returned expected")
 }
+
+// TestPostLimitOnTheFakeClock: a test's script is held to the daemon's
+// post limit (60 a minute) on the fake clock: a loop's 61st post is
+// refused, and a minute later posts go again.
+func TestPostLimitOnTheFakeClock(t *testing.T) {
+	t.Parallel()
+	path := files(t, `
+rc.every("1h", function()
+  for i = 1, 61 do
+    local m, err = rc.chat.post_message { channel = "#general", text = "n" .. i }
+    if not m then rc.log.warn("refused", { n = i, error_type = err.error_type }) end
+  end
+end)
+`, `
+function test_limit()
+  t.advance("1h")
+  t.eq(#t.posted(), 60)
+  local refused = {}
+  for _, l in ipairs(t.logs()) do if l.message == "refused" then refused[#refused + 1] = l end end
+  t.eq(#refused, 1)
+  t.eq(refused[1].n, 61)
+  t.eq(refused[1].error_type, "limit")
+  t.advance("1h")
+  t.eq(#t.posted(), 120, "the next hour's window has room")
+end
+`)
+	r := results(t, path, Options{})
+	assert.True(t, r["test_limit"].Passed, "%+v", r["test_limit"])
+}

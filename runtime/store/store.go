@@ -9,6 +9,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	bolterrors "go.etcd.io/bbolt/errors"
 )
 
 // Store is the state backend the daemon depends on: one namespace of keys
@@ -441,7 +443,8 @@ func (d *DB) WriteErrors() uint64 { return d.writeErrors.Load() }
 // failedWrite counts err, a write's error, when it is the file's.
 func (d *DB) failedWrite(err error) {
 	var le *LimitError
-	if err != nil && !errors.As(err, &le) && !errors.Is(err, ErrClosed) && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
+	if err != nil && !errors.As(err, &le) && !errors.Is(err, ErrClosed) && !errors.Is(err, bolterrors.ErrDatabaseNotOpen) && // closing meanwhile
+		!errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
 		d.writeErrors.Add(1)
 	}
 }

@@ -510,7 +510,7 @@ func (h *Host) runSource(ctx context.Context, i int, r *sourceRunner) error {
 		runCtx, stop := context.WithCancel(ctx)
 		done := make(chan error, 1)
 		go func() { done <- r.src.Run(runCtx, h.emitter(i)) }()
-		log.Debug().Msg("event source started: a script listens")
+		log.Debug().Msg("event source started: a running script listens to one of its kinds")
 		var err error
 		ended := false // Run returned by itself
 	wait:

@@ -182,19 +182,21 @@ func methodOf(endpoint string, body []byte) string {
 	if r := routeOf(endpoint); !strings.HasPrefix(r, "method.call") {
 		return ""
 	}
-	var b struct {
-		Message string `json:"message"`
-	}
-	if json.Unmarshal(body, &b) != nil {
+	// Exact keys, as the server's JSON.parse reads them: encoding/json's
+	// struct fields would take "METHOD" for "method" (the last of them),
+	// and a body with both could name one method to this check and run
+	// another.
+	var outer map[string]json.RawMessage
+	var message string
+	if json.Unmarshal(body, &outer) != nil || json.Unmarshal(outer["message"], &message) != nil {
 		return ""
 	}
-	var m struct {
-		Method string `json:"method"`
-	}
-	if json.Unmarshal([]byte(b.Message), &m) != nil {
+	var inner map[string]json.RawMessage
+	var method string
+	if json.Unmarshal([]byte(message), &inner) != nil || json.Unmarshal(inner["method"], &method) != nil {
 		return ""
 	}
-	return strings.ToLower(m.Method)
+	return strings.ToLower(method)
 }
 
 // keyName renders a table key in an error message: quoted when a string.

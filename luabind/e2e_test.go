@@ -231,6 +231,8 @@ func TestEndToEndSessionEndpointsRefused(t *testing.T) {
 		`rc.post("//logout")`, `rc.post("logout/")`, `rc.post("./logout")`, `rc.get("///Users.Logout")`,
 		`rc.post("method.call/x", {message = rc.json.encode({msg = "method", method = "logout", params = {}, id = "1"})})`,
 		`rc.post("method.callAnon/x", {message = '{"method":"personalAccessTokens:removeToken"}'})`,
+		`rc.post("method.call/x", {message = '{"msg":"method","method":"logout","METHOD":"x","params":[],"id":"1"}'})`,            // the server reads "method"
+		`rc.post("method.call/x", {message = '{"msg":"method","Method":"x","method":"removeOtherTokens","params":[],"id":"1"}'})`, // whatever the order
 	} {
 		got := runChunk(t, L, "bad.lua", src)
 		assert.Contains(t, got, "bad.lua:1: bad argument #", src)

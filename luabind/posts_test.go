@@ -82,6 +82,9 @@ try("commands.run", function() return rc.post("commands.run", { command = "me", 
 try("method.call sendMessage", function()
   return rc.post("method.call/sendMessage", { message = rc.json.encode { msg = "method", method = "sendMessage", id = "1", params = { { rid = "R", msg = "9" } } } })
 end)
+try("method.call sendMessage, METHOD beside", function()
+  return rc.post("method.call/x", { message = '{"msg":"method","method":"sendMessage","METHOD":"nothing","id":"3","params":[{"rid":"R","msg":"10"}]}' })
+end)
 assert(rc.post("method.call/getRoomRoles", { message = rc.json.encode { msg = "method", method = "getRoomRoles", id = "2", params = { "R" } } }))
 `))
 	args, err := EventArgs(L, "message", "created", []byte(`{"_id":"M","rid":"R","msg":"!ping","u":{"_id":"U","username":"u"}}`))
@@ -89,8 +92,8 @@ assert(rc.post("method.call/getRoomRoles", { message = rc.json.encode { msg = "m
 	L.SetGlobal("msg", args[0])
 	require.NoError(t, L.DoString(`try("msg:reply", function() return msg:reply("6") end)`))
 	results := L.GetGlobal("results").(*lua.LTable)
-	require.Equal(t, 8, results.Len())
-	for i := 1; i <= 8; i++ {
+	require.Equal(t, 9, results.Len())
+	for i := 1; i <= 9; i++ {
 		r := results.RawGetInt(i).(*lua.LTable)
 		assert.Equal(t, lua.LFalse, r.RawGetString("ok"), r.RawGetString("name").String())
 		assert.Equal(t, "limit", r.RawGetString("type").String())

@@ -705,7 +705,7 @@ func (a *actor) load(ctx context.Context, req *loadRequest) {
 			a.h.obs.Reload(a.st.name, LoadUnchanged)
 			a.log.Info().Str("hash", short(req.hash)).Msg("script content is the running version again: nothing to reload")
 			return
-		case len(bytes.TrimSpace(req.content)) == 0:
+		case len(bytes.TrimSpace(req.content)) == 0 && req.hash != a.cur.hash: // (an empty script that runs reloads as any other)
 			// Editors and copies truncate a file before writing it: loading
 			// that moment (on a change or a SIGHUP) would drop every
 			// trigger.

@@ -92,6 +92,13 @@ func TestItem11NewEmptyFileLoads(t *testing.T) {
 	t.Parallel()
 	th := startHost(t, Config{}, nil, map[string]string{"e.lua": ""})
 	th.waitStatus("e", "running", func(s ScriptStatus) bool { return s.State == StateRunning })
+	// A reload asked for (SIGHUP) of the empty script that runs is no
+	// broken file: it is what runs.
+	th.h.ReloadAll()
+	th.logs.eventually(t, waitFor, func() bool { return th.logs.count("script reloaded", "script", "e") >= 1 }, "reloaded")
+	st, _ := th.status("e")
+	assert.False(t, st.FileBroken)
+	assert.Empty(t, st.LastError)
 }
 
 // TestItem11EmptyFileSurvivesSIGHUP: a reload asked for (SIGHUP) while the

@@ -50,7 +50,7 @@ type Config struct {
 	memEvery   time.Duration                     // heap sampling period of the memory watchdog; default 25ms
 	aliveEvery time.Duration                     // period of the liveness probe (Host.Alive); default 1s
 	memRead    func() uint64                     // the watchdog's heap reading; default the Go heap (tests replace it)
-	now        func() time.Time                  // the wall clock of rc.cron; default time.Now
+	now        func() time.Time                  // the wall clock of rc.cron and the post limit; default time.Now
 	cronWake   time.Duration                     // longest wait of an rc.cron timer before it reads the clock again; default 1m
 	timerWoke  func(label string, now time.Time) // called each time an rc.cron timer reads the clock (tests)
 	// backoffMin and backoffMax bound a back-off's pause; default 1m and 1h.

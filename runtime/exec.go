@@ -84,10 +84,10 @@ func runOnce(ctx context.Context, path string, content []byte, cfg Config, e env
 		logScriptError(log.Error(), err, "script failed")
 	}
 	reg.loading = false
+	if err != nil {
+		return err
+	}
 	for _, t := range reg.timers {
-		if err != nil {
-			break
-		}
 		if t.isStopped() {
 			continue
 		}

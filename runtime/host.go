@@ -152,6 +152,7 @@ func newHost(cfg Config, e env, sources []source.Source, log zerolog.Logger) *Ho
 	h := &Host{
 		obs:      nopObserver{},
 		disabled: map[string]bool{},
+		heard:    map[string]bool{},
 		cfg:      cfg.withDefaults(),
 		env:      e,
 		log:      log,
@@ -428,13 +429,8 @@ func (h *Host) dispatch(ctx context.Context, src uint8, ev source.Event) error {
 		}
 	}
 	deaf := !listened && h.heard[ev.Kind]
-	if listened && !h.heard[ev.Kind] {
-		if h.heard == nil {
-			h.heard = map[string]bool{}
-		}
-		h.heard[ev.Kind] = true
-	} else if deaf {
-		h.heard[ev.Kind] = false
+	if listened != h.heard[ev.Kind] {
+		h.heard[ev.Kind] = listened
 	}
 	h.mu.Unlock()
 	if deaf && !h.shuttingDown() {

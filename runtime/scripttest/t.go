@@ -190,12 +190,18 @@ func (r *runner) tPost(L *lua.LState) int {
 		user = rctest.AliceUsername
 	}
 	raw, err := w.post(ctxOf(L), user, o["room"], o["text"], o["thread"])
-	if err != nil {
-		fail(L, "t.post: %v", err)
+	return pushMessage(L, "t.post", raw, err)
+}
+
+// pushMessage pushes the message raw that fn's request returned, or
+// fails with its error.
+func pushMessage(L *lua.LState, fn string, raw []byte, err error) int {
+	var v lua.LValue
+	if err == nil {
+		v, err = luajson.DecodeBytes(L, raw)
 	}
-	v, err := luajson.DecodeBytes(L, raw)
 	if err != nil {
-		fail(L, "t.post: %v", err)
+		fail(L, "%s: %v", fn, err)
 	}
 	L.Push(v)
 	return 1
@@ -219,15 +225,7 @@ func (r *runner) tEdit(L *lua.LState) int {
 		fail(L, "t.edit: a message t.post returned expected (with _id, rid and u.username)")
 	}
 	raw, err := w.edit(ctxOf(L), string(author), string(rid), string(id), text)
-	if err != nil {
-		fail(L, "t.edit: %v", err)
-	}
-	v, err := luajson.DecodeBytes(L, raw)
-	if err != nil {
-		fail(L, "t.edit: %v", err)
-	}
-	L.Push(v)
-	return 1
+	return pushMessage(L, "t.edit", raw, err)
 }
 
 // roomID resolves a room a test names ("#general", "general", a room id)

@@ -431,18 +431,26 @@ func (w *world) post(ctx context.Context, username, room, text, thread string) (
 	if err != nil {
 		return nil, fmt.Errorf("%s cannot post in %s: %w", username, room, err)
 	}
+	return w.deliver(ctx, "chat.postMessage", username, source.ActionCreated, body)
+}
+
+// deliver takes the message of body, the answer of endpoint to username's
+// post or edit, to the script's message handlers as action when the bot
+// is in its room (never the bot's own), lets the subscription changes
+// settle, and returns the message as the server stored it.
+func (w *world) deliver(ctx context.Context, endpoint, username, action string, body []byte) (json.RawMessage, error) {
 	var res struct {
 		Message json.RawMessage
 	}
-	if err := json.Unmarshal(body, &res); err != nil {
-		return nil, fmt.Errorf("chat.postMessage: %w", err)
+	if err := json.Unmarshal(body, &res); err != nil || len(res.Message) == 0 {
+		return nil, fmt.Errorf("%s: no message in %s", endpoint, body)
 	}
 	var m struct {
 		RID string `json:"rid"`
 	}
 	_ = json.Unmarshal(res.Message, &m)
 	if _, member := w.srv.Subscription(rctest.BotUsername, m.RID); member && username != rctest.BotUsername {
-		w.handlerFailed(w.script.Handle(ctx, source.KindMessage, source.ActionCreated, res.Message))
+		w.handlerFailed(w.script.Handle(ctx, source.KindMessage, action, res.Message))
 	}
 	return res.Message, w.settle(ctx)
 }
@@ -462,16 +470,7 @@ func (w *world) edit(ctx context.Context, username, rid, id, text string) (json.
 	if err != nil {
 		return nil, fmt.Errorf("%s cannot edit %s: %w", username, id, err)
 	}
-	var res struct {
-		Message json.RawMessage
-	}
-	if err := json.Unmarshal(body, &res); err != nil || len(res.Message) == 0 {
-		return nil, fmt.Errorf("chat.update: no message in %s", body)
-	}
-	if _, member := w.srv.Subscription(rctest.BotUsername, rid); member && username != rctest.BotUsername {
-		w.handlerFailed(w.script.Handle(ctx, source.KindMessage, source.ActionUpdated, res.Message))
-	}
-	return res.Message, w.settle(ctx)
+	return w.deliver(ctx, "chat.update", username, source.ActionUpdated, body)
 }
 
 // roomLabel names a room as tests do: "#name" for a channel or a group,

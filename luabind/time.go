@@ -32,7 +32,7 @@ func (b *binding) timeParse(L *lua.LState) int {
 	switch v := L.Get(1).(type) {
 	case lua.LString:
 		var err error
-		if t, err = time.Parse(time.RFC3339Nano, string(v)); err != nil || !inDateRange(float64(t.UnixMilli())) {
+		if t, err = time.Parse(time.RFC3339Nano, string(v)); err != nil || !validOffset(string(v)) || !inDateRange(float64(t.UnixMilli())) {
 			L.Push(lua.LNil)
 			L.Push(b.errorTable(L, &timeError{fmt.Sprintf("%s: not an ISO-8601 time with a zone (2024-07-02T18:07:35.267Z): %q", fn, clip(string(v)))}))
 			return 2
@@ -49,6 +49,18 @@ func (b *binding) timeParse(L *lua.LState) int {
 	}
 	L.Push(lua.LNumber(float64(t.UnixMilli()) / 1000))
 	return 1
+}
+
+// validOffset reports whether s, which time.Parse took as RFC 3339, ends
+// in Z or an offset of at most 23:59, as ISO-8601 and the server's
+// JavaScript Date allow (time.Parse also takes +24:00 and +05:60).
+func validOffset(s string) bool {
+	if len(s) < 6 || s[len(s)-1] == 'Z' {
+		return true
+	}
+	off := s[len(s)-5:] // hh:mm after the sign
+	hourOK := off[0] < '2' || off[0] == '2' && off[1] <= '3'
+	return hourOK && off[3] <= '5'
 }
 
 // The times rc.time takes, in Unix milliseconds: the years 0001 to 9999,

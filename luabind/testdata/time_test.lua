@@ -22,6 +22,13 @@ function test_parse_refusals(t)
   v, err = rc.time.parse("0000-06-01T00:00:00Z") -- a year rc.time.format refuses
   t:eq(v, nil)
   t:eq(err.error_type, "time")
+  for _, bad in ipairs({ "2024-07-02T20:07:35+24:00", "2024-07-02T20:07:35+05:60", "2024-07-02T20:07:35-23:60" }) do
+    v, err = rc.time.parse(bad) -- offsets that Go's parser takes and JavaScript's Date refuses
+    t:eq(v, nil, bad)
+    t:eq(err and err.error_type, "time", bad)
+  end
+  t:eq(rc.time.parse("2024-07-02T20:07:35-23:59"), rc.time.parse("2024-07-03T20:06:35Z"), "the largest offset")
+  t:eq(rc.time.parse("2024-07-02T20:07:35+19:30"), rc.time.parse("2024-07-02T00:37:35Z"))
   t:raises("bad argument #1 to rc.time.parse (time string or", rc.time.parse, 42)
   t:raises("without a number $date in range", rc.time.parse, { ["$date"] = "x" })
   t:raises("without a number $date in range", rc.time.parse, { ["$date"] = 1e300 })

@@ -53,8 +53,12 @@
 //     not a finding.
 //   - trigger-in-handler: a trigger registration (rc.on, rc.every,
 //     rc.cron, rc.hear, rc.respond) inside a function literal given to
-//     one: handlers run after the load, when registering raises. Not
-//     followed: a handler defined elsewhere and passed by name.
+//     one: handlers run after the load, when registering raises.
+//
+// The last two read a handler passed by name as well (local function
+// on_ping(msg) ... end; rc.hear("^!ping", on_ping)): a local function, or
+// a global one the file defines once; not a table's field (M.on_ping),
+// nor a function a call returns.
 //
 // A comment "-- rclua: ignore WHAT" on a line silences that line's
 // findings named by WHAT: one or more kind names (rc-path,
@@ -229,6 +233,7 @@ func (a *API) CheckModules(name string, src []byte, find ModuleSource) ([]Findin
 	}
 	c := a.newChecker()
 	c.block(stmts, newScope(nil))
+	c.followNamed()
 	if find != nil {
 		c.addModuleGlobals(find)
 	}
@@ -260,7 +265,7 @@ func (a *API) CheckModules(name string, src []byte, find ModuleSource) ([]Findin
 }
 
 func (a *API) newChecker() *checker {
-	return &checker{api: a, defined: map[string]bool{}, added: map[string]*node{}, requires: map[string]bool{}}
+	return &checker{api: a, defined: map[string]bool{}, added: map[string]*node{}, requires: map[string]bool{}, funcs: map[string]*function{}}
 }
 
 // addModuleGlobals counts as defined the globals assigned by the modules
@@ -313,7 +318,26 @@ type scope struct {
 	vars   map[string]*local
 }
 
-type local struct{ node *node }
+type local struct {
+	node *node
+	fn   *function // the function it was declared with, until assigned again
+}
+
+// function is a function literal and the scope it was written in: a
+// handler passed by name is walked again as a handler (followNamed).
+type function struct {
+	expr  *ast.FunctionExpr
+	scope *scope
+}
+
+// namedHandler is a trigger registration whose handler is a name (rc.hear
+// ("^!ping", on_ping)), followed once the whole file is walked.
+type namedHandler struct {
+	name    string
+	scope   *scope // where the registration is
+	trigger string
+	args    []ast.Expr
+}
 
 func newScope(parent *scope) *scope { return &scope{parent: parent, vars: map[string]*local{}} }
 
@@ -354,8 +378,10 @@ type checker struct {
 	added     map[string]*node // rc paths the file assigns
 	reads     []globalRead
 	findings  []Finding
-	requires  map[string]bool // modules required by a constant name
-	handler   string          // the trigger whose handler literal is being walked ("": none)
+	requires  map[string]bool      // modules required by a constant name
+	handler   string               // the trigger whose handler is being walked ("": none)
+	funcs     map[string]*function // global functions the file defines once (nil: more than once)
+	named     []namedHandler
 }
 
 func (c *checker) block(stmts []ast.Stmt, s *scope) {
@@ -373,10 +399,15 @@ func (c *checker) stmt(st ast.Stmt, s *scope) {
 		for _, e := range st.Lhs {
 			c.assign(e, s)
 		}
+		if len(st.Lhs) == 1 && len(st.Rhs) == 1 { // f = function(msg) ... end
+			if fn, ok := st.Rhs[0].(*ast.FunctionExpr); ok {
+				c.defineFunc(st.Lhs[0], &function{fn, s}, s)
+			}
+		}
 	case *ast.LocalAssignStmt:
 		if len(st.Names) == 1 && len(st.Exprs) == 1 {
 			if fn, ok := st.Exprs[0].(*ast.FunctionExpr); ok { // local function f: f is in scope in its body
-				s.vars[st.Names[0]] = &local{}
+				s.vars[st.Names[0]] = &local{fn: &function{fn, s}}
 				c.function(fn, s)
 				return
 			}
@@ -434,6 +465,7 @@ func (c *checker) stmt(st ast.Stmt, s *scope) {
 			return
 		}
 		c.assign(st.Name.Func, s)
+		c.defineFunc(st.Name.Func, &function{st.Func, s}, s)
 		c.function(st.Func, s)
 	case *ast.ReturnStmt:
 		for _, e := range st.Exprs {
@@ -447,7 +479,7 @@ func (c *checker) assign(e ast.Expr, s *scope) {
 	switch e := e.(type) {
 	case *ast.IdentExpr:
 		if l := s.lookup(e.Value); l != nil {
-			l.node = nil // no longer known to be an rc value
+			l.node, l.fn = nil, nil // no longer known to be an rc value, nor that function
 			return
 		}
 		c.defined[e.Value] = true
@@ -481,6 +513,60 @@ func (c *checker) assign(e ast.Expr, s *scope) {
 	default:
 		c.expr(e, s)
 	}
+}
+
+// defineFunc records that the assignment to target gives it fn: a local
+// declared before, or a global (one defined twice is not followed).
+func (c *checker) defineFunc(target ast.Expr, fn *function, s *scope) {
+	id, ok := target.(*ast.IdentExpr)
+	if !ok {
+		return
+	}
+	if l := s.lookup(id.Value); l != nil {
+		l.fn = fn
+		return
+	}
+	if _, twice := c.funcs[id.Value]; twice {
+		c.funcs[id.Value] = nil
+		return
+	}
+	c.funcs[id.Value] = fn
+}
+
+// followNamed walks, as handlers, the functions that registrations name
+// (rc.hear("^!ping", on_ping)): their bodies were walked where they are
+// defined, so only what being a handler adds is kept (the message checks,
+// trigger-in-handler), once however many triggers name them.
+func (c *checker) followNamed() {
+	seen := make(map[Finding]bool, len(c.findings))
+	for _, f := range c.findings {
+		seen[f] = true
+	}
+	reads, libMisses := len(c.reads), len(c.libMisses)
+	for _, h := range c.named {
+		var fn *function
+		if l := h.scope.lookup(h.name); l != nil {
+			fn = l.fn
+		} else {
+			fn = c.funcs[h.name]
+		}
+		if fn == nil {
+			continue
+		}
+		mark := len(c.findings)
+		c.handler = h.trigger
+		c.handlerFunc(fn.expr, fn.scope, h.trigger, h.args)
+		c.handler = ""
+		kept := c.findings[:mark]
+		for _, f := range c.findings[mark:] {
+			if !seen[f] {
+				seen[f] = true
+				kept = append(kept, f)
+			}
+		}
+		c.findings = kept
+	}
+	c.reads, c.libMisses = c.reads[:reads], c.libMisses[:libMisses]
 }
 
 // rootedAtRC reports whether e reads the global rc itself (rc.config,
@@ -525,6 +611,17 @@ func (c *checker) function(fn *ast.FunctionExpr, s *scope, implicit ...string) {
 		inner.vars[name] = &local{}
 	}
 	c.block(fn.Stmts, inner)
+}
+
+// handlerFunc walks f, written in scope s, as the handler of the trigger
+// registered with args.
+func (c *checker) handlerFunc(f *ast.FunctionExpr, s *scope, trigger string, args []ast.Expr) {
+	if first := handlerArg(trigger, args); first != nil && len(f.ParList.Names) > 0 {
+		first.path = f.ParList.Names[0] // as the script calls it: m:replly
+		c.handlerParams(f, s, first)
+		return
+	}
+	c.function(f, s)
 }
 
 // handlerParams walks a handler literal whose first parameter is first.
@@ -674,14 +771,12 @@ func (c *checker) expr(e ast.Expr, s *scope) *node {
 		for _, arg := range e.Args {
 			if f, ok := arg.(*ast.FunctionExpr); ok && isTrigger && c.handler == "" {
 				c.handler = fn.path
-				if first := handlerArg(fn.path, e.Args); first != nil && len(f.ParList.Names) > 0 {
-					first.path = f.ParList.Names[0] // as the script calls it: m:replly
-					c.handlerParams(f, s, first)
-				} else {
-					c.function(f, s)
-				}
+				c.handlerFunc(f, s, fn.path, e.Args)
 				c.handler = ""
 				continue
+			}
+			if id, ok := arg.(*ast.IdentExpr); ok && isTrigger && c.handler == "" {
+				c.named = append(c.named, namedHandler{name: id.Value, scope: s, trigger: fn.path, args: e.Args})
 			}
 			c.expr(arg, s)
 		}

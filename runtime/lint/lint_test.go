@@ -484,6 +484,56 @@ rc.respond("z", function(m) m:replly("x"); return m.room end)
 	assert.Empty(t, findings(t, api, `rc.respond("z", function(m) m:replly("x") end) -- rclua: ignore m:replly`+"\n"), "silenced by the name it is reported under")
 }
 
+// TestNamedHandlers: a handler passed by name (a local function, a local
+// assigned a function, a global function defined before or after the
+// registration) is read as a handler too: its message checks and
+// trigger-in-handler, each reported once however many triggers name it,
+// without repeating what its definition's walk found; a name assigned
+// again, a global defined twice, a table's field and a subscription
+// handler are not read as message handlers.
+func TestNamedHandlers(t *testing.T) {
+	t.Parallel()
+	api := realAPI(t, nil)
+	got := findings(t, api, `
+local function on_ping(msg)
+  msg:replly("pong")
+  rc.subscriptions.raed("x")
+end
+rc.hear("^!ping", on_ping)
+rc.respond("ping", on_ping)
+local on_echo
+on_echo = function(m) return m.text end
+rc.respond("echo", on_echo)
+rc.on("message", later)
+function later(msg, action)
+  rc.every("1h", function() end)
+  return msg.user
+end
+`)
+	assert.Equal(t, []string{
+		`3: message: msg:replly: a message has no method replly (did you mean msg:reply?)`,
+		`4: rc-path: rc.subscriptions.raed does not exist (did you mean rc.subscriptions.read? rc.subscriptions has: get, get_one, read, unread)`,
+		`9: message: a Rocket.Chat message has no field "text" (it is nil): use m.msg`,
+		`13: trigger-in-handler: rc.every in a handler of rc.on: triggers are registered only while the script loads (its top level); this call would raise each time the handler runs`,
+		`14: message: a Rocket.Chat message has no field "user" (it is nil): use msg.u (msg.u.username, msg.u._id)`,
+	}, got)
+	assert.Empty(t, findings(t, api, `
+local function h(msg) return msg.text end
+h = function() end
+rc.hear("a", h)
+function twice(msg) return msg.text end
+function twice(msg) return msg.room end
+rc.hear("b", twice)
+local M = {}
+function M.on(msg) return msg.text end
+rc.hear("c", M.on)
+local function sub(s) return s.text end
+rc.on("subscription", sub)
+local function setup() rc.every("1h", function() end) end
+setup()
+`), "not followed: reassigned, defined twice, a field, a subscription handler; a function the top level calls")
+}
+
 // TestStoreTTLConstant: a constant ttl that rc.store.set refuses is a
 // finding with its run-time message; a good one, a computed one and a
 // ttl of another function are not.

@@ -20,7 +20,8 @@
 // fails at its first failed assertion or Lua error, with its file:line; it
 // also fails when a handler of the script failed and the test never called
 // t.errors(), at the test's line whose t call made the handler run (the
-// script's file:line is in the message).
+// script's file:line is in the message). A failed assertion after a
+// handler failed names that failure too, the likely cause.
 //
 // The clock starts at Monday 5 January 2026, 08:00 UTC, unless the top
 // level called t.start. It moves only on t.advance and t.set_time, which

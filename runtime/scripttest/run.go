@@ -182,6 +182,17 @@ func (r *runner) runTest(ctx context.Context, name string, fn *lua.LFunction) (r
 	defer func() { w.close(); r.w = nil }()
 	if msg := r.call(ctx, fn); msg != "" {
 		res.Where, res.Failure = splitWhere(msg)
+		if len(w.errors) > 0 { // most often the cause: say so beside the assertion
+			first := w.errors[0]
+			res.Failure += "\n    before that, a handler of the script failed"
+			if first.at != "" {
+				res.Failure += " (at " + first.at + ")"
+			}
+			res.Failure += ": " + first.msg
+			if n := len(w.errors); n > 1 {
+				res.Failure += fmt.Sprintf(" (and %d more)", n-1)
+			}
+		}
 		return res
 	}
 	if len(w.errors) > 0 {

@@ -158,6 +158,12 @@ function test_refusals()
   t.advance(-1)
 end
 
+function test_assertion_after_handler_failure()
+  t.post { room = "#general", text = "boom" }
+  t.post { room = "#general", text = "boom" }
+  t.eq(t.posted(), { { room = "#general", text = "boomed" } })
+end
+
 function test_set_time_backwards()
   t.set_time("2020-01-01T00:00:00")
 end
@@ -182,6 +188,11 @@ end
 	assert.Equal(t, path+":17", u.Where, "the test's line that made the handler run")
 	assert.Contains(t, u.Failure, "a handler of the script failed: "+filepath.Join(filepath.Dir(path), "s.lua")+":3: exploded", "the script's file:line")
 	assert.True(t, r["test_expected_handler_failure"].Passed, "%+v", r["test_expected_handler_failure"])
+	a := r["test_assertion_after_handler_failure"]
+	assert.False(t, a.Passed)
+	assert.Equal(t, path+":32", a.Where, "the failed assertion's line")
+	assert.Equal(t, `t.eq: got {}, want {{room = "#general", text = "boomed"}}`+"\n    before that, a handler of the script failed (at "+path+":30): "+
+		filepath.Join(filepath.Dir(path), "s.lua")+":3: exploded (and 1 more)", firstLine(a.Failure, 2), "the handler's failure, the likely cause, beside it")
 	for name, want := range map[string]string{
 		"test_refusals":           "the clock only moves forward",
 		"test_set_time_backwards": "is before the clock's now",
@@ -479,4 +490,10 @@ end
 `)
 	r := results(t, path, Options{})
 	assert.True(t, r["test_limit"].Passed, "%+v", r["test_limit"])
+}
+
+// firstLine returns the first n lines of s (a failure with a traceback).
+func firstLine(s string, n int) string {
+	lines := strings.SplitN(s, "\n", n+1)
+	return strings.Join(lines[:min(n, len(lines))], "\n")
 }

@@ -34,7 +34,11 @@
 -- unread mentions of the bot), except in a direct-message room, where every
 -- message counts: there it is `unread`, which a server with default
 -- settings (Unread_Count_DM "all_messages") increments for every message,
--- while a plain DM message is no mention. Messages in the owner's own DM
+-- while a plain DM message is no mention. Threads count too: a mention in
+-- a reply only in a thread leaves `userMentions` alone and lists the
+-- thread in `tunreadUser` (a DM's thread replies: `tunread`), so the count
+-- adds the threads listed; a second mention in a thread already listed is
+-- not reported again until the thread is read. Messages in the owner's own DM
 -- with the bot are not reported back to the owner.
 
 local roomlib = require("rooms")
@@ -51,12 +55,14 @@ local function save()
   end
 end
 
--- mentions is sub's count of unread mentions: in a DM every message.
+-- mentions is sub's count of unread mentions (in a DM every message),
+-- plus its threads with unread ones: a reply only in a thread changes no
+-- counter, it puts the thread's id in tunreadUser (tunread in a DM).
 local function mentions(sub)
   if sub.t == "d" then
-    return tonumber(sub.unread) or 0
+    return (tonumber(sub.unread) or 0) + #(sub.tunread or {})
   end
-  return tonumber(sub.userMentions) or 0
+  return (tonumber(sub.userMentions) or 0) + #(sub.tunreadUser or {})
 end
 
 local function room_label(sub)

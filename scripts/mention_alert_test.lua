@@ -20,6 +20,16 @@ function test_each_mention_is_alerted_once()
   })
 end
 
+function test_a_mention_in_a_thread_alerts_the_owner()
+  local root = t.post { room = "#random", user = "bob", text = "release notes" }
+  t.post { room = "#random", user = "carol", text = "@rclua.bot can you check?", thread = root._id }
+  t.eq(t.posted(), { { room = "@alice", text = ":bell: 1 new mention in #random" } })
+  t.post { room = "#random", user = "carol", text = "@rclua.bot again", thread = root._id }
+  t.eq(#t.posted(), 1, "the thread is listed already")
+  t.post { room = "#random", user = "bob", text = "no mention", thread = root._id }
+  t.eq(#t.posted(), 1)
+end
+
 function test_a_direct_message_counts_as_a_mention()
   t.post { room = "@rclua.bot", user = "bob", text = "hi bot" }
   t.eq(t.posted(), { { room = "@alice", text = ":bell: 1 new mention in a direct message with Bob Smith" } })

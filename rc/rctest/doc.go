@@ -77,8 +77,10 @@
 //     (error-updatedSince-param-invalid); rooms are never deleted here, so
 //     remove stays empty.
 //   - What a message does to subscriptions (facts page §2.7), for the
-//     route and the PostMessage helper alike: a mention of a member gives
-//     userMentions+1; @all/@here, when no user is mentioned, gives every
+//     route and the PostMessage helper alike: a mention of a member (an
+//     @ at the start or after white space, then the exact username, as
+//     the server's MentionsParser reads it: "hey,@bob", "(@bob)", "@BOB"
+//     and "@bob." are none) gives userMentions+1; @all/@here, when no user is mentioned, gives every
 //     other member groupMentions+1; unread grows as the Unread_Count
 //     setting says (WithUnreadCount; by default only for those mentions, so
 //     a plain message in a channel or group counts nowhere), and for every

@@ -250,7 +250,8 @@ func (s *Server) findRoomMessage(c *reqCtx, rid, id string) (*message, bool) {
 }
 
 // mentionsOf parses the mentions of text as a message records them:
-// @all, @here and existing users.
+// @all, @here and existing users, by their exact username (the server
+// looks them up with username $in [...]: "@BOB" is no mention of bob).
 func (st *state) mentionsOf(text string) []mention {
 	var out []mention
 	for _, name := range parseMentions(text) {
@@ -258,7 +259,7 @@ func (st *state) mentionsOf(text string) []mention {
 		case "all", "here":
 			out = append(out, mention{id: name, username: name, typ: "user"})
 		default:
-			if u := st.userByName(name); u != nil {
+			if u := st.userByName(name); u != nil && u.username == name {
 				out = append(out, mention{id: u.id, username: u.username, name: u.name, typ: "user"})
 			}
 		}

@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Seeded users. Every password is "<username>-password".
@@ -342,27 +344,42 @@ func (st *state) dmRoom(a, b *user, now time.Time) *room {
 	return r
 }
 
-// parseMentions finds @name tokens in text.
+// parseMentions returns the names text mentions, as the server's
+// MentionsParser reads them (its userMentionRegex with the default
+// username pattern, [0-9a-zA-Z-_.]+): an @ at the start of the text or
+// after white space, then the longest run of name characters, kept whole
+// ("@rclua.bot." names "rclua.bot.", no user). An @ after anything else
+// ("mail bob@x", "hey,@bob", "(@bob)", ">@bob", whose match keeps the >)
+// is none, nor is a name followed by @host or :name (another server's
+// user).
 func parseMentions(text string) []string {
 	var out []string
 	for i := 0; i < len(text); i++ {
 		if text[i] != '@' {
 			continue
 		}
-		if i > 0 && isNameByte(text[i-1]) {
-			continue // an e-mail address
+		if before, _ := utf8.DecodeLastRuneInString(text[:i]); i > 0 && !isJSSpace(before) {
+			continue
 		}
 		j := i + 1
 		for j < len(text) && isNameByte(text[j]) {
 			j++
 		}
-		name := strings.TrimRight(text[i+1:j], ".-")
+		name := text[i+1 : j]
+		if j+1 < len(text) && (text[j] == '@' || text[j] == ':') && isNameByte(text[j+1]) {
+			name = "" // @user@host, @user:host: not a user of this server
+		}
 		if name != "" && !slices.Contains(out, name) {
 			out = append(out, name)
 		}
 		i = j - 1
 	}
 	return out
+}
+
+// isJSSpace reports whether r is white space as JavaScript's \s reads it.
+func isJSSpace(r rune) bool {
+	return r == '\uFEFF' || r != '\u0085' && unicode.IsSpace(r)
 }
 
 func isNameByte(c byte) bool {

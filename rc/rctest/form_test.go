@@ -60,6 +60,24 @@ func TestFormEncodedBodies(t *testing.T) {
 	})
 }
 
+// TestBodyWithoutJSONType: a JSON body sent without Content-Type
+// application/json (curl -d without -H) is no JSON to the real router: the
+// route finds none of its parameters, as the server's validation does.
+func TestBodyWithoutJSONType(t *testing.T) {
+	t.Parallel()
+	s := startServer(t)
+	c := botClient(t, s)
+	body := `{"roomId":"` + RandomRoomID + `","text":"hi"}`
+	before := len(s.Messages(RandomRoomID))
+	for _, ct := range []string{"", "text/plain", "multipart/form-data; boundary=x", "APPLICATION/JSON"} {
+		r := c.do("POST", "/api/v1/chat.postMessage", body, "Content-Type", ct)
+		assert.Equal(t, 400, r.status, "Content-Type %q: body %s", ct, r.body)
+	}
+	assert.Len(t, s.Messages(RandomRoomID), before, "nothing posted")
+	r := c.do("POST", "/api/v1/chat.postMessage", body, "Content-Type", "application/json; charset=utf-8")
+	assert.Equal(t, 200, r.status, "body %s", r.body)
+}
+
 // TestAliceToken: alice has a fixed demo personal access token from the
 // start, like the bot.
 func TestAliceToken(t *testing.T) {

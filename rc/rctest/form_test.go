@@ -76,6 +76,9 @@ func TestBodyWithoutJSONType(t *testing.T) {
 	assert.Len(t, s.Messages(RandomRoomID), before, "nothing posted")
 	r := c.do("POST", "/api/v1/chat.postMessage", body, "Content-Type", "application/json; charset=utf-8")
 	assert.Equal(t, 200, r.status, "body %s", r.body)
+	r = c.post("/api/v1/chat.postMessage", map[string]any{"channel": "", "roomId": RandomRoomID, "text": "empty channel"})
+	assert.Equal(t, 200, r.status, "an empty channel gives way to roomId (channel || roomId): body %s", r.body)
+	assert.Equal(t, "empty channel", s.Messages(RandomRoomID)[len(s.Messages(RandomRoomID))-1].Text)
 }
 
 // TestAliceToken: alice has a fixed demo personal access token from the

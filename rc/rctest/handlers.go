@@ -496,8 +496,10 @@ func setAsUnread(sub *subscription, ls, now time.Time) {
 func (s *Server) chatPostMessage(c *reqCtx) {
 	p := c.bodyParams()
 	target := p["channel"]
-	if target == nil {
-		target = p["roomId"]
+	if target == nil || target == "" { // the server takes channel || roomId
+		if id, ok := p["roomId"]; ok {
+			target = id
+		}
 	}
 	if target == nil {
 		c.invalidParams("invalid-params", []string{"must have required property 'roomId'",

@@ -67,6 +67,7 @@ func startDev(addr string, log zerolog.Logger) (*devServer, error) {
 		Msg("--dev: fake Rocket.Chat server running (demo users alice, bob, carol; rooms #general, #random, ops, a DM with alice)")
 	log.Info().Msg("--dev: look around as the bot (demo token, not a secret): " + devLookCurl(srv.URL))
 	log.Info().Msg("--dev: mention the bot as alice (demo token, not a secret): " + devMentionCurl(srv.URL))
+	log.Info().Msg("--dev: act as bob or carol: every demo password is <username>-password; log in for a token (the answer's data.userId, data.authToken): " + devLoginCurl(srv.URL))
 	return d, nil
 }
 
@@ -92,6 +93,12 @@ func devMentionCurl(baseURL string) string {
 		baseURL + "/api/v1/chat.postMessage"
 }
 
+// devLoginCurl is a curl command logging bob in on the --dev server at
+// baseURL. See devLookCurl for why it has no JSON body.
+func devLoginCurl(baseURL string) string {
+	return "curl -s -d user=" + rctest.BobUsername + " -d password=" + rctest.BobUsername + "-password " + baseURL + "/api/v1/login"
+}
+
 func (d *devServer) url() string { return d.srv.URL }
 
 func (d *devServer) credentials() credentials {
@@ -103,12 +110,79 @@ func (d *devServer) credentials() credentials {
 func (d *devServer) startActivity(every time.Duration) {
 	ctx, cancel := context.WithCancel(context.Background())
 	d.cancel = cancel
-	d.wg.Add(1)
+	d.wg.Add(2)
 	go func() {
 		defer d.wg.Done()
 		d.srv.RunActivity(ctx, every)
 	}()
+	go func() {
+		defer d.wg.Done()
+		d.logBotActions(ctx, devActionsEvery)
+	}()
 	d.log.Info().Stringer("every", every).Msg("--dev: simulated activity started")
+}
+
+// devActionsEvery is how often --dev looks for what the bot did.
+const devActionsEvery = 500 * time.Millisecond
+
+// logBotActions logs what the bot does on the fake server (its posts,
+// reactions and reads, from the server's action log), every interval
+// until ctx ends: under --dev the scripts' replies are seen in the log,
+// without a client of the fake server.
+func (d *devServer) logBotActions(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	var seen uint64
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		for _, a := range d.srv.Actions(seen) {
+			seen = a.Seq
+			if a.UserID != rctest.BotUserID {
+				continue
+			}
+			ev := d.log.Info().Str("room", d.roomLabel(a.RoomID))
+			switch a.Kind {
+			case rctest.ActionPost:
+				if a.ThreadID != "" {
+					ev = ev.Str("thread", a.ThreadID)
+				}
+				ev.Str("text", clipText(a.Text, 200)).Msg("--dev: the bot posted")
+			case rctest.ActionReact, rctest.ActionUnreact:
+				ev.Str("emoji", a.Emoji).Str("message_id", a.MessageID).Msg("--dev: the bot " + string(a.Kind) + "ed")
+			case rctest.ActionRead:
+				ev.Msg("--dev: the bot marked the room read")
+			case rctest.ActionUnread:
+				ev.Msg("--dev: the bot marked the room unread")
+			}
+		}
+	}
+}
+
+// roomLabel names a room of the bot as a user reads it: #name, or
+// @username for a DM (the id when the bot is not subscribed).
+func (d *devServer) roomLabel(roomID string) string {
+	sub, ok := d.srv.Subscription(rctest.BotUsername, roomID)
+	switch {
+	case roomID == "":
+		return "(from a message)"
+	case !ok:
+		return roomID
+	case sub.RoomType == "d":
+		return "@" + sub.Name
+	}
+	return "#" + sub.Name
+}
+
+// clipText shortens s to at most n runes, marking the cut.
+func clipText(s string, n int) string {
+	if r := []rune(s); len(r) > n {
+		return string(r[:n]) + "…"
+	}
+	return s
 }
 
 // close stops the activity and the server.

@@ -48,6 +48,7 @@ func devCurlLines(t *testing.T) (*devServer, map[string]string) {
 	}
 	require.Contains(t, cmds, "subscriptions.get", "a curl line to look around as the bot")
 	require.Contains(t, cmds, "chat.postMessage", "a curl line to mention the bot as alice")
+	require.Contains(t, cmds, "login", "a curl line to log in as bob")
 	return d, cmds
 }
 
@@ -197,8 +198,59 @@ func TestDevCurlLines(t *testing.T) {
 			assert.Equal(t, "hello @"+rctest.BotUsername, last.Text)
 			after, _ := d.srv.Subscription(rctest.BotUsername, rctest.GeneralRoomID)
 			assert.Equal(t, before.UserMentions+1, after.UserMentions, "the bot is mentioned")
+
+			var login struct {
+				Status string
+				Data   struct{ UserID, AuthToken string }
+			}
+			require.NoError(t, json.Unmarshal(runCurlLine(t, cmds["login"], mode.viaCurl), &login))
+			assert.Equal(t, "success", login.Status)
+			assert.Equal(t, rctest.BobUserID, login.Data.UserID, "bob logged in with the password the line names")
+			assert.NotEmpty(t, login.Data.AuthToken)
 		})
 	}
+}
+
+// TestDevLogsBotActions: under --dev, what the bot does on the fake
+// server (a post, in a thread too; a reaction; a read) is logged with the
+// room's name, and what the users do is not.
+func TestDevLogsBotActions(t *testing.T) {
+	t.Parallel()
+	var buf syncBuffer
+	d, err := startDev("127.0.0.1:0", zerolog.New(&buf))
+	require.NoError(t, err)
+	t.Cleanup(d.close)
+	d.startActivity(time.Hour) // no demo posts during the test
+	call := func(endpoint, uid, token, body string) map[string]any {
+		req, err := http.NewRequest(http.MethodPost, d.url()+"/api/v1/"+endpoint, strings.NewReader(body))
+		require.NoError(t, err)
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("X-User-Id", uid)
+		req.Header.Set("X-Auth-Token", token)
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		require.Equal(t, http.StatusOK, resp.StatusCode)
+		var out map[string]any
+		require.NoError(t, json.NewDecoder(resp.Body).Decode(&out))
+		return out
+	}
+	post := func(uid, token, body string) map[string]any {
+		return call("chat.postMessage", uid, token, body)["message"].(map[string]any)
+	}
+	post(rctest.AliceUserID, rctest.AliceToken, `{"channel":"#random","text":"alice's own words"}`)
+	post(rctest.BotUserID, rctest.BotToken, `{"channel":"@alice","text":"a DM"}`)
+	root := post(rctest.BotUserID, rctest.BotToken, `{"channel":"#general","text":"pong"}`)
+	post(rctest.BotUserID, rctest.BotToken, `{"channel":"#general","text":"in the thread","tmid":"`+root["_id"].(string)+`"}`)
+	call("chat.react", rctest.BotUserID, rctest.BotToken, `{"messageId":"`+root["_id"].(string)+`","emoji":"eyes"}`)
+	call("subscriptions.read", rctest.BotUserID, rctest.BotToken, `{"rid":"`+rctest.RandomRoomID+`"}`)
+	waitForText(t, &buf, `"room":"#random","message":"--dev: the bot marked the room read"`, 10*time.Second)
+	logs := buf.String()
+	assert.Contains(t, logs, `"room":"#general","text":"pong","message":"--dev: the bot posted"`)
+	assert.Contains(t, logs, `"room":"#general","thread":"`+root["_id"].(string)+`","text":"in the thread","message":"--dev: the bot posted"`)
+	assert.Contains(t, logs, `"room":"#general","emoji":":eyes:","message_id":"`+root["_id"].(string)+`","message":"--dev: the bot reacted"`)
+	assert.Contains(t, logs, `"room":"@alice","text":"a DM","message":"--dev: the bot posted"`)
+	assert.NotContains(t, logs, "alice's own words", "a user's post is not the bot's")
 }
 
 func TestShellWordsAndCurlRequest(t *testing.T) {

@@ -175,6 +175,13 @@ end
 function test_unknown_user()
   t.post { room = "#general", text = "hi", user = "mallory" }
 end
+
+function test_unknown_room()
+  for _, room in ipairs({ "#general", "#random", "#empty", "#nosub" }) do
+    t.post { room = room, text = "the rooms the message names exist" }
+  end
+  t.post { room = "#nope", text = "hi" }
+end
 `)
 	r := results(t, path, Options{})
 	deep := r["test_deep"]
@@ -198,6 +205,7 @@ end
 		"test_set_time_backwards": "is before the clock's now",
 		"test_unknown_option":     `t.post: unknown option "usr"`,
 		"test_unknown_user":       `unknown user "mallory"`,
+		"test_unknown_room":       `alice cannot post in #nope: no such room (the fake server has #general, #random, #empty, #nosub, ops, and a DM with each user`,
 	} {
 		assert.False(t, r[name].Passed, name)
 		assert.Contains(t, r[name].Failure, want, name)

@@ -429,6 +429,11 @@ func (w *world) post(ctx context.Context, username, room, text, thread string) (
 	}
 	body, err := c.Chat.PostMessageRaw(ctx, &rc.PostMessage{Channel: channel(room), Text: text, ThreadID: thread})
 	if err != nil {
+		var re *rc.Error
+		if errors.As(err, &re) && re.Type == "invalid-channel" {
+			return nil, fmt.Errorf("%s cannot post in %s: no such room (the fake server has #general, #random, #empty, #nosub, ops, "+
+				"and a DM with each user: \"@alice\", \"@rclua.bot\"...): %w", username, room, err)
+		}
 		return nil, fmt.Errorf("%s cannot post in %s: %w", username, room, err)
 	}
 	return w.deliver(ctx, "chat.postMessage", username, source.ActionCreated, body)

@@ -122,9 +122,15 @@ func traceback(L *lua.LState) (where, tb string) {
 }
 
 // frameLine is one traceback line, as Lua 5.1 writes them.
+//
+// gopher-lua calls the outermost frame "main" whatever runs there: a
+// chunk (defined at line 0), a handler the host calls (a function defined
+// at its line), or a Go function (no source), and names each "main
+// chunk". Only the first is the main chunk here.
 func frameLine(d *lua.Debug) string {
+	goFn := d.What == "G" || d.What == "main" && d.Source == ""
 	pos := "[Go]"
-	if d.What != "G" {
+	if !goFn {
 		pos = d.Source
 		if d.CurrentLine > 0 {
 			pos = fmt.Sprintf("%s:%d", d.Source, d.CurrentLine)
@@ -132,13 +138,17 @@ func frameLine(d *lua.Debug) string {
 	}
 	var in string
 	switch {
-	case d.What == "main":
+	case d.What == "main" && !goFn && d.LineDefined == 0:
 		in = "main chunk"
+	case d.What == "main" && goFn: // gopher-lua names every outermost frame "main chunk"
+		in = "?"
+	case d.What == "main":
+		in = fmt.Sprintf("function <%s:%d>", d.Source, d.LineDefined)
 	case d.Name != "" && (d.Name[0] == '<' || d.Name[0] == '('):
 		in = "function " + d.Name
 	case d.Name != "" && d.Name != "?":
 		in = fmt.Sprintf("function '%s'", d.Name)
-	case d.What == "G":
+	case goFn:
 		in = "?"
 	default:
 		in = fmt.Sprintf("function <%s:%d>", d.Source, d.LineDefined)

@@ -177,3 +177,36 @@ func BenchmarkNew(b *testing.B) {
 		New(Options{}).Close()
 	}
 }
+
+// TestTracebackFrames: the outermost frame is the main chunk only when a
+// chunk runs there; a handler the host calls is named by where it is
+// defined, and a Go function the host calls is [Go] (gopher-lua calls
+// each of them "main", and gave the last no source: ": in main chunk").
+func TestTracebackFrames(t *testing.T) {
+	t.Parallel()
+	L := New(Options{})
+	defer L.Close()
+	fn, err := Compile(L, "s.lua", []byte("local function f() error('boom') end\nh = function() f() end"))
+	require.NoError(t, err)
+	L.Push(fn)
+	require.Nil(t, Call(L, 0, 0))
+	top, err := Compile(L, "top.lua", []byte("local function g() error('boom') end\n\ng()"))
+	require.NoError(t, err)
+	L.Push(top)
+	f := Call(L, 0, 0)
+	require.NotNil(t, f)
+	assert.Equal(t, "stack traceback:\n\t[Go]: in function 'error'\n\ttop.lua:1: in function 'g'\n\ttop.lua:3: in main chunk", f.Traceback)
+
+	L.Push(L.GetGlobal("h"))
+	f = Call(L, 0, 0)
+	require.NotNil(t, f)
+	assert.Equal(t, "stack traceback:\n\t[Go]: in function 'error'\n\ts.lua:1: in function 'f'\n\ts.lua:2: in function <s.lua:2>", f.Traceback)
+
+	L.Push(L.NewFunction(func(L *lua.LState) int {
+		L.RaiseError("from Go")
+		return 0
+	}))
+	f = Call(L, 0, 0)
+	require.NotNil(t, f)
+	assert.Equal(t, "stack traceback:\n\t[Go]: in ?", f.Traceback)
+}

@@ -84,6 +84,16 @@
 // last yield left it without a frame (return coroutine.yield(x) at its
 // base, a Go function as its body) ends on its next resume as in Lua 5.1.
 //
+// Closures and errors behave as in Lua 5.1 (unwind.go): when an error
+// unwinds a protected call (Call, pcall, xpcall), the upvalues of the
+// frames it unwinds are closed with their values, and those of the frames
+// that stay are left open. gopher-lua left the first open, so a closure
+// made in a failing function read whatever later code put in its
+// register, and after a pcall that returned, an error in an enclosing
+// pcall closed the second, so a local assigned after it no longer reached
+// the closures sharing it (yuin/gopher-lua#448). Built with the purego
+// tag, gopher-lua's behaviour remains.
+//
 // The caller sets a deadline on every call with L.SetContext; the VM
 // checks it between instructions, and the pattern matching, table.sort,
 // string.format and table.concat check it as they go.

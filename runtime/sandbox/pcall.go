@@ -35,7 +35,10 @@ type Failure struct {
 // gigabytes. A Go panic in a function the call reaches is caught too; its
 // text becomes the error value.
 func Call(L *lua.LState, nargs, nret int) *Failure {
-	err := L.PCall(nargs, nret, failureHandler(L))
+	c := callsOf(L)
+	had := c.enter(L, nargs)
+	err := L.PCall(nargs, nret, c.failureHandler(L))
+	c.leave(L, had)
 	if err == nil {
 		return nil
 	}
@@ -50,18 +53,15 @@ func Call(L *lua.LState, nargs, nret int) *Failure {
 	return &Failure{Value: lua.LString(err.Error())}
 }
 
-// handlerKey is the registry field holding a state's failureHandler.
-const handlerKey = "rclua.sandbox.failure-handler"
-
 // failureHandler is L's error handler for Call, made once per state (Call
 // is on every handler's path): it describes the failure while the stack
 // is still there and returns it, as a userdata, for the error value.
-func failureHandler(L *lua.LState) *lua.LFunction {
-	reg, _ := L.Get(lua.RegistryIndex).(*lua.LTable)
-	if fn, ok := reg.RawGetString(handlerKey).(*lua.LFunction); ok {
-		return fn
+func (c *calls) failureHandler(L *lua.LState) *lua.LFunction {
+	if c.handler != nil {
+		return c.handler
 	}
-	fn := L.NewFunction(func(L *lua.LState) int {
+	c.handler = L.NewFunction(func(L *lua.LState) int {
+		c.unwind(L)
 		f := &Failure{Value: L.Get(1)}
 		f.Where, f.Traceback = traceback(L)
 		ud := L.NewUserData()
@@ -70,8 +70,7 @@ func failureHandler(L *lua.LState) *lua.LFunction {
 		L.Push(ud)
 		return 1
 	})
-	reg.RawSetString(handlerKey, fn)
-	return fn
+	return c.handler
 }
 
 // traceback describes L's stack from the innermost frame: the position of
@@ -172,8 +171,9 @@ func protectCalls(L *lua.LState) {
 }
 
 // keepError is the error handler of pcall and xpcall: the error value,
-// without a traceback.
+// without a traceback, once the failed frames' upvalues are closed.
 func keepError(L *lua.LState) int {
+	callsOf(L).unwind(L)
 	L.SetTop(1)
 	return 1
 }
@@ -197,7 +197,11 @@ func protectedCall(L *lua.LState) int {
 		L.Push(lua.LString("attempt to call a " + v.Type().String() + " value"))
 		return 2
 	}
-	if err := L.PCall(L.GetTop()-1, lua.MultRet, errorHandler(L)); err != nil {
+	c := callsOf(L)
+	had := c.enter(L, L.GetTop()-1)
+	err := L.PCall(L.GetTop()-1, lua.MultRet, errorHandler(L))
+	c.leave(L, had)
+	if err != nil {
 		L.Push(lua.LFalse)
 		L.Push(errorValue(err))
 		return 2
@@ -214,12 +218,17 @@ func protectedXCall(L *lua.LState) int {
 	// The script's handler runs protected itself: an error in it (or
 	// the deadline passing while it runs) gives its error, not a
 	// traceback.
+	c := callsOf(L)
 	handler := L.NewFunction(func(L *lua.LState) int {
+		c.unwind(L) // before the script's handler runs on those registers
 		v := L.Get(1)
 		L.SetTop(0)
 		L.Push(user)
 		L.Push(v)
-		if err := L.PCall(1, 1, keep); err != nil {
+		had := c.enter(L, 1)
+		err := L.PCall(1, 1, keep)
+		c.leave(L, had)
+		if err != nil {
 			L.SetTop(0)
 			L.Push(errorValue(err))
 		}
@@ -227,7 +236,10 @@ func protectedXCall(L *lua.LState) int {
 	})
 	top := L.GetTop()
 	L.Push(fn)
-	if err := L.PCall(0, lua.MultRet, handler); err != nil {
+	had := c.enter(L, 0)
+	err := L.PCall(0, lua.MultRet, handler)
+	c.leave(L, had)
+	if err != nil {
 		L.Push(lua.LFalse)
 		L.Push(errorValue(err))
 		return 2

@@ -31,7 +31,7 @@ func Compile(L *lua.LState, name string, content []byte) (*lua.LFunction, error)
 	if err := checkSource(name, content); err != nil {
 		return nil, err
 	}
-	fn, err := L.Load(bytes.NewReader(content), name)
+	fn, err := load(L, name, content)
 	if err == nil {
 		compact(fn.Proto, MaxNesting+1)
 		return fn, nil
@@ -53,6 +53,21 @@ func Compile(L *lua.LState, name string, content []byte) (*lua.LFunction, error)
 		return nil, &SyntaxError{Msg: fmt.Sprintf("%s: %s", name, strings.TrimSpace(aerr.Cause.Error()))}
 	}
 	return nil, &SyntaxError{Msg: fmt.Sprintf("%s: %s", name, strings.TrimSpace(err.Error()))}
+}
+
+// load is L.Load, with multiple assignments fixed (fixAssignments)
+// between parsing and compiling; its errors are L.Load's.
+func load(L *lua.LState, name string, content []byte) (*lua.LFunction, error) {
+	chunk, err := parse.Parse(bytes.NewReader(content), name)
+	if err != nil {
+		return nil, &lua.ApiError{Type: lua.ApiErrorSyntax, Object: lua.LString(err.Error()), Cause: err}
+	}
+	fixAssignments(chunk)
+	proto, err := lua.Compile(chunk, name)
+	if err != nil {
+		return nil, &lua.ApiError{Type: lua.ApiErrorSyntax, Object: lua.LString(err.Error()), Cause: err}
+	}
+	return L.NewFunctionFromProto(proto), nil
 }
 
 // compact gives the slices of p and of the functions it defines, down to

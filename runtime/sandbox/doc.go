@@ -84,6 +84,11 @@
 // last yield left it without a frame (return coroutine.yield(x) at its
 // base, a Go function as its body) ends on its next resume as in Lua 5.1.
 //
+// Multiple assignments are rewritten before compilation (assign.go) so
+// that every value, and every table and key a target indexes, is
+// evaluated before any target is assigned, as in Lua 5.1: gopher-lua
+// compiles x, y = y, x into two copies of y (yuin/gopher-lua#440).
+//
 // Closures and errors behave as in Lua 5.1 (unwind.go): when an error
 // unwinds a protected call (Call, pcall, xpcall), the upvalues of the
 // frames it unwinds are closed with their values, and those of the frames

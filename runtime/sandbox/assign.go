@@ -1,0 +1,198 @@
+package sandbox
+
+import (
+	"strconv"
+
+	"github.com/yuin/gopher-lua/ast"
+)
+
+// gopher-lua v1.1.2 compiles a multiple assignment to a local by
+// evaluating each value straight into its target's register, so a later
+// value reads the target already assigned: x, y = y, x gives both x's new
+// value, a, b = a + 1, a + b reads the new a (yuin/gopher-lua#440). Lua
+// evaluates every value, and the tables and keys the targets index,
+// before it assigns any. fixAssignments rewrites each assignment of more
+// than one value, before compilation, into a block that does exactly
+// that with locals of its own:
+//
+//	a, t[k], o.f = e1, e2, e3
+//
+// becomes
+//
+//	do
+//	  local (t1), (k1), (o1) = t, k, o   -- the targets' tables and keys
+//	  local (v1), (v2), (v3) = e1, e2, e3 -- the values, extra ones too
+//	  o1.f = v3; t1[k1] = v2; a = v1     -- right to left, as Lua 5.1
+//	end
+//
+// The locals' names, in parentheses, are no identifier a script can write.
+
+// maxFixedTargets bounds the targets and values an assignment may have to
+// be rewritten: each is a local of the block, and a function has at most
+// 200 (a larger assignment is left as it is).
+const maxFixedTargets = 60
+
+// fixAssignments rewrites the assignments in stmts and every function
+// they define.
+func fixAssignments(stmts []ast.Stmt) {
+	f := assignFixer{}
+	f.block(stmts)
+}
+
+type assignFixer struct{ n int }
+
+func (f *assignFixer) block(stmts []ast.Stmt) {
+	for i, st := range stmts {
+		f.stmt(st)
+		if as, ok := st.(*ast.AssignStmt); ok && len(as.Rhs) > 1 && len(as.Lhs)+len(as.Rhs) <= 2*maxFixedTargets {
+			stmts[i] = f.rewrite(as)
+		}
+	}
+}
+
+// temp returns a new local's name and an expression reading it.
+func (f *assignFixer) temp(line int) (string, *ast.IdentExpr) {
+	f.n++
+	name := "(assign " + strconv.Itoa(f.n) + ")"
+	id := &ast.IdentExpr{Value: name}
+	id.SetLine(line)
+	id.SetLastLine(line)
+	return name, id
+}
+
+func (f *assignFixer) rewrite(as *ast.AssignStmt) ast.Stmt {
+	line, last := as.Line(), as.LastLine()
+	prefix := &ast.LocalAssignStmt{}
+	targets := make([]ast.Expr, len(as.Lhs))
+	for i, lhs := range as.Lhs {
+		at, ok := lhs.(*ast.AttrGetExpr)
+		if !ok {
+			targets[i] = lhs // a name: nothing to evaluate first
+			continue
+		}
+		name, obj := f.temp(line)
+		prefix.Names, prefix.Exprs = append(prefix.Names, name), append(prefix.Exprs, at.Object)
+		key := at.Key
+		if !constantKey(key) {
+			kname, kid := f.temp(line)
+			prefix.Names, prefix.Exprs = append(prefix.Names, kname), append(prefix.Exprs, key)
+			key = kid
+		}
+		t := &ast.AttrGetExpr{Object: obj, Key: key}
+		t.SetLine(at.Line())
+		t.SetLastLine(at.LastLine())
+		targets[i] = t
+	}
+	values := &ast.LocalAssignStmt{Exprs: as.Rhs}
+	reads := make([]ast.Expr, len(as.Lhs))
+	for i := range as.Lhs {
+		name, id := f.temp(line)
+		values.Names = append(values.Names, name)
+		reads[i] = id
+	}
+	block := &ast.DoBlockStmt{}
+	for _, st := range []*ast.LocalAssignStmt{prefix, values} {
+		if len(st.Names) > 0 {
+			st.SetLine(line)
+			st.SetLastLine(last)
+			block.Stmts = append(block.Stmts, st)
+		}
+	}
+	for i := len(targets) - 1; i >= 0; i-- {
+		st := &ast.AssignStmt{Lhs: []ast.Expr{targets[i]}, Rhs: []ast.Expr{reads[i]}}
+		st.SetLine(as.Lhs[i].Line())
+		st.SetLastLine(last)
+		block.Stmts = append(block.Stmts, st)
+	}
+	block.SetLine(line)
+	block.SetLastLine(last)
+	return block
+}
+
+// constantKey reports whether a target's key needs no evaluation first.
+func constantKey(e ast.Expr) bool {
+	switch e.(type) {
+	case *ast.StringExpr, *ast.NumberExpr, *ast.TrueExpr, *ast.FalseExpr, *ast.NilExpr:
+		return true
+	}
+	return false
+}
+
+func (f *assignFixer) stmt(st ast.Stmt) {
+	switch st := st.(type) {
+	case *ast.AssignStmt:
+		f.exprs(st.Lhs)
+		f.exprs(st.Rhs)
+	case *ast.LocalAssignStmt:
+		f.exprs(st.Exprs)
+	case *ast.FuncCallStmt:
+		f.expr(st.Expr)
+	case *ast.DoBlockStmt:
+		f.block(st.Stmts)
+	case *ast.WhileStmt:
+		f.expr(st.Condition)
+		f.block(st.Stmts)
+	case *ast.RepeatStmt:
+		f.block(st.Stmts)
+		f.expr(st.Condition)
+	case *ast.IfStmt:
+		f.expr(st.Condition)
+		f.block(st.Then)
+		f.block(st.Else)
+	case *ast.NumberForStmt:
+		f.expr(st.Init)
+		f.expr(st.Limit)
+		f.expr(st.Step)
+		f.block(st.Stmts)
+	case *ast.GenericForStmt:
+		f.exprs(st.Exprs)
+		f.block(st.Stmts)
+	case *ast.FuncDefStmt:
+		f.expr(st.Func)
+	case *ast.ReturnStmt:
+		f.exprs(st.Exprs)
+	}
+}
+
+func (f *assignFixer) exprs(es []ast.Expr) {
+	for _, e := range es {
+		f.expr(e)
+	}
+}
+
+func (f *assignFixer) expr(e ast.Expr) {
+	switch e := e.(type) {
+	case *ast.FunctionExpr:
+		f.block(e.Stmts)
+	case *ast.AttrGetExpr:
+		f.expr(e.Object)
+		f.expr(e.Key)
+	case *ast.TableExpr:
+		for _, fl := range e.Fields {
+			f.expr(fl.Key)
+			f.expr(fl.Value)
+		}
+	case *ast.FuncCallExpr:
+		f.expr(e.Func)
+		f.expr(e.Receiver)
+		f.exprs(e.Args)
+	case *ast.LogicalOpExpr:
+		f.expr(e.Lhs)
+		f.expr(e.Rhs)
+	case *ast.RelationalOpExpr:
+		f.expr(e.Lhs)
+		f.expr(e.Rhs)
+	case *ast.StringConcatOpExpr:
+		f.expr(e.Lhs)
+		f.expr(e.Rhs)
+	case *ast.ArithmeticOpExpr:
+		f.expr(e.Lhs)
+		f.expr(e.Rhs)
+	case *ast.UnaryMinusOpExpr:
+		f.expr(e.Expr)
+	case *ast.UnaryNotOpExpr:
+		f.expr(e.Expr)
+	case *ast.UnaryLenOpExpr:
+		f.expr(e.Expr)
+	}
+}

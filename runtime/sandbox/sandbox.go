@@ -261,6 +261,7 @@ func installStateless(L *lua.LState) {
 	}
 	installLibrary(L)
 	installLoad(L)
+	installNumbers(L)
 	if str, ok := L.GetGlobal("string").(*lua.LTable); ok {
 		installPatterns(L, str)
 	}

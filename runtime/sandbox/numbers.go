@@ -1,0 +1,147 @@
+package sandbox
+
+import (
+	"math"
+	"strconv"
+	"strings"
+
+	lua "github.com/yuin/gopher-lua"
+)
+
+// Strings become numbers as in Lua 5.1 (luaO_str2d, strtod underneath),
+// in arithmetic and in tonumber without a base: decimal with an optional
+// fraction and exponent, hexadecimal after 0x, surrounded by any white
+// space. gopher-lua reads arithmetic's strings with Go's base-prefix
+// rules instead ("010" + 0 is 8, "0b11" + 0 is 3, "1_000" + 0 is 1000)
+// and tonumber's as integers unless they hold a dot (tonumber("1e2") and
+// tonumber("12\r") are nil).
+//
+// gopher-lua looks for a string's arithmetic metamethod before it
+// converts the string itself, so the string metatable's __add ... __unm
+// (installNumbers) do the conversion: both operands numbers, or strings
+// that read as numbers, give the result; otherwise the other operand's
+// metamethod runs, as in Lua 5.1, or the operation raises gopher-lua's
+// error. Library functions that take a number (string.rep("x", "010"),
+// math.floor("010")) still read a string argument gopher-lua's way.
+
+// luaNumber reads s as Lua 5.1 reads a numeric string.
+func luaNumber(s string) (float64, bool) {
+	s = strings.Trim(s, " \t\n\v\f\r")
+	if s == "" || strings.ContainsRune(s, '_') {
+		return 0, false
+	}
+	body := strings.TrimLeft(s, "+-")
+	if len(s)-len(body) > 1 {
+		return 0, false
+	}
+	if len(body) > 1 && body[0] == '0' && (body[1] == 'x' || body[1] == 'X') {
+		if len(body) == 2 {
+			return 0, false
+		}
+		// strtod reads hexadecimal, with a fraction and a binary
+		// exponent too; Go wants the exponent.
+		if !strings.ContainsAny(body, "pP") {
+			s += "p0"
+		}
+		f, err := strconv.ParseFloat(s, 64)
+		return f, err == nil || isRange(err)
+	}
+	if len(body) > 0 && (body[0] == 'i' || body[0] == 'I' || body[0] == 'n' || body[0] == 'N') {
+		// inf, infinity and nan, as glibc's strtod reads them.
+		switch strings.ToLower(body) {
+		case "inf", "infinity", "nan":
+		default:
+			return 0, false
+		}
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	return f, err == nil || isRange(err)
+}
+
+// isRange reports a value out of float64's range: ParseFloat's ±Inf or
+// 0, which strtod gives too.
+func isRange(err error) bool {
+	ne, ok := err.(*strconv.NumError)
+	return ok && ne.Err == strconv.ErrRange
+}
+
+// arithValue is v as an arithmetic operand: a number, or a string that
+// reads as one.
+func arithValue(v lua.LValue) (float64, bool) {
+	switch x := v.(type) {
+	case lua.LNumber:
+		return float64(x), true
+	case lua.LString:
+		return luaNumber(string(x))
+	}
+	return 0, false
+}
+
+// installNumbers replaces tonumber and gives the string metatable its
+// arithmetic metamethods.
+func installNumbers(L *lua.LState) {
+	if orig, ok := L.GetGlobal("tonumber").(*lua.LFunction); ok && orig.IsG {
+		withBase := orig.GFunction
+		L.SetGlobal("tonumber", L.NewFunction(func(L *lua.LState) int {
+			if s, ok := L.Get(1).(lua.LString); ok && L.Get(2) == lua.LNil {
+				if f, ok := luaNumber(string(s)); ok {
+					L.Push(lua.LNumber(f))
+				} else {
+					L.Push(lua.LNil)
+				}
+				return 1
+			}
+			return withBase(L)
+		}))
+	}
+	mt, ok := L.GetMetatable(lua.LString("")).(*lua.LTable)
+	if !ok {
+		return
+	}
+	for _, op := range []struct {
+		event, name string
+		fn          func(a, b float64) float64
+	}{
+		{"__add", "add", func(a, b float64) float64 { return a + b }},
+		{"__sub", "sub", func(a, b float64) float64 { return a - b }},
+		{"__mul", "mul", func(a, b float64) float64 { return a * b }},
+		{"__div", "div", func(a, b float64) float64 { return a / b }},
+		{"__mod", "mod", func(a, b float64) float64 { return a - math.Floor(a/b)*b }},
+		{"__pow", "pow", math.Pow},
+	} {
+		mt.RawSetString(op.event, L.NewFunction(func(L *lua.LState) int {
+			a, b := L.Get(1), L.Get(2)
+			x, okA := arithValue(a)
+			y, okB := arithValue(b)
+			if okA && okB {
+				L.Push(lua.LNumber(op.fn(x, y)))
+				return 1
+			}
+			// Lua 5.1 tries the first operand's metamethod, then the
+			// second's; a string's, in Lua, is none.
+			for _, v := range []lua.LValue{a, b} {
+				if _, isStr := v.(lua.LString); isStr {
+					continue
+				}
+				if tm, ok := L.GetMetaField(v, op.event).(*lua.LFunction); ok {
+					L.Push(tm)
+					L.Push(a)
+					L.Push(b)
+					L.Call(2, 1)
+					return 1
+				}
+			}
+			L.RaiseError("cannot perform %s operation between %s and %s", op.name, a.Type(), b.Type())
+			return 0
+		}))
+	}
+	mt.RawSetString("__unm", L.NewFunction(func(L *lua.LState) int {
+		a := L.Get(1)
+		x, ok := arithValue(a)
+		if !ok {
+			L.RaiseError("cannot perform unm operation on %s", a.Type())
+		}
+		L.Push(lua.LNumber(-x))
+		return 1
+	}))
+}

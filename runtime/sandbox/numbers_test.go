@@ -1,0 +1,39 @@
+package sandbox
+
+import (
+	"os"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	lua "github.com/yuin/gopher-lua"
+)
+
+// TestStringsAsNumbers: arithmetic on strings and tonumber read them as
+// Lua 5.1 does (testdata/numbers.lua, checked with lua5.1): "010" + 0 is
+// 10 (gopher-lua: 8, octal), tonumber("1e2") is 100 (gopher-lua: nil),
+// "0b11" + 0 raises (gopher-lua: 3); a table's metamethod still runs
+// beside a string; an error names the script's line.
+func TestStringsAsNumbers(t *testing.T) {
+	t.Parallel()
+	src, err := os.ReadFile("testdata/numbers.lua")
+	require.NoError(t, err)
+	L := New(Options{})
+	defer L.Close()
+	var out []string
+	L.SetGlobal("print", L.NewFunction(func(L *lua.LState) int { out = append(out, L.CheckString(1)); return 0 }))
+	fn, err := Compile(L, "numbers.lua", src)
+	require.NoError(t, err)
+	L.Push(fn)
+	if f := Call(L, 0, 0); f != nil {
+		t.Fatalf("%v", f.Value)
+	}
+	assert.Equal(t, []string{"all ok"}, out)
+
+	fn, err = Compile(L, "e.lua", []byte("local s = 'abc'\nreturn s + 1"))
+	require.NoError(t, err)
+	L.Push(fn)
+	f := Call(L, 0, 1)
+	require.NotNil(t, f)
+	assert.Equal(t, "e.lua:2: cannot perform add operation between string and number", lua.LVAsString(f.Value))
+}

@@ -1,0 +1,26 @@
+-- Strings as numbers, as Lua 5.1 reads them (checked with lua5.1).
+local cases = {
+  { "010", 10 }, { "08", 8 }, { "00011", 11 }, { "0x10", 16 }, { "0X1f", 31 }, { "-0x10", -16 },
+  { "1e2", 100 }, { " 12 ", 12 }, { "12\r", 12 }, { "\t-3.5e-1\n", -0.35 }, { ".5", 0.5 }, { "5.", 5 },
+  { "0x1.8", 1.5 }, { "-010", -10 },
+  { "0b11", nil }, { "1_000", nil }, { "0o17", nil }, { "abc", nil }, { "", nil }, { "0x", nil },
+  { "+-1", nil }, { "1e", nil }, { "0x1p4", 16 }, { "0x1p", nil }, { "12 3", nil },
+}
+for _, c in ipairs(cases) do
+  local s, want = c[1], c[2]
+  assert(tonumber(s) == want, "tonumber(" .. string.format("%q", s) .. ")")
+  local ok, v = pcall(function() return s + 0 end)
+  if want == nil then
+    assert(not ok, "arithmetic on " .. string.format("%q", s) .. " raises")
+  else
+    assert(ok and v == want, "arithmetic on " .. string.format("%q", s))
+  end
+end
+assert(-"3" == -3 and "10" % "3" == 1 and "2" ^ "10" == 1024 and 7 / "2" == 3.5 and "6" * 2 == 12 and 1 - "1" == 0)
+assert("-7" % 3 == 2, "mod floors, as Lua 5.1")
+assert(tonumber("ff", 16) == 255 and tonumber("z", 36) == 35 and tonumber("8", 8) == nil, "with a base: as before")
+assert(tonumber(5) == 5 and tonumber({}) == nil and tonumber(nil) == nil)
+local v = setmetatable({}, { __add = function(a, b) return "meta" end })
+assert("x" + v == "meta" and v + "x" == "meta" and "1" + v == "meta", "the other operand's metamethod")
+assert(not pcall(function() return {} + "1" end))
+print("all ok")

@@ -11,6 +11,7 @@ import (
 	lua "github.com/yuin/gopher-lua"
 
 	"github.com/rclua/rclua/luabind/luajson"
+	"github.com/rclua/rclua/runtime/sandbox"
 )
 
 // Store is what rc.store needs: the script's own namespace of a
@@ -283,7 +284,9 @@ func (b *binding) storeUpdate(L *lua.LState) int {
 			}
 			oldV = v
 		}
-		if err := L.CallByParam(lua.P{Fn: f, NRet: 1, Protect: true}, oldV); err != nil {
+		L.Push(f)
+		L.Push(oldV)
+		if err := sandbox.PCall(L, 1, 1); err != nil {
 			raised = err
 			return nil, err
 		}

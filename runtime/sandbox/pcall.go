@@ -36,9 +36,7 @@ type Failure struct {
 // text becomes the error value.
 func Call(L *lua.LState, nargs, nret int) *Failure {
 	c := callsOf(L)
-	had := c.enter(L, nargs)
-	err := L.PCall(nargs, nret, c.failureHandler(L))
-	c.leave(L, had)
+	err := c.pcall(L, nargs, nret, c.failureHandler(L))
 	if err == nil {
 		return nil
 	}
@@ -197,10 +195,7 @@ func protectedCall(L *lua.LState) int {
 		L.Push(lua.LString("attempt to call a " + v.Type().String() + " value"))
 		return 2
 	}
-	c := callsOf(L)
-	had := c.enter(L, L.GetTop()-1)
-	err := L.PCall(L.GetTop()-1, lua.MultRet, errorHandler(L))
-	c.leave(L, had)
+	err := callsOf(L).pcall(L, L.GetTop()-1, lua.MultRet, errorHandler(L))
 	if err != nil {
 		L.Push(lua.LFalse)
 		L.Push(errorValue(err))
@@ -225,10 +220,7 @@ func protectedXCall(L *lua.LState) int {
 		L.SetTop(0)
 		L.Push(user)
 		L.Push(v)
-		had := c.enter(L, 1)
-		err := L.PCall(1, 1, keep)
-		c.leave(L, had)
-		if err != nil {
+		if err := c.pcall(L, 1, 1, keep); err != nil {
 			L.SetTop(0)
 			L.Push(errorValue(err))
 		}
@@ -236,16 +228,26 @@ func protectedXCall(L *lua.LState) int {
 	})
 	top := L.GetTop()
 	L.Push(fn)
-	had := c.enter(L, 0)
-	err := L.PCall(0, lua.MultRet, handler)
-	c.leave(L, had)
-	if err != nil {
+	if err := c.pcall(L, 0, lua.MultRet, handler); err != nil {
 		L.Push(lua.LFalse)
 		L.Push(errorValue(err))
 		return 2
 	}
 	L.Insert(lua.LTrue, top+1)
 	return L.GetTop() - top
+}
+
+// PCall is L.PCall(nargs, nret, h) for Go code that calls a script's
+// function and handles its error itself (rc.store.update's fn): h keeps
+// the error value, without a traceback, and the call unwinds as Call's
+// do (unwind.go). The error is a *lua.ApiError whose Object is the value
+// raised.
+func PCall(L *lua.LState, nargs, nret int) error {
+	c := callsOf(L)
+	if c.keep == nil {
+		c.keep = L.NewFunction(keepError)
+	}
+	return c.pcall(L, nargs, nret, c.keep)
 }
 
 // errorValue is the Lua value of a PCall error.

@@ -28,7 +28,16 @@ import lua "github.com/yuin/gopher-lua"
 // (unwindOK false), both bugs remain.
 type calls struct {
 	handler *lua.LFunction // Call's error handler (failureHandler)
+	keep    *lua.LFunction // PCall's (keepError)
 	bases   []int
+}
+
+// pcall is L.PCall(nargs, nret, h) recorded as a protected call in
+// progress: h must call c.unwind first.
+func (c *calls) pcall(L *lua.LState, nargs, nret int, h *lua.LFunction) error {
+	had := c.enter(L, nargs)
+	defer c.leave(L, had)
+	return L.PCall(nargs, nret, h)
 }
 
 // callsKey is the registry field holding a state's calls. Coroutines of

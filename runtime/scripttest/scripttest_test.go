@@ -505,3 +505,32 @@ func firstLine(s string, n int) string {
 	lines := strings.SplitN(s, "\n", n+1)
 	return strings.Join(lines[:min(n, len(lines))], "\n")
 }
+
+// TestStoreUpdateUnwindsAsPcall: an error in rc.store.update's fn unwinds
+// as one in pcall does (runtime/sandbox/unwind.go): a closure fn made
+// keeps its value, and an update that returned does not leave a later
+// error to close the live frames' upvalues (review 13: update called fn
+// through gopher-lua's own protected call, which did both wrong).
+func TestStoreUpdateUnwindsAsPcall(t *testing.T) {
+	t.Parallel()
+	path := files(t, `
+local saved
+pcall(rc.store.update, "k", function() local s = "upd"; saved = function() return s end; error("e") end)
+local x1, x2, x3 = 1, 2, 3
+rc.log.info("kept " .. tostring(saved()))
+local a
+local function use_a() return a end
+pcall(function() rc.store.update("k3", function() return 1 end); error("after") end)
+a = "late"
+rc.log.info("late " .. tostring(use_a()))
+`, `
+function test_unwinds()
+  t.eq(t.store("k"), nil, "nothing written")
+  t.eq(t.store("k3"), 1)
+  t.eq(t.logs()[1].message, "kept upd")
+  t.eq(t.logs()[2].message, "late late")
+end
+`)
+	r := results(t, path, Options{})
+	assert.True(t, r["test_unwinds"].Passed, "%+v", r["test_unwinds"])
+}

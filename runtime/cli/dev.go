@@ -136,28 +136,36 @@ func (d *devServer) logBotActions(ctx context.Context, every time.Duration) {
 	for {
 		select {
 		case <-ctx.Done():
+			d.logActions(&seen) // what the bot did since the last look
 			return
 		case <-t.C:
+			d.logActions(&seen)
 		}
-		for _, a := range d.srv.Actions(seen) {
-			seen = a.Seq
-			if a.UserID != rctest.BotUserID {
-				continue
+	}
+}
+
+// logActions logs the bot's actions numbered after *seen, and moves
+// *seen past them.
+func (d *devServer) logActions(seen *uint64) {
+	for _, a := range d.srv.Actions(*seen) {
+		*seen = a.Seq
+		if a.UserID != rctest.BotUserID {
+			continue
+		}
+		room := d.roomLabel(a.RoomID)
+		switch a.Kind {
+		case rctest.ActionPost:
+			ev := d.log.Info().Str("room", room)
+			if a.ThreadID != "" {
+				ev = ev.Str("thread", a.ThreadID)
 			}
-			ev := d.log.Info().Str("room", d.roomLabel(a.RoomID))
-			switch a.Kind {
-			case rctest.ActionPost:
-				if a.ThreadID != "" {
-					ev = ev.Str("thread", a.ThreadID)
-				}
-				ev.Str("text", clipText(a.Text, 200)).Msg("--dev: the bot posted")
-			case rctest.ActionReact, rctest.ActionUnreact:
-				ev.Str("emoji", a.Emoji).Str("message_id", a.MessageID).Msg("--dev: the bot " + string(a.Kind) + "ed")
-			case rctest.ActionRead:
-				ev.Msg("--dev: the bot marked the room read")
-			case rctest.ActionUnread:
-				ev.Msg("--dev: the bot marked the room unread")
-			}
+			ev.Str("text", clipText(a.Text, 200)).Msg("--dev: the bot posted")
+		case rctest.ActionReact, rctest.ActionUnreact:
+			d.log.Info().Str("room", room).Str("emoji", a.Emoji).Str("message_id", a.MessageID).Msg("--dev: the bot " + string(a.Kind) + "ed")
+		case rctest.ActionRead:
+			d.log.Info().Str("room", room).Msg("--dev: the bot marked the room read")
+		case rctest.ActionUnread:
+			d.log.Info().Str("room", room).Msg("--dev: the bot marked the room unread")
 		}
 	}
 }

@@ -285,3 +285,24 @@ func TestDevBusyAddr(t *testing.T) {
 	assert.Equal(t, 1, exitCode(res.err, &stderr), "exit status 1")
 	assert.Contains(t, stderr.String(), "choose another --dev-addr or omit it")
 }
+
+// TestDevLogsBotActionsAtShutdown: what the bot did just before the
+// daemon stops is logged too (the last look happens at shutdown).
+func TestDevLogsBotActionsAtShutdown(t *testing.T) {
+	t.Parallel()
+	var buf syncBuffer
+	d, err := startDev("127.0.0.1:0", zerolog.New(&buf))
+	require.NoError(t, err)
+	d.startActivity(time.Hour)
+	req, err := http.NewRequest(http.MethodPost, d.url()+"/api/v1/chat.postMessage", strings.NewReader(`{"channel":"#general","text":"last words"}`))
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-User-Id", rctest.BotUserID)
+	req.Header.Set("X-Auth-Token", rctest.BotToken)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	d.close()
+	assert.Contains(t, buf.String(), `"text":"last words","message":"--dev: the bot posted"`)
+}

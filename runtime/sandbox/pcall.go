@@ -123,7 +123,8 @@ func traceback(L *lua.LState) (where, tb string) {
 // gopher-lua calls the outermost frame "main" whatever runs there: a
 // chunk (defined at line 0), a handler the host calls (a function defined
 // at its line), or a Go function (no source), and names each "main
-// chunk". Only the first is the main chunk here.
+// chunk"; a chunk that load made and a function called (What "Lua") is
+// a main chunk too. Here a chunk is the main chunk wherever it runs.
 func frameLine(d *lua.Debug) string {
 	goFn := d.What == "G" || d.What == "main" && d.Source == ""
 	pos := "[Go]"
@@ -135,7 +136,7 @@ func frameLine(d *lua.Debug) string {
 	}
 	var in string
 	switch {
-	case d.What == "main" && !goFn && d.LineDefined == 0:
+	case !goFn && d.LineDefined == 0: // a chunk, wherever it runs (load's too)
 		in = "main chunk"
 	case d.What == "main" && goFn: // gopher-lua names every outermost frame "main chunk"
 		in = "?"

@@ -202,6 +202,13 @@ func TestTracebackFrames(t *testing.T) {
 	require.NotNil(t, f)
 	assert.Equal(t, "stack traceback:\n\t[Go]: in function 'error'\n\ts.lua:1: in function 'f'\n\ts.lua:2: in function <s.lua:2>", f.Traceback)
 
+	loaded, err := Compile(L, "outer.lua", []byte("local f = loadstring('error(\"in\")', 'inner')\nf()"))
+	require.NoError(t, err)
+	L.Push(loaded)
+	f = Call(L, 0, 0)
+	require.NotNil(t, f)
+	assert.Equal(t, "stack traceback:\n\t[Go]: in function 'error'\n\tinner:1: in main chunk\n\touter.lua:2: in main chunk", f.Traceback, "a chunk load made")
+
 	L.Push(L.NewFunction(func(L *lua.LState) int {
 		L.RaiseError("from Go")
 		return 0

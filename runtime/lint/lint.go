@@ -331,10 +331,11 @@ type function struct {
 }
 
 // namedHandler is a trigger registration whose handler is a name (rc.hear
-// ("^!ping", on_ping)), followed once the whole file is walked.
+// ("^!ping", on_ping)), followed once the whole file is walked: a local's
+// function as it was when registered, a global's as the file defines it.
 type namedHandler struct {
 	name    string
-	scope   *scope // where the registration is
+	fn      *function // a local's function, as it is at the registration
 	trigger string
 	args    []ast.Expr
 }
@@ -544,10 +545,8 @@ func (c *checker) followNamed() {
 	}
 	reads, libMisses := len(c.reads), len(c.libMisses)
 	for _, h := range c.named {
-		var fn *function
-		if l := h.scope.lookup(h.name); l != nil {
-			fn = l.fn
-		} else {
+		fn := h.fn
+		if h.name != "" { // a global: defined anywhere in the file
 			fn = c.funcs[h.name]
 		}
 		if fn == nil {
@@ -776,7 +775,11 @@ func (c *checker) expr(e ast.Expr, s *scope) *node {
 				continue
 			}
 			if id, ok := arg.(*ast.IdentExpr); ok && isTrigger && c.handler == "" {
-				c.named = append(c.named, namedHandler{name: id.Value, scope: s, trigger: fn.path, args: e.Args})
+				h := namedHandler{name: id.Value, trigger: fn.path, args: e.Args}
+				if l := s.lookup(id.Value); l != nil { // a local: the function it holds now
+					h.name, h.fn = "", l.fn
+				}
+				c.named = append(c.named, h)
 			}
 			c.expr(arg, s)
 		}

@@ -532,6 +532,18 @@ rc.on("subscription", sub)
 local function setup() rc.every("1h", function() end) end
 setup()
 `), "not followed: reassigned, defined twice, a field, a subscription handler; a function the top level calls")
+	got = findings(t, api, `
+local function on_msg(msg) msg:replly("a") end
+rc.hear("^a", on_msg)
+on_msg = function(m) end
+local function later(msg) msg:raect("x") end
+rc.hear("^b", later)
+local function later(msg) msg:nothing() end
+`)
+	assert.Equal(t, []string{
+		`2: message: msg:replly: a message has no method replly (did you mean msg:reply?)`,
+		`5: message: msg:raect: a message has no method raect (did you mean msg:react?)`,
+	}, got, "a local's function as it was when registered, not what the name holds at the end")
 }
 
 // TestStoreTTLConstant: a constant ttl that rc.store.set refuses is a

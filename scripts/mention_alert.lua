@@ -38,7 +38,9 @@
 -- a reply only in a thread leaves `userMentions` alone and lists the
 -- thread in `tunreadUser` (a DM's thread replies: `tunread`), so the count
 -- adds the threads listed; a second mention in a thread already listed is
--- not reported again until the thread is read. Messages in the owner's own DM
+-- not reported again until the thread is read. A thread reply also sent to
+-- the room ("also send to channel") raises userMentions too, so on a real
+-- server it counts twice (the fake server does not model such replies). Messages in the owner's own DM
 -- with the bot are not reported back to the owner.
 
 local roomlib = require("rooms")

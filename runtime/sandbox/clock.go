@@ -2,6 +2,7 @@ package sandbox
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -47,74 +48,165 @@ func installClock(L *lua.LState, os *lua.LTable, now func() time.Time) {
 	}))
 }
 
-// rawDate is gopher-lua's os.date, which formats in the process's zone,
-// or in UTC with "!", and whose "*t" says isdst = false whatever the zone.
-var rawDate = func() lua.LGFunction {
-	L := lua.NewState(lua.Options{SkipOpenLibs: true})
-	defer L.Close()
-	lua.OpenOs(L)
-	return L.GetField(L.GetGlobal("os"), "date").(*lua.LFunction).GFunction
-}()
-
-// zonedDate is os.date reading the time from now, in now's zone: the
-// wall clock of the time is formatted by gopher-lua's as if in UTC, with
-// the zone's own %Z (its abbreviation: "CEST") and %z ("+0200") and "*t"'s
-// isdst. With "!" the time is UTC.
+// zonedDate is os.date reading the time from now, in now's zone ("!":
+// UTC): "*t" gives the date table, any other format is strftime's in the
+// C locale, as Lua 5.1 on glibc (gopher-lua's printed %a as "mon", %x as
+// the time, %c in another form, left %e, %j, %D, %T, %U... as written and
+// gave "*t" a yday of 0).
 func zonedDate(now func() time.Time) lua.LGFunction {
 	return func(L *lua.LState) int {
 		format := L.OptString(1, "%c") // nil is the default, as in Lua
 		t := now()
 		if L.GetTop() >= 2 && L.Get(2) != lua.LNil {
-			t = time.Unix(L.CheckInt64(2), 0).In(t.Location())
+			t = time.Unix(int64(L.CheckNumber(2)), 0).In(t.Location())
 		}
-		utc := strings.HasPrefix(format, "!")
-		format = strings.TrimLeft(format, "!")
-		if utc {
-			t = t.UTC()
-		} else {
-			format = zoneFields(format, t)
+		if strings.HasPrefix(format, "!") {
+			format, t = format[1:], t.UTC()
 		}
-		_, offset := t.Zone()
-		L.SetTop(0)
-		L.Push(lua.LString("!" + format))
-		L.Push(lua.LNumber(t.Unix() + int64(offset)))
-		n := rawDate(L)
-		if format == "*t" && n == 1 {
-			if tb, ok := L.Get(-1).(*lua.LTable); ok {
-				tb.RawSetString("isdst", lua.LBool(t.IsDST()))
+		if strings.HasPrefix(format, "*t") {
+			tb := L.CreateTable(0, 9)
+			for _, f := range []struct {
+				k string
+				v int
+			}{{"year", t.Year()}, {"month", int(t.Month())}, {"day", t.Day()}, {"hour", t.Hour()},
+				{"min", t.Minute()}, {"sec", t.Second()}, {"wday", int(t.Weekday()) + 1}, {"yday", t.YearDay()}} {
+				tb.RawSetString(f.k, lua.LNumber(f.v))
 			}
+			tb.RawSetString("isdst", lua.LBool(t.IsDST()))
+			L.Push(tb)
+			return 1
 		}
-		return n
+		L.Push(lua.LString(strftime(format, t)))
+		return 1
 	}
 }
 
-// zoneFields replaces the %Z and %z of a strftime format with t's zone
-// abbreviation and offset, and %c (gopher-lua's "02 Jan 06 15:04 MST",
-// the default format) with its text in t's zone.
-func zoneFields(format string, t time.Time) string {
-	if !strings.Contains(format, "%Z") && !strings.Contains(format, "%z") && !strings.Contains(format, "%c") {
-		return format
-	}
-	var b strings.Builder
+// strftime formats t as C's strftime does in the C locale, with glibc's
+// extensions (%k, %l, %P, %s); os.date hands it each conversion alone,
+// so an unknown one is written as it is, and a lone % at the end stays.
+func strftime(format string, t time.Time) string {
+	var b []byte
 	for i := 0; i < len(format); i++ {
 		if format[i] != '%' || i+1 == len(format) {
-			b.WriteByte(format[i])
+			b = append(b, format[i])
 			continue
 		}
 		i++
-		switch format[i] {
-		case 'Z':
-			b.WriteString(strings.ReplaceAll(t.Format("MST"), "%", "%%"))
-		case 'z':
-			b.WriteString(t.Format("-0700"))
-		case 'c':
-			b.WriteString(strings.ReplaceAll(t.Format("02 Jan 06 15:04 MST"), "%", "%%"))
-		default:
-			b.WriteByte('%')
-			b.WriteByte(format[i])
-		}
+		b = appendConversion(b, format[i], t)
 	}
-	return b.String()
+	return string(b)
+}
+
+// appendConversion appends t's conversion c (the letter after %).
+func appendConversion(b []byte, c byte, t time.Time) []byte {
+	num := func(n, width int, pad byte) []byte {
+		s := strconv.Itoa(n)
+		for len(s) < width {
+			s = string(pad) + s
+		}
+		return append(b, s...)
+	}
+	hour12 := t.Hour() % 12
+	if hour12 == 0 {
+		hour12 = 12
+	}
+	yday := t.YearDay() - 1 // 0-based, as tm_yday
+	wday := int(t.Weekday())
+	isoYear, isoWeek := t.ISOWeek()
+	switch c {
+	case 'a':
+		return append(b, t.Weekday().String()[:3]...)
+	case 'A':
+		return append(b, t.Weekday().String()...)
+	case 'b', 'h':
+		return append(b, t.Month().String()[:3]...)
+	case 'B':
+		return append(b, t.Month().String()...)
+	case 'c':
+		return append(b, strftime("%a %b %e %H:%M:%S %Y", t)...)
+	case 'C':
+		return num(floorDiv(t.Year(), 100), 2, '0')
+	case 'd':
+		return num(t.Day(), 2, '0')
+	case 'D', 'x':
+		return append(b, strftime("%m/%d/%y", t)...)
+	case 'e':
+		return num(t.Day(), 2, ' ')
+	case 'F':
+		return append(b, strftime("%Y-%m-%d", t)...)
+	case 'g':
+		return num(((isoYear%100)+100)%100, 2, '0')
+	case 'G':
+		return num(isoYear, 0, '0')
+	case 'H':
+		return num(t.Hour(), 2, '0')
+	case 'I':
+		return num(hour12, 2, '0')
+	case 'j':
+		return num(yday+1, 3, '0')
+	case 'k':
+		return num(t.Hour(), 2, ' ')
+	case 'l':
+		return num(hour12, 2, ' ')
+	case 'm':
+		return num(int(t.Month()), 2, '0')
+	case 'M':
+		return num(t.Minute(), 2, '0')
+	case 'n':
+		return append(b, '\n')
+	case 'p':
+		if t.Hour() < 12 {
+			return append(b, "AM"...)
+		}
+		return append(b, "PM"...)
+	case 'P':
+		if t.Hour() < 12 {
+			return append(b, "am"...)
+		}
+		return append(b, "pm"...)
+	case 'r':
+		return append(b, strftime("%I:%M:%S %p", t)...)
+	case 'R':
+		return append(b, strftime("%H:%M", t)...)
+	case 's':
+		return strconv.AppendInt(b, t.Unix(), 10)
+	case 'S':
+		return num(t.Second(), 2, '0')
+	case 't':
+		return append(b, '\t')
+	case 'T', 'X':
+		return append(b, strftime("%H:%M:%S", t)...)
+	case 'u':
+		return num((wday+6)%7+1, 0, '0')
+	case 'U':
+		return num((yday+7-wday)/7, 2, '0')
+	case 'V':
+		return num(isoWeek, 2, '0')
+	case 'w':
+		return num(wday, 0, '0')
+	case 'W':
+		return num((yday+7-(wday+6)%7)/7, 2, '0')
+	case 'y':
+		return num(((t.Year()%100)+100)%100, 2, '0')
+	case 'Y':
+		return num(t.Year(), 0, '0')
+	case 'z':
+		return append(b, t.Format("-0700")...)
+	case 'Z':
+		return append(b, t.Format("MST")...)
+	case '%':
+		return append(b, '%')
+	}
+	return append(b, '%', c)
+}
+
+// floorDiv is a / b rounded down.
+func floorDiv(a, b int) int {
+	q := a / b
+	if a%b != 0 && (a < 0) != (b < 0) {
+		q--
+	}
+	return q
 }
 
 // parseInt reads a date table's numeric string field ("09").

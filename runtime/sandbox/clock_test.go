@@ -2,6 +2,7 @@ package sandbox
 
 import (
 	"context"
+	"os"
 	"testing"
 	"time"
 
@@ -74,7 +75,7 @@ func TestRealClockByDefault(t *testing.T) {
 // TestDateZone: os.date gives the zone of the time it formats: its
 // abbreviation (%Z) and offset (%z), in summer and in winter, and "*t"'s
 // isdst, with a clock (rclua test's zone) as with the real one; "!" is
-// UTC, and a literal "%%Z" stays one.
+// UTC, a literal "%%Z" stays one, and %c is the C locale's.
 func TestDateZone(t *testing.T) {
 	t.Parallel()
 	paris, err := time.LoadLocation("Europe/Paris")
@@ -101,6 +102,23 @@ c = os.date("%c", os.time{year = 2026, month = 1, day = 15, hour = 9})
 	assert.Equal(t, lua.LString("07:00 UTC +0000"), g("utc"))
 	assert.Equal(t, lua.LFalse, g("utc_dst"))
 	assert.Equal(t, lua.LString("%Z %z %CEST"), g("literal"))
-	assert.Equal(t, lua.LString("01 Jul 26 09:00 CEST"), g("default"), "the default format (%c) names the zone")
-	assert.Equal(t, lua.LString("15 Jan 26 09:00 CET"), g("c"))
+	assert.Equal(t, lua.LString("Wed Jul  1 09:00:00 2026"), g("default"), "the default format, %c, as C's")
+	assert.Equal(t, lua.LString("Thu Jan 15 09:00:00 2026"), g("c"))
+}
+
+// TestDateFormats: os.date formats as Lua 5.1 on glibc in the C locale
+// (testdata/date.lua, checked with lua5.1): every C99 conversion and
+// glibc's %k, %l, %P, %s, an unknown one as written, "*t" with its yday
+// (gopher-lua printed %a as "mon" and %x as the time, left %e, %j, %D,
+// %T, %U... as written, and gave yday 0).
+func TestDateFormats(t *testing.T) {
+	t.Parallel()
+	src, err := os.ReadFile("testdata/date.lua")
+	require.NoError(t, err)
+	L := New(Options{})
+	defer L.Close()
+	var out []string
+	L.SetGlobal("print", L.NewFunction(func(L *lua.LState) int { out = append(out, L.CheckString(1)); return 0 }))
+	require.NoError(t, runChunk(context.Background(), L, "date.lua", src, time.Second))
+	assert.Equal(t, []string{"all ok"}, out)
 }

@@ -1,0 +1,17 @@
+-- os.date as Lua 5.1 on glibc in the C locale (checked with lua5.1).
+local function eq(got, want) assert(got == want, string.format("got %q, want %q", tostring(got), want)) end
+local t = 1700000000 -- Tuesday 14 November 2023, 22:13:20 UTC
+eq(os.date("!%a %A %b %B %h", t), "Tue Tuesday Nov November Nov")
+eq(os.date("!%c", t), "Tue Nov 14 22:13:20 2023")
+eq(os.date("!%x %X %D %F %T %R %r", t), "11/14/23 22:13:20 11/14/23 2023-11-14 22:13:20 22:13 10:13:20 PM")
+eq(os.date("!%d %e %j %m %y %Y %C", t), "14 14 318 11 23 2023 20")
+eq(os.date("!%H %I %k %l %M %S %p %P", t), "22 10 22 10 13 20 PM pm")
+eq(os.date("!%u %w %U %W %V %G %g", t), "2 2 46 46 46 2023 23")
+eq(os.date("!%s %% %Q x%", t), "1700000000 % %Q x%")
+eq(os.date("!%e|%k|%l", 946717200), " 1| 9| 9") -- 1 January 2000, 09:00
+eq(os.date("!%V %G %U %W", 1704067199), "52 2023 53 52") -- 31 December 2023, a Sunday
+eq(os.date("!%V %G %j", 1735689600), "01 2025 001") -- 1 January 2025
+local d = os.date("!*t", t)
+eq(string.format("%d-%d-%d %d:%d:%d w%d y%d %s", d.year, d.month, d.day, d.hour, d.min, d.sec, d.wday, d.yday, tostring(d.isdst)),
+  "2023-11-14 22:13:20 w3 y318 false")
+print("all ok")

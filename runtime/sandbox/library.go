@@ -47,6 +47,13 @@ func installLibrary(L *lua.LState) {
 	if tab, ok := L.GetGlobal("table").(*lua.LTable); ok {
 		tab.RawSetString("sort", L.NewFunction(tableSort))
 		tab.RawSetString("insert", L.NewFunction(tableInsert))
+		tab.RawSetString("remove", L.NewFunction(tableRemove))
+	}
+	if m, ok := L.GetGlobal("math").(*lua.LTable); ok {
+		m.RawSetString("huge", lua.LNumber(math.Inf(1))) // gopher-lua's is math.MaxFloat64
+	}
+	if _, ok := L.GetGlobal("error").(*lua.LFunction); ok {
+		L.SetGlobal("error", L.NewFunction(raise))
 	}
 	if _, ok := L.GetGlobal("rawset").(*lua.LFunction); ok {
 		L.SetGlobal("rawset", L.NewFunction(rawSet))
@@ -581,6 +588,56 @@ func tableInsert(L *lua.LState) int {
 		L.RaiseError("wrong number of arguments to 'insert'")
 	}
 	return 0
+}
+
+// tableRemove is table.remove(t [, pos]) as Lua 5.1's: pos (default #t)
+// outside 1..#t removes nothing and returns nothing (gopher-lua's removed
+// and returned the last element for 0 and negative positions).
+func tableRemove(L *lua.LState) int {
+	t := L.CheckTable(1)
+	n := t.Len()
+	pos := n
+	if L.Get(2) != lua.LNil {
+		pos = int(toInt64(L.CheckNumber(2)))
+	}
+	if pos < 1 || pos > n {
+		return 0
+	}
+	L.Push(t.Remove(pos)) // right within 1..#t: the array part holds them all
+	return 1
+}
+
+// raise is error(v [, level]) as Lua 5.1's: a string or number v gets the
+// position of the function level levels up (1, the default: the caller of
+// error; 2: its caller; 0: none), "" when that is no Lua function;
+// another value is raised as it is. gopher-lua's took level 2 for 1's
+// and refused error() without a value.
+func raise(L *lua.LState) int {
+	v := L.Get(1)
+	level := L.OptInt(2, 1)
+	switch v.(type) {
+	case lua.LString, lua.LNumber:
+		msg := lua.LVAsString(v)
+		if level > 0 {
+			msg = position(L, level) + msg
+		}
+		L.Error(lua.LString(msg), 0)
+	}
+	L.Error(v, 0)
+	return 0
+}
+
+// position is "source:line: " of the function level levels above the
+// running Go function, or "" when there is none or it is not Lua's.
+func position(L *lua.LState, level int) string {
+	d, ok := L.GetStack(level)
+	if !ok {
+		return ""
+	}
+	if _, err := L.GetInfo("Sl", d, lua.LNil); err != nil || d.CurrentLine <= 0 {
+		return ""
+	}
+	return fmt.Sprintf("%s:%d: ", d.Source, d.CurrentLine)
 }
 
 // installRandom replaces math.random and math.randomseed with versions

@@ -37,3 +37,25 @@ func TestStringsAsNumbers(t *testing.T) {
 	require.NotNil(t, f)
 	assert.Equal(t, "e.lua:2: cannot perform add operation between string and number", lua.LVAsString(f.Value))
 }
+
+// TestLibraryAsLua51: error's levels, table.remove out of range and
+// math.huge as Lua 5.1's (testdata/library51.lua, checked with lua5.1):
+// gopher-lua's error(msg, 2) named the line of error itself, table.remove
+// at 0 or -1 removed the last element, and math.huge was the largest
+// finite number.
+func TestLibraryAsLua51(t *testing.T) {
+	t.Parallel()
+	src, err := os.ReadFile("testdata/library51.lua")
+	require.NoError(t, err)
+	L := New(Options{})
+	defer L.Close()
+	var out []string
+	L.SetGlobal("print", L.NewFunction(func(L *lua.LState) int { out = append(out, L.CheckString(1)); return 0 }))
+	fn, err := Compile(L, "library51.lua", src)
+	require.NoError(t, err)
+	L.Push(fn)
+	if f := Call(L, 0, 0); f != nil {
+		t.Fatalf("%v", f.Value)
+	}
+	assert.Equal(t, []string{"all ok"}, out)
+}

@@ -41,6 +41,7 @@ func installLibrary(L *lua.LState) {
 	if str, ok := L.GetGlobal("string").(*lua.LTable); ok {
 		str.RawSetString("format", L.NewFunction(strFormat))
 		str.RawSetString("rep", L.NewFunction(strRep))
+		str.RawSetString("char", L.NewFunction(strChar))
 		str.RawSetString("upper", L.NewFunction(func(L *lua.LState) int { return asciiCase(L, 'a', 'z', 'A'-'a') }))
 		str.RawSetString("lower", L.NewFunction(func(L *lua.LState) int { return asciiCase(L, 'A', 'Z', 'a'-'A') }))
 	}
@@ -588,6 +589,23 @@ func tableInsert(L *lua.LState) int {
 		L.RaiseError("wrong number of arguments to 'insert'")
 	}
 	return 0
+}
+
+// strChar is string.char(...) as Lua 5.1's: a code outside 0..255 is an
+// error ("invalid value"), where gopher-lua kept its low byte
+// (string.char(256) was "\0").
+func strChar(L *lua.LState) int {
+	n := L.GetTop()
+	b := make([]byte, n)
+	for i := 1; i <= n; i++ {
+		c := toInt64(L.CheckNumber(i))
+		if c < 0 || c > 255 {
+			L.ArgError(i, "invalid value")
+		}
+		b[i-1] = byte(c)
+	}
+	L.Push(lua.LString(b))
+	return 1
 }
 
 // tableRemove is table.remove(t [, pos]) as Lua 5.1's: pos (default #t)

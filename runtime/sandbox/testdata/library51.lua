@@ -27,4 +27,6 @@ assert(select("#", table.remove(t, 4)) == 0 and #t == 3, "past the end: nothing"
 assert(table.remove(t) == 3 and table.remove(t, 1) == 1 and #t == 1 and t[1] == 2)
 assert(select("#", table.remove({})) == 0, "an empty table: nothing")
 assert(math.huge == 1 / 0 and -math.huge == -1 / 0 and 1e308 * 10 == math.huge, "math.huge is infinity")
+assert(string.char(72, 105.9, 0, 255) == "Hi\0\255")
+assert(not pcall(string.char, 256) and not pcall(string.char, -1), "string.char refuses codes outside 0..255")
 print("all ok")

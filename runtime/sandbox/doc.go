@@ -84,10 +84,15 @@
 // last yield left it without a frame (return coroutine.yield(x) at its
 // base, a Go function as its body) ends on its next resume as in Lua 5.1.
 //
-// Multiple assignments are rewritten before compilation (assign.go) so
-// that every value, and every table and key a target indexes, is
-// evaluated before any target is assigned, as in Lua 5.1: gopher-lua
-// compiles x, y = y, x into two copies of y (yuin/gopher-lua#440).
+// The syntax tree is rewritten before compilation (rewrite.go) around
+// three gopher-lua compiler bugs: multiple assignments evaluate every
+// value, and every table and key a target indexes, before any target is
+// assigned (gopher-lua compiles x, y = y, x into two copies of y:
+// yuin/gopher-lua#440); an and/or value assigned to an existing local
+// goes through a local of its own (gopher-lua kept the old value: #490);
+// branches that never run (if false, while false) are dropped, so no
+// loop body starts with one (gopher-lua's jump pass then jumped wrongly:
+// #540).
 //
 // Closures and errors behave as in Lua 5.1 (unwind.go): when an error
 // unwinds a protected call (Call, pcall, xpcall), the upvalues of the

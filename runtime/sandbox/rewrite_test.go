@@ -9,20 +9,23 @@ import (
 	lua "github.com/yuin/gopher-lua"
 )
 
-// TestMultipleAssignments: an assignment of several values evaluates all
-// of them, and its targets' tables and keys, before assigning any, as Lua
-// 5.1 does (testdata/assign.lua, checked with lua5.1); gopher-lua alone
-// swaps x, y = y, x into 2, 2 (yuin/gopher-lua#440). An error in the
-// rewritten statement keeps the statement's line.
-func TestMultipleAssignments(t *testing.T) {
+// TestRewrites: what rewrite.go fixes runs as in Lua 5.1
+// (testdata/rewrite.lua, checked with lua5.1): an assignment of several
+// values evaluates all of them, and its targets' tables and keys, before
+// assigning any (gopher-lua swaps x, y = y, x into 2, 2:
+// yuin/gopher-lua#440); an and/or value assigned to an existing local
+// replaces it (gopher-lua kept the old value: #490); a loop whose body
+// starts with if false or while false sums right (gopher-lua: 0, or a
+// Go panic: #540). An error in a rewritten statement keeps its line.
+func TestRewrites(t *testing.T) {
 	t.Parallel()
-	src, err := os.ReadFile("testdata/assign.lua")
+	src, err := os.ReadFile("testdata/rewrite.lua")
 	require.NoError(t, err)
 	L := New(Options{})
 	defer L.Close()
 	var out []string
 	L.SetGlobal("print", L.NewFunction(func(L *lua.LState) int { out = append(out, L.CheckString(1)); return 0 }))
-	fn, err := Compile(L, "assign.lua", src)
+	fn, err := Compile(L, "rewrite.lua", src)
 	require.NoError(t, err)
 	L.Push(fn)
 	if f := Call(L, 0, 0); f != nil {

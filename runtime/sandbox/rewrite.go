@@ -6,13 +6,28 @@ import (
 	"github.com/yuin/gopher-lua/ast"
 )
 
-// gopher-lua v1.1.2 compiles a multiple assignment to a local by
-// evaluating each value straight into its target's register, so a later
-// value reads the target already assigned: x, y = y, x gives both x's new
-// value, a, b = a + 1, a + b reads the new a (yuin/gopher-lua#440). Lua
-// evaluates every value, and the tables and keys the targets index,
-// before it assigns any. fixAssignments rewrites each assignment of more
-// than one value, before compilation, into a block that does exactly
+// gopher-lua v1.1.2's compiler gets three things wrong that scripts
+// write every day; fixAssignments rewrites the syntax tree before it is
+// compiled so that each compiles as Lua 5.1 runs it.
+//
+// An assignment to an existing local of an and/or expression whose
+// deciding operand is no plain name keeps the local's old value
+// (text = msg.text and msg.text:lower() left text as it was when
+// msg.text was nil; yuin/gopher-lua#490): the value goes through a
+// local of its own, do local (v) = e; text = (v) end.
+//
+// A loop whose body starts with if false (or nil) or while false jumps
+// wrongly (the jump-to-jump pass reads a resolved jump as a label:
+// wrong sums, or a Go panic; yuin/gopher-lua#540): such a branch, which
+// can never run, is dropped before compilation (its else part stays, in
+// a block of its own).
+//
+// A multiple assignment to a local evaluates each value straight into
+// its target's register, so a later value reads the target already
+// assigned: x, y = y, x gives both x's new value, a, b = a + 1, a + b
+// reads the new a (yuin/gopher-lua#440). Lua evaluates every value, and
+// the tables and keys the targets index, before it assigns any. Each
+// assignment of more than one value becomes a block that does exactly
 // that with locals of its own:
 //
 //	a, t[k], o.f = e1, e2, e3
@@ -32,8 +47,8 @@ import (
 // 200 (a larger assignment is left as it is).
 const maxFixedTargets = 60
 
-// fixAssignments rewrites the assignments in stmts and every function
-// they define.
+// fixAssignments rewrites stmts, and every function they define, as the
+// comments above say.
 func fixAssignments(stmts []ast.Stmt) {
 	f := assignFixer{}
 	f.block(stmts)
@@ -43,11 +58,73 @@ type assignFixer struct{ n int }
 
 func (f *assignFixer) block(stmts []ast.Stmt) {
 	for i, st := range stmts {
+		st = deadBranches(st)
+		stmts[i] = st
 		f.stmt(st)
-		if as, ok := st.(*ast.AssignStmt); ok && len(as.Rhs) > 1 && len(as.Lhs)+len(as.Rhs) <= 2*maxFixedTargets {
+		as, ok := st.(*ast.AssignStmt)
+		switch {
+		case !ok:
+		case len(as.Rhs) > 1 && len(as.Lhs)+len(as.Rhs) <= 2*maxFixedTargets:
 			stmts[i] = f.rewrite(as)
+		case len(as.Lhs) == 1 && len(as.Rhs) == 1 && isName(as.Lhs[0]) && isLogical(as.Rhs[0]):
+			stmts[i] = f.viaLocal(as)
 		}
 	}
+}
+
+func isName(e ast.Expr) bool { _, ok := e.(*ast.IdentExpr); return ok }
+
+func isLogical(e ast.Expr) bool { _, ok := e.(*ast.LogicalOpExpr); return ok }
+
+// isFalse reports a condition that is the literal false or nil.
+func isFalse(e ast.Expr) bool {
+	switch e.(type) {
+	case *ast.FalseExpr, *ast.NilExpr:
+		return true
+	}
+	return false
+}
+
+// deadBranches returns st without the branches that can never run: if
+// false/nil then A else B end becomes do B end (an elseif chain keeps
+// its other branches), while false/nil do A end an empty block.
+func deadBranches(st ast.Stmt) ast.Stmt {
+	switch x := st.(type) {
+	case *ast.IfStmt:
+		if !isFalse(x.Condition) {
+			return st
+		}
+		b := &ast.DoBlockStmt{Stmts: x.Else} // its statements are fixed as the block's
+		b.SetLine(x.Line())
+		b.SetLastLine(x.LastLine())
+		return b
+	case *ast.WhileStmt:
+		if !isFalse(x.Condition) {
+			return st
+		}
+		b := &ast.DoBlockStmt{}
+		b.SetLine(x.Line())
+		b.SetLastLine(x.LastLine())
+		return b
+	}
+	return st
+}
+
+// viaLocal rewrites x = e, an and/or expression, into do local (v) = e;
+// x = (v) end.
+func (f *assignFixer) viaLocal(as *ast.AssignStmt) ast.Stmt {
+	line, last := as.Line(), as.LastLine()
+	name, id := f.temp(line)
+	val := &ast.LocalAssignStmt{Names: []string{name}, Exprs: as.Rhs}
+	val.SetLine(line)
+	val.SetLastLine(last)
+	set := &ast.AssignStmt{Lhs: as.Lhs, Rhs: []ast.Expr{id}}
+	set.SetLine(line)
+	set.SetLastLine(last)
+	b := &ast.DoBlockStmt{Stmts: []ast.Stmt{val, set}}
+	b.SetLine(line)
+	b.SetLastLine(last)
+	return b
 }
 
 // temp returns a new local's name and an expression reading it.

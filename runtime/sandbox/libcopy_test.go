@@ -307,7 +307,7 @@ func TestTemplateClosuresAreReviewed(t *testing.T) {
 		"capDate":        "os.date's Go function",
 		"forbidIndex":    "the library's name",
 		"disabled":       "the function's name",
-		"installLibrary": "nothing",
+		"installLibrary": "setmetatable's Go function",
 		"installLoad":    "nothing",
 		"installNumbers": "tonumber's Go function; an operator's event, name and Go function",
 	}

@@ -56,6 +56,16 @@ func installLibrary(L *lua.LState) {
 	if _, ok := L.GetGlobal("error").(*lua.LFunction); ok {
 		L.SetGlobal("error", L.NewFunction(raise))
 	}
+	if orig, ok := L.GetGlobal("setmetatable").(*lua.LFunction); ok && orig.IsG {
+		set := orig.GFunction
+		// Lua 5.1's takes a table only; gopher-lua's set the metatable of
+		// every string (or number, boolean, function) of the state:
+		// setmetatable("", {}) broke s:upper() everywhere after it.
+		L.SetGlobal("setmetatable", L.NewFunction(func(L *lua.LState) int {
+			L.CheckTable(1)
+			return set(L)
+		}))
+	}
 	if _, ok := L.GetGlobal("rawset").(*lua.LFunction); ok {
 		L.SetGlobal("rawset", L.NewFunction(rawSet))
 	}

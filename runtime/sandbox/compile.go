@@ -64,6 +64,13 @@ func load(L *lua.LState, name string, content []byte) (*lua.LFunction, error) {
 	}
 	fixAssignments(chunk)
 	proto, err := lua.Compile(chunk, name)
+	if err != nil && strings.Contains(err.Error(), "too many local variables") {
+		// The rewrite's locals took a function that was near Lua's 200
+		// past them: compile it as written (with gopher-lua's bugs).
+		if chunk, perr := parse.Parse(bytes.NewReader(content), name); perr == nil {
+			proto, err = lua.Compile(chunk, name)
+		}
+	}
 	if err != nil {
 		return nil, &lua.ApiError{Type: lua.ApiErrorSyntax, Object: lua.LString(err.Error()), Cause: err}
 	}

@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"slices"
 	"strconv"
 
 	"github.com/yuin/gopher-lua/ast"
@@ -66,7 +67,7 @@ func (f *assignFixer) block(stmts []ast.Stmt) {
 		case !ok:
 		case len(as.Rhs) > 1 && len(as.Lhs)+len(as.Rhs) <= 2*maxFixedTargets:
 			stmts[i] = f.rewrite(as)
-		case len(as.Lhs) == 1 && len(as.Rhs) == 1 && isName(as.Lhs[0]) && isLogical(as.Rhs[0]):
+		case len(as.Rhs) == 1 && isLogical(as.Rhs[0]) && slices.ContainsFunc(as.Lhs, isName):
 			stmts[i] = f.viaLocal(as)
 		}
 	}
@@ -110,8 +111,8 @@ func deadBranches(st ast.Stmt) ast.Stmt {
 	return st
 }
 
-// viaLocal rewrites x = e, an and/or expression, into do local (v) = e;
-// x = (v) end.
+// viaLocal rewrites x [, ...] = e, an and/or expression, into do local
+// (v) = e; x [, ...] = (v) end.
 func (f *assignFixer) viaLocal(as *ast.AssignStmt) ast.Stmt {
 	line, last := as.Line(), as.LastLine()
 	name, id := f.temp(line)

@@ -1,7 +1,9 @@
 package sandbox
 
 import (
+	"fmt"
 	"os"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -39,5 +41,18 @@ func TestRewrites(t *testing.T) {
 	f := Call(L, 0, 0)
 	require.NotNil(t, f)
 	assert.Equal(t, "line.lua:3:", f.Where)
-	assert.NotContains(t, lua.LVAsString(f.Value), "(assign", "the block's locals stay unseen")
+
+	// A function near the 200 locals, which the rewrite's own would pass,
+	// compiles as written.
+	var src199 strings.Builder
+	for i := range 199 {
+		fmt.Fprintf(&src199, "local l%d = %d\n", i, i)
+	}
+	src199.WriteString("l1, l2 = 5, 6\nreturn l1 + l2\n")
+	fn, err = Compile(L, "near.lua", []byte(src199.String()))
+	require.NoError(t, err, "199 locals and a multiple assignment")
+	L.Push(fn)
+	require.Nil(t, Call(L, 0, 1))
+	assert.Equal(t, lua.LNumber(11), L.Get(-1))
+	L.Pop(1)
 }

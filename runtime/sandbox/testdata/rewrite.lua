@@ -72,6 +72,13 @@ assert(param("A", "B") == false, "a parameter")
 r = "R"
 r = msg.missing or "default"
 assert(r == "default", "or")
+local other
+text, other = "old", "o2"
+text, other = msg.text and msg.text:lower()
+assert(text == nil and other == nil, "several targets, one and value")
+local a2, b2 = "A"
+a2, b2 = msg.q or msg.r and 2
+assert(a2 == nil and b2 == nil, "several targets, one or value")
 
 -- Loops whose body starts with a branch that never runs.
 local s = 0

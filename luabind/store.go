@@ -275,7 +275,7 @@ func (b *binding) storeUpdate(L *lua.LState) int {
 		raised error      // fn's error (or a value it returned that JSON cannot hold), raised after the update
 	)
 	b.inUpdate = true
-	err := b.m.Store.Update(ctxOf(L), key, func(old []byte) ([]byte, error) {
+	err := b.storeUpdateTx(L, key, func(old []byte) ([]byte, error) {
 		var oldV lua.LValue = lua.LNil
 		if old != nil {
 			v, err := luajson.DecodeBytes(L, old)
@@ -302,7 +302,6 @@ func (b *binding) storeUpdate(L *lua.LState) int {
 		}
 		return raw, err
 	})
-	b.inUpdate = false
 	if raised != nil {
 		var ae *lua.ApiError
 		if errors.As(raised, &ae) {
@@ -315,6 +314,12 @@ func (b *binding) storeUpdate(L *lua.LState) int {
 	}
 	L.Push(result)
 	return 1
+}
+
+// storeUpdateTx is Store.Update, with b.inUpdate cleared however it ends.
+func (b *binding) storeUpdateTx(L *lua.LState, key string, fn func([]byte) ([]byte, error)) error {
+	defer func() { b.inUpdate = false }()
+	return b.m.Store.Update(ctxOf(L), key, fn)
 }
 
 // storeKeys is

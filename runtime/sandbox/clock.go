@@ -2,6 +2,7 @@ package sandbox
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -13,7 +14,20 @@ import (
 // of the real clock (see Options.Clock), in now's zone.
 func installClock(L *lua.LState, os *lua.LTable, now func() time.Time) {
 	start := now()
-	os.RawSetString("time", L.NewFunction(func(L *lua.LState) int {
+	os.RawSetString("time", L.NewFunction(osTime(now)))
+	os.RawSetString("date", capDate(L, zonedDate(now)))
+	os.RawSetString("clock", L.NewFunction(func(L *lua.LState) int {
+		L.Push(lua.LNumber(now().Sub(start).Seconds()))
+		return 1
+	}))
+}
+
+// osTime is os.time reading now, a date table in now's zone: the
+// daemon's (time.Now) and the tests' (a fake clock) alike, so that a
+// script meets the same os.time in both (gopher-lua's took a table
+// without day, which Lua 5.1 refuses).
+func osTime(now func() time.Time) lua.LGFunction {
+	return func(L *lua.LState) int {
 		tb, ok := L.Get(1).(*lua.LTable)
 		if !ok {
 			if L.GetTop() >= 1 && L.Get(1) != lua.LNil {
@@ -40,12 +54,7 @@ func installClock(L *lua.LState, os *lua.LTable, now func() time.Time) {
 			field("hour", 12), field("min", 0), field("sec", 0), 0, now().Location())
 		L.Push(lua.LNumber(t.Unix()))
 		return 1
-	}))
-	os.RawSetString("date", capDate(L, zonedDate(now)))
-	os.RawSetString("clock", L.NewFunction(func(L *lua.LState) int {
-		L.Push(lua.LNumber(now().Sub(start).Seconds()))
-		return 1
-	}))
+	}
 }
 
 // zonedDate is os.date reading the time from now, in now's zone ("!":
@@ -55,15 +64,31 @@ func installClock(L *lua.LState, os *lua.LTable, now func() time.Time) {
 // gave "*t" a yday of 0).
 func zonedDate(now func() time.Time) lua.LGFunction {
 	return func(L *lua.LState) int {
-		format := L.OptString(1, "%c") // nil is the default, as in Lua
+		format := "%c" // nil is the default, as in Lua
+		if v := L.Get(1); v != lua.LNil {
+			if n, ok := v.(lua.LNumber); ok {
+				format = n.String() // a number is its text, as luaL_optstring takes it
+			} else {
+				format = L.CheckString(1)
+			}
+		}
 		t := now()
 		if L.GetTop() >= 2 && L.Get(2) != lua.LNil {
-			t = time.Unix(int64(L.CheckNumber(2)), 0).In(t.Location())
+			sec := float64(L.CheckNumber(2))
+			if math.IsNaN(sec) || math.Abs(sec) >= 1<<63 {
+				L.Push(lua.LNil) // no time_t: C's localtime fails, and os.date gives nil
+				return 1
+			}
+			t = time.Unix(int64(sec), 0).In(t.Location())
 		}
 		if strings.HasPrefix(format, "!") {
-			format, t = format[1:], t.UTC()
+			format, t = format[1:], t.In(gmt)
 		}
-		if strings.HasPrefix(format, "*t") {
+		if y := int64(t.Year()) - 1900; y > math.MaxInt32 || y < math.MinInt32 {
+			L.Push(lua.LNil) // a year C's struct tm cannot hold
+			return 1
+		}
+		if format == "*t" {
 			tb := L.CreateTable(0, 9)
 			for _, f := range []struct {
 				k string
@@ -80,6 +105,9 @@ func zonedDate(now func() time.Time) lua.LGFunction {
 		return 1
 	}
 }
+
+// gmt is the zone of os.date's "!": UTC, which glibc calls GMT (%Z).
+var gmt = time.FixedZone("GMT", 0)
 
 // strftime formats t as C's strftime does in the C locale, with glibc's
 // extensions (%k, %l, %P, %s); os.date hands it each conversion alone,

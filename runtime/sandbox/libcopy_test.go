@@ -309,6 +309,7 @@ func TestTemplateClosuresAreReviewed(t *testing.T) {
 		"disabled":       "the function's name",
 		"installLibrary": "setmetatable's Go function",
 		"installLoad":    "nothing",
+		"osTime":         "the clock function (time.Now)",
 		"installNumbers": "tonumber's Go function; an operator's event, name and Go function",
 	}
 	tp, ok := libraryTemplate()

@@ -77,23 +77,104 @@ func arithValue(v lua.LValue) (float64, bool) {
 	return 0, false
 }
 
-// installNumbers replaces tonumber and gives the string metatable its
-// arithmetic metamethods.
-func installNumbers(L *lua.LState) {
-	if orig, ok := L.GetGlobal("tonumber").(*lua.LFunction); ok && orig.IsG {
-		withBase := orig.GFunction
-		L.SetGlobal("tonumber", L.NewFunction(func(L *lua.LState) int {
-			if s, ok := L.Get(1).(lua.LString); ok && L.Get(2) == lua.LNil {
-				if f, ok := luaNumber(string(s)); ok {
-					L.Push(lua.LNumber(f))
-				} else {
-					L.Push(lua.LNil)
-				}
+// modulo is a % b as gopher-lua's VM computes it for numbers (the sign of
+// b, math.Mod's rounding), so that "5" % x is 5 % x.
+func modulo(a, b float64) float64 {
+	v := math.Mod(a, b)
+	if b > 0 && v < 0 || b < 0 && v > 0 {
+		v += b
+	}
+	return v
+}
+
+// toNumber is tonumber(v [, base]) as Lua 5.1's: without a base, or with
+// 10, a string reads as in arithmetic (luaNumber); another base, 2 to 36,
+// reads an integer in it (strtoul: white space around, a sign, 0x before
+// a base-16 one), a number as its text; any other base is an error.
+func toNumber(L *lua.LState) int {
+	v := L.CheckAny(1)
+	base := 10
+	if b := L.Get(2); b != lua.LNil {
+		base = int(L.CheckNumber(2))
+		if base < 2 || base > 36 {
+			L.ArgError(2, "base out of range")
+		}
+	}
+	if base == 10 {
+		switch x := v.(type) {
+		case lua.LNumber:
+			L.Push(x)
+			return 1
+		case lua.LString:
+			if f, ok := luaNumber(string(x)); ok {
+				L.Push(lua.LNumber(f))
 				return 1
 			}
-			return withBase(L)
-		}))
+		}
+		L.Push(lua.LNil)
+		return 1
 	}
+	var s string
+	switch x := v.(type) {
+	case lua.LNumber:
+		s = x.String()
+	case lua.LString:
+		s = string(x)
+	default:
+		L.Push(lua.LNil)
+		return 1
+	}
+	if n, ok := parseBase(s, base); ok {
+		L.Push(lua.LNumber(n))
+	} else {
+		L.Push(lua.LNil)
+	}
+	return 1
+}
+
+// parseBase reads s as strtoul does in base (2 to 36), all of it but
+// white space; a minus sign negates (C's unsigned wrap is not kept).
+func parseBase(s string, base int) (float64, bool) {
+	s = strings.Trim(s, " \t\n\v\f\r")
+	neg := false
+	if s != "" && (s[0] == '-' || s[0] == '+') {
+		neg, s = s[0] == '-', s[1:]
+	}
+	if base == 16 && len(s) > 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X') {
+		s = s[2:]
+	}
+	if s == "" {
+		return 0, false
+	}
+	var n float64
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		var d int
+		switch {
+		case c >= '0' && c <= '9':
+			d = int(c - '0')
+		case c >= 'a' && c <= 'z':
+			d = int(c-'a') + 10
+		case c >= 'A' && c <= 'Z':
+			d = int(c-'A') + 10
+		default:
+			return 0, false
+		}
+		if d >= base {
+			return 0, false
+		}
+		n = n*float64(base) + float64(d)
+	}
+	if neg {
+		n = -n
+	}
+	return n, true
+}
+
+// installNumbers replaces tonumber (toNumber) and gives the string
+// metatable its arithmetic metamethods.
+func installNumbers(L *lua.LState) {
+	L.SetGlobal("tonumber", L.NewFunction(toNumber))
 	mt, ok := L.GetMetatable(lua.LString("")).(*lua.LTable)
 	if !ok {
 		return
@@ -106,7 +187,7 @@ func installNumbers(L *lua.LState) {
 		{"__sub", "sub", func(a, b float64) float64 { return a - b }},
 		{"__mul", "mul", func(a, b float64) float64 { return a * b }},
 		{"__div", "div", func(a, b float64) float64 { return a / b }},
-		{"__mod", "mod", func(a, b float64) float64 { return a - math.Floor(a/b)*b }},
+		{"__mod", "mod", modulo},
 		{"__pow", "pow", math.Pow},
 	} {
 		mt.RawSetString(op.event, L.NewFunction(func(L *lua.LState) int {

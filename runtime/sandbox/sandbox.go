@@ -133,6 +133,7 @@ func restrict(L *lua.LState) {
 		}
 	}
 	os.RawSetString("date", capDate(L, zonedDate(time.Now)))
+	os.RawSetString("time", L.NewFunction(osTime(time.Now)))
 	L.SetMetatable(os, forbidIndex(L, "os"))
 	L.SetGlobal("os", os)
 

@@ -14,4 +14,10 @@ eq(os.date("!%V %G %j", 1735689600), "01 2025 001") -- 1 January 2025
 local d = os.date("!*t", t)
 eq(string.format("%d-%d-%d %d:%d:%d w%d y%d %s", d.year, d.month, d.day, d.hour, d.min, d.sec, d.wday, d.yday, tostring(d.isdst)),
   "2023-11-14 22:13:20 w3 y318 false")
+eq(os.date("!%Z", t), "GMT")
+eq(os.date("!*tx", t), "*tx")
+eq(os.date(12, t), "12")
+assert(os.date("!%Y", 2 ^ 60) == nil and os.date("!*t", 1e300) == nil and os.date("%Y", 0 / 0) == nil, "no such time: nil")
+assert(not pcall(os.time, { year = 2023, month = 1 }), "os.time needs a day")
+eq(os.date("!%Y-%m-%d %H:%M:%S", os.time({ year = 2023, month = 11, day = 14, hour = 22, min = 13, sec = 20 }) - os.time({ year = 1970, month = 1, day = 1, hour = 0 })), "2023-11-14 22:13:20")
 print("all ok")

@@ -21,7 +21,8 @@ import (
 // wrongly (the jump-to-jump pass reads a resolved jump as a label:
 // wrong sums, or a Go panic; yuin/gopher-lua#540): such a branch, which
 // can never run, is dropped before compilation (its else part stays, in
-// a block of its own).
+// a block of its own); so a mistake inside it that Lua's compiler
+// refuses (a break outside a loop) goes unreported there.
 //
 // A multiple assignment to a local evaluates each value straight into
 // its target's register, so a later value reads the target already

@@ -10,6 +10,7 @@ import (
 	lua "github.com/yuin/gopher-lua"
 
 	"github.com/rclua/rclua/luabind/luajson"
+	"github.com/rclua/rclua/runtime/sandbox"
 )
 
 // logTable is rc.log: the script's logger.
@@ -36,7 +37,7 @@ func (b *binding) logAt(level zerolog.Level, fn string) lua.LGFunction {
 		case lua.LString:
 			msg = string(v)
 		case lua.LNumber:
-			msg = v.String()
+			msg = sandbox.NumberText(v)
 		default:
 			argError(L, 1, fn, "msg: string expected, got "+typeName(v))
 		}
@@ -142,7 +143,12 @@ func (b *binding) print(L *lua.LState) int {
 		if i > 1 {
 			sb.WriteByte('\t')
 		}
-		s := L.ToStringMeta(L.Get(i)).String()
+		var s string
+		if n, ok := L.Get(i).(lua.LNumber); ok {
+			s = sandbox.NumberText(n) // as tostring writes it
+		} else {
+			s = L.ToStringMeta(L.Get(i)).String()
+		}
 		size.add(len(s) + 1)
 		sb.WriteString(s)
 	}

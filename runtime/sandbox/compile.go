@@ -33,7 +33,7 @@ func Compile(L *lua.LState, name string, content []byte) (*lua.LFunction, error)
 	}
 	fn, err := load(L, name, content)
 	if err == nil {
-		compact(fn.Proto, MaxNesting+1)
+		compact(fn.Proto, MaxNesting+1) // again for a wrapped chunk: cheap, and idempotent
 		return fn, nil
 	}
 	var perr *parse.Error
@@ -62,19 +62,34 @@ func load(L *lua.LState, name string, content []byte) (*lua.LFunction, error) {
 	if err != nil {
 		return nil, &lua.ApiError{Type: lua.ApiErrorSyntax, Object: lua.LString(err.Error()), Cause: err}
 	}
-	fixAssignments(chunk)
+	concats := fixAssignments(chunk)
+	if concats {
+		chunk = wrapChunk(chunk)
+	}
 	proto, err := lua.Compile(chunk, name)
 	if err != nil && strings.Contains(err.Error(), "too many local variables") {
 		// The rewrite's locals took a function that was near Lua's 200
 		// past them: compile it as written (with gopher-lua's bugs).
 		if chunk, perr := parse.Parse(bytes.NewReader(content), name); perr == nil {
+			concats = false
 			proto, err = lua.Compile(chunk, name)
 		}
 	}
 	if err != nil {
 		return nil, &lua.ApiError{Type: lua.ApiErrorSyntax, Object: lua.LString(err.Error()), Cause: err}
 	}
-	return L.NewFunctionFromProto(proto), nil
+	fn := L.NewFunctionFromProto(proto)
+	if !concats {
+		return fn, nil
+	}
+	// The wrapper returns the chunk, a closure over numtext.
+	compact(proto, MaxNesting+2)
+	L.Push(fn)
+	L.Push(numtextFunction(L))
+	L.Call(1, 1)
+	inner, _ := L.Get(-1).(*lua.LFunction)
+	L.Pop(1)
+	return inner, nil
 }
 
 // compact gives the slices of p and of the functions it defines, down to

@@ -56,6 +56,16 @@ func installLibrary(L *lua.LState) {
 	if _, ok := L.GetGlobal("error").(*lua.LFunction); ok {
 		L.SetGlobal("error", L.NewFunction(raise))
 	}
+	if orig, ok := L.GetGlobal("tostring").(*lua.LFunction); ok && orig.IsG {
+		str := orig.GFunction
+		L.SetGlobal("tostring", L.NewFunction(func(L *lua.LState) int {
+			if n, ok := L.Get(1).(lua.LNumber); ok {
+				L.Push(lua.LString(NumberText(n)))
+				return 1
+			}
+			return str(L)
+		}))
+	}
 	if orig, ok := L.GetGlobal("setmetatable").(*lua.LFunction); ok && orig.IsG {
 		set := orig.GFunction
 		// Lua 5.1's takes a table only; gopher-lua's set the metatable of
@@ -369,7 +379,7 @@ func formatString(L *lua.LState, arg int, anyValue bool) string {
 	case lua.LString:
 		return string(v)
 	case lua.LNumber:
-		return v.String()
+		return NumberText(v)
 	}
 	if !anyValue {
 		L.TypeError(arg, lua.LTString)

@@ -38,7 +38,7 @@ func tableConcat(L *lua.LState) int {
 		case lua.LString:
 			size += len(v)
 		case lua.LNumber:
-			size += len(v.String())
+			size += len(NumberText(v))
 		default:
 			L.RaiseError("table.concat: invalid value (%s) at index %d", v.Type(), k)
 		}
@@ -53,7 +53,12 @@ func tableConcat(L *lua.LState) int {
 	var b strings.Builder
 	b.Grow(size)
 	for k := i; k <= j; k++ {
-		b.WriteString(lua.LVAsString(t.RawGetInt(k)))
+		switch v := t.RawGetInt(k).(type) {
+		case lua.LNumber:
+			b.WriteString(NumberText(v))
+		case lua.LString:
+			b.WriteString(string(v))
+		}
 		if k < j {
 			b.WriteString(sep)
 		}

@@ -24,6 +24,54 @@ import (
 // error. Library functions that take a number (string.rep("x", "010"),
 // math.floor("010")) still read a string argument gopher-lua's way.
 
+// NumberText writes n as text: a whole number (below 2^63) as an
+// integer, every digit kept (2^53 is "9007199254740992", as gopher-lua
+// and Lua 5.3 write it, where Lua 5.1 wrote "9.007199254741e+15"), any
+// other as Lua 5.1 does (its LUAI_NUMFFMT, "%.14g", and glibc's inf,
+// -inf, nan, -nan): 0.1 + 0.2 is "0.3" and 100 / 3 "33.333333333333",
+// where gopher-lua writes the shortest exact form ("0.30000000000000004").
+func NumberText(n lua.LNumber) string {
+	f := float64(n)
+	if f == math.Trunc(f) && math.Abs(f) < 1<<63 {
+		return strconv.FormatInt(int64(f), 10)
+	}
+	switch {
+	case math.IsInf(f, 1):
+		return "inf"
+	case math.IsInf(f, -1):
+		return "-inf"
+	case math.IsNaN(f):
+		if math.Signbit(f) {
+			return "-nan"
+		}
+		return "nan"
+	}
+	return strconv.FormatFloat(f, 'g', 14, 64)
+}
+
+// numtextKey is the registry field holding a state's numtext function.
+const numtextKey = "rclua.sandbox.numtext"
+
+// numtextFunction returns L's (numtext): a number as NumberText writes
+// it, any other value as it is (.. then concatenates it, or calls its
+// __concat, or raises, as before).
+func numtextFunction(L *lua.LState) *lua.LFunction {
+	reg := L.G.Registry
+	if fn, ok := reg.RawGetString(numtextKey).(*lua.LFunction); ok {
+		return fn
+	}
+	fn := L.NewFunction(func(L *lua.LState) int {
+		if n, ok := L.Get(1).(lua.LNumber); ok {
+			L.Push(lua.LString(NumberText(n)))
+			return 1
+		}
+		L.SetTop(1)
+		return 1
+	})
+	reg.RawSetString(numtextKey, fn)
+	return fn
+}
+
 // luaNumber reads s as Lua 5.1 reads a numeric string.
 func luaNumber(s string) (float64, bool) {
 	s = strings.Trim(s, " \t\n\v\f\r")

@@ -59,3 +59,29 @@ func TestLibraryAsLua51(t *testing.T) {
 	}
 	assert.Equal(t, []string{"all ok"}, out)
 }
+
+// TestNumberText: a number with a fraction reads as Lua 5.1 writes it
+// (%.14g) through .., tostring, string.format's %s, table.concat and
+// load's chunks (testdata/numbertext.lua, checked with lua5.1), where
+// gopher-lua wrote 33.333333333333336 and 0.30000000000000004; a whole
+// number keeps every digit.
+func TestNumberText(t *testing.T) {
+	t.Parallel()
+	src, err := os.ReadFile("testdata/numbertext.lua")
+	require.NoError(t, err)
+	L := New(Options{})
+	defer L.Close()
+	var out []string
+	L.SetGlobal("print", L.NewFunction(func(L *lua.LState) int { out = append(out, L.CheckString(1)); return 0 }))
+	fn, err := Compile(L, "numbertext.lua", src)
+	require.NoError(t, err)
+	L.Push(fn)
+	if f := Call(L, 0, 0); f != nil {
+		t.Fatalf("%v", f.Value)
+	}
+	assert.Equal(t, []string{"all ok"}, out)
+	for n, want := range map[float64]string{9007199254740992: "9007199254740992", 1e15: "1000000000000000", -3: "-3",
+		0.1: "0.1", 2.5e-7: "2.5e-07", 1e300: "1e+300", 1.5e15: "1500000000000000"} {
+		assert.Equal(t, want, NumberText(lua.LNumber(n)), "%v", n)
+	}
+}

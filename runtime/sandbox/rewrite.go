@@ -4,6 +4,7 @@ import (
 	"slices"
 	"strconv"
 
+	lua "github.com/yuin/gopher-lua"
 	"github.com/yuin/gopher-lua/ast"
 )
 
@@ -51,12 +52,66 @@ const maxFixedTargets = 60
 
 // fixAssignments rewrites stmts, and every function they define, as the
 // comments above say.
-func fixAssignments(stmts []ast.Stmt) {
+//
+// It reports whether the chunk concatenates a value that may be a
+// number: each such operand of .. is passed through (numtext), the local
+// that Compile gives the chunk (see wrapChunk), so that a number reads
+// as Lua 5.1 writes it (%.14g: 0.1 + 0.2 .. "" is "0.3", where
+// gopher-lua's VM wrote 0.30000000000000004).
+func fixAssignments(stmts []ast.Stmt) (concats bool) {
 	f := assignFixer{}
 	f.block(stmts)
+	return f.concats
 }
 
-type assignFixer struct{ n int }
+type assignFixer struct {
+	n       int
+	concats bool // an operand of .. was passed through (numtext)
+}
+
+// numtextName is the local holding the function that writes a number as
+// Lua 5.1 does (NumberText); no script can name it.
+const numtextName = "(numtext)"
+
+// concatOperand returns e as an operand of ..: a string literal as it
+// is, a number literal as its text, anything else through (numtext).
+func (f *assignFixer) concatOperand(e ast.Expr) ast.Expr {
+	switch x := e.(type) {
+	case *ast.StringExpr, *ast.StringConcatOpExpr:
+		return e
+	case *ast.NumberExpr:
+		if n, ok := luaNumber(x.Value); ok {
+			s := &ast.StringExpr{Value: NumberText(lua.LNumber(n))}
+			s.SetLine(x.Line())
+			s.SetLastLine(x.LastLine())
+			return s
+		}
+	}
+	f.concats = true
+	fn := &ast.IdentExpr{Value: numtextName}
+	fn.SetLine(e.Line())
+	fn.SetLastLine(e.Line())
+	call := &ast.FuncCallExpr{Func: fn, Args: []ast.Expr{e}}
+	call.SetLine(e.Line())
+	call.SetLastLine(e.LastLine())
+	return call
+}
+
+// wrapChunk returns the chunk stmts inside a function given numtext:
+// local (numtext) = ...; return function(...) stmts end, the inner
+// function defined at line 0, as a chunk is.
+func wrapChunk(stmts []ast.Stmt) []ast.Stmt {
+	arg := &ast.Comma3Expr{}
+	local := &ast.LocalAssignStmt{Names: []string{numtextName}, Exprs: []ast.Expr{arg}}
+	chunk := &ast.FunctionExpr{ParList: &ast.ParList{HasVargs: true}, Stmts: stmts}
+	last := 0
+	if n := len(stmts); n > 0 {
+		last = stmts[n-1].LastLine()
+	}
+	chunk.SetLastLine(last)
+	ret := &ast.ReturnStmt{Exprs: []ast.Expr{chunk}}
+	return []ast.Stmt{local, ret}
+}
 
 func (f *assignFixer) block(stmts []ast.Stmt) {
 	for i, st := range stmts {
@@ -264,6 +319,7 @@ func (f *assignFixer) expr(e ast.Expr) {
 	case *ast.StringConcatOpExpr:
 		f.expr(e.Lhs)
 		f.expr(e.Rhs)
+		e.Lhs, e.Rhs = f.concatOperand(e.Lhs), f.concatOperand(e.Rhs)
 	case *ast.ArithmeticOpExpr:
 		f.expr(e.Lhs)
 		f.expr(e.Rhs)

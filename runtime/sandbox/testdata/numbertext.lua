@@ -1,0 +1,22 @@
+-- Numbers with a fraction read as Lua 5.1 writes them ("%.14g"), through
+-- every route to text (checked with lua5.1, whose whole numbers below
+-- 1e14 print the same).
+local function eq(got, want) assert(got == want, string.format("got %s, want %s", got, want)) end
+local third = 100 / 3
+eq(third .. "%", "33.333333333333%")
+eq("sum " .. (0.1 + 0.2), "sum 0.3")
+eq(tostring(100 * 0.07), "7")
+eq(tostring(1 / 3), "0.33333333333333")
+eq(string.format("%s|%5s", 0.1 + 0.2, 2.5), "0.3|  2.5")
+eq(table.concat({ 1, 0.5, 1 / 3 }, ","), "1,0.5,0.33333333333333")
+eq(tostring(1 / 0) .. " " .. -1 / 0, "inf -inf")
+eq(12345678.9 .. "", "12345678.9")
+eq(42 .. "", "42")
+local function nested() return function(x) return "v=" .. x end end
+eq(nested()(2.5), "v=2.5")
+eq(loadstring("return 1/3 .. ''")(), "0.33333333333333")
+local t = setmetatable({}, { __concat = function(a, b) return "meta" end })
+eq("x" .. t, "meta")
+assert(not pcall(function() return "x" .. nil end), "concatenating nil still raises")
+eq(string.format("%.3f", third), "33.333")
+print("all ok")

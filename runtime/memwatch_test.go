@@ -376,7 +376,6 @@ func BenchmarkCallGuard(b *testing.B) {
 func TestItem5HeldMemoryStopsOtherScriptsHandlers(t *testing.T) {
 	t.Parallel()
 	var over atomic.Bool
-	over.Store(true)
 	cfg := Config{MemoryLimit: testMemLimit, memRead: func() uint64 {
 		if over.Load() {
 			return 2 * testMemLimit
@@ -387,6 +386,11 @@ func TestItem5HeldMemoryStopsOtherScriptsHandlers(t *testing.T) {
 		"held.lua": "big = {}\nfor i = 1, 1000 do big[i] = {i} end\n",
 		"busy.lua": "rc.every(0.01, function() local t0 = os.clock() while os.clock() - t0 < 0.05 do end end)",
 	})
+	// Both loaded before the heap goes over (a load running then would
+	// be stopped too: not what this test is about).
+	th.waitStatus("held", "loaded", func(s ScriptStatus) bool { return s.State == StateRunning })
+	th.waitStatus("busy", "loaded", func(s ScriptStatus) bool { return s.State == StateRunning })
+	over.Store(true)
 	th.waitStatus("busy", "stopped twice", func(s ScriptStatus) bool { return s.MemoryStops >= 2 })
 	th.logs.eventually(t, waitFor, func() bool {
 		return th.logs.count(heldMemoryMsg) == 1

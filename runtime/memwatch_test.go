@@ -367,6 +367,18 @@ func BenchmarkCallGuard(b *testing.B) {
 	}
 }
 
+// overWhen is a heap reading twice the test limit while over is set,
+// half of it otherwise: a test sets it once its scripts are loaded (a
+// load running while the heap is over is stopped too).
+func overWhen(over *atomic.Bool) func() uint64 {
+	return func() uint64 {
+		if over.Load() {
+			return 2 * testMemLimit
+		}
+		return testMemLimit / 2
+	}
+}
+
 // TestItem5HeldMemoryStopsOtherScriptsHandlers pins down the promise the
 // README makes (the limit is for the process, not per script): while the
 // heap stays over the limit because of memory a loaded script holds, the
@@ -376,12 +388,7 @@ func BenchmarkCallGuard(b *testing.B) {
 func TestItem5HeldMemoryStopsOtherScriptsHandlers(t *testing.T) {
 	t.Parallel()
 	var over atomic.Bool
-	cfg := Config{MemoryLimit: testMemLimit, memRead: func() uint64 {
-		if over.Load() {
-			return 2 * testMemLimit
-		}
-		return testMemLimit / 2
-	}}
+	cfg := Config{MemoryLimit: testMemLimit, memRead: overWhen(&over)}
 	th := startHost(t, cfg, nil, map[string]string{
 		"held.lua": "big = {}\nfor i = 1, 1000 do big[i] = {i} end\n",
 		"busy.lua": "rc.every(0.01, function() local t0 = os.clock() while os.clock() - t0 < 0.05 do end end)",
@@ -528,10 +535,13 @@ func TestMemWatchWakesOnlyWhenAsleep(t *testing.T) {
 // are counted apart from its errors.
 func TestMemoryStopsBackOff(t *testing.T) {
 	t.Parallel()
-	cfg := Config{MemoryLimit: testMemLimit, BackoffAfter: 3, memRead: func() uint64 { return 2 * testMemLimit }}
+	var over atomic.Bool
+	cfg := Config{MemoryLimit: testMemLimit, BackoffAfter: 3, memRead: overWhen(&over)}
 	th := startHost(t, cfg, nil, map[string]string{
 		"busy.lua": "rc.every(0.01, function() while true do end end)", // every call ends stopped
 	})
+	th.waitStatus("busy", "loaded", func(s ScriptStatus) bool { return s.State == StateRunning })
+	over.Store(true)
 	st := th.waitStatus("busy", "backed off", func(s ScriptStatus) bool { return s.BackoffStep >= 1 })
 	assert.GreaterOrEqual(t, st.MemoryStops, uint64(3))
 	assert.Zero(t, st.Errors, "memory stops are not errors")
@@ -543,11 +553,16 @@ func TestMemoryStopsBackOff(t *testing.T) {
 // the watchdog cannot tell which grew the heap.
 func TestMemoryStopsBesideAnotherDoNotBackOff(t *testing.T) {
 	t.Parallel()
-	cfg := Config{MemoryLimit: testMemLimit, BackoffAfter: 2, memRead: func() uint64 { return 2 * testMemLimit }}
+	var over atomic.Bool
+	cfg := Config{MemoryLimit: testMemLimit, BackoffAfter: 2, memRead: overWhen(&over)}
 	th := startHost(t, cfg, nil, map[string]string{
 		"a.lua": "rc.every(0.01, function() while true do end end)",
 		"b.lua": "rc.every(0.01, function() while true do end end)",
 	})
+	for _, name := range []string{"a", "b"} {
+		th.waitStatus(name, "loaded", func(s ScriptStatus) bool { return s.State == StateRunning })
+	}
+	over.Store(true)
 	th.waitStatus("a", "stopped several times", func(s ScriptStatus) bool { return s.MemoryStops >= 6 })
 	for _, name := range []string{"a", "b"} {
 		st, _ := th.status(name)

@@ -2,7 +2,6 @@ package sandbox
 
 import (
 	"context"
-	"os"
 	"testing"
 	"time"
 
@@ -113,12 +112,5 @@ c = os.date("%c", os.time{year = 2026, month = 1, day = 15, hour = 9})
 // %T, %U... as written, and gave yday 0).
 func TestDateFormats(t *testing.T) {
 	t.Parallel()
-	src, err := os.ReadFile("testdata/date.lua")
-	require.NoError(t, err)
-	L := New(Options{})
-	defer L.Close()
-	var out []string
-	L.SetGlobal("print", L.NewFunction(func(L *lua.LState) int { out = append(out, L.CheckString(1)); return 0 }))
-	require.NoError(t, runChunk(context.Background(), L, "date.lua", src, time.Second))
-	assert.Equal(t, []string{"all ok"}, out)
+	runAllOK(t, "date.lua")
 }

@@ -3,9 +3,13 @@ package sandbox
 import (
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 	lua "github.com/yuin/gopher-lua"
 )
 
@@ -73,4 +77,26 @@ func runBounded(t *testing.T, code string, timeout time.Duration) error {
 		t.Fatalf("%s: still running long after its %v deadline", code, timeout)
 		return nil
 	}
+}
+
+// runAllOK runs testdata/file in a fresh state, whose print collects its
+// lines, and checks that it printed "all ok" alone (the Lua 5.1 checks
+// of testdata/*.lua end so); it returns the state, closed at the end of
+// the test.
+func runAllOK(t *testing.T, file string) *lua.LState {
+	t.Helper()
+	src, err := os.ReadFile(filepath.Join("testdata", file))
+	require.NoError(t, err)
+	L := New(Options{})
+	t.Cleanup(L.Close)
+	var out []string
+	L.SetGlobal("print", L.NewFunction(func(L *lua.LState) int { out = append(out, L.CheckString(1)); return 0 }))
+	fn, err := Compile(L, file, src)
+	require.NoError(t, err)
+	L.Push(fn)
+	if f := Call(L, 0, 0); f != nil {
+		t.Fatalf("%s: %v", file, f.Value)
+	}
+	assert.Equal(t, []string{"all ok"}, out, file)
+	return L
 }

@@ -1,7 +1,6 @@
 package sandbox
 
 import (
-	"os"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -16,21 +15,9 @@ import (
 // beside a string; an error names the script's line.
 func TestStringsAsNumbers(t *testing.T) {
 	t.Parallel()
-	src, err := os.ReadFile("testdata/numbers.lua")
-	require.NoError(t, err)
-	L := New(Options{})
-	defer L.Close()
-	var out []string
-	L.SetGlobal("print", L.NewFunction(func(L *lua.LState) int { out = append(out, L.CheckString(1)); return 0 }))
-	fn, err := Compile(L, "numbers.lua", src)
-	require.NoError(t, err)
-	L.Push(fn)
-	if f := Call(L, 0, 0); f != nil {
-		t.Fatalf("%v", f.Value)
-	}
-	assert.Equal(t, []string{"all ok"}, out)
+	L := runAllOK(t, "numbers.lua")
 
-	fn, err = Compile(L, "e.lua", []byte("local s = 'abc'\nreturn s + 1"))
+	fn, err := Compile(L, "e.lua", []byte("local s = 'abc'\nreturn s + 1"))
 	require.NoError(t, err)
 	L.Push(fn)
 	f := Call(L, 0, 1)
@@ -45,19 +32,7 @@ func TestStringsAsNumbers(t *testing.T) {
 // finite number.
 func TestLibraryAsLua51(t *testing.T) {
 	t.Parallel()
-	src, err := os.ReadFile("testdata/library51.lua")
-	require.NoError(t, err)
-	L := New(Options{})
-	defer L.Close()
-	var out []string
-	L.SetGlobal("print", L.NewFunction(func(L *lua.LState) int { out = append(out, L.CheckString(1)); return 0 }))
-	fn, err := Compile(L, "library51.lua", src)
-	require.NoError(t, err)
-	L.Push(fn)
-	if f := Call(L, 0, 0); f != nil {
-		t.Fatalf("%v", f.Value)
-	}
-	assert.Equal(t, []string{"all ok"}, out)
+	runAllOK(t, "library51.lua")
 }
 
 // TestNumberText: a number with a fraction reads as Lua 5.1 writes it
@@ -67,19 +42,7 @@ func TestLibraryAsLua51(t *testing.T) {
 // number keeps every digit.
 func TestNumberText(t *testing.T) {
 	t.Parallel()
-	src, err := os.ReadFile("testdata/numbertext.lua")
-	require.NoError(t, err)
-	L := New(Options{})
-	defer L.Close()
-	var out []string
-	L.SetGlobal("print", L.NewFunction(func(L *lua.LState) int { out = append(out, L.CheckString(1)); return 0 }))
-	fn, err := Compile(L, "numbertext.lua", src)
-	require.NoError(t, err)
-	L.Push(fn)
-	if f := Call(L, 0, 0); f != nil {
-		t.Fatalf("%v", f.Value)
-	}
-	assert.Equal(t, []string{"all ok"}, out)
+	runAllOK(t, "numbertext.lua")
 	for n, want := range map[float64]string{9007199254740992: "9007199254740992", 1e15: "1000000000000000", -3: "-3",
 		0.1: "0.1", 2.5e-7: "2.5e-07", 1e300: "1e+300", 1.5e15: "1500000000000000"} {
 		assert.Equal(t, want, NumberText(lua.LNumber(n)), "%v", n)

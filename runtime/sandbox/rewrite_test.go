@@ -2,7 +2,6 @@ package sandbox
 
 import (
 	"fmt"
-	"os"
 	"strings"
 	"testing"
 
@@ -21,21 +20,9 @@ import (
 // Go panic: #540). An error in a rewritten statement keeps its line.
 func TestRewrites(t *testing.T) {
 	t.Parallel()
-	src, err := os.ReadFile("testdata/rewrite.lua")
-	require.NoError(t, err)
-	L := New(Options{})
-	defer L.Close()
-	var out []string
-	L.SetGlobal("print", L.NewFunction(func(L *lua.LState) int { out = append(out, L.CheckString(1)); return 0 }))
-	fn, err := Compile(L, "rewrite.lua", src)
-	require.NoError(t, err)
-	L.Push(fn)
-	if f := Call(L, 0, 0); f != nil {
-		t.Fatalf("%v", f.Value)
-	}
-	assert.Equal(t, []string{"all ok"}, out)
+	L := runAllOK(t, "rewrite.lua")
 
-	fn, err = Compile(L, "line.lua", []byte("local a, t\n\na, t.x = 1, 2\n"))
+	fn, err := Compile(L, "line.lua", []byte("local a, t\n\na, t.x = 1, 2\n"))
 	require.NoError(t, err)
 	L.Push(fn)
 	f := Call(L, 0, 0)

@@ -1,7 +1,6 @@
 package sandbox
 
 import (
-	"os"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -22,19 +21,7 @@ func TestUpvaluesAfterErrors(t *testing.T) {
 	if !unwindOK {
 		t.Skip("built with purego, or gopher-lua's layout changed: its upvalue bugs remain")
 	}
-	src, err := os.ReadFile("testdata/upvalues.lua")
-	require.NoError(t, err)
-	L := New(Options{})
-	defer L.Close()
-	var out []string
-	L.SetGlobal("print", L.NewFunction(func(L *lua.LState) int { out = append(out, L.CheckString(1)); return 0 }))
-	fn, err := Compile(L, "upvalues.lua", src)
-	require.NoError(t, err)
-	L.Push(fn)
-	if f := Call(L, 0, 0); f != nil {
-		t.Fatalf("%v", f.Value)
-	}
-	assert.Equal(t, []string{"all ok"}, out)
+	runAllOK(t, "upvalues.lua")
 }
 
 // TestUpvaluesAfterAFailedHandler: a handler the host calls (Call) that

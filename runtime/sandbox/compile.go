@@ -67,9 +67,11 @@ func load(L *lua.LState, name string, content []byte) (*lua.LFunction, error) {
 		chunk = wrapChunk(chunk)
 	}
 	proto, err := lua.Compile(chunk, name)
-	if err != nil && strings.Contains(err.Error(), "too many local variables") {
-		// The rewrite's locals took a function that was near Lua's 200
-		// past them: compile it as written (with gopher-lua's bugs).
+	if err != nil {
+		// The rewrite's locals, registers or upvalue took a function near
+		// one of Lua's limits past it (200 locals, 255 registers): compile
+		// it as written (with gopher-lua's bugs), and report its own error
+		// if it has one.
 		if chunk, perr := parse.Parse(bytes.NewReader(content), name); perr == nil {
 			concats = false
 			proto, err = lua.Compile(chunk, name)

@@ -74,7 +74,7 @@ func zonedDate(now func() time.Time) lua.LGFunction {
 		}
 		t := now()
 		if L.GetTop() >= 2 && L.Get(2) != lua.LNil {
-			sec := float64(L.CheckNumber(2))
+			sec := float64(checkNumber(L, 2))
 			if math.IsNaN(sec) || math.Abs(sec) >= 1<<63 {
 				L.Push(lua.LNil) // no time_t: C's localtime fails, and os.date gives nil
 				return 1

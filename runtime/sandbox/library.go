@@ -293,13 +293,13 @@ func strFormat(L *lua.LState) int {
 func formatOne(L *lua.LState, sp formatSpec, arg int, write func(string)) {
 	switch sp.verb {
 	case 'c':
-		c := toInt64(L.CheckNumber(arg))
+		c := toInt64(checkNumber(L, arg))
 		if c != int64(int32(c)) {
 			c = 0 // C's (int) cast of an out-of-range value: INT_MIN, byte 0
 		}
 		write(sp.pad(string([]byte{byte(c)})))
 	case 'd', 'i':
-		v := toInt64(L.CheckNumber(arg))
+		v := toInt64(checkNumber(L, arg))
 		if v == 0 && sp.precision == 0 { // no digits; C keeps the sign, Go does not
 			sign := ""
 			if sp.has('+') {
@@ -312,7 +312,7 @@ func formatOne(L *lua.LState, sp formatSpec, arg int, write func(string)) {
 		}
 		write(fmt.Sprintf(sp.goFormat('d', ""), v))
 	case 'o', 'u', 'x', 'X':
-		v := toUint64(L.CheckNumber(arg))
+		v := toUint64(checkNumber(L, arg))
 		if v == 0 && sp.precision == 0 { // no digits, but C's %#o writes its 0
 			zero := ""
 			if sp.verb == 'o' && sp.has('#') {
@@ -342,7 +342,7 @@ func formatOne(L *lua.LState, sp formatSpec, arg int, write func(string)) {
 		}
 		write(fmt.Sprintf(sp.goFormat(verb, drop), v))
 	case 'e', 'E', 'f', 'g', 'G':
-		v := float64(L.CheckNumber(arg))
+		v := float64(checkNumber(L, arg))
 		if math.IsInf(v, 0) || math.IsNaN(v) {
 			write(sp.pad(nonFinite(sp, v)))
 			return

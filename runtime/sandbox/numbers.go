@@ -219,6 +219,81 @@ func parseBase(s string, base int) (float64, bool) {
 	return n, true
 }
 
+// checkNumber is argument i as a number: a number, or a string that
+// reads as one as in arithmetic (L.CheckNumber reads "010" as octal 8).
+func checkNumber(L *lua.LState, i int) lua.LNumber {
+	if s, ok := L.Get(i).(lua.LString); ok {
+		if n, ok := luaNumber(string(s)); ok {
+			return lua.LNumber(n)
+		}
+	}
+	return L.CheckNumber(i)
+}
+
+// numericArgs are the library functions whose arguments at these
+// positions are numbers (all of them: none listed), as Lua 5.1's
+// luaL_checknumber and luaL_checkinteger take them: a string that reads
+// as a number too. gopher-lua's refused one where it wanted an integer
+// (s:sub(1, n) with n from a pattern's capture) and read "010" as octal
+// 8 where it wanted a number (math.floor("010")).
+var numericArgs = []struct {
+	lib, name string
+	positions []int
+}{
+	{"string", "byte", []int{2, 3}}, {"string", "char", nil}, {"string", "find", []int{3}},
+	{"string", "gsub", []int{4}}, {"string", "rep", []int{2}}, {"string", "sub", []int{2, 3}},
+	{"table", "concat", []int{3, 4}}, {"table", "insert", []int{2}}, {"table", "remove", []int{2}},
+	{"", "select", []int{1}}, {"", "unpack", []int{2, 3}}, {"", "error", []int{2}},
+	{"os", "date", []int{2}}, {"os", "difftime", []int{1, 2}},
+	{"math", "abs", nil}, {"math", "acos", nil}, {"math", "asin", nil}, {"math", "atan", nil},
+	{"math", "atan2", nil}, {"math", "ceil", nil}, {"math", "cos", nil}, {"math", "cosh", nil},
+	{"math", "deg", nil}, {"math", "exp", nil}, {"math", "floor", nil}, {"math", "fmod", nil},
+	{"math", "frexp", nil}, {"math", "ldexp", nil}, {"math", "log", nil}, {"math", "log10", nil},
+	{"math", "max", nil}, {"math", "min", nil}, {"math", "modf", nil}, {"math", "pow", nil},
+	{"math", "rad", nil}, {"math", "sin", nil}, {"math", "sinh", nil}, {"math", "sqrt", nil},
+	{"math", "tan", nil}, {"math", "tanh", nil},
+}
+
+// installNumericArgs wraps numericArgs' functions (as L has them, so it
+// runs after the other replacements) to convert those arguments first.
+func installNumericArgs(L *lua.LState) {
+	for _, f := range numericArgs {
+		tb := L.G.Global
+		if f.lib != "" {
+			t, ok := L.GetGlobal(f.lib).(*lua.LTable)
+			if !ok {
+				continue
+			}
+			tb = t
+		}
+		orig, ok := tb.RawGetString(f.name).(*lua.LFunction)
+		if !ok || !orig.IsG {
+			continue
+		}
+		fn, positions := orig.GFunction, f.positions
+		tb.RawSetString(f.name, L.NewFunction(func(L *lua.LState) int {
+			convert := func(i int) {
+				if s, ok := L.Get(i).(lua.LString); ok {
+					if n, ok := luaNumber(string(s)); ok {
+						L.Replace(i, lua.LNumber(n))
+					}
+				}
+			}
+			if positions == nil {
+				for i := 1; i <= L.GetTop(); i++ {
+					convert(i)
+				}
+			}
+			for _, i := range positions {
+				if i <= L.GetTop() {
+					convert(i)
+				}
+			}
+			return fn(L)
+		}))
+	}
+}
+
 // installNumbers replaces tonumber (toNumber) and gives the string
 // metatable its arithmetic metamethods.
 func installNumbers(L *lua.LState) {

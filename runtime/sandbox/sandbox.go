@@ -142,6 +142,7 @@ func restrict(L *lua.LState) {
 		L.SetMetatable(t, forbidIndex(L, lib))
 		L.SetGlobal(lib, t)
 	}
+	installNumericArgs(L) // last: it wraps the replacements above too
 }
 
 // libraries are the gopher-lua libraries New opens.

@@ -21,8 +21,8 @@ import (
 // (installNumbers) do the conversion: both operands numbers, or strings
 // that read as numbers, give the result; otherwise the other operand's
 // metamethod runs, as in Lua 5.1, or the operation raises gopher-lua's
-// error. Library functions that take a number (string.rep("x", "010"),
-// math.floor("010")) still read a string argument gopher-lua's way.
+// error. The library's number arguments take such strings too
+// (numericArgs), and string.format's (checkNumber).
 
 // NumberText writes n as text: a whole number (below 2^63) as an
 // integer, every digit kept (2^53 is "9007199254740992", as gopher-lua

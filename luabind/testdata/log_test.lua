@@ -22,6 +22,14 @@ function test_levels_and_fields(t)
   t:eq(l[4].message, "42")
 end
 
+function test_numbers_as_text(t)
+  print(1 / 3, 2 ^ 53)
+  rc.log.info(0.1 + 0.2)
+  local l = logs()
+  t:eq(l[1].message, "0.33333333333333\t9007199254740992", "print writes numbers as tostring does (%.14g, whole numbers in full)")
+  t:eq(l[2].message, "0.3", "a number message too")
+end
+
 function test_print(t)
   print("a", 1, nil, true, rc.json.null)
   local l = logs()

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	lua "github.com/yuin/gopher-lua"
+	"github.com/yuin/gopher-lua/ast"
 	"github.com/yuin/gopher-lua/parse"
 )
 
@@ -33,7 +34,7 @@ func Compile(L *lua.LState, name string, content []byte) (*lua.LFunction, error)
 	}
 	fn, err := load(L, name, content)
 	if err == nil {
-		compact(fn.Proto, MaxNesting+1) // again for a wrapped chunk: cheap, and idempotent
+		compact(fn.Proto, MaxNesting+1)
 		return fn, nil
 	}
 	var perr *parse.Error
@@ -55,26 +56,29 @@ func Compile(L *lua.LState, name string, content []byte) (*lua.LFunction, error)
 	return nil, &SyntaxError{Msg: fmt.Sprintf("%s: %s", name, strings.TrimSpace(err.Error()))}
 }
 
-// load is L.Load, with multiple assignments fixed (fixAssignments)
-// between parsing and compiling; its errors are L.Load's.
+// load is L.Load, with the rewrites of rewrite.go between parsing and
+// compiling; its errors are L.Load's. Should the rewritten chunk not
+// compile (its calls and locals took a function near one of Lua's limits
+// past it: 200 locals, 255 registers), it is compiled without the ..
+// rewrite, then as written, and reports that one's error if it has one.
 func load(L *lua.LState, name string, content []byte) (*lua.LFunction, error) {
-	chunk, err := parse.Parse(bytes.NewReader(content), name)
-	if err != nil {
-		return nil, &lua.ApiError{Type: lua.ApiErrorSyntax, Object: lua.LString(err.Error()), Cause: err}
-	}
-	concats := fixAssignments(chunk)
-	if concats {
-		chunk = wrapChunk(chunk)
-	}
-	proto, err := lua.Compile(chunk, name)
-	if err != nil {
-		// The rewrite's locals, registers or upvalue took a function near
-		// one of Lua's limits past it (200 locals, 255 registers): compile
-		// it as written (with gopher-lua's bugs), and report its own error
-		// if it has one.
-		if chunk, perr := parse.Parse(bytes.NewReader(content), name); perr == nil {
-			concats = false
-			proto, err = lua.Compile(chunk, name)
+	var proto *lua.FunctionProto
+	var err error
+	concats := false
+	for _, step := range []struct{ fix, concat bool }{{true, true}, {true, false}, {false, false}} {
+		chunk, perr := parse.Parse(bytes.NewReader(content), name)
+		if perr != nil {
+			return nil, &lua.ApiError{Type: lua.ApiErrorSyntax, Object: lua.LString(perr.Error()), Cause: perr}
+		}
+		concats = false
+		if step.fix {
+			concats = fixAssignments(chunk, step.concat)
+		}
+		if concats {
+			chunk = wrapChunk(chunk)
+		}
+		if proto, err = compileChunk(chunk, name); err == nil {
+			break
 		}
 	}
 	if err != nil {
@@ -85,13 +89,23 @@ func load(L *lua.LState, name string, content []byte) (*lua.LFunction, error) {
 		return fn, nil
 	}
 	// The wrapper returns the chunk, a closure over numtext.
-	compact(proto, MaxNesting+2)
 	L.Push(fn)
 	L.Push(numtextFunction(L))
 	L.Call(1, 1)
 	inner, _ := L.Get(-1).(*lua.LFunction)
 	L.Pop(1)
 	return inner, nil
+}
+
+// compileChunk is lua.Compile, with a panic of the compiler (it re-raises
+// what is no compile error of its own) returned as an error.
+func compileChunk(chunk []ast.Stmt, name string) (proto *lua.FunctionProto, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%s: the compiler failed: %v", name, r)
+		}
+	}()
+	return lua.Compile(chunk, name)
 }
 
 // compact gives the slices of p and of the functions it defines, down to

@@ -653,15 +653,15 @@ func tableRemove(L *lua.LState) int {
 func raise(L *lua.LState) int {
 	v := L.Get(1)
 	level := L.OptInt(2, 1)
-	switch v.(type) {
-	case lua.LString, lua.LNumber:
-		msg := lua.LVAsString(v)
-		if level > 0 {
-			msg = position(L, level) + msg
+	if level > 0 {
+		switch x := v.(type) {
+		case lua.LString:
+			L.Error(lua.LString(position(L, level)+string(x)), 0)
+		case lua.LNumber:
+			L.Error(lua.LString(position(L, level)+NumberText(x)), 0)
 		}
-		L.Error(lua.LString(msg), 0)
 	}
-	L.Error(v, 0)
+	L.Error(v, 0) // level 0, or no string: as it is (error(5, 0) raises the number 5)
 	return 0
 }
 
@@ -691,12 +691,12 @@ func installRandom(L *lua.LState, m *lua.LTable) {
 			L.Push(lua.LNumber(r.Float64()))
 			return 1
 		case 1:
-			lo, hi = 1, toInt64(L.CheckNumber(1))
+			lo, hi = 1, toInt64(checkNumber(L, 1))
 			if lo > hi {
 				L.ArgError(1, "interval is empty")
 			}
 		case 2:
-			lo, hi = toInt64(L.CheckNumber(1)), toInt64(L.CheckNumber(2))
+			lo, hi = toInt64(checkNumber(L, 1)), toInt64(checkNumber(L, 2))
 			if lo > hi {
 				L.ArgError(2, "interval is empty")
 			}
@@ -712,7 +712,7 @@ func installRandom(L *lua.LState, m *lua.LTable) {
 		return 1
 	}))
 	m.RawSetString("randomseed", L.NewFunction(func(L *lua.LState) int {
-		seed := uint64(toInt64(L.CheckNumber(1)))
+		seed := uint64(toInt64(checkNumber(L, 1)))
 		r = rand.New(rand.NewPCG(seed, seed))
 		return 0
 	}))

@@ -33,6 +33,9 @@ import (
 func NumberText(n lua.LNumber) string {
 	f := float64(n)
 	if f == math.Trunc(f) && math.Abs(f) < 1<<63 {
+		if f == 0 && math.Signbit(f) {
+			return "-0" // as Lua 5.1 writes it
+		}
 		return strconv.FormatInt(int64(f), 10)
 	}
 	switch {
@@ -231,7 +234,8 @@ func checkNumber(L *lua.LState, i int) lua.LNumber {
 }
 
 // numericArgs are the library functions whose arguments at these
-// positions are numbers (all of them: none listed), as Lua 5.1's
+// positions are numbers (all of them: none listed; -2: the 2nd when
+// there are 3, table.insert's position), as Lua 5.1's
 // luaL_checknumber and luaL_checkinteger take them: a string that reads
 // as a number too. gopher-lua's refused one where it wanted an integer
 // (s:sub(1, n) with n from a pattern's capture) and read "010" as octal
@@ -240,9 +244,9 @@ var numericArgs = []struct {
 	lib, name string
 	positions []int
 }{
-	{"string", "byte", []int{2, 3}}, {"string", "char", nil}, {"string", "find", []int{3}},
+	{"string", "byte", []int{2, 3}}, {"string", "char", nil}, {"string", "find", []int{3}}, {"string", "match", []int{3}},
 	{"string", "gsub", []int{4}}, {"string", "rep", []int{2}}, {"string", "sub", []int{2, 3}},
-	{"table", "concat", []int{3, 4}}, {"table", "insert", []int{2}}, {"table", "remove", []int{2}},
+	{"table", "concat", []int{3, 4}}, {"table", "insert", []int{-2}}, {"table", "remove", []int{2}},
 	{"", "select", []int{1}}, {"", "unpack", []int{2, 3}}, {"", "error", []int{2}},
 	{"os", "date", []int{2}}, {"os", "difftime", []int{1, 2}},
 	{"math", "abs", nil}, {"math", "acos", nil}, {"math", "asin", nil}, {"math", "atan", nil},
@@ -285,7 +289,10 @@ func installNumericArgs(L *lua.LState) {
 				}
 			}
 			for _, i := range positions {
-				if i <= L.GetTop() {
+				switch {
+				case i == -2 && L.GetTop() == 3: // table.insert(t, pos, v); insert(t, v) stores v as it is
+					convert(2)
+				case i > 0 && i <= L.GetTop():
 					convert(i)
 				}
 			}

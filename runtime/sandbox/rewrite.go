@@ -58,14 +58,16 @@ const maxFixedTargets = 60
 // that Compile gives the chunk (see wrapChunk), so that a number reads
 // as Lua 5.1 writes it (%.14g: 0.1 + 0.2 .. "" is "0.3", where
 // gopher-lua's VM wrote 0.30000000000000004).
-func fixAssignments(stmts []ast.Stmt) (concats bool) {
-	f := assignFixer{}
+// With concat false, .. is left alone.
+func fixAssignments(stmts []ast.Stmt, concat bool) (concats bool) {
+	f := assignFixer{concat: concat}
 	f.block(stmts)
 	return f.concats
 }
 
 type assignFixer struct {
 	n       int
+	concat  bool // pass .. operands through (numtext)
 	concats bool // an operand of .. was passed through (numtext)
 }
 
@@ -319,7 +321,9 @@ func (f *assignFixer) expr(e ast.Expr) {
 	case *ast.StringConcatOpExpr:
 		f.expr(e.Lhs)
 		f.expr(e.Rhs)
-		e.Lhs, e.Rhs = f.concatOperand(e.Lhs), f.concatOperand(e.Rhs)
+		if f.concat {
+			e.Lhs, e.Rhs = f.concatOperand(e.Lhs), f.concatOperand(e.Rhs)
+		}
 	case *ast.ArithmeticOpExpr:
 		f.expr(e.Lhs)
 		f.expr(e.Rhs)

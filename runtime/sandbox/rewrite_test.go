@@ -36,6 +36,21 @@ func TestRewrites(t *testing.T) {
 		fmt.Fprintf(&src199, "local l%d = %d\n", i, i)
 	}
 	src199.WriteString("l1, l2 = 5, 6\nreturn l1 + l2\n")
+	// A function whose concatenation the .. rewrite takes past the
+	// registers: the chunk compiles without that rewrite, the others kept.
+	var regs strings.Builder
+	regs.WriteString("local function big()\n")
+	for i := range 196 {
+		fmt.Fprintf(&regs, "local v%d = %d\n", i, i)
+	}
+	regs.WriteString("return v1 .. v2 .. v3 .. v4\nend\nlocal a, b = 1, 2\na, b = b, a\nreturn big(), a, b\n")
+	fn, err = Compile(L, "regs.lua", []byte(regs.String()))
+	require.NoError(t, err, "196 locals and a concatenation")
+	L.Push(fn)
+	require.Nil(t, Call(L, 0, 3))
+	assert.Equal(t, []lua.LValue{lua.LString("1234"), lua.LNumber(2), lua.LNumber(1)}, []lua.LValue{L.Get(-3), L.Get(-2), L.Get(-1)}, "the swap still fixed")
+	L.Pop(3)
+
 	fn, err = Compile(L, "near.lua", []byte(src199.String()))
 	require.NoError(t, err, "199 locals and a multiple assignment")
 	L.Push(fn)

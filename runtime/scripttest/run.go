@@ -130,7 +130,11 @@ func (r *runner) print(L *lua.LState) int {
 		if i > 1 {
 			sb.WriteByte('\t')
 		}
-		sb.WriteString(L.ToStringMeta(L.Get(i)).String())
+		if n, ok := L.Get(i).(lua.LNumber); ok {
+			sb.WriteString(sandbox.NumberText(n)) // as the script's print writes it
+		} else {
+			sb.WriteString(L.ToStringMeta(L.Get(i)).String())
+		}
 	}
 	sb.WriteByte('\n')
 	if r.opts.Output != nil {

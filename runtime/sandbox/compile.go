@@ -88,9 +88,9 @@ func load(L *lua.LState, name string, content []byte) (*lua.LFunction, error) {
 	if !concats {
 		return fn, nil
 	}
-	// The wrapper returns the chunk, a closure over numtext.
+	// The wrapper returns the chunk, a closure over concat.
 	L.Push(fn)
-	L.Push(numtextFunction(L))
+	L.Push(concatFunction(L))
 	L.Call(1, 1)
 	inner, _ := L.Get(-1).(*lua.LFunction)
 	L.Pop(1)

@@ -92,10 +92,12 @@
 // goes through a local of its own (gopher-lua kept the old value: #490);
 // branches that never run (if false, while false) are dropped, so no
 // loop body starts with one (gopher-lua's jump pass then jumped wrongly:
-// #540). The same rewrite passes each operand of .. that may be a number
-// through a function of the chunk's own (NumberText: a fraction as Lua
-// 5.1's %.14g, a whole number with every digit), as tostring, print,
-// string.format's %s and table.concat write numbers too.
+// #540). The same rewrite makes each chain of .. one call of a function
+// of the chunk's own, which concatenates as Lua 5.1 does (right to left,
+// __concat given the values themselves) with numbers written by
+// NumberText (a fraction as Lua 5.1's %.14g, a whole number with every
+// digit), as tostring, print, string.format's %s and table.concat write
+// them too.
 //
 // Closures and errors behave as in Lua 5.1 (unwind.go): when an error
 // unwinds a protected call (Call, pcall, xpcall), the upvalues of the

@@ -52,27 +52,75 @@ func NumberText(n lua.LNumber) string {
 	return strconv.FormatFloat(f, 'g', 14, 64)
 }
 
-// numtextKey is the registry field holding a state's numtext function.
-const numtextKey = "rclua.sandbox.numtext"
+// concatKey is the registry field holding a state's concat function.
+const concatKey = "rclua.sandbox.concat"
 
-// numtextFunction returns L's (numtext): a number as NumberText writes
-// it, any other value as it is (.. then concatenates it, or calls its
-// __concat, or raises, as before).
-func numtextFunction(L *lua.LState) *lua.LFunction {
+// concatFunction returns L's (concat): its arguments concatenated as Lua
+// 5.1's luaV_concat does, right to left, runs of strings and numbers
+// joined at once (a number as NumberText writes it), a value of any other
+// kind through its (or its neighbour's) __concat, given the values as
+// they are, or gopher-lua's error.
+func concatFunction(L *lua.LState) *lua.LFunction {
 	reg := L.G.Registry
-	if fn, ok := reg.RawGetString(numtextKey).(*lua.LFunction); ok {
+	if fn, ok := reg.RawGetString(concatKey).(*lua.LFunction); ok {
 		return fn
 	}
-	fn := L.NewFunction(func(L *lua.LState) int {
-		if n, ok := L.Get(1).(lua.LNumber); ok {
-			L.Push(lua.LString(NumberText(n)))
-			return 1
-		}
-		L.SetTop(1)
-		return 1
-	})
-	reg.RawSetString(numtextKey, fn)
+	fn := L.NewFunction(concat)
+	reg.RawSetString(concatKey, fn)
 	return fn
+}
+
+// concatText is v's text in a concatenation, and whether it has one.
+func concatText(v lua.LValue) (string, bool) {
+	switch x := v.(type) {
+	case lua.LString:
+		return string(x), true
+	case lua.LNumber:
+		return NumberText(x), true
+	}
+	return "", false
+}
+
+func concat(L *lua.LState) int {
+	i := L.GetTop()
+	rhs := L.Get(i)
+	for i--; i >= 1; {
+		lhs := L.Get(i)
+		rt, rok := concatText(rhs)
+		if _, lok := concatText(lhs); lok && rok {
+			j := i // the run of strings and numbers ending at lhs
+			for j > 1 {
+				if _, ok := concatText(L.Get(j - 1)); !ok {
+					break
+				}
+				j--
+			}
+			var b strings.Builder
+			for k := j; k <= i; k++ {
+				t, _ := concatText(L.Get(k))
+				b.WriteString(t)
+			}
+			b.WriteString(rt)
+			rhs, i = lua.LString(b.String()), j-1
+			continue
+		}
+		tm := L.GetMetaField(lhs, "__concat")
+		if tm == lua.LNil {
+			tm = L.GetMetaField(rhs, "__concat")
+		}
+		if _, ok := tm.(*lua.LFunction); !ok {
+			L.RaiseError("cannot perform concat operation between %v and %v", lhs.Type(), rhs.Type())
+		}
+		L.Push(tm)
+		L.Push(lhs)
+		L.Push(rhs)
+		L.Call(2, 1)
+		rhs = L.Get(-1)
+		L.Pop(1)
+		i--
+	}
+	L.Push(rhs)
+	return 1
 }
 
 // luaNumber reads s as Lua 5.1 reads a numeric string.

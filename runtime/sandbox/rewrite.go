@@ -4,7 +4,6 @@ import (
 	"slices"
 	"strconv"
 
-	lua "github.com/yuin/gopher-lua"
 	"github.com/yuin/gopher-lua/ast"
 )
 
@@ -53,11 +52,12 @@ const maxFixedTargets = 60
 // fixAssignments rewrites stmts, and every function they define, as the
 // comments above say.
 //
-// It reports whether the chunk concatenates a value that may be a
-// number: each such operand of .. is passed through (numtext), the local
-// that Compile gives the chunk (see wrapChunk), so that a number reads
-// as Lua 5.1 writes it (%.14g: 0.1 + 0.2 .. "" is "0.3", where
-// gopher-lua's VM wrote 0.30000000000000004).
+// It reports whether the chunk concatenates: each chain of .. becomes a
+// call of (concat), the local that Compile gives the chunk (see
+// wrapChunk), which concatenates as Lua 5.1 does with numbers written as
+// Lua 5.1 writes them (%.14g: 0.1 + 0.2 .. "" is "0.3", where
+// gopher-lua's VM wrote 0.30000000000000004) and __concat given the
+// values themselves.
 // With concat false, .. is left alone.
 func fixAssignments(stmts []ast.Stmt, concat bool) (concats bool) {
 	f := assignFixer{concat: concat}
@@ -67,44 +67,52 @@ func fixAssignments(stmts []ast.Stmt, concat bool) (concats bool) {
 
 type assignFixer struct {
 	n       int
-	concat  bool // pass .. operands through (numtext)
-	concats bool // an operand of .. was passed through (numtext)
+	concat  bool // rewrite chains of .. into calls of (concat)
+	concats bool // a chain was rewritten
 }
 
-// numtextName is the local holding the function that writes a number as
-// Lua 5.1 does (NumberText); no script can name it.
-const numtextName = "(numtext)"
+// concatName is the local holding the chunk's concat function
+// (concatFunction); no script can name it.
+const concatName = "(concat)"
 
-// concatOperand returns e as an operand of ..: a string literal as it
-// is, a number literal as its text, anything else through (numtext).
-func (f *assignFixer) concatOperand(e ast.Expr) ast.Expr {
-	switch x := e.(type) {
-	case *ast.StringExpr, *ast.StringConcatOpExpr:
-		return e
-	case *ast.NumberExpr:
-		if n, ok := luaNumber(x.Value); ok {
-			s := &ast.StringExpr{Value: NumberText(lua.LNumber(n))}
-			s.SetLine(x.Line())
-			s.SetLastLine(x.LastLine())
-			return s
+// concatChain returns a .. b .. c ..., a chain of right-associated
+// concatenations (one CONCAT in Lua), as a call of (concat) with every
+// operand, the last adjusted to one value as .. adjusts it; a
+// parenthesised concatenation among them is a chain of its own.
+func (f *assignFixer) concatChain(e *ast.StringConcatOpExpr) ast.Expr {
+	var ops []ast.Expr
+	for {
+		ops = append(ops, f.expr(e.Lhs))
+		next, ok := e.Rhs.(*ast.StringConcatOpExpr)
+		if !ok {
+			break
 		}
+		e = next
 	}
+	last := f.expr(e.Rhs)
+	switch x := last.(type) {
+	case *ast.FuncCallExpr:
+		x.AdjustRet = true
+	case *ast.Comma3Expr:
+		x.AdjustRet = true
+	}
+	ops = append(ops, last)
 	f.concats = true
-	fn := &ast.IdentExpr{Value: numtextName}
+	fn := &ast.IdentExpr{Value: concatName}
 	fn.SetLine(e.Line())
 	fn.SetLastLine(e.Line())
-	call := &ast.FuncCallExpr{Func: fn, Args: []ast.Expr{e}}
-	call.SetLine(e.Line())
-	call.SetLastLine(e.LastLine())
+	call := &ast.FuncCallExpr{Func: fn, Args: ops, AdjustRet: true}
+	call.SetLine(ops[0].Line())
+	call.SetLastLine(last.LastLine())
 	return call
 }
 
-// wrapChunk returns the chunk stmts inside a function given numtext:
-// local (numtext) = ...; return function(...) stmts end, the inner
+// wrapChunk returns the chunk stmts inside a function given concat:
+// local (concat) = ...; return function(...) stmts end, the inner
 // function defined at line 0, as a chunk is.
 func wrapChunk(stmts []ast.Stmt) []ast.Stmt {
 	arg := &ast.Comma3Expr{}
-	local := &ast.LocalAssignStmt{Names: []string{numtextName}, Exprs: []ast.Expr{arg}}
+	local := &ast.LocalAssignStmt{Names: []string{concatName}, Exprs: []ast.Expr{arg}}
 	chunk := &ast.FunctionExpr{ParList: &ast.ParList{HasVargs: true}, Stmts: stmts}
 	last := 0
 	if n := len(stmts); n > 0 {
@@ -262,23 +270,21 @@ func (f *assignFixer) stmt(st ast.Stmt) {
 	case *ast.LocalAssignStmt:
 		f.exprs(st.Exprs)
 	case *ast.FuncCallStmt:
-		f.expr(st.Expr)
+		f.expr(st.Expr) // a call stays a call
 	case *ast.DoBlockStmt:
 		f.block(st.Stmts)
 	case *ast.WhileStmt:
-		f.expr(st.Condition)
+		st.Condition = f.expr(st.Condition)
 		f.block(st.Stmts)
 	case *ast.RepeatStmt:
 		f.block(st.Stmts)
-		f.expr(st.Condition)
+		st.Condition = f.expr(st.Condition)
 	case *ast.IfStmt:
-		f.expr(st.Condition)
+		st.Condition = f.expr(st.Condition)
 		f.block(st.Then)
 		f.block(st.Else)
 	case *ast.NumberForStmt:
-		f.expr(st.Init)
-		f.expr(st.Limit)
-		f.expr(st.Step)
+		st.Init, st.Limit, st.Step = f.expr(st.Init), f.expr(st.Limit), f.expr(st.Step)
 		f.block(st.Stmts)
 	case *ast.GenericForStmt:
 		f.exprs(st.Exprs)
@@ -290,48 +296,47 @@ func (f *assignFixer) stmt(st ast.Stmt) {
 	}
 }
 
+// exprs rewrites es in place.
 func (f *assignFixer) exprs(es []ast.Expr) {
-	for _, e := range es {
-		f.expr(e)
+	for i, e := range es {
+		es[i] = f.expr(e)
 	}
 }
 
-func (f *assignFixer) expr(e ast.Expr) {
+// expr rewrites e's subexpressions and returns e, or what replaces it (a
+// chain of .., a call of (concat)).
+func (f *assignFixer) expr(e ast.Expr) ast.Expr {
 	switch e := e.(type) {
 	case *ast.FunctionExpr:
 		f.block(e.Stmts)
 	case *ast.AttrGetExpr:
-		f.expr(e.Object)
-		f.expr(e.Key)
+		e.Object, e.Key = f.expr(e.Object), f.expr(e.Key)
 	case *ast.TableExpr:
 		for _, fl := range e.Fields {
-			f.expr(fl.Key)
-			f.expr(fl.Value)
+			fl.Key, fl.Value = f.expr(fl.Key), f.expr(fl.Value)
 		}
 	case *ast.FuncCallExpr:
-		f.expr(e.Func)
-		f.expr(e.Receiver)
+		e.Func, e.Receiver = f.expr(e.Func), f.expr(e.Receiver)
 		f.exprs(e.Args)
 	case *ast.LogicalOpExpr:
-		f.expr(e.Lhs)
-		f.expr(e.Rhs)
+		e.Lhs, e.Rhs = f.expr(e.Lhs), f.expr(e.Rhs)
 	case *ast.RelationalOpExpr:
-		f.expr(e.Lhs)
-		f.expr(e.Rhs)
+		e.Lhs, e.Rhs = f.expr(e.Lhs), f.expr(e.Rhs)
 	case *ast.StringConcatOpExpr:
-		f.expr(e.Lhs)
-		f.expr(e.Rhs)
 		if f.concat {
-			e.Lhs, e.Rhs = f.concatOperand(e.Lhs), f.concatOperand(e.Rhs)
+			return f.concatChain(e)
 		}
+		e.Lhs, e.Rhs = f.expr(e.Lhs), f.expr(e.Rhs)
 	case *ast.ArithmeticOpExpr:
-		f.expr(e.Lhs)
-		f.expr(e.Rhs)
+		e.Lhs, e.Rhs = f.expr(e.Lhs), f.expr(e.Rhs)
 	case *ast.UnaryMinusOpExpr:
-		f.expr(e.Expr)
+		e.Expr = f.expr(e.Expr)
 	case *ast.UnaryNotOpExpr:
-		f.expr(e.Expr)
+		e.Expr = f.expr(e.Expr)
 	case *ast.UnaryLenOpExpr:
-		f.expr(e.Expr)
+		e.Expr = f.expr(e.Expr)
+	case nil:
+		return nil
 	}
+	return e
 }

@@ -50,9 +50,8 @@ func TestNumberText(t *testing.T) {
 }
 
 // BenchmarkDigestConcat builds a 5,000-line digest with .., a number on
-// each line: the cost of passing each operand that may be a number
-// through (numtext) (NumberText), against the same lines built with
-// string.format.
+// each line: the cost of each chain's call of (concat) (concatFunction),
+// against the same lines built with string.format.
 //
 //	go test -run='^$' -bench=Digest -benchmem -count=5 ./runtime/sandbox/
 func BenchmarkDigestConcat(b *testing.B) {

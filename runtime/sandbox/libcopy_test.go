@@ -310,7 +310,8 @@ func TestTemplateClosuresAreReviewed(t *testing.T) {
 		"installLibrary":     "setmetatable's Go function",
 		"installLoad":        "nothing",
 		"osTime":             "the clock function (time.Now)",
-		"installNumericArgs": "the wrapped Go function and its positions (numericArgs, never written)",
+		"wrapArgs":           "the wrapped Go function and a converter of numericArgs' or stringArgs' positions (never written)",
+		"installNumericArgs": "the positions of an entry of numericArgs or stringArgs (never written)",
 		"installNumbers":     "tonumber's Go function; an operator's event, name and Go function",
 	}
 	tp, ok := libraryTemplate()

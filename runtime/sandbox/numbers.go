@@ -306,24 +306,36 @@ var numericArgs = []struct {
 	{"math", "tan", nil}, {"math", "tanh", nil},
 }
 
+// stringArgs are the library functions whose arguments at these
+// positions are strings, as Lua 5.1's luaL_checklstring takes them: a
+// number too, written as tostring writes it (string.len(0.1 + 0.2) is 3;
+// gopher-lua's read 0.30000000000000004).
+var stringArgs = []struct {
+	lib, name string
+	positions []int
+}{
+	{"string", "byte", []int{1}}, {"string", "find", []int{1, 2}}, {"string", "format", []int{1}},
+	{"string", "gmatch", []int{1, 2}}, {"string", "gsub", []int{1, 2, 3}}, {"string", "len", []int{1}},
+	{"string", "lower", []int{1}}, {"string", "match", []int{1, 2}}, {"string", "rep", []int{1, 3}},
+	{"string", "reverse", []int{1}}, {"string", "sub", []int{1}}, {"string", "upper", []int{1}},
+	{"table", "concat", []int{2}},
+}
+
 // installNumericArgs wraps numericArgs' functions (as L has them, so it
-// runs after the other replacements) to convert those arguments first.
+// runs after the other replacements) to convert those arguments first,
+// and stringArgs' likewise.
 func installNumericArgs(L *lua.LState) {
-	for _, f := range numericArgs {
-		tb := L.G.Global
-		if f.lib != "" {
-			t, ok := L.GetGlobal(f.lib).(*lua.LTable)
-			if !ok {
-				continue
+	for _, f := range stringArgs {
+		wrapArgs(L, f.lib, f.name, func(L *lua.LState) {
+			for _, i := range f.positions {
+				if n, ok := L.Get(i).(lua.LNumber); ok && i <= L.GetTop() {
+					L.Replace(i, lua.LString(NumberText(n)))
+				}
 			}
-			tb = t
-		}
-		orig, ok := tb.RawGetString(f.name).(*lua.LFunction)
-		if !ok || !orig.IsG {
-			continue
-		}
-		fn, positions := orig.GFunction, f.positions
-		tb.RawSetString(f.name, L.NewFunction(func(L *lua.LState) int {
+		})
+	}
+	for _, f := range numericArgs {
+		wrapArgs(L, f.lib, f.name, func(L *lua.LState) {
 			convert := func(i int) {
 				if s, ok := L.Get(i).(lua.LString); ok {
 					if n, ok := luaNumber(string(s)); ok {
@@ -331,12 +343,12 @@ func installNumericArgs(L *lua.LState) {
 					}
 				}
 			}
-			if positions == nil {
+			if f.positions == nil {
 				for i := 1; i <= L.GetTop(); i++ {
 					convert(i)
 				}
 			}
-			for _, i := range positions {
+			for _, i := range f.positions {
 				switch {
 				case i == -2 && L.GetTop() == 3: // table.insert(t, pos, v); insert(t, v) stores v as it is
 					convert(2)
@@ -344,9 +356,30 @@ func installNumericArgs(L *lua.LState) {
 					convert(i)
 				}
 			}
-			return fn(L)
-		}))
+		})
 	}
+}
+
+// wrapArgs replaces lib.name (a Go function of L, lib "" for a global)
+// with one that calls convert on its arguments first.
+func wrapArgs(L *lua.LState, lib, name string, convert func(*lua.LState)) {
+	tb := L.G.Global
+	if lib != "" {
+		t, ok := L.GetGlobal(lib).(*lua.LTable)
+		if !ok {
+			return
+		}
+		tb = t
+	}
+	orig, ok := tb.RawGetString(name).(*lua.LFunction)
+	if !ok || !orig.IsG {
+		return
+	}
+	fn := orig.GFunction
+	tb.RawSetString(name, L.NewFunction(func(L *lua.LState) int {
+		convert(L)
+		return fn(L)
+	}))
 }
 
 // installNumbers replaces tonumber (toNumber) and gives the string

@@ -221,20 +221,7 @@ func TestDevLogsBotActions(t *testing.T) {
 	require.NoError(t, err)
 	t.Cleanup(d.close)
 	d.startActivity(time.Hour) // no demo posts during the test
-	call := func(endpoint, uid, token, body string) map[string]any {
-		req, err := http.NewRequest(http.MethodPost, d.url()+"/api/v1/"+endpoint, strings.NewReader(body))
-		require.NoError(t, err)
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("X-User-Id", uid)
-		req.Header.Set("X-Auth-Token", token)
-		resp, err := http.DefaultClient.Do(req)
-		require.NoError(t, err)
-		defer resp.Body.Close()
-		require.Equal(t, http.StatusOK, resp.StatusCode)
-		var out map[string]any
-		require.NoError(t, json.NewDecoder(resp.Body).Decode(&out))
-		return out
-	}
+	call := func(endpoint, uid, token, body string) map[string]any { return devCall(t, d, endpoint, uid, token, body) }
 	post := func(uid, token, body string) map[string]any {
 		return call("chat.postMessage", uid, token, body)["message"].(map[string]any)
 	}
@@ -294,15 +281,25 @@ func TestDevLogsBotActionsAtShutdown(t *testing.T) {
 	d, err := startDev("127.0.0.1:0", zerolog.New(&buf))
 	require.NoError(t, err)
 	d.startActivity(time.Hour)
-	req, err := http.NewRequest(http.MethodPost, d.url()+"/api/v1/chat.postMessage", strings.NewReader(`{"channel":"#general","text":"last words"}`))
-	require.NoError(t, err)
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("X-User-Id", rctest.BotUserID)
-	req.Header.Set("X-Auth-Token", rctest.BotToken)
-	resp, err := http.DefaultClient.Do(req)
-	require.NoError(t, err)
-	resp.Body.Close()
-	require.Equal(t, http.StatusOK, resp.StatusCode)
+	devCall(t, d, "chat.postMessage", rctest.BotUserID, rctest.BotToken, `{"channel":"#general","text":"last words"}`)
 	d.close()
 	assert.Contains(t, buf.String(), `"text":"last words","message":"--dev: the bot posted"`)
+}
+
+// devCall POSTs body (JSON) to endpoint of d's fake server as uid and
+// returns the decoded answer, which must be a 200.
+func devCall(t *testing.T, d *devServer, endpoint, uid, token, body string) map[string]any {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, d.url()+"/api/v1/"+endpoint, strings.NewReader(body))
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-User-Id", uid)
+	req.Header.Set("X-Auth-Token", token)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	var out map[string]any
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&out))
+	return out
 }

@@ -221,7 +221,9 @@ func TestDevLogsBotActions(t *testing.T) {
 	require.NoError(t, err)
 	t.Cleanup(d.close)
 	d.startActivity(time.Hour) // no demo posts during the test
-	call := func(endpoint, uid, token, body string) map[string]any { return devCall(t, d, endpoint, uid, token, body) }
+	call := func(endpoint, uid, token, body string) map[string]any {
+		return devCall(t, d, endpoint, uid, token, body)
+	}
 	post := func(uid, token, body string) map[string]any {
 		return call("chat.postMessage", uid, token, body)["message"].(map[string]any)
 	}

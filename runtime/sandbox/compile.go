@@ -72,7 +72,7 @@ func load(L *lua.LState, name string, content []byte) (*lua.LFunction, error) {
 		}
 		concats = false
 		if step.fix {
-			concats = fixAssignments(chunk, step.concat)
+			concats = rewriteChunk(chunk, step.concat)
 		}
 		if concats {
 			chunk = wrapChunk(chunk)

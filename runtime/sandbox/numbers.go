@@ -70,15 +70,21 @@ func concatFunction(L *lua.LState) *lua.LFunction {
 	return fn
 }
 
-// concatText is v's text in a concatenation, and whether it has one.
-func concatText(v lua.LValue) (string, bool) {
-	switch x := v.(type) {
-	case lua.LString:
-		return string(x), true
-	case lua.LNumber:
-		return NumberText(x), true
+// concatText is v's text in a concatenation (v textual).
+func concatText(v lua.LValue) string {
+	if n, ok := v.(lua.LNumber); ok {
+		return NumberText(n)
 	}
-	return "", false
+	return lua.LVAsString(v)
+}
+
+// textual reports whether v concatenates as text: a string or a number.
+func textual(v lua.LValue) bool {
+	switch v.(type) {
+	case lua.LString, lua.LNumber:
+		return true
+	}
+	return false
 }
 
 func concat(L *lua.LState) int {
@@ -86,21 +92,16 @@ func concat(L *lua.LState) int {
 	rhs := L.Get(i)
 	for i--; i >= 1; {
 		lhs := L.Get(i)
-		rt, rok := concatText(rhs)
-		if _, lok := concatText(lhs); lok && rok {
+		if textual(lhs) && textual(rhs) {
 			j := i // the run of strings and numbers ending at lhs
-			for j > 1 {
-				if _, ok := concatText(L.Get(j - 1)); !ok {
-					break
-				}
+			for j > 1 && textual(L.Get(j-1)) {
 				j--
 			}
 			var b strings.Builder
 			for k := j; k <= i; k++ {
-				t, _ := concatText(L.Get(k))
-				b.WriteString(t)
+				b.WriteString(concatText(L.Get(k)))
 			}
-			b.WriteString(rt)
+			b.WriteString(concatText(rhs))
 			rhs, i = lua.LString(b.String()), j-1
 			continue
 		}
@@ -167,13 +168,21 @@ func isRange(err error) bool {
 // arithValue is v as an arithmetic operand: a number, or a string that
 // reads as one.
 func arithValue(v lua.LValue) (float64, bool) {
-	switch x := v.(type) {
-	case lua.LNumber:
+	if x, ok := v.(lua.LNumber); ok {
 		return float64(x), true
-	case lua.LString:
-		return luaNumber(string(x))
 	}
-	return 0, false
+	n, ok := numericString(v)
+	return float64(n), ok
+}
+
+// numericString is v's number when v is a string that reads as one.
+func numericString(v lua.LValue) (lua.LNumber, bool) {
+	s, ok := v.(lua.LString)
+	if !ok {
+		return 0, false
+	}
+	f, ok := luaNumber(string(s))
+	return lua.LNumber(f), ok
 }
 
 // modulo is a % b as gopher-lua's VM computes it for numbers (the sign of
@@ -273,10 +282,8 @@ func parseBase(s string, base int) (float64, bool) {
 // checkNumber is argument i as a number: a number, or a string that
 // reads as one as in arithmetic (L.CheckNumber reads "010" as octal 8).
 func checkNumber(L *lua.LState, i int) lua.LNumber {
-	if s, ok := L.Get(i).(lua.LString); ok {
-		if n, ok := luaNumber(string(s)); ok {
-			return lua.LNumber(n)
-		}
+	if n, ok := numericString(L.Get(i)); ok {
+		return n
 	}
 	return L.CheckNumber(i)
 }
@@ -328,7 +335,7 @@ func installNumericArgs(L *lua.LState) {
 	for _, f := range stringArgs {
 		wrapArgs(L, f.lib, f.name, func(L *lua.LState) {
 			for _, i := range f.positions {
-				if n, ok := L.Get(i).(lua.LNumber); ok && i <= L.GetTop() {
+				if n, ok := L.Get(i).(lua.LNumber); ok {
 					L.Replace(i, lua.LString(NumberText(n)))
 				}
 			}
@@ -337,10 +344,8 @@ func installNumericArgs(L *lua.LState) {
 	for _, f := range numericArgs {
 		wrapArgs(L, f.lib, f.name, func(L *lua.LState) {
 			convert := func(i int) {
-				if s, ok := L.Get(i).(lua.LString); ok {
-					if n, ok := luaNumber(string(s)); ok {
-						L.Replace(i, lua.LNumber(n))
-					}
+				if n, ok := numericString(L.Get(i)); ok {
+					L.Replace(i, n)
 				}
 			}
 			if f.positions == nil {

@@ -8,7 +8,7 @@ import (
 )
 
 // gopher-lua v1.1.2's compiler gets three things wrong that scripts
-// write every day; fixAssignments rewrites the syntax tree before it is
+// write every day; rewriteChunk rewrites the syntax tree before it is
 // compiled so that each compiles as Lua 5.1 runs it.
 //
 // An assignment to an existing local of an and/or expression whose
@@ -49,23 +49,22 @@ import (
 // 200 (a larger assignment is left as it is).
 const maxFixedTargets = 60
 
-// fixAssignments rewrites stmts, and every function they define, as the
+// rewriteChunk rewrites stmts, and every function they define, as the
 // comments above say.
 //
-// It reports whether the chunk concatenates: each chain of .. becomes a
-// call of (concat), the local that Compile gives the chunk (see
-// wrapChunk), which concatenates as Lua 5.1 does with numbers written as
-// Lua 5.1 writes them (%.14g: 0.1 + 0.2 .. "" is "0.3", where
-// gopher-lua's VM wrote 0.30000000000000004) and __concat given the
-// values themselves.
-// With concat false, .. is left alone.
-func fixAssignments(stmts []ast.Stmt, concat bool) (concats bool) {
-	f := assignFixer{concat: concat}
+// With concat, each chain of .. becomes a call of (concat), the local
+// that Compile gives the chunk (see wrapChunk), which concatenates as
+// Lua 5.1 does with numbers written as Lua 5.1 writes them (%.14g:
+// 0.1 + 0.2 .. "" is "0.3", where gopher-lua's VM wrote
+// 0.30000000000000004) and __concat given the values themselves; the
+// result reports whether a chain was rewritten.
+func rewriteChunk(stmts []ast.Stmt, concat bool) (concats bool) {
+	f := rewriter{concat: concat}
 	f.block(stmts)
 	return f.concats
 }
 
-type assignFixer struct {
+type rewriter struct {
 	n       int
 	concat  bool // rewrite chains of .. into calls of (concat)
 	concats bool // a chain was rewritten
@@ -79,7 +78,7 @@ const concatName = "(concat)"
 // concatenations (one CONCAT in Lua), as a call of (concat) with every
 // operand, the last adjusted to one value as .. adjusts it; a
 // parenthesised concatenation among them is a chain of its own.
-func (f *assignFixer) concatChain(e *ast.StringConcatOpExpr) ast.Expr {
+func (f *rewriter) concatChain(e *ast.StringConcatOpExpr) ast.Expr {
 	var ops []ast.Expr
 	for {
 		ops = append(ops, f.expr(e.Lhs))
@@ -98,13 +97,15 @@ func (f *assignFixer) concatChain(e *ast.StringConcatOpExpr) ast.Expr {
 	}
 	ops = append(ops, last)
 	f.concats = true
-	fn := &ast.IdentExpr{Value: concatName}
-	fn.SetLine(e.Line())
-	fn.SetLastLine(e.Line())
-	call := &ast.FuncCallExpr{Func: fn, Args: ops, AdjustRet: true}
-	call.SetLine(ops[0].Line())
-	call.SetLastLine(last.LastLine())
-	return call
+	fn := at(&ast.IdentExpr{Value: concatName}, e.Line(), e.Line())
+	return at(&ast.FuncCallExpr{Func: fn, Args: ops, AdjustRet: true}, ops[0].Line(), last.LastLine())
+}
+
+// at gives n, a node the rewrite made, the lines of what it replaces.
+func at[N ast.PositionHolder](n N, line, last int) N {
+	n.SetLine(line)
+	n.SetLastLine(last)
+	return n
 }
 
 // wrapChunk returns the chunk stmts inside a function given concat:
@@ -123,7 +124,7 @@ func wrapChunk(stmts []ast.Stmt) []ast.Stmt {
 	return []ast.Stmt{local, ret}
 }
 
-func (f *assignFixer) block(stmts []ast.Stmt) {
+func (f *rewriter) block(stmts []ast.Stmt) {
 	for i, st := range stmts {
 		st = deadBranches(st)
 		stmts[i] = st
@@ -132,7 +133,7 @@ func (f *assignFixer) block(stmts []ast.Stmt) {
 		switch {
 		case !ok:
 		case len(as.Rhs) > 1 && len(as.Lhs)+len(as.Rhs) <= 2*maxFixedTargets:
-			stmts[i] = f.rewrite(as)
+			stmts[i] = f.viaLocals(as)
 		case len(as.Rhs) == 1 && isLogical(as.Rhs[0]) && slices.ContainsFunc(as.Lhs, isName):
 			stmts[i] = f.viaLocal(as)
 		}
@@ -161,71 +162,52 @@ func deadBranches(st ast.Stmt) ast.Stmt {
 		if !isFalse(x.Condition) {
 			return st
 		}
-		b := &ast.DoBlockStmt{Stmts: x.Else} // its statements are fixed as the block's
-		b.SetLine(x.Line())
-		b.SetLastLine(x.LastLine())
-		return b
+		return at(&ast.DoBlockStmt{Stmts: x.Else}, x.Line(), x.LastLine()) // its statements are fixed as the block's
 	case *ast.WhileStmt:
 		if !isFalse(x.Condition) {
 			return st
 		}
-		b := &ast.DoBlockStmt{}
-		b.SetLine(x.Line())
-		b.SetLastLine(x.LastLine())
-		return b
+		return at(&ast.DoBlockStmt{}, x.Line(), x.LastLine())
 	}
 	return st
 }
 
 // viaLocal rewrites x [, ...] = e, an and/or expression, into do local
 // (v) = e; x [, ...] = (v) end.
-func (f *assignFixer) viaLocal(as *ast.AssignStmt) ast.Stmt {
+func (f *rewriter) viaLocal(as *ast.AssignStmt) ast.Stmt {
 	line, last := as.Line(), as.LastLine()
 	name, id := f.temp(line)
-	val := &ast.LocalAssignStmt{Names: []string{name}, Exprs: as.Rhs}
-	val.SetLine(line)
-	val.SetLastLine(last)
-	set := &ast.AssignStmt{Lhs: as.Lhs, Rhs: []ast.Expr{id}}
-	set.SetLine(line)
-	set.SetLastLine(last)
-	b := &ast.DoBlockStmt{Stmts: []ast.Stmt{val, set}}
-	b.SetLine(line)
-	b.SetLastLine(last)
-	return b
+	val := at(&ast.LocalAssignStmt{Names: []string{name}, Exprs: as.Rhs}, line, last)
+	set := at(&ast.AssignStmt{Lhs: as.Lhs, Rhs: []ast.Expr{id}}, line, last)
+	return at(&ast.DoBlockStmt{Stmts: []ast.Stmt{val, set}}, line, last)
 }
 
 // temp returns a new local's name and an expression reading it.
-func (f *assignFixer) temp(line int) (string, *ast.IdentExpr) {
+func (f *rewriter) temp(line int) (string, *ast.IdentExpr) {
 	f.n++
 	name := "(assign " + strconv.Itoa(f.n) + ")"
-	id := &ast.IdentExpr{Value: name}
-	id.SetLine(line)
-	id.SetLastLine(line)
-	return name, id
+	return name, at(&ast.IdentExpr{Value: name}, line, line)
 }
 
-func (f *assignFixer) rewrite(as *ast.AssignStmt) ast.Stmt {
+func (f *rewriter) viaLocals(as *ast.AssignStmt) ast.Stmt {
 	line, last := as.Line(), as.LastLine()
 	prefix := &ast.LocalAssignStmt{}
 	targets := make([]ast.Expr, len(as.Lhs))
 	for i, lhs := range as.Lhs {
-		at, ok := lhs.(*ast.AttrGetExpr)
+		ag, ok := lhs.(*ast.AttrGetExpr)
 		if !ok {
 			targets[i] = lhs // a name: nothing to evaluate first
 			continue
 		}
 		name, obj := f.temp(line)
-		prefix.Names, prefix.Exprs = append(prefix.Names, name), append(prefix.Exprs, at.Object)
-		key := at.Key
+		prefix.Names, prefix.Exprs = append(prefix.Names, name), append(prefix.Exprs, ag.Object)
+		key := ag.Key
 		if !constantKey(key) {
 			kname, kid := f.temp(line)
 			prefix.Names, prefix.Exprs = append(prefix.Names, kname), append(prefix.Exprs, key)
 			key = kid
 		}
-		t := &ast.AttrGetExpr{Object: obj, Key: key}
-		t.SetLine(at.Line())
-		t.SetLastLine(at.LastLine())
-		targets[i] = t
+		targets[i] = at(&ast.AttrGetExpr{Object: obj, Key: key}, ag.Line(), ag.LastLine())
 	}
 	values := &ast.LocalAssignStmt{Exprs: as.Rhs}
 	reads := make([]ast.Expr, len(as.Lhs))
@@ -237,20 +219,14 @@ func (f *assignFixer) rewrite(as *ast.AssignStmt) ast.Stmt {
 	block := &ast.DoBlockStmt{}
 	for _, st := range []*ast.LocalAssignStmt{prefix, values} {
 		if len(st.Names) > 0 {
-			st.SetLine(line)
-			st.SetLastLine(last)
-			block.Stmts = append(block.Stmts, st)
+			block.Stmts = append(block.Stmts, at(st, line, last))
 		}
 	}
 	for i := len(targets) - 1; i >= 0; i-- {
 		st := &ast.AssignStmt{Lhs: []ast.Expr{targets[i]}, Rhs: []ast.Expr{reads[i]}}
-		st.SetLine(as.Lhs[i].Line())
-		st.SetLastLine(last)
-		block.Stmts = append(block.Stmts, st)
+		block.Stmts = append(block.Stmts, at(st, as.Lhs[i].Line(), last))
 	}
-	block.SetLine(line)
-	block.SetLastLine(last)
-	return block
+	return at(block, line, last)
 }
 
 // constantKey reports whether a target's key needs no evaluation first.
@@ -262,7 +238,7 @@ func constantKey(e ast.Expr) bool {
 	return false
 }
 
-func (f *assignFixer) stmt(st ast.Stmt) {
+func (f *rewriter) stmt(st ast.Stmt) {
 	switch st := st.(type) {
 	case *ast.AssignStmt:
 		f.exprs(st.Lhs)
@@ -297,7 +273,7 @@ func (f *assignFixer) stmt(st ast.Stmt) {
 }
 
 // exprs rewrites es in place.
-func (f *assignFixer) exprs(es []ast.Expr) {
+func (f *rewriter) exprs(es []ast.Expr) {
 	for i, e := range es {
 		es[i] = f.expr(e)
 	}
@@ -305,7 +281,7 @@ func (f *assignFixer) exprs(es []ast.Expr) {
 
 // expr rewrites e's subexpressions and returns e, or what replaces it (a
 // chain of .., a call of (concat)).
-func (f *assignFixer) expr(e ast.Expr) ast.Expr {
+func (f *rewriter) expr(e ast.Expr) ast.Expr {
 	switch e := e.(type) {
 	case *ast.FunctionExpr:
 		f.block(e.Stmts)

@@ -76,12 +76,16 @@ var (
 // callGuard lets the host stop the call (handler or top level) an actor is
 // running: at the end of the shutdown grace, and when the memory watchdog
 // finds the heap over the limit. The call's own context carries its
-// deadline; the guard cancels it and remembers why (one context per call:
-// this is every handler's hot path). Each actor has two (its handlers',
+// deadline (the guard's callContext, re-armed per call, in the daemon:
+// this is every handler's hot path); the guard cancels it and remembers
+// why. Each actor has two (its handlers',
 // its trial loads'); only the goroutine running the call sets and clears
 // it, the host and the watchdog stop it.
 type callGuard struct {
 	w *memWatch // nil when the watchdog is off
+	// calls is the context of its calls whose parent is never done
+	// (re-armed per call; see callContext).
+	calls *callContext
 
 	mu     sync.Mutex
 	cancel context.CancelFunc // of the running call; nil when idle
@@ -234,8 +238,16 @@ func pcall(ctx context.Context, L *lua.LState, timeout time.Duration, fn *lua.LF
 // The error of a call the memory watchdog stopped is the memory error,
 // naming the call as k.what ("handler", "load", "top level"), with Memory set.
 func pcallGuarded(ctx context.Context, L *lua.LState, timeout time.Duration, g *callGuard, k callKind, fn *lua.LFunction, args ...lua.LValue) (err error) {
-	cctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
+	var cctx context.Context
+	var cancel context.CancelFunc
+	if g != nil && g.calls != nil && ctx.Done() == nil {
+		g.calls.begin(ctx, timeout)
+		defer g.calls.end()
+		cctx, cancel = g.calls, g.calls.cancel
+	} else {
+		cctx, cancel = context.WithTimeout(ctx, timeout)
+		defer cancel()
+	}
 	if g != nil {
 		start := k.start
 		if start.IsZero() { // a load: the handler's caller has the time already (a clock read costs as much as the guard)

@@ -40,7 +40,7 @@ func messageArgs(L *lua.LState, action string, raw []byte) ([]lua.LValue, error)
 	if mt, ok := L.G.Registry.RawGetString(messageMetaKey).(*lua.LTable); ok {
 		msg.Metatable = mt
 	}
-	return []lua.LValue{msg, lua.LString(action)}, nil
+	return []lua.LValue{msg, actionValue(action)}, nil
 }
 
 // installMessages creates the metatable of message tables: their methods

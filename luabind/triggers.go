@@ -114,6 +114,20 @@ type eventKind struct {
 	args func(L *lua.LState, action string, raw []byte) ([]lua.LValue, error)
 }
 
+// actions are the actions of events (runtime/source's), boxed once:
+// actionValue gives a handler's action without an allocation per event.
+var actions = [...]lua.LValue{lua.LString("inserted"), lua.LString("updated"), lua.LString("removed"), lua.LString(actionCreated)}
+
+// actionValue returns action as a Lua string.
+func actionValue(action string) lua.LValue {
+	for _, v := range actions {
+		if string(v.(lua.LString)) == action {
+			return v
+		}
+	}
+	return lua.LString(action)
+}
+
 // events are the event kinds rc.on accepts. Read-only.
 var events = []eventKind{
 	{
@@ -124,7 +138,7 @@ var events = []eventKind{
 			if err != nil {
 				return nil, fmt.Errorf("luabind: subscription event: %w", err)
 			}
-			return []lua.LValue{lua.LString(action), sub}, nil
+			return []lua.LValue{actionValue(action), sub}, nil
 		},
 	},
 	{

@@ -36,17 +36,23 @@ type callContext struct {
 	funcs    map[*func()]struct{} // AfterFunc registrations of the running call
 }
 
+// The errors a call is stopped with, by pointer: what callContext.err
+// holds.
+var (
+	errCanceled = context.Canceled
+	errDeadline = context.DeadlineExceeded
+)
+
 // newCallContext returns an idle callContext.
 func newCallContext() *callContext {
 	c := &callContext{parent: context.Background()}
-	c.cancel = func() { c.stop(context.Canceled, false) }
-	c.timer = time.AfterFunc(time.Hour, func() { c.stop(context.DeadlineExceeded, true) })
+	c.cancel = func() { c.stop(&errCanceled, false) }
+	c.timer = time.AfterFunc(time.Hour, func() { c.stop(&errDeadline, true) })
 	c.timer.Stop()
 	closed := make(chan struct{})
 	close(closed)
 	c.done.Store(closed)
-	canceled := context.Canceled
-	c.err.Store(&canceled)
+	c.err.Store(&errCanceled)
 	return c
 }
 
@@ -70,22 +76,23 @@ func (c *callContext) begin(parent context.Context, timeout time.Duration) {
 // end stops the call (if it is still running) and leaves c idle.
 func (c *callContext) end() {
 	c.timer.Stop()
-	c.stop(context.Canceled, false)
+	c.stop(&errCanceled, false)
 	c.mu.Lock()
 	c.running = false
 	c.mu.Unlock()
 }
 
-// stop ends the running call with err, unless it was stopped already;
-// atDeadline stops it only once its deadline has passed (the timer's
-// firing may be one armed for an earlier call).
-func (c *callContext) stop(err error, atDeadline bool) {
+// stop ends the running call with *err (errCanceled or errDeadline),
+// unless it was stopped already; atDeadline stops it only once its
+// deadline has passed (the timer's firing may be one armed for an earlier
+// call).
+func (c *callContext) stop(err *error, atDeadline bool) {
 	c.mu.Lock()
 	if !c.running || c.err.Load() != nil || atDeadline && time.Now().Before(c.deadline) {
 		c.mu.Unlock()
 		return
 	}
-	c.err.Store(&err)
+	c.err.Store(err)
 	close(c.done.Load().(chan struct{}))
 	funcs := c.funcs
 	c.funcs = nil

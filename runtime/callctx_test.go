@@ -70,7 +70,7 @@ func TestCallContextNextCallIsFresh(t *testing.T) {
 	}
 	// A firing armed for the earlier call that comes late finds this
 	// call's deadline in the future and leaves it running.
-	c.stop(context.DeadlineExceeded, true)
+	c.stop(&errDeadline, true)
 	if c.Err() != nil {
 		t.Fatalf("a late firing stopped a call an hour from its deadline: %v", c.Err())
 	}
@@ -78,7 +78,7 @@ func TestCallContextNextCallIsFresh(t *testing.T) {
 	if !errors.Is(c.Err(), context.Canceled) || !isDone(c.Done()) {
 		t.Fatalf("cancel: Err %v; want context.Canceled", c.Err())
 	}
-	c.stop(context.DeadlineExceeded, false)
+	c.stop(&errDeadline, false)
 	if !errors.Is(c.Err(), context.Canceled) {
 		t.Errorf("a second stop replaced the first's error with %v", c.Err())
 	}

@@ -76,16 +76,15 @@ var (
 // callGuard lets the host stop the call (handler or top level) an actor is
 // running: at the end of the shutdown grace, and when the memory watchdog
 // finds the heap over the limit. The call's own context carries its
-// deadline (the guard's callContext, re-armed per call, in the daemon:
+// deadline (in the daemon a callContext, timed by the guard's callTimer:
 // this is every handler's hot path); the guard cancels it and remembers
 // why. Each actor has two (its handlers',
 // its trial loads'); only the goroutine running the call sets and clears
 // it, the host and the watchdog stop it.
 type callGuard struct {
 	w *memWatch // nil when the watchdog is off
-	// calls is the context of its calls whose parent is never done
-	// (re-armed per call; see callContext).
-	calls *callContext
+	// calls times its calls whose parent is never done (see callTimer).
+	calls *callTimer
 
 	mu     sync.Mutex
 	cancel context.CancelFunc // of the running call; nil when idle
@@ -241,9 +240,9 @@ func pcallGuarded(ctx context.Context, L *lua.LState, timeout time.Duration, g *
 	var cctx context.Context
 	var cancel context.CancelFunc
 	if g != nil && g.calls != nil && ctx.Done() == nil {
-		g.calls.begin(ctx, timeout)
-		defer g.calls.end()
-		cctx, cancel = g.calls, g.calls.cancel
+		c := g.calls.begin(ctx, timeout)
+		defer g.calls.end(c)
+		cctx, cancel = c, g.calls.cancel
 	} else {
 		cctx, cancel = context.WithTimeout(ctx, timeout)
 		defer cancel()

@@ -7,33 +7,20 @@ import (
 	"time"
 )
 
-// callContext is the context of the calls one guard runs, one at a time,
-// when their parent is never done (the daemon's handlers and trials:
-// actor.run gives them context.WithoutCancel of its own). It is re-armed
-// for each call rather than made anew: context.WithTimeout costs a timer,
-// a context and a channel per call (about 0.6 µs, 4 allocations), which is
-// a fifteenth of a message's dispatch into rc.hear; re-arming costs a
-// channel.
-//
-// Between begin and end it behaves as context.WithTimeout(parent,
-// timeout) would: done once the timeout has passed (Err is
-// context.DeadlineExceeded) or when cancelled (context.Canceled), with the
-// parent's values; contexts derived from it are cancelled with it (it
-// implements the AfterFunc method through which package context links
-// them). end cancels it, as the deferred cancel of context.WithTimeout
-// does, so nothing that kept it waits past its call.
-type callContext struct {
-	parent context.Context // its Done is nil
-	cancel func()          // stops the running call with context.Canceled
-	timer  *time.Timer     // fires at the running call's deadline
+// callTimer times the calls one guard runs, one at a time, when their
+// parent is never done (the daemon's handlers and trials: actor.run gives
+// them context.WithoutCancel of its own). Each call gets a callContext of
+// its own, but the guard's one timer is re-armed for it and nothing
+// registers with the parent: context.WithTimeout costs a timer, a context,
+// a channel and the parent's bookkeeping per call (about 0.6 µs, 5
+// allocations), which is a fifteenth of a message's dispatch into rc.hear;
+// a callContext costs itself and its channel.
+type callTimer struct {
+	cancel func()      // stops the running call with context.Canceled
+	timer  *time.Timer // fires at the running call's deadline
 
-	done atomic.Value          // chan struct{} of the running (or last) call
-	err  atomic.Pointer[error] // why the call was stopped; nil while it runs
-
-	mu       sync.Mutex
-	running  bool
-	deadline time.Time
-	funcs    map[*func()]struct{} // AfterFunc registrations of the running call
+	mu  sync.Mutex
+	cur *callContext // the running call; nil when idle
 }
 
 // The errors a call is stopped with, by pointer: what callContext.err
@@ -43,57 +30,80 @@ var (
 	errDeadline = context.DeadlineExceeded
 )
 
-// newCallContext returns an idle callContext.
-func newCallContext() *callContext {
-	c := &callContext{parent: context.Background()}
-	c.cancel = func() { c.stop(&errCanceled, false) }
-	c.timer = time.AfterFunc(time.Hour, func() { c.stop(&errDeadline, true) })
-	c.timer.Stop()
-	closed := make(chan struct{})
-	close(closed)
-	c.done.Store(closed)
-	c.err.Store(&errCanceled)
+// newCallTimer returns an idle callTimer.
+func newCallTimer() *callTimer {
+	t := &callTimer{}
+	t.cancel = func() { t.stopRunning(&errCanceled, false) }
+	t.timer = time.AfterFunc(time.Hour, func() { t.stopRunning(&errDeadline, true) })
+	t.timer.Stop()
+	return t
+}
+
+// begin returns the context of a call under parent (whose Done must be
+// nil) that may run for timeout, and arms the timer for it.
+func (t *callTimer) begin(parent context.Context, timeout time.Duration) *callContext {
+	c := &callContext{parent: parent, done: make(chan struct{}), deadline: time.Now().Add(timeout)}
+	t.mu.Lock()
+	t.cur = c
+	t.mu.Unlock()
+	// After the deadline is set: a firing armed for an earlier call that
+	// comes late finds it in the future and does nothing (see
+	// stopRunning), and this one fires at or after it.
+	t.timer.Reset(timeout)
 	return c
 }
 
-// begin arms c for a call under parent (whose Done must be nil) that may
-// run for timeout.
-func (c *callContext) begin(parent context.Context, timeout time.Duration) {
-	ch := make(chan struct{})
-	c.mu.Lock()
-	c.parent = parent
-	c.done.Store(ch)
-	c.err.Store(nil)
-	c.deadline = time.Now().Add(timeout)
-	c.running = true
-	c.mu.Unlock()
-	// After the deadline is set: a firing left from an earlier call finds
-	// it in the future and does nothing (see stop), and this one fires at
-	// or after it.
-	c.timer.Reset(timeout)
+// end ends c, the running call: its context is cancelled (when it was not
+// stopped already), as the deferred cancel of context.WithTimeout does, so
+// that nothing derived from it outlives the call.
+func (t *callTimer) end(c *callContext) {
+	t.timer.Stop()
+	t.mu.Lock()
+	t.cur = nil
+	t.mu.Unlock()
+	c.stop(&errCanceled)
 }
 
-// end stops the call (if it is still running) and leaves c idle.
-func (c *callContext) end() {
-	c.timer.Stop()
-	c.stop(&errCanceled, false)
-	c.mu.Lock()
-	c.running = false
-	c.mu.Unlock()
+// stopRunning stops the running call, if any, with *err; atDeadline stops
+// it only once its deadline has passed (the timer's firing may be one
+// armed for an earlier call). A call that has ended since it was read is
+// stopped already, and stays as it ended.
+func (t *callTimer) stopRunning(err *error, atDeadline bool) {
+	t.mu.Lock()
+	c := t.cur
+	t.mu.Unlock()
+	if c == nil || atDeadline && time.Now().Before(c.deadline) {
+		return
+	}
+	c.stop(err)
 }
 
-// stop ends the running call with *err (errCanceled or errDeadline),
-// unless it was stopped already; atDeadline stops it only once its
-// deadline has passed (the timer's firing may be one armed for an earlier
-// call).
-func (c *callContext) stop(err *error, atDeadline bool) {
+// callContext is the context of one call (see callTimer): done when the
+// call is stopped (at its deadline: Err is context.DeadlineExceeded; by
+// the host: context.Canceled) or has ended (context.Canceled), with the
+// parent's values. Contexts derived from it are cancelled with it (it has
+// the AfterFunc method through which package context links them). Once
+// done it stays done, with the same Err.
+type callContext struct {
+	parent   context.Context // never done
+	deadline time.Time
+	done     chan struct{}
+	err      atomic.Pointer[error] // nil until stopped
+
+	mu    sync.Mutex
+	funcs map[*func()]struct{} // AfterFunc registrations, until stopped
+}
+
+// stop makes c done with *err, unless it is done already, and runs what
+// AfterFunc registered.
+func (c *callContext) stop(err *error) {
 	c.mu.Lock()
-	if !c.running || c.err.Load() != nil || atDeadline && time.Now().Before(c.deadline) {
+	if c.err.Load() != nil {
 		c.mu.Unlock()
 		return
 	}
 	c.err.Store(err)
-	close(c.done.Load().(chan struct{}))
+	close(c.done)
 	funcs := c.funcs
 	c.funcs = nil
 	c.mu.Unlock()
@@ -102,10 +112,8 @@ func (c *callContext) stop(err *error, atDeadline bool) {
 	}
 }
 
-// Deadline returns the running call's deadline.
+// Deadline returns the call's deadline.
 func (c *callContext) Deadline() (time.Time, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
 	if d, ok := c.parent.Deadline(); ok && d.Before(c.deadline) {
 		return d, true
 	}
@@ -113,7 +121,7 @@ func (c *callContext) Deadline() (time.Time, bool) {
 }
 
 // Done returns a channel closed when the call is stopped or has ended.
-func (c *callContext) Done() <-chan struct{} { return c.done.Load().(chan struct{}) }
+func (c *callContext) Done() <-chan struct{} { return c.done }
 
 // Err returns nil while the call runs, then why it was stopped.
 func (c *callContext) Err() error {
@@ -124,17 +132,12 @@ func (c *callContext) Err() error {
 }
 
 // Value returns the parent's value for key.
-func (c *callContext) Value(key any) any {
-	c.mu.Lock()
-	p := c.parent
-	c.mu.Unlock()
-	return p.Value(key)
-}
+func (c *callContext) Value(key any) any { return c.parent.Value(key) }
 
-// AfterFunc runs f once the call is stopped or has ended (at once, in a
-// goroutine of its own, when it has already): the way package context
-// cancels the contexts derived from c. The returned stop unregisters f,
-// reporting whether it did so before f was run.
+// AfterFunc runs f once c is done (at once, in a goroutine of its own,
+// when it is already): the way package context cancels the contexts
+// derived from c. The returned stop unregisters f, reporting whether it
+// did so before f was run.
 func (c *callContext) AfterFunc(f func()) (stop func() bool) {
 	c.mu.Lock()
 	if c.err.Load() != nil {

@@ -32,72 +32,77 @@ func waitDone(t *testing.T, ch <-chan struct{}, what string) {
 }
 
 func TestCallContextRunsThenEnds(t *testing.T) {
-	c := newCallContext()
-	if c.Err() == nil || !isDone(c.Done()) {
-		t.Fatalf("idle context: Err %v, done %v; want an ended context", c.Err(), isDone(c.Done()))
-	}
-	c.begin(never, time.Hour)
+	ct := newCallTimer()
+	c := ct.begin(never, time.Hour)
 	if c.Err() != nil || isDone(c.Done()) {
 		t.Fatalf("running call: Err %v, done %v; want neither", c.Err(), isDone(c.Done()))
 	}
 	if d, ok := c.Deadline(); !ok || time.Until(d) < 59*time.Minute || time.Until(d) > time.Hour {
 		t.Errorf("Deadline = %v, %v; want about an hour from now", d, ok)
 	}
-	done := c.Done()
-	c.end()
-	if !errors.Is(c.Err(), context.Canceled) || !isDone(done) {
-		t.Errorf("after end: Err %v, done %v; want context.Canceled and done", c.Err(), isDone(done))
+	ct.end(c)
+	if !errors.Is(c.Err(), context.Canceled) || !isDone(c.Done()) {
+		t.Errorf("after end: Err %v, done %v; want context.Canceled and done", c.Err(), isDone(c.Done()))
 	}
 }
 
 // Each call starts afresh: a call stopped at its deadline, or cancelled,
-// leaves nothing to the next one, whose deadline is its own.
+// leaves nothing to the next one, and a stop meant for one call never
+// reaches the next.
 func TestCallContextNextCallIsFresh(t *testing.T) {
-	c := newCallContext()
-	c.begin(never, time.Millisecond)
+	ct := newCallTimer()
+	c := ct.begin(never, time.Millisecond)
 	waitDone(t, c.Done(), "a 1ms call")
 	if !errors.Is(c.Err(), context.DeadlineExceeded) {
 		t.Fatalf("Err = %v, want context.DeadlineExceeded", c.Err())
 	}
-	c.end()
+	ct.end(c)
 	if !errors.Is(c.Err(), context.DeadlineExceeded) {
 		t.Errorf("end changed the stopped call's Err to %v", c.Err())
 	}
 
-	c.begin(never, time.Hour)
-	if c.Err() != nil || isDone(c.Done()) {
-		t.Fatalf("the call after a stopped one: Err %v, done %v; want it running", c.Err(), isDone(c.Done()))
+	c2 := ct.begin(never, time.Hour)
+	if c2.Err() != nil || isDone(c2.Done()) {
+		t.Fatalf("the call after a stopped one: Err %v, done %v; want it running", c2.Err(), isDone(c2.Done()))
+	}
+	if !errors.Is(c.Err(), context.DeadlineExceeded) {
+		t.Errorf("the next call changed the stopped one's Err to %v", c.Err())
 	}
 	// A firing armed for the earlier call that comes late finds this
 	// call's deadline in the future and leaves it running.
-	c.stop(&errDeadline, true)
-	if c.Err() != nil {
-		t.Fatalf("a late firing stopped a call an hour from its deadline: %v", c.Err())
+	ct.stopRunning(&errDeadline, true)
+	if c2.Err() != nil {
+		t.Fatalf("a late firing stopped a call an hour from its deadline: %v", c2.Err())
 	}
-	c.cancel()
-	if !errors.Is(c.Err(), context.Canceled) || !isDone(c.Done()) {
-		t.Fatalf("cancel: Err %v; want context.Canceled", c.Err())
+	ct.cancel()
+	if !errors.Is(c2.Err(), context.Canceled) || !isDone(c2.Done()) {
+		t.Fatalf("cancel: Err %v; want context.Canceled", c2.Err())
 	}
-	c.stop(&errDeadline, false)
-	if !errors.Is(c.Err(), context.Canceled) {
-		t.Errorf("a second stop replaced the first's error with %v", c.Err())
+	ct.stopRunning(&errDeadline, false)
+	if !errors.Is(c2.Err(), context.Canceled) {
+		t.Errorf("a second stop replaced the first's error with %v", c2.Err())
 	}
-	c.end()
+	ct.end(c2)
 
-	c.begin(never, time.Hour)
-	defer c.end()
-	if c.Err() != nil {
-		t.Fatalf("the call after a cancelled one: Err %v", c.Err())
+	c3 := ct.begin(never, time.Hour)
+	defer ct.end(c3)
+	if c3.Err() != nil {
+		t.Fatalf("the call after a cancelled one: Err %v", c3.Err())
+	}
+	ct.end(c2) // a second end of an earlier call stops nothing else
+	if c3.Err() != nil {
+		t.Fatalf("ending an earlier call again stopped the running one: %v", c3.Err())
 	}
 }
 
-// Contexts derived from the call's (as luabind's requests make) end with
-// it: when it is stopped, when it ends, and at once when made after it
-// was stopped; one cancelled on its own is forgotten by the call.
+// Contexts derived from the call's (as luabind's requests and
+// gopher-lua's coroutines make) end with it: when it is stopped, when it
+// ends, and at once when made after it was stopped; one cancelled on its
+// own is forgotten by the call.
 func TestCallContextDerived(t *testing.T) {
-	c := newCallContext()
+	ct := newCallTimer()
 
-	c.begin(never, time.Hour)
+	c := ct.begin(never, time.Hour)
 	stopped, cancel := context.WithTimeout(c, time.Hour)
 	defer cancel()
 	ended, cancel2 := context.WithCancel(c)
@@ -113,7 +118,7 @@ func TestCallContextDerived(t *testing.T) {
 	if isDone(stopped.Done()) || !isDone(own.Done()) {
 		t.Fatal("derived contexts: wrong state before the call is stopped")
 	}
-	c.cancel()
+	ct.cancel()
 	waitDone(t, stopped.Done(), "a context derived from a cancelled call")
 	waitDone(t, ended.Done(), "a second derived context")
 	if !errors.Is(stopped.Err(), context.Canceled) {
@@ -122,31 +127,62 @@ func TestCallContextDerived(t *testing.T) {
 	late, cancel3 := context.WithCancel(c)
 	defer cancel3()
 	waitDone(t, late.Done(), "a context derived after the call was stopped")
-	c.end()
+	ct.end(c)
 
-	c.begin(never, time.Hour)
+	c = ct.begin(never, time.Hour)
 	atEnd, cancel4 := context.WithCancel(c)
 	defer cancel4()
-	c.end()
+	ct.end(c)
 	waitDone(t, atEnd.Done(), "a context derived from a call that ended")
 
-	c.begin(never, 20*time.Millisecond)
+	c = ct.begin(never, 20*time.Millisecond)
 	req, cancel5 := context.WithTimeout(c, time.Hour)
 	defer cancel5()
 	waitDone(t, req.Done(), "a context derived from a call at its deadline")
-	if !errors.Is(c.Err(), context.DeadlineExceeded) {
-		t.Errorf("call Err = %v, want context.DeadlineExceeded", c.Err())
+	if !errors.Is(c.Err(), context.DeadlineExceeded) || !errors.Is(req.Err(), context.DeadlineExceeded) {
+		t.Errorf("call Err = %v, derived Err = %v; want context.DeadlineExceeded for both", c.Err(), req.Err())
 	}
-	c.end()
+	ct.end(c)
+}
+
+// The timer stops a call with many derived contexts (a loop making
+// coroutines, each of which derives one) while the call's goroutine sees
+// it done at once, ends it and begins the next: the derived contexts are
+// cancelled with the stopped call's error, never the next call's (nil:
+// package context panics in the timer's goroutine and the daemon dies).
+func TestCallContextStopRacesNextCall(t *testing.T) {
+	ct := newCallTimer()
+	for range 100 {
+		c := ct.begin(never, time.Millisecond)
+		derived := make([]context.Context, 0, 1000)
+		cancels := make([]context.CancelFunc, 0, 1000)
+		for range 1000 {
+			d, cancel := context.WithCancel(c)
+			derived, cancels = append(derived, d), append(cancels, cancel)
+		}
+		<-c.Done()
+		ct.end(c)
+		next := ct.begin(never, time.Hour)
+		ct.end(next)
+		for _, d := range derived {
+			waitDone(t, d.Done(), "a context derived from a call stopped at its deadline")
+			if !errors.Is(d.Err(), context.DeadlineExceeded) && !errors.Is(d.Err(), context.Canceled) {
+				t.Fatalf("derived Err = %v", d.Err())
+			}
+		}
+		for _, cancel := range cancels {
+			cancel()
+		}
+	}
 }
 
 type ctxKey struct{}
 
-func TestCallContextValuesAndDeadlineOfParent(t *testing.T) {
-	c := newCallContext()
+func TestCallContextValuesOfParent(t *testing.T) {
+	ct := newCallTimer()
 	parent := context.WithValue(never, ctxKey{}, "the parent's")
-	c.begin(parent, time.Hour)
-	defer c.end()
+	c := ct.begin(parent, time.Hour)
+	defer ct.end(c)
 	if got := c.Value(ctxKey{}); got != "the parent's" {
 		t.Errorf("Value = %v, want the parent's value", got)
 	}
@@ -156,10 +192,10 @@ func TestCallContextValuesAndDeadlineOfParent(t *testing.T) {
 }
 
 // The host stops calls from other goroutines (the watchdog, the
-// shutdown) while the actor begins and ends them: under -race, no stop
-// reaches a later call, and every call ends done.
+// shutdown) while the actor begins and ends them: under -race, every call
+// ends done, and a derived context with it.
 func TestCallContextConcurrentStops(t *testing.T) {
-	c := newCallContext()
+	ct := newCallTimer()
 	var wg sync.WaitGroup
 	stop := make(chan struct{})
 	wg.Add(1)
@@ -170,17 +206,15 @@ func TestCallContextConcurrentStops(t *testing.T) {
 			case <-stop:
 				return
 			default:
-				c.cancel()
-				_ = c.Err()
+				ct.cancel()
 			}
 		}
 	}()
 	for range 2000 {
-		c.begin(never, time.Hour)
-		ch := c.Done()
+		c := ct.begin(never, time.Hour)
 		d, cancel := context.WithCancel(c)
-		c.end()
-		if !isDone(ch) || c.Err() == nil {
+		ct.end(c)
+		if !isDone(c.Done()) || c.Err() == nil {
 			t.Fatal("a call ended not done")
 		}
 		waitDone(t, d.Done(), "a derived context after end")

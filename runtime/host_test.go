@@ -236,6 +236,25 @@ end)`,
 	assert.True(t, during, "other script handled events while one was stuck")
 }
 
+// A handler stopped at its deadline while it holds many contexts derived
+// from its call's (each coroutine gopher-lua makes derives one): they are
+// cancelled with its error while the next call runs, and the daemon goes
+// on (it once panicked in the timer's goroutine).
+func TestHandlerTimeoutWithCoroutines(t *testing.T) {
+	t.Parallel()
+	th := startHost(t, Config{HandlerTimeout: 200 * time.Millisecond}, nil, map[string]string{
+		"co.lua": `local n = 0
+rc.every(0.02, function()
+  n = n + 1
+  if n <= 2 then while true do coroutine.create(function() end) end end
+  rc.log.info("co alive " .. n)
+end)`,
+	})
+	th.logs.eventually(t, waitFor, func() bool { return th.logs.count("co alive 3", "script", "co") == 1 }, "the call after two timeouts")
+	st, _ := th.status("co")
+	assert.Equal(t, uint64(2), st.Timeouts, "two timeouts counted")
+}
+
 func TestHandlerErrorLoggedWithTraceback(t *testing.T) {
 	t.Parallel()
 	th := startHost(t, Config{}, nil, map[string]string{

@@ -120,7 +120,7 @@ func newMemWatch(limit int64, log zerolog.Logger, stopAll func() int) *memWatch 
 // guard returns a new call guard reporting to w; w may be nil (the
 // watchdog is off): the guard then serves only the host's own stops.
 func (w *memWatch) guard() *callGuard {
-	return &callGuard{w: w, calls: newCallContext()}
+	return &callGuard{w: w, calls: newCallTimer()}
 }
 
 // callStarted counts a running call and wakes a sleeping watchdog. The

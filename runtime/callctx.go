@@ -54,8 +54,10 @@ func (t *callTimer) begin(parent context.Context, timeout time.Duration) *callCo
 }
 
 // end ends c, the running call: its context is cancelled (when it was not
-// stopped already), as the deferred cancel of context.WithTimeout does, so
-// that nothing derived from it outlives the call.
+// stopped already), as the deferred cancel of context.WithTimeout does, and
+// end returns once the contexts derived from it are done (but one derived
+// in the instant the call was stopped, which a goroutine of its own
+// cancels: see AfterFunc).
 func (t *callTimer) end(c *callContext) {
 	t.timer.Stop()
 	t.mu.Lock()
@@ -92,21 +94,31 @@ type callContext struct {
 
 	mu    sync.Mutex
 	funcs map[*func()]struct{} // AfterFunc registrations, until stopped
+	// ran is held by the stop that runs funcs until they have run: a later
+	// stop (end's) waits for it, so that when end returns every derived
+	// context is done, as when context.WithTimeout's cancel returns.
+	ran sync.Mutex
 }
 
-// stop makes c done with *err, unless it is done already, and runs what
-// AfterFunc registered.
+// stop makes c done with *err and runs what AfterFunc registered; when c
+// is done already, it waits until that has run. The funcs run without
+// c.mu: package context calls AfterFunc holding the derived context's
+// lock, which they take.
 func (c *callContext) stop(err *error) {
 	c.mu.Lock()
 	if c.err.Load() != nil {
 		c.mu.Unlock()
+		c.ran.Lock()
+		c.ran.Unlock() //nolint:staticcheck // empty critical section: waits for the first stop's funcs
 		return
 	}
 	c.err.Store(err)
 	close(c.done)
 	funcs := c.funcs
 	c.funcs = nil
+	c.ran.Lock()
 	c.mu.Unlock()
+	defer c.ran.Unlock()
 	for f := range funcs {
 		(*f)()
 	}

@@ -176,6 +176,35 @@ func TestCallContextStopRacesNextCall(t *testing.T) {
 	}
 }
 
+// When the host stops a call as it ends, end returns only once every
+// context derived from the call is done (as context.WithTimeout's cancel
+// does): the stop that runs their cancellation holds end back.
+func TestCallContextEndWaitsForStop(t *testing.T) {
+	ct := newCallTimer()
+	for range 20 {
+		c := ct.begin(never, time.Hour)
+		derived := make([]context.Context, 0, 5000)
+		for range cap(derived) {
+			d, cancel := context.WithCancel(c)
+			defer cancel()
+			derived = append(derived, d)
+		}
+		stopped := make(chan struct{})
+		go func() {
+			defer close(stopped)
+			ct.cancel()
+		}()
+		<-c.Done()
+		ct.end(c)
+		for _, d := range derived {
+			if d.Err() == nil {
+				t.Fatal("a context derived from the call is not done when end returns")
+			}
+		}
+		<-stopped
+	}
+}
+
 type ctxKey struct{}
 
 func TestCallContextValuesOfParent(t *testing.T) {

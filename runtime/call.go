@@ -78,9 +78,9 @@ var (
 // finds the heap over the limit. The call's own context carries its
 // deadline (in the daemon a callContext, timed by the guard's callTimer:
 // this is every handler's hot path); the guard cancels it and remembers
-// why. Each actor has two (its handlers',
-// its trial loads'); only the goroutine running the call sets and clears
-// it, the host and the watchdog stop it.
+// why. Each actor has two (its handlers', its trial loads'); only the
+// goroutine running the call sets and clears it, the host and the
+// watchdog stop it.
 type callGuard struct {
 	w *memWatch // nil when the watchdog is off
 	// calls times its calls whose parent is never done (see callTimer).
@@ -239,7 +239,7 @@ func pcall(ctx context.Context, L *lua.LState, timeout time.Duration, fn *lua.LF
 func pcallGuarded(ctx context.Context, L *lua.LState, timeout time.Duration, g *callGuard, k callKind, fn *lua.LFunction, args ...lua.LValue) (err error) {
 	var cctx context.Context
 	var cancel context.CancelFunc
-	if g != nil && g.calls != nil && ctx.Done() == nil {
+	if g != nil && ctx.Done() == nil {
 		c := g.calls.begin(ctx, timeout)
 		defer g.calls.end(c)
 		cctx, cancel = c, g.calls.cancel

@@ -26,8 +26,8 @@ func waitDone(t *testing.T, ch <-chan struct{}, what string) {
 	t.Helper()
 	select {
 	case <-ch:
-	case <-time.After(10 * time.Second):
-		t.Fatalf("%s: not done after 10s", what)
+	case <-time.After(waitFor):
+		t.Fatalf("%s: not done after %v", what, waitFor)
 	}
 }
 

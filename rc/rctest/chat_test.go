@@ -24,7 +24,7 @@ func TestChatPostMessageTargets(t *testing.T) {
 		{"channel room id", map[string]any{"channel": RandomRoomID, "text": "hi"}, RandomRoomID, RandomRoomID},
 		{"@user existing dm", map[string]any{"channel": "@alice", "text": "hi"}, DMAliceRoomID, "@alice"},
 		{"@user new dm", map[string]any{"channel": "@carol", "text": "hi"}, BotUserID + CarolUserID, "@carol"},
-		{"array", map[string]any{"channel": []any{"#random", "#general"}, "text": "hi"}, GeneralRoomID, "#general"},
+		{"array", map[string]any{"channel": []any{"#random", "#general"}, "text": "hi"}, RandomRoomID, "#random"}, // the first target's answer
 		{"thread reply", map[string]any{"roomId": GeneralRoomID, "text": "in thread", "tmid": ""}, GeneralRoomID, GeneralRoomID},
 	}
 	for _, tc := range cases {
@@ -56,6 +56,10 @@ func TestChatPostMessageTargets(t *testing.T) {
 			require.NotEmpty(t, stored)
 			assert.Equal(t, msg["_id"], stored[len(stored)-1].ID)
 			assert.Equal(t, BotUsername, stored[len(stored)-1].Username)
+			if tc.name == "array" {
+				others := s.Messages(GeneralRoomID)
+				assert.Equal(t, "hi", others[len(others)-1].Text, "every target gets the message")
+			}
 		})
 	}
 }
@@ -195,7 +199,8 @@ func TestChatPostMessageFields(t *testing.T) {
 	assert.Equal(t, ":robot:", msg["emoji"])
 	assert.Equal(t, "https://x.test/a.png", msg["avatar"])
 	assert.Equal(t, body["attachments"], msg["attachments"])
-	assert.Contains(t, msg, "bot", "a bot user's message carries bot")
+	assert.NotContains(t, msg, "bot", "bot comes from integrations and apps, never from the sender's roles")
+	assert.Equal(t, false, msg["groupable"], "processWebhookMessage's default")
 	msgs := s.Messages(GeneralRoomID)
 	assert.Equal(t, "Reporter", msgs[len(msgs)-1].Alias)
 }

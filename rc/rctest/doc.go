@@ -46,9 +46,13 @@
 //     error-no-message-for-unread, error-action-not-allowed and
 //     error-subscription-not-found errors with details; sets open, alert, ls.
 //   - chat.postMessage: roomId or channel (#name, @username, room id, or an
-//     array of them); a DM room and its subscriptions are created on
-//     demand. alias and avatar need the "bot" or "app" role
-//     (message-impersonate), as on the real server.
+//     array of them: each gets the message, the answer is the first's); a
+//     DM room and its subscriptions are created on demand. alias and
+//     avatar need the "bot" or "app" role (message-impersonate), as on the
+//     real server. Its messages (and PostMessage's) have "groupable":false,
+//     as processWebhookMessage sets it; no message has "bot", which the
+//     real server takes from integrations and apps only, never from the
+//     sender's roles (a script must not tell bots apart by it).
 //   - chat.react (emoji or reaction, shouldReact: absent or null toggles;
 //     the real quirk that false adds the reaction to a message without any),
 //     chat.update (the same text changes nothing; editedAt, editedBy and the
@@ -185,8 +189,13 @@
 //     channel or a room the user is in) and "__my_messages__" (open to
 //     anyone; messages of every room the user can read, with
 //     {roomParticipant, roomType, roomName}); other streams answer nosub
-//     404, a refused event nosub "not-allowed". A reused sub id replaces
-//     its subscription; each subscription gets its own copy of an event.
+//     404, a refused event nosub "not-allowed". The user's other
+//     stream-notify-user events ("<uid>/rooms-changed", "<uid>/message",
+//     "<uid>/notification"...) are accepted with "ready", as the real
+//     server does, but nothing is ever sent on them. A reused sub id
+//     replaces its subscription; each subscription gets its own copy of an
+//     event. The second sub parameter is ignored: useCollection true gets
+//     no "added" first (the facts page gives no shape for it).
 //   - Events are "changed" messages with collection "stream-<name>", id
 //     "id" and fields {eventName, args}; dates in them are EJSON
 //     ({"$date": <epoch ms>}), the rest as REST renders it. They follow the
@@ -195,10 +204,14 @@
 //     u, rid}) to its user, so a plain message in an alerted room sends
 //     none; every new message, every thread parent a reply changed, is
 //     sent once to each subscription that may see it, after the state
-//     changed and in the order of the changes.
+//     changed and in the order of the changes. They are queued as the
+//     state changes, so they usually reach the client before the REST
+//     response (or method result) that caused them, where the real
+//     server's are usually later (facts §6.1): a client must not rely on
+//     either order.
 //   - Test helpers: DropSessions, StopAnsweringPings, RefuseLogins,
 //     RefuseUpgrade, DDPStats, Sessions. Frames for a client that does not
 //     read are buffered without limit; the "sendMessage" method, password
-//     logins, stream-notify-room and rooms-changed are not served, and no
-//     message is sent for a deletion.
+//     logins and stream-notify-room are not served, and no message is
+//     sent for a deletion.
 package rctest

@@ -523,7 +523,7 @@ func (s *Server) chatPostMessage(c *reqCtx) {
 		c.invalidParams("invalid-params", []string{"must be string"})
 		return
 	}
-	var nm newMessage
+	nm := newMessage{webhook: true}
 	if !c.messageFields(p, false, []stringField{{"text", &nm.text}, {"alias", &nm.alias}, {"emoji", &nm.emoji}, {"avatar", &nm.avatar}, {"tmid", &nm.tmid}}) ||
 		!c.messageAttachments(p, &nm) {
 		return
@@ -539,8 +539,8 @@ func (s *Server) chatPostMessage(c *reqCtx) {
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var last *message
-	var lastTarget string
+	var first *message // the answer is the first target's (processWebhookMessage(...)[0])
+	var firstTarget string
 	for _, t := range targets {
 		r := s.resolveTarget(c.user, t, c.now)
 		if r == nil {
@@ -557,10 +557,12 @@ func (s *Server) chatPostMessage(c *reqCtx) {
 			c.meteorError("error-invalid-message", "Invalid thread message", nil)
 			return
 		}
-		last, lastTarget = m, t
+		if first == nil {
+			first, firstTarget = m, t
+		}
 		s.logAction(Action{Kind: ActionPost, UserID: c.user.id, RoomID: m.rid, MessageID: m.id, Text: m.msg, ThreadID: m.tmid})
 	}
-	c.success(obj{{"ts", last.ts.UnixMilli()}, {"channel", lastTarget}, {"message", s.st.messageObj(last)}})
+	c.success(obj{{"ts", first.ts.UnixMilli()}, {"channel", firstTarget}, {"message", s.st.messageObj(first)}})
 }
 
 // resolveTarget finds the room for a channel value; s.mu is held.

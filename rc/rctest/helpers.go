@@ -28,7 +28,7 @@ func (s *Server) PostMessage(username, roomID, text string) (MessageInfo, error)
 	if err := s.st.join(u, r, now); err != nil {
 		return MessageInfo{}, fmt.Errorf("rctest: %s in room %q: %w", username, roomID, err)
 	}
-	m, err := s.st.postMessage(u, r, newMessage{text: text}, now)
+	m, err := s.st.postMessage(u, r, newMessage{text: text, webhook: true}, now)
 	if err != nil {
 		return MessageInfo{}, fmt.Errorf("rctest: post message: %w", err)
 	}

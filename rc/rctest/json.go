@@ -242,7 +242,7 @@ func (st *state) messageObj(m *message) obj {
 	if m.avat != "" {
 		o = append(o, field{"avatar", m.avat})
 	}
-	if m.alias != "" || m.avat != "" || m.emoji != "" {
+	if m.webhook {
 		o = append(o, field{"groupable", false})
 	}
 	if len(m.attachments) > 0 {
@@ -253,9 +253,6 @@ func (st *state) messageObj(m *message) obj {
 	}
 	if m.tcount > 0 {
 		o = append(o, field{"tcount", m.tcount}, field{"tlm", jsTime(m.tlm)}, field{"replies", m.replies})
-	}
-	if u := st.users[m.uid]; u != nil && u.hasRole("bot") {
-		o = append(o, field{"bot", obj{{"i", u.id}}})
 	}
 	o = st.messageExtras(o, m)
 	return append(o, field{"_updatedAt", jsTime(m.updatedAt)})

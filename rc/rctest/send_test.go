@@ -20,6 +20,7 @@ func TestChatSendMessage(t *testing.T) {
 	assert.Equal(t, last.ID, got["_id"])
 	assert.Equal(t, "hello", last.Text)
 	assert.Equal(t, BotUsername, last.Username)
+	assert.NotContains(t, got, "groupable", "sendMessage keeps what the client sent; only chat.postMessage sets it")
 
 	r = bot.post("/api/v1/chat.sendMessage", map[string]any{"message": map[string]any{"rid": RandomRoomID, "msg": "mine", "_id": "myOwnMessageId001", "tmid": last.ID}, "previewUrls": []any{}})
 	require.Equal(t, 200, r.status, "body %s", r.body)

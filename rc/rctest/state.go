@@ -148,6 +148,7 @@ type message struct {
 	ts, updatedAt            time.Time
 	tmid, alias, emoji, avat string
 	attachments              json.RawMessage
+	webhook                  bool // posted by chat.postMessage: "groupable":false
 	mentions                 []mention
 	channels                 []string
 	tcount                   int
@@ -397,6 +398,7 @@ type newMessage struct {
 	id                               string // chosen by the client; "" for a new one
 	text, tmid, alias, emoji, avatar string
 	attachments                      json.RawMessage
+	webhook                          bool // chat.postMessage (processWebhookMessage): groupable false
 }
 
 // postMessage stores a message from sender in r and updates the members'
@@ -417,7 +419,7 @@ func (st *state) postMessage(sender *user, r *room, nm newMessage, now time.Time
 	m := &message{
 		id: nm.id, rid: r.id, msg: nm.text, uid: sender.id, ts: now, updatedAt: now,
 		tmid: nm.tmid, alias: nm.alias, emoji: nm.emoji, avat: nm.avatar, attachments: nm.attachments,
-		channels: []string{},
+		channels: []string{}, webhook: nm.webhook,
 	}
 	m.mentions = st.mentionsOf(nm.text)
 	var mentioned []string // user ids, never the sender's (getMentions)

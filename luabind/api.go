@@ -101,8 +101,8 @@ func (b *binding) post(L *lua.LState) int {
 	if b.m.API == nil {
 		return b.fail(L, errUnavailable)
 	}
-	if isPost(endpoint, raw) {
-		if err := b.allowPost(fn + " " + endpoint); err != nil {
+	if k := postCount(endpoint, raw); k > 0 {
+		if err := b.allowPost(fn+" "+endpoint, k); err != nil {
 			return b.fail(L, err)
 		}
 	}

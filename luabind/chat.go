@@ -60,7 +60,7 @@ func (b *binding) chatPostMessage(L *lua.LState) int {
 	if b.m.Chat == nil {
 		return b.fail(L, errUnavailable)
 	}
-	if err := b.allowPost(fn); err != nil {
+	if err := b.allowPost(fn, 1); err != nil {
 		return b.fail(L, err)
 	}
 	body, err := b.m.Chat.PostMessageRaw(ctxOf(L), msg)

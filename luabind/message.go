@@ -131,7 +131,7 @@ func (b *binding) msgReply(L *lua.LState) int {
 	if b.m.Chat == nil {
 		return b.fail(L, errUnavailable)
 	}
-	if err := b.allowPost(fn); err != nil {
+	if err := b.allowPost(fn, 1); err != nil {
 		return b.fail(L, err)
 	}
 	body, err := b.m.Chat.PostMessageRaw(ctxOf(L), post)

@@ -1,6 +1,7 @@
 package luabind
 
 import (
+	"encoding/json"
 	"fmt"
 	"sync"
 	"time"
@@ -19,9 +20,8 @@ type PostLimit struct {
 	now    func() time.Time
 
 	mu     sync.Mutex
-	times  []time.Time // the last n posts' times, a ring from next
-	next   int
-	warned time.Time // the last refusal logged
+	times  []time.Time // the times of the posts of the last window, oldest first (at most n)
+	warned time.Time   // the last refusal logged
 }
 
 // NewPostLimit returns a limit of n posts in any window, on the clock
@@ -30,31 +30,38 @@ func NewPostLimit(n int, window time.Duration, now func() time.Time) *PostLimit 
 	if now == nil {
 		now = time.Now
 	}
-	return &PostLimit{n: n, window: window, now: now} // the ring grows with the posts: a high n costs nothing unused
+	return &PostLimit{n: n, window: window, now: now} // times grows with the posts: a high n costs nothing unused
 }
 
-// take records a post now, or refuses it with the wait until the next
-// is allowed; log reports whether this refusal is the first of its
-// window (the one to log).
-func (p *PostLimit) take() (wait time.Duration, ok, log bool) {
+// take records k posts now (one call posting to k rooms), or refuses
+// them all with the wait until k are allowed (0 when k alone is over
+// the limit: never); log reports whether this refusal is the first of
+// its window (the one to log). A clock that steps back counts the posts
+// already taken as recent until it passes them again.
+func (p *PostLimit) take(k int) (wait time.Duration, ok, log bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	now := p.now()
-	if len(p.times) < p.n {
-		p.times = append(p.times, now)
+	drop := 0
+	for drop < len(p.times) && now.Sub(p.times[drop]) >= p.window {
+		drop++
+	}
+	p.times = append(p.times[:0], p.times[drop:]...)
+	if len(p.times)+k <= p.n {
+		for range k {
+			p.times = append(p.times, now)
+		}
 		return 0, true, false
 	}
-	oldest := p.times[p.next]
-	if age := now.Sub(oldest); age < p.window {
-		log = p.warned.IsZero() || now.Sub(p.warned) >= p.window
-		if log {
-			p.warned = now
-		}
-		return p.window - age, false, log
+	if k <= p.n {
+		// room for k once the oldest len+k-n have left the window
+		wait = p.window - now.Sub(p.times[len(p.times)+k-p.n-1])
 	}
-	p.times[p.next] = now
-	p.next = (p.next + 1) % p.n
-	return 0, true, false
+	log = p.warned.IsZero() || now.Sub(p.warned) >= p.window || now.Before(p.warned)
+	if log {
+		p.warned = now
+	}
+	return wait, false, log
 }
 
 // postLimitError is a post PostLimit refused: error_type "limit".
@@ -63,9 +70,14 @@ type postLimitError struct {
 	n      int
 	window time.Duration
 	wait   time.Duration
+	posts  int // the messages the refused call would have posted
 }
 
 func (e *postLimitError) Error() string {
+	if e.posts > e.n {
+		return fmt.Sprintf("%s: refused: the call would post %d messages (one per room), more than the post limit of %d in %s",
+			e.fn, e.posts, e.n, e.window)
+	}
 	return fmt.Sprintf("%s: refused: the script posted %d messages in the last %s (the post limit); the next is allowed in %s",
 		e.fn, e.n, e.window, (e.wait + time.Second - 1).Truncate(time.Second)) // rounded up: never "in 0s"
 }
@@ -80,18 +92,19 @@ var postEndpoints = map[string]bool{"chat.postmessage": true, "chat.sendmessage"
 // postMethods are the methods (methodOf) of method.call that post one.
 var postMethods = map[string]bool{"sendmessage": true, "slashcommand": true}
 
-// allowPost takes one post of fn from the script's limit: nil when it may
-// go, else the error to return (the first refusal of a window is logged).
-func (b *binding) allowPost(fn string) error {
+// allowPost takes k posts of fn (one call posting k messages) from the
+// script's limit: nil when they may go, else the error to return (the
+// first refusal of a window is logged).
+func (b *binding) allowPost(fn string, k int) error {
 	p := b.m.Posts
 	if p == nil {
 		return nil
 	}
-	wait, ok, log := p.take()
+	wait, ok, log := p.take(k)
 	if ok {
 		return nil
 	}
-	err := &postLimitError{fn: fn, n: p.n, window: p.window, wait: wait}
+	err := &postLimitError{fn: fn, n: p.n, window: p.window, wait: wait, posts: k}
 	if log {
 		b.m.Logger.Warn().Str("call", fn).Int("limit", p.n).Stringer("window", p.window).
 			Msg("post limit reached: the script's posts are refused until its window has room (a loop posting?)")
@@ -99,9 +112,29 @@ func (b *binding) allowPost(fn string) error {
 	return err
 }
 
-// isPost reports whether rc.post of endpoint with body posts a message,
+// postCount returns how many messages rc.post of endpoint with body posts,
 // however the endpoint is spelt ("/chat.postMessage", "chat.postmessage/")
-// or through method.call.
-func isPost(endpoint string, body []byte) bool {
-	return postEndpoints[routeOf(endpoint)] || postMethods[methodOf(endpoint, body)]
+// or through method.call: 0 for an endpoint that posts none, and for
+// chat.postMessage one per target, since the server posts to each room
+// of a channel (or roomId) array (facts §5).
+func postCount(endpoint string, body []byte) int {
+	switch r := routeOf(endpoint); {
+	case r == "chat.postmessage":
+		return max(1, targets(body, "channel"), targets(body, "roomId"))
+	case postEndpoints[r] || postMethods[methodOf(endpoint, body)]:
+		return 1
+	}
+	return 0
+}
+
+// targets returns the length of body's member key when it is an array,
+// else 0. Exact keys, as the server's JSON.parse reads them (the last of
+// a repeated key, as encoding/json's map does).
+func targets(body []byte, key string) int {
+	var outer map[string]json.RawMessage
+	var list []json.RawMessage
+	if json.Unmarshal(body, &outer) != nil || json.Unmarshal(outer[key], &list) != nil {
+		return 0
+	}
+	return len(list)
 }

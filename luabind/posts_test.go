@@ -26,26 +26,32 @@ func TestPostLimitWindow(t *testing.T) {
 	clk := &stepClock{now: time.Date(2026, 1, 1, 9, 0, 0, 0, time.UTC)}
 	p := NewPostLimit(3, time.Minute, clk.get)
 	for i := range 3 {
-		_, ok, _ := p.take()
+		_, ok, _ := p.take(1)
 		require.True(t, ok, "post %d", i)
 		clk.add(10 * time.Second)
 	}
-	wait, ok, log := p.take()
+	wait, ok, log := p.take(1)
 	assert.False(t, ok)
 	assert.True(t, log, "the first refusal is logged")
 	assert.Equal(t, 30*time.Second, wait, "until the oldest of the window is a minute old")
-	_, _, log = p.take()
+	_, _, log = p.take(1)
 	assert.False(t, log, "once per window")
 	clk.add(30 * time.Second)
-	_, ok, _ = p.take()
+	_, ok, _ = p.take(1)
 	assert.True(t, ok, "the oldest left the window")
-	_, ok, _ = p.take()
+	_, ok, _ = p.take(1)
 	assert.False(t, ok, "the next two are still in it")
 	clk.add(time.Hour)
 	for range 3 {
-		_, ok, _ = p.take()
+		_, ok, _ = p.take(1)
 		assert.True(t, ok)
 	}
+	clk.add(-time.Hour) // a clock stepped back: the posts just taken still count
+	_, ok, _ = p.take(1)
+	assert.False(t, ok, "posts taken 'in the future' are in the window")
+	clk.add(time.Hour + time.Minute)
+	_, ok, _ = p.take(1)
+	assert.True(t, ok)
 }
 
 // TestPostLimitEveryRoute: past the limit every route that posts a
@@ -107,4 +113,61 @@ assert(rc.post("method.call/getRoomRoles", { message = rc.json.encode { msg = "m
 	}
 	assert.Equal(t, 2, posts, "the refused posts never reached the server")
 	assert.Equal(t, 1, strings.Count(strings.Join(logs.lines(), "\n"), "post limit reached"), "one refusal logged")
+}
+
+// TestPostLimitCountsEveryTarget: rc.post of chat.postMessage to an array
+// of rooms (channel or roomId) posts one message per room, so it takes as
+// many from the limit, all or none: a call over the room left is refused
+// whole, one over the whole limit is refused saying so.
+func TestPostLimitCountsEveryTarget(t *testing.T) {
+	t.Parallel()
+	clk := &stepClock{now: time.Date(2026, 1, 1, 9, 0, 0, 0, time.UTC)}
+	f := newFake()
+	L := lua.NewState()
+	defer L.Close()
+	m := f.module()
+	m.Posts = NewPostLimit(5, time.Minute, clk.get)
+	m.Open(L, nil)
+	require.NoError(t, L.DoString(`
+local many = {}
+for i = 1, 50 do many[i] = "#general" end
+local v, err = rc.post("chat.postMessage", { channel = many, text = "flood" })
+assert(v == nil and err.error_type == "limit", "50 rooms at once")
+assert(err.message:find("would post 50 messages (one per room), more than the post limit of 5", 1, true), err.message)
+assert(rc.post("chat.postMessage", { channel = { "#a", "#b" }, text = "two" }))
+assert(rc.post("chat.postMessage", { roomId = { "A", "B" }, text = "two more" }))
+v, err = rc.post("Chat.PostMessage", { channel = { "#a", "#b" }, text = "over by one" })
+assert(v == nil and err.error_type == "limit", "4 taken, 2 more refused")
+assert(err.message:find("the next is allowed in 1m0s", 1, true), err.message)
+assert(rc.post("chat.postMessage", { channel = "#a", text = "the fifth" }), "the refused call took nothing")
+v, err = rc.chat.post_message { room_id = "R", text = "sixth" }
+assert(v == nil and err.error_type == "limit")
+`))
+	posts := 0
+	for _, c := range f.calls {
+		if strings.EqualFold(c.Endpoint, "chat.postMessage") {
+			posts++
+		}
+	}
+	assert.Equal(t, 3, posts, "only the three allowed calls reached the server")
+}
+
+func TestPostCount(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		endpoint, body string
+		want           int
+	}{
+		{"chat.postMessage", `{"channel":"#a","text":"x"}`, 1},
+		{"chat.postMessage", `{"channel":["#a","#b","#c"]}`, 3},
+		{"/CHAT.postmessage/", `{"roomId":["A","B"]}`, 2},
+		{"chat.postMessage", `{"channel":[],"roomId":"A"}`, 1},
+		{"chat.postMessage", `{"channel":"#a","channel":["#a","#b"]}`, 2}, // the last of a repeated key, as JSON.parse
+		{"chat.postMessage", `{"Channel":["#a","#b"]}`, 1},
+		{"chat.sendMessage", `{"message":{"rid":"A","msg":"x"}}`, 1},
+		{"commands.run", `{"command":"me"}`, 1},
+		{"subscriptions.read", `{"rid":"A"}`, 0},
+	} {
+		assert.Equal(t, tc.want, postCount(tc.endpoint, []byte(tc.body)), "%s %s", tc.endpoint, tc.body)
+	}
 }

@@ -38,6 +38,11 @@ const Redacted = "[redacted]"
 // of its JSON string as rc.json.encode writes it and as Go's encoding/json
 // does, with HTML escapes, and of string.format's %q and Go's %q). A nil
 // Secrets returns text.
+//
+// Text the host cut short before it reached here (an error message or a
+// value clipped to a length, marked with "...") may end a part of a
+// value there: the part before the mark, at least minCut bytes long, is
+// redacted too when it begins some form of a value.
 func (s *Secrets) Redact(text string) string {
 	if s == nil {
 		return text
@@ -45,12 +50,66 @@ func (s *Secrets) Redact(text string) string {
 	s.mu.Lock()
 	forms := s.forms
 	s.mu.Unlock()
+	if len(forms) == 0 {
+		return text
+	}
 	for _, f := range forms {
 		if strings.Contains(text, f) {
 			text = strings.ReplaceAll(text, f, Redacted)
 		}
 	}
+	if strings.Contains(text, cutMark) {
+		text = redactCuts(text, forms)
+	}
 	return text
+}
+
+// cutMark is how the host marks text it cut short (luajson.Clip, the
+// runtime's clipped error values), and minCut the shortest end of a cut
+// text taken for the beginning of a secret.
+const (
+	cutMark = "..."
+	minCut  = 4
+)
+
+// redactCuts replaces, before each cutMark in text, the longest end that
+// is a beginning (at least minCut bytes) of one of forms.
+func redactCuts(text string, forms []string) string {
+	var b strings.Builder
+	done := 0 // text[:done] is in b
+	for from := 0; ; {
+		i := strings.Index(text[from:], cutMark)
+		if i < 0 {
+			break
+		}
+		i += from
+		cut := 0
+		for _, f := range forms {
+			cut = max(cut, cutPrefix(text[done:i], f))
+		}
+		if cut > 0 {
+			b.WriteString(text[done : i-cut])
+			b.WriteString(Redacted)
+			done = i
+		}
+		from = i + len(cutMark)
+	}
+	if done == 0 {
+		return text
+	}
+	b.WriteString(text[done:])
+	return b.String()
+}
+
+// cutPrefix returns the length of the longest end of s, shorter than f
+// and at least minCut bytes, that f begins with; 0 if none.
+func cutPrefix(s, f string) int {
+	for k := min(len(f)-1, len(s)); k >= minCut; k-- {
+		if s[len(s)-1] == f[k-1] && s[len(s)-k:] == f[:k] {
+			return k
+		}
+	}
+	return 0
 }
 
 // active reports whether any value is to be redacted.

@@ -75,3 +75,37 @@ func TestSecretRedactionLeavesOtherValues(t *testing.T) {
 	assert.Contains(t, lines[0], `"n":4711`)
 	assert.Contains(t, lines[0], `"t":{"a":"<b>","list":[1,2]}`)
 }
+
+// TestSecretRedactedWhereTextWasCut: text cut short before redaction
+// (luajson.Clip's 64 bytes, a clipped error value) keeps no beginning of
+// a secret before the cut's "...", in any of its forms; other text before
+// a "..." is left alone.
+func TestSecretRedactedWhereTextWasCut(t *testing.T) {
+	t.Parallel()
+	const jwt = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9lIiwiaWF0IjoxNTE2MjM5MDIyfQ.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c"
+	s := &Secrets{}
+	s.remember(jwt)
+	s.remember(`q"uote` + strings.Repeat("z", 20))
+	for _, tc := range []struct{ in, want string }{
+		{"unknown option \"" + jwt[:50] + "...\"", "unknown option \"" + Redacted + "...\""},
+		{"x = " + jwt[:60] + "... (truncated)", "x = " + Redacted + "... (truncated)"},
+		{"a " + jwt + " b " + jwt[:10] + "...", "a " + Redacted + " b " + Redacted + "..."},
+		{`{t = "q\"uotezz...}`, `{t = "` + Redacted + `...}`}, // a quoted form's beginning
+		{"loading...", "loading..."},
+		{jwt[:3] + "...", jwt[:3] + "..."}, // shorter than minCut
+		{"eyJ... and " + jwt[:20] + "... and done...", "eyJ... and " + Redacted + "... and done..."},
+	} {
+		assert.Equal(t, tc.want, s.Redact(tc.in), tc.in)
+	}
+	run, logs := secretState(t, map[string]string{"jwt": jwt})
+	run(`
+local jwt = rc.secret("jwt")
+local ok, err = pcall(rc.chat.post_message, {[jwt] = 1})
+rc.log.info(err)
+local ok2, err2 = pcall(rc.every, "x" .. jwt, function() end)
+rc.log.info(tostring(err2))
+`)
+	out := strings.Join(logs.lines(), "\n")
+	assert.NotContains(t, out, jwt[:12], "no beginning of the secret in a clipped key or value")
+	assert.Equal(t, 2, strings.Count(out, Redacted), out)
+}

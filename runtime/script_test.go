@@ -88,6 +88,32 @@ rc.on("subscription", function() error("failed with " .. key) end)
 	assert.NotContains(t, logs.String(), "s3cr3t")
 }
 
+// TestScriptRedactsClippedErrors: an error value the host clips (a
+// table's fields at 200 bytes, a message at 4 KiB) keeps no beginning of
+// a secret where it was cut.
+func TestScriptRedactsClippedErrors(t *testing.T) {
+	t.Parallel()
+	dir, secrets := t.TempDir(), t.TempDir()
+	key := strings.Repeat("k3y-", 100) // 400 bytes: longer than a clipped field
+	writeFile(t, filepath.Join(secrets, "api_key"), key+"\n")
+	writeFile(t, filepath.Join(dir, SettingsFile), "[s]\nsecrets = [\"api_key\"]\n")
+	s, err := LoadScript(context.Background(), filepath.Join(dir, "s.lua"), []byte(`
+local key = assert(rc.secret("api_key"))
+rc.on("subscription", function(action, sub)
+  if sub.rid == "table" then error({token = key}) end
+  error(string.rep("x", 4076) .. key, 0) -- no position: the cut is 20 bytes into the key
+end)
+`), Config{SecretsDir: secrets}, sandbox.Options{}, Deps{}, zerolog.Nop())
+	require.NoError(t, err)
+	defer s.Close()
+	for _, rid := range []string{"table", "long"} {
+		errs := s.Handle(context.Background(), "subscription", "inserted", []byte(`{"rid":"`+rid+`"}`))
+		require.Len(t, errs, 1)
+		assert.NotContains(t, errs[0].Error(), "k3y-", rid)
+		assert.Contains(t, errs[0].Error(), luabind.Redacted+"...", rid)
+	}
+}
+
 // TestScriptSettingsGivenByTheCaller: Deps.Settings is the script's
 // section instead of the settings file's (which is then not read, even
 // broken), its secrets key the allow-list of rc.secret; a section the

@@ -492,8 +492,13 @@ func sourceState(s sourceDoc) string {
 	return " (" + strings.Join(parts, "; ") + ")"
 }
 
-// printStatus writes doc for people.
+// printStatus writes doc for people. Text that scripts or the server
+// choose (errors, trigger labels, notes, check details) has its control
+// and other non-printing characters escaped as the console log does
+// (consoleEscape), so that it cannot colour the terminal, forge a line
+// or break the table.
 func printStatus(w io.Writer, doc statusDoc) {
+	esc := func(s string) string { return consoleEscape(s, false, false) }
 	ready := "ready"
 	if !doc.Ready {
 		var failing []string
@@ -502,24 +507,24 @@ func printStatus(w io.Writer, doc statusDoc) {
 				failing = append(failing, c.Name+" ("+c.Detail+")")
 			}
 		}
-		ready = "NOT READY: " + strings.Join(failing, "; ")
+		ready = "NOT READY: " + esc(strings.Join(failing, "; "))
 	}
 	src := doc.Source.Name + sourceState(doc.Source)
 	user := doc.User
 	if user == "" {
 		user = "-"
 	}
-	fmt.Fprintf(w, "rclua %s  server %s  user %s  up %s  %s\n", doc.Version, doc.Server, user,
+	fmt.Fprintf(w, "rclua %s  server %s  user %s  up %s  %s\n", doc.Version, esc(doc.Server), esc(user),
 		(time.Duration(doc.UptimeSeconds) * time.Second).String(), ready)
 	if c := doc.Connecting; c != nil {
 		fmt.Fprintf(w, "connecting to %s since %s (%d failed attempts)", doc.Server, c.Since.Local().Format(time.DateTime), c.Attempts)
 		if c.LastError != "" {
-			fmt.Fprintf(w, "; last error at %s: %s", c.LastErrorAt.Local().Format(time.TimeOnly), c.LastError)
+			fmt.Fprintf(w, "; last error at %s: %s", c.LastErrorAt.Local().Format(time.TimeOnly), esc(c.LastError))
 		}
 		fmt.Fprintf(w, "\nscripts: %s  state: %s\nno script is loaded until the server answers\n", doc.ScriptsDir, doc.StateDir)
 		return
 	}
-	fmt.Fprintf(w, "event source: %s\nscripts: %s  state: %s\n", src, doc.ScriptsDir, doc.StateDir)
+	fmt.Fprintf(w, "event source: %s\nscripts: %s  state: %s\n", esc(src), esc(doc.ScriptsDir), esc(doc.StateDir))
 	if doc.StoreWriteErrors > 0 {
 		fmt.Fprintf(w, "state dir: %d writes refused by its file since the start (a full disk? see the log)\n", doc.StoreWriteErrors)
 	}
@@ -543,20 +548,20 @@ func printStatus(w io.Writer, doc statusDoc) {
 		if s.LoadedAt != nil {
 			since = s.LoadedAt.Local().Format(time.DateTime)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%s\n", s.Name, state, hash, since, s.Calls, s.Errors, s.Timeouts, s.MemoryStops, s.Queued, strings.Join(s.Triggers, ", "))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%s\n", esc(s.Name), esc(state), hash, since, s.Calls, s.Errors, s.Timeouts, s.MemoryStops, s.Queued, esc(strings.Join(s.Triggers, ", ")))
 	}
 	tw.Flush()
 	for _, s := range scripts {
 		if r := s.Running; r != nil {
-			fmt.Fprintf(w, "\n%s: running %s for %s", s.Name, r.Trigger, max(0, doc.now().Sub(r.Since)).Round(time.Millisecond))
+			fmt.Fprintf(w, "\n%s: running %s for %s", esc(s.Name), esc(r.Trigger), max(0, doc.now().Sub(r.Since)).Round(time.Millisecond))
 		}
 		for _, t := range s.Timers {
 			switch {
 			case t.Next == nil:
 			case s.BackedOffUntil != nil: // its ticks wait for the pause's end
-				fmt.Fprintf(w, "\n%s: %s paused until %s (back-off)", s.Name, t.Trigger, s.BackedOffUntil.Local().Format(time.DateTime))
+				fmt.Fprintf(w, "\n%s: %s paused until %s (back-off)", esc(s.Name), esc(t.Trigger), s.BackedOffUntil.Local().Format(time.DateTime))
 			default:
-				fmt.Fprintf(w, "\n%s: next %s at %s (in %s)", s.Name, t.Trigger, t.Next.Local().Format(time.DateTime),
+				fmt.Fprintf(w, "\n%s: next %s at %s (in %s)", esc(s.Name), esc(t.Trigger), t.Next.Local().Format(time.DateTime),
 					max(0, t.Next.Sub(doc.now())).Round(time.Second))
 			}
 		}
@@ -565,10 +570,10 @@ func printStatus(w io.Writer, doc statusDoc) {
 			if s.LastErrorAt != nil {
 				at = " at " + s.LastErrorAt.Local().Format(time.DateTime)
 			}
-			fmt.Fprintf(w, "\n%s: last error%s: %s", s.Name, at, s.LastError)
+			fmt.Fprintf(w, "\n%s: last error%s: %s", esc(s.Name), at, esc(s.LastError))
 		}
 		if s.Note != "" {
-			fmt.Fprintf(w, "\n%s: note: %s", s.Name, s.Note)
+			fmt.Fprintf(w, "\n%s: note: %s", esc(s.Name), esc(s.Note))
 		}
 	}
 	if len(scripts) > 0 {

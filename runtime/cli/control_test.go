@@ -102,3 +102,33 @@ func TestPrintStatusPausedTimers(t *testing.T) {
 	assert.NotContains(t, out, "paused: next")
 	assert.Contains(t, out, "fine: next every 1h0m0s (f.lua:1) at "+later.Format(time.DateTime)+" (in 1h0m0s)")
 }
+
+// TestPrintStatusEscapesScriptText: what scripts and the server choose
+// (a last error, a trigger label, a note, a check's detail, a connection
+// error) is printed with its control characters escaped: no terminal
+// escape, no forged line, no tab breaking the table.
+func TestPrintStatusEscapesScriptText(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 3, 2, 9, 0, 0, 0, time.Local)
+	evil := "\x1b[31mERR\x1b[0m\nFORGED\tcol\r\u202e"
+	doc := statusDoc{Started: now, Ready: false, Checks: []readyCheck{{Name: "source", Detail: evil}},
+		Scripts: []scriptDoc{{Name: "inj", State: "running", LastError: "inj.lua:4: " + evil, LastErrorAt: &now,
+			Note: evil, Triggers: []string{"hear " + evil}, Timers: []timerDoc{{Trigger: "every " + evil, Next: &now}}}}}
+	var buf strings.Builder
+	printStatus(&buf, doc)
+	out := buf.String()
+	assert.NotContains(t, out, "\x1b", "no terminal escape")
+	assert.NotContains(t, out, "\r")
+	assert.NotContains(t, out, "\u202e")
+	assert.NotContains(t, out, "\nFORGED", "no line of the script's")
+	assert.Contains(t, out, `inj: last error at `+now.Format(time.DateTime)+`: inj.lua:4: \x1b[31mERR\x1b[0m\nFORGED\tcol\r\u202e`)
+	for _, line := range strings.Split(out, "\n") {
+		assert.NotContains(t, line, "FORGED\t", "a tab of the script's in %q", line)
+	}
+
+	doc = statusDoc{Started: now, Connecting: &connectingDoc{Since: now, Attempts: 1, LastError: evil, LastErrorAt: &now}}
+	buf.Reset()
+	printStatus(&buf, doc)
+	assert.NotContains(t, buf.String(), "\x1b")
+	assert.NotContains(t, buf.String(), "\nFORGED")
+}

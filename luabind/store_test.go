@@ -145,6 +145,8 @@ func TestStoreRaisesForWhatJSONCannotHold(t *testing.T) {
 		{"thread", `rc.store.set("k", coroutine.create(print))`, "store_test.lua:1: bad argument #2 to rc.store.set"},
 		{"cycle", "local t = {}\nt.self = t\nrc.store.set('k', t)", "store_test.lua:3: bad argument #2 to rc.store.set"},
 		{"nan", `rc.store.set("k", 0/0)`, "store_test.lua:1: bad argument #2"},
+		{"math.huge", `rc.store.set("k", {limit = math.huge})`, "store_test.lua:1: bad argument #2"}, // infinity, as the README says
+		{"-1/0", `rc.store.set("k", -1/0)`, "store_test.lua:1: bad argument #2"},
 		{"mixed keys", `rc.store.set("k", {1, a = 2})`, "store_test.lua:1: bad argument #2"},
 		{"update returns a function", `rc.store.update("k", function() return print end)`, "store_test.lua:1: bad argument #2 to rc.store.update (cannot store the value fn returned"},
 		{"key not a string", `rc.store.set(1, 2)`, "store_test.lua:1: bad argument #1 to rc.store.set (key: string expected, got number)"},

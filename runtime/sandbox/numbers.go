@@ -59,7 +59,8 @@ const concatKey = "rclua.sandbox.concat"
 // 5.1's luaV_concat does, right to left, runs of strings and numbers
 // joined at once (a number as NumberText writes it), a value of any other
 // kind through its (or its neighbour's) __concat, given the values as
-// they are, or gopher-lua's error.
+// they are, or gopher-lua's error. A result longer than MaxStringBytes
+// raises before it is built, as the library's string builders do.
 func concatFunction(L *lua.LState) *lua.LFunction {
 	reg := L.G.Registry
 	if fn, ok := reg.RawGetString(concatKey).(*lua.LFunction); ok {
@@ -98,10 +99,15 @@ func concat(L *lua.LState) int {
 				j--
 			}
 			var b strings.Builder
-			for k := j; k <= i; k++ {
-				b.WriteString(concatText(L.Get(k)))
+			for k := j; k <= i+1; k++ {
+				v := rhs
+				if k <= i {
+					v = L.Get(k)
+				}
+				t := concatText(v)
+				checkSize(L, "concatenation (..)", b.Len()+len(t)) // before the bytes are copied: s .. s of 16 MiB builds nothing
+				b.WriteString(t)
 			}
-			b.WriteString(concatText(rhs))
 			rhs, i = lua.LString(b.String()), j-1
 			continue
 		}

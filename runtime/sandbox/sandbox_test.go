@@ -80,6 +80,24 @@ func TestLimits(t *testing.T) {
 		err := runSnippet(t, "local function f() local ok, e = pcall(f); error(e, 0) end\nf()", 5*time.Second, false)
 		require.Error(t, err)
 	})
+	// .. builds strings too: doubling past the cap, a chain, a number's
+	// text on a full string, and through the rewrite's fallback-free path
+	// of a loop (the adversarial trial's s = s .. s grew to 750 MB).
+	for _, code := range []string{
+		`string.rep("x", 2^24) .. "y"`,
+		`("x"):rep(2^23) .. ("y"):rep(2^23) .. "z"`,
+		`string.rep("x", 2^24) .. 1`,
+		`string.rep("x", 2^20); for i = 1, 8 do s = s .. s end`,
+	} {
+		t.Run("giant concatenation "+code, func(t *testing.T) {
+			err := runSnippet(t, "local s = "+code, 5*time.Second, false)
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), "t.lua:1: concatenation (..): result exceeds the limit of 16777216 bytes")
+		})
+	}
+	t.Run("a concatenation at the cap is built", func(t *testing.T) {
+		require.NoError(t, runSnippet(t, `local s = string.rep("x", 2^23) .. string.rep("y", 2^23 - 1) .. "z"; assert(#s == 2^24)`, 5*time.Second, false))
+	})
 	for _, code := range []string{`string.rep("x", 1e10)`, `("x"):rep(1e10)`, `string.rep("ab", 1e7, ",")`} {
 		t.Run("giant string "+code, func(t *testing.T) {
 			err := runSnippet(t, "local s = "+code, 5*time.Second, false)

@@ -82,8 +82,8 @@
 // triggers. Go panics in functions called from Lua are recovered by PCall
 // and logged as handler errors.
 //
-// Memory a script builds itself, one VM instruction at a time (s = s .. s
-// in a loop, huge tables), is bounded by a watchdog, since gopher-lua has
+// Memory a script builds itself, one VM instruction at a time (strings
+// kept in a growing table, huge tables), is bounded by a watchdog, since gopher-lua has
 // no allocation quota: while a handler or load runs, one goroutine samples
 // the Go heap every 25ms (runtime/metrics
 // "/memory/classes/heap/objects:bytes", no stop-the-world); while none runs

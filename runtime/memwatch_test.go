@@ -291,9 +291,9 @@ rc.every(0.3, function()
   print("hogging")
   local t0 = os.clock()
   while os.clock() - t0 < 0.5 do end
-  local s = "x"
-  for i = 1, 27 do s = s .. s end
-  while #s > 0 do end
+  local t = {}
+  for i = 1, 128 do t[i] = string.rep("x", 2^20 - 4) .. i end -- a MiB a step: no one string passes the 16 MiB cap
+  while #t > 0 do end
 end)`,
 	})
 	th.logs.eventually(t, waitFor, func() bool { return th.logs.count("hogging", "script", "hog") == 1 }, "the hog's first call")

@@ -240,10 +240,17 @@ type pollState struct {
 	baselined bool
 	cursor    time.Time
 	known     map[string]time.Time // id -> the newest _updatedAt emitted or baselined
-	seen      map[seenKey]bool
-	fails     int
-	warned    bool  // a stamp ahead of the server's clock was logged
-	fatal     error // a failure polling again cannot fix: Run returns it
+	// fromREST (Realtime's state only) holds the ids whose known version
+	// a REST answer gave (the baseline, a catch-up) and no stream event
+	// has reached yet: a stream event older than it is a late copy, sent
+	// before the answer was read. Among stream events the stream's order
+	// is the truth, whatever their stamps (a server's clock stepped back,
+	// a cluster's nodes stamping with clocks that disagree).
+	fromREST map[string]bool
+	seen     map[seenKey]bool
+	fails    int
+	warned   bool  // a stamp ahead of the server's clock was logged
+	fatal    error // a failure polling again cannot fix: Run returns it
 	// server is the last response's Date and serverAt the local
 	// (monotonic) time it came: serverNow's estimate of the server clock.
 	server, serverAt time.Time
@@ -336,6 +343,14 @@ func (st *pollState) unsub(rid string) int {
 	}
 	st.subsIn[rid] = n
 	return n
+}
+
+// restSaw records that a REST answer gave the known version of id
+// (Realtime's state only).
+func (st *pollState) restSaw(id string) {
+	if st.fromREST != nil {
+		st.fromREST[id] = true
+	}
 }
 
 func newPollState(p *Poll) *pollState {
@@ -433,6 +448,7 @@ func (st *pollState) poll(ctx context.Context, emit Emit) time.Duration {
 				continue
 			}
 			st.known[s.ID] = s.UpdatedAt
+			st.restSaw(s.ID)
 			st.alive(s)
 			last.see(s.UpdatedAt, s.ID)
 			if k, _, err := st.version(s); err == nil {
@@ -465,6 +481,7 @@ func (st *pollState) poll(ctx context.Context, emit Emit) time.Duration {
 		if s.UpdatedAt.Before(floor) {
 			skipped++
 			st.known[s.ID] = s.UpdatedAt
+			st.restSaw(s.ID)
 			continue
 		}
 		action := ActionInserted
@@ -472,6 +489,7 @@ func (st *pollState) poll(ctx context.Context, emit Emit) time.Duration {
 			action = ActionUpdated
 		}
 		st.known[s.ID] = s.UpdatedAt
+		st.restSaw(s.ID)
 		// raw may be a view into the whole response body: a copy, so that
 		// a string a handler keeps does not keep every subscription alive.
 		if emit(ctx, Event{Kind: KindSubscription, Action: action, ID: s.ID, Raw: bytes.Clone(raw), pos: k.position()}) != nil {
@@ -490,6 +508,7 @@ func (st *pollState) poll(ctx context.Context, emit Emit) time.Duration {
 			continue // never seen alive since the baseline: nothing to report
 		}
 		delete(st.known, r.ID)
+		delete(st.fromREST, r.ID)
 		if r.DeletedAt.Before(floor) {
 			skipped++
 			continue

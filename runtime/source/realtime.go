@@ -110,7 +110,11 @@ const (
 // catches up what the gap missed, and a stream event and a REST answer
 // for one version of a subscription are one event (Poll's key: _id,
 // _updatedAt and a hash of the canonical JSON). A stream event older than
-// the version already emitted for its subscription is skipped. A removal
+// the version a REST answer gave for its subscription, before the stream
+// reached that version, is a late copy and skipped; among stream events
+// the stream's order wins over their stamps, so a change stamped earlier
+// than the last (a server clock stepped back, a cluster's skewed nodes)
+// is still delivered. A removal
 // from the stream is {_id, _deletedAt} like Poll's, dated with the local
 // clock when it arrived (the stream carries no date).
 //
@@ -224,7 +228,7 @@ func (r *Realtime) Run(ctx context.Context, emit Emit) error {
 	defer r.log.Debug().Msg("realtime events stopped")
 	run := &rtRun{r: r, emit: emit, st: newPollState(r.poll), ms: newMsgState(r.opts.UserID, r.opts.CatchUp)}
 	st := run.st
-	st.rooms = map[string]time.Time{}
+	st.rooms, st.fromREST = map[string]time.Time{}, map[string]bool{}
 	if sv := r.poll.saver(); sv != nil {
 		if s := sv.load(); s != nil {
 			st.restore(s)
@@ -823,9 +827,10 @@ func sleep(ctx context.Context, d time.Duration) error {
 
 // stream emits a subscriptions-changed event the way poll emits a REST
 // answer: skipped before the baseline (which covers it), when its version
-// was emitted already, or when it is older than the newest version
-// emitted for that subscription. It returns an error for an event it
-// cannot read; ctx's end shows in ctx.
+// was emitted already, or when it is older than the version a REST answer
+// gave for that subscription and the stream has not reached yet (a late
+// copy). It returns an error for an event it cannot read; ctx's end shows
+// in ctx.
 func (st *pollState) stream(ctx context.Context, emit Emit, ev *realtime.Event) error {
 	action, sub, err := ev.SubscriptionChange()
 	if err != nil {
@@ -847,6 +852,7 @@ func (st *pollState) stream(ctx context.Context, emit Emit, ev *realtime.Event) 
 		r := rc.RemovedSubscription{ID: sub.ID, DeletedAt: at}
 		st.seen[seenKey{id: "-" + r.ID, ts: r.DeletedAt.UnixNano()}] = true
 		delete(st.known, sub.ID)
+		delete(st.fromREST, sub.ID)
 		_ = emit(ctx, Event{Kind: KindSubscription, Action: ActionRemoved, ID: r.ID, Raw: removedJSON(r), pos: removedPosition(r)})
 		return nil
 	}
@@ -856,7 +862,13 @@ func (st *pollState) stream(ctx context.Context, emit Emit, ev *realtime.Event) 
 		return err
 	}
 	prev, known := st.known[sub.ID]
-	if st.seen[k] || (known && sub.UpdatedAt.Before(prev)) {
+	if st.fromREST[sub.ID] {
+		if sub.UpdatedAt.Before(prev) {
+			return nil // a copy older than the REST answer read since
+		}
+		delete(st.fromREST, sub.ID) // the stream has caught up with it
+	}
+	if st.seen[k] {
 		return nil
 	}
 	st.seen[k] = true

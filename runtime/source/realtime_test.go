@@ -2,7 +2,10 @@ package source
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -171,6 +174,31 @@ func TestRealtimeSubscriptionEvents(t *testing.T) {
 
 	assert.Equal(t, 2, s.polls(), "the baseline and restRaw only")
 	assert.Len(t, ofKind(r.got, KindSubscription), 3)
+}
+
+// TestRealtimeServerClockSteppedBack: after the server's clock steps back
+// (or a node of a cluster stamps with a clock behind another's), a change
+// stamped earlier than the last one delivered for that subscription still
+// arrives through the stream, once, and so do the ones after it: the
+// stream's order wins over the stamps (the adversarial trial lost them).
+func TestRealtimeServerClockSteppedBack(t *testing.T) {
+	t.Parallel()
+	var offset atomic.Int64
+	s := newRTServer(t, rctest.WithClock(func() time.Time { return time.Now().Add(time.Duration(offset.Load())) }))
+	r := runRealtime(t, NewRealtime(s.client.Subscriptions, s.options(zerolog.Nop())))
+	r.connected(t, s, 1)
+	random := s.subID(t, rctest.RandomRoomID)
+	s.mention(t, rctest.RandomRoomID)
+	waitUntil(t, "the first change", func() bool { return r.got.count(ActionUpdated, random) == 1 })
+	offset.Store(int64(-10 * time.Second))
+	for i := 2; i <= 4; i++ {
+		s.mention(t, rctest.RandomRoomID)
+		waitUntil(t, fmt.Sprintf("change %d, stamped before the first", i), func() bool { return r.got.count(ActionUpdated, random) == i })
+	}
+	s.mention(t, rctest.OpsRoomID) // a later event: nothing more came for random meanwhile
+	ops := s.subID(t, rctest.OpsRoomID)
+	waitUntil(t, "ops", func() bool { return r.got.count(ActionUpdated, ops) == 1 })
+	assert.Equal(t, 4, r.got.count(ActionUpdated, random), "each change once")
 }
 
 // TestRealtimeCatchUpAfterReconnect: changes made while the connection is
@@ -342,4 +370,37 @@ func TestRealtimeFatalRESTFailure(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("Run did not end")
 	}
+}
+
+// TestRealtimeLateCopyAfterCatchUp: a stream event older than the version
+// a REST answer gave (sent before the answer was read) is skipped, until
+// the stream reaches that version; from then on the stream's order wins,
+// an older stamp included. The stream's own events are never skipped for
+// their stamps.
+func TestRealtimeLateCopyAfterCatchUp(t *testing.T) {
+	t.Parallel()
+	st := newPollState(&Poll{})
+	st.fromREST = map[string]bool{}
+	st.baselined = true
+	got := &collector{}
+	event := func(unread int, at time.Time) *realtime.Event {
+		sub := fmt.Sprintf(`{"_id":"S1","rid":"R","t":"c","name":"r","u":{"_id":"B","username":"b"},"open":true,"alert":true,"unread":%d,"_updatedAt":{"$date":%d}}`,
+			unread, at.UnixMilli())
+		return &realtime.Event{Kind: realtime.Changed, Collection: realtime.StreamNotifyUser, Name: "B/subscriptions-changed",
+			Args: []json.RawMessage{json.RawMessage(`"updated"`), json.RawMessage(sub)}}
+	}
+	t0 := time.Date(2026, 12, 2, 9, 0, 0, 0, time.UTC)
+	st.known["S1"] = t0.Add(2 * time.Second) // a catch-up's answer: version 2
+	st.restSaw("S1")
+	ctx := context.Background()
+	require.NoError(t, st.stream(ctx, got.emit, event(1, t0.Add(time.Second))))
+	assert.Empty(t, got.all(), "version 1 arrived after the answer gave version 2: a late copy")
+	require.NoError(t, st.stream(ctx, got.emit, event(2, t0.Add(2*time.Second))))
+	require.Len(t, got.all(), 1, "version 2 itself: the answer did not emit it in this test, the stream does")
+	require.NoError(t, st.stream(ctx, got.emit, event(3, t0.Add(-time.Minute))))
+	assert.Len(t, got.all(), 2, "after the stream reached the answer, an older stamp is a new change")
+	require.NoError(t, st.stream(ctx, got.emit, event(4, t0.Add(-2*time.Minute))))
+	assert.Len(t, got.all(), 3, "and again")
+	require.NoError(t, st.stream(ctx, got.emit, event(4, t0.Add(-2*time.Minute))))
+	assert.Len(t, got.all(), 3, "the same version twice is one event")
 }

@@ -42,9 +42,11 @@ type msgState struct {
 	latest map[string]msgVersion
 }
 
-// msgVersion is the newest version of a message emitted.
+// msgVersion is the last version of a message emitted, and whether a
+// REST answer (a catch-up) gave it.
 type msgVersion struct {
 	ts, stamp time.Time
+	rest      bool
 }
 
 func newMsgState(botID string, window time.Duration) *msgState {
@@ -67,25 +69,29 @@ func (ms *msgState) read(t time.Time) {
 	}
 }
 
-// offer emits m unless it is the bot's, a version already emitted or
-// older than one, with ActionCreated the first time a message created
-// since floor (the later of since and now - window) is seen, else
+// offer emits m (from a REST answer when rest, else from the stream)
+// unless it is the bot's, the version emitted last, or older than it
+// while either came from REST (a late stream copy, or an answer older
+// than the stream's news): among stream events the stream's order wins
+// over their stamps (a server clock stepped back, a cluster's skewed
+// nodes). The first time a message created since floor (the later of
+// since and now - window) is seen it is ActionCreated, else
 // ActionUpdated. now is the server's clock.
-func (ms *msgState) offer(ctx context.Context, emit Emit, m *rc.Message, now time.Time) error {
+func (ms *msgState) offer(ctx context.Context, emit Emit, m *rc.Message, now time.Time, rest bool) error {
 	at := stamp(m)
 	ms.read(at)
 	if m.ID == "" || (ms.botID != "" && m.User.ID == ms.botID) {
 		return nil
 	}
 	prev, seen := ms.latest[m.ID]
-	if seen && !at.After(prev.stamp) {
+	if seen && (at.Equal(prev.stamp) || at.Before(prev.stamp) && (rest || prev.rest)) {
 		return nil
 	}
 	action := ActionUpdated
 	if !seen && !m.TS.Before(ms.floor(now)) {
 		action = ActionCreated
 	}
-	ms.latest[m.ID] = msgVersion{ts: m.TS, stamp: at}
+	ms.latest[m.ID] = msgVersion{ts: m.TS, stamp: at, rest: rest}
 	pos := position{kind: posMessage, id: m.ID, at: at.UnixNano(), ts: m.TS.UnixNano()}
 	return emit(ctx, Event{Kind: KindMessage, Action: action, ID: m.ID, Raw: bytes.Clone(m.Raw), pos: pos})
 }

@@ -590,7 +590,7 @@ func (run *rtRun) handle(ctx context.Context, ev *realtime.Event, timer *time.Ti
 			return nil // a public room the bot is not in
 		}
 		r.poll.health.see(m.UpdatedAt)
-		_ = run.ms.offer(ctx, run.emit, m, run.st.serverNow())
+		_ = run.ms.offer(ctx, run.emit, m, run.st.serverNow(), false)
 	}
 	return nil
 }
@@ -689,7 +689,7 @@ func (run *rtRun) catchUpMessages(ctx context.Context, now time.Time) bool {
 	}
 	slices.SortStableFunc(all, func(a, b *rc.Message) int { return a.TS.Compare(b.TS) })
 	for _, m := range all {
-		if ms.offer(ctx, run.emit, m, now) != nil {
+		if ms.offer(ctx, run.emit, m, now, true) != nil {
 			return false
 		}
 	}

@@ -235,20 +235,28 @@ func TestMessageStateActions(t *testing.T) {
 		return &rc.Message{ID: id, TS: ts, UpdatedAt: updated, User: rc.UserRef{ID: uid}, Raw: json.RawMessage(`{}`)}
 	}
 	ctx := context.Background()
-	require.NoError(t, ms.offer(ctx, got.emit, msg("m1", "u", now, now), now))
-	require.NoError(t, ms.offer(ctx, got.emit, msg("m1", "u", now, now), now))                       // again
-	require.NoError(t, ms.offer(ctx, got.emit, msg("m1", "u", now, now.Add(time.Second)), now))      // edited
-	require.NoError(t, ms.offer(ctx, got.emit, msg("m1", "u", now, now.Add(time.Millisecond)), now)) // stale
-	require.NoError(t, ms.offer(ctx, got.emit, msg("m2", "u", now.Add(-time.Hour), now), now))       // old, changed
-	require.NoError(t, ms.offer(ctx, got.emit, msg("m3", "bot", now, now), now))                     // own
+	const stream, rest = false, true
+	require.NoError(t, ms.offer(ctx, got.emit, msg("m1", "u", now, now), now, stream))
+	require.NoError(t, ms.offer(ctx, got.emit, msg("m1", "u", now, now), now, rest))                         // again, from a catch-up
+	require.NoError(t, ms.offer(ctx, got.emit, msg("m1", "u", now, now.Add(time.Second)), now, rest))        // edited
+	require.NoError(t, ms.offer(ctx, got.emit, msg("m1", "u", now, now.Add(time.Millisecond)), now, stream)) // a late copy: older than the answer
+	require.NoError(t, ms.offer(ctx, got.emit, msg("m2", "u", now.Add(-time.Hour), now), now, stream))       // old, changed
+	require.NoError(t, ms.offer(ctx, got.emit, msg("m3", "bot", now, now), now, stream))                     // own
 	assert.Equal(t, 1, got.count(ActionCreated, "m1"))
 	assert.Equal(t, 1, got.count(ActionUpdated, "m1"))
 	assert.Equal(t, 1, got.count(ActionUpdated, "m2"))
 	assert.Len(t, got.all(), 3)
+	// Among stream events the stream's order wins: an edit stamped before
+	// the last (a server clock stepped back) is a change.
+	require.NoError(t, ms.offer(ctx, got.emit, msg("m2", "u", now.Add(-time.Hour), now.Add(-time.Minute)), now, stream))
+	assert.Equal(t, 2, got.count(ActionUpdated, "m2"))
+	require.NoError(t, ms.offer(ctx, got.emit, msg("m2", "u", now.Add(-time.Hour), now.Add(-time.Minute)), now, rest))
+	require.NoError(t, ms.offer(ctx, got.emit, msg("m2", "u", now.Add(-time.Hour), now.Add(-2*time.Minute)), now, rest))
+	assert.Equal(t, 2, got.count(ActionUpdated, "m2"), "an answer with the same version, or an older one, is old news")
 
 	ms.prune(now.Add(2 * time.Minute))
 	assert.NotContains(t, ms.latest, "m1", "forgotten once older than the window")
-	require.NoError(t, ms.offer(ctx, got.emit, msg("m1", "u", now, now.Add(time.Hour)), now.Add(2*time.Minute)))
+	require.NoError(t, ms.offer(ctx, got.emit, msg("m1", "u", now, now.Add(time.Hour)), now.Add(2*time.Minute), stream))
 	assert.Equal(t, 1, got.count(ActionCreated, "m1"), "never created twice")
 }
 

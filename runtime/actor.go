@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -13,6 +14,7 @@ import (
 	lua "github.com/yuin/gopher-lua"
 
 	"github.com/rclua/rclua/luabind"
+	"github.com/rclua/rclua/runtime/lint"
 	"github.com/rclua/rclua/runtime/sandbox"
 	"github.com/rclua/rclua/runtime/source"
 )
@@ -720,7 +722,7 @@ func (a *actor) load(ctx context.Context, req *loadRequest) {
 	a.nextID++
 	v := &version{id: a.nextID, hash: req.hash, stop: make(chan struct{})}
 	mods := newModules(a.h.cfg.ScriptsDir)
-	v.L = sandbox.New(sandbox.Options{Unsafe: a.h.cfg.Unsafe, Modules: mods.find})
+	v.L = sandbox.New(sandbox.Options{Unsafe: a.h.cfg.Unsafe, Modules: mods.find, ModuleLoaded: mods.loaded})
 	v.reg = newRegistry(modeRun, a.log)
 	a.h.env.openState(v.L, a.h.cfg, a.st.name, a.log, v.reg, a.h.sectionOf(a.st.name), a.secrets, a.st.posts)
 	if a.cur == nil {
@@ -736,13 +738,73 @@ func (a *actor) load(ctx context.Context, req *loadRequest) {
 	a.trial, trying = t, true
 	a.mu.Lock()
 	a.tried = mods // a module edited while the trial runs reloads the script
+	running := a.running
 	a.mu.Unlock()
+	same := req.hash == a.cur.hash
+	require := v.L.GetGlobal("require") // before the top level: the script may assign the global
 	go func() {
 		defer cancel()
+		top := time.Now()
 		t.err = a.runTop(tctx, v, req, a.loadGuard)
+		if t.err == nil {
+			t.err = a.reloadModules(tctx, v, req.content, same, running, require, top)
+		}
 		close(t.done)
 		a.poke()
 	}()
+}
+
+// reloadModules loads again in v, a trial's state whose top level (begun
+// at top) ran without error, the modules the running version loaded
+// (running.required(): at its top level or in its handlers, directly or
+// through another module), in the order they were first required, as
+// its handlers would: a module that does not compile, or whose top level
+// fails, then fails the trial as a broken require at the top level does,
+// and the running version goes on. A module the top level loaded already
+// is not run again (require's cache), nor later by v's handlers. When
+// same is false (the script was edited), only the modules that content
+// still requires by a constant name, directly or through the modules it
+// so requires (lint.Requires), are loaded: a module the edit stopped
+// using must not hold it up. The call is guarded as the top level was
+// and ends at the load's deadline (the load timeout from top). An error
+// without a position (a module missing now) is the script's: "a.lua:
+// require ...".
+func (a *actor) reloadModules(ctx context.Context, v *version, content []byte, same bool, running *modules, require lua.LValue, top time.Time) error {
+	names := running.required()
+	if len(names) > 0 && !same {
+		names = a.stillRequired(names, content)
+	}
+	if len(names) == 0 {
+		return nil
+	}
+	fn := v.L.NewFunction(func(L *lua.LState) int {
+		for _, name := range names {
+			L.Push(require)
+			L.Push(lua.LString(name))
+			L.Call(1, 0)
+		}
+		return 0
+	})
+	timeout := a.h.cfg.LoadTimeout
+	dctx, cancel := context.WithDeadline(ctx, top.Add(timeout))
+	defer cancel()
+	err := pcallGuarded(dctx, v.L, timeout, a.loadGuard, kindModules, fn)
+	if se, ok := err.(*scriptError); ok && !positioned.MatchString(se.Msg) {
+		// No Lua frame ran (a module missing now): the script's name leads.
+		se.Msg = a.chunk + ": " + strings.TrimLeft(se.Msg, " ") // (RaiseError leads with the position it has not)
+	}
+	return redactErr(a.secrets, err)
+}
+
+// stillRequired returns, in their order, those of names that content (the
+// script's) requires by a constant name, directly or through the modules
+// of the scripts folder it so requires.
+func (a *actor) stillRequired(names []string, content []byte) []string {
+	uses, err := lint.Requires(a.chunk, content, moduleSource(a.h.cfg.ScriptsDir))
+	if err != nil { // its top level ran, so it parses: not reached
+		return nil
+	}
+	return slices.DeleteFunc(names, func(name string) bool { return !uses[name] })
 }
 
 // trialDone takes a finished trial's outcome: it replaces the running

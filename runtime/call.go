@@ -53,6 +53,11 @@ type callKind struct {
 var (
 	kindLoad = callKind{what: "load",
 		overran: "the top level ran longer than the load timeout", ended: "the daemon is shutting down"}
+	// kindModules is a reload's second call: the modules the running
+	// version required, loaded again after the new top level (see
+	// actor.reloadModules), within the load timeout.
+	kindModules = callKind{what: "load",
+		overran: "the top level and the modules the running version required ran longer than the load timeout", ended: "the daemon is shutting down"}
 	kindHandler = callKind{what: "handler",
 		overran: "the handler ran longer than the handler timeout", ended: "the daemon is shutting down"}
 	kindExec = callKind{what: "top level",

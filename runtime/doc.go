@@ -151,8 +151,12 @@
 // symlink is refused. Each load records the module files the script looked
 // for (found or not); a change of one (the watcher sees lib/ at any depth)
 // reloads those scripts with their newest content, under the usual rule
-// that a failed load keeps the running version. Files under lib/ are never
-// scripts.
+// that a failed load keeps the running version. A reload's trial also
+// requires again, after the new top level, the modules the running
+// version loaded (in its handlers too; for an edited script, those its
+// source still requires by a constant name), so a broken module keeps the
+// running version whether it was required at the top level or in a
+// handler. Files under lib/ are never scripts.
 //
 // SettingsFile (rclua.toml, TOML) holds a section per script name, given
 // to luabind as the script's rc.config. The settings are read before the

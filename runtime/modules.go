@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 
@@ -25,16 +26,19 @@ var moduleName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0
 // modules resolves require names to files under the lib/ folder of one
 // scripts folder and records which module files a script looked for (its
 // dependencies, found or not), by their name in the folder
-// ("lib/sub/util.lua").
+// ("lib/sub/util.lua"), and which modules its state loaded (see
+// required).
 type modules struct {
 	dir string // the scripts folder
 
-	mu   sync.Mutex
-	deps map[string]struct{}
+	mu    sync.Mutex
+	deps  map[string]struct{}
+	order []string        // the require names looked for, in the order first looked for
+	ok    map[string]bool // the names whose module loaded (loaded)
 }
 
 func newModules(dir string) *modules {
-	return &modules{dir: dir, deps: map[string]struct{}{}}
+	return &modules{dir: dir, deps: map[string]struct{}{}, ok: map[string]bool{}}
 }
 
 // moduleFile returns the file name of the module name in the scripts
@@ -55,6 +59,9 @@ func (m *modules) find(name string) (chunk string, src []byte, err error) {
 	}
 	m.mu.Lock()
 	m.deps[chunk] = struct{}{}
+	if !slices.Contains(m.order, name) {
+		m.order = append(m.order, name)
+	}
 	m.mu.Unlock()
 	path := filepath.Join(m.dir, filepath.FromSlash(chunk))
 	if err := m.inside(path); err != nil {
@@ -98,4 +105,31 @@ func (m *modules) dependsOn(name string) bool {
 	defer m.mu.Unlock()
 	_, ok := m.deps[name]
 	return ok
+}
+
+// loaded records that the module name ran its top level without error in
+// the script's state (sandbox.Options.ModuleLoaded).
+func (m *modules) loaded(name string) {
+	m.mu.Lock()
+	m.ok[name] = true
+	m.mu.Unlock()
+}
+
+// required returns the modules the script's state loaded (at its top
+// level or in a handler, directly or through another module), in the
+// order they were first required. A module looked for but never loaded
+// (missing, broken) is not among them.
+func (m *modules) required() []string {
+	if m == nil {
+		return nil
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []string
+	for _, name := range m.order {
+		if m.ok[name] {
+			out = append(out, name)
+		}
+	}
+	return out
 }

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -163,4 +164,123 @@ rc.log.info("refused", {err = err})
 			}
 		})
 	}
+}
+
+// handlerModuleScript requires lib/m.lua only in its timer's handler.
+const handlerModuleScript = `rc.every(0.01, function() rc.log.info("tick " .. require("m").v) end)
+`
+
+// handlerModule is a module that logs when its top level runs.
+func handlerModule(v string) string {
+	return `rc.log.info("m top level ` + v + `")
+return {v = "m ` + v + `"}
+`
+}
+
+// lastEntry returns the last logged line whose message is msg and whose
+// fields match kv (see count).
+func (s *logSink) lastEntry(msg string, kv ...string) map[string]any {
+	var last map[string]any
+	for _, e := range s.entries() {
+		if match(e, msg, kv...) {
+			last = e
+		}
+	}
+	return last
+}
+
+// A module the running version required only in a handler, edited into
+// something broken, keeps the running version (it ticks on with the old
+// module), the failure reported as for a broken top-level require; the
+// next good edit loads, its top level run once in the new version.
+func TestBrokenHandlerModuleKeepsRunningVersion(t *testing.T) {
+	t.Parallel()
+	for name, c := range map[string]struct {
+		broken, err string
+		cfg         Config
+	}{
+		"syntax error":  {broken: `return { v = "m v2" ` + "\n", err: `lib/m.lua:2: syntax error at end of file (required as "m")`},
+		"runtime error": {broken: `error("boom")` + "\n", err: `lib/m.lua:1: boom`},
+		"endless loop": {broken: "while true do end\n", cfg: Config{LoadTimeout: time.Second},
+			err: `lib/m.lua:1: stopped: the top level and the modules the running version required ran longer than the load timeout (1s)`},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			th := startHost(t, c.cfg, nil, map[string]string{
+				"a.lua":     handlerModuleScript,
+				"lib/m.lua": handlerModule("v1"),
+			})
+			th.logs.eventually(t, waitFor, func() bool { return th.logs.count("tick m v1") > 0 }, "a ticks with m v1")
+			path := filepath.Join(th.dir, "lib", "m.lua")
+
+			writeFile(t, path, c.broken)
+			th.logs.eventually(t, waitFor, func() bool { return th.logs.count("script load failed", "script", "a") == 1 }, "the broken module refused")
+			failure := th.logs.lastEntry("script load failed", "script", "a")
+			assert.Equal(t, c.err, failure["error"])
+			assert.Equal(t, true, failure["kept_running_version"])
+			n := th.logs.count("tick m v1")
+			th.logs.eventually(t, waitFor, func() bool { return th.logs.count("tick m v1") > n+2 }, "a keeps ticking with m v1")
+			assert.Zero(t, th.logs.count("script reloaded", "script", "a"), "the running version stays")
+			assert.Zero(t, th.logs.count("handler failed", "script", "a"), "its handler never fails")
+			st, _ := th.status("a")
+			assert.Equal(t, c.err, st.LastError, "the failure is the script's")
+
+			writeFile(t, path, handlerModule("v3"))
+			th.logs.eventually(t, waitFor, func() bool { return th.logs.count("tick m v3") > 2 }, "the fixed module loads")
+			assert.Equal(t, 1, th.logs.count("script reloaded", "script", "a"))
+			assert.Equal(t, 1, th.logs.count("m top level v3"), "the module's top level runs once in the new version")
+			assert.Zero(t, th.logs.count("handler failed", "script", "a"))
+		})
+	}
+}
+
+// A module required by a module's function, itself required in a
+// handler, is loaded again by the trial too: broken, it keeps the
+// running version.
+func TestBrokenNestedHandlerModuleKeepsRunningVersion(t *testing.T) {
+	t.Parallel()
+	th := startHost(t, Config{}, nil, map[string]string{
+		"a.lua":         `rc.every(0.01, function() rc.log.info("tick " .. require("m").v()) end)`,
+		"lib/m.lua":     `return {v = function() return require("sub.n") end}`,
+		"lib/sub/n.lua": `return "n v1"`,
+	})
+	th.logs.eventually(t, waitFor, func() bool { return th.logs.count("tick n v1") > 0 }, "a ticks with n v1")
+	path := filepath.Join(th.dir, "lib", "sub", "n.lua")
+
+	writeFile(t, path, `local x = nil + 1`)
+	th.logs.eventually(t, waitFor, func() bool { return th.logs.count("script load failed", "script", "a") == 1 }, "the broken module refused")
+	assert.True(t, strings.HasPrefix(th.logs.lastEntry("script load failed", "script", "a")["error"].(string), "lib/sub/n.lua:1:"))
+	n := th.logs.count("tick n v1")
+	th.logs.eventually(t, waitFor, func() bool { return th.logs.count("tick n v1") > n+2 }, "a keeps ticking with n v1")
+	assert.Zero(t, th.logs.count("handler failed", "script", "a"))
+
+	writeFile(t, path, `return "n v2"`)
+	th.logs.eventually(t, waitFor, func() bool { return th.logs.count("tick n v2") > 0 }, "the fixed module loads")
+}
+
+// An edit of the script is refused while a module it still requires (in
+// a handler) is broken, and loads once it no longer requires it: the
+// running version's modules are loaded again only where the new source
+// requires them by name.
+func TestScriptEditWithBrokenHandlerModule(t *testing.T) {
+	t.Parallel()
+	th := startHost(t, Config{}, nil, map[string]string{
+		"a.lua":     handlerModuleScript,
+		"lib/m.lua": handlerModule("v1"),
+	})
+	th.logs.eventually(t, waitFor, func() bool { return th.logs.count("tick m v1") > 0 }, "a ticks with m v1")
+	require.NoError(t, os.Remove(filepath.Join(th.dir, "lib", "m.lua")))
+	th.logs.eventually(t, waitFor, func() bool { return th.logs.count("script load failed", "script", "a") == 1 }, "the removed module refused")
+
+	script := filepath.Join(th.dir, "a.lua")
+	writeFile(t, script, `rc.every(0.01, function() rc.log.info("edited " .. require("m").v) end)`)
+	th.logs.eventually(t, waitFor, func() bool { return th.logs.count("script load failed", "script", "a") == 2 }, "the edit still requiring m refused")
+	n := th.logs.count("tick m v1")
+	th.logs.eventually(t, waitFor, func() bool { return th.logs.count("tick m v1") > n+2 }, "a keeps ticking with m v1")
+
+	writeFile(t, script, `rc.every(0.01, function() rc.log.info("without m") end)`)
+	assert.Equal(t, `a.lua: require "m": no lib/m.lua in the scripts folder (modules are loaded only from lib/): file does not exist`,
+		th.logs.lastEntry("script load failed", "script", "a")["error"], "no line: the script's name leads")
+	th.logs.eventually(t, waitFor, func() bool { return th.logs.count("without m") > 0 }, "the edit without m loads")
+	assert.Zero(t, th.logs.count("handler failed", "script", "a"))
 }

@@ -264,6 +264,48 @@ func (a *API) CheckModules(name string, src []byte, find ModuleSource) ([]Findin
 	return out, nil
 }
 
+// Requires returns the modules that src, the script (or module) called
+// name, requires by a constant name (require("util"), anywhere in it,
+// handlers included), and those they require in turn, their sources given
+// by find (nil: none followed), as CheckModules reads them: a module that
+// does not parse requires nothing here, and a name computed at run time
+// (require(prefix .. x)) is not seen. A source that does not parse is an
+// error.
+func Requires(name string, src []byte, find ModuleSource) (map[string]bool, error) {
+	stmts, err := parse.Parse(strings.NewReader(string(src)), name)
+	if err != nil {
+		return nil, fmt.Errorf("lint: %s: %w", name, err)
+	}
+	api := &API{} // only the requires are read: no rc paths, no globals
+	c := api.newChecker()
+	c.block(stmts, newScope(nil))
+	out := map[string]bool{}
+	queue := sortedKeys(c.requires)
+	for len(queue) > 0 {
+		mod := queue[0]
+		queue = queue[1:]
+		if out[mod] {
+			continue
+		}
+		out[mod] = true
+		if find == nil {
+			continue
+		}
+		msrc, ok := find(mod)
+		if !ok {
+			continue
+		}
+		mstmts, err := parse.Parse(strings.NewReader(string(msrc)), mod)
+		if err != nil {
+			continue
+		}
+		mc := api.newChecker()
+		mc.block(mstmts, newScope(nil))
+		queue = append(queue, sortedKeys(mc.requires)...)
+	}
+	return out, nil
+}
+
 func (a *API) newChecker() *checker {
 	return &checker{api: a, defined: map[string]bool{}, added: map[string]*node{}, requires: map[string]bool{}, funcs: map[string]*function{}}
 }

@@ -568,3 +568,35 @@ end)
 	assert.Equal(t, "3: call-arg: bad argument #3 to rc.store.set ("+err.Error()+")", got[0])
 	assert.True(t, strings.HasPrefix(got[1], "4: call-arg: bad argument #3 to rc.store.set (ttl "), got[1])
 }
+
+// TestRequires: the modules required by a constant name anywhere in a
+// script (handlers, rc method calls, nested functions), and through the
+// modules it so requires; not a computed name, not a shadowed require,
+// nothing through a module that does not parse.
+func TestRequires(t *testing.T) {
+	t.Parallel()
+	mods := map[string]string{
+		"a":     `return {f = function() return require("sub.b") end}`,
+		"sub.b": `require("c")`,
+		"c":     `return 1`,
+		"bad":   `return {`,
+	}
+	find := func(name string) ([]byte, bool) {
+		src, ok := mods[name]
+		return []byte(src), ok
+	}
+	got, err := lint.Requires("s.lua", []byte(`local x = "dyn"
+rc.every("1m", function() local m = require("a"); require(x) end)
+rc.hear("x", function(msg) msg:reply(require("bad").v) end)
+do local require = print; require("shadowed") end
+`), find)
+	require.NoError(t, err)
+	assert.Equal(t, map[string]bool{"a": true, "sub.b": true, "c": true, "bad": true}, got)
+
+	got, err = lint.Requires("s.lua", []byte(`require("a")`), nil)
+	require.NoError(t, err)
+	assert.Equal(t, map[string]bool{"a": true}, got, "find nil: not followed")
+
+	_, err = lint.Requires("s.lua", []byte(`require(`), find)
+	assert.Error(t, err)
+}

@@ -34,7 +34,8 @@ func IsLibraryName(name string) bool {
 // being loaded, for cycles.
 type requirer struct {
 	find     ModuleFinder
-	fallback *lua.LFunction // unsafe mode: gopher-lua's own require, after lib/
+	onLoad   func(name string) // told of each module loaded (Options.ModuleLoaded); may be nil
+	fallback *lua.LFunction    // unsafe mode: gopher-lua's own require, after lib/
 	loaded   map[string]lua.LValue
 	loading  []string
 }
@@ -43,9 +44,10 @@ type requirer struct {
 // (a standard library's name is refused; under unsafe it is gopher-lua's
 // own require's, never lib/'s), each compiled through Compile (the
 // source limits of a script) and run once per state with its name as
-// argument. A module returning nothing is cached as true.
-func installRequire(L *lua.LState, find ModuleFinder, fallback *lua.LFunction) {
-	r := &requirer{find: find, fallback: fallback, loaded: map[string]lua.LValue{}}
+// argument. A module returning nothing is cached as true; onLoad (may be
+// nil) is told its name then.
+func installRequire(L *lua.LState, find ModuleFinder, onLoad func(string), fallback *lua.LFunction) {
+	r := &requirer{find: find, onLoad: onLoad, fallback: fallback, loaded: map[string]lua.LValue{}}
 	L.SetGlobal("require", L.NewFunction(r.require))
 }
 
@@ -100,6 +102,9 @@ func (r *requirer) require(L *lua.LState) int {
 		v = lua.LTrue
 	}
 	r.loaded[name] = v
+	if r.onLoad != nil {
+		r.onLoad(name)
+	}
 	L.Push(v)
 	return 1
 }

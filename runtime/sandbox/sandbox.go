@@ -61,6 +61,10 @@ type Options struct {
 	// host's lib/ folder). Nil: require loads no file. In unsafe mode,
 	// names it does not find go on to gopher-lua's own require.
 	Modules ModuleFinder
+	// ModuleLoaded, when set, is told the name of each module of Modules
+	// whose top level ran without error (require caches it from then on),
+	// once per state.
+	ModuleLoaded func(name string)
 }
 
 // New returns a fresh Lua state. Unless opts.Unsafe, only an allowlist of
@@ -77,7 +81,7 @@ func New(opts Options) *lua.LState {
 		capResults(L)
 		if opts.Modules != nil {
 			orig, _ := L.GetGlobal("require").(*lua.LFunction)
-			installRequire(L, opts.Modules, orig)
+			installRequire(L, opts.Modules, opts.ModuleLoaded, orig)
 		}
 		return L
 	}
@@ -98,7 +102,7 @@ func newSandboxed(opts Options, fromTemplate bool) *lua.LState {
 	if os, ok := L.GetGlobal("os").(*lua.LTable); ok && opts.Clock != nil {
 		installClock(L, os, opts.Clock)
 	}
-	installRequire(L, opts.Modules, nil)
+	installRequire(L, opts.Modules, opts.ModuleLoaded, nil)
 	return L
 }
 

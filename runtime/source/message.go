@@ -32,6 +32,11 @@ type msgState struct {
 	// Date, less the overlap): older messages are not new. Zero before the
 	// baseline.
 	since time.Time
+	// began, when set, is the server's clock when the baseline's query
+	// began, the stream up already: a message a catch-up gives that was
+	// created before it is not new, even within since's overlap (that
+	// covers the stream's own, sent between its ready and the baseline).
+	began time.Time
 	// pos is the message position: the newest stamp of a message read
 	// (from the stream or a catch-up), or the server's clock when a sync
 	// that left nothing to catch up began (the baseline, the end of a gap,
@@ -88,7 +93,7 @@ func (ms *msgState) offer(ctx context.Context, emit Emit, m *rc.Message, now tim
 		return nil
 	}
 	action := ActionUpdated
-	if !seen && !m.TS.Before(ms.floor(now)) {
+	if !seen && !m.TS.Before(ms.floor(now)) && !(rest && m.TS.Before(ms.began)) {
 		action = ActionCreated
 	}
 	ms.latest[m.ID] = msgVersion{ts: m.TS, stamp: at, rest: rest}

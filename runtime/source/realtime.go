@@ -610,7 +610,7 @@ func (run *rtRun) sync(ctx context.Context) (time.Duration, bool) {
 	// so a message after it is the stream's to deliver.
 	start := now.Add(-time.Since(began))
 	if ms.since.IsZero() {
-		ms.since = now.Add(-run.r.poll.opts.Overlap)
+		ms.since, ms.began = now.Add(-run.r.poll.opts.Overlap), start
 		ms.read(start)
 	}
 	if !run.gap.IsZero() {

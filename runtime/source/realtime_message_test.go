@@ -133,6 +133,30 @@ func TestRealtimeMessageCatchUp(t *testing.T) {
 	assert.Equal(t, after, ids[3], "the catch-up came before the events after it")
 }
 
+// TestRealtimeCatchUpSoonAfterStartKeepsTheBaseline: a message posted two
+// seconds before the first start (more than the Date header's second of
+// resolution) is part of the baseline: a reconnection
+// moments later catches up the rooms changed meanwhile without
+// delivering it as created (it was, inside the baseline's overlap).
+func TestRealtimeCatchUpSoonAfterStartKeepsTheBaseline(t *testing.T) {
+	t.Parallel()
+	var offset atomic.Int64
+	s := newRTServer(t, rctest.WithClock(func() time.Time { return time.Now().Add(time.Duration(offset.Load())) }))
+	offset.Store(int64(-2 * time.Second))
+	pre := s.post(t, rctest.BobUsername, rctest.OpsRoomID, "before the start @"+rctest.BotUsername)
+	offset.Store(0)
+	r := runRealtime(t, NewRealtime(s.client.Subscriptions, s.messageOpts(zerolog.Nop())))
+	r.connected(t, s, 1)
+	s.srv.RefuseUpgrade(true)
+	require.Equal(t, 1, s.srv.DropSessions())
+	waitUntil(t, "disconnected", func() bool { return r.src.State() == StateConnecting })
+	during := s.post(t, rctest.BobUsername, rctest.OpsRoomID, "during @"+rctest.BotUsername)
+	s.srv.RefuseUpgrade(false)
+	r.connected(t, s, 2)
+	waitUntil(t, "the gap caught up", func() bool { return messages(r.got, ActionCreated, during) == 1 })
+	assert.Zero(t, messages(r.got, ActionCreated, pre), "a message of before the start is not new")
+}
+
 // TestRealtimeMessageCatchUpOrder: the messages caught up after a gap come
 // in the order they were posted, across rooms and within one millisecond
 // of one room (the server lists a room newest first).

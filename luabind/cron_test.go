@@ -138,3 +138,41 @@ func TestCronIn(t *testing.T) {
 	at := s.Next(time.Date(2026, 3, 28, 12, 0, 0, 0, time.UTC))
 	assert.Equal(t, "2026-03-29T01:00:00Z", at.UTC().Format(time.RFC3339))
 }
+
+// TestCronSundayIsSevenToo: as in Vixie cron, 7 is Sunday in the
+// day-of-week field, alone, in a list, a range and a stepped range, and
+// with a zone prefix; the rest of a spec is left as it is.
+func TestCronSundayIsSevenToo(t *testing.T) {
+	t.Parallel()
+	// 2026-12-02 is a Wednesday; the next Sunday is the 6th.
+	const from = "2026-12-02T10:00:00Z"
+	assert.Equal(t, []string{"2026-12-06T09:00:00Z", "2026-12-13T09:00:00Z"}, fires(t, "0 9 * * 7", from, 2))
+	assert.Equal(t, fires(t, "0 9 * * 0", from, 3), fires(t, "0 9 * * 7", from, 3))
+	assert.Equal(t, []string{"2026-12-04T09:00:00Z", "2026-12-05T09:00:00Z", "2026-12-06T09:00:00Z", "2026-12-11T09:00:00Z"},
+		fires(t, "0 9 * * 5-7", from, 4), "Friday to Sunday")
+	assert.Equal(t, []string{"2026-12-04T09:00:00Z", "2026-12-06T09:00:00Z", "2026-12-07T09:00:00Z"},
+		fires(t, "0 9 * * 1-7/2", from, 3), "1, 3, 5, 7: Mon, Wed, Fri, Sun (Wednesday the 2nd is past 9:00)")
+	assert.Equal(t, []string{"2026-12-03T09:00:00Z", "2026-12-06T09:00:00Z"}, fires(t, "0 9 * * 4,7", from, 2))
+	assert.Equal(t, []string{"2026-12-06T08:00:00Z"}, fires(t, "CRON_TZ=Europe/Paris 0 9 * * 7", from, 1))
+	assert.Equal(t, "0 9 17 * 0", sundaySeven("0 9 17 * 7"), "a 7 in another field stays")
+	for _, bad := range []string{"0 9 * * 8", "0 9 * * 6-8", "0 9 * * 7-1", "0 9 * * 7/0"} {
+		_, err := ParseCron(bad)
+		assert.Error(t, err, bad)
+	}
+}
+
+// TestCronThatNeverFiresRefused: a spec no date matches (the 31st of
+// February) is refused with the reason, not accepted to never run; the
+// 29th of February is a date.
+func TestCronThatNeverFiresRefused(t *testing.T) {
+	t.Parallel()
+	_, err := ParseCron("0 9 31 2 *")
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), `bad cron spec "0 9 31 2 *": it never fires`)
+	_, err = ParseCron("0 9 30 2 *")
+	assert.Error(t, err)
+	_, err = ParseCron("0 9 29 2 *")
+	assert.NoError(t, err)
+	_, err = ParseCron("@every 1h")
+	assert.NoError(t, err)
+}

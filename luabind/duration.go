@@ -34,7 +34,7 @@ func ParseDuration(v lua.LValue, what string) (time.Duration, error) {
 		s := string(v)
 		d, err := parseDays(s)
 		if err != nil && !errors.Is(err, errDurationRange) {
-			return 0, fmt.Errorf("bad %s %q: want a duration such as \"90s\", \"5m\", \"1h30m\", \"2d\" or seconds", what, clip(s))
+			return 0, fmt.Errorf("bad %s %q: want a duration such as \"90s\", \"5m\", \"1h30m\", \"2d\" or a number of seconds (10, not \"10\")", what, clip(s))
 		}
 		if err != nil || d > MaxDuration || d < -MaxDuration {
 			return 0, fmt.Errorf("%s %q is out of range: at most 100 years", what, clip(s))

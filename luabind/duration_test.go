@@ -82,7 +82,7 @@ func TestParseDurationSaysWhy(t *testing.T) {
 		"876001h":               `ttl "876001h" is out of range`,
 		"36500d1ns":             `ttl "36500d1ns" is out of range`,
 		"1d99999999999h":        `ttl "1d99999999999h" is out of range`,
-		"soon":                  `bad ttl "soon": want a duration such as "90s", "5m", "1h30m", "2d" or seconds`,
+		"soon":                  `bad ttl "soon": want a duration such as "90s", "5m", "1h30m", "2d" or a number of seconds (10, not "10")`,
 		"1d1d":                  `bad ttl "1d1d": want`,
 		"1d-5m":                 `bad ttl "1d-5m": want`,
 		"5 minutes":             `bad ttl "5 minutes": want`,

@@ -3,6 +3,7 @@ package luabind
 import (
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -325,11 +326,71 @@ func ParseCron(spec string) (cron.Schedule, error) {
 	if len(spec) > maxCronSpec { // cron's errors quote the spec
 		return nil, fmt.Errorf("bad cron spec %q: longer than %d bytes", clip(spec), maxCronSpec)
 	}
-	sched, err := cron.ParseStandard(spec)
+	sched, err := cron.ParseStandard(sundaySeven(spec))
 	if err != nil {
 		return nil, fmt.Errorf("bad cron spec %q: %w", spec, err)
 	}
-	return newSchedule(spec, sched), nil
+	out := newSchedule(spec, sched)
+	if _, ok := out.(*Schedule); ok && out.Next(time.Now()).IsZero() {
+		// robfig/cron looks five years ahead: "0 9 31 2 *" (the 31st of
+		// February) is none of a script's intent.
+		return nil, fmt.Errorf("bad cron spec %q: it never fires (no date in the next five years matches it)", spec)
+	}
+	return out, nil
+}
+
+// sundaySeven returns spec with the 7s of its day-of-week field (Sunday,
+// as Vixie cron takes 0-7, in a value, a range or a stepped range) made
+// 0s, which robfig/cron takes; a spec without one, or one it cannot read,
+// as it is (robfig/cron's error then names what is wrong).
+func sundaySeven(spec string) string {
+	prefix, rest := "", spec
+	if strings.HasPrefix(rest, "CRON_TZ=") || strings.HasPrefix(rest, "TZ=") {
+		i := strings.IndexByte(rest, ' ')
+		if i < 0 {
+			return spec
+		}
+		prefix, rest = rest[:i+1], rest[i+1:]
+	}
+	fields := strings.Fields(rest)
+	if len(fields) != 5 || !strings.Contains(fields[4], "7") {
+		return spec
+	}
+	var parts []string
+	days := map[int]bool{}
+	for _, part := range strings.Split(fields[4], ",") {
+		if !strings.Contains(part, "7") {
+			parts = append(parts, part)
+			continue
+		}
+		rng, step := part, 1
+		if i := strings.IndexByte(part, '/'); i >= 0 {
+			n, err := strconv.Atoi(part[i+1:])
+			if err != nil || n <= 0 {
+				return spec
+			}
+			rng, step = part[:i], n
+		}
+		lo, hi, ok := strings.Cut(rng, "-")
+		if !ok {
+			hi = lo
+		}
+		a, errA := strconv.Atoi(lo)
+		b, errB := strconv.Atoi(hi)
+		if errA != nil || errB != nil || a < 0 || a > b || b > 7 {
+			return spec
+		}
+		for d := a; d <= b; d += step {
+			days[d%7] = true
+		}
+	}
+	for d := range 7 {
+		if days[d] {
+			parts = append(parts, strconv.Itoa(d))
+		}
+	}
+	fields[4] = strings.Join(parts, ",")
+	return prefix + strings.Join(fields, " ")
 }
 
 // maxCronSpec is the longest spec rc.cron accepts (real ones are a few

@@ -68,7 +68,7 @@ func TestTriggerArgumentErrors(t *testing.T) {
 		{`rc.on("reaction", function() end)`, `bad argument #1 to rc.on (unknown event "reaction" (known: "subscription", "message"))`},
 		{`rc.on(1, function() end)`, "bad argument #1 to rc.on (string expected, got number)"},
 		{`rc.on("subscription", 1)`, "bad argument #2 to rc.on (function expected, got number)"},
-		{`rc.every("5 minutes", function() end)`, `bad argument #1 to rc.every (bad interval "5 minutes": want a duration such as "90s", "5m", "1h30m", "2d" or seconds)`},
+		{`rc.every("5 minutes", function() end)`, `bad argument #1 to rc.every (bad interval "5 minutes": want a duration such as "90s", "5m", "1h30m", "2d" or a number of seconds (10, not "10"))`},
 		{`rc.every("500ms", function() end)`, "bad argument #1 to rc.every (interval 500ms is below the minimum of 1s)"},
 		{`rc.every(-1, function() end)`, "bad argument #1 to rc.every (interval -1s is below the minimum of 1s)"},
 		{`rc.every(rc.json.null, function() end)`, "bad argument #1 to rc.every (interval expected (a duration string such as \"5m\" or seconds), got rc.json.null)"},

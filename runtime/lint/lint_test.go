@@ -188,7 +188,7 @@ every("-1s", function() end)
 `)
 	got = slices.DeleteFunc(got, func(f string) bool { return strings.Contains(f, "trigger-in-handler") }) // see TestTriggerInHandler
 	require.Len(t, got, 4, "%q", got)
-	assert.Equal(t, `2: trigger-arg: bad argument #1 to rc.every (bad interval "5x": want a duration such as "90s", "5m", "1h30m", "2d" or seconds)`, got[0])
+	assert.Equal(t, `2: trigger-arg: bad argument #1 to rc.every (bad interval "5x": want a duration such as "90s", "5m", "1h30m", "2d" or a number of seconds (10, not "10"))`, got[0])
 	assert.Equal(t, `3: trigger-arg: bad argument #1 to rc.every (interval 500ms is below the minimum of 1s)`, got[1])
 	assert.Contains(t, got[2], `5: trigger-arg: bad argument #1 to rc.cron (bad cron spec "61 * * * *":`, "in a handler")
 	assert.Contains(t, got[3], `8: trigger-arg: bad argument #1 to rc.every (interval -1s is below`, "through an alias")

@@ -31,13 +31,26 @@ type testFlags struct {
 	run     string
 	json    bool
 	scripts string
+	handler time.Duration
+	timeout time.Duration
 }
+
+// Tests' own bounds: a handler gets less time than the daemon gives it
+// (a test of a handler that loops must end, and quickly), and a test
+// function more than a handler (so that the handler's stop is what the
+// test sees, in t.errors()).
+const (
+	defaultTestHandlerTimeout = 5 * time.Second
+	defaultTestTimeout        = 60 * time.Second
+)
 
 func newTestFlags(getenv func(string) string) *testFlags {
 	f := &testFlags{fs: newFlagSet("test", testHelp)}
 	f.fs.StringVar(&f.run, "run", "", "run only the tests whose name matches this `regexp`")
 	f.fs.BoolVar(&f.json, "json", false, "print one JSON object per test on stdout (for CI); the summary goes to stderr")
 	f.fs.StringVar(&f.scripts, "scripts", envOr(getenv, envScripts, defaultScripts), "scripts folder, tested when no PATH is given (env "+envScripts+")")
+	f.fs.DurationVar(&f.handler, "handler-timeout", defaultTestHandlerTimeout, "how long a handler of the script under test may run before it is stopped (a failure t.errors() shows; the daemon's default is 30s)")
+	f.fs.DurationVar(&f.timeout, "timeout", defaultTestTimeout, "how long one test function may run, handlers included; more than --handler-timeout")
 	return f
 }
 
@@ -56,7 +69,11 @@ func cmdTest(ctx context.Context, args []string, getenv func(string) string, std
 	if err := parseFlags(f.fs, args, stdout, stderr); err != nil {
 		return err
 	}
-	opts := scripttest.Options{Output: stderr} // a test file's print: stdout keeps the results
+	if f.handler <= 0 || f.timeout <= f.handler {
+		return usagef("test: --timeout (%v) must be more than --handler-timeout (%v), both positive", f.timeout, f.handler)
+	}
+	opts := scripttest.Options{Output: stderr, Timeout: f.timeout} // a test file's print: stdout keeps the results
+	opts.Config.HandlerTimeout = f.handler
 	if f.run != "" {
 		re, err := regexp.Compile(f.run)
 		if err != nil {

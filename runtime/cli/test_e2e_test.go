@@ -103,3 +103,27 @@ end
 	assert.NotContains(t, stdout, "debugging")
 	assert.Contains(t, stderr, "debugging")
 }
+
+// TestE2ETestLoopingHandler: a test of a handler that never returns
+// passes: the handler is stopped at the tests' --handler-timeout (well
+// before the test's own --timeout) and t.errors() holds the stop; a
+// --timeout not above --handler-timeout is a usage error.
+func TestE2ETestLoopingHandler(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "loop.lua"),
+		[]byte(`rc.hear("^loop$", function(msg) while true do end end)`+"\n"), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "loop_test.lua"), []byte(`function test_loop()
+  t.post { room = "#general", user = "bob", text = "loop" }
+  local errs = t.errors()
+  t.eq(#errs, 1)
+  assert(tostring(errs[1]):find("ran longer than the handler timeout (200ms)", 1, true), tostring(errs[1]))
+end
+`), 0o644))
+	code, stdout, stderr := runChild(t, nil, "test", "--handler-timeout", "200ms", dir)
+	assert.Equal(t, 0, code, "%s%s", stdout, stderr)
+	assert.Contains(t, stdout, "1 passed, 0 failed\n")
+	code, _, stderr = runChild(t, nil, "test", "--handler-timeout", "2s", "--timeout", "1s", dir)
+	assert.Equal(t, 2, code)
+	assert.Contains(t, stderr, "--timeout (1s) must be more than --handler-timeout (2s)")
+}

@@ -193,9 +193,19 @@
 // to the bot.
 //
 // rc.re objects use Go's regexp (RE2 syntax): matching takes time linear
-// in the subject, whatever the expression. A bad expression raises where
+// in the subject, whatever the expression, but up to the compiled
+// program's size times the subject's length. A bad expression raises where
 // rc.re.compile is called, with RE2's reason ("missing closing ): `(`");
-// an expression is at most 64 KiB. Positions (find's, init) are 1-based
+// an expression is at most 64 KiB, and compiles to at most 100,000
+// instructions (about one per character, class or assertion, two more per
+// group, a repetition x{n,m} counting x m times), with instructions times
+// groups at most 4,000,000 ("expression too large: ..."). A search that
+// could cost more than 262,144 instruction steps (instructions, plus 1/16
+// per group, times the characters left; a chat message is far below)
+// looks at the call's deadline every 65,536 steps as it goes and raises
+// the context's error ("re:match: context deadline exceeded"; for rc.hear
+// and rc.respond "pattern rc.re(...): ..."), with the same matches as one
+// search of the whole subject. Positions (find's, init) are 1-based
 // byte offsets as in Lua. gmatch and gsub take the matches as Go's FindAll
 // functions do: no overlap, no empty match right after a match. gsub's
 // string replacement takes %0 (the match), %1-%9 (the groups; %1 is the

@@ -3,6 +3,7 @@ package luabind
 import (
 	"errors"
 	"fmt"
+	"io"
 	"regexp"
 	"regexp/syntax"
 	"strings"
@@ -15,9 +16,44 @@ import (
 // match in time linear in the subject, whatever the expression: unlike a
 // Lua pattern, no expression can make a handler hang. Positions are byte
 // offsets, 1-based as in Lua's string functions.
+//
+// Linear, but a search costs up to the size of the compiled program times
+// the characters it reads (every position of the subject can start a
+// thread through the whole program), and one call of package regexp
+// cannot be interrupted: [a-z]{1000} fifty times on 60,000 characters is
+// 14 s. So a search that could cost more than reDirectWork reads its
+// subject through a reader that looks at the state's context every
+// reCheckWork of work (the same engine, so the same results), and the
+// program, which bounds what one character costs, is capped at compile
+// time.
 
 // maxExprBytes bounds an expression rc.re.compile accepts.
 const maxExprBytes = 64 << 10
+
+// maxProgInsts bounds the instructions an expression compiles to (as
+// progSize counts them), and maxProgInstGroups its instructions times its
+// groups: each thread of the matcher carries its groups' positions, which
+// it copies as it passes a group. Together they bound the work of one
+// step of the matcher (one character) to a few milliseconds (4 ms for
+// \pL{1000} 99 times), the most a search read through the reader can run
+// past the deadline.
+const (
+	maxProgInsts      = 100_000
+	maxProgInstGroups = 4_000_000
+)
+
+// Work is counted in matcher steps: one instruction for one character,
+// plus one per 16 groups it carries (stepWork).
+const (
+	// reDirectWork is the most work a search may cost (at worst) to run
+	// in one call of package regexp on the string, with all its
+	// shortcuts: 1-12 ms (an instruction step costs 5 ns, up to 45 for
+	// a class as large as \pL). A chat message with an ordinary
+	// expression is far below it (5,000 bytes times 50).
+	reDirectWork = 1 << 18
+	// reCheckWork is the work between two looks at the deadline.
+	reCheckWork = 1 << 16
+)
 
 // regex is a compiled rc.re expression.
 type regex struct {
@@ -30,9 +66,21 @@ type regex struct {
 	// before its match: it then runs on the rest of the subject.
 	cont *regexp.Regexp
 	ncap int // rx's groups
+	// step and contStep are the work of one step of rx and of cont.
+	step, contStep int
+	// prefix is a literal every match of rx starts with, when rx looks
+	// at nothing before its match ("" otherwise): a search read through
+	// the reader starts at its first occurrence, as package regexp's own
+	// search skips to it.
+	prefix string
 }
 
-// compileRegex compiles expr; the error is RE2's reason.
+// stepWork is the work of one step of a program of ninst instructions
+// with ngroups groups.
+func stepWork(ninst, ngroups int) int { return ninst + ninst*ngroups/16 }
+
+// compileRegex compiles expr; the error is RE2's reason, or which bound
+// the program passes.
 func compileRegex(expr string) (*regex, error) {
 	if len(expr) > maxExprBytes {
 		return nil, fmt.Errorf("expression longer than %d bytes", maxExprBytes)
@@ -41,11 +89,20 @@ func compileRegex(expr string) (*regex, error) {
 	if err != nil {
 		return nil, reason(err)
 	}
+	// Before compiling: a program the parser accepts can have 3 million
+	// instructions, which take a second to compile.
+	ninst, ngroups := progInsts(tree), tree.MaxCap()
+	if ninst > maxProgInsts {
+		return nil, fmt.Errorf("expression too large: it compiles to about %d instructions (at most %d)", ninst, maxProgInsts)
+	}
+	if ninst*ngroups > maxProgInstGroups {
+		return nil, fmt.Errorf("expression too large: %d groups in about %d instructions (instructions times groups at most %d)", ngroups, ninst, maxProgInstGroups)
+	}
 	rx, err := regexp.Compile(expr)
 	if err != nil {
 		return nil, reason(err)
 	}
-	r := &regex{src: expr, rx: rx, ncap: rx.NumSubexp()}
+	r := &regex{src: expr, rx: rx, ncap: rx.NumSubexp(), step: stepWork(ninst, ngroups)}
 	if looksBehind(tree) {
 		anyChar := func() *syntax.Regexp { return &syntax.Regexp{Op: syntax.OpAnyChar} }
 		wrapped := &syntax.Regexp{Op: syntax.OpConcat, Sub: []*syntax.Regexp{
@@ -58,9 +115,52 @@ func compileRegex(expr string) (*regex, error) {
 		if err != nil || r.cont.NumSubexp() != r.ncap+1 {
 			return nil, fmt.Errorf("cannot search this expression from a position (%v)", err)
 		}
+		r.contStep = stepWork(progInsts(wrapped), ngroups+1)
+	} else {
+		r.prefix, _ = rx.LiteralPrefix()
 	}
 	return r, nil
 }
+
+// progSize is about how many instructions syntax.Compile makes of t once
+// simplified (a little more, never less, for the expressions of the
+// tests), counted without compiling: one for a character, class or
+// assertion, two more for a group, one more for an alternative or a
+// repetition, and a repetition x{n,m} compiles to m copies of x (n and a
+// loop when unbounded). The parser bounds the total to about 3 million.
+func progSize(t *syntax.Regexp) int {
+	n := 0
+	switch t.Op {
+	case syntax.OpLiteral:
+		n = max(len(t.Rune), 1)
+	case syntax.OpCapture, syntax.OpStar:
+		n = 2 + progSize(t.Sub[0])
+	case syntax.OpPlus, syntax.OpQuest:
+		n = 1 + progSize(t.Sub[0])
+	case syntax.OpConcat, syntax.OpAlternate:
+		for _, sub := range t.Sub {
+			n += progSize(sub)
+		}
+		if t.Op == syntax.OpAlternate {
+			n += len(t.Sub) - 1
+		}
+		n = max(n, 1)
+	case syntax.OpRepeat:
+		body := progSize(t.Sub[0])
+		if t.Max == -1 {
+			n = max(t.Min, 1)*body + 2
+		} else {
+			n = max(t.Max*body+t.Max-t.Min, 1)
+		}
+	default:
+		n = 1
+	}
+	return n
+}
+
+// progInsts is progSize of a whole program: t's, and the fail and match
+// instructions.
+func progInsts(t *syntax.Regexp) int { return progSize(t) + 2 }
 
 // reason is the text of a compile error: RE2's code and the part of the
 // expression at fault.
@@ -87,19 +187,38 @@ func looksBehind(t *syntax.Regexp) bool {
 	return false
 }
 
+// search is the searches of one rc.re call (a method, an iterator's
+// step, a trigger's match) in L: it counts their work, and looks at L's
+// context as they go.
+type search struct {
+	L  *lua.LState
+	r  *regex
+	fn string // the function, for errors: "re:match"; "" for a trigger's pattern
+	// direct is the most work one search runs in one call of package
+	// regexp (reDirectWork; the tests lower it to read every subject).
+	direct int
+	work   int // work since the context was last looked at
+}
+
+func (r *regex) search(L *lua.LState, fn string) search {
+	return search{L: L, r: r, fn: fn, direct: reDirectWork}
+}
+
 // findAt returns the leftmost match of r in s that starts at pos or later,
 // as regexp's FindStringSubmatchIndex (pairs of byte offsets into s, -1
-// for a group that took no part), or nil.
-func (r *regex) findAt(s string, pos int) []int {
+// for a group that took no part), or nil. It raises, with the context's
+// error, once the context is done.
+func (se *search) findAt(s string, pos int) []int {
+	r := se.r
 	if pos == 0 {
-		return r.rx.FindStringSubmatchIndex(s)
+		return se.find(r.rx, r.step, s)
 	}
-	base, rx, skip := pos, r.rx, 0
+	base, rx, step, skip := pos, r.rx, r.step, 0
 	if r.cont != nil {
 		_, w := utf8.DecodeLastRuneInString(s[:pos])
-		base, rx, skip = pos-w, r.cont, 2
+		base, rx, step, skip = pos-w, r.cont, r.contStep, 2
 	}
-	loc := rx.FindStringSubmatchIndex(s[base:])
+	loc := se.find(rx, step, s[base:])
 	if loc == nil {
 		return nil
 	}
@@ -112,22 +231,129 @@ func (r *regex) findAt(s string, pos int) []int {
 	return loc
 }
 
+// find is rx.FindStringSubmatchIndex(s), where a step of rx is step work.
+// When the search could cost more than se.direct, it reads s through a
+// deadlineReader instead: package regexp runs the same matcher on a
+// reader (without its shortcuts), so the match is the same, as the tests
+// check.
+func (se *search) find(rx *regexp.Regexp, step int, s string) []int {
+	work := step * (len(s) + 1)
+	if work <= se.direct {
+		se.work += work
+		if se.work > reCheckWork {
+			se.work = 0
+			se.check()
+		}
+		return rx.FindStringSubmatchIndex(s)
+	}
+	se.work = 0
+	start := 0
+	if rx == se.r.rx && se.r.prefix != "" {
+		// Every match starts with the prefix, and rx looks at nothing
+		// before its match: the search may start at the prefix.
+		if start = strings.Index(s, se.r.prefix); start < 0 {
+			return nil
+		}
+	}
+	loc := se.read(rx, step, s[start:])
+	for i, v := range loc {
+		if v >= 0 {
+			loc[i] = v + start
+		}
+	}
+	return loc
+}
+
+// read is rx.FindReaderSubmatchIndex of s through a deadlineReader.
+func (se *search) read(rx *regexp.Regexp, step int, s string) (loc []int) {
+	ctx := se.L.Context()
+	if ctx == nil || ctx.Done() == nil { // no deadline to look at
+		return rx.FindStringSubmatchIndex(s)
+	}
+	rd := &deadlineReader{s: s, every: max(reCheckWork/step, 1), err: ctx.Err}
+	rd.left = rd.every
+	defer func() {
+		if v := recover(); v != nil {
+			if st, ok := v.(readerStop); ok && st.rd == rd {
+				se.raise(st.err)
+			}
+			panic(v)
+		}
+	}()
+	return rx.FindReaderSubmatchIndex(rd)
+}
+
+// check raises once the context is done.
+func (se *search) check() {
+	if ctx := se.L.Context(); ctx != nil && ctx.Err() != nil {
+		se.raise(ctx.Err())
+	}
+}
+
+// raise raises err as "<fn>: <err>", or for a trigger's pattern as a Lua
+// pattern's matcher does: "pattern rc.re(...): <err>".
+func (se *search) raise(err error) {
+	if se.fn == "" {
+		se.L.RaiseError("pattern %s: %v", se.r.label(), err)
+	}
+	se.L.RaiseError("%s: %v", se.fn, err)
+}
+
+// deadlineReader reads s a character at a time, as package regexp reads
+// a string (an invalid byte is utf8.RuneError of width 1), and looks at
+// err every `every` characters: once it is not nil, it panics with a
+// readerStop, which its search recovers.
+type deadlineReader struct {
+	s     string
+	i     int
+	left  int // characters until the next look
+	every int
+	err   func() error
+}
+
+// readerStop is what a deadlineReader panics with.
+type readerStop struct {
+	rd  *deadlineReader
+	err error
+}
+
+func (rd *deadlineReader) ReadRune() (rune, int, error) {
+	if rd.i >= len(rd.s) {
+		return 0, 0, io.EOF
+	}
+	if rd.left--; rd.left <= 0 {
+		rd.left = rd.every
+		if err := rd.err(); err != nil {
+			panic(readerStop{rd, err})
+		}
+	}
+	if c := rd.s[rd.i]; c < utf8.RuneSelf {
+		rd.i++
+		return rune(c), 1, nil
+	}
+	c, w := utf8.DecodeRuneInString(rd.s[rd.i:])
+	rd.i += w
+	return c, w, nil
+}
+
 // matches iterates over the successive matches of r in s as regexp's
 // FindAll functions find them: no overlap, and no empty match right after
 // a previous match.
 type matches struct {
-	r       *regex
+	search
 	s       string
 	pos     int // where the next search starts; past len(s) once done
 	prevEnd int // where the previous match ended; -1 before the first
 }
 
-func (r *regex) matches(s string) *matches { return &matches{r: r, s: s, prevEnd: -1} }
+func (r *regex) matches(L *lua.LState, fn, s string) *matches {
+	return &matches{search: r.search(L, fn), s: s, prevEnd: -1}
+}
 
 // next returns the next match (as findAt), or nil once there is none.
 func (m *matches) next() []int {
 	for m.pos <= len(m.s) {
-		loc := m.r.findAt(m.s, m.pos)
+		loc := m.findAt(m.s, m.pos)
 		if loc == nil {
 			m.pos = len(m.s) + 1
 			return nil
@@ -177,8 +403,9 @@ func (r *regex) captures(s string, loc []int) []lua.LValue {
 func (r *regex) label() string { return fmt.Sprintf("rc.re(%q)", clip(r.src)) }
 
 // match gives hear and respond the captures of the first match in text.
-func (r *regex) match(_ *lua.LState, text string) ([]lua.LValue, bool) {
-	loc := r.rx.FindStringSubmatchIndex(text)
+func (r *regex) match(L *lua.LState, text string) ([]lua.LValue, bool) {
+	se := r.search(L, "")
+	loc := se.findAt(text, 0)
 	if loc == nil {
 		return nil, false
 	}
@@ -294,7 +521,8 @@ func pushAll(L *lua.LState, vs []lua.LValue) int {
 func reMatch(L *lua.LState) int {
 	r := checkRegex(L, "re:match")
 	s, pos := subjectAndStart(L, "re:match")
-	loc := r.findAt(s, pos)
+	se := r.search(L, "re:match")
+	loc := se.findAt(s, pos)
 	if loc == nil {
 		L.Push(lua.LNil)
 		return 1
@@ -311,7 +539,8 @@ func reMatch(L *lua.LState) int {
 func reFind(L *lua.LState) int {
 	r := checkRegex(L, "re:find")
 	s, pos := subjectAndStart(L, "re:find")
-	loc := r.findAt(s, pos)
+	se := r.search(L, "re:find")
+	loc := se.findAt(s, pos)
 	if loc == nil {
 		L.Push(lua.LNil)
 		return 1
@@ -336,8 +565,9 @@ func reFind(L *lua.LState) int {
 func reGmatch(L *lua.LState) int {
 	r := checkRegex(L, "re:gmatch")
 	s := checkSubject(L, "re:gmatch")
-	it := r.matches(s)
+	it := r.matches(L, "re:gmatch", s)
 	L.Push(L.NewFunction(func(L *lua.LState) int {
+		it.L = L // the state calling it, whose context is the call's
 		if loc := it.next(); loc != nil {
 			return pushAll(L, r.captures(s, loc))
 		}
@@ -379,7 +609,7 @@ func reGsub(L *lua.LState) int {
 	size := newBudget(L, fn, "result")
 	var out strings.Builder
 	last, count := 0, 0
-	for it := r.matches(s); count != n; {
+	for it := r.matches(L, fn, s); count != n; {
 		loc := it.next()
 		if loc == nil {
 			break

@@ -120,21 +120,43 @@ func (b *binding) allowPost(fn string, k int) error {
 func postCount(endpoint string, body []byte) int {
 	switch r := routeOf(endpoint); {
 	case r == "chat.postmessage":
-		return max(1, targets(body, "channel"), targets(body, "roomId"))
+		return max(1, targets(body))
 	case postEndpoints[r] || postMethods[methodOf(endpoint, body)]:
 		return 1
 	}
 	return 0
 }
 
-// targets returns the length of body's member key when it is an array,
-// else 0. Exact keys, as the server's JSON.parse reads them (the last of
-// a repeated key, as encoding/json's map does).
-func targets(body []byte, key string) int {
+// targets returns how many rooms the server posts a chat.postMessage of
+// body to: it takes channel || roomId (JavaScript's truth: an absent key,
+// null, "" or false falls through; an array, even empty, does not), one
+// room for a string, one per element for an array. Exact keys, as the
+// server's JSON.parse reads them (the last of a repeated key, as
+// encoding/json's map does).
+func targets(body []byte) int {
 	var outer map[string]json.RawMessage
-	var list []json.RawMessage
-	if json.Unmarshal(body, &outer) != nil || json.Unmarshal(outer[key], &list) != nil {
+	if json.Unmarshal(body, &outer) != nil {
 		return 0
 	}
-	return len(list)
+	for _, key := range []string{"channel", "roomId"} {
+		var v any
+		if json.Unmarshal(outer[key], &v) != nil {
+			continue
+		}
+		switch v := v.(type) {
+		case []any:
+			return len(v)
+		case string:
+			if v != "" {
+				return 1
+			}
+		case bool, float64:
+			if v != false && v != 0.0 {
+				return 1
+			}
+		case map[string]any:
+			return 1
+		}
+	}
+	return 0
 }

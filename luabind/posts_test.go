@@ -161,7 +161,9 @@ func TestPostCount(t *testing.T) {
 		{"chat.postMessage", `{"channel":"#a","text":"x"}`, 1},
 		{"chat.postMessage", `{"channel":["#a","#b","#c"]}`, 3},
 		{"/CHAT.postmessage/", `{"roomId":["A","B"]}`, 2},
-		{"chat.postMessage", `{"channel":[],"roomId":"A"}`, 1},
+		{"chat.postMessage", `{"channel":[],"roomId":"A"}`, 1}, // an empty array is taken: no post, counted as one
+		{"chat.postMessage", `{"channel":"#a","roomId":["A","B","C"]}`, 1},
+		{"chat.postMessage", `{"channel":"","roomId":["A","B","C"]}`, 3},
 		{"chat.postMessage", `{"channel":"#a","channel":["#a","#b"]}`, 2}, // the last of a repeated key, as JSON.parse
 		{"chat.postMessage", `{"Channel":["#a","#b"]}`, 1},
 		{"chat.sendMessage", `{"message":{"rid":"A","msg":"x"}}`, 1},

@@ -70,6 +70,10 @@ func (s *Secrets) Redact(text string) string {
 const (
 	cutMark = "..."
 	minCut  = 4
+	// maxCut is the longest text before a mark that can be a cut
+	// secret: the host's longest clip (an error message's 4 KiB). It
+	// bounds redactCuts' work per mark, whatever the secret's length.
+	maxCut = 4 << 10
 )
 
 // redactCuts replaces, before each cutMark in text, the longest end that
@@ -104,7 +108,7 @@ func redactCuts(text string, forms []string) string {
 // cutPrefix returns the length of the longest end of s, shorter than f
 // and at least minCut bytes, that f begins with; 0 if none.
 func cutPrefix(s, f string) int {
-	for k := min(len(f)-1, len(s)); k >= minCut; k-- {
+	for k := min(len(f)-1, len(s), maxCut); k >= minCut; k-- {
 		if s[len(s)-1] == f[k-1] && s[len(s)-k:] == f[:k] {
 			return k
 		}

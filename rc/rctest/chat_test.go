@@ -217,6 +217,7 @@ func TestChatPostMessageErrors(t *testing.T) {
 	}{
 		{"no target", map[string]any{"text": "x"}, 400,
 			`{"success":false,"errorType":"invalid-params","error":"must have required property 'roomId'\nmust have required property 'channel'\nmust match a schema in anyOf"}`},
+		{"an empty array of targets", map[string]any{"channel": []any{}, "text": "x"}, 400, `{"success":false,"error":"unknown-error"}`},
 		{"unknown #channel", map[string]any{"channel": "#nope", "text": "x"}, 400,
 			`{"success":false,"error":"[invalid-channel]","errorType":"invalid-channel"}`},
 		{"unknown @user", map[string]any{"channel": "@nobody", "text": "x"}, 400,

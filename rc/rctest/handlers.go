@@ -562,6 +562,10 @@ func (s *Server) chatPostMessage(c *reqCtx) {
 		}
 		s.logAction(Action{Kind: ActionPost, UserID: c.user.id, RoomID: m.rid, MessageID: m.id, Text: m.msg, ThreadID: m.tmid})
 	}
+	if first == nil { // "channel": []: nothing posted, processWebhookMessage(...)[0] is undefined
+		c.fail("unknown-error")
+		return
+	}
 	c.success(obj{{"ts", first.ts.UnixMilli()}, {"channel", firstTarget}, {"message", s.st.messageObj(first)}})
 }
 

@@ -517,11 +517,11 @@ func printStatus(w io.Writer, doc statusDoc) {
 	fmt.Fprintf(w, "rclua %s  server %s  user %s  up %s  %s\n", doc.Version, esc(doc.Server), esc(user),
 		(time.Duration(doc.UptimeSeconds) * time.Second).String(), ready)
 	if c := doc.Connecting; c != nil {
-		fmt.Fprintf(w, "connecting to %s since %s (%d failed attempts)", doc.Server, c.Since.Local().Format(time.DateTime), c.Attempts)
+		fmt.Fprintf(w, "connecting to %s since %s (%d failed attempts)", esc(doc.Server), c.Since.Local().Format(time.DateTime), c.Attempts)
 		if c.LastError != "" {
 			fmt.Fprintf(w, "; last error at %s: %s", c.LastErrorAt.Local().Format(time.TimeOnly), esc(c.LastError))
 		}
-		fmt.Fprintf(w, "\nscripts: %s  state: %s\nno script is loaded until the server answers\n", doc.ScriptsDir, doc.StateDir)
+		fmt.Fprintf(w, "\nscripts: %s  state: %s\nno script is loaded until the server answers\n", esc(doc.ScriptsDir), esc(doc.StateDir))
 		return
 	}
 	fmt.Fprintf(w, "event source: %s\nscripts: %s  state: %s\n", esc(src), esc(doc.ScriptsDir), esc(doc.StateDir))

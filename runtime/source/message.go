@@ -89,7 +89,14 @@ func (ms *msgState) offer(ctx context.Context, emit Emit, m *rc.Message, now tim
 		return nil
 	}
 	prev, seen := ms.latest[m.ID]
-	if seen && (at.Equal(prev.stamp) || at.Before(prev.stamp) && (rest || prev.rest)) {
+	if seen && at.Equal(prev.stamp) {
+		if prev.rest && !rest { // the stream has reached the answer's version
+			prev.rest = false
+			ms.latest[m.ID] = prev
+		}
+		return nil
+	}
+	if seen && at.Before(prev.stamp) && (rest || prev.rest) {
 		return nil
 	}
 	action := ActionUpdated

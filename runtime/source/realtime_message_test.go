@@ -278,6 +278,13 @@ func TestMessageStateActions(t *testing.T) {
 	require.NoError(t, ms.offer(ctx, got.emit, msg("m2", "u", now.Add(-time.Hour), now.Add(-2*time.Minute)), now, rest))
 	assert.Equal(t, 2, got.count(ActionUpdated, "m2"), "an answer with the same version, or an older one, is old news")
 
+	// A catch-up's version, then the stream's copy of it: the stream has
+	// reached it, so a later stream edit stamped before it is a change.
+	require.NoError(t, ms.offer(ctx, got.emit, msg("m4", "u", now, now.Add(2*time.Second)), now, rest))
+	require.NoError(t, ms.offer(ctx, got.emit, msg("m4", "u", now, now.Add(2*time.Second)), now, stream))
+	require.NoError(t, ms.offer(ctx, got.emit, msg("m4", "u", now, now.Add(-8*time.Second)), now, stream))
+	assert.Equal(t, 1, got.count(ActionUpdated, "m4"), "the edit after the stream caught up")
+
 	ms.prune(now.Add(2 * time.Minute))
 	assert.NotContains(t, ms.latest, "m1", "forgotten once older than the window")
 	require.NoError(t, ms.offer(ctx, got.emit, msg("m1", "u", now, now.Add(time.Hour)), now.Add(2*time.Minute), stream))

@@ -150,8 +150,12 @@ func targets(body []byte) int {
 			if v != "" {
 				return 1
 			}
-		case bool, float64:
-			if v != false && v != 0.0 {
+		case bool:
+			if v {
+				return 1
+			}
+		case float64:
+			if v != 0 {
 				return 1
 			}
 		case map[string]any:

@@ -276,34 +276,9 @@ func Requires(name string, src []byte, find ModuleSource) (map[string]bool, erro
 	if err != nil {
 		return nil, fmt.Errorf("lint: %s: %w", name, err)
 	}
-	api := &API{} // only the requires are read: no rc paths, no globals
-	c := api.newChecker()
+	c := (&API{}).newChecker() // only the requires are read: no rc paths, no globals
 	c.block(stmts, newScope(nil))
-	out := map[string]bool{}
-	queue := sortedKeys(c.requires)
-	for len(queue) > 0 {
-		mod := queue[0]
-		queue = queue[1:]
-		if out[mod] {
-			continue
-		}
-		out[mod] = true
-		if find == nil {
-			continue
-		}
-		msrc, ok := find(mod)
-		if !ok {
-			continue
-		}
-		mstmts, err := parse.Parse(strings.NewReader(string(msrc)), mod)
-		if err != nil {
-			continue
-		}
-		mc := api.newChecker()
-		mc.block(mstmts, newScope(nil))
-		queue = append(queue, sortedKeys(mc.requires)...)
-	}
-	return out, nil
+	return c.walkModules(find, nil), nil
 }
 
 func (a *API) newChecker() *checker {
@@ -313,6 +288,23 @@ func (a *API) newChecker() *checker {
 // addModuleGlobals counts as defined the globals assigned by the modules
 // c's file requires, transitively.
 func (c *checker) addModuleGlobals(find ModuleSource) {
+	c.walkModules(find, func(mc *checker) {
+		for g := range mc.defined {
+			c.defined[g] = true
+		}
+		for p, n := range mc.added { // string.startswith = ...: a field of a shared library table
+			if c.added[p] == nil {
+				c.added[p] = n
+			}
+		}
+	})
+}
+
+// walkModules visits the modules c's source requires by a constant name,
+// and those they require in turn, each once, their sources given by find
+// (nil: none followed): visit (may be nil) gets the checker of each one
+// found that parses. It returns every module name met.
+func (c *checker) walkModules(find ModuleSource, visit func(mc *checker)) map[string]bool {
 	seen := map[string]bool{}
 	queue := sortedKeys(c.requires)
 	for len(queue) > 0 {
@@ -322,6 +314,9 @@ func (c *checker) addModuleGlobals(find ModuleSource) {
 			continue
 		}
 		seen[mod] = true
+		if find == nil {
+			continue
+		}
 		src, ok := find(mod)
 		if !ok {
 			continue
@@ -332,16 +327,12 @@ func (c *checker) addModuleGlobals(find ModuleSource) {
 		}
 		mc := c.api.newChecker()
 		mc.block(stmts, newScope(nil))
-		for g := range mc.defined {
-			c.defined[g] = true
-		}
-		for p, n := range mc.added { // string.startswith = ...: a field of a shared library table
-			if c.added[p] == nil {
-				c.added[p] = n
-			}
+		if visit != nil {
+			visit(mc)
 		}
 		queue = append(queue, sortedKeys(mc.requires)...)
 	}
+	return seen
 }
 
 func sortedKeys(m map[string]bool) []string {

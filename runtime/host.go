@@ -704,7 +704,9 @@ func (h *Host) settingsChanged(c watch.Change) {
 		}
 	}
 	sort.Strings(names)
-	h.log.Info().Str("file", SettingsFile).Strs("sections_changed", changed).Strs("reloaded", names).
+	// Each reload logs its own outcome ("script reloaded", or the load's
+	// error with the old version kept): these are only requested here.
+	h.log.Info().Str("file", SettingsFile).Strs("sections_changed", changed).Strs("reloading", names).
 		Msg("settings loaded")
 }
 

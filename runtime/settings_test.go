@@ -124,6 +124,43 @@ func TestSettingsReloadAffectedScriptsOnly(t *testing.T) {
 	th.logs.eventually(t, waitFor, func() bool { return th.logs.count("b tick none") > 0 }, "no file: no settings")
 }
 
+// A settings edit with which a script no longer loads keeps its running
+// version (with the old settings), and the log says the reload was asked
+// for, then that it failed: never that the script reloaded.
+func TestSettingsReloadThatFailsKeepsTheOldVersion(t *testing.T) {
+	t.Parallel()
+	script := `local g = rc.config.greeting or "none"
+assert(g ~= "bad", "greeting is bad")
+rc.log.info("a loaded " .. g)
+rc.every(0.01, function() rc.log.info("a tick " .. g) end)
+`
+	th := startHost(t, Config{}, nil, map[string]string{
+		SettingsFile: "[a]\ngreeting = \"hello\"\n",
+		"a.lua":      script,
+	})
+	th.logs.eventually(t, waitFor, func() bool { return th.logs.count("a tick hello") > 0 }, "a runs with its settings")
+	writeFile(t, filepath.Join(th.dir, SettingsFile), "[a]\ngreeting = \"bad\"\n")
+	th.logs.eventually(t, waitFor, func() bool { return th.logs.count("script load failed", "script", "a") == 1 }, "the reload with the new settings failed")
+	var requested bool
+	for _, e := range th.logs.entries() {
+		if e["message"] != "settings loaded" {
+			continue
+		}
+		_, claims := e["reloaded"]
+		assert.False(t, claims, "the settings log claims a reload before its outcome: %v", e)
+		if r, _ := e["reloading"].([]any); len(r) == 1 && r[0] == "a" {
+			requested = true
+		}
+	}
+	assert.True(t, requested, "the settings log names the script whose reload it asked for")
+	assert.Zero(t, th.logs.count("script reloaded", "script", "a"))
+	n := th.logs.count("a tick hello")
+	th.logs.eventually(t, waitFor, func() bool { return th.logs.count("a tick hello") > n }, "the old version keeps running")
+	st := statusOf(th.h, "a")
+	assert.Equal(t, StateRunning, st.State)
+	assert.Contains(t, st.LastError, "greeting is bad")
+}
+
 // A setting outside any section, and a secrets list that is not one, are
 // refused with the file named.
 func TestSettingsParseErrors(t *testing.T) {

@@ -6,21 +6,27 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/rclua/rclua/runtime"
+	"github.com/rclua/rclua/runtime/lint"
 )
 
-const checkHelp = `rclua check [flags] PATH...
+var checkHelp = `rclua check [flags] PATH...
 
 Compiles and loads every script (a file, or the *.lua files of a folder, as
 the daemon loads them) in the real sandbox with an offline fake client: no
 server, no credentials, no network. Then reads each script's whole syntax
 tree, handlers included: rc paths that do not exist, globals read but never
-defined, constant rc.every and rc.cron arguments they refuse. A comment
-"-- rclua: ignore WHAT" (a kind: rc-path, undefined-global, trigger-arg; or
-a name) silences its line. Prints every error as file:line: message on
-stdout and exits 1 if any script fails. Made for a rules repository's CI.
+defined, library fields and call arguments that would raise, constant
+trigger arguments they refuse, and more. A comment "-- rclua: ignore WHAT"
+silences its line's findings named by WHAT: names, or kinds (below). Prints
+every error as file:line: message on stdout and exits 1 if any script
+fails. Made for a rules repository's CI.
+
+Kinds of finding:
+` + wrapWords(strings.Join(lint.Kinds, ", "), 76, "  ") + `
 `
 
 // checkFlags returns the flag set of "rclua check" and the load timeout
@@ -62,4 +68,23 @@ func cmdCheck(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	fmt.Fprintf(stderr, "rclua check: %d script(s) ok\n", len(files))
 	return nil
+}
+
+// wrapWords breaks s at spaces into lines of at most width bytes, each
+// starting with indent.
+func wrapWords(s string, width int, indent string) string {
+	var b strings.Builder
+	line := indent
+	for _, w := range strings.Fields(s) {
+		if line != indent && len(line)+1+len(w) > width {
+			b.WriteString(line + "\n")
+			line = indent
+		}
+		if line != indent {
+			line += " "
+		}
+		line += w
+	}
+	b.WriteString(line)
+	return b.String()
 }

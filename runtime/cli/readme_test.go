@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/rclua/rclua/runtime"
+	"github.com/rclua/rclua/runtime/lint"
 	"github.com/rclua/rclua/runtime/scripttest"
 )
 
@@ -45,6 +46,20 @@ func TestReadmeMentionsTheEssentials(t *testing.T) {
 	goVersion := regexp.MustCompile(`(?m)^go (\S+)$`).FindSubmatch(gomod)
 	require.NotNil(t, goVersion, "go.mod has a go line")
 	assert.Contains(t, string(readme), "With Go "+string(goVersion[1])+" or later", "the README names the Go version go.mod requires")
+}
+
+// TestIgnoreKindsListed: rclua check's help and the README name every
+// kind of finding an ignore comment takes.
+func TestIgnoreKindsListed(t *testing.T) {
+	readme, err := os.ReadFile(readmePath)
+	require.NoError(t, err)
+	_, ignore, ok := strings.Cut(string(readme), "A comment `-- rclua: ignore WHAT`")
+	require.True(t, ok, "README.md explains ignore comments")
+	ignore, _, _ = strings.Cut(ignore, "\n\n")
+	for _, k := range lint.Kinds {
+		assert.Contains(t, checkHelp, " "+k, "rclua check --help names %s", k)
+		assert.Contains(t, ignore, "`"+k+"`", "the README's ignore paragraph names %s", k)
+	}
 }
 
 // commandFlags are the flag sets of every command, built as the commands

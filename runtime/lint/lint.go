@@ -97,6 +97,10 @@ const (
 	KindMessage     = "message"
 )
 
+// Kinds lists every kind of finding, in the order the help names them.
+var Kinds = []string{KindRCPath, KindGlobal, KindLibrary, KindCallArg, KindMessage,
+	KindTriggerArg, KindEndpoint, KindConfigWrite, KindLateTrigger}
+
 // triggerFuncs are the rc functions that register a trigger: only the
 // load (a script's top level) may call them.
 var triggerFuncs = map[string]bool{"rc.on": true, "rc.every": true, "rc.cron": true, "rc.hear": true, "rc.respond": true}

@@ -228,6 +228,43 @@ foo()
 	assert.True(t, strings.HasPrefix(got[2], "11: undefined-global:"), "a comment silences its own line only")
 }
 
+// Every kind a finding has is in lint.Kinds (the names rclua check's help
+// and the README give an ignore comment), and its name silences it.
+func TestEveryKindListed(t *testing.T) {
+	t.Parallel()
+	api := realAPI(t, nil)
+	lines := []string{
+		`rc.chat.nope()`,
+		`foo()`,
+		`string.fromat("%d", 1)`,
+		`rc.subscriptions.get_one(42)`,
+		`rc.hear("^ping", function(msg) msg:replly("pong") end)`,
+		`rc.every("5x", function() end)`,
+		`rc.get("/api/v1/me")`,
+		`rc.config.owner = "x"`,
+		`rc.on("message", function() rc.every("1d", function() end) end)`,
+	}
+	fs, err := api.Check("s.lua", []byte(strings.Join(lines, "\n")))
+	require.NoError(t, err)
+	var kinds []string
+	for _, f := range fs {
+		assert.Contains(t, lint.Kinds, f.Kind, "line %d: %s", f.Line, f.Message)
+		if !slices.Contains(kinds, f.Kind) {
+			kinds = append(kinds, f.Kind)
+		}
+		silenced := slices.Clone(lines)
+		silenced[f.Line-1] += " -- rclua: ignore " + f.Kind
+		again, err := api.Check("s.lua", []byte(strings.Join(silenced, "\n")))
+		require.NoError(t, err)
+		for _, g := range again {
+			assert.False(t, g.Line == f.Line && g.Kind == f.Kind, "ignore %s does not silence line %d", f.Kind, f.Line)
+		}
+	}
+	slices.Sort(kinds)
+	listed := slices.Sorted(slices.Values(lint.Kinds))
+	assert.Equal(t, listed, kinds, "the sample has one finding of each listed kind")
+}
+
 func TestCheckRefusesWhatDoesNotParse(t *testing.T) {
 	t.Parallel()
 	_, err := realAPI(t, nil).Check("bad.lua", []byte("local = 1"))

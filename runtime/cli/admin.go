@@ -334,15 +334,44 @@ func (d *daemonState) checks(h *runtime.Host, src sourceDoc) []readyCheck {
 	case !src.Needed:
 		ev.Detail = "no running script listens to events"
 	case !src.Up:
-		ev.OK, ev.Detail = false, fmt.Sprintf("%s: %s", src.Name, src.State)
+		ev.OK, ev.Detail = false, sourceDetail(src)
 	default:
-		ev.Detail = fmt.Sprintf("%s: %s", src.Name, src.State)
+		ev.Detail = sourceDetail(src)
 	}
 	stop := readyCheck{Name: "stopping", OK: true}
 	if d.stopping.Load() {
 		stop.OK, stop.Detail = false, "the daemon is stopping: no new events, running handlers finish"
 	}
 	return []readyCheck{cred, load, ev, stop}
+}
+
+// sourceDetail words the event source's state for /readyz: "realtime:
+// the stream is up", "poll: the last poll failed" (the metrics and the
+// status document keep the state's one word).
+func sourceDetail(src sourceDoc) string {
+	var what string
+	switch src.State {
+	case source.StateRealtime:
+		what = "the stream is up"
+	case source.StateConnecting:
+		what = "connecting"
+		if src.Name == "poll" {
+			what = "no poll has ended yet"
+		}
+	case source.StatePolling:
+		what = "the last poll succeeded"
+		if src.Name == "realtime" {
+			what = "the stream is unavailable, polling instead: " + what
+		}
+	case source.StateFailing:
+		what = "the last poll failed"
+		if src.Name == "realtime" {
+			what = "the stream is unavailable, polling instead: " + what
+		}
+	default:
+		what = src.State
+	}
+	return src.Name + ": " + what
 }
 
 // status builds the status document.

@@ -274,7 +274,7 @@ func TestE2EReadyzPollFailing(t *testing.T) {
 	})
 	require.Len(t, rb.Failing, 1)
 	assert.Equal(t, "event_source", rb.Failing[0].Name)
-	assert.Equal(t, "poll: failing", rb.Failing[0].Detail)
+	assert.Equal(t, "poll: the last poll failed", rb.Failing[0].Detail)
 }
 
 // TestE2EControl drives a daemon through the built binary: status (text

@@ -17,6 +17,7 @@ import (
 
 	"github.com/rclua/rclua/rc"
 	"github.com/rclua/rclua/runtime"
+	"github.com/rclua/rclua/runtime/source"
 )
 
 // testDaemon is a daemonState over a real host of an empty folder.
@@ -124,4 +125,21 @@ func TestHealthzAfterALongConnect(t *testing.T) {
 	d.attach(host, nil, "bot", "scripts")
 	code, body := get(t, srv.URL+"/healthz")
 	assert.Equal(t, http.StatusOK, code, "just attached: %s", body)
+}
+
+// TestSourceDetail: /readyz words each state of each source once ("realtime:
+// realtime" said nothing), and a fallback's polls say the stream is down.
+func TestSourceDetail(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct{ name, state, want string }{
+		{"realtime", source.StateRealtime, "realtime: the stream is up"},
+		{"realtime", source.StateConnecting, "realtime: connecting"},
+		{"realtime", source.StatePolling, "realtime: the stream is unavailable, polling instead: the last poll succeeded"},
+		{"realtime", source.StateFailing, "realtime: the stream is unavailable, polling instead: the last poll failed"},
+		{"poll", source.StatePolling, "poll: the last poll succeeded"},
+		{"poll", source.StateConnecting, "poll: no poll has ended yet"},
+		{"poll", source.StateFailing, "poll: the last poll failed"},
+	} {
+		assert.Equal(t, c.want, sourceDetail(sourceDoc{Name: c.name, State: c.state}), "%s %s", c.name, c.state)
+	}
 }

@@ -8,26 +8,37 @@ import (
 // Backoff is a capped exponential backoff with jitter: the nominal wait
 // before retry number n is Min doubled n-1 times, at most Max, and the wait
 // returned is a random duration between half the nominal wait and all of
-// it ("equal jitter"), so that many clients failing together spread out
-// their retries instead of hitting a recovering server at the same moment.
+// it ("equal jitter"; Jitter narrows the range), so that many clients
+// failing together spread out their retries instead of hitting a
+// recovering server at the same moment.
 //
 // It is the one backoff of rclua: the client's retries (RetryPolicy), the
-// command's start-up connection loop and the subscription poller all use it.
-// The zero value waits nothing.
+// command's start-up connection loop, the event sources and the pause of
+// a script that keeps failing all use it. The zero value waits nothing.
 type Backoff struct {
 	Min time.Duration // nominal wait before the first retry
 	Max time.Duration // cap of the nominal wait; below Min, Min is the cap
+	// Jitter is the most of the nominal wait that Delay takes off at
+	// random, as a fraction: 0 (or anything outside (0, 1]) means a half.
+	// A pause that must stay near its length (a script's back-off of an
+	// hour) takes less.
+	Jitter float64
 }
 
 // Delay returns the wait before retry number attempt (1-based; 0 and
-// negative numbers count as 1).
+// negative numbers count as 1): the nominal wait less at random up to
+// Jitter of it.
 func (b Backoff) Delay(attempt int) time.Duration {
 	d := b.Nominal(attempt)
 	if d <= 0 {
 		return 0
 	}
-	half := d / 2
-	return d - half + rand.N(half+1)
+	f := b.Jitter
+	if !(f > 0 && f <= 1) {
+		f = 0.5
+	}
+	off := time.Duration(float64(d) * f)
+	return d - off + rand.N(off+1)
 }
 
 // Nominal returns the wait before retry number attempt without jitter:

@@ -34,3 +34,24 @@ func TestBackoffEdges(t *testing.T) {
 	assert.Positive(t, b.Nominal(200))
 	assert.Equal(t, time.Nanosecond, Backoff{Min: time.Nanosecond, Max: time.Nanosecond}.Delay(1), "a 1ns wait has no room for jitter")
 }
+
+// TestBackoffJitter: Jitter bounds how much of the nominal wait is taken
+// off; a value outside (0, 1] is the default half.
+func TestBackoffJitter(t *testing.T) {
+	t.Parallel()
+	nominal := time.Hour
+	for _, c := range []struct {
+		jitter float64
+		least  time.Duration
+	}{{0.2, 48 * time.Minute}, {1, 0}, {0, 30 * time.Minute}, {-1, 30 * time.Minute}, {7, 30 * time.Minute}} {
+		b := Backoff{Min: nominal, Max: nominal, Jitter: c.jitter}
+		low := nominal
+		for range 500 {
+			d := b.Delay(1)
+			assert.GreaterOrEqual(t, d, c.least, "jitter %v", c.jitter)
+			assert.LessOrEqual(t, d, nominal, "jitter %v", c.jitter)
+			low = min(low, d)
+		}
+		assert.Less(t, low, c.least+(nominal-c.least)/4, "jitter %v: the waits spread down toward the bound", c.jitter)
+	}
+}

@@ -2,7 +2,6 @@ package runtime
 
 import (
 	"container/list"
-	"math/rand/v2"
 	"time"
 
 	"github.com/rclua/rclua/rc"
@@ -198,11 +197,7 @@ func (a *actor) afterCall(outcome string, alone bool) {
 // step up to backoffMax, less up to a fifth of it at random (jitter), so
 // scripts failing together do not resume together.
 func (a *actor) backoffPause(step int) time.Duration {
-	d := rc.Backoff{Min: a.h.cfg.backoffMin, Max: a.h.cfg.backoffMax}.Nominal(step)
-	if j := int64(d / 5); j > 0 {
-		d -= time.Duration(rand.Int64N(j))
-	}
-	return d
+	return rc.Backoff{Min: a.h.cfg.backoffMin, Max: a.h.cfg.backoffMax, Jitter: 0.2}.Delay(step)
 }
 
 // resetBackoff forgets the failures and ends a pause (why says what reset it).

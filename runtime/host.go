@@ -108,7 +108,7 @@ type Host struct {
 	obs     Observer  // never nil
 
 	started  atomic.Bool
-	running  context.Context // Run's own: ended once the shutdown began (set before Run starts anything)
+	runEnded <-chan struct{} // closed once Run's shutdown began (set before Run starts anything)
 	alive    atomic.Int64    // UnixNano of the last round of Run's liveness probe (see Alive)
 	loaded   chan struct{}
 	loadOnce sync.Once
@@ -465,7 +465,17 @@ func (h *Host) dispatch(ctx context.Context, src uint8, ev source.Event) error {
 }
 
 // shuttingDown reports whether Run's shutdown began.
-func (h *Host) shuttingDown() bool { return h.running != nil && h.running.Err() != nil }
+func (h *Host) shuttingDown() bool {
+	if h.runEnded == nil {
+		return false
+	}
+	select {
+	case <-h.runEnded:
+		return true
+	default:
+		return false
+	}
+}
 
 // holdSource is an emit in the shutdown: the scripts take no more events
 // (one emitted now is never reported handled, so a restart delivers it),
@@ -782,7 +792,7 @@ func (h *Host) Run(ctx context.Context) error {
 	}
 	runCtx, stopRun := context.WithCancel(ctx)
 	defer stopRun()
-	h.running = runCtx
+	h.runEnded = runCtx.Done()
 	// The sources outlive runCtx until the actors ended: the events the
 	// scripts finish handling in the shutdown grace are in the cursors
 	// the sources save as they stop.

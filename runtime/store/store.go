@@ -208,9 +208,8 @@ type DB struct {
 
 	writeErrors atomic.Uint64 // WriteErrors
 
-	ctx    context.Context // ended by Close: ends the sweeper
-	cancel context.CancelFunc
-	done   chan struct{} // closed when the sweeper has ended
+	cancel context.CancelFunc // called by Close: ends the sweeper
+	done   chan struct{}      // closed when the sweeper has ended
 }
 
 // space is a namespace's writer lock, its running total and its entries.
@@ -226,9 +225,10 @@ type space struct {
 
 func newDB(be backend, opts Options, path string) *DB {
 	d := &DB{be: be, opts: opts, path: path, spaces: map[string]*space{}, done: make(chan struct{})}
-	d.ctx, d.cancel = context.WithCancel(context.Background())
+	ctx, cancel := context.WithCancel(context.Background())
+	d.cancel = cancel
 	if opts.SweepEvery > 0 && !opts.ReadOnly {
-		go d.sweeper()
+		go d.sweeper(ctx)
 	} else {
 		close(d.done)
 	}
@@ -256,16 +256,17 @@ func (d *DB) Close() error {
 	return d.be.close()
 }
 
-func (d *DB) sweeper() {
+// sweeper sweeps every SweepEvery until ctx (Close's) ends.
+func (d *DB) sweeper(ctx context.Context) {
 	defer close(d.done)
 	t := time.NewTicker(d.opts.SweepEvery)
 	defer t.Stop()
 	for {
 		select {
-		case <-d.ctx.Done():
+		case <-ctx.Done():
 			return
 		case <-t.C:
-			_, _ = d.Sweep(d.ctx) // a failed sweep is retried next tick
+			_, _ = d.Sweep(ctx) // a failed sweep is retried next tick
 		}
 	}
 }

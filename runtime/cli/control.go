@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -350,22 +351,33 @@ $STATE_DIRECTORY) it runs with, or the same --scripts when it uses the
 default state folder beside it.
 `
 
+// controlOpts are the flags of status, reload, disable and enable.
+type controlOpts struct {
+	state   stateFlags
+	scripts string
+	asJSON  bool // status only
+}
+
+// controlFlags returns the flag set of the control command cmd and the
+// options it fills.
+func controlFlags(cmd string, getenv func(string) string) (*flag.FlagSet, *controlOpts) {
+	fs := newFlagSet(cmd, controlHelp)
+	o := &controlOpts{}
+	o.state.register(fs, getenv, false)
+	fs.StringVar(&o.scripts, "scripts", envOr(getenv, envScripts, defaultScripts), "the daemon's scripts folder, to find its default state folder (env "+envScripts+")")
+	if cmd == "status" {
+		fs.BoolVar(&o.asJSON, "json", false, "print the status as JSON")
+	}
+	return fs, o
+}
+
 // cmdControl runs status, reload, disable or enable.
 func cmdControl(ctx context.Context, cmd string, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	fs := newFlagSet(cmd, controlHelp)
-	var (
-		state   stateFlags
-		scripts string
-	)
-	state.register(fs, getenv, false)
-	fs.StringVar(&scripts, "scripts", envOr(getenv, envScripts, defaultScripts), "the daemon's scripts folder, to find its default state folder (env "+envScripts+")")
-	asJSON := false
-	if cmd == "status" {
-		fs.BoolVar(&asJSON, "json", false, "print the status as JSON")
-	}
+	fs, o := controlFlags(cmd, getenv)
 	if err := parseFlags(fs, args, stdout, stderr); err != nil {
 		return err
 	}
+	state, scripts, asJSON := o.state, o.scripts, o.asJSON
 	names := fs.Args()
 	switch {
 	case cmd == "status" && len(names) > 0:

@@ -69,7 +69,15 @@ func commandFlags(getenv func(string) string) map[string]*flag.FlagSet {
 	exec, _ := execFlags(getenv)
 	check, _ := checkFlags()
 	test := newTestFlags(getenv).fs
-	return map[string]*flag.FlagSet{"run": run, "exec": exec, "check": check, "test": test, "version": versionFlags()}
+	sets := map[string]*flag.FlagSet{"run": run, "exec": exec, "check": check, "test": test, "version": versionFlags(),
+		"init": initFlags(), "types": typesFlags()}
+	for _, cmd := range []string{"status", "reload", "disable", "enable"} {
+		sets[cmd], _ = controlFlags(cmd, getenv)
+	}
+	for _, verb := range []string{"list", "get", "delete"} {
+		sets["store "+verb], _ = storeFlags(verb, getenv)
+	}
+	return sets
 }
 
 // TestReadmeConfigurationTable: every flag of every command's real flag

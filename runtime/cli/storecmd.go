@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"net/url"
@@ -47,17 +48,11 @@ func cmdStore(ctx context.Context, args []string, getenv func(string) string, st
 	default:
 		return usagef("store: unknown command %q: give list, get or delete (see rclua store --help)", verb)
 	}
-	fs := newFlagSet("store "+verb, storeHelp)
-	var state stateFlags
-	state.register(fs, getenv, false)
-	scripts := fs.String("scripts", envOr(getenv, envScripts, defaultScripts), "scripts folder, beside which the default state dir is (env "+envScripts+")")
-	all := false
-	if verb == "delete" {
-		fs.BoolVar(&all, "all", false, "delete all of SCRIPT's state")
-	}
+	fs, o := storeFlags(verb, getenv)
 	if err := parseFlags(fs, args[1:], stdout, stderr); err != nil {
 		return err
 	}
+	state, scripts, all := o.state, &o.scripts, o.all
 	want := map[string]int{"list": -1, "get": 2, "delete": 2}[verb]
 	if all {
 		want = 1
@@ -253,4 +248,24 @@ func shownName(name string) string {
 		return strconv.Quote(name)
 	}
 	return name
+}
+
+// storeOpts are the flags of store list, get and delete.
+type storeOpts struct {
+	state   stateFlags
+	scripts string
+	all     bool // delete only
+}
+
+// storeFlags returns the flag set of "rclua store verb" and the options
+// it fills.
+func storeFlags(verb string, getenv func(string) string) (*flag.FlagSet, *storeOpts) {
+	fs := newFlagSet("store "+verb, storeHelp)
+	o := &storeOpts{}
+	o.state.register(fs, getenv, false)
+	fs.StringVar(&o.scripts, "scripts", envOr(getenv, envScripts, defaultScripts), "scripts folder, beside which the default state dir is (env "+envScripts+")")
+	if verb == "delete" {
+		fs.BoolVar(&o.all, "all", false, "delete all of SCRIPT's state")
+	}
+	return fs, o
 }

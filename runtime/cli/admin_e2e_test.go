@@ -295,7 +295,7 @@ func TestE2EControl(t *testing.T) {
 	code, _, stderr := runChild(t, env, "status")
 	assert.Equal(t, 1, code)
 	assert.Equal(t, "rclua: no rclua daemon is running with the state folder "+state+" (no control socket answers at "+
-		filepath.Join(state, "control.sock")+"): start one with rclua run, or give the daemon's --state-dir\n", stderr, "one clear message")
+		filepath.Join(state, "control.sock")+"): start one with rclua run, or give the daemon's --state-dir (a --dev daemon logs its temporary one at start)\n", stderr, "one clear message")
 
 	c := startChild(t, env, args...)
 	waitForText(t, c.stderr, "rclua started", 15*time.Second)

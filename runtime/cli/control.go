@@ -435,7 +435,7 @@ func newControlClient(stateDir string) *controlClient {
 func (c *controlClient) refused(err error) error {
 	switch {
 	case errors.Is(err, os.ErrNotExist), errors.Is(err, syscall.ECONNREFUSED):
-		return fmt.Errorf("no rclua daemon is running with the state folder %s (no control socket answers at %s): start one with rclua run, or give the daemon's --state-dir", filepath.Dir(c.path), c.path)
+		return fmt.Errorf("no rclua daemon is running with the state folder %s (no control socket answers at %s): start one with rclua run, or give the daemon's --state-dir (a --dev daemon logs its temporary one at start)", filepath.Dir(c.path), c.path)
 	case errors.Is(err, os.ErrPermission):
 		return fmt.Errorf("the control socket %s is not yours: run this as the daemon's user (or root)", c.path)
 	}

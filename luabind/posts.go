@@ -3,6 +3,7 @@ package luabind
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 )
@@ -20,7 +21,7 @@ type PostLimit struct {
 	now    func() time.Time
 
 	mu     sync.Mutex
-	times  []time.Time // the times of the posts of the last window, oldest first (at most n)
+	times  []time.Time // the times of the posts of the last window, sorted, oldest first (at most n)
 	warned time.Time   // the last refusal logged
 }
 
@@ -42,15 +43,13 @@ func (p *PostLimit) take(k int) (wait time.Duration, ok, log bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	now := p.now()
-	drop := 0
-	for drop < len(p.times) && now.Sub(p.times[drop]) >= p.window {
-		drop++
-	}
-	p.times = append(p.times[:0], p.times[drop:]...)
+	// Sorted, as a clock stepped back leaves them: the posts older than
+	// the window go wherever they are, and the wait below is the right
+	// one's.
+	p.times = slices.DeleteFunc(p.times, func(t time.Time) bool { return now.Sub(t) >= p.window })
 	if len(p.times)+k <= p.n {
-		for range k {
-			p.times = append(p.times, now)
-		}
+		at, _ := slices.BinarySearchFunc(p.times, now, func(t, now time.Time) int { return t.Compare(now) })
+		p.times = slices.Insert(p.times, at, slices.Repeat([]time.Time{now}, k)...)
 		return 0, true, false
 	}
 	if k <= p.n {

@@ -54,6 +54,32 @@ func TestPostLimitWindow(t *testing.T) {
 	assert.True(t, ok)
 }
 
+// TestPostLimitClockBackWait: after a clock stepped back, posts taken
+// before and after the step are out of order; a refusal's wait is still
+// positive and the posts older than the window no longer count.
+func TestPostLimitClockBackWait(t *testing.T) {
+	t.Parallel()
+	clk := &stepClock{now: time.Date(2026, 1, 1, 9, 0, 0, 0, time.UTC)}
+	p := NewPostLimit(2, time.Minute, clk.get)
+	_, ok, _ := p.take(1) // 9:00:00
+	require.True(t, ok)
+	clk.add(-50 * time.Second)
+	_, ok, _ = p.take(1) // 8:59:10, after the step
+	require.True(t, ok)
+	clk.add(65 * time.Second) // 9:00:15: the 8:59:10 post left the window, the 9:00:00 one did not
+	_, ok, _ = p.take(1)
+	require.True(t, ok, "a post older than the window does not count, wherever it is in the list")
+	wait, ok, _ := p.take(1)
+	assert.False(t, ok)
+	assert.Equal(t, 45*time.Second, wait, "until the 9:00:00 post is a minute old")
+	for range 50 {
+		clk.add(-7 * time.Second)
+		if wait, ok, _ = p.take(1); !ok {
+			assert.Positive(t, wait, "a refusal's wait is never negative or zero")
+		}
+	}
+}
+
 // TestPostLimitEveryRoute: past the limit every route that posts a
 // message is refused with nil, err (error_type "limit") before the
 // server: rc.chat.post_message, msg:reply, rc.post of chat.postMessage

@@ -41,6 +41,11 @@ func setStrict(L *lua.LState, tb *lua.LTable, name string, extra ...computed) {
 	tb.Metatable = mt
 }
 
+// Strict makes tb, an API table of another part called name (the t table
+// of rclua test), strict as rc's tables are: reading a missing key raises
+// "t.postd does not exist (did you mean t.post? ...)".
+func Strict(L *lua.LState, tb *lua.LTable, name string) { setStrict(L, tb, name) }
+
 // computed is a key of an API table whose value is made at each read.
 type computed struct {
 	name  string

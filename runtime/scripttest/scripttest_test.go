@@ -182,6 +182,10 @@ function test_unknown_room()
   end
   t.post { room = "#nope", text = "hi" }
 end
+
+function test_misspelt_t_function()
+  t.postd { room = "#general", text = "hi" }
+end
 `)
 	r := results(t, path, Options{})
 	deep := r["test_deep"]
@@ -201,11 +205,12 @@ end
 	assert.Equal(t, `t.eq: got {}, want {{room = "#general", text = "boomed"}}`+"\n    before that, a handler of the script failed (at "+path+":30): "+
 		filepath.Join(filepath.Dir(path), "s.lua")+":3: exploded (and 1 more)", firstLine(a.Failure, 2), "the handler's failure, the likely cause, beside it")
 	for name, want := range map[string]string{
-		"test_refusals":           "the clock only moves forward",
-		"test_set_time_backwards": "is before the clock's now",
-		"test_unknown_option":     `t.post: unknown option "usr"`,
-		"test_unknown_user":       `unknown user "mallory"`,
-		"test_unknown_room":       `alice cannot post in #nope: no such room (the fake server has #general, #random, #empty, #nosub, ops, and a DM with each user`,
+		"test_refusals":            "the clock only moves forward",
+		"test_set_time_backwards":  "is before the clock's now",
+		"test_unknown_option":      `t.post: unknown option "usr"`,
+		"test_unknown_user":        `unknown user "mallory"`,
+		"test_unknown_room":        `alice cannot post in #nope: no such room (the fake server has #general, #random, #empty, #nosub, ops, and a DM with each user`,
+		"test_misspelt_t_function": "t.postd does not exist (did you mean t.post?",
 	} {
 		assert.False(t, r[name].Passed, name)
 		assert.Contains(t, r[name].Failure, want, name)

@@ -53,6 +53,7 @@ func (r *runner) table() *lua.LTable {
 	for name, fn := range fns {
 		t.RawSetString(name, L.NewFunction(fn))
 	}
+	luabind.Strict(L, t, "t") // t.postd raises naming t.post, not "attempt to call a nil value"
 	return t
 }
 

@@ -139,7 +139,7 @@ func TestDefinitions(t *testing.T) {
 		"function rc_Message:reply(reply) end\n",
 		"function rc_Handle:stop() end\n",
 		"---@type userdata\nrc.json.null = nil\n",
-		"rc.subscriptions = {}\n",
+		"---@class rc.subscriptions\nrc.subscriptions = {}\n", "---@class rc.store\nrc.store = {}\n", "---@class rc\nrc = {}\n",
 		"function print(...) end\n",
 		// rc.on's handler is typed by event: msg:reply completes in rc.on("message", ...).
 		"---@overload fun(event: \"message\", fn: fun(msg: rc.Message, action: \"created\"|\"updated\")): rc.Handle\nfunction rc.on(event, fn) end\n",

@@ -25,7 +25,7 @@ func Definitions(header string, extra ...APIEntry) string {
 			writeClass(&b, e)
 		}
 	}
-	b.WriteString("rc = {}\n")
+	b.WriteString("---@class rc\nrc = {}\n")
 	tables["rc"] = true
 	for _, e := range entries {
 		if e.Class {
@@ -41,7 +41,7 @@ func Definitions(header string, extra ...APIEntry) string {
 		for _, t := range ancestors(owner) {
 			if !tables[t] {
 				tables[t] = true
-				fmt.Fprintf(&b, "%s = {}\n", t)
+				fmt.Fprintf(&b, "---@class %s\n%s = {}\n", t, t) // a class of its own: hover and completion name it
 			}
 		}
 		b.WriteString("\n")

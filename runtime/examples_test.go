@@ -36,6 +36,12 @@ import (
 // counter, a mention does, and in a DM every message counts in unread.
 // Each example is driven with all three, so one that took unread for
 // "has new messages" (true only under all_messages) fails here.
+//
+// Each example also has its own scripts/*_test.lua, which rclua test runs
+// (as a user would, on the fake clock). These Go tests stay beside them
+// for what a Lua test does not reach: the real host and its sources (the
+// event-driven scripts), the rctest server's state after each trigger,
+// and the three unread counting rules in one table-driven test.
 
 // examplesDir is the project's scripts folder, seen from this package.
 const examplesDir = "../scripts"

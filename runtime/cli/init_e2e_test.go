@@ -112,6 +112,7 @@ func TestE2ETypes(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, string(definitions()[:len("---@meta\n-- Written by rclua ")]), string(defs[:len("---@meta\n-- Written by rclua ")]))
 	assert.Contains(t, string(defs), "---@class rc.Message\n")
+	assert.Contains(t, string(defs), "---@class t\nt = {}\n", "the t table of tests is a class too")
 
 	code, out = runChildIn(t, dir, nil, "types")
 	assert.Equal(t, 0, code, "rewrites its own file: %s", out)

@@ -198,3 +198,19 @@ func readmeTestPasses(t *testing.T, name, block string) {
 		assert.True(t, r.Passed, "README's %s: %s: %s %s", name, r.Name, r.Where, r.Failure)
 	}
 }
+
+// TestLuacheckrcInStep: the examples' .luacheckrc, with which CI lints
+// scripts/, has the rules rclua init gives users (less the exclusion of
+// the types folder, which scripts/ has not).
+func TestLuacheckrcInStep(t *testing.T) {
+	t.Parallel()
+	ours, err := os.ReadFile(filepath.Join(repoRoot, "scripts", ".luacheckrc"))
+	require.NoError(t, err)
+	var given []string
+	for _, line := range strings.SplitAfter(luacheckRC, "\n") {
+		if !strings.HasPrefix(line, "exclude_files") && line != "-- The definition file declares rc.\n" {
+			given = append(given, line)
+		}
+	}
+	assert.Equal(t, strings.Join(given, ""), string(ours), "scripts/.luacheckrc is init's .luacheckrc without exclude_files")
+}

@@ -247,6 +247,12 @@ type pollState struct {
 	// is the truth, whatever their stamps (a server's clock stepped back,
 	// a cluster's nodes stamping with clocks that disagree).
 	fromREST map[string]bool
+	// goneREST (Realtime's state only) holds the subscriptions a REST
+	// answer reported removed, with their _deletedAt: a stream change
+	// stamped no later is a late copy, sent before the removal (else the
+	// subscription would come back). Bounded by maxLeft (late copies come
+	// within seconds of the answer: forgetting them all then is harmless).
+	goneREST map[string]time.Time
 	seen     map[seenKey]bool
 	fails    int
 	warned   bool  // a stamp ahead of the server's clock was logged
@@ -350,6 +356,20 @@ func (st *pollState) unsub(rid string) int {
 func (st *pollState) restSaw(id string) {
 	if st.fromREST != nil {
 		st.fromREST[id] = true
+	}
+}
+
+// restRemoved records that a REST answer reported r (Realtime's state
+// only).
+func (st *pollState) restRemoved(r rc.RemovedSubscription) {
+	if st.fromREST == nil {
+		return
+	}
+	if st.goneREST == nil || len(st.goneREST) >= maxLeft {
+		st.goneREST = map[string]time.Time{}
+	}
+	if at, ok := st.goneREST[r.ID]; !ok || r.DeletedAt.After(at) {
+		st.goneREST[r.ID] = r.DeletedAt
 	}
 }
 
@@ -504,6 +524,7 @@ func (st *pollState) poll(ctx context.Context, emit Emit) time.Duration {
 		}
 		st.seen[k] = true
 		st.gone(r.ID)
+		st.restRemoved(r)
 		if _, ok := st.known[r.ID]; !ok {
 			continue // never seen alive since the baseline: nothing to report
 		}

@@ -853,8 +853,15 @@ func (st *pollState) stream(ctx context.Context, emit Emit, ev *realtime.Event) 
 		st.seen[seenKey{id: "-" + r.ID, ts: r.DeletedAt.UnixNano()}] = true
 		delete(st.known, sub.ID)
 		delete(st.fromREST, sub.ID)
+		delete(st.goneREST, sub.ID)
 		_ = emit(ctx, Event{Kind: KindSubscription, Action: ActionRemoved, ID: r.ID, Raw: removedJSON(r), pos: removedPosition(r)})
 		return nil
+	}
+	if at, ok := st.goneREST[sub.ID]; ok {
+		if !sub.UpdatedAt.After(at) {
+			return nil // a copy sent before the removal a REST answer gave
+		}
+		delete(st.goneREST, sub.ID) // joined again since
 	}
 	st.alive(sub)
 	k, raw, err := st.version(sub)

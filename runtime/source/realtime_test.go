@@ -404,3 +404,43 @@ func TestRealtimeLateCopyAfterCatchUp(t *testing.T) {
 	require.NoError(t, st.stream(ctx, got.emit, event(4, t0.Add(-2*time.Minute))))
 	assert.Len(t, got.all(), 3, "the same version twice is one event")
 }
+
+// TestRealtimeLateCopyAfterRemovalInCatchUp: a catch-up's REST answer
+// reports a subscription removed (its stream removal lost in the gap); a
+// stream update of it sent before the removal and read after the answer
+// is a late copy: the subscription does not come back. A stream change
+// stamped after the removal (the bot joined again) does.
+func TestRealtimeLateCopyAfterRemovalInCatchUp(t *testing.T) {
+	t.Parallel()
+	t0 := time.Now().UTC().Truncate(time.Millisecond)
+	subs := newFakeSubs(0)
+	subs.upsertAt("S1", t0)
+	st := newPollState(NewPoll(subs, PollOptions{Interval: time.Second, Log: zerolog.Nop()}))
+	st.fromREST = map[string]bool{}
+	got := &collector{}
+	ctx := context.Background()
+	st.poll(ctx, got.emit) // the baseline: S1 known, from REST
+	require.True(t, st.baselined)
+	event := func(unread int, at time.Time) *realtime.Event {
+		sub := fmt.Sprintf(`{"_id":"S1","rid":"room-S1","t":"c","name":"r","u":{"_id":"B","username":"b"},"open":true,"alert":true,"unread":%d,"_updatedAt":{"$date":%d}}`,
+			unread, at.UnixMilli())
+		return &realtime.Event{Kind: realtime.Changed, Collection: realtime.StreamNotifyUser, Name: "B/subscriptions-changed",
+			Args: []json.RawMessage{json.RawMessage(`"updated"`), json.RawMessage(sub)}}
+	}
+	subs.mu.Lock()
+	delete(subs.subs, "S1")
+	subs.trash = append(subs.trash, rc.RemovedSubscription{ID: "S1", DeletedAt: t0.Add(2 * time.Second)})
+	subs.mu.Unlock()
+	st.poll(ctx, got.emit) // the catch-up after a gap: S1 was removed
+	require.Len(t, got.all(), 1)
+	assert.Equal(t, ActionRemoved, got.all()[0].Action)
+
+	require.NoError(t, st.stream(ctx, got.emit, event(1, t0.Add(time.Second))))
+	assert.Len(t, got.all(), 1, "an update sent before the removal, read after the answer: a late copy")
+	_, known := st.known["S1"]
+	assert.False(t, known, "S1 stays removed")
+
+	require.NoError(t, st.stream(ctx, got.emit, event(0, t0.Add(3*time.Second))))
+	require.Len(t, got.all(), 2, "a change stamped after the removal: the bot is back in the room")
+	assert.Equal(t, ActionInserted, got.all()[1].Action)
+}

@@ -70,14 +70,17 @@ func runOnce(ctx context.Context, path string, content []byte, cfg Config, e env
 	reg.fire = fire
 	e.openState(L, cfg, name, log, reg, set.section(name), secrets, cfg.newPostLimit())
 	k := kindCheck
-	var g *callGuard
 	if mode == modeExec {
 		k = kindExec
-		if cfg.MemoryLimit > 0 {
-			var stop func()
-			g, stop = watchOne(ctx, cfg, log)
-			defer stop()
-		}
+	}
+	var g *callGuard
+	if cfg.MemoryLimit > 0 {
+		// rclua check loads one script at a time: a top level that
+		// allocates without bound is stopped as exec's is, not left to
+		// take the CI machine's memory until the load timeout.
+		var stop func()
+		g, stop = watchOne(ctx, cfg, log)
+		defer stop()
 	}
 	err = redactErr(secrets, runChunkGuarded(ctx, L, path, content, cfg.LoadTimeout, g, k))
 	if err != nil && mode == modeExec {

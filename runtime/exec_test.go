@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -57,6 +58,35 @@ func TestExecMemoryLimit(t *testing.T) {
 	cfg.MemoryLimit = -1 // off
 	require.NoError(t, Exec(context.Background(), short, cfg, &luabind.Module{}, ExecOptions{}, zerolog.New(logs)))
 	assert.Equal(t, 1, logs.count("built"))
+}
+
+// TestCheckMemoryLimit: rclua check loads each script under the memory
+// watchdog too: a top level over the limit fails with the memory error
+// at its file:line, and the next script is checked as usual.
+func TestCheckMemoryLimit(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	hog := filepath.Join(dir, "a_hog.lua")
+	writeFile(t, hog, "local t = {}\nwhile true do t[#t % 1000 + 1] = {} end\n")
+	writeFile(t, filepath.Join(dir, "b_fine.lua"), "rc.log.info('fine')\n")
+	var over atomic.Bool
+	over.Store(true)
+	cfg := Config{MemoryLimit: testMemLimit, LoadTimeout: 20 * time.Second, memRead: func() uint64 {
+		if over.Load() {
+			return 2 * testMemLimit
+		}
+		return 0
+	}}
+	errs := Check(context.Background(), []string{hog}, cfg)
+	require.Len(t, errs, 1, "%v", errs)
+	assert.True(t, strings.HasPrefix(errs[0].Error(), hog+":2:"), "%q", errs[0])
+	assert.Contains(t, errs[0].Error(), "memory limit exceeded")
+	over.Store(false)
+	cfg.LoadTimeout = 100 * time.Millisecond
+	errs = Check(context.Background(), []string{dir}, cfg)
+	require.Len(t, errs, 1, "b_fine passes: %v", errs)
+	assert.True(t, strings.HasPrefix(errs[0].Error(), hog+":"), "%q", errs[0])
+	assert.NotContains(t, errs[0].Error(), "memory limit", "under the limit, a_hog fails on its load timeout alone")
 }
 
 func TestCheck(t *testing.T) {

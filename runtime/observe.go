@@ -15,7 +15,8 @@ type Observer interface {
 	// EventReceived (once per event the source emits), EventDelivered
 	// (queued for one script), EventCoalesced (merged into an event of the
 	// same object queued or held for a script) or EventDropped (never
-	// handled: the script stopped before taking it).
+	// handled: the script stopped before taking it, or a message event
+	// came while the script was backed off).
 	Event(source, kind, outcome string)
 	// Reload counts a load of a script's file: LoadOK, LoadFailed or
 	// LoadUnchanged.

@@ -70,7 +70,7 @@ func newMetrics(st statusFunc) *metrics {
 	m.received = counter("rclua_events_received_total", "Events the event source emitted, by source and kind.", "source", "kind")
 	m.delivered = counter("rclua_events_delivered_total", "Events queued for a script (one per listening script), by source and kind.", "source", "kind")
 	m.coalesced = counter("rclua_events_coalesced_total", "Events merged into a queued event of the same object, by source and kind.", "source", "kind")
-	m.dropped = counter("rclua_events_dropped_total", "Events never handled (their script stopped first), by source and kind.", "source", "kind")
+	m.dropped = counter("rclua_events_dropped_total", "Events never handled (their script stopped first, or a message came while it was backed off), by source and kind.", "source", "kind")
 	m.reloads = counter("rclua_script_loads_total", "Loads of a script file, by result (ok, failed, unchanged).", "result")
 	m.memStops = counter("rclua_memory_watchdog_stops_total", "What the memory watchdog stopped: running calls (calls) or a script's state (evict).", "what")
 	m.requests = counter("rclua_rest_requests_total", "REST request attempts, by endpoint and status class (2xx, 4xx, 5xx, error).", "endpoint", "class")

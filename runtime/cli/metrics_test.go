@@ -1,12 +1,16 @@
 package cli
 
 import (
+	"context"
+	"fmt"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/rclua/rclua/rc"
+	"github.com/rclua/rclua/rc/rctest"
 	"github.com/rclua/rclua/runtime"
 )
 
@@ -56,4 +60,40 @@ func TestMetricsStoreWriteErrors(t *testing.T) {
 		}
 	}
 	t.Fatal("no rclua_store_write_errors_total")
+}
+
+// TestMetricsRESTEndpointLabelBounded: endpoints a script calls itself
+// (rc.get and rc.post of any name, with a query, a path) all count under
+// endpoint="other", through the real client against rctest: the label
+// never grows with what scripts call.
+func TestMetricsRESTEndpointLabelBounded(t *testing.T) {
+	t.Parallel()
+	s := rctest.NewServer()
+	defer s.Close()
+	m := newMetrics(func() statusDoc { return statusDoc{} })
+	c, err := rc.New(s.URL, rc.WithToken(rctest.BotUserID, rctest.BotToken), rc.WithObserver(m.rcObserver()))
+	require.NoError(t, err)
+	ctx := context.Background()
+	for i := range 300 {
+		_ = c.Get(ctx, fmt.Sprintf("custom.endpoint%d", i), nil, nil)
+		_ = c.Post(ctx, fmt.Sprintf("channels.history/%d", i), nil, nil)
+	}
+	_, err = c.Subscriptions.Get(ctx, nil)
+	require.NoError(t, err)
+	fams, err := m.reg.Gather()
+	require.NoError(t, err)
+	seen := map[string]bool{}
+	for _, f := range fams {
+		if f.GetName() != "rclua_rest_requests_total" {
+			continue
+		}
+		for _, mt := range f.GetMetric() {
+			for _, l := range mt.GetLabel() {
+				if l.GetName() == "endpoint" {
+					seen[l.GetValue()] = true
+				}
+			}
+		}
+	}
+	assert.Equal(t, map[string]bool{"other": true, "subscriptions.get": true}, seen)
 }

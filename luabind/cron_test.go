@@ -33,6 +33,7 @@ func fires(t *testing.T, spec, from string, n int) []string {
 // skips runs at the change that day (as with Vixie cron), once, then as
 // usual; robfig/cron alone skips the day.
 func TestCronSkippedTimeFiresAtTheChange(t *testing.T) {
+	t.Parallel()
 	assert.Equal(t, []string{"2026-03-28T01:30:00Z", "2026-03-29T01:00:00Z", "2026-03-30T00:30:00Z"},
 		fires(t, "CRON_TZ=Europe/Paris 30 2 * * *", "2026-03-27T12:00:00Z", 3))
 	assert.Equal(t, []string{"2026-03-28T01:15:00Z", "2026-03-28T01:45:00Z", "2026-03-29T01:00:00Z", "2026-03-30T00:15:00Z"},
@@ -45,6 +46,7 @@ func TestCronSkippedTimeFiresAtTheChange(t *testing.T) {
 // TestCronRepeatedTimeFiresOnce: a job at a time the clock goes back over
 // runs the first time only.
 func TestCronRepeatedTimeFiresOnce(t *testing.T) {
+	t.Parallel()
 	assert.Equal(t, []string{"2026-10-24T00:30:00Z", "2026-10-25T00:30:00Z", "2026-10-26T01:30:00Z"},
 		fires(t, "CRON_TZ=Europe/Paris 30 2 * * *", "2026-10-23T12:00:00Z", 3))
 	assert.Equal(t, []string{"2026-10-25T00:15:00Z", "2026-10-25T00:45:00Z", "2026-10-26T01:15:00Z"},
@@ -65,6 +67,7 @@ func TestCronRepeatedTimeFiresOnce(t *testing.T) {
 // runs by the clock as it is: every quarter of the repeated hour, and
 // nothing in the skipped one.
 func TestCronWildcardsFollowTheClock(t *testing.T) {
+	t.Parallel()
 	assert.Equal(t, []string{"2026-10-25T00:30:00Z", "2026-10-25T01:00:00Z", "2026-10-25T01:30:00Z", "2026-10-25T02:00:00Z"},
 		fires(t, "CRON_TZ=Europe/Paris */30 * * * *", "2026-10-25T00:15:00Z", 4))
 	assert.Equal(t, []string{"2026-03-29T00:30:00Z", "2026-03-29T01:00:00Z", "2026-03-29T01:30:00Z"},
@@ -76,6 +79,7 @@ func TestCronWildcardsFollowTheClock(t *testing.T) {
 // TestCronMidnightChange: where the clock skips midnight (Chile moves
 // from 00:00 to 01:00), @daily runs at the change that day.
 func TestCronMidnightChange(t *testing.T) {
+	t.Parallel()
 	loc, err := time.LoadLocation("America/Santiago")
 	require.NoError(t, err)
 	// The first change forward after 1 August 2026.
@@ -94,6 +98,7 @@ func TestCronMidnightChange(t *testing.T) {
 // (Antarctica/Troll, from +02 to +00), a spec firing every minute of the
 // repeated hours fires each of them once: all 120 repeats are skipped.
 func TestCronTwoHourChange(t *testing.T) {
+	t.Parallel()
 	loc, err := time.LoadLocation("Antarctica/Troll")
 	require.NoError(t, err)
 	_, back := time.Date(2026, 8, 1, 12, 0, 0, 0, loc).ZoneBounds()
@@ -113,6 +118,7 @@ func TestCronTwoHourChange(t *testing.T) {
 
 // TestCronFixedTimes: which specs the daylight-saving rules apply to.
 func TestCronFixedTimes(t *testing.T) {
+	t.Parallel()
 	for spec, want := range map[string]bool{
 		"0 9 * * 1-5": true, "30 2 * * *": true, "0,30 9-17 * * *": true, "CRON_TZ=Europe/Paris 0 9 * * *": true,
 		"@daily": true, "@weekly": true, "@midnight": true,
@@ -129,6 +135,7 @@ func TestCronFixedTimes(t *testing.T) {
 
 // TestCronIn: a schedule read in another zone keeps its rules.
 func TestCronIn(t *testing.T) {
+	t.Parallel()
 	sched, err := ParseCron("30 2 * * *")
 	require.NoError(t, err)
 	paris, err := time.LoadLocation("Europe/Paris")

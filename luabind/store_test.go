@@ -118,6 +118,7 @@ assert(rc.store.get("missing") == nil, "absent is nil")
 `
 
 func TestStoreRoundTrip(t *testing.T) {
+	t.Parallel()
 	dbs(t, store.Options{}, func(t *testing.T, db *store.DB) {
 		mustLua(t, storeState(t, db, "s"), roundTrip)
 		mustLua(t, storeState(t, db, "s"), roundTripCheck) // a fresh state, as after a reload
@@ -125,6 +126,7 @@ func TestStoreRoundTrip(t *testing.T) {
 }
 
 func TestStoreSurvivesReopen(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	db, err := store.Open(dir, store.Options{})
 	require.NoError(t, err)
@@ -137,6 +139,7 @@ func TestStoreSurvivesReopen(t *testing.T) {
 }
 
 func TestStoreRaisesForWhatJSONCannotHold(t *testing.T) {
+	t.Parallel()
 	db := store.OpenMemory(store.Options{})
 	defer db.Close()
 	L := storeState(t, db, "s")
@@ -167,6 +170,7 @@ func TestStoreRaisesForWhatJSONCannotHold(t *testing.T) {
 }
 
 func TestStoreLimitsReturnNilErr(t *testing.T) {
+	t.Parallel()
 	// Room for 100 bytes of keys and values in three keys.
 	opts := store.Options{MaxKeyBytes: 16, MaxValueBytes: 64, MaxTotalBytes: 100 + 3*store.EntryOverhead}
 	dbs(t, opts, func(t *testing.T, db *store.DB) {
@@ -207,6 +211,7 @@ refused("update huge", rc.store.update("h", function() return {huge, huge} end))
 }
 
 func TestStoreTTL(t *testing.T) {
+	t.Parallel()
 	var mu sync.Mutex
 	now := time.Unix(1_700_000_000, 0)
 	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
@@ -239,6 +244,7 @@ assert(rc.store.incr("secs") == 1, "an expired key counts as absent")`)
 }
 
 func TestStoreIncrAndUpdate(t *testing.T) {
+	t.Parallel()
 	dbs(t, store.Options{}, func(t *testing.T, db *store.DB) {
 		mustLua(t, storeState(t, db, "s"), `
 assert(rc.store.incr("c") == 1)
@@ -265,6 +271,7 @@ assert(rc.store.get("null") == rc.json.null, "rc.json.null is stored, not delete
 }
 
 func TestStoreUpdateFunctionFailures(t *testing.T) {
+	t.Parallel()
 	db, err := store.Open(t.TempDir(), store.Options{})
 	require.NoError(t, err)
 	defer db.Close()
@@ -307,6 +314,7 @@ assert(rc.store.update("k", function(old) return old + 1 end) == 2, "the lock wa
 }
 
 func TestStoreConcurrentIncrFromTwoStates(t *testing.T) {
+	t.Parallel()
 	dbs(t, store.Options{}, func(t *testing.T, db *store.DB) {
 		const states = 2
 		var wg sync.WaitGroup
@@ -336,6 +344,7 @@ assert(rc.store.get("u") == 600, "update: " .. tostring(rc.store.get("u")))`)
 }
 
 func TestStoreNamespacesAreIsolated(t *testing.T) {
+	t.Parallel()
 	dbs(t, store.Options{}, func(t *testing.T, db *store.DB) {
 		mustLua(t, storeState(t, db, "a"), `assert(rc.store.set("k", "a")); assert(rc.store.set("a-only", 1))`)
 		mustLua(t, storeState(t, db, "ab"), `assert(rc.store.set("k", "ab"))`)
@@ -355,6 +364,7 @@ assert(#k == 1 and k[1] == "k", rc.json.encode(k))`)
 }
 
 func TestStoreKeys(t *testing.T) {
+	t.Parallel()
 	db := store.OpenMemory(store.Options{})
 	defer db.Close()
 	mustLua(t, storeState(t, db, "s"), `
@@ -368,6 +378,7 @@ assert(rc.json.encode(rc.store.keys("seen:")) == '["seen:","seen:b"]')`)
 }
 
 func TestStoreUnavailable(t *testing.T) {
+	t.Parallel()
 	L := storeState(t, nil, "")
 	mustLua(t, L, `
 for _, call in ipairs({
@@ -384,6 +395,7 @@ end`)
 }
 
 func TestStoreClosedIsAnError(t *testing.T) {
+	t.Parallel()
 	db, err := store.Open(t.TempDir(), store.Options{})
 	require.NoError(t, err)
 	L := storeState(t, db, "s")

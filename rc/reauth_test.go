@@ -184,6 +184,7 @@ func TestReauthWaitEndsWithTheContext(t *testing.T) {
 
 // TestReauthOption: a nil function is refused.
 func TestReauthOption(t *testing.T) {
+	t.Parallel()
 	_, err := rc.New("https://chat.example.com", rc.WithReauth(nil))
 	assert.ErrorContains(t, err, "WithReauth: nil function")
 }

@@ -32,6 +32,7 @@ func waitDone(t *testing.T, ch <-chan struct{}, what string) {
 }
 
 func TestCallContextRunsThenEnds(t *testing.T) {
+	t.Parallel()
 	ct := newCallTimer()
 	c := ct.begin(never, time.Hour)
 	if c.Err() != nil || isDone(c.Done()) {
@@ -50,6 +51,7 @@ func TestCallContextRunsThenEnds(t *testing.T) {
 // leaves nothing to the next one, and a stop meant for one call never
 // reaches the next.
 func TestCallContextNextCallIsFresh(t *testing.T) {
+	t.Parallel()
 	ct := newCallTimer()
 	c := ct.begin(never, time.Millisecond)
 	waitDone(t, c.Done(), "a 1ms call")
@@ -100,6 +102,7 @@ func TestCallContextNextCallIsFresh(t *testing.T) {
 // ends, and at once when made after it was stopped; one cancelled on its
 // own is forgotten by the call.
 func TestCallContextDerived(t *testing.T) {
+	t.Parallel()
 	ct := newCallTimer()
 
 	c := ct.begin(never, time.Hour)
@@ -151,6 +154,7 @@ func TestCallContextDerived(t *testing.T) {
 // cancelled with the stopped call's error, never the next call's (nil:
 // package context panics in the timer's goroutine and the daemon dies).
 func TestCallContextStopRacesNextCall(t *testing.T) {
+	t.Parallel()
 	ct := newCallTimer()
 	for range 100 {
 		c := ct.begin(never, time.Millisecond)
@@ -180,6 +184,7 @@ func TestCallContextStopRacesNextCall(t *testing.T) {
 // context derived from the call is done (as context.WithTimeout's cancel
 // does): the stop that runs their cancellation holds end back.
 func TestCallContextEndWaitsForStop(t *testing.T) {
+	t.Parallel()
 	ct := newCallTimer()
 	for range 20 {
 		c := ct.begin(never, time.Hour)
@@ -208,6 +213,7 @@ func TestCallContextEndWaitsForStop(t *testing.T) {
 type ctxKey struct{}
 
 func TestCallContextValuesOfParent(t *testing.T) {
+	t.Parallel()
 	ct := newCallTimer()
 	parent := context.WithValue(never, ctxKey{}, "the parent's")
 	c := ct.begin(parent, time.Hour)
@@ -224,6 +230,7 @@ func TestCallContextValuesOfParent(t *testing.T) {
 // shutdown) while the actor begins and ends them: under -race, every call
 // ends done, and a derived context with it.
 func TestCallContextConcurrentStops(t *testing.T) {
+	t.Parallel()
 	ct := newCallTimer()
 	var wg sync.WaitGroup
 	stop := make(chan struct{})

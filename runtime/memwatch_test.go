@@ -279,7 +279,7 @@ const slowWait = 90 * time.Second
 // by the watchdog with a memory error instead of exhausting memory; the
 // host lives, another script keeps running, the memory is returned and the
 // script handles its next event.
-func TestHandlerStoppedAtMemoryLimit(t *testing.T) {
+func TestHandlerStoppedAtMemoryLimit(t *testing.T) { // not parallel: it reads the process's heap
 	// Without the watchdog the hog holds 128 MiB until its deadline and the
 	// test fails on the error text, without exhausting the machine.
 	th := startHost(t, Config{MemoryLimit: testMemLimit, HandlerTimeout: 2 * slowWait}, nil, map[string]string{
@@ -325,7 +325,7 @@ end)`,
 
 // TestLoadStoppedAtMemoryLimit: a reload whose top level builds a huge
 // table fails with the memory error and the old version keeps running.
-func TestLoadStoppedAtMemoryLimit(t *testing.T) {
+func TestLoadStoppedAtMemoryLimit(t *testing.T) { // not parallel: it reads the process's heap
 	v1 := `rc.every(0.01, function() end)`
 	th := startHost(t, Config{MemoryLimit: testMemLimit, LoadTimeout: 2 * slowWait}, nil, map[string]string{"grow.lua": v1})
 	th.waitStatus("grow", "v1 running", func(s ScriptStatus) bool { return s.State == StateRunning && s.Hash == hashOf(v1) })
@@ -424,7 +424,7 @@ func TestItem5HeldMemoryStopsOtherScriptsHandlers(t *testing.T) {
 // heap comes back under the limit, the other script keeps handling events
 // with at most the one stop of the moment the limit was first crossed,
 // and an edit loads the hog again.
-func TestItem5ScriptHoldingTheHeapIsEvicted(t *testing.T) {
+func TestItem5ScriptHoldingTheHeapIsEvicted(t *testing.T) { // not parallel: it reads the process's heap
 	// Without attribution the hog grows until the test's deadline while
 	// the busy script's handlers are stopped again and again.
 	th := startHost(t, Config{MemoryLimit: testMemLimit, HandlerTimeout: slowWait}, nil, map[string]string{

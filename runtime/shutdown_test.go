@@ -92,7 +92,7 @@ end)`,
 
 // TestMemWatchIdleTakesNoSamples: the watchdog samples the heap only
 // while a guarded call runs; an idle host has no wake-ups.
-func TestMemWatchIdleTakesNoSamples(t *testing.T) {
+func TestMemWatchIdleTakesNoSamples(t *testing.T) { // not parallel: it counts the watchdog's ticks in 50ms windows
 	var samples atomic.Int64
 	w := newMemWatch(1<<40, zerolog.Nop(), func() int { return 0 })
 	w.read = func() uint64 { samples.Add(1); return 0 }

@@ -213,7 +213,7 @@ func TestShortStringsAreCopied(t *testing.T) {
 
 // TestEmptyObjectsAllocateOnlyTheirTable: {} builds no key list and no
 // preallocated array or hash part: one allocation, the table.
-func TestEmptyObjectsAllocateOnlyTheirTable(t *testing.T) {
+func TestEmptyObjectsAllocateOnlyTheirTable(t *testing.T) { // not parallel: it counts allocations
 	L := lua.NewState(lua.Options{SkipOpenLibs: true})
 	defer L.Close()
 	three := []byte(`[{},{},{}]`) // arrays of three or more: two allocations

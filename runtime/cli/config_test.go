@@ -24,6 +24,7 @@ const (
 )
 
 func TestConfigErrors(t *testing.T) {
+	t.Parallel()
 	scripts := t.TempDir()
 	pwFile := filepath.Join(t.TempDir(), "pw")
 	require.NoError(t, os.WriteFile(pwFile, []byte(secretPassword+"\n"), 0o600))
@@ -107,6 +108,7 @@ func TestConfigErrors(t *testing.T) {
 }
 
 func TestUsageAndHelp(t *testing.T) {
+	t.Parallel()
 	for _, cmd := range []string{"run", "exec", "check", "version"} {
 		res := runNow(t, nil, cmd, "--help")
 		assert.NoError(t, res.err, "%s --help", cmd)
@@ -133,6 +135,7 @@ func TestUsageAndHelp(t *testing.T) {
 }
 
 func TestCheckUsage(t *testing.T) {
+	t.Parallel()
 	res := runNow(t, nil, "check")
 	assert.Equal(t, 2, exitCode(res.err, io.Discard), "check without paths")
 	res = runNow(t, nil, "exec")
@@ -142,6 +145,7 @@ func TestCheckUsage(t *testing.T) {
 }
 
 func TestCredentialsNeverPrinted(t *testing.T) {
+	t.Parallel()
 	c := credentials{mode: authToken, userID: "u1", token: secretToken}
 	p := credentials{mode: authPassword, user: "bot", password: secretPassword, totp: "123456"}
 	for _, s := range []string{c.String(), c.GoString(), p.String(), p.GoString()} {
@@ -163,7 +167,7 @@ func fmtAll(vs ...any) string {
 
 // TestRefusedCredentials: a 401 at start is a clear fatal error naming what
 // to check, without the secret.
-func TestRefusedCredentials(t *testing.T) {
+func TestRefusedCredentials(t *testing.T) { // not parallel: an in-process daemon takes SIGHUP and the default admin port
 	s := rctest.NewServer()
 	defer s.Close()
 	env := map[string]string{"RC_URL": s.URL, "RC_USER_ID": rctest.BotUserID, "RC_TOKEN": secretToken}
@@ -222,7 +226,7 @@ func startRun(t *testing.T, env map[string]string, args ...string) (logs *syncBu
 
 // TestPasswordLogin logs in with RC_USER/RC_PASSWORD_FILE, starts, and logs
 // out at shutdown (a login session, unlike a token, is ended).
-func TestPasswordLogin(t *testing.T) {
+func TestPasswordLogin(t *testing.T) { // not parallel: an in-process daemon takes SIGHUP and the default admin port
 	s := rctest.NewServer()
 	defer s.Close()
 	pwFile := filepath.Join(t.TempDir(), "pw")
@@ -242,7 +246,7 @@ func TestPasswordLogin(t *testing.T) {
 }
 
 // TestTokenNeverLoggedOut: a personal access token must survive shutdown.
-func TestTokenNeverLoggedOut(t *testing.T) {
+func TestTokenNeverLoggedOut(t *testing.T) { // not parallel: an in-process daemon takes SIGHUP and the default admin port
 	s := rctest.NewServer()
 	defer s.Close()
 	env := map[string]string{"RC_URL": s.URL, "RC_USER_ID": rctest.BotUserID, "RC_TOKEN": rctest.BotToken}
@@ -257,7 +261,7 @@ func TestTokenNeverLoggedOut(t *testing.T) {
 
 // TestUnreachableServerRetried: the daemon keeps trying an unreachable
 // server with backoff and starts once it answers.
-func TestUnreachableServerRetried(t *testing.T) {
+func TestUnreachableServerRetried(t *testing.T) { // not parallel: an in-process daemon takes SIGHUP and the default admin port
 	s := rctest.NewServer()
 	defer s.Close()
 	// The client itself retries a GET up to 3 times; fail more often than
@@ -273,7 +277,7 @@ func TestUnreachableServerRetried(t *testing.T) {
 
 // TestUnreachableServerStopsOnSignal: stopping while the server is down is
 // a clean exit.
-func TestUnreachableServerStopsOnSignal(t *testing.T) {
+func TestUnreachableServerStopsOnSignal(t *testing.T) { // not parallel: an in-process daemon takes SIGHUP and the default admin port
 	s := rctest.NewServer()
 	url := s.URL
 	s.Close() // nothing listens there any more
@@ -285,7 +289,7 @@ func TestUnreachableServerStopsOnSignal(t *testing.T) {
 
 // TestTOTPLogin: an account with two-factor needs RC_TOTP; with it, the
 // daemon starts.
-func TestTOTPLogin(t *testing.T) {
+func TestTOTPLogin(t *testing.T) { // not parallel: an in-process daemon takes SIGHUP and the default admin port
 	s := rctest.NewServer()
 	defer s.Close()
 	s.SetTOTP(rctest.BotUsername, "424242")
@@ -303,6 +307,7 @@ func TestTOTPLogin(t *testing.T) {
 }
 
 func TestLoggerFormats(t *testing.T) {
+	t.Parallel()
 	var buf syncBuffer
 	log, err := logFlags{level: "info", format: ""}.newLogger(&buf)
 	require.NoError(t, err)
@@ -322,7 +327,7 @@ func TestLoggerFormats(t *testing.T) {
 
 // TestEmptyScriptsFolderHint: a daemon started on an empty folder says
 // what to do instead of idling silently.
-func TestEmptyScriptsFolderHint(t *testing.T) {
+func TestEmptyScriptsFolderHint(t *testing.T) { // not parallel: an in-process daemon takes SIGHUP and the default admin port
 	s := rctest.NewServer()
 	defer s.Close()
 	env := map[string]string{"RC_URL": s.URL, "RC_USER_ID": rctest.BotUserID, "RC_TOKEN": rctest.BotToken}
@@ -333,6 +338,7 @@ func TestEmptyScriptsFolderHint(t *testing.T) {
 }
 
 func TestByteSizeFlag(t *testing.T) {
+	t.Parallel()
 	for in, want := range map[string]int64{
 		"512MiB": 512 << 20, "2GiB": 2 << 30, "64KiB": 64 << 10, "1GB": 1e9, "300MB": 300e6, "4096B": 4096, "off": -1,
 	} {
@@ -353,6 +359,7 @@ func TestByteSizeFlag(t *testing.T) {
 // format characters, private use above U+FFFF (a surrogate pair in JSON)
 // and bytes that are not UTF-8; letters of any script stay.
 func TestConsoleEscape(t *testing.T) {
+	t.Parallel()
 	assert.Equal(t, "café 日本 ok", consoleEscape("café 日本 ok", false, false), "readable text untouched")
 	assert.Equal(t, `a\tb\n\r\x1b\x7f\u009b\u202e\U000f0000\xff`, consoleEscape("a\tb\n\r\x1b\x7f\u009b\u202e\U000f0000\xff", false, false))
 	assert.Equal(t, "a\tb\\n", consoleEscape("a\tb\n", true, false), "keepTab")

@@ -160,6 +160,7 @@ func runCurlLine(t *testing.T, line string, viaCurl bool) []byte {
 // TestDevCurlLines: the --dev curl lines, taken from a JSON log, work as
 // printed: the bot's lists its subscriptions, alice's posts a mention.
 func TestDevCurlLines(t *testing.T) {
+	t.Parallel()
 	modes := []struct {
 		name    string
 		viaCurl bool
@@ -243,6 +244,7 @@ func TestDevLogsBotActions(t *testing.T) {
 }
 
 func TestShellWordsAndCurlRequest(t *testing.T) {
+	t.Parallel()
 	assert.Equal(t, []string{"curl", "-H", "A: b c", "x"}, shellWords(t, "curl -H 'A: b c' x"))
 	req := curlRequest(t, "curl -s -H 'X-A: 1' -d a=%23b --data-urlencode 'c=d @e' http://h/p")
 	assert.Equal(t, http.MethodPost, req.Method)
@@ -257,7 +259,7 @@ func TestShellWordsAndCurlRequest(t *testing.T) {
 
 // TestDevBusyAddr: an explicit --dev-addr that is taken exits 1 (not a
 // configuration error) with a message saying what to do.
-func TestDevBusyAddr(t *testing.T) {
+func TestDevBusyAddr(t *testing.T) { // not parallel: an in-process daemon takes SIGHUP
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	defer ln.Close()

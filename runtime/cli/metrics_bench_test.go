@@ -163,7 +163,7 @@ func BenchmarkScrape1000Scripts(b *testing.B) {
 
 // TestScrapeAllocationsSteady: scraping again and again allocates the
 // same each time (nothing accumulates between scrapes).
-func TestScrapeAllocationsSteady(t *testing.T) {
+func TestScrapeAllocationsSteady(t *testing.T) { // not parallel: it counts allocations
 	_, h := scrapeHost(t, 100)
 	scrapeOnce(h)
 	first := testing.AllocsPerRun(5, func() { scrapeOnce(h) })

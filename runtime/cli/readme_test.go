@@ -31,6 +31,7 @@ const (
 // TestReadmeMentionsTheEssentials: the set-up commands match .ci/run and
 // every flag and variable is in the configuration table.
 func TestReadmeMentionsTheEssentials(t *testing.T) {
+	t.Parallel()
 	readme, err := os.ReadFile(readmePath)
 	require.NoError(t, err)
 	ci, err := os.ReadFile(filepath.Join(repoRoot, ".ci", "run"))
@@ -51,6 +52,7 @@ func TestReadmeMentionsTheEssentials(t *testing.T) {
 // TestIgnoreKindsListed: rclua check's help and the README name every
 // kind of finding an ignore comment takes.
 func TestIgnoreKindsListed(t *testing.T) {
+	t.Parallel()
 	readme, err := os.ReadFile(readmePath)
 	require.NoError(t, err)
 	_, ignore, ok := strings.Cut(string(readme), "A comment `-- rclua: ignore WHAT`")
@@ -85,6 +87,7 @@ func commandFlags(getenv func(string) string) map[string]*flag.FlagSet {
 // the getenv calls of the flag sets and of the credentials), has a row in
 // the README's configuration table; and every flag the table names exists.
 func TestReadmeConfigurationTable(t *testing.T) {
+	t.Parallel()
 	readme, err := os.ReadFile(readmePath)
 	require.NoError(t, err)
 	_, table, ok := strings.Cut(string(readme), "\n## Configuration\n")
@@ -117,6 +120,7 @@ func TestReadmeConfigurationTable(t *testing.T) {
 // restart on the exit statuses that a restart cannot fix, as the code
 // assigns them, and stops later than the daemon's own shutdown bound.
 func TestReadmeSystemdUnit(t *testing.T) {
+	t.Parallel()
 	readme, err := os.ReadFile(readmePath)
 	require.NoError(t, err)
 	_, after, ok := strings.Cut(string(readme), "```ini\n")
@@ -158,6 +162,7 @@ func TestReadmeSystemdUnit(t *testing.T) {
 // TestReadmeScriptsPassCheck: every complete script in the README (a ```lua
 // block starting with a "-- name.lua:" header) passes rclua check.
 func TestReadmeScriptsPassCheck(t *testing.T) {
+	t.Parallel()
 	readme, err := os.ReadFile(readmePath)
 	require.NoError(t, err)
 	dir := t.TempDir()

@@ -279,7 +279,7 @@ func TestRandomSequencesAreIndependent(t *testing.T) {
 // TestTemplateIsUsed: whenever tables can be copied, New copies the
 // template (the speed of New depends on it), and the copy allocates its
 // functions at once: fewer allocations than functions.
-func TestTemplateIsUsed(t *testing.T) {
+func TestTemplateIsUsed(t *testing.T) { // not parallel: it counts allocations
 	tp, ok := libraryTemplate()
 	require.Equal(t, ltable.OK, ok)
 	if !ok {
@@ -299,6 +299,7 @@ func TestTemplateIsUsed(t *testing.T) {
 // template is listed here with what it captures, reviewed as immutable; a
 // new one fails until it is reviewed and listed.
 func TestTemplateClosuresAreReviewed(t *testing.T) {
+	t.Parallel()
 	// By the function the closure is written in: the name Go gives a
 	// closure also names the functions it was inlined into, and its
 	// number changes with inlining, both varying by build.

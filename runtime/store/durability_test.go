@@ -25,6 +25,7 @@ const childEnv = "RCLUA_STORE_TEST_CHILD_DIR"
 // has returned; it kills the child with SIGKILL in the middle of its
 // writes, reopens the file and finds every printed key with its value.
 func TestKill9LosesNothingSetReturnedFor(t *testing.T) {
+	t.Parallel()
 	if dir := os.Getenv(childEnv); dir != "" {
 		writeForever(dir)
 		return
@@ -93,6 +94,7 @@ func writeForever(dir string) {
 // parent of each folder it made, so a power loss cannot forget a new
 // store. An existing store needs none.
 func TestNewFileIsSyncedInItsFolder(t *testing.T) {
+	t.Parallel()
 	root := t.TempDir()
 	dir := filepath.Join(root, "a", "state")
 	var synced []string

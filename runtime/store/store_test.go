@@ -58,6 +58,7 @@ func get(t *testing.T, n Namespace, key string) (string, bool) {
 }
 
 func TestSetGetDeleteKeys(t *testing.T) {
+	t.Parallel()
 	backends(t, Options{}, func(t *testing.T, d *DB) {
 		ctx := context.Background()
 		n := d.Namespace("s")
@@ -86,6 +87,7 @@ func TestSetGetDeleteKeys(t *testing.T) {
 }
 
 func TestNamespacesAreIsolated(t *testing.T) {
+	t.Parallel()
 	backends(t, Options{}, func(t *testing.T, d *DB) {
 		ctx := context.Background()
 		// Names that look like each other's prefixes or paths, and the
@@ -115,6 +117,7 @@ func TestNamespacesAreIsolated(t *testing.T) {
 }
 
 func TestTTL(t *testing.T) {
+	t.Parallel()
 	c := newClock()
 	backends(t, Options{Now: c.Now, SweepEvery: -1}, func(t *testing.T, d *DB) {
 		ctx := context.Background()
@@ -156,6 +159,7 @@ func TestTTL(t *testing.T) {
 }
 
 func TestLimits(t *testing.T) {
+	t.Parallel()
 	c := newClock()
 	// Room for 30 bytes of keys and values in four keys.
 	opts := Options{MaxKeyBytes: 8, MaxValueBytes: 10, MaxTotalBytes: 30 + 4*EntryOverhead, Now: c.Now, SweepEvery: -1}
@@ -215,6 +219,7 @@ func TestLimits(t *testing.T) {
 }
 
 func TestLimitsKeptAcrossReopen(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	opts := Options{MaxTotalBytes: 20 + 2*EntryOverhead}
 	d, err := Open(dir, opts)
@@ -231,6 +236,7 @@ func TestLimitsKeptAcrossReopen(t *testing.T) {
 }
 
 func TestUpdateIsAtomic(t *testing.T) {
+	t.Parallel()
 	backends(t, Options{}, func(t *testing.T, d *DB) {
 		ctx := context.Background()
 		const workers, each = 4, 200
@@ -270,6 +276,7 @@ func TestUpdateIsAtomic(t *testing.T) {
 }
 
 func TestUpdateErrorWritesNothing(t *testing.T) {
+	t.Parallel()
 	backends(t, Options{}, func(t *testing.T, d *DB) {
 		ctx := context.Background()
 		n := d.Namespace("s")
@@ -286,6 +293,7 @@ func TestUpdateErrorWritesNothing(t *testing.T) {
 }
 
 func TestWaitingForANamespaceEndsWithTheContext(t *testing.T) {
+	t.Parallel()
 	d := OpenMemory(Options{})
 	defer d.Close()
 	n := d.Namespace("s")
@@ -311,6 +319,7 @@ func TestWaitingForANamespaceEndsWithTheContext(t *testing.T) {
 }
 
 func TestSecondOpenFailsAtOnce(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	d, err := Open(dir, Options{})
 	require.NoError(t, err)
@@ -326,6 +335,7 @@ func TestSecondOpenFailsAtOnce(t *testing.T) {
 }
 
 func TestReadOnly(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	_, err := Open(dir, Options{ReadOnly: true})
 	assert.Error(t, err, "no store yet")
@@ -357,6 +367,7 @@ func TestReadOnly(t *testing.T) {
 }
 
 func TestStateDirIsPrivate(t *testing.T) {
+	t.Parallel()
 	dir := filepath.Join(t.TempDir(), "state")
 	d, err := Open(dir, Options{})
 	require.NoError(t, err)
@@ -370,6 +381,7 @@ func TestStateDirIsPrivate(t *testing.T) {
 }
 
 func TestCursorsAndDropAndClose(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	d, err := Open(dir, Options{})
 	require.NoError(t, err)
@@ -406,6 +418,7 @@ func TestCursorsAndDropAndClose(t *testing.T) {
 }
 
 func TestSweeperRuns(t *testing.T) {
+	t.Parallel()
 	c := newClock()
 	d, err := Open(t.TempDir(), Options{Now: c.Now, SweepEvery: time.Millisecond})
 	require.NoError(t, err)
@@ -428,6 +441,7 @@ func TestSweeperRuns(t *testing.T) {
 // which matches whole values); the other limits name the whole key,
 // which is at most MaxKeyBytes.
 func TestLimitErrorsHoldNoClippedKey(t *testing.T) {
+	t.Parallel()
 	d := OpenMemory(Options{MaxValueBytes: 4})
 	defer d.Close()
 	ctx := context.Background()
@@ -446,6 +460,7 @@ func TestLimitErrorsHoldNoClippedKey(t *testing.T) {
 // at limit/(key+value+EntryOverhead) keys, by Set and by Update, and the
 // count holds after a reopen.
 func TestManyTinyKeysAreBounded(t *testing.T) {
+	t.Parallel()
 	const limit = 64 << 10
 	const perKey = 7 + 1 + EntryOverhead // "k000000", 1
 	opts := Options{MaxTotalBytes: limit, SweepEvery: -1}
@@ -496,6 +511,7 @@ func TestManyTinyKeysAreBounded(t *testing.T) {
 // limit lowered, or an older file counted otherwise) refuses a write that
 // grows it, but not one that shrinks a value or deletes a key.
 func TestOverTheLimitMayShrink(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	ctx := context.Background()
 	d, err := Open(dir, Options{MaxTotalBytes: 1 << 20})

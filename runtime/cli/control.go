@@ -351,11 +351,22 @@ $STATE_DIRECTORY) it runs with, or the same --scripts when it uses the
 default state folder beside it.
 `
 
-// controlOpts are the flags of status, reload, disable and enable.
-type controlOpts struct {
+// daemonDirFlags find a daemon's state dir: --state-dir, or the default
+// beside its --scripts folder (the control and store commands).
+type daemonDirFlags struct {
 	state   stateFlags
 	scripts string
-	asJSON  bool // status only
+}
+
+func (d *daemonDirFlags) register(fs *flag.FlagSet, getenv func(string) string) {
+	d.state.register(fs, getenv, false)
+	fs.StringVar(&d.scripts, "scripts", envOr(getenv, envScripts, defaultScripts), "the daemon's scripts folder, beside which its default state dir is (env "+envScripts+")")
+}
+
+// controlOpts are the flags of status, reload, disable and enable.
+type controlOpts struct {
+	daemonDirFlags
+	asJSON bool // status only
 }
 
 // controlFlags returns the flag set of the control command cmd and the
@@ -363,8 +374,7 @@ type controlOpts struct {
 func controlFlags(cmd string, getenv func(string) string) (*flag.FlagSet, *controlOpts) {
 	fs := newFlagSet(cmd, controlHelp)
 	o := &controlOpts{}
-	o.state.register(fs, getenv, false)
-	fs.StringVar(&o.scripts, "scripts", envOr(getenv, envScripts, defaultScripts), "the daemon's scripts folder, to find its default state folder (env "+envScripts+")")
+	o.register(fs, getenv)
 	if cmd == "status" {
 		fs.BoolVar(&o.asJSON, "json", false, "print the status as JSON")
 	}

@@ -252,9 +252,8 @@ func shownName(name string) string {
 
 // storeOpts are the flags of store list, get and delete.
 type storeOpts struct {
-	state   stateFlags
-	scripts string
-	all     bool // delete only
+	daemonDirFlags
+	all bool // delete only
 }
 
 // storeFlags returns the flag set of "rclua store verb" and the options
@@ -262,8 +261,7 @@ type storeOpts struct {
 func storeFlags(verb string, getenv func(string) string) (*flag.FlagSet, *storeOpts) {
 	fs := newFlagSet("store "+verb, storeHelp)
 	o := &storeOpts{}
-	o.state.register(fs, getenv, false)
-	fs.StringVar(&o.scripts, "scripts", envOr(getenv, envScripts, defaultScripts), "scripts folder, beside which the default state dir is (env "+envScripts+")")
+	o.register(fs, getenv)
 	if verb == "delete" {
 		fs.BoolVar(&o.all, "all", false, "delete all of SCRIPT's state")
 	}

@@ -12,6 +12,8 @@ import (
 // benchStore measures one rc.store call from Lua: call(i) runs b.N times
 // in a sandboxed state on a bbolt store (durable: every write commits with
 // fsync) or, for comparison, on the in-memory one.
+//
+//	go test -run='^$' -bench=Store -benchmem -count=5 ./luabind/
 func benchStore(b *testing.B, src string) {
 	for _, c := range []struct {
 		name string

@@ -11,6 +11,8 @@ import (
 // BenchmarkSet is one durable set (bbolt commits and fsyncs), against the
 // same without fsync and in memory: the difference is what durability
 // costs.
+//
+//	go test -run='^$' -bench='Set|Get|Open|DaemonStart' -benchmem -count=5 ./runtime/store/
 func BenchmarkSet(b *testing.B) {
 	for _, c := range []struct {
 		name string

@@ -64,5 +64,6 @@
 // wrapping ErrLocked that names the state dir. So a second daemon on the
 // same state dir stops at once, and so does a ReadOnly open (rclua store
 // list/get) while a daemon runs: the daemon's exclusive lock excludes the
-// shared one. Readers share the file among themselves.
+// shared one, and the command then asks the daemon on its control socket
+// instead. Readers share the file among themselves.
 package store

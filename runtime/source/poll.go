@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"maps"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -250,8 +251,10 @@ type pollState struct {
 	// goneREST (Realtime's state only) holds the subscriptions a REST
 	// answer reported removed, with their _deletedAt: a stream change
 	// stamped no later is a late copy, sent before the removal (else the
-	// subscription would come back). Bounded by maxLeft (late copies come
-	// within seconds of the answer: forgetting them all then is harmless).
+	// subscription would come back). A later REST answer that gives the
+	// subscription alive clears its entry. Bounded by maxLeft: past it the
+	// removals stamped earliest are forgotten (late copies come within
+	// seconds of the answer, so forgetting an old one is harmless).
 	goneREST map[string]time.Time
 	seen     map[seenKey]bool
 	fails    int
@@ -356,6 +359,7 @@ func (st *pollState) unsub(rid string) int {
 func (st *pollState) restSaw(id string) {
 	if st.fromREST != nil {
 		st.fromREST[id] = true
+		delete(st.goneREST, id) // alive again: its stream changes are news
 	}
 }
 
@@ -365,12 +369,24 @@ func (st *pollState) restRemoved(r rc.RemovedSubscription) {
 	if st.fromREST == nil {
 		return
 	}
-	if st.goneREST == nil || len(st.goneREST) >= maxLeft {
+	if st.goneREST == nil {
 		st.goneREST = map[string]time.Time{}
 	}
 	if at, ok := st.goneREST[r.ID]; !ok || r.DeletedAt.After(at) {
 		st.goneREST[r.ID] = r.DeletedAt
 	}
+	if len(st.goneREST) > maxLeft {
+		st.pruneGone()
+	}
+}
+
+// pruneGone forgets the removals stamped earliest, down to half of
+// maxLeft (ties at the cut go too).
+func (st *pollState) pruneGone() {
+	stamps := slices.Collect(maps.Values(st.goneREST))
+	slices.SortFunc(stamps, time.Time.Compare)
+	cut := stamps[len(stamps)-maxLeft/2-1]
+	maps.DeleteFunc(st.goneREST, func(_ string, at time.Time) bool { return !at.After(cut) })
 }
 
 func newPollState(p *Poll) *pollState {

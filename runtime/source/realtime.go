@@ -828,8 +828,9 @@ func sleep(ctx context.Context, d time.Duration) error {
 // stream emits a subscriptions-changed event the way poll emits a REST
 // answer: skipped before the baseline (which covers it), when its version
 // was emitted already, or when it is older than the version a REST answer
-// gave for that subscription and the stream has not reached yet (a late
-// copy). It returns an error for an event it cannot read; ctx's end shows
+// gave for that subscription and the stream has not reached yet, or
+// stamped no later than the removal a REST answer reported (a late copy).
+// It returns an error for an event it cannot read; ctx's end shows
 // in ctx.
 func (st *pollState) stream(ctx context.Context, emit Emit, ev *realtime.Event) error {
 	action, sub, err := ev.SubscriptionChange()

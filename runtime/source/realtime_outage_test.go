@@ -398,3 +398,27 @@ func TestLeftRoomsBounded(t *testing.T) {
 	assert.NotContains(t, st.left, "R0", "the oldest forgotten")
 	assert.Empty(t, st.roomOf)
 }
+
+// TestGoneRESTBounded: the removals a REST answer reported are remembered
+// up to maxLeft: past it those stamped earliest are forgotten, whatever
+// order the answers gave them in, so the latest half are always kept (the
+// map was once cleared whole when full, forgetting the removal just
+// read).
+func TestGoneRESTBounded(t *testing.T) {
+	t.Parallel()
+	st := newPollState(NewPoll(nil, PollOptions{}))
+	st.fromREST = map[string]bool{}
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	n := 3 * maxLeft
+	for i := range n {
+		j := (i * 7919) % n // not in stamp order
+		st.restRemoved(rc.RemovedSubscription{ID: fmt.Sprintf("S%d", j), DeletedAt: t0.Add(time.Duration(j) * time.Millisecond)})
+		require.LessOrEqual(t, len(st.goneREST), maxLeft)
+	}
+	for j := n - maxLeft/2; j < n; j++ {
+		if _, ok := st.goneREST[fmt.Sprintf("S%d", j)]; !ok {
+			t.Fatalf("S%d forgotten, though among the %d removals stamped latest", j, maxLeft/2)
+		}
+	}
+	assert.NotContains(t, st.goneREST, "S0", "the earliest forgotten")
+}

@@ -444,3 +444,38 @@ func TestRealtimeLateCopyAfterRemovalInCatchUp(t *testing.T) {
 	require.Len(t, got.all(), 2, "a change stamped after the removal: the bot is back in the room")
 	assert.Equal(t, ActionInserted, got.all()[1].Action)
 }
+
+// TestRealtimeAliveInCatchUpClearsRemoval: a catch-up that reports a
+// subscription removed and a later one that gives it alive again (stamped
+// no later than the removal: the server's clock stepped back) leave its
+// stream changes news, not late copies of the removal.
+func TestRealtimeAliveInCatchUpClearsRemoval(t *testing.T) {
+	t.Parallel()
+	t0 := time.Now().UTC().Truncate(time.Millisecond)
+	subs := newFakeSubs(0)
+	subs.upsertAt("S1", t0)
+	st := newPollState(NewPoll(subs, PollOptions{Interval: time.Second, Log: zerolog.Nop()}))
+	st.fromREST = map[string]bool{}
+	got := &collector{}
+	ctx := context.Background()
+	st.poll(ctx, got.emit) // the baseline
+	subs.mu.Lock()
+	delete(subs.subs, "S1")
+	subs.trash = append(subs.trash, rc.RemovedSubscription{ID: "S1", DeletedAt: t0.Add(5 * time.Second)})
+	subs.mu.Unlock()
+	st.poll(ctx, got.emit) // a catch-up: S1 removed
+	require.Contains(t, st.goneREST, "S1")
+	subs.mu.Lock()
+	subs.trash = nil
+	subs.upsertAt("S1", t0.Add(2*time.Second)) // back, stamped before the removal
+	subs.mu.Unlock()
+	st.poll(ctx, got.emit) // a catch-up: S1 alive
+	require.NotContains(t, st.goneREST, "S1", "alive in a later answer")
+	n := len(got.all())
+	sub := fmt.Sprintf(`{"_id":"S1","rid":"room-S1","t":"c","name":"r","u":{"_id":"B","username":"b"},"open":true,"alert":true,"unread":3,"_updatedAt":{"$date":%d}}`,
+		t0.Add(3*time.Second).UnixMilli())
+	ev := &realtime.Event{Kind: realtime.Changed, Collection: realtime.StreamNotifyUser, Name: "B/subscriptions-changed",
+		Args: []json.RawMessage{json.RawMessage(`"updated"`), json.RawMessage(sub)}}
+	require.NoError(t, st.stream(ctx, got.emit, ev))
+	assert.Len(t, got.all(), n+1, "a stream change after the answer that gave S1 alive is delivered")
+}

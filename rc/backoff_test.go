@@ -1,10 +1,12 @@
 package rc
 
 import (
+	"math"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func TestBackoffBounds(t *testing.T) {
@@ -53,5 +55,26 @@ func TestBackoffJitter(t *testing.T) {
 			low = min(low, d)
 		}
 		assert.Less(t, low, c.least+(nominal-c.least)/4, "jitter %v: the waits spread down toward the bound", c.jitter)
+	}
+}
+
+// TestBackoffHugeWaits: a nominal wait near the largest Duration, with
+// the whole of it as jitter, neither panics nor returns a negative or
+// larger wait (float rounding once took the jitter past the wait).
+func TestBackoffHugeWaits(t *testing.T) {
+	t.Parallel()
+	for _, b := range []Backoff{
+		{Min: math.MaxInt64, Jitter: 1},
+		{Min: math.MaxInt64 - 1, Jitter: 1},
+		{Min: 1 << 62, Max: math.MaxInt64, Jitter: 1},
+		{Min: math.MaxInt64, Jitter: 0.999999},
+		{Min: math.MaxInt64},
+	} {
+		for attempt := 1; attempt < 70; attempt += 17 {
+			var d time.Duration
+			require.NotPanics(t, func() { d = b.Delay(attempt) }, "%+v attempt %d", b, attempt)
+			assert.GreaterOrEqual(t, d, time.Duration(0), "%+v attempt %d", b, attempt)
+			assert.LessOrEqual(t, d, b.Nominal(attempt), "%+v attempt %d", b, attempt)
+		}
 	}
 }

@@ -139,20 +139,27 @@ rc.every(0.01, function() rc.log.info("a tick " .. g) end)
 		"a.lua":      script,
 	})
 	th.logs.eventually(t, waitFor, func() bool { return th.logs.count("a tick hello") > 0 }, "a runs with its settings")
-	writeFile(t, filepath.Join(th.dir, SettingsFile), "[a]\ngreeting = \"bad\"\n")
-	th.logs.eventually(t, waitFor, func() bool { return th.logs.count("script load failed", "script", "a") == 1 }, "the reload with the new settings failed")
-	var requested bool
-	for _, e := range th.logs.entries() {
-		if e["message"] != "settings loaded" {
-			continue
+	// Renamed over, so that no read sees the file half written (an empty
+	// section would reload a with no greeting, and succeed).
+	renameOver(t, filepath.Join(th.dir, SettingsFile), "[a]\ngreeting = \"bad\"\n")
+	th.logs.eventually(t, waitFor, func() bool { return th.logs.count("script load failed", "script", "a") >= 1 }, "the reload with the new settings failed")
+	// The failed load may be logged before the settings line that asked
+	// for it: wait for both.
+	requested := func() bool {
+		for _, e := range th.logs.entries() {
+			if r, _ := e["reloading"].([]any); e["message"] == "settings loaded" && len(r) == 1 && r[0] == "a" {
+				return true
+			}
 		}
-		_, claims := e["reloaded"]
-		assert.False(t, claims, "the settings log claims a reload before its outcome: %v", e)
-		if r, _ := e["reloading"].([]any); len(r) == 1 && r[0] == "a" {
-			requested = true
+		return false
+	}
+	th.logs.eventually(t, waitFor, requested, "the settings log names the script whose reload it asked for")
+	for _, e := range th.logs.entries() {
+		if e["message"] == "settings loaded" {
+			_, claims := e["reloaded"]
+			assert.False(t, claims, "the settings log claims a reload before its outcome: %v", e)
 		}
 	}
-	assert.True(t, requested, "the settings log names the script whose reload it asked for")
 	assert.Zero(t, th.logs.count("script reloaded", "script", "a"))
 	n := th.logs.count("a tick hello")
 	th.logs.eventually(t, waitFor, func() bool { return th.logs.count("a tick hello") > n }, "the old version keeps running")

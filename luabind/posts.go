@@ -43,9 +43,9 @@ func (p *PostLimit) take(k int) (wait time.Duration, ok, log bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	now := p.now()
-	// Sorted, as a clock stepped back leaves them: the posts older than
-	// the window go wherever they are, and the wait below is the right
-	// one's.
+	// times stays sorted, a clock stepped back too (a post is inserted in
+	// its place, not appended), so the posts older than the window are a
+	// prefix and the wait below is the right one's.
 	p.times = slices.DeleteFunc(p.times, func(t time.Time) bool { return now.Sub(t) >= p.window })
 	if len(p.times)+k <= p.n {
 		at, _ := slices.BinarySearchFunc(p.times, now, func(t, now time.Time) int { return t.Compare(now) })

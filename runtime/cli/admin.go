@@ -360,16 +360,13 @@ func sourceDetail(src sourceDoc) string {
 		}
 	case source.StatePolling:
 		what = "the last poll succeeded"
-		if src.Name == "realtime" {
-			what = "the stream is unavailable, polling instead: " + what
-		}
 	case source.StateFailing:
 		what = "the last poll failed"
-		if src.Name == "realtime" {
-			what = "the stream is unavailable, polling instead: " + what
-		}
 	default:
 		what = src.State
+	}
+	if src.Name == "realtime" && (src.State == source.StatePolling || src.State == source.StateFailing) {
+		what = "the stream is unavailable, polling instead: " + what
 	}
 	return src.Name + ": " + what
 }

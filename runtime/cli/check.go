@@ -17,7 +17,8 @@ var checkHelp = `rclua check [flags] PATH...
 
 Compiles and loads every script (a file, or the *.lua files of a folder, as
 the daemon loads them) in the real sandbox with an offline fake client: no
-server, no credentials, no network. Then reads each script's whole syntax
+server, no credentials, no network; each top level within --load-timeout
+and 1 GiB of heap (the memory error names the script). Then reads each script's whole syntax
 tree, handlers included: rc paths that do not exist, globals read but never
 defined, library fields and call arguments that would raise, constant
 trigger arguments they refuse, and more. A comment "-- rclua: ignore WHAT"

@@ -49,17 +49,27 @@ func TestReadmeMentionsTheEssentials(t *testing.T) {
 	assert.Contains(t, string(readme), "With Go "+string(goVersion[1])+" or later", "the README names the Go version go.mod requires")
 }
 
+// readmeSection returns the README's text from after the first start to
+// the next end (or the file's end), failing t when start is missing.
+func readmeSection(t *testing.T, start, end string) string {
+	t.Helper()
+	readme, err := os.ReadFile(readmePath)
+	require.NoError(t, err)
+	_, after, ok := strings.Cut(string(readme), start)
+	require.True(t, ok, "README.md has %q", start)
+	section, _, _ := strings.Cut(after, end)
+	return section
+}
+
 // TestIgnoreKindsListed: rclua check's help and the README name every
 // kind of finding an ignore comment takes.
 func TestIgnoreKindsListed(t *testing.T) {
 	t.Parallel()
-	readme, err := os.ReadFile(readmePath)
-	require.NoError(t, err)
-	_, ignore, ok := strings.Cut(string(readme), "A comment `-- rclua: ignore WHAT`")
-	require.True(t, ok, "README.md explains ignore comments")
-	ignore, _, _ = strings.Cut(ignore, "\n\n")
+	ignore := readmeSection(t, "A comment `-- rclua: ignore WHAT`", "\n\n")
+	_, kinds, ok := strings.Cut(checkHelp, "Kinds of finding:")
+	require.True(t, ok, "rclua check --help lists the kinds of finding")
 	for _, k := range lint.Kinds {
-		assert.Contains(t, checkHelp, " "+k, "rclua check --help names %s", k)
+		assert.Contains(t, kinds, " "+k, "rclua check --help names %s in its list of kinds", k)
 		assert.Contains(t, ignore, "`"+k+"`", "the README's ignore paragraph names %s", k)
 	}
 }
@@ -88,11 +98,7 @@ func commandFlags(getenv func(string) string) map[string]*flag.FlagSet {
 // the README's configuration table; and every flag the table names exists.
 func TestReadmeConfigurationTable(t *testing.T) {
 	t.Parallel()
-	readme, err := os.ReadFile(readmePath)
-	require.NoError(t, err)
-	_, table, ok := strings.Cut(string(readme), "\n## Configuration\n")
-	require.True(t, ok, "README.md has a Configuration section")
-	table, _, _ = strings.Cut(table, "\n## ")
+	table := readmeSection(t, "\n## Configuration\n", "\n## ")
 
 	var read []string
 	getenv := func(k string) string { read = append(read, k); return "" }
@@ -121,12 +127,7 @@ func TestReadmeConfigurationTable(t *testing.T) {
 // assigns them, and stops later than the daemon's own shutdown bound.
 func TestReadmeSystemdUnit(t *testing.T) {
 	t.Parallel()
-	readme, err := os.ReadFile(readmePath)
-	require.NoError(t, err)
-	_, after, ok := strings.Cut(string(readme), "```ini\n")
-	require.True(t, ok, "README.md has a unit file in an ```ini block")
-	unit, _, ok := strings.Cut(after, "```")
-	require.True(t, ok)
+	unit := readmeSection(t, "```ini\n", "```")
 	settings := map[string]string{}
 	for _, line := range strings.Split(unit, "\n") {
 		if k, v, ok := strings.Cut(line, "="); ok && !strings.HasPrefix(line, "#") {

@@ -52,7 +52,7 @@ func cmdStore(ctx context.Context, args []string, getenv func(string) string, st
 	if err := parseFlags(fs, args[1:], stdout, stderr); err != nil {
 		return err
 	}
-	state, scripts, all := o.state, &o.scripts, o.all
+	state, all := o.state, o.all
 	want := map[string]int{"list": -1, "get": 2, "delete": 2}[verb]
 	if all {
 		want = 1
@@ -60,7 +60,7 @@ func cmdStore(ctx context.Context, args []string, getenv func(string) string, st
 	if (want >= 0 && fs.NArg() != want) || (want < 0 && fs.NArg() > 1) {
 		return usagef("store %s: wrong arguments (see rclua store --help)", verb)
 	}
-	dir, err := resolveStateDir(state.dir, getenv, *scripts, false)
+	dir, err := resolveStateDir(state.dir, getenv, o.scripts, false)
 	if err != nil {
 		return err
 	}

@@ -9,7 +9,7 @@ import (
 // Backoff is a capped exponential backoff with jitter: the nominal wait
 // before retry number n is Min doubled n-1 times, at most Max, and the wait
 // returned is a random duration between half the nominal wait and all of
-// it ("equal jitter"; Jitter sets the fraction taken off), so that many clients
+// it ("equal jitter"; Jitter sets the most taken off at random), so that many clients
 // failing together spread out their retries instead of hitting a
 // recovering server at the same moment.
 //
@@ -38,10 +38,15 @@ func (b Backoff) Delay(attempt int) time.Duration {
 	if !(f > 0 && f <= 1) {
 		f = 0.5
 	}
-	// float64(d) rounds: near the largest Duration the product can pass
-	// d, or overflow into a negative number, so off is held within [0, d],
-	// and below the largest Duration so that off+1 does not wrap.
-	off := min(max(time.Duration(float64(d)*f), 0), d, math.MaxInt64-1)
+	// float64(d) rounds, up near the largest Duration, where converting
+	// the product back would overflow: compared as floats, a product not
+	// below float64(d) takes all of d (no float lies between d and
+	// float64(d)). Below the largest Duration so that off+1 does not wrap.
+	off := d
+	if x := float64(d) * f; x < float64(d) {
+		off = time.Duration(x)
+	}
+	off = min(off, math.MaxInt64-1)
 	return d - off + rand.N(off+1)
 }
 

@@ -71,10 +71,18 @@ func TestBackoffHugeWaits(t *testing.T) {
 		{Min: math.MaxInt64},
 	} {
 		for attempt := 1; attempt < 70; attempt += 17 {
-			var d time.Duration
-			require.NotPanics(t, func() { d = b.Delay(attempt) }, "%+v attempt %d", b, attempt)
-			assert.GreaterOrEqual(t, d, time.Duration(0), "%+v attempt %d", b, attempt)
-			assert.LessOrEqual(t, d, b.Nominal(attempt), "%+v attempt %d", b, attempt)
+			low := b.Nominal(attempt)
+			for range 50 {
+				var d time.Duration
+				require.NotPanics(t, func() { d = b.Delay(attempt) }, "%+v attempt %d", b, attempt)
+				require.GreaterOrEqual(t, d, time.Duration(0), "%+v attempt %d", b, attempt)
+				require.LessOrEqual(t, d, b.Nominal(attempt), "%+v attempt %d", b, attempt)
+				low = min(low, d)
+			}
+			// The jitter is kept too (an overflow once clamped it to none):
+			// 50 draws all in the top quarter of the nominal wait are odds
+			// of at most 2^-50 (a jitter of a half).
+			assert.Less(t, low, b.Nominal(attempt)-b.Nominal(attempt)/4, "%+v attempt %d: the waits spread", b, attempt)
 		}
 	}
 }

@@ -2,6 +2,7 @@ package source
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -9,6 +10,7 @@ import (
 	"hash/fnv"
 	"maps"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -329,9 +331,10 @@ func (st *pollState) gone(id string) {
 	}
 }
 
-// maxLeft bounds the rooms the state remembers the bot left: a bot that
-// passes through many rooms (discussions, omnichannel) over months must
-// not grow it for good.
+// maxLeft bounds the rooms the state remembers the bot left, and the
+// removals REST answers reported (goneREST): a bot that passes through
+// many rooms (discussions, omnichannel) over months must not grow them
+// for good.
 const maxLeft = 4096
 
 // pruneLeft forgets the rooms left longest ago, down to half of maxLeft.
@@ -381,12 +384,15 @@ func (st *pollState) restRemoved(r rc.RemovedSubscription) {
 }
 
 // pruneGone forgets the removals stamped earliest, down to half of
-// maxLeft (ties at the cut go too).
+// maxLeft: exactly that many kept, however many share a stamp.
 func (st *pollState) pruneGone() {
-	stamps := slices.Collect(maps.Values(st.goneREST))
-	slices.SortFunc(stamps, time.Time.Compare)
-	cut := stamps[len(stamps)-maxLeft/2-1]
-	maps.DeleteFunc(st.goneREST, func(_ string, at time.Time) bool { return !at.After(cut) })
+	ids := slices.Collect(maps.Keys(st.goneREST))
+	slices.SortFunc(ids, func(a, b string) int {
+		return cmp.Or(st.goneREST[a].Compare(st.goneREST[b]), strings.Compare(a, b))
+	})
+	for _, id := range ids[:len(ids)-maxLeft/2] {
+		delete(st.goneREST, id)
+	}
 }
 
 func newPollState(p *Poll) *pollState {

@@ -421,4 +421,12 @@ func TestGoneRESTBounded(t *testing.T) {
 		}
 	}
 	assert.NotContains(t, st.goneREST, "S0", "the earliest forgotten")
+
+	// A burst of removals sharing one stamp: half kept, not all forgotten
+	// with the cut's ties.
+	st.goneREST = nil
+	for i := range maxLeft + 1 {
+		st.restRemoved(rc.RemovedSubscription{ID: fmt.Sprintf("B%d", i), DeletedAt: t0})
+	}
+	assert.Len(t, st.goneREST, maxLeft/2, "removals of one millisecond")
 }

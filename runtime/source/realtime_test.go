@@ -405,6 +405,22 @@ func TestRealtimeLateCopyAfterCatchUp(t *testing.T) {
 	assert.Len(t, got.all(), 3, "the same version twice is one event")
 }
 
+// realtimeBaselined returns a Realtime poll state whose baseline, read at
+// t0, knows S1 from REST, with its fake server and what it emits.
+func realtimeBaselined(t *testing.T) (time.Time, *fakeSubs, *pollState, *collector) {
+	t.Helper()
+	t0 := time.Now().UTC().Truncate(time.Millisecond)
+	subs := newFakeSubs(0)
+	subs.upsertAt("S1", t0)
+	st := newPollState(NewPoll(subs, PollOptions{Interval: time.Second, Log: zerolog.Nop()}))
+	st.fromREST = map[string]bool{}
+	got := &collector{}
+	st.poll(context.Background(), got.emit)
+	require.True(t, st.baselined)
+	require.True(t, st.fromREST["S1"])
+	return t0, subs, st, got
+}
+
 // TestRealtimeLateCopyAfterRemovalInCatchUp: a catch-up's REST answer
 // reports a subscription removed (its stream removal lost in the gap); a
 // stream update of it sent before the removal and read after the answer
@@ -412,15 +428,8 @@ func TestRealtimeLateCopyAfterCatchUp(t *testing.T) {
 // stamped after the removal (the bot joined again) does.
 func TestRealtimeLateCopyAfterRemovalInCatchUp(t *testing.T) {
 	t.Parallel()
-	t0 := time.Now().UTC().Truncate(time.Millisecond)
-	subs := newFakeSubs(0)
-	subs.upsertAt("S1", t0)
-	st := newPollState(NewPoll(subs, PollOptions{Interval: time.Second, Log: zerolog.Nop()}))
-	st.fromREST = map[string]bool{}
-	got := &collector{}
+	t0, subs, st, got := realtimeBaselined(t)
 	ctx := context.Background()
-	st.poll(ctx, got.emit) // the baseline: S1 known, from REST
-	require.True(t, st.baselined)
 	event := func(unread int, at time.Time) *realtime.Event {
 		sub := fmt.Sprintf(`{"_id":"S1","rid":"room-S1","t":"c","name":"r","u":{"_id":"B","username":"b"},"open":true,"alert":true,"unread":%d,"_updatedAt":{"$date":%d}}`,
 			unread, at.UnixMilli())
@@ -451,14 +460,8 @@ func TestRealtimeLateCopyAfterRemovalInCatchUp(t *testing.T) {
 // stream changes news, not late copies of the removal.
 func TestRealtimeAliveInCatchUpClearsRemoval(t *testing.T) {
 	t.Parallel()
-	t0 := time.Now().UTC().Truncate(time.Millisecond)
-	subs := newFakeSubs(0)
-	subs.upsertAt("S1", t0)
-	st := newPollState(NewPoll(subs, PollOptions{Interval: time.Second, Log: zerolog.Nop()}))
-	st.fromREST = map[string]bool{}
-	got := &collector{}
+	t0, subs, st, got := realtimeBaselined(t)
 	ctx := context.Background()
-	st.poll(ctx, got.emit) // the baseline
 	subs.mu.Lock()
 	delete(subs.subs, "S1")
 	subs.trash = append(subs.trash, rc.RemovedSubscription{ID: "S1", DeletedAt: t0.Add(5 * time.Second)})

@@ -17,16 +17,22 @@ import (
 // state of its own, but driven by its caller: no actor, no goroutine, no
 // timer. Its triggers are registered as in the daemon (the host's
 // luabind.Host), and its handlers run through the daemon's call path (the
-// handler deadline, "file:line: message" errors, the same log lines).
-// runtime/scripttest runs scripts under test this way, on a fake clock: it
-// decides when a timer is due and calls Tick. A Script is used by one
-// goroutine at a time.
+// handler deadline, the memory watchdog, "file:line: message" errors, the
+// same log lines). runtime/scripttest runs scripts under test this way, on
+// a fake clock: it decides when a timer is due and calls Tick. A Script is
+// used by one goroutine at a time; its only goroutine is the memory
+// watchdog's (when cfg.MemoryLimit is above zero), which Close ends.
 type Script struct {
 	L       *lua.LState
 	reg     *registry
 	cfg     Config
 	log     zerolog.Logger
 	secrets *luabind.Secrets // redacted from its handlers' errors
+	// guard (nil: no watchdog) stops a call when the heap passes
+	// cfg.MemoryLimit, as exec's watchdog stops its one call; unwatch
+	// ends the watchdog.
+	guard   *callGuard
+	unwatch func()
 }
 
 // LoadScript compiles content as path (the chunk name of its file:line
@@ -40,8 +46,9 @@ type Script struct {
 // deps.Getenv (nil: an empty environment, never the process's) and
 // cfg.SecretsDir. Its post limit is deps.Module.Posts (runtime/scripttest's,
 // on its fake clock), else a new one of cfg.PostLimit: a new Script starts
-// a new limit. A failing top level is an error
-// "file:line: message" and leaves nothing open.
+// a new limit. The top level and the handlers run under the memory
+// watchdog at cfg.MemoryLimit (default 1 GiB). A failing top level is an
+// error "file:line: message" and leaves nothing open.
 func LoadScript(ctx context.Context, path string, content []byte, cfg Config, opts sandbox.Options, deps Deps, log zerolog.Logger) (*Script, error) {
 	cfg = cfg.withDefaults()
 	dir := filepath.Dir(path) // require and settings: the lib/ and rclua.toml beside the script
@@ -66,22 +73,34 @@ func LoadScript(ctx context.Context, path string, content []byte, cfg Config, op
 	e := newEnv(cfg, deps.Module, getenv)
 	secrets := e.secrets.secretsFor(name, func() []string { return set.allowedSecrets(name) })
 	s := &Script{L: sandbox.New(opts), reg: newRegistry(modeRun, log), cfg: cfg, log: log, secrets: secrets}
+	if cfg.MemoryLimit > 0 {
+		// A test of a script that allocates without bound fails with
+		// the memory error at its file:line, as in exec and check,
+		// instead of taking the machine's memory until a timeout.
+		s.guard, s.unwatch = watchOne(ctx, cfg, log)
+	}
 	var posts *luabind.PostLimit // the Module's, on the caller's clock, else cfg's
 	if deps.Module == nil || deps.Module.Posts == nil {
 		posts = cfg.newPostLimit()
 	}
 	e.openState(s.L, cfg, name, log, s.reg, set.section(name), secrets, posts)
-	err = redactErr(secrets, runChunkGuarded(ctx, s.L, path, content, cfg.LoadTimeout, nil, kindLoad))
+	err = redactErr(secrets, runChunkGuarded(ctx, s.L, path, content, cfg.LoadTimeout, s.guard, kindLoad))
 	s.reg.loading = false
 	if err != nil {
-		s.L.Close()
+		s.Close()
 		return nil, err
 	}
 	return s, nil
 }
 
-// Close closes the script's state.
-func (s *Script) Close() { s.L.Close() }
+// Close closes the script's state and ends its memory watchdog.
+func (s *Script) Close() {
+	s.L.Close()
+	if s.unwatch != nil {
+		s.unwatch()
+		s.unwatch = nil
+	}
+}
 
 // Handle runs the handlers the script registered for events of kind (a
 // luabind.EventKinds name), in registration order, each with its own
@@ -135,7 +154,7 @@ func (s *Script) Tick(ctx context.Context, i int) error {
 // call runs one handler under the handler deadline and logs its failure
 // as actor.call does, the script's secrets redacted.
 func (s *Script) call(ctx context.Context, t trigger, args ...lua.LValue) error {
-	err := redactErr(s.secrets, pcallGuarded(ctx, s.L, s.cfg.HandlerTimeout, nil, kindHandler, t.Fn, args...))
+	err := redactErr(s.secrets, pcallGuarded(ctx, s.L, s.cfg.HandlerTimeout, s.guard, kindHandler, t.Fn, args...))
 	if err == nil {
 		return nil
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -143,4 +144,49 @@ func TestScriptSettingsGivenByTheCaller(t *testing.T) {
 	_, err = LoadScript(context.Background(), path, code, Config{}, sandbox.Options{},
 		Deps{Settings: map[string]any{"secrets": "api_key"}}, zerolog.Nop())
 	assert.ErrorContains(t, err, path+": settings: secrets: must be an array of secret names")
+}
+
+// TestScriptMemoryLimit: a Script's top level and its handlers run under
+// the memory watchdog, as exec's and the daemon's do: over the limit the
+// call is stopped with the memory error at the script's file:line (rclua
+// test once let a test of a hog take the machine's memory until its
+// timeout); with the watchdog off the same reading stops nothing. Close
+// ends the watchdog (the package's goleak check fails otherwise).
+func TestScriptMemoryLimit(t *testing.T) {
+	t.Parallel()
+	var over atomic.Bool
+	cfg := Config{MemoryLimit: testMemLimit, LoadTimeout: time.Minute, HandlerTimeout: time.Minute,
+		memRead: func() uint64 {
+			if over.Load() {
+				return 2 * testMemLimit
+			}
+			return 0
+		}}
+	hog := "local t = {}\nwhile true do t[#t % 1000 + 1] = {} end\n"
+	over.Store(true)
+	_, err := LoadScript(context.Background(), "top.lua", []byte(hog), cfg, sandbox.Options{}, Deps{}, zerolog.Nop())
+	var se *scriptError
+	require.ErrorAs(t, err, &se)
+	assert.True(t, se.Memory, "%v", err)
+	assert.True(t, strings.HasPrefix(err.Error(), "top.lua:2:"), "%q", err)
+
+	over.Store(false)
+	s, err := LoadScript(context.Background(), "h.lua", []byte("rc.every(\"1m\", function()\n"+hog+"end)\n"), cfg, sandbox.Options{}, Deps{}, zerolog.Nop())
+	require.NoError(t, err, "under the limit the top level runs")
+	defer s.Close()
+	over.Store(true)
+	err = s.Tick(context.Background(), 0)
+	require.ErrorAs(t, err, &se)
+	assert.True(t, se.Memory, "%v", err)
+	assert.Contains(t, err.Error(), "memory limit exceeded")
+	assert.True(t, strings.HasPrefix(err.Error(), "h.lua:3:"), "%q", err)
+
+	cfg.MemoryLimit, cfg.HandlerTimeout = -1, 100*time.Millisecond // off: only the deadline stops it
+	off, err := LoadScript(context.Background(), "off.lua", []byte("rc.every(\"1m\", function()\n"+hog+"end)\n"), cfg, sandbox.Options{}, Deps{}, zerolog.Nop())
+	require.NoError(t, err)
+	defer off.Close()
+	err = off.Tick(context.Background(), 0)
+	require.ErrorAs(t, err, &se)
+	assert.False(t, se.Memory, "%v", err)
+	assert.True(t, se.Timeout, "%v", err)
 }

@@ -316,7 +316,7 @@ func checkDurations(rules ...durationRule) error {
 	return problems(errs...)
 }
 
-// memoryFlags is --memory-limit, of run and exec.
+// memoryFlags is --memory-limit, of run, exec and test.
 type memoryFlags struct {
 	limit    byteSize // -1: off
 	goMemEnv bool     // GOMEMLIMIT is set: Go's soft memory limit is the user's
@@ -351,7 +351,7 @@ const minMemoryLimit = 16 << 20
 // checkMemoryLimit refuses a limit below minMemoryLimit ("off" is -1).
 func checkMemoryLimit(b byteSize) error {
 	if b >= 0 && b < minMemoryLimit {
-		return usagef("--memory-limit %s is too small: at least 16MiB (the daemon's own heap would pass it and every handler would be stopped), or off", b.String())
+		return usagef("--memory-limit %s is too small: at least 16MiB (rclua's own heap would pass it and every call would be stopped), or off", b.String())
 	}
 	return nil
 }

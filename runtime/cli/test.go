@@ -33,6 +33,7 @@ type testFlags struct {
 	scripts string
 	handler time.Duration
 	timeout time.Duration
+	memory  memoryFlags
 }
 
 // Tests' own bounds: a handler gets less time than the daemon gives it
@@ -51,6 +52,7 @@ func newTestFlags(getenv func(string) string) *testFlags {
 	f.fs.StringVar(&f.scripts, "scripts", envOr(getenv, envScripts, defaultScripts), "scripts folder, tested when no PATH is given (env "+envScripts+")")
 	f.fs.DurationVar(&f.handler, "handler-timeout", defaultTestHandlerTimeout, "how long a handler of the script under test may run before it is stopped (a failure t.errors() shows; the daemon's default is 30s)")
 	f.fs.DurationVar(&f.timeout, "timeout", defaultTestTimeout, "how long one test function may run, handlers included; more than --handler-timeout")
+	f.memory.register(f.fs, getenv, "the script under test's running top level or handler is")
 	return f
 }
 
@@ -72,8 +74,13 @@ func cmdTest(ctx context.Context, args []string, getenv func(string) string, std
 	if f.handler <= 0 || f.timeout <= f.handler {
 		return usagef("test: --timeout (%v) must be more than --handler-timeout (%v), both positive", f.timeout, f.handler)
 	}
+	if err := checkMemoryLimit(f.memory.limit); err != nil {
+		return err
+	}
+	defer f.memory.apply()()
 	opts := scripttest.Options{Output: stderr, Timeout: f.timeout} // a test file's print: stdout keeps the results
 	opts.Config.HandlerTimeout = f.handler
+	opts.Config.MemoryLimit = int64(f.memory.limit)
 	if f.run != "" {
 		re, err := regexp.Compile(f.run)
 		if err != nil {

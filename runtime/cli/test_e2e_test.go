@@ -127,3 +127,39 @@ end
 	assert.Equal(t, 2, code)
 	assert.Contains(t, stderr, "--timeout (1s) must be more than --handler-timeout (2s)")
 }
+
+// TestE2ETestMemoryLimit: rclua test runs the script under test under the
+// memory watchdog: a handler that keeps everything it allocates fails its
+// test with the memory error at its file:line, long before --timeout,
+// and the next test runs (rclua test once had no memory bound but its
+// timeouts, and a hog took the machine's memory until then).
+func TestE2ETestMemoryLimit(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "hog.lua"), []byte(`rc.hear("^hog$", function(msg)
+  local t = {}
+  while true do t[#t + 1] = string.rep("x", 64) .. #t end
+end)
+rc.hear("^ping$", function(msg) msg:reply("pong") end)
+`), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "hog_test.lua"), []byte(`function test_hog()
+  t.post { room = "#general", user = "bob", text = "hog" }
+  local errs = t.errors()
+  t.eq(#errs, 1)
+  assert(tostring(errs[1]):find("memory limit exceeded", 1, true), tostring(errs[1]))
+  assert(tostring(errs[1]):find("hog.lua:3:", 1, true), tostring(errs[1]))
+end
+
+function test_ping_after()
+  t.post { room = "#general", user = "bob", text = "ping" }
+  t.eq(t.posted()[1].text, "pong")
+end
+`), 0o644))
+	code, stdout, stderr := runChild(t, nil, "test", "--memory-limit", "64MiB", "--handler-timeout", "50s", "--timeout", "55s", dir)
+	assert.Equal(t, 0, code, "%s%s", stdout, stderr)
+	assert.Contains(t, stdout, "2 passed, 0 failed\n")
+
+	code, _, stderr = runChild(t, nil, "test", "--memory-limit", "1MiB", dir)
+	assert.Equal(t, 2, code)
+	assert.Contains(t, stderr, "--memory-limit 1MiB is too small")
+}

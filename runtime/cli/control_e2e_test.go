@@ -83,6 +83,9 @@ func TestE2EControlWhileConnecting(t *testing.T) {
 	code, _, stderr = runChild(t, env, "store", "get", "probe", "k")
 	assert.Equal(t, 1, code)
 	assert.Contains(t, stderr, `script "probe" has no key "k"`)
+	code, _, stderr = runChild(t, env, "store", "list", "probe")
+	assert.Equal(t, 1, code, "through the daemon too, a script without state: %s", stderr)
+	assert.Contains(t, stderr, `script "probe" has no state`)
 	assert.NotContains(t, stderr, "no rclua daemon is running")
 
 	// The server comes up: the saved disable applies at the load.

@@ -65,6 +65,9 @@ func TestE2EStoreStateDir(t *testing.T) {
 	code, stdout, _ = runChild(t, nil, "store", "list", "--state-dir", state, "count")
 	require.Equal(t, 0, code)
 	assert.Regexp(t, `"loads"\s+1\s+never`, stdout)
+	code, stdout, stderr = runChild(t, nil, "store", "list", "--state-dir", state, "cuont")
+	assert.Equal(t, 1, code, "a mistyped script name: %s", stdout)
+	assert.Contains(t, stderr, `script "cuont" has no state`)
 	code, _, stderr = runChild(t, nil, "store", "delete", "--state-dir", state, "--all", "count")
 	require.Equal(t, 0, code, stderr)
 	code, _, stderr = runChild(t, nil, "store", "get", "--state-dir", state, "count", "loads")
@@ -167,6 +170,16 @@ func TestE2EStoreNoStateCreatesNothing(t *testing.T) {
 		code, _, stderr := runChild(t, nil, append([]string{"store", args[0], "--scripts", filepath.Join(root, "scirpts")}, args[1:]...)...)
 		assert.Equal(t, 1, code, "%v: %s", args, stderr)
 		assert.Contains(t, stderr, "no state in "+filepath.Join(root, ".rclua-state"))
+	}
+	// A flag before the verb is a usage error that says where it goes,
+	// and the store's own help names the flags.
+	code, _, stderr := runChild(t, nil, "store", "--state-dir", missing, "list")
+	assert.Equal(t, 2, code, stderr)
+	assert.Contains(t, stderr, "the flags come after it (rclua store list --state-dir")
+	code, stdout, _ := runChild(t, nil, "store", "--help")
+	assert.Equal(t, 0, code)
+	for _, f := range []string{"--state-dir", "--scripts", "--all"} {
+		assert.Contains(t, stdout, f, "rclua store --help names %s", f)
 	}
 	_, err := os.Stat(missing)
 	assert.ErrorIs(t, err, os.ErrNotExist, "the missing dir was made")

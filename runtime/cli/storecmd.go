@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -29,6 +30,12 @@ $STATE_DIRECTORY, else .rclua-state beside --scripts).
   rclua store delete SCRIPT KEY    deletes one key
   rclua store delete --all SCRIPT  deletes all of SCRIPT's state (a deleted script's file keeps it)
 
+Flags, after the command (rclua store delete --help, say, shows its own):
+  --state-dir D   the state dir (env RCLUA_STATE_DIR)
+  --scripts S     the daemon's scripts folder, beside which its default
+                  state dir is (env RCLUA_SCRIPTS)
+  --all           delete only: all of SCRIPT's state
+
 While a daemon runs on the state dir it holds the store's file lock: list
 and get then ask it through its control socket (control.sock, which only
 its user can open), and show the same; delete is refused until it stops.
@@ -46,6 +53,9 @@ func cmdStore(ctx context.Context, args []string, getenv func(string) string, st
 		return nil
 	case "list", "get", "delete":
 	default:
+		if strings.HasPrefix(verb, "-") {
+			return usagef("store: %s before the command: the flags come after it (rclua store list %s ...)", verb, verb)
+		}
 		return usagef("store: unknown command %q: give list, get or delete (see rclua store --help)", verb)
 	}
 	fs, o := storeFlags(verb, getenv)
@@ -100,6 +110,13 @@ func cmdStore(ctx context.Context, args []string, getenv func(string) string, st
 		if err != nil {
 			return err
 		}
+		if len(es) == 0 {
+			// A mistyped name must not look like a script with no keys
+			// left: say so unless the script has state (its keys expired).
+			if has, err := hasState(ctx, rd, fs.Arg(0)); err != nil || !has {
+				return errors.Join(err, fmt.Errorf("store list: script %q has no state", fs.Arg(0)))
+			}
+		}
 		w := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(w, "KEY\tBYTES\tEXPIRES")
 		for _, e := range es {
@@ -137,6 +154,20 @@ func cmdStore(ctx context.Context, args []string, getenv func(string) string, st
 		}
 		return ns.Delete(ctx, fs.Arg(1))
 	}
+}
+
+// hasState reports whether rclua store list would list the script name.
+func hasState(ctx context.Context, rd storeReader, name string) (bool, error) {
+	scripts, err := rd.scripts(ctx)
+	if err != nil {
+		return false, err
+	}
+	for _, s := range scripts {
+		if s.Name == name {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 // storeScript is a line of rclua store list: a script with state.

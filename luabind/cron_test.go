@@ -183,3 +183,15 @@ func TestCronThatNeverFiresRefused(t *testing.T) {
 	_, err = ParseCron("@every 1h")
 	assert.NoError(t, err)
 }
+
+// TestCronShorthands: the shorthands the README lists are taken, and
+// @reboot, which it says is not, is refused.
+func TestCronShorthands(t *testing.T) {
+	t.Parallel()
+	for _, spec := range []string{"@hourly", "@daily", "@midnight", "@weekly", "@monthly", "@yearly", "@annually", "@every 10m", "CRON_TZ=Europe/Berlin @daily"} {
+		_, err := ParseCron(spec)
+		assert.NoError(t, err, spec)
+	}
+	_, err := ParseCron("@reboot")
+	assert.ErrorContains(t, err, `bad cron spec "@reboot"`)
+}

@@ -159,7 +159,7 @@ rc.on("message", fn)              -> handle            (fn(msg, action); action:
 			Ref: `rc.every(interval, fn)            -> handle            (interval: "30s", "5m", "3h", "1d" or seconds; at least 1s)`},
 		{Name: "rc.cron", Params: []string{"spec: string", "fn: fun()"}, Returns: []string{"rc.Handle handle"},
 			Doc: `Runs fn on a five-field cron spec ("0 9 * * 1-5"; optional "CRON_TZ=Zone " prefix).`,
-			Ref: `rc.cron(spec, fn)                 -> handle            (five fields, "0 9 * * 1-5"; optional "CRON_TZ=Zone " prefix)`},
+			Ref: `rc.cron(spec, fn)                 -> handle            (five fields, "0 9 * * 1-5", or "@daily"; optional "CRON_TZ=Zone " prefix)`},
 		{Name: "rc.Handle:stop", Doc: "Stops the trigger for good.",
 			Ref: `handle:stop()                     -> nothing           (the trigger never fires again)`},
 		{Name: "rc.config", Type: "table<string, any>", Doc: "This script's settings: a fresh copy of its [section] of rclua.toml at each read (empty without one).",

@@ -64,7 +64,7 @@
 //	rc.hear(pattern, fn)              -> handle            (fn(msg, captures...): a new message whose text matches)
 //	rc.respond(pattern, fn)           -> handle            (the same for one addressed to the bot, mention stripped)
 //	rc.every(interval, fn)            -> handle            (interval: "30s", "5m", "3h", "1d" or seconds; at least 1s)
-//	rc.cron(spec, fn)                 -> handle            (five fields, "0 9 * * 1-5"; optional "CRON_TZ=Zone " prefix)
+//	rc.cron(spec, fn)                 -> handle            (five fields, "0 9 * * 1-5", or "@daily"; optional "CRON_TZ=Zone " prefix)
 //	handle:stop()                     -> nothing           (the trigger never fires again)
 //	rc.config                         -- this script's settings: a fresh copy of its [section] of rclua.toml
 //	rc.secret(name)                   -> string | nil, err (a secret its section allows: secrets = {"name"})

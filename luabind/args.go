@@ -142,24 +142,36 @@ func unknownOption(L *lua.LState, n int, fn, key string) {
 	argError(L, n, fn, fmt.Sprintf("unknown option %q", clip(key)))
 }
 
-// checkTime converts an option given as an ISO-8601 string or Unix seconds.
+// checkTime converts an option given as an ISO-8601 string or Unix
+// seconds (ParseOptionTime), raising its error.
 func checkTime(L *lua.LState, n int, fn, name string, v lua.LValue) time.Time {
+	t, err := ParseOptionTime(name, v)
+	if err != nil {
+		argError(L, n, fn, err.Error())
+	}
+	return t
+}
+
+// ParseOptionTime reads the option name (rc.subscriptions.get's
+// updated_since) given as an ISO-8601 string or Unix seconds; the error
+// is the reason the function raises with. rclua check uses it on
+// constants.
+func ParseOptionTime(name string, v lua.LValue) (time.Time, error) {
 	switch v := v.(type) {
 	case lua.LString:
 		t, err := time.Parse(time.RFC3339Nano, string(v))
 		if err != nil {
-			argError(L, n, fn, fmt.Sprintf("%s: not an ISO-8601 time: %q", name, clip(string(v))))
+			return time.Time{}, fmt.Errorf("%s: not an ISO-8601 time: %q", name, clip(string(v)))
 		}
-		return t
+		return t, nil
 	case lua.LNumber:
 		f := float64(v)
 		if math.IsNaN(f) || math.IsInf(f, 0) || f < 0 || f > 1e11 {
-			argError(L, n, fn, fmt.Sprintf("%s: not a Unix time in seconds: %v", name, v))
+			return time.Time{}, fmt.Errorf("%s: not a Unix time in seconds: %v", name, v)
 		}
 		sec, frac := math.Modf(f)
-		return time.Unix(int64(sec), int64(math.Round(frac*1e9))).UTC()
+		return time.Unix(int64(sec), int64(math.Round(frac*1e9))).UTC(), nil
 	default:
-		argError(L, n, fn, fmt.Sprintf("%s: ISO-8601 string or Unix seconds expected, got %s", name, typeName(v)))
-		return time.Time{}
+		return time.Time{}, fmt.Errorf("%s: ISO-8601 string or Unix seconds expected, got %s", name, typeName(v))
 	}
 }

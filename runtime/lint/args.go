@@ -17,10 +17,11 @@ import (
 type param struct {
 	name     string
 	optional bool
-	any      bool            // a class, any: not checked
-	kinds    map[string]bool // string, number, boolean, table, function, nil
-	names    []string        // the classes it takes (rc.Re), for the message
-	keys     []string        // the shape's keys; nil: not checked
+	any      bool             // a class, any: not checked
+	kinds    map[string]bool  // string, number, boolean, table, function, nil
+	names    []string         // the classes it takes (rc.Re), for the message
+	keys     []string         // the shape's keys; nil: not checked
+	fields   map[string]param // with keys: what each key takes
 }
 
 // callSpecs are the parameters of every function of the rc table and of
@@ -94,9 +95,15 @@ func parseParam(name, typ string) param {
 		case strings.HasPrefix(alt, "{") && strings.HasSuffix(alt, "}"):
 			p.kinds["table"] = true
 			shapes++
+			p.fields = map[string]param{}
 			for _, f := range splitTop(alt[1:len(alt)-1], ',') {
-				key, _, _ := strings.Cut(strings.TrimSpace(f), ":")
-				p.keys = append(p.keys, strings.TrimSuffix(strings.TrimSpace(key), "?"))
+				key, ftyp, _ := strings.Cut(strings.TrimSpace(f), ":")
+				key = strings.TrimSpace(key)
+				fp := parseParam(key, strings.TrimSpace(ftyp))
+				// ["$date"]: a key that is no Lua name, as LuaLS writes it
+				fp.name = strings.TrimSuffix(strings.TrimPrefix(fp.name, `["`), `"]`)
+				p.keys = append(p.keys, fp.name)
+				p.fields[fp.name] = fp
 			}
 		default: // table, table<...>, T[], (a|b)[]
 			p.kinds["table"] = true
@@ -104,9 +111,26 @@ func parseParam(name, typ string) param {
 		}
 	}
 	if shapes != 1 {
-		p.keys = nil
+		p.keys, p.fields = nil, nil
 	}
 	return p
+}
+
+// mismatch returns what p expects when a literal of kind is no value of
+// it ("string|number expected, got boolean"), "" when it is or kind is
+// not a literal's.
+func (p param) mismatch(kind string) string {
+	if p.any || kind == "" || p.kinds[kind] || kind == "nil" && p.optional {
+		return ""
+	}
+	kinds := make([]string, 0, len(p.kinds))
+	for k := range p.kinds {
+		if k != "table" || len(p.names) == 0 || p.keys != nil {
+			kinds = append(kinds, k)
+		}
+	}
+	slices.Sort(kinds)
+	return fmt.Sprintf("%s: %s expected, got %s", p.name, strings.Join(append(kinds, p.names...), "|"), kind)
 }
 
 // splitTop splits s at sep outside braces, parentheses and angle brackets.
@@ -176,18 +200,9 @@ func (c *checker) callArgs(fn string, call *ast.FuncCallExpr) {
 		if i >= len(ps) {
 			break
 		}
-		p, kind := ps[i], literalKind(arg)
-		if p.any || kind == "" || p.kinds[kind] || kind == "nil" && p.optional {
-			continue
+		if msg := ps[i].mismatch(literalKind(arg)); msg != "" {
+			bad(arg.Line(), i+1, msg)
 		}
-		kinds := make([]string, 0, len(p.kinds))
-		for k := range p.kinds {
-			if k != "table" || len(p.names) == 0 || p.keys != nil {
-				kinds = append(kinds, k)
-			}
-		}
-		slices.Sort(kinds)
-		bad(arg.Line(), i+1, fmt.Sprintf("%s: %s expected, got %s", p.name, strings.Join(append(kinds, p.names...), "|"), kind))
 	}
 	for i, arg := range args {
 		tb, isTable := arg.(*ast.TableExpr)
@@ -210,6 +225,12 @@ func (c *checker) callArgs(fn string, call *ast.FuncCallExpr) {
 			if !isString {
 				continue
 			}
+			if fp, known := ps[i].fields[key.Value]; known {
+				if msg := fp.mismatch(literalKind(f.Value)); msg != "" {
+					bad(lineOf(f.Value, arg), i+1, msg)
+					continue
+				}
+			}
 			check := optionChecks[fn][key.Value]
 			if v, isConst := constant(f.Value); check != nil && isConst {
 				if err := check(v); err != nil {
@@ -224,6 +245,10 @@ func (c *checker) callArgs(fn string, call *ast.FuncCallExpr) {
 // functions use, by function and option. Read-only.
 var optionChecks = map[string]map[string]func(lua.LValue) error{
 	"rc.store.set": {"ttl": func(v lua.LValue) error { _, err := luabind.ParseTTL(v); return err }},
+	"rc.subscriptions.get": {"updated_since": func(v lua.LValue) error {
+		_, err := luabind.ParseOptionTime("updated_since", v)
+		return err
+	}},
 }
 
 // multiValued reports whether e may give several values (a call, ...).

@@ -34,8 +34,10 @@
 //     are not findings.
 //   - call-arg: a literal argument of an rc function or a message's
 //     method that its parameter, as luabind.APIDoc documents it, does not
-//     take (its kind, an unknown key of a literal options table, a
-//     constant option its parser refuses: rc.store.set's ttl), or one past
+//     take (its kind, an unknown key of a literal options table or a
+//     literal option of a kind it does not take, a constant option its
+//     parser refuses: rc.store.set's ttl, rc.subscriptions.get's
+//     updated_since), or one past
 //     the last (not for methods, which ignore it) (args.go).
 //   - message: in a handler of rc.hear, rc.respond or rc.on("message"),
 //     where the first parameter is the message (until it is assigned), a

@@ -97,7 +97,9 @@ func missingMessage(name string, keys []string, key lua.LValue) string {
 	b.WriteString(qualify(name, key))
 	b.WriteString(" does not exist (")
 	if s, ok := key.(lua.LString); ok {
-		if near := suggest(string(s), keys); near != "" {
+		if hint, ok := newerLua[name+"."+string(s)]; ok {
+			b.WriteString(hint + "; ")
+		} else if near := suggest(string(s), keys); near != "" {
 			fmt.Fprintf(&b, "did you mean %s? ", qualify(name, lua.LString(near)))
 		}
 	}
@@ -114,6 +116,15 @@ func missingMessage(name string, keys []string, key lua.LValue) string {
 	}
 	b.WriteString(")")
 	return b.String()
+}
+
+// newerLua words what Lua 5.1 (gopher-lua's) has instead of a library
+// field of a later Lua that scripts written for one reach for.
+var newerLua = map[string]string{
+	"table.unpack":   "Lua 5.1 has unpack",
+	"table.pack":     `Lua 5.1 has none: {...} and select("#", ...)`,
+	"table.move":     "Lua 5.1 has none: a loop, or table.insert",
+	"math.tointeger": "Lua 5.1 has none: math.floor",
 }
 
 // qualify names key of the table called name: rc.chat.x, or rc["a b"] and

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -31,7 +32,9 @@ import (
 // script or unusable path and one per finding, each "file:line: message",
 // in file and line order; nil when all pass. A script that does not
 // compile has only its syntax error; a finding on the line where the load
-// failed is not repeated. A settings file that does not parse is reported
+// failed is not repeated, or replaces the load's error when that is
+// gopher-lua's "attempt to call a non-function object", which names
+// nothing. A settings file that does not parse is reported
 // once, and the scripts of its folder are then checked without being
 // loaded. The modules of the lib/ folder beside the scripts (a symlinked
 // lib/ too) are compiled and read by the lint as well (each finding
@@ -176,7 +179,15 @@ func scriptFindings(api *lint.API, path string, content []byte, loadErr error, f
 	loadLine := -1
 	if loadErr != nil {
 		loadLine = errorLine(path, loadErr.Error())
-		out = append(out, lineErr{loadLine, loadErr})
+		// gopher-lua's "attempt to call a non-function object" names
+		// nothing: a finding on its line says what (table.unpack does not
+		// exist), and is reported instead.
+		explained := genericLoadError(loadErr.Error()) && slices.ContainsFunc(findings, func(f lint.Finding) bool { return f.Line == loadLine })
+		if !explained {
+			out = append(out, lineErr{loadLine, loadErr})
+		} else {
+			loadLine = -1
+		}
 	}
 	for _, f := range findings {
 		if f.Line != loadLine {
@@ -189,6 +200,13 @@ func scriptFindings(api *lint.API, path string, content []byte, loadErr error, f
 		errs[i] = le.err
 	}
 	return errs
+}
+
+// genericLoadError reports whether msg is one of gopher-lua's errors for
+// a nil called or indexed, which name neither the value nor its key.
+func genericLoadError(msg string) bool {
+	return strings.Contains(msg, "attempt to call a non-function object") ||
+		strings.Contains(msg, "attempt to index a non-table object")
 }
 
 // errorLine returns the line of msg, "path:line: ...", or 0.

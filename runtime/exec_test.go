@@ -89,6 +89,26 @@ func TestCheckMemoryLimit(t *testing.T) {
 	assert.NotContains(t, errs[0].Error(), "memory limit", "under the limit, a_hog fails on its load timeout alone")
 }
 
+// TestCheckExplainsAGenericLoadError: a top level that fails with
+// gopher-lua's "attempt to call a non-function object", which names
+// nothing, is reported with the finding of its line that says what is
+// missing; a load error with a message of its own stays.
+func TestCheckExplainsAGenericLoadError(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	unpack := filepath.Join(dir, "unpack.lua")
+	writeFile(t, unpack, "local x = 1\nlocal a, b = table.unpack({1, 2})\n")
+	errs := Check(context.Background(), []string{unpack}, Config{})
+	require.Len(t, errs, 1, "%v", errs)
+	assert.True(t, strings.HasPrefix(errs[0].Error(), unpack+":2: table.unpack does not exist (Lua 5.1 has unpack;"), "%q", errs[0])
+
+	own := filepath.Join(dir, "own.lua")
+	writeFile(t, own, "error(\"stop \" .. tostring(table.unpack))\n")
+	errs = Check(context.Background(), []string{own}, Config{})
+	require.Len(t, errs, 1, "%v", errs)
+	assert.Contains(t, errs[0].Error(), own+":1: stop nil", "the load's own message")
+}
+
 func TestCheck(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
@@ -155,6 +175,15 @@ func TestScriptFiles(t *testing.T) {
 	assert.Equal(t, empty+": no *.lua scripts in this folder", errs[0].Error())
 	assert.Equal(t, filepath.Join(dir, "missing.lua")+": no such file or directory", errs[1].Error())
 	assert.Equal(t, testFile+": a test file, not a script (run it with rclua test)", errs[2].Error())
+
+	// A file named twice, by a folder, its own path and another spelling
+	// of it, is one file (rclua test ran such a test file twice).
+	files, errs = ScriptFiles([]string{filepath.Join(dir, "b.lua"), dir, dir + "/./b.lua"})
+	assert.Empty(t, errs)
+	assert.Equal(t, []string{filepath.Join(dir, "b.lua"), filepath.Join(dir, "a.lua")}, files)
+	tests, errs := TestFiles([]string{testFile, testFile, dir})
+	assert.Empty(t, errs)
+	assert.Equal(t, []string{testFile}, tests)
 }
 
 // TestCheckFolderWithAPipe: a named pipe called *.lua in a checked folder

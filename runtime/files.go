@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -59,8 +60,11 @@ func TestFiles(paths []string) (files []string, errs []error) {
 // expandFiles expands paths: a file stands for itself unless refuse
 // gives an error for it; a folder for its files (not recursive) whose
 // name wants, sorted, or the error none when it has none. flag, when not
-// nil, reports a folder's entry that is an error of its own.
+// nil, reports a folder's entry that is an error of its own. A file named
+// twice (a folder and one of its files, "a.lua" and "./a.lua") is
+// listed once, where it came first.
 func expandFiles(paths []string, wants func(name string) bool, refuse func(path string) error, flag func(dir, name string) error, none string) (files []string, errs []error) {
+	defer func() { files = uniqueFiles(files) }()
 	for _, p := range paths {
 		fi, err := os.Stat(p)
 		if err != nil {
@@ -98,6 +102,23 @@ func expandFiles(paths []string, wants func(name string) bool, refuse func(path 
 		files = append(files, found...)
 	}
 	return files, errs
+}
+
+// uniqueFiles drops the later names of a file already in files, by its
+// absolute, cleaned path.
+func uniqueFiles(files []string) []string {
+	seen := make(map[string]bool, len(files))
+	return slices.DeleteFunc(files, func(f string) bool {
+		key := filepath.Clean(f)
+		if abs, err := filepath.Abs(f); err == nil {
+			key = abs
+		}
+		if seen[key] {
+			return true
+		}
+		seen[key] = true
+		return false
+	})
 }
 
 // pathErr drops the path an *fs.PathError repeats, since callers name it.

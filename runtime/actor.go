@@ -202,10 +202,35 @@ type loadRequest struct {
 	hash    string
 	forced  bool   // a reload asked for (ReloadAll): load even unchanged content
 	done    func() // optional: called once the request is finished or dropped
+	// result and err, set before done is called, say what became of the
+	// request (ReloadWait reads them): loadLoaded, loadFailed (with err),
+	// loadDisabled, loadDropped (err says why); "" when it was never
+	// taken (a newer load replaced it, or the actor ended).
+	result string
+	err    error
+	// replaced are the requests this one took the place of (requestLoad):
+	// they finish with its result, the outcome of the file's newer content.
+	replaced []*loadRequest
 }
 
+// The results of a load request.
+const (
+	loadLoaded   = "loaded"
+	loadFailed   = "failed"
+	loadDisabled = "disabled"
+	loadDropped  = "dropped"
+)
+
 func (r *loadRequest) finish() {
-	if r != nil && r.done != nil {
+	if r == nil {
+		return
+	}
+	for _, old := range r.replaced {
+		old.result, old.err = r.result, r.err
+		old.finish()
+	}
+	r.replaced = nil
+	if r.done != nil {
 		r.done()
 	}
 }
@@ -333,8 +358,12 @@ func (a *actor) requestLoad(req *loadRequest) {
 	old := a.pending
 	a.pending = req
 	a.latest = &loadRequest{content: req.content, hash: req.hash}
+	if old != nil {
+		// A waiter of the replaced request (ReloadWait) learns what
+		// became of the newer one.
+		req.replaced = append(req.replaced, old)
+	}
 	a.mu.Unlock()
-	old.finish()
 	a.poke()
 }
 
@@ -685,6 +714,7 @@ func (a *actor) load(ctx context.Context, req *loadRequest) {
 		// An operator's deliberate act (rclua disable, or disabled.json at
 		// start): INFO, and a repeat (disable again, an edit, a reload)
 		// says the script was disabled already.
+		req.result = loadDisabled
 		already := a.st.snapshot().State == StateDisabled
 		a.disable()
 		switch {
@@ -706,6 +736,7 @@ func (a *actor) load(ctx context.Context, req *loadRequest) {
 			a.st.setCurrent()
 			a.h.obs.Reload(a.st.name, LoadUnchanged)
 			a.log.Info().Str("hash", short(req.hash)).Msg("script content is the running version again: nothing to reload")
+			req.result = loadLoaded
 			return
 		case len(bytes.TrimSpace(req.content)) == 0 && req.hash != a.cur.hash: // (an empty script that runs reloads as any other)
 			// Editors and copies truncate a file before writing it: loading
@@ -715,6 +746,7 @@ func (a *actor) load(ctx context.Context, req *loadRequest) {
 				Msg("script file is empty: keeping the running version (delete the file to stop the script)")
 			// A restart would load the empty file: a script without triggers.
 			a.st.setLoadFailed(a.st.path + ": the file is empty: the running version is an older one")
+			req.result, req.err = loadFailed, errors.New(a.st.path+": the file is empty: the running version goes on")
 			return
 		}
 	}
@@ -819,6 +851,7 @@ func (a *actor) trialDone(t *trial) {
 	if why != "" {
 		t.v.L.Close()
 		a.log.Debug().Str("hash", short(t.req.hash)).Str("why", why).Msg("script load dropped")
+		t.req.result, t.req.err = loadDropped, errors.New(why)
 		return
 	}
 	a.loaded(t.req, t.v, t.mods, t.start, t.err)
@@ -854,6 +887,10 @@ func (a *actor) endTrial(stopped bool) {
 // level ran without error, else it is closed and the running version
 // goes on.
 func (a *actor) loaded(req *loadRequest, v *version, mods *modules, start time.Time, err error) {
+	req.result, req.err = loadLoaded, err
+	if err != nil {
+		req.result = loadFailed
+	}
 	a.mu.Lock()
 	a.tried = mods
 	if err == nil {

@@ -1,12 +1,14 @@
 package runtime
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/rclua/rclua/runtime/watch"
 )
@@ -79,6 +81,72 @@ func (h *Host) Reload(names ...string) error {
 		j.a.requestLoad(j.req)
 	}
 	return nil
+}
+
+// ReloadOutcome is what became of one script's reload (ReloadWait).
+type ReloadOutcome struct {
+	Script string
+	// Loaded reports that the file's content runs now. Else Err says why
+	// not: its top level failed (the running version goes on, if any),
+	// the script is disabled, or ctx ended first. When an edit of the
+	// file was loaded in the reload's place, its outcome is the edit's.
+	Loaded bool
+	Err    error
+}
+
+// ReloadWait is Reload of the named scripts (at least one) that waits for
+// each load's outcome, or for ctx's end. Its error is Reload's, for a
+// name or a file that reloads none.
+func (h *Host) ReloadWait(ctx context.Context, names ...string) ([]ReloadOutcome, error) {
+	if len(names) == 0 {
+		return nil, errors.New("runtime: ReloadWait needs a script name")
+	}
+	type job struct {
+		a    *actor
+		req  *loadRequest
+		done chan struct{}
+	}
+	jobs := make([]job, 0, len(names))
+	for _, name := range names {
+		a, _, err := h.actorNamed(name)
+		if err != nil {
+			return nil, err
+		}
+		req, err := readLoad(a.st.path)
+		if err != nil {
+			return nil, err
+		}
+		done := make(chan struct{})
+		var once sync.Once
+		req.done = func() { once.Do(func() { close(done) }) }
+		jobs = append(jobs, job{a, req, done})
+	}
+	for _, j := range jobs {
+		j.a.requestLoad(j.req)
+	}
+	out := make([]ReloadOutcome, len(jobs))
+	for i, j := range jobs {
+		out[i].Script = j.a.st.name
+		select {
+		case <-j.done:
+		case <-ctx.Done():
+			out[i].Err = fmt.Errorf("still loading: %w (rclua status shows the outcome)", ctx.Err())
+			continue
+		}
+		switch r := j.req; r.result {
+		case loadLoaded:
+			out[i].Loaded = true
+		case loadFailed:
+			out[i].Err = r.err
+		case loadDisabled:
+			out[i].Err = errors.New("the script is disabled: rclua enable loads it")
+		case loadDropped:
+			out[i].Err = fmt.Errorf("not loaded: %w", r.err)
+		default:
+			out[i].Err = errors.New("not loaded: the daemon is stopping, or the script's file was removed")
+		}
+	}
+	return out, nil
 }
 
 // readLoad reads a script's file into a forced load request.

@@ -1,6 +1,8 @@
 package runtime
 
 import (
+	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"testing"
@@ -166,4 +168,69 @@ func TestReloadTrialSuperseded(t *testing.T) {
 	assert.Empty(t, th.h.Running(), "the trial was stopped")
 	assert.Zero(t, g.count("v2 past the gate"), "v2 never went on")
 	assert.Equal(t, 1, th.logs.count("script reloaded", "script", "s"), "only v3 was swapped in")
+}
+
+// TestReloadWaitOutcomes: a named reload that waits reports what became
+// of each script: loaded, failed with the load's file:line (the running
+// version going on), disabled, or still loading when its context ended;
+// an unknown name reloads none (rclua reload once said "reloading" and
+// exited 0 whatever happened).
+func TestReloadWaitOutcomes(t *testing.T) {
+	t.Parallel()
+	th := startHost(t, Config{LoadTimeout: 2 * time.Second}, nil, map[string]string{
+		"a.lua": "rc.log.info(\"a v1\")\n",
+		"b.lua": "rc.log.info(\"b v1\")\n",
+	})
+	<-th.h.Loaded()
+	ctx := context.Background()
+	outs, err := th.h.ReloadWait(ctx, "a", "b.lua")
+	require.NoError(t, err)
+	require.Len(t, outs, 2)
+	assert.Equal(t, ReloadOutcome{Script: "a", Loaded: true}, outs[0])
+	assert.Equal(t, ReloadOutcome{Script: "b", Loaded: true}, outs[1])
+	assert.Equal(t, 2, th.logs.count("a v1"), "its top level ran again before the answer")
+
+	renameOver(t, filepath.Join(th.dir, "a.lua"), "rc.log.info(\"a v2\")\nlocal x = nil\nx.y = 1\n")
+	outs, err = th.h.ReloadWait(ctx, "a")
+	require.NoError(t, err)
+	require.Len(t, outs, 1)
+	assert.False(t, outs[0].Loaded)
+	require.Error(t, outs[0].Err)
+	assert.Contains(t, outs[0].Err.Error(), "a.lua:3:", "the load's own error")
+	assert.Equal(t, StateRunning, statusOf(th.h, "a").State, "the running version goes on")
+
+	require.NoError(t, th.h.Disable("b"))
+	outs, err = th.h.ReloadWait(ctx, "b")
+	require.NoError(t, err)
+	assert.ErrorContains(t, outs[0].Err, "disabled")
+
+	renameOver(t, filepath.Join(th.dir, "a.lua"), "while true do end\n")
+	short, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+	defer cancel()
+	outs, err = th.h.ReloadWait(short, "a")
+	require.NoError(t, err)
+	assert.ErrorIs(t, outs[0].Err, context.DeadlineExceeded, "a top level slower than the wait")
+
+	_, err = th.h.ReloadWait(ctx, "nope")
+	assert.ErrorIs(t, err, ErrUnknownScript)
+}
+
+// TestLoadRequestReplacedTakesTheNewerOutcome: a request a newer one
+// replaced before it was taken finishes with the newer one's outcome,
+// once that is known (a reload's waiter learns what became of the edit
+// that took its place).
+func TestLoadRequestReplacedTakesTheNewerOutcome(t *testing.T) {
+	t.Parallel()
+	var finished []string
+	old := &loadRequest{done: func() { finished = append(finished, "old") }}
+	mid := &loadRequest{replaced: []*loadRequest{old}, done: func() { finished = append(finished, "mid") }}
+	newest := &loadRequest{replaced: []*loadRequest{mid}}
+	assert.Empty(t, finished, "nothing finishes when replaced")
+	newest.result, newest.err = loadFailed, errors.New("a.lua:2: boom")
+	newest.finish()
+	assert.Equal(t, []string{"old", "mid"}, finished)
+	assert.Equal(t, loadFailed, old.result)
+	assert.EqualError(t, old.err, "a.lua:2: boom")
+	newest.finish()
+	assert.Len(t, finished, 2, "finished once")
 }

@@ -316,8 +316,23 @@ func TestE2EControl(t *testing.T) {
 
 	code, out, stderr = runChild(t, env, "reload", "probe")
 	require.Equal(t, 0, code, stderr)
-	assert.Equal(t, "reloading probe\n", out)
-	waitFor(t, 10*time.Second, "the reload", func() bool { return posted(s, "loaded v1") == 2 })
+	assert.Equal(t, "reloaded probe\n", out, "a named reload answers once it loaded")
+	assert.Equal(t, 2, posted(s, "loaded v1"), "its top level ran again before the answer")
+
+	// A broken file: the command fails with the load's file:line (it once
+	// said "reloading" and exited 0), and the running version goes on.
+	writeScript(t, filepath.Join(dir, "probe.lua"), "rc.every(1, function() end)\nlocal x = nil\nx.y = 1\n")
+	waitFor(t, 10*time.Second, "the edit's failed load", func() bool { return scriptOf(t, statusJSON(t, env), "probe").FileBroken })
+	code, out, stderr = runChild(t, env, "reload", "probe", "relay")
+	assert.Equal(t, 1, code, "%s%s", out, stderr)
+	assert.Contains(t, stderr, "reloaded relay")
+	assert.Contains(t, stderr, "probe: not reloaded: ")
+	assert.Contains(t, stderr, "probe.lua:3:")
+	p := scriptOf(t, statusJSON(t, env), "probe")
+	assert.Equal(t, "running", p.State, "the old version goes on")
+	assert.True(t, p.FileBroken)
+	writeScript(t, filepath.Join(dir, "probe.lua"), probeScript("v1"))
+	waitFor(t, 10*time.Second, "the fixed file", func() bool { return !scriptOf(t, statusJSON(t, env), "probe").FileBroken })
 
 	code, _, stderr = runChild(t, env, "disable", "nope")
 	assert.Equal(t, 1, code)
@@ -330,7 +345,7 @@ func TestE2EControl(t *testing.T) {
 	require.Equal(t, 0, code, stderr)
 	assert.Equal(t, "disabled probe\n", out)
 	doc := statusJSON(t, env)
-	p := scriptOf(t, doc, "probe")
+	p = scriptOf(t, doc, "probe")
 	assert.Equal(t, "disabled", p.State)
 	assert.True(t, p.Disabled)
 

@@ -102,6 +102,18 @@ type notReadyError struct{ msg string }
 
 func (e *notReadyError) Error() string { return e.msg }
 
+// reloadWait bounds a named reload's wait for its outcome, within the
+// control client's 30 s: a top level slower than that is still loading
+// when the command answers (rclua status shows the outcome).
+const reloadWait = 25 * time.Second
+
+// reloadError is a named reload that did not load every script: 422, and
+// the command exits 1 with it.
+type reloadError struct{ err error }
+
+func (e *reloadError) Error() string { return e.err.Error() }
+func (e *reloadError) Unwrap() error { return e.err }
+
 // controlHandler serves the control socket: GET /status, POST /reload,
 // /disable, /enable. It serves from before the daemon reached the server:
 // until the scripts are loaded, reload is refused (*notReadyError), and
@@ -112,7 +124,7 @@ func controlHandler(d *daemonState, log zerolog.Logger) http.Handler {
 	mux.HandleFunc("GET /status", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, d.status())
 	})
-	act := func(path string, one bool, do func(names []string) (string, error)) {
+	act := func(path string, one bool, do func(ctx context.Context, names []string) (string, error)) {
 		mux.HandleFunc("POST "+path, func(w http.ResponseWriter, r *http.Request) {
 			var req controlRequest
 			if err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&req); err != nil {
@@ -126,7 +138,7 @@ func controlHandler(d *daemonState, log zerolog.Logger) http.Handler {
 			for i, n := range req.Scripts { // "a.lua" is script "a": replies and logs name what is stored
 				req.Scripts[i] = strings.TrimSuffix(n, ".lua")
 			}
-			done, err := do(req.Scripts)
+			done, err := do(r.Context(), req.Scripts)
 			if err != nil {
 				code := http.StatusInternalServerError
 				switch {
@@ -134,6 +146,8 @@ func controlHandler(d *daemonState, log zerolog.Logger) http.Handler {
 					code = http.StatusNotFound
 				case errors.As(err, new(*notReadyError)):
 					code = http.StatusServiceUnavailable
+				case errors.As(err, new(*reloadError)):
+					code = http.StatusUnprocessableEntity
 				}
 				writeJSON(w, code, controlReply{Error: err.Error()})
 				return
@@ -142,21 +156,44 @@ func controlHandler(d *daemonState, log zerolog.Logger) http.Handler {
 			writeJSON(w, http.StatusOK, controlReply{Done: done})
 		})
 	}
-	act("/reload", false, func(names []string) (string, error) {
+	act("/reload", false, func(ctx context.Context, names []string) (string, error) {
 		h, err := d.loadedHost()
 		if err != nil {
 			return "", err
 		}
-		if err := h.Reload(names...); err != nil {
-			return "", err
-		}
 		if len(names) == 0 {
+			if err := h.Reload(); err != nil {
+				return "", err
+			}
 			return "reloading every script", nil
 		}
-		return "reloading " + strings.Join(names, ", "), nil
+		// A named reload waits for its outcome, so that a broken file
+		// fails the command (exit 1) instead of only the daemon's log.
+		ctx, cancel := context.WithTimeout(ctx, reloadWait)
+		defer cancel()
+		outs, err := h.ReloadWait(ctx, names...)
+		if err != nil {
+			return "", err
+		}
+		var loaded []string
+		var failed []error
+		for _, o := range outs {
+			if o.Loaded {
+				loaded = append(loaded, o.Script)
+			} else {
+				failed = append(failed, fmt.Errorf("%s: not reloaded: %w", o.Script, o.Err))
+			}
+		}
+		if len(failed) > 0 {
+			if len(loaded) > 0 {
+				failed = append([]error{fmt.Errorf("reloaded %s", strings.Join(loaded, ", "))}, failed...)
+			}
+			return "", &reloadError{errors.Join(failed...)}
+		}
+		return "reloaded " + strings.Join(loaded, ", "), nil
 	})
-	persist := func(disable bool, what string) func([]string) (string, error) {
-		return func(names []string) (string, error) {
+	persist := func(disable bool, what string) func(context.Context, []string) (string, error) {
+		return func(_ context.Context, names []string) (string, error) {
 			d.persistMu.Lock()
 			defer d.persistMu.Unlock()
 			h, _, _, _ := d.attached()
@@ -338,7 +375,9 @@ state folder, which only the daemon's user can open):
   status    each script's state (version hash, since when, triggers, last
             error, calls, errors, queue, disabled or backed off) and the
             daemon's (server, user, event source, readiness, uptime)
-  reload    load the named scripts (all with none) from disk again
+  reload    load the named scripts (all with none) from disk again; a
+            named one that does not load (its top level fails, it is
+            disabled) fails the command with the load's error
   disable   stop a script and keep it stopped, across restarts, until enable
   enable    load a disabled script again
 

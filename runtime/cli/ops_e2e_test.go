@@ -64,7 +64,14 @@ func TestE2EControlRepliesWithStoredName(t *testing.T) {
 	assert.Equal(t, "enabled probe\n", out)
 	code, out, stderr = runChild(t, env, "reload", "probe.lua")
 	require.Equal(t, 0, code, stderr)
-	assert.Equal(t, "reloading probe\n", out)
+	assert.Equal(t, "reloaded probe\n", out)
+
+	// A disabled script is not reloaded, and the command says so.
+	code, _, stderr = runChild(t, env, "disable", "probe")
+	require.Equal(t, 0, code, stderr)
+	code, _, stderr = runChild(t, env, "reload", "probe")
+	assert.Equal(t, 1, code, stderr)
+	assert.Contains(t, stderr, "probe: not reloaded: the script is disabled: rclua enable loads it")
 }
 
 // TestE2EErrorsNameNoPackage: a refused control request's message is the

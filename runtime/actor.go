@@ -265,8 +265,11 @@ type trial struct {
 	// dropped says why the outcome is not taken (a newer load asked for,
 	// the version evicted); "" takes it. Actor goroutine only.
 	dropped string
-	err     error         // the top level's, set before done is closed
-	done    chan struct{} // closed when the top level returned
+	// handedOff: req was passed to the newer load that dropped the trial
+	// (its replaced), which finishes it with its own outcome.
+	handedOff bool
+	err       error         // the top level's, set before done is closed
+	done      chan struct{} // closed when the top level returned
 }
 
 // drop stops the trial's top level and discards its outcome, for why.
@@ -355,6 +358,13 @@ func (a *actor) poke() {
 // requestLoad replaces any pending load with req; never blocks.
 func (a *actor) requestLoad(req *loadRequest) {
 	a.mu.Lock()
+	if a.ended {
+		// The actor took its last request (its script stopped, or the
+		// shutdown): nothing will load req.
+		a.mu.Unlock()
+		req.finish()
+		return
+	}
 	old := a.pending
 	a.pending = req
 	a.latest = &loadRequest{content: req.content, hash: req.hash}
@@ -526,8 +536,14 @@ func (a *actor) run(ctx context.Context) {
 			req, a.pending = a.pending, nil
 		} else if a.pending != nil {
 			// A newer load (an edit, a disable) supersedes the trial: it is
-			// stopped, and the newer one runs once it has returned.
+			// stopped, and the newer one runs once it has returned. A
+			// waiter of the trial's request (ReloadWait) learns the newer
+			// one's outcome.
 			a.trial.drop("a newer load was asked for")
+			if t := a.trial; !t.handedOff {
+				t.handedOff = true
+				a.pending.replaced = append(a.pending.replaced, t.req)
+			}
 		}
 		stop, evict, evicted, reset := a.stopping, a.evict, a.evicted, a.reset
 		a.evict, a.evicted, a.reset = "", nil, false
@@ -843,7 +859,11 @@ func (a *actor) stillRequired(names []string, content []byte) []string {
 // version if it loaded, unless it was dropped or the script was disabled
 // meanwhile (its state is then closed, never run).
 func (a *actor) trialDone(t *trial) {
-	defer t.req.finish()
+	defer func() {
+		if !t.handedOff {
+			t.req.finish()
+		}
+	}()
 	why := t.dropped
 	if why == "" && a.h.isDisabled(a.chunk) {
 		why = "the script was disabled"
@@ -851,7 +871,9 @@ func (a *actor) trialDone(t *trial) {
 	if why != "" {
 		t.v.L.Close()
 		a.log.Debug().Str("hash", short(t.req.hash)).Str("why", why).Msg("script load dropped")
-		t.req.result, t.req.err = loadDropped, errors.New(why)
+		if !t.handedOff {
+			t.req.result, t.req.err = loadDropped, errors.New(why)
+		}
 		return
 	}
 	a.loaded(t.req, t.v, t.mods, t.start, t.err)
@@ -879,7 +901,9 @@ func (a *actor) endTrial(stopped bool) {
 	}
 	<-t.done
 	t.v.L.Close()
-	t.req.finish()
+	if !t.handedOff {
+		t.req.finish()
+	}
 }
 
 // loaded takes the outcome of req's load into v (err from its top level,

@@ -32,7 +32,8 @@ import (
 // script or unusable path and one per finding, each "file:line: message",
 // in file and line order; nil when all pass. A script that does not
 // compile has only its syntax error; a finding on the line where the load
-// failed is not repeated, or replaces the load's error when that is
+// failed is not repeated, or, when it names a missing value (library
+// field, global, rc path), replaces the load's error if that is
 // gopher-lua's "attempt to call a non-function object", which names
 // nothing. A settings file that does not parse is reported
 // once, and the scripts of its folder are then checked without being
@@ -180,9 +181,11 @@ func scriptFindings(api *lint.API, path string, content []byte, loadErr error, f
 	if loadErr != nil {
 		loadLine = errorLine(path, loadErr.Error())
 		// gopher-lua's "attempt to call a non-function object" names
-		// nothing: a finding on its line says what (table.unpack does not
-		// exist), and is reported instead.
-		explained := genericLoadError(loadErr.Error()) && slices.ContainsFunc(findings, func(f lint.Finding) bool { return f.Line == loadLine })
+		// nothing: a finding on its line of a missing value says what
+		// (table.unpack does not exist), and is reported instead.
+		explained := genericLoadError(loadErr.Error()) && slices.ContainsFunc(findings, func(f lint.Finding) bool {
+			return f.Line == loadLine && callsNil(f.Kind)
+		})
 		if !explained {
 			out = append(out, lineErr{loadLine, loadErr})
 		} else {
@@ -202,11 +205,17 @@ func scriptFindings(api *lint.API, path string, content []byte, loadErr error, f
 	return errs
 }
 
-// genericLoadError reports whether msg is one of gopher-lua's errors for
-// a nil called or indexed, which name neither the value nor its key.
+// genericLoadError reports whether msg is gopher-lua's error for a call
+// of a value that is no function, which names nothing.
 func genericLoadError(msg string) bool {
-	return strings.Contains(msg, "attempt to call a non-function object") ||
-		strings.Contains(msg, "attempt to index a non-table object")
+	return strings.Contains(msg, "attempt to call a non-function object")
+}
+
+// callsNil reports whether a finding of kind names a value that is nil
+// where it is read (a missing library field, global or rc path): the
+// value a generic call error is about.
+func callsNil(kind string) bool {
+	return kind == lint.KindLibrary || kind == lint.KindGlobal || kind == lint.KindRCPath
 }
 
 // errorLine returns the line of msg, "path:line: ...", or 0.

@@ -102,6 +102,13 @@ func TestCheckExplainsAGenericLoadError(t *testing.T) {
 	require.Len(t, errs, 1, "%v", errs)
 	assert.True(t, strings.HasPrefix(errs[0].Error(), unpack+":2: table.unpack does not exist (Lua 5.1 has unpack;"), "%q", errs[0])
 
+	// A finding of another kind on the line does not explain it.
+	other := filepath.Join(dir, "other.lua")
+	writeFile(t, other, "local f\nf(); rc.me(1)\n") // rc.me(1) is a call-arg finding
+	errs = Check(context.Background(), []string{other}, Config{})
+	require.Len(t, errs, 1, "%v", errs)
+	assert.Contains(t, errs[0].Error(), other+":2: attempt to call a non-function object")
+
 	own := filepath.Join(dir, "own.lua")
 	writeFile(t, own, "error(\"stop \" .. tostring(table.unpack))\n")
 	errs = Check(context.Background(), []string{own}, Config{})

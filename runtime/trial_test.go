@@ -5,11 +5,13 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	lua "github.com/yuin/gopher-lua"
 
 	"github.com/rclua/rclua/runtime/source"
 )
@@ -233,4 +235,64 @@ func TestLoadRequestReplacedTakesTheNewerOutcome(t *testing.T) {
 	assert.EqualError(t, old.err, "a.lua:2: boom")
 	newest.finish()
 	assert.Len(t, finished, 2, "finished once")
+}
+
+// TestReloadWaitTrialSuperseded: an edit saved while a reload's top level
+// runs supersedes it (the trial is stopped), and the reload's waiter gets
+// the edit's outcome, not "dropped": the newer content runs.
+func TestReloadWaitTrialSuperseded(t *testing.T) {
+	t.Parallel()
+	g := newGatedEnv()
+	var runs atomic.Int64
+	e := g.env()
+	gated := e.extra
+	e.extra = func(L *lua.LState) {
+		gated(L)
+		L.SetGlobal("nth", L.NewFunction(func(L *lua.LState) int { L.Push(lua.LNumber(runs.Add(1))); return 1 }))
+	}
+	v1 := `local n = nth(); record("run " .. n); if n == 2 then gate() end`
+	th := startHostEnv(t, Config{LoadTimeout: time.Hour}, e, nil, map[string]string{"s.lua": v1})
+	<-th.h.Loaded()
+	type result struct {
+		outs []ReloadOutcome
+		err  error
+	}
+	got := make(chan result, 1)
+	go func() {
+		outs, err := th.h.ReloadWait(context.Background(), "s")
+		got <- result{outs, err}
+	}()
+	wait(t, "the reload's trial at the gate", func() bool { return g.count("run 2") == 1 })
+	v2 := `local n = nth(); record("run " .. n); rc.log.info("v2 runs")`
+	renameOver(t, filepath.Join(th.dir, "s.lua"), v2)
+	var r result
+	select {
+	case r = <-got:
+	case <-time.After(waitFor):
+		t.Fatal("ReloadWait did not return")
+	}
+	require.NoError(t, r.err)
+	require.Len(t, r.outs, 1)
+	assert.True(t, r.outs[0].Loaded, "the edit that took the reload's place loaded: %v", r.outs[0].Err)
+	assert.Equal(t, hashOf(v2), statusOf(th.h, "s").Hash)
+	g.open()
+}
+
+// TestReloadWaitAfterTheActorEnded: a reload asked of a script whose
+// actor has ended (the shutdown, its file removed) returns at once, not
+// after the whole wait.
+func TestReloadWaitAfterTheActorEnded(t *testing.T) {
+	t.Parallel()
+	th := startHost(t, Config{}, nil, map[string]string{"s.lua": "rc.log.info(\"s\")\n"})
+	<-th.h.Loaded()
+	a := th.actor("s.lua")
+	a.drain(true) // as the actor's end does first
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	outs, err := th.h.ReloadWait(ctx, "s")
+	require.NoError(t, err)
+	require.Len(t, outs, 1)
+	assert.False(t, outs[0].Loaded)
+	assert.NotErrorIs(t, outs[0].Err, context.DeadlineExceeded)
+	assert.ErrorContains(t, outs[0].Err, "not loaded")
 }

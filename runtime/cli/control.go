@@ -377,7 +377,7 @@ state folder, which only the daemon's user can open):
             daemon's (server, user, event source, readiness, uptime)
   reload    load the named scripts (all with none) from disk again; a
             named one that does not load (its top level fails, it is
-            disabled) fails the command with the load's error
+            disabled, it still loads after 25 s) fails the command
   disable   stop a script and keep it stopped, across restarts, until enable
   enable    load a disabled script again
 

@@ -70,6 +70,7 @@ func cmdStore(ctx context.Context, args []string, getenv func(string) string, st
 	if (want >= 0 && fs.NArg() != want) || (want < 0 && fs.NArg() > 1) {
 		return usagef("store %s: wrong arguments (see rclua store --help)", verb)
 	}
+	script := strings.TrimSuffix(fs.Arg(0), ".lua") // "a.lua" is script "a", as the control commands take it
 	dir, err := resolveStateDir(state.dir, getenv, o.scripts, false)
 	if err != nil {
 		return err
@@ -106,15 +107,15 @@ func cmdStore(ctx context.Context, args []string, getenv func(string) string, st
 		}
 		return w.Flush()
 	case verb == "list":
-		es, err := rd.entries(ctx, fs.Arg(0))
+		es, err := rd.entries(ctx, script)
 		if err != nil {
 			return err
 		}
 		if len(es) == 0 {
 			// A mistyped name must not look like a script with no keys
 			// left: say so unless the script has state (its keys expired).
-			if has, err := hasState(ctx, rd, fs.Arg(0)); err != nil || !has {
-				return errors.Join(err, fmt.Errorf("store list: script %q has no state", fs.Arg(0)))
+			if has, err := hasState(ctx, rd, script); err != nil || !has {
+				return errors.Join(err, fmt.Errorf("store list: script %q has no state", script))
 			}
 		}
 		w := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
@@ -128,29 +129,29 @@ func cmdStore(ctx context.Context, args []string, getenv func(string) string, st
 		}
 		return w.Flush()
 	case verb == "get":
-		v, err := rd.value(ctx, fs.Arg(0), fs.Arg(1))
+		v, err := rd.value(ctx, script, fs.Arg(1))
 		if err != nil {
 			return err
 		}
 		if !v.Found {
-			return fmt.Errorf("store get: script %q has no key %q", fs.Arg(0), fs.Arg(1))
+			return fmt.Errorf("store get: script %q has no key %q", script, fs.Arg(1))
 		}
 		_, err = fmt.Fprintf(stdout, "%s\n", v.Value)
 		return err
 	case all:
-		found, err := db.Drop(ctx, fs.Arg(0))
+		found, err := db.Drop(ctx, script)
 		if err != nil {
 			return err
 		}
 		if !found {
-			return fmt.Errorf("store delete: script %q has no state", fs.Arg(0))
+			return fmt.Errorf("store delete: script %q has no state", script)
 		}
-		fmt.Fprintf(stderr, "rclua store: deleted all of %q's state\n", fs.Arg(0))
+		fmt.Fprintf(stderr, "rclua store: deleted all of %q's state\n", script)
 		return nil
 	default:
-		ns := db.Namespace(fs.Arg(0))
+		ns := db.Namespace(script)
 		if _, ok, err := ns.Get(ctx, fs.Arg(1)); err != nil || !ok {
-			return errors.Join(err, fmt.Errorf("store delete: script %q has no key %q", fs.Arg(0), fs.Arg(1)))
+			return errors.Join(err, fmt.Errorf("store delete: script %q has no key %q", script, fs.Arg(1)))
 		}
 		return ns.Delete(ctx, fs.Arg(1))
 	}

@@ -225,6 +225,9 @@ func (c *checker) callArgs(fn string, call *ast.FuncCallExpr) {
 			if !isString {
 				continue
 			}
+			if _, isNil := f.Value.(*ast.NilExpr); isNil {
+				continue // not in the table: a required one is the function's to report
+			}
 			if fp, known := ps[i].fields[key.Value]; known {
 				if msg := fp.mismatch(literalKind(f.Value)); msg != "" {
 					bad(lineOf(f.Value, arg), i+1, msg)

@@ -266,6 +266,8 @@ func (w *Watcher) keyOf(ev fsnotify.Event) string {
 			return rescanKey
 		case IsScript(name), w.isFile(name):
 			return name
+		case strings.HasSuffix(name, ".lua") && BadName(name):
+			w.warnBadName(name) // now, not at the next rescan
 		}
 		return ""
 	}
@@ -346,10 +348,8 @@ func (w *Watcher) scan(ctx context.Context, force bool) {
 	}
 	for _, e := range entries {
 		if !IsScript(e.Name()) {
-			if strings.HasSuffix(e.Name(), ".lua") && BadName(e.Name()) && !w.badNames[e.Name()] {
-				w.badNames[e.Name()] = true
-				w.opts.Log.Warn().Str("file", e.Name()).
-					Msg("a script file name with control or format characters is not loaded: rename it")
+			if strings.HasSuffix(e.Name(), ".lua") && BadName(e.Name()) {
+				w.warnBadName(e.Name())
 			}
 			continue
 		}
@@ -361,6 +361,17 @@ func (w *Watcher) scan(ctx context.Context, force bool) {
 			w.sync(ctx, name, force)
 		}
 	}
+}
+
+// warnBadName warns, once per name, that a *.lua file whose name has
+// control or format characters (BadName) is not loaded.
+func (w *Watcher) warnBadName(name string) {
+	if w.badNames[name] {
+		return
+	}
+	w.badNames[name] = true
+	w.opts.Log.Warn().Str("file", name).
+		Msg("a script file name with control or format characters is not loaded: rename it")
 }
 
 // libFiles watches LibDir and the folders under it (at most maxLibDirs,

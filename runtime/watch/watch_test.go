@@ -6,10 +6,12 @@ import (
 	"encoding/hex"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -173,5 +175,55 @@ func TestIsScript(t *testing.T) {
 		"été.lua": true, "日本.lua": true, "emoji😀.lua": true,
 	} {
 		assert.Equal(t, want, IsScript(name), name)
+	}
+}
+
+// syncBuffer is a log destination safe for the watcher's goroutine and
+// the test's.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestWatchWarnsOfABadNameAtOnce: a *.lua file created with control
+// characters in its name is warned of when it appears, once, not at the
+// next rescan (half a minute later by default).
+func TestWatchWarnsOfABadNameAtOnce(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	logs := &syncBuffer{}
+	w := New(dir, Options{Debounce: 10 * time.Millisecond, Rescan: time.Hour, Log: zerolog.New(logs)})
+	r := &recorder{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx, r) }()
+	defer func() {
+		cancel()
+		require.NoError(t, <-done)
+	}()
+	require.Eventually(t, func() bool { _, n := r.snapshot(); return n == 1 }, 10*time.Second, time.Millisecond, "the initial scan ends")
+	const warning = "a script file name with control or format characters is not loaded"
+	bad := filepath.Join(dir, "evil\x1b[31m.lua")
+	write(t, bad, "v1")
+	require.Eventually(t, func() bool { return strings.Contains(logs.String(), warning) }, 10*time.Second, time.Millisecond, "warned without a rescan")
+	write(t, bad, "v2")
+	write(t, filepath.Join(dir, "good.lua"), "g")
+	waitReports(t, r, "good.lua", 1)
+	assert.Equal(t, 1, strings.Count(logs.String(), warning), "once: %s", logs.String())
+	all, _ := r.snapshot()
+	for _, c := range all {
+		assert.False(t, BadName(c.Name), "not reported: %q", c.Name)
 	}
 }

@@ -62,6 +62,11 @@ func Check(ctx context.Context, paths []string, cfg Config) []error {
 		if !broken[filepath.Dir(p)] { // it would fail on the settings, reported once above
 			loadErr = runOnce(ctx, p, content, cfg, e, modeCheck, false, zerolog.Nop())
 		}
+		if loadErr != nil && !strings.HasPrefix(loadErr.Error(), p+":") {
+			// A module's error (lib/util.lua:2: ... (required as "util")),
+			// reported for the module too: name the script it failed.
+			loadErr = fmt.Errorf("%s: %w", p, loadErr)
+		}
 		var syntax *sandbox.SyntaxError
 		if errors.As(loadErr, &syntax) {
 			errs = append(errs, loadErr) // the parser would fail the same way, or the source is beyond the limits

@@ -54,6 +54,22 @@ return M
 	assert.Equal(t, filepath.Join(dir, LibDir, "string.lua")+`: a module cannot be named string: require("string") is the standard library, never this file`, got[0])
 }
 
+// TestCheckBrokenModuleNamesTheScript: a module that does not compile is
+// reported as the module, and the script that requires it fails naming
+// itself first (the second line once named only the module).
+func TestCheckBrokenModuleNamesTheScript(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "a.lua"), "local u = require(\"util\")\nrc.log.info(u.f())\n")
+	writeAll(t, filepath.Join(dir, LibDir, "util.lua"), "local M = {}\nfunction M.f( return 1 end\nreturn M\n")
+	got := checkLines(t, dir)
+	require.Len(t, got, 2, "%q", got)
+	lib := filepath.Join(dir, LibDir, "util.lua")
+	assert.True(t, strings.HasPrefix(got[0], lib+":2: syntax error"), got[0])
+	assert.True(t, strings.HasPrefix(got[1], filepath.Join(dir, "a.lua")+": lib/util.lua:2: syntax error"), got[1])
+	assert.Contains(t, got[1], `(required as "util")`)
+}
+
 // TestCheckFollowsASymlinkedLib: a lib/ that is a symlink to a folder is
 // walked (its broken module reported), as the daemon's watcher follows it.
 func TestCheckFollowsASymlinkedLib(t *testing.T) {

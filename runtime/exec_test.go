@@ -216,6 +216,33 @@ func TestDaemonIgnoresAPipe(t *testing.T) {
 	assert.Len(t, th.h.Status(), 1)
 }
 
+// TestDaemonKeepsAScriptReplacedByAPipe: a pipe renamed over a running
+// script, or a symlink to a device put in its place, is a broken edit:
+// the running version goes on (it was stopped as if the file were
+// removed), with an error saying why; a regular file again loads.
+func TestDaemonKeepsAScriptReplacedByAPipe(t *testing.T) {
+	t.Parallel()
+	th := startHost(t, Config{}, nil, map[string]string{"s.lua": `rc.log.info("s v1")`})
+	th.logs.eventually(t, waitFor, func() bool { return th.logs.count("s v1") == 1 }, "s loads")
+	path := filepath.Join(th.dir, "s.lua")
+	fifo := filepath.Join(th.dir, "fifo")
+	require.NoError(t, syscall.Mkfifo(fifo, 0o600))
+	require.NoError(t, os.Rename(fifo, path))
+	th.logs.eventually(t, waitFor, func() bool { return th.logs.count("cannot read script: keeping the running version") == 1 }, "the pipe is read as a broken edit")
+	assert.Equal(t, StateRunning, statusOf(th.h, "s").State, "the running version goes on")
+	assert.Zero(t, th.logs.count("script file removed: stopping"))
+
+	renameOver(t, path, `rc.log.info("s v2")`)
+	th.logs.eventually(t, waitFor, func() bool { return th.logs.count("s v2") == 1 }, "a regular file loads again")
+
+	link := filepath.Join(th.dir, "link")
+	require.NoError(t, os.Symlink("/dev/null", link))
+	require.NoError(t, os.Rename(link, path))
+	th.logs.eventually(t, waitFor, func() bool { return th.logs.count("cannot read script: keeping the running version") == 2 }, "a device too")
+	assert.Equal(t, StateRunning, statusOf(th.h, "s").State)
+	assert.Zero(t, th.logs.count("script file removed: stopping"))
+}
+
 // TestDaemonIgnoresTestFiles: a *_test.lua file in the scripts folder is a
 // script's test (rclua test), never loaded by the daemon, while the script
 // beside it is.

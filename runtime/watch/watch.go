@@ -415,7 +415,7 @@ func (w *Watcher) libFiles() []string {
 func (w *Watcher) sync(ctx context.Context, name string, force bool) {
 	path := filepath.Join(w.dir, filepath.FromSlash(name))
 	content, err := ReadScript(path)
-	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, ErrNotRegular) {
+	if errors.Is(err, fs.ErrNotExist) {
 		if _, ok := w.reported[name]; ok {
 			delete(w.reported, name)
 			w.sink.Change(ctx, Change{Name: name, Removed: true})
@@ -424,10 +424,18 @@ func (w *Watcher) sync(ctx context.Context, name string, force bool) {
 	}
 	if err != nil {
 		// Logged once per distinct failure (the rescan comes back every
-		// Rescan); the content that follows is reported as a change.
-		if marker := "unreadable: " + err.Error(); w.reported[name] != marker || force {
+		// Rescan); the content that follows is reported as a change. A
+		// pipe, a device or a folder put in a script's place is such a
+		// failure too: the running version goes on, as on a broken edit
+		// (only deleting the file stops the script).
+		prev, seen := w.reported[name]
+		if marker := "unreadable: " + err.Error(); prev != marker || force {
 			w.reported[name] = marker
-			w.opts.Log.Error().Err(err).Str("path", path).Msg("cannot read script: keeping the running version")
+			if !seen && errors.Is(err, ErrNotRegular) {
+				w.opts.Log.Warn().Str("path", path).Msg("a *.lua that is not a regular file (a pipe, a device, a folder) is not loaded")
+			} else {
+				w.opts.Log.Error().Err(err).Str("path", path).Msg("cannot read script: keeping the running version")
+			}
 		}
 		return
 	}

@@ -4,13 +4,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 )
 
 // PostLimit bounds the messages one script posts, whatever the route
-// (rc.chat.post_message, msg:reply, rc.post of chat.postMessage or
-// chat.sendMessage): at most N calls in any Window. A post past it
+// (rc.chat.post_message, msg:reply, rc.post of a route that posts:
+// postCount): at most N calls in any Window. A post past it
 // returns nil, err (error_type "limit") without reaching the server, so
 // that a loop gone wrong cannot flood a room, even as a bot account the
 // server does not rate limit. Safe for concurrent use; one per script,
@@ -85,11 +86,16 @@ func (e *postLimitError) Error() string {
 func (e *postLimitError) ErrorType() string { return "limit" }
 
 // postEndpoints are the routes (routeOf) that post a message; commands.run
-// runs a slash command, which may (/me, /shrug).
-var postEndpoints = map[string]bool{"chat.postmessage": true, "chat.sendmessage": true, "commands.run": true}
+// runs a slash command, which may (/me, /shrug); livechat/message posts
+// as an omnichannel visitor.
+var postEndpoints = map[string]bool{"chat.postmessage": true, "chat.sendmessage": true, "commands.run": true, "livechat/message": true}
+
+// postRoutePrefixes are routes with path parameters that post one: a file
+// uploaded and confirmed (rooms.mediaConfirm/:rid/:fileId) is a message.
+var postRoutePrefixes = []string{"rooms.mediaconfirm/", "rooms.upload/"}
 
 // postMethods are the methods (methodOf) of method.call that post one.
-var postMethods = map[string]bool{"sendmessage": true, "slashcommand": true}
+var postMethods = map[string]bool{"sendmessage": true, "slashcommand": true, "sendfilemessage": true}
 
 // allowPost takes k posts of fn (one call posting k messages) from the
 // script's limit: nil when they may go, else the error to return (the
@@ -117,11 +123,17 @@ func (b *binding) allowPost(fn string, k int) error {
 // chat.postMessage one per target, since the server posts to each room
 // of a channel (or roomId) array (facts §5).
 func postCount(endpoint string, body []byte) int {
-	switch r := routeOf(endpoint); {
+	r := routeOf(endpoint)
+	switch {
 	case r == "chat.postmessage":
 		return max(1, targets(body))
 	case postEndpoints[r] || postMethods[methodOf(endpoint, body)]:
 		return 1
+	}
+	for _, p := range postRoutePrefixes {
+		if strings.HasPrefix(r, p) {
+			return 1
+		}
 	}
 	return 0
 }

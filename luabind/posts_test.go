@@ -195,6 +195,12 @@ func TestPostCount(t *testing.T) {
 		{"chat.sendMessage", `{"message":{"rid":"A","msg":"x"}}`, 1},
 		{"commands.run", `{"command":"me"}`, 1},
 		{"subscriptions.read", `{"rid":"A"}`, 0},
+		// The routes a trial found uncounted: an omnichannel visitor's
+		// message, a file message by method or by its REST confirmation.
+		{"livechat/message", `{"token":"v","rid":"A","msg":"x"}`, 1},
+		{"method.call/sendFileMessage", `{"message":"{\"msg\":\"method\",\"method\":\"sendFileMessage\",\"params\":[\"A\"]}"}`, 1},
+		{"rooms.mediaConfirm/A/F", `{"msg":"x"}`, 1},
+		{"rooms.info", `{}`, 0},
 	} {
 		assert.Equal(t, tc.want, postCount(tc.endpoint, []byte(tc.body)), "%s %s", tc.endpoint, tc.body)
 	}

@@ -431,7 +431,8 @@ func (w *Watcher) sync(ctx context.Context, name string, force bool) {
 		prev, seen := w.reported[name]
 		if marker := "unreadable: " + err.Error(); prev != marker || force {
 			w.reported[name] = marker
-			if !seen && errors.Is(err, ErrNotRegular) {
+			loaded := seen && !strings.HasPrefix(prev, "unreadable: ") // a content was reported: a version may run
+			if !loaded && errors.Is(err, ErrNotRegular) {
 				w.opts.Log.Warn().Str("path", path).Msg("a *.lua that is not a regular file (a pipe, a device, a folder) is not loaded")
 			} else {
 				w.opts.Log.Error().Err(err).Str("path", path).Msg("cannot read script: keeping the running version")

@@ -24,8 +24,8 @@ import (
 // *.lua files, see ScriptFiles) in the sandbox, each top level within
 // cfg.LoadTimeout and under the memory watchdog (cfg.MemoryLimit), with
 // luabind's offline module, whose every call fails with "no network in
-// check mode", and an rc.store in memory, empty at the start of the check. It then reads its
-// whole syntax tree with package lint: rc paths that do not exist, globals
+// check mode", and an rc.store in memory, empty at the start of the
+// check. It then reads its whole syntax tree with package lint: rc paths that do not exist, globals
 // read but never defined (a global that a module the script requires by a
 // constant name assigns is defined) and constant rc.every and rc.cron
 // arguments they refuse, in handlers too. It returns one error per failing

@@ -61,26 +61,38 @@ func (h *Host) Reload(names ...string) error {
 		h.ReloadAll()
 		return nil
 	}
-	type job struct {
-		a   *actor
-		req *loadRequest
-	}
-	jobs := make([]job, 0, len(names))
-	for _, name := range names {
-		a, _, err := h.actorNamed(name)
-		if err != nil {
-			return err
-		}
-		req, err := readLoad(a.st.path)
-		if err != nil {
-			return err
-		}
-		jobs = append(jobs, job{a, req})
+	jobs, err := h.reloadJobs(names)
+	if err != nil {
+		return err
 	}
 	for _, j := range jobs {
 		j.a.requestLoad(j.req)
 	}
 	return nil
+}
+
+// reloadJob is one named script's forced load, read from its file.
+type reloadJob struct {
+	a   *actor
+	req *loadRequest
+}
+
+// reloadJobs reads the file of every named script, or returns the error
+// of the first name that is no script or whose file cannot be read.
+func (h *Host) reloadJobs(names []string) ([]reloadJob, error) {
+	jobs := make([]reloadJob, 0, len(names))
+	for _, name := range names {
+		a, _, err := h.actorNamed(name)
+		if err != nil {
+			return nil, err
+		}
+		req, err := readLoad(a.st.path)
+		if err != nil {
+			return nil, err
+		}
+		jobs = append(jobs, reloadJob{a, req})
+	}
+	return jobs, nil
 }
 
 // ReloadOutcome is what became of one script's reload (ReloadWait).
@@ -101,34 +113,23 @@ func (h *Host) ReloadWait(ctx context.Context, names ...string) ([]ReloadOutcome
 	if len(names) == 0 {
 		return nil, errors.New("runtime: ReloadWait needs a script name")
 	}
-	type job struct {
-		a    *actor
-		req  *loadRequest
-		done chan struct{}
+	jobs, err := h.reloadJobs(names)
+	if err != nil {
+		return nil, err
 	}
-	jobs := make([]job, 0, len(names))
-	for _, name := range names {
-		a, _, err := h.actorNamed(name)
-		if err != nil {
-			return nil, err
-		}
-		req, err := readLoad(a.st.path)
-		if err != nil {
-			return nil, err
-		}
+	dones := make([]chan struct{}, len(jobs))
+	for i, j := range jobs {
 		done := make(chan struct{})
 		var once sync.Once
-		req.done = func() { once.Do(func() { close(done) }) }
-		jobs = append(jobs, job{a, req, done})
-	}
-	for _, j := range jobs {
+		j.req.done = func() { once.Do(func() { close(done) }) }
+		dones[i] = done
 		j.a.requestLoad(j.req)
 	}
 	out := make([]ReloadOutcome, len(jobs))
 	for i, j := range jobs {
 		out[i].Script = j.a.st.name
 		select {
-		case <-j.done:
+		case <-dones[i]:
 		case <-ctx.Done():
 			out[i].Err = fmt.Errorf("still loading: %w (rclua status shows the outcome)", ctx.Err())
 			continue

@@ -14,13 +14,13 @@ import (
 )
 
 // Script is one script loaded as the daemon loads it, in a sandboxed
-// state of its own, but driven by its caller: no actor, no goroutine, no
-// timer. Its triggers are registered as in the daemon (the host's
-// luabind.Host), and its handlers run through the daemon's call path (the
-// handler deadline, the memory watchdog, "file:line: message" errors, the
-// same log lines). runtime/scripttest runs scripts under test this way, on
-// a fake clock: it decides when a timer is due and calls Tick. A Script is
-// used by one goroutine at a time; its only goroutine is the memory
+// state of its own, but driven by its caller: no actor, no timer. Its
+// triggers are registered as in the daemon (the host's luabind.Host), and
+// its handlers run through the daemon's call path (the handler deadline,
+// the memory watchdog, "file:line: message" errors, the same log lines).
+// runtime/scripttest runs scripts under test this way, on a fake clock: it
+// decides when a timer is due and calls Tick. A Script is used by one
+// goroutine at a time; its only goroutine is the memory
 // watchdog's (when cfg.MemoryLimit is above zero), which Close ends.
 type Script struct {
 	L       *lua.LState
